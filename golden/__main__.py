@@ -1,0 +1,71 @@
+"""python -m golden summary [--model NAME|path.py:factory] [--bias-mode M] [--m0-bits B] [--pow2]
+
+Prints the layer table and the digits test accuracy of float, PyTorch int8 and golden side by side.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+import torch
+
+from golden import extract, quantize
+from golden.arith import BIAS_MODES
+from golden.errors import GoldenError
+from golden.models import DEFAULT_MODEL, SHIPPED, load_model
+from golden.extract import torch_int8_output
+
+
+def summary(args: argparse.Namespace) -> int:
+    t0 = time.time()
+    m = load_model(args.model)
+    print(f"model {m.name}: quantizing (FX PTQ, {len(m.calibration)} calibration images) ...", flush=True)
+    qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2)
+    net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
+    print(net.table())
+    x = m.x_test if m.x_test is not None else m.calibration
+    with torch.no_grad():
+        f_pred = m.float_model(x).argmax(1).numpy()
+    q_pred = torch_int8_output(qm, x).argmax(1).numpy()
+    g_pred = net.predict(net.quantize_input(x))
+    agree = float(np.mean(g_pred == q_pred))
+    if m.y_test is not None:
+        y = m.y_test.numpy()
+        print()
+        print(f"digits test split ({len(y)} images)   top-1 accuracy")
+        print(f"  float            {np.mean(f_pred == y):.4f}")
+        print(f"  PyTorch int8     {np.mean(q_pred == y):.4f}")
+        print(f"  golden           {np.mean(g_pred == y):.4f}")
+    print(f"golden top-1 agrees with PyTorch int8 on {agree:.2%} of {len(g_pred)} images ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m golden", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = p.add_subparsers(dest="cmd")
+    s = sub.add_parser("summary", help="layer table and accuracies")
+    s.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
+    s.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
+    s.add_argument("--m0-bits", type=int, default=16)
+    s.add_argument("--pow2", action="store_true", help="constrain scales to powers of two (use with --m0-bits 1)")
+    sub.add_parser("models", help="list the shipped models")
+    args = p.parse_args(argv)
+    try:
+        if args.cmd == "models":
+            for name, spec in SHIPPED.items():
+                print(f"{name:12s} {spec.description}")
+            return 0
+        if args.cmd in (None, "summary"):
+            if args.cmd is None:
+                args = p.parse_args(["summary", *(argv or sys.argv[1:])])
+            return summary(args)
+    except GoldenError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,273 @@
+"""The arithmetic contract (docs/arithmetic.md), one pure function per RTL block.
+
+Everything here computes exact integers. Float arrays appear only as carriers of exact integers
+(float32 while every partial sum stays below 2**24, float64 otherwise; see `conv_acc`), never as
+a rounding step. The only float->int conversions are in the `*_params` helpers that turn
+calibrated scales into integer fields once, at extraction time.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+from golden.errors import BiasSaturationError, RangeError
+
+INT32_MIN = -(2**31)
+INT32_MAX = 2**31 - 1
+INT16_MIN = -(2**15)
+INT16_MAX = 2**15 - 1
+#: Largest |a - z| x |w| product term: 9-bit activation operand times narrow-range int8 weight.
+MAX_TERM = 255 * 127
+#: Largest n the requantizer accepts: acc x M0 is formed in 64 bits and shifted right by n.
+MAX_SHIFT = 63
+BIAS_MODES = ("int16_shift", "int16_saturate", "int32")
+
+IntArray = NDArray[np.int64]
+
+
+# --------------------------------------------------------------------------------------------
+# Calibration-time conversions (float scale -> integer fields). Run once per layer.
+# --------------------------------------------------------------------------------------------
+def round_half_even(x: float) -> int:
+    """Python's round() on a float64 is round-half-to-even and exact."""
+    return int(round(x))
+
+
+def quantize_multiplier(m: float, *, m0_bits: int, where: str) -> tuple[int, int]:
+    """M = M0 * 2**-n with 2**(m0_bits-1) <= M0 < 2**m0_bits and n >= 1.
+
+    M0 = round(M * 2**n) (half away from zero: M > 0, so half up); if rounding reaches
+    2**m0_bits, M0 is halved and n decremented. `where` names the layer for errors.
+    """
+    if not 1 <= m0_bits <= 31:
+        raise RangeError(f"{where}: m0_bits={m0_bits} is outside 1..31")
+    if not (m > 0 and math.isfinite(m)):
+        raise RangeError(f"{where}: requantisation multiplier M={m!r} is not a positive finite number")
+    frac, exp = math.frexp(m)  # m = frac * 2**exp, 0.5 <= frac < 1
+    n = m0_bits - exp
+    m0 = math.floor(math.ldexp(frac, m0_bits) + 0.5)
+    if m0 == 1 << m0_bits:
+        m0 >>= 1
+        n -= 1
+    if n < 1:
+        raise RangeError(
+            f"{where}: M={m:.6g} needs n={n} < 1 with m0_bits={m0_bits}; the contract requires n >= 1 "
+            "(the output scale is too small for this layer's input and weight scales)"
+        )
+    if n > MAX_SHIFT:
+        raise RangeError(f"{where}: M={m:.6g} needs n={n} > {MAX_SHIFT}")
+    return m0, n
+
+
+@dataclass(frozen=True)
+class BiasCodes:
+    """Bias of one layer in accumulator units, stored the way the chosen mode stores it."""
+
+    mode: str
+    mantissa: IntArray  # int16 mantissa (int16 modes) or the int32 bias (int32 mode)
+    shift: IntArray  # per-channel left shift sb (always 0 except int16_shift)
+    saturated: int  # channels clamped to int16 (int16_saturate only)
+
+    @property
+    def term(self) -> IntArray:
+        """bias_term[k] = mantissa[k] << shift[k], the value added to the accumulator."""
+        return bias_term(self.mantissa, self.shift)
+
+
+def bias_term(mantissa: IntArray, shift: IntArray) -> IntArray:
+    return np.left_shift(mantissa.astype(np.int64), shift.astype(np.int64))
+
+
+def encode_bias(
+    bias_acc_units: NDArray[np.float64], *, mode: str, where: str, saturate_policy: str = "warn"
+) -> BiasCodes:
+    """Turn B[k] = bias_float / (S_in * S_w[k]) into the stored codes of `mode` (arithmetic.md)."""
+    b = np.asarray(bias_acc_units, dtype=np.float64)
+    if not np.all(np.isfinite(b)):
+        raise RangeError(f"{where}: bias is not finite")
+    k = b.shape[0]
+    if mode == "int32":
+        r = np.rint(b)  # float64 rint is round-half-even, exact for |B| < 2**52
+        if np.any(r < INT32_MIN) or np.any(r > INT32_MAX):
+            bad = int(np.argmax(np.abs(r)))
+            raise RangeError(f"{where}: bias of channel {bad} = {r[bad]:.0f} does not fit int32")
+        return BiasCodes(mode, r.astype(np.int64), np.zeros(k, np.int64), 0)
+    if mode == "int16_saturate":
+        r = np.rint(b)
+        sat = (r < INT16_MIN) | (r > INT16_MAX)
+        if np.any(sat) and saturate_policy == "error":
+            bad = int(np.flatnonzero(sat)[0])
+            raise BiasSaturationError(
+                f"{where}: bias of channel {bad} = {r[bad]:.0f} accumulator units does not fit int16 "
+                f"({int(sat.sum())} of {k} channels); use bias mode int16_shift or int32"
+            )
+        return BiasCodes(
+            mode, np.clip(r, INT16_MIN, INT16_MAX).astype(np.int64), np.zeros(k, np.int64), int(sat.sum())
+        )
+    if mode == "int16_shift":
+        mant = np.empty(k, np.int64)
+        shift = np.empty(k, np.int64)
+        for i, v in enumerate(b):
+            for sb in range(16):
+                # ldexp by a power of two is exact, so rint rounds the true quotient half-to-even.
+                r = float(np.rint(math.ldexp(float(v), -sb)))
+                if INT16_MIN <= r <= INT16_MAX:
+                    mant[i], shift[i] = int(r), sb
+                    break
+            else:
+                raise RangeError(f"{where}: bias of channel {i} = {v:.0f} does not fit int16 << 15")
+        return BiasCodes(mode, mant, shift, 0)
+    raise ValueError(f"{where}: unknown bias mode {mode!r}; choose one of {', '.join(BIAS_MODES)}")
+
+
+def relu6_upper(z_out: int, scale_out: float) -> int:
+    """Upper clamp of a quantized ReLU6: min(255, z_out + round(6 / S_out)) (arithmetic.md)."""
+    return min(255, z_out + round_half_even(6.0 / scale_out))
+
+
+# --------------------------------------------------------------------------------------------
+# Run-time integer arithmetic
+# --------------------------------------------------------------------------------------------
+def _carrier_dtype(k_dot: int) -> type:
+    """float32 is exact while every partial sum stays below 2**24; otherwise float64 (below 2**53)."""
+    return np.float32 if k_dot * MAX_TERM < 2**24 else np.float64
+
+
+def conv_acc(
+    x: NDArray[np.uint8],
+    w: NDArray[np.int8],
+    bias: IntArray,
+    *,
+    z_in: int,
+    stride: tuple[int, int],
+    padding: tuple[int, int],
+    groups: int,
+) -> IntArray:
+    """acc[n,k,y,x] = bias[k] + sum_{c,i,j} (a[n, c, y*s+i-p, x*s+j-p] - z_in) * w[k,c,i,j].
+
+    x: uint8 [N, C, H, W]; w: int8 [K, C/groups, KH, KW]; bias: int64 [K] (bias_term).
+    Padding positions hold z_in, so they contribute 0. Returns int64 [N, K, HO, WO], every
+    value checked to fit int32.
+    """
+    n, c, h, wd = x.shape
+    k, cg, kh, kw = w.shape
+    sy, sx = stride
+    py, px = padding
+    kg = k // groups
+    k_dot = cg * kh * kw
+    dt = _carrier_dtype(k_dot)
+    xc = x.astype(dt) - dt(z_in)
+    if py or px:
+        xc = np.pad(xc, ((0, 0), (0, 0), (py, py), (px, px)))
+    ho = (h + 2 * py - kh) // sy + 1
+    wo = (wd + 2 * px - kw) // sx + 1
+    # windows: [N, C, HO, WO, KH, KW] view (no copy until reshaped)
+    win = np.lib.stride_tricks.sliding_window_view(xc, (kh, kw), axis=(2, 3))[:, :, ::sy, ::sx][:, :, :ho, :wo]
+    wf = w.astype(dt)
+    if cg == 1 and kg == 1:
+        # depthwise: each output channel reads its own input channel
+        out = np.einsum("nchwij,cij->nchw", win, wf[:, 0], optimize=True)
+    elif groups == 1:
+        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, k_dot)
+        out = (cols @ wf.reshape(k, k_dot).T).reshape(n, ho, wo, k).transpose(0, 3, 1, 2)
+    else:
+        wing = win.reshape(n, groups, cg, ho, wo, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
+        cols = wing.reshape(groups, n * ho * wo, k_dot)
+        wgt = wf.reshape(groups, kg, k_dot).transpose(0, 2, 1)
+        out = np.matmul(cols, wgt).reshape(groups, n, ho, wo, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, ho, wo)
+    acc = out.astype(np.int64) + bias.astype(np.int64)[None, :, None, None]
+    check_int32(acc, "conv accumulator")
+    return acc
+
+
+def linear_acc(x: NDArray[np.uint8], w: NDArray[np.int8], bias: IntArray, *, z_in: int) -> IntArray:
+    """acc[n,k] = bias[k] + sum_c (a[n,c] - z_in) * w[k,c]. A 1x1 conv on a 1x1 image."""
+    k, c = w.shape
+    dt = _carrier_dtype(c)
+    out = (x.astype(dt) - dt(z_in)) @ w.astype(dt).T
+    acc = out.astype(np.int64) + bias.astype(np.int64)[None, :]
+    check_int32(acc, "linear accumulator")
+    return acc
+
+
+def check_int32(acc: IntArray, what: str) -> None:
+    if acc.size and (acc.min() < INT32_MIN or acc.max() > INT32_MAX):
+        raise RangeError(f"{what} left int32: range [{acc.min()}, {acc.max()}]")
+
+
+def requantize(acc: IntArray, *, m0: IntArray, n: IntArray, z_out: int, lo: int, hi: int, channel_axis: int = 1) -> NDArray[np.uint8]:
+    """y = clamp(((acc * M0 + 2**(n-1)) >> n) + z_out, lo, hi), per output channel (M0, n).
+
+    The product is formed in 64 bits (|acc| < 2**31, M0 < 2**31); >> is arithmetic (floor), so
+    ties round toward +infinity.
+    """
+    shape = [1] * acc.ndim
+    shape[channel_axis] = -1
+    m0b = np.asarray(m0, np.int64).reshape(shape)
+    nb = np.asarray(n, np.int64).reshape(shape)
+    prod = acc.astype(np.int64) * m0b + np.left_shift(np.int64(1), nb - 1)
+    y = np.right_shift(prod, nb) + np.int64(z_out)
+    return np.clip(y, lo, hi).astype(np.uint8)
+
+
+def add_requant(
+    a: NDArray[np.uint8], b: NDArray[np.uint8], *, z_a: int, z_b: int, a0: int, b0: int, n: int, z_out: int, lo: int, hi: int
+) -> NDArray[np.uint8]:
+    """Residual add: clamp(((A0*(a - z_a) + B0*(b - z_b) + 2**(n-1)) >> n) + z_out, lo, hi)."""
+    s = np.int64(a0) * (a.astype(np.int64) - z_a) + np.int64(b0) * (b.astype(np.int64) - z_b)
+    y = np.right_shift(s + (np.int64(1) << np.int64(n - 1)), np.int64(n)) + z_out
+    return np.clip(y, lo, hi).astype(np.uint8)
+
+
+def add_params(scale_a: float, scale_b: float, scale_out: float, *, m0_bits: int, where: str) -> tuple[int, int, int]:
+    """(A0, B0, n) for the residual add: one shared n, both multipliers of at most m0_bits bits."""
+    ra, rb = scale_a / scale_out, scale_b / scale_out
+    if not (ra > 0 and rb > 0):
+        raise RangeError(f"{where}: add scales must be positive")
+    _, exp = math.frexp(max(ra, rb))
+    n = m0_bits - exp
+    while True:
+        a0 = math.floor(math.ldexp(ra, n) + 0.5)
+        b0 = math.floor(math.ldexp(rb, n) + 0.5)
+        if max(a0, b0) < (1 << m0_bits):
+            break
+        n -= 1
+    if n < 1:
+        raise RangeError(f"{where}: add needs n={n} < 1 with m0_bits={m0_bits}")
+    if n > MAX_SHIFT:
+        raise RangeError(f"{where}: add needs n={n} > {MAX_SHIFT}")
+    return a0, b0, n
+
+
+def max_pool(x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> NDArray[np.uint8]:
+    """Exact. Padding never wins: every window holds at least one real element and codes are >= 0."""
+    kh, kw = kernel
+    sy, sx = stride
+    py, px = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (py, py), (px, px))) if (py or px) else x
+    ho = (x.shape[2] + 2 * py - kh) // sy + 1
+    wo = (x.shape[3] + 2 * px - kw) // sx + 1
+    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sy, ::sx][:, :, :ho, :wo]
+    return win.max(axis=(4, 5)).astype(np.uint8)
+
+
+def avg_pool(x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int]) -> NDArray[np.uint8]:
+    """y = (sum(a) + floor(N/2)) // N over each KHxKW window (same qparams in and out)."""
+    kh, kw = kernel
+    sy, sx = stride
+    ho = (x.shape[2] - kh) // sy + 1
+    wo = (x.shape[3] - kw) // sx + 1
+    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sy, ::sx][:, :, :ho, :wo]
+    cnt = kh * kw
+    s = win.sum(axis=(4, 5), dtype=np.int64)
+    return ((s + cnt // 2) // cnt).astype(np.uint8)
+
+
+def global_avg_pool(x: NDArray[np.uint8]) -> NDArray[np.uint8]:
+    """Global average pool to [N, C, 1, 1]: (sum + floor(N/2)) // N."""
+    cnt = x.shape[2] * x.shape[3]
+    s = x.sum(axis=(2, 3), dtype=np.int64, keepdims=True)
+    return ((s + cnt // 2) // cnt).astype(np.uint8)

@@ -1,0 +1,518 @@
+"""Quantized FX GraphModule -> Network of typed layer records.
+
+The graph is run once on `example_input` with an Interpreter that keeps every node's value, so
+shapes and the (scale, zero point) of every quantized tensor come from PyTorch itself.
+ReLU / ReLU6 that follow a conv, fc or add are folded into its clamp bounds.
+"""
+from __future__ import annotations
+
+import dataclasses
+import operator
+import warnings
+from typing import Any
+
+import numpy as np
+import torch
+import torch.ao.nn.intrinsic.quantized as nniq
+import torch.ao.nn.quantized as nnq
+from torch import fx, nn
+
+from golden import arith
+from golden.errors import GoldenError, InputError, QuantSchemeError, RangeError, ShapeError, UnsupportedLayerError
+from golden.layers import (
+    INPUT,
+    AddLayer,
+    AvgPoolLayer,
+    ConvLayer,
+    FlattenLayer,
+    InputQuant,
+    Layer,
+    LinearLayer,
+    MaxPoolLayer,
+    Network,
+    Requant,
+)
+from golden.quantize import is_converted, reference_engine
+
+_CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)
+_LINEAR_MODULES = (nnq.Linear, nniq.LinearReLU)
+_IDENTITY_MODULES = (nn.Dropout, nn.Identity)
+_RELU_MODULES = (nn.ReLU, nnq.ReLU6, nn.ReLU6)
+_ADD_FUNCS = (torch.ops.quantized.add, torch.ops.quantized.add_relu)
+_RELU_FUNCS = (torch.relu, torch.nn.functional.relu, torch.nn.functional.relu6)
+
+
+class _Recorder(fx.Interpreter):
+    def __init__(self, gm: fx.GraphModule) -> None:
+        super().__init__(gm)
+        self.values: dict[str, Any] = {}
+
+    def run_node(self, n: fx.Node) -> Any:
+        out = super().run_node(n)
+        # PyTorch 2.13's qnnpack ReLU6/hardtanh returns NCHW strides over NHWC data when given the
+        # channels_last output of a qnnpack conv (measured: 22% of conv1's outputs in place).
+        # Handing every op a contiguous tensor changes no value, only the memory order.
+        if isinstance(out, torch.Tensor) and out.is_quantized and not out.is_contiguous():
+            out = out.contiguous()
+        self.values[n.name] = out
+        return out
+
+
+def trace_values(gm: fx.GraphModule, example_input: torch.Tensor) -> dict[str, Any]:
+    """Run the quantized graph and return every node's output by node name (the PyTorch oracle)."""
+    rec = _Recorder(gm)
+    with torch.no_grad(), reference_engine():
+        rec.run(example_input)
+    return rec.values
+
+
+def torch_int8_output(gm: fx.GraphModule, x: torch.Tensor) -> torch.Tensor:
+    """PyTorch's int8 model output (float, dequantized) with the same engine and layout fix as trace_values."""
+    values = trace_values(gm, x)
+    out_node = next(n for n in gm.graph.nodes if n.op == "output")
+    return values[out_node.args[0].name]
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+class _Builder:
+    def __init__(self, gm: fx.GraphModule, values: dict[str, Any], *, bias_mode: str, m0_bits: int, saturate_policy: str) -> None:
+        self.gm = gm
+        self.values = values
+        self.bias_mode = bias_mode
+        self.m0_bits = m0_bits
+        self.saturate_policy = saturate_policy
+        self.layers: list[Layer] = []
+        self.produced: dict[str, str] = {}  # FX node name -> golden layer name (or INPUT)
+        self.counters: dict[str, int] = {}
+        self.input_quant: InputQuant | None = None
+        self.output_name: str | None = None
+        self.dequantized: set[str] = set()
+        self.saturations: dict[str, int] = {}
+
+    # ---- helpers -----------------------------------------------------------------------------
+    def new_name(self, prefix: str) -> str:
+        self.counters[prefix] = self.counters.get(prefix, 0) + 1
+        return f"{prefix}{self.counters[prefix]}"
+
+    def where(self, node: fx.Node) -> str:
+        return f"{node.op} {node.target if node.op != 'call_module' else repr(node.target)} (FX node {node.name})"
+
+    def qtensor(self, node: fx.Node, arg: Any, what: str) -> tuple[str, torch.Tensor]:
+        """The golden name and PyTorch value of a quantized input of `node`."""
+        if not isinstance(arg, fx.Node):
+            raise UnsupportedLayerError(f"{self.where(node)}: {what} is a constant, not a tensor")
+        if arg.name in self.dequantized:
+            raise UnsupportedLayerError(
+                f"{self.where(node)}: its {what} is a dequantized (float) tensor; golden/ evaluates integer layers only"
+            )
+        if arg.name not in self.produced:
+            raise UnsupportedLayerError(f"{self.where(node)}: its {what} comes from {arg.name}, which golden/ does not model")
+        v = self.values[arg.name]
+        if not (isinstance(v, torch.Tensor) and v.is_quantized):
+            raise QuantSchemeError(f"{self.where(node)}: {what} is not a quantized tensor")
+        if v.dtype != torch.quint8:
+            raise QuantSchemeError(
+                f"{self.where(node)}: {what} activations are {v.dtype}, not uint8 (torch.quint8) as the contract needs"
+            )
+        return self.produced[arg.name], v
+
+    def out_q(self, node: fx.Node) -> torch.Tensor:
+        v = self.values[node.name]
+        if not (isinstance(v, torch.Tensor) and v.is_quantized and v.dtype == torch.quint8):
+            raise QuantSchemeError(f"{self.where(node)}: output is not a uint8 quantized tensor")
+        return v
+
+    def add(self, node: fx.Node, layer: Layer) -> None:
+        self.layers.append(layer)
+        self.produced[node.name] = layer.name
+
+    def index(self, name: str) -> int:
+        for i, l in enumerate(self.layers):
+            if l.name == name:
+                return i
+        raise KeyError(name)
+
+    # ---- layer kinds -------------------------------------------------------------------------
+    def weights(self, node: fx.Node, mod: Any) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        w = mod.weight()
+        if w.dtype != torch.qint8:
+            raise QuantSchemeError(f"{self.where(node)}: weights are {w.dtype}, not int8 (torch.qint8)")
+        if w.qscheme() in (torch.per_channel_symmetric, torch.per_channel_affine):
+            zps = w.q_per_channel_zero_points()
+            scales = w.q_per_channel_scales().to(torch.float64).numpy()
+            if int(w.q_per_channel_axis()) != 0:
+                raise QuantSchemeError(f"{self.where(node)}: per-channel weight axis is {w.q_per_channel_axis()}, not 0")
+        elif w.qscheme() in (torch.per_tensor_symmetric, torch.per_tensor_affine):
+            zps = torch.tensor([w.q_zero_point()])
+            scales = np.full(w.shape[0], float(w.q_scale()), np.float64)
+        else:
+            raise QuantSchemeError(f"{self.where(node)}: unsupported weight qscheme {w.qscheme()}")
+        if torch.any(zps != 0):
+            raise QuantSchemeError(f"{self.where(node)}: weights are not symmetric (zero points {zps.unique().tolist()})")
+        codes = w.int_repr().numpy().astype(np.int8)
+        if codes.size and codes.min() < -127:
+            raise QuantSchemeError(
+                f"{self.where(node)}: weights use -128; the contract's narrow range is [-127, 127] "
+                "(quantize with quant_min=-127, or use golden.quantize)"
+            )
+        b = mod.bias()
+        bias = np.zeros(w.shape[0]) if b is None else b.detach().to(torch.float64).numpy()
+        return codes, scales, bias
+
+    def requant_fields(self, name: str, s_in: float, s_w: np.ndarray, s_out: float, z_out: int, lo: int) -> Requant:
+        m0 = np.empty(len(s_w), np.int64)
+        n = np.empty(len(s_w), np.int64)
+        for k, sw in enumerate(s_w):
+            m0[k], n[k] = arith.quantize_multiplier(s_in * float(sw) / s_out, m0_bits=self.m0_bits, where=f"layer {name} channel {k}")
+        return Requant(m0, n, z_out, lo, 255, self.m0_bits)
+
+    def bias_codes(self, name: str, bias: np.ndarray, s_in: float, s_w: np.ndarray, k_dot: int) -> arith.BiasCodes:
+        codes = arith.encode_bias(bias / (s_in * s_w), mode=self.bias_mode, where=f"layer {name}", saturate_policy=self.saturate_policy)
+        if codes.saturated:
+            self.saturations[name] = codes.saturated
+            warnings.warn(f"layer {name}: {codes.saturated} bias channel(s) saturated to int16", stacklevel=4)
+        worst = int(np.abs(codes.term).max(initial=0)) + k_dot * arith.MAX_TERM
+        if worst > arith.INT32_MAX:
+            raise RangeError(f"layer {name}: |bias| + K*255*127 = {worst} can overflow the int32 accumulator")
+        return codes
+
+    def conv(self, node: fx.Node, mod: Any) -> None:
+        src, xin = self.qtensor(node, node.args[0], "input")
+        out = self.out_q(node)
+        if mod.padding_mode != "zeros":
+            raise UnsupportedLayerError(f"{self.where(node)}: padding_mode={mod.padding_mode!r}; only zero padding is supported")
+        if _pair(mod.dilation) != (1, 1):
+            raise UnsupportedLayerError(f"{self.where(node)}: dilation {mod.dilation} is not supported")
+        if isinstance(mod.padding, str):
+            raise UnsupportedLayerError(f"{self.where(node)}: padding={mod.padding!r}; give explicit padding")
+        codes, s_w, bias = self.weights(node, mod)
+        k, cg, kh, kw = codes.shape
+        groups = int(mod.groups)
+        c_in = int(xin.shape[1])
+        if cg * groups != c_in:
+            raise ShapeError(f"{self.where(node)}: weight expects {cg * groups} input channels, input has {c_in}")
+        if groups == 1 and (kh, kw) == (1, 1):
+            kind, prefix = "pointwise", "conv"
+        elif groups == c_in and cg == 1 and groups > 1:
+            kind, prefix = "depthwise", "conv"
+        else:
+            kind, prefix = "conv", "conv"
+        name = self.new_name(prefix)
+        s_in, z_in = float(xin.q_scale()), int(xin.q_zero_point())
+        s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
+        lo = z_out if isinstance(mod, nniq.ConvReLU2d) else 0
+        layer = ConvLayer(
+            name=name,
+            inputs=(src,),
+            in_shape=tuple(int(d) for d in xin.shape[1:]),
+            out_shape=tuple(int(d) for d in out.shape[1:]),
+            module=str(node.target),
+            source=node.name,
+            weight=codes,
+            bias=self.bias_codes(name, bias, s_in, s_w, cg * kh * kw),
+            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, lo),
+            stride=_pair(mod.stride),
+            padding=_pair(mod.padding),
+            groups=groups,
+            z_in=z_in,
+            scale_in=s_in,
+            scale_out=s_out,
+            weight_scale=s_w,
+            kind_name=kind,
+        )
+        self.add(node, layer)
+
+    def linear(self, node: fx.Node, mod: Any) -> None:
+        src, xin = self.qtensor(node, node.args[0], "input")
+        out = self.out_q(node)
+        if xin.dim() != 2:
+            raise UnsupportedLayerError(f"{self.where(node)}: fully connected input must be [N, C], got {tuple(xin.shape)} (flatten first)")
+        codes, s_w, bias = self.weights(node, mod)
+        name = self.new_name("fc")
+        s_in, z_in = float(xin.q_scale()), int(xin.q_zero_point())
+        s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
+        lo = z_out if isinstance(mod, nniq.LinearReLU) else 0
+        layer = LinearLayer(
+            name=name,
+            inputs=(src,),
+            in_shape=tuple(int(d) for d in xin.shape[1:]),
+            out_shape=tuple(int(d) for d in out.shape[1:]),
+            module=str(node.target),
+            source=node.name,
+            weight=codes,
+            bias=self.bias_codes(name, bias, s_in, s_w, codes.shape[1]),
+            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, lo),
+            z_in=z_in,
+            scale_in=s_in,
+            scale_out=s_out,
+            weight_scale=s_w,
+        )
+        self.add(node, layer)
+
+    def fold_relu(self, node: fx.Node, six: bool) -> None:
+        arg = node.args[0]
+        src, xin = self.qtensor(node, arg, "input")
+        out = self.out_q(node)
+        if (float(out.q_scale()), int(out.q_zero_point())) != (float(xin.q_scale()), int(xin.q_zero_point())):
+            raise UnsupportedLayerError(f"{self.where(node)}: ReLU with different input and output qparams")
+        i = self.index(src) if src != INPUT else -1
+        producer = self.layers[i] if i >= 0 else None
+        if not isinstance(producer, (ConvLayer, LinearLayer, AddLayer)) or len(arg.users) != 1:  # type: ignore[union-attr]
+            raise UnsupportedLayerError(
+                f"{self.where(node)}: a ReLU/ReLU6 must directly follow a conv, fc or add whose output it alone reads, "
+                "so it can be folded into that layer's clamp bounds"
+            )
+        z, s = int(xin.q_zero_point()), float(xin.q_scale())
+        if isinstance(producer, AddLayer):
+            lo, hi = producer.lo, producer.hi
+        else:
+            lo, hi = producer.requant.lo, producer.requant.hi
+        lo = max(lo, z)
+        if six:
+            hi = min(hi, arith.relu6_upper(z, s))
+        if isinstance(producer, AddLayer):
+            folded: Layer = dataclasses.replace(producer, lo=lo, hi=hi, source=node.name)
+        else:
+            folded = dataclasses.replace(producer, requant=producer.requant.with_bounds(lo, hi), source=node.name)
+        self.layers[i] = folded
+        self.produced[node.name] = src
+
+    def add_op(self, node: fx.Node) -> None:
+        src_a, a = self.qtensor(node, node.args[0], "first operand")
+        src_b, b = self.qtensor(node, node.args[1], "second operand")
+        out = self.out_q(node)
+        if a.shape != b.shape:
+            raise ShapeError(f"{self.where(node)}: add of shapes {tuple(a.shape)} and {tuple(b.shape)} (no broadcasting)")
+        name = self.new_name("add")
+        s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
+        a0, b0, n = arith.add_params(float(a.q_scale()), float(b.q_scale()), s_out, m0_bits=self.m0_bits, where=f"layer {name}")
+        lo = z_out if node.target is torch.ops.quantized.add_relu else 0
+        self.add(
+            node,
+            AddLayer(
+                name=name,
+                inputs=(src_a, src_b),
+                in_shape=tuple(int(d) for d in a.shape[1:]),
+                out_shape=tuple(int(d) for d in out.shape[1:]),
+                module=node.name,
+                source=node.name,
+                z_a=int(a.q_zero_point()),
+                z_b=int(b.q_zero_point()),
+                a0=a0,
+                b0=b0,
+                n=n,
+                z_out=z_out,
+                lo=lo,
+                hi=255,
+                scale_a=float(a.q_scale()),
+                scale_b=float(b.q_scale()),
+                scale_out=s_out,
+            ),
+        )
+
+    def same_qparams(self, node: fx.Node, xin: torch.Tensor, out: torch.Tensor) -> None:
+        if (float(out.q_scale()), int(out.q_zero_point())) != (float(xin.q_scale()), int(xin.q_zero_point())):
+            raise UnsupportedLayerError(f"{self.where(node)}: pooling with different input and output qparams")
+
+    def pool(self, node: fx.Node, mod: Any) -> None:
+        src, xin = self.qtensor(node, node.args[0], "input")
+        out = self.out_q(node)
+        self.same_qparams(node, xin, out)
+        common = dict(
+            inputs=(src,),
+            in_shape=tuple(int(d) for d in xin.shape[1:]),
+            out_shape=tuple(int(d) for d in out.shape[1:]),
+            module=str(node.target),
+            source=node.name,
+        )
+        if isinstance(mod, nn.MaxPool2d):
+            if _pair(mod.dilation) != (1, 1) or mod.ceil_mode:
+                raise UnsupportedLayerError(f"{self.where(node)}: max pool with dilation or ceil_mode is not supported")
+            stride = mod.stride if mod.stride is not None else mod.kernel_size
+            layer: Layer = MaxPoolLayer(name=self.new_name("pool"), kernel=_pair(mod.kernel_size), stride=_pair(stride), padding=_pair(mod.padding), **common)  # type: ignore[arg-type]
+        elif isinstance(mod, nn.AdaptiveAvgPool2d):
+            osz = mod.output_size
+            if _pair(osz if osz is not None else 1) != (1, 1):
+                raise UnsupportedLayerError(f"{self.where(node)}: adaptive average pool to {osz} (only global, output 1x1, is supported)")
+            layer = AvgPoolLayer(name=self.new_name("pool"), kernel=(int(xin.shape[2]), int(xin.shape[3])), stride=(1, 1), global_pool=True, **common)  # type: ignore[arg-type]
+        elif isinstance(mod, nn.AvgPool2d):
+            if _pair(mod.padding) != (0, 0) or mod.ceil_mode or mod.divisor_override:
+                raise UnsupportedLayerError(f"{self.where(node)}: average pool with padding, ceil_mode or divisor_override is not supported")
+            stride = mod.stride if mod.stride is not None else mod.kernel_size
+            layer = AvgPoolLayer(name=self.new_name("pool"), kernel=_pair(mod.kernel_size), stride=_pair(stride), **common)  # type: ignore[arg-type]
+        else:  # pragma: no cover - dispatch guarantees one of the above
+            raise UnsupportedLayerError(self.where(node))
+        self.add(node, layer)
+
+    def flatten(self, node: fx.Node, start_dim: int, end_dim: int) -> None:
+        src, xin = self.qtensor(node, node.args[0], "input")
+        if start_dim != 1 or end_dim not in (-1, xin.dim() - 1):
+            raise UnsupportedLayerError(f"{self.where(node)}: flatten({start_dim}, {end_dim}); only flatten from dim 1 to the end is supported")
+        out = self.out_q(node)
+        self.add(
+            node,
+            FlattenLayer(
+                name=self.new_name("flatten"),
+                inputs=(src,),
+                in_shape=tuple(int(d) for d in xin.shape[1:]),
+                out_shape=tuple(int(d) for d in out.shape[1:]),
+                module=str(node.target) if node.op == "call_module" else node.name,
+                source=node.name,
+            ),
+        )
+
+    # ---- the walk ----------------------------------------------------------------------------
+    def visit(self, node: fx.Node) -> None:
+        op, tgt = node.op, node.target
+        if op in ("placeholder", "get_attr"):
+            return
+        if op == "output":
+            res = node.args[0]
+            if not isinstance(res, fx.Node):
+                raise UnsupportedLayerError("the model returns several outputs; golden/ supports one output tensor")
+            if res.name not in self.dequantized:
+                raise UnsupportedLayerError(f"the model output {res.name} is not a dequantized quantized tensor")
+            return
+        if op == "call_function" and tgt in (torch.quantize_per_tensor,):
+            x, dtype = node.args[0], node.args[3]
+            if not (isinstance(x, fx.Node) and x.op == "placeholder"):
+                raise UnsupportedLayerError(f"{self.where(node)}: a quantize in the middle of the graph (a float op upstream); only the input may be quantized")
+            if dtype != torch.quint8:
+                raise QuantSchemeError(f"{self.where(node)}: the network input is quantized to {dtype}, not uint8")
+            if self.input_quant is not None:
+                raise UnsupportedLayerError(f"{self.where(node)}: the model has more than one input")
+            v = self.out_q(node)
+            self.input_quant = InputQuant(float(v.q_scale()), int(v.q_zero_point()), tuple(int(d) for d in v.shape[1:]))
+            self.produced[node.name] = INPUT
+            return
+        if (op == "call_method" and tgt == "dequantize") or (op == "call_function" and tgt is torch.dequantize):
+            src, _ = self.qtensor(node, node.args[0], "input")
+            if self.output_name is not None and self.output_name != src:
+                raise UnsupportedLayerError(f"{self.where(node)}: a second dequantize; golden/ supports one integer output")
+            self.output_name = src
+            self.dequantized.add(node.name)
+            return
+        if op == "call_module":
+            mod = self.gm.get_submodule(str(tgt))
+            if isinstance(mod, _CONV_MODULES):
+                return self.conv(node, mod)
+            if isinstance(mod, _LINEAR_MODULES):
+                return self.linear(node, mod)
+            if isinstance(mod, _RELU_MODULES):
+                return self.fold_relu(node, six=isinstance(mod, (nn.ReLU6, nnq.ReLU6)))
+            if isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)):
+                return self.pool(node, mod)
+            if isinstance(mod, nn.Flatten):
+                return self.flatten(node, mod.start_dim, mod.end_dim)
+            if isinstance(mod, _IDENTITY_MODULES):
+                src, _ = self.qtensor(node, node.args[0], "input")
+                self.produced[node.name] = src
+                return
+            if isinstance(mod, (nn.Conv2d, nn.Linear)):
+                raise UnsupportedLayerError(
+                    f"module {tgt!r} is a float {type(mod).__name__}: the model is not quantized (run golden.quantize first)"
+                )
+            raise UnsupportedLayerError(f"module {tgt!r} ({type(mod).__module__}.{type(mod).__name__}) is not supported by golden/")
+        if op == "call_function":
+            if tgt in _ADD_FUNCS:
+                return self.add_op(node)
+            if tgt in _RELU_FUNCS:
+                return self.fold_relu(node, six=tgt is torch.nn.functional.relu6)
+            if tgt is torch.flatten:
+                start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+                end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)
+                return self.flatten(node, int(start), int(end))  # type: ignore[arg-type]
+            name = getattr(tgt, "__name__", str(tgt))
+            if tgt in (operator.add, torch.add):
+                raise UnsupportedLayerError(f"{self.where(node)}: a float add; the model is not quantized around it")
+            raise UnsupportedLayerError(f"function {name} (FX node {node.name}) is not supported by golden/")
+        if op == "call_method":
+            if tgt in ("relu", "relu_"):
+                return self.fold_relu(node, six=False)
+            if tgt == "flatten":
+                start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
+                return self.flatten(node, int(start), -1)  # type: ignore[arg-type]
+            if tgt in ("view", "reshape"):
+                _, xin = self.qtensor(node, node.args[0], "input")
+                out = self.values[node.name]
+                if out.dim() == 2 and out.shape[0] == xin.shape[0]:
+                    return self.flatten(node, 1, -1)
+            raise UnsupportedLayerError(f"method .{tgt}() (FX node {node.name}) is not supported by golden/")
+        raise UnsupportedLayerError(f"FX node {node.name} ({op} {tgt}) is not supported by golden/")
+
+
+def extract(
+    quantized_model: torch.nn.Module,
+    example_input: torch.Tensor,
+    *,
+    bias_mode: str = "int16_shift",
+    m0_bits: int = 16,
+    saturate_policy: str = "warn",
+) -> Network:
+    """The quantized graph as a Network of layer records (see golden.layers).
+
+    quantized_model: a converted FX GraphModule (golden.quantize's output or the user's own).
+    example_input: a float batch [N, ...] of the model's input; run once to read shapes and qparams.
+    bias_mode: int16_shift (default), int16_saturate or int32 (arithmetic.md, "Bias").
+    saturate_policy: for int16_saturate, "warn" (count and report) or "error" (raise).
+    """
+    if bias_mode not in arith.BIAS_MODES:
+        raise ValueError(f"bias_mode={bias_mode!r}; choose one of {', '.join(arith.BIAS_MODES)}")
+    if saturate_policy not in ("warn", "error"):
+        raise ValueError(f"saturate_policy={saturate_policy!r}; choose warn or error")
+    if not 1 <= m0_bits <= 31:
+        raise RangeError(f"m0_bits={m0_bits} is outside 1..31")
+    if not is_converted(quantized_model):
+        for name, mod in quantized_model.named_modules():
+            if isinstance(mod, (nn.Conv2d, nn.Linear)) and not isinstance(mod, (nnq.Conv2d, nnq.Linear)):
+                raise UnsupportedLayerError(
+                    f"module {name!r} is a float {type(mod).__name__}: the model is not quantized (run golden.quantize first)"
+                )
+        raise UnsupportedLayerError(
+            f"{type(quantized_model).__name__} is not a converted FX GraphModule (quantize it with golden.quantize / convert_fx)"
+        )
+    if not isinstance(example_input, torch.Tensor) or not example_input.is_floating_point():
+        raise InputError("example_input must be a float torch.Tensor batch [N, ...]")
+    gm: fx.GraphModule = quantized_model  # type: ignore[assignment]
+    values = trace_values(gm, example_input)
+    b = _Builder(gm, values, bias_mode=bias_mode, m0_bits=m0_bits, saturate_policy=saturate_policy)
+    for node in gm.graph.nodes:
+        try:
+            b.visit(node)
+        except GoldenError:
+            raise
+        except Exception as exc:  # an unexpected shape of graph: name where it happened
+            raise UnsupportedLayerError(f"{b.where(node)}: {type(exc).__name__}: {exc}") from exc
+    if b.input_quant is None:
+        raise UnsupportedLayerError("the graph has no quantize_per_tensor on its input")
+    if b.output_name is None or b.output_name == INPUT:
+        raise UnsupportedLayerError("the graph has no integer layer before its dequantize")
+    last = b.layers[b.index(b.output_name)]
+    out_v = values[last.source]
+    return Network(
+        layers=tuple(b.layers),
+        input_quant=b.input_quant,
+        output_name=b.output_name,
+        output_scale=float(out_v.q_scale()),
+        output_zero_point=int(out_v.q_zero_point()),
+        bias_mode=bias_mode,
+        m0_bits=m0_bits,
+        saturations=dict(b.saturations),
+    )
+
+
+def layer_oracle(net: Network, values: dict[str, Any]) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+    """For each layer: (PyTorch's uint8 inputs, PyTorch's uint8 output), from trace_values()."""
+    src_of = {l.name: l.source for l in net.layers}
+    input_node = next(k for k, v in values.items() if isinstance(v, torch.Tensor) and v.is_quantized)
+    src_of[INPUT] = input_node
+    res = {}
+    for l in net.layers:
+        ins = [values[src_of[i]].int_repr().numpy() for i in l.inputs]
+        res[l.name] = (ins, values[l.source].int_repr().numpy())
+    return res
+
+

@@ -1,0 +1,352 @@
+"""Typed, immutable layer records and the Network that evaluates them with golden.arith.
+
+A record holds integers only (plus the calibrated float scales, kept for reports and for
+hexgen's headers; no evaluation path reads them).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar, Mapping, Sequence
+
+import numpy as np
+from numpy.typing import NDArray
+
+from golden import arith
+from golden.arith import BiasCodes, IntArray
+from golden.errors import InputError, ShapeError
+
+Shape = tuple[int, ...]
+INPUT = "input"  # name of the network input in Layer.inputs
+
+
+def _frozen(a: Any, dtype: Any) -> Any:
+    arr = np.array(a, dtype=dtype, copy=True)
+    arr.setflags(write=False)
+    return arr
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Per-output-channel requantisation fields: y = clamp(((acc*M0 + 2**(n-1)) >> n) + z_out, lo, hi)."""
+
+    m0: IntArray
+    n: IntArray
+    z_out: int
+    lo: int
+    hi: int
+    m0_bits: int
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "m0", _frozen(self.m0, np.int64))
+        object.__setattr__(self, "n", _frozen(self.n, np.int64))
+
+    def with_bounds(self, lo: int, hi: int) -> "Requant":
+        return Requant(self.m0, self.n, self.z_out, lo, hi, self.m0_bits)
+
+
+@dataclass(frozen=True)
+class Layer:
+    """Common fields. `inputs` names the producing layers (or INPUT); `source` is the FX node
+    whose PyTorch output this layer reproduces; `module` the user-visible module path."""
+
+    name: str
+    inputs: tuple[str, ...]
+    in_shape: Shape  # per-sample shape of the (first) input
+    out_shape: Shape  # per-sample shape of the output
+    module: str
+    source: str
+    kind: ClassVar[str] = "layer"
+
+    @property
+    def macs(self) -> int:
+        return 0
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        raise NotImplementedError
+
+    def describe(self) -> dict[str, str]:
+        return {}
+
+
+@dataclass(frozen=True)
+class ConvLayer(Layer):
+    """Conv2d of any KxK, stride, padding and groups. kind: conv, depthwise or pointwise."""
+
+    weight: NDArray[np.int8] = field(repr=False, default=None)  # type: ignore[assignment]  # [K, C/groups, KH, KW]
+    bias: BiasCodes = field(repr=False, default=None)  # type: ignore[assignment]
+    requant: Requant = field(repr=False, default=None)  # type: ignore[assignment]
+    stride: tuple[int, int] = (1, 1)
+    padding: tuple[int, int] = (0, 0)
+    groups: int = 1
+    z_in: int = 0
+    scale_in: float = 1.0
+    scale_out: float = 1.0
+    weight_scale: NDArray[np.float64] = field(repr=False, default=None)  # type: ignore[assignment]
+    kind_name: str = "conv"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", _frozen(self.weight, np.int8))
+        object.__setattr__(self, "weight_scale", _frozen(self.weight_scale, np.float64))
+
+    @property
+    def kind(self) -> str:  # type: ignore[override]
+        return self.kind_name
+
+    @property
+    def kernel(self) -> tuple[int, int]:
+        return int(self.weight.shape[2]), int(self.weight.shape[3])
+
+    @property
+    def macs(self) -> int:
+        k, cg, kh, kw = self.weight.shape
+        return int(np.prod(self.out_shape)) * cg * kh * kw
+
+    def accumulate(self, x: NDArray[np.uint8]) -> IntArray:
+        return arith.conv_acc(
+            x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding, groups=self.groups
+        )
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        return self.requantize(self.accumulate(xs[0]))
+
+    def requantize(self, acc: IntArray) -> NDArray[np.uint8]:
+        r = self.requant
+        return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi)
+
+
+@dataclass(frozen=True)
+class LinearLayer(Layer):
+    """Fully connected: a 1x1 conv on a 1x1 image."""
+
+    weight: NDArray[np.int8] = field(repr=False, default=None)  # type: ignore[assignment]  # [K, C]
+    bias: BiasCodes = field(repr=False, default=None)  # type: ignore[assignment]
+    requant: Requant = field(repr=False, default=None)  # type: ignore[assignment]
+    z_in: int = 0
+    scale_in: float = 1.0
+    scale_out: float = 1.0
+    weight_scale: NDArray[np.float64] = field(repr=False, default=None)  # type: ignore[assignment]
+    kind: ClassVar[str] = "fc"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "weight", _frozen(self.weight, np.int8))
+        object.__setattr__(self, "weight_scale", _frozen(self.weight_scale, np.float64))
+
+    @property
+    def macs(self) -> int:
+        return int(self.weight.size)
+
+    def accumulate(self, x: NDArray[np.uint8]) -> IntArray:
+        return arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in)
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        return self.requantize(self.accumulate(xs[0]))
+
+    def requantize(self, acc: IntArray) -> NDArray[np.uint8]:
+        r = self.requant
+        return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi)
+
+
+@dataclass(frozen=True)
+class AddLayer(Layer):
+    """Residual add of two uint8 tensors with one shared shift n (arithmetic.md)."""
+
+    z_a: int = 0
+    z_b: int = 0
+    a0: int = 1
+    b0: int = 1
+    n: int = 1
+    z_out: int = 0
+    lo: int = 0
+    hi: int = 255
+    scale_a: float = 1.0
+    scale_b: float = 1.0
+    scale_out: float = 1.0
+    kind: ClassVar[str] = "add"
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        return arith.add_requant(
+            xs[0], xs[1], z_a=self.z_a, z_b=self.z_b, a0=self.a0, b0=self.b0, n=self.n, z_out=self.z_out, lo=self.lo, hi=self.hi
+        )
+
+
+@dataclass(frozen=True)
+class MaxPoolLayer(Layer):
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+    padding: tuple[int, int] = (0, 0)
+    kind: ClassVar[str] = "maxpool"
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        return arith.max_pool(xs[0], kernel=self.kernel, stride=self.stride, padding=self.padding)
+
+
+@dataclass(frozen=True)
+class AvgPoolLayer(Layer):
+    """Average pool (kernel/stride) or, with global_pool, global average pool to 1x1."""
+
+    kernel: tuple[int, int] = (2, 2)
+    stride: tuple[int, int] = (2, 2)
+    global_pool: bool = False
+    kind: ClassVar[str] = "avgpool"
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        if self.global_pool:
+            return arith.global_avg_pool(xs[0])
+        return arith.avg_pool(xs[0], kernel=self.kernel, stride=self.stride)
+
+
+@dataclass(frozen=True)
+class FlattenLayer(Layer):
+    """Reshape [C, H, W] -> [C*H*W] in PyTorch's (C, H, W) order."""
+
+    kind: ClassVar[str] = "flatten"
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+        return xs[0].reshape(xs[0].shape[0], *self.out_shape)
+
+
+@dataclass(frozen=True)
+class InputQuant:
+    """Quantization of the network input: codes = clamp(round(x / scale) + zero_point, 0, 255)."""
+
+    scale: float
+    zero_point: int
+    shape: Shape  # per-sample
+
+
+@dataclass
+class RunResult:
+    """Every layer's uint8 output (and, when asked, the int32 accumulators of conv/fc layers)."""
+
+    outputs: dict[str, NDArray[np.uint8]]
+    accumulators: dict[str, IntArray]
+    output_name: str
+
+    @property
+    def output(self) -> NDArray[np.uint8]:
+        return self.outputs[self.output_name]
+
+    def __getitem__(self, name: str) -> NDArray[np.uint8]:
+        return self.outputs[name]
+
+
+@dataclass(frozen=True)
+class Network:
+    """A quantized network as a topologically ordered tuple of layer records."""
+
+    layers: tuple[Layer, ...]
+    input_quant: InputQuant
+    output_name: str
+    output_scale: float
+    output_zero_point: int
+    bias_mode: str
+    m0_bits: int
+    saturations: Mapping[str, int] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        names = [l.name for l in self.layers]
+        if len(set(names)) != len(names):
+            raise ShapeError(f"duplicate layer names in {names}")
+        known = {INPUT}
+        for l in self.layers:
+            for i in l.inputs:
+                if i not in known:
+                    raise ShapeError(f"layer {l.name}: input {i!r} is not produced before it")
+            known.add(l.name)
+
+    # ---- look-up ---------------------------------------------------------------------------
+    def __getitem__(self, name: str) -> Layer:
+        for l in self.layers:
+            if l.name == name:
+                return l
+        raise KeyError(f"no layer named {name!r}; layers: {', '.join(self.names)}")
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.layers)
+
+    def __len__(self) -> int:
+        return len(self.layers)
+
+    @property
+    def names(self) -> list[str]:
+        return [l.name for l in self.layers]
+
+    def compute_layers(self) -> list[Layer]:
+        """The conv and fc layers: what the accelerator runs."""
+        return [l for l in self.layers if isinstance(l, (ConvLayer, LinearLayer))]
+
+    # ---- evaluation ------------------------------------------------------------------------
+    def quantize_input(self, x: Any) -> NDArray[np.uint8]:
+        """Real-valued input batch [N, *shape] (numpy or torch) -> the uint8 codes the first layer reads.
+
+        Uses torch.quantize_per_tensor, the same conversion the PyTorch model's quantize node applies,
+        so both sides start from identical codes.
+        """
+        import torch
+
+        t = torch.as_tensor(np.asarray(x, dtype=np.float32))
+        if tuple(t.shape[1:]) != self.input_quant.shape:
+            if tuple(t.shape) == self.input_quant.shape:
+                t = t.unsqueeze(0)
+            else:
+                raise InputError(f"input of shape {tuple(t.shape)} does not match the network input [N, {', '.join(map(str, self.input_quant.shape))}]")
+        q = torch.quantize_per_tensor(t, self.input_quant.scale, self.input_quant.zero_point, torch.quint8)
+        return q.int_repr().numpy()
+
+    def check_input(self, x_q: Any) -> NDArray[np.uint8]:
+        if not isinstance(x_q, np.ndarray):
+            raise InputError(f"network input must be a numpy uint8 array of codes, got {type(x_q).__name__}")
+        if x_q.dtype != np.uint8:
+            raise InputError(
+                f"network input must be uint8 codes (use Network.quantize_input for real values), got dtype {x_q.dtype}"
+            )
+        shape = self.input_quant.shape
+        if x_q.shape == shape:
+            x_q = x_q[None]
+        if x_q.shape[1:] != shape:
+            raise InputError(f"network input has shape {x_q.shape}; expected [N, {', '.join(map(str, shape))}]")
+        return x_q
+
+    def run(self, x_q: NDArray[np.uint8], *, accumulators: bool = False, until: str | None = None) -> RunResult:
+        """Integer-only evaluation of every layer. x_q: uint8 codes [N, *input shape]."""
+        x_q = self.check_input(x_q)
+        outs: dict[str, NDArray[np.uint8]] = {INPUT: x_q}
+        accs: dict[str, IntArray] = {}
+        for l in self.layers:
+            xs = [outs[i] for i in l.inputs]
+            if accumulators and isinstance(l, (ConvLayer, LinearLayer)):
+                acc = l.accumulate(xs[0])
+                accs[l.name] = acc
+                outs[l.name] = l.requantize(acc)
+            else:
+                outs[l.name] = l.forward(xs)
+            if l.name == until:
+                break
+        del outs[INPUT]
+        return RunResult(outs, accs, self.output_name if until is None else until)
+
+    def run_layer(self, name: str, *inputs: NDArray[np.uint8]) -> NDArray[np.uint8]:
+        """One layer on given uint8 inputs (each [N, *shape])."""
+        layer = self[name]
+        if len(inputs) != len(layer.inputs):
+            raise InputError(f"layer {name} takes {len(layer.inputs)} input(s), got {len(inputs)}")
+        for x in inputs:
+            if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
+                raise InputError(f"layer {name}: inputs must be numpy uint8 arrays")
+        if inputs[0].shape[1:] != layer.in_shape:
+            raise InputError(f"layer {name}: input shape {inputs[0].shape[1:]} != expected {layer.in_shape}")
+        return layer.forward(list(inputs))
+
+    def predict(self, x_q: NDArray[np.uint8]) -> NDArray[np.int64]:
+        """Top-1 class: argmax of the output codes (the dequantisation is monotonic)."""
+        out = self.run(x_q).output
+        return out.reshape(out.shape[0], -1).argmax(axis=1)
+
+    def dequantize_output(self, y: NDArray[np.uint8]) -> NDArray[np.float64]:
+        return (y.astype(np.int64) - self.output_zero_point) * self.output_scale
+
+    # ---- reporting ---------------------------------------------------------------------------
+    def table(self) -> str:
+        from golden.report import layer_table
+
+        return layer_table(self)

@@ -1,0 +1,75 @@
+"""Text tables of a Network: what `python -m golden summary` prints."""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+if TYPE_CHECKING:
+    from golden.layers import Network
+
+
+def _rng(a: np.ndarray) -> str:
+    lo, hi = int(a.min()), int(a.max())
+    return str(lo) if lo == hi else f"{lo}..{hi}"
+
+
+def _shape(s: tuple[int, ...]) -> str:
+    return "x".join(map(str, s))
+
+
+def layer_rows(net: "Network") -> list[dict[str, str]]:
+    from golden.layers import AddLayer, ConvLayer, LinearLayer
+
+    rows = []
+    for l in net.layers:
+        row = {
+            "layer": l.name,
+            "kind": l.kind,
+            "in": _shape(l.in_shape),
+            "out": _shape(l.out_shape),
+            "MACs": f"{l.macs:,}" if l.macs else "",
+            "M0": "",
+            "n": "",
+            "bias shift": "",
+            "bias sat": "",
+            "clamp": "",
+            "module": l.module,
+        }
+        if isinstance(l, ConvLayer):
+            row["kind"] = f"{l.kind} {l.kernel[0]}x{l.kernel[1]}/s{l.stride[0]}" + (f" g{l.groups}" if l.groups > 1 else "")
+        if isinstance(l, (ConvLayer, LinearLayer)):
+            r = l.requant
+            row.update(M0=_rng(r.m0), n=_rng(r.n), clamp=f"{r.lo}..{r.hi}")
+            row["bias shift"] = _rng(l.bias.shift) if l.bias.mode == "int16_shift" else "-"
+            row["bias sat"] = str(l.bias.saturated) if l.bias.mode == "int16_saturate" else "-"
+        if isinstance(l, AddLayer):
+            row.update(M0=f"{l.a0},{l.b0}", n=str(l.n), clamp=f"{l.lo}..{l.hi}")
+        rows.append(row)
+    return rows
+
+
+def format_table(rows: list[dict[str, str]]) -> str:
+    if not rows:
+        return "(empty)"
+    cols = list(rows[0])
+    width = {c: max(len(c), *(len(r[c]) for r in rows)) for c in cols}
+    right = {"MACs"}
+    def fmt(r: dict[str, str]) -> str:
+        return "  ".join(r[c].rjust(width[c]) if c in right else r[c].ljust(width[c]) for c in cols).rstrip()
+    head = fmt({c: c for c in cols})
+    return "\n".join([head, "-" * len(head), *(fmt(r) for r in rows)])
+
+
+def layer_table(net: "Network") -> str:
+    total = sum(l.macs for l in net.layers)
+    iq = net.input_quant
+    lines = [
+        f"input {_shape(iq.shape)} uint8 (scale {iq.scale:.6g}, zero point {iq.zero_point}); "
+        f"bias mode {net.bias_mode}; m0_bits {net.m0_bits}",
+        format_table(layer_rows(net)),
+        f"{len(net.layers)} layers, {total:,} MACs per image; output {net.output_name}",
+    ]
+    if net.saturations:
+        lines.append("bias saturations: " + ", ".join(f"{k}: {v}" for k, v in net.saturations.items()))
+    return "\n".join(lines)

