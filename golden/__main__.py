@@ -42,6 +42,24 @@ def summary(args: argparse.Namespace) -> int:
     return 0
 
 
+def oracle(args: argparse.Namespace) -> int:
+    from golden.oracle import MAX_ABS_DIFF, MIN_EQUAL_FRACTION, compare_layers, top1_agreement
+
+    m = load_model(args.model)
+    qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2)
+    net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
+    x = m.x_test if m.x_test is not None else m.calibration
+    print(f"model {m.name}: golden vs PyTorch int8 (qnnpack kernels) on identical integer inputs, {len(x)} images")
+    print(f"bound: >= {MIN_EQUAL_FRACTION:.1%} equal and max |diff| <= {MAX_ABS_DIFF} (bias {args.bias_mode}, m0_bits {args.m0_bits})")
+    bad = 0
+    for a in compare_layers(net, qm, x):
+        flag = "" if a.within_bound else "   <-- outside the bound"
+        bad += not a.within_bound
+        print(f"  {a}{flag}")
+    print(f"top-1 agreement: {top1_agreement(net, qm, x):.2%}")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m golden", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd")
@@ -50,6 +68,13 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
     s.add_argument("--m0-bits", type=int, default=16)
     s.add_argument("--pow2", action="store_true", help="constrain scales to powers of two (use with --m0-bits 1)")
+    o = sub.add_parser("oracle", help="per-layer agreement of golden with PyTorch's int8 kernels")
+    for a in (s, o):
+        if a is o:
+            a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
+            a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
+            a.add_argument("--m0-bits", type=int, default=16)
+            a.add_argument("--pow2", action="store_true", help="constrain scales to powers of two")
     sub.add_parser("models", help="list the shipped models")
     args = p.parse_args(argv)
     try:
@@ -57,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
             for name, spec in SHIPPED.items():
                 print(f"{name:12s} {spec.description}")
             return 0
+        if args.cmd == "oracle":
+            return oracle(args)
         if args.cmd in (None, "summary"):
             if args.cmd is None:
                 args = p.parse_args(["summary", *(argv or sys.argv[1:])])

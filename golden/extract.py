@@ -48,7 +48,11 @@ class _Recorder(fx.Interpreter):
         self.values: dict[str, Any] = {}
 
     def run_node(self, n: fx.Node) -> Any:
-        out = super().run_node(n)
+        try:
+            out = super().run_node(n)
+        except Exception as exc:
+            where = repr(n.target) if n.op == "call_module" else str(n.target)
+            raise UnsupportedLayerError(f"PyTorch could not run FX node {n.name} ({n.op} {where}): {exc}") from exc
         # PyTorch 2.13's qnnpack ReLU6/hardtanh returns NCHW strides over NHWC data when given the
         # channels_last output of a qnnpack conv (measured: 22% of conv1's outputs in place).
         # Handing every op a contiguous tensor changes no value, only the memory order.
@@ -477,6 +481,11 @@ def extract(
     if not isinstance(example_input, torch.Tensor) or not example_input.is_floating_point():
         raise InputError("example_input must be a float torch.Tensor batch [N, ...]")
     gm: fx.GraphModule = quantized_model  # type: ignore[assignment]
+    for node in gm.graph.nodes:  # before running: PyTorch's own error would not name the tensor
+        if node.op == "call_function" and node.target is torch.quantize_per_tensor and node.args[3] != torch.quint8:
+            raise QuantSchemeError(
+                f"FX node {node.name}: activations are quantized to {node.args[3]}, not uint8 (torch.quint8) as the contract needs"
+            )
     values = trace_values(gm, example_input)
     b = _Builder(gm, values, bias_mode=bias_mode, m0_bits=m0_bits, saturate_policy=saturate_policy)
     for node in gm.graph.nodes:

@@ -1,0 +1,68 @@
+"""Benchmark: golden whole-model inference vs PyTorch int8 inference of the same batch.
+
+    make bench-golden [MODEL=mobilenetv2]
+
+Prints the median of several runs for each and the ratio golden / PyTorch. The goal
+(issue 2): golden no slower than 2x PyTorch's int8 kernels. A figure, not a timed test.
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+import warnings
+
+import torch
+
+warnings.filterwarnings("ignore")
+
+from golden import extract, quantize  # noqa: E402
+from golden.models import DEFAULT_MODEL, load_model  # noqa: E402
+from golden.quantize import reference_engine  # noqa: E402
+
+
+def median_time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]
+    fn()  # warm-up
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times)
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL)
+    p.add_argument("--repeat", type=int, default=7)
+    args = p.parse_args()
+    torch.set_num_threads(2)
+    m = load_model(args.model)
+    qm = quantize(m.float_model, m.calibration)
+    net = extract(qm, m.calibration[:2])
+    x = m.x_test if m.x_test is not None else m.calibration
+    x_q = net.quantize_input(x)
+
+    def torch_int8() -> None:
+        with torch.no_grad(), reference_engine():
+            qm(x)
+
+    def torch_int8_x86() -> None:
+        with torch.no_grad():
+            qm(x)
+
+    t_golden = median_time(lambda: net.run(x_q), args.repeat)
+    t_torch = median_time(torch_int8, args.repeat)
+    t_torch_x86 = median_time(torch_int8_x86, args.repeat)
+    n = len(x)
+    print(f"model {m.name}, batch {n} images, median of {args.repeat} runs, {torch.get_num_threads()} threads")
+    print(f"  golden (numpy, integer results)       {t_golden * 1e3:8.1f} ms  ({t_golden / n * 1e6:7.1f} us/image)")
+    print(f"  PyTorch int8 (qnnpack engine)         {t_torch * 1e3:8.1f} ms  ({t_torch / n * 1e6:7.1f} us/image)")
+    print(f"  PyTorch int8 (default engine {torch.backends.quantized.engine:7s})  {t_torch_x86 * 1e3:8.1f} ms")
+    ratio = t_golden / t_torch
+    print(f"ratio golden / PyTorch int8 = {ratio:.2f}x  (goal <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,39 @@
+"""Shared fixtures: quantized shipped models are built once per test session (per xdist worker)."""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+from functools import lru_cache
+
+import pytest
+import torch
+
+# PyTorch 2.13 warns that quantized tensor creation is deprecated on every quantized op.
+warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
+warnings.filterwarnings("ignore", category=UserWarning, module="torch.ao.quantization")
+
+
+@dataclass
+class Quantized:
+    name: str
+    float_model: torch.nn.Module
+    qmodel: torch.fx.GraphModule
+    calibration: torch.Tensor
+    x_test: torch.Tensor
+    y_test: torch.Tensor
+
+
+@lru_cache(maxsize=None)
+def quantized_model(name: str) -> Quantized:
+    from golden import quantize
+    from golden.models import load_model
+
+    m = load_model(name)
+    qm = quantize(m.float_model, m.calibration)
+    assert m.x_test is not None and m.y_test is not None
+    return Quantized(name, m.float_model, qm, m.calibration, m.x_test, m.y_test)
+
+
+@pytest.fixture(scope="session")
+def shipped():
+    return quantized_model

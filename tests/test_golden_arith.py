@@ -1,0 +1,85 @@
+"""Properties of the integer primitives, and the accumulator checked against PyTorch's float64 conv.
+
+The layer-level agreement with PyTorch's quantized kernels is in test_golden_oracle.py; here each
+primitive is held to a property the contract states (normalisation, rounding direction, smallest
+shift), or to an independent implementation (torch.nn.functional.conv2d in float64).
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from golden import arith
+
+
+@settings(max_examples=300, deadline=None)
+@given(m=st.floats(min_value=1e-9, max_value=1e3, allow_nan=False), bits=st.integers(1, 31))
+def test_multiplier_is_normalised_and_rounded_to_half_an_lsb(m, bits):
+    try:
+        m0, n = arith.quantize_multiplier(m, m0_bits=bits, where="t")
+    except arith.RangeError:
+        # only when n = bits - exponent(m) (or one less after rounding up) leaves 1..63
+        assert m >= 2.0 ** (bits - 2) or m < 2.0 ** (bits - arith.MAX_SHIFT - 1)
+        return
+    assert 2 ** (bits - 1) <= m0 < 2**bits and 1 <= n <= arith.MAX_SHIFT
+    assert abs(math.ldexp(m0, -n) - m) <= math.ldexp(1, -n - 1) * (1 + 1e-12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(b=st.floats(min_value=-(2.0**30) + 2.0**16, max_value=2.0**30 - 2.0**16, allow_nan=False))
+def test_int16_shift_picks_the_smallest_shift_that_fits(b):
+    codes = arith.encode_bias(np.array([b]), mode="int16_shift", where="t")
+    mant, sb = int(codes.mantissa[0]), int(codes.shift[0])
+    assert -(2**15) <= mant < 2**15 and 0 <= sb <= 15
+    assert abs((mant << sb) - b) <= 2 ** (sb - 1) if sb else abs(mant - b) <= 0.5
+    if sb:  # one shift less would not fit
+        smaller = float(np.rint(math.ldexp(b, -(sb - 1))))
+        assert not -(2**15) <= smaller <= 2**15 - 1
+
+
+def test_requantize_ties_round_toward_plus_infinity():
+    # acc * M0 / 2^n = +-0.5 and +-1.5: the contract's floor((x + 2^(n-1)) / 2^n)
+    acc = np.array([[1, -1, 3, -3]], dtype=np.int64).T.reshape(1, 4)
+    y = arith.requantize(acc, m0=np.array([1]), n=np.array([1]), z_out=10, lo=0, hi=255, channel_axis=0)
+    assert y.tolist() == [[11, 10, 12, 9]]
+
+
+def test_requantize_extremes_do_not_overflow():
+    acc = np.array([[arith.INT32_MIN, arith.INT32_MAX]], dtype=np.int64)
+    y = arith.requantize(acc, m0=np.array([2**31 - 1]), n=np.array([62]), z_out=128, lo=0, hi=255, channel_axis=0)
+    # by hand: (-2^31 (2^31-1) + 2^61) / 2^62 = -0.5 + 2^-31 -> floor -1 -> 127;
+    #          ((2^31-1)^2 + 2^61) / 2^62 = 1.5 - 2^-31 + 2^-62 -> floor 1 -> 129
+    assert y.tolist() == [[127, 129]]
+
+
+@pytest.mark.parametrize(
+    "c,k,kh,stride,pad,groups,hw",
+    [(3, 8, 3, 2, 1, 1, 9), (8, 8, 3, 1, 1, 8, 7), (8, 16, 3, 2, 1, 8, 8), (6, 9, 5, 1, 2, 3, 10), (80, 4, 3, 1, 1, 1, 5), (600, 3, 1, 1, 0, 1, 3)],
+)
+def test_conv_acc_equals_pytorch_float64_conv(c, k, kh, stride, pad, groups, hw):
+    """Covers the float32 carrier (K <= 512), the float64 carrier (K = 720, 600) and every grouping path."""
+    rng = np.random.default_rng(c * 1000 + k)
+    x = rng.integers(0, 256, size=(2, c, hw, hw), dtype=np.uint8)
+    w = rng.integers(-127, 128, size=(k, c // groups, kh, kh), dtype=np.int8)
+    bias = rng.integers(-(2**20), 2**20, size=k).astype(np.int64)
+    z = int(rng.integers(0, 256))
+    got = arith.conv_acc(x, w, bias, z_in=z, stride=(stride, stride), padding=(pad, pad), groups=groups)
+    xt = torch.from_numpy(x.astype(np.float64) - z)
+    ref = F.conv2d(xt, torch.from_numpy(w.astype(np.float64)), torch.from_numpy(bias.astype(np.float64)), stride=stride, padding=pad, groups=groups)
+    np.testing.assert_array_equal(got, ref.numpy().astype(np.int64))
+
+
+def test_linear_acc_equals_pytorch_float64_linear():
+    rng = np.random.default_rng(5)
+    x = rng.integers(0, 256, size=(7, 1100), dtype=np.uint8)
+    w = rng.integers(-127, 128, size=(13, 1100), dtype=np.int8)
+    bias = rng.integers(-1000, 1000, size=13).astype(np.int64)
+    got = arith.linear_acc(x, w, bias, z_in=200)
+    ref = F.linear(torch.from_numpy(x.astype(np.float64) - 200), torch.from_numpy(w.astype(np.float64)), torch.from_numpy(bias.astype(np.float64)))
+    np.testing.assert_array_equal(got, ref.numpy().astype(np.int64))
