@@ -57,3 +57,17 @@ train: $(STAMP)
 
 clean:
 	rm -rf build sim_build .pytest_cache
+
+# ---- RTL (issue 4): lint, unit benches, unit benchmark -------------------------------------
+.PHONY: lint test-rtl bench-units
+SIM ?=
+
+lint: $(STAMP)
+	$(PY) -m tb.lint
+
+test-rtl: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) -q tests/test_rtl_*.py $(if $(SIM),-k $(SIM))
+
+bench-units: $(STAMP)
+	$(PY) scripts/bench_units.py
+bench: bench-units

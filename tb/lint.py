@@ -1,0 +1,50 @@
+"""`make lint`: every Verilog module under rtl/ and tb/hdl/ through `verilator --lint-only -Wall`
+(each file's module as the top, all files visible) and through Icarus Verilog 11 (`iverilog -g2012`).
+
+Any warning or error fails (exit status 1), Icarus "sorry" messages included.
+"""
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tb.toolchain import simulator_env
+
+ROOT = Path(__file__).resolve().parent.parent
+SOURCES = sorted((ROOT / "rtl").glob("*.sv")) + sorted((ROOT / "tb" / "hdl").glob("*.sv"))
+
+
+def lint() -> list[str]:
+    env = simulator_env()
+    problems: list[str] = []
+    files = [str(s.relative_to(ROOT)) for s in SOURCES]
+    for src in SOURCES:
+        top = src.stem
+        before = len(problems)
+        cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top, *files]
+        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+        out = "\n".join(l for l in (r.stdout + r.stderr).splitlines() if not l.startswith("- V") and "Verilator:" not in l)
+        if r.returncode or "%Warning" in out or "%Error" in out:
+            problems.append(f"verilator {top}:\n{out}")
+        with tempfile.TemporaryDirectory() as tmp:
+            cmd = ["iverilog", "-g2012", "-Wall", "-Wno-timescale", "-o", f"{tmp}/a.vvp", "-s", top, *files]
+            r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
+        out = (r.stdout + r.stderr).strip()
+        if r.returncode or out:
+            problems.append(f"iverilog {top}:\n{out}")
+        print(f"lint {top}: {'ok' if len(problems) == before else 'FAIL'}")
+    return problems
+
+
+def main() -> int:
+    problems = lint()
+    for p in problems:
+        print(p)
+    print(f"lint: {len(SOURCES)} modules, {len(problems)} problem(s)")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

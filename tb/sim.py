@@ -1,0 +1,134 @@
+"""Build and run the cocotb benches with cocotb's Python runner (both simulators).
+
+One build directory per (block, simulator, parameter set) under build/sim/, reused while its sources,
+parameters and arguments are unchanged (a content hash in `.stamp`), and guarded by a file lock so
+concurrent pytest-xdist workers never build the same directory twice, never use a half-built one, and
+never run two builds at once.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import os
+import shlex
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+
+from tb.toolchain import apply_simulator_env
+
+ROOT = Path(__file__).resolve().parent.parent
+RTL = ROOT / "rtl"
+TB_HDL = ROOT / "tb" / "hdl"
+BUILD = ROOT / "build" / "sim"
+SIMS = ("icarus", "verilator")
+
+#: Verilog sources of each bench top level (rtl/ first, then the harness).
+BENCHES: dict[str, tuple[str, list[Path]]] = {
+    "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
+    "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
+    "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
+}
+
+#: Arguments every Verilator build gets: assertions on (style.md), warnings printed but not fatal
+#: (make lint is the place where warnings fail).
+VERILATOR_ARGS = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+ICARUS_ARGS = ["-g2012"]
+
+
+def build_dir(block: str, sim: str, parameters: Mapping[str, object] | None = None) -> Path:
+    tag = "".join(f"-{k}{v}" for k, v in sorted((parameters or {}).items()))
+    return BUILD / f"{block}-{sim}{tag}"
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "w") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str, object], args: Sequence[str]) -> str:
+    h = hashlib.sha256()
+    h.update(repr((sim, top, sorted(parameters.items()), list(args), os.environ.get("WAVES", ""))).encode())
+    for src in sources:
+        h.update(str(src).encode())
+        h.update(src.read_bytes())
+    return h.hexdigest()
+
+
+def build(block: str, sim: str, parameters: Mapping[str, object] | None = None) -> Path:
+    """Build (or reuse) the bench of `block` for `sim`; returns its build directory."""
+    from cocotb_tools.runner import get_runner
+
+    apply_simulator_env()
+    params = dict(parameters or {})
+    top, sources = BENCHES[block]
+    bdir = build_dir(block, sim, params)
+    args = VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS
+    key = _stamp(sim, top, sources, params, args)
+    stamp = bdir / ".stamp"
+    # One global lock: at most one simulator build at a time on the machine (two cores), and no
+    # worker ever uses a half-built directory.
+    with _locked(BUILD / ".build.lock"):
+        if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
+            return bdir
+        runner = get_runner(sim)
+        runner.build(
+            sources=[str(s) for s in sources],
+            hdl_toplevel=top,
+            build_dir=str(bdir),
+            parameters=params,
+            build_args=list(args),
+            always=True,
+            timescale=("1ns", "1ps"),
+            waves=os.environ.get("WAVES", "0") == "1",
+        )
+        stamp.write_text(key)
+    return bdir
+
+
+def run(
+    block: str,
+    sim: str,
+    test_module: str,
+    *,
+    testcase: str | None = None,
+    parameters: Mapping[str, object] | None = None,
+    extra_env: Mapping[str, str] | None = None,
+    plusargs: Sequence[str] = (),
+    run_name: str | None = None,
+) -> Path:
+    """Run cocotb tests of `test_module` on the (reused) build; fails the calling pytest test on failure."""
+    from cocotb_tools.runner import get_runner
+
+    apply_simulator_env()
+    params = dict(parameters or {})
+    bdir = build(block, sim, params)
+    top, _ = BENCHES[block]
+    tdir = bdir / f"run-{run_name or testcase or 'all'}"
+    env = {"RTL_SIM": sim, "RTL_BLOCK": block, "RTL_PARAMS": repr(sorted(params.items()))}
+    env.update(extra_env or {})
+    runner = get_runner(sim)
+    return runner.test(
+        test_module=test_module,
+        hdl_toplevel=top,
+        hdl_toplevel_lang="verilog",
+        build_dir=str(bdir),
+        test_dir=str(tdir),
+        testcase=testcase,
+        parameters=params,
+        extra_env=env,
+        plusargs=list(plusargs),
+        waves=os.environ.get("WAVES", "0") == "1",
+    )
+
+
+def rerun_command(test_file: str, sim: str, seed: int, extra: str = "") -> str:
+    """The shell command that reruns one bench with one seed (printed by failing benches)."""
+    sel = f" -k {shlex.quote(sim + (' and ' + extra if extra else ''))}"
+    return f"RTL_SEED={seed} .venv/bin/python -m pytest -o addopts='' {test_file}{sel}"

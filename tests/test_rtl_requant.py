@@ -1,0 +1,30 @@
+"""RTL regression: requantizer bench (tb/test_requant.py) on Icarus and Verilator.
+
+All tests of one build live in this module (pytest-xdist `--dist loadfile` keeps them on one worker);
+the build under build/sim/requant-<sim>-LANES8 is made once and reused (tb/sim.py).
+Random vectors per M0 width (16 and 1; plus a fifth of that with mixed widths 1..31): 100,000 under
+Verilator, 50,000 under Icarus (about 5x slower); the slow sweep runs 1,000,000 on both.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tb import sim
+
+pytestmark = pytest.mark.sim
+PARAMS = {"LANES": 8}
+VECTORS = {"verilator": 100_000, "icarus": 50_000}
+
+
+@pytest.mark.parametrize("simulator", sim.SIMS)
+@pytest.mark.parametrize("case", ["test_corners", "test_random", "test_direct_handshake"])
+def test_requant(simulator: str, case: str) -> None:
+    sim.run("requant", simulator, "tb.test_requant", testcase=case, parameters=PARAMS,
+            extra_env={"REQUANT_VECTORS": str(VECTORS[simulator])})
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", sim.SIMS)
+def test_requant_sweep(simulator: str) -> None:
+    sim.run("requant", simulator, "tb.test_requant", testcase="test_random", parameters=PARAMS,
+            extra_env={"REQUANT_VECTORS": "1000000"}, run_name="sweep")
