@@ -145,50 +145,63 @@ def conv_acc(
     stride: tuple[int, int],
     padding: tuple[int, int],
     groups: int,
+    channels_last: bool = False,
 ) -> IntArray:
     """acc[n,k,y,x] = bias[k] + sum_{c,i,j} (a[n, c, y*s+i-p, x*s+j-p] - z_in) * w[k,c,i,j].
 
     x: uint8 [N, C, H, W]; w: int8 [K, C/groups, KH, KW]; bias: int64 [K] (bias_term).
     Padding positions hold z_in, so they contribute 0. Returns int64 [N, K, HO, WO], every
-    value checked to fit int32.
+    value checked to fit int32. With channels_last, x is [N, H, W, C] and the result
+    [N, HO, WO, K] (what Network.run uses internally: no transposes between layers).
     """
-    n, c, h, wd = x.shape
+    if channels_last:
+        n, h, wd, c = x.shape
+    else:
+        n, c, h, wd = x.shape
     k, cg, kh, kw = w.shape
     sy, sx = stride
     py, px = padding
     kg = k // groups
-    k_dot = cg * kh * kw
-    dt = _carrier_dtype(k_dot)
-    xc = x.astype(dt) - dt(z_in)
-    if py or px:
-        xc = np.pad(xc, ((0, 0), (0, 0), (py, py), (px, px)))
+    dt = _carrier_dtype(cg * kh * kw)
     ho = (h + 2 * py - kh) // sy + 1
     wo = (wd + 2 * px - kw) // sx + 1
-    # windows: [N, C, HO, WO, KH, KW] view (no copy until reshaped)
-    win = np.lib.stride_tricks.sliding_window_view(xc, (kh, kw), axis=(2, 3))[:, :, ::sy, ::sx][:, :, :ho, :wo]
+    # channels-last, zero point subtracted, padded with 0 (= a padding activation of z_in)
+    xp = np.zeros((n, h + 2 * py, wd + 2 * px, c), dtype=dt)
+    xp[:, py : py + h, px : px + wd, :] = x if channels_last else x.transpose(0, 2, 3, 1)
+    xp[:, py : py + h, px : px + wd, :] -= dt(z_in)
     wf = w.astype(dt)
+
+    def tap(i: int, j: int, c0: int = 0, c1: int = c) -> NDArray[np.floating]:
+        return xp[:, i : i + sy * (ho - 1) + 1 : sy, j : j + sx * (wo - 1) + 1 : sx, c0:c1]
+
     if cg == 1 and kg == 1:
-        # depthwise: each output channel reads its own input channel
-        out = np.einsum("nchwij,cij->nchw", win, wf[:, 0], optimize=True)
-    elif groups == 1:
-        cols = win.transpose(0, 2, 3, 1, 4, 5).reshape(n * ho * wo, k_dot)
-        out = (cols @ wf.reshape(k, k_dot).T).reshape(n, ho, wo, k).transpose(0, 3, 1, 2)
+        # depthwise: each output channel reads its own input channel; one multiply-add per tap
+        out = np.zeros((n, ho, wo, c), dtype=dt)
+        for i in range(kh):
+            for j in range(kw):
+                out += tap(i, j) * wf[:, 0, i, j]
     else:
-        wing = win.reshape(n, groups, cg, ho, wo, kh, kw).transpose(1, 0, 3, 4, 2, 5, 6)
-        cols = wing.reshape(groups, n * ho * wo, k_dot)
-        wgt = wf.reshape(groups, kg, k_dot).transpose(0, 2, 1)
-        out = np.matmul(cols, wgt).reshape(groups, n, ho, wo, kg).transpose(1, 0, 4, 2, 3).reshape(n, k, ho, wo)
-    acc = out.astype(np.int64) + bias.astype(np.int64)[None, :, None, None]
+        out = np.empty((n, ho, wo, k), dtype=dt)
+        for g in range(groups):
+            c0, k0 = g * cg, g * kg
+            # im2col of this group: [N*HO*WO, KH*KW*Cg] (tap-major, channel-minor)
+            cols = np.concatenate([tap(i, j, c0, c0 + cg) for i in range(kh) for j in range(kw)], axis=3)
+            wg = wf[k0 : k0 + kg].transpose(2, 3, 1, 0).reshape(kh * kw * cg, kg)
+            out[..., k0 : k0 + kg] = (cols.reshape(-1, kh * kw * cg) @ wg).reshape(n, ho, wo, kg)
+    acc = out.astype(np.int64)
+    acc += bias.astype(np.int64)
     check_int32(acc, "conv accumulator")
-    return acc
+    return acc if channels_last else acc.transpose(0, 3, 1, 2)
 
 
 def linear_acc(x: NDArray[np.uint8], w: NDArray[np.int8], bias: IntArray, *, z_in: int) -> IntArray:
     """acc[n,k] = bias[k] + sum_c (a[n,c] - z_in) * w[k,c]. A 1x1 conv on a 1x1 image."""
     k, c = w.shape
     dt = _carrier_dtype(c)
-    out = (x.astype(dt) - dt(z_in)) @ w.astype(dt).T
-    acc = out.astype(np.int64) + bias.astype(np.int64)[None, :]
+    xf = x.astype(dt)
+    xf -= dt(z_in)
+    acc = (xf @ w.astype(dt).T).astype(np.int64)
+    acc += bias.astype(np.int64)
     check_int32(acc, "linear accumulator")
     return acc
 
@@ -198,19 +211,24 @@ def check_int32(acc: IntArray, what: str) -> None:
         raise RangeError(f"{what} left int32: range [{acc.min()}, {acc.max()}]")
 
 
-def requantize(acc: IntArray, *, m0: IntArray, n: IntArray, z_out: int, lo: int, hi: int, channel_axis: int = 1) -> NDArray[np.uint8]:
+def requantize(
+    acc: IntArray, *, m0: IntArray, n: IntArray, z_out: int, lo: int, hi: int, channel_axis: int = 1
+) -> NDArray[np.uint8]:
     """y = clamp(((acc * M0 + 2**(n-1)) >> n) + z_out, lo, hi), per output channel (M0, n).
 
     The product is formed in 64 bits (|acc| < 2**31, M0 < 2**31); >> is arithmetic (floor), so
-    ties round toward +infinity.
+    ties round toward +infinity. channel_axis: 1 for [N, K, ...], -1 for channels-last.
     """
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
     m0b = np.asarray(m0, np.int64).reshape(shape)
     nb = np.asarray(n, np.int64).reshape(shape)
-    prod = acc.astype(np.int64) * m0b + np.left_shift(np.int64(1), nb - 1)
-    y = np.right_shift(prod, nb) + np.int64(z_out)
-    return np.clip(y, lo, hi).astype(np.uint8)
+    y = acc.astype(np.int64) * m0b  # a new int64 array; the rest is in place
+    y += np.left_shift(np.int64(1), nb - 1)
+    np.right_shift(y, nb, out=y)
+    y += np.int64(z_out)
+    np.clip(y, lo, hi, out=y)
+    return y.astype(np.uint8)
 
 
 def add_requant(
@@ -242,8 +260,12 @@ def add_params(scale_a: float, scale_b: float, scale_out: float, *, m0_bits: int
     return a0, b0, n
 
 
-def max_pool(x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int]) -> NDArray[np.uint8]:
+def max_pool(
+    x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], channels_last: bool = False
+) -> NDArray[np.uint8]:
     """Exact. Padding never wins: every window holds at least one real element and codes are >= 0."""
+    if channels_last:
+        return max_pool(x.transpose(0, 3, 1, 2), kernel=kernel, stride=stride, padding=padding).transpose(0, 2, 3, 1)
     kh, kw = kernel
     sy, sx = stride
     py, px = padding
@@ -254,8 +276,12 @@ def max_pool(x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int
     return win.max(axis=(4, 5)).astype(np.uint8)
 
 
-def avg_pool(x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int]) -> NDArray[np.uint8]:
+def avg_pool(
+    x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], channels_last: bool = False
+) -> NDArray[np.uint8]:
     """y = (sum(a) + floor(N/2)) // N over each KHxKW window (same qparams in and out)."""
+    if channels_last:
+        return avg_pool(x.transpose(0, 3, 1, 2), kernel=kernel, stride=stride).transpose(0, 2, 3, 1)
     kh, kw = kernel
     sy, sx = stride
     ho = (x.shape[2] - kh) // sy + 1
@@ -266,8 +292,9 @@ def avg_pool(x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int
     return ((s + cnt // 2) // cnt).astype(np.uint8)
 
 
-def global_avg_pool(x: NDArray[np.uint8]) -> NDArray[np.uint8]:
-    """Global average pool to [N, C, 1, 1]: (sum + floor(N/2)) // N."""
-    cnt = x.shape[2] * x.shape[3]
-    s = x.sum(axis=(2, 3), dtype=np.int64, keepdims=True)
+def global_avg_pool(x: NDArray[np.uint8], *, channels_last: bool = False) -> NDArray[np.uint8]:
+    """Global average pool to [N, C, 1, 1] ([N, 1, 1, C] channels-last): (sum + floor(N/2)) // N."""
+    axes = (1, 2) if channels_last else (2, 3)
+    cnt = x.shape[axes[0]] * x.shape[axes[1]]
+    s = x.sum(axis=axes, dtype=np.int64, keepdims=True)
     return ((s + cnt // 2) // cnt).astype(np.uint8)

@@ -25,6 +25,14 @@ def _frozen(a: Any, dtype: Any) -> Any:
     return arr
 
 
+def _to_nhwc(x: Any) -> Any:
+    return x.transpose(0, 2, 3, 1) if x.ndim == 4 else x
+
+
+def _to_nchw(x: Any) -> Any:
+    return x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+
+
 @dataclass(frozen=True)
 class Requant:
     """Per-output-channel requantisation fields: y = clamp(((acc*M0 + 2**(n-1)) >> n) + z_out, lo, hi)."""
@@ -61,7 +69,8 @@ class Layer:
     def macs(self) -> int:
         return 0
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        """This layer on uint8 inputs [N, *shape] (NCHW, or NHWC for 4-D tensors with channels_last)."""
         raise NotImplementedError
 
     def describe(self) -> dict[str, str]:
@@ -101,17 +110,18 @@ class ConvLayer(Layer):
         k, cg, kh, kw = self.weight.shape
         return int(np.prod(self.out_shape)) * cg * kh * kw
 
-    def accumulate(self, x: NDArray[np.uint8]) -> IntArray:
+    def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False) -> IntArray:
         return arith.conv_acc(
-            x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding, groups=self.groups
+            x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding, groups=self.groups,
+            channels_last=channels_last,
         )
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
-        return self.requantize(self.accumulate(xs[0]))
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        return self.requantize(self.accumulate(xs[0], channels_last=channels_last), channels_last=channels_last)
 
-    def requantize(self, acc: IntArray) -> NDArray[np.uint8]:
+    def requantize(self, acc: IntArray, *, channels_last: bool = False) -> NDArray[np.uint8]:
         r = self.requant
-        return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi)
+        return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi, channel_axis=-1 if channels_last else 1)
 
 
 @dataclass(frozen=True)
@@ -135,13 +145,13 @@ class LinearLayer(Layer):
     def macs(self) -> int:
         return int(self.weight.size)
 
-    def accumulate(self, x: NDArray[np.uint8]) -> IntArray:
+    def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False) -> IntArray:
         return arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in)
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
         return self.requantize(self.accumulate(xs[0]))
 
-    def requantize(self, acc: IntArray) -> NDArray[np.uint8]:
+    def requantize(self, acc: IntArray, *, channels_last: bool = False) -> NDArray[np.uint8]:
         r = self.requant
         return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi)
 
@@ -163,7 +173,7 @@ class AddLayer(Layer):
     scale_out: float = 1.0
     kind: ClassVar[str] = "add"
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
         return arith.add_requant(
             xs[0], xs[1], z_a=self.z_a, z_b=self.z_b, a0=self.a0, b0=self.b0, n=self.n, z_out=self.z_out, lo=self.lo, hi=self.hi
         )
@@ -176,8 +186,8 @@ class MaxPoolLayer(Layer):
     padding: tuple[int, int] = (0, 0)
     kind: ClassVar[str] = "maxpool"
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
-        return arith.max_pool(xs[0], kernel=self.kernel, stride=self.stride, padding=self.padding)
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        return arith.max_pool(xs[0], kernel=self.kernel, stride=self.stride, padding=self.padding, channels_last=channels_last)
 
 
 @dataclass(frozen=True)
@@ -189,10 +199,10 @@ class AvgPoolLayer(Layer):
     global_pool: bool = False
     kind: ClassVar[str] = "avgpool"
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
         if self.global_pool:
-            return arith.global_avg_pool(xs[0])
-        return arith.avg_pool(xs[0], kernel=self.kernel, stride=self.stride)
+            return arith.global_avg_pool(xs[0], channels_last=channels_last)
+        return arith.avg_pool(xs[0], kernel=self.kernel, stride=self.stride, channels_last=channels_last)
 
 
 @dataclass(frozen=True)
@@ -201,8 +211,11 @@ class FlattenLayer(Layer):
 
     kind: ClassVar[str] = "flatten"
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]]) -> NDArray[np.uint8]:
-        return xs[0].reshape(xs[0].shape[0], *self.out_shape)
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        x = xs[0]
+        if channels_last and x.ndim == 4:  # flatten in PyTorch's (C, H, W) order
+            x = x.transpose(0, 3, 1, 2)
+        return x.reshape(x.shape[0], *self.out_shape)
 
 
 @dataclass(frozen=True)
@@ -310,20 +323,21 @@ class Network:
     def run(self, x_q: NDArray[np.uint8], *, accumulators: bool = False, until: str | None = None) -> RunResult:
         """Integer-only evaluation of every layer. x_q: uint8 codes [N, *input shape]."""
         x_q = self.check_input(x_q)
-        outs: dict[str, NDArray[np.uint8]] = {INPUT: x_q}
+        # Channels-last inside (no transposes between layers); NCHW views outside.
+        outs: dict[str, NDArray[np.uint8]] = {INPUT: _to_nhwc(x_q)}
         accs: dict[str, IntArray] = {}
         for l in self.layers:
             xs = [outs[i] for i in l.inputs]
             if accumulators and isinstance(l, (ConvLayer, LinearLayer)):
-                acc = l.accumulate(xs[0])
-                accs[l.name] = acc
-                outs[l.name] = l.requantize(acc)
+                acc = l.accumulate(xs[0], channels_last=True)
+                accs[l.name] = _to_nchw(acc)
+                outs[l.name] = l.requantize(acc, channels_last=True)
             else:
-                outs[l.name] = l.forward(xs)
+                outs[l.name] = l.forward(xs, channels_last=True)
             if l.name == until:
                 break
         del outs[INPUT]
-        return RunResult(outs, accs, self.output_name if until is None else until)
+        return RunResult({k: _to_nchw(v) for k, v in outs.items()}, accs, self.output_name if until is None else until)
 
     def run_layer(self, name: str, *inputs: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """One layer on given uint8 inputs (each [N, *shape])."""
