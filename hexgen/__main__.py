@@ -1,0 +1,113 @@
+"""python -m hexgen [--model NAME|path.py:factory] --out DIR [--word-bits 64 ...]
+python -m hexgen check DIR
+
+The first form quantizes the model (golden/), runs the golden model on the first test image (or
+--images N) and writes the memory images, memory map and Verilog header into DIR. The second reads
+every file of DIR against its memory map and prints each problem as file:line (exit code 1).
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+from golden.errors import GoldenError
+from hexgen.config import HardwareConfig
+from hexgen.errors import HexgenError
+
+DEFAULTS = HardwareConfig()
+
+
+def _gen_parser() -> argparse.ArgumentParser:
+    from golden.arith import BIAS_MODES
+    from golden.models import DEFAULT_MODEL, SHIPPED
+
+    p = argparse.ArgumentParser(prog="python -m hexgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory (default {DEFAULT_MODEL})")
+    p.add_argument("--out", required=True, help="output folder (written whole, or not at all)")
+    p.add_argument("--images", type=int, default=1, help="test images to run (default 1: the first)")
+    p.add_argument("--layers", default=None, help="comma-separated conv/fc layer names (default: all)")
+    p.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
+    p.add_argument("--m0-bits", type=int, default=16)
+    p.add_argument("--quiet", action="store_true", help="do not print the memory map table")
+    hw = p.add_argument_group("hardware configuration")
+    for name, flag in (
+        ("word_bits", "--word-bits"),
+        ("array_rows", "--rows"),
+        ("array_cols", "--cols"),
+        ("weight_buf_words", "--weight-buf-words"),
+        ("act_buf_words", "--act-buf-words"),
+        ("out_buf_words", "--out-buf-words"),
+        ("bias_buf_words", "--bias-buf-words"),
+        ("scale_buf_words", "--scale-buf-words"),
+        ("align_bytes", "--align-bytes"),
+    ):
+        hw.add_argument(flag, dest=name, type=int, default=getattr(DEFAULTS, name), help=f"default {getattr(DEFAULTS, name)}")
+    return p
+
+
+def generate(args: argparse.Namespace) -> int:
+    from golden import extract, quantize
+    from golden.models import load_model
+    from hexgen.image import build_image, write_image
+
+    t0 = time.time()
+    cfg = HardwareConfig(
+        array_rows=args.array_rows,
+        array_cols=args.array_cols,
+        word_bits=args.word_bits,
+        weight_buf_words=args.weight_buf_words,
+        act_buf_words=args.act_buf_words,
+        out_buf_words=args.out_buf_words,
+        bias_buf_words=args.bias_buf_words,
+        scale_buf_words=args.scale_buf_words,
+        align_bytes=args.align_bytes,
+    )
+    m = load_model(args.model)
+    data = m.x_test if m.x_test is not None else m.calibration
+    if not 1 <= args.images <= len(data):
+        raise HexgenError(f"--images {args.images}: the model's {'test split' if m.x_test is not None else 'calibration batch'} has {len(data)} images")
+    net = extract(quantize(m.float_model, m.calibration), m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
+    x_q = net.quantize_input(data[: args.images])
+    layers = [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else None
+    image = build_image(net, x_q, cfg, model=m.name, layers=layers)
+    out = write_image(image, args.out)
+    if not args.quiet:
+        print(image.table())
+    print(f"hexgen: wrote {len(image.segments)} segments of {len(image.plans)} layers to {out} ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def check(argv: list[str]) -> int:
+    from hexgen.image import check_image
+
+    p = argparse.ArgumentParser(prog="python -m hexgen check", description="check a written image folder against its memory map")
+    p.add_argument("folder")
+    args = p.parse_args(argv)
+    problems = check_image(args.folder)
+    for line in problems:
+        print(line)
+    if problems:
+        print(f"hexgen check: {len(problems)} problem(s) in {args.folder}", file=sys.stderr)
+        return 1
+    print(f"hexgen check: {args.folder} OK")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        if argv[:1] == ["check"]:
+            return check(argv[1:])
+        if argv[:1] == ["example"]:
+            from hexgen.example import main as example_main
+
+            return example_main(argv[1:])
+        return generate(_gen_parser().parse_args(argv))
+    except (HexgenError, GoldenError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

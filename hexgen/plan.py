@@ -1,0 +1,179 @@
+"""Per layer: the layouts of its segments, the engine's loop order, and the buffer-fit check.
+
+The mapping (output-stationary; rows = output channels, columns = output pixels), for a
+HardwareConfig with R = array_rows, P = array_cols:
+
+* activations (input, expected output, output region): [n][c_tile][y][x][c_lane], channel tile R.
+  A vector is the R channels of one pixel. FC activations are [n][c_tile][c_lane] (a 1x1 image).
+* conv / pointwise / grouped conv weights [K, C/groups, KH, KW]:
+  [k_tile][c_tile][ky][kx][c_lane][k_lane] - a vector is one weight column: the R output channels'
+  weights for one (c, ky, kx), broadcast along the rows in one cycle.
+* depthwise weights [K, 1, KH, KW]: [k_tile][c][ky][kx][k_lane] (c has size 1): row r of the tile
+  holds channel k_tile*R + r, and reads its own channel's activation, which is lane r of the same
+  activation vector, so the activation vector of one pixel feeds every row at once.
+* fc weights [K, C]: [k_tile][c_tile][c_lane][k_lane] (the conv layout with KH = KW = 1).
+* bias and scale: one 64-bit record per output channel, [k_tile][k_lane] (hexgen.layout.BIAS_FIELDS,
+  SCALE_FIELDS).
+
+Padding: weights 0; input activations z_in; expected output z_out; bias records 0; scale records
+M0 = 0, n = 1 (a padded channel then requantises to exactly z_out); the output region is pre-filled
+with the bitwise complement of the expected output, so an element the accelerator never writes
+cannot match.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from numpy.typing import NDArray
+
+from golden.layers import ConvLayer, Layer, LinearLayer
+from hexgen.config import HardwareConfig
+from hexgen.errors import FitError, LayoutError
+from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
+
+#: Segments of a layer, in DRAM order. `output` is the region the accelerator writes.
+SEGMENTS = ("weights", "bias", "scale", "input", "expected", "output")
+#: Segments that are the layer's data; `output` is derived from `expected`.
+DATA_SEGMENTS = ("weights", "bias", "scale", "input", "expected")
+#: What each segment holds, for headers and docs.
+SEGMENT_TEXT = {
+    "weights": "int8 weights",
+    "bias": "bias records {shift[35:32], mantissa[31:0]}",
+    "scale": "requant records {n[37:32], M0[30:0]}",
+    "input": "uint8 input activations (golden output of the producing layer)",
+    "expected": "uint8 golden output",
+    "output": "region the accelerator writes (pre-filled with ~expected)",
+}
+SCALE_PAD = int(encode_records(np.array([[0, 1]]), SCALE_FIELDS)[0])
+
+
+@dataclass(frozen=True)
+class BufferNeed:
+    buffer: str
+    what: str
+    need: int
+    capacity: int
+
+    @property
+    def fits(self) -> bool:
+        return self.need <= self.capacity
+
+
+@dataclass(frozen=True)
+class LayerPlan:
+    name: str
+    kind: str
+    layouts: tuple[tuple[str, Layout], ...]
+    schedule: tuple[str, ...]
+    pixel_tile: int
+    buffers: tuple[BufferNeed, ...]
+    descriptor: dict[str, Any]
+
+    def layout(self, segment: str) -> Layout:
+        for s, lay in self.layouts:
+            if s == segment:
+                return lay
+        raise KeyError(f"layer {self.name} has no segment {segment!r}")
+
+
+def is_compute(layer: Layer) -> bool:
+    return isinstance(layer, (ConvLayer, LinearLayer))
+
+
+def _act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfig) -> Layout:
+    r = cfg.channel_tile
+    if len(shape) == 3:
+        return Layout(("n", "c", "y", "x"), (images, *shape), (("c", r),), ("n", "c_tile", "y", "x", "c_lane"), 8, False, pad, cfg.word_bits)
+    if len(shape) == 1:
+        return Layout(("n", "c"), (images, *shape), (("c", r),), ("n", "c_tile", "c_lane"), 8, False, pad, cfg.word_bits)
+    raise LayoutError(f"activation shape {shape}: expected [C, H, W] or [C]")
+
+
+def layer_descriptor(layer: Layer) -> dict[str, Any]:
+    """The per-layer facts a testbench programs into the CSRs (JSON-ready)."""
+    if not isinstance(layer, (ConvLayer, LinearLayer)):
+        raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator (conv and fc only)")
+    r = layer.requant
+    d: dict[str, Any] = {
+        "kind": layer.kind,
+        "in_shape": list(layer.in_shape),
+        "out_shape": list(layer.out_shape),
+        "z_in": int(layer.z_in),
+        "z_out": int(r.z_out),
+        "lo": int(r.lo),
+        "hi": int(r.hi),
+        "m0_bits": int(r.m0_bits),
+        "bias_mode": layer.bias.mode,
+    }
+    if isinstance(layer, ConvLayer):
+        d.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=list(layer.padding), groups=int(layer.groups))
+    else:
+        d.update(kernel=[1, 1], stride=[1, 1], padding=[0, 0], groups=1)
+    return d
+
+
+def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit: bool = True) -> LayerPlan:
+    """Layouts, loop order and buffer needs of one conv/fc layer; FitError if a buffer is too small."""
+    if images < 1:
+        raise LayoutError(f"layer {layer.name}: images={images}; must be >= 1")
+    desc = layer_descriptor(layer)
+    assert isinstance(layer, (ConvLayer, LinearLayer))  # layer_descriptor raised otherwise
+    r, wb = cfg.array_rows, cfg.word_bits
+    if isinstance(layer, ConvLayer):
+        k, cg, kh, kw = (int(s) for s in layer.weight.shape)
+        depthwise = cg == 1 and layer.groups == k and layer.groups > 1
+        if depthwise:
+            w = Layout(("k", "c", "ky", "kx"), (k, cg, kh, kw), (("k", r),), ("k_tile", "c", "ky", "kx", "k_lane"), 8, True, 0, wb)
+            schedule: tuple[str, ...] = ("k_tile", "p_tile", "ky", "kx")
+        else:
+            w = Layout(
+                ("k", "c", "ky", "kx"), (k, cg, kh, kw), (("k", r), ("c", r)),
+                ("k_tile", "c_tile", "ky", "kx", "c_lane", "k_lane"), 8, True, 0, wb,
+            )
+            schedule = ("k_tile", "p_tile", "c_tile", "ky", "kx", "c_lane")
+        pixels = int(layer.out_shape[1]) * int(layer.out_shape[2])
+    else:
+        k, c = (int(s) for s in layer.weight.shape)
+        w = Layout(("k", "c"), (k, c), (("k", r), ("c", r)), ("k_tile", "c_tile", "c_lane", "k_lane"), 8, True, 0, wb)
+        schedule = ("k_tile", "c_tile", "c_lane")
+        pixels = 1
+    bias = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, 0, wb, BIAS_FIELDS)
+    scale = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, SCALE_PAD, wb, SCALE_FIELDS)
+    z_out = int(layer.requant.z_out)
+    inp = _act_layout(layer.in_shape, images, int(layer.z_in), cfg)
+    exp = _act_layout(layer.out_shape, images, z_out, cfg)
+    out = _act_layout(layer.out_shape, images, 255 - z_out, cfg)
+    k_tiles = -(-k // r)
+    p_tile = min(cfg.pixel_tile, pixels)
+    buffers = (
+        BufferNeed("weight", "one output-channel tile of weights", w.words // k_tiles, cfg.weight_buf_words),
+        BufferNeed("act", "one image of input activations", inp.words // images, cfg.act_buf_words),
+        BufferNeed("out", "one output tile (pixel tile x channel vector)", p_tile * exp.vector_words, cfg.out_buf_words),
+        BufferNeed("bias", "the bias records of every output channel", bias.words, cfg.bias_buf_words),
+        BufferNeed("scale", "the scale records of every output channel", scale.words, cfg.scale_buf_words),
+    )
+    if check_fit:
+        for b in buffers:
+            if not b.fits:
+                raise FitError(layer.name, b.buffer, b.need, b.capacity, b.what)
+    layouts = (("weights", w), ("bias", bias), ("scale", scale), ("input", inp), ("expected", exp), ("output", out))
+    return LayerPlan(layer.name, layer.kind, layouts, schedule, p_tile, buffers, desc)
+
+
+def layer_arrays(layer: Layer, x_in: NDArray[np.uint8], y_out: NDArray[np.uint8]) -> dict[str, NDArray[np.int64]]:
+    """The logical array of every segment of a conv/fc layer, given its input and golden output."""
+    if not isinstance(layer, (ConvLayer, LinearLayer)):
+        raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator")
+    bias = np.stack([layer.bias.mantissa, layer.bias.shift], axis=1).astype(np.int64)
+    scale = np.stack([layer.requant.m0, layer.requant.n], axis=1).astype(np.int64)
+    y = np.asarray(y_out, dtype=np.int64)
+    return {
+        "weights": np.asarray(layer.weight, dtype=np.int64),
+        "bias": bias,
+        "scale": scale,
+        "input": np.asarray(x_in, dtype=np.int64),
+        "expected": y,
+        "output": 255 - y,
+    }

@@ -1,0 +1,310 @@
+"""hexgen.image and the CLI: whole-model images of the shipped models, read back exactly, checked,
+and every problem a folder can have reported as file:line."""
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from golden import INPUT, ConvLayer, FlattenLayer, Network
+from golden.models import load_model
+from hexgen import (
+    FitError,
+    HardwareConfig,
+    HexgenError,
+    build_image,
+    check_image,
+    read_image,
+    write_image,
+)
+from hexgen import image as image_mod
+from hexgen import synth
+from hexgen.__main__ import main
+
+MODELS = ("mobilenetv2", "vgg", "mlp")
+CONFIGS = {
+    "r8c8w64": HardwareConfig(),
+    "r16c4w128": HardwareConfig(array_rows=16, array_cols=4, word_bits=128, align_bytes=256),
+    "r4c16w32": HardwareConfig(array_rows=4, array_cols=16, word_bits=32, align_bytes=4, weight_buf_words=8192, act_buf_words=8192),
+}
+
+
+@pytest.fixture(scope="module")
+def nets() -> dict[str, tuple[Network, np.ndarray]]:
+    from golden import extract, quantize
+
+    out = {}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for name in MODELS:
+            m = load_model(name)
+            net = extract(quantize(m.float_model, m.calibration), m.calibration[:2])
+            assert m.x_test is not None
+            out[name] = (net, net.quantize_input(m.x_test[:2]))
+    return out
+
+
+def _expected_arrays(net: Network, x_q: np.ndarray) -> dict[tuple[str, str], np.ndarray]:
+    """Every segment's contents straight from golden's records and run (not from hexgen)."""
+    run = net.run(x_q)
+    outs = {INPUT: x_q, **run.outputs}
+    exp: dict[tuple[str, str], np.ndarray] = {}
+    for l in net.compute_layers():
+        exp[(l.name, "weights")] = l.weight  # type: ignore[attr-defined]
+        exp[(l.name, "bias")] = np.stack([l.bias.mantissa, l.bias.shift], 1)  # type: ignore[attr-defined]
+        exp[(l.name, "scale")] = np.stack([l.requant.m0, l.requant.n], 1)  # type: ignore[attr-defined]
+        exp[(l.name, "input")] = outs[l.inputs[0]]
+        exp[(l.name, "expected")] = outs[l.name]
+        exp[(l.name, "output")] = 255 - outs[l.name].astype(np.int64)
+    return exp
+
+
+@pytest.mark.parametrize("cfg_name", list(CONFIGS))
+@pytest.mark.parametrize("model", MODELS)
+def test_round_trip_every_layer_of_every_model(nets: dict, model: str, cfg_name: str, tmp_path: Path) -> None:
+    net, x_q = nets[model]
+    cfg = CONFIGS[cfg_name]
+    img = build_image(net, x_q, cfg, model=model)
+    write_image(img, tmp_path / "img")
+    back = read_image(tmp_path / "img")
+    exp = _expected_arrays(net, x_q)
+    assert set(back.arrays) == set(exp)
+    assert len(img.plans) == len(net.compute_layers())
+    for key, want in exp.items():
+        assert np.array_equal(back[key], np.asarray(want, dtype=np.int64)), key
+    assert check_image(tmp_path / "img") == []
+    mm = json.loads((tmp_path / "img" / "memory_map.json").read_text())
+    assert mm["config"] == cfg.to_json()
+    prev_end = 0
+    for s in mm["segments"]:
+        assert s["base"] % cfg.align_bytes == 0 and s["base"] >= prev_end
+        assert s["bytes"] == s["words"] * cfg.word_bytes and s["base_word"] * cfg.word_bytes == s["base"]
+        prev_end = s["base"] + s["bytes"]
+    assert prev_end <= mm["dram"]["bytes"]
+
+
+def test_table_and_verilog_header(nets: dict, tmp_path: Path) -> None:
+    net, x_q = nets["mlp"]
+    img = build_image(net, x_q, HardwareConfig(), model="mlp")
+    out = write_image(img, tmp_path / "mlp")
+    table = (out / "memory_map.txt").read_text().splitlines()
+    assert table[1].split() == ["layer", "segment", "base", "words", "bytes"]
+    # fc1: weights [64, 64] = 8 k_tiles x 8 c_tiles x 8 c_lanes = 512 one-word vectors at 0
+    assert table[2].split() == ["fc1", "weights", "0x00000000", "512", "4096"]
+    # bias: 64 records of 64 bits = 64 words, next 64-byte boundary after 4096
+    assert table[3].split() == ["fc1", "bias", "0x00001000", "64", "512"]
+    vh = (out / "hexgen.vh").read_text()
+    assert "`define HEXGEN_WORD_BITS 64\n" in vh and "`define HEXGEN_ARRAY_ROWS 8\n" in vh
+    assert "`define HEXGEN_FC1_BIAS_BASE 32'h00001000\n" in vh and "`define HEXGEN_FC1_BIAS_WORD 512\n" in vh
+    # per-layer files hold the same words as the DRAM image at their base
+    dram = [l for l in (out / "dram.memh").read_text().splitlines() if not l.startswith("//")]
+    bias = [l for l in (out / "fc1.bias.memh").read_text().splitlines() if not l.startswith("//")]
+    assert dram[512 : 512 + 64] == bias
+    # channel 0's record: shift in [35:32], mantissa in [31:0]
+    l0 = net["fc1"]
+    m, s = int(l0.bias.mantissa[0]), int(l0.bias.shift[0])  # type: ignore[attr-defined]
+    assert int(bias[0], 16) == (s << 32) | (m & 0xFFFFFFFF)
+
+
+@pytest.fixture(scope="module")
+def written(nets: dict, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    net, x_q = nets["mobilenetv2"]
+    return write_image(build_image(net, x_q[:1], HardwareConfig(), model="mobilenetv2"), tmp_path_factory.mktemp("m") / "img")
+
+
+def _copy(src: Path, dst: Path) -> Path:
+    import shutil
+
+    shutil.copytree(src, dst)
+    return dst
+
+
+def _edit_line(path: Path, line: int, new: str) -> None:
+    lines = path.read_text().splitlines()
+    lines[line - 1] = new
+    path.write_text("\n".join(lines) + "\n")
+
+
+def test_check_reports_file_and_line(written: Path, tmp_path: Path) -> None:
+    d = _copy(written, tmp_path / "bad")
+    header = 11  # lines before the first word of a segment file: the magic line and 10 keys
+    _edit_line(d / "conv3.weights.memh", header + 3, "00000000000g0000")
+    # conv1 weights: C=3 in an 8-lane c tile: word 3 (c_lane 3) is all padding and must be 0
+    _edit_line(d / "conv1.weights.memh", header + 4, "0000000000000100")
+    _edit_line(d / "conv2.input.memh", 5, "// shape: 1x16x12x13")
+    lines = (d / "fc1.expected.memh").read_text().splitlines()
+    (d / "fc1.expected.memh").write_text("\n".join(lines[:-1]) + "\n")
+    # DRAM word of conv4's bias differs from conv4.bias.memh
+    mm = json.loads((d / "memory_map.json").read_text())
+    seg = next(s for s in mm["segments"] if s["layer"] == "conv4" and s["segment"] == "bias")
+    dram_header = 7
+    _edit_line(d / "dram.memh", dram_header + seg["base_word"] + 1, "ffffffffffffffff")
+    probs = check_image(d)
+    text = "\n".join(probs)
+    assert f"conv3.weights.memh:{header + 3}: non-hex character 'g'" in text
+    assert f"conv1.weights.memh:{header + 4}: lane 1 is padding and holds 1, not the pad value 0" in text
+    assert f"dram.memh:{7 + 3 + 1}: word 3 (segment conv1.weights word 3) differs from conv1.weights.memh:{header + 4}" in text
+    assert "conv2.input.memh:5: header shape is '1x16x12x13', expected '1x16x12x12'" in text
+    assert "fc1.expected.memh:" in text and "too few words: 1, expected 2" in text
+    assert f"dram.memh:{dram_header + seg['base_word'] + 1}: word {seg['base_word']} (segment conv4.bias word 0) differs" in text
+    assert len(probs) == 6, text
+    with pytest.raises(HexgenError, match="6 problem"):
+        read_image(d)
+
+
+def test_check_reports_reserved_bits_and_stray_dram_words(written: Path, tmp_path: Path) -> None:
+    d = _copy(written, tmp_path / "bad2")
+    mm = json.loads((d / "memory_map.json").read_text())
+    seg = next(s for s in mm["segments"] if s["layer"] == "conv5" and s["segment"] == "scale")
+    f = d / "conv5.scale.memh"
+    lines = f.read_text().splitlines()
+    first = next(i for i, l in enumerate(lines) if not l.startswith("//"))
+    word = int(lines[first], 16) | (1 << 45)  # a reserved bit of channel 0's scale record
+    lines[first] = f"{word:016x}"
+    f.write_text("\n".join(lines) + "\n")
+    _edit_line(d / "dram.memh", 7 + seg["base_word"] + 1, f"{word:016x}")
+    # a segment whose size is not a multiple of the 64-byte alignment leaves a gap after it
+    gap = next(s for s in mm["segments"] if s["bytes"] % 64)
+    gap_word = gap["base_word"] + gap["words"]
+    _edit_line(d / "dram.memh", 7 + gap_word + 1, "0000000000000001")
+    probs = check_image(d)
+    assert probs == [
+        f"conv5.scale.memh:{first + 1}: record 0 = 0x{word:x} has reserved bits set (mask 0xffffffc080000000)",
+        f"dram.memh:{7 + gap_word + 1}: word {gap_word} lies between segments and is not 0",
+    ], probs
+
+
+def test_check_on_a_folder_that_is_not_an_image(tmp_path: Path) -> None:
+    assert check_image(tmp_path)[0].startswith(f"{tmp_path / 'memory_map.json'}: cannot read the memory map")
+    (tmp_path / "memory_map.json").write_text('{"format": "other"}')
+    assert "not a hexgen memory map" in check_image(tmp_path)[0]
+
+
+def test_fit_error_on_a_real_model(nets: dict) -> None:
+    net, x_q = nets["vgg"]
+    with pytest.raises(FitError, match=r"layer fc1: one output-channel tile of weights needs 512 words of the weight buffer, which holds 511 words"):
+        build_image(net, x_q, HardwareConfig(weight_buf_words=511))
+
+
+def test_nothing_is_written_half(nets: dict, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    net, x_q = nets["mlp"]
+    img = build_image(net, x_q, HardwareConfig(), model="mlp")
+    calls = {"n": 0}
+    real = image_mod.memh_text
+
+    def failing(*a, **kw):  # type: ignore[no-untyped-def]
+        calls["n"] += 1
+        if calls["n"] == 4:
+            raise OSError("disk full")
+        return real(*a, **kw)
+
+    monkeypatch.setattr(image_mod, "memh_text", failing)
+    with pytest.raises(OSError, match="disk full"):
+        write_image(img, tmp_path / "out")
+    assert list(tmp_path.iterdir()) == []  # no out folder, no temporary folder left behind
+    # an existing image is replaced only whole: it survives a failed rewrite untouched
+    monkeypatch.setattr(image_mod, "memh_text", real)
+    write_image(img, tmp_path / "out")
+    before = sorted((p.name, p.read_bytes()) for p in (tmp_path / "out").iterdir())
+    calls["n"] = 0
+    monkeypatch.setattr(image_mod, "memh_text", failing)
+    with pytest.raises(OSError):
+        write_image(img, tmp_path / "out")
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "out").iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_refuses_to_replace_a_foreign_folder(nets: dict, tmp_path: Path) -> None:
+    net, x_q = nets["mlp"]
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(HexgenError, match="not a hexgen output folder"):
+        write_image(build_image(net, x_q, HardwareConfig()), tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+# ---- random layers and configurations ------------------------------------------------------------
+
+
+@st.composite
+def random_nets(draw: st.DrawFn) -> tuple[Network, HardwareConfig, int]:
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    c = draw(st.integers(1, 20))
+    h, w = draw(st.integers(1, 9)), draw(st.integers(1, 9))
+    kind = draw(st.sampled_from(["conv", "pointwise", "depthwise", "fc"]))
+    if kind == "fc":
+        layers = [synth.fc_layer(rng, c=c, k=draw(st.integers(1, 20)))]
+        shape: tuple[int, ...] = (c,)
+    else:
+        kern = (1, 1) if kind == "pointwise" else (draw(st.integers(1, 3)), draw(st.integers(1, 3)))
+        pad = (draw(st.integers(0, kern[0] // 2)), draw(st.integers(0, kern[1] // 2)))
+        stride = (draw(st.integers(1, 2)), draw(st.integers(1, 2)))
+        k = c if kind == "depthwise" else draw(st.integers(1, 20))
+        conv: ConvLayer = synth.conv_layer(
+            rng, c=c, k=k, hw=(max(h, kern[0]), max(w, kern[1])), kernel=kern, stride=stride, padding=pad,
+            depthwise=kind == "depthwise", bias_mode=draw(st.sampled_from(["int16_shift", "int16_saturate", "int32"])),
+        )
+        layers = [conv]
+        shape = conv.in_shape
+        if draw(st.booleans()):  # a conv -> flatten -> fc chain: fc reads a flattened image
+            flat = FlattenLayer("flatten1", (conv.name,), conv.out_shape, (int(np.prod(conv.out_shape)),), "f", "f")
+            layers += [flat, synth.fc_layer(rng, inputs=("flatten1",), c=flat.out_shape[0], k=draw(st.integers(1, 12)), z_in=conv.requant.z_out)]
+    big = 1 << 20
+    cfg = HardwareConfig(
+        array_rows=draw(st.integers(1, 17)),
+        array_cols=draw(st.integers(1, 17)),
+        word_bits=draw(st.sampled_from([32, 64, 128])),
+        weight_buf_words=big, act_buf_words=big, out_buf_words=big, bias_buf_words=big, scale_buf_words=big,
+        align_bytes=draw(st.sampled_from([16, 64, 4096])),
+    )
+    return synth.network(layers, shape), cfg, draw(st.integers(1, 3))
+
+
+@settings(max_examples=25, deadline=None)
+@given(case=random_nets())
+def test_random_layers_and_configs_round_trip(case: tuple[Network, HardwareConfig, int], tmp_path_factory: pytest.TempPathFactory) -> None:
+    net, cfg, images = case
+    rng = np.random.default_rng(images)
+    x_q = rng.integers(0, 256, (images, *net.input_quant.shape)).astype(np.uint8)
+    img = build_image(net, x_q, cfg, model="random")
+    d = write_image(img, tmp_path_factory.mktemp("rand") / "img")
+    back = read_image(d)
+    exp = _expected_arrays(net, x_q)
+    assert set(back.arrays) == set(exp)
+    for key, want in exp.items():
+        assert np.array_equal(back[key], np.asarray(want, dtype=np.int64)), key
+
+
+# ---- CLI ----------------------------------------------------------------------------------------
+
+
+def test_cli_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "mlp"
+    assert main(["--model", "mlp", "--out", str(out), "--word-bits", "32", "--images", "2", "--align-bytes", "16"]) == 0
+    printed = capsys.readouterr().out
+    assert ["fc1", "weights", "0x00000000", "1024", "4096"] in [l.split() for l in printed.splitlines()]
+    assert "word 32 bits" in printed
+    mm = json.loads((out / "memory_map.json").read_text())
+    assert mm["images"] == 2 and mm["config"]["word_bits"] == 32 and mm["model"] == "mlp"
+    assert [s["shape"] for s in mm["segments"] if s["segment"] == "input"] == [[2, 64], [2, 64], [2, 32]]
+    assert main(["check", str(out)]) == 0
+    _edit_line(out / "fc2.scale.memh", 13, "zzzzzzzz")
+    capsys.readouterr()
+    assert main(["check", str(out)]) == 1
+    assert "fc2.scale.memh:13: non-hex character 'z'" in capsys.readouterr().out
+
+
+def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--word-bits", "48"]) == 1
+    assert "HardwareConfig.word_bits=48" in capsys.readouterr().err
+    assert main(["--model", "nosuch", "--out", str(tmp_path / "x")]) == 1
+    assert "unknown model 'nosuch'" in capsys.readouterr().err
+    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-buf-words", "8"]) == 1
+    assert "layer fc1: one output-channel tile of weights needs 64 words of the weight buffer, which holds 8" in capsys.readouterr().err
+    assert not (tmp_path / "x").exists()
