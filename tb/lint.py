@@ -14,6 +14,11 @@ from tb.toolchain import simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SOURCES = sorted((ROOT / "rtl").glob("*.sv")) + sorted((ROOT / "tb" / "hdl").glob("*.sv"))
+#: Extra parameter sets linted besides the defaults (edge sizes: one lane, 1x1 array, non-square).
+LINT_PARAMS: dict[str, list[dict[str, int]]] = {
+    "requant": [{"LANES": 1}],
+    "mac_array": [{"ROWS": 1, "COLS": 1}, {"ROWS": 3, "COLS": 5}, {"ROWS": 8, "COLS": 8}],
+}
 
 
 def lint() -> list[str]:
@@ -23,11 +28,13 @@ def lint() -> list[str]:
     for src in SOURCES:
         top = src.stem
         before = len(problems)
-        cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top, *files]
-        r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
-        out = "\n".join(l for l in (r.stdout + r.stderr).splitlines() if not l.startswith("- V") and "Verilator:" not in l)
-        if r.returncode or "%Warning" in out or "%Error" in out:
-            problems.append(f"verilator {top}:\n{out}")
+        for params in [{}] + LINT_PARAMS.get(top, []):
+            gflags = [f"-G{k}={v}" for k, v in params.items()]
+            cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top, *gflags, *files]
+            r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
+            out = "\n".join(l for l in (r.stdout + r.stderr).splitlines() if not l.startswith("- V") and "Verilator:" not in l)
+            if r.returncode or "%Warning" in out or "%Error" in out:
+                problems.append(f"verilator {top} {params or 'defaults'}:\n{out}")
         with tempfile.TemporaryDirectory() as tmp:
             cmd = ["iverilog", "-g2012", "-Wall", "-Wno-timescale", "-o", f"{tmp}/a.vvp", "-s", top, *files]
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)

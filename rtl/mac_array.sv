@@ -1,0 +1,157 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Output-stationary MAC array: ROWS x COLS int8 x 9-bit multipliers with int32 accumulators.
+//
+// Dataflow (docs/rtl.md): the array computes one tile C[ROWS x COLS] of C = W . (A - z):
+//   rows    = output channels  (row r holds output channel m0 + r of the tile)
+//   columns = output pixels    (column c holds output pixel n0 + c of the tile)
+//   per beat k (one step of the dot-product dimension: input channel x kernel position):
+//     in_w_i  broadcasts one weight column  W[m0 .. m0+ROWS-1, k]  along the rows,
+//     in_a_i  broadcasts one activation row A[k, n0 .. n0+COLS-1]  down the columns,
+//     every cell (r, c) adds (a[c] - z) * w[r] to its accumulator, which stays in place.
+// The zero point is subtracted in the array: (a - z) is a 9-bit signed operand in -255..255.
+//
+// Control, per beat (sideband of in_valid_i):
+//   in_first_i  clear: the accumulators start from this beat's products (acc = p)
+//   in_last_i   drain: after adding this beat, the tile's sums move to the drain bank and are
+//               shifted out one column (one output pixel, ROWS channels) per out_valid_o/out_ready_i
+//               handshake, columns 0 .. in_cols_i-1 (in_cols_i = 0 means all COLS; partial tiles
+//               drain only their real columns). The next tile accumulates meanwhile (double buffer).
+//   A tile of K beats is: first on beat 0, last on beat K-1 (both on the same beat when K = 1).
+// Partial tiles: rows past the last output channel get zero weights (their outputs are ignored);
+// columns past the last pixel are not drained.
+// Latency: a last beat accepted at edge t shows its first column at out_valid_o after edge t+3.
+// Backpressure: in_ready_o falls only when a last beat reaches the accumulators while the drain
+// bank still holds an undrained tile.
+module mac_array #(
+    parameter int ROWS = 4,
+    parameter int COLS = 4,
+    localparam int CW = $clog2(COLS + 1)
+) (
+    input  logic                 clk_i,
+    input  logic                 rst_i,
+
+    input  logic                 in_valid_i,
+    output logic                 in_ready_o,
+    input  logic [ROWS*8-1:0]    in_w_i,      // int8 weights, row r at [r*8 +: 8]
+    input  logic [COLS*8-1:0]    in_a_i,      // uint8 activations, column c at [c*8 +: 8]
+    input  logic [7:0]           in_z_i,      // activation zero point
+    input  logic                 in_first_i,
+    input  logic                 in_last_i,
+    input  logic [CW-1:0]        in_cols_i,
+
+    output logic                 out_valid_o,
+    input  logic                 out_ready_i,
+    output logic [ROWS*32-1:0]   out_acc_o,   // int32 sums of one column, row r at [r*32 +: 32]
+    output logic [CW-1:0]        out_col_o,
+    output logic                 out_last_o
+);
+
+  initial begin
+    if (ROWS < 1 || COLS < 1) begin
+      $error("%m: ROWS = %0d and COLS = %0d must be >= 1", ROWS, COLS);
+      $finish;
+    end
+  end
+
+  // ---------------------------------------------------------------- control
+  logic          v_q1, v_q2, first_q1, first_q2, last_q1, last_q2;
+  logic [CW-1:0] cols_q1, cols_q2;
+  logic          bank_full_q;
+  logic [CW-1:0] dcol_q, dcols_q;
+  logic          out_fire, drain_done, adv, commit, load_bank;
+
+  assign out_fire = bank_full_q & out_ready_i;
+  assign drain_done = out_fire & out_last_o;
+  // The whole input pipeline advances unless a last beat would overwrite an undrained bank.
+  assign adv = ~(v_q2 & last_q2 & bank_full_q & ~drain_done);
+  assign in_ready_o = adv;
+  assign commit = v_q2 & adv;
+  assign load_bank = commit & last_q2;
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i) begin
+      v_q1 <= 1'b0;
+      v_q2 <= 1'b0;
+    end else if (adv) begin
+      v_q1 <= in_valid_i;
+      v_q2 <= v_q1;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (adv) begin
+      first_q1 <= in_first_i;
+      last_q1  <= in_last_i;
+      /* verilator lint_off CMPCONST */  // constant when COLS = 2^CW - 1 (e.g. COLS = 1)
+      cols_q1  <= (in_cols_i == '0 || in_cols_i > CW'(COLS)) ? CW'(COLS) : in_cols_i;
+      /* verilator lint_on CMPCONST */
+      first_q2 <= first_q1;
+      last_q2  <= last_q1;
+      cols_q2  <= cols_q1;
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i) begin
+      bank_full_q <= 1'b0;
+      dcol_q      <= '0;
+      dcols_q     <= '0;
+    end else if (load_bank) begin
+      bank_full_q <= 1'b1;
+      dcol_q      <= '0;
+      dcols_q     <= cols_q2;
+    end else if (out_fire) begin
+      if (out_last_o) bank_full_q <= 1'b0;
+      dcol_q <= dcol_q + 1'b1;
+    end
+  end
+
+  assign out_valid_o = bank_full_q;
+  assign out_col_o = dcol_q;
+  assign out_last_o = (dcol_q == dcols_q - 1'b1);
+
+  // ---------------------------------------------------------------- operands (stage 1)
+  logic [ROWS*8-1:0] w_q1;
+  logic [COLS*9-1:0] d_q1;
+
+  for (genvar c = 0; c < COLS; c++) begin : g_opnd
+    logic [8:0] d;
+    assign d = {1'b0, in_a_i[c*8 +: 8]} - {1'b0, in_z_i};
+    always_ff @(posedge clk_i) if (adv) d_q1[c*9 +: 9] <= d;
+  end
+
+  always_ff @(posedge clk_i) if (adv) w_q1 <= in_w_i;
+
+  // ---------------------------------------------------------------- cells (stages 2, 3)
+  logic [COLS*ROWS*32-1:0] bank_flat;
+
+  for (genvar c = 0; c < COLS; c++) begin : g_col
+    logic [ROWS*32-1:0] bank_q;
+
+    for (genvar r = 0; r < ROWS; r++) begin : g_row
+      logic signed [16:0] w17, d17, p_d, p_q2;
+      logic signed [31:0] acc_q, sum;
+
+      assign w17 = {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]};
+      assign d17 = {{8{d_q1[c*9+8]}}, d_q1[c*9 +: 9]};
+      assign p_d = w17 * d17;  // |p| <= 255 * 128: fits 17 bits signed
+      assign sum = (first_q2 ? 32'sd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
+
+      always_ff @(posedge clk_i) begin
+        if (adv) p_q2 <= p_d;
+        if (commit) acc_q <= sum;
+        if (load_bank) bank_q[r*32 +: 32] <= sum;
+      end
+    end
+
+    assign bank_flat[c*ROWS*32 +: ROWS*32] = bank_q;
+  end
+
+  assign out_acc_o = bank_flat[dcol_q*ROWS*32 +: ROWS*32];
+
+endmodule
+
+`resetall
