@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -110,12 +111,12 @@ def encode_bias(
     if mode == "int16_shift":
         mant = np.empty(k, np.int64)
         shift = np.empty(k, np.int64)
-        for i, v in enumerate(b):
+        for i, v in enumerate(b.tolist()):
             for sb in range(16):
                 # ldexp by a power of two is exact, so rint rounds the true quotient half-to-even.
-                r = float(np.rint(math.ldexp(float(v), -sb)))
-                if INT16_MIN <= r <= INT16_MAX:
-                    mant[i], shift[i] = int(r), sb
+                q = float(np.rint(math.ldexp(v, -sb)))
+                if INT16_MIN <= q <= INT16_MAX:
+                    mant[i], shift[i] = int(q), sb
                     break
             else:
                 raise RangeError(f"{where}: bias of channel {i} = {v:.0f} does not fit int16 << 15")
@@ -169,7 +170,7 @@ def conv_acc(
     xp = np.zeros((n, h + 2 * py, wd + 2 * px, c), dtype=dt)
     xp[:, py : py + h, px : px + wd, :] = x if channels_last else x.transpose(0, 2, 3, 1)
     xp[:, py : py + h, px : px + wd, :] -= dt(z_in)
-    wf = w.astype(dt)
+    wf: Any = w.astype(dt)
 
     def tap(i: int, j: int, c0: int = 0, c1: int = c) -> NDArray[np.floating]:
         return xp[:, i : i + sy * (ho - 1) + 1 : sy, j : j + sx * (wo - 1) + 1 : sx, c0:c1]
@@ -198,7 +199,7 @@ def linear_acc(x: NDArray[np.uint8], w: NDArray[np.int8], bias: IntArray, *, z_i
     """acc[n,k] = bias[k] + sum_c (a[n,c] - z_in) * w[k,c]. A 1x1 conv on a 1x1 image."""
     k, c = w.shape
     dt = _carrier_dtype(c)
-    xf = x.astype(dt)
+    xf: Any = x.astype(dt)
     xf -= dt(z_in)
     acc = (xf @ w.astype(dt).T).astype(np.int64)
     acc += bias.astype(np.int64)

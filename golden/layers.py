@@ -6,7 +6,7 @@ hexgen's headers; no evaluation path reads them).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Mapping, Sequence
+from typing import Any, ClassVar, Iterator, Mapping, Sequence
 
 import numpy as np
 from numpy.typing import NDArray
@@ -52,7 +52,7 @@ class Requant:
         return Requant(self.m0, self.n, self.z_out, lo, hi, self.m0_bits)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Layer:
     """Common fields. `inputs` names the producing layers (or INPUT); `source` is the FX node
     whose PyTorch output this layer reproduces; `module` the user-visible module path."""
@@ -77,20 +77,20 @@ class Layer:
         return {}
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class ConvLayer(Layer):
     """Conv2d of any KxK, stride, padding and groups. kind: conv, depthwise or pointwise."""
 
-    weight: NDArray[np.int8] = field(repr=False, default=None)  # type: ignore[assignment]  # [K, C/groups, KH, KW]
-    bias: BiasCodes = field(repr=False, default=None)  # type: ignore[assignment]
-    requant: Requant = field(repr=False, default=None)  # type: ignore[assignment]
+    weight: NDArray[np.int8] = field(repr=False)  # [K, C/groups, KH, KW]
+    bias: BiasCodes = field(repr=False)
+    requant: Requant = field(repr=False)
     stride: tuple[int, int] = (1, 1)
     padding: tuple[int, int] = (0, 0)
     groups: int = 1
     z_in: int = 0
     scale_in: float = 1.0
     scale_out: float = 1.0
-    weight_scale: NDArray[np.float64] = field(repr=False, default=None)  # type: ignore[assignment]
+    weight_scale: NDArray[np.float64] = field(repr=False)
     kind_name: str = "conv"
 
     def __post_init__(self) -> None:
@@ -124,17 +124,17 @@ class ConvLayer(Layer):
         return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi, channel_axis=-1 if channels_last else 1)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class LinearLayer(Layer):
     """Fully connected: a 1x1 conv on a 1x1 image."""
 
-    weight: NDArray[np.int8] = field(repr=False, default=None)  # type: ignore[assignment]  # [K, C]
-    bias: BiasCodes = field(repr=False, default=None)  # type: ignore[assignment]
-    requant: Requant = field(repr=False, default=None)  # type: ignore[assignment]
+    weight: NDArray[np.int8] = field(repr=False)  # [K, C]
+    bias: BiasCodes = field(repr=False)
+    requant: Requant = field(repr=False)
     z_in: int = 0
     scale_in: float = 1.0
     scale_out: float = 1.0
-    weight_scale: NDArray[np.float64] = field(repr=False, default=None)  # type: ignore[assignment]
+    weight_scale: NDArray[np.float64] = field(repr=False)
     kind: ClassVar[str] = "fc"
 
     def __post_init__(self) -> None:
@@ -156,7 +156,7 @@ class LinearLayer(Layer):
         return arith.requantize(acc, m0=r.m0, n=r.n, z_out=r.z_out, lo=r.lo, hi=r.hi)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AddLayer(Layer):
     """Residual add of two uint8 tensors with one shared shift n (arithmetic.md)."""
 
@@ -179,7 +179,7 @@ class AddLayer(Layer):
         )
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class MaxPoolLayer(Layer):
     kernel: tuple[int, int] = (2, 2)
     stride: tuple[int, int] = (2, 2)
@@ -190,7 +190,7 @@ class MaxPoolLayer(Layer):
         return arith.max_pool(xs[0], kernel=self.kernel, stride=self.stride, padding=self.padding, channels_last=channels_last)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class AvgPoolLayer(Layer):
     """Average pool (kernel/stride) or, with global_pool, global average pool to 1x1."""
 
@@ -205,7 +205,7 @@ class AvgPoolLayer(Layer):
         return arith.avg_pool(xs[0], kernel=self.kernel, stride=self.stride, channels_last=channels_last)
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class FlattenLayer(Layer):
     """Reshape [C, H, W] -> [C*H*W] in PyTorch's (C, H, W) order."""
 
@@ -274,7 +274,7 @@ class Network:
                 return l
         raise KeyError(f"no layer named {name!r}; layers: {', '.join(self.names)}")
 
-    def __iter__(self):  # type: ignore[no-untyped-def]
+    def __iter__(self) -> Iterator[Layer]:
         return iter(self.layers)
 
     def __len__(self) -> int:
@@ -357,7 +357,7 @@ class Network:
         return out.reshape(out.shape[0], -1).argmax(axis=1)
 
     def dequantize_output(self, y: NDArray[np.uint8]) -> NDArray[np.float64]:
-        return (y.astype(np.int64) - self.output_zero_point) * self.output_scale
+        return ((y.astype(np.int64) - self.output_zero_point) * self.output_scale).astype(np.float64)
 
     # ---- reporting ---------------------------------------------------------------------------
     def table(self) -> str:

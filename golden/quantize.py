@@ -41,7 +41,7 @@ def reference_engine() -> Iterator[None]:
 class _Pow2ScaleMixin:
     """Rounds the observer's scale up to the next power of two (the range still fits)."""
 
-    def _calculate_qparams(self, min_val: torch.Tensor, max_val: torch.Tensor):  # type: ignore[no-untyped-def]
+    def _calculate_qparams(self, min_val: torch.Tensor, max_val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scale, zero_point = super()._calculate_qparams(min_val, max_val)  # type: ignore[misc]
         scale = torch.exp2(torch.ceil(torch.log2(scale.to(torch.float64)))).to(scale.dtype)
         if self.qscheme in (torch.per_channel_symmetric, torch.per_tensor_symmetric):  # type: ignore[attr-defined]
@@ -84,7 +84,7 @@ def _flatten_modules_to_function(model: nn.Module) -> nn.Module:
     gm = torch.fx.symbolic_trace(model)
     for node in list(gm.graph.nodes):
         if node.op == "call_module" and isinstance(gm.get_submodule(str(node.target)), nn.Flatten):
-            mod = gm.get_submodule(str(node.target))
+            mod: Any = gm.get_submodule(str(node.target))
             with gm.graph.inserting_after(node):
                 new = gm.graph.call_function(torch.flatten, (node.args[0], mod.start_dim, mod.end_dim))
             node.replace_all_uses_with(new)

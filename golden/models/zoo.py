@@ -1,6 +1,7 @@
 """The shipped float models, all trained on digits (see scripts/train_models.py)."""
 from __future__ import annotations
 
+import torch
 from torch import nn
 
 
@@ -28,7 +29,7 @@ class InvertedResidual(nn.Module):
         self.conv = nn.Sequential(*layers)
         self.use_res = stride == 1 and c_in == c_out
 
-    def forward(self, x):  # type: ignore[no-untyped-def]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return x + self.conv(x) if self.use_res else self.conv(x)
 
 
@@ -56,7 +57,7 @@ class MobileNetV2Digits(nn.Module):
         self.flatten = nn.Flatten()
         self.classifier = nn.Linear(64, num_classes)
 
-    def forward(self, x):  # type: ignore[no-untyped-def]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.pool(self.features(x))))
 
 
@@ -78,7 +79,7 @@ class VGGDigits(nn.Module):
         self.flatten = nn.Flatten()
         self.classifier = nn.Sequential(nn.Linear(32 * 4 * 4, 64), nn.ReLU(), nn.Linear(64, num_classes))
 
-    def forward(self, x):  # type: ignore[no-untyped-def]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.classifier(self.flatten(self.features(x)))
 
 
@@ -92,5 +93,5 @@ class MLPDigits(nn.Module):
         self.flatten = nn.Flatten()
         self.layers = nn.Sequential(nn.Linear(64, 64), nn.ReLU(), nn.Linear(64, 32), nn.ReLU(), nn.Linear(32, num_classes))
 
-    def forward(self, x):  # type: ignore[no-untyped-def]
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.layers(self.flatten(x))
