@@ -71,3 +71,15 @@ test-rtl: $(STAMP)
 bench-units: $(STAMP)
 	$(PY) scripts/bench_units.py
 bench: bench-units
+
+# ---- hexgen (issue 3): memory images, memory map, Verilog header; see docs/memory-map.md -------
+.PHONY: hexgen hexgen-check
+HEXGEN_OUT ?= build/hexgen/$(MODEL)
+HEXGEN_ARGS ?=
+
+hexgen: $(STAMP)
+	$(PY) -m hexgen --model $(MODEL) --out $(HEXGEN_OUT) $(HEXGEN_ARGS)
+	$(PY) -m hexgen check $(HEXGEN_OUT)
+
+hexgen-check: $(STAMP)
+	$(PY) -m hexgen check $(HEXGEN_OUT)
