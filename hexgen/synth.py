@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.arith import BiasCodes
-from golden.layers import INPUT, ConvLayer, InputQuant, Layer, LinearLayer, Network, Requant
+from golden.layers import INPUT, ConvLayer, FlattenLayer, InputQuant, Layer, LinearLayer, Network, Requant
 
 
 def _requant(rng: np.random.Generator, k: int, z_out: int, m0_bits: int = 16) -> Requant:
@@ -91,6 +91,14 @@ def fc_layer(
         z_in=z_in,
         weight_scale=np.ones(k),
     )
+
+
+def flatten_layer(*, name: str = "flatten1", src: str, in_shape: tuple[int, ...]) -> FlattenLayer:
+    """[C, H, W] -> [C*H*W], so an fc layer can follow a conv."""
+    n = 1
+    for d in in_shape:
+        n *= int(d)
+    return FlattenLayer(name=name, inputs=(src,), in_shape=tuple(in_shape), out_shape=(n,), module=name, source=name)
 
 
 def network(layers: list[Layer], input_shape: tuple[int, ...], *, z_in: int = 0) -> Network:

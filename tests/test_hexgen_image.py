@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from golden import INPUT, ConvLayer, FlattenLayer, Network
+from golden import INPUT, ConvLayer, Network
 from golden.models import load_model
 from hexgen import (
     FitError,
@@ -253,7 +253,7 @@ def random_nets(draw: st.DrawFn) -> tuple[Network, HardwareConfig, int]:
         layers = [conv]
         shape = conv.in_shape
         if draw(st.booleans()):  # a conv -> flatten -> fc chain: fc reads a flattened image
-            flat = FlattenLayer("flatten1", (conv.name,), conv.out_shape, (int(np.prod(conv.out_shape)),), "f", "f")
+            flat = synth.flatten_layer(src=conv.name, in_shape=conv.out_shape)
             layers += [flat, synth.fc_layer(rng, inputs=("flatten1",), c=flat.out_shape[0], k=draw(st.integers(1, 12)), z_in=conv.requant.z_out)]
     big = 1 << 20
     cfg = HardwareConfig(

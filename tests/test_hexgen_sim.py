@@ -11,7 +11,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from golden import FlattenLayer
 from hexgen import HardwareConfig, build_image, element_address, write_image
 from hexgen import synth
 from hexgen.image import macro_name
@@ -24,7 +23,7 @@ CFG = HardwareConfig(array_rows=8, array_cols=4, word_bits=128, align_bytes=64)
 def _image(tmp: Path) -> tuple[Path, dict[str, np.ndarray], list[tuple[str, str, tuple[int, ...]]]]:
     rng = np.random.default_rng(2024)
     conv = synth.conv_layer(rng, c=3, k=10, hw=(5, 5), z_in=17, z_out=33)
-    flat = FlattenLayer("flatten1", ("conv1",), conv.out_shape, (250,), "f", "f")
+    flat = synth.flatten_layer(src="conv1", in_shape=conv.out_shape)
     fc = synth.fc_layer(rng, inputs=("flatten1",), c=250, k=10, z_in=33)
     net = synth.network([conv, flat, fc], conv.in_shape, z_in=17)
     x_q = rng.integers(0, 256, (1, 3, 5, 5)).astype(np.uint8)
