@@ -1,0 +1,22 @@
+"""RTL regression: memory loader on the external memory model (tb/test_mem_loader.py), both simulators."""
+from __future__ import annotations
+
+import pytest
+
+from tb import sim
+
+pytestmark = pytest.mark.sim
+PLUSARGS = ["+MEM_INIT=mem_init.hex", "+MEM_DUMP=mem_dump.hex"]
+
+
+@pytest.mark.parametrize("simulator", sim.SIMS)
+@pytest.mark.parametrize("case", ["test_random_reads", "test_random_writes"])
+def test_mem_loader(simulator: str, case: str) -> None:
+    sim.run("mem_loader", simulator, "tb.test_mem_loader", testcase=case, plusargs=PLUSARGS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", sim.SIMS)
+def test_mem_loader_sweep(simulator: str) -> None:
+    sim.run("mem_loader", simulator, "tb.test_mem_loader", plusargs=PLUSARGS, extra_env={"MEM_COMMANDS": "60"},
+            run_name="sweep")
