@@ -342,6 +342,25 @@ class ReadBack:
     def __getitem__(self, key: tuple[str, str]) -> NDArray[np.int64]:
         return self.arrays[key]
 
+    def segment_info(self, layer: str, segment: str) -> dict[str, Any]:
+        """The memory map's entry of one segment (base, base_word, words, bytes, shape, layout, file)."""
+        for s in self.memory_map["segments"]:
+            if s["layer"] == layer and s["segment"] == segment:
+                return dict(s)
+        raise KeyError(f"{self.folder}: no segment {layer}.{segment} in the memory map")
+
+    def layout(self, layer: str, segment: str) -> Layout:
+        """The layout of one segment, e.g. to decode the output region a simulation wrote:
+        `from_words(words_read_back, rb.layout("conv3", "output"))`."""
+        return Layout.from_json(self.segment_info(layer, segment)["layout"])
+
+    def layer(self, name: str) -> dict[str, Any]:
+        """The memory map's entry of one layer (descriptor for the CSRs, schedule, buffer needs)."""
+        for l in self.memory_map["layers"]:
+            if l["name"] == name:
+                return dict(l)
+        raise KeyError(f"{self.folder}: no layer {name} in the memory map")
+
 
 def _load(folder: Path) -> ReadBack:
     problems: list[str] = []

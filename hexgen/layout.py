@@ -164,6 +164,18 @@ class Layout:
         return tuple(shp)
 
     @property
+    def strides(self) -> tuple[tuple[str, int, int], ...]:
+        """(axis, size, stride in elements) of every storage axis, outermost first. An address
+        generator computes element = sum(coord * stride); word = element * elem_bits // word_bits."""
+        out: list[tuple[str, int, int]] = []
+        stride = 1
+        sizes = dict(self.storage_axes)
+        for a, padded in reversed(list(zip(self.order, self.storage_shape))):
+            out.append((a, sizes[a], stride))
+            stride *= padded
+        return tuple(reversed(out))
+
+    @property
     def elements(self) -> int:
         return math.prod(self.storage_shape)
 
@@ -193,6 +205,7 @@ class Layout:
             "pad": self.pad,
             "word_bits": self.word_bits,
             "vector_words": self.vector_words,
+            "strides": [{"axis": a, "size": n, "stride": st} for a, n, st in self.strides],
             "words": self.words,
             "text": self.describe(),
         }

@@ -12,13 +12,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from golden import INPUT, ConvLayer, Network
-from golden.models import load_model
 from hexgen import (
     FitError,
     HardwareConfig,
     HexgenError,
     build_image,
     check_image,
+    from_words,
+    read_memh,
     read_image,
     write_image,
 )
@@ -35,17 +36,17 @@ CONFIGS = {
 
 
 @pytest.fixture(scope="module")
-def nets() -> dict[str, tuple[Network, np.ndarray]]:
-    from golden import extract, quantize
+def nets(shipped) -> dict[str, tuple[Network, np.ndarray]]:  # type: ignore[no-untyped-def]
+    """golden Networks of the shipped models (quantized once per session by tests/conftest.py)."""
+    from golden import extract
 
     out = {}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         for name in MODELS:
-            m = load_model(name)
-            net = extract(quantize(m.float_model, m.calibration), m.calibration[:2])
-            assert m.x_test is not None
-            out[name] = (net, net.quantize_input(m.x_test[:2]))
+            q = shipped(name)
+            net = extract(q.qmodel, q.calibration[:2])
+            out[name] = (net, net.quantize_input(q.x_test[:2]))
     return out
 
 
@@ -78,6 +79,13 @@ def test_round_trip_every_layer_of_every_model(nets: dict, model: str, cfg_name:
     for key, want in exp.items():
         assert np.array_equal(back[key], np.asarray(want, dtype=np.int64)), key
     assert check_image(tmp_path / "img") == []
+    # decoding a DRAM dump with the map's layouts (what a testbench does with the output region)
+    dram = read_memh(tmp_path / "img" / "dram.memh", cfg.word_bits).words
+    last = net.compute_layers()[-1].name
+    info = back.segment_info(last, "expected")
+    arr, probs = from_words(dram[info["base_word"] : info["base_word"] + info["words"]], back.layout(last, "expected"))
+    assert probs == [] and np.array_equal(arr, exp[(last, "expected")])
+    assert back.layer(last)["descriptor"]["z_out"] == net[last].requant.z_out  # type: ignore[attr-defined]
     mm = json.loads((tmp_path / "img" / "memory_map.json").read_text())
     assert mm["config"] == cfg.to_json()
     prev_end = 0

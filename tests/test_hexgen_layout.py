@@ -169,6 +169,8 @@ def test_conv_weight_address_by_hand() -> None:
     assert element_address(w, (0, 0, 0, 0)) == (0, 0)
     assert element_address(w, (7, 0, 0, 1)) == (8, 7)
     assert w.words == 144
+    # strides in elements (8 per word): a k tile is 72 words, ky 24, kx 8, c_lane 1 word, k_lane 1 lane
+    assert w.strides == (("k_tile", 2, 576), ("c_tile", 1, 576), ("ky", 3, 192), ("kx", 3, 64), ("c_lane", 8, 8), ("k_lane", 8, 1))
     # 32-bit words: a vector spans two words, k_lane 4..7 in the second one
     _, plan32 = _conv_plan(word_bits=32)
     assert element_address(plan32.layout("weights"), (9, 2, 1, 2)) == (2 * 114, 1)
@@ -273,6 +275,13 @@ def test_random_layout_round_trip_and_address(lay: Layout, seed: int) -> None:
     for idx in [tuple(int(rng.integers(0, s)) for s in lay.shape) for _ in range(5)]:
         word, lane = element_address(lay, idx)
         assert elems[word // wpe * per + lane] == x[idx]
+        # the strides published in memory_map.json give the same element number
+        coord = {}
+        for d, i in zip(lay.dims, idx):
+            t = lay.tile_of(d)
+            coord.update({d: i} if t is None else {f"{d}_tile": i // t, f"{d}_lane": i % t})
+        e = sum(coord[a] * stride for a, _, stride in lay.strides)
+        assert (e * lay.elem_bits // lay.word_bits, (e * lay.elem_bits % lay.word_bits) // lay.elem_bits) == (word, lane)
     # every element outside the tensor is padding, holding the pad value
     mask = padding_mask(lay)
     assert int((~mask).sum()) == int(np.prod(lay.shape))
