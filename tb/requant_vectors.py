@@ -239,3 +239,33 @@ def read_results(path: Path, beats: int, lanes: int) -> tuple[np.ndarray, np.nda
             y[b, l] = (w >> (8 * l)) & 0xFF
             ovf[b, l] = (w >> (8 * lanes + l)) & 1
     return y.astype(np.uint8), ovf
+
+
+# ------------------------------------------------------------------------------------------------
+# Classification for functional coverage (golden decides saturation; ties are an input property)
+# ------------------------------------------------------------------------------------------------
+def _rq(total: int, m0: int, n: int, z: int, lo: int, hi: int) -> int:
+    a = np.array([total], np.int64)
+    return int(arith.requantize(a, m0=np.array([m0]), n=np.array([n]), z_out=z, lo=lo, hi=hi, channel_axis=0)[0])
+
+
+def saturation(total: int, m0: int, n: int, z: int, lo: int, hi: int) -> str:
+    """'high' if the unclamped result y exceeds hi, 'low' if it is below lo, else 'in range'.
+
+    Decided with golden.arith.requantize only, by moving a bound or the zero point by one:
+    clip(y, 0, t) == t <=> y >= t, and clip(y, t, 255) == t <=> y <= t.
+    """
+    if hi < 255:
+        high = _rq(total, m0, n, z, 0, hi + 1) == hi + 1
+    else:
+        high = _rq(total, m0, n, z - 1, 0, 255) == 255
+    if lo > 0:
+        low = _rq(total, m0, n, z, lo - 1, 255) == lo - 1
+    else:
+        low = _rq(total, m0, n, z + 1, 0, 255) == 0
+    return "high" if high else "low" if low else "in range"
+
+
+def is_tie(total: int, m0: int, n: int) -> bool:
+    """acc * M0 lies exactly halfway between two multiples of 2^n (the rounding goes up)."""
+    return (total * m0) % (1 << n) == (1 << (n - 1))

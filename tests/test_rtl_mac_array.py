@@ -19,6 +19,12 @@ def test_mac_array(simulator: str, case: str) -> None:
     sim.run("mac_array", simulator, "tb.test_mac_array", testcase=case, parameters=PARAMS)
 
 
+@pytest.mark.parametrize("simulator", sim.SIMS)
+def test_mac_array_uvm(simulator: str) -> None:
+    """pyuvm environment (tb/uvm/mac_env.py): scoreboard vs golden, coverage printed and required."""
+    sim.run("mac_array", simulator, "tb.test_mac_array_uvm", testcase="MacUvmTest", parameters=PARAMS)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", sim.SIMS)
 @pytest.mark.parametrize("rows,cols", [(1, 1), (8, 8), (4, 6)])

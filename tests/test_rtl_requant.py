@@ -23,6 +23,12 @@ def test_requant(simulator: str, case: str) -> None:
             extra_env={"REQUANT_VECTORS": str(VECTORS[simulator])})
 
 
+@pytest.mark.parametrize("simulator", sim.SIMS)
+def test_requant_uvm(simulator: str) -> None:
+    """pyuvm environment (tb/uvm/requant_env.py): scoreboard vs golden, coverage printed and required."""
+    sim.run("requant", simulator, "tb.test_requant_uvm", testcase="RequantUvmTest", parameters=PARAMS)
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", sim.SIMS)
 def test_requant_sweep(simulator: str) -> None:

@@ -1,0 +1,245 @@
+"""pyuvm environment of the MAC array: sequence item (one matrix problem C = W . (A - z) of random
+size), constrained-random sequences, driver (tiles the problem into beats, docs/rtl.md dataflow),
+input/output monitors, scoreboard that rebuilds every tile from the monitored beats and checks the
+drained columns against golden.arith.linear_acc, and a coverage subscriber.
+"""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+from pyuvm import (
+    ConfigDB,
+    uvm_analysis_port,
+    uvm_component,
+    uvm_driver,
+    uvm_env,
+    uvm_get_port,
+    uvm_sequence,
+    uvm_sequence_item,
+    uvm_sequencer,
+    uvm_subscriber,
+    uvm_tlm_analysis_fifo,
+)
+
+from tb import mac_vectors as mv
+from tb.golden_ref import arith
+from tb.sim import rerun_command
+
+TEST_FILE = "tests/test_rtl_mac_array.py"
+
+
+class MacItem(uvm_sequence_item):
+    """One problem: W int8 [M, K], A uint8 [K, N], zero point z."""
+
+    def __init__(self, name: str = "mac_item") -> None:
+        super().__init__(name)
+        self.problem: mv.Problem | None = None
+
+    def randomize(self, rng: np.random.Generator, rows: int, cols: int, kind: str = "random") -> None:
+        if kind == "extreme":
+            self.problem = mv.random_problem(rng, rows, cols, kmax=64, extreme=True)
+        elif kind == "long":
+            self.problem = mv.random_problem(rng, rows, cols, kmax=300)
+        elif kind == "k1":
+            p = mv.random_problem(rng, rows, cols, kmax=1)
+            self.problem = p
+        else:
+            self.problem = mv.random_problem(rng, rows, cols, kmax=24)
+
+    def __str__(self) -> str:
+        m, k, n = self.problem.shape if self.problem else (0, 0, 0)
+        return f"{self.get_name()}: M={m} K={k} N={n} z={self.problem.z if self.problem else None}"
+
+
+class RandomProblemSeq(uvm_sequence):
+    """Random sizes (partial tiles), with extreme-value, long-K and K=1 problems mixed in."""
+
+    async def body(self) -> None:
+        rng = ConfigDB().get(None, "", "NP_RNG")
+        rows, cols = ConfigDB().get(None, "", "DIMS")
+        count = ConfigDB().get(None, "", "ITEMS")
+        kinds = ["random", "random", "extreme", "random", "k1", "random", "long", "random"]
+        for i in range(count):
+            item = MacItem("problem")
+            await self.start_item(item)
+            item.randomize(rng, rows, cols, kinds[i % len(kinds)])
+            await self.finish_item(item)
+
+
+class Driver(uvm_driver):
+    def start_of_simulation_phase(self) -> None:
+        self.bfm = ConfigDB().get(self, "", "BFM")
+
+    async def run_phase(self) -> None:
+        rows, cols = self.bfm.rows, self.bfm.cols
+        while True:
+            item = await self.seq_item_port.get_next_item()
+            for beat in mv.tile_beats(item.problem, rows, cols):
+                await self.bfm.send(beat)
+            self.seq_item_port.item_done()
+
+
+class Monitor(uvm_component):
+    def __init__(self, name, parent, method_name: str) -> None:
+        super().__init__(name, parent)
+        self.method_name = method_name
+
+    def build_phase(self) -> None:
+        self.ap = uvm_analysis_port("ap", self)
+
+    def start_of_simulation_phase(self) -> None:
+        self.get_method = getattr(ConfigDB().get(self, "", "BFM"), self.method_name)
+
+    async def run_phase(self) -> None:
+        while True:
+            self.ap.write(await self.get_method())
+
+
+def tiles_from_beats(beats: list[dict]) -> list[dict]:
+    """Group monitored beats into tiles (first .. last) -> {w [R, K], a [K, C], z, cols}."""
+    tiles, cur = [], None
+    for b in beats:
+        if b["first"] or cur is None:
+            cur = {"w": [], "a": [], "z": b["z"]}
+        cur["w"].append(b["w"])
+        cur["a"].append(b["a"])
+        if b["z"] != cur["z"]:
+            cur["z_changed"] = True
+        if b["last"]:
+            tiles.append({"w": np.array(cur["w"], np.int8).T, "a": np.array(cur["a"], np.uint8), "z": cur["z"],
+                          "cols": b["cols"], "z_changed": cur.get("z_changed", False)})
+            cur = None
+    return tiles
+
+
+def tile_expected(t: dict) -> np.ndarray:
+    """Sums [ROWS, COLS] of one tile from golden.arith.linear_acc (pixels as the batch)."""
+    rows = t["w"].shape[0]
+    return arith.linear_acc(np.ascontiguousarray(t["a"].T), t["w"], np.zeros(rows, np.int64), z_in=t["z"]).T
+
+
+class Scoreboard(uvm_component):
+    def build_phase(self) -> None:
+        self.cmd_fifo = uvm_tlm_analysis_fifo("cmd_fifo", self)
+        self.result_fifo = uvm_tlm_analysis_fifo("result_fifo", self)
+        self.cmd_get_port = uvm_get_port("cmd_get_port", self)
+        self.result_get_port = uvm_get_port("result_get_port", self)
+        self.cmd_export = self.cmd_fifo.analysis_export
+        self.result_export = self.result_fifo.analysis_export
+
+    def connect_phase(self) -> None:
+        self.cmd_get_port.connect(self.cmd_fifo.get_export)
+        self.result_get_port.connect(self.result_fifo.get_export)
+
+    def check_phase(self) -> None:
+        seed = ConfigDB().get(None, "", "SEED")
+        sim = os.environ.get("RTL_SIM", "?")
+        beats, cols_out = [], []
+        while self.cmd_get_port.can_get():
+            beats.append(self.cmd_get_port.try_get()[1])
+        while self.result_get_port.can_get():
+            cols_out.append(self.result_get_port.try_get()[1])
+        errors, checked = [], 0
+        it = iter(cols_out)
+        for ti, t in enumerate(tiles_from_beats(beats)):
+            exp = tile_expected(t)
+            for c in range(t["cols"]):
+                got = next(it, None)
+                if got is None:
+                    errors.append(f"tile {ti}: column {c} never drained")
+                    break
+                checked += 1
+                if got["col"] != c or got["acc"] != exp[:, c].tolist() or got["last"] != (c == t["cols"] - 1):
+                    errors.append(f"tile {ti} (K={t['a'].shape[0]}, z={t['z']}) column {c}: expected {exp[:, c].tolist()} "
+                                  f"got {got['acc']} (out_col {got['col']}, last {got['last']}); "
+                                  f"w={t['w'].tolist()} a[:,{c}]={t['a'][:, c].tolist()}")
+        extra = list(it)
+        if extra:
+            errors.append(f"{len(extra)} columns drained beyond the tiles")
+        self.logger.info(f"scoreboard: {checked} columns of {len(beats)} beats checked against golden.arith.linear_acc, "
+                         f"{len(errors)} errors")
+        if errors:
+            for e in errors[:10]:
+                self.logger.error(e)
+            self.logger.error(f"rerun: {rerun_command(TEST_FILE, sim, seed, 'uvm')}")
+        assert not errors and checked > 0, f"{len(errors)} mac_array scoreboard errors (seed {seed})"
+
+
+COVER_BINS: dict[str, list[str]] = {
+    "K": ["1", "2-8", "9-64", "65+"],
+    "drained columns": ["1", "partial (2..COLS-1)", "full"],
+    "zero-weight rows (partial M)": ["none", "some"],
+    "z": ["0", "1-127", "128-254", "255"],
+    "sum sign": ["negative", "zero", "positive"],
+    "operand (a - z)": ["-255", "+255", "0", "other"],
+    "weight": ["-127", "+127", "0", "other"],
+}
+
+
+class Coverage(uvm_subscriber):
+    """Coverage of the monitored beats (operands) and of the tiles they form."""
+
+    def end_of_elaboration_phase(self) -> None:
+        self.hits: dict[str, Counter] = {k: Counter() for k in COVER_BINS}
+        self.beats: list[dict] = []
+        self.cols = ConfigDB().get(None, "", "DIMS")[1]
+
+    def write(self, beat: dict) -> None:
+        self.beats.append(beat)
+        h = self.hits
+        for a in beat["a"]:
+            d = a - beat["z"]
+            h["operand (a - z)"]["-255" if d == -255 else "+255" if d == 255 else "0" if d == 0 else "other"] += 1
+        for w in beat["w"]:
+            h["weight"]["-127" if w == -127 else "+127" if w == 127 else "0" if w == 0 else "other"] += 1
+        if beat["last"]:
+            t = tiles_from_beats(self._tile_beats())[-1]
+            k = t["a"].shape[0]
+            h["K"]["1" if k == 1 else "2-8" if k <= 8 else "9-64" if k <= 64 else "65+"] += 1
+            c = t["cols"]
+            h["drained columns"]["1" if c == 1 else "full" if c == self.cols else "partial (2..COLS-1)"] += 1
+            h["zero-weight rows (partial M)"]["some" if (~t["w"].any(axis=1)).any() else "none"] += 1
+            z = t["z"]
+            h["z"]["0" if z == 0 else "255" if z == 255 else "1-127" if z < 128 else "128-254"] += 1
+            for s in tile_expected(t)[:, :c].ravel():
+                h["sum sign"]["negative" if s < 0 else "zero" if s == 0 else "positive"] += 1
+
+    def _tile_beats(self) -> list[dict]:
+        i = len(self.beats) - 1
+        while i > 0 and not self.beats[i]["first"]:
+            i -= 1
+        return self.beats[i:]
+
+    def report_phase(self) -> None:
+        total_bins = sum(len(b) for b in COVER_BINS.values())
+        hit = sum(1 for k, bins in COVER_BINS.items() for b in bins if self.hits[k][b])
+        self.logger.info(f"mac_array functional coverage: {hit}/{total_bins} bins ({100.0 * hit / total_bins:.1f}%) "
+                         f"over {len(self.beats)} beats")
+        missed = []
+        for k, bins in COVER_BINS.items():
+            self.logger.info(f"  {k:30s} " + ", ".join(f"{b}: {self.hits[k][b]}" for b in bins))
+            missed += [f"{k}={b}" for b in bins if not self.hits[k][b]]
+        Path("mac_coverage.json").write_text(json.dumps(
+            {"bins_hit": hit, "bins": total_bins, "hits": {k: dict(v) for k, v in self.hits.items()}}, indent=1))
+        assert not missed, f"coverage holes: {', '.join(missed)}"
+
+
+class MacEnv(uvm_env):
+    def build_phase(self) -> None:
+        self.seqr = uvm_sequencer("seqr", self)
+        ConfigDB().set(None, "*", "SEQR", self.seqr)
+        self.driver = Driver.create("driver", self)
+        self.cmd_mon = Monitor("cmd_mon", self, "get_cmd")
+        self.result_mon = Monitor("result_mon", self, "get_result")
+        self.scoreboard = Scoreboard("scoreboard", self)
+        self.coverage = Coverage("coverage", self)
+
+    def connect_phase(self) -> None:
+        self.driver.seq_item_port.connect(self.seqr.seq_item_export)
+        self.cmd_mon.ap.connect(self.scoreboard.cmd_export)
+        self.cmd_mon.ap.connect(self.coverage.analysis_export)
+        self.result_mon.ap.connect(self.scoreboard.result_export)
