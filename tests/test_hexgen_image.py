@@ -316,3 +316,41 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-buf-words", "8"]) == 1
     assert "layer fc1: one output-channel tile of weights needs 64 words of the weight buffer, which holds 8" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+FACTORY = """
+import torch
+from torch import nn
+
+
+class Tiny(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 5, 3, padding=1)
+        self.relu = nn.ReLU()
+        self.flatten = nn.Flatten()
+        self.fc = nn.Linear(5 * 6 * 6, 4)
+
+    def forward(self, x):
+        return self.fc(self.flatten(self.relu(self.conv(x))))
+
+
+def make():
+    torch.manual_seed(0)
+    return Tiny().eval(), torch.rand(8, 3, 6, 6)
+"""
+
+
+def test_cli_user_factory_model(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    src = tmp_path / "tiny.py"
+    src.write_text(FACTORY)
+    out = tmp_path / "tiny"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        rc = main(["--model", f"{src}:make", "--out", str(out), "--images", "3", "--layers", "fc1", "--quiet"])
+    assert rc == 0, capsys.readouterr().err
+    mm = json.loads((out / "memory_map.json").read_text())
+    assert [l["name"] for l in mm["layers"]] == ["fc1"] and mm["model"] == "tiny:make" and mm["images"] == 3
+    assert read_image(out).segment_info("fc1", "input")["shape"] == [3, 180]
+    assert main(["--model", f"{src}:make", "--out", str(tmp_path / "t2"), "--images", "9"]) == 1
+    assert "--images 9: the model's calibration batch has 8 images" in capsys.readouterr().err
