@@ -47,6 +47,10 @@ def _gen_parser() -> argparse.ArgumentParser:
 
 
 def generate(args: argparse.Namespace) -> int:
+    import warnings
+
+    # PyTorch 2.13 warns on every quantized tensor it creates; it says nothing about this run.
+    warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
     from golden import extract, quantize
     from golden.models import load_model
     from hexgen.image import build_image, write_image

@@ -297,7 +297,11 @@ def write_image(image: Image, out_dir: str | os.PathLike[str]) -> Path:
         raise HexgenError(f"{out} exists and is not a hexgen output folder (no {MAP_FILE}); refusing to replace it")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.tmp-", dir=out.parent))
+    old: Path | None = None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp.chmod(0o777 & ~umask)  # mkdtemp makes 0700; the folder gets the usual permissions
         wb = image.config.word_bits
         for s in image.segments:
             (tmp / s.file).write_text(memh_text(s.words, wb, s.header()), encoding="ascii")
@@ -314,13 +318,15 @@ def write_image(image: Image, out_dir: str | os.PathLike[str]) -> Path:
         (tmp / MAP_FILE).write_text(json.dumps(mm, indent=1) + "\n", encoding="utf-8")
         (tmp / TABLE_FILE).write_text(map_table(mm) + "\n", encoding="utf-8")
         (tmp / HEADER_FILE).write_text(image.verilog_header(), encoding="ascii")
-        old: Path | None = None
         if out.exists():
             old = Path(tempfile.mkdtemp(prefix=f".{out.name}.old-", dir=out.parent))
             old.rmdir()
             out.rename(old)
         tmp.rename(out)
     except BaseException:
+        if old is not None and not out.exists():
+            old.rename(out)  # put the previous image back
+            old = None
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     if old is not None:
@@ -401,6 +407,11 @@ def _load(folder: Path) -> ReadBack:
             lay = Layout.from_json(seg["layout"])
         except LayoutError as exc:
             problems.append(f"{MAP_FILE}: segment {name}: {exc}")
+            continue
+        stored = {k: v for k, v in seg["layout"].items()}
+        if stored != lay.to_json():
+            bad = sorted(k for k in set(stored) | set(lay.to_json()) if stored.get(k) != lay.to_json().get(k))
+            problems.append(f"{MAP_FILE}: segment {name}: layout entries {', '.join(bad)} disagree with the layout they describe")
             continue
         if lay.words != n or lay.word_bits != wb:
             problems.append(f"{MAP_FILE}: segment {name}: layout holds {lay.words} words of {lay.word_bits} bits, map says {n} of {wb}")

@@ -187,6 +187,18 @@ def test_check_reports_reserved_bits_and_stray_dram_words(written: Path, tmp_pat
     ], probs
 
 
+def test_check_reports_a_tampered_memory_map(written: Path, tmp_path: Path) -> None:
+    d = _copy(written, tmp_path / "bad3")
+    mm = json.loads((d / "memory_map.json").read_text())
+    mm["segments"][0]["layout"]["strides"][0]["stride"] += 1
+    mm["segments"][1]["base"] += 8
+    (d / "memory_map.json").write_text(json.dumps(mm))
+    probs = check_image(d)
+    assert probs[0] == "memory_map.json: segment conv1.weights: layout entries strides disagree with the layout they describe"
+    assert "memory_map.json: segment conv1.bias base 0x00000488 is not aligned to 64 bytes" in probs
+    assert len(probs) >= 2
+
+
 def test_check_on_a_folder_that_is_not_an_image(tmp_path: Path) -> None:
     assert check_image(tmp_path)[0].startswith(f"{tmp_path / 'memory_map.json'}: cannot read the memory map")
     (tmp_path / "memory_map.json").write_text('{"format": "other"}')
@@ -225,6 +237,30 @@ def test_nothing_is_written_half(nets: dict, tmp_path: Path, monkeypatch: pytest
         write_image(img, tmp_path / "out")
     assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "out").iterdir()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    # failing at the very last step (moving the new folder into place) puts the old one back
+    monkeypatch.setattr(image_mod, "memh_text", real)
+    real_rename = Path.rename
+
+    def rename(self: Path, target: Path) -> Path:  # type: ignore[override]
+        if self.name.startswith(".out.tmp-"):
+            raise OSError("rename failed")
+        return real_rename(self, target)
+
+    monkeypatch.setattr(Path, "rename", rename)
+    with pytest.raises(OSError, match="rename failed"):
+        write_image(img, tmp_path / "out")
+    monkeypatch.setattr(Path, "rename", real_rename)
+    assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "out").iterdir()) == before
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    assert (tmp_path / "out").stat().st_mode & 0o777 == 0o777 & ~_umask()
+
+
+def _umask() -> int:
+    import os
+
+    m = os.umask(0)
+    os.umask(m)
+    return m
 
 
 def test_refuses_to_replace_a_foreign_folder(nets: dict, tmp_path: Path) -> None:
