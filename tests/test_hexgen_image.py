@@ -390,3 +390,23 @@ def test_cli_user_factory_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert read_image(out).segment_info("fc1", "input")["shape"] == [3, 180]
     assert main(["--model", f"{src}:make", "--out", str(tmp_path / "t2"), "--images", "9"]) == 1
     assert "--images 9: the model's calibration batch has 8 images" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("word_bits", [32, 64, 128])
+def test_contract_extremes_round_trip(word_bits: int, tmp_path: Path) -> None:
+    """Every field at the ends of its contract range survives write and read (M0 < 2**31, n 1..63,
+    int32 mantissa, shift 0..15), in every word width."""
+    from hexgen import place, plan_layer
+    from hexgen.plan import layer_arrays
+
+    rng = np.random.default_rng(5)
+    layer = synth.conv_layer(rng, c=5, k=9, hw=(3, 3), depthwise=False)
+    cfg = HardwareConfig(word_bits=word_bits, array_rows=4, align_bytes=16)
+    arrs = layer_arrays(layer, rng.integers(0, 256, (1, 5, 3, 3)).astype(np.uint8), rng.integers(0, 256, (1, 9, 3, 3)).astype(np.uint8))
+    arrs["weights"] = np.resize(np.array([-127, 127, 0, -1, 1]), arrs["weights"].shape)
+    arrs["bias"] = np.array([[-(2**31), 0], [2**31 - 1, 15], [-32768, 15], [32767, 0], [-1, 7], [0, 0], [1, 1], [-2, 2], [5, 15]])
+    arrs["scale"] = np.array([[2**31 - 1, 63], [0, 1], [1, 1], [2**30, 31], [65535, 63], [32768, 1], [2**31 - 2, 62], [3, 2], [7, 9]])
+    img = place([(plan_layer(layer, cfg), arrs)], cfg, model="extremes", images=1)
+    back = read_image(write_image(img, tmp_path / "x"))
+    for name, arr in arrs.items():
+        assert np.array_equal(back[("conv1", name)], arr), name
