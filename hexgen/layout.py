@@ -296,7 +296,8 @@ def padding_mask(layout: Layout) -> NDArray[np.bool_]:
     """True at every storage element that is padding (a partial tile or a vector's spare lanes)."""
     plain = Layout(layout.dims, layout.shape, layout.tiles, layout.order, layout.elem_bits, False, 0, layout.word_bits)
     ones = tile_order(np.ones(layout.shape, np.int64), plain)
-    return ones == 0
+    mask: NDArray[np.bool_] = ones == 0
+    return mask
 
 
 def element_address(layout: Layout, index: Sequence[int]) -> tuple[int, int]:
