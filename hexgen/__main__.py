@@ -1,9 +1,12 @@
 """python -m hexgen [--model NAME|path.py:factory] --out DIR [--word-bits 64 ...]
 python -m hexgen check DIR
+python -m hexgen table DIR
+python -m hexgen example
 
 The first form quantizes the model (golden/), runs the golden model on the first test image (or
 --images N) and writes the memory images, memory map and Verilog header into DIR. The second reads
-every file of DIR against its memory map and prints each problem as file:line (exit code 1).
+every file of DIR against its memory map and prints each problem as file:line (exit code 1); `table`
+prints DIR's memory map table; `example` prints the worked example of docs/memory-map.md.
 """
 from __future__ import annotations
 
@@ -98,11 +101,31 @@ def check(argv: list[str]) -> int:
     return 0
 
 
+def table(argv: list[str]) -> int:
+    import json
+    from pathlib import Path
+
+    from hexgen.image import MAP_FILE, map_table
+
+    p = argparse.ArgumentParser(prog="python -m hexgen table", description="print a written folder's memory map table")
+    p.add_argument("folder")
+    args = p.parse_args(argv)
+    path = Path(args.folder) / MAP_FILE
+    try:
+        mm = json.loads(path.read_text(encoding="utf-8"))
+        print(map_table(mm))
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise HexgenError(f"{path}: cannot read the memory map: {exc}") from exc
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
         if argv[:1] == ["check"]:
             return check(argv[1:])
+        if argv[:1] == ["table"]:
+            return table(argv[1:])
         if argv[:1] == ["example"]:
             from hexgen.example import main as example_main
 

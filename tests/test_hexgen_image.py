@@ -338,6 +338,10 @@ def test_cli_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[st
     assert mm["images"] == 2 and mm["config"]["word_bits"] == 32 and mm["model"] == "mlp"
     assert [s["shape"] for s in mm["segments"] if s["segment"] == "input"] == [[2, 64], [2, 64], [2, 32]]
     assert main(["check", str(out)]) == 0
+    capsys.readouterr()
+    assert main(["table", str(out)]) == 0
+    assert capsys.readouterr().out == (out / "memory_map.txt").read_text()
+    assert main(["table", str(tmp_path)]) == 1
     _edit_line(out / "fc2.scale.memh", 13, "zzzzzzzz")
     capsys.readouterr()
     assert main(["check", str(out)]) == 1
@@ -410,3 +414,11 @@ def test_contract_extremes_round_trip(word_bits: int, tmp_path: Path) -> None:
     back = read_image(write_image(img, tmp_path / "x"))
     for name, arr in arrs.items():
         assert np.array_equal(back[("conv1", name)], arr), name
+
+
+@pytest.mark.slow
+@settings(max_examples=400, deadline=None)
+@given(case=random_nets())
+def test_random_layers_and_configs_round_trip_wide(case: tuple[Network, HardwareConfig, int], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """The same property over many more cases (make test-slow)."""
+    test_random_layers_and_configs_round_trip.hypothesis.inner_test(case, tmp_path_factory)  # type: ignore[attr-defined]
