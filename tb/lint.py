@@ -1,5 +1,7 @@
 """`make lint`: every Verilog module under rtl/ and tb/hdl/ through `verilator --lint-only -Wall`
-(each file's module as the top, all files visible) and through Icarus Verilog 11 (`iverilog -g2012`).
+and through Icarus Verilog 11 (`iverilog -g2012 -Wall`), each file's module as the top; the modules
+it instantiates are found by name in rtl/ and tb/hdl/ (-y), includes in rtl/ (-I), so one broken
+file fails its own lint and that of its users only.
 
 Any warning or error fails (exit status 1), Icarus "sorry" messages included.
 """
@@ -24,19 +26,22 @@ LINT_PARAMS: dict[str, list[dict[str, int]]] = {
 def lint() -> list[str]:
     env = simulator_env()
     problems: list[str] = []
-    files = [str(s.relative_to(ROOT)) for s in SOURCES]
+    vsearch = ["-Irtl", "-y", "tb/hdl", "-y", "rtl"]
+    isearch = ["-Irtl", "-ytb/hdl", "-yrtl"]
     for src in SOURCES:
         top = src.stem
         before = len(problems)
         for params in [{}] + LINT_PARAMS.get(top, []):
             gflags = [f"-G{k}={v}" for k, v in params.items()]
-            cmd = ["verilator", "--lint-only", "-Wall", "--top-module", top, *gflags, *files]
+            cmd = ["verilator", "--lint-only", "-Wall", *vsearch, "+libext+.sv", "--top-module", top, *gflags,
+                   str(src.relative_to(ROOT))]
             r = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True)
             out = "\n".join(l for l in (r.stdout + r.stderr).splitlines() if not l.startswith("- V") and "Verilator:" not in l)
             if r.returncode or "%Warning" in out or "%Error" in out:
                 problems.append(f"verilator {top} {params or 'defaults'}:\n{out}")
         with tempfile.TemporaryDirectory() as tmp:
-            cmd = ["iverilog", "-g2012", "-Wall", "-Wno-timescale", "-o", f"{tmp}/a.vvp", "-s", top, *files]
+            cmd = ["iverilog", "-g2012", "-Wall", "-Wno-timescale", *isearch, "-Y.sv", "-o", f"{tmp}/a.vvp", "-s", top,
+                   str(src.relative_to(ROOT))]
             r = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
         out = (r.stdout + r.stderr).strip()
         if r.returncode or out:

@@ -41,11 +41,12 @@ class Beat:
     cols: int
 
 
-def random_problem(rng: np.random.Generator, rows: int, cols: int, *, kmax: int = 24, extreme: bool = False) -> Problem:
+def random_problem(rng: np.random.Generator, rows: int, cols: int, *, kmax: int = 24, kmin: int = 1,
+                   extreme: bool = False) -> Problem:
     """Random sizes around the array size (full and partial tiles), narrow-range int8 weights."""
     m = int(rng.integers(1, 2 * rows + 2))
     n = int(rng.integers(1, 2 * cols + 2))
-    k = int(rng.integers(1, kmax + 1))
+    k = int(rng.integers(kmin, kmax + 1))
     if extreme:
         w = rng.choice(np.array([-127, 127], np.int8), size=(m, k))
         a = rng.choice(np.array([0, 255], np.uint8), size=(k, n))

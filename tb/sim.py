@@ -11,6 +11,7 @@ import fcntl
 import hashlib
 import os
 import shlex
+import shutil
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -77,7 +78,7 @@ def build(block: str, sim: str, parameters: Mapping[str, object] | None = None) 
     with _locked(BUILD / ".build.lock"):
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
-        runner = get_runner(sim)
+        runner = _VerilatorCached() if sim == "verilator" and _seed_runtime(bdir) else get_runner(sim)
         runner.build(
             sources=[str(s) for s in sources],
             hdl_toplevel=top,
@@ -89,7 +90,56 @@ def build(block: str, sim: str, parameters: Mapping[str, object] | None = None) 
             waves=os.environ.get("WAVES", "0") == "1",
         )
         stamp.write_text(key)
+        if sim == "verilator":
+            _save_runtime(bdir)
     return bdir
+
+
+#: Verilator's runtime objects do not depend on the design: compiled once, copied into every new
+#: Verilator build directory (with their make dependency files and times, so make keeps them).
+_RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
+_RUNTIME_CACHE = BUILD / ".verilator-runtime"
+
+
+def _seed_runtime(bdir: Path) -> bool:
+    if not all((_RUNTIME_CACHE / f"{n}.o").is_file() for n in _RUNTIME):
+        return False
+    bdir.mkdir(parents=True, exist_ok=True)
+    for n in _RUNTIME:
+        for ext in (".o", ".d"):
+            src = _RUNTIME_CACHE / (n + ext)
+            if src.is_file():
+                shutil.copy2(src, bdir / (n + ext))
+    return True
+
+
+def _verilator_cached_class():
+    from cocotb_tools.runner import Verilator
+
+    class VerilatorCached(Verilator):
+        """cocotb's Verilator runner, plus one step between verilating and make: touch the seeded
+        runtime objects, which verilated.mk makes depend on the freshly written Vtop.mk."""
+
+        def _build_command(self):
+            cmds = super()._build_command()
+            objs = [str(Path(self.build_dir) / f"{n}.o") for n in _RUNTIME]
+            return [cmds[0], ["touch", *objs], *cmds[1:]]
+
+    return VerilatorCached
+
+
+def _VerilatorCached():  # noqa: N802 - factory that imports cocotb_tools lazily
+    return _verilator_cached_class()()
+
+
+def _save_runtime(bdir: Path) -> None:
+    if all((_RUNTIME_CACHE / f"{n}.o").is_file() for n in _RUNTIME):
+        return
+    _RUNTIME_CACHE.mkdir(parents=True, exist_ok=True)
+    for n in _RUNTIME:
+        for ext in (".o", ".d"):
+            if (bdir / (n + ext)).is_file():
+                shutil.copy2(bdir / (n + ext), _RUNTIME_CACHE / (n + ext))
 
 
 def run(

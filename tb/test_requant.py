@@ -69,10 +69,10 @@ async def run_stream(dut, v: rv.Vectors, *, seed: int, stall: int = 0, bp: int =
     vec_file, res_file = Path("requant_vec.hex"), Path("requant_res.hex")
     rv.write_vectors(v, vec_file)
     dut.mode_i.value = 1
+    dut.count_i.value = v.beats
     dut.load_i.value = 1
     await RisingEdge(dut.clk_i)
     dut.load_i.value = 0
-    dut.count_i.value = v.beats
     dut.seed_i.value = seed & 0xFFFFFFFF or 1
     dut.stall_i.value = stall
     dut.bp_i.value = bp
@@ -219,3 +219,75 @@ async def test_direct_handshake(dut) -> None:
     assert int(dut.out_ovf_o.value) >> 1 == 0
     dut._log.info("direct drive: latency %d, %d beats under random valid/ready bit-exact, ovf flag ok (seed %d)",
                   LATENCY, v.beats, seed)
+
+
+@cocotb.test(skip=os.environ.get("REQUANT_BENCH") != "1")
+async def bench_throughput(dut) -> None:
+    """make bench-units: requant vectors per second, (1) streamed from the vector memory (no
+    Python per cycle; the simulator's own speed), (2) driven by cocotb every cycle. Writes
+    requant_bench.json. Outputs are checked against golden too (a fast wrong answer is no figure)."""
+    seed = int(os.environ.get("RTL_SEED", "1"))
+    await setup(dut)
+    lanes = lanes_of(dut)
+    rng = np.random.default_rng(seed)
+    beats = int(os.environ.get("REQUANT_BENCH_BEATS", "16000"))
+    v = rv.random_vectors(rng, beats * lanes, lanes, 16)
+    exp = rv.expected(v)
+    rv.write_vectors(v, Path("requant_vec.hex"))
+    dut.mode_i.value = 1
+    dut.count_i.value = v.beats
+    dut.load_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.load_i.value = 0
+    dut.stall_i.value = 0
+    dut.bp_i.value = 0
+    dut.start_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.start_i.value = 0
+    t0 = time.perf_counter()
+    await RisingEdge(dut.done_o)
+    stream_s = time.perf_counter() - t0
+    cycles = int(dut.cycles_o.value)
+    dut.dump_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.dump_i.value = 0
+    await RisingEdge(dut.clk_i)
+    got, _ = rv.read_results(Path("requant_res.hex"), v.beats, v.lanes)
+    report_mismatches(v, exp, got, "bench stream", seed)
+    # (2) cocotb drives every beat (valid and ready always high), reads every output
+    dut.mode_i.value = 0
+    dut.out_ready_i.value = 1
+    nd = min(v.beats, int(os.environ.get("REQUANT_BENCH_DIRECT_BEATS", "2000")))
+    words = {k: [sum((int(x) & ((1 << w) - 1)) << (w * l) for l, x in enumerate(getattr(v, k)[b]))
+                 for b in range(nd)] for k, w in (("acc", 32), ("mant", 32), ("shift", 4), ("m0", 31), ("n", 6))}
+    got_d = []
+    t0 = time.perf_counter()
+    b = 0
+    while len(got_d) < nd:
+        if b < nd:
+            dut.in_valid_i.value = 1
+            dut.in_acc_i.value = words["acc"][b]
+            dut.in_bias_mant_i.value = words["mant"][b]
+            dut.in_bias_shift_i.value = words["shift"][b]
+            dut.in_m0_i.value = words["m0"][b]
+            dut.in_n_i.value = words["n"][b]
+            dut.in_z_out_i.value = int(v.z[b])
+            dut.in_lo_i.value = int(v.lo[b])
+            dut.in_hi_i.value = int(v.hi[b])
+            b += 1
+        else:
+            dut.in_valid_i.value = 0
+        await RisingEdge(dut.clk_i)
+        if int(dut.out_valid_o.value):
+            word = int(dut.out_data_o.value)
+            got_d.append([(word >> (8 * l)) & 0xFF for l in range(lanes)])
+    direct_s = time.perf_counter() - t0
+    report_mismatches(_head(v, nd), exp[:nd], np.array(got_d, np.uint8), "bench direct", seed)
+    res = {"sim": os.environ.get("RTL_SIM", "?"), "lanes": lanes, "stream_vectors": v.count, "stream_cycles": cycles,
+           "stream_s": stream_s, "direct_vectors": nd * lanes, "direct_s": direct_s}
+    Path("requant_bench.json").write_text(json.dumps(res))
+    dut._log.info("bench: %s", res)
+
+
+def _head(v: rv.Vectors, beats: int) -> rv.Vectors:
+    return rv.Vectors(*(getattr(v, f)[:beats] for f in ("acc", "mant", "shift", "m0", "n", "z", "lo", "hi")))

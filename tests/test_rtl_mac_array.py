@@ -22,7 +22,8 @@ def test_mac_array(simulator: str, case: str) -> None:
 @pytest.mark.parametrize("simulator", sim.SIMS)
 def test_mac_array_uvm(simulator: str) -> None:
     """pyuvm environment (tb/uvm/mac_env.py): scoreboard vs golden, coverage printed and required."""
-    sim.run("mac_array", simulator, "tb.test_mac_array_uvm", testcase="MacUvmTest", parameters=PARAMS)
+    sim.run("mac_array", simulator, "tb.test_mac_array_uvm", testcase="MacUvmTest", parameters=PARAMS,
+            extra_env={"UVM_ITEMS": "24"})
 
 
 @pytest.mark.slow

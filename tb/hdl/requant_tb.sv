@@ -13,7 +13,7 @@
 // ignored), n[7:0] (bits 7:6 ignored).
 // Result word: lane outputs (LANES x 8 bits) then the LANES ovf flags (padded to a nibble).
 // Files: plusargs +VEC_FILE=... and +RES_FILE=...; load_i reads VEC_FILE, dump_i writes RES_FILE
-// (entries 0 .. count_i-1).
+// (entries 0 .. count_i-1 in both cases: set count_i before load_i).
 module requant_tb #(
     parameter int LANES = 8,
     parameter int DEPTH = 16384
@@ -68,7 +68,7 @@ module requant_tb #(
   end
 
   always @(posedge clk_i) begin
-    if (load_i) $readmemh(vec_file, vec_mem);
+    if (load_i && count_i != 0) $readmemh(vec_file, vec_mem, 0, count_i - 1);
     if (dump_i) $writememh(res_file, res_mem, 0, count_i - 1);
   end
 

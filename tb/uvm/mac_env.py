@@ -39,16 +39,20 @@ class MacItem(uvm_sequence_item):
         super().__init__(name)
         self.problem: mv.Problem | None = None
 
-    def randomize(self, rng: np.random.Generator, rows: int, cols: int, kind: str = "random") -> None:
+    def randomize(self, rng: np.random.Generator, rows: int, cols: int, kind: str = "random", z: int | None = None) -> None:
+        """kind: random (K <= 24), extreme (operands at +-127 x +-255), long (K in 65..300), k1 (K = 1);
+        z forces the zero point."""
         if kind == "extreme":
             self.problem = mv.random_problem(rng, rows, cols, kmax=64, extreme=True)
         elif kind == "long":
-            self.problem = mv.random_problem(rng, rows, cols, kmax=300)
+            self.problem = mv.random_problem(rng, rows, cols, kmin=65, kmax=300)
         elif kind == "k1":
             p = mv.random_problem(rng, rows, cols, kmax=1)
             self.problem = p
         else:
             self.problem = mv.random_problem(rng, rows, cols, kmax=24)
+        if z is not None:
+            self.problem.z = z
 
     def __str__(self) -> str:
         m, k, n = self.problem.shape if self.problem else (0, 0, 0)
@@ -66,7 +70,9 @@ class RandomProblemSeq(uvm_sequence):
         for i in range(count):
             item = MacItem("problem")
             await self.start_item(item)
-            item.randomize(rng, rows, cols, kinds[i % len(kinds)])
+            kind = kinds[i % len(kinds)]
+            # extreme problems alternate z = 0 and z = 255 (the operand extremes -255 and +255)
+            item.randomize(rng, rows, cols, kind, z=(0, 255)[(i // len(kinds)) % 2] if kind == "extreme" else None)
             await self.finish_item(item)
 
 
