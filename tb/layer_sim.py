@@ -1,0 +1,210 @@
+"""`make sim`: run a model's conv/fc layers on the accelerator RTL and compare them with golden.
+
+    python -m tb.layer_sim [--layer conv3[,fc1]] [--sim verilator|icarus] [--model NAME|path.py:factory]
+                           [--seed N] [--waves] [--mem-stall S] [--list]
+
+Steps: quantize the model (golden), write hexgen's memory image for one test image (the seed picks
+which), build the simulator once (reused across runs while the RTL is unchanged), run every chosen
+layer in one simulation, print a table. On failure the image folder, the results file and (with
+--waves) the waveform are kept, and the command that reruns the case is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+import time
+import warnings
+from pathlib import Path
+from typing import Any
+
+from tb.toolchain import apply_simulator_env
+
+ROOT = Path(__file__).resolve().parent.parent
+RTL = ROOT / "rtl"
+TB_HDL = ROOT / "tb" / "hdl"
+SOURCES = [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL / "mem_loader.sv",
+           RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]
+TOP = "accel_tb"
+BUILD = ROOT / "build" / "sim"
+RUNS = ROOT / "build" / "layers"
+
+
+def build_accel(sim: str, *, waves: bool = False) -> Path:
+    """Build (or reuse) the layer bench for `sim`; one build serves every layer of every model."""
+    from cocotb_tools.runner import get_runner
+
+    from tb.sim import _locked, _stamp
+
+    apply_simulator_env()
+    args = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"] if sim == "verilator" else ["-g2012"]
+    if sim == "verilator" and waves:
+        args += ["--trace-fst", "--trace-structs"]
+    bdir = BUILD / f"accel-{sim}{'-waves' if waves else ''}"
+    key = _stamp(sim, TOP, [*SOURCES, RTL / "accel_csr.svh"], {}, args)
+    stamp = bdir / ".stamp"
+    with _locked(BUILD / ".build.lock"):
+        if stamp.is_file() and stamp.read_text() == key:
+            return bdir
+        print(f"sim: building the accelerator for {sim} (once; reused while the RTL is unchanged) ...", flush=True)
+        t0 = time.time()
+        get_runner(sim).build(
+            sources=[str(s) for s in SOURCES],
+            includes=[str(RTL)],
+            hdl_toplevel=TOP,
+            build_dir=str(bdir),
+            build_args=args,
+            always=True,
+            timescale=("1ns", "1ps"),
+            waves=waves,
+        )
+        stamp.write_text(key)
+        print(f"sim: build done in {time.time() - t0:.1f} s", flush=True)
+    return bdir
+
+
+def prepare_image(model: str, seed: int, out: Path) -> tuple[Any, list[str], dict[str, int]]:
+    """Quantize, run golden, write the memory image of test image number `seed`."""
+    warnings.filterwarnings("ignore")
+    from golden import extract, quantize
+    from golden.models import load_model
+    from hexgen import HardwareConfig, build_image, write_image
+
+    m = load_model(model)
+    qm = quantize(m.float_model, m.calibration)
+    net = extract(qm, m.calibration[:2])
+    x = m.x_test if m.x_test is not None else m.calibration
+    idx = seed % len(x)
+    x_q = net.quantize_input(x[idx : idx + 1])
+    image = build_image(net, x_q, HardwareConfig(), model=m.name)
+    write_image(image, out)
+    names = [l.name for l in net.compute_layers()]
+    macs = {l.name: l.macs for l in net.compute_layers()}
+    return net, names, macs
+
+
+def run(
+    *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool = False, mem_stall: int = 0,
+    mem_latency: int = 8, quiet: bool = False,
+) -> list[dict[str, Any]]:
+    from cocotb_tools.runner import get_runner
+
+    tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
+    rdir = RUNS / f"{tag}-{sim}-seed{seed}"
+    rdir.mkdir(parents=True, exist_ok=True)
+    t0 = time.time()
+    print(f"sim: golden model {model}, test image {seed}, memory image in {rdir / 'image'} ...", flush=True)
+    net, names, macs = prepare_image(model, seed, rdir / "image")
+    chosen = names if not layers else layers
+    unknown = [n for n in chosen if n not in names]
+    if unknown:
+        kinds = {l.name: l.kind for l in net.layers}
+        msg = ", ".join(f"{n} ({kinds[n]}: golden only)" if n in kinds else f"{n} (no such layer)" for n in unknown)
+        raise SystemExit(f"sim: cannot simulate {msg}; RTL layers of {model}: {', '.join(names)}")
+    bdir = build_accel(sim, waves=waves)
+    results = rdir / "results.json"
+    if results.exists():
+        results.unlink()
+    job = {
+        "image_dir": str(rdir / "image"), "layers": chosen, "results": str(results), "seed": seed,
+        "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": macs,
+    }
+    (rdir / "job.json").write_text(json.dumps(job, indent=1))
+    print(f"sim: running {len(chosen)} layer(s) on {sim} ...", flush=True)
+    apply_simulator_env()
+    try:
+        get_runner(sim).test(
+            test_module="tb.test_layers",
+            hdl_toplevel=TOP,
+            hdl_toplevel_lang="verilog",
+            build_dir=str(bdir),
+            test_dir=str(rdir),
+            extra_env={"LAYER_JOB": str(rdir / "job.json"), "PYTHONPATH": str(ROOT)},
+            plusargs=[f"+MEM_INIT={rdir / 'image' / 'dram.memh'}"],
+            waves=waves,
+            results_xml=str(rdir / "results.xml"),
+        )
+    except SystemExit:
+        pass  # cocotb_tools raises on a failing test; the per-layer results say what failed
+    except Exception as exc:  # a failing test raises too (version dependent)
+        if not results.exists():
+            raise
+        if not quiet:
+            print(f"sim: cocotb reported: {type(exc).__name__}", flush=True)
+    if not results.exists():
+        raise SystemExit(f"sim: the simulation wrote no results ({results}); see {rdir}")
+    res: list[dict[str, Any]] = json.loads(results.read_text())
+    for r in res:
+        l = net[r["layer"]]
+        r["shape"] = "x".join(map(str, l.in_shape)) + " -> " + "x".join(map(str, l.out_shape))
+        r["golden_macs"] = l.macs
+        r["utilisation"] = l.macs / (r["cycles"] * 64) if r.get("cycles") else 0.0
+        r["rerun"] = rerun_command(r["layer"], sim, model, seed, waves)
+        r["run_dir"] = str(rdir)
+    done = {r["layer"] for r in res}
+    for n in chosen:
+        if n not in done:
+            res.append({"layer": n, "kind": net[n].kind, "status": "FAIL", "reason": "not run (the simulation stopped)",
+                        "rerun": rerun_command(n, sim, model, seed, waves), "run_dir": str(rdir)})
+    print(f"sim: {len(res)} layer(s) in {time.time() - t0:.1f} s", flush=True)
+    return res
+
+
+def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool) -> str:
+    parts = [f"LAYER={layer}", f"SIM={sim}", f"MODEL={shlex.quote(model)}", f"SEED={seed}"]
+    return "make sim " + " ".join(parts) + (" WAVES=1" if waves else "")
+
+
+def table(res: list[dict[str, Any]], net_golden_only: list[str] | None = None) -> str:
+    head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s}"
+    lines = [head, "-" * len(head)]
+    for r in res:
+        lines.append(
+            f"{r['layer']:8s} {r.get('kind', ''):10s} {r.get('shape', ''):24s} {r['status']:6s} "
+            f"{r.get('mismatches', '-')!s:>7s} {r.get('cycles', 0):>9,} {r.get('golden_macs', 0):>10,} "
+            f"{r.get('utilisation', 0.0):>6.1%}"
+        )
+    for n in net_golden_only or []:
+        lines.append(f"{n:8s} (golden only: residual add / pooling / flatten are not run in RTL)")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m tb.layer_sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--layer", default="", help="comma-separated layer names (default: every conv/fc layer)")
+    p.add_argument("--sim", default=os.environ.get("SIM") or "verilator", choices=["verilator", "icarus"])
+    p.add_argument("--model", default="mobilenetv2")
+    p.add_argument("--seed", type=int, default=0, help="test image index (and memory stall seed)")
+    p.add_argument("--waves", action="store_true")
+    p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles")
+    p.add_argument("--list", action="store_true", help="list the model's layers and exit")
+    a = p.parse_args(argv)
+    if a.list:
+        warnings.filterwarnings("ignore")
+        from golden import extract, quantize
+        from golden.models import load_model
+
+        m = load_model(a.model)
+        net = extract(quantize(m.float_model, m.calibration), m.calibration[:2])
+        for l in net.layers:
+            where = "RTL" if l in net.compute_layers() else "golden only"
+            print(f"{l.name:10s} {l.kind:10s} {'x'.join(map(str, l.in_shape)):>10s} -> {'x'.join(map(str, l.out_shape)):10s} {where}")
+        return 0
+    layers = [s for s in a.layer.split(",") if s] or None
+    res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall)
+    print(table(res))
+    failed = [r for r in res if r["status"] != "PASS"]
+    for r in failed:
+        print(f"\nFAIL {r['layer']}: {r.get('reason', '')}")
+        if r.get("report"):
+            print(r["report"])
+        print(f"  artifacts kept in {r['run_dir']}")
+        print(f"  rerun: {r['rerun']}")
+    print(f"\n{len(res) - len(failed)} passed, {len(failed)} failed")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
