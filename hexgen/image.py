@@ -385,16 +385,24 @@ def _load(folder: Path) -> ReadBack:
         raise HexgenError(f"{mpath}: bad config: {exc}") from exc
     wb = cfg.word_bits
     arrays: dict[tuple[str, str], NDArray[np.int64]] = {}
-    dram_words = int(mm["dram"]["words"])
+    try:
+        dram_words = int(mm["dram"]["words"])
+        dram_name = str(mm["dram"]["file"])
+        segments = sorted(mm["segments"], key=lambda s: int(s["base"]))
+        for i, seg in enumerate(segments):
+            missing = [k for k in ("layer", "segment", "base", "words", "layout", "file") if k not in seg]
+            if missing:
+                raise KeyError(f"segment {i} has no {', '.join(missing)}")
+    except (KeyError, TypeError, ValueError) as exc:
+        raise HexgenError(f"{mpath}: malformed memory map: {exc}") from exc
     dram: MemhFile | None = None
-    dram_name = mm["dram"]["file"]
     try:
         dram = read_memh(folder / dram_name, wb, expect={"tensor": "dram", "word_bits": wb}, count=dram_words)
     except HexFormatError as exc:
         problems.append(f"{dram_name}:{exc.line}: {exc.message}")
     covered = np.zeros(dram_words, bool)
     prev_end = 0
-    for seg in sorted(mm["segments"], key=lambda s: int(s["base"])):
+    for seg in segments:
         name = f"{seg['layer']}.{seg['segment']}"
         fname = seg["file"]
         base, n = int(seg["base"]), int(seg["words"])
@@ -405,7 +413,7 @@ def _load(folder: Path) -> ReadBack:
         prev_end = max(prev_end, base + n * cfg.word_bytes)
         try:
             lay = Layout.from_json(seg["layout"])
-        except LayoutError as exc:
+        except (LayoutError, AttributeError) as exc:
             problems.append(f"{MAP_FILE}: segment {name}: {exc}")
             continue
         stored = {k: v for k, v in seg["layout"].items()}

@@ -203,6 +203,11 @@ def test_check_on_a_folder_that_is_not_an_image(tmp_path: Path) -> None:
     assert check_image(tmp_path)[0].startswith(f"{tmp_path / 'memory_map.json'}: cannot read the memory map")
     (tmp_path / "memory_map.json").write_text('{"format": "other"}')
     assert "not a hexgen memory map" in check_image(tmp_path)[0]
+    mm = {"format": "hexgen-memory-map", "version": 1, "config": HardwareConfig().to_json(), "dram": {"file": "dram.memh", "words": 0}}
+    (tmp_path / "memory_map.json").write_text(json.dumps({**mm, "segments": [{"layer": "conv1", "base": 0}]}))
+    assert check_image(tmp_path) == [f"{tmp_path / 'memory_map.json'}: malformed memory map: 'segment 0 has no segment, words, layout, file'"]
+    (tmp_path / "memory_map.json").write_text(json.dumps({**mm, "version": 2}))
+    assert "memory map version 2; this hexgen reads version 1" in check_image(tmp_path)[0]
 
 
 def test_fit_error_on_a_real_model(nets: dict) -> None:
