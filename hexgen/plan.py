@@ -124,6 +124,11 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     if isinstance(layer, ConvLayer):
         k, cg, kh, kw = (int(s) for s in layer.weight.shape)
         depthwise = cg == 1 and layer.groups == k and layer.groups > 1
+        if layer.kind == "depthwise" and not depthwise:
+            raise LayoutError(
+                f"layer {layer.name}: depthwise conv with {k} output channels for {layer.groups} groups "
+                f"(channel multiplier {k // max(layer.groups, 1)}); the depthwise mapping needs one output channel per input channel"
+            )
         if depthwise:
             w = Layout(("k", "c", "ky", "kx"), (k, cg, kh, kw), (("k", r),), ("k_tile", "c", "ky", "kx", "k_lane"), 8, True, 0, wb)
             schedule: tuple[str, ...] = ("k_tile", "p_tile", "ky", "kx")

@@ -334,3 +334,13 @@ def test_fit_error_names_layer_buffer_need_capacity() -> None:
         plan_layer(layer, HardwareConfig(scale_buf_words=1))
     # exactly at capacity fits
     plan_layer(layer, HardwareConfig(weight_buf_words=144, act_buf_words=128, out_buf_words=8, bias_buf_words=16, scale_buf_words=16))
+
+
+def test_depthwise_with_a_channel_multiplier_is_refused() -> None:
+    import dataclasses
+
+    rng = np.random.default_rng(3)
+    dw = synth.conv_layer(rng, name="dw2", c=4, k=4, hw=(4, 4), depthwise=True)
+    doubled = dataclasses.replace(dw, weight=np.concatenate([dw.weight, dw.weight]), out_shape=(8, 4, 4))
+    with pytest.raises(LayoutError, match="layer dw2: depthwise conv with 8 output channels for 4 groups .channel multiplier 2."):
+        plan_layer(doubled, HardwareConfig())
