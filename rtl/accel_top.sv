@@ -576,28 +576,23 @@ module accel_top #(
   assign rq_ovf_any = rq_out_valid && src_ready && (rq_ovf != '0);
 
   // ------------------------------------------------------------------ writer
-  // One write command per pixel tile: the tile's pixels are consecutive words of the output.
-  logic        w_active_q, w_wait_q;
-  logic [15:0] w_p0_q;
-  logic [15:0] w_cols;
-  assign w_cols = (32'(npix) - 32'(w_p0_q) >= COLS) ? 16'(COLS) : 16'(32'(npix) - 32'(w_p0_q));
+  // One write command per k_tile: its pixels are consecutive words of the output region
+  // ([k_tile][y][x]), and the requantizer delivers them in that order, tile after tile.
+  logic w_active_q, w_wait_q;
 
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
       w_active_q <= 1'b0;
       w_wait_q   <= 1'b0;
-      w_p0_q     <= '0;
     end else if (run_start) begin
       w_active_q <= 1'b1;
       w_wait_q   <= 1'b0;
-      w_p0_q     <= '0;
     end else if (w_active_q) begin
       if (!w_wait_q) begin
         if (ld_cmd_ready) w_wait_q <= 1'b1;
       end else if (ld_cmd_done) begin
-        w_wait_q <= 1'b0;
-        w_p0_q <= w_p0_q + 16'(COLS);
-        if (32'(w_p0_q) + COLS >= 32'(npix)) w_active_q <= 1'b0;
+        w_wait_q   <= 1'b0;
+        w_active_q <= 1'b0;
       end
     end
   end
@@ -614,8 +609,8 @@ module accel_top #(
     if (state_q == StRun) begin
       ld_cmd_valid = w_active_q && !w_wait_q;
       ld_cmd_write = 1'b1;
-      ld_cmd_ext   = ADDR_W'(out_base_q + 32'(kt_q) * 32'(npix) + 32'(w_p0_q));
-      ld_cmd_len   = w_cols;
+      ld_cmd_ext   = ADDR_W'(out_base_q + 32'(kt_q) * 32'(npix));
+      ld_cmd_len   = npix;
     end else begin
       ld_cmd_valid = main_cmd_valid;
       ld_cmd_write = 1'b0;
