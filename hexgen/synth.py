@@ -47,7 +47,7 @@ def conv_layer(
     wo = (hw[1] + 2 * padding[1] - kw) // stride[1] + 1
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
-    if depthwise:
+    if depthwise and groups > 1:  # golden's classification: a 1-channel "depthwise" conv is a plain conv
         kind = "depthwise"
     elif (kh, kw) == (1, 1):
         kind = "pointwise"
