@@ -73,7 +73,10 @@ module requant_tb #(
   end
 
   // ---------------------------------------------------------------- stream source and sink
-  logic        running_q;
+  // start_i: clear the indices and run until count_i output beats are stored, then stop (done_o
+  // stays high until the next start). Nothing is sent while stopped, so no beat of one run can
+  // be in flight when the next one starts, whatever count_i is set to in between.
+  logic        running_q, done_q;
   logic [31:0] src_idx_q, snk_idx_q, rnd_q, cycles_q;
   logic        s_valid, s_ready, o_ready, o_valid;
   /* verilator lint_off UNUSEDSIGNAL */  // padding bits of the nibble-aligned lane fields
@@ -89,7 +92,7 @@ module requant_tb #(
   assign vec = vec_mem[src_idx_q[$clog2(DEPTH)-1:0]];
   assign s_valid = running_q && (src_idx_q < count_i) && (rnd_q[7:0] >= stall_i);
   assign o_ready = mode_i ? (rnd_q[15:8] >= bp_i) : out_ready_i;
-  assign done_o = running_q && (snk_idx_q == count_i);
+  assign done_o = done_q;
   assign cycles_o = cycles_q;
   assign out_valid_o = o_valid;
   assign out_fire_o = o_valid & o_ready;
@@ -97,21 +100,27 @@ module requant_tb #(
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
       running_q <= 1'b0;
+      done_q    <= 1'b0;
       src_idx_q <= '0;
       snk_idx_q <= '0;
       rnd_q     <= 32'h1;
       cycles_q  <= '0;
     end else if (start_i) begin
       running_q <= 1'b1;
+      done_q    <= 1'b0;
       src_idx_q <= '0;
       snk_idx_q <= '0;
       rnd_q     <= (seed_i == 32'h0) ? 32'h1 : seed_i;
       cycles_q  <= '0;
     end else begin
       rnd_q <= rnd_next;
-      if (running_q && !done_o) cycles_q <= cycles_q + 32'd1;
+      if (running_q && snk_idx_q == count_i) begin
+        running_q <= 1'b0;
+        done_q    <= 1'b1;
+      end
+      if (running_q) cycles_q <= cycles_q + 32'd1;
       if (s_valid && s_ready) src_idx_q <= src_idx_q + 32'd1;
-      if (mode_i && o_valid && o_ready) begin
+      if (mode_i && running_q && o_valid && o_ready) begin
         res_mem[snk_idx_q[$clog2(DEPTH)-1:0]] <= {{(OVF_W - LANES){1'b0}}, out_ovf_o, out_data_o};
         snk_idx_q <= snk_idx_q + 32'd1;
       end
