@@ -16,7 +16,6 @@ from golden.errors import (
     ShapeError,
     UnsupportedLayerError,
 )
-from golden.extract import extract, trace_values
 from golden.layers import (
     INPUT,
     AddLayer,
@@ -31,7 +30,24 @@ from golden.layers import (
     Requant,
     RunResult,
 )
-from golden.quantize import contract_qconfig, quantize
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from golden.graph import extract, trace_values
+    from golden.ptq import contract_qconfig, quantize
+
+# quantize / extract need torch (a 3 s import); they load on first use so that code reading layer
+# records or memory images (hexgen's reader, the testbenches) starts fast.
+_LAZY = {"quantize": "golden.ptq", "contract_qconfig": "golden.ptq", "extract": "golden.graph",
+         "trace_values": "golden.graph"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'golden' has no attribute {name!r}")
 
 
 def quantize_input(net: Network, x: object) -> object:

@@ -15,7 +15,7 @@ from golden import extract, quantize
 from golden.arith import BIAS_MODES
 from golden.errors import GoldenError
 from golden.models import DEFAULT_MODEL, SHIPPED, load_model
-from golden.extract import torch_int8_output
+from golden.graph import torch_int8_output
 
 
 def summary(args: argparse.Namespace) -> int:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import fx
 
-from golden.extract import layer_oracle, trace_values
+from golden.graph import layer_oracle, trace_values
 from golden.layers import Network
 
 MIN_EQUAL_FRACTION = 0.995
@@ -55,7 +55,7 @@ def compare_layers(net: Network, quantized_model: fx.GraphModule, x: torch.Tenso
 
 
 def top1_agreement(net: Network, quantized_model: fx.GraphModule, x: torch.Tensor) -> float:
-    from golden.extract import torch_int8_output
+    from golden.graph import torch_int8_output
 
     q = torch_int8_output(quantized_model, x).reshape(x.shape[0], -1).argmax(1).numpy()
     g = net.predict(net.quantize_input(x))

@@ -412,7 +412,11 @@ module accel_top #(
   assign g_ix = 18'($signed({2'b0, g_ox_q}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
   assign g_inb = (g_iy >= 0) && (g_iy < $signed({2'b0, in_h_q})) && (g_ix >= 0) && (g_ix < $signed({2'b0, in_w_q}));
   assign g_ct_eff = is_dw ? kt_q : g_ct_q;
+`ifdef MUT_ADDR  // mutation test: an off-by-one in the activation address
+  assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]) + 32'd1;
+`else
   assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]);
+`endif
 
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
@@ -495,7 +499,11 @@ module accel_top #(
   assign c_lanes = c_real_lanes;
   assign c_last_beat = (c_lane_q + 1 == c_lanes);
   assign c_waddr = is_dw ? 32'(meta_step_q[c_set_q]) : 32'(meta_step_q[c_set_q]) * ROWS + 32'(c_lane_q);
+`ifdef MUT_HANG  // mutation test: the compute unit never issues a beat (the watchdog must fire)
+  assign mac_in_valid = 1'b0 && c_full;
+`else
   assign mac_in_valid = c_full && state_q == StRun;
+`endif
   assign mac_first = meta_first_q[c_set_q] && c_lane_q == 0;
   assign mac_last = meta_last_q[c_set_q] && c_last_beat;
   logic [WORD_BITS-1:0] c_wword;
@@ -542,10 +550,17 @@ module accel_top #(
   logic [ROWS*32-1:0]   mac_out_acc;
   logic [CW-1:0]        mac_out_col;
 
+  logic [7:0] mac_z;
+`ifdef MUT_ZP  // mutation test: the wrong zero point reaches the array
+  assign mac_z = z_in_q + 8'd1;
+`else
+  assign mac_z = z_in_q;
+`endif
+
   mac_array #(.ROWS(ROWS), .COLS(COLS)) u_mac (
       .clk_i, .rst_i,
       .in_valid_i(mac_in_valid), .in_ready_o(mac_in_ready),
-      .in_w_i(mac_w), .in_a_i(mac_a), .in_z_i(z_in_q),
+      .in_w_i(mac_w), .in_a_i(mac_a), .in_z_i(mac_z),
       .in_first_i(mac_first), .in_last_i(mac_last), .in_cols_i(meta_cols_q[c_set_q]),
       .out_valid_o(mac_out_valid), .out_ready_i(mac_out_ready), .out_acc_o(mac_out_acc),
       .out_col_o(mac_out_col), .out_last_o(mac_out_last)

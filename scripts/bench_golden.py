@@ -18,7 +18,7 @@ warnings.filterwarnings("ignore")
 
 from golden import extract, quantize  # noqa: E402
 from golden.models import DEFAULT_MODEL, load_model  # noqa: E402
-from golden.quantize import reference_engine  # noqa: E402
+from golden.ptq import reference_engine  # noqa: E402
 
 
 def median_time(fn, repeat: int) -> float:  # type: ignore[no-untyped-def]

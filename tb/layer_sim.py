@@ -11,6 +11,7 @@ layer in one simulation, print a table. On failure the image folder, the results
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shlex
@@ -30,10 +31,14 @@ SOURCES = [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL /
 TOP = "accel_tb"
 BUILD = ROOT / "build" / "sim"
 RUNS = ROOT / "build" / "layers"
+ARRAY_SIZE = 8 * 8  # MAC-array rows x columns of the build (accel_tb defaults; hexgen's HardwareConfig())
+DRAM_WORDS = 1 << 18  # external memory model depth of the build (accel_tb ADDR_W)
 
 
-def build_accel(sim: str, *, waves: bool = False) -> Path:
-    """Build (or reuse) the layer bench for `sim`; one build serves every layer of every model."""
+def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ()) -> Path:
+    """Build (or reuse) the layer bench for `sim`; one build serves every layer of every model.
+
+    `defines` (e.g. MUT_ROUND) build a deliberately broken variant for the mutation tests."""
     from cocotb_tools.runner import get_runner
 
     from tb.sim import _locked, _stamp
@@ -42,7 +47,8 @@ def build_accel(sim: str, *, waves: bool = False) -> Path:
     args = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"] if sim == "verilator" else ["-g2012"]
     if sim == "verilator" and waves:
         args += ["--trace-fst", "--trace-structs"]
-    bdir = BUILD / f"accel-{sim}{'-waves' if waves else ''}"
+    args += [f"-D{d}" for d in defines]  # same syntax for verilator and iverilog
+    bdir = BUILD / f"accel-{sim}{'-waves' if waves else ''}{''.join('-' + d.lower() for d in defines)}"
     key = _stamp(sim, TOP, [*SOURCES, RTL / "accel_csr.svh"], {}, args)
     stamp = bdir / ".stamp"
     with _locked(BUILD / ".build.lock"):
@@ -65,8 +71,30 @@ def build_accel(sim: str, *, waves: bool = False) -> Path:
     return bdir
 
 
-def prepare_image(model: str, seed: int, out: Path) -> tuple[Any, list[str], dict[str, int]]:
-    """Quantize, run golden, write the memory image of test image number `seed`."""
+def _image_key(model: str, seed: int) -> str:
+    """Hash of everything the memory image depends on: reused while it is unchanged."""
+    h = hashlib.sha256(f"{model}|{seed}".encode())
+    files = sorted((ROOT / "golden").rglob("*.py")) + sorted((ROOT / "golden" / "models" / "checkpoints").glob("*"))
+    files += sorted((ROOT / "hexgen").glob("*.py"))
+    user = model.rpartition(":")[0]
+    if user and Path(user).is_file():
+        files.append(Path(user))
+    for f in files:
+        h.update(str(f).encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def prepare_image(model: str, seed: int, out: Path) -> list[dict[str, Any]]:
+    """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
+
+    Returns every layer of the network: name, kind, shapes, MACs and whether the RTL runs it."""
+    key = _image_key(model, seed)
+    info = out.parent / "layers.json"
+    if (out / "memory_map.json").is_file() and info.is_file():
+        cached = json.loads(info.read_text())
+        if cached.get("key") == key:
+            return list(cached["layers"])
     warnings.filterwarnings("ignore")
     from golden import extract, quantize
     from golden.models import load_model
@@ -80,36 +108,48 @@ def prepare_image(model: str, seed: int, out: Path) -> tuple[Any, list[str], dic
     x_q = net.quantize_input(x[idx : idx + 1])
     image = build_image(net, x_q, HardwareConfig(), model=m.name)
     write_image(image, out)
-    names = [l.name for l in net.compute_layers()]
-    macs = {l.name: l.macs for l in net.compute_layers()}
-    return net, names, macs
+    compute = {l.name for l in net.compute_layers()}
+    layers = [
+        {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
+         "macs": l.macs, "rtl": l.name in compute}
+        for l in net.layers
+    ]
+    info.write_text(json.dumps({"key": key, "layers": layers}, indent=1))
+    return layers
 
 
 def run(
     *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool = False, mem_stall: int = 0,
-    mem_latency: int = 8, quiet: bool = False,
+    mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
+    csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "",
 ) -> list[dict[str, Any]]:
     from cocotb_tools.runner import get_runner
 
     tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
-    rdir = RUNS / f"{tag}-{sim}-seed{seed}"
+    rdir = RUNS / f"{tag}-{sim}-seed{seed}{run_tag}"
     rdir.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     print(f"sim: golden model {model}, test image {seed}, memory image in {rdir / 'image'} ...", flush=True)
-    net, names, macs = prepare_image(model, seed, rdir / "image")
+    all_layers = prepare_image(model, seed, rdir / "image")
+    by_name = {l["name"]: l for l in all_layers}
+    names = [l["name"] for l in all_layers if l["rtl"]]
+    macs = {l["name"]: l["macs"] for l in all_layers}
     chosen = names if not layers else layers
     unknown = [n for n in chosen if n not in names]
     if unknown:
-        kinds = {l.name: l.kind for l in net.layers}
+        kinds = {l["name"]: l["kind"] for l in all_layers}
         msg = ", ".join(f"{n} ({kinds[n]}: golden only)" if n in kinds else f"{n} (no such layer)" for n in unknown)
         raise SystemExit(f"sim: cannot simulate {msg}; RTL layers of {model}: {', '.join(names)}")
-    bdir = build_accel(sim, waves=waves)
+    mm = json.loads((rdir / "image" / "memory_map.json").read_text())
+    if int(mm["dram"]["words"]) > DRAM_WORDS:
+        raise SystemExit(f"sim: the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory holds {DRAM_WORDS}")
+    bdir = build_accel(sim, waves=waves, defines=defines)
     results = rdir / "results.json"
     if results.exists():
         results.unlink()
     job = {
         "image_dir": str(rdir / "image"), "layers": chosen, "results": str(results), "seed": seed,
-        "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": macs,
+        "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": macs, "csr_overrides": csr_overrides or {},
     }
     (rdir / "job.json").write_text(json.dumps(job, indent=1))
     print(f"sim: running {len(chosen)} layer(s) on {sim} ...", flush=True)
@@ -137,16 +177,16 @@ def run(
         raise SystemExit(f"sim: the simulation wrote no results ({results}); see {rdir}")
     res: list[dict[str, Any]] = json.loads(results.read_text())
     for r in res:
-        l = net[r["layer"]]
-        r["shape"] = "x".join(map(str, l.in_shape)) + " -> " + "x".join(map(str, l.out_shape))
-        r["golden_macs"] = l.macs
-        r["utilisation"] = l.macs / (r["cycles"] * 64) if r.get("cycles") else 0.0
+        l = by_name[r["layer"]]
+        r["shape"] = "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))
+        r["golden_macs"] = l["macs"]
+        r["utilisation"] = l["macs"] / (r["cycles"] * ARRAY_SIZE) if r.get("cycles") else 0.0
         r["rerun"] = rerun_command(r["layer"], sim, model, seed, waves)
         r["run_dir"] = str(rdir)
     done = {r["layer"] for r in res}
     for n in chosen:
         if n not in done:
-            res.append({"layer": n, "kind": net[n].kind, "status": "FAIL", "reason": "not run (the simulation stopped)",
+            res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL", "reason": "not run (the simulation stopped)",
                         "rerun": rerun_command(n, sim, model, seed, waves), "run_dir": str(rdir)})
     print(f"sim: {len(res)} layer(s) in {time.time() - t0:.1f} s", flush=True)
     return res

@@ -95,8 +95,9 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[s
     layer = rb.layer(name)
     bases = {s: rb.segment_info(name, s)["base_word"] for s in ("weights", "bias", "scale", "input", "output")}
     await reset(dut, job)
+    overrides = job.get("csr_overrides", {}).get(name, {})
     for csr, value in descriptor_csrs(layer, bases):
-        await write_csr(dut, csr, value)
+        await write_csr(dut, csr, overrides.get(csr, value))
     expected = rb[(name, "expected")][0]
     macs = int(layer.get("macs", 0)) or int(job["macs"][name])
     # watchdog: generous bound from the work (a stuck engine is stopped, a slow one is not)

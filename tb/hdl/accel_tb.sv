@@ -9,7 +9,7 @@
 module accel_tb #(
     parameter int ROWS = 8,
     parameter int COLS = 8,
-    parameter int ADDR_W = 20,
+    parameter int ADDR_W = 18,
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 2048
 ) (

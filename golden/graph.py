@@ -32,7 +32,7 @@ from golden.layers import (
     Network,
     Requant,
 )
-from golden.quantize import is_converted, reference_engine
+from golden.ptq import is_converted, reference_engine
 
 _CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)
 _LINEAR_MODULES = (nnq.Linear, nniq.LinearReLU)
