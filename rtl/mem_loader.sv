@@ -158,6 +158,13 @@ module mem_loader #(
     end
   end
 
+`ifndef SYNTHESIS
+  // Simulation check (Verilator needs --assert): read data only arrives for a read command.
+  always @(posedge clk_i) begin
+    if (!rst_i) assert (!rd_valid_i || (busy_q && !write_q)) else $error("%m: rd_valid_i without a read command");
+  end
+`endif
+
 endmodule
 
 `resetall

@@ -206,8 +206,8 @@ async def test_direct_handshake(dut) -> None:
     dut.in_acc_i.value = (2**31 - 1)
     dut.in_bias_mant_i.value = 1
     dut.in_bias_shift_i.value = 0
-    dut.in_m0_i.value = 1
-    dut.in_n_i.value = 1
+    dut.in_m0_i.value = sum(1 << (31 * l) for l in range(lanes))
+    dut.in_n_i.value = sum(1 << (6 * l) for l in range(lanes))
     dut.in_valid_i.value = 1
     await RisingEdge(dut.clk_i)
     dut.in_valid_i.value = 0
