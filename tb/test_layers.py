@@ -99,9 +99,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[s
     for csr, value in descriptor_csrs(layer, bases):
         await write_csr(dut, csr, overrides.get(csr, value))
     expected = rb[(name, "expected")][0]
-    macs = int(layer.get("macs", 0)) or int(job["macs"][name])
-    # watchdog: generous bound from the work (a stuck engine is stopped, a slow one is not)
-    limit_cycles = int(job.get("watchdog_factor", 20)) * (macs // 8 + 4 * expected.size) + 200_000
+    macs = int(job["macs"][name])
+    words = sum(rb.segment_info(name, s)["words"] for s in ("weights", "bias", "scale", "input", "output"))
+    # watchdog: 50x the ideal work (MACs over the array, words moved) plus a margin: a stuck engine
+    # is stopped, a slow one is not. A job may set its own bound (the watchdog test does).
+    limit_cycles = int(job.get("watchdog_cycles") or 50 * (macs // 64 + words) + 20_000)
     t0 = time.perf_counter()
     await write_csr(dut, "CTRL", 1)
     done = RisingEdge(dut.done_o)
@@ -124,9 +126,6 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[s
         return result
     info = rb.segment_info(name, "output")
     words, bad = await read_words(dut, info["base_word"], info["words"])
-    if bad:
-        result.update(status="FAIL", reason="X/Z in the output region: " + "; ".join(bad[:5]))
-        return result
     # Decoded with the expected output's layout: its padding lanes hold z_out, which is what the
     # engine must write there (padded channels have M0 = 0, so they requantise to z_out).
     got, problems = from_words(words, rb.layout(name, "expected"))
@@ -142,6 +141,9 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[s
         result.update(status="FAIL", reason="padding lanes of the output region do not hold z_out: " + problems[0][1])
     if not m.ok:
         result["reason"] = f"{m.wrong} of {m.total} outputs wrong"
+    if bad:  # X/Z words were decoded as 0 above; they fail the layer whatever they compared as
+        result.update(status="FAIL", reason=f"X/Z in {len(bad)} output word(s): " + "; ".join(bad[:3]))
+        result["report"] = result["report"] + "\n  X/Z words (read as 0 above): " + "; ".join(bad[:10])
     return result
 
 
@@ -150,6 +152,17 @@ async def run_layers(dut: Any) -> None:
     job = json.loads(Path(os.environ["LAYER_JOB"]).read_text())
     Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
     rb = read_image(job["image_dir"])
+    if job.get("wave_signals"):
+        widths = {}
+        for path in job["wave_signals"]:
+            h = dut
+            try:
+                for part in path.split("."):
+                    h = getattr(h, part)
+                widths[path] = len(h)
+            except (AttributeError, TypeError):
+                widths[path] = 0  # not visible in this simulator: left out of the save file
+        Path(job["results"]).with_name("wave_signals.json").write_text(json.dumps(widths))
     results = []
     for name in job["layers"]:
         r = await run_layer(dut, rb, name, job)

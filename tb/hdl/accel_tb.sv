@@ -64,6 +64,7 @@ module accel_tb #(
 
   assign peek_data_o = u_mem.mem[peek_addr_i];
 
+
   logic unused;
   assign unused = rd_last;
 
