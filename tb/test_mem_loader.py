@@ -36,8 +36,9 @@ class Bench:
         self.aw = len(dut.cmd_ext_addr_i)
         self.depth = 1 << self.aw
         self.bw = len(dut.cmd_buf_addr_i)
-        self.max_burst = 8  # mem_loader_tb default MAX_BURST
-        self.image = [self.rng.randrange(2**32) for _ in range(self.depth)]
+        self.max_burst = int(os.environ.get("MEM_MAX_BURST", "8"))  # the build's MAX_BURST
+        self.dw = len(dut.src_data_i)
+        self.image = [self.rng.randrange(2**self.dw) for _ in range(self.depth)]
         self.words_read = 0
         self.words_written = 0
 
@@ -47,7 +48,7 @@ class Bench:
 
     async def setup(self) -> None:
         dut = self.dut
-        INIT.write_text("\n".join(f"{w:08x}" for w in self.image) + "\n")
+        INIT.write_text("\n".join(f"{w:0{self.dw // 4}x}" for w in self.image) + "\n")
         Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
         for name in ("mem_load_i", "mem_dump_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i",
                      "cmd_valid_i", "cmd_write_i", "cmd_ext_addr_i", "cmd_buf_addr_i", "cmd_len_i",
@@ -188,7 +189,7 @@ async def test_random_writes(dut) -> None:
         for _ in range(n_cmd):
             length = b.rng.randrange(1, 60)
             ext = b.rng.randrange(b.depth)
-            data = [b.rng.randrange(2**32) for _ in range(length)]
+            data = [b.rng.randrange(2**b.dw) for _ in range(length)]
             await b.command(True, ext, 0, length, p_ready, data)
             for i, d in enumerate(data):
                 b.image[(ext + i) % b.depth] = d

@@ -34,3 +34,14 @@ def test_requant_uvm(simulator: str) -> None:
 def test_requant_sweep(simulator: str) -> None:
     sim.run("requant", simulator, "tb.test_requant", testcase="test_random", parameters=PARAMS,
             extra_env={"REQUANT_VECTORS": "1000000"}, run_name="sweep")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("simulator", sim.SIMS)
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_requant_lanes(simulator: str, lanes: int) -> None:
+    """Other lane counts (one lane; an odd count that pads the result word's ovf field)."""
+    for case in ("test_corners", "test_random", "test_direct_handshake", "RequantUvmTest"):
+        module = "tb.test_requant_uvm" if case.startswith("Requant") else "tb.test_requant"
+        sim.run("requant", simulator, module, testcase=case, parameters={"LANES": lanes},
+                extra_env={"REQUANT_VECTORS": "20000"})
