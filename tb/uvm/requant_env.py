@@ -201,7 +201,8 @@ COVER_BINS: dict[str, list[str]] = {
     "sign of acc + bias": ["negative", "zero", "positive"],
     "acc extreme": ["INT32_MIN", "INT32_MAX"],
     "saturation": ["high", "low", "in range"],
-    "tie": ["exact tie", "no tie"],
+    "tie": ["exact tie, acc < 0", "exact tie, acc > 0", "no tie"],
+    "saturation x sign": ["high, acc < 0", "high, acc >= 0", "low, acc < 0", "low, acc >= 0"],
     "n": ["1", "2-15", "16-31", "32-47", "48-62", "63"],
     "z_out": ["0", "1-127", "128", "129-254", "255"],
     "M0": ["1 (power of two)", "16 bits", "2^31-1 (max)", "other widths"],
@@ -226,8 +227,14 @@ class Coverage(uvm_subscriber):
             h["sign of acc + bias"]["negative" if total < 0 else "zero" if total == 0 else "positive"] += 1
             if total in (rv.INT32_MIN, rv.INT32_MAX):
                 h["acc extreme"]["INT32_MIN" if total < 0 else "INT32_MAX"] += 1
-            h["saturation"][rv.saturation(total, m0, n, z, lo, hi)] += 1
-            h["tie"]["exact tie" if rv.is_tie(total, m0, n) else "no tie"] += 1
+            sat = rv.saturation(total, m0, n, z, lo, hi)
+            h["saturation"][sat] += 1
+            if sat != "in range":
+                h["saturation x sign"][f"{sat}, acc {'<' if total < 0 else '>='} 0"] += 1
+            if rv.is_tie(total, m0, n):
+                h["tie"]["exact tie, acc < 0" if total < 0 else "exact tie, acc > 0"] += 1
+            else:
+                h["tie"]["no tie"] += 1
             h["n"][n_bin(n)] += 1
             h["z_out"][z_bin(z)] += 1
             h["M0"][m0_bin(m0)] += 1
