@@ -30,14 +30,16 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
-# make sim [LAYER=conv3[,fc1]] [SIM=verilator|icarus] [WAVES=1] [MODEL=...] [SEED=n]
+# make sim [LAYER=conv3[,fc1]] [SIM=verilator|icarus] [WAVES=1] [MODEL=...] [SEED=n] [CHAIN=1 [CHAIN_IMAGES=32]]
 LAYER ?=
 SEED  ?= 0
 WAVES ?=
+CHAIN ?=
+CHAIN_IMAGES ?= 32
 
 sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --sim $(or $(SIM),verilator) --seed $(SEED) \
-		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves)
+		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
 
 layers: $(STAMP)
 	$(PY) -m tb.layer_sim --list --model $(MODEL)

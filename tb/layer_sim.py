@@ -75,7 +75,7 @@ def _image_key(model: str, seed: int) -> str:
     """Hash of everything the memory image depends on: reused while it is unchanged."""
     h = hashlib.sha256(f"{model}|{seed}".encode())
     files = sorted((ROOT / "golden").rglob("*.py")) + sorted((ROOT / "golden" / "models" / "checkpoints").glob("*"))
-    files += sorted((ROOT / "hexgen").glob("*.py"))
+    files += sorted((ROOT / "hexgen").glob("*.py")) + [Path(__file__)]
     user = model.rpartition(":")[0]
     if user and Path(user).is_file():
         files.append(Path(user))
@@ -85,13 +85,16 @@ def _image_key(model: str, seed: int) -> str:
     return h.hexdigest()
 
 
+CHAIN_IMAGES = 32
+
+
 def prepare_image(model: str, seed: int, out: Path) -> list[dict[str, Any]]:
     """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
 
     Returns every layer of the network: name, kind, shapes, MACs and whether the RTL runs it."""
     key = _image_key(model, seed)
     info = out.parent / "layers.json"
-    if (out / "memory_map.json").is_file() and info.is_file():
+    if all(p.is_file() for p in (out / "memory_map.json", info, out.parent / "net.pkl", out.parent / "chain.npz")):
         cached = json.loads(info.read_text())
         if cached.get("key") == key:
             return list(cached["layers"])
@@ -108,6 +111,17 @@ def prepare_image(model: str, seed: int, out: Path) -> list[dict[str, Any]]:
     x_q = net.quantize_input(x[idx : idx + 1])
     image = build_image(net, x_q, HardwareConfig(), model=m.name)
     write_image(image, out)
+    # for CHAIN=1: the golden network and a sample of test images (with labels when the model has them)
+    import pickle
+
+    import numpy as np
+
+    n = min(CHAIN_IMAGES, len(x))
+    order = [(idx + i) % len(x) for i in range(n)]
+    xs = net.quantize_input(x[order])
+    labels = m.y_test[order].numpy() if m.y_test is not None else np.full(n, -1)
+    np.savez(out.parent / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
+    (out.parent / "net.pkl").write_bytes(pickle.dumps(net))
     compute = {l.name for l in net.compute_layers()}
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
@@ -122,7 +136,12 @@ def run(
     *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool = False, mem_stall: int = 0,
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
+    chain: int = 0,
 ) -> list[dict[str, Any]]:
+    """Run the chosen layers (default: every conv/fc layer) and return one result per layer.
+
+    chain > 0: instead feed the RTL's own outputs forward through the whole network for `chain`
+    test images (golden runs the layers the RTL does not) and return one result per image."""
     from cocotb_tools.runner import get_runner
 
     tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
@@ -152,9 +171,13 @@ def run(
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": macs, "csr_overrides": csr_overrides or {},
         "watchdog_cycles": watchdog_cycles,
         "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
+        "chain": {"images": chain, "npz": str(rdir / "chain.npz"), "net": str(rdir / "net.pkl")} if chain else None,
     }
     (rdir / "job.json").write_text(json.dumps(job, indent=1))
-    print(f"sim: running {len(chosen)} layer(s) on {sim} ...", flush=True)
+    if chain:
+        print(f"sim: chained run of {model} on {sim}: {chain} image(s), RTL outputs fed forward ...", flush=True)
+    else:
+        print(f"sim: running {len(chosen)} layer(s) on {sim} ...", flush=True)
     apply_simulator_env()
     try:
         get_runner(sim).test(
@@ -178,6 +201,9 @@ def run(
     if not results.exists():
         raise SystemExit(f"sim: the simulation wrote no results ({results}); see {rdir}")
     res: list[dict[str, Any]] = json.loads(results.read_text())
+    if chain:
+        print(f"sim: {len(res)} image(s) in {time.time() - t0:.1f} s", flush=True)
+        return res
     for r in res:
         l = by_name[r["layer"]]
         r["shape"] = "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))
@@ -273,6 +299,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--waves", action="store_true")
     p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles")
     p.add_argument("--list", action="store_true", help="list the model's layers and exit")
+    p.add_argument("--chain", type=int, default=0, metavar="N",
+                   help="feed the RTL's own outputs through the whole network for N test images")
     a = p.parse_args(argv)
     if a.list:
         warnings.filterwarnings("ignore")
@@ -286,6 +314,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{l.name:10s} {l.kind:10s} {'x'.join(map(str, l.in_shape)):>10s} -> {'x'.join(map(str, l.out_shape)):10s} {where}")
         return 0
     layers = [s for s in a.layer.split(",") if s] or None
+    if a.chain:
+        return main_chain(a)
     res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall)
     golden_only = []
     if layers is None and res:
@@ -301,6 +331,25 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  rerun: {r['rerun']}")
     print(f"\n{len(res) - len(failed)} passed, {len(failed)} failed")
     return 1 if failed else 0
+
+
+def main_chain(a: argparse.Namespace) -> int:
+    res = run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, chain=a.chain)
+    n = len(res)
+    labelled = [r for r in res if r["label"] >= 0]
+    print(f"{'image':>5s} {'label':>5s} {'RTL':>4s} {'golden':>6s}  layers equal to golden")
+    for r in res:
+        print(f"{r['image']:>5d} {r['label']:>5d} {r['rtl_pred']:>4d} {r['golden_pred']:>6d}  "
+              f"{r['layers_equal']}/{r['layers']}" + (f"  first differing: {r['first_diff']}" if r.get("first_diff") else ""))
+    agree = sum(r["rtl_pred"] == r["golden_pred"] for r in res)
+    print(f"\nRTL top-1 equals golden on {agree}/{n} images")
+    if labelled:
+        acc_rtl = sum(r["rtl_pred"] == r["label"] for r in labelled) / len(labelled)
+        acc_gold = sum(r["golden_pred"] == r["label"] for r in labelled) / len(labelled)
+        print(f"digits test accuracy over {len(labelled)} images: RTL {acc_rtl:.2%}, golden {acc_gold:.2%}")
+    bad = [r for r in res if r["layers_equal"] != r["layers"]]
+    print(f"{n - len(bad)} passed, {len(bad)} failed")
+    return 1 if bad else 0
 
 
 if __name__ == "__main__":

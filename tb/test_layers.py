@@ -18,7 +18,9 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
 
-from hexgen import from_words, read_image
+import numpy as np
+
+from hexgen import from_words, read_image, to_words
 from tb.compare import compare
 from tb.csr import CSR, KIND, STATES, field_name
 
@@ -69,6 +71,8 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.mem_stall_i.value = int(job.get("mem_stall", 0))
     dut.mem_seed_i.value = int(job.get("seed", 1)) or 1
     dut.peek_addr_i.value = 0
+    dut.poke_we_i.value = 0
+    dut.poke_data_i.value = 0
     for _ in range(3):
         await RisingEdge(dut.clk_i)
     dut.rst_i.value = 0
@@ -91,10 +95,23 @@ async def read_words(dut: Any, base: int, n: int) -> tuple[list[int], list[str]]
     return words, bad
 
 
-async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[str, Any]:
+async def write_words(dut: Any, base: int, words: list[int]) -> None:
+    for i, w in enumerate(words):
+        dut.peek_addr_i.value = base + i
+        dut.poke_data_i.value = w
+        dut.poke_we_i.value = 1
+        await RisingEdge(dut.clk_i)
+    dut.poke_we_i.value = 0
+
+
+async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any = None) -> dict[str, Any]:
+    """Run one layer. x_in (chained runs): the input to write first; the result then carries the
+    decoded output ("got") instead of a comparison with the image's expected output."""
     layer = rb.layer(name)
     bases = {s: rb.segment_info(name, s)["base_word"] for s in ("weights", "bias", "scale", "input", "output")}
     await reset(dut, job)
+    if x_in is not None:
+        await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")))
     overrides = job.get("csr_overrides", {}).get(name, {})
     for csr, value in descriptor_csrs(layer, bases):
         await write_csr(dut, csr, overrides.get(csr, value))
@@ -129,6 +146,9 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[s
     # Decoded with the expected output's layout: its padding lanes hold z_out, which is what the
     # engine must write there (padded channels have M0 = 0, so they requantise to z_out).
     got, problems = from_words(words, rb.layout(name, "expected"))
+    if x_in is not None:
+        result.update(status="FAIL" if bad else "PASS", got=got, reason="X/Z in the output" if bad else "")
+        return result
     m = compare(name, expected, got[0])
     result.update(
         status="PASS" if m.ok else "FAIL",
@@ -147,11 +167,56 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any]) -> dict[s
     return result
 
 
+async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
+    """CHAIN=1: every layer in network order, the RTL's own outputs fed forward (golden runs the
+    layers the RTL does not), one result per image: prediction and layers equal to golden."""
+    import pickle
+
+    net = pickle.loads(Path(job["chain"]["net"]).read_bytes())
+    data = np.load(job["chain"]["npz"])
+    compute = {l.name for l in net.compute_layers()}
+    results = []
+    for i in range(min(int(job["chain"]["images"]), len(data["x_q"]))):
+        x = data["x_q"][i : i + 1]
+        gold = net.run(x).outputs
+        vals: dict[str, Any] = {"input": x}
+        equal, first_diff, problem = 0, "", ""
+        for layer in net.layers:
+            ins = [vals[s] for s in layer.inputs]
+            if layer.name in compute:
+                r = await run_layer(dut, rb, layer.name, job, x_in=ins[0])
+                if r["status"] != "PASS":
+                    problem = problem or f"{layer.name}: {r.get('reason', '')}"
+                out = np.asarray(r.get("got", np.zeros((1, *layer.out_shape))), np.int64).reshape(1, *layer.out_shape)
+                out = np.clip(out, 0, 255).astype(np.uint8)
+            else:
+                out = layer.forward(ins)
+            vals[layer.name] = out
+            if np.array_equal(out, gold[layer.name]):
+                equal += 1
+            elif not first_diff:
+                first_diff = layer.name
+        y = vals[net.output_name]
+        res = {
+            "image": i, "label": int(data["labels"][i]), "rtl_pred": int(y.reshape(-1).argmax()),
+            "golden_pred": int(data["golden_pred"][i]), "layers": len(net.layers), "layers_equal": equal,
+            "first_diff": first_diff, "problem": problem,
+        }
+        results.append(res)
+        dut._log.info(f"[image {i}] label {res['label']} RTL {res['rtl_pred']} golden {res['golden_pred']} "
+                      f"layers equal {equal}/{len(net.layers)}" + (f" first differing {first_diff}" if first_diff else ""))
+        Path(job["results"]).write_text(json.dumps(results, indent=1))
+    assert all(r["layers_equal"] == r["layers"] for r in results), "the chained RTL run differs from golden"
+
+
 @cocotb.test()
 async def run_layers(dut: Any) -> None:
     job = json.loads(Path(os.environ["LAYER_JOB"]).read_text())
     Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
     rb = read_image(job["image_dir"])
+    if job.get("chain"):
+        await run_chain(dut, rb, job)
+        return
     if job.get("wave_signals"):
         widths = {}
         for path in job["wave_signals"]:

@@ -89,6 +89,15 @@ def test_random_layers_on_verilator(tmp_path: Path, seed: int):
     _all_pass(res)
 
 
+def test_chained_run_feeds_rtl_outputs_forward():
+    """CHAIN=1: the RTL's own outputs through the whole network; every layer equals golden."""
+    res = layer_sim.run(layers=None, sim="verilator", model="mobilenetv2", seed=40, chain=4)
+    assert len(res) == 4
+    for r in res:
+        assert r["layers_equal"] == r["layers"] == 21, r
+        assert r["rtl_pred"] == r["golden_pred"]
+
+
 def test_unsupported_descriptor_names_the_field():
     res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0,
                         csr_overrides={"conv3": {"GROUPS": 2}}, run_tag="-badgroups")

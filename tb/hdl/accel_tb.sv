@@ -31,7 +31,10 @@ module accel_tb #(
     input  logic [7:0]        mem_stall_i,
     input  logic [31:0]       mem_seed_i,
     input  logic [ADDR_W-1:0] peek_addr_i,
-    output logic [ROWS*8-1:0] peek_data_o
+    output logic [ROWS*8-1:0] peek_data_o,
+    // chained runs write a layer's input (the RTL output of its producer) into the memory model
+    input  logic              poke_we_i,
+    input  logic [ROWS*8-1:0] poke_data_i
 );
 
   localparam int WORD_BITS = ROWS * 8;
@@ -63,6 +66,10 @@ module accel_tb #(
   );
 
   assign peek_data_o = u_mem.mem[peek_addr_i];
+
+  always @(posedge clk_i) begin
+    if (poke_we_i) u_mem.mem[peek_addr_i] <= poke_data_i;
+  end
 
 
   logic unused;
