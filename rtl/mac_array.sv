@@ -22,7 +22,8 @@
 //   A tile of K beats is: first on beat 0, last on beat K-1 (both on the same beat when K = 1).
 // Partial tiles: rows past the last output channel get zero weights (their outputs are ignored);
 // columns past the last pixel are not drained.
-// Latency: a last beat accepted at edge t shows its first column at out_valid_o after edge t+3.
+// Latency 3 (operand, product and accumulator/drain-bank registers): a last beat accepted at edge t
+// raises out_valid_o after edge t+2, so its first column can be taken at edge t+3.
 // Backpressure: in_ready_o falls only when a last beat reaches the accumulators while the drain
 // bank still holds an undrained tile.
 module mac_array #(

@@ -135,6 +135,28 @@ async def test_extremes_and_throughput(dut) -> None:
     rows, cols = dims(dut)
     rng = np.random.default_rng(seed)
     pyr = random.Random(seed)
+    # latency: a K = 1 tile (first and last on one beat) accepted at edge t -> out_valid_o after t+2
+    b = mv.tile_beats(mv.Problem(np.ones((rows, 1), np.int8), np.ones((1, cols), np.uint8), 0), rows, cols)[0]
+    dut.in_w_i.value, dut.in_a_i.value, dut.in_z_i.value = b.w, b.a, b.z
+    dut.in_first_i.value, dut.in_last_i.value, dut.in_cols_i.value = 1, 1, 0
+    dut.in_valid_i.value = 1
+    dut.out_ready_i.value = 0
+    await RisingEdge(dut.clk_i)
+    dut.in_valid_i.value = 0
+    for edges in range(1, 10):
+        await RisingEdge(dut.clk_i)
+        await ReadOnly()
+        if int(dut.out_valid_o.value):
+            break
+    assert edges == 2, f"out_valid_o rose {edges} edges after the last beat was accepted, documented 2 (latency 3)"
+    await RisingEdge(dut.clk_i)
+    dut.out_ready_i.value = 1
+    for _ in range(cols):
+        await RisingEdge(dut.clk_i)
+    dut.out_ready_i.value = 0
+    await ReadOnly()
+    assert int(dut.out_valid_o.value) == 0, "drain bank not empty after draining every column"
+    await RisingEdge(dut.clk_i)
     for w_val, a_val, z in ((-127, 255, 0), (127, 255, 0), (-127, 0, 255), (127, 0, 255)):
         k = 600
         p = mv.Problem(np.full((rows, k), w_val, np.int8), np.full((k, cols), a_val, np.uint8), z)
