@@ -64,8 +64,9 @@ module mem_loader #(
 );
 
   initial begin
-    if (MAX_BURST < 1 || MAX_BURST > 255 || MAX_OUTSTANDING < 1) begin
-      $error("%m: MAX_BURST = %0d must be in 1..255 and MAX_OUTSTANDING = %0d >= 1", MAX_BURST, MAX_OUTSTANDING);
+    if (MAX_BURST < 1 || MAX_BURST > 255 || MAX_OUTSTANDING < 1 || LEN_W < 1 || LEN_W > 32) begin
+      $error("%m: MAX_BURST = %0d must be in 1..255, MAX_OUTSTANDING = %0d >= 1, LEN_W = %0d in 1..32",
+             MAX_BURST, MAX_OUTSTANDING, LEN_W);
       $finish;
     end
   end
@@ -85,7 +86,10 @@ module mem_loader #(
   logic [LEN_W-1:0] burst;
   logic             req_fire, data_fire, start;
 
-  assign burst = (req_left_q > LEN_W'(MAX_BURST)) ? LEN_W'(MAX_BURST) : req_left_q;
+  // Compared in 32 bits: LEN_W'(MAX_BURST) would truncate when MAX_BURST >= 2^LEN_W.
+  /* verilator lint_off CMPCONST */  // constant when a LEN_W-bit count cannot exceed MAX_BURST
+  assign burst = (32'(req_left_q) > MAX_BURST) ? LEN_W'(MAX_BURST) : req_left_q;
+  /* verilator lint_on CMPCONST */
   assign req_valid_o = busy_q && (req_left_q != '0) && (ahead_q + OW'(burst) <= WINDOW);
   assign req_addr_o = req_addr_q;
   assign req_len_o = burst[7:0];
