@@ -71,7 +71,8 @@ module mem_loader #(
     end
   end
 
-  localparam int OW = LEN_W + 1;
+  // ahead_q <= WINDOW; ahead_q + burst < 2 * (WINDOW + 1) <= 2^OW
+  localparam int OW = $clog2(MAX_BURST * MAX_OUTSTANDING + 1) + 1;
   localparam logic [OW-1:0] WINDOW = OW'(MAX_BURST * MAX_OUTSTANDING);
 
   logic              busy_q, write_q;
@@ -83,12 +84,14 @@ module mem_loader #(
   logic              done_q;
   logic [31:0]       nrd_q, nwr_q;
 
-  logic [LEN_W-1:0] burst;
+  /* verilator lint_off UNUSEDSIGNAL */  // <= 255: the high bits are always 0
+  logic [31:0]      burst;             // words of the next burst: min(req_left_q, MAX_BURST)
+  /* verilator lint_on UNUSEDSIGNAL */
   logic             req_fire, data_fire, start;
 
-  // Compared in 32 bits: LEN_W'(MAX_BURST) would truncate when MAX_BURST >= 2^LEN_W.
+  // In 32 bits: LEN_W'(MAX_BURST) would truncate when MAX_BURST >= 2^LEN_W.
   /* verilator lint_off CMPCONST */  // constant when a LEN_W-bit count cannot exceed MAX_BURST
-  assign burst = (32'(req_left_q) > MAX_BURST) ? LEN_W'(MAX_BURST) : req_left_q;
+  assign burst = (32'(req_left_q) > MAX_BURST) ? 32'(MAX_BURST) : 32'(req_left_q);
   /* verilator lint_on CMPCONST */
   assign req_valid_o = busy_q && (req_left_q != '0) && (ahead_q + OW'(burst) <= WINDOW);
   assign req_addr_o = req_addr_q;
@@ -145,7 +148,7 @@ module mem_loader #(
       end else if (busy_q) begin
         if (req_fire) begin
           req_addr_q <= req_addr_q + ADDR_W'(burst);
-          req_left_q <= req_left_q - burst;
+          req_left_q <= req_left_q - LEN_W'(burst);
         end
         ahead_q <= ahead_q + (req_fire ? OW'(burst) : '0) - OW'(data_fire);
         if (data_fire) begin

@@ -20,7 +20,8 @@ SOURCES = sorted((ROOT / "rtl").glob("*.sv")) + sorted((ROOT / "tb" / "hdl").glo
 LINT_PARAMS: dict[str, list[dict[str, int]]] = {
     "requant": [{"LANES": 1}],
     "mac_array": [{"ROWS": 1, "COLS": 1}, {"ROWS": 3, "COLS": 5}, {"ROWS": 8, "COLS": 8}],
-    "mem_loader": [{"DATA_W": 64, "MAX_BURST": 1, "MAX_OUTSTANDING": 1}, {"LEN_W": 8, "MAX_BURST": 255, "BUF_AW": 4}],
+    "mem_loader": [{"DATA_W": 64, "MAX_BURST": 1, "MAX_OUTSTANDING": 1}, {"LEN_W": 8, "MAX_BURST": 255, "BUF_AW": 4},
+                   {"LEN_W": 4, "MAX_BURST": 16, "MAX_OUTSTANDING": 4}],
     "ext_mem_model": [{"ADDR_W": 4, "FIFO_DEPTH": 2}, {"DATA_W": 64, "FIFO_DEPTH": 16}],
 }
 

@@ -38,6 +38,7 @@ class Bench:
         self.bw = len(dut.cmd_buf_addr_i)
         self.max_burst = int(os.environ.get("MEM_MAX_BURST", "8"))  # the build's MAX_BURST
         self.dw = len(dut.src_data_i)
+        self.max_len = (1 << len(dut.cmd_len_i)) - 1
         self.image = [self.rng.randrange(2**self.dw) for _ in range(self.depth)]
         self.words_read = 0
         self.words_written = 0
@@ -163,6 +164,7 @@ async def test_random_reads(dut) -> None:
         await b.configure(latency, stall)
         for _ in range(n_cmd):
             length = b.rng.choice([1, 2, b.max_burst - 1, b.max_burst, b.max_burst + 1, b.rng.randrange(1, 120)])
+            length = max(1, min(length, b.max_len))
             ext = b.rng.randrange(b.depth) if b.rng.random() < 0.8 else b.depth - b.rng.randrange(1, 5)
             buf = b.rng.randrange(1 << b.bw)
             got, _ = await b.command(False, ext, buf, length, p_ready)
@@ -187,7 +189,7 @@ async def test_random_writes(dut) -> None:
     for latency, stall, p_ready in CONFIGS[: 4]:
         await b.configure(latency, min(stall, 230))
         for _ in range(n_cmd):
-            length = b.rng.randrange(1, 60)
+            length = min(b.rng.randrange(1, 60), b.max_len)
             ext = b.rng.randrange(b.depth)
             data = [b.rng.randrange(2**b.dw) for _ in range(length)]
             await b.command(True, ext, 0, length, p_ready, data)

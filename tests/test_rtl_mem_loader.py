@@ -18,8 +18,9 @@ def test_mem_loader(simulator: str, case: str) -> None:
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", sim.SIMS)
 @pytest.mark.parametrize("params", [{}, {"DATA_W": 64, "MAX_BURST": 1, "MAX_OUTSTANDING": 1},
-                                    {"DATA_W": 16, "MAX_BURST": 255, "MAX_OUTSTANDING": 2}],
-                         ids=["default", "w64-single-word", "w16-burst255"])
+                                    {"DATA_W": 16, "MAX_BURST": 255, "MAX_OUTSTANDING": 2},
+                                    {"LEN_W": 4, "MAX_BURST": 16, "MAX_OUTSTANDING": 4}],
+                         ids=["default", "w64-single-word", "w16-burst255", "len4-burst16"])
 def test_mem_loader_sweep(simulator: str, params: dict) -> None:
     sim.run("mem_loader", simulator, "tb.test_mem_loader", plusargs=PLUSARGS, parameters=params,
             extra_env={"MEM_COMMANDS": "60", "MEM_MAX_BURST": str(params.get("MAX_BURST", 8))}, run_name="sweep")
