@@ -68,7 +68,10 @@ test-slow: $(STAMP)
 typecheck: $(STAMP)
 	$(PY) -m mypy
 
-bench: bench-golden
+bench: bench-golden bench-sim
+
+bench-sim: $(STAMP)
+	$(PY) scripts/bench_sim.py
 
 bench-golden: $(STAMP)
 	$(PY) scripts/bench_golden.py --model $(MODEL)

@@ -6,6 +6,7 @@ tests/test_engine_csr.py); the layer bench programs registers by these names.
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 #: Writable layer descriptor and control (word addresses on the CSR port).
 CSR = {
@@ -47,6 +48,26 @@ def field_name(addr: int) -> str:
         if v == addr:
             return k
     return f"0x{addr:02x}"
+
+
+def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
+    """CSR writes for one layer: its memory-map entry (hexgen) and its segments' word bases."""
+    d = layer["descriptor"]
+    ins, outs = d["in_shape"], d["out_shape"]
+    if len(ins) == 1:  # fc: a 1x1 image
+        ins, outs = [ins[0], 1, 1], [outs[0], 1, 1]
+    return [
+        ("KIND", KIND[d["kind"]]),
+        ("IN_C", ins[0]), ("IN_H", ins[1]), ("IN_W", ins[2]),
+        ("OUT_C", outs[0]), ("OUT_H", outs[1]), ("OUT_W", outs[2]),
+        ("KH", d["kernel"][0]), ("KW", d["kernel"][1]),
+        ("STRIDE_Y", d["stride"][0]), ("STRIDE_X", d["stride"][1]),
+        ("PAD_Y", d["padding"][0]), ("PAD_X", d["padding"][1]),
+        ("GROUPS", d["groups"]),
+        ("W_BASE", bases["weights"]), ("B_BASE", bases["bias"]), ("S_BASE", bases["scale"]),
+        ("IN_BASE", bases["input"]), ("OUT_BASE", bases["output"]),
+        ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), ("LO", d["lo"]), ("HI", d["hi"]),
+    ]
 
 
 def svh() -> str:

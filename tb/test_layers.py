@@ -22,7 +22,7 @@ import numpy as np
 
 from hexgen import from_words, read_image, to_words
 from tb.compare import compare
-from tb.csr import CSR, KIND, STATES, field_name
+from tb.csr import CSR, STATES, descriptor_csrs, field_name
 
 CLOCK_NS = 10
 
@@ -31,7 +31,7 @@ async def write_csr(dut: Any, name: str, value: int) -> None:
     dut.csr_addr_i.value = CSR[name]
     dut.csr_wdata_i.value = int(value) & 0xFFFFFFFF
     dut.csr_we_i.value = 1
-    await RisingEdge(dut.clk_i)
+    await RisingEdge(dut.clk)
     dut.csr_we_i.value = 0
 
 
@@ -39,25 +39,6 @@ async def read_csr(dut: Any, name: str) -> int:
     dut.csr_addr_i.value = CSR[name]
     await Timer(1, "ps")
     return int(dut.csr_rdata_o.value)
-
-
-def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
-    d = layer["descriptor"]
-    ins, outs = d["in_shape"], d["out_shape"]
-    if len(ins) == 1:  # fc: a 1x1 image
-        ins, outs = [ins[0], 1, 1], [outs[0], 1, 1]
-    return [
-        ("KIND", KIND[d["kind"]]),
-        ("IN_C", ins[0]), ("IN_H", ins[1]), ("IN_W", ins[2]),
-        ("OUT_C", outs[0]), ("OUT_H", outs[1]), ("OUT_W", outs[2]),
-        ("KH", d["kernel"][0]), ("KW", d["kernel"][1]),
-        ("STRIDE_Y", d["stride"][0]), ("STRIDE_X", d["stride"][1]),
-        ("PAD_Y", d["padding"][0]), ("PAD_X", d["padding"][1]),
-        ("GROUPS", d["groups"]),
-        ("W_BASE", bases["weights"]), ("B_BASE", bases["bias"]), ("S_BASE", bases["scale"]),
-        ("IN_BASE", bases["input"]), ("OUT_BASE", bases["output"]),
-        ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), ("LO", d["lo"]), ("HI", d["hi"]),
-    ]
 
 
 async def reset(dut: Any, job: dict[str, Any]) -> None:
@@ -74,9 +55,9 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.poke_we_i.value = 0
     dut.poke_data_i.value = 0
     for _ in range(3):
-        await RisingEdge(dut.clk_i)
+        await RisingEdge(dut.clk)
     dut.rst_i.value = 0
-    await RisingEdge(dut.clk_i)
+    await RisingEdge(dut.clk)
     dut.mem_cfg_load_i.value = 0
 
 
@@ -100,7 +81,7 @@ async def write_words(dut: Any, base: int, words: list[int]) -> None:
         dut.peek_addr_i.value = base + i
         dut.poke_data_i.value = w
         dut.poke_we_i.value = 1
-        await RisingEdge(dut.clk_i)
+        await RisingEdge(dut.clk)
     dut.poke_we_i.value = 0
 
 
@@ -129,7 +110,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     fired = await First(done, err, timeout)
     wall = time.perf_counter() - t0
     await ReadOnly()
-    await RisingEdge(dut.clk_i)
+    await RisingEdge(dut.clk)
     result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "wall_s": wall}
     counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE")}
     result.update({k.lower(): v for k, v in counters.items()})
@@ -212,7 +193,8 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
 @cocotb.test()
 async def run_layers(dut: Any) -> None:
     job = json.loads(Path(os.environ["LAYER_JOB"]).read_text())
-    Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
+    if os.environ.get("HDL_CLOCK") != "1":  # otherwise the bench generates its own clock
+        Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
     rb = read_image(job["image_dir"])
     if job.get("chain"):
         await run_chain(dut, rb, job)

@@ -39,6 +39,20 @@ module accel_tb #(
 
   localparam int WORD_BITS = ROWS * 8;
 
+  // The clock: generated here (HDL_CLOCK, the default for the layer bench: no simulator-to-Python
+  // call per edge) or driven by cocotb on clk_i.
+  logic clk;
+`ifdef HDL_CLOCK
+  initial begin
+    clk = 1'b0;
+    forever #5 clk = ~clk;
+  end
+  logic unused_clk;
+  assign unused_clk = clk_i;
+`else
+  assign clk = clk_i;
+`endif
+
   logic                 req_valid, req_ready, req_we, rd_valid, rd_ready, rd_last, wr_valid, wr_ready;
   logic [ADDR_W-1:0]    req_addr;
   logic [7:0]           req_len;
@@ -48,7 +62,7 @@ module accel_tb #(
       .ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ADDR_W(ADDR_W),
       .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS)
   ) u_accel (
-      .clk_i, .rst_i,
+      .clk_i(clk), .rst_i,
       .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .busy_o, .done_o, .error_o, .state_o,
       .req_valid_o(req_valid), .req_ready_i(req_ready), .req_addr_o(req_addr), .req_len_o(req_len),
@@ -57,7 +71,7 @@ module accel_tb #(
   );
 
   ext_mem_model #(.ADDR_W(ADDR_W), .DATA_W(WORD_BITS), .LATENCY(8), .STALL(0)) u_mem (
-      .clk_i, .rst_i,
+      .clk_i(clk), .rst_i,
       .load_i(mem_load_i), .dump_i(1'b0),
       .cfg_load_i(mem_cfg_load_i), .cfg_latency_i(mem_latency_i), .cfg_stall_i(mem_stall_i), .cfg_seed_i(mem_seed_i),
       .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr), .req_len_i(req_len), .req_we_i(req_we),
@@ -67,7 +81,7 @@ module accel_tb #(
 
   assign peek_data_o = u_mem.mem[peek_addr_i];
 
-  always @(posedge clk_i) begin
+  always @(posedge clk) begin
     if (poke_we_i) u_mem.mem[peek_addr_i] <= poke_data_i;
   end
 
