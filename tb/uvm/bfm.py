@@ -136,12 +136,17 @@ class RequantBfm(_BfmBase):
 
     async def result_mon_bfm(self) -> None:
         d, L = self.dut, self.lanes
+        held = None  # output offered but not taken last cycle: must stay valid and unchanged
         while True:
             await ReadOnly()
+            valid = int(d.out_valid_o.value)
+            if held is not None:
+                assert valid and int(d.out_data_o.value) == held, "requant dropped or changed out_data_o before out_ready_i"
             if int(d.out_fire_o.value):
                 self.result_mon_queue.put_nowait({"y": _unpack(int(d.out_data_o.value), 8, L, False),
                                                   "ovf": int(d.out_ovf_o.value)})
                 self.received += 1
+            held = int(d.out_data_o.value) if valid and not int(d.out_fire_o.value) else None
             await RisingEdge(d.clk_i)
 
 
@@ -179,9 +184,15 @@ class MacBfm(_BfmBase):
 
     async def result_mon_bfm(self) -> None:
         d = self.dut
+        held = None  # column offered but not taken last cycle: must stay valid and unchanged
         while True:
             await ReadOnly()
-            if int(d.out_valid_o.value) and int(d.out_ready_i.value):
+            valid = int(d.out_valid_o.value)
+            if held is not None:
+                assert valid and (int(d.out_acc_o.value), int(d.out_col_o.value)) == held, \
+                    "mac_array dropped or changed its output column before out_ready_i"
+            held = (int(d.out_acc_o.value), int(d.out_col_o.value)) if valid and not int(d.out_ready_i.value) else None
+            if valid and int(d.out_ready_i.value):
                 self.result_mon_queue.put_nowait({"col": int(d.out_col_o.value), "last": int(d.out_last_o.value),
                                                   "acc": _unpack(int(d.out_acc_o.value), 32, self.rows, True)})
                 self.received += 1
