@@ -1,0 +1,37 @@
+"""The CSR map lives once (tb/csr.py); the RTL's header is generated from it. And the comparator."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from tb.compare import compare
+from tb.csr import CSR, descriptor_csrs, svh
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_rtl_csr_header_is_generated_from_tb_csr():
+    assert (ROOT / "rtl" / "accel_csr.svh").read_text() == svh(), "run: python -m tb.csr > rtl/accel_csr.svh"
+
+
+def test_every_descriptor_field_is_a_csr():
+    layer = {"descriptor": {"kind": "fc", "in_shape": [64], "out_shape": [10], "kernel": [1, 1], "stride": [1, 1],
+                            "padding": [0, 0], "groups": 1, "z_in": 3, "z_out": 4, "lo": 4, "hi": 255}}
+    bases = {"weights": 1, "bias": 2, "scale": 3, "input": 4, "output": 5}
+    writes = dict(descriptor_csrs(layer, bases))
+    assert set(writes) <= set(CSR)
+    assert writes["IN_C"] == 64 and writes["IN_H"] == writes["OUT_W"] == 1 and writes["OUT_BASE"] == 5
+
+
+def test_compare_reports_position_pattern_and_counts():
+    exp = np.zeros((4, 3, 5), np.int64)
+    got = exp.copy()
+    got[2, :, 1] = 7  # one channel, one column wrong on every row
+    m = compare("conv9", exp, got)
+    assert m.wrong == 3 and not m.ok and m.max_abs_diff == 7
+    assert m.first[0] == (2, 0, 1, 0, 7)
+    text = m.report()
+    assert "3 of 60 outputs wrong" in text and "channels 2; all rows; columns 1" in text
+    assert "[2, 0, 1]: expected 0, got 7" in text
+    assert compare("fc1", np.arange(10), np.arange(10)).ok
