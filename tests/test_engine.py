@@ -98,10 +98,37 @@ def test_chained_run_feeds_rtl_outputs_forward():
         assert r["rtl_pred"] == r["golden_pred"]
 
 
+UNSUPPORTED_MODEL = '''
+import torch
+from torch import nn
+
+
+def make():
+    torch.manual_seed(5)
+    model = nn.Sequential(
+        nn.Conv2d(4, 8, 3, padding=1, groups=2), nn.ReLU(),     # grouped: the engine refuses GROUPS
+        nn.Conv2d(8, 16, 3, padding=1, groups=8), nn.ReLU(),    # depthwise x2: hexgen cannot lay it out
+        nn.Conv2d(16, 8, 1), nn.Flatten(), nn.Linear(8 * 6 * 6, 5),
+    ).eval()
+    return model, torch.rand(32, 4, 6, 6)
+'''
+
+
+def test_user_model_with_unsupported_layers_names_them(tmp_path: Path):
+    f = tmp_path / "mixed.py"
+    f.write_text(textwrap.dedent(UNSUPPORTED_MODEL))
+    res = {r["layer"]: r for r in layer_sim.run(layers=None, sim="verilator", model=f"{f}:make", seed=0)}
+    assert res["conv1"]["status"] == "UNSUPP" and "GROUPS" in res["conv1"]["reason"]
+    assert "conv2" not in res  # not simulated; layer_sim's report names it with hexgen's reason
+    assert res["conv3"]["status"] == "PASS" and res["fc1"]["status"] == "PASS"
+    info = (Path(res["conv3"]["run_dir"]) / "layers.json").read_text()
+    assert "channel multiplier" in info
+
+
 def test_unsupported_descriptor_names_the_field():
     res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0,
                         csr_overrides={"conv3": {"GROUPS": 2}}, run_tag="-badgroups")
-    assert res[0]["status"] == "FAIL"
+    assert res[0]["status"] == "UNSUPP"
     assert "engine error status: cannot run field GROUPS" in res[0]["reason"]
 
 
