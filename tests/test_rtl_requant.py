@@ -26,7 +26,8 @@ def test_requant(simulator: str, case: str) -> None:
 @pytest.mark.parametrize("simulator", sim.SIMS)
 def test_requant_uvm(simulator: str) -> None:
     """pyuvm environment (tb/uvm/requant_env.py): scoreboard vs golden, coverage printed and required."""
-    sim.run("requant", simulator, "tb.test_requant_uvm", testcase="RequantUvmTest", parameters=PARAMS)
+    sim.run("requant", simulator, "tb.test_requant_uvm", testcase="RequantUvmTest,RequantUvmRandomOnlyTest",
+            parameters=PARAMS)
 
 
 @pytest.mark.slow
