@@ -147,3 +147,12 @@ def test_watchdog_stops_a_hung_engine_and_names_its_state():
                         run_tag="-hang", watchdog_cycles=3000)
     assert res[0]["status"] == "FAIL"
     assert "watchdog: no done after 3000 cycles; engine state StRun" in res[0]["reason"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed", range(100, 140), ids=lambda s: f"seed{s}")
+def test_random_layers_sweep_on_verilator(tmp_path: Path, seed: int):
+    """The wider sweep (make test-slow): 40 more random models, every layer against golden."""
+    f = tmp_path / f"random_{seed}.py"
+    f.write_text(textwrap.dedent(RANDOM_MODEL.format(seed=seed)))
+    _all_pass(layer_sim.run(layers=None, sim="verilator", model=f"{f}:make", seed=seed))
