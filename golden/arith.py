@@ -160,6 +160,7 @@ def conv_acc(
     else:
         n, c, h, wd = x.shape
     k, cg, kh, kw = w.shape
+    _check_weights(w)
     sy, sx = stride
     py, px = padding
     kg = k // groups
@@ -198,6 +199,7 @@ def conv_acc(
 def linear_acc(x: NDArray[np.uint8], w: NDArray[np.int8], bias: IntArray, *, z_in: int) -> IntArray:
     """acc[n,k] = bias[k] + sum_c (a[n,c] - z_in) * w[k,c]. A 1x1 conv on a 1x1 image."""
     k, c = w.shape
+    _check_weights(w)
     dt = _carrier_dtype(c)
     xf: Any = x.astype(dt)
     xf -= dt(z_in)
@@ -205,6 +207,12 @@ def linear_acc(x: NDArray[np.uint8], w: NDArray[np.int8], bias: IntArray, *, z_i
     acc += bias.astype(np.int64)
     check_int32(acc, "linear accumulator")
     return acc
+
+
+def _check_weights(w: NDArray[np.int8]) -> None:
+    # MAX_TERM (and so the float32 carrier's exactness) assumes narrow-range weights
+    if w.size and int(w.min()) < -127:
+        raise RangeError("weights use -128; the contract's narrow range is [-127, 127]")
 
 
 def check_int32(acc: IntArray, what: str) -> None:
@@ -220,10 +228,29 @@ def requantize(
     The product is formed in 64 bits (|acc| < 2**31, M0 < 2**31); >> is arithmetic (floor), so
     ties round toward +infinity. channel_axis: 1 for [N, K, ...], -1 for channels-last.
     """
+    check_int32(acc, "requantize input accumulator")
+    m0a, na = np.asarray(m0, np.int64), np.asarray(n, np.int64)
+    if m0a.size and (m0a.min() < 0 or m0a.max() >= 2**31):
+        raise RangeError(f"requantize: M0 outside 0..2**31-1 (range {m0a.min()}..{m0a.max()})")
+    if na.size and (na.min() < 1 or na.max() > MAX_SHIFT):
+        raise RangeError(f"requantize: n outside 1..{MAX_SHIFT} (range {na.min()}..{na.max()})")
+    if not 0 <= lo <= hi <= 255 or not 0 <= z_out <= 255:
+        raise RangeError(f"requantize: need 0 <= lo <= hi <= 255 and z_out in 0..255 (lo={lo}, hi={hi}, z_out={z_out})")
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
-    m0b = np.asarray(m0, np.int64).reshape(shape)
-    nb = np.asarray(n, np.int64).reshape(shape)
+    m0b = m0a.reshape(shape)
+    nb = na.reshape(shape)
+    amax = int(np.abs(acc).max(initial=0))
+    if amax * int(m0b.max(initial=0)) + (1 << int(nb.max(initial=1))) < 2**53:
+        # Fast exact path: every intermediate is an integer below 2**53 (float64 holds it exactly),
+        # and scaling by 2**-n is exact, so floor() gives exactly the arithmetic shift's result.
+        yf = acc.astype(np.float64) * m0b.astype(np.float64)
+        yf += np.ldexp(1.0, nb - 1)
+        yf *= np.ldexp(1.0, -nb)
+        np.floor(yf, out=yf)
+        yf += float(z_out)
+        np.clip(yf, lo, hi, out=yf)
+        return yf.astype(np.uint8)
     y = acc.astype(np.int64) * m0b  # a new int64 array; the rest is in place
     y += np.left_shift(np.int64(1), nb - 1)
     np.right_shift(y, nb, out=y)

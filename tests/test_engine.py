@@ -132,7 +132,7 @@ def test_unsupported_descriptor_names_the_field():
     assert "engine error status: cannot run field GROUPS" in res[0]["reason"]
 
 
-@pytest.mark.parametrize("mutation", ["MUT_ADDR", "MUT_ZP"])
+@pytest.mark.parametrize("mutation", ["MUT_ADDR", "MUT_ZP", "MUT_ROUND"])
 def test_mutated_rtl_is_caught(mutation: str):
     """The bench can catch bugs: each deliberately broken build fails the layer, naming what is wrong."""
     res = layer_sim.run(layers=["conv1"], sim="icarus", model="mobilenetv2", seed=0, defines=(mutation,),

@@ -173,3 +173,21 @@ def test_already_converted_model_is_accepted_as_is():
     model, x = _small()
     qm = quantize(model, x)
     assert quantize(qm, x) is qm
+
+
+def test_requantize_refuses_fields_outside_the_contract():
+    from golden.arith import conv_acc, requantize
+
+    acc = np.zeros((1, 2), np.int64)
+    ok = dict(m0=np.array([1, 1]), n=np.array([1, 1]), z_out=0, lo=0, hi=255)
+    with pytest.raises(RangeError, match=r"n outside 1..63"):
+        requantize(acc, **{**ok, "n": np.array([0, 1])})
+    with pytest.raises(RangeError, match=r"M0 outside"):
+        requantize(acc, **{**ok, "m0": np.array([2**31, 1])})
+    with pytest.raises(RangeError, match=r"lo <= hi"):
+        requantize(acc, **{**ok, "lo": 9, "hi": 3})
+    with pytest.raises(RangeError, match="left int32"):
+        requantize(np.array([[2**31, 0]]), **ok)
+    w = np.full((1, 1, 1, 1), -128, np.int8)
+    with pytest.raises(RangeError, match="weights use -128"):
+        conv_acc(np.zeros((1, 1, 2, 2), np.uint8), w, np.zeros(1, np.int64), z_in=0, stride=(1, 1), padding=(0, 0), groups=1)
