@@ -117,7 +117,11 @@ class ConvLayer(Layer):
         )
 
     def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
-        return self.requantize(self.accumulate(xs[0], channels_last=channels_last), channels_last=channels_last)
+        acc = arith.conv_acc(
+            xs[0], self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding,
+            groups=self.groups, channels_last=channels_last, exact_float=True,
+        )
+        return self.requantize(acc, channels_last=channels_last)
 
     def requantize(self, acc: IntArray, *, channels_last: bool = False) -> NDArray[np.uint8]:
         r = self.requant
@@ -149,7 +153,8 @@ class LinearLayer(Layer):
         return arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in)
 
     def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
-        return self.requantize(self.accumulate(xs[0]))
+        x = xs[0]
+        return self.requantize(arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in, exact_float=True))
 
     def requantize(self, acc: IntArray, *, channels_last: bool = False) -> NDArray[np.uint8]:
         r = self.requant
