@@ -185,7 +185,7 @@ def conv_acc(
     out = yt.permute(0, 2, 3, 1).numpy()  # NHWC
     if out.shape[1:3] != (ho, wo):
         raise RangeError(f"conv output {out.shape[1:3]} != expected {(ho, wo)}")
-    acc = out.astype(np.float64 if exact_float else np.int64)
+    acc: Any = out.astype(np.float64 if exact_float else np.int64)
     acc += bias.astype(acc.dtype)
     if not exact_float:  # the exact_float caller, requantize, checks int32 itself
         check_int32(acc, "conv accumulator")
@@ -245,7 +245,7 @@ def requantize(
         # Fast exact path: every intermediate is an integer below 2**53 (float64 holds it exactly),
         # and scaling by 2**-n is exact, so floor() gives exactly the arithmetic shift's result.
         # (acc may arrive as float64 holding exact integers: conv_acc(exact_float=True).)
-        yf = acc * m0b.astype(np.float64) if acc.dtype == np.float64 else acc.astype(np.float64) * m0b.astype(np.float64)
+        yf: Any = acc * m0b.astype(np.float64) if acc.dtype == np.float64 else acc.astype(np.float64) * m0b.astype(np.float64)
         yf += np.ldexp(1.0, nb - 1)
         yf *= np.ldexp(1.0, -nb)
         np.floor(yf, out=yf)
