@@ -234,8 +234,6 @@ def requantize(
         raise RangeError(f"requantize: M0 outside 0..2**31-1 (range {m0a.min()}..{m0a.max()})")
     if na.size and (na.min() < 1 or na.max() > MAX_SHIFT):
         raise RangeError(f"requantize: n outside 1..{MAX_SHIFT} (range {na.min()}..{na.max()})")
-    if not 0 <= lo <= hi <= 255 or not 0 <= z_out <= 255:
-        raise RangeError(f"requantize: need 0 <= lo <= hi <= 255 and z_out in 0..255 (lo={lo}, hi={hi}, z_out={z_out})")
     shape = [1] * acc.ndim
     shape[channel_axis] = -1
     m0b = m0a.reshape(shape)

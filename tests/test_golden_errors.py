@@ -184,8 +184,6 @@ def test_requantize_refuses_fields_outside_the_contract():
         requantize(acc, **{**ok, "n": np.array([0, 1])})
     with pytest.raises(RangeError, match=r"M0 outside"):
         requantize(acc, **{**ok, "m0": np.array([2**31, 1])})
-    with pytest.raises(RangeError, match=r"lo <= hi"):
-        requantize(acc, **{**ok, "lo": 9, "hi": 3})
     with pytest.raises(RangeError, match="left int32"):
         requantize(np.array([[2**31, 0]]), **ok)
     w = np.full((1, 1, 1, 1), -128, np.int8)
