@@ -176,10 +176,10 @@ def conv_acc(
     import torch.nn.functional as F
 
     tdt = torch.float32 if dt is np.float32 else torch.float64
-    xt = torch.from_numpy(np.ascontiguousarray(x)).to(tdt)
+    xt = torch.from_numpy(np.ascontiguousarray(x)).to(tdt)  # uint8 -> carrier (a copy)
     xt = xt.permute(0, 3, 1, 2) if channels_last else xt  # NCHW view (channels-last memory)
     xt = xt - float(z_in)
-    wt = torch.from_numpy(np.ascontiguousarray(w)).to(tdt)
+    wt = torch.from_numpy(w.astype(dt))  # a writable copy: layer records are read-only
     with torch.no_grad():
         yt = F.conv2d(xt, wt, None, stride=(sy, sx), padding=(py, px), groups=groups)
     out = yt.permute(0, 2, 3, 1).numpy()  # NHWC
