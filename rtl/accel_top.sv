@@ -32,10 +32,12 @@ module accel_top #(
     parameter int ADDR_W = 24,
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 2048,
+    parameter int REC_WORDS = 256,
     parameter int MAX_K = 7,
     parameter int MAX_BURST = 16,
     localparam int ACT_AW = $clog2(ACT_WORDS),
     localparam int WGT_AW = $clog2(WGT_WORDS),
+    localparam int REC_AW = $clog2(REC_WORDS),
     localparam int CW = $clog2(COLS + 1),
     localparam int RW = (ROWS > 1) ? $clog2(ROWS) : 1,
     localparam int JW = (COLS > 1) ? $clog2(COLS) : 1
@@ -231,14 +233,16 @@ module accel_top #(
     else if (32'(in_w_q) + 2 * 32'(px_q) < 32'(kw_q) || 32'(out_w_q) != ow_expect) bad_field = CSR_OUT_W;
     else if (act_need > ACT_WORDS) bad_field = CSR_IN_C;
     else if (wgt_need > WGT_WORDS) bad_field = CSR_IN_C;
+    else if (32'(kt_out) * ROWS > REC_WORDS) bad_field = CSR_OUT_C;
     else if (lo_q > hi_q) bad_field = CSR_LO;
   end
 
   // ------------------------------------------------------------------ buffers
   logic [WORD_BITS-1:0] act_buf [ACT_WORDS];
   logic [WORD_BITS-1:0] wgt_buf [WGT_WORDS];
-  logic [63:0]          bias_rec [ROWS];
-  logic [63:0]          scale_rec [ROWS];
+  // every output channel's bias and scale record, loaded once per layer (hexgen's bias/scale buffers)
+  logic [63:0]          bias_buf [REC_WORDS];
+  logic [63:0]          scale_buf [REC_WORDS];
 
   // ------------------------------------------------------------------ memory loader
   typedef enum logic [1:0] {TgtAct = 2'd0, TgtWgt = 2'd1, TgtBias = 2'd2, TgtScale = 2'd3} target_e;
@@ -277,8 +281,8 @@ module accel_top #(
       case (target_q)
         TgtAct:   act_buf[bw_addr[ACT_AW-1:0]] <= bw_data;
         TgtWgt:   wgt_buf[bw_addr[WGT_AW-1:0]] <= bw_data;
-        TgtBias:  bias_rec[bw_addr[RW-1:0]] <= bw_data[63:0];
-        TgtScale: scale_rec[bw_addr[RW-1:0]] <= bw_data[63:0];
+        TgtBias:  bias_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+        TgtScale: scale_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
         default: ;
       endcase
     end
@@ -316,17 +320,18 @@ module accel_top #(
             error_q     <= 1'b1;
             state_q     <= StError;
           end else begin
-            target_q     <= TgtAct;
-            after_load_q <= StTileStart;
+            // once per layer: every bias and scale record, then the input image
+            target_q     <= TgtBias;
+            after_load_q <= StLoadScale;
             kt_q         <= '0;
-            state_q      <= StLoadAct;
+            state_q      <= StLoadBias;
           end
         end
         StLoadAct, StLoadBias, StLoadScale, StLoadWgt: if (ld_cmd_ready) state_q <= StWaitLoad;
         StWaitLoad: if (ld_cmd_done) begin
           case (after_load_q)
-            StLoadScale: begin target_q <= TgtScale; state_q <= StLoadScale; after_load_q <= StLoadWgt; end
-            StLoadWgt:   begin target_q <= TgtWgt;   state_q <= StLoadWgt;   after_load_q <= StRun; end
+            StLoadScale: begin target_q <= TgtScale; state_q <= StLoadScale; after_load_q <= StLoadAct; end
+            StLoadAct:   begin target_q <= TgtAct;   state_q <= StLoadAct;   after_load_q <= StTileStart; end
             default:     state_q <= after_load_q;
           endcase
         end
@@ -335,9 +340,9 @@ module accel_top #(
             state_q <= StDone;
             done_q  <= 1'b1;
           end else begin
-            target_q     <= TgtBias;
-            after_load_q <= StLoadScale;
-            state_q      <= StLoadBias;
+            target_q     <= TgtWgt;
+            after_load_q <= StRun;
+            state_q      <= StLoadWgt;
           end
         end
         StRun: if (run_finished) begin
@@ -354,7 +359,8 @@ module accel_top #(
     end
   end
 
-  logic [15:0] act_need16, wgt_need16;
+  logic [15:0] act_need16, wgt_need16, rec_need16;
+  assign rec_need16 = 16'(32'(kt_out) * ROWS);
   assign act_need16 = act_need[15:0];
   assign wgt_need16 = wgt_need[15:0];
   assign run_start = (state_q == StWaitLoad) && ld_cmd_done && after_load_q == StRun;
@@ -371,10 +377,10 @@ module accel_top #(
         main_cmd_valid = 1'b1; main_cmd_ext = in_base_q; main_cmd_len = act_need16;
       end
       StLoadBias: begin
-        main_cmd_valid = 1'b1; main_cmd_ext = b_base_q + 32'(kt_q) * ROWS; main_cmd_len = 16'(ROWS);
+        main_cmd_valid = 1'b1; main_cmd_ext = b_base_q; main_cmd_len = rec_need16;
       end
       StLoadScale: begin
-        main_cmd_valid = 1'b1; main_cmd_ext = s_base_q + 32'(kt_q) * ROWS; main_cmd_len = 16'(ROWS);
+        main_cmd_valid = 1'b1; main_cmd_ext = s_base_q; main_cmd_len = rec_need16;
       end
       StLoadWgt: begin
         main_cmd_valid = 1'b1; main_cmd_ext = w_base_q + 32'(kt_q) * wgt_need; main_cmd_len = wgt_need16;
@@ -573,11 +579,19 @@ module accel_top #(
   logic [ROWS-1:0]    rq_ovf;
   logic               rq_out_valid;
 
+  logic [REC_AW-1:0] rec_base;  // first record of the current k_tile
+  assign rec_base = REC_AW'(32'(kt_q) * ROWS);
+
   for (genvar r = 0; r < ROWS; r++) begin : g_rec
-    assign rq_bias[r*32 +: 32] = bias_rec[r][31:0];
-    assign rq_shift[r*4 +: 4]  = bias_rec[r][35:32];
-    assign rq_m0[r*31 +: 31]   = scale_rec[r][30:0];
-    assign rq_n[r*6 +: 6]      = scale_rec[r][37:32];
+    logic [63:0] brec, srec;
+    assign brec = bias_buf[rec_base + REC_AW'(r)];
+    assign srec = scale_buf[rec_base + REC_AW'(r)];
+    assign rq_bias[r*32 +: 32] = brec[31:0];
+    assign rq_shift[r*4 +: 4]  = brec[35:32];
+    assign rq_m0[r*31 +: 31]   = srec[30:0];
+    assign rq_n[r*6 +: 6]      = srec[37:32];
+    logic unused_rec;  // reserved record bits (hexgen writes them 0; its checker verifies that)
+    assign unused_rec = ^{brec[63:36], srec[63:38], srec[31]};
   end
 
   requant #(.LANES(ROWS)) u_requant (
