@@ -239,15 +239,16 @@ def requantize(
     m0b = m0a.reshape(shape)
     nb = na.reshape(shape)
     amax = max(-lo_acc, hi_acc)
-    if amax * int(m0b.max(initial=0)) + (1 << int(nb.max(initial=1))) < 2**53:
-        # Fast exact path: every intermediate is an integer below 2**53 (float64 holds it exactly),
-        # and scaling by 2**-n is exact, so floor() gives exactly the arithmetic shift's result.
-        # (acc may arrive as float64 holding exact integers: conv_acc(exact_float=True).)
-        yf: Any = acc * m0b.astype(np.float64) if acc.dtype == np.float64 else acc.astype(np.float64) * m0b.astype(np.float64)
-        yf += np.ldexp(1.0, nb - 1)
-        yf *= np.ldexp(1.0, -nb)
+    if amax * int(m0b.max(initial=0)) + (1 << (int(nb.max(initial=1)) + 9)) < 2**53:
+        # Fast exact path. M = M0 * 2**-n is a float64 exactly (a 31-bit integer times a power of
+        # two), and acc * M + (z_out + 1/2) equals (acc*M0 + 2**(n-1)) / 2**n + z_out exactly: the
+        # exact value needs fewer than 53 significant bits (the condition above, with 9 bits of
+        # headroom for z_out < 2**8). floor() of it is then exactly the arithmetic shift's result
+        # plus z_out. (acc may arrive as float64 holding exact integers: conv_acc(exact_float=True).)
+        mult = np.ldexp(m0b.astype(np.float64), -nb)
+        yf: Any = acc * mult
+        yf += float(z_out) + 0.5
         np.floor(yf, out=yf)
-        yf += float(z_out)
         np.clip(yf, lo, hi, out=yf)
         return yf.astype(np.uint8)
     y = (np.rint(acc) if acc.dtype.kind == "f" else acc).astype(np.int64) * m0b  # new int64 array; then in place
