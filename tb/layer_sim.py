@@ -208,7 +208,9 @@ def run(
             hdl_toplevel_lang="verilog",
             build_dir=str(bdir),
             test_dir=str(rdir),
-            extra_env={"LAYER_JOB": str(rdir / "job.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1"},
+            extra_env={"LAYER_JOB": str(rdir / "job.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1",
+                       # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
+                       **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
             plusargs=[f"+MEM_INIT={rdir / 'image' / 'dram.memh'}"],
             waves=waves,
             results_xml=str(rdir / "results.xml"),

@@ -184,8 +184,9 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
             "first_diff": first_diff, "problem": problem,
         }
         results.append(res)
-        dut._log.info(f"[image {i}] label {res['label']} RTL {res['rtl_pred']} golden {res['golden_pred']} "
-                      f"layers equal {equal}/{len(net.layers)}" + (f" first differing {first_diff}" if first_diff else ""))
+        print(f"[image {i + 1}/{int(job['chain']['images'])}] label {res['label']} RTL {res['rtl_pred']} "
+              f"golden {res['golden_pred']} layers equal {equal}/{len(net.layers)}"
+              + (f" first differing {first_diff}" if first_diff else ""), flush=True)
         Path(job["results"]).write_text(json.dumps(results, indent=1))
     assert all(r["layers_equal"] == r["layers"] for r in results), "the chained RTL run differs from golden"
 
@@ -215,7 +216,7 @@ async def run_layers(dut: Any) -> None:
         r = await run_layer(dut, rb, name, job)
         results.append(r)
         line = f"[{len(results)}/{len(job['layers'])}] {name}: {r['status']} cycles {r.get('cycles', 0)}"
-        dut._log.info(line + (f" ({r['reason']})" if r.get("reason") else ""))
+        print(line + (f" ({r['reason']})" if r.get("reason") else ""), flush=True)  # progress, at any log level
         Path(job["results"]).write_text(json.dumps(results, indent=1))
     failed = [r["layer"] for r in results if r["status"] != "PASS"]
     assert not failed, f"layers failed: {', '.join(failed)}"
