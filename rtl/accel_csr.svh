@@ -41,3 +41,13 @@ localparam logic [15:0] KIND_CONV = 16'd0;
 localparam logic [15:0] KIND_DEPTHWISE = 16'd1;
 localparam logic [15:0] KIND_FC = 16'd2;
 localparam logic [31:0] CSR_ID_VALUE = 32'h494e5438;
+
+// bias and scale records (64 bits each): field positions from hexgen.layout
+localparam int REC_BIAS_MANTISSA_LSB = 0;
+localparam int REC_BIAS_MANTISSA_W = 32;
+localparam int REC_BIAS_SHIFT_LSB = 32;
+localparam int REC_BIAS_SHIFT_W = 4;
+localparam int REC_SCALE_M0_LSB = 0;
+localparam int REC_SCALE_M0_W = 31;
+localparam int REC_SCALE_N_LSB = 32;
+localparam int REC_SCALE_N_W = 6;

@@ -586,12 +586,13 @@ module accel_top #(
     logic [63:0] brec, srec;
     assign brec = bias_buf[rec_base + REC_AW'(r)];
     assign srec = scale_buf[rec_base + REC_AW'(r)];
-    assign rq_bias[r*32 +: 32] = brec[31:0];
-    assign rq_shift[r*4 +: 4]  = brec[35:32];
-    assign rq_m0[r*31 +: 31]   = srec[30:0];
-    assign rq_n[r*6 +: 6]      = srec[37:32];
+    // field positions and widths: hexgen.layout, through accel_csr.svh
+    assign rq_bias[r*32 +: 32] = brec[REC_BIAS_MANTISSA_LSB +: REC_BIAS_MANTISSA_W];
+    assign rq_shift[r*4 +: 4]  = brec[REC_BIAS_SHIFT_LSB +: REC_BIAS_SHIFT_W];
+    assign rq_m0[r*31 +: 31]   = srec[REC_SCALE_M0_LSB +: REC_SCALE_M0_W];
+    assign rq_n[r*6 +: 6]      = srec[REC_SCALE_N_LSB +: REC_SCALE_N_W];
     logic unused_rec;  // reserved record bits (hexgen writes them 0; its checker verifies that)
-    assign unused_rec = ^{brec[63:36], srec[63:38], srec[31]};
+    assign unused_rec = ^{brec, srec};
   end
 
   requant #(.LANES(ROWS)) u_requant (

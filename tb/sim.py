@@ -29,7 +29,12 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
     "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
+    # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
+    "accel": ("accel_tb", [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL / "mem_loader.sv",
+                           RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
 }
+#: Files a bench depends on besides its sources (included headers, Verilator control files).
+BENCH_DEPS: dict[str, list[Path]] = {"accel": [RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt"]}
 
 #: Arguments every Verilator build gets: assertions on (style.md), warnings printed but not fatal
 #: (make lint is the place where warnings fail).
@@ -37,9 +42,9 @@ VERILATOR_ARGS = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-in
 ICARUS_ARGS = ["-g2012"]
 
 
-def build_dir(block: str, sim: str, parameters: Mapping[str, object] | None = None) -> Path:
+def build_dir(block: str, sim: str, parameters: Mapping[str, object] | None = None, variant: str = "") -> Path:
     tag = "".join(f"-{k}{v}" for k, v in sorted((parameters or {}).items()))
-    return BUILD / f"{block}-{sim}{tag}"
+    return BUILD / f"{block}-{sim}{tag}{variant}"
 
 
 @contextmanager
@@ -62,35 +67,51 @@ def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str,
     return h.hexdigest()
 
 
-def build(block: str, sim: str, parameters: Mapping[str, object] | None = None) -> Path:
-    """Build (or reuse) the bench of `block` for `sim`; returns its build directory."""
+def build(
+    block: str,
+    sim: str,
+    parameters: Mapping[str, object] | None = None,
+    *,
+    extra_args: Sequence[str] = (),
+    waves: bool | None = None,
+    variant: str = "",
+) -> Path:
+    """Build (or reuse) the bench of `block` for `sim`; returns its build directory.
+
+    extra_args go to the simulator after the common ones (defines, Verilator options); a build
+    with extra_args lives in its own directory, named by `variant`. waves defaults to $WAVES."""
     from cocotb_tools.runner import get_runner
 
     apply_simulator_env()
     params = dict(parameters or {})
     top, sources = BENCHES[block]
-    bdir = build_dir(block, sim, params)
-    args = VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS
-    key = _stamp(sim, top, sources, params, args)
+    bdir = build_dir(block, sim, params, variant)
+    args = (VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS) + list(extra_args)
+    if waves is None:
+        waves = os.environ.get("WAVES", "0") == "1"
+    key = _stamp(sim, top, [*sources, *BENCH_DEPS.get(block, [])], params, [*args, f"waves={waves}"])
     stamp = bdir / ".stamp"
     # One global lock: at most one simulator build at a time on the machine (two cores), and no
     # worker ever uses a half-built directory.
     with _locked(BUILD / ".build.lock"):
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
-        runner = _VerilatorCached() if sim == "verilator" and _seed_runtime(bdir) else get_runner(sim)
+        # the cached runtime objects are built without --timing; timing builds compile their own
+        cached = sim == "verilator" and "--timing" not in args
+        runner = _VerilatorCached() if cached and _seed_runtime(bdir) else get_runner(sim)
         runner.build(
             sources=[str(s) for s in sources],
+            includes=[str(RTL)],
             hdl_toplevel=top,
             build_dir=str(bdir),
             parameters=params,
             build_args=list(args),
             always=True,
             timescale=("1ns", "1ps"),
-            waves=os.environ.get("WAVES", "0") == "1",
+            waves=waves,
         )
         stamp.write_text(key)
-        if sim == "verilator":
+        if cached:
             _save_runtime(bdir)
     return bdir
 

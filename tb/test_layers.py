@@ -111,7 +111,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     wall = time.perf_counter() - t0
     await ReadOnly()
     await RisingEdge(dut.clk)
-    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "wall_s": wall}
+    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "wall_s": wall, "array_size": job["array_size"]}
     counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE")}
     result.update({k.lower(): v for k, v in counters.items()})
     if fired is timeout:
@@ -197,6 +197,15 @@ async def run_layers(dut: Any) -> None:
     if os.environ.get("HDL_CLOCK") != "1":  # otherwise the bench generates its own clock
         Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
     rb = read_image(job["image_dir"])
+    await reset(dut, job)
+    # the memory image must be laid out for this build: hexgen's config against the engine's CSRs
+    rows, cols = await read_csr(dut, "ROWS"), await read_csr(dut, "COLS")
+    cfg = rb.config
+    assert (cfg.array_rows, cfg.array_cols, cfg.word_bits) == (rows, cols, rows * 8), (
+        f"memory image {job['image_dir']} is laid out for a {cfg.array_rows}x{cfg.array_cols} array with "
+        f"{cfg.word_bits}-bit words; this accelerator build is {rows}x{cols} with {rows * 8}-bit words"
+    )
+    job["array_size"] = rows * cols
     if job.get("chain"):
         await run_chain(dut, rb, job)
         return

