@@ -205,10 +205,20 @@ class _Builder:
         else:
             kind, prefix = "conv", "conv"
         name = self.new_name(prefix)
+        common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, cg * kh * kw, isinstance(mod, nniq.ConvReLU2d))
+        layer = ConvLayer(
+            **common, stride=_pair(mod.stride), padding=_pair(mod.padding), groups=groups, kind_name=kind
+        )
+        self.add(node, layer)
+
+    def compute_fields(
+        self, node: fx.Node, name: str, src: str, xin: torch.Tensor, out: torch.Tensor,
+        codes: np.ndarray, s_w: np.ndarray, bias: np.ndarray, k_dot: int, relu: bool,
+    ) -> dict[str, Any]:
+        """The record fields conv and fc layers share: shapes, weights, bias codes, requant fields."""
         s_in, z_in = float(xin.q_scale()), int(xin.q_zero_point())
         s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
-        lo = z_out if isinstance(mod, nniq.ConvReLU2d) else 0
-        layer = ConvLayer(
+        return dict(
             name=name,
             inputs=(src,),
             in_shape=tuple(int(d) for d in xin.shape[1:]),
@@ -216,18 +226,13 @@ class _Builder:
             module=str(node.target),
             source=node.name,
             weight=codes,
-            bias=self.bias_codes(name, bias, s_in, s_w, cg * kh * kw),
-            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, lo),
-            stride=_pair(mod.stride),
-            padding=_pair(mod.padding),
-            groups=groups,
+            bias=self.bias_codes(name, bias, s_in, s_w, k_dot),
+            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, z_out if relu else 0),
             z_in=z_in,
             scale_in=s_in,
             scale_out=s_out,
             weight_scale=s_w,
-            kind_name=kind,
         )
-        self.add(node, layer)
 
     def linear(self, node: fx.Node, mod: Any) -> None:
         src, xin = self.qtensor(node, node.args[0], "input")
@@ -236,25 +241,8 @@ class _Builder:
             raise UnsupportedLayerError(f"{self.where(node)}: fully connected input must be [N, C], got {tuple(xin.shape)} (flatten first)")
         codes, s_w, bias = self.weights(node, mod)
         name = self.new_name("fc")
-        s_in, z_in = float(xin.q_scale()), int(xin.q_zero_point())
-        s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
-        lo = z_out if isinstance(mod, nniq.LinearReLU) else 0
-        layer = LinearLayer(
-            name=name,
-            inputs=(src,),
-            in_shape=tuple(int(d) for d in xin.shape[1:]),
-            out_shape=tuple(int(d) for d in out.shape[1:]),
-            module=str(node.target),
-            source=node.name,
-            weight=codes,
-            bias=self.bias_codes(name, bias, s_in, s_w, codes.shape[1]),
-            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, lo),
-            z_in=z_in,
-            scale_in=s_in,
-            scale_out=s_out,
-            weight_scale=s_w,
-        )
-        self.add(node, layer)
+        common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, codes.shape[1], isinstance(mod, nniq.LinearReLU))
+        self.add(node, LinearLayer(**common))
 
     def fold_relu(self, node: fx.Node, six: bool) -> None:
         arg = node.args[0]

@@ -110,17 +110,15 @@ class ConvLayer(Layer):
         k, cg, kh, kw = self.weight.shape
         return int(np.prod(self.out_shape)) * cg * kh * kw
 
-    def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False) -> IntArray:
+    def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False, exact_float: bool = False) -> IntArray:
+        """int32 accumulators (int64 array; exact float64 with exact_float, see arith.conv_acc)."""
         return arith.conv_acc(
             x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding, groups=self.groups,
-            channels_last=channels_last,
+            channels_last=channels_last, exact_float=exact_float,
         )
 
     def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
-        acc = arith.conv_acc(
-            xs[0], self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding,
-            groups=self.groups, channels_last=channels_last, exact_float=True,
-        )
+        acc = self.accumulate(xs[0], channels_last=channels_last, exact_float=True)
         return self.requantize(acc, channels_last=channels_last)
 
     def requantize(self, acc: IntArray, *, channels_last: bool = False) -> NDArray[np.uint8]:
@@ -149,12 +147,11 @@ class LinearLayer(Layer):
     def macs(self) -> int:
         return int(self.weight.size)
 
-    def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False) -> IntArray:
-        return arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in)
+    def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False, exact_float: bool = False) -> IntArray:
+        return arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in, exact_float=exact_float)
 
     def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
-        x = xs[0]
-        return self.requantize(arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in, exact_float=True))
+        return self.requantize(self.accumulate(xs[0], exact_float=True))
 
     def requantize(self, acc: IntArray, *, channels_last: bool = False) -> NDArray[np.uint8]:
         r = self.requant
