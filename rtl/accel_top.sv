@@ -85,25 +85,19 @@ module accel_top #(
 
   // ------------------------------------------------------------------ states
   typedef enum logic [3:0] {
-    StIdle      = 4'd0,
-    StCheck     = 4'd1,
-    StLoadAct   = 4'd2,
-    StTileStart = 4'd3,
-    StLoadBias  = 4'd4,
-    StLoadScale = 4'd5,
-    StLoadWgt   = 4'd6,
-    StRun       = 4'd7,
-    StDone      = 4'd8,
-    StError     = 4'd9,
-    StWaitLoad  = 4'd10
+    StIdle  = 4'd0,
+    StCheck = 4'd1,
+    StRun   = 4'd2,
+    StDone  = 4'd3,
+    StError = 4'd4
   } state_e;
 
-  state_e state_q, after_load_q;
+  state_e state_q;
   assign state_o = state_q;
 
   // signals used before the block that drives them
   logic rq_ovf_any;           // requantizer: an accumulator + bias left int32
-  logic run_start_pending_q;  // the cycle after a tile's run started
+  logic [31:0] units;         // UNITS status word (where each unit is; the watchdog reports it)
 
   // ------------------------------------------------------------------ CSRs
   logic [15:0] kind_q, in_c_q, in_h_q, in_w_q, out_c_q, out_h_q, out_w_q, kh_q, kw_q;
@@ -188,6 +182,7 @@ module accel_top #(
       CSR_WORDS_READ:    csr_rdata_o = words_rd;
       CSR_WORDS_WRITTEN: csr_rdata_o = words_wr;
       CSR_STATE:         csr_rdata_o = {28'd0, state_q};
+      CSR_UNITS:         csr_rdata_o = units;
       CSR_ID:            csr_rdata_o = CSR_ID_VALUE;
       CSR_ROWS:          csr_rdata_o = 32'(ROWS);
       CSR_COLS:          csr_rdata_o = 32'(COLS);
@@ -199,8 +194,8 @@ module accel_top #(
 
   // ------------------------------------------------------------------ derived layer sizes
   logic        is_dw, is_fc;
-  logic [15:0] ct_in, kt_out, kt_q, npix, steps;
-  logic [31:0] act_need, wgt_need, oh_expect, ow_expect;
+  logic [15:0] ct_in, kt_out, npix, steps;
+  logic [31:0] act_need, wgt_need, out_need, oh_expect, ow_expect;
   assign is_dw = kind_q == KIND_DEPTHWISE;
   assign is_fc = kind_q == KIND_FC;
   assign ct_in = 16'((32'(in_c_q) + ROWS - 1) / ROWS);
@@ -210,6 +205,7 @@ module accel_top #(
   assign steps = is_dw ? 16'(32'(kh_q) * 32'(kw_q)) : 16'(32'(ct_in) * 32'(kh_q) * 32'(kw_q));
   assign act_need = 32'(ct_in) * 32'(in_h_q) * 32'(in_w_q);
   assign wgt_need = is_dw ? 32'(steps) : 32'(steps) * ROWS;
+  assign out_need = 32'(kt_out) * 32'(npix);
   assign oh_expect = (sy_q == 0) ? 32'd0 : (32'(in_h_q) + 2 * 32'(py_q) - 32'(kh_q)) / 32'(sy_q) + 1;
   assign ow_expect = (sx_q == 0) ? 32'd0 : (32'(in_w_q) + 2 * 32'(px_q) - 32'(kw_q)) / 32'(sx_q) + 1;
 
@@ -239,23 +235,97 @@ module accel_top #(
 
   // ------------------------------------------------------------------ buffers
   logic [WORD_BITS-1:0] act_buf [ACT_WORDS];
-  logic [WORD_BITS-1:0] wgt_buf [WGT_WORDS];
+  // two weight banks of WGT_WORDS: k_tile t computes from bank t % 2 while the next one loads
+  logic [WORD_BITS-1:0] wgt_buf [2 * WGT_WORDS];
   // every output channel's bias and scale record, loaded once per layer (hexgen's bias/scale buffers)
   logic [63:0]          bias_buf [REC_WORDS];
   logic [63:0]          scale_buf [REC_WORDS];
 
-  // ------------------------------------------------------------------ memory loader
-  typedef enum logic [1:0] {TgtAct = 2'd0, TgtWgt = 2'd1, TgtBias = 2'd2, TgtScale = 2'd3} target_e;
-  target_e target_q;
+  // ------------------------------------------------------------------ reader
+  // One memory loader reads, in this order: the weights of k_tile 0, the input image, every bias
+  // record, every scale record, then the weights of k_tiles 1, 2, ... Weights of k_tile t go to
+  // bank t % 2 once the compute unit is done with k_tile t - 2. Nothing waits for a whole load:
+  // the gather unit reads an input word as soon as it has arrived (words arrive in address order),
+  // the compute unit starts a k_tile when its weights are in, the requantizer when the records are.
+  typedef enum logic [2:0] {
+    RdWgt0 = 3'd0, RdAct = 3'd1, RdBias = 3'd2, RdScale = 3'd3, RdWgt = 3'd4, RdDone = 3'd5
+  } rd_seg_e;
 
-  logic              ld_cmd_valid, ld_cmd_ready, ld_cmd_write, ld_cmd_done, ld_busy;
-  logic [ADDR_W-1:0] ld_cmd_ext;
-  logic [15:0]       ld_cmd_len;
+  rd_seg_e           r_seg_q;
+  logic              r_wait_q;      // command accepted, waiting for its cmd_done
+  logic [15:0]       r_wkt_q;       // next k_tile whose weights load
+  logic [15:0]       wloaded_q;     // k_tiles whose weights are in their bank
+  logic [15:0]       cfin_q;        // k_tiles the compute unit has finished issuing
+  logic [31:0]       act_cnt_q;     // input words in the activation buffer
+  logic              recs_ok_q;     // bias and scale records all in
+  logic              run_start;     // StCheck -> StRun
+
+  logic              r_cmd_valid, r_cmd_ready, r_cmd_done, r_busy;
+  logic [31:0]       r_cmd_ext;
+  logic [15:0]       r_cmd_len, r_cmd_buf;
   logic              bw_valid;
   logic [15:0]       bw_addr;
   logic [WORD_BITS-1:0] bw_data;
-  logic              src_valid, src_ready;
-  logic [WORD_BITS-1:0] src_data;
+  logic              r_req_valid, r_req_ready, r_req_we;
+  logic [ADDR_W-1:0] r_req_addr;
+  logic [7:0]        r_req_len;
+  logic              r_bank_wait;   // the next weights wait for a bank
+
+  logic        r_bank_hi;  // the next weights go to bank 1
+  logic [15:0] act_need16, wgt_need16, rec_need16;
+  assign r_bank_hi = r_wkt_q[0];
+  assign act_need16 = act_need[15:0];
+  assign wgt_need16 = wgt_need[15:0];
+  assign rec_need16 = 16'(32'(kt_out) * ROWS);
+  assign r_bank_wait = r_seg_q == RdWgt && 32'(r_wkt_q) >= 32'(cfin_q) + 2;
+  assign r_cmd_valid = state_q == StRun && !r_wait_q && r_seg_q != RdDone && !r_bank_wait;
+  always_comb begin
+    r_cmd_ext = '0;
+    r_cmd_len = '0;
+    r_cmd_buf = '0;
+    case (r_seg_q)
+      RdWgt0, RdWgt: begin
+        r_cmd_ext = w_base_q + 32'(r_wkt_q) * wgt_need;
+        r_cmd_len = wgt_need16;
+        r_cmd_buf = r_bank_hi ? 16'(WGT_WORDS) : 16'd0;
+      end
+      RdAct:   begin r_cmd_ext = in_base_q; r_cmd_len = act_need16; end
+      RdBias:  begin r_cmd_ext = b_base_q;  r_cmd_len = rec_need16; end
+      RdScale: begin r_cmd_ext = s_base_q;  r_cmd_len = rec_need16; end
+      default: ;
+    endcase
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i || run_start) begin
+      r_seg_q   <= RdWgt0;
+      r_wait_q  <= 1'b0;
+      r_wkt_q   <= '0;
+      wloaded_q <= '0;
+      recs_ok_q <= 1'b0;
+    end else if (!r_wait_q) begin
+      if (r_cmd_valid && r_cmd_ready) r_wait_q <= 1'b1;
+    end else if (r_cmd_done) begin
+      r_wait_q <= 1'b0;
+      case (r_seg_q)
+        RdWgt0:  begin wloaded_q <= 16'd1; r_wkt_q <= 16'd1; r_seg_q <= RdAct; end
+        RdAct:   r_seg_q <= RdBias;
+        RdBias:  r_seg_q <= RdScale;
+        RdScale: begin recs_ok_q <= 1'b1; r_seg_q <= (kt_out > 1) ? RdWgt : RdDone; end
+        RdWgt: begin
+          wloaded_q <= wloaded_q + 1;
+          r_wkt_q   <= r_wkt_q + 1;
+          if (r_wkt_q + 1 == kt_out) r_seg_q <= RdDone;
+        end
+        default: ;
+      endcase
+    end
+  end
+
+  // the reader's write side and the writer's read side are tied off
+  logic                 r_nc_wr_valid, r_nc_src_ready, w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr;
+  logic [WORD_BITS-1:0] r_nc_wr_data, w_nc_bw_data;
+  logic [31:0]          r_nc_words, w_nc_words;
 
   mem_loader #(
       .ADDR_W(ADDR_W),
@@ -264,48 +334,49 @@ module accel_top #(
       .LEN_W(16),
       .MAX_BURST(MAX_BURST),
       .MAX_OUTSTANDING(4)
-  ) u_loader (
+  ) u_reader (
       .clk_i, .rst_i,
-      .cmd_valid_i(ld_cmd_valid), .cmd_ready_o(ld_cmd_ready), .cmd_write_i(ld_cmd_write),
-      .cmd_ext_addr_i(ld_cmd_ext), .cmd_buf_addr_i(16'd0), .cmd_len_i(ld_cmd_len),
-      .cmd_done_o(ld_cmd_done), .busy_o(ld_busy),
-      .req_valid_o, .req_ready_i, .req_addr_o, .req_len_o, .req_we_o,
-      .rd_valid_i, .rd_ready_o, .rd_data_i, .wr_valid_o, .wr_ready_i, .wr_data_o,
+      .cmd_valid_i(r_cmd_valid), .cmd_ready_o(r_cmd_ready), .cmd_write_i(1'b0),
+      .cmd_ext_addr_i(ADDR_W'(r_cmd_ext)), .cmd_buf_addr_i(r_cmd_buf), .cmd_len_i(r_cmd_len),
+      .cmd_done_o(r_cmd_done), .busy_o(r_busy),
+      .req_valid_o(r_req_valid), .req_ready_i(r_req_ready), .req_addr_o(r_req_addr), .req_len_o(r_req_len),
+      .req_we_o(r_req_we),
+      .rd_valid_i, .rd_ready_o, .rd_data_i,
+      .wr_valid_o(r_nc_wr_valid), .wr_ready_i(1'b0), .wr_data_o(r_nc_wr_data),
       .buf_wr_valid_o(bw_valid), .buf_wr_ready_i(1'b1), .buf_wr_addr_o(bw_addr), .buf_wr_data_o(bw_data),
-      .src_valid_i(src_valid), .src_ready_o(src_ready), .src_data_i(src_data),
-      .words_read_o(words_rd), .words_written_o(words_wr)
+      .src_valid_i(1'b0), .src_ready_o(r_nc_src_ready), .src_data_i({WORD_BITS{1'b0}}),
+      .words_read_o(words_rd), .words_written_o(r_nc_words)
   );
 
   always_ff @(posedge clk_i) begin
     if (bw_valid) begin
-      case (target_q)
-        TgtAct:   act_buf[bw_addr[ACT_AW-1:0]] <= bw_data;
-        TgtWgt:   wgt_buf[bw_addr[WGT_AW-1:0]] <= bw_data;
-        TgtBias:  bias_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
-        TgtScale: scale_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+      case (r_seg_q)
+        RdAct:          act_buf[bw_addr[ACT_AW-1:0]] <= bw_data;
+        RdWgt0, RdWgt:  wgt_buf[bw_addr[WGT_AW:0]] <= bw_data;
+        RdBias:         bias_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+        RdScale:        scale_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
         default: ;
       endcase
     end
   end
 
+  always_ff @(posedge clk_i) begin
+    if (rst_i || run_start) act_cnt_q <= '0;
+    else if (bw_valid && r_seg_q == RdAct) act_cnt_q <= act_cnt_q + 1;
+  end
+
   // ------------------------------------------------------------------ main FSM
-  logic        main_cmd_valid;
-  logic [31:0] main_cmd_ext;
-  logic [15:0] main_cmd_len;
-  logic        run_start, run_finished;
+  logic layer_written;  // the writer has stored the layer's last output word
 
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
       state_q      <= StIdle;
-      after_load_q <= StIdle;
-      target_q     <= TgtAct;
-      kt_q         <= '0;
       done_q       <= 1'b0;
       error_q      <= 1'b0;
       err_field_q  <= '0;
       cyc_q        <= '0;
     end else begin
-      if (state_q != StIdle && state_q != StDone && state_q != StError) cyc_q <= cyc_q + 1;
+      if (state_q == StCheck || state_q == StRun) cyc_q <= cyc_q + 1;
       case (state_q)
         StIdle, StDone, StError: if (start) begin
           state_q     <= StCheck;
@@ -320,34 +391,12 @@ module accel_top #(
             error_q     <= 1'b1;
             state_q     <= StError;
           end else begin
-            // once per layer: every bias and scale record, then the input image
-            target_q     <= TgtBias;
-            after_load_q <= StLoadScale;
-            kt_q         <= '0;
-            state_q      <= StLoadBias;
+            state_q <= StRun;
           end
         end
-        StLoadAct, StLoadBias, StLoadScale, StLoadWgt: if (ld_cmd_ready) state_q <= StWaitLoad;
-        StWaitLoad: if (ld_cmd_done) begin
-          case (after_load_q)
-            StLoadScale: begin target_q <= TgtScale; state_q <= StLoadScale; after_load_q <= StLoadAct; end
-            StLoadAct:   begin target_q <= TgtAct;   state_q <= StLoadAct;   after_load_q <= StTileStart; end
-            default:     state_q <= after_load_q;
-          endcase
-        end
-        StTileStart: begin
-          if (kt_q == kt_out) begin
-            state_q <= StDone;
-            done_q  <= 1'b1;
-          end else begin
-            target_q     <= TgtWgt;
-            after_load_q <= StRun;
-            state_q      <= StLoadWgt;
-          end
-        end
-        StRun: if (run_finished) begin
-          kt_q    <= kt_q + 1;
-          state_q <= StTileStart;
+        StRun: if (layer_written) begin
+          state_q <= StDone;
+          done_q  <= 1'b1;
         end
         default: state_q <= StIdle;
       endcase
@@ -359,51 +408,29 @@ module accel_top #(
     end
   end
 
-  logic [15:0] act_need16, wgt_need16, rec_need16;
-  assign rec_need16 = 16'(32'(kt_out) * ROWS);
-  assign act_need16 = act_need[15:0];
-  assign wgt_need16 = wgt_need[15:0];
-  assign run_start = (state_q == StWaitLoad) && ld_cmd_done && after_load_q == StRun;
-  assign busy_o = !(state_q == StIdle || state_q == StDone || state_q == StError);
+  assign run_start = state_q == StCheck && bad_field == 0;
+  assign busy_o = state_q == StCheck || state_q == StRun;
   assign done_o = done_q;
   assign error_o = error_q;
 
-  always_comb begin
-    main_cmd_valid = 1'b0;
-    main_cmd_ext = '0;
-    main_cmd_len = '0;
-    case (state_q)
-      StLoadAct: begin
-        main_cmd_valid = 1'b1; main_cmd_ext = in_base_q; main_cmd_len = act_need16;
-      end
-      StLoadBias: begin
-        main_cmd_valid = 1'b1; main_cmd_ext = b_base_q; main_cmd_len = rec_need16;
-      end
-      StLoadScale: begin
-        main_cmd_valid = 1'b1; main_cmd_ext = s_base_q; main_cmd_len = rec_need16;
-      end
-      StLoadWgt: begin
-        main_cmd_valid = 1'b1; main_cmd_ext = w_base_q + 32'(kt_q) * wgt_need; main_cmd_len = wgt_need16;
-      end
-      default: ;
-    endcase
-  end
-
   // ------------------------------------------------------------------ gather unit
-  // Two register sets of COLS vectors. A set is full when fill_q[s] != drain_q[s].
+  // Walks k_tile, pixel tile (COLS output pixels in raster order), step. Two register sets of
+  // COLS vectors; a set is full when fill_q[s] != drain_q[s].
   logic [WORD_BITS-1:0] regs_q [2][COLS];
   logic [1:0]           fill_q, drain_q;
   logic                 meta_first_q [2];
   logic                 meta_last_q [2];
+  logic                 meta_ktlast_q [2];   // the k_tile's last set
   logic [CW-1:0]        meta_cols_q [2];
   logic [15:0]          meta_step_q [2];
   logic [15:0]          meta_ct_q [2];
+  logic [15:0]          meta_kt_q [2];
 
   logic        g_active_q, g_set_q;
-  logic [15:0] g_p0_q, g_oy0_q, g_ox0_q, g_oy_q, g_ox_q, g_ct_q, g_ky_q, g_kx_q, g_step_q;
+  logic [15:0] g_kt_q, g_p0_q, g_oy0_q, g_ox0_q, g_oy_q, g_ox_q, g_ct_q, g_ky_q, g_kx_q, g_step_q;
   logic [CW-1:0] g_j_q;
   logic [CW-1:0] g_cols;
-  logic        g_free, g_last_pix, g_last_step, g_last_tile;
+  logic        g_free, g_go, g_act_wait, g_last_pix, g_last_step, g_last_tile;
   logic signed [17:0] g_iy, g_ix;
   logic        g_inb;
   logic [31:0] g_addr;
@@ -417,25 +444,34 @@ module accel_top #(
   assign g_iy = 18'($signed({2'b0, g_oy_q}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
   assign g_ix = 18'($signed({2'b0, g_ox_q}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
   assign g_inb = (g_iy >= 0) && (g_iy < $signed({2'b0, in_h_q})) && (g_ix >= 0) && (g_ix < $signed({2'b0, in_w_q}));
-  assign g_ct_eff = is_dw ? kt_q : g_ct_q;
+  assign g_ct_eff = is_dw ? g_kt_q : g_ct_q;
 `ifdef MUT_ADDR  // mutation test: an off-by-one in the activation address
   assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]) + 32'd1;
 `else
   assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]);
 `endif
+  // an input word not yet arrived: wait for it (padding positions never wait; once the whole
+  // image is in, nothing waits, so a wrong address reads a wrong word instead of hanging)
+  assign g_act_wait = g_inb && g_addr >= act_cnt_q && act_cnt_q != act_need;
+  assign g_go = g_active_q && g_free && !g_act_wait;
 
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
       g_active_q <= 1'b0;
       g_set_q    <= 1'b0;
       fill_q     <= '0;
+      for (int s = 0; s < 2; s++) begin
+        meta_first_q[s] <= 1'b0; meta_last_q[s] <= 1'b0; meta_ktlast_q[s] <= 1'b0; meta_cols_q[s] <= '0;
+        meta_step_q[s] <= '0; meta_ct_q[s] <= '0; meta_kt_q[s] <= '0;
+      end
     end else if (run_start) begin
       g_active_q <= 1'b1;
       g_set_q <= 1'b0;
       fill_q  <= drain_q;
+      g_kt_q  <= '0;
       g_p0_q  <= '0; g_oy0_q <= '0; g_ox0_q <= '0; g_oy_q <= '0; g_ox_q <= '0;
       g_ct_q  <= '0; g_ky_q <= '0; g_kx_q <= '0; g_step_q <= '0; g_j_q <= '0;
-    end else if (g_active_q && g_free) begin
+    end else if (g_go) begin
       regs_q[g_set_q][g_j_q[JW-1:0]] <= g_inb ? act_buf[g_addr[ACT_AW-1:0]] : {ROWS{z_in_q}};
       if (!g_last_pix) begin
         g_j_q <= g_j_q + 1'b1;
@@ -447,12 +483,14 @@ module accel_top #(
         end
       end else begin
         // the step's set is complete
-        fill_q[g_set_q]       <= ~fill_q[g_set_q];
-        meta_first_q[g_set_q] <= (g_step_q == 0);
-        meta_last_q[g_set_q]  <= g_last_step;
-        meta_cols_q[g_set_q]  <= g_cols;
-        meta_step_q[g_set_q]  <= g_step_q;
-        meta_ct_q[g_set_q]    <= g_ct_eff;
+        fill_q[g_set_q]        <= ~fill_q[g_set_q];
+        meta_first_q[g_set_q]  <= (g_step_q == 0);
+        meta_last_q[g_set_q]   <= g_last_step;
+        meta_ktlast_q[g_set_q] <= g_last_step && g_last_tile;
+        meta_cols_q[g_set_q]   <= g_cols;
+        meta_step_q[g_set_q]   <= g_step_q;
+        meta_ct_q[g_set_q]     <= g_ct_eff;
+        meta_kt_q[g_set_q]     <= g_kt_q;
         g_set_q <= ~g_set_q;
         g_j_q   <= '0;
         if (!g_last_step) begin
@@ -471,16 +509,22 @@ module accel_top #(
             end
           end
         end else begin
-          // next pixel tile: starts at the pixel after this tile's last one
           g_step_q <= '0;
           g_ct_q <= '0; g_ky_q <= '0; g_kx_q <= '0;
-          g_p0_q <= g_p0_q + 16'(COLS);
-          if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
-            g_ox0_q <= '0; g_oy0_q <= g_oy_q + 1; g_ox_q <= '0; g_oy_q <= g_oy_q + 1;
+          if (!g_last_tile) begin
+            // next pixel tile: starts at the pixel after this tile's last one
+            g_p0_q <= g_p0_q + 16'(COLS);
+            if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
+              g_ox0_q <= '0; g_oy0_q <= g_oy_q + 1; g_ox_q <= '0; g_oy_q <= g_oy_q + 1;
+            end else begin
+              g_ox0_q <= g_ox_q + 1; g_oy0_q <= g_oy_q; g_ox_q <= g_ox_q + 1;
+            end
           end else begin
-            g_ox0_q <= g_ox_q + 1; g_oy0_q <= g_oy_q; g_ox_q <= g_ox_q + 1;
+            // next k_tile: the image again from its first pixel
+            g_p0_q <= '0; g_oy0_q <= '0; g_ox0_q <= '0; g_oy_q <= '0; g_ox_q <= '0;
+            g_kt_q <= g_kt_q + 1;
+            if (g_kt_q + 1 == kt_out) g_active_q <= 1'b0;
           end
-          if (g_last_tile) g_active_q <= 1'b0;
         end
       end
     end
@@ -489,31 +533,31 @@ module accel_top #(
   // ------------------------------------------------------------------ compute unit
   logic        c_set_q;
   logic [15:0] c_lane_q;
-  logic        c_full;
+  logic        c_full, c_wgt_ok;
   logic [15:0] c_lanes;      // beats of the current set
   logic        c_last_beat;
   logic [31:0] c_waddr;
   logic        mac_in_valid, mac_in_ready, mac_first, mac_last;
   logic [ROWS*8-1:0] mac_w;
   logic [COLS*8-1:0] mac_a;
-  logic [15:0] c_real_lanes;
 
   assign c_full = fill_q[c_set_q] != drain_q[c_set_q];
+  assign c_wgt_ok = wloaded_q > meta_kt_q[c_set_q];
   // one beat per real input channel of the step's channel tile
-  assign c_real_lanes = (32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS >= ROWS) ? 16'(ROWS)
-                      : 16'(32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS);
-  assign c_lanes = c_real_lanes;
+  assign c_lanes = (32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS >= ROWS) ? 16'(ROWS)
+                 : 16'(32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS);
   assign c_last_beat = (c_lane_q + 1 == c_lanes);
-  assign c_waddr = is_dw ? 32'(meta_step_q[c_set_q]) : 32'(meta_step_q[c_set_q]) * ROWS + 32'(c_lane_q);
+  assign c_waddr = (meta_kt_q[c_set_q][0] ? 32'(WGT_WORDS) : 32'd0)
+                 + (is_dw ? 32'(meta_step_q[c_set_q]) : 32'(meta_step_q[c_set_q]) * ROWS + 32'(c_lane_q));
 `ifdef MUT_HANG  // mutation test: the compute unit never issues a beat (the watchdog must fire)
   assign mac_in_valid = 1'b0 && c_full;
 `else
-  assign mac_in_valid = c_full && state_q == StRun;
+  assign mac_in_valid = c_full && c_wgt_ok && state_q == StRun;
 `endif
   assign mac_first = meta_first_q[c_set_q] && c_lane_q == 0;
   assign mac_last = meta_last_q[c_set_q] && c_last_beat;
   logic [WORD_BITS-1:0] c_wword;
-  assign c_wword = wgt_buf[c_waddr[WGT_AW-1:0]];
+  assign c_wword = wgt_buf[c_waddr[WGT_AW:0]];
   for (genvar r = 0; r < ROWS; r++) begin : g_wmask
     assign mac_w[r*8 +: 8] = (!is_dw || c_lane_q == 16'(r)) ? c_wword[r*8 +: 8] : 8'd0;
   end
@@ -529,6 +573,7 @@ module accel_top #(
       drain_q  <= '0;
       beats_q  <= '0;
       macs_q   <= '0;
+      cfin_q   <= '0;
     end else begin
       if (start) begin
         beats_q <= '0;
@@ -537,6 +582,7 @@ module accel_top #(
       if (run_start) begin
         c_set_q  <= 1'b0;
         c_lane_q <= '0;
+        cfin_q   <= '0;
       end else if (mac_in_valid && mac_in_ready) begin
         beats_q <= beats_q + 1;
         macs_q  <= macs_q + 32'(meta_cols_q[c_set_q]) * 32'(ROWS);
@@ -544,6 +590,7 @@ module accel_top #(
           c_lane_q <= '0;
           drain_q[c_set_q] <= ~drain_q[c_set_q];
           c_set_q <= ~c_set_q;
+          if (meta_ktlast_q[c_set_q]) cfin_q <= cfin_q + 1;
         end else begin
           c_lane_q <= c_lane_q + 1;
         end
@@ -572,15 +619,38 @@ module accel_top #(
       .out_col_o(mac_out_col), .out_last_o(mac_out_last)
   );
 
+  // Drained pixels come out in the output's order, [k_tile][y][x]: count them to know which
+  // k_tile's records the requantizer needs.
+  logic [15:0] d_pix_q, d_kt_q;
+  logic        rq_in_valid, rq_in_ready, d_fire;
+  assign rq_in_valid = mac_out_valid && recs_ok_q;
+  assign mac_out_ready = rq_in_ready && recs_ok_q;
+  assign d_fire = rq_in_valid && rq_in_ready;
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i || run_start) begin
+      d_pix_q <= '0;
+      d_kt_q  <= '0;
+    end else if (d_fire) begin
+      if (d_pix_q + 1 == npix) begin
+        d_pix_q <= '0;
+        d_kt_q  <= d_kt_q + 1;
+      end else begin
+        d_pix_q <= d_pix_q + 1;
+      end
+    end
+  end
+
   logic [ROWS*32-1:0] rq_bias;
   logic [ROWS*4-1:0]  rq_shift;
   logic [ROWS*31-1:0] rq_m0;
   logic [ROWS*6-1:0]  rq_n;
   logic [ROWS-1:0]    rq_ovf;
-  logic               rq_out_valid;
+  logic               rq_out_valid, rq_out_ready;
+  logic [WORD_BITS-1:0] rq_out_data;
 
-  logic [REC_AW-1:0] rec_base;  // first record of the current k_tile
-  assign rec_base = REC_AW'(32'(kt_q) * ROWS);
+  logic [REC_AW-1:0] rec_base;  // first record of the k_tile being drained
+  assign rec_base = REC_AW'(32'(d_kt_q) * ROWS);
 
   for (genvar r = 0; r < ROWS; r++) begin : g_rec
     logic [63:0] brec, srec;
@@ -597,61 +667,110 @@ module accel_top #(
 
   requant #(.LANES(ROWS)) u_requant (
       .clk_i, .rst_i,
-      .in_valid_i(mac_out_valid), .in_ready_o(mac_out_ready),
+      .in_valid_i(rq_in_valid), .in_ready_o(rq_in_ready),
       .in_acc_i(mac_out_acc), .in_bias_mant_i(rq_bias), .in_bias_shift_i(rq_shift),
       .in_m0_i(rq_m0), .in_n_i(rq_n), .in_z_out_i(z_out_q), .in_lo_i(lo_q), .in_hi_i(hi_q),
-      .out_valid_o(rq_out_valid), .out_ready_i(src_ready), .out_data_o(src_data), .out_ovf_o(rq_ovf)
+      .out_valid_o(rq_out_valid), .out_ready_i(rq_out_ready), .out_data_o(rq_out_data), .out_ovf_o(rq_ovf)
   );
-  assign src_valid = rq_out_valid;
-  assign rq_ovf_any = rq_out_valid && src_ready && (rq_ovf != '0);
+  assign rq_ovf_any = rq_out_valid && rq_out_ready && (rq_ovf != '0);
 
-  // ------------------------------------------------------------------ writer
-  // One write command per k_tile: its pixels are consecutive words of the output region
-  // ([k_tile][y][x]), and the requantizer delivers them in that order, tile after tile.
-  logic w_active_q, w_wait_q;
+  // ------------------------------------------------------------------ output FIFO, writer
+  // The output region is written in the order the requantizer delivers it, as one command over
+  // the whole region ([k_tile][y][x] is consecutive words). A write burst is requested only when
+  // all of its words wait in the FIFO: the memory serves bursts in order, so a write burst at its
+  // head never waits for data that depends on a read queued behind it.
+  localparam int OF_DEPTH = 2 * MAX_BURST;
+  localparam int OF_AW = $clog2(OF_DEPTH);
+  logic [WORD_BITS-1:0] of_mem [OF_DEPTH];
+  logic [OF_AW-1:0]     of_rd_q, of_wr_q;
+  logic [OF_AW:0]       of_cnt_q;
+  logic                 of_push, of_pop, of_valid;
+  logic [8:0]           w_ahead_q;     // write words requested from memory, not yet sent
+
+  assign rq_out_ready = 32'(of_cnt_q) < OF_DEPTH;
+  assign of_push = rq_out_valid && rq_out_ready;
+  assign of_valid = of_cnt_q != '0;
+
+  logic              w_cmd_valid, w_cmd_ready, w_cmd_done, w_busy, w_issued_q;
+  logic              w_req_valid, w_req_ready, w_req_ok, w_req_we;
+  logic [ADDR_W-1:0] w_req_addr;
+  logic [7:0]        w_req_len;
+  logic              w_src_ready;
+
+  assign of_pop = of_valid && w_src_ready;
 
   always_ff @(posedge clk_i) begin
-    if (rst_i) begin
-      w_active_q <= 1'b0;
-      w_wait_q   <= 1'b0;
-    end else if (run_start) begin
-      w_active_q <= 1'b1;
-      w_wait_q   <= 1'b0;
-    end else if (w_active_q) begin
-      if (!w_wait_q) begin
-        if (ld_cmd_ready) w_wait_q <= 1'b1;
-      end else if (ld_cmd_done) begin
-        w_wait_q   <= 1'b0;
-        w_active_q <= 1'b0;
-      end
-    end
-  end
-  assign run_finished = state_q == StRun && !w_active_q && !run_start_pending_q;
-
-  // run_start takes effect one cycle later; do not call the tile finished in that cycle
-  always_ff @(posedge clk_i) begin
-    if (rst_i) run_start_pending_q <= 1'b0;
-    else run_start_pending_q <= run_start;
-  end
-
-  // loader command mux: the writer owns the loader while the engine runs a tile
-  always_comb begin
-    if (state_q == StRun) begin
-      ld_cmd_valid = w_active_q && !w_wait_q;
-      ld_cmd_write = 1'b1;
-      ld_cmd_ext   = ADDR_W'(out_base_q + 32'(kt_q) * 32'(npix));
-      ld_cmd_len   = npix;
+    if (rst_i || run_start) begin
+      of_rd_q  <= '0;
+      of_wr_q  <= '0;
+      of_cnt_q <= '0;
     end else begin
-      ld_cmd_valid = main_cmd_valid;
-      ld_cmd_write = 1'b0;
-      ld_cmd_ext   = ADDR_W'(main_cmd_ext);
-      ld_cmd_len   = main_cmd_len;
+      if (of_push) begin
+        of_mem[of_wr_q] <= rq_out_data;
+        of_wr_q <= of_wr_q + 1'b1;
+      end
+      if (of_pop) of_rd_q <= of_rd_q + 1'b1;
+      of_cnt_q <= of_cnt_q + (OF_AW + 1)'(of_push) - (OF_AW + 1)'(of_pop);
     end
   end
 
-  // unused: the drained column index and tile flag are implied by the writer's order
+  always_ff @(posedge clk_i) begin
+    if (rst_i || run_start) w_issued_q <= 1'b0;
+    else if (w_cmd_valid && w_cmd_ready) w_issued_q <= 1'b1;
+  end
+  assign w_cmd_valid = state_q == StRun && !w_issued_q;
+  assign layer_written = w_cmd_done && w_issued_q;
+
+  mem_loader #(
+      .ADDR_W(ADDR_W),
+      .DATA_W(WORD_BITS),
+      .BUF_AW(1),
+      .LEN_W(32),
+      .MAX_BURST(MAX_BURST),
+      .MAX_OUTSTANDING(2)
+  ) u_writer (
+      .clk_i, .rst_i,
+      .cmd_valid_i(w_cmd_valid), .cmd_ready_o(w_cmd_ready), .cmd_write_i(1'b1),
+      .cmd_ext_addr_i(ADDR_W'(out_base_q)), .cmd_buf_addr_i(1'b0), .cmd_len_i(out_need),
+      .cmd_done_o(w_cmd_done), .busy_o(w_busy),
+      .req_valid_o(w_req_valid), .req_ready_i(w_req_ready), .req_addr_o(w_req_addr), .req_len_o(w_req_len),
+      .req_we_o(w_req_we),
+      .rd_valid_i(1'b0), .rd_ready_o(w_nc_rd_ready), .rd_data_i({WORD_BITS{1'b0}}),
+      .wr_valid_o, .wr_ready_i, .wr_data_o,
+      .buf_wr_valid_o(w_nc_bw_valid), .buf_wr_ready_i(1'b1), .buf_wr_addr_o(w_nc_bw_addr), .buf_wr_data_o(w_nc_bw_data),
+      .src_valid_i(of_valid), .src_ready_o(w_src_ready), .src_data_i(of_mem[of_rd_q]),
+      .words_read_o(w_nc_words), .words_written_o(words_wr)
+  );
+
+  // all of the burst's words are in the FIFO, beyond those of bursts already requested
+  assign w_req_ok = w_req_valid && 32'(of_cnt_q) >= 32'(w_ahead_q) + 32'(w_req_len);
+  always_ff @(posedge clk_i) begin
+    if (rst_i || run_start) w_ahead_q <= '0;
+    else w_ahead_q <= w_ahead_q + ((w_req_ok && req_ready_i) ? 9'(w_req_len) : 9'd0) - 9'(of_pop);
+  end
+
+  // ------------------------------------------------------------------ memory request arbiter
+  // The writer first (it frees FIFO space and so the array), else the reader.
+  assign req_valid_o = w_req_ok || r_req_valid;
+  assign req_addr_o  = w_req_ok ? w_req_addr : r_req_addr;
+  assign req_len_o   = w_req_ok ? w_req_len : r_req_len;
+  assign req_we_o    = w_req_ok;
+  assign w_req_ready = req_ready_i && w_req_ok;
+  assign r_req_ready = req_ready_i && !w_req_ok;
+
+  // ------------------------------------------------------------------ UNITS status word
+  // [2:0] reader segment (0 weights of k_tile 0, 1 input, 2 bias, 3 scale, 4 weights, 5 done),
+  // [3] reader waits for a free weight bank, [4] gather active, [5] gather waits for an input word,
+  // [6] compute waits for weights, [7] requantizer waits for the records, [8] writer busy,
+  // [31:16] k_tile of the compute unit
+  assign units = {meta_kt_q[c_set_q], 7'd0, w_busy, mac_out_valid && !recs_ok_q, c_full && !c_wgt_ok,
+                  g_active_q && g_act_wait, g_active_q, r_bank_wait, r_seg_q};
+
+  // unused: the drained column index and tile flag are implied by the pixel count
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, ld_busy, bw_addr, g_iy[17:16], g_ix[17:16], main_cmd_ext, g_addr, c_waddr};
+  assign unused = ^{mac_out_col, mac_out_last, r_busy, r_req_we, w_req_we, bw_addr, g_iy[17:16], g_ix[17:16],
+                    g_addr, c_waddr, r_cmd_ext, r_nc_wr_valid, r_nc_src_ready, w_nc_rd_ready, w_nc_bw_valid,
+                    w_nc_bw_addr, r_nc_wr_data, w_nc_bw_data, r_nc_words, w_nc_words};
 
 endmodule
 

@@ -28,6 +28,7 @@ CSR = {
     "MACS": 35,  # multiply-accumulates issued (beats x columns x rows)
     "WORDS_READ": 36, "WORDS_WRITTEN": 37,  # external memory words since reset
     "STATE": 38,
+    "UNITS": 39,  # where each unit is (reader segment, waits): decoded by units_text() for the watchdog
     # read-only build facts
     "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52,
 }
@@ -36,10 +37,21 @@ ERR_BIAS_OVERFLOW = 0xF0
 KIND = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2}
 ID_VALUE = 0x494E5438  # "INT8"
 #: Engine states (STATE register), for the watchdog's report.
-STATES = {
-    0: "StIdle", 1: "StCheck", 2: "StLoadAct", 3: "StTileStart", 4: "StLoadBias", 5: "StLoadScale",
-    6: "StLoadWgt", 7: "StRun", 8: "StDone", 9: "StError", 10: "StWaitLoad",
-}
+STATES = {0: "StIdle", 1: "StCheck", 2: "StRun", 3: "StDone", 4: "StError"}
+#: UNITS[2:0]: what the reader is loading.
+READER_SEGMENTS = {0: "weights of k_tile 0", 1: "input", 2: "bias", 3: "scale", 4: "weights", 5: "done"}
+
+
+def units_text(units: int) -> str:
+    """The UNITS status word in words: where the engine's units stand (for a hang report)."""
+    parts = [f"reader: {READER_SEGMENTS.get(units & 7, str(units & 7))}"]
+    for bit, text in ((3, "reader waits for a free weight bank"), (4, "gather active"),
+                      (5, "gather waits for an input word"), (6, "compute waits for its weights"),
+                      (7, "requantizer waits for the records"), (8, "writer busy")):
+        if units >> bit & 1:
+            parts.append(text)
+    parts.append(f"compute on k_tile {units >> 16}")
+    return "; ".join(parts)
 
 
 def field_name(addr: int) -> str:

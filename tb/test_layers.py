@@ -22,7 +22,7 @@ import numpy as np
 
 from hexgen import from_words, read_image, to_words
 from tb.compare import compare
-from tb.csr import CSR, STATES, descriptor_csrs, field_name
+from tb.csr import CSR, STATES, descriptor_csrs, field_name, units_text
 
 CLOCK_NS = 10
 
@@ -112,11 +112,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     await ReadOnly()
     await RisingEdge(dut.clk)
     result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "wall_s": wall, "array_size": job["array_size"]}
-    counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE")}
+    counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS")}
     result.update({k.lower(): v for k, v in counters.items()})
     if fired is timeout:
         state = STATES.get(counters["STATE"], str(counters["STATE"]))
-        result.update(status="FAIL", reason=f"watchdog: no done after {limit_cycles} cycles; engine state {state}")
+        result.update(status="FAIL", reason=f"watchdog: no done after {limit_cycles} cycles; engine state {state} ({units_text(counters['UNITS'])})")
         return result
     if fired is err:
         f = await read_csr(dut, "ERR_FIELD")
