@@ -242,127 +242,154 @@ module accel_top #(
   logic [63:0]          scale_buf [REC_WORDS];
 
   // ------------------------------------------------------------------ reader
-  // One memory loader reads, in this order: the weights of k_tile 0, the input image, every bias
-  // record, every scale record, then the weights of k_tiles 1, 2, ... Weights of k_tile t go to
-  // bank t % 2 once the compute unit is done with k_tile t - 2. Nothing waits for a whole load:
-  // the gather unit reads an input word as soon as it has arrived (words arrive in address order),
-  // the compute unit starts a k_tile when its weights are in, the requantizer when the records are.
-  typedef enum logic [2:0] {
-    RdWgt0 = 3'd0, RdAct = 3'd1, RdBias = 3'd2, RdScale = 3'd3, RdWgt = 3'd4, RdDone = 3'd5
-  } rd_seg_e;
+  // The burst reader takes one command after another without waiting for their data. The
+  // sequencer issues, in this order: k_tile 0's bias records, scale records and weights (bank 0);
+  // the input image one row y at a time (all channel tiles of the row, so that the gather can
+  // start on the first rows while the rest arrive); then, for k_tiles 1, 2, ..., bias, scale and
+  // weights into bank t % 2, the weights once the compute unit is done with k_tile t - 2.
+  // Scoreboards (counted when a command's last word is in): k_tiles whose records are in, k_tiles
+  // whose weights are in, input rows that are in. Nothing else waits for a load.
+  typedef enum logic [2:0] {SqBias = 3'd0, SqScale = 3'd1, SqWgt = 3'd2, SqAct = 3'd3, SqDone = 3'd4} seq_e;
+  typedef enum logic [1:0] {TgAct = 2'd0, TgWgt = 2'd1, TgBias = 2'd2, TgScale = 2'd3} tag_e;
 
-  rd_seg_e           r_seg_q;
-  logic              r_wait_q;      // command accepted, waiting for its cmd_done
-  logic [15:0]       r_wkt_q;       // next k_tile whose weights load
+  seq_e              s_seg_q;
+  logic [15:0]       s_kt_q, s_y_q;
   logic [15:0]       wloaded_q;     // k_tiles whose weights are in their bank
+  logic [15:0]       recs_kt_q;     // k_tiles whose bias and scale records are in
+  logic [15:0]       act_y_q;       // input rows (every channel tile) in the activation buffer
   logic [15:0]       cfin_q;        // k_tiles the compute unit has finished issuing
-  logic [31:0]       act_cnt_q;     // input words in the activation buffer
-  logic              recs_ok_q;     // bias and scale records all in
   logic              run_start;     // StCheck -> StRun
 
-  logic              r_cmd_valid, r_cmd_ready, r_cmd_done, r_busy;
-  logic [31:0]       r_cmd_ext;
-  logic [15:0]       r_cmd_len, r_cmd_buf;
+  logic              r_cmd_valid, r_cmd_ready, r_bank_wait, r_done;
+  logic [1:0]        r_cmd_tag, r_buf_tag, r_done_tag;
+  logic [31:0]       r_cmd_ext, r_cmd_ext_stride;
+  logic [15:0]       r_cmd_buf, r_cmd_buf_stride, r_cmd_len, r_cmd_rows;
   logic              bw_valid;
   logic [15:0]       bw_addr;
   logic [WORD_BITS-1:0] bw_data;
-  logic              r_req_valid, r_req_ready, r_req_we;
+  logic              r_req_valid, r_req_ready;
   logic [ADDR_W-1:0] r_req_addr;
   logic [7:0]        r_req_len;
-  logic              r_bank_wait;   // the next weights wait for a bank
+  logic [15:0]       plane;         // words of one channel tile of the input image
 
-  logic        r_bank_hi;  // the next weights go to bank 1
-  logic [15:0] act_need16, wgt_need16, rec_need16;
-  assign r_bank_hi = r_wkt_q[0];
-  assign act_need16 = act_need[15:0];
-  assign wgt_need16 = wgt_need[15:0];
-  assign rec_need16 = 16'(32'(kt_out) * ROWS);
-  assign r_bank_wait = r_seg_q == RdWgt && 32'(r_wkt_q) >= 32'(cfin_q) + 2;
-  assign r_cmd_valid = state_q == StRun && !r_wait_q && r_seg_q != RdDone && !r_bank_wait;
+  assign plane = 16'(32'(in_h_q) * 32'(in_w_q));
+  // weights of k_tile t wait until the compute unit is done with k_tile t - 2 (same bank)
+  assign r_bank_wait = s_seg_q == SqWgt && 32'(s_kt_q) >= 32'(cfin_q) + 2;
+  assign r_cmd_valid = state_q == StRun && s_seg_q != SqDone && !r_bank_wait;
+
   always_comb begin
+    r_cmd_tag = TgAct;
     r_cmd_ext = '0;
-    r_cmd_len = '0;
+    r_cmd_ext_stride = '0;
     r_cmd_buf = '0;
-    case (r_seg_q)
-      RdWgt0, RdWgt: begin
-        r_cmd_ext = w_base_q + 32'(r_wkt_q) * wgt_need;
-        r_cmd_len = wgt_need16;
-        r_cmd_buf = r_bank_hi ? 16'(WGT_WORDS) : 16'd0;
+    r_cmd_buf_stride = '0;
+    r_cmd_len = 16'd1;
+    r_cmd_rows = 16'd1;
+    case (s_seg_q)
+      SqBias: begin
+        r_cmd_tag = TgBias; r_cmd_ext = b_base_q + 32'(s_kt_q) * ROWS;
+        r_cmd_buf = 16'(32'(s_kt_q) * ROWS); r_cmd_len = 16'(ROWS);
       end
-      RdAct:   begin r_cmd_ext = in_base_q; r_cmd_len = act_need16; end
-      RdBias:  begin r_cmd_ext = b_base_q;  r_cmd_len = rec_need16; end
-      RdScale: begin r_cmd_ext = s_base_q;  r_cmd_len = rec_need16; end
+      SqScale: begin
+        r_cmd_tag = TgScale; r_cmd_ext = s_base_q + 32'(s_kt_q) * ROWS;
+        r_cmd_buf = 16'(32'(s_kt_q) * ROWS); r_cmd_len = 16'(ROWS);
+      end
+      SqWgt: begin
+        r_cmd_tag = TgWgt; r_cmd_ext = w_base_q + 32'(s_kt_q) * wgt_need;
+        r_cmd_buf = r_bank_hi ? 16'(WGT_WORDS) : 16'd0; r_cmd_len = wgt_need16;
+      end
+      SqAct: begin
+        // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
+        r_cmd_tag = TgAct; r_cmd_ext = in_base_q + 32'(s_y_q) * 32'(in_w_q); r_cmd_ext_stride = 32'(plane);
+        r_cmd_buf = 16'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = plane;
+        r_cmd_len = in_w_q; r_cmd_rows = ct_in;
+      end
       default: ;
     endcase
   end
 
+  logic        r_bank_hi;  // the next weights go to bank 1
+  logic [15:0] wgt_need16;
+  assign r_bank_hi = s_kt_q[0];
+  assign wgt_need16 = wgt_need[15:0];
+
   always_ff @(posedge clk_i) begin
     if (rst_i || run_start) begin
-      r_seg_q   <= RdWgt0;
-      r_wait_q  <= 1'b0;
-      r_wkt_q   <= '0;
-      wloaded_q <= '0;
-      recs_ok_q <= 1'b0;
-    end else if (!r_wait_q) begin
-      if (r_cmd_valid && r_cmd_ready) r_wait_q <= 1'b1;
-    end else if (r_cmd_done) begin
-      r_wait_q <= 1'b0;
-      case (r_seg_q)
-        RdWgt0:  begin wloaded_q <= 16'd1; r_wkt_q <= 16'd1; r_seg_q <= RdAct; end
-        RdAct:   r_seg_q <= RdBias;
-        RdBias:  r_seg_q <= RdScale;
-        RdScale: begin recs_ok_q <= 1'b1; r_seg_q <= (kt_out > 1) ? RdWgt : RdDone; end
-        RdWgt: begin
-          wloaded_q <= wloaded_q + 1;
-          r_wkt_q   <= r_wkt_q + 1;
-          if (r_wkt_q + 1 == kt_out) r_seg_q <= RdDone;
+      s_seg_q <= SqBias;
+      s_kt_q  <= '0;
+      s_y_q   <= '0;
+    end else if (r_cmd_valid && r_cmd_ready) begin
+      case (s_seg_q)
+        SqBias:  s_seg_q <= SqScale;
+        SqScale: s_seg_q <= SqWgt;
+        SqWgt: begin
+          if (s_kt_q == 0) begin
+            s_seg_q <= SqAct;
+          end else if (s_kt_q + 1 == kt_out) begin
+            s_seg_q <= SqDone;
+          end else begin
+            s_kt_q  <= s_kt_q + 1;
+            s_seg_q <= SqBias;
+          end
+        end
+        SqAct: begin
+          if (s_y_q + 1 != in_h_q) begin
+            s_y_q <= s_y_q + 1;
+          end else if (kt_out > 1) begin
+            s_kt_q  <= 16'd1;
+            s_seg_q <= SqBias;
+          end else begin
+            s_seg_q <= SqDone;
+          end
         end
         default: ;
       endcase
     end
   end
 
-  // the reader's write side and the writer's read side are tied off
-  logic                 r_nc_wr_valid, r_nc_src_ready, w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr;
-  logic [WORD_BITS-1:0] r_nc_wr_data, w_nc_bw_data;
-  logic [31:0]          r_nc_words, w_nc_words;
-
-  mem_loader #(
-      .ADDR_W(ADDR_W),
-      .DATA_W(WORD_BITS),
-      .BUF_AW(16),
-      .LEN_W(16),
-      .MAX_BURST(MAX_BURST),
-      .MAX_OUTSTANDING(4)
-  ) u_reader (
-      .clk_i, .rst_i,
-      .cmd_valid_i(r_cmd_valid), .cmd_ready_o(r_cmd_ready), .cmd_write_i(1'b0),
-      .cmd_ext_addr_i(ADDR_W'(r_cmd_ext)), .cmd_buf_addr_i(r_cmd_buf), .cmd_len_i(r_cmd_len),
-      .cmd_done_o(r_cmd_done), .busy_o(r_busy),
-      .req_valid_o(r_req_valid), .req_ready_i(r_req_ready), .req_addr_o(r_req_addr), .req_len_o(r_req_len),
-      .req_we_o(r_req_we),
-      .rd_valid_i, .rd_ready_o, .rd_data_i,
-      .wr_valid_o(r_nc_wr_valid), .wr_ready_i(1'b0), .wr_data_o(r_nc_wr_data),
-      .buf_wr_valid_o(bw_valid), .buf_wr_ready_i(1'b1), .buf_wr_addr_o(bw_addr), .buf_wr_data_o(bw_data),
-      .src_valid_i(1'b0), .src_ready_o(r_nc_src_ready), .src_data_i({WORD_BITS{1'b0}}),
-      .words_read_o(words_rd), .words_written_o(r_nc_words)
-  );
-
   always_ff @(posedge clk_i) begin
-    if (bw_valid) begin
-      case (r_seg_q)
-        RdAct:          act_buf[bw_addr[ACT_AW-1:0]] <= bw_data;
-        RdWgt0, RdWgt:  wgt_buf[bw_addr[WGT_AW:0]] <= bw_data;
-        RdBias:         bias_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
-        RdScale:        scale_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+    if (rst_i || run_start) begin
+      wloaded_q <= '0;
+      recs_kt_q <= '0;
+      act_y_q   <= '0;
+    end else if (r_done) begin
+      case (r_done_tag)
+        TgWgt:   wloaded_q <= wloaded_q + 1;
+        TgScale: recs_kt_q <= recs_kt_q + 1;
+        TgAct:   act_y_q <= act_y_q + 1;
         default: ;
       endcase
     end
   end
 
+  burst_reader #(
+      .ADDR_W(ADDR_W),
+      .DATA_W(WORD_BITS),
+      .MAX_BURST(MAX_BURST),
+      .DEPTH(8),
+      .TAG_W(2)
+  ) u_reader (
+      .clk_i, .rst_i,
+      .cmd_valid_i(r_cmd_valid), .cmd_ready_o(r_cmd_ready), .cmd_tag_i(r_cmd_tag),
+      .cmd_ext_addr_i(ADDR_W'(r_cmd_ext)), .cmd_ext_stride_i(ADDR_W'(r_cmd_ext_stride)),
+      .cmd_buf_addr_i(r_cmd_buf), .cmd_buf_stride_i(r_cmd_buf_stride),
+      .cmd_row_len_i(r_cmd_len), .cmd_rows_i(r_cmd_rows),
+      .req_valid_o(r_req_valid), .req_ready_i(r_req_ready), .req_addr_o(r_req_addr), .req_len_o(r_req_len),
+      .rd_valid_i, .rd_ready_o, .rd_data_i,
+      .buf_valid_o(bw_valid), .buf_tag_o(r_buf_tag), .buf_addr_o(bw_addr), .buf_data_o(bw_data),
+      .done_o(r_done), .done_tag_o(r_done_tag), .words_read_o(words_rd)
+  );
+
   always_ff @(posedge clk_i) begin
-    if (rst_i || run_start) act_cnt_q <= '0;
-    else if (bw_valid && r_seg_q == RdAct) act_cnt_q <= act_cnt_q + 1;
+    if (bw_valid) begin
+      case (r_buf_tag)
+        TgAct:   act_buf[bw_addr[ACT_AW-1:0]] <= bw_data;
+        TgWgt:   wgt_buf[bw_addr[WGT_AW:0]] <= bw_data;
+        TgBias:  bias_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+        TgScale: scale_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+        default: ;
+      endcase
+    end
   end
 
   // ------------------------------------------------------------------ main FSM
@@ -450,9 +477,9 @@ module accel_top #(
 `else
   assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]);
 `endif
-  // an input word not yet arrived: wait for it (padding positions never wait; once the whole
+  // an input row not yet arrived: wait for it (padding positions never wait; once the whole
   // image is in, nothing waits, so a wrong address reads a wrong word instead of hanging)
-  assign g_act_wait = g_inb && g_addr >= act_cnt_q && act_cnt_q != act_need;
+  assign g_act_wait = g_inb && 32'(g_iy[15:0]) >= 32'(act_y_q) && act_y_q != in_h_q;
   assign g_go = g_active_q && g_free && !g_act_wait;
 
   always_ff @(posedge clk_i) begin
@@ -623,8 +650,10 @@ module accel_top #(
   // k_tile's records the requantizer needs.
   logic [15:0] d_pix_q, d_kt_q;
   logic        rq_in_valid, rq_in_ready, d_fire;
-  assign rq_in_valid = mac_out_valid && recs_ok_q;
-  assign mac_out_ready = rq_in_ready && recs_ok_q;
+  logic recs_ok;  // the records of the k_tile being drained are in
+  assign recs_ok = recs_kt_q > d_kt_q;
+  assign rq_in_valid = mac_out_valid && recs_ok;
+  assign mac_out_ready = rq_in_ready && recs_ok;
   assign d_fire = rq_in_valid && rq_in_ready;
 
   always_ff @(posedge clk_i) begin
@@ -691,6 +720,10 @@ module accel_top #(
   assign of_push = rq_out_valid && rq_out_ready;
   assign of_valid = of_cnt_q != '0;
 
+  // the writer's read side is tied off
+  logic                 w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr;
+  logic [WORD_BITS-1:0] w_nc_bw_data;
+  logic [31:0]          w_nc_words;
   logic              w_cmd_valid, w_cmd_ready, w_cmd_done, w_busy, w_issued_q;
   logic              w_req_valid, w_req_ready, w_req_ok, w_req_we;
   logic [ADDR_W-1:0] w_req_addr;
@@ -759,18 +792,18 @@ module accel_top #(
   assign r_req_ready = req_ready_i && !w_req_ok;
 
   // ------------------------------------------------------------------ UNITS status word
-  // [2:0] reader segment (0 weights of k_tile 0, 1 input, 2 bias, 3 scale, 4 weights, 5 done),
+  // [2:0] reader sequencer (0 bias, 1 scale, 2 weights, 3 input rows, 4 done),
   // [3] reader waits for a free weight bank, [4] gather active, [5] gather waits for an input word,
   // [6] compute waits for weights, [7] requantizer waits for the records, [8] writer busy,
   // [31:16] k_tile of the compute unit
-  assign units = {meta_kt_q[c_set_q], 7'd0, w_busy, mac_out_valid && !recs_ok_q, c_full && !c_wgt_ok,
-                  g_active_q && g_act_wait, g_active_q, r_bank_wait, r_seg_q};
+  assign units = {meta_kt_q[c_set_q], 7'd0, w_busy, mac_out_valid && !recs_ok, c_full && !c_wgt_ok,
+                  g_active_q && g_act_wait, g_active_q, r_bank_wait, s_seg_q};
 
   // unused: the drained column index and tile flag are implied by the pixel count
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, r_busy, r_req_we, w_req_we, bw_addr, g_iy[17:16], g_ix[17:16],
-                    g_addr, c_waddr, r_cmd_ext, r_nc_wr_valid, r_nc_src_ready, w_nc_rd_ready, w_nc_bw_valid,
-                    w_nc_bw_addr, r_nc_wr_data, w_nc_bw_data, r_nc_words, w_nc_words};
+  assign unused = ^{mac_out_col, mac_out_last, w_req_we, bw_addr, g_iy[17:16], g_ix[17:16], g_addr, c_waddr,
+                    r_cmd_ext, r_cmd_ext_stride, w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr, w_nc_bw_data,
+                    w_nc_words, act_need};
 
 endmodule
 

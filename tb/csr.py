@@ -38,8 +38,8 @@ KIND = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2}
 ID_VALUE = 0x494E5438  # "INT8"
 #: Engine states (STATE register), for the watchdog's report.
 STATES = {0: "StIdle", 1: "StCheck", 2: "StRun", 3: "StDone", 4: "StError"}
-#: UNITS[2:0]: what the reader is loading.
-READER_SEGMENTS = {0: "weights of k_tile 0", 1: "input", 2: "bias", 3: "scale", 4: "weights", 5: "done"}
+#: UNITS[2:0]: what the reader's sequencer issues next.
+READER_SEGMENTS = {0: "bias records", 1: "scale records", 2: "weights", 3: "input rows", 4: "done"}
 
 
 def units_text(units: int) -> str:

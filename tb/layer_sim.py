@@ -234,15 +234,17 @@ WAVE_GROUPS = [
                                                        "out_w_q", "kh_q", "kw_q", "sy_q", "sx_q", "py_q", "px_q",
                                                        "groups_q", "z_in_q", "z_out_q", "lo_q", "hi_q")]
                    + [(f"u_accel.{n}", "hex") for n in ("w_base_q", "b_base_q", "s_base_q", "in_base_q", "out_base_q")]),
-    ("engine loops", [(f"u_accel.{n}", "dec") for n in ("kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
+    ("reader / writer", [(f"u_accel.{n}", "dec") for n in ("s_seg_q", "s_kt_q", "s_y_q", "wloaded_q", "recs_kt_q",
+                                                           "act_y_q", "cfin_q", "d_kt_q", "of_cnt_q", "w_ahead_q")]),
+    ("engine loops", [(f"u_accel.{n}", "dec") for n in ("g_kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
                                                         "c_set_q", "c_lane_q", "fill_q", "drain_q")]),
     ("memory port", [("req_valid", "bin"), ("req_ready", "bin"), ("req_we", "bin"), ("req_addr", "hex"), ("req_len", "dec"),
                      ("rd_valid", "bin"), ("rd_ready", "bin"), ("rd_data", "hex"), ("wr_valid", "bin"), ("wr_ready", "bin"),
                      ("wr_data", "hex")]),
     ("MAC array", [("u_accel.mac_in_valid", "bin"), ("u_accel.mac_in_ready", "bin"), ("u_accel.mac_first", "bin"),
                    ("u_accel.mac_last", "bin"), ("u_accel.mac_w", "hex"), ("u_accel.mac_a", "hex"),
-                   ("u_accel.mac_out_valid", "bin"), ("u_accel.mac_out_acc", "hex"), ("u_accel.src_valid", "bin"),
-                   ("u_accel.src_data", "hex")]),
+                   ("u_accel.mac_out_valid", "bin"), ("u_accel.mac_out_acc", "hex"), ("u_accel.rq_out_valid", "bin"),
+                   ("u_accel.rq_out_data", "hex")]),
 ]
 _FLAGS = {"bin": "@28", "hex": "@22", "dec": "@24"}
 

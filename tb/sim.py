@@ -31,6 +31,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
     # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
     "accel": ("accel_tb", [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL / "mem_loader.sv",
+                           RTL / "burst_reader.sv",
                            RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
