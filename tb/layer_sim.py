@@ -211,6 +211,9 @@ def run(
         r["golden_macs"] = l["macs"]
         # array size read from the build's ROWS/COLS registers
         r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if r.get("cycles") else 0.0
+        # memory port occupancy: words moved per cycle (the port moves at most one); near 100% the
+        # layer is bound by memory traffic, not by the array
+        r["port"] = (r["words_read"] + r["words_written"]) / r["cycles"] if r.get("cycles") else 0.0
         r["rerun"] = rerun_command(r["layer"], sim, model, seed, waves)
         r["run_dir"] = str(rdir)
     done = {r["layer"] for r in res}
@@ -281,13 +284,13 @@ def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool) -> s
 
 
 def table(res: list[dict[str, Any]], net_golden_only: list[str] | None = None) -> str:
-    head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s}"
+    head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s} {'port':>5s}"
     lines = [head, "-" * len(head)]
     for r in res:
         lines.append(
             f"{r['layer']:8s} {r.get('kind', ''):10s} {r.get('shape', ''):24s} {r['status']:6s} "
             f"{r.get('mismatches', '-')!s:>7s} {r.get('cycles', 0):>9,} {r.get('golden_macs', 0):>10,} "
-            f"{r.get('utilisation', 0.0):>6.1%}"
+            f"{r.get('utilisation', 0.0):>6.1%} {r.get('port', 0.0):>5.0%}"
         )
     if net_golden_only:
         lines.append(f"golden only (not run in RTL): {', '.join(net_golden_only)}")
