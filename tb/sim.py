@@ -29,6 +29,8 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
     "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
+    "burst_reader": ("burst_reader_tb", [RTL / "burst_reader.sv", RTL / "ext_mem_model.sv",
+                                         TB_HDL / "burst_reader_tb.sv"]),
     # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
     "accel": ("accel_tb", [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL / "mem_loader.sv",
                            RTL / "burst_reader.sv",
