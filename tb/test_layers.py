@@ -1,8 +1,8 @@
 """cocotb layer bench: run conv/fc layers on the accelerator and compare them with golden.
 
 One simulation runs every layer of the job (one build, one process): for each layer it resets the
-engine, writes the CSRs from hexgen's memory map, starts, waits for done with a watchdog (a single
-timer, no Python per cycle), reads the output region back through the peek port and compares every
+engine, writes the CSRs from hexgen's memory map, starts, waits for one signal (done, error or the
+bench's Verilog watchdog; no Python per cycle), reads the output region back through the peek port and compares every
 element with golden's expected output. The job comes from tb/layer_sim.py as JSON ($LAYER_JOB);
 per-layer results go to the job's results file.
 """
@@ -16,7 +16,7 @@ from typing import Any
 
 import cocotb
 from cocotb.clock import Clock
-from cocotb.triggers import First, ReadOnly, RisingEdge, Timer
+from cocotb.triggers import ReadOnly, RisingEdge, Timer
 
 import numpy as np
 
@@ -54,6 +54,7 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.peek_addr_i.value = 0
     dut.poke_we_i.value = 0
     dut.poke_data_i.value = 0
+    dut.watchdog_cycles_i.value = 0
     for _ in range(3):
         await RisingEdge(dut.clk)
     dut.rst_i.value = 0
@@ -102,23 +103,22 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     # watchdog: 50x the ideal work (MACs over the array, words moved) plus a margin: a stuck engine
     # is stopped, a slow one is not. A job may set its own bound (the watchdog test does).
     limit_cycles = int(job.get("watchdog_cycles") or 50 * (macs // 64 + words) + 20_000)
+    dut.watchdog_cycles_i.value = limit_cycles
     t0 = time.perf_counter()
     await write_csr(dut, "CTRL", 1)
-    done = RisingEdge(dut.done_o)
-    err = RisingEdge(dut.error_o)
-    timeout = Timer(limit_cycles * CLOCK_NS, "ns")
-    fired = await First(done, err, timeout)
+    # one trigger: done, error or the bench's watchdog (tb/hdl/accel_tb.sv) ends the wait
+    await RisingEdge(dut.finished_o)
     wall = time.perf_counter() - t0
     await ReadOnly()
     await RisingEdge(dut.clk)
     result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "wall_s": wall, "array_size": job["array_size"]}
     counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS")}
     result.update({k.lower(): v for k, v in counters.items()})
-    if fired is timeout:
+    if int(dut.watchdog_o.value) and not int(dut.done_o.value) and not int(dut.error_o.value):
         state = STATES.get(counters["STATE"], str(counters["STATE"]))
         result.update(status="FAIL", reason=f"watchdog: no done after {limit_cycles} cycles; engine state {state} ({units_text(counters['UNITS'])})")
         return result
-    if fired is err:
+    if int(dut.error_o.value):
         f = await read_csr(dut, "ERR_FIELD")
         result.update(status="FAIL", reason=f"engine error status: cannot run field {field_name(f)}")
         return result

@@ -14,7 +14,7 @@ module accel_plain_tb;
   logic [7:0]  csr_addr;
   logic [31:0] csr_wdata;
   logic [31:0] csr_rdata;
-  logic        busy, done, error;
+  logic        busy, done, error, watchdog, finished;
   logic [3:0]  state;
   logic [63:0] peek_data;
 
@@ -23,7 +23,8 @@ module accel_plain_tb;
       .csr_we_i(csr_we), .csr_addr_i(csr_addr), .csr_wdata_i(csr_wdata), .csr_rdata_o(csr_rdata),
       .busy_o(busy), .done_o(done), .error_o(error), .state_o(state),
       .mem_load_i(1'b0), .mem_cfg_load_i(1'b0), .mem_latency_i(16'd8), .mem_stall_i(8'd0), .mem_seed_i(32'd1),
-      .peek_addr_i(18'd0), .peek_data_o(peek_data), .poke_we_i(1'b0), .poke_data_i(64'd0)
+      .peek_addr_i(18'd0), .peek_data_o(peek_data), .poke_we_i(1'b0), .poke_data_i(64'd0),
+      .watchdog_cycles_i(32'd0), .watchdog_o(watchdog), .finished_o(finished)
   );
 
   initial begin
@@ -72,7 +73,7 @@ module accel_plain_tb;
   end
 
   logic unused;
-  assign unused = ^{busy, state, peek_data};
+  assign unused = ^{busy, state, peek_data, watchdog, finished};
 
 endmodule
 

@@ -34,7 +34,13 @@ module accel_tb #(
     output logic [ROWS*8-1:0] peek_data_o,
     // chained runs write a layer's input (the RTL output of its producer) into the memory model
     input  logic              poke_we_i,
-    input  logic [ROWS*8-1:0] poke_data_i
+    input  logic [ROWS*8-1:0] poke_data_i,
+    // The watchdog, in the bench's Verilog: cycles since the last write to CTRL (the start); it
+    // fires at watchdog_cycles_i (0: never). finished_o = done | error | watchdog is the one signal
+    // cocotb waits on during a layer: one value-change callback, no Python timer.
+    input  logic [31:0]       watchdog_cycles_i,
+    output logic              watchdog_o,
+    output logic              finished_o
 );
 
   localparam int WORD_BITS = ROWS * 8;
@@ -85,6 +91,14 @@ module accel_tb #(
     if (poke_we_i) u_mem.mem[peek_addr_i] <= poke_data_i;
   end
 
+
+  logic [31:0] wd_cnt_q;
+  always @(posedge clk) begin
+    if (rst_i || (csr_we_i && csr_addr_i == 8'd0)) wd_cnt_q <= '0;
+    else if (wd_cnt_q != 32'hffffffff) wd_cnt_q <= wd_cnt_q + 32'd1;
+  end
+  assign watchdog_o = watchdog_cycles_i != 0 && wd_cnt_q >= watchdog_cycles_i;
+  assign finished_o = done_o || error_o || watchdog_o;
 
   logic unused;
   assign unused = rd_last;
