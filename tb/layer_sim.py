@@ -21,7 +21,7 @@ import warnings
 from pathlib import Path
 from typing import Any
 
-from tb.toolchain import apply_simulator_env
+from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
@@ -183,7 +183,7 @@ def run(
             hdl_toplevel_lang="verilog",
             build_dir=str(bdir),
             test_dir=str(rdir),
-            extra_env={"LAYER_JOB": str(rdir / "job.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1",
+            extra_env={"LAYER_JOB": str(rdir / "job.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
                        # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
                        **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
             plusargs=[f"+MEM_INIT={rdir / 'image' / 'dram.memh'}"],

@@ -16,7 +16,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tb.toolchain import apply_simulator_env
+from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
@@ -37,7 +37,11 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
                            RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
-BENCH_DEPS: dict[str, list[Path]] = {"accel": [RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt"]}
+#: Verilator main loops other than cocotb's (tb/hdl/verilator_main.cpp: quiet time slots skip the
+#: VPI calls that only matter after Python has run; for the layer bench, where Python sleeps
+#: through a whole layer).
+BENCH_MAIN: dict[str, Path] = {"accel": TB_HDL / "verilator_main.cpp"}
+BENCH_DEPS: dict[str, list[Path]] = {"accel": [RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt", TB_HDL / "verilator_main.cpp"]}
 
 #: Arguments every Verilator build gets: assertions on (style.md), warnings printed but not fatal
 #: (make lint is the place where warnings fail).
@@ -101,7 +105,10 @@ def build(
             return bdir
         # the cached runtime objects are built without --timing; timing builds compile their own
         cached = sim == "verilator" and "--timing" not in args
-        runner = _VerilatorCached() if cached and _seed_runtime(bdir) else get_runner(sim)
+        if sim == "verilator":
+            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(bdir), main=BENCH_MAIN.get(block))
+        else:
+            runner = get_runner(sim)
         runner.build(
             sources=[str(s) for s in sources],
             includes=[str(RTL)],
@@ -137,23 +144,26 @@ def _seed_runtime(bdir: Path) -> bool:
     return True
 
 
-def _verilator_cached_class():
+def _verilator_runner(*, touch_runtime: bool, main: Path | None):
+    """cocotb's Verilator runner with two optional changes to its build commands: touch the seeded
+    runtime objects between verilating and make (verilated.mk makes them depend on the freshly
+    written Vtop.mk), and compile `main` instead of cocotb's verilator.cpp (BENCH_MAIN)."""
     from cocotb_tools.runner import Verilator
 
-    class VerilatorCached(Verilator):
-        """cocotb's Verilator runner, plus one step between verilating and make: touch the seeded
-        runtime objects, which verilated.mk makes depend on the freshly written Vtop.mk."""
-
+    class ProjectVerilator(Verilator):
         def _build_command(self):
             cmds = super()._build_command()
-            objs = [str(Path(self.build_dir) / f"{n}.o") for n in _RUNTIME]
-            return [cmds[0], ["touch", *objs], *cmds[1:]]
+            if main is not None:
+                cocotb_main = [c for c in cmds[0] if c.endswith("verilator.cpp") and "cocotb" in c]
+                if len(cocotb_main) != 1:
+                    raise RuntimeError(f"cannot find cocotb's verilator.cpp in the build command: {cmds[0]}")
+                cmds[0] = [str(main) if c == cocotb_main[0] else c for c in cmds[0]]
+            if touch_runtime:
+                objs = [str(Path(self.build_dir) / f"{n}.o") for n in _RUNTIME]
+                cmds = [cmds[0], ["touch", *objs], *cmds[1:]]
+            return cmds
 
-    return VerilatorCached
-
-
-def _VerilatorCached():  # noqa: N802 - factory that imports cocotb_tools lazily
-    return _verilator_cached_class()()
+    return ProjectVerilator()
 
 
 def _save_runtime(bdir: Path) -> None:
@@ -185,7 +195,7 @@ def run(
     bdir = build(block, sim, params)
     top, _ = BENCHES[block]
     tdir = bdir / f"run-{run_name or testcase or 'all'}"
-    env = {"RTL_SIM": sim, "RTL_BLOCK": block, "RTL_PARAMS": repr(sorted(params.items()))}
+    env = {"RTL_SIM": sim, "RTL_BLOCK": block, "RTL_PARAMS": repr(sorted(params.items())), **SIM_PROCESS_ENV}
     env.update(extra_env or {})
     runner = get_runner(sim)
     return runner.test(

@@ -48,6 +48,12 @@ def simulator_env(base: dict[str, str] | None = None) -> dict[str, str]:
     return env
 
 
+#: Environment for the Python that runs inside a simulator. numpy's OpenBLAS starts a thread pool
+#: on import whose threads spin: on this two-core machine they took more CPU in the simulator
+#: process than the Verilated model itself (perf). The bench does no linear algebra there.
+SIM_PROCESS_ENV = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+
 def apply_simulator_env() -> None:
     os.environ.update(simulator_env())
 
