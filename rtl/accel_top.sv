@@ -793,10 +793,11 @@ module accel_top #(
 
   // ------------------------------------------------------------------ UNITS status word
   // [2:0] reader sequencer (0 bias, 1 scale, 2 weights, 3 input rows, 4 done),
-  // [3] reader waits for a free weight bank, [4] gather active, [5] gather waits for an input word,
+  // [3] reader waits for a free weight bank, [4] gather active, [5] gather waits for an input row,
   // [6] compute waits for weights, [7] requantizer waits for the records, [8] writer busy,
+  // [9] gather waits for the compute unit (its next register set is still full),
   // [31:16] k_tile of the compute unit
-  assign units = {meta_kt_q[c_set_q], 7'd0, w_busy, mac_out_valid && !recs_ok, c_full && !c_wgt_ok,
+  assign units = {meta_kt_q[c_set_q], 6'd0, g_active_q && !g_free, w_busy, mac_out_valid && !recs_ok, c_full && !c_wgt_ok,
                   g_active_q && g_act_wait, g_active_q, r_bank_wait, s_seg_q};
 
   // unused: the drained column index and tile flag are implied by the pixel count

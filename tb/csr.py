@@ -46,8 +46,9 @@ def units_text(units: int) -> str:
     """The UNITS status word in words: where the engine's units stand (for a hang report)."""
     parts = [f"reader: {READER_SEGMENTS.get(units & 7, str(units & 7))}"]
     for bit, text in ((3, "reader waits for a free weight bank"), (4, "gather active"),
-                      (5, "gather waits for an input word"), (6, "compute waits for its weights"),
-                      (7, "requantizer waits for the records"), (8, "writer busy")):
+                      (5, "gather waits for an input row"), (6, "compute waits for its weights"),
+                      (7, "requantizer waits for the records"), (8, "writer busy"),
+                      (9, "gather waits for the compute unit")):
         if units >> bit & 1:
             parts.append(text)
     parts.append(f"compute on k_tile {units >> 16}")

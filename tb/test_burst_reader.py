@@ -23,16 +23,14 @@ import ast
 import os
 import random
 from dataclasses import dataclass
-from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from tb.ext_mem import start_on_ext_mem
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_burst_reader.py"
-INIT = Path("mem_init.hex")
 #: burst_reader_tb's parameter defaults (RTL_PARAMS overrides them, as the build did)
 DEFAULTS = {"ADDR_W": 12, "DATA_W": 32, "MAX_BURST": 16, "DEPTH": 8, "TAG_W": 2, "MEM_FIFO_DEPTH": 16}
 BUF_MASK = 0xFFFF
@@ -129,21 +127,12 @@ class Bench:
 
     # ------------------------------------------------------------------ set-up
     async def setup(self) -> None:
-        dut = self.dut
-        INIT.write_text("\n".join(f"{w:0{(self.dw + 3) // 4}x}" for w in self.image) + "\n")
-        Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-        for name in ("mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i", "cmd_valid_i",
-                     "cmd_tag_i", "cmd_ext_addr_i", "cmd_ext_stride_i", "cmd_buf_addr_i", "cmd_buf_stride_i",
-                     "cmd_row_len_i", "cmd_rows_i"):
-            getattr(dut, name).value = 0
-        dut.rst_i.value = 1
-        for _ in range(3):
-            await RisingEdge(dut.clk_i)
-        dut.rst_i.value = 0
-        dut.mem_load_i.value = 1
-        await RisingEdge(dut.clk_i)
-        dut.mem_load_i.value = 0
-        await RisingEdge(dut.clk_i)
+        inputs = (
+            "mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i", "cmd_valid_i",
+            "cmd_tag_i", "cmd_ext_addr_i", "cmd_ext_stride_i", "cmd_buf_addr_i", "cmd_buf_stride_i",
+            "cmd_row_len_i", "cmd_rows_i",
+        )
+        await start_on_ext_mem(self.dut, self.image, self.dw, inputs)
 
     # ------------------------------------------------------------------ the run
     async def run(self, cmds: list[Cmd], groups: list[tuple[int, int, int, float]]) -> dict[str, int]:

@@ -13,13 +13,13 @@ import random
 from pathlib import Path
 
 import cocotb
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
+from tb.ext_mem import start_on_ext_mem
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_mem_loader.py"
-INIT, DUMP = Path("mem_init.hex"), Path("mem_dump.hex")
+DUMP = Path("mem_dump.hex")
 
 
 def seed_from_env() -> int:
@@ -48,21 +48,12 @@ class Bench:
         raise AssertionError(f"{msg}\n  (seed {self.seed}, {sim}) rerun: {rerun_command(TEST_FILE, sim, self.seed, self.extra)}")
 
     async def setup(self) -> None:
-        dut = self.dut
-        INIT.write_text("\n".join(f"{w:0{self.dw // 4}x}" for w in self.image) + "\n")
-        Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-        for name in ("mem_load_i", "mem_dump_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i",
-                     "cmd_valid_i", "cmd_write_i", "cmd_ext_addr_i", "cmd_buf_addr_i", "cmd_len_i",
-                     "buf_wr_ready_i", "src_valid_i", "src_data_i"):
-            getattr(dut, name).value = 0
-        dut.rst_i.value = 1
-        for _ in range(3):
-            await RisingEdge(dut.clk_i)
-        dut.rst_i.value = 0
-        dut.mem_load_i.value = 1
-        await RisingEdge(dut.clk_i)
-        dut.mem_load_i.value = 0
-        await RisingEdge(dut.clk_i)
+        inputs = (
+            "mem_load_i", "mem_dump_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i",
+            "cmd_valid_i", "cmd_write_i", "cmd_ext_addr_i", "cmd_buf_addr_i", "cmd_len_i", "buf_wr_ready_i",
+            "src_valid_i", "src_data_i",
+        )
+        await start_on_ext_mem(self.dut, self.image, self.dw, inputs)
 
     async def configure(self, latency: int, stall: int) -> None:
         dut = self.dut

@@ -147,6 +147,8 @@ def test_watchdog_stops_a_hung_engine_and_names_its_state():
                         run_tag="-hang", watchdog_cycles=3000)
     assert res[0]["status"] == "FAIL"
     assert "watchdog: no done after 3000 cycles; engine state StRun" in res[0]["reason"]
+    # UNITS: the compute unit never takes a beat, so the gather sits on a full register set
+    assert "gather waits for the compute unit" in res[0]["reason"], res[0]["reason"]
 
 
 @pytest.mark.slow
