@@ -178,15 +178,17 @@ def conv_acc(
     tdt = torch.float32 if dt is np.float32 else torch.float64
     xt = torch.from_numpy(np.ascontiguousarray(x)).to(tdt)  # uint8 -> carrier (a copy)
     xt = xt.permute(0, 3, 1, 2) if channels_last else xt  # NCHW view (channels-last memory)
-    xt = xt - float(z_in)
+    xt.sub_(float(z_in))  # in place: the copy above is ours
     wt = torch.from_numpy(w.astype(dt))  # a writable copy: layer records are read-only
     with torch.no_grad():
         yt = F.conv2d(xt, wt, None, stride=(sy, sx), padding=(py, px), groups=groups)
-    out = yt.permute(0, 2, 3, 1).numpy()  # NHWC
-    if out.shape[1:3] != (ho, wo):
-        raise RangeError(f"conv output {out.shape[1:3]} != expected {(ho, wo)}")
-    acc: Any = out.astype(np.float64 if exact_float else np.int64)
-    acc += bias.astype(acc.dtype)
+    out = yt.permute(0, 2, 3, 1)  # NHWC
+    if tuple(out.shape[1:3]) != (ho, wo):
+        raise RangeError(f"conv output {tuple(out.shape[1:3])} != expected {(ho, wo)}")
+    # widen and add the bias in torch (two threads; the values are exact integers either way)
+    acc_t = out.to(torch.float64 if exact_float else torch.int64)
+    acc_t += torch.from_numpy(bias.astype(np.float64 if exact_float else np.int64))
+    acc: Any = acc_t.numpy()
     if not exact_float:  # the exact_float caller, requantize, checks int32 itself
         check_int32(acc, "conv accumulator")
     return acc if channels_last else acc.transpose(0, 3, 1, 2)
@@ -218,6 +220,10 @@ def check_int32(acc: IntArray, what: str) -> None:
         raise RangeError(f"{what} left int32: range [{acc.min()}, {acc.max()}]")
 
 
+#: Below this many elements numpy's per-call cost is lower than torch's (the MLP's layers).
+_TORCH_MIN_ELEMENTS = 1 << 16
+
+
 def requantize(
     acc: IntArray, *, m0: IntArray, n: IntArray, z_out: int, lo: int, hi: int, channel_axis: int = 1
 ) -> NDArray[np.uint8]:
@@ -226,7 +232,14 @@ def requantize(
     The product is formed in 64 bits (|acc| < 2**31, M0 < 2**31); >> is arithmetic (floor), so
     ties round toward +infinity. channel_axis: 1 for [N, K, ...], -1 for channels-last.
     """
-    lo_acc, hi_acc = (int(acc.min()), int(acc.max())) if acc.size else (0, 0)
+    use_torch = acc.size >= _TORCH_MIN_ELEMENTS and acc.dtype == np.float64 and acc.flags.c_contiguous
+    if use_torch:
+        import torch  # one pass for both ends, on two threads
+
+        lo_t, hi_t = torch.aminmax(torch.from_numpy(acc))
+        lo_acc, hi_acc = int(lo_t), int(hi_t)
+    else:
+        lo_acc, hi_acc = (int(acc.min()), int(acc.max())) if acc.size else (0, 0)
     if lo_acc < INT32_MIN or hi_acc > INT32_MAX:
         raise RangeError(f"requantize input accumulator left int32: range [{lo_acc}, {hi_acc}]")
     m0a, na = np.asarray(m0, np.int64), np.asarray(n, np.int64)
@@ -246,6 +259,17 @@ def requantize(
         # headroom for z_out < 2**8). floor() of it is then exactly the arithmetic shift's result
         # plus z_out. (acc may arrive as float64 holding exact integers: conv_acc(exact_float=True).)
         mult = np.ldexp(m0b.astype(np.float64), -nb)
+        if use_torch:
+            import torch  # the same float64 operations, in place and on two threads
+
+            zt = torch.tensor(float(z_out) + 0.5, dtype=torch.float64)
+            yt = torch.addcmul(zt, torch.from_numpy(acc), torch.from_numpy(np.ascontiguousarray(mult)))
+            # clamp to the integer bounds, then the conversion truncates: for values >= 0 (lo >= 0)
+            # that is floor(), and floor(clamp(v)) == clamp(floor(v)) for integer bounds
+            if lo < 0:
+                yt.floor_()
+            yt.clamp_(lo, hi)
+            return yt.to(torch.uint8).numpy()
         yf: Any = acc * mult
         yf += float(z_out) + 0.5
         np.floor(yf, out=yf)
@@ -288,35 +312,55 @@ def add_params(scale_a: float, scale_b: float, scale_out: float, *, m0_bits: int
     return a0, b0, n
 
 
+def _windows(x: NDArray[np.uint8], kernel: tuple[int, int], stride: tuple[int, int], out_hw: tuple[int, int],
+             channels_last: bool) -> Any:
+    """The KH*KW strided slices of x whose element (.., oy, ox, ..) is window (oy, ox)'s element
+    (i, j): a pool is then KH*KW elementwise passes instead of a reduction over a strided view."""
+    kh, kw = kernel
+    sy, sx = stride
+    ho, wo = out_hw
+    for i in range(kh):
+        for j in range(kw):
+            rows, cols = slice(i, i + sy * (ho - 1) + 1, sy), slice(j, j + sx * (wo - 1) + 1, sx)
+            yield x[:, rows, cols, :] if channels_last else x[:, :, rows, cols]
+
+
 def max_pool(
     x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], padding: tuple[int, int], channels_last: bool = False
 ) -> NDArray[np.uint8]:
     """Exact. Padding never wins: every window holds at least one real element and codes are >= 0."""
-    if channels_last:
-        return max_pool(x.transpose(0, 3, 1, 2), kernel=kernel, stride=stride, padding=padding).transpose(0, 2, 3, 1)
     kh, kw = kernel
     sy, sx = stride
     py, px = padding
-    xp = np.pad(x, ((0, 0), (0, 0), (py, py), (px, px))) if (py or px) else x
-    ho = (x.shape[2] + 2 * py - kh) // sy + 1
-    wo = (x.shape[3] + 2 * px - kw) // sx + 1
-    win = np.lib.stride_tricks.sliding_window_view(xp, (kh, kw), axis=(2, 3))[:, :, ::sy, ::sx][:, :, :ho, :wo]
-    return win.max(axis=(4, 5)).astype(np.uint8)
+    hax, wax = (1, 2) if channels_last else (2, 3)
+    if py or px:
+        pads = [(0, 0)] * 4
+        pads[hax], pads[wax] = (py, py), (px, px)
+        x = np.pad(x, pads)
+    ho = (x.shape[hax] - kh) // sy + 1
+    wo = (x.shape[wax] - kw) // sx + 1
+    y: Any = None
+    for win in _windows(x, kernel, stride, (ho, wo), channels_last):
+        y = np.array(win, dtype=np.uint8) if y is None else np.maximum(y, win, out=y)
+    return y
 
 
 def avg_pool(
     x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], channels_last: bool = False
 ) -> NDArray[np.uint8]:
     """y = (sum(a) + floor(N/2)) // N over each KHxKW window (same qparams in and out)."""
-    if channels_last:
-        return avg_pool(x.transpose(0, 3, 1, 2), kernel=kernel, stride=stride).transpose(0, 2, 3, 1)
     kh, kw = kernel
     sy, sx = stride
-    ho = (x.shape[2] - kh) // sy + 1
-    wo = (x.shape[3] - kw) // sx + 1
-    win = np.lib.stride_tricks.sliding_window_view(x, (kh, kw), axis=(2, 3))[:, :, ::sy, ::sx][:, :, :ho, :wo]
+    hax, wax = (1, 2) if channels_last else (2, 3)
+    ho = (x.shape[hax] - kh) // sy + 1
+    wo = (x.shape[wax] - kw) // sx + 1
     cnt = kh * kw
-    s = win.sum(axis=(4, 5), dtype=np.int64)
+    s: Any = None
+    for win in _windows(x, kernel, stride, (ho, wo), channels_last):
+        if s is None:
+            s = win.astype(np.int64)
+        else:
+            s += win
     return ((s + cnt // 2) // cnt).astype(np.uint8)
 
 

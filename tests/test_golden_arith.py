@@ -83,3 +83,41 @@ def test_linear_acc_equals_pytorch_float64_linear():
     got = arith.linear_acc(x, w, bias, z_in=200)
     ref = F.linear(torch.from_numpy(x.astype(np.float64) - 200), torch.from_numpy(w.astype(np.float64)), torch.from_numpy(bias.astype(np.float64)))
     np.testing.assert_array_equal(got, ref.numpy().astype(np.int64))
+
+
+# --------------------------------------------------------------------------------------------
+# Pooling: the window gathering (strided slices) against independent references
+# --------------------------------------------------------------------------------------------
+POOL_CASES = [((2, 2), (2, 2), (0, 0)), ((3, 3), (2, 2), (1, 1)), ((3, 3), (1, 1), (1, 1)),
+              ((2, 3), (1, 2), (0, 1)), ((5, 5), (3, 3), (2, 2)), ((1, 1), (1, 1), (0, 0))]
+
+
+@pytest.mark.parametrize("kernel,stride,padding", POOL_CASES)
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_max_pool_equals_pytorch(kernel, stride, padding, channels_last):
+    rng = np.random.default_rng(sum(kernel) * 10 + sum(stride) + 100 * sum(padding))
+    x = rng.integers(0, 256, size=(3, 5, 11, 9), dtype=np.uint8)
+    ref = F.max_pool2d(torch.from_numpy(x.astype(np.float32)), kernel, stride, padding).numpy().astype(np.uint8)
+    xin = x.transpose(0, 2, 3, 1) if channels_last else x
+    got = arith.max_pool(xin, kernel=kernel, stride=stride, padding=padding, channels_last=channels_last)
+    got = got.transpose(0, 3, 1, 2) if channels_last else got
+    assert got.dtype == np.uint8 and np.array_equal(got, ref)
+
+
+@pytest.mark.parametrize("kernel,stride", [(k, s) for k, s, p in POOL_CASES if p == (0, 0)] + [((3, 3), (2, 2))])
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_avg_pool_windows_equal_global_pool_of_each_window(kernel, stride, channels_last):
+    """Each output is golden's global average of its own window (the rounding lives once, in
+    golden; this checks that avg_pool gathers the right windows)."""
+    rng = np.random.default_rng(7 + sum(kernel) + sum(stride))
+    x = rng.integers(0, 256, size=(2, 4, 10, 9), dtype=np.uint8)
+    xin = x.transpose(0, 2, 3, 1) if channels_last else x
+    got = arith.avg_pool(xin, kernel=kernel, stride=stride, channels_last=channels_last)
+    got = got.transpose(0, 3, 1, 2) if channels_last else got
+    (kh, kw), (sy, sx) = kernel, stride
+    ho, wo = (10 - kh) // sy + 1, (9 - kw) // sx + 1
+    assert got.shape == (2, 4, ho, wo)
+    for oy in range(ho):
+        for ox in range(wo):
+            win = x[:, :, oy * sy:oy * sy + kh, ox * sx:ox * sx + kw]
+            assert np.array_equal(got[:, :, oy:oy + 1, ox:ox + 1], arith.global_avg_pool(win))
