@@ -303,6 +303,10 @@ module accel_top #(
         r_cmd_tag = TgAct; r_cmd_ext = in_base_q + 32'(s_y_q) * 32'(in_w_q); r_cmd_ext_stride = 32'(plane);
         r_cmd_buf = 16'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = plane;
         r_cmd_len = in_w_q; r_cmd_rows = ct_in;
+        if (in_h_q == 16'd1) begin
+          // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
+          r_cmd_len = 16'(32'(ct_in) * 32'(in_w_q)); r_cmd_rows = 16'd1;
+        end
       end
       default: ;
     endcase
