@@ -1,10 +1,12 @@
 """cocotb bench of rtl/mac_array.sv: random matrices of random sizes (full and partial tiles) against
-golden.arith.linear_acc, with random input gaps and output backpressure. Run by
+golden.arith.linear_acc, with random input gaps and output backpressure; per-cell (depthwise) tiles
+interleaved with broadcast ones. Run by
 tests/test_rtl_mac_array.py on both simulators. Environment: RTL_SEED (default random, printed),
 MAC_PROBLEMS (random problems per test).
 """
 from __future__ import annotations
 
+import dataclasses
 import os
 import random
 
@@ -30,7 +32,8 @@ def dims(dut) -> tuple[int, int]:
 
 async def setup(dut) -> None:
     Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    for name in ("in_valid_i", "in_w_i", "in_a_i", "in_z_i", "in_first_i", "in_last_i", "in_cols_i", "out_ready_i"):
+    for name in ("in_valid_i", "in_w_i", "in_a_i", "in_cells_i", "in_a_cells_i", "in_z_i", "in_first_i", "in_last_i",
+                 "in_cols_i", "out_ready_i"):
         getattr(dut, name).value = 0
     dut.rst_i.value = 1
     for _ in range(3):
@@ -56,6 +59,8 @@ async def run_beats(dut, beats: list[mv.Beat], n_out: int, pyr: random.Random, p
             b = beats[i]
             dut.in_w_i.value = b.w
             dut.in_a_i.value = b.a
+            dut.in_cells_i.value = int(b.cells)
+            dut.in_a_cells_i.value = b.a_cells
             dut.in_z_i.value = b.z
             dut.in_first_i.value = int(b.first)
             dut.in_last_i.value = int(b.last)
@@ -124,6 +129,112 @@ async def test_random_matrices(dut) -> None:
         macs += m * k * n
     dut._log.info("%d random problems (%d MACs) bit-exact against golden.arith.linear_acc, array %dx%d (seed %d)",
                   n_prob, macs, rows, cols, seed)
+
+
+@dataclasses.dataclass
+class TileJob:
+    """One tile of one problem: its beats and expected columns [(column, [ROWS sums or None])]."""
+
+    problem: mv.Problem | mv.CellProblem
+    label: str
+    index: int
+    tile: tuple[int, int, int, int]  # m0, rows used, n0, columns used
+    beats: list[mv.Beat]
+    expected: list[tuple[int, list[int | None]]]
+
+    def describe(self) -> str:
+        m0, mr, n0, nc = self.tile
+        mode = "per-cell" if isinstance(self.problem, mv.CellProblem) else "broadcast"
+        m, k, n = self.problem.shape
+        return (f"{self.label} {mode} M={m} K={k} N={n} z={self.problem.z}, tile {self.index} "
+                f"(channels {m0}..{m0 + mr - 1}, pixels {n0}..{n0 + nc - 1})")
+
+    def operands(self, r: int, c: int) -> str:
+        ch, px = self.tile[0] + r, self.tile[2] + c
+        p = self.problem
+        a = p.a[:, ch, px] if isinstance(p, mv.CellProblem) else p.a[:, px]
+        return f"C[{ch},{px}]: w={p.w[ch].tolist()} a={a.tolist()}"
+
+
+def tile_jobs(p: mv.Problem | mv.CellProblem, beats: list[mv.Beat], rows: int, cols: int, label: str) -> list[TileJob]:
+    k = p.shape[1]
+    exp = mv.expected_columns(p, rows, cols)
+    return [TileJob(p, label, t, tile, beats[t * k:(t + 1) * k], [(c, e) for tt, c, e in exp if tt == t])
+            for t, tile in enumerate(mv.tiles(p, rows, cols))]
+
+
+def check_tiles(jobs: list[TileJob], got, rows: int, what: str, seed: int, rerun: str) -> None:
+    """Drained columns `got` (run_beats) against the tiles' expected columns, in feed order."""
+    errors = []
+    exp = [(job, c, e) for job in jobs for c, e in job.expected]
+    if len(got) != len(exp):
+        errors.append(f"{len(got)} columns drained, expected {len(exp)}")
+    for (job, c, e), (gc, glast, g) in zip(exp, got):
+        if gc != c or bool(glast) != (c == len(job.expected) - 1):
+            errors.append(f"{job.describe()} column {c}: out_col_o={gc} out_last_o={glast}")
+        bad = [r for r in range(rows) if e[r] is not None and e[r] != g[r]]
+        if bad:
+            errors.append(f"{job.describe()} column {c} rows {bad}: expected {[e[r] for r in bad]} "
+                          f"got {[g[r] for r in bad]}; {job.operands(bad[0], c)}")
+    if errors:
+        sim = os.environ.get("RTL_SIM", "?")
+        raise AssertionError(f"{what}: {len(errors)} error(s) (seed {seed}, {sim}):\n  " + "\n  ".join(errors[:10])
+                             + f"\n  rerun: {rerun}")
+
+
+@cocotb.test()
+async def test_per_cell_activations(dut) -> None:
+    """Per-cell mode (in_cells_i = 1, depthwise): rounds of 2-3 random problems, per-cell and broadcast
+    mixed, their tiles interleaved so the mode changes from one tile to the next with no gap between
+    them (the mode rides on each beat). Random sizes (partial tiles), K, z; extreme operands in 1 round
+    of 8, K = 1 in another; random input gaps and drain backpressure. Whatever the array must ignore
+    is random: in_a_i in per-cell beats, in_a_cells_i in broadcast beats, the cells of unused rows and
+    columns. Every drained column against golden.arith.linear_acc (one channel at a time for per-cell
+    tiles: mac_vectors.CellProblem)."""
+    seed = seed_from_env()
+    sim = os.environ.get("RTL_SIM", "?")
+    rerun = rerun_command(TEST_FILE, sim, seed, "per_cell")
+    dut._log.info("seed %d (rerun: %s)", seed, rerun)
+    await setup(dut)
+    rows, cols = dims(dut)
+    rng = np.random.default_rng(seed)
+    pyr = random.Random(seed)
+    n_prob = int(os.environ.get("MAC_PROBLEMS", "40"))
+    counts = {"per-cell": 0, "broadcast": 0}
+    n_beats = n_cols = n_switch = rnd = 0
+    while sum(counts.values()) < n_prob:
+        modes = [pyr.random() < 0.5 for _ in range(pyr.choice((2, 3)))]
+        if all(modes) or not any(modes):
+            modes[pyr.randrange(len(modes))] ^= True  # both modes in every round
+        extreme = rnd % 8 == 7
+        kmax = 1 if rnd % 8 == 3 else 24
+        per_problem = []
+        for j, cells in enumerate(modes):
+            p: mv.Problem | mv.CellProblem
+            if cells:
+                p = mv.random_cell_problem(rng, rows, cols, kmax=kmax, extreme=extreme)
+                beats = mv.cell_tile_beats(p, rows, cols, rng)
+            else:
+                p = mv.random_problem(rng, rows, cols, kmax=kmax, extreme=extreme)
+                # random bytes on in_a_cells_i, which broadcast beats must ignore
+                beats = [dataclasses.replace(b, a_cells=mv.pack(rng.integers(0, 256, rows * cols).tolist(), 8))
+                         for b in mv.tile_beats(p, rows, cols)]
+            counts["per-cell" if cells else "broadcast"] += 1
+            per_problem.append(tile_jobs(p, beats, rows, cols, f"round {rnd} problem {j}"))
+        # the problems' tiles interleaved: p0 t0, p1 t0, p2 t0, p0 t1, ...
+        jobs = [tl[t] for t in range(max(len(tl) for tl in per_problem)) for tl in per_problem if t < len(tl)]
+        beats = [b for job in jobs for b in job.beats]
+        n_switch += sum(1 for x, y in zip(beats, beats[1:]) if x.cells != y.cells)
+        n_out = sum(len(job.expected) for job in jobs)
+        p_valid, p_ready = [(1.0, 1.0), (0.7, 0.5), (0.9, 0.2), (0.3, 0.9)][rnd % 4]
+        got, _ = await run_beats(dut, beats, n_out, pyr, p_valid, p_ready)
+        check_tiles(jobs, got, rows, f"round {rnd} (p_valid {p_valid}, p_ready {p_ready})", seed, rerun)
+        n_beats += len(beats)
+        n_cols += n_out
+        rnd += 1
+    dut._log.info("%d per-cell + %d broadcast problems in %d rounds: %d beats (%d mode changes from one beat to "
+                  "the next), %d columns bit-exact against golden.arith.linear_acc, array %dx%d (seed %d)",
+                  counts["per-cell"], counts["broadcast"], rnd, n_beats, n_switch, n_cols, rows, cols, seed)
 
 
 @cocotb.test()

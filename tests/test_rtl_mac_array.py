@@ -14,7 +14,7 @@ PARAMS = {"ROWS": 4, "COLS": 6}
 
 
 @pytest.mark.parametrize("simulator", sim.SIMS)
-@pytest.mark.parametrize("case", ["test_random_matrices", "test_extremes_and_throughput"])
+@pytest.mark.parametrize("case", ["test_random_matrices", "test_per_cell_activations", "test_extremes_and_throughput"])
 def test_mac_array(simulator: str, case: str) -> None:
     sim.run("mac_array", simulator, "tb.test_mac_array", testcase=case, parameters=PARAMS)
 

@@ -151,9 +151,11 @@ class RequantBfm(_BfmBase):
 
 
 class MacBfm(_BfmBase):
-    """mac_array. Beat: tb.mac_vectors.Beat. Input monitor reports beats, output monitor columns."""
+    """mac_array. Beat: tb.mac_vectors.Beat (broadcast or per-cell). Input monitor reports beats, output
+    monitor columns."""
 
-    IN_SIGNALS = ("in_valid_i", "in_w_i", "in_a_i", "in_z_i", "in_first_i", "in_last_i", "in_cols_i", "out_ready_i")
+    IN_SIGNALS = ("in_valid_i", "in_w_i", "in_a_i", "in_cells_i", "in_a_cells_i", "in_z_i", "in_first_i", "in_last_i",
+                  "in_cols_i", "out_ready_i")
 
     def __init__(self, dut, seed: int, **kw) -> None:
         super().__init__(dut, seed, **kw)
@@ -164,6 +166,8 @@ class MacBfm(_BfmBase):
         d = self.dut
         d.in_w_i.value = beat.w
         d.in_a_i.value = beat.a
+        d.in_cells_i.value = int(beat.cells)
+        d.in_a_cells_i.value = beat.a_cells
         d.in_z_i.value = beat.z
         d.in_first_i.value = int(beat.first)
         d.in_last_i.value = int(beat.last)
@@ -179,6 +183,9 @@ class MacBfm(_BfmBase):
                     "a": _unpack(int(d.in_a_i.value), 8, self.cols, False),
                     "z": int(d.in_z_i.value), "first": int(d.in_first_i.value), "last": int(d.in_last_i.value),
                     "cols": int(d.in_cols_i.value) or self.cols,
+                    # per-cell mode: cell (r, c) at a_cells[c * ROWS + r]
+                    "cells": int(d.in_cells_i.value),
+                    "a_cells": _unpack(int(d.in_a_cells_i.value), 8, self.rows * self.cols, False),
                 })
             await RisingEdge(d.clk_i)
 

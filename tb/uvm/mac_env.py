@@ -1,7 +1,8 @@
 """pyuvm environment of the MAC array: sequence item (one matrix problem C = W . (A - z) of random
-size), constrained-random sequences, driver (tiles the problem into beats, docs/rtl.md dataflow),
-input/output monitors, scoreboard that rebuilds every tile from the monitored beats and checks the
-drained columns against golden.arith.linear_acc, and a coverage subscriber.
+size, or its per-cell (depthwise) form, mac_vectors.CellProblem), constrained-random sequences,
+driver (tiles the problem into beats, docs/rtl.md dataflow), input/output monitors, scoreboard that
+rebuilds every tile from the monitored beats and checks the drained columns against
+golden.arith.linear_acc, and a coverage subscriber.
 """
 from __future__ import annotations
 
@@ -33,16 +34,23 @@ TEST_FILE = "tests/test_rtl_mac_array.py"
 
 
 class MacItem(uvm_sequence_item):
-    """One problem: W int8 [M, K], A uint8 [K, N], zero point z."""
+    """One problem: W int8 [M, K], A uint8 [K, N] (broadcast mode) or [K, M, N] (per-cell mode,
+    in_cells_i = 1), zero point z."""
 
     def __init__(self, name: str = "mac_item") -> None:
         super().__init__(name)
-        self.problem: mv.Problem | None = None
+        self.problem: mv.Problem | mv.CellProblem | None = None
+
+    @property
+    def cells(self) -> bool:
+        return isinstance(self.problem, mv.CellProblem)
 
     def randomize(self, rng: np.random.Generator, rows: int, cols: int, kind: str = "random", z: int | None = None) -> None:
-        """kind: random (K <= 24), extreme (operands at +-127 x +-255), long (K in 65..300), k1 (K = 1);
-        z forces the zero point."""
-        if kind == "extreme":
+        """kind: random (K <= 24), extreme (operands at +-127 x +-255), long (K in 65..300), k1 (K = 1),
+        cells (per-cell mode, K <= 24); z forces the zero point."""
+        if kind == "cells":
+            self.problem = mv.random_cell_problem(rng, rows, cols, kmax=24)
+        elif kind == "extreme":
             self.problem = mv.random_problem(rng, rows, cols, kmax=64, extreme=True)
         elif kind == "long":
             self.problem = mv.random_problem(rng, rows, cols, kmin=65, kmax=300)
@@ -56,17 +64,19 @@ class MacItem(uvm_sequence_item):
 
     def __str__(self) -> str:
         m, k, n = self.problem.shape if self.problem else (0, 0, 0)
-        return f"{self.get_name()}: M={m} K={k} N={n} z={self.problem.z if self.problem else None}"
+        mode = "per-cell" if self.cells else "broadcast"
+        return f"{self.get_name()}: {mode} M={m} K={k} N={n} z={self.problem.z if self.problem else None}"
 
 
 class RandomProblemSeq(uvm_sequence):
-    """Random sizes (partial tiles), with extreme-value, long-K and K=1 problems mixed in."""
+    """Random sizes (partial tiles), with extreme-value, long-K, K=1 and per-cell problems mixed in (the
+    driver feeds them back to back, so the mode changes between consecutive tiles)."""
 
     async def body(self) -> None:
         rng = ConfigDB().get(None, "", "NP_RNG")
         rows, cols = ConfigDB().get(None, "", "DIMS")
         count = ConfigDB().get(None, "", "ITEMS")
-        kinds = ["random", "random", "extreme", "random", "k1", "random", "long", "random"]
+        kinds = ["random", "cells", "extreme", "random", "k1", "cells", "long", "random"]
         for i in range(count):
             item = MacItem("problem")
             await self.start_item(item)
@@ -79,12 +89,16 @@ class RandomProblemSeq(uvm_sequence):
 class Driver(uvm_driver):
     def start_of_simulation_phase(self) -> None:
         self.bfm = ConfigDB().get(self, "", "BFM")
+        self.rng = ConfigDB().get(None, "", "NP_RNG")
 
     async def run_phase(self) -> None:
         rows, cols = self.bfm.rows, self.bfm.cols
         while True:
             item = await self.seq_item_port.get_next_item()
-            for beat in mv.tile_beats(item.problem, rows, cols):
+            p = item.problem
+            beats = (mv.cell_tile_beats(p, rows, cols, self.rng) if isinstance(p, mv.CellProblem)
+                     else mv.tile_beats(p, rows, cols))
+            for beat in beats:
                 await self.bfm.send(beat)
             self.seq_item_port.item_done()
 
@@ -106,24 +120,33 @@ class Monitor(uvm_component):
 
 
 def tiles_from_beats(beats: list[dict]) -> list[dict]:
-    """Group monitored beats into tiles (first .. last) -> {w [R, K], a [K, C], z, cols}."""
+    """Group monitored beats into tiles (first .. last) -> {w [R, K], a [K, C], z, cols, cells, a_cells
+    [K, R, C]}; the mode (cells) is the first beat's."""
     tiles, cur = [], None
     for b in beats:
         if b["first"] or cur is None:
-            cur = {"w": [], "a": [], "z": b["z"]}
+            cur = {"w": [], "a": [], "a_cells": [], "z": b["z"], "cells": b["cells"]}
         cur["w"].append(b["w"])
         cur["a"].append(b["a"])
+        cur["a_cells"].append(b["a_cells"])
         if b["z"] != cur["z"]:
             cur["z_changed"] = True
         if b["last"]:
-            tiles.append({"w": np.array(cur["w"], np.int8).T, "a": np.array(cur["a"], np.uint8), "z": cur["z"],
-                          "cols": b["cols"], "z_changed": cur.get("z_changed", False)})
+            w = np.array(cur["w"], np.int8).T
+            # monitored as COLS x ROWS bytes per beat -> [K, ROWS, COLS]
+            a_cells = np.array(cur["a_cells"], np.uint8).reshape(w.shape[1], -1, w.shape[0]).transpose(0, 2, 1)
+            tiles.append({"w": w, "a": np.array(cur["a"], np.uint8), "z": cur["z"], "cols": b["cols"],
+                          "z_changed": cur.get("z_changed", False), "cells": bool(cur["cells"]),
+                          "a_cells": a_cells})
             cur = None
     return tiles
 
 
 def tile_expected(t: dict) -> np.ndarray:
-    """Sums [ROWS, COLS] of one tile from golden.arith.linear_acc (pixels as the batch)."""
+    """Sums [ROWS, COLS] of one tile from golden.arith.linear_acc: pixels as the batch, or in per-cell
+    mode one row (channel) at a time (mac_vectors.CellProblem)."""
+    if t["cells"]:
+        return mv.CellProblem(t["w"], t["a_cells"], t["z"]).expected()
     rows = t["w"].shape[0]
     return arith.linear_acc(np.ascontiguousarray(t["a"].T), t["w"], np.zeros(rows, np.int64), z_in=t["z"]).T
 
@@ -160,9 +183,12 @@ class Scoreboard(uvm_component):
                     break
                 checked += 1
                 if got["col"] != c or got["acc"] != exp[:, c].tolist() or got["last"] != (c == t["cols"] - 1):
-                    errors.append(f"tile {ti} (K={t['a'].shape[0]}, z={t['z']}) column {c}: expected {exp[:, c].tolist()} "
+                    a = (f"a[:,:,{c}]={t['a_cells'][:, :, c].tolist()}" if t["cells"]
+                         else f"a[:,{c}]={t['a'][:, c].tolist()}")
+                    errors.append(f"tile {ti} ({'per-cell' if t['cells'] else 'broadcast'}, K={t['a'].shape[0]}, "
+                                  f"z={t['z']}) column {c}: expected {exp[:, c].tolist()} "
                                   f"got {got['acc']} (out_col {got['col']}, last {got['last']}); "
-                                  f"w={t['w'].tolist()} a[:,{c}]={t['a'][:, c].tolist()}")
+                                  f"w={t['w'].tolist()} {a}")
         extra = list(it)
         if extra:
             errors.append(f"{len(extra)} columns drained beyond the tiles")
@@ -183,6 +209,8 @@ COVER_BINS: dict[str, list[str]] = {
     "sum sign": ["negative", "zero", "positive"],
     "operand (a - z)": ["-255", "+255", "0", "other"],
     "weight": ["-127", "+127", "0", "other"],
+    "tile mode": ["broadcast", "per-cell"],
+    "mode change between tiles": ["broadcast -> per-cell", "per-cell -> broadcast"],
 }
 
 
@@ -193,11 +221,12 @@ class Coverage(uvm_subscriber):
         self.hits: dict[str, Counter] = {k: Counter() for k in COVER_BINS}
         self.beats: list[dict] = []
         self.cols = ConfigDB().get(None, "", "DIMS")[1]
+        self.prev_mode: bool | None = None
 
     def write(self, beat: dict) -> None:
         self.beats.append(beat)
         h = self.hits
-        for a in beat["a"]:
+        for a in beat["a_cells"] if beat["cells"] else beat["a"]:
             d = a - beat["z"]
             h["operand (a - z)"]["-255" if d == -255 else "+255" if d == 255 else "0" if d == 0 else "other"] += 1
         for w in beat["w"]:
@@ -209,6 +238,11 @@ class Coverage(uvm_subscriber):
             c = t["cols"]
             h["drained columns"]["1" if c == 1 else "full" if c == self.cols else "partial (2..COLS-1)"] += 1
             h["zero-weight rows (partial M)"]["some" if (~t["w"].any(axis=1)).any() else "none"] += 1
+            h["tile mode"]["per-cell" if t["cells"] else "broadcast"] += 1
+            if self.prev_mode is not None and self.prev_mode != t["cells"]:
+                h["mode change between tiles"][
+                    "broadcast -> per-cell" if t["cells"] else "per-cell -> broadcast"] += 1
+            self.prev_mode = t["cells"]
             z = t["z"]
             h["z"]["0" if z == 0 else "255" if z == 255 else "1-127" if z < 128 else "128-254"] += 1
             for s in tile_expected(t)[:, :c].ravel():
