@@ -9,22 +9,20 @@
 // generated from tb/csr.py), `start` runs it on its own, `done` (or `error`) ends it.
 //
 // Data (memory layout: hexgen, docs/memory-map.md; one word = one ROWS-channel vector):
-//   input  [c_tile][y][x][c_lane]                  loaded once into the activation buffer
-//   weights[k_tile][c_tile][ky][kx][c_lane][k_lane] one k_tile at a time into the weight buffer
+//   input  [c_tile][y][x][c_lane]                  into the activation buffer, row by row
+//   weights[k_tile][c_tile][ky][kx][c_lane][k_lane] one k_tile per weight bank (two banks)
 //           depthwise: [k_tile][ky][kx][k_lane]
 //   bias / scale: one 64-bit record per channel, [k_tile][k_lane], ROWS records per k_tile
-//   output [k_tile][y][x][k_lane]                  written per pixel tile
-// Dataflow (output-stationary, rows = output channels, columns = output pixels):
-//   for k_tile: load bias, scale, weights; for pixel tile (COLS output pixels in raster order):
-//     for each step (c_tile, ky, kx) the gather unit copies the COLS input vectors the step reads
-//     (or the zero-point vector at padding) into one of two register sets, while the compute unit
-//     issues the other set's beats to the MAC array, one beat per input channel c of the tile:
-//     the weight vector broadcast down the rows, lane c of every column's vector across them.
-//     Depthwise uses the same array: row r must see lane r only, so beat c carries the step's
-//     weight vector with every lane but c zeroed (ROWS beats per step; the gather of the next
-//     step takes COLS cycles anyway).
-//   The array drains one pixel (ROWS sums) at a time into the requantizer, whose output vector
-//   streams to external memory through the memory loader.
+//   output [k_tile][y][x][k_lane]                  one stream over the whole region
+// Dataflow (output-stationary, rows = output channels, columns = output pixels; docs/engine.md):
+// four units run at once, linked by scoreboards. The reader loads records, weights (the next
+// k_tile's while the current one computes) and input rows; the gather unit copies the input
+// vectors of each step (c_tile, ky, kx) of each pixel tile into one of two register sets; the
+// compute unit issues the other set's beats to the MAC array, one beat per input channel c of
+// the tile (the weight vector down the rows, lane c of every column's vector across them), or,
+// depthwise, one beat per step with per-cell activations (row r takes lane r of its column's
+// vector); the array drains one pixel (ROWS sums) per cycle into the requantizer, whose output
+// vectors stream to external memory through a FIFO and the writer.
 module accel_top #(
     parameter int ROWS = 8,
     parameter int COLS = 8,
@@ -40,7 +38,8 @@ module accel_top #(
     localparam int REC_AW = $clog2(REC_WORDS),
     localparam int CW = $clog2(COLS + 1),
     localparam int RW = (ROWS > 1) ? $clog2(ROWS) : 1,
-    localparam int JW = (COLS > 1) ? $clog2(COLS) : 1
+    localparam int JW = (COLS > 1) ? $clog2(COLS) : 1,
+    localparam int CB = $clog2(COLS)   // COLS = 2^CB: the activation buffer's banks
 ) (
     input  logic                 clk_i,
     input  logic                 rst_i,
@@ -77,8 +76,8 @@ module accel_top #(
       $error("%m: WORD_BITS = %0d must be ROWS * 8 = %0d (one memory word is one channel vector)", WORD_BITS, ROWS * 8);
       $finish;
     end
-    if (COLS < 1 || ROWS < 1 || MAX_K < 1) begin
-      $error("%m: ROWS, COLS and MAX_K must be >= 1");
+    if (COLS < 1 || ROWS < 1 || MAX_K < 1 || (COLS & (COLS - 1)) != 0) begin
+      $error("%m: ROWS and MAX_K must be >= 1 and COLS a power of two");
       $finish;
     end
   end
@@ -194,7 +193,7 @@ module accel_top #(
 
   // ------------------------------------------------------------------ derived layer sizes
   logic        is_dw, is_fc;
-  logic [15:0] ct_in, kt_out, npix, steps;
+  logic [15:0] ct_in, kt_out, npix, steps, wp;
   logic [31:0] act_need, wgt_need, out_need, oh_expect, ow_expect;
   assign is_dw = kind_q == KIND_DEPTHWISE;
   assign is_fc = kind_q == KIND_FC;
@@ -203,7 +202,10 @@ module accel_top #(
   assign npix = 16'(32'(out_h_q) * 32'(out_w_q));
   // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
   assign steps = is_dw ? 16'(32'(kh_q) * 32'(kw_q)) : 16'(32'(ct_in) * 32'(kh_q) * 32'(kw_q));
-  assign act_need = 32'(ct_in) * 32'(in_h_q) * 32'(in_w_q);
+  // Input row pitch in the activation buffer: depthwise rows start on a multiple of COLS, so that
+  // a word's bank (address mod COLS) is its x mod COLS (the depthwise gather reads COLS banks at once)
+  assign wp = is_dw ? 16'((32'(in_w_q) + COLS - 1) / COLS * COLS) : in_w_q;
+  assign act_need = 32'(ct_in) * 32'(in_h_q) * 32'(wp);
   assign wgt_need = is_dw ? 32'(steps) : 32'(steps) * ROWS;
   assign out_need = 32'(kt_out) * 32'(npix);
   assign oh_expect = (sy_q == 0) ? 32'd0 : (32'(in_h_q) + 2 * 32'(py_q) - 32'(kh_q)) / 32'(sy_q) + 1;
@@ -301,9 +303,9 @@ module accel_top #(
       SqAct: begin
         // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
         r_cmd_tag = TgAct; r_cmd_ext = in_base_q + 32'(s_y_q) * 32'(in_w_q); r_cmd_ext_stride = 32'(plane);
-        r_cmd_buf = 16'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = plane;
+        r_cmd_buf = 16'(32'(s_y_q) * 32'(wp)); r_cmd_buf_stride = 16'(32'(in_h_q) * 32'(wp));
         r_cmd_len = in_w_q; r_cmd_rows = ct_in;
-        if (in_h_q == 16'd1) begin
+        if (in_h_q == 16'd1 && !is_dw) begin
           // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
           r_cmd_len = 16'(32'(ct_in) * 32'(in_w_q)); r_cmd_rows = 16'd1;
         end
@@ -445,8 +447,16 @@ module accel_top #(
   assign error_o = error_q;
 
   // ------------------------------------------------------------------ gather unit
-  // Walks k_tile, pixel tile (COLS output pixels in raster order), step. Two register sets of
-  // COLS vectors; a set is full when fill_q[s] != drain_q[s].
+  // Walks k_tile, pixel tile, step. Two register sets of COLS vectors; a set is full when
+  // fill_q[s] != drain_q[s].
+  //   conv / pointwise / fc: pixel tiles are COLS output pixels in raster order; one input
+  //     vector per cycle (column j of the set = pixel j of the tile).
+  //   depthwise: pixel tiles are segments of one output row (up to COLS pixels, so that a step's
+  //     columns read consecutive input x, x*stride apart) and a whole chunk of columns is read
+  //     per cycle: the activation buffer is COLS banks interleaved by word address, depthwise
+  //     rows have a pitch that is a multiple of COLS (bank = input x mod COLS), and a chunk is
+  //     COLS / gcd(stride, COLS) columns, whose x mod COLS all differ (one word from each bank;
+  //     checked by an assertion below). Stride 1: the whole set in one cycle.
   logic [WORD_BITS-1:0] regs_q [2][COLS];
   logic [1:0]           fill_q, drain_q;
   logic                 meta_first_q [2];
@@ -460,18 +470,32 @@ module accel_top #(
   logic        g_active_q, g_set_q;
   logic [15:0] g_kt_q, g_p0_q, g_oy0_q, g_ox0_q, g_oy_q, g_ox_q, g_ct_q, g_ky_q, g_kx_q, g_step_q;
   logic [CW-1:0] g_j_q;
-  logic [CW-1:0] g_cols;
-  logic        g_free, g_go, g_act_wait, g_last_pix, g_last_step, g_last_tile;
-  logic signed [17:0] g_iy, g_ix;
-  logic        g_inb;
+  logic [CW-1:0] g_cols, g_cols_cv, g_cols_dw, g_chunk;
+  logic        g_free, g_go, g_act_wait, g_set_done, g_last_step, g_last_tile;
+  logic signed [17:0] g_iy, g_ix, g_iy_dw;
+  logic        g_inb, g_iy_dw_inb;
   logic [31:0] g_addr;
   logic [15:0] g_ct_eff;
 
-  assign g_cols = (32'(npix) - 32'(g_p0_q) >= COLS) ? CW'(COLS) : CW'(32'(npix) - 32'(g_p0_q));
+  // conv: raster tiles of COLS pixels
+  assign g_cols_cv = (32'(npix) - 32'(g_p0_q) >= COLS) ? CW'(COLS) : CW'(32'(npix) - 32'(g_p0_q));
+  // depthwise: a row segment from (g_oy0_q, g_ox0_q), and the chunk read per cycle
+  assign g_cols_dw = (32'(out_w_q) - 32'(g_ox0_q) >= COLS) ? CW'(COLS) : CW'(32'(out_w_q) - 32'(g_ox0_q));
+  always_comb begin : chunk_size  // COLS halved once per factor 2 of the stride (COLS: a power of two)
+    logic odd_seen;
+    g_chunk = CW'(COLS);
+    odd_seen = 1'b0;
+    for (int t = 0; t < CB; t++) begin
+      if (!odd_seen && !sx_q[t]) g_chunk = g_chunk >> 1;
+      else odd_seen = 1'b1;
+    end
+  end
+  assign g_cols = is_dw ? g_cols_dw : g_cols_cv;
   assign g_free = fill_q[g_set_q] == drain_q[g_set_q];
-  assign g_last_pix = (32'(g_j_q) + 1 == 32'(g_cols));
+  assign g_set_done = is_dw ? (32'(g_j_q) + 32'(g_chunk) >= 32'(g_cols)) : (32'(g_j_q) + 1 == 32'(g_cols));
   assign g_last_step = (g_step_q + 1 == steps);
-  assign g_last_tile = (32'(g_p0_q) + COLS >= 32'(npix));
+  assign g_last_tile = is_dw ? (32'(g_oy0_q) + 1 == 32'(out_h_q) && 32'(g_ox0_q) + 32'(g_cols_dw) == 32'(out_w_q))
+                             : (32'(g_p0_q) + COLS >= 32'(npix));
   assign g_iy = 18'($signed({2'b0, g_oy_q}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
   assign g_ix = 18'($signed({2'b0, g_ox_q}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
   assign g_inb = (g_iy >= 0) && (g_iy < $signed({2'b0, in_h_q})) && (g_ix >= 0) && (g_ix < $signed({2'b0, in_w_q}));
@@ -481,9 +505,32 @@ module accel_top #(
 `else
   assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]);
 `endif
+  assign g_iy_dw = 18'($signed({2'b0, g_oy0_q}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
+  assign g_iy_dw_inb = (g_iy_dw >= 0) && (g_iy_dw < $signed({2'b0, in_h_q}));
+
+  // depthwise: the chunk's columns q = 0 .. g_chunk - 1 (column g_j_q + q of the set)
+  logic [COLS-1:0]      gq_act, gq_inb;
+  logic [31:0]          gq_addr [COLS];
+  logic [CW-1:0]        gq_col [COLS];
+  for (genvar q = 0; q < COLS; q++) begin : g_gq
+    logic [15:0] j;
+    logic signed [17:0] ix;
+    assign j = 16'(g_j_q) + 16'(q);
+    assign gq_col[q] = CW'(j);
+    assign gq_act[q] = is_dw && 32'(q) < 32'(g_chunk) && 32'(j) < 32'(g_cols_dw);
+    assign ix = 18'($signed({2'b0, g_ox0_q + j}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
+    assign gq_inb[q] = g_iy_dw_inb && (ix >= 0) && (ix < $signed({2'b0, in_w_q}));
+`ifdef MUT_ADDR
+    assign gq_addr[q] = (32'(g_kt_q) * 32'(in_h_q) + 32'(g_iy_dw[15:0])) * 32'(wp) + 32'(ix[15:0]) + 32'd1;
+`else
+    assign gq_addr[q] = (32'(g_kt_q) * 32'(in_h_q) + 32'(g_iy_dw[15:0])) * 32'(wp) + 32'(ix[15:0]);
+`endif
+  end
+
   // an input row not yet arrived: wait for it (padding positions never wait; once the whole
   // image is in, nothing waits, so a wrong address reads a wrong word instead of hanging)
-  assign g_act_wait = g_inb && 32'(g_iy[15:0]) >= 32'(act_y_q) && act_y_q != in_h_q;
+  assign g_act_wait = act_y_q != in_h_q && (is_dw ? (g_iy_dw_inb && 32'(g_iy_dw[15:0]) >= 32'(act_y_q))
+                                                 : (g_inb && 32'(g_iy[15:0]) >= 32'(act_y_q)));
   assign g_go = g_active_q && g_free && !g_act_wait;
 
   always_ff @(posedge clk_i) begin
@@ -503,14 +550,22 @@ module accel_top #(
       g_p0_q  <= '0; g_oy0_q <= '0; g_ox0_q <= '0; g_oy_q <= '0; g_ox_q <= '0;
       g_ct_q  <= '0; g_ky_q <= '0; g_kx_q <= '0; g_step_q <= '0; g_j_q <= '0;
     end else if (g_go) begin
-      regs_q[g_set_q][g_j_q[JW-1:0]] <= g_inb ? act_buf[g_addr[ACT_AW-1:0]] : {ROWS{z_in_q}};
-      if (!g_last_pix) begin
-        g_j_q <= g_j_q + 1'b1;
-        if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
-          g_ox_q <= '0;
-          g_oy_q <= g_oy_q + 1;
-        end else begin
-          g_ox_q <= g_ox_q + 1;
+      if (is_dw) begin
+        for (int q = 0; q < COLS; q++) begin
+          if (gq_act[q]) regs_q[g_set_q][gq_col[q][JW-1:0]] <= gq_inb[q] ? act_buf[gq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_q}};
+        end
+      end else begin
+        regs_q[g_set_q][g_j_q[JW-1:0]] <= g_inb ? act_buf[g_addr[ACT_AW-1:0]] : {ROWS{z_in_q}};
+      end
+      if (!g_set_done) begin
+        g_j_q <= is_dw ? g_j_q + g_chunk : g_j_q + 1'b1;
+        if (!is_dw) begin
+          if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
+            g_ox_q <= '0;
+            g_oy_q <= g_oy_q + 1;
+          end else begin
+            g_ox_q <= g_ox_q + 1;
+          end
         end
       end else begin
         // the step's set is complete
@@ -543,12 +598,21 @@ module accel_top #(
           g_step_q <= '0;
           g_ct_q <= '0; g_ky_q <= '0; g_kx_q <= '0;
           if (!g_last_tile) begin
-            // next pixel tile: starts at the pixel after this tile's last one
-            g_p0_q <= g_p0_q + 16'(COLS);
-            if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
-              g_ox0_q <= '0; g_oy0_q <= g_oy_q + 1; g_ox_q <= '0; g_oy_q <= g_oy_q + 1;
+            if (is_dw) begin
+              // next row segment
+              if (32'(g_ox0_q) + 32'(g_cols_dw) == 32'(out_w_q)) begin
+                g_ox0_q <= '0; g_oy0_q <= g_oy0_q + 1;
+              end else begin
+                g_ox0_q <= g_ox0_q + 16'(g_cols_dw);
+              end
             end else begin
-              g_ox0_q <= g_ox_q + 1; g_oy0_q <= g_oy_q; g_ox_q <= g_ox_q + 1;
+              // next pixel tile: starts at the pixel after this tile's last one
+              g_p0_q <= g_p0_q + 16'(COLS);
+              if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
+                g_ox0_q <= '0; g_oy0_q <= g_oy_q + 1; g_ox_q <= '0; g_oy_q <= g_oy_q + 1;
+              end else begin
+                g_ox0_q <= g_ox_q + 1; g_oy0_q <= g_oy_q; g_ox_q <= g_ox_q + 1;
+              end
             end
           end else begin
             // next k_tile: the image again from its first pixel
@@ -560,6 +624,22 @@ module accel_top #(
       end
     end
   end
+
+`ifndef SYNTHESIS
+  // The depthwise chunk reads one word from each of COLS address-interleaved banks: no two reads
+  // of a cycle may fall in the same bank (the activation buffer is modelled as one array here).
+  always @(posedge clk_i) begin
+    if (!rst_i && g_go && is_dw) begin
+      for (int q1 = 0; q1 < COLS; q1++) begin
+        for (int q2 = q1 + 1; q2 < COLS; q2++) begin
+          assert (!(gq_act[q1] && gq_inb[q1] && gq_act[q2] && gq_inb[q2])
+                  || gq_addr[q1] % COLS != gq_addr[q2] % COLS)
+            else $error("%m: depthwise gather reads bank %0d twice in one cycle", gq_addr[q1] % COLS);
+        end
+      end
+    end
+  end
+`endif
 
   // ------------------------------------------------------------------ compute unit
   logic        c_set_q;
@@ -575,7 +655,9 @@ module accel_top #(
   assign c_full = fill_q[c_set_q] != drain_q[c_set_q];
   assign c_wgt_ok = wloaded_q > meta_kt_q[c_set_q];
   // one beat per real input channel of the step's channel tile
-  assign c_lanes = (32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS >= ROWS) ? 16'(ROWS)
+  // (depthwise: one beat per set, every cell taking its own channel's activation)
+  assign c_lanes = is_dw ? 16'd1
+                 : (32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS >= ROWS) ? 16'(ROWS)
                  : 16'(32'(in_c_q) - 32'(meta_ct_q[c_set_q]) * ROWS);
   assign c_last_beat = (c_lane_q + 1 == c_lanes);
   assign c_waddr = (meta_kt_q[c_set_q][0] ? 32'(WGT_WORDS) : 32'd0)
@@ -589,12 +671,11 @@ module accel_top #(
   assign mac_last = meta_last_q[c_set_q] && c_last_beat;
   logic [WORD_BITS-1:0] c_wword;
   assign c_wword = wgt_buf[c_waddr[WGT_AW:0]];
-  for (genvar r = 0; r < ROWS; r++) begin : g_wmask
-    assign mac_w[r*8 +: 8] = (!is_dw || c_lane_q == 16'(r)) ? c_wword[r*8 +: 8] : 8'd0;
-  end
-
+  assign mac_w = c_wword;
+  logic [COLS*ROWS*8-1:0] mac_a_cells;   // depthwise: cell (r, c) = lane r of column c's vector
   for (genvar c = 0; c < COLS; c++) begin : g_acol
     assign mac_a[c*8 +: 8] = regs_q[c_set_q][c][c_lane_q[RW-1:0]*8 +: 8];
+    assign mac_a_cells[c*ROWS*8 +: ROWS*8] = regs_q[c_set_q][c];
   end
 
   always_ff @(posedge clk_i) begin
@@ -644,7 +725,7 @@ module accel_top #(
   mac_array #(.ROWS(ROWS), .COLS(COLS)) u_mac (
       .clk_i, .rst_i,
       .in_valid_i(mac_in_valid), .in_ready_o(mac_in_ready),
-      .in_w_i(mac_w), .in_a_i(mac_a), .in_z_i(mac_z),
+      .in_w_i(mac_w), .in_a_i(mac_a), .in_cells_i(is_dw), .in_a_cells_i(mac_a_cells), .in_z_i(mac_z),
       .in_first_i(mac_first), .in_last_i(mac_last), .in_cols_i(meta_cols_q[c_set_q]),
       .out_valid_o(mac_out_valid), .out_ready_i(mac_out_ready), .out_acc_o(mac_out_acc),
       .out_col_o(mac_out_col), .out_last_o(mac_out_last)

@@ -12,6 +12,9 @@
 //     in_a_i  broadcasts one activation row A[k, n0 .. n0+COLS-1]  down the columns,
 //     every cell (r, c) adds (a[c] - z) * w[r] to its accumulator, which stays in place.
 // The zero point is subtracted in the array: (a - z) is a 9-bit signed operand in -255..255.
+// Per-cell activations (in_cells_i = 1, for depthwise layers): cell (r, c) takes its own
+// activation, byte r of column c's vector in in_a_cells_i, instead of the column's broadcast
+// in_a_i[c]: row r then sees only channel r, so one beat is one kernel tap for ROWS channels.
 //
 // Control, per beat (sideband of in_valid_i):
 //   in_first_i  clear: the accumulators start from this beat's products (acc = p)
@@ -38,6 +41,8 @@ module mac_array #(
     output logic                 in_ready_o,
     input  logic [ROWS*8-1:0]    in_w_i,      // int8 weights, row r at [r*8 +: 8]
     input  logic [COLS*8-1:0]    in_a_i,      // uint8 activations, column c at [c*8 +: 8]
+    input  logic                 in_cells_i,  // 1: per-cell activations from in_a_cells_i
+    input  logic [COLS*ROWS*8-1:0] in_a_cells_i,  // cell (r, c) at [(c*ROWS + r)*8 +: 8]
     input  logic [7:0]           in_z_i,      // activation zero point
     input  logic                 in_first_i,
     input  logic                 in_last_i,
@@ -115,13 +120,17 @@ module mac_array #(
   assign out_last_o = (dcol_q == dcols_q - 1'b1);
 
   // ---------------------------------------------------------------- operands (stage 1)
-  logic [ROWS*8-1:0] w_q1;
-  logic [COLS*9-1:0] d_q1;
+  logic [ROWS*8-1:0]      w_q1;
+  logic [COLS*ROWS*9-1:0] d_q1;   // cell (r, c) at [(c*ROWS + r)*9 +: 9]
 
   for (genvar c = 0; c < COLS; c++) begin : g_opnd
-    logic [8:0] d;
-    assign d = {1'b0, in_a_i[c*8 +: 8]} - {1'b0, in_z_i};
-    always_ff @(posedge clk_i) if (adv) d_q1[c*9 +: 9] <= d;
+    for (genvar r = 0; r < ROWS; r++) begin : g_cell
+      logic [7:0] a;
+      logic [8:0] d;
+      assign a = in_cells_i ? in_a_cells_i[(c*ROWS + r)*8 +: 8] : in_a_i[c*8 +: 8];
+      assign d = {1'b0, a} - {1'b0, in_z_i};
+      always_ff @(posedge clk_i) if (adv) d_q1[(c*ROWS + r)*9 +: 9] <= d;
+    end
   end
 
   always_ff @(posedge clk_i) if (adv) w_q1 <= in_w_i;
@@ -137,7 +146,7 @@ module mac_array #(
       logic signed [31:0] acc_q, sum;
 
       assign w17 = {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]};
-      assign d17 = {{8{d_q1[c*9+8]}}, d_q1[c*9 +: 9]};
+      assign d17 = {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
       assign p_d = w17 * d17;  // |p| <= 255 * 128: fits 17 bits signed
       assign sum = (first_q2 ? 32'sd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
 

@@ -64,9 +64,11 @@ def make():
     k = rng.choice([1, 3, 5])
     s = rng.choice([1, 2])
     hw = rng.randint(5, 13)
+    kd = rng.choice([3, 5])
     layers = [
         nn.Conv2d(c0, c1, k, stride=s, padding=rng.randint(0, k // 2)), nn.ReLU6(),
-        nn.Conv2d(c1, c1, 3, stride=rng.choice([1, 2]), padding=1, groups=c1), nn.ReLU(),
+        # depthwise: kernel 3 or 5, stride 1..4 (the gather's chunk is 8, 4, 8 or 2 columns)
+        nn.Conv2d(c1, c1, kd, stride=rng.choice([1, 2, 3, 4]), padding=kd // 2, groups=c1), nn.ReLU(),
         nn.Conv2d(c1, rng.choice([3, 8, 11]), 1),
         nn.Flatten(),
     ]
@@ -81,7 +83,7 @@ def make():
 
 @pytest.mark.parametrize("seed", [11, 12, 13], ids=lambda s: f"seed{s}")
 def test_random_layers_on_verilator(tmp_path: Path, seed: int):
-    """Random shapes (channels not multiples of 8), kernels 1/3/5, strides, padding, zero points."""
+    """Random shapes (channels not multiples of 8), kernels 1/3/5, strides 1-4, padding, zero points."""
     f = tmp_path / f"random_{seed}.py"
     f.write_text(textwrap.dedent(RANDOM_MODEL.format(seed=seed)))
     res = layer_sim.run(layers=None, sim="verilator", model=f"{f}:make", seed=seed)
