@@ -512,10 +512,13 @@ module accel_top #(
   logic [COLS-1:0]      gq_act, gq_inb;
   logic [31:0]          gq_addr [COLS];
   logic [CW-1:0]        gq_col [COLS];
+  // (held at 0 outside depthwise layers: under Icarus every change re-evaluates all of g_gq)
+  logic [CW-1:0] g_j_dw;
+  assign g_j_dw = is_dw ? g_j_q : '0;
   for (genvar q = 0; q < COLS; q++) begin : g_gq
     logic [15:0] j;
     logic signed [17:0] ix;
-    assign j = 16'(g_j_q) + 16'(q);
+    assign j = 16'(g_j_dw) + 16'(q);
     assign gq_col[q] = CW'(j);
     assign gq_act[q] = is_dw && 32'(q) < 32'(g_chunk) && 32'(j) < 32'(g_cols_dw);
     assign ix = 18'($signed({2'b0, g_ox0_q + j}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
@@ -674,8 +677,8 @@ module accel_top #(
   assign mac_w = c_wword;
   logic [COLS*ROWS*8-1:0] mac_a_cells;   // depthwise: cell (r, c) = lane r of column c's vector
   for (genvar c = 0; c < COLS; c++) begin : g_acol
-    assign mac_a[c*8 +: 8] = regs_q[c_set_q][c][c_lane_q[RW-1:0]*8 +: 8];
-    assign mac_a_cells[c*ROWS*8 +: ROWS*8] = regs_q[c_set_q][c];
+    assign mac_a[c*8 +: 8] = is_dw ? 8'd0 : regs_q[c_set_q][c][c_lane_q[RW-1:0]*8 +: 8];
+    assign mac_a_cells[c*ROWS*8 +: ROWS*8] = is_dw ? regs_q[c_set_q][c] : '0;  // quiet unless depthwise
   end
 
   always_ff @(posedge clk_i) begin
