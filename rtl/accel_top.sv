@@ -449,8 +449,9 @@ module accel_top #(
   // ------------------------------------------------------------------ gather unit
   // Walks k_tile, pixel tile, step. Two register sets of COLS vectors; a set is full when
   // fill_q[s] != drain_q[s].
-  //   conv / pointwise / fc: pixel tiles are COLS output pixels in raster order; one input
-  //     vector per cycle (column j of the set = pixel j of the tile).
+  //   conv / pointwise / fc: pixel tiles are COLS output pixels in raster order (column j of the
+  //     set = pixel j of the tile); each cycle takes the longest run of the next columns whose
+  //     words lie in different banks (address mod COLS) and whose input rows are in.
   //   depthwise: pixel tiles are segments of one output row (up to COLS pixels, so that a step's
   //     columns read consecutive input x, x*stride apart) and a whole chunk of columns is read
   //     per cycle: the activation buffer is COLS banks interleaved by word address, depthwise
@@ -472,9 +473,8 @@ module accel_top #(
   logic [CW-1:0] g_j_q;
   logic [CW-1:0] g_cols, g_cols_cv, g_cols_dw, g_chunk;
   logic        g_free, g_go, g_act_wait, g_set_done, g_last_step, g_last_tile;
-  logic signed [17:0] g_iy, g_ix, g_iy_dw;
-  logic        g_inb, g_iy_dw_inb;
-  logic [31:0] g_addr;
+  logic signed [17:0] g_iy_dw;
+  logic        g_iy_dw_inb;
   logic [15:0] g_ct_eff;
 
   // conv: raster tiles of COLS pixels
@@ -492,19 +492,59 @@ module accel_top #(
   end
   assign g_cols = is_dw ? g_cols_dw : g_cols_cv;
   assign g_free = fill_q[g_set_q] == drain_q[g_set_q];
-  assign g_set_done = is_dw ? (32'(g_j_q) + 32'(g_chunk) >= 32'(g_cols)) : (32'(g_j_q) + 1 == 32'(g_cols));
+  assign g_set_done = is_dw ? (32'(g_j_q) + 32'(g_chunk) >= 32'(g_cols)) : (32'(g_j_q) + 32'(cq_n) == 32'(g_cols));
   assign g_last_step = (g_step_q + 1 == steps);
   assign g_last_tile = is_dw ? (32'(g_oy0_q) + 1 == 32'(out_h_q) && 32'(g_ox0_q) + 32'(g_cols_dw) == 32'(out_w_q))
                              : (32'(g_p0_q) + COLS >= 32'(npix));
-  assign g_iy = 18'($signed({2'b0, g_oy_q}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
-  assign g_ix = 18'($signed({2'b0, g_ox_q}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
-  assign g_inb = (g_iy >= 0) && (g_iy < $signed({2'b0, in_h_q})) && (g_ix >= 0) && (g_ix < $signed({2'b0, in_w_q}));
   assign g_ct_eff = is_dw ? g_kt_q : g_ct_q;
+
+  // conv / pointwise / fc: the columns g_j_q + q of the set, q = 0 .. COLS-1, walk on in raster
+  // order from (g_oy_q, g_ox_q). A cycle takes the longest run of them (from q = 0) whose
+  // reads fall in different banks of the activation buffer and whose input rows are in:
+  // several columns a cycle when a step has fewer than COLS beats (few input channels).
+  logic [15:0]     cq_oy [COLS+1];
+  logic [15:0]     cq_ox [COLS+1];
+  logic [COLS-1:0] cq_valid, cq_inb, cq_wait, cq_ok;
+  logic [31:0]     cq_addr [COLS];
+  logic [CW-1:0]   cq_n;       // columns taken this cycle
+  assign cq_oy[0] = is_dw ? 16'd0 : g_oy_q;  // (held at 0 in depthwise layers)
+  assign cq_ox[0] = is_dw ? 16'd0 : g_ox_q;
+  for (genvar q = 0; q < COLS; q++) begin : g_cq
+    logic signed [17:0] iy, ix;
+    assign cq_ox[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_q)) ? 16'd0 : cq_ox[q] + 16'd1;
+    assign cq_oy[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_q)) ? cq_oy[q] + 16'd1 : cq_oy[q];
+    assign iy = 18'($signed({2'b0, cq_oy[q]}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
+    assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
+    assign cq_valid[q] = !is_dw && 32'(g_j_q) + q < 32'(g_cols_cv);
+    assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_q})) && (ix >= 0) && (ix < $signed({2'b0, in_w_q}));
+    assign cq_wait[q] = cq_inb[q] && 32'(iy[15:0]) >= 32'(act_y_q) && act_y_q != in_h_q;
 `ifdef MUT_ADDR  // mutation test: an off-by-one in the activation address
-  assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]) + 32'd1;
+    assign cq_addr[q] = (32'(g_ct_q) * 32'(in_h_q) + 32'(iy[15:0])) * 32'(in_w_q) + 32'(ix[15:0]) + 32'd1;
 `else
-  assign g_addr = (32'(g_ct_eff) * 32'(in_h_q) + 32'(g_iy[15:0])) * 32'(in_w_q) + 32'(g_ix[15:0]);
+    assign cq_addr[q] = (32'(g_ct_q) * 32'(in_h_q) + 32'(iy[15:0])) * 32'(in_w_q) + 32'(ix[15:0]);
 `endif
+  end
+  logic [CB-1:0] cq_bank [COLS];
+  logic          cq_run [COLS+1];  // columns 0 .. q-1 are all taken
+  assign cq_run[0] = 1'b1;
+  for (genvar q = 0; q < COLS; q++) begin : g_cq_take
+    logic clash;  // an earlier column of the run reads the same bank
+    logic [COLS-1:0] same;
+    assign cq_bank[q] = cq_addr[q][CB-1:0];
+    for (genvar q2 = 0; q2 < COLS; q2++) begin : g_same
+      assign same[q2] = (q2 < q) && cq_inb[q2] && cq_bank[q2] == cq_bank[q];
+    end
+    assign clash = cq_inb[q] && (|same);
+    assign cq_ok[q] = cq_run[q] && cq_valid[q] && !cq_wait[q] && !clash;
+    assign cq_run[q+1] = cq_ok[q];
+  end
+  always_comb begin : conv_chunk
+    cq_n = '0;
+    for (int q = 0; q < COLS; q++) begin
+      if (cq_ok[q]) cq_n = CW'(q + 1);
+    end
+  end
+
   assign g_iy_dw = 18'($signed({2'b0, g_oy0_q}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
   assign g_iy_dw_inb = (g_iy_dw >= 0) && (g_iy_dw < $signed({2'b0, in_h_q}));
 
@@ -532,8 +572,8 @@ module accel_top #(
 
   // an input row not yet arrived: wait for it (padding positions never wait; once the whole
   // image is in, nothing waits, so a wrong address reads a wrong word instead of hanging)
-  assign g_act_wait = act_y_q != in_h_q && (is_dw ? (g_iy_dw_inb && 32'(g_iy_dw[15:0]) >= 32'(act_y_q))
-                                                 : (g_inb && 32'(g_iy[15:0]) >= 32'(act_y_q)));
+  assign g_act_wait = is_dw ? (act_y_q != in_h_q && g_iy_dw_inb && 32'(g_iy_dw[15:0]) >= 32'(act_y_q))
+                             : (cq_n == '0);
   assign g_go = g_active_q && g_free && !g_act_wait;
 
   always_ff @(posedge clk_i) begin
@@ -558,17 +598,15 @@ module accel_top #(
           if (gq_act[q]) regs_q[g_set_q][gq_col[q][JW-1:0]] <= gq_inb[q] ? act_buf[gq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_q}};
         end
       end else begin
-        regs_q[g_set_q][g_j_q[JW-1:0]] <= g_inb ? act_buf[g_addr[ACT_AW-1:0]] : {ROWS{z_in_q}};
+        for (int q = 0; q < COLS; q++) begin
+          if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_q}};
+        end
       end
       if (!g_set_done) begin
-        g_j_q <= is_dw ? g_j_q + g_chunk : g_j_q + 1'b1;
+        g_j_q <= is_dw ? g_j_q + g_chunk : g_j_q + cq_n;
         if (!is_dw) begin
-          if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
-            g_ox_q <= '0;
-            g_oy_q <= g_oy_q + 1;
-          end else begin
-            g_ox_q <= g_ox_q + 1;
-          end
+          g_ox_q <= cq_ox[cq_n];
+          g_oy_q <= cq_oy[cq_n];
         end
       end else begin
         // the step's set is complete
@@ -611,11 +649,8 @@ module accel_top #(
             end else begin
               // next pixel tile: starts at the pixel after this tile's last one
               g_p0_q <= g_p0_q + 16'(COLS);
-              if (32'(g_ox_q) + 1 == 32'(out_w_q)) begin
-                g_ox0_q <= '0; g_oy0_q <= g_oy_q + 1; g_ox_q <= '0; g_oy_q <= g_oy_q + 1;
-              end else begin
-                g_ox0_q <= g_ox_q + 1; g_oy0_q <= g_oy_q; g_ox_q <= g_ox_q + 1;
-              end
+              g_ox0_q <= cq_ox[cq_n]; g_oy0_q <= cq_oy[cq_n];
+              g_ox_q  <= cq_ox[cq_n]; g_oy_q  <= cq_oy[cq_n];
             end
           end else begin
             // next k_tile: the image again from its first pixel
@@ -890,7 +925,7 @@ module accel_top #(
 
   // unused: the drained column index and tile flag are implied by the pixel count
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, w_req_we, bw_addr, g_iy[17:16], g_ix[17:16], g_addr, c_waddr,
+  assign unused = ^{mac_out_col, mac_out_last, w_req_we, bw_addr, c_waddr,
                     r_cmd_ext, r_cmd_ext_stride, w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr, w_nc_bw_data,
                     w_nc_words, act_need};
 
