@@ -35,3 +35,34 @@ def test_compare_reports_position_pattern_and_counts():
     assert "3 of 60 outputs wrong" in text and "channels 2; all rows; columns 1" in text
     assert "[2, 0, 1]: expected 0, got 7" in text
     assert compare("fc1", np.arange(10), np.arange(10)).ok
+
+
+def _declared(path: Path) -> set[str]:
+    """Names declared in a Verilog file: ports and logic (scalar, vector or array) declarations."""
+    import re
+
+    names: set[str] = set()
+    for line in path.read_text().splitlines():
+        line = line.split("//", 1)[0]
+        m = re.match(r"\s*(?:input|output)?\s*(?:logic|wire|reg|state_e|rd_seg_e|seq_e|tag_e)\b(.*)", line)
+        if not m:
+            continue
+        body = re.sub(r"\[[^\]]*\]", " ", m.group(1))  # drop ranges and array dimensions
+        names.update(n for n in re.findall(r"\b([A-Za-z_]\w*)\b", body.split("=")[0]) if n != "signed")
+    return names
+
+
+def test_gtkwave_save_file_signals_exist_in_the_rtl():
+    """WAVES=1 writes a GTKWave save file from tb.layer_sim.WAVE_GROUPS; a renamed RTL signal would
+    silently drop out of it. Every listed signal must be declared in the accel bench or top."""
+    from tb.layer_sim import WAVE_GROUPS
+
+    top = _declared(ROOT / "rtl" / "accel_top.sv")
+    bench = _declared(ROOT / "tb" / "hdl" / "accel_tb.sv")
+    missing = []
+    for _, signals in WAVE_GROUPS:
+        for path, _fmt in signals:
+            scope, _, name = path.rpartition(".")
+            if name not in (top if scope == "u_accel" else bench):
+                missing.append(path)
+    assert not missing, f"GTKWave groups name signals the RTL does not declare: {missing}"
