@@ -152,17 +152,9 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     out = _act_layout(layer.out_shape, images, 255 - z_out, cfg)
     k_tiles = -(-k // r)
     p_tile = min(cfg.pixel_tile, pixels)
-    act_need, act_what = inp.words // images, "one image of input activations"
-    if layer.kind == "depthwise":
-        # the engine starts every depthwise input row on a multiple of the array's columns (its
-        # gather reads one word per bank of an address-interleaved activation buffer)
-        cols = cfg.array_cols
-        c_tiles, h, wd = -(-int(layer.in_shape[0]) // r), int(layer.in_shape[1]), int(layer.in_shape[2])
-        act_need = c_tiles * h * (-(-wd // cols) * cols)
-        act_what = f"one image of input activations, rows padded to a multiple of {cols} words"
     buffers = (
         BufferNeed("weight", "one output-channel tile of weights", w.words // k_tiles, cfg.weight_buf_words),
-        BufferNeed("act", act_what, act_need, cfg.act_buf_words),
+        BufferNeed("act", "one image of input activations", inp.words // images, cfg.act_buf_words),
         BufferNeed("out", "one output tile (pixel tile x channel vector)", p_tile * exp.vector_words, cfg.out_buf_words),
         BufferNeed("bias", "the bias records of every output channel", bias.words, cfg.bias_buf_words),
         BufferNeed("scale", "the scale records of every output channel", scale.words, cfg.scale_buf_words),

@@ -193,7 +193,7 @@ module accel_top #(
 
   // ------------------------------------------------------------------ derived layer sizes
   logic        is_dw, is_fc;
-  logic [15:0] ct_in, kt_out, npix, steps, wp;
+  logic [15:0] ct_in, kt_out, npix, steps;
   logic [31:0] act_need, wgt_need, out_need, oh_expect, ow_expect;
   assign is_dw = kind_q == KIND_DEPTHWISE;
   assign is_fc = kind_q == KIND_FC;
@@ -202,10 +202,7 @@ module accel_top #(
   assign npix = 16'(32'(out_h_q) * 32'(out_w_q));
   // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
   assign steps = is_dw ? 16'(32'(kh_q) * 32'(kw_q)) : 16'(32'(ct_in) * 32'(kh_q) * 32'(kw_q));
-  // Input row pitch in the activation buffer: depthwise rows start on a multiple of COLS, so that
-  // a word's bank (address mod COLS) is its x mod COLS (the depthwise gather reads COLS banks at once)
-  assign wp = is_dw ? 16'((32'(in_w_q) + COLS - 1) / COLS * COLS) : in_w_q;
-  assign act_need = 32'(ct_in) * 32'(in_h_q) * 32'(wp);
+  assign act_need = 32'(ct_in) * 32'(in_h_q) * 32'(in_w_q);
   assign wgt_need = is_dw ? 32'(steps) : 32'(steps) * ROWS;
   assign out_need = 32'(kt_out) * 32'(npix);
   assign oh_expect = (sy_q == 0) ? 32'd0 : (32'(in_h_q) + 2 * 32'(py_q) - 32'(kh_q)) / 32'(sy_q) + 1;
@@ -303,9 +300,9 @@ module accel_top #(
       SqAct: begin
         // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
         r_cmd_tag = TgAct; r_cmd_ext = in_base_q + 32'(s_y_q) * 32'(in_w_q); r_cmd_ext_stride = 32'(plane);
-        r_cmd_buf = 16'(32'(s_y_q) * 32'(wp)); r_cmd_buf_stride = 16'(32'(in_h_q) * 32'(wp));
+        r_cmd_buf = 16'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = plane;
         r_cmd_len = in_w_q; r_cmd_rows = ct_in;
-        if (in_h_q == 16'd1 && !is_dw) begin
+        if (in_h_q == 16'd1) begin
           // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
           r_cmd_len = 16'(32'(ct_in) * 32'(in_w_q)); r_cmd_rows = 16'd1;
         end
@@ -447,17 +444,12 @@ module accel_top #(
   assign error_o = error_q;
 
   // ------------------------------------------------------------------ gather unit
-  // Walks k_tile, pixel tile, step. Two register sets of COLS vectors; a set is full when
-  // fill_q[s] != drain_q[s].
-  //   conv / pointwise / fc: pixel tiles are COLS output pixels in raster order (column j of the
-  //     set = pixel j of the tile); each cycle takes the longest run of the next columns whose
-  //     words lie in different banks (address mod COLS) and whose input rows are in.
-  //   depthwise: pixel tiles are segments of one output row (up to COLS pixels, so that a step's
-  //     columns read consecutive input x, x*stride apart) and a whole chunk of columns is read
-  //     per cycle: the activation buffer is COLS banks interleaved by word address, depthwise
-  //     rows have a pitch that is a multiple of COLS (bank = input x mod COLS), and a chunk is
-  //     COLS / gcd(stride, COLS) columns, whose x mod COLS all differ (one word from each bank;
-  //     checked by an assertion below). Stride 1: the whole set in one cycle.
+  // Walks k_tile, pixel tile (COLS output pixels in raster order; column j of a set = pixel j of
+  // the tile), step (c_tile, ky, kx; depthwise: ky, kx). Two register sets of COLS vectors; a set
+  // is full when fill_q[s] != drain_q[s]. The activation buffer is COLS banks interleaved by word
+  // address (bank = address mod COLS): each cycle the gather takes the longest run of the set's
+  // next columns whose words lie in different banks and whose input rows are in. So a step with
+  // few beats (depthwise: one; a 3-channel stem: three) is not held up by the gather.
   logic [WORD_BITS-1:0] regs_q [2][COLS];
   logic [1:0]           fill_q, drain_q;
   logic                 meta_first_q [2];
@@ -471,57 +463,39 @@ module accel_top #(
   logic        g_active_q, g_set_q;
   logic [15:0] g_kt_q, g_p0_q, g_oy0_q, g_ox0_q, g_oy_q, g_ox_q, g_ct_q, g_ky_q, g_kx_q, g_step_q;
   logic [CW-1:0] g_j_q;
-  logic [CW-1:0] g_cols, g_cols_cv, g_cols_dw, g_chunk;
+  logic [CW-1:0] g_cols;
   logic        g_free, g_go, g_act_wait, g_set_done, g_last_step, g_last_tile;
-  logic signed [17:0] g_iy_dw;
-  logic        g_iy_dw_inb;
   logic [15:0] g_ct_eff;
 
-  // conv: raster tiles of COLS pixels
-  assign g_cols_cv = (32'(npix) - 32'(g_p0_q) >= COLS) ? CW'(COLS) : CW'(32'(npix) - 32'(g_p0_q));
-  // depthwise: a row segment from (g_oy0_q, g_ox0_q), and the chunk read per cycle
-  assign g_cols_dw = (32'(out_w_q) - 32'(g_ox0_q) >= COLS) ? CW'(COLS) : CW'(32'(out_w_q) - 32'(g_ox0_q));
-  always_comb begin : chunk_size  // COLS halved once per factor 2 of the stride (COLS: a power of two)
-    logic odd_seen;
-    g_chunk = CW'(COLS);
-    odd_seen = 1'b0;
-    for (int t = 0; t < CB; t++) begin
-      if (!odd_seen && !sx_q[t]) g_chunk = g_chunk >> 1;
-      else odd_seen = 1'b1;
-    end
-  end
-  assign g_cols = is_dw ? g_cols_dw : g_cols_cv;
+  assign g_cols = (32'(npix) - 32'(g_p0_q) >= COLS) ? CW'(COLS) : CW'(32'(npix) - 32'(g_p0_q));
   assign g_free = fill_q[g_set_q] == drain_q[g_set_q];
-  assign g_set_done = is_dw ? (32'(g_j_q) + 32'(g_chunk) >= 32'(g_cols)) : (32'(g_j_q) + 32'(cq_n) == 32'(g_cols));
+  assign g_set_done = 32'(g_j_q) + 32'(cq_n) == 32'(g_cols);
   assign g_last_step = (g_step_q + 1 == steps);
-  assign g_last_tile = is_dw ? (32'(g_oy0_q) + 1 == 32'(out_h_q) && 32'(g_ox0_q) + 32'(g_cols_dw) == 32'(out_w_q))
-                             : (32'(g_p0_q) + COLS >= 32'(npix));
+  assign g_last_tile = 32'(g_p0_q) + COLS >= 32'(npix);
   assign g_ct_eff = is_dw ? g_kt_q : g_ct_q;
 
-  // conv / pointwise / fc: the columns g_j_q + q of the set, q = 0 .. COLS-1, walk on in raster
-  // order from (g_oy_q, g_ox_q). A cycle takes the longest run of them (from q = 0) whose
-  // reads fall in different banks of the activation buffer and whose input rows are in:
-  // several columns a cycle when a step has fewer than COLS beats (few input channels).
+  // The columns g_j_q + q of the set, q = 0 .. COLS-1, walk on in raster order from
+  // (g_oy_q, g_ox_q); cq_n of them are taken this cycle.
   logic [15:0]     cq_oy [COLS+1];
   logic [15:0]     cq_ox [COLS+1];
   logic [COLS-1:0] cq_valid, cq_inb, cq_wait, cq_ok;
   logic [31:0]     cq_addr [COLS];
   logic [CW-1:0]   cq_n;       // columns taken this cycle
-  assign cq_oy[0] = is_dw ? 16'd0 : g_oy_q;  // (held at 0 in depthwise layers)
-  assign cq_ox[0] = is_dw ? 16'd0 : g_ox_q;
+  assign cq_oy[0] = g_oy_q;
+  assign cq_ox[0] = g_ox_q;
   for (genvar q = 0; q < COLS; q++) begin : g_cq
     logic signed [17:0] iy, ix;
     assign cq_ox[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_q)) ? 16'd0 : cq_ox[q] + 16'd1;
     assign cq_oy[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_q)) ? cq_oy[q] + 16'd1 : cq_oy[q];
     assign iy = 18'($signed({2'b0, cq_oy[q]}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
     assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
-    assign cq_valid[q] = !is_dw && 32'(g_j_q) + q < 32'(g_cols_cv);
+    assign cq_valid[q] = 32'(g_j_q) + q < 32'(g_cols);
     assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_q})) && (ix >= 0) && (ix < $signed({2'b0, in_w_q}));
     assign cq_wait[q] = cq_inb[q] && 32'(iy[15:0]) >= 32'(act_y_q) && act_y_q != in_h_q;
 `ifdef MUT_ADDR  // mutation test: an off-by-one in the activation address
-    assign cq_addr[q] = (32'(g_ct_q) * 32'(in_h_q) + 32'(iy[15:0])) * 32'(in_w_q) + 32'(ix[15:0]) + 32'd1;
+    assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_q) + 32'(iy[15:0])) * 32'(in_w_q) + 32'(ix[15:0]) + 32'd1;
 `else
-    assign cq_addr[q] = (32'(g_ct_q) * 32'(in_h_q) + 32'(iy[15:0])) * 32'(in_w_q) + 32'(ix[15:0]);
+    assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_q) + 32'(iy[15:0])) * 32'(in_w_q) + 32'(ix[15:0]);
 `endif
   end
   logic [CB-1:0] cq_bank [COLS];
@@ -538,42 +512,16 @@ module accel_top #(
     assign cq_ok[q] = cq_run[q] && cq_valid[q] && !cq_wait[q] && !clash;
     assign cq_run[q+1] = cq_ok[q];
   end
-  always_comb begin : conv_chunk
+  always_comb begin : run_length
     cq_n = '0;
     for (int q = 0; q < COLS; q++) begin
       if (cq_ok[q]) cq_n = CW'(q + 1);
     end
   end
 
-  assign g_iy_dw = 18'($signed({2'b0, g_oy0_q}) * $signed({2'b0, sy_q})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_q});
-  assign g_iy_dw_inb = (g_iy_dw >= 0) && (g_iy_dw < $signed({2'b0, in_h_q}));
-
-  // depthwise: the chunk's columns q = 0 .. g_chunk - 1 (column g_j_q + q of the set)
-  logic [COLS-1:0]      gq_act, gq_inb;
-  logic [31:0]          gq_addr [COLS];
-  logic [CW-1:0]        gq_col [COLS];
-  // (held at 0 outside depthwise layers: under Icarus every change re-evaluates all of g_gq)
-  logic [CW-1:0] g_j_dw;
-  assign g_j_dw = is_dw ? g_j_q : '0;
-  for (genvar q = 0; q < COLS; q++) begin : g_gq
-    logic [15:0] j;
-    logic signed [17:0] ix;
-    assign j = 16'(g_j_dw) + 16'(q);
-    assign gq_col[q] = CW'(j);
-    assign gq_act[q] = is_dw && 32'(q) < 32'(g_chunk) && 32'(j) < 32'(g_cols_dw);
-    assign ix = 18'($signed({2'b0, g_ox0_q + j}) * $signed({2'b0, sx_q})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_q});
-    assign gq_inb[q] = g_iy_dw_inb && (ix >= 0) && (ix < $signed({2'b0, in_w_q}));
-`ifdef MUT_ADDR
-    assign gq_addr[q] = (32'(g_kt_q) * 32'(in_h_q) + 32'(g_iy_dw[15:0])) * 32'(wp) + 32'(ix[15:0]) + 32'd1;
-`else
-    assign gq_addr[q] = (32'(g_kt_q) * 32'(in_h_q) + 32'(g_iy_dw[15:0])) * 32'(wp) + 32'(ix[15:0]);
-`endif
-  end
-
-  // an input row not yet arrived: wait for it (padding positions never wait; once the whole
+  // an input row not yet arrived stops the run (padding positions never wait; once the whole
   // image is in, nothing waits, so a wrong address reads a wrong word instead of hanging)
-  assign g_act_wait = is_dw ? (act_y_q != in_h_q && g_iy_dw_inb && 32'(g_iy_dw[15:0]) >= 32'(act_y_q))
-                             : (cq_n == '0);
+  assign g_act_wait = cq_n == '0;
   assign g_go = g_active_q && g_free && !g_act_wait;
 
   always_ff @(posedge clk_i) begin
@@ -593,21 +541,13 @@ module accel_top #(
       g_p0_q  <= '0; g_oy0_q <= '0; g_ox0_q <= '0; g_oy_q <= '0; g_ox_q <= '0;
       g_ct_q  <= '0; g_ky_q <= '0; g_kx_q <= '0; g_step_q <= '0; g_j_q <= '0;
     end else if (g_go) begin
-      if (is_dw) begin
-        for (int q = 0; q < COLS; q++) begin
-          if (gq_act[q]) regs_q[g_set_q][gq_col[q][JW-1:0]] <= gq_inb[q] ? act_buf[gq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_q}};
-        end
-      end else begin
-        for (int q = 0; q < COLS; q++) begin
-          if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_q}};
-        end
+      for (int q = 0; q < COLS; q++) begin
+        if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_q}};
       end
       if (!g_set_done) begin
-        g_j_q <= is_dw ? g_j_q + g_chunk : g_j_q + cq_n;
-        if (!is_dw) begin
-          g_ox_q <= cq_ox[cq_n];
-          g_oy_q <= cq_oy[cq_n];
-        end
+        g_j_q  <= g_j_q + cq_n;
+        g_ox_q <= cq_ox[cq_n];
+        g_oy_q <= cq_oy[cq_n];
       end else begin
         // the step's set is complete
         fill_q[g_set_q]        <= ~fill_q[g_set_q];
@@ -639,19 +579,10 @@ module accel_top #(
           g_step_q <= '0;
           g_ct_q <= '0; g_ky_q <= '0; g_kx_q <= '0;
           if (!g_last_tile) begin
-            if (is_dw) begin
-              // next row segment
-              if (32'(g_ox0_q) + 32'(g_cols_dw) == 32'(out_w_q)) begin
-                g_ox0_q <= '0; g_oy0_q <= g_oy0_q + 1;
-              end else begin
-                g_ox0_q <= g_ox0_q + 16'(g_cols_dw);
-              end
-            end else begin
-              // next pixel tile: starts at the pixel after this tile's last one
-              g_p0_q <= g_p0_q + 16'(COLS);
-              g_ox0_q <= cq_ox[cq_n]; g_oy0_q <= cq_oy[cq_n];
-              g_ox_q  <= cq_ox[cq_n]; g_oy_q  <= cq_oy[cq_n];
-            end
+            // next pixel tile: starts at the pixel after this tile's last one
+            g_p0_q <= g_p0_q + 16'(COLS);
+            g_ox0_q <= cq_ox[cq_n]; g_oy0_q <= cq_oy[cq_n];
+            g_ox_q  <= cq_ox[cq_n]; g_oy_q  <= cq_oy[cq_n];
           end else begin
             // next k_tile: the image again from its first pixel
             g_p0_q <= '0; g_oy0_q <= '0; g_ox0_q <= '0; g_oy_q <= '0; g_ox_q <= '0;
@@ -663,21 +594,6 @@ module accel_top #(
     end
   end
 
-`ifndef SYNTHESIS
-  // The depthwise chunk reads one word from each of COLS address-interleaved banks: no two reads
-  // of a cycle may fall in the same bank (the activation buffer is modelled as one array here).
-  always @(posedge clk_i) begin
-    if (!rst_i && g_go && is_dw) begin
-      for (int q1 = 0; q1 < COLS; q1++) begin
-        for (int q2 = q1 + 1; q2 < COLS; q2++) begin
-          assert (!(gq_act[q1] && gq_inb[q1] && gq_act[q2] && gq_inb[q2])
-                  || gq_addr[q1] % COLS != gq_addr[q2] % COLS)
-            else $error("%m: depthwise gather reads bank %0d twice in one cycle", gq_addr[q1] % COLS);
-        end
-      end
-    end
-  end
-`endif
 
   // ------------------------------------------------------------------ compute unit
   logic        c_set_q;
