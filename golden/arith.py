@@ -242,6 +242,8 @@ def requantize(
         lo_acc, hi_acc = (int(acc.min()), int(acc.max())) if acc.size else (0, 0)
     if lo_acc < INT32_MIN or hi_acc > INT32_MAX:
         raise RangeError(f"requantize input accumulator left int32: range [{lo_acc}, {hi_acc}]")
+    if not (0 <= lo <= 255 and 0 <= hi <= 255):
+        raise RangeError(f"requantize: clamp bounds [{lo}, {hi}] outside the uint8 range")
     m0a, na = np.asarray(m0, np.int64), np.asarray(n, np.int64)
     if m0a.size and (m0a.min() < 0 or m0a.max() >= 2**31):
         raise RangeError(f"requantize: M0 outside 0..2**31-1 (range {m0a.min()}..{m0a.max()})")
@@ -258,21 +260,17 @@ def requantize(
         # exact value needs fewer than 53 significant bits (the condition above, with 9 bits of
         # headroom for z_out < 2**8). floor() of it is then exactly the arithmetic shift's result
         # plus z_out. (acc may arrive as float64 holding exact integers: conv_acc(exact_float=True).)
+        # Then clamp to the integer bounds and convert with truncation: for values >= 0 (lo >= 0)
+        # truncation is floor(), and floor(clamp(v)) == clamp(floor(v)) for integer bounds.
         mult = np.ldexp(m0b.astype(np.float64), -nb)
         if use_torch:
             import torch  # the same float64 operations, in place and on two threads
 
             zt = torch.tensor(float(z_out) + 0.5, dtype=torch.float64)
             yt = torch.addcmul(zt, torch.from_numpy(acc), torch.from_numpy(np.ascontiguousarray(mult)))
-            # clamp to the integer bounds, then the conversion truncates: for values >= 0 (lo >= 0)
-            # that is floor(), and floor(clamp(v)) == clamp(floor(v)) for integer bounds
-            if lo < 0:
-                yt.floor_()
-            yt.clamp_(lo, hi)
-            return yt.to(torch.uint8).numpy()
+            return yt.clamp_(lo, hi).to(torch.uint8).numpy()
         yf: Any = acc * mult
         yf += float(z_out) + 0.5
-        np.floor(yf, out=yf)
         np.clip(yf, lo, hi, out=yf)
         return yf.astype(np.uint8)
     y = (np.rint(acc) if acc.dtype.kind == "f" else acc).astype(np.int64) * m0b  # new int64 array; then in place
