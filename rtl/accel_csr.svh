@@ -43,6 +43,26 @@ localparam logic [15:0] KIND_DEPTHWISE = 16'd1;
 localparam logic [15:0] KIND_FC = 16'd2;
 localparam logic [31:0] CSR_ID_VALUE = 32'h494e5438;
 
+// UNITS status word fields
+localparam int UNITS_READER_LSB = 0;
+localparam int UNITS_READER_W = 3;
+localparam int UNITS_BANK_WAIT_LSB = 3;
+localparam int UNITS_BANK_WAIT_W = 1;
+localparam int UNITS_GATHER_ACTIVE_LSB = 4;
+localparam int UNITS_GATHER_ACTIVE_W = 1;
+localparam int UNITS_GATHER_ROW_WAIT_LSB = 5;
+localparam int UNITS_GATHER_ROW_WAIT_W = 1;
+localparam int UNITS_COMPUTE_WGT_WAIT_LSB = 6;
+localparam int UNITS_COMPUTE_WGT_WAIT_W = 1;
+localparam int UNITS_REQUANT_REC_WAIT_LSB = 7;
+localparam int UNITS_REQUANT_REC_WAIT_W = 1;
+localparam int UNITS_WRITER_BUSY_LSB = 8;
+localparam int UNITS_WRITER_BUSY_W = 1;
+localparam int UNITS_GATHER_SET_WAIT_LSB = 9;
+localparam int UNITS_GATHER_SET_WAIT_W = 1;
+localparam int UNITS_COMPUTE_KT_LSB = 16;
+localparam int UNITS_COMPUTE_KT_W = 16;
+
 // bias and scale records (64 bits each): field positions from hexgen.layout
 localparam int REC_BIAS_MANTISSA_LSB = 0;
 localparam int REC_BIAS_MANTISSA_W = 32;

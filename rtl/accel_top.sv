@@ -831,13 +831,19 @@ module accel_top #(
   assign r_req_ready = req_ready_i && !w_req_ok;
 
   // ------------------------------------------------------------------ UNITS status word
-  // [2:0] reader sequencer (0 bias, 1 scale, 2 weights, 3 input rows, 4 done),
-  // [3] reader waits for a free weight bank, [4] gather active, [5] gather waits for an input row,
-  // [6] compute waits for weights, [7] requantizer waits for the records, [8] writer busy,
-  // [9] gather waits for the compute unit (its next register set is still full),
-  // [31:16] k_tile of the compute unit
-  assign units = {meta_kt_q[c_set_q], 6'd0, g_active_q && !g_free, w_busy, mac_out_valid && !recs_ok, c_full && !c_wgt_ok,
-                  g_active_q && g_act_wait, g_active_q, r_bank_wait, s_seg_q};
+  // Field positions from tb/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
+  always_comb begin
+    units = '0;
+    units[UNITS_READER_LSB +: UNITS_READER_W] = s_seg_q;
+    units[UNITS_BANK_WAIT_LSB +: UNITS_BANK_WAIT_W] = r_bank_wait;
+    units[UNITS_GATHER_ACTIVE_LSB +: UNITS_GATHER_ACTIVE_W] = g_active_q;
+    units[UNITS_GATHER_ROW_WAIT_LSB +: UNITS_GATHER_ROW_WAIT_W] = g_active_q && g_act_wait;
+    units[UNITS_COMPUTE_WGT_WAIT_LSB +: UNITS_COMPUTE_WGT_WAIT_W] = c_full && !c_wgt_ok;
+    units[UNITS_REQUANT_REC_WAIT_LSB +: UNITS_REQUANT_REC_WAIT_W] = mac_out_valid && !recs_ok;
+    units[UNITS_WRITER_BUSY_LSB +: UNITS_WRITER_BUSY_W] = w_busy;
+    units[UNITS_GATHER_SET_WAIT_LSB +: UNITS_GATHER_SET_WAIT_W] = g_active_q && !g_free;
+    units[UNITS_COMPUTE_KT_LSB +: UNITS_COMPUTE_KT_W] = meta_kt_q[c_set_q];
+  end
 
   // unused: the drained column index and tile flag are implied by the pixel count
   logic unused;

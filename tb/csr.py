@@ -38,20 +38,31 @@ KIND = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2}
 ID_VALUE = 0x494E5438  # "INT8"
 #: Engine states (STATE register), for the watchdog's report.
 STATES = {0: "StIdle", 1: "StCheck", 2: "StRun", 3: "StDone", 4: "StError"}
-#: UNITS[2:0]: what the reader's sequencer issues next.
+#: The UNITS status word: (name, lsb, width, text). The one definition: the RTL's bit positions
+#: (UNITS_<name>_LSB / _W in rtl/accel_csr.svh) and the watchdog's decoding (units_text) come from it.
+UNITS_FIELDS = [
+    ("READER", 0, 3, "reader: {}"),  # what the reader's sequencer issues next (READER_SEGMENTS)
+    ("BANK_WAIT", 3, 1, "reader waits for a free weight bank"),
+    ("GATHER_ACTIVE", 4, 1, "gather active"),
+    ("GATHER_ROW_WAIT", 5, 1, "gather waits for an input row"),
+    ("COMPUTE_WGT_WAIT", 6, 1, "compute waits for its weights"),
+    ("REQUANT_REC_WAIT", 7, 1, "requantizer waits for the records"),
+    ("WRITER_BUSY", 8, 1, "writer busy"),
+    ("GATHER_SET_WAIT", 9, 1, "gather waits for the compute unit"),
+    ("COMPUTE_KT", 16, 16, "compute on k_tile {}"),
+]
 READER_SEGMENTS = {0: "bias records", 1: "scale records", 2: "weights", 3: "input rows", 4: "done"}
 
 
 def units_text(units: int) -> str:
     """The UNITS status word in words: where the engine's units stand (for a hang report)."""
-    parts = [f"reader: {READER_SEGMENTS.get(units & 7, str(units & 7))}"]
-    for bit, text in ((3, "reader waits for a free weight bank"), (4, "gather active"),
-                      (5, "gather waits for an input row"), (6, "compute waits for its weights"),
-                      (7, "requantizer waits for the records"), (8, "writer busy"),
-                      (9, "gather waits for the compute unit")):
-        if units >> bit & 1:
+    parts = []
+    for name, lsb, width, text in UNITS_FIELDS:
+        v = units >> lsb & ((1 << width) - 1)
+        if width > 1:
+            parts.append(text.format(READER_SEGMENTS.get(v, str(v)) if name == "READER" else v))
+        elif v:
             parts.append(text)
-    parts.append(f"compute on k_tile {units >> 16}")
     return "; ".join(parts)
 
 
@@ -90,6 +101,10 @@ def svh() -> str:
     lines.append(f"localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd{ERR_BIAS_OVERFLOW};")
     lines += [f"localparam logic [15:0] KIND_{k.upper()} = 16'd{v};" for k, v in KIND.items() if k != "pointwise"]
     lines.append(f"localparam logic [31:0] CSR_ID_VALUE = 32'h{ID_VALUE:08x};")
+    lines += ["", "// UNITS status word fields"]
+    for name, lsb, width, _ in UNITS_FIELDS:
+        lines.append(f"localparam int UNITS_{name}_LSB = {lsb};")
+        lines.append(f"localparam int UNITS_{name}_W = {width};")
     from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS
 
     lines += ["", f"// bias and scale records ({RECORD_BITS} bits each): field positions from hexgen.layout"]
