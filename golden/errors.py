@@ -2,7 +2,15 @@
 from __future__ import annotations
 
 
-class GoldenError(Exception):
+class UserError(Exception):
+    """Base class of every error the tools raise on purpose (bad input, refused request).
+
+    The command-line entry points (golden.cli.run_cli) print it as one line, `prog: error: ...`,
+    and exit with status 2, without a traceback unless $INT8SIM_DEBUG=1. golden's, hexgen's and
+    tb's own error types all derive from it."""
+
+
+class GoldenError(UserError):
     """Base class of every error golden/ raises on purpose."""
 
 

@@ -1,8 +1,10 @@
 """hexgen's own exception types. Every message names what is at fault (field, layer, file and line)."""
 from __future__ import annotations
 
+from golden.errors import UserError
 
-class HexgenError(Exception):
+
+class HexgenError(UserError):
     """Base class of every error hexgen raises on purpose."""
 
 
