@@ -89,8 +89,15 @@ class HardwareConfig:
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "HardwareConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
+        """Strict: every field must be present (a written memory map states the whole configuration;
+        a missing field is an error, never a silent default) and no other field may be."""
+        if not isinstance(d, Mapping):
+            raise ConfigError(f"HardwareConfig: expected an object of fields, got {d!r}")
+        names = [f.name for f in fields(cls)]
+        unknown = sorted(set(d) - set(names))
         if unknown:
             raise ConfigError(f"HardwareConfig: unknown field(s) {', '.join(unknown)}")
+        missing = [n for n in names if n not in d]
+        if missing:
+            raise ConfigError(f"HardwareConfig: missing field(s) {', '.join(missing)}")
         return cls(**dict(d))

@@ -205,7 +205,9 @@ def test_check_on_a_folder_that_is_not_an_image(tmp_path: Path) -> None:
     assert "not a hexgen memory map" in check_image(tmp_path)[0]
     mm = {"format": "hexgen-memory-map", "version": 1, "config": HardwareConfig().to_json(), "dram": {"file": "dram.memh", "words": 0}}
     (tmp_path / "memory_map.json").write_text(json.dumps({**mm, "segments": [{"layer": "conv1", "base": 0}]}))
-    assert check_image(tmp_path) == [f"{tmp_path / 'memory_map.json'}: malformed memory map: 'segment 0 has no segment, words, layout, file'"]
+    probs = check_image(tmp_path)  # every missing field by its path (hexgen.schema), then the missing marker
+    assert "memory_map.json: segments[0].words: missing" in probs and "memory_map.json: dram.bytes: missing" in probs
+    assert "memory_map.json: model: missing" in probs and probs[-1].startswith("hexgen.manifest: missing")
     (tmp_path / "memory_map.json").write_text(json.dumps({**mm, "version": 2}))
     assert "memory map version 2; this hexgen reads version 1" in check_image(tmp_path)[0]
 
@@ -415,10 +417,16 @@ def test_contract_extremes_round_trip(word_bits: int, tmp_path: Path) -> None:
     arrs["weights"] = np.resize(np.array([-127, 127, 0, -1, 1]), arrs["weights"].shape)
     arrs["bias"] = np.array([[-(2**31), 0], [2**31 - 1, 15], [-32768, 15], [32767, 0], [-1, 7], [0, 0], [1, 1], [-2, 2], [5, 15]])
     arrs["scale"] = np.array([[2**31 - 1, 63], [0, 1], [1, 1], [2**30, 31], [65535, 63], [32768, 1], [2**31 - 2, 62], [3, 2], [7, 9]])
-    img = place([(plan_layer(layer, cfg), arrs)], cfg, model="extremes", images=1)
-    back = read_image(write_image(img, tmp_path / "x"))
+    plan = plan_layer(layer, cfg)
+    img = place([(plan, arrs)], cfg, model="extremes", images=1)
+    out = write_image(img, tmp_path / "x")
     for name, arr in arrs.items():
-        assert np.array_equal(back[("conv1", name)], arr), name
+        words = read_memh(out / f"conv1.{name}.memh", word_bits).words
+        back, probs = from_words(words, plan.layout(name))
+        assert probs == [] and np.array_equal(back, arr), name
+    # these records make no runnable layer (the bias overflows the accumulator): check says so, and only that
+    probs = check_image(out)
+    assert len(probs) == 1 and "golden cannot run the layer on its input segment" in probs[0], probs
 
 
 @pytest.mark.slow

@@ -1,0 +1,258 @@
+"""The shape of every JSON file hexgen writes, as data, and the one function that checks a value
+against it.
+
+`MAP_SCHEMA` describes memory_map.json (every field `make sim` and the benches read: presence,
+type, range), `MANIFEST_SCHEMA` describes hexgen.manifest (the marker and checksums of a folder
+hexgen wrote). `validate(value, schema)` returns one `(field path, problem)` pair per problem,
+e.g. `("segments[3].words", "is 'abc' (a string), expected an integer >= 0")`.
+
+Hand-written rather than the `jsonschema` package: the schema is small, the project needs no new
+dependency for it, the problems come out in the project's own `file: field: message` form, and the
+consistency checks that follow (descriptor against segments, config against layouts) are code
+anyway (hexgen.image.check_image).
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any, Mapping, Sequence, Union
+
+Problem = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Int:
+    lo: int | None = None
+    hi: int | None = None
+    choices: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Str:
+    choices: tuple[str, ...] = ()
+    pattern: str | None = None
+
+
+@dataclass(frozen=True)
+class Bool:
+    pass
+
+
+@dataclass(frozen=True)
+class Const:
+    value: Any
+
+
+@dataclass(frozen=True)
+class List:
+    item: "Spec"
+    lens: tuple[int, ...] = ()  # allowed lengths (empty: any)
+
+
+@dataclass(frozen=True)
+class Obj:
+    fields: Mapping[str, "Spec"]
+    optional: tuple[str, ...] = ()
+    extra: bool = False  # other keys allowed
+
+
+@dataclass(frozen=True)
+class Map:
+    """An object whose keys are names (matching `key`) and whose values all follow `value`."""
+
+    value: "Spec"
+    key: str = r".+"
+
+
+Spec = Union[Int, Str, Bool, Const, List, Obj, Map]
+
+
+def _kind(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "a boolean"
+    if isinstance(v, int):
+        return "an integer"
+    if isinstance(v, float):
+        return "a number"
+    if isinstance(v, str):
+        return "a string"
+    if isinstance(v, list):
+        return "a list"
+    if isinstance(v, dict):
+        return "an object"
+    return type(v).__name__
+
+
+def _int_text(s: Int) -> str:
+    if s.choices:
+        return "one of " + ", ".join(map(str, s.choices))
+    if s.lo is not None and s.hi is not None:
+        return f"an integer in {s.lo}..{s.hi}"
+    if s.lo is not None:
+        return f"an integer >= {s.lo}"
+    return "an integer"
+
+
+def _join(path: str, key: str) -> str:
+    return f"{path}.{key}" if path else key
+
+
+def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
+    """Every place where `value` does not follow `spec`, as (field path, problem)."""
+    where = path or "(top level)"
+    if isinstance(spec, Const):
+        return [] if value == spec.value and type(value) is type(spec.value) else [(where, f"is {value!r}, expected {spec.value!r}")]
+    if isinstance(spec, Int):
+        if not isinstance(value, int) or isinstance(value, bool):
+            return [(where, f"is {value!r} ({_kind(value)}), expected {_int_text(spec)}")]
+        if (spec.choices and value not in spec.choices) or (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
+            return [(where, f"is {value}, expected {_int_text(spec)}")]
+        return []
+    if isinstance(spec, Bool):
+        return [] if isinstance(value, bool) else [(where, f"is {value!r} ({_kind(value)}), expected true or false")]
+    if isinstance(spec, Str):
+        if not isinstance(value, str):
+            return [(where, f"is {value!r} ({_kind(value)}), expected a string")]
+        if spec.choices and value not in spec.choices:
+            return [(where, f"is {value!r}, expected one of {', '.join(spec.choices)}")]
+        if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
+            return [(where, f"is {value!r}, which is not a valid name here")]
+        return []
+    if isinstance(spec, List):
+        if not isinstance(value, list):
+            return [(where, f"is {value!r} ({_kind(value)}), expected a list")]
+        if spec.lens and len(value) not in spec.lens:
+            return [(where, f"has {len(value)} entries, expected {' or '.join(map(str, spec.lens))}")]
+        out: list[Problem] = []
+        for i, v in enumerate(value):
+            out += validate(v, spec.item, f"{path}[{i}]")
+        return out
+    if isinstance(spec, Map):
+        if not isinstance(value, dict):
+            return [(where, f"is {value!r} ({_kind(value)}), expected an object")]
+        out = []
+        for k, v in value.items():
+            if not re.fullmatch(spec.key, k):
+                out.append((where, f"key {k!r} is not a valid name here"))
+            out += validate(v, spec.value, _join(path, k))
+        return out
+    assert isinstance(spec, Obj)
+    if not isinstance(value, dict):
+        return [(where, f"is {value!r} ({_kind(value)}), expected an object")]
+    out = []
+    for k, sub in spec.fields.items():
+        if k not in value:
+            if k not in spec.optional:
+                out.append((_join(path, k), "missing"))
+            continue
+        out += validate(value[k], sub, _join(path, k))
+    if not spec.extra:
+        for k in value:
+            if k not in spec.fields:
+                out.append((_join(path, k), "unknown field"))
+    return out
+
+
+# ---- memory_map.json ---------------------------------------------------------------------------
+#: A file name hexgen writes: no folder part, no leading dot.
+FILE_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.-]*"
+NAT = Int(lo=0)
+POS = Int(lo=1)
+BYTE = Int(lo=0, hi=255)
+PAIR_POS = List(POS, lens=(2,))
+
+CONFIG_SCHEMA = Obj({
+    "array_rows": POS, "array_cols": POS, "word_bits": Int(choices=(32, 64, 128)),
+    "weight_buf_words": POS, "act_buf_words": POS, "out_buf_words": POS, "bias_buf_words": POS,
+    "scale_buf_words": POS, "align_bytes": POS,
+})
+
+FIELD_SCHEMA = Obj({"name": Str(), "lsb": NAT, "width": POS, "signed": Bool(), "lo": Int(), "hi": Int()})
+
+LAYOUT_SCHEMA = Obj(
+    {
+        "dims": List(Str()),
+        "shape": List(NAT),
+        "tiles": Map(POS),
+        "order": List(Str()),
+        "elem_bits": Int(choices=(8, 16, 32, 64)),
+        "signed": Bool(),
+        "pad": Int(),
+        "word_bits": Int(choices=(32, 64, 128)),
+        "vector_words": POS,
+        "strides": List(Obj({"axis": Str(), "size": POS, "stride": NAT})),
+        "words": NAT,
+        "text": Str(),
+        "fields": List(FIELD_SCHEMA),
+    },
+    optional=("fields",),
+)
+
+DESCRIPTOR_SCHEMA = Obj({
+    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc")),
+    "in_shape": List(POS, lens=(1, 3)),
+    "out_shape": List(POS, lens=(1, 3)),
+    "z_in": BYTE,
+    "z_out": BYTE,
+    "lo": BYTE,
+    "hi": BYTE,
+    "m0_bits": Int(lo=1, hi=31),
+    "bias_mode": Str(choices=("int16_shift", "int16_saturate", "int32")),
+    "kernel": PAIR_POS,
+    "stride": PAIR_POS,
+    "padding": List(NAT, lens=(2,)),
+    "groups": POS,
+})
+
+LAYER_SCHEMA = Obj({
+    "name": Str(),
+    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc")),
+    "descriptor": DESCRIPTOR_SCHEMA,
+    "schedule": List(Str()),
+    "pixel_tile": POS,
+    "buffers": List(Obj({"buffer": Str(choices=("weight", "act", "out", "bias", "scale")), "what": Str(), "need": NAT, "capacity": POS})),
+})
+
+SEGMENT_SCHEMA = Obj({
+    "layer": Str(),
+    "segment": Str(choices=("weights", "bias", "scale", "input", "expected", "output")),
+    "base": NAT,
+    "base_hex": Str(pattern=r"0x[0-9a-f]{8,}"),
+    "base_word": NAT,
+    "words": NAT,
+    "bytes": NAT,
+    "shape": List(NAT),
+    "dtype": Str(),
+    "layout": LAYOUT_SCHEMA,
+    "file": Str(pattern=FILE_NAME),
+})
+
+MAP_SCHEMA = Obj({
+    "format": Str(),
+    "version": Int(),
+    "model": Str(),
+    "images": POS,
+    "config": CONFIG_SCHEMA,
+    "lane_order": Str(),
+    "dram": Obj({"file": Str(pattern=FILE_NAME), "words": NAT, "bytes": NAT, "word_bits": Int(choices=(32, 64, 128)), "fill": Const(0)}),
+    "layers": List(LAYER_SCHEMA),
+    "segments": List(SEGMENT_SCHEMA),
+})
+
+# ---- hexgen.manifest ---------------------------------------------------------------------------
+MANIFEST_SCHEMA = Obj({
+    "format": Str(),
+    "version": Int(),
+    "note": Str(),
+    "files": Map(Obj({"bytes": NAT, "sha256": Str(pattern=r"[0-9a-f]{64}")}), key=FILE_NAME),
+})
+
+
+def problems_text(file: str, problems: Sequence[Problem]) -> list[str]:
+    """`file: field: problem` lines."""
+    return [f"{file}: {p}: {m}" for p, m in problems]
+
+
+__all__ = ["MANIFEST_SCHEMA", "MAP_SCHEMA", "Problem", "Spec", "problems_text", "validate"]
