@@ -7,13 +7,14 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 
 from golden import extract, quantize
 from golden.arith import BIAS_MODES
-from golden.errors import GoldenError
+from golden.cli import run_cli
 from golden.models import DEFAULT_MODEL, SHIPPED, load_model
 from golden.graph import torch_int8_output
 
@@ -60,39 +61,28 @@ def oracle(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
-def main(argv: list[str] | None = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m golden", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd")
     s = sub.add_parser("summary", help="layer table and accuracies")
-    s.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
-    s.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
-    s.add_argument("--m0-bits", type=int, default=16)
-    s.add_argument("--pow2", action="store_true", help="constrain scales to powers of two (use with --m0-bits 1)")
     o = sub.add_parser("oracle", help="per-layer agreement of golden with PyTorch's int8 kernels")
     for a in (s, o):
-        if a is o:
-            a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
-            a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
-            a.add_argument("--m0-bits", type=int, default=16)
-            a.add_argument("--pow2", action="store_true", help="constrain scales to powers of two")
+        a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
+        a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
+        a.add_argument("--m0-bits", type=int, default=16)
+        a.add_argument("--pow2", action="store_true", help="constrain scales to powers of two (use with --m0-bits 1)")
     sub.add_parser("models", help="list the shipped models")
     args = p.parse_args(argv)
-    try:
-        if args.cmd == "models":
-            for name, spec in SHIPPED.items():
-                print(f"{name:12s} {spec.description}")
-            return 0
-        if args.cmd == "oracle":
-            return oracle(args)
-        if args.cmd in (None, "summary"):
-            if args.cmd is None:
-                args = p.parse_args(["summary", *(argv or sys.argv[1:])])
-            return summary(args)
-    except GoldenError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
-    return 2
+    if args.cmd == "models":
+        for name, spec in SHIPPED.items():
+            print(f"{name:12s} {spec.description}")
+        return 0
+    if args.cmd == "oracle":
+        return oracle(args)
+    if args.cmd is None:
+        args = p.parse_args(["summary", *(sys.argv[1:] if argv is None else argv)])
+    return summary(args)
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli("golden", main))

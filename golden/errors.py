@@ -36,3 +36,8 @@ class RangeError(GoldenError):
 
 class BiasSaturationError(RangeError):
     """int16_saturate bias mode with the `error` policy met a bias that does not fit int16."""
+
+
+class ModelLoadError(InputError):
+    """A model reference that cannot be loaded: an unknown name, a missing file or factory, a file
+    that does not import, a factory that raises or returns something other than (nn.Module, tensor)."""

@@ -33,6 +33,7 @@ from golden.layers import (
     Requant,
 )
 from golden.ptq import is_converted, reference_engine
+from golden.support import module_problem
 
 _CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)
 _LINEAR_MODULES = (nnq.Linear, nniq.LinearReLU)
@@ -40,6 +41,35 @@ _IDENTITY_MODULES = (nn.Dropout, nn.Identity)
 _RELU_MODULES = (nn.ReLU, nnq.ReLU6, nn.ReLU6)
 _ADD_FUNCS = (torch.ops.quantized.add, torch.ops.quantized.add_relu)
 _RELU_FUNCS = (torch.relu, torch.nn.functional.relu, torch.nn.functional.relu6)
+# What FX makes of a conv / fc that is not a submodule (a bare nn.Conv2d or nn.Linear as the whole
+# model, or F.conv2d / F.linear in a forward): a function on packed weights.
+_CONV_FUNCS = (torch.ops.quantized.conv2d, torch.ops.quantized.conv2d_relu)
+_LINEAR_FUNCS = (torch.ops.quantized.linear, torch.ops.quantized.linear_relu)
+
+
+class _PackedWeights:
+    """The packed weights of a functional quantized conv / fc, with the attributes and methods of
+    the quantized module (weight(), bias(), stride, padding, dilation, groups, padding_mode)."""
+
+    padding_mode = "zeros"
+
+    def __init__(self, packed: Any, conv: bool) -> None:
+        if conv:
+            self._w, self._b = packed.unpack()
+            if bool(packed.transpose()):
+                raise UnsupportedLayerError("a transposed conv is not supported")
+            self.stride = tuple(int(v) for v in packed.stride())
+            self.padding = tuple(int(v) for v in packed.padding())
+            self.dilation = tuple(int(v) for v in packed.dilation())
+            self.groups = int(packed.groups())
+        else:
+            self._w, self._b = torch.ops.quantized.linear_unpack(packed)
+
+    def weight(self) -> torch.Tensor:
+        return self._w
+
+    def bias(self) -> torch.Tensor | None:
+        return self._b
 
 
 class _Recorder(fx.Interpreter):
@@ -183,15 +213,21 @@ class _Builder:
             raise RangeError(f"layer {name}: |bias| + K*255*127 = {worst} can overflow the int32 accumulator")
         return codes
 
+    def packed(self, node: fx.Node, conv: bool) -> _PackedWeights:
+        arg = node.args[1] if len(node.args) > 1 else None
+        if not isinstance(arg, fx.Node) or arg.name not in self.values:
+            raise UnsupportedLayerError(f"{self.where(node)}: its packed weights are not an attribute of the model")
+        try:
+            return _PackedWeights(self.values[arg.name], conv)
+        except UnsupportedLayerError as exc:
+            raise UnsupportedLayerError(f"{self.where(node)}: {exc}") from exc
+
     def conv(self, node: fx.Node, mod: Any) -> None:
         src, xin = self.qtensor(node, node.args[0], "input")
         out = self.out_q(node)
-        if mod.padding_mode != "zeros":
-            raise UnsupportedLayerError(f"{self.where(node)}: padding_mode={mod.padding_mode!r}; only zero padding is supported")
-        if _pair(mod.dilation) != (1, 1):
-            raise UnsupportedLayerError(f"{self.where(node)}: dilation {mod.dilation} is not supported")
-        if isinstance(mod.padding, str):
-            raise UnsupportedLayerError(f"{self.where(node)}: padding={mod.padding!r}; give explicit padding")
+        problem = module_problem(mod)
+        if problem:
+            raise UnsupportedLayerError(f"{self.where(node)}: {problem}")
         codes, s_w, bias = self.weights(node, mod)
         k, cg, kh, kw = codes.shape
         groups = int(mod.groups)
@@ -205,11 +241,18 @@ class _Builder:
         else:
             kind, prefix = "conv", "conv"
         name = self.new_name(prefix)
-        common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, cg * kh * kw, isinstance(mod, nniq.ConvReLU2d))
+        common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, cg * kh * kw, self.relu(node, mod))
         layer = ConvLayer(
             **common, stride=_pair(mod.stride), padding=_pair(mod.padding), groups=groups, kind_name=kind
         )
         self.add(node, layer)
+
+    @staticmethod
+    def relu(node: fx.Node, mod: Any) -> bool:
+        """A conv / fc with its ReLU fused in (module or function)."""
+        return isinstance(mod, (nniq.ConvReLU2d, nniq.LinearReLU)) or (
+            node.op == "call_function" and node.target in (torch.ops.quantized.conv2d_relu, torch.ops.quantized.linear_relu)
+        )
 
     def compute_fields(
         self, node: fx.Node, name: str, src: str, xin: torch.Tensor, out: torch.Tensor,
@@ -223,7 +266,7 @@ class _Builder:
             inputs=(src,),
             in_shape=tuple(int(d) for d in xin.shape[1:]),
             out_shape=tuple(int(d) for d in out.shape[1:]),
-            module=str(node.target),
+            module=str(node.target) if node.op == "call_module" else node.name,
             source=node.name,
             weight=codes,
             bias=self.bias_codes(name, bias, s_in, s_w, k_dot),
@@ -241,7 +284,7 @@ class _Builder:
             raise UnsupportedLayerError(f"{self.where(node)}: fully connected input must be [N, C], got {tuple(xin.shape)} (flatten first)")
         codes, s_w, bias = self.weights(node, mod)
         name = self.new_name("fc")
-        common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, codes.shape[1], isinstance(mod, nniq.LinearReLU))
+        common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, codes.shape[1], self.relu(node, mod))
         self.add(node, LinearLayer(**common))
 
     def fold_relu(self, node: fx.Node, six: bool) -> None:
@@ -320,19 +363,15 @@ class _Builder:
             module=str(node.target),
             source=node.name,
         )
+        problem = module_problem(mod)
+        if problem:
+            raise UnsupportedLayerError(f"{self.where(node)}: {problem}")
         if isinstance(mod, nn.MaxPool2d):
-            if _pair(mod.dilation) != (1, 1) or mod.ceil_mode:
-                raise UnsupportedLayerError(f"{self.where(node)}: max pool with dilation or ceil_mode is not supported")
             stride = mod.stride if mod.stride is not None else mod.kernel_size
             layer: Layer = MaxPoolLayer(name=self.new_name("pool"), kernel=_pair(mod.kernel_size), stride=_pair(stride), padding=_pair(mod.padding), **common)  # type: ignore[arg-type]
         elif isinstance(mod, nn.AdaptiveAvgPool2d):
-            osz = mod.output_size
-            if _pair(osz if osz is not None else 1) != (1, 1):
-                raise UnsupportedLayerError(f"{self.where(node)}: adaptive average pool to {osz} (only global, output 1x1, is supported)")
             layer = AvgPoolLayer(name=self.new_name("pool"), kernel=(int(xin.shape[2]), int(xin.shape[3])), stride=(1, 1), global_pool=True, **common)  # type: ignore[arg-type]
         elif isinstance(mod, nn.AvgPool2d):
-            if _pair(mod.padding) != (0, 0) or mod.ceil_mode or mod.divisor_override:
-                raise UnsupportedLayerError(f"{self.where(node)}: average pool with padding, ceil_mode or divisor_override is not supported")
             stride = mod.stride if mod.stride is not None else mod.kernel_size
             layer = AvgPoolLayer(name=self.new_name("pool"), kernel=_pair(mod.kernel_size), stride=_pair(stride), **common)  # type: ignore[arg-type]
         else:  # pragma: no cover - dispatch guarantees one of the above
@@ -403,6 +442,11 @@ class _Builder:
                 src, _ = self.qtensor(node, node.args[0], "input")
                 self.produced[node.name] = src
                 return
+            if isinstance(mod, nnq.BatchNorm2d):
+                raise UnsupportedLayerError(
+                    f"module {tgt!r} (BatchNorm2d) is an unfused batch norm; golden/ supports batch norm only folded "
+                    "into the Conv2d right before it"
+                )
             if isinstance(mod, (nn.Conv2d, nn.Linear)):
                 raise UnsupportedLayerError(
                     f"module {tgt!r} is a float {type(mod).__name__}: the model is not quantized (run golden.quantize first)"
@@ -411,6 +455,10 @@ class _Builder:
         if op == "call_function":
             if tgt in _ADD_FUNCS:
                 return self.add_op(node)
+            if tgt in _CONV_FUNCS:
+                return self.conv(node, self.packed(node, conv=True))
+            if tgt in _LINEAR_FUNCS:
+                return self.linear(node, self.packed(node, conv=False))
             if tgt in _RELU_FUNCS:
                 return self.fold_relu(node, six=tgt is torch.nn.functional.relu6)
             if tgt is torch.flatten:

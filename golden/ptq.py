@@ -18,6 +18,13 @@ from torch.ao.quantization.observer import HistogramObserver, PerChannelMinMaxOb
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from golden.errors import InputError, QuantSchemeError
+from golden.support import (
+    check_calibration_batch,
+    check_finite_parameters,
+    check_model_accepts,
+    check_supported,
+    trace_float,
+)
 
 #: The engine the quantized model is converted (weights packed) and run under. The x86, fbgemm
 #: and onednn kernels on a CPU without VNNI (AVX2 only: this machine) sum u8 x s8 pairs with
@@ -113,17 +120,21 @@ def quantize(
     """Quantize a float model post-training with FX; returns the converted GraphModule.
 
     A model that is already converted is returned unchanged (extract() checks its scheme).
-    The float model is not modified (a deep copy is prepared).
+    The float model is not modified (a deep copy is prepared). Before FX runs, the calibration
+    batch (float, N >= 1, finite, a shape the model accepts), the model's parameters and buffers
+    (finite) and its modules and functions (ones golden/ evaluates) are checked (golden.support):
+    InputError or UnsupportedLayerError naming the module.
     """
     if is_converted(model):
         return model  # type: ignore[return-value]
-    if not isinstance(calibration_batch, torch.Tensor):
-        raise InputError(f"calibration_batch must be a torch.Tensor, got {type(calibration_batch).__name__}")
-    if not calibration_batch.is_floating_point() or calibration_batch.dim() < 2:
-        raise InputError(
-            f"calibration_batch must be a float batch [N, ...], got dtype {calibration_batch.dtype} shape {tuple(calibration_batch.shape)}"
-        )
+    check_calibration_batch(calibration_batch)
+    if not isinstance(model, nn.Module):
+        raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     float_model = copy.deepcopy(model).eval()
+    check_finite_parameters(float_model)
+    traced = trace_float(float_model)
+    check_supported(float_model, traced)
+    check_model_accepts(float_model, traced, calibration_batch)
     mapping = QConfigMapping().set_global(contract_qconfig(pow2_scales=pow2_scales))
     try:
         prepared = prepare_fx(
@@ -131,11 +142,16 @@ def quantize(
         )
     except Exception as exc:  # FX tracing errors name the offending code; keep them
         raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization: {exc}") from exc
-    with torch.no_grad():
-        for start in range(0, calibration_batch.shape[0], calibration_chunk):
-            prepared(calibration_batch[start : start + calibration_chunk])
-    with reference_engine():
-        return convert_fx(prepared)
+    try:
+        with torch.no_grad():
+            for start in range(0, calibration_batch.shape[0], calibration_chunk):
+                prepared(calibration_batch[start : start + calibration_chunk])
+        with reference_engine():
+            return convert_fx(prepared)
+    except Exception as exc:  # an observer or FX's convert: not expected after the checks above
+        raise QuantSchemeError(
+            f"FX could not quantize {type(model).__name__}: {type(exc).__name__}: {str(exc).strip()}"
+        ) from exc
 
 
 def pow2_exact(scale: float) -> bool:

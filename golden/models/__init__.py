@@ -9,12 +9,13 @@ import importlib.util
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
 
 import torch
 from torch import nn
 
-from golden.errors import GoldenError, InputError
+from golden.errors import ModelLoadError
 from golden.models.digits import digits
 from golden.models.zoo import MLPDigits, MobileNetV2Digits, VGGDigits
 
@@ -61,42 +62,97 @@ def load_shipped(name: str) -> LoadedModel:
     model = spec.cls()
     path = checkpoint_path(name)
     if not path.exists():
-        raise GoldenError(f"model {name}: checkpoint {path} is missing; run `python scripts/train_models.py {name}`")
-    model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+        raise ModelLoadError(f"model {name}: checkpoint {path} is missing; run `python scripts/train_models.py {name}`")
+    try:
+        model.load_state_dict(torch.load(path, map_location="cpu", weights_only=True))
+    except Exception as exc:
+        raise ModelLoadError(
+            f"model {name}: checkpoint {path} does not load ({type(exc).__name__}: {_first_line(exc)}); "
+            f"retrain it with `python scripts/train_models.py {name}`"
+        ) from exc
     model.eval()
     data = digits(spec.size, spec.channels)
     return LoadedModel(name, model, data.x_train[:CALIBRATION_IMAGES], data.x_test, data.y_test)
 
 
-def load_factory(ref: str) -> LoadedModel:
-    path_s, _, func = ref.rpartition(":")
-    path = Path(path_s)
-    if not path_s or not func:
-        raise InputError(f"--model {ref!r}: expected NAME ({', '.join(SHIPPED)}) or path.py:factory")
-    if not path.is_file():
-        raise InputError(f"--model {ref!r}: file {path} does not exist")
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+def _describe(value: object) -> str:
+    if isinstance(value, tuple):
+        return f"a tuple of {len(value)} ({', '.join(type(v).__name__ for v in value)})"
+    return f"{type(value).__name__}"
+
+
+def _import_file(ref: str, path: Path) -> ModuleType:
+    """Import a user's model file under a private module name; every failure is a ModelLoadError."""
     mod_name = f"user_model_{abs(hash(path.resolve()))}"
     spec = importlib.util.spec_from_file_location(mod_name, path)
     if spec is None or spec.loader is None:
-        raise InputError(f"--model {ref!r}: cannot import {path}")
+        raise ModelLoadError(f"--model {ref!r}: cannot import {path} (not a Python file?)")
     module = importlib.util.module_from_spec(spec)
     sys.modules[mod_name] = module
-    spec.loader.exec_module(module)
+    try:
+        spec.loader.exec_module(module)
+    except SyntaxError as exc:
+        del sys.modules[mod_name]
+        where = f"{exc.filename or path}:{exc.lineno}" if exc.lineno else str(path)
+        raise ModelLoadError(f"--model {ref!r}: {where}: syntax error: {exc.msg}") from exc
+    except Exception as exc:
+        del sys.modules[mod_name]
+        raise ModelLoadError(f"--model {ref!r}: importing {path} raised {type(exc).__name__}: {_first_line(exc)}") from exc
+    return module
+
+
+def load_factory(ref: str) -> LoadedModel:
+    """`path.py:factory`: import the file, call factory(), check it returned (nn.Module, tensor)."""
+    path_s, sep, func = ref.rpartition(":")
+    if not sep:
+        path_s, func = ref, ""
+    path = Path(path_s)
+    if not path_s or not func:
+        hint = f"; give the factory function too, e.g. {path_s or ref}:make" if path_s.endswith(".py") or ref.endswith(".py") else ""
+        raise ModelLoadError(f"--model {ref!r}: expected NAME ({', '.join(SHIPPED)}) or path.py:factory{hint}")
+    if not func.isidentifier():
+        raise ModelLoadError(f"--model {ref!r}: {func!r} is not a Python function name")
+    if not path.is_file():
+        what = "is a folder, not a file" if path.is_dir() else "does not exist"
+        raise ModelLoadError(f"--model {ref!r}: file {path} {what}")
+    module = _import_file(ref, path)
     factory = getattr(module, func, None)
+    if factory is None:
+        found = sorted(n for n, v in vars(module).items() if callable(v) and getattr(v, "__module__", None) == module.__name__
+                       and not n.startswith("_"))
+        listed = f" (functions defined there: {', '.join(found)})" if found else ""
+        raise ModelLoadError(f"--model {ref!r}: {path} has no function {func!r}{listed}")
     if not callable(factory):
-        raise InputError(f"--model {ref!r}: {path} has no function {func!r}")
-    result = factory()
-    if not (isinstance(result, tuple) and len(result) == 2 and isinstance(result[0], nn.Module) and isinstance(result[1], torch.Tensor)):
-        raise InputError(f"--model {ref!r}: {func}() must return (float nn.Module, calibration batch tensor)")
+        raise ModelLoadError(f"--model {ref!r}: {path}: {func} is a {type(factory).__name__}, not a function")
+    try:
+        result = factory()
+    except Exception as exc:
+        raise ModelLoadError(f"--model {ref!r}: {path}: {func}() raised {type(exc).__name__}: {_first_line(exc)}") from exc
+    if not (isinstance(result, tuple) and len(result) == 2):
+        raise ModelLoadError(
+            f"--model {ref!r}: {path}: {func}() returned {_describe(result)}; "
+            "it must return (float nn.Module, calibration batch tensor)"
+        )
     model, calib = result
+    if not isinstance(model, nn.Module):
+        raise ModelLoadError(f"--model {ref!r}: {path}: {func}() returned {_describe(model)} as the model, not an nn.Module")
+    if not isinstance(calib, torch.Tensor):
+        raise ModelLoadError(
+            f"--model {ref!r}: {path}: {func}() returned {_describe(calib)} as the calibration batch, not a torch.Tensor"
+        )
     return LoadedModel(f"{path.stem}:{func}", model.eval(), calib)
 
 
 def load_model(ref: str | None = None) -> LoadedModel:
-    """A shipped model by name, or a user's `path.py:factory`."""
+    """A shipped model by name, or a user's `path.py:factory`. Every failure is a ModelLoadError."""
     ref = ref or DEFAULT_MODEL
     if ref in SHIPPED:
         return load_shipped(ref)
-    if ":" in ref or ref.endswith(".py"):
+    if ":" in ref or ref.endswith(".py") or "/" in ref:
         return load_factory(ref)
-    raise InputError(f"unknown model {ref!r}: shipped models are {', '.join(SHIPPED)}; or give path.py:factory")
+    raise ModelLoadError(f"unknown model {ref!r}: shipped models are {', '.join(SHIPPED)}; or give path.py:factory")

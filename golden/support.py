@@ -1,0 +1,245 @@
+"""What golden/ can evaluate, written once, and the checks quantize() runs on a float model.
+
+quantize() checks the user's float model and calibration batch before FX quantization, so that a
+model golden/ cannot evaluate, or input it cannot calibrate on, is refused with one message naming
+the module (and its type) instead of a PyTorch error from deep inside FX or an observer:
+
+- the calibration batch: a float tensor [N, ...] with N >= 1 and only finite values, of a shape
+  the float model accepts (the model is run on one sample);
+- every parameter and buffer of the model is finite;
+- every module FX keeps as a leaf, and every function and method the forward calls, is one
+  golden/ evaluates (SUPPORTED_MODULES, SUPPORTED_FUNCTIONS, SUPPORTED_METHODS); batch norm only
+  directly after a conv that FX folds it into; conv / pool options golden/ supports
+  (module_problem(), which extract() applies to the quantized modules as well).
+"""
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import fx, nn
+
+from golden.errors import InputError, UnsupportedLayerError
+
+#: Float modules golden/ evaluates, and what each becomes.
+SUPPORTED_MODULES: dict[type[nn.Module], str] = {
+    nn.Conv2d: "conv (normal, depthwise, grouped, pointwise)",
+    nn.Linear: "fully connected",
+    nn.BatchNorm2d: "folded into the conv right before it",
+    nn.ReLU: "folded into the clamp bounds of the layer before it",
+    nn.ReLU6: "folded into the clamp bounds of the layer before it",
+    nn.MaxPool2d: "max pool",
+    nn.AvgPool2d: "average pool",
+    nn.AdaptiveAvgPool2d: "global average pool (output 1x1)",
+    nn.Flatten: "flatten",
+    nn.Dropout: "identity (eval mode)",
+    nn.Identity: "identity",
+}
+
+#: Functions a float model's forward may call (operands of a residual add, ReLU, flatten; the
+#: functional conv/fc FX makes of a bare nn.Conv2d / nn.Linear; shape helpers, left to extract()).
+SUPPORTED_FUNCTIONS: frozenset[Any] = frozenset({
+    operator.add, operator.iadd, torch.add, torch.relu, torch.relu_, F.relu, F.relu6, torch.flatten,
+    F.linear, F.conv2d, getattr, operator.getitem,
+})
+
+#: Tensor methods a float model's forward may call.
+SUPPORTED_METHODS: frozenset[str] = frozenset({
+    "add", "add_", "relu", "relu_", "flatten", "view", "reshape", "size", "dim",
+})
+
+
+def describe(name: str, mod: nn.Module) -> str:
+    """`module 'features.0' (Conv2d)`, or `the model (Conv2d)` for the root."""
+    return f"module {name!r} ({type(mod).__name__})" if name else f"the model ({type(mod).__name__})"
+
+
+def _pair(v: Any) -> tuple[int, int]:
+    return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
+
+
+def module_problem(mod: Any) -> str | None:
+    """Why golden/ cannot evaluate this conv or pool (float or quantized module), or None.
+
+    The one place the conv and pooling options golden/ supports are written down."""
+    if hasattr(mod, "dilation") and hasattr(mod, "groups"):  # a conv
+        if getattr(mod, "padding_mode", "zeros") != "zeros":
+            return f"padding_mode={mod.padding_mode!r}; only zero padding is supported"
+        if _pair(mod.dilation) != (1, 1):
+            return f"dilation {tuple(_pair(mod.dilation))} is not supported (only 1)"
+        if isinstance(mod.padding, str):
+            return f"padding={mod.padding!r}; give explicit padding"
+        return None
+    if isinstance(mod, nn.MaxPool2d):
+        if _pair(mod.dilation) != (1, 1) or mod.ceil_mode:
+            return "max pool with dilation or ceil_mode is not supported"
+    elif isinstance(mod, nn.AdaptiveAvgPool2d):
+        osz = mod.output_size
+        if _pair(osz if osz is not None else 1) != (1, 1):
+            return f"adaptive average pool to {osz} (only global, output 1x1, is supported)"
+    elif isinstance(mod, nn.AvgPool2d):
+        if _pair(mod.padding) != (0, 0) or mod.ceil_mode or mod.divisor_override:
+            return "average pool with padding, ceil_mode or divisor_override is not supported"
+    return None
+
+
+def check_finite_parameters(model: nn.Module) -> None:
+    """Every float parameter and buffer finite; the error names the module and the tensor."""
+    for name, mod in model.named_modules():
+        tensors = [*mod.named_parameters(recurse=False), *mod.named_buffers(recurse=False)]
+        for tname, t in tensors:
+            if t is None or not t.is_floating_point():
+                continue
+            bad = _non_finite(t.detach())
+            if bad:
+                raise InputError(f"{describe(name, mod)}: {tname} holds {bad} (of {t.numel()} values)")
+
+
+def _non_finite(t: torch.Tensor) -> str:
+    """'' if every value is finite, else e.g. '2 NaN and 1 Inf'."""
+    if bool(torch.isfinite(t).all()):
+        return ""
+    nan = int(torch.isnan(t).sum())
+    inf = int(torch.isinf(t).sum())
+    return " and ".join(p for p in (f"{nan} NaN" if nan else "", f"{inf} Inf" if inf else "") if p)
+
+
+def check_calibration_batch(batch: Any) -> None:
+    """A float tensor [N, ...], N >= 1, only finite values."""
+    if not isinstance(batch, torch.Tensor):
+        raise InputError(f"calibration_batch must be a torch.Tensor, got {type(batch).__name__}")
+    if not batch.is_floating_point() or batch.dim() < 2:
+        raise InputError(
+            f"calibration_batch must be a float batch [N, ...], got dtype {batch.dtype} shape {tuple(batch.shape)}"
+        )
+    if batch.shape[0] == 0:
+        raise InputError(f"calibration_batch is empty (shape {tuple(batch.shape)}); give at least one sample")
+    bad = _non_finite(batch)
+    if bad:
+        first = int((~torch.isfinite(batch)).reshape(batch.shape[0], -1).any(1).nonzero()[0, 0])
+        raise InputError(f"calibration_batch holds {bad} values (first in sample {first}); every value must be finite")
+
+
+def trace_float(model: nn.Module) -> fx.GraphModule | None:
+    """FX's symbolic trace of the float model, or None when it cannot be traced (prepare_fx then
+    reports why)."""
+    try:
+        return fx.symbolic_trace(model)
+    except Exception:
+        return None
+
+
+def _where(model: nn.Module, node: fx.Node) -> str:
+    """`in module 'blk' (Block)`, from the module stack FX records, or the root's forward."""
+    stack = node.meta.get("nn_module_stack") or {}
+    if not stack:
+        return f" in the forward of the model ({type(model).__name__})"
+    path, cls = list(stack.values())[-1]
+    return f" in module {path!r} ({getattr(cls, '__name__', cls)})"
+
+
+def _supported_list() -> str:
+    return ", ".join(t.__name__ for t in SUPPORTED_MODULES)
+
+
+def check_supported(model: nn.Module, gm: fx.GraphModule | None) -> None:
+    """Refuse, naming the module and its type, what golden/ cannot evaluate (see the module doc)."""
+    if _torch_leaf(model):  # a bare nn.Conv2d, nn.Linear, ...: FX traces its forward as functions
+        _check_module("", model)
+        if isinstance(model, nn.BatchNorm2d):
+            raise UnsupportedLayerError(
+                f"{describe('', model)} is an unfused batch norm; golden/ supports batch norm only folded "
+                "into the Conv2d right before it"
+            )
+    if gm is None:
+        return
+    for node in gm.graph.nodes:
+        if node.op == "call_module":
+            name = str(node.target)
+            mod = gm.get_submodule(name)
+            _check_module(name, mod)
+            if isinstance(mod, nn.BatchNorm2d):
+                _check_batchnorm_fuses(gm, node, name, mod)
+        elif node.op == "call_function" and node.target not in SUPPORTED_FUNCTIONS:
+            fname = getattr(node.target, "__name__", str(node.target))
+            raise UnsupportedLayerError(
+                f"function {fname} (FX node {node.name}){_where(model, node)} is not supported by golden/"
+            )
+        elif node.op == "call_method" and node.target not in SUPPORTED_METHODS:
+            raise UnsupportedLayerError(
+                f"method .{node.target}() (FX node {node.name}){_where(model, node)} is not supported by golden/"
+            )
+
+
+def _torch_leaf(mod: nn.Module) -> bool:
+    """FX's default rule: torch.nn modules other than containers are leaves (not traced through)."""
+    return type(mod).__module__.startswith(("torch.nn", "torch.ao.nn")) and not isinstance(
+        mod, (nn.Sequential, nn.ModuleList, nn.ModuleDict)
+    )
+
+
+def _check_module(name: str, mod: nn.Module) -> None:
+    if not isinstance(mod, tuple(SUPPORTED_MODULES)):
+        raise UnsupportedLayerError(
+            f"{describe(name, mod)} is not supported by golden/ (supported modules: {_supported_list()})"
+        )
+    problem = module_problem(mod)
+    if problem:
+        raise UnsupportedLayerError(f"{describe(name, mod)}: {problem}")
+
+
+def _check_batchnorm_fuses(gm: fx.GraphModule, node: fx.Node, name: str, mod: nn.Module) -> None:
+    """FX folds a BatchNorm2d into the conv right before it when the BN is that conv's only user."""
+    arg = node.args[0] if node.args else None
+    if not isinstance(arg, fx.Node):
+        src = "a constant"
+    elif arg.op == "placeholder":
+        src = "the model input"
+    elif arg.op == "call_module":
+        prev = gm.get_submodule(str(arg.target))
+        if isinstance(prev, nn.Conv2d):
+            if len(arg.users) == 1:
+                return
+            raise UnsupportedLayerError(
+                f"{describe(name, mod)} is an unfused batch norm: the output of {describe(str(arg.target), prev)} "
+                "before it is also read elsewhere, so FX cannot fold the batch norm into it"
+            )
+        src = describe(str(arg.target), prev)
+    else:
+        src = f"FX node {arg.name} ({arg.op} {getattr(arg.target, '__name__', arg.target)})"
+    raise UnsupportedLayerError(
+        f"{describe(name, mod)} is an unfused batch norm: it reads {src}, not a conv; golden/ supports "
+        "batch norm only folded into the Conv2d right before it"
+    )
+
+
+def check_model_accepts(model: nn.Module, gm: fx.GraphModule | None, batch: torch.Tensor) -> None:
+    """Run the float model on one sample; a shape error names the model's first layer and the
+    input it expects."""
+    try:
+        with torch.no_grad():
+            model(batch[:1])
+    except Exception as exc:
+        text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise InputError(
+            f"calibration_batch of shape {tuple(batch.shape)} does not fit the model{_expects(model, gm)}: "
+            f"running one sample raised {type(exc).__name__}: {text}"
+        ) from exc
+
+
+def _expects(model: nn.Module, gm: fx.GraphModule | None) -> str:
+    """'; its first conv/fc layer, module '0' (Conv2d), takes [N, 3, H, W]' where it can be told."""
+    if _torch_leaf(model):
+        candidates: list[tuple[str, nn.Module]] = [("", model)]
+    elif gm is not None:
+        candidates = [(str(n.target), gm.get_submodule(str(n.target))) for n in gm.graph.nodes if n.op == "call_module"]
+    else:
+        candidates = list(model.named_modules())
+    for name, mod in candidates:
+        if isinstance(mod, nn.Conv2d):
+            return f"; its first conv/fc layer, {describe(name, mod)}, takes [N, {mod.in_channels}, H, W]"
+        if isinstance(mod, nn.Linear):
+            return f"; its first conv/fc layer, {describe(name, mod)}, takes {mod.in_features} input features"
+    return ""
