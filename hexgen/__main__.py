@@ -5,27 +5,41 @@ python -m hexgen example
 
 The first form quantizes the model (golden/), runs the golden model on the first test image (or
 --images N) and writes the memory images, memory map and Verilog header into DIR. The second reads
-every file of DIR against its memory map and prints each problem as file:line (exit code 1); `table`
-prints DIR's memory map table; `example` prints the worked example of docs/memory-map.md.
+every file of DIR against its memory map and prints each problem as `file:line: ...` or
+`file: field: ...`; `table` prints DIR's memory map table; `example` prints the worked example of
+docs/memory-map.md.
+
+Exit status: 0 done (check: no problem); 1 check found problems in the folder (a verdict); 2 an
+error (bad argument, unknown model or layer, a folder that is not hexgen's, a write the system
+refused): one line `hexgen: error: ...` on stderr, no traceback unless INT8SIM_DEBUG=1.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 import time
+from typing import NoReturn, Sequence
 
-from golden.errors import GoldenError
+from golden.cli import run_cli
 from hexgen.config import HardwareConfig
 from hexgen.errors import HexgenError
 
 DEFAULTS = HardwareConfig()
+PROG = "hexgen"
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse whose usage errors are one `hexgen: error: ...` line and status 2, like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        raise HexgenError(f"{message} (see {self.prog} --help)")
 
 
 def _gen_parser() -> argparse.ArgumentParser:
     from golden.arith import BIAS_MODES
     from golden.models import DEFAULT_MODEL, SHIPPED
 
-    p = argparse.ArgumentParser(prog="python -m hexgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p = ArgumentParser(prog="python -m hexgen", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory (default {DEFAULT_MODEL})")
     p.add_argument("--out", required=True, help="output folder (written whole, or not at all)")
     p.add_argument("--images", type=int, default=1, help="test images to run (default 1: the first)")
@@ -88,10 +102,15 @@ def generate(args: argparse.Namespace) -> int:
 def check(argv: list[str]) -> int:
     from hexgen.image import check_image
 
-    p = argparse.ArgumentParser(prog="python -m hexgen check", description="check a written image folder against its memory map")
+    p = ArgumentParser(prog="python -m hexgen check", description="check a written image folder against its memory map")
     p.add_argument("folder")
     args = p.parse_args(argv)
-    problems = check_image(args.folder)
+    from pathlib import Path
+
+    folder = Path(args.folder)
+    if not folder.is_dir():
+        raise HexgenError(f"{folder}: no such folder" if not folder.exists() else f"{folder}: not a folder")
+    problems = check_image(folder)
     for line in problems:
         print(line)
     if problems:
@@ -107,7 +126,7 @@ def table(argv: list[str]) -> int:
 
     from hexgen.image import MAP_FILE, map_table
 
-    p = argparse.ArgumentParser(prog="python -m hexgen table", description="print a written folder's memory map table")
+    p = ArgumentParser(prog="python -m hexgen table", description="print a written folder's memory map table")
     p.add_argument("folder")
     args = p.parse_args(argv)
     path = Path(args.folder) / MAP_FILE
@@ -119,21 +138,22 @@ def table(argv: list[str]) -> int:
     return 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
-    try:
-        if argv[:1] == ["check"]:
-            return check(argv[1:])
-        if argv[:1] == ["table"]:
-            return table(argv[1:])
-        if argv[:1] == ["example"]:
-            from hexgen.example import main as example_main
+def _main(argv: Sequence[str] | None) -> int:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args[:1] == ["check"]:
+        return check(args[1:])
+    if args[:1] == ["table"]:
+        return table(args[1:])
+    if args[:1] == ["example"]:
+        from hexgen.example import main as example_main
 
-            return example_main(argv[1:])
-        return generate(_gen_parser().parse_args(argv))
-    except (HexgenError, GoldenError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return example_main(args[1:])
+    return generate(_gen_parser().parse_args(args))
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Exit status 0 (done), 1 (check found problems), 2 (an error, one line on stderr)."""
+    return run_cli(PROG, _main, argv)
 
 
 if __name__ == "__main__":

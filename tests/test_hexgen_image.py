@@ -348,7 +348,7 @@ def test_cli_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[st
     capsys.readouterr()
     assert main(["table", str(out)]) == 0
     assert capsys.readouterr().out == (out / "memory_map.txt").read_text()
-    assert main(["table", str(tmp_path)]) == 1
+    assert main(["table", str(tmp_path)]) == 2  # an error, not a verdict
     _edit_line(out / "fc2.scale.memh", 13, "zzzzzzzz")
     capsys.readouterr()
     assert main(["check", str(out)]) == 1
@@ -356,11 +356,11 @@ def test_cli_generate_and_check(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--word-bits", "48"]) == 1
+    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--word-bits", "48"]) == 2
     assert "HardwareConfig.word_bits=48" in capsys.readouterr().err
-    assert main(["--model", "nosuch", "--out", str(tmp_path / "x")]) == 1
+    assert main(["--model", "nosuch", "--out", str(tmp_path / "x")]) == 2
     assert "unknown model 'nosuch'" in capsys.readouterr().err
-    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-buf-words", "8"]) == 1
+    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-buf-words", "8"]) == 2
     assert "layer fc1: one output-channel tile of weights needs 64 words of the weight buffer, which holds 8" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
 
@@ -399,7 +399,7 @@ def test_cli_user_factory_model(tmp_path: Path, capsys: pytest.CaptureFixture[st
     mm = json.loads((out / "memory_map.json").read_text())
     assert [l["name"] for l in mm["layers"]] == ["fc1"] and mm["model"] == "tiny:make" and mm["images"] == 3
     assert read_image(out).segment_info("fc1", "input")["shape"] == [3, 180]
-    assert main(["--model", f"{src}:make", "--out", str(tmp_path / "t2"), "--images", "9"]) == 1
+    assert main(["--model", f"{src}:make", "--out", str(tmp_path / "t2"), "--images", "9"]) == 2
     assert "--images 9: the model's calibration batch has 8 images" in capsys.readouterr().err
 
 
