@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,15 +23,31 @@ from golden.graph import torch_int8_output
 def summary(args: argparse.Namespace) -> int:
     t0 = time.time()
     m = load_model(args.model)
-    print(f"model {m.name}: quantizing (FX PTQ, {len(m.calibration)} calibration images) ...", flush=True)
+    count = m.calibration.shape[0] if m.calibration.dim() else 0
+    print(f"model {m.name}: quantizing (FX PTQ, {count} calibration images) ...", flush=True)
     qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2)
     net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
     print(net.table())
     x = m.x_test if m.x_test is not None else m.calibration
+    what = "test images" if m.x_test is not None else "calibration images (the model has no test data)"
     with torch.no_grad():
-        f_pred = m.float_model(x).argmax(1).numpy()
-    q_pred = torch_int8_output(qm, x).argmax(1).numpy()
-    g_pred = net.predict(net.quantize_input(x))
+        f_out = m.float_model(x)
+    q_out = torch_int8_output(qm, x)
+    g_codes = net.run(net.quantize_input(x)).output
+    if q_out.dim() != 2:
+        # Not a vector of class scores ([N, C, H, W] from a conv-only model, ...): no top-1 to
+        # speak of; compare golden's output codes with PyTorch's element by element instead.
+        q_codes = np.round(q_out.numpy() / net.output_scale).astype(np.int64) + net.output_zero_point
+        equal = float(np.mean(q_codes == g_codes.astype(np.int64)))
+        print()
+        print(f"output {'x'.join(map(str, q_out.shape[1:]))} is not a vector of class scores [N, classes]: "
+              "no top-1 accuracy lines")
+        print(f"golden output codes equal PyTorch int8's on {equal:.2%} of {q_codes.size:,} elements, "
+              f"{len(x)} {what} ({time.time() - t0:.1f} s)")
+        return 0
+    f_pred = f_out.argmax(1).numpy()
+    q_pred = q_out.argmax(1).numpy()
+    g_pred = g_codes.reshape(g_codes.shape[0], -1).argmax(axis=1)
     agree = float(np.mean(g_pred == q_pred))
     if m.y_test is not None:
         y = m.y_test.numpy()
@@ -39,7 +56,7 @@ def summary(args: argparse.Namespace) -> int:
         print(f"  float            {np.mean(f_pred == y):.4f}")
         print(f"  PyTorch int8     {np.mean(q_pred == y):.4f}")
         print(f"  golden           {np.mean(g_pred == y):.4f}")
-    print(f"golden top-1 agrees with PyTorch int8 on {agree:.2%} of {len(g_pred)} images ({time.time() - t0:.1f} s)")
+    print(f"golden top-1 agrees with PyTorch int8 on {agree:.2%} of {len(g_pred)} {what} ({time.time() - t0:.1f} s)")
     return 0
 
 
@@ -61,7 +78,13 @@ def oracle(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+#: PyTorch 2.13 warns on every quantized tensor it creates that such tensors are deprecated: noise
+#: on the command line (golden's own warnings, e.g. bias saturation, are kept).
+TORCH_NOISE = r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized tensor creation"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    warnings.filterwarnings("ignore", message=TORCH_NOISE, category=UserWarning)
     p = argparse.ArgumentParser(prog="python -m golden", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="cmd")
     s = sub.add_parser("summary", help="layer table and accuracies")
