@@ -13,6 +13,7 @@ anyway (hexgen.image.check_image).
 """
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
@@ -85,6 +86,19 @@ def _kind(v: Any) -> str:
     return type(v).__name__
 
 
+def _show(v: Any) -> str:
+    """A value as it appears in the JSON file (shortened)."""
+    try:
+        text = json.dumps(v)
+    except (TypeError, ValueError):
+        text = repr(v)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _is(v: Any) -> str:
+    return "is null" if v is None else f"is {_show(v)} ({_kind(v)})"
+
+
 def _int_text(s: Int) -> str:
     if s.choices:
         return "one of " + ", ".join(map(str, s.choices))
@@ -103,26 +117,26 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
     """Every place where `value` does not follow `spec`, as (field path, problem)."""
     where = path or "(top level)"
     if isinstance(spec, Const):
-        return [] if value == spec.value and type(value) is type(spec.value) else [(where, f"is {value!r}, expected {spec.value!r}")]
+        return [] if value == spec.value and type(value) is type(spec.value) else [(where, f"is {_show(value)}, expected {_show(spec.value)}")]
     if isinstance(spec, Int):
         if not isinstance(value, int) or isinstance(value, bool):
-            return [(where, f"is {value!r} ({_kind(value)}), expected {_int_text(spec)}")]
+            return [(where, f"{_is(value)}, expected {_int_text(spec)}")]
         if (spec.choices and value not in spec.choices) or (spec.lo is not None and value < spec.lo) or (spec.hi is not None and value > spec.hi):
             return [(where, f"is {value}, expected {_int_text(spec)}")]
         return []
     if isinstance(spec, Bool):
-        return [] if isinstance(value, bool) else [(where, f"is {value!r} ({_kind(value)}), expected true or false")]
+        return [] if isinstance(value, bool) else [(where, f"{_is(value)}, expected true or false")]
     if isinstance(spec, Str):
         if not isinstance(value, str):
-            return [(where, f"is {value!r} ({_kind(value)}), expected a string")]
+            return [(where, f"{_is(value)}, expected a string")]
         if spec.choices and value not in spec.choices:
-            return [(where, f"is {value!r}, expected one of {', '.join(spec.choices)}")]
+            return [(where, f"is {_show(value)}, expected one of {', '.join(spec.choices)}")]
         if spec.pattern is not None and not re.fullmatch(spec.pattern, value):
-            return [(where, f"is {value!r}, which is not a valid name here")]
+            return [(where, f"is {_show(value)}, which is not a valid name here")]
         return []
     if isinstance(spec, List):
         if not isinstance(value, list):
-            return [(where, f"is {value!r} ({_kind(value)}), expected a list")]
+            return [(where, f"{_is(value)}, expected a list")]
         if spec.lens and len(value) not in spec.lens:
             return [(where, f"has {len(value)} entries, expected {' or '.join(map(str, spec.lens))}")]
         out: list[Problem] = []
@@ -131,7 +145,7 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
         return out
     if isinstance(spec, Map):
         if not isinstance(value, dict):
-            return [(where, f"is {value!r} ({_kind(value)}), expected an object")]
+            return [(where, f"{_is(value)}, expected an object")]
         out = []
         for k, v in value.items():
             if not re.fullmatch(spec.key, k):
@@ -140,7 +154,7 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
         return out
     assert isinstance(spec, Obj)
     if not isinstance(value, dict):
-        return [(where, f"is {value!r} ({_kind(value)}), expected an object")]
+        return [(where, f"{_is(value)}, expected an object")]
     out = []
     for k, sub in spec.fields.items():
         if k not in value:
