@@ -141,7 +141,7 @@ def quantize(
             _flatten_modules_to_function(float_model), mapping, example_inputs=(calibration_batch[:1],)
         )
     except Exception as exc:  # FX tracing errors name the offending code; keep them
-        raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization: {exc}") from exc
+        raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization: {_one_line(exc)}") from exc
     try:
         with torch.no_grad():
             for start in range(0, calibration_batch.shape[0], calibration_chunk):
@@ -150,8 +150,13 @@ def quantize(
             return convert_fx(prepared)
     except Exception as exc:  # an observer or FX's convert: not expected after the checks above
         raise QuantSchemeError(
-            f"FX could not quantize {type(model).__name__}: {type(exc).__name__}: {str(exc).strip()}"
+            f"FX could not quantize {type(model).__name__}: {type(exc).__name__}: {_one_line(exc)}"
         ) from exc
+
+
+def _one_line(exc: BaseException) -> str:
+    """A PyTorch error message on one line (they often span several)."""
+    return " ".join(str(exc).split()) or type(exc).__name__
 
 
 def pow2_exact(scale: float) -> bool:
