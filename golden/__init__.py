@@ -11,6 +11,7 @@ from golden.errors import (
     BiasSaturationError,
     GoldenError,
     InputError,
+    ModelLoadError,
     QuantSchemeError,
     RangeError,
     ShapeError,
@@ -57,7 +58,7 @@ def quantize_input(net: Network, x: object) -> object:
 
 __all__ = [
     "BIAS_MODES", "INPUT", "AddLayer", "AvgPoolLayer", "BiasSaturationError", "ConvLayer", "FlattenLayer",
-    "GoldenError", "InputError", "InputQuant", "Layer", "LinearLayer", "MaxPoolLayer", "Network",
+    "GoldenError", "InputError", "InputQuant", "Layer", "LinearLayer", "MaxPoolLayer", "ModelLoadError", "Network",
     "QuantSchemeError", "RangeError", "Requant", "RunResult", "ShapeError", "UnsupportedLayerError",
     "contract_qconfig", "extract", "quantize", "quantize_input", "trace_values",
 ]
