@@ -218,6 +218,12 @@ def _check_batchnorm_fuses(gm: fx.GraphModule, node: fx.Node, name: str, mod: nn
 def check_model_accepts(model: nn.Module, gm: fx.GraphModule | None, batch: torch.Tensor) -> None:
     """Run the float model on one sample; a shape error names the model's first layer and the
     input it expects."""
+    dtypes = {p.dtype for p in model.parameters() if p.is_floating_point()}
+    if dtypes and batch.dtype not in dtypes:
+        raise InputError(
+            f"calibration_batch is {batch.dtype}, the model's parameters are "
+            f"{', '.join(sorted(map(str, dtypes)))}; convert the batch (e.g. batch.float())"
+        )
     try:
         with torch.no_grad():
             model(batch[:1])

@@ -131,6 +131,8 @@ def test_calibration_batch_that_is_not_a_float_tensor():
         quantize(_conv_model(), torch.zeros(4, 1, 8, 8, dtype=torch.int64))
     with pytest.raises(InputError, match="calibration_batch must be a torch.Tensor, got ndarray"):
         quantize(_conv_model(), np.zeros((4, 1, 8, 8), np.float32))
+    with pytest.raises(InputError, match=r"calibration_batch is torch.float64, the model's parameters are torch.float32"):
+        quantize(_conv_model(), _calib(1, 8, 8).double())
 
 
 @pytest.mark.parametrize(
