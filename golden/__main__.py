@@ -95,15 +95,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         a.add_argument("--m0-bits", type=int, default=16)
         a.add_argument("--pow2", action="store_true", help="constrain scales to powers of two (use with --m0-bits 1)")
     sub.add_parser("models", help="list the shipped models")
-    args = p.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    if not words or (words[0].startswith("-") and words[0] not in ("-h", "--help")):
+        words.insert(0, "summary")  # summary is the default command: `python -m golden --model vgg`
+    args = p.parse_args(words)
     if args.cmd == "models":
         for name, spec in SHIPPED.items():
             print(f"{name:12s} {spec.description}")
         return 0
     if args.cmd == "oracle":
         return oracle(args)
-    if args.cmd is None:
-        args = p.parse_args(["summary", *(sys.argv[1:] if argv is None else argv)])
     return summary(args)
 
 

@@ -344,3 +344,12 @@ def test_summary_of_a_user_model_without_test_data_and_a_bare_linear(tmp_path, c
     assert "fc1" in out and "golden top-1 agrees with PyTorch int8 on" in out
     assert "16 calibration images (the model has no test data)" in out
 
+
+
+def test_summary_is_the_default_command_and_option_errors_are_one_line(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("INT8SIM_DEBUG", raising=False)
+    status, _, err = _run_cli(["--model", "nosuch"], capsys)  # argparse refused this before
+    assert status == 2 and err.startswith("golden: error: unknown model 'nosuch'") and err.count("\n") == 1, err
+    f = _factory_file(tmp_path, "def make():\n    return nn.Sequential(nn.Conv2d(1, 2, 3)), torch.rand(4, 1, 6, 6)\n")
+    status, _, err = _run_cli(["--model", f"{f}:make", "--m0-bits", "40"], capsys)
+    assert status == 2 and err == "golden: error: m0_bits=40 is outside 1..31\n", err
