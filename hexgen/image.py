@@ -767,7 +767,7 @@ def _inspect(folder: Path) -> tuple[list[str], ReadBack | None]:
     rb: ReadBack | None = None
     if cfg is not None:
         rb = _check_contents(folder, mm, cfg, problems)
-    # checksums last: a file reported above is not reported again for its checksum
+    # checksums last: every file that differs from what hexgen wrote, whatever was found above
     man, mprobs = read_manifest(folder)
     problems += mprobs
     if man is not None:
@@ -779,8 +779,6 @@ def _inspect(folder: Path) -> tuple[list[str], ReadBack | None]:
             if n not in files:
                 problems.append(f"{MANIFEST_FILE}: files.{n}: missing (the memory map names {n}); the folder is not as hexgen wrote it")
         for n, info in files.items():
-            if any(p.startswith(f"{n}:") for p in problems):
-                continue
             try:
                 data = (folder / n).read_bytes()
             except OSError as exc:

@@ -210,7 +210,7 @@ def _hi(mm: dict[str, Any]) -> None:
 CORRUPTIONS: dict[str, tuple[Callable[[Path], None], list[str]]] = {
     # a clamp bound that changes golden's result, and one that changes nothing golden computes here
     "clamp_lo": (lambda d: _edit_map(d, _lo), ["memory_map.json: layers[0].descriptor (conv1): golden run"]),
-    "clamp_hi": (lambda d: _edit_map(d, _hi), ["memory_map.json: "]),
+    "clamp_hi": (lambda d: _edit_map(d, _hi), ["memory_map.json: changed since hexgen wrote it"]),
     "base_word": (lambda d: _edit_map(d, lambda mm: mm["segments"][1].update(base_word=mm["segments"][1]["base_word"] + 1)),
                   ["memory_map.json: segments[1].base_word (conv1.bias): is "]),
     "array_rows_changed": (lambda d: _edit_map(d, lambda mm: mm["config"].update(array_rows=8)),

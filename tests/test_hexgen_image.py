@@ -160,8 +160,11 @@ def test_check_reports_file_and_line(written: Path, tmp_path: Path) -> None:
     assert "conv2.input.memh:5: header shape is '1x16x12x13', expected '1x16x12x12'" in text
     assert "fc1.expected.memh:" in text and "too few words: 1, expected 2" in text
     assert f"dram.memh:{dram_header + seg['base_word'] + 1}: word {seg['base_word']} (segment conv4.bias word 0) differs" in text
-    assert len(probs) == 6, text
-    with pytest.raises(HexgenError, match="6 problem"):
+    # and every edited file once more, by its checksum in hexgen.manifest
+    changed = [p.split(":")[0] for p in probs if "changed since hexgen wrote it" in p]
+    assert sorted(changed) == ["conv1.weights.memh", "conv2.input.memh", "conv3.weights.memh", "dram.memh", "fc1.expected.memh"]
+    assert len(probs) == 6 + 5, text
+    with pytest.raises(HexgenError, match="11 problem"):
         read_image(d)
 
 
@@ -180,7 +183,7 @@ def test_check_reports_reserved_bits_and_stray_dram_words(written: Path, tmp_pat
     gap = next(s for s in mm["segments"] if s["bytes"] % 64)
     gap_word = gap["base_word"] + gap["words"]
     _edit_line(d / "dram.memh", 7 + gap_word + 1, "0000000000000001")
-    probs = check_image(d)
+    probs = [p for p in check_image(d) if "changed since hexgen wrote it" not in p]  # the checksums: both files
     assert probs == [
         f"conv5.scale.memh:{first + 1}: record 0 = 0x{word:x} has reserved bits set (mask 0xffffffc080000000)",
         f"dram.memh:{7 + gap_word + 1}: word {gap_word} lies between segments and is not 0",
