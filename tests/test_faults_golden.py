@@ -327,14 +327,14 @@ def test_python_m_golden_exits_2_with_one_error_line(tmp_path, body, expect):
     assert "Traceback" not in out.stderr
 
 
-def test_summary_of_a_model_whose_output_is_not_a_vector(tmp_path):
+def test_summary_of_a_model_whose_output_is_not_a_vector(tmp_path, capsys):
     f = _factory_file(tmp_path, "def make():\n    torch.manual_seed(0)\n"
                       "    return nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.Conv2d(4, 2, 1)), torch.rand(6, 1, 6, 6)\n")
-    out = _subprocess(["summary", "--model", f"{f}:make"])
-    assert out.returncode == 0, out.stderr
-    assert "conv1" in out.stdout and "conv2" in out.stdout  # the table
-    assert "output 2x6x6 is not a vector of class scores" in out.stdout
-    assert "golden output codes equal PyTorch int8's on" in out.stdout and "calibration images" in out.stdout
+    status, out, err = _run_cli(["summary", "--model", f"{f}:make"], capsys)
+    assert status == 0, err
+    assert "conv1" in out and "conv2" in out  # the table
+    assert "output 2x6x6 is not a vector of class scores" in out
+    assert "golden output codes equal PyTorch int8's on" in out and "calibration images" in out
 
 
 def test_summary_of_a_user_model_without_test_data_and_a_bare_linear(tmp_path, capsys):
