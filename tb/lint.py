@@ -12,6 +12,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from golden.cli import run_cli
+from tb.sim import SimError, require_checkout
 from tb.toolchain import simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -54,7 +56,10 @@ def lint() -> list[str]:
     return problems
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
+    require_checkout()
+    if not SOURCES:  # never "0 modules, 0 problems": linting nothing is not a pass
+        raise SimError(f"lint: no Verilog modules under {ROOT / 'rtl'} or {ROOT / 'tb' / 'hdl'}")
     problems = lint()
     for p in problems:
         print(p)
@@ -63,4 +68,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli("lint", main))

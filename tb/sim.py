@@ -10,13 +10,17 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shlex
 import shutil
+import signal
+import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
-from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
+from golden.errors import UserError
+from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env, simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
@@ -44,8 +48,11 @@ BENCH_MAIN: dict[str, Path] = {"accel": TB_HDL / "verilator_main.cpp"}
 BENCH_DEPS: dict[str, list[Path]] = {"accel": [RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt", TB_HDL / "verilator_main.cpp"]}
 
 #: Arguments every Verilator build gets: assertions on (style.md), warnings printed but not fatal
-#: (make lint is the place where warnings fail).
-VERILATOR_ARGS = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "fast", "--x-initial", "fast"]
+#: (make lint is the place where warnings fail) except the two that mean X on a 4-state simulator;
+#: X values `unique`, so that a run can ask for random ones (xrand_plusargs).
+VERILATOR_ARGS = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "unique", "--x-initial", "unique",
+                  # an undriven or multiply driven bit stops the build (2-state would hide it)
+                  "-Wwarn-UNDRIVEN", "-Werror-UNDRIVEN", "-Werror-MULTIDRIVEN"]
 ICARUS_ARGS = ["-g2012"]
 
 
@@ -65,13 +72,151 @@ def _locked(path: Path) -> Iterator[None]:
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
+#: Every file a build can read besides its listed sources: anything in rtl/ (included headers) and
+#: tb/hdl/ (harnesses, Verilator control files, main loops). Hashed whole, so a change to any of
+#: them makes a new build even where a bench does not list it.
+def _hdl_files() -> list[Path]:
+    return sorted(p for d in (RTL, TB_HDL) for p in d.rglob("*") if p.is_file())
+
+
+def _toolchain_id(sim: str) -> str:
+    import cocotb
+
+    if sim == "verilator":
+        from tb.toolchain import simulator_env, verilator_version
+
+        tool = "verilator %d.%d" % verilator_version(simulator_env())
+    else:
+        iv = shutil.which("iverilog") or "iverilog"
+        tool = f"iverilog {Path(iv).resolve()}:{Path(iv).resolve().stat().st_mtime_ns if Path(iv).exists() else 0}"
+    return f"{tool} cocotb {cocotb.__version__}"
+
+
 def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str, object], args: Sequence[str]) -> str:
+    """Content key of a build: simulator and its version, top, parameters, arguments (defines
+    included) and the bytes of every source and of every file under rtl/ and tb/hdl/."""
     h = hashlib.sha256()
-    h.update(repr((sim, top, sorted(parameters.items()), list(args), os.environ.get("WAVES", ""))).encode())
-    for src in sources:
+    h.update(repr((sim, _toolchain_id(sim), top, sorted(parameters.items()), list(args))).encode())
+    for src in [*sources, *_hdl_files()]:
         h.update(str(src).encode())
         h.update(src.read_bytes())
     return h.hexdigest()
+
+
+#: Folder names of builds in progress: `.<build>.tmp-<pid>`; a later build removes those of dead
+#: processes (a killed run), never any other folder.
+_TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clean_leftovers(parent: Path) -> None:
+    """Remove the temporary build folders of runs that were killed (their process is gone)."""
+    if not parent.is_dir():
+        return
+    for p in parent.iterdir():
+        m = _TMP_RE.match(p.name)
+        if m and p.is_dir() and not _pid_alive(int(m.group("pid"))):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+class SimError(UserError):
+    """An intended error of the simulation tools (tb/): one line, exit status 2 (golden.cli)."""
+
+
+class BuildError(SimError):
+    """A bench that does not build (compiler errors, a refused source); the message says where."""
+
+
+class CheckoutError(SimError):
+    """tb/ runs from a source checkout only: the Verilog is not installed with the wheel."""
+
+
+def require_checkout() -> None:
+    """The benches read rtl/ and tb/hdl/ next to this package and build into build/ there: a
+    wheel install (pip install '.[dev]', not editable) carries golden/, hexgen/ and tb/ but no
+    Verilog, so tb/ says so instead of looking for site-packages/rtl."""
+    for p in (RTL / "accel_top.sv", TB_HDL / "accel_tb.sv"):
+        if not p.is_file():
+            raise CheckoutError(
+                f"the simulation benches need a source checkout of int8sim ({p} is missing: tb/ was "
+                "installed without the Verilog); run them from a git clone (make sim, make test)"
+            )
+
+
+def _die_with_parent() -> None:  # pragma: no cover - runs in the child between fork and exec
+    """PR_SET_PDEATHSIG: the child (make, the compiler driver, the simulator) is killed when the
+    Python that started it dies, even by SIGKILL, so no build goes on linking after its caller is
+    gone."""
+    import ctypes
+
+    ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)
+
+
+def run_cmds(cmds: Sequence[Sequence[str]], cwd: str | os.PathLike[str], env: Mapping[str, str] | None,
+             stdout: object = None) -> None:
+    """Run each command in turn (cocotb's runner calls this), each killed with its caller."""
+    for cmd in cmds:
+        stderr = None if stdout is None else subprocess.STDOUT
+        proc = subprocess.Popen(list(cmd), cwd=cwd, env=None if env is None else dict(env), stdout=stdout,  # type: ignore[arg-type]
+                                stderr=stderr, preexec_fn=_die_with_parent)
+        try:
+            rc = proc.wait()
+        except BaseException:
+            proc.kill()
+            proc.wait()
+            raise
+        if rc != 0:
+            raise RuntimeError(f"command failed with return code {rc}: {shlex.join(cmd)}")
+
+
+def _log_excerpt(log: Path, limit: int = 12) -> str:
+    try:
+        lines = log.read_text(errors="replace").splitlines()
+    except OSError:
+        return f"no build log ({log})"
+    errs = [l for l in lines if "%Error" in l or "error:" in l.lower() or "sorry:" in l]
+    shown = (errs or lines)[:limit] if errs else lines[-limit:]
+    return f"build log {log}:\n  " + "\n  ".join(shown)
+
+
+#: Based literals with a z digit ('z, 1'bz, 8'hzz): on Verilator (2-state) they read as 0.
+_Z_LITERAL = re.compile(r"(?:\b\d+\s*)?'[sS]?(?:[bBoOhHdD]\s*[0-9a-fA-FxXzZ_?]*[zZ][0-9a-fA-FxXzZ_?]*|[zZ]\b)")
+_STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
+_LINE_DIRECTIVE = re.compile(r'^\s*`line\s+(\d+)\s+"([^"]*)"')
+
+
+def z_constants(sources: Sequence[Path], defines: Sequence[str] = ()) -> list[str]:
+    """`file:line` of every z constant in the preprocessed sources (defines applied, comments and
+    strings out). The design has no tristate pins, so every z is a bug Verilator would hide."""
+    env = simulator_env()
+    cmd = ["verilator", "-E", f"-I{RTL}", *defines, *[str(s) for s in sources]]
+    r = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if r.returncode != 0:
+        raise BuildError(f"verilator -E failed on {', '.join(s.name for s in sources)}:\n{r.stderr.strip()}")
+    found: list[str] = []
+    fname, line = "?", 0
+    for raw in r.stdout.splitlines():
+        m = _LINE_DIRECTIVE.match(raw)
+        if m:
+            line, fname = int(m.group(1)), m.group(2)
+            continue
+        if _Z_LITERAL.search(_STRING.sub('""', raw)):
+            try:
+                shown = str(Path(fname).resolve().relative_to(ROOT))
+            except ValueError:
+                shown = fname
+            found.append(f"{shown}:{line}")
+        line += 1
+    return found
 
 
 def build(
@@ -86,9 +231,15 @@ def build(
     """Build (or reuse) the bench of `block` for `sim`; returns its build directory.
 
     extra_args go to the simulator after the common ones (defines, Verilator options); a build
-    with extra_args lives in its own directory, named by `variant`. waves defaults to $WAVES."""
+    with extra_args lives in its own directory, named by `variant`. waves defaults to $WAVES.
+
+    A build is made in a temporary folder beside its directory and moved into place only when it
+    succeeded, with its content key (`.stamp`) inside: the directory only ever holds a complete
+    build of the sources its stamp names. A run killed mid-build (kill -9, OOM, CI timeout) leaves
+    the previous build untouched; its compiler processes are killed with it (tb.sim._run_cmds)."""
     from cocotb_tools.runner import get_runner
 
+    require_checkout()
     apply_simulator_env()
     params = dict(parameters or {})
     top, sources = BENCHES[block]
@@ -99,30 +250,55 @@ def build(
     key = _stamp(sim, top, [*sources, *BENCH_DEPS.get(block, [])], params, [*args, f"waves={waves}"])
     stamp = bdir / ".stamp"
     # One global lock: at most one simulator build at a time on the machine (two cores), and no
-    # worker ever uses a half-built directory.
+    # two processes ever replace the same directory at once.
     with _locked(BUILD / ".build.lock"):
+        _clean_leftovers(bdir.parent)
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
+        if sim == "verilator":
+            zs = z_constants([*sources], [a for a in args if a.startswith("-D")])
+            if zs:
+                raise BuildError(
+                    f"{zs[0]}: drives a z constant; Verilator is 2-state and reads it as 0, so X/Z "
+                    f"would pass unseen (run this case with SIM=icarus, or drive the bit)"
+                    + (f" ({len(zs)} places in all)" if len(zs) > 1 else "")
+                )
+        tmp = bdir.parent / f".{bdir.name}.tmp-{os.getpid()}"
+        shutil.rmtree(tmp, ignore_errors=True)
         # the cached runtime objects are built without --timing; timing builds compile their own
         cached = sim == "verilator" and "--timing" not in args
         if sim == "verilator":
-            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(bdir), main=BENCH_MAIN.get(block))
+            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(tmp), main=BENCH_MAIN.get(block))
         else:
-            runner = get_runner(sim)
-        runner.build(
-            sources=[str(s) for s in sources],
-            includes=[str(RTL)],
-            hdl_toplevel=top,
-            build_dir=str(bdir),
-            parameters=params,
-            build_args=list(args),
-            always=True,
-            timescale=("1ns", "1ps"),
-            waves=waves,
-        )
-        stamp.write_text(key)
+            runner = _icarus_runner()
+        log = bdir.parent / f"{bdir.name}.build.log"
+        try:
+            runner.build(
+                sources=[str(s) for s in sources],
+                includes=[str(RTL)],
+                hdl_toplevel=top,
+                build_dir=str(tmp),
+                parameters=params,
+                build_args=list(args),
+                always=True,
+                timescale=("1ns", "1ps"),
+                waves=waves,
+                log_file=str(log),
+            )
+        except RuntimeError as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise BuildError(f"the {block} bench does not build on {sim} ({exc}); {_log_excerpt(log)}") from None
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        (tmp / ".stamp").write_text(key)
         if cached:
-            _save_runtime(bdir)
+            _save_runtime(tmp)
+        old = bdir.parent / f".{bdir.name}.old-{os.getpid()}"
+        if bdir.exists():
+            bdir.rename(old)
+        tmp.rename(bdir)
+        shutil.rmtree(old, ignore_errors=True)
     return bdir
 
 
@@ -151,6 +327,9 @@ def _verilator_runner(*, touch_runtime: bool, main: Path | None):
     from cocotb_tools.runner import Verilator
 
     class ProjectVerilator(Verilator):
+        def _execute_cmds(self, cmds, cwd, stdout=None):  # children die with this process
+            run_cmds(cmds, cwd, self.env, stdout)
+
         def _build_command(self):
             cmds = super()._build_command()
             if main is not None:
@@ -166,6 +345,23 @@ def _verilator_runner(*, touch_runtime: bool, main: Path | None):
     return ProjectVerilator()
 
 
+def _icarus_runner():
+    from cocotb_tools.runner import Icarus
+
+    class ProjectIcarus(Icarus):
+        def _execute_cmds(self, cmds, cwd, stdout=None):  # children die with this process
+            run_cmds(cmds, cwd, self.env, stdout)
+
+    return ProjectIcarus()
+
+
+def runner_for(sim: str):
+    """cocotb's runner for `sim`, its commands killed with the calling process."""
+    if sim == "verilator":
+        return _verilator_runner(touch_runtime=False, main=None)
+    return _icarus_runner()
+
+
 def _save_runtime(bdir: Path) -> None:
     if all((_RUNTIME_CACHE / f"{n}.o").is_file() for n in _RUNTIME):
         return
@@ -174,6 +370,14 @@ def _save_runtime(bdir: Path) -> None:
         for ext in (".o", ".d"):
             if (bdir / (n + ext)).is_file():
                 shutil.copy2(bdir / (n + ext), _RUNTIME_CACHE / (n + ext))
+
+
+#: Verilator builds are 2-state: an X becomes a value chosen at build time unless the build says
+#: `unique` (VERILATOR_ARGS) and the run asks for random values. Runs on Verilator get these
+#: plusargs with a seed, so an undriven or never-reset bit takes a different value from one seed
+#: to the next instead of a silent 0 (tb.layer_sim runs each layer under two seeds).
+def xrand_plusargs(seed: int) -> list[str]:
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{max(1, int(seed))}"]
 
 
 def run(
@@ -187,18 +391,24 @@ def run(
     plusargs: Sequence[str] = (),
     run_name: str | None = None,
 ) -> Path:
-    """Run cocotb tests of `test_module` on the (reused) build; fails the calling pytest test on failure."""
-    from cocotb_tools.runner import get_runner
+    """Run cocotb tests of `test_module` on the (reused) build; fails the calling pytest test on failure.
 
+    The run's files (results.xml, waveforms) go to build/sim/runs/<build>-<run>/, outside the
+    build directory, which a later build may replace whole."""
     apply_simulator_env()
     params = dict(parameters or {})
     bdir = build(block, sim, params)
     top, _ = BENCHES[block]
-    tdir = bdir / f"run-{run_name or testcase or 'all'}"
+    tdir = BUILD / "runs" / f"{bdir.name}-{run_name or testcase or 'all'}"
     env = {"RTL_SIM": sim, "RTL_BLOCK": block, "RTL_PARAMS": repr(sorted(params.items())), **SIM_PROCESS_ENV}
     env.update(extra_env or {})
-    runner = get_runner(sim)
-    return runner.test(
+    waves = os.environ.get("WAVES", "0") == "1"
+    extra = list(plusargs)
+    if sim == "verilator":
+        extra += xrand_plusargs(int(os.environ.get("RTL_SEED", "1") or 1))
+    elif waves:  # the dump file named at build time lay in the build's temporary folder
+        extra.append(f"+dumpfile_path={tdir / (top + '.fst')}")
+    return runner_for(sim).test(
         test_module=test_module,
         hdl_toplevel=top,
         hdl_toplevel_lang="verilog",
@@ -207,8 +417,8 @@ def run(
         testcase=testcase,
         parameters=params,
         extra_env=env,
-        plusargs=list(plusargs),
-        waves=os.environ.get("WAVES", "0") == "1",
+        plusargs=extra,
+        waves=waves,
     )
 
 
