@@ -641,10 +641,11 @@ def _check_layer(
     arrays: Mapping[tuple[str, str], NDArray[np.int64]],
     cfg: HardwareConfig,
     images: int,
+    run_golden: bool = True,
 ) -> list[str]:
     """One layer's entry against its segments: golden's record is rebuilt from the descriptor and
     the data segments, planned again (hexgen.plan) and compared with the map field by field, and
-    run (golden) on the input segment to give the expected segment."""
+    run (golden) on the input segment to give the expected segment (unless run_golden is off)."""
     name = entry["name"]
     where = f"{MAP_FILE}: layers[{i}]"
     d = entry["descriptor"]
@@ -735,6 +736,12 @@ def _check_layer(
     if out or not all((name, s) in arrays for s in DATA_SEGMENTS):
         return out
     x, exp = arrays[(name, "input")], arrays[(name, "expected")]
+    o = arrays.get((name, "output"))
+    if o is not None and o.shape == exp.shape and np.any(o != 255 - exp):
+        out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected "
+                   f"({int(np.count_nonzero(o != 255 - exp))} elements differ)")
+    if not run_golden:
+        return out
     try:
         y = np.asarray(layer.forward([x.astype(np.uint8)]), np.int64)
     except (GoldenError, HexgenError, ValueError) as exc:
@@ -747,14 +754,10 @@ def _check_layer(
             f"differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: "
             f"golden {int(y[at])}, file {int(exp[at])})"
         )
-    o = arrays.get((name, "output"))
-    if o is not None and o.shape == exp.shape and np.any(o != 255 - exp):
-        out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected "
-                   f"({int(np.count_nonzero(o != 255 - exp))} elements differ)")
     return out
 
 
-def _inspect(folder: Path) -> tuple[list[str], ReadBack | None]:
+def _inspect(folder: Path, run_golden: bool = True) -> tuple[list[str], ReadBack | None]:
     """Every problem of a folder, and the folder read back (None when the map is unusable)."""
     mm = _read_map(folder)
     problems = problems_text(MAP_FILE, validate(mm, MAP_SCHEMA))
@@ -766,7 +769,7 @@ def _inspect(folder: Path) -> tuple[list[str], ReadBack | None]:
             problems.append(f"{MAP_FILE}: config: {exc}")
     rb: ReadBack | None = None
     if cfg is not None:
-        rb = _check_contents(folder, mm, cfg, problems)
+        rb = _check_contents(folder, mm, cfg, problems, run_golden)
     # checksums last: every file that differs from what hexgen wrote, whatever was found above
     man, mprobs = read_manifest(folder)
     problems += mprobs
@@ -790,7 +793,8 @@ def _inspect(folder: Path) -> tuple[list[str], ReadBack | None]:
     return problems, rb
 
 
-def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, problems: list[str]) -> ReadBack:
+def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, problems: list[str],
+                    run_golden: bool = True) -> ReadBack:
     wb, wbytes = cfg.word_bits, cfg.word_bytes
     arrays: dict[tuple[str, str], NDArray[np.int64]] = {}
     d = mm["dram"]
@@ -886,7 +890,7 @@ def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, probl
     for i, entry in enumerate(mm["layers"]):
         if entry["name"] not in layer_names[:i]:
             listed = {sg for (ln, sg) in seen if ln == entry["name"]}
-            problems += _check_layer(i, entry, per_layer.get(entry["name"], {}), listed, arrays, cfg, mm["images"])
+            problems += _check_layer(i, entry, per_layer.get(entry["name"], {}), listed, arrays, cfg, mm["images"], run_golden)
     problems += _compare_text(folder, HEADER_FILE, verilog_header(mm))
     problems += _compare_text(folder, TABLE_FILE, map_table(mm) + "\n")
     return ReadBack(folder, mm, cfg, arrays, problems)
@@ -904,10 +908,15 @@ def check_image(folder: str | os.PathLike[str]) -> list[str]:
         return [str(exc)]
 
 
-def read_image(folder: str | os.PathLike[str]) -> ReadBack:
+def read_image(folder: str | os.PathLike[str], *, run_golden: bool = True) -> ReadBack:
     """Read a written folder back into arrays (the inverse of the layout). HexgenError listing every
-    problem if the folder does not check clean (check_image)."""
-    problems, rb = _inspect(Path(folder))
+    problem if the folder does not check clean (check_image).
+
+    run_golden=False skips only check's re-run of golden on each layer's input segment (it imports
+    PyTorch: ~2 s per process). The layer bench reads that way: it compares the RTL with the
+    expected segment itself, and every file, the expected segment and the descriptors included, is
+    still checked against its checksum and the map."""
+    problems, rb = _inspect(Path(folder), run_golden)
     if problems or rb is None:
         raise HexgenError(f"{folder}: {len(problems)} problem(s):\n  " + "\n  ".join(problems))
     return rb

@@ -32,6 +32,7 @@ localparam logic [7:0] CSR_WORDS_READ = 8'd36;
 localparam logic [7:0] CSR_WORDS_WRITTEN = 8'd37;
 localparam logic [7:0] CSR_STATE = 8'd38;
 localparam logic [7:0] CSR_UNITS = 8'd39;
+localparam logic [7:0] CSR_DESC_CHECK = 8'd40;
 localparam logic [7:0] CSR_ID = 8'd48;
 localparam logic [7:0] CSR_ROWS = 8'd49;
 localparam logic [7:0] CSR_COLS = 8'd50;

@@ -97,6 +97,7 @@ module accel_top #(
   // signals used before the block that drives them
   logic rq_ovf_any;           // requantizer: an accumulator + bias left int32
   logic [31:0] units;         // UNITS status word (where each unit is; the watchdog reports it)
+  logic [7:0]  bad_field;     // descriptor check: first field the engine cannot run (DESC_CHECK)
 
   // ------------------------------------------------------------------ CSRs
   logic [15:0] kind_q, in_c_q, in_h_q, in_w_q, out_c_q, out_h_q, out_w_q, kh_q, kw_q;
@@ -182,6 +183,7 @@ module accel_top #(
       CSR_WORDS_WRITTEN: csr_rdata_o = words_wr;
       CSR_STATE:         csr_rdata_o = {28'd0, state_q};
       CSR_UNITS:         csr_rdata_o = units;
+      CSR_DESC_CHECK:    csr_rdata_o = {24'd0, bad_field};
       CSR_ID:            csr_rdata_o = CSR_ID_VALUE;
       CSR_ROWS:          csr_rdata_o = 32'(ROWS);
       CSR_COLS:          csr_rdata_o = 32'(COLS);
@@ -208,8 +210,8 @@ module accel_top #(
   assign oh_expect = (sy_q == 0) ? 32'd0 : (32'(in_h_q) + 2 * 32'(py_q) - 32'(kh_q)) / 32'(sy_q) + 1;
   assign ow_expect = (sx_q == 0) ? 32'd0 : (32'(in_w_q) + 2 * 32'(px_q) - 32'(kw_q)) / 32'(sx_q) + 1;
 
-  // Descriptor check: the first field (CSR address) the engine cannot run, 0 if none.
-  logic [7:0] bad_field;
+  // Descriptor check: the first field (CSR address) the engine cannot run, 0 if none. Readable
+  // before start (DESC_CHECK), so the bench can tell a refused layer from a failing one.
   always_comb begin
     bad_field = 8'd0;
     if (kind_q != KIND_CONV && kind_q != KIND_DEPTHWISE && kind_q != KIND_FC) bad_field = CSR_KIND;
@@ -793,6 +795,16 @@ module accel_top #(
   assign w_cmd_valid = state_q == StRun && !w_issued_q;
   assign layer_written = w_cmd_done && w_issued_q;
 
+  // the writer's source word: the output FIFO's head
+  logic [WORD_BITS-1:0] w_src_data;
+`ifdef MUT_ZBIT  // mutation test (tests/test_faults_sim.py): the word's top bit driven z
+  assign w_src_data = {1'bz, of_mem[of_rd_q][WORD_BITS-2:0]};
+`elsif MUT_UNDRIVEN  // mutation test (tests/test_faults_sim.py): the word's top bit driven by nothing
+  assign w_src_data[WORD_BITS-2:0] = of_mem[of_rd_q][WORD_BITS-2:0];
+`else
+  assign w_src_data = of_mem[of_rd_q];
+`endif
+
   mem_loader #(
       .ADDR_W(ADDR_W),
       .DATA_W(WORD_BITS),
@@ -810,7 +822,7 @@ module accel_top #(
       .rd_valid_i(1'b0), .rd_ready_o(w_nc_rd_ready), .rd_data_i({WORD_BITS{1'b0}}),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
       .buf_wr_valid_o(w_nc_bw_valid), .buf_wr_ready_i(1'b1), .buf_wr_addr_o(w_nc_bw_addr), .buf_wr_data_o(w_nc_bw_data),
-      .src_valid_i(of_valid), .src_ready_o(w_src_ready), .src_data_i(of_mem[of_rd_q]),
+      .src_valid_i(of_valid), .src_ready_o(w_src_ready), .src_data_i(w_src_data),
       .words_read_o(w_nc_words), .words_written_o(words_wr)
   );
 

@@ -29,6 +29,9 @@ CSR = {
     "WORDS_READ": 36, "WORDS_WRITTEN": 37,  # external memory words since reset
     "STATE": 38,
     "UNITS": 39,  # where each unit is (reader segment, waits): decoded by units_text() for the watchdog
+    # the descriptor check on the registers as written, before start: the CSR address of the first
+    # field the engine cannot run, 0 if it can run them all (start would then raise ERR_FIELD)
+    "DESC_CHECK": 40,
     # read-only build facts
     "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52,
 }

@@ -11,16 +11,23 @@ layer in one simulation, print a table. On failure the image folder, the results
 from __future__ import annotations
 
 import argparse
+import fcntl
 import hashlib
 import json
 import os
 import shlex
+import shutil
 import sys
+import tempfile
 import time
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from golden.cli import run_cli
+from tb.sim import SimError, require_checkout, runner_for, xrand_plusargs
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -55,47 +62,111 @@ def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ())
     return bdir
 
 
-def _image_key(model: str, seed: int) -> str:
-    """Hash of everything the memory image depends on: reused while it is unchanged."""
-    h = hashlib.sha256(f"{model}|{seed}".encode())
-    files = sorted((ROOT / "golden").rglob("*.py")) + sorted((ROOT / "golden" / "models" / "checkpoints").glob("*"))
-    files += sorted((ROOT / "hexgen").glob("*.py")) + [Path(__file__)]
-    user = model.rpartition(":")[0]
-    if user and Path(user).is_file():
-        files.append(Path(user))
+class _NoKey(Exception):
+    """The model cannot be keyed by content (not traceable): its image is made afresh."""
+
+
+def _digest_tensor(h: Any, t: Any) -> None:
+    import numpy as np
+
+    a = np.ascontiguousarray(t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t))
+    h.update(f"{a.dtype}{a.shape}".encode())
+    h.update(a.tobytes())
+
+
+def _image_key(m: Any, idx: int, cfg: Any) -> str:
+    """Content key of a memory image: what the quantized network and the image are a function of.
+
+    The float model's traced graph (torch.fx: the computation, functional calls included), its
+    modules' settings (repr), every parameter and buffer, the calibration batch, the test data,
+    the test image's index, the hardware configuration, and the code of golden/, hexgen/ and this
+    file. Not file names: a helper module a factory imports that changes a layer changes the
+    graph or the parameters, and so the key. Quantizing is deterministic, so the same key means
+    the same quantized network; the key costs a trace (~10 ms), quantizing costs seconds."""
+    import torch.fx
+
+    h = hashlib.sha256(f"image|{idx}|{json.dumps(cfg.to_json(), sort_keys=True)}".encode())
+    try:
+        h.update(torch.fx.symbolic_trace(m.float_model).code.encode())
+    except Exception as exc:  # not symbolically traceable: no safe key
+        raise _NoKey(str(exc)) from None
+    h.update(repr(m.float_model).encode())
+    for name, t in [*m.float_model.state_dict().items()]:
+        h.update(name.encode())
+        _digest_tensor(h, t)
+    for t in (m.calibration, m.x_test, m.y_test):
+        if t is not None:
+            _digest_tensor(h, t)
+    files = sorted((ROOT / "golden").rglob("*.py")) + sorted((ROOT / "hexgen").glob("*.py")) + [Path(__file__)]
     for f in files:
-        h.update(str(f).encode())
         h.update(f.read_bytes())
     return h.hexdigest()
 
 
 CHAIN_IMAGES = 32
+#: Memory images, keyed by content (_image_key): build/images/<key>/{image/, layers.json, net.pkl, chain.npz}
+IMAGES = ROOT / "build" / "images"
 
 
-def prepare_image(model: str, seed: int, out: Path) -> list[dict[str, Any]]:
+def _test_set(m: Any) -> Any:
+    return m.x_test if m.x_test is not None else m.calibration
+
+
+def prepare_image(model: str, seed: int) -> tuple[Path, list[dict[str, Any]], int]:
     """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
 
-    Returns every layer of the network: name, kind, shapes, MACs and whether the RTL runs it."""
-    key = _image_key(model, seed)
-    info = out.parent / "layers.json"
-    if all(p.is_file() for p in (out / "memory_map.json", info, out.parent / "net.pkl", out.parent / "chain.npz")):
-        cached = json.loads(info.read_text())
-        if cached.get("key") == key:
-            return list(cached["layers"])
+    Returns the cache folder (image/ inside), every layer of the network (name, kind, shapes, MACs,
+    whether the RTL runs it and why not) and the index of the test image used."""
     warnings.filterwarnings("ignore")
-    from golden import extract, quantize
     from golden.models import load_model
-    from hexgen import HardwareConfig, build_image, write_image
+    from hexgen import HardwareConfig
 
     m = load_model(model)
+    x = _test_set(m)
+    if len(x) == 0:
+        raise SimError(f"model {model}: no test images (its calibration batch is empty)")
+    idx = seed % len(x)
+    cfg = HardwareConfig()
+    try:
+        key: str | None = _image_key(m, idx, cfg)
+    except _NoKey:
+        key = None
+    if key is not None:
+        cdir = IMAGES / key[:24]
+        info = cdir / "layers.json"
+        if all(p.is_file() for p in (cdir / "image" / "memory_map.json", info, cdir / "net.pkl", cdir / "chain.npz")):
+            cached = json.loads(info.read_text())
+            if cached.get("key") == key:
+                return cdir, list(cached["layers"]), idx
+    else:
+        cdir = IMAGES / f"untraceable-{os.getpid()}"
+    IMAGES.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=IMAGES))
+    try:
+        layers = _write_image(m, idx, cfg, tmp, key or "")
+        if cdir.exists():  # made by a concurrent run meanwhile, or an untraceable model's leftover
+            old = IMAGES / f".{cdir.name}.old-{os.getpid()}"
+            cdir.rename(old)
+            shutil.rmtree(old, ignore_errors=True)
+        tmp.rename(cdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return cdir, layers, idx
+
+
+def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[str, Any]]:
+    import pickle
+
+    import numpy as np
+
+    from golden import extract, quantize
+    from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
+
     qm = quantize(m.float_model, m.calibration)
     net = extract(qm, m.calibration[:2])
-    x = m.x_test if m.x_test is not None else m.calibration
-    idx = seed % len(x)
+    x = _test_set(m)
     x_q = net.quantize_input(x[idx : idx + 1])
-    from hexgen import HexgenError, plan_layer
-
-    cfg = HardwareConfig()
     unsupported: dict[str, str] = {}
     for l in net.compute_layers():  # hexgen refuses what the accelerator's layouts cannot hold
         try:
@@ -103,126 +174,221 @@ def prepare_image(model: str, seed: int, out: Path) -> list[dict[str, Any]]:
         except HexgenError as exc:
             unsupported[l.name] = str(exc)
     supported = [l.name for l in net.compute_layers() if l.name not in unsupported]
-    if not supported:
-        raise SystemExit(f"sim: no layer of {model} can run on the accelerator: " + "; ".join(unsupported.values()))
-    image = build_image(net, x_q, cfg, model=m.name, layers=supported)
-    write_image(image, out)
+    if supported:
+        write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")
+        problems = check_image(out / "image")  # whole, golden re-run included: the bench reads without it
+        if problems:
+            raise SimError(f"hexgen wrote an image that does not check: {problems[0]}")
     # for CHAIN=1: the golden network and a sample of test images (with labels when the model has them)
-    import pickle
-
-    import numpy as np
-
     n = min(CHAIN_IMAGES, len(x))
     order = [(idx + i) % len(x) for i in range(n)]
     xs = net.quantize_input(x[order])
     labels = m.y_test[order].numpy() if m.y_test is not None else np.full(n, -1)
-    np.savez(out.parent / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
-    (out.parent / "net.pkl").write_bytes(pickle.dumps(net))
+    np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
+    (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
+    golden_only = "golden only: the accelerator runs conv and fc layers"
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
-         "macs": l.macs, "rtl": l.name in compute, "unsupported": unsupported.get(l.name, "")}
+         "macs": l.macs, "rtl": l.name in compute, "compute": l in net.compute_layers(),
+         "unsupported": unsupported.get(l.name, "") if l in net.compute_layers() else golden_only}
         for l in net.layers
     ]
-    info.write_text(json.dumps({"key": key, "layers": layers}, indent=1))
+    (out / "layers.json").write_text(json.dumps({"key": key, "model": m.name, "image_index": idx, "layers": layers}, indent=1))
     return layers
+
+
+@contextmanager
+def _run_dir(base: Path) -> Iterator[Path]:
+    """An exclusive run folder: `base`, or base-2, base-3, ... while another run holds it (two
+    `make sim` at once in one checkout never share results)."""
+    base.parent.mkdir(parents=True, exist_ok=True)
+    for i in range(1, 100):
+        rdir = base if i == 1 else base.with_name(f"{base.name}-{i}")
+        rdir.mkdir(parents=True, exist_ok=True)
+        fh = open(rdir / ".lock", "w")
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            fh.close()
+            continue
+        try:
+            if i > 1:
+                print(f"sim: {base} is in use by another run; this run's files go to {rdir}", flush=True)
+            yield rdir
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+        return
+    raise SimError(f"sim: 99 runs hold {base}-*; remove stale runs or wait")
+
+
+def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, plusargs: list[str], waves: bool) -> list[dict[str, Any]] | None:
+    """One simulator process over the job; its per-layer results, or None if it wrote none."""
+    results = rdir / f"results{name}.json"
+    if results.exists():
+        results.unlink()
+    job = {**job, "results": str(results)}
+    (rdir / f"job{name}.json").write_text(json.dumps(job, indent=1))
+    try:
+        runner_for(sim).test(
+            test_module="tb.test_layers",
+            hdl_toplevel=TOP,
+            hdl_toplevel_lang="verilog",
+            build_dir=str(bdir),
+            test_dir=str(rdir),
+            extra_env={"LAYER_JOB": str(rdir / f"job{name}.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
+                       # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
+                       **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
+            plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", *plusargs],
+            waves=waves,
+            results_xml=str(rdir / f"results{name}.xml"),
+        )
+    except (SystemExit, RuntimeError):
+        pass  # a failing test (or a dead simulator) raises; the per-layer results say what happened
+    if not results.exists():
+        return None
+    out: list[dict[str, Any]] = json.loads(results.read_text())
+    return out
+
+
+def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, seeds: tuple[int, int]) -> list[dict[str, Any]]:
+    """A layer passes on Verilator only if it passes under both random-initialisation seeds with the
+    same cycle count: otherwise some bit the result depends on was never driven or reset (an X on
+    a 4-state simulator), which one 2-state run would show as whatever value it happened to get."""
+    again = {r["layer"]: r for r in (second or [])}
+    merged = []
+    for r in first:
+        r2 = again.get(r["layer"])
+        if r["status"] != "PASS":
+            merged.append(r)
+        elif r2 is None:
+            merged.append({**r, "status": "FAIL", "reason": f"not run under the second X seed {seeds[1]} (the simulation stopped)"})
+        elif r2["status"] != "PASS":
+            merged.append({**r2, "reason": f"X-dependent: passes with Verilator's random initial values under seed {seeds[0]}, "
+                                          f"fails under seed {seeds[1]} ({r2.get('reason', r2['status'])}): an undriven or "
+                                          "never-reset bit reaches the result (X on a 4-state simulator)"})
+        elif r2.get("cycles") != r.get("cycles"):
+            merged.append({**r, "status": "FAIL", "reason": f"X-dependent: {r.get('cycles')} cycles under X seed {seeds[0]}, "
+                                                            f"{r2.get('cycles')} under seed {seeds[1]}: an undriven or never-reset "
+                                                            "bit steers the engine"})
+        else:
+            merged.append(r)
+    return merged
 
 
 def run(
     *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool = False, mem_stall: int = 0,
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
-    chain: int = 0,
+    chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
 ) -> list[dict[str, Any]]:
-    """Run the chosen layers (default: every conv/fc layer) and return one result per layer.
+    """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
+    status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
 
     chain > 0: instead feed the RTL's own outputs forward through the whole network for `chain`
-    test images (golden runs the layers the RTL does not) and return one result per image."""
-    from cocotb_tools.runner import get_runner
-
+    test images (golden runs the layers the RTL does not) and return one result per image.
+    xcheck (default: on for Verilator without waves): run the layers a second time under another
+    random-initialisation seed (_x_merge). pokes and csr_overrides are test hooks."""
+    require_checkout()
+    if sim not in ("verilator", "icarus"):
+        raise SimError(f"--sim {sim!r}: verilator or icarus")
+    if not 0 <= mem_stall <= 255:
+        raise SimError(f"--mem-stall {mem_stall}: external memory stalls per 256 cycles must be 0..255")
+    if not 1 <= mem_latency <= 65535:
+        raise SimError(f"--mem-latency {mem_latency}: read latency in cycles must be 1..65535")
+    if seed < 0:
+        raise SimError(f"--seed {seed}: the test image number must be >= 0")
+    if chain < 0:
+        raise SimError(f"--chain {chain}: the number of images must be >= 1")
     tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
-    rdir = RUNS / f"{tag}-{sim}-seed{seed}{run_tag}"
-    rdir.mkdir(parents=True, exist_ok=True)
+    with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir:
+        return _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves, mem_stall=mem_stall,
+                       mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
+                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes,
+                       xcheck=(sim == "verilator" and not waves) if xcheck is None else xcheck)
+
+
+def _run_in(
+    rdir: Path, *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
+    mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
+    watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
+) -> list[dict[str, Any]]:
     t0 = time.time()
-    print(f"sim: golden model {model}, test image {seed}, memory image in {rdir / 'image'} ...", flush=True)
-    all_layers = prepare_image(model, seed, rdir / "image")
+    print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
+    cdir, all_layers, idx = prepare_image(model, seed)
+    print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
     by_name = {l["name"]: l for l in all_layers}
     names = [l["name"] for l in all_layers if l["rtl"]]
-    macs = {l["name"]: l["macs"] for l in all_layers}
-    chosen = names if not layers else layers
-    unknown = [n for n in chosen if n not in names]
+    # default: every conv/fc layer, those hexgen cannot lay out as UNSUPP rows with the reason
+    chosen = [l["name"] for l in all_layers if l.get("compute", l["rtl"])] if not layers else layers
+    unknown = [n for n in chosen if n not in by_name]
     if unknown:
-        kinds = {l["name"]: l["kind"] for l in all_layers}
-        why = {l["name"]: l.get("unsupported") or f"{l['kind']}: golden only" for l in all_layers}
-        msg = ", ".join(f"{n} ({why[n]})" if n in kinds else f"{n} (no such layer)" for n in unknown)
-        raise SystemExit(f"sim: cannot simulate {msg}; RTL layers of {model}: {', '.join(names)}")
-    mm = json.loads((rdir / "image" / "memory_map.json").read_text())
+        raise SimError(f"no layer {', '.join(unknown)} in {model}; its layers: {', '.join(by_name)}")
+    rerun = lambda n: rerun_command(n, sim, model, seed, waves, mem_stall=mem_stall, mem_latency=mem_latency)  # noqa: E731
+    refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"],
+                "rerun": rerun(n), "run_dir": str(rdir)} for n in chosen if not by_name[n]["rtl"]]
+    to_run = [n for n in chosen if by_name[n]["rtl"]]
+    if chain and not names:
+        raise SimError(f"model {model}: no layer runs on the accelerator, nothing to chain")
+    if not to_run and not chain:
+        return refused
+    mm = json.loads((cdir / "image" / "memory_map.json").read_text())
     if int(mm["dram"]["words"]) > DRAM_WORDS:
-        raise SystemExit(f"sim: the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory holds {DRAM_WORDS}")
+        raise SimError(f"the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory holds {DRAM_WORDS}")
     bdir = build_accel(sim, waves=waves, defines=defines)
-    results = rdir / "results.json"
-    if results.exists():
-        results.unlink()
     job = {
-        "image_dir": str(rdir / "image"), "layers": chosen, "results": str(results), "seed": seed,
-        "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": macs, "csr_overrides": csr_overrides or {},
+        "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
+        "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
+        "csr_overrides": csr_overrides or {}, "pokes": pokes or {},
         "watchdog_cycles": watchdog_cycles,
         "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
-        "chain": {"images": chain, "npz": str(rdir / "chain.npz"), "net": str(rdir / "net.pkl")} if chain else None,
+        "chain": {"images": chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if chain else None,
     }
-    (rdir / "job.json").write_text(json.dumps(job, indent=1))
+    apply_simulator_env()
+    seeds = (2 * seed + 1, 2 * seed + 2)
+    plus = xrand_plusargs(seeds[0]) if sim == "verilator" else []
+    if sim == "icarus" and waves:
+        plus.append(f"+dumpfile_path={rdir / (TOP + '.fst')}")
     if chain:
         print(f"sim: chained run of {model} on {sim}: {chain} image(s), RTL outputs fed forward ...", flush=True)
     else:
-        print(f"sim: running {len(chosen)} layer(s) on {sim} ...", flush=True)
-    apply_simulator_env()
-    try:
-        get_runner(sim).test(
-            test_module="tb.test_layers",
-            hdl_toplevel=TOP,
-            hdl_toplevel_lang="verilog",
-            build_dir=str(bdir),
-            test_dir=str(rdir),
-            extra_env={"LAYER_JOB": str(rdir / "job.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
-                       # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
-                       **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
-            plusargs=[f"+MEM_INIT={rdir / 'image' / 'dram.memh'}"],
-            waves=waves,
-            results_xml=str(rdir / "results.xml"),
-        )
-    except SystemExit:
-        pass  # cocotb_tools raises on a failing test; the per-layer results say what failed
-    except Exception as exc:  # a failing test raises too (version dependent)
-        if not results.exists():
-            raise
-        if not quiet:
-            print(f"sim: cocotb reported: {type(exc).__name__}", flush=True)
-    if not results.exists():
-        raise SystemExit(f"sim: the simulation wrote no results ({results}); see {rdir}")
-    res: list[dict[str, Any]] = json.loads(results.read_text())
+        print(f"sim: running {len(to_run)} layer(s) on {sim}" + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "") + " ...", flush=True)
+    res = _simulate(sim, bdir, rdir, job, "", plus, waves)
     if chain:
+        if res is None:
+            raise SimError(f"the chained simulation wrote no results; see {rdir}")
         print(f"sim: {len(res)} image(s) in {time.time() - t0:.1f} s", flush=True)
         return res
+    if res is None:
+        res = []
+    if xcheck and sim == "verilator":
+        again = [r["layer"] for r in res if r["status"] == "PASS"]
+        res2 = _simulate(sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]), waves) if again else []
+        res = _x_merge(res, res2, seeds)
     for r in res:
         l = by_name[r["layer"]]
-        if r["status"] == "FAIL" and str(r.get("reason", "")).startswith("engine error status"):
-            r["status"] = "UNSUPP"  # the engine says it cannot run this descriptor (which field)
         r["shape"] = "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))
         r["golden_macs"] = l["macs"]
-        # array size read from the build's ROWS/COLS registers
-        r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if r.get("cycles") else 0.0
+        # utilisation and port occupancy only for a layer that ran to done (an error or a watchdog
+        # stops the counters at a meaningless point). Array size from the build's ROWS/COLS CSRs.
+        ran = r["status"] == "PASS" or (r["status"] == "FAIL" and "mismatches" in r)
+        r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if ran and r.get("cycles") else None
         # memory port occupancy: words moved per cycle (the port moves at most one); near 100% the
         # layer is bound by memory traffic, not by the array
-        r["port"] = (r["words_read"] + r["words_written"]) / r["cycles"] if r.get("cycles") else 0.0
-        r["rerun"] = rerun_command(r["layer"], sim, model, seed, waves)
+        r["port"] = (r["words_read"] + r["words_written"]) / r["cycles"] if ran and r.get("cycles") else None
+        r["rerun"] = rerun(r["layer"])
         r["run_dir"] = str(rdir)
     done = {r["layer"] for r in res}
-    for n in chosen:
+    for n in to_run:
         if n not in done:
-            res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL", "reason": "not run (the simulation stopped)",
-                        "rerun": rerun_command(n, sim, model, seed, waves), "run_dir": str(rdir)})
+            res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL",
+                        "reason": f"not run: the simulation stopped before this layer (log: {rdir})",
+                        "rerun": rerun(n), "run_dir": str(rdir)})
+    order = {n: i for i, n in enumerate(chosen)}
+    res = sorted(res + refused, key=lambda r: order.get(r["layer"], len(order)))
     if waves:
-        gtkw = save_waves(rdir, bdir, sim, chosen)
+        gtkw = save_waves(rdir, bdir, sim, to_run)
         for r in res:
             r["waves"] = gtkw
     print(f"sim: {len(res)} layer(s) in {time.time() - t0:.1f} s", flush=True)
@@ -253,11 +419,9 @@ _FLAGS = {"bin": "@28", "hex": "@22", "dec": "@24"}
 
 
 def save_waves(rdir: Path, bdir: Path, sim: str, layers: list[str]) -> str:
-    """Copy the run's waveform (Verilator: VCD in the run folder; Icarus: FST in the build folder)
-    to build/waves/<layer>.* and write a GTKWave save file beside it, signals grouped."""
-    import shutil
-
-    found = sorted([*rdir.glob("*.vcd"), *bdir.glob("*.fst")], key=lambda p: p.stat().st_mtime)
+    """Copy the run's waveform (Verilator: VCD, Icarus: FST, both in the run folder) to
+    build/waves/<layer>.* and write a GTKWave save file beside it, signals grouped."""
+    found = sorted([*rdir.glob("*.vcd"), *rdir.glob("*.fst")], key=lambda p: p.stat().st_mtime)
     if not found:
         return ""
     widths = json.loads((rdir / "wave_signals.json").read_text()) if (rdir / "wave_signals.json").is_file() else {}
@@ -278,91 +442,122 @@ def save_waves(rdir: Path, bdir: Path, sim: str, layers: list[str]) -> str:
     return str(wdir / f"{tag}.gtkw")
 
 
-def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool) -> str:
+def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool, *, mem_stall: int = 0, mem_latency: int = 8) -> str:
+    """`make sim ...` with every option that changed the run."""
     parts = [f"LAYER={layer}", f"SIM={sim}", f"MODEL={shlex.quote(model)}", f"SEED={seed}"]
+    if mem_stall:
+        parts.append(f"MEM_STALL={mem_stall}")
+    if mem_latency != 8:
+        parts.append(f"MEM_LATENCY={mem_latency}")
     return "make sim " + " ".join(parts) + (" WAVES=1" if waves else "")
+
+
+def _pct(v: float | None, width: int, digits: int) -> str:
+    return f"{'-':>{width}s}" if v is None else f"{v:>{width}.{digits}%}"
 
 
 def table(res: list[dict[str, Any]], net_golden_only: list[str] | None = None) -> str:
     head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s} {'port':>5s}"
     lines = [head, "-" * len(head)]
     for r in res:
+        cycles = f"{r['cycles']:>9,}" if r.get("cycles") is not None and r["status"] != "UNSUPP" else f"{'-':>9s}"
         lines.append(
             f"{r['layer']:8s} {r.get('kind', ''):10s} {r.get('shape', ''):24s} {r['status']:6s} "
-            f"{r.get('mismatches', '-')!s:>7s} {r.get('cycles', 0):>9,} {r.get('golden_macs', 0):>10,} "
-            f"{r.get('utilisation', 0.0):>6.1%} {r.get('port', 0.0):>5.0%}"
+            f"{r.get('mismatches', '-')!s:>7s} {cycles} {r.get('golden_macs', 0):>10,} "
+            f"{_pct(r.get('utilisation'), 6, 1)} {_pct(r.get('port'), 5, 0)}"
         )
     if net_golden_only:
         lines.append(f"golden only (not run in RTL): {', '.join(net_golden_only)}")
     return "\n".join(lines)
 
 
-def main(argv: list[str] | None = None) -> int:
+def verdict(res: list[dict[str, Any]]) -> tuple[int, str]:
+    """Exit status and the closing line: 1 on any FAIL, and when nothing ran at all."""
+    passed = sum(r["status"] == "PASS" for r in res)
+    failed = sum(r["status"] == "FAIL" for r in res)
+    unsupp = sum(r["status"] == "UNSUPP" for r in res)
+    other = [r["status"] for r in res if r["status"] not in ("PASS", "FAIL", "UNSUPP")]
+    if other:  # three outcomes and only three
+        raise AssertionError(f"unknown layer status {other[0]!r}")
+    line = f"{passed} passed, {failed} failed" + (f", {unsupp} unsupported (not run)" if unsupp else "")
+    if passed + failed == 0:
+        return 1, line + ": nothing ran"
+    return (1 if failed else 0), line
+
+
+def _list_layers(model: str) -> int:
+    warnings.filterwarnings("ignore")
+    _cdir, layers, _idx = prepare_image(model, 0)
+    for l in layers:
+        where = "RTL" if l["rtl"] else (l["unsupported"] or "golden only")
+        print(f"{l['name']:10s} {l['kind']:10s} {'x'.join(map(str, l['in_shape'])):>10s} -> {'x'.join(map(str, l['out_shape'])):10s} {where}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tb.layer_sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layer", default="", help="comma-separated layer names (default: every conv/fc layer)")
     p.add_argument("--sim", default=os.environ.get("SIM") or "verilator", choices=["verilator", "icarus"])
     p.add_argument("--model", default="mobilenetv2")
-    p.add_argument("--seed", type=int, default=0, help="test image index (and memory stall seed)")
+    p.add_argument("--seed", type=int, default=0, help="test image index (and memory stall seed), >= 0")
     p.add_argument("--waves", action="store_true")
-    p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles")
+    p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles (0..255)")
+    p.add_argument("--mem-latency", type=int, default=8, help="external memory read latency in cycles (default 8)")
     p.add_argument("--list", action="store_true", help="list the model's layers and exit")
     p.add_argument("--chain", type=int, default=0, metavar="N",
                    help="feed the RTL's own outputs through the whole network for N test images")
-    a = p.parse_args(argv)
-    if a.list:
-        warnings.filterwarnings("ignore")
-        from golden import extract, quantize
-        from golden.models import load_model
+    return p
 
-        m = load_model(a.model)
-        net = extract(quantize(m.float_model, m.calibration), m.calibration[:2])
-        for l in net.layers:
-            where = "RTL" if l in net.compute_layers() else "golden only"
-            print(f"{l.name:10s} {l.kind:10s} {'x'.join(map(str, l.in_shape)):>10s} -> {'x'.join(map(str, l.out_shape)):10s} {where}")
-        return 0
+
+def main(argv: list[str] | None = None) -> int:
+    a = _parser().parse_args(argv)
+    if a.list:
+        return _list_layers(a.model)
     layers = [s for s in a.layer.split(",") if s] or None
     if a.chain:
         return main_chain(a)
-    res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall)
+    res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
+              mem_latency=a.mem_latency)
     golden_only = []
-    unsupported = []
-    if layers is None and res:
-        info = json.loads((Path(res[0]["run_dir"]) / "layers.json").read_text())
-        golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"] and not l.get("unsupported")]
-        unsupported = [f"{l['name']}: {l['unsupported']}" for l in info["layers"] if l.get("unsupported")]
+    if layers is None:
+        info = json.loads((Path(prepare_image(a.model, a.seed)[0]) / "layers.json").read_text())
+        golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"] and l["name"] not in {r["layer"] for r in res}]
     print(table(res, golden_only))
-    for u in unsupported + [f"{r['layer']}: {r['reason']}" for r in res if r["status"] == "UNSUPP"]:
-        print(f"unsupported by the accelerator (not simulated): {u}")
-    failed = [r for r in res if r["status"] not in ("PASS", "UNSUPP")]
-    for r in failed:
+    for r in res:
+        if r["status"] == "UNSUPP":
+            print(f"UNSUPP {r['layer']}: {r['reason']}")
+    for r in res:
+        if r["status"] != "FAIL":
+            continue
         print(f"\nFAIL {r['layer']}: {r.get('reason', '')}")
-        if r.get("report"):
+        if r.get("report") and r.get("mismatches"):
             print(r["report"])
         print(f"  artifacts kept in {r['run_dir']}" + (f"; waves: {r['waves']}" if r.get("waves") else ""))
         print(f"  rerun: {r['rerun']}")
-    passed = sum(r["status"] == "PASS" for r in res)
-    print(f"\n{passed} passed, {len(failed)} failed")
-    return 1 if failed else 0
+    status, line = verdict(res)
+    print(f"\n{line}")
+    return status
 
 
 def main_chain(a: argparse.Namespace) -> int:
-    res = run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, chain=a.chain)
+    res = run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, mem_latency=a.mem_latency, chain=a.chain)
     n = len(res)
     labelled = [r for r in res if r["label"] >= 0]
     print(f"{'image':>5s} {'label':>5s} {'RTL':>4s} {'golden':>6s}  layers equal to golden")
     for r in res:
         print(f"{r['image']:>5d} {r['label']:>5d} {r['rtl_pred']:>4d} {r['golden_pred']:>6d}  "
-              f"{r['layers_equal']}/{r['layers']}" + (f"  first differing: {r['first_diff']}" if r.get("first_diff") else ""))
+              f"{r['layers_equal']}/{r['layers']}" + (f"  first differing: {r['first_diff']}" if r.get("first_diff") else "")
+              + (f"  ({r['problem']})" if r.get("problem") else ""))
     agree = sum(r["rtl_pred"] == r["golden_pred"] for r in res)
     print(f"\nRTL top-1 equals golden on {agree}/{n} images")
     if labelled:
         acc_rtl = sum(r["rtl_pred"] == r["label"] for r in labelled) / len(labelled)
         acc_gold = sum(r["golden_pred"] == r["label"] for r in labelled) / len(labelled)
         print(f"digits test accuracy over {len(labelled)} images: RTL {acc_rtl:.2%}, golden {acc_gold:.2%}")
-    bad = [r for r in res if r["layers_equal"] != r["layers"]]
-    print(f"{n - len(bad)} passed, {len(bad)} failed")
-    return 1 if bad else 0
+    bad = [r for r in res if r["layers_equal"] != r["layers"] or r.get("problem")]
+    print(f"{n - len(bad)} passed, {len(bad)} failed" + (": nothing ran" if n == 0 else ""))
+    return 1 if bad or n == 0 else 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(run_cli("sim", main))

@@ -1,0 +1,269 @@
+"""Fault-injection tests of the verdict path (issue 9): each case made `make sim` print a wrong
+verdict, lose a run's results or answer with a traceback on the code before the issue was fixed.
+
+The hexgen and golden parts of the same issue are in tests/test_faults_hexgen.py and
+tests/test_faults_golden.py.
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+
+from tb import layer_sim, sim
+
+pytestmark = pytest.mark.sim
+
+ROOT = Path(__file__).resolve().parent.parent
+PY = sys.executable
+
+
+def _cli(*args: str, timeout: int = 600) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([PY, "-m", *args], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def _one_error_line(r: subprocess.CompletedProcess[str], prog: str) -> str:
+    """Exit status 2, no traceback, and exactly one `prog: error:` line on stderr."""
+    assert r.returncode == 2, (r.returncode, r.stdout[-2000:], r.stderr[-2000:])
+    assert "Traceback" not in r.stderr + r.stdout, r.stderr
+    lines = [l for l in r.stderr.splitlines() if l.strip()]
+    errors = [l for l in lines if l.startswith(f"{prog}: error: ")]
+    assert len(errors) == 1, r.stderr
+    return errors[0]
+
+
+# ---- 1. a build killed half-way never serves a stale binary ---------------------------------------
+TINY = "`timescale 1ns / 1ps\nmodule tiny(input logic clk, output logic [7:0] q);\n  assign q = 8'd{v};\nendmodule\n"
+BUILD_SCRIPT = """
+import sys
+from pathlib import Path
+from tb import sim
+sim.BUILD = Path(sys.argv[1])
+sim.BENCHES["tiny"] = ("tiny", [Path(sys.argv[2])])
+print(sim.build("tiny", "verilator"), flush=True)
+"""
+
+
+def _sha(p: Path) -> str:
+    return hashlib.sha256(p.read_bytes()).hexdigest()
+
+
+def test_build_killed_mid_make_then_reverted_reuses_nothing_stale(tmp_path: Path):
+    """Change the RTL, kill -9 the Python during the Verilator build (its make child used to go on
+    and link the new binary under the old stamp), revert: the build directory must still hold the
+    old binary with its own stamp, and the next build must reuse exactly that."""
+    build_root, src = tmp_path / "build", tmp_path / "tiny.sv"
+    src.write_text(TINY.format(v=1))
+    script = tmp_path / "build_tiny.py"
+    script.write_text(BUILD_SCRIPT)
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    first = subprocess.run([PY, str(script), str(build_root), str(src)], env=env, capture_output=True, text=True, timeout=300)
+    assert first.returncode == 0, first.stderr
+    bdir = Path(first.stdout.strip().splitlines()[-1])
+    binary, stamp = bdir / "tiny", bdir / ".stamp"
+    good_bin, good_stamp = _sha(binary), stamp.read_text()
+
+    src.write_text(TINY.format(v=2))
+    t0 = time.time()
+    proc = subprocess.Popen([PY, str(script), str(build_root), str(src)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    # wait until Verilator has written the makefile (make and the compiler are about to run), wherever
+    # the build happens, then kill the Python process alone
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if any(p.stat().st_mtime >= t0 for p in build_root.rglob("Vtop.mk")):
+            break
+        time.sleep(0.02)
+    assert proc.poll() is None, "the build finished before it could be killed"
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    time.sleep(4)  # a surviving make would link the new binary within these seconds
+    assert _sha(binary) == good_bin, "a killed build changed the binary behind its stamp"
+    assert stamp.read_text() == good_stamp
+
+    src.write_text(TINY.format(v=1))  # revert: the stamp matches, and so must the binary
+    again = subprocess.run([PY, str(script), str(build_root), str(src)], env=env, capture_output=True, text=True, timeout=300)
+    assert again.returncode == 0, again.stderr
+    assert Path(again.stdout.strip().splitlines()[-1]) == bdir
+    assert _sha(binary) == good_bin and stamp.read_text() == good_stamp
+    # the killed run's temporary folder was removed by the later build; no other folder was touched
+    assert not [p.name for p in bdir.parent.iterdir() if ".tmp-" in p.name]
+
+
+def test_build_key_covers_every_hdl_file_and_define(tmp_path: Path):
+    """Content keys: an included header or a define changes the key; the same content keeps it."""
+    top, srcs = sim.BENCHES["accel"]
+    base = sim._stamp("icarus", top, srcs, {}, ["-DX"])
+    assert base == sim._stamp("icarus", top, srcs, {}, ["-DX"])
+    assert base != sim._stamp("icarus", top, srcs, {}, ["-DY"])
+    assert any(p.name == "accel_csr.svh" for p in sim._hdl_files())  # included, not listed as a source
+
+
+# ---- 2. X/Z is caught on Verilator, the default simulator -----------------------------------------
+def test_z_driven_output_bit_is_refused_on_verilator_and_fails_on_icarus():
+    with pytest.raises(sim.BuildError, match=r"rtl/accel_top.sv:\d+: drives a z constant"):
+        layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, defines=("MUT_ZBIT",), run_tag="-zbit")
+    res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_ZBIT",), run_tag="-zbit")
+    assert res[0]["status"] == "FAIL" and "X/Z" in res[0]["reason"], res[0]
+
+
+def test_undriven_output_bit_is_refused_on_verilator_and_fails_on_icarus():
+    with pytest.raises(sim.BuildError, match="UNDRIVEN"):
+        layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, defines=("MUT_UNDRIVEN",), run_tag="-undriven")
+    res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_UNDRIVEN",), run_tag="-undriven")
+    assert res[0]["status"] == "FAIL" and "X/Z" in res[0]["reason"], res[0]
+
+
+def test_x_merge_fails_a_layer_whose_result_depends_on_the_seed():
+    """Verilator runs each layer under two random-initialisation seeds: a layer that passes under one
+    and fails (or takes other cycles) under the other is FAIL, named X-dependent."""
+    ok = {"layer": "conv3", "status": "PASS", "cycles": 492}
+    bad = {"layer": "conv3", "status": "FAIL", "cycles": 492, "reason": "3 of 1152 outputs wrong", "mismatches": 3}
+    assert layer_sim._x_merge([ok], [ok], (1, 2)) == [ok]
+    merged = layer_sim._x_merge([ok], [bad], (1, 2))[0]
+    assert merged["status"] == "FAIL" and "X-dependent" in merged["reason"] and "seed 2" in merged["reason"]
+    slow = layer_sim._x_merge([ok], [{**ok, "cycles": 500}], (1, 2))[0]
+    assert slow["status"] == "FAIL" and "500" in slow["reason"]
+    assert layer_sim._x_merge([ok], [], (1, 2))[0]["status"] == "FAIL"
+
+
+# ---- 3. engine errors are failures; nothing ran is not a pass ------------------------------------
+def _overflowing_bias_record(model: str, layer: str, seed: int) -> tuple[int, int]:
+    """Word 0 of `layer`'s bias segment with channel 0's record set to the largest mantissa and
+    shift hexgen's record layout allows (bias term 2^46: past int32 whatever the accumulator)."""
+    import numpy as np
+
+    from hexgen import read_image, to_words
+
+    cdir, _, _ = layer_sim.prepare_image(model, seed)
+    rb = read_image(cdir / "image")
+    bias = np.array(rb[(layer, "bias")])
+    bias[0] = (2**31 - 1, 15)
+    return 0, to_words(bias, rb.layout(layer, "bias"))[0]
+
+
+def test_engine_error_status_is_a_failure_not_unsupported(capsys: pytest.CaptureFixture[str]):
+    index, word = _overflowing_bias_record("mobilenetv2", "fc1", 0)
+    res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, run_tag="-overflow",
+                        pokes={"fc1": [("bias", index, word)]})
+    r = res[0]
+    assert r["status"] == "FAIL", r
+    assert r["reason"].startswith("engine error status: accumulator + bias overflow"), r["reason"]
+    assert r["utilisation"] is None and r["port"] is None  # no 777600.0%
+    row = layer_sim.table(res).splitlines()[-1]
+    assert "%" not in row and " FAIL " in row
+    assert layer_sim.verdict(res)[0] == 1
+
+
+def test_descriptor_refused_before_start_is_unsupported_with_the_field():
+    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0,
+                        csr_overrides={"conv3": {"GROUPS": 2}}, run_tag="-badgroups")
+    assert res[0]["status"] == "UNSUPP"
+    assert "refuses field GROUPS" in res[0]["reason"] and "before start" in res[0]["reason"]
+    assert layer_sim.verdict(res) == (1, "0 passed, 0 failed, 1 unsupported (not run): nothing ran")
+
+
+def test_run_where_nothing_ran_exits_non_zero():
+    r = _cli("tb.layer_sim", "--layer", "add1,pool1", "--sim", "icarus")
+    assert r.returncode == 1, r.stdout + r.stderr
+    assert "nothing ran" in r.stdout and "0 passed, 0 failed" in r.stdout
+    assert "UNSUPP add1: golden only" in r.stdout
+
+
+# ---- 4. the image cache follows the model's content, not its file names ----------------------------
+FACTORY = """
+import torch
+from torch import nn
+from helper_{tag} import WIDTH
+
+
+def make():
+    torch.manual_seed(0)
+    model = nn.Sequential(nn.Conv2d(3, WIDTH, 3, padding=1), nn.ReLU(), nn.Conv2d(WIDTH, 8, 1)).eval()
+    return model, torch.rand(16, 3, 6, 6)
+"""
+
+
+def test_image_cache_follows_a_changed_helper_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    tag = f"cache{os.getpid()}"
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / f"helper_{tag}.py").write_text("WIDTH = 8\n")
+    (tmp_path / "net.py").write_text(FACTORY.format(tag=tag))
+    model = f"{tmp_path / 'net.py'}:make"
+    first = layer_sim.run(layers=["conv1"], sim="icarus", model=model, seed=0)
+    assert first[0]["status"] == "PASS" and first[0]["shape"].endswith("-> 8x6x6"), first[0]
+    (tmp_path / f"helper_{tag}.py").write_text("WIDTH = 16\n")
+    sys.modules.pop(f"helper_{tag}", None)
+    second = layer_sim.run(layers=["conv1"], sim="icarus", model=model, seed=0)
+    assert second[0]["status"] == "PASS" and second[0]["shape"].endswith("-> 16x6x6"), second[0]
+
+
+# ---- 5. two runs at once in one checkout -----------------------------------------------------------
+def test_two_concurrent_runs_keep_their_own_results():
+    layer_sim.build_accel("verilator")  # built once before, so both runs start together
+    cmd = [PY, "-m", "tb.layer_sim", "--sim", "verilator", "--seed", "7"]
+    a = subprocess.Popen([*cmd, "--layer", "conv3"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    b = subprocess.Popen([*cmd, "--layer", "fc1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    out_a, out_b = a.communicate(timeout=600)[0], b.communicate(timeout=600)[0]
+    assert a.returncode == 0 and b.returncode == 0, out_a + out_b
+    for out, mine, other in ((out_a, "conv3", "fc1"), (out_b, "fc1", "conv3")):
+        rows = [l for l in out.splitlines() if l.startswith(("conv", "fc"))]
+        assert len(rows) == 1 and rows[0].startswith(mine) and " PASS " in rows[0], out
+        assert "1 passed, 0 failed" in out and other not in "".join(rows)
+
+
+# ---- 8, 10. bad input: one line, exit status 2 ----------------------------------------------------
+@pytest.mark.parametrize("args, says", [
+    (["--mem-stall", "256"], "--mem-stall 256"),
+    (["--mem-stall", "-1"], "--mem-stall -1"),
+    (["--seed", "-1"], "--seed -1"),
+    (["--model", "nosuch"], "nosuch"),
+    (["--model", "x.py"], "x.py"),
+    (["--layer", "conv99"], "conv99"),
+], ids=["stall256", "stall-1", "seed-1", "nosuch", "nocolon", "nolayer"])
+def test_bad_sim_input_is_one_line_and_status_2(args: list[str], says: str):
+    assert says in _one_error_line(_cli("tb.layer_sim", "--sim", "icarus", *args), "sim")
+
+
+def test_factory_returning_none_is_one_line(tmp_path: Path):
+    f = tmp_path / "none.py"
+    f.write_text("def make():\n    return None\n")
+    assert "make()" in _one_error_line(_cli("tb.layer_sim", "--model", f"{f}:make"), "sim")
+
+
+def test_rerun_command_keeps_the_memory_stall():
+    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_ADDR",),
+                        mem_stall=3, run_tag="-mut_addr-stall")
+    assert res[0]["status"] == "FAIL"
+    assert "MEM_STALL=3" in res[0]["rerun"], res[0]["rerun"]
+
+
+# ---- 11. packaging: tb says it needs a source checkout; lint never passes on nothing ----------------
+def test_installed_tb_without_verilog_says_it_needs_a_checkout(tmp_path: Path):
+    site = tmp_path / "site"
+    shutil.copytree(ROOT / "tb", site / "tb", ignore=shutil.ignore_patterns("hdl", "__pycache__"))
+    env = {**os.environ, "PYTHONPATH": str(site)}
+    for args in (["-m", "tb.lint"], ["-m", "tb.layer_sim", "--layer", "conv3"]):
+        r = subprocess.run([PY, *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120)
+        assert r.returncode == 2, (args, r.stdout, r.stderr)
+        assert "source checkout" in r.stderr and "Traceback" not in r.stderr, r.stderr
+        assert not (site / "build").exists()
+
+
+def test_every_tb_package_is_in_the_wheel():
+    import tomllib
+
+    from setuptools import find_packages
+
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    for pkg in ("golden", "hexgen", "tb"):
+        missing = {p for p in find_packages(str(ROOT), include=[pkg, f"{pkg}.*"])} - listed
+        assert not missing, f"pyproject.toml does not package {sorted(missing)}"
