@@ -408,7 +408,8 @@ def _foreign_reason(folder: Path, *, partial: bool = False) -> str | None:
     return None
 
 
-def _pid_alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` still runs (a folder named after it may be in use)."""
     if pid <= 0:
         return False
     try:
@@ -440,7 +441,7 @@ def clean_leftovers(out: Path) -> list[Path]:
             continue
         if m.group(2) is not None:
             pid = int(m.group(2))
-            if pid != os.getpid() and _pid_alive(pid):
+            if pid != os.getpid() and pid_alive(pid):
                 continue
         else:  # a name without a PID, from a hexgen that predates it
             try:

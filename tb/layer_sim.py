@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from golden.cli import run_cli
-from tb.sim import SimError, require_checkout, runner_for, xrand_plusargs
+from tb.sim import SimError, clean_leftovers, require_checkout, runner_for, xrand_plusargs
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -141,6 +141,7 @@ def prepare_image(model: str, seed: int) -> tuple[Path, list[dict[str, Any]], in
     else:
         cdir = IMAGES / f"untraceable-{os.getpid()}"
     IMAGES.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(IMAGES)
     tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=IMAGES))
     try:
         layers = _write_image(m, idx, cfg, tmp, key or "")

@@ -20,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from golden.errors import UserError
+from hexgen.image import pid_alive
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env, simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,26 +106,17 @@ def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str,
 
 #: Folder names of builds in progress: `.<build>.tmp-<pid>`; a later build removes those of dead
 #: processes (a killed run), never any other folder.
-_TMP_RE = re.compile(r"^\.(?P<name>.+)\.(?:tmp|old)-(?P<pid>\d+)$")
+_TMP_RE = re.compile(r"^(?:\.(?P<name>.+)\.(?:tmp|old)|untraceable)-(?P<pid>\d+)(?:-[A-Za-z0-9_]+)?$")
 
 
-def _pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
-def _clean_leftovers(parent: Path) -> None:
-    """Remove the temporary build folders of runs that were killed (their process is gone)."""
+def clean_leftovers(parent: Path) -> None:
+    """Remove the temporary folders (`.<name>.tmp-<pid>[-x]`, `.<name>.old-<pid>[-x]`,
+    `untraceable-<pid>`) of runs that were killed: their process is gone."""
     if not parent.is_dir():
         return
     for p in parent.iterdir():
         m = _TMP_RE.match(p.name)
-        if m and p.is_dir() and not _pid_alive(int(m.group("pid"))):
+        if m and p.is_dir() and not pid_alive(int(m.group("pid"))):
             shutil.rmtree(p, ignore_errors=True)
 
 
@@ -252,7 +244,7 @@ def build(
     # One global lock: at most one simulator build at a time on the machine (two cores), and no
     # two processes ever replace the same directory at once.
     with _locked(BUILD / ".build.lock"):
-        _clean_leftovers(bdir.parent)
+        clean_leftovers(bdir.parent)
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
         if sim == "verilator":

@@ -239,6 +239,16 @@ def test_factory_returning_none_is_one_line(tmp_path: Path):
     assert "make()" in _one_error_line(_cli("tb.layer_sim", "--model", f"{f}:make"), "sim")
 
 
+@pytest.mark.parametrize("body, says", [
+    ("nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sigmoid())", "Sigmoid"),
+    ("nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2))", "dilation"),
+], ids=["sigmoid", "dilation"])
+def test_unsupported_module_in_make_sim_is_one_line(tmp_path: Path, body: str, says: str):
+    f = tmp_path / "bad.py"
+    f.write_text(f"import torch\nfrom torch import nn\n\ndef make():\n    return {body}.eval(), torch.rand(4, 1, 8, 8)\n")
+    assert says in _one_error_line(_cli("tb.layer_sim", "--model", f"{f}:make"), "sim")
+
+
 def test_rerun_command_keeps_the_memory_stall():
     res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_ADDR",),
                         mem_stall=3, run_tag="-mut_addr-stall")
