@@ -51,7 +51,13 @@ module ext_mem_model #(
 
     input  logic              wr_valid_i,
     output logic              wr_ready_o,
-    input  logic [DATA_W-1:0] wr_data_i
+    input  logic [DATA_W-1:0] wr_data_i,
+
+    // backdoor write at the next clock edge (a bench writing a layer's input), outside the port's
+    // order; a port write in the same cycle wins
+    input  logic              poke_we_i,
+    input  logic [ADDR_W-1:0] poke_addr_i,
+    input  logic [DATA_W-1:0] poke_data_i
 );
 
   localparam int DEPTH = 1 << ADDR_W;
@@ -175,6 +181,7 @@ module ext_mem_model #(
         rd_valid_o <= 1'b0;
       end
       if (wr_valid_i && wr_ready_o) mem[beat_addr] <= wr_data_i;
+      else if (poke_we_i) mem[poke_addr_i] <= poke_data_i;
     end
   end
 

@@ -327,8 +327,10 @@ def _run_in(
     if unknown:
         raise SimError(f"no layer {', '.join(unknown)} in {model}; its layers: {', '.join(by_name)}")
     rerun = lambda n: rerun_command(n, sim, model, seed, waves, mem_stall=mem_stall, mem_latency=mem_latency)  # noqa: E731
+    shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
     refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"],
-                "rerun": rerun(n), "run_dir": str(rdir)} for n in chosen if not by_name[n]["rtl"]]
+                "shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": rerun(n), "run_dir": str(rdir)}
+               for n in chosen if not by_name[n]["rtl"]]
     to_run = [n for n in chosen if by_name[n]["rtl"]]
     if chain and not names:
         raise SimError(f"model {model}: no layer runs on the accelerator, nothing to chain")
@@ -369,7 +371,7 @@ def _run_in(
         res = _x_merge(res, res2, seeds)
     for r in res:
         l = by_name[r["layer"]]
-        r["shape"] = "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))
+        r["shape"] = shape(l)
         r["golden_macs"] = l["macs"]
         # utilisation and port occupancy only for a layer that ran to done (an error or a watchdog
         # stops the counters at a meaningless point). Array size from the build's ROWS/COLS CSRs.

@@ -277,3 +277,11 @@ def test_every_tb_package_is_in_the_wheel():
     for pkg in ("golden", "hexgen", "tb"):
         missing = {p for p in find_packages(str(ROOT), include=[pkg, f"{pkg}.*"])} - listed
         assert not missing, f"pyproject.toml does not package {sorted(missing)}"
+
+
+def test_waves_build_passes_the_verilator_x_rules():
+    """WAVES=1 builds without the bench's .vlt (every signal public): the bench's backdoor write into
+    the memory model once counted as a second driver of its memory (MULTIDRIVEN, an error now)."""
+    res = layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, waves=True, run_tag="-waves")
+    assert res[0]["status"] == "PASS", res[0]
+    assert res[0]["waves"].endswith("fc1.gtkw") and Path(res[0]["waves"]).with_suffix(".vcd").is_file()

@@ -82,14 +82,11 @@ module accel_tb #(
       .cfg_load_i(mem_cfg_load_i), .cfg_latency_i(mem_latency_i), .cfg_stall_i(mem_stall_i), .cfg_seed_i(mem_seed_i),
       .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr), .req_len_i(req_len), .req_we_i(req_we),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready), .rd_data_o(rd_data), .rd_last_o(rd_last),
-      .wr_valid_i(wr_valid), .wr_ready_o(wr_ready), .wr_data_i(wr_data)
+      .wr_valid_i(wr_valid), .wr_ready_o(wr_ready), .wr_data_i(wr_data),
+      .poke_we_i, .poke_addr_i(peek_addr_i), .poke_data_i
   );
 
   assign peek_data_o = u_mem.mem[peek_addr_i];
-
-  always @(posedge clk) begin
-    if (poke_we_i) u_mem.mem[peek_addr_i] <= poke_data_i;
-  end
 
 
   logic [31:0] wd_cnt_q;

@@ -77,7 +77,8 @@ module burst_reader_tb #(
       .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr_o), .req_len_i(req_len_o),
       .req_we_i(1'b0),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready_o), .rd_data_o(rd_data), .rd_last_o(rd_last),
-      .wr_valid_i(1'b0), .wr_ready_o(wr_ready), .wr_data_i(wr_data)
+      .wr_valid_i(1'b0), .wr_ready_o(wr_ready), .wr_data_i(wr_data),
+      .poke_we_i(1'b0), .poke_addr_i({ADDR_W{1'b0}}), .poke_data_i({DATA_W{1'b0}})
   );
 
   // rd_last is the model's own burst framing (the reader counts words); nothing is written.
