@@ -54,14 +54,14 @@ def build_plain(sim: str) -> list[str]:
     return [str(out / "obj" / "Vaccel_plain_tb")]
 
 
-def plain_seconds(cmd: list[str], rdir: Path, layer: str, repeat: int) -> tuple[float, int]:
-    mm = json.loads((rdir / "image" / "memory_map.json").read_text())
+def plain_seconds(cmd: list[str], rdir: Path, image: Path, layer: str, repeat: int) -> tuple[float, int]:
+    mm = json.loads((image / "memory_map.json").read_text())
     entry = next(l for l in mm["layers"] if l["name"] == layer)
     bases = {s["segment"]: s["base_word"] for s in mm["segments"] if s["layer"] == layer}
     csrs = descriptor_csrs(entry, bases)
     f = rdir / f"{layer}.csr.hex"
     f.write_text("".join(f"{CSR[name]:02x}{value & 0xFFFFFFFF:08x}\n" for name, value in csrs))
-    args = [f"+CSR_FILE={f}", f"+NCSR={len(csrs)}", f"+MEM_INIT={rdir / 'image' / 'dram.memh'}"]
+    args = [f"+CSR_FILE={f}", f"+NCSR={len(csrs)}", f"+MEM_INIT={image / 'dram.memh'}"]
     times, cycles = [], 0
     for rep in (1, repeat):
         t0 = time.perf_counter()
@@ -94,7 +94,7 @@ def main() -> int:
                     raise SystemExit(f"{model}.{layer} failed on {sim}: {res.get('reason')}")
                 # Verilator: enough repeats (about 2M cycles) that start-up noise does not matter
                 repeat = REPEAT if sim == "icarus" else min(1000, max(REPEAT, 2_000_000 // res["cycles"]))
-                t_plain, cycles = plain_seconds(plain[sim], Path(res["run_dir"]), layer, repeat)
+                t_plain, cycles = plain_seconds(plain[sim], Path(res["run_dir"]), Path(res["image_dir"]), layer, repeat)
                 assert cycles == res["cycles"], (cycles, res["cycles"])
                 walls.append(res["wall_s"])
                 plains.append(t_plain)

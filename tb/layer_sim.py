@@ -382,6 +382,7 @@ def _run_in(
         r["port"] = (r["words_read"] + r["words_written"]) / r["cycles"] if ran and r.get("cycles") else None
         r["rerun"] = rerun(r["layer"])
         r["run_dir"] = str(rdir)
+        r["image_dir"] = str(cdir / "image")
     done = {r["layer"] for r in res}
     for n in to_run:
         if n not in done:

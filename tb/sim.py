@@ -175,9 +175,9 @@ def _log_excerpt(log: Path, limit: int = 12) -> str:
         lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return f"no build log ({log})"
-    errs = [l for l in lines if "%Error" in l or "error:" in l.lower() or "sorry:" in l]
-    shown = (errs or lines)[:limit] if errs else lines[-limit:]
-    return f"build log {log}:\n  " + "\n  ".join(shown)
+    errs = [l.strip() for l in lines if "%Error" in l or "error:" in l.lower() or "sorry:" in l]
+    shown = errs[:limit] if errs else lines[-limit:]
+    return (shown[0] if shown else "no output") + f" (full log: {log})" + "".join(f"\n  {l}" for l in shown[1:])
 
 
 #: Based literals with a z digit ('z, 1'bz, 8'hzz): on Verilator (2-state) they read as 0.
@@ -277,9 +277,9 @@ def build(
                 waves=waves,
                 log_file=str(log),
             )
-        except RuntimeError as exc:
+        except RuntimeError:
             shutil.rmtree(tmp, ignore_errors=True)
-            raise BuildError(f"the {block} bench does not build on {sim} ({exc}); {_log_excerpt(log)}") from None
+            raise BuildError(f"the {block} bench does not build on {sim}: {_log_excerpt(log)}") from None
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
