@@ -80,6 +80,34 @@ module accel_top #(
       $error("%m: ROWS and MAX_K must be >= 1 and COLS a power of two");
       $finish;
     end
+    // The reader stores one 64-bit bias or scale record per memory word (bw_data[63:0]), while
+    // hexgen packs WORD_BITS / 64 records into each word: they agree only at 64-bit words.
+    if (WORD_BITS != 64) begin
+      $error("%m: WORD_BITS = %0d (ROWS = %0d): the record buffers read one 64-bit record per word; only ROWS = 8 is supported", WORD_BITS, ROWS);
+      $finish;
+    end
+    // Buffer addresses, the descriptor's sizes and the reader's commands are 16 bits wide: a
+    // larger buffer would wrap (the activation buffer above 65,536 words did).
+    if (ACT_WORDS < COLS || ACT_WORDS > 65536 || (ACT_WORDS & (ACT_WORDS - 1)) != 0) begin
+      $error("%m: ACT_WORDS = %0d must be a power of two from COLS = %0d to 65536 (16-bit buffer addresses)", ACT_WORDS, COLS);
+      $finish;
+    end
+    if (WGT_WORDS < 1 || 2 * WGT_WORDS > 65536 || (WGT_WORDS & (WGT_WORDS - 1)) != 0) begin
+      $error("%m: WGT_WORDS = %0d must be a power of two, two banks of at most 32768 words (16-bit buffer addresses)", WGT_WORDS);
+      $finish;
+    end
+    if (REC_WORDS < ROWS || REC_WORDS > 65536 || (REC_WORDS & (REC_WORDS - 1)) != 0) begin
+      $error("%m: REC_WORDS = %0d must be a power of two from ROWS = %0d to 65536", REC_WORDS, ROWS);
+      $finish;
+    end
+    if (ADDR_W < 1 || ADDR_W > 32) begin
+      $error("%m: ADDR_W = %0d must be 1..32 (the base-address registers are 32 bits)", ADDR_W);
+      $finish;
+    end
+    if (MAX_BURST < 1 || MAX_BURST > 255) begin
+      $error("%m: MAX_BURST = %0d must be 1..255 (8-bit burst lengths on the memory port)", MAX_BURST);
+      $finish;
+    end
   end
 
   // ------------------------------------------------------------------ states
@@ -107,10 +135,23 @@ module accel_top #(
   logic [7:0]  err_field_q;
   logic        done_q, error_q;
   logic [31:0] cyc_q, beats_q, macs_q;
-  logic [31:0] words_rd, words_wr;
+  logic [31:0] words_rd, words_wr;          // the reader's and writer's counts since reset
+  logic [31:0] words_rd_at_start_q, words_wr_at_start_q;
   logic        start;
 
   assign start = csr_we_i && csr_addr_i == CSR_CTRL && csr_wdata_i[0] && (state_q == StIdle || state_q == StDone || state_q == StError);
+
+  // WORDS_READ / WORDS_WRITTEN count from start, like every other performance counter: the units'
+  // own counters run from reset, so their values at start are kept and subtracted.
+  always_ff @(posedge clk_i) begin
+    if (rst_i) begin
+      words_rd_at_start_q <= '0;
+      words_wr_at_start_q <= '0;
+    end else if (start) begin
+      words_rd_at_start_q <= words_rd;
+      words_wr_at_start_q <= words_wr;
+    end
+  end
 
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
@@ -179,8 +220,8 @@ module accel_top #(
       CSR_CYCLES:        csr_rdata_o = cyc_q;
       CSR_BUSY_CYCLES:   csr_rdata_o = beats_q;
       CSR_MACS:          csr_rdata_o = macs_q;
-      CSR_WORDS_READ:    csr_rdata_o = words_rd;
-      CSR_WORDS_WRITTEN: csr_rdata_o = words_wr;
+      CSR_WORDS_READ:    csr_rdata_o = words_rd - words_rd_at_start_q;
+      CSR_WORDS_WRITTEN: csr_rdata_o = words_wr - words_wr_at_start_q;
       CSR_STATE:         csr_rdata_o = {28'd0, state_q};
       CSR_UNITS:         csr_rdata_o = units;
       CSR_DESC_CHECK:    csr_rdata_o = {24'd0, bad_field};
@@ -189,6 +230,7 @@ module accel_top #(
       CSR_COLS:          csr_rdata_o = 32'(COLS);
       CSR_ACT_WORDS:     csr_rdata_o = 32'(ACT_WORDS);
       CSR_WGT_WORDS:     csr_rdata_o = 32'(WGT_WORDS);
+      CSR_REC_WORDS:     csr_rdata_o = 32'(REC_WORDS);
       default:           csr_rdata_o = '0;
     endcase
   end

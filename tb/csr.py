@@ -26,14 +26,14 @@ CSR = {
     "CYCLES": 33,  # cycles from start to done
     "BUSY_CYCLES": 34,  # cycles with a beat accepted by the MAC array
     "MACS": 35,  # multiply-accumulates issued (beats x columns x rows)
-    "WORDS_READ": 36, "WORDS_WRITTEN": 37,  # external memory words since reset
+    "WORDS_READ": 36, "WORDS_WRITTEN": 37,  # external memory words read / written since start
     "STATE": 38,
     "UNITS": 39,  # where each unit is (reader segment, waits): decoded by units_text() for the watchdog
     # the descriptor check on the registers as written, before start: the CSR address of the first
     # field the engine cannot run, 0 if it can run them all (start would then raise ERR_FIELD)
     "DESC_CHECK": 40,
     # read-only build facts
-    "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52,
+    "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52, "REC_WORDS": 53,
 }
 #: ERR_FIELD value for an accumulator + bias that left int32 (not a CSR address).
 ERR_BIAS_OVERFLOW = 0xF0

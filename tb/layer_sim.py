@@ -283,6 +283,7 @@ def run(
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
+    reset_each_layer: bool = True,
 ) -> list[dict[str, Any]]:
     """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
     status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
@@ -306,7 +307,7 @@ def run(
     with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir:
         return _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves, mem_stall=mem_stall,
                        mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
-                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes,
+                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer,
                        xcheck=(sim == "verilator" and not waves) if xcheck is None else xcheck)
 
 
@@ -314,6 +315,7 @@ def _run_in(
     rdir: Path, *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
     mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
     watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
+    reset_each_layer: bool = True,
 ) -> list[dict[str, Any]]:
     t0 = time.time()
     print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
@@ -344,7 +346,7 @@ def _run_in(
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
         "csr_overrides": csr_overrides or {}, "pokes": pokes or {},
-        "watchdog_cycles": watchdog_cycles,
+        "watchdog_cycles": watchdog_cycles, "reset_each_layer": reset_each_layer,
         "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
         "chain": {"images": chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if chain else None,
     }
@@ -389,8 +391,14 @@ def _run_in(
             res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL",
                         "reason": f"not run: the simulation stopped before this layer (log: {rdir})",
                         "rerun": rerun(n), "run_dir": str(rdir)})
-    order = {n: i for i, n in enumerate(chosen)}
-    res = sorted(res + refused, key=lambda r: order.get(r["layer"], len(order)))
+    # in the order asked for (a layer may be asked for twice: the counter test runs back to back)
+    pending = res + refused
+    ordered = []
+    for n in chosen:
+        i = next((i for i, r in enumerate(pending) if r["layer"] == n), None)
+        if i is not None:
+            ordered.append(pending.pop(i))
+    res = ordered + pending
     if waves:
         gtkw = save_waves(rdir, bdir, sim, to_run)
         for r in res:

@@ -91,7 +91,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     decoded output ("got") instead of a comparison with the image's expected output."""
     layer = rb.layer(name)
     bases = {s: rb.segment_info(name, s)["base_word"] for s in ("weights", "bias", "scale", "input", "output")}
-    await reset(dut, job)
+    # the engine is reset before every layer unless the job says otherwise (the counter test runs
+    # layers back to back, as a driver would)
+    if job.get("reset_each_layer", True) or not job.get("_started"):
+        await reset(dut, job)
+    job["_started"] = True
     if x_in is not None:
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")))
     # test hook (tests/test_faults_sim.py): words of a segment replaced before start, e.g. a bias
@@ -214,13 +218,22 @@ async def run_layers(dut: Any) -> None:
         Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
     rb = read_image(job["image_dir"], run_golden=False)  # checked whole (golden included) when written
     await reset(dut, job)
-    # the memory image must be laid out for this build: hexgen's config against the engine's CSRs
-    rows, cols = await read_csr(dut, "ROWS"), await read_csr(dut, "COLS")
+    # the memory image must be laid out for this build: hexgen's config against every build-fact CSR
+    facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}
+    rows, cols = facts["ROWS"], facts["COLS"]
     cfg = rb.config
-    assert (cfg.array_rows, cfg.array_cols, cfg.word_bits) == (rows, cols, rows * 8), (
-        f"memory image {job['image_dir']} is laid out for a {cfg.array_rows}x{cfg.array_cols} array with "
-        f"{cfg.word_bits}-bit words; this accelerator build is {rows}x{cols} with {rows * 8}-bit words"
-    )
+    pairs = [("array_rows", cfg.array_rows, "ROWS", rows), ("array_cols", cfg.array_cols, "COLS", cols),
+             ("word_bits", cfg.word_bits, "ROWS x 8", rows * 8),
+             ("act_buf_words", cfg.act_buf_words, "ACT_WORDS", facts["ACT_WORDS"]),
+             ("weight_buf_words", cfg.weight_buf_words, "WGT_WORDS", facts["WGT_WORDS"]),
+             ("bias_buf_words", cfg.bias_buf_words, "REC_WORDS", facts["REC_WORDS"]),
+             ("scale_buf_words", cfg.scale_buf_words, "REC_WORDS", facts["REC_WORDS"])]
+    wrong = [f"memory image {job['image_dir']} is laid out for config.{field} = {want}; this accelerator "
+             f"build has {csr} = {got}" for field, want, csr, got in pairs if want != got]
+    if wrong:  # every layer fails, naming the field (no layer of this image can run on this build)
+        Path(job["results"]).write_text(json.dumps(
+            [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong[0]} for n in job["layers"]], indent=1))
+        raise AssertionError(wrong[0])
     job["array_size"] = rows * cols
     if job.get("chain"):
         await run_chain(dut, rb, job)

@@ -1,0 +1,79 @@
+"""Performance counters and build facts of the engine (issue 10 items 5 and 1).
+
+Every counter (CYCLES, BUSY_CYCLES, MACS, WORDS_READ, WORDS_WRITTEN) counts from start: read
+across layers run back to back without a reset in between, each layer shows its own counts. The
+expected word counts come from hexgen's memory map (the engine reads each of a layer's weight,
+bias, scale and input words once and writes each output word once), not from a formula here.
+"""
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from hexgen import read_image
+from tb import layer_sim
+from tb.toolchain import simulator_env
+
+pytestmark = pytest.mark.sim
+
+ROOT = Path(__file__).resolve().parent.parent
+COUNTERS = ("cycles", "busy_cycles", "macs", "words_read", "words_written")
+
+
+def test_counters_clear_on_start_across_layers_without_reset():
+    names = ["conv3", "fc1", "conv3", "conv2"]
+    res = layer_sim.run(layers=names, sim="icarus", model="mobilenetv2", seed=0, reset_each_layer=False,
+                        run_tag="-noreset")
+    assert [r["layer"] for r in res] == names and all(r["status"] == "PASS" for r in res), res
+    rb = read_image(res[0]["image_dir"], run_golden=False)
+    for r in res:
+        words = {s: rb.segment_info(r["layer"], s)["words"] for s in ("weights", "bias", "scale", "input", "output")}
+        assert r["words_read"] == words["weights"] + words["bias"] + words["scale"] + words["input"], r
+        assert r["words_written"] == words["output"], r
+    # the same layer again, after two others and no reset: the same counts
+    assert {k: res[0][k] for k in COUNTERS} == {k: res[2][k] for k in COUNTERS}
+
+
+@pytest.mark.parametrize("params, says", [
+    ({"ACT_WORDS": 131072}, "ACT_WORDS = 131072"),     # would wrap the 16-bit buffer addresses
+    ({"WGT_WORDS": 65536}, "WGT_WORDS = 65536"),
+    ({"ROWS": 4}, "WORD_BITS = 64 must be ROWS * 8"),
+    ({"ROWS": 4, "WORD_BITS": 32}, "only ROWS = 8 is supported"),  # records: one per 64-bit word
+    ({"MAX_BURST": 256}, "MAX_BURST = 256"),
+    ({"ADDR_W": 33}, "ADDR_W = 33"),
+], ids=["act_words", "wgt_words", "rows4", "rows4_word32", "max_burst", "addr_w"])
+def test_accel_top_refuses_parameters_it_cannot_run(tmp_path: Path, params: dict[str, int], says: str):
+    """Every constraint the engine relies on is checked in its initial block, naming the parameter."""
+    rtl = ROOT / "rtl"
+    srcs = [str(rtl / f) for f in ("accel_top.sv", "mac_array.sv", "requant.sv", "mem_loader.sv", "burst_reader.sv")]
+    exe = tmp_path / "a.vvp"
+    r = subprocess.run(["iverilog", "-g2012", f"-I{rtl}", "-s", "accel_top", *[f"-Paccel_top.{k}={v}" for k, v in params.items()], "-o", str(exe), *srcs],
+                       capture_output=True, text=True, env=simulator_env())
+    assert r.returncode == 0, r.stderr
+    run = subprocess.run(["vvp", "-n", str(exe)], capture_output=True, text=True, timeout=60)
+    assert says in run.stdout + run.stderr, run.stdout + run.stderr
+    assert "accel_top" in run.stdout + run.stderr  # %m: the instance is named
+
+
+def test_image_laid_out_for_another_build_fails_naming_the_field(tmp_path: Path):
+    """The bench reads every build-fact CSR and refuses a memory image hexgen laid out for other sizes."""
+    import warnings
+
+    from golden import extract, quantize
+    from golden.models import load_model
+    from hexgen import HardwareConfig, build_image, write_image
+
+    warnings.filterwarnings("ignore")
+    m = load_model("mlp")
+    net = extract(quantize(m.float_model, m.calibration), m.calibration[:2])
+    cfg = HardwareConfig(act_buf_words=8192)
+    image = write_image(build_image(net, net.quantize_input(m.x_test[:1]), cfg, model="mlp"), tmp_path / "image")
+    job = {"image_dir": str(image), "layers": ["fc1", "fc2"], "seed": 0, "mem_stall": 0, "mem_latency": 8,
+           "macs": {l.name: l.macs for l in net.layers}, "csr_overrides": {}, "pokes": {}, "watchdog_cycles": 0,
+           "wave_signals": [], "chain": None}
+    (tmp_path / "run").mkdir()
+    res = layer_sim._simulate("icarus", layer_sim.build_accel("icarus"), tmp_path / "run", job, "", [], False)
+    assert res is not None and [r["status"] for r in res] == ["FAIL", "FAIL"], res
+    assert "config.act_buf_words = 8192; this accelerator build has ACT_WORDS = 4096" in res[0]["reason"]
