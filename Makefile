@@ -39,14 +39,16 @@ CHAIN ?=
 CHAIN_IMAGES ?= 32
 MEM_STALL ?= 0
 MEM_LATENCY ?= 8
+# the hardware description: a preset of hexgen/hw.py (default, large, tiny, edge) or path.json
+HW ?= default
 
 sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --sim $(or $(SIM),verilator) --seed $(SEED) \
-		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) \
+		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
 		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
 
 layers: $(STAMP)
-	$(PY) -m tb.layer_sim --list --model $(MODEL)
+	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW)
 
 waves:
 	@f=build/waves/$(or $(LAYER),all).gtkw; \
@@ -91,7 +93,7 @@ clean:
 SIM ?=
 
 lint: $(STAMP)
-	$(PY) -m tb.lint
+	$(PY) -m tb.lint --hw $(HW)
 
 test-rtl: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -q tests/test_rtl_*.py $(if $(SIM),-k $(SIM))
@@ -106,7 +108,7 @@ HEXGEN_OUT ?= build/hexgen/$(MODEL)
 HEXGEN_ARGS ?=
 
 hexgen: $(STAMP)
-	$(PY) -m hexgen --model $(MODEL) --out $(HEXGEN_OUT) $(HEXGEN_ARGS)
+	$(PY) -m hexgen --model $(MODEL) --hw $(HW) --out $(HEXGEN_OUT) $(HEXGEN_ARGS)
 	$(PY) -m hexgen check $(HEXGEN_OUT)
 
 hexgen-check: $(STAMP)

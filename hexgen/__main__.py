@@ -47,7 +47,8 @@ def _gen_parser() -> argparse.ArgumentParser:
     p.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
     p.add_argument("--m0-bits", type=int, default=16)
     p.add_argument("--quiet", action="store_true", help="do not print the memory map table")
-    hw = p.add_argument_group("hardware configuration")
+    hw = p.add_argument_group("hardware configuration (a preset, each field overridable)")
+    hw.add_argument("--hw", default="default", help="hardware description: a preset of hexgen.hw or path.json (default: default)")
     for name, flag in (
         ("word_bits", "--word-bits"),
         ("array_rows", "--rows"),
@@ -59,7 +60,7 @@ def _gen_parser() -> argparse.ArgumentParser:
         ("scale_buf_words", "--scale-buf-words"),
         ("align_bytes", "--align-bytes"),
     ):
-        hw.add_argument(flag, dest=name, type=int, default=getattr(DEFAULTS, name), help=f"default {getattr(DEFAULTS, name)}")
+        hw.add_argument(flag, dest=name, type=int, default=None, help=f"default: the preset's ({getattr(DEFAULTS, name)} in default)")
     return p
 
 
@@ -72,18 +73,13 @@ def generate(args: argparse.Namespace) -> int:
     from golden.models import load_model
     from hexgen.image import build_image, write_image
 
+    from dataclasses import fields, replace
+
+    from hexgen.hw import load_hw
+
     t0 = time.time()
-    cfg = HardwareConfig(
-        array_rows=args.array_rows,
-        array_cols=args.array_cols,
-        word_bits=args.word_bits,
-        weight_buf_words=args.weight_buf_words,
-        act_buf_words=args.act_buf_words,
-        out_buf_words=args.out_buf_words,
-        bias_buf_words=args.bias_buf_words,
-        scale_buf_words=args.scale_buf_words,
-        align_bytes=args.align_bytes,
-    )
+    given = {f.name: getattr(args, f.name) for f in fields(HardwareConfig) if getattr(args, f.name, None) is not None}
+    cfg = replace(load_hw(args.hw), **given)
     m = load_model(args.model)
     data = m.x_test if m.x_test is not None else m.calibration
     if not 1 <= args.images <= len(data):

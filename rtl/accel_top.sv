@@ -1,6 +1,7 @@
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
+`include "accel_hw.svh"
 
 // Runtime-programmed int8 layer accelerator (docs/engine.md).
 //
@@ -24,13 +25,13 @@
 // vector); the array drains one pixel (ROWS sums) per cycle into the requantizer, whose output
 // vectors stream to external memory through a FIFO and the writer.
 module accel_top #(
-    parameter int ROWS = 8,
-    parameter int COLS = 8,
-    parameter int WORD_BITS = 64,
+    parameter int ROWS = `HW_ROWS,
+    parameter int COLS = `HW_COLS,
+    parameter int WORD_BITS = `HW_WORD_BITS,
     parameter int ADDR_W = 24,
-    parameter int ACT_WORDS = 4096,
-    parameter int WGT_WORDS = 2048,
-    parameter int REC_WORDS = 256,
+    parameter int ACT_WORDS = `HW_ACT_WORDS,
+    parameter int WGT_WORDS = `HW_WGT_WORDS,
+    parameter int REC_WORDS = `HW_REC_WORDS,
     parameter int MAX_K = 7,
     parameter int MAX_BURST = 16,
     localparam int ACT_AW = $clog2(ACT_WORDS),

@@ -39,16 +39,24 @@ ADDR_W = 18  # word-address width of the bench's external memory model (a build 
 DRAM_WORDS = 1 << ADDR_W
 
 
-def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ()) -> Path:
+def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = (), hw: str | None = None) -> Path:
     """Build (or reuse, tb.sim.build) the layer bench for `sim`; one build serves every layer of
     every model. `defines` (e.g. MUT_ROUND) build a deliberately broken variant for the mutation tests.
+    `hw` names the hardware description (hexgen.hw preset or path.json): its sizes are the
+    build's parameters (those of the default preset are the RTL's own defaults, rtl/accel_hw.svh).
 
     HDL_CLOCK: the bench makes its own clock, so no Python (or VPI) call happens per clock edge;
     Verilator then needs --timing. cocotb makes every signal public (--public-flat-rw), which costs
     Verilator most of its optimisation (measured: 4-8x slower than the same RTL in a plain harness);
     accel_tb.vlt makes only the bench top public. Waveform builds keep every signal visible."""
+    from hexgen.hw import DEFAULT, PRESETS, load_hw, rtl_parameters
     from tb.sim import build
 
+    sizes = rtl_parameters(load_hw(hw))
+    defaults = rtl_parameters(PRESETS[DEFAULT])
+    params: dict[str, object] = {"ADDR_W": ADDR_W, **{k: v for k, v in sizes.items() if v != defaults[k]}}
+    if len(params) > 1:
+        refuse_parameters(hw or DEFAULT, sizes)
     args = ["-DHDL_CLOCK", *(f"-D{d}" for d in defines)]
     if sim == "verilator":
         args.append("--timing")
@@ -56,10 +64,31 @@ def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ())
             args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
     variant = ("-waves" if waves else "") + "".join("-" + d.lower() for d in defines)
     t0 = time.time()
-    bdir = build("accel", sim, {"ADDR_W": ADDR_W}, extra_args=args, waves=waves, variant=variant)
+    bdir = build("accel", sim, params, extra_args=args, waves=waves, variant=variant)
     if time.time() - t0 > 2:
         print(f"sim: built the accelerator for {sim} in {time.time() - t0:.1f} s (reused while the RTL is unchanged)", flush=True)
     return bdir
+
+
+def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:
+    """The RTL's own parameter checks (accel_top's initial block), run before a build: Icarus
+    elaborates accel_top with these sizes (about a second) and a refusal becomes one error line
+    naming the preset, instead of a simulation that stops at time 0."""
+    import subprocess
+
+    srcs = [str(RTL / f) for f in ("accel_top.sv", "mac_array.sv", "requant.sv", "mem_loader.sv", "burst_reader.sv")]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = Path(tmp) / "check.vvp"
+        cmd = ["iverilog", "-g2012", f"-I{RTL}", "-s", "accel_top", *[f"-Paccel_top.{k}={v}" for k, v in sizes.items()],
+               "-o", str(exe), *srcs]
+        r = subprocess.run(cmd, capture_output=True, text=True)
+        if r.returncode != 0:
+            raise SimError(f"HW={hw}: accel_top does not elaborate with {sizes}: {r.stderr.strip().splitlines()[0]}")
+        run = subprocess.run(["vvp", "-n", str(exe)], capture_output=True, text=True, timeout=60)
+    for line in (run.stdout + run.stderr).splitlines():
+        if "accel_top" in line and ("ERROR" in line.upper() or "must" in line):
+            msg = line.split("accel_top:", 1)[-1].strip()
+            raise SimError(f"HW={hw}: the engine refuses these sizes: {msg}")
 
 
 class _NoKey(Exception):
@@ -112,21 +141,21 @@ def _test_set(m: Any) -> Any:
     return m.x_test if m.x_test is not None else m.calibration
 
 
-def prepare_image(model: str, seed: int) -> tuple[Path, list[dict[str, Any]], int]:
+def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, list[dict[str, Any]], int]:
     """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
 
     Returns the cache folder (image/ inside), every layer of the network (name, kind, shapes, MACs,
     whether the RTL runs it and why not) and the index of the test image used."""
     warnings.filterwarnings("ignore")
     from golden.models import load_model
-    from hexgen import HardwareConfig
+    from hexgen.hw import load_hw
 
+    cfg = load_hw(hw)
     m = load_model(model)
     x = _test_set(m)
     if len(x) == 0:
         raise SimError(f"model {model}: no test images (its calibration batch is empty)")
     idx = seed % len(x)
-    cfg = HardwareConfig()
     try:
         key: str | None = _image_key(m, idx, cfg)
     except _NoKey:
@@ -283,7 +312,7 @@ def run(
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
-    reset_each_layer: bool = True,
+    reset_each_layer: bool = True, hw: str | None = None,
 ) -> list[dict[str, Any]]:
     """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
     status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
@@ -303,11 +332,16 @@ def run(
         raise SimError(f"--seed {seed}: the test image number must be >= 0")
     if chain < 0:
         raise SimError(f"--chain {chain}: the number of images must be >= 1")
+    from hexgen.hw import DEFAULT, load_hw
+
+    load_hw(hw)  # an unknown preset or a bad file: one line before anything runs
     tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
+    if hw and hw != DEFAULT:
+        tag += "-hw_" + Path(hw).stem
     with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir:
         return _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves, mem_stall=mem_stall,
                        mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
-                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer,
+                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
                        xcheck=(sim == "verilator" and not waves) if xcheck is None else xcheck)
 
 
@@ -315,11 +349,11 @@ def _run_in(
     rdir: Path, *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
     mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
     watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
-    reset_each_layer: bool = True,
+    reset_each_layer: bool = True, hw: str | None = None,
 ) -> list[dict[str, Any]]:
     t0 = time.time()
     print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
-    cdir, all_layers, idx = prepare_image(model, seed)
+    cdir, all_layers, idx = prepare_image(model, seed, hw)
     print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
     by_name = {l["name"]: l for l in all_layers}
     names = [l["name"] for l in all_layers if l["rtl"]]
@@ -328,7 +362,7 @@ def _run_in(
     unknown = [n for n in chosen if n not in by_name]
     if unknown:
         raise SimError(f"no layer {', '.join(unknown)} in {model}; its layers: {', '.join(by_name)}")
-    rerun = lambda n: rerun_command(n, sim, model, seed, waves, mem_stall=mem_stall, mem_latency=mem_latency)  # noqa: E731
+    rerun = lambda n: rerun_command(n, sim, model, seed, waves, mem_stall=mem_stall, mem_latency=mem_latency, hw=hw)  # noqa: E731
     shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
     refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"],
                 "shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": rerun(n), "run_dir": str(rdir)}
@@ -341,7 +375,7 @@ def _run_in(
     mm = json.loads((cdir / "image" / "memory_map.json").read_text())
     if int(mm["dram"]["words"]) > DRAM_WORDS:
         raise SimError(f"the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory holds {DRAM_WORDS}")
-    bdir = build_accel(sim, waves=waves, defines=defines)
+    bdir = build_accel(sim, waves=waves, defines=defines, hw=hw)
     job = {
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
@@ -454,9 +488,12 @@ def save_waves(rdir: Path, bdir: Path, sim: str, layers: list[str]) -> str:
     return str(wdir / f"{tag}.gtkw")
 
 
-def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool, *, mem_stall: int = 0, mem_latency: int = 8) -> str:
+def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool, *, mem_stall: int = 0, mem_latency: int = 8,
+                  hw: str | None = None) -> str:
     """`make sim ...` with every option that changed the run."""
     parts = [f"LAYER={layer}", f"SIM={sim}", f"MODEL={shlex.quote(model)}", f"SEED={seed}"]
+    if hw and hw != "default":
+        parts.append(f"HW={shlex.quote(hw)}")
     if mem_stall:
         parts.append(f"MEM_STALL={mem_stall}")
     if mem_latency != 8:
@@ -497,9 +534,9 @@ def verdict(res: list[dict[str, Any]]) -> tuple[int, str]:
     return (1 if failed else 0), line
 
 
-def _list_layers(model: str) -> int:
+def _list_layers(model: str, hw: str | None) -> int:
     warnings.filterwarnings("ignore")
-    _cdir, layers, _idx = prepare_image(model, 0)
+    _cdir, layers, _idx = prepare_image(model, 0, hw)
     for l in layers:
         where = "RTL" if l["rtl"] else (l["unsupported"] or "golden only")
         print(f"{l['name']:10s} {l['kind']:10s} {'x'.join(map(str, l['in_shape'])):>10s} -> {'x'.join(map(str, l['out_shape'])):10s} {where}")
@@ -516,6 +553,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles (0..255)")
     p.add_argument("--mem-latency", type=int, default=8, help="external memory read latency in cycles (default 8)")
     p.add_argument("--list", action="store_true", help="list the model's layers and exit")
+    p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json (default: default)")
     p.add_argument("--chain", type=int, default=0, metavar="N",
                    help="feed the RTL's own outputs through the whole network for N test images")
     return p
@@ -524,15 +562,15 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     if a.list:
-        return _list_layers(a.model)
+        return _list_layers(a.model, a.hw)
     layers = [s for s in a.layer.split(",") if s] or None
     if a.chain:
         return main_chain(a)
     res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-              mem_latency=a.mem_latency)
+              mem_latency=a.mem_latency, hw=a.hw)
     golden_only = []
     if layers is None:
-        info = json.loads((Path(prepare_image(a.model, a.seed)[0]) / "layers.json").read_text())
+        info = json.loads((Path(prepare_image(a.model, a.seed, a.hw)[0]) / "layers.json").read_text())
         golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"] and l["name"] not in {r["layer"] for r in res}]
     print(table(res, golden_only))
     for r in res:
@@ -552,7 +590,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def main_chain(a: argparse.Namespace) -> int:
-    res = run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, mem_latency=a.mem_latency, chain=a.chain)
+    res = run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, mem_latency=a.mem_latency,
+              chain=a.chain, hw=a.hw)
     n = len(res)
     labelled = [r for r in res if r["label"] >= 0]
     print(f"{'image':>5s} {'label':>5s} {'RTL':>4s} {'golden':>6s}  layers equal to golden")

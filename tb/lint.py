@@ -29,7 +29,15 @@ LINT_PARAMS: dict[str, list[dict[str, int]]] = {
 }
 
 
-def lint() -> list[str]:
+def lint(hw: str | None = None) -> list[str]:
+    """Every module with its defaults and LINT_PARAMS; with `hw` (a hexgen.hw preset or path.json),
+    accel_top and the layer bench also with that description's sizes."""
+    from hexgen.hw import DEFAULT, load_hw, rtl_parameters
+
+    extra: dict[str, list[dict[str, int]]] = {}
+    if hw and hw != DEFAULT:
+        sizes = rtl_parameters(load_hw(hw))
+        extra = {"accel_top": [sizes], "accel_tb": [sizes]}
     env = simulator_env()
     problems: list[str] = []
     vsearch = ["-Irtl", "-y", "tb/hdl", "-y", "rtl"]
@@ -37,7 +45,7 @@ def lint() -> list[str]:
     for src in SOURCES:
         top = src.stem
         before = len(problems)
-        for params in [{}] + LINT_PARAMS.get(top, []):
+        for params in [{}] + LINT_PARAMS.get(top, []) + extra.get(top, []):
             gflags = [f"-G{k}={v}" for k, v in params.items()]
             cmd = ["verilator", "--lint-only", "-Wall", *vsearch, "+libext+.sv", "--top-module", top, *gflags,
                    str(src.relative_to(ROOT))]
@@ -57,10 +65,15 @@ def lint() -> list[str]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(prog="python -m tb.lint", description=__doc__)
+    p.add_argument("--hw", default="default", help="also lint accel_top and the bench with this hardware description")
+    a = p.parse_args(argv)
     require_checkout()
     if not SOURCES:  # never "0 modules, 0 problems": linting nothing is not a pass
         raise SimError(f"lint: no Verilog modules under {ROOT / 'rtl'} or {ROOT / 'tb' / 'hdl'}")
-    problems = lint()
+    problems = lint(a.hw)
     for p in problems:
         print(p)
     print(f"lint: {len(SOURCES)} modules, {len(problems)} problem(s)")

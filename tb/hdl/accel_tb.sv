@@ -1,17 +1,22 @@
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
+`include "accel_hw.svh"
 
 // Layer-bench harness: the accelerator and the external memory model (preloaded with hexgen's
 // DRAM image through +MEM_INIT=<dram.memh>). cocotb drives the CSR port, starts a layer and waits
 // for done/error; it reads the output region back through the peek port (any address, combinational,
 // X and Z preserved so that they are caught rather than read as 0).
 module accel_tb #(
-    parameter int ROWS = 8,
-    parameter int COLS = 8,
-    parameter int ADDR_W = 18,
-    parameter int ACT_WORDS = 4096,
-    parameter int WGT_WORDS = 2048
+    // sizes: the hardware description's (hexgen/hw.py; the build passes the chosen preset's)
+    parameter int ROWS = `HW_ROWS,
+    parameter int COLS = `HW_COLS,
+    parameter int WORD_BITS = `HW_WORD_BITS,
+    parameter int ACT_WORDS = `HW_ACT_WORDS,
+    parameter int WGT_WORDS = `HW_WGT_WORDS,
+    parameter int REC_WORDS = `HW_REC_WORDS,
+    // the bench's external memory: 2^ADDR_W words
+    parameter int ADDR_W = 18
 ) (
     input  logic              clk_i,
     input  logic              rst_i,
@@ -31,10 +36,10 @@ module accel_tb #(
     input  logic [7:0]        mem_stall_i,
     input  logic [31:0]       mem_seed_i,
     input  logic [ADDR_W-1:0] peek_addr_i,
-    output logic [ROWS*8-1:0] peek_data_o,
+    output logic [WORD_BITS-1:0] peek_data_o,
     // chained runs write a layer's input (the RTL output of its producer) into the memory model
     input  logic              poke_we_i,
-    input  logic [ROWS*8-1:0] poke_data_i,
+    input  logic [WORD_BITS-1:0] poke_data_i,
     // The watchdog, in the bench's Verilog: cycles since the last write to CTRL (the start); it
     // fires at watchdog_cycles_i (0: never). finished_o = done | error | watchdog is the one signal
     // cocotb waits on during a layer: one value-change callback, no Python timer.
@@ -42,8 +47,6 @@ module accel_tb #(
     output logic              watchdog_o,
     output logic              finished_o
 );
-
-  localparam int WORD_BITS = ROWS * 8;
 
   // The clock: generated here (HDL_CLOCK, the default for the layer bench: no simulator-to-Python
   // call per edge) or driven by cocotb on clk_i.
@@ -66,7 +69,7 @@ module accel_tb #(
 
   accel_top #(
       .ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ADDR_W(ADDR_W),
-      .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS)
+      .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS)
   ) u_accel (
       .clk_i(clk), .rst_i,
       .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,

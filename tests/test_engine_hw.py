@@ -1,4 +1,5 @@
-"""Performance counters and build facts of the engine (issue 10 items 5 and 1).
+"""The hardware description (hexgen/hw.py, HW=), build facts and performance counters of the
+engine (issue 10 items 1, 2 in part, 5).
 
 Every counter (CYCLES, BUSY_CYCLES, MACS, WORDS_READ, WORDS_WRITTEN) counts from start: read
 across layers run back to back without a reset in between, each layer shows its own counts. The
@@ -8,6 +9,7 @@ bias, scale and input words once and writes each output word once), not from a f
 from __future__ import annotations
 
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,3 +79,44 @@ def test_image_laid_out_for_another_build_fails_naming_the_field(tmp_path: Path)
     res = layer_sim._simulate("icarus", layer_sim.build_accel("icarus"), tmp_path / "run", job, "", [], False)
     assert res is not None and [r["status"] for r in res] == ["FAIL", "FAIL"], res
     assert "config.act_buf_words = 8192; this accelerator build has ACT_WORDS = 4096" in res[0]["reason"]
+
+
+BIG_INPUT = """
+import torch
+from torch import nn
+
+
+def make():
+    torch.manual_seed(3)
+    return nn.Sequential(nn.Conv2d(8, 8, 1), nn.ReLU()).eval(), torch.rand(8, 8, 72, 72)
+"""
+
+
+def test_preset_with_larger_buffers_runs_a_layer_the_default_refuses(tmp_path: Path):
+    """HW=large: the same description sizes hexgen's layout, the RTL parameters and the bench's
+    check; an input image of 5,184 words does not fit the default's 4,096-word activation buffer."""
+    f = tmp_path / "big.py"
+    f.write_text(BIG_INPUT)
+    model = f"{f}:make"
+    small = layer_sim.run(layers=None, sim="icarus", model=model, seed=0)
+    assert small[0]["status"] == "UNSUPP" and "act buffer" in small[0]["reason"], small[0]
+    large = layer_sim.run(layers=None, sim="icarus", model=model, seed=0, hw="large")
+    assert large[0]["status"] == "PASS", large[0]
+    assert "HW=large" in large[0]["rerun"]
+
+
+def test_rtl_defaults_are_generated_from_the_description():
+    from hexgen.hw import verilog_defaults
+
+    assert (ROOT / "rtl" / "accel_hw.svh").read_text() == verilog_defaults(), "run: python -m hexgen.hw > rtl/accel_hw.svh"
+
+
+@pytest.mark.parametrize("hw, says", [
+    ("tiny", "HW=tiny: the engine refuses these sizes: WORD_BITS = 32 (ROWS = 4)"),
+    ("nosuch", "HW=nosuch: no such preset"),
+], ids=["tiny", "nosuch"])
+def test_preset_the_engine_cannot_run_is_one_line(hw: str, says: str):
+    r = subprocess.run([sys.executable, "-m", "tb.layer_sim", "--model", "mlp", "--sim", "icarus", "--hw", hw],
+                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert says in r.stderr, r.stderr
