@@ -1,6 +1,6 @@
 """`make resources`: what the accelerator's RTL costs, per unit, from a Yosys synthesis.
 
-    python -m tb.resources [--param NAME=VALUE ...] [--json]
+    python -m tb.resources [--param NAME=VALUE ...] [--json [FILE]]
 
 Yosys (Debian's `yosys`, 0.23 checked) reads rtl/ (the hardware: not the testbench model
 ext_mem_model.sv), sets accel_top's parameters and runs the coarse part of its generic synthesis
@@ -80,35 +80,37 @@ def dsp48(a_width: int, b_width: int, signed: bool) -> int:
 # ------------------------------------------------------------------ parameters
 
 def _module_header(path: Path, module: str) -> str:
-    text = path.read_text()
-    m = re.search(rf"\bmodule\s+{module}\s*#\s*\((?P<params>.*?)\)\s*\(", text, re.S)
-    if not m:
-        raise SimError(f"no parameter list of module {module} in {path}")
-    return m.group("params")
+    """The text of `module`'s parameter list (empty if it has none or it cannot be found)."""
+    m = re.search(rf"\bmodule\s+{module}\s*#\s*\((?P<params>.*?)\)\s*\(", path.read_text(), re.S)
+    return m.group("params") if m else ""
 
 
 def top_parameters() -> dict[str, int]:
-    """accel_top's parameters (not its localparams) and their Verilog defaults."""
-    out: dict[str, int] = {}
-    for line in _module_header(RTL / f"{TOP}.sv", TOP).splitlines():
-        m = re.match(r"\s*parameter\s+(?:int\s+)?(\w+)\s*=\s*([^,/]+?)\s*,?\s*(?://.*)?$", line)
-        if m:
-            try:
-                out[m.group(1)] = int(m.group(2), 0)
-            except ValueError:
-                raise SimError(f"{TOP}'s parameter {m.group(1)} = {m.group(2)} is not an integer literal") from None
-    return out
+    """accel_top's parameters (not its localparams) and their defaults, as Yosys elaborates them
+    (the defaults may be macros of an included header, e.g. rtl/accel_hw.svh)."""
+    exe = _yosys()
+    with tempfile.TemporaryDirectory(prefix="int8sim-resources-") as tmp:
+        netlist = Path(tmp) / "read.json"
+        r = _run([exe, "-q", "-p", f"{_read_cmd()}; delete */p:*; write_json {netlist}"], tmp)
+        if r.returncode != 0 or not netlist.is_file():
+            raise SimError(f"yosys cannot read rtl/ with {TOP}'s defaults: {_first_error(r.stdout + r.stderr)}")
+        modules = json.loads(netlist.read_text())["modules"]
+    if TOP not in modules:
+        raise SimError(f"no module {TOP} in {RTL}")
+    values = {k: _int(v) for k, v in modules[TOP].get("parameter_default_values", {}).items()}
+    # in the order of the Verilog (Yosys sorts them by name)
+    declared = re.findall(r"\bparameter\s+(?:int\s+)?(\w+)", _module_header(RTL / f"{TOP}.sv", TOP))
+    return {k: values[k] for k in sorted(values, key=lambda k: declared.index(k) if k in declared else len(declared))}
 
 
-def bench_parameters() -> dict[str, int]:
+def bench_parameters(defaults: Mapping[str, int]) -> dict[str, int]:
     """The layer bench's build: accel_top's defaults with the bench's ADDR_W (tb/layer_sim.py)."""
     from tb.layer_sim import ADDR_W
 
-    return {**top_parameters(), "ADDR_W": ADDR_W}
+    return {**defaults, "ADDR_W": ADDR_W}
 
 
-def parse_overrides(items: Sequence[str]) -> dict[str, int]:
-    known = top_parameters()
+def parse_overrides(items: Sequence[str], known: Mapping[str, int]) -> dict[str, int]:
     out: dict[str, int] = {}
     for item in items:
         for tok in item.split():
@@ -158,8 +160,7 @@ def refusal_message(path: Path, params: Mapping[str, int]) -> str:
     checks = re.findall(r"\bif\s*\((?P<cond>[^;]*?)\)\s*begin\s*\$error\s*\((?P<args>.*?)\);\s*\$finish",
                         path.read_text(), re.S)
     local = dict(params)
-    for m in re.finditer(r"localparam\s+(?:int\s+)?(\w+)\s*=\s*([^,;\n]+)", _module_header(path, module)
-                         if path.stem == TOP else ""):
+    for m in re.finditer(r"localparam\s+(?:int\s+)?(\w+)\s*=\s*([^,;\n]+)", _module_header(path, module)):
         try:
             local[m.group(1)] = _eval(m.group(2), local)
         except Exception:  # noqa: BLE001 - a localparam we cannot evaluate is simply not known
@@ -170,8 +171,8 @@ def refusal_message(path: Path, params: Mapping[str, int]) -> str:
         fmt = parts[0].strip('"') if parts else ""
         text = fmt.replace("%m", module)
         try:
-            values = [_eval(a, local) for a in parts[1:]]
-            text = re.sub(r"%0?d", lambda _m, it=iter(values): str(next(it)), text)
+            values = iter([str(_eval(a, local)) for a in parts[1:]])
+            text = re.sub(r"%0?d", lambda _m: next(values), text)
             holds = bool(_eval(cond, local))
         except Exception:  # noqa: BLE001
             text, holds = re.sub(r"%0?d", "?", text), False
@@ -183,6 +184,22 @@ def refusal_message(path: Path, params: Mapping[str, int]) -> str:
 
 # ------------------------------------------------------------------ Yosys
 
+def _yosys() -> str:
+    exe = shutil.which("yosys")
+    if exe is None:
+        raise SimError(f"yosys is not installed (make resources needs it): {INSTALL_HINT}")
+    return exe
+
+
+def _run(cmd: Sequence[str], cwd: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(list(cmd), cwd=cwd, capture_output=True, text=True, preexec_fn=_die_with_parent)
+
+
+def _first_error(out: str) -> str:
+    errors = [l.strip() for l in out.splitlines() if "ERROR" in l] or out.strip().splitlines()[-1:]
+    return errors[0] if errors else "no message"
+
+
 def yosys_version(exe: str) -> str:
     r = subprocess.run([exe, "-V"], capture_output=True, text=True)
     return r.stdout.strip().split(" (")[0] or "yosys"
@@ -192,11 +209,13 @@ def sources() -> list[Path]:
     return [p for p in sorted(RTL.glob("*.sv")) if p.name not in NOT_HARDWARE]
 
 
+def _read_cmd() -> str:
+    return f"read_verilog -sv -I{RTL} " + " ".join(str(p) for p in sources())
+
+
 def run_yosys(params: Mapping[str, int]) -> tuple[dict, str, float]:
     """Synthesise accel_top with `params`; return Yosys's JSON netlist, its version and the run time."""
-    exe = shutil.which("yosys")
-    if exe is None:
-        raise SimError(f"yosys is not installed (make resources needs it): {INSTALL_HINT}")
+    exe = _yosys()
     version = yosys_version(exe)
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
     with tempfile.TemporaryDirectory(prefix="int8sim-resources-") as tmp:
@@ -204,14 +223,13 @@ def run_yosys(params: Mapping[str, int]) -> tuple[dict, str, float]:
         netlist = Path(tmp) / "netlist.json"
         log = Path(tmp) / "yosys.log"
         script.write_text("\n".join([
-            f"read_verilog -sv -I{RTL} " + " ".join(str(p) for p in sources()),
+            _read_cmd(),
             f"chparam {chparam} {TOP}",
             f"synth -top {TOP} -run begin:fine -noalumacc",
             f"write_json {netlist}",
         ]) + "\n")
         t0 = time.monotonic()
-        r = subprocess.run([exe, "-q", "-l", str(log), "-s", str(script)], cwd=tmp, capture_output=True, text=True,
-                           preexec_fn=_die_with_parent)
+        r = _run([exe, "-q", "-l", str(log), "-s", str(script)], tmp)
         seconds = time.monotonic() - t0
         out = r.stdout + r.stderr
         if r.returncode != 0 or not netlist.is_file():
@@ -225,8 +243,7 @@ def run_yosys(params: Mapping[str, int]) -> tuple[dict, str, float]:
             BUILD.mkdir(parents=True, exist_ok=True)
             kept = BUILD / "yosys-failed.log"
             shutil.copyfile(log, kept) if log.is_file() else kept.write_text(out)
-            errors = [l.strip() for l in out.splitlines() if "ERROR" in l] or out.strip().splitlines()[-1:]
-            raise SimError(f"yosys failed on {TOP} with {setting}: {errors[0] if errors else 'no message'} "
+            raise SimError(f"yosys failed on {TOP} with {setting}: {_first_error(out)} "
                            f"(log: {kept.relative_to(ROOT)})")
         return json.loads(netlist.read_text()), version, seconds
 
@@ -380,13 +397,20 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.resources", description=__doc__.split("\n\n")[0])
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help=f"override a parameter of {TOP} (repeatable; 'ROWS=8 COLS=4' in one also works)")
-    ap.add_argument("--json", action="store_true", help="print the figures as JSON")
+    ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
+                    help="the figures as JSON: on stdout instead of the table, or into FILE next to the table")
     args = ap.parse_args(argv)
     require_checkout()
-    params = {**bench_parameters(), **parse_overrides(args.param)}
+    defaults = top_parameters()
+    params = {**bench_parameters(defaults), **parse_overrides(args.param, defaults)}
     netlist, version, seconds = run_yosys(params)
     units = count(netlist)
-    print(as_json(units, params, version, seconds) if args.json else report(units, params, version, seconds))
+    if args.json == "-":
+        print(as_json(units, params, version, seconds))
+        return 0
+    if args.json:
+        Path(args.json).write_text(as_json(units, params, version, seconds) + "\n")
+    print(report(units, params, version, seconds))
     return 0
 
 

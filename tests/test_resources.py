@@ -1,0 +1,104 @@
+"""`make resources` (tb/resources.py) on a small build of accel_top: every unit is there, the
+multipliers and memory bits are the design's, and refused parameters are one line and exit 2.
+
+Runs Yosys (Debian's `yosys`, installed by scripts/bootstrap.sh), no simulator; marker `sim` like
+the other tests that need an EDA tool. ~6 s.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+from tb.sim import ROOT
+
+pytestmark = [
+    pytest.mark.sim,
+    pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed "
+                       "(apt-get install -y yosys; scripts/bootstrap.sh does it as root)"),
+]
+
+#: A small build (~4 s, not the ~10 s of today's sizes): ROWS stays 8 (today's RTL refuses any
+#: other), the array is 8 x 2 (not square), the buffers are small powers of two, each of more than
+#: 64 words (tb.resources.SMALL_MEM_WORDS: smaller arrays are not counted as block-RAM memory).
+SMALL = {"COLS": 2, "ACT_WORDS": 256, "WGT_WORDS": 128, "REC_WORDS": 128}
+UNITS = ("accel_top", "mac_array", "requant", "mem_loader", "burst_reader")
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "tb.resources", *args], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+
+
+@pytest.fixture(scope="module")
+def small_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, dict]:
+    """One synthesis: the printed table and the same figures as JSON (--json FILE)."""
+    out = tmp_path_factory.mktemp("resources") / "small.json"
+    r = run(*(f"--param={k}={v}" for k, v in SMALL.items()), "--json", str(out))
+    assert r.returncode == 0, r.stderr
+    return r.stdout, json.loads(out.read_text())
+
+
+@pytest.fixture(scope="module")
+def small(small_run: tuple[str, dict]) -> dict:
+    return small_run[1]
+
+
+def test_every_unit_has_cells(small: dict) -> None:
+    units = small["units"]
+    assert set(UNITS) <= set(units), f"units in the table: {sorted(units)}"
+    assert "ext_mem_model" not in units  # a testbench model, not hardware
+    for name in UNITS:
+        assert units[name]["instances"] >= 1 and units[name]["cells"] > 0, (name, units[name])
+    assert small["total"]["cells"] == sum(u["cells"] * u["instances"] for u in units.values())
+    assert small["total"]["ff_bits"] > 0
+
+
+def test_parameters_are_the_bench_build_with_overrides(small: dict) -> None:
+    from tb.layer_sim import ADDR_W
+
+    p = small["parameters"]
+    assert {k: p[k] for k in SMALL} == SMALL
+    assert p["ADDR_W"] == ADDR_W
+    assert p["WORD_BITS"] == p["ROWS"] * 8
+
+
+def test_mac_array_has_one_multiplier_per_cell(small: dict) -> None:
+    p = small["parameters"]
+    mac = small["units"]["mac_array"]
+    assert mac["mults"] == p["ROWS"] * p["COLS"]  # every cell (r, c) multiplies once per beat
+    assert mac["dsp48"] == p["ROWS"] * p["COLS"]  # 9 x 8 bits: one DSP48 each
+
+
+def test_accel_top_memory_bits_are_its_buffers(small: dict) -> None:
+    p = small["parameters"]
+    # rtl/accel_top.sv, "buffers": act_buf [ACT_WORDS] and wgt_buf [2 * WGT_WORDS] of WORD_BITS,
+    # bias_buf and scale_buf [REC_WORDS] of 64-bit records
+    expect = (p["ACT_WORDS"] * p["WORD_BITS"] + 2 * p["WGT_WORDS"] * p["WORD_BITS"]
+              + 2 * p["REC_WORDS"] * 64)
+    top = small["units"]["accel_top"]
+    assert top["mem_bits"] == expect, top["memories"]
+    assert {m["name"] for m in top["memories"]} == {"act_buf", "wgt_buf", "bias_buf", "scale_buf"}
+    # 256 x 64, 256 (2 x 128) x 64, 128 x 64 twice: two 512 x 36 blocks each (BRAM18 rule)
+    assert top["bram18"] == 2 + 2 + 2 + 2
+
+
+def test_table_names_every_unit(small_run: tuple[str, dict]) -> None:
+    table, data = small_run
+    rows = {line.split()[0]: line.split()[1:] for line in table.splitlines() if line.strip()}
+    assert set(UNITS) | {"total"} <= set(rows), table
+    assert rows["mac_array"][-2] == str(data["units"]["mac_array"]["mults"])  # the mults column
+
+
+@pytest.mark.parametrize("param", ["ROWS=4", "COLS=3", "NOPE=1"])
+def test_refused_parameters_are_one_line(param: str) -> None:
+    r = run("--param", param)
+    assert r.returncode == 2, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("resources: error: "), r.stderr
+    assert "Traceback" not in r.stderr and r.stdout == ""
+    if param == "ROWS=4":  # the RTL's own check, with its values
+        assert "WORD_BITS = 64 must be ROWS * 8 = 32" in lines[0]
