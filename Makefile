@@ -113,3 +113,10 @@ hexgen: $(STAMP)
 
 hexgen-check: $(STAMP)
 	$(PY) -m hexgen check $(HEXGEN_OUT)
+
+# ---- resources (issue 10 item 6): Yosys resource estimate per unit; see docs/resources.md -----
+.PHONY: resources
+PARAMS ?=
+
+resources: $(STAMP)
+	$(PY) -m tb.resources $(foreach p,$(PARAMS),--param $(p))
