@@ -115,8 +115,9 @@ hexgen-check: $(STAMP)
 	$(PY) -m hexgen check $(HEXGEN_OUT)
 
 # ---- resources (issue 10 item 6): Yosys resource estimate per unit; see docs/resources.md -----
+# make resources [HW=preset|path.json] [PARAMS="COLS=4 ACT_WORDS=8192"]
 .PHONY: resources
 PARAMS ?=
 
 resources: $(STAMP)
-	$(PY) -m tb.resources $(foreach p,$(PARAMS),--param $(p))
+	$(PY) -m tb.resources --hw $(HW) $(foreach p,$(PARAMS),--param $(p))

@@ -1,6 +1,6 @@
 """`make resources`: what the accelerator's RTL costs, per unit, from a Yosys synthesis.
 
-    python -m tb.resources [--param NAME=VALUE ...] [--json [FILE]]
+    python -m tb.resources [--hw PRESET|path.json] [--param NAME=VALUE ...] [--json [FILE]]
 
 Yosys (Debian's `yosys`, 0.23 checked) reads rtl/ (the hardware: not the testbench model
 ext_mem_model.sv), sets accel_top's parameters and runs the coarse part of its generic synthesis
@@ -16,7 +16,8 @@ Yosys writes (`write_json`), module by module, over the instance tree under acce
 - mults: $mul cells (alumacc is skipped so that they stay $mul), and DSP48 by the rule of `dsp48`.
 
 Parameters: accel_top's Verilog defaults, with the layer bench's build parameter ADDR_W
-(tb.layer_sim.ADDR_W), then `--param` overrides. A parameter set the RTL refuses (its initial-
+(tb.layer_sim.ADDR_W) and the sizes of the hardware description (`--hw`, hexgen.hw), then
+`--param` overrides. A parameter set the RTL refuses (its initial-
 block checks) is one error line and exit status 2, as is a missing yosys. docs/resources.md has
 the table of today's sizes and the rules.
 """
@@ -103,11 +104,13 @@ def top_parameters() -> dict[str, int]:
     return {k: values[k] for k in sorted(values, key=lambda k: declared.index(k) if k in declared else len(declared))}
 
 
-def bench_parameters(defaults: Mapping[str, int]) -> dict[str, int]:
-    """The layer bench's build: accel_top's defaults with the bench's ADDR_W (tb/layer_sim.py)."""
+def bench_parameters(defaults: Mapping[str, int], hw: str | None = None) -> dict[str, int]:
+    """The layer bench's build: accel_top's defaults, the bench's ADDR_W (tb/layer_sim.py) and the
+    sizes of the hardware description `hw` (a hexgen.hw preset or path.json; None: the default)."""
+    from hexgen.hw import load_hw, rtl_parameters
     from tb.layer_sim import ADDR_W
 
-    return {**defaults, "ADDR_W": ADDR_W}
+    return {**defaults, "ADDR_W": ADDR_W, **rtl_parameters(load_hw(hw))}
 
 
 def parse_overrides(items: Sequence[str], known: Mapping[str, int]) -> dict[str, int]:
@@ -213,7 +216,7 @@ def _read_cmd() -> str:
     return f"read_verilog -sv -I{RTL} " + " ".join(str(p) for p in sources())
 
 
-def run_yosys(params: Mapping[str, int]) -> tuple[dict, str, float]:
+def run_yosys(params: Mapping[str, int], hw: str = "default") -> tuple[dict, str, float]:
     """Synthesise accel_top with `params`; return Yosys's JSON netlist, its version and the run time."""
     exe = _yosys()
     version = yosys_version(exe)
@@ -233,7 +236,7 @@ def run_yosys(params: Mapping[str, int]) -> tuple[dict, str, float]:
         seconds = time.monotonic() - t0
         out = r.stdout + r.stderr
         if r.returncode != 0 or not netlist.is_file():
-            setting = " ".join(f"{k}={v}" for k, v in params.items())
+            setting = f"HW={hw} with " + " ".join(f"{k}={v}" for k, v in params.items())
             fired = _CHECK_FIRED.search(out)
             if fired:
                 path = Path(fired.group("file"))
@@ -349,7 +352,7 @@ def totals(units: Sequence[Unit]) -> dict[str, int]:
 
 # ------------------------------------------------------------------ report
 
-def report(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float) -> str:
+def report(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float, hw: str = "default") -> str:
     cols = ("unit", "inst", "cells", "FF bits", "small mem bits", "mem bits", "BRAM18", "mults", "DSP48")
     rows = [[u.name, str(u.instances), *(f"{getattr(u, k) * u.instances:,}" for k in Unit.COUNTS)] for u in units]
     t = totals(units)
@@ -359,7 +362,7 @@ def report(units: Sequence[Unit], params: Mapping[str, int], version: str, secon
     def line(r: Sequence[str]) -> str:
         return "  ".join(r[0].ljust(widths[0]) if i == 0 else r[i].rjust(widths[i]) for i in range(len(r)))
 
-    out = [f"resources: {TOP} with {' '.join(f'{k}={v}' for k, v in params.items())}",
+    out = [f"resources: {TOP}, HW={hw}: {' '.join(f'{k}={v}' for k, v in params.items())}",
            f"resources: {version}, coarse synthesis (synth -run begin:fine -noalumacc), {seconds:.1f} s; "
            "word-level cells, not LUTs",
            line(cols), "-" * len(line(cols)), *(line(r) for r in rows[:-1]), "-" * len(line(cols)), line(rows[-1]),
@@ -380,9 +383,9 @@ def report(units: Sequence[Unit], params: Mapping[str, int], version: str, secon
     return "\n".join(out)
 
 
-def as_json(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float) -> str:
+def as_json(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float, hw: str = "default") -> str:
     data = {
-        "top": TOP, "parameters": dict(params), "yosys": version, "seconds": round(seconds, 2),
+        "top": TOP, "hw": hw, "parameters": dict(params), "yosys": version, "seconds": round(seconds, 2),
         "level": "coarse: synth -run begin:fine -noalumacc (word-level cells)",
         "small_mem_words": SMALL_MEM_WORDS,
         "units": {u.name: {"instances": u.instances, **{k: getattr(u, k) for k in Unit.COUNTS},
@@ -397,20 +400,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m tb.resources", description=__doc__.split("\n\n")[0])
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help=f"override a parameter of {TOP} (repeatable; 'ROWS=8 COLS=4' in one also works)")
+    ap.add_argument("--hw", default=None, metavar="PRESET|path.json",
+                    help="hardware description (hexgen.hw: default, large, tiny, edge, or a JSON file)")
     ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
                     help="the figures as JSON: on stdout instead of the table, or into FILE next to the table")
     args = ap.parse_args(argv)
     require_checkout()
     defaults = top_parameters()
-    params = {**bench_parameters(defaults), **parse_overrides(args.param, defaults)}
-    netlist, version, seconds = run_yosys(params)
+    params = {**bench_parameters(defaults, args.hw), **parse_overrides(args.param, defaults)}
+    hw = args.hw or "default"
+    netlist, version, seconds = run_yosys(params, hw)
     units = count(netlist)
     if args.json == "-":
-        print(as_json(units, params, version, seconds))
+        print(as_json(units, params, version, seconds, hw))
         return 0
     if args.json:
-        Path(args.json).write_text(as_json(units, params, version, seconds) + "\n")
-    print(report(units, params, version, seconds))
+        Path(args.json).write_text(as_json(units, params, version, seconds, hw) + "\n")
+    print(report(units, params, version, seconds, hw))
     return 0
 
 
