@@ -170,11 +170,11 @@ def refusal_message(path: Path, params: Mapping[str, int]) -> str:
             pass
     fired, every = [], []
     for cond, args in checks:
-        parts = _split_args(" ".join(args.split()))
-        fmt = parts[0].strip('"') if parts else ""
+        fm = re.match(r'\s*"((?:[^"\\]|\\.)*)"\s*,?(.*)', args, re.S)
+        fmt, rest = (fm.group(1), fm.group(2)) if fm else ("", args)
         text = fmt.replace("%m", module)
         try:
-            values = iter([str(_eval(a, local)) for a in parts[1:]])
+            values = iter([str(_eval(a, local)) for a in _split_args(" ".join(rest.split()))])
             text = re.sub(r"%0?d", lambda _m: next(values), text)
             holds = bool(_eval(cond, local))
         except Exception:  # noqa: BLE001
@@ -182,7 +182,9 @@ def refusal_message(path: Path, params: Mapping[str, int]) -> str:
         every.append(text)
         if holds:
             fired.append(text)
-    return "; ".join(fired or every) or f"a parameter check in {path.name} fired"
+    if fired:
+        return "; ".join(fired)
+    return ("one of its checks: " + "; ".join(every)) if every else f"a parameter check in {path.name} fired"
 
 
 # ------------------------------------------------------------------ Yosys

@@ -94,7 +94,7 @@ def test_table_names_every_unit(small_run: tuple[str, dict]) -> None:
     assert rows["mac_array"][-2] == str(data["units"]["mac_array"]["mults"])  # the mults column
 
 
-@pytest.mark.parametrize("args", [("--param", "ROWS=4"), ("--param", "COLS=3"), ("--param", "NOPE=1"),
+@pytest.mark.parametrize("args", [("--param", "ROWS=4"), ("--param", "WGT_WORDS=3"), ("--param", "NOPE=1"),
                                   ("--hw", "tiny"), ("--hw", "nope")])
 def test_refused_parameters_are_one_line(args: tuple[str, str]) -> None:
     r = run(*args)
@@ -104,5 +104,7 @@ def test_refused_parameters_are_one_line(args: tuple[str, str]) -> None:
     assert "Traceback" not in r.stderr and r.stdout == ""
     if args[1] == "ROWS=4":  # the RTL's own check, with its values
         assert "WORD_BITS = 64 must be ROWS * 8 = 32" in lines[0]
+    if args[1] == "WGT_WORDS=3":  # only the check that fired (its message has a comma)
+        assert "WGT_WORDS = 3 must be a power of two, two banks" in lines[0] and "ACT_WORDS = " not in lines[0]
     if args[1] == "tiny":  # today's RTL runs ROWS = 8 only: the 4x4 preset is refused by its check
         assert "HW=tiny" in lines[0] and "ROWS=4" in lines[0]
