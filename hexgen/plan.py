@@ -30,6 +30,7 @@ from numpy.typing import NDArray
 
 from golden.layers import ConvLayer, Layer, LinearLayer
 from hexgen.config import HardwareConfig
+from hexgen.rules import descriptor_registers, engine_refusal
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
 
@@ -163,6 +164,10 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         for b in buffers:
             if not b.fits:
                 raise FitError(layer.name, b.buffer, b.need, b.capacity, b.what)
+        # what the engine's descriptor check would refuse (hexgen.rules, mirrored in rtl/desc_check.sv)
+        refusal = engine_refusal(descriptor_registers(desc), cfg)
+        if refusal is not None:
+            raise LayoutError(f"layer {layer.name}: the engine cannot run field {refusal[0]}: {refusal[1]}")
     layouts = (("weights", w), ("bias", bias), ("scale", scale), ("input", inp), ("expected", exp), ("output", out))
     return LayerPlan(layer.name, layer.kind, layouts, schedule, p_tile, buffers, desc)
 

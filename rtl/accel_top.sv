@@ -70,7 +70,9 @@ module accel_top #(
     output logic [WORD_BITS-1:0] wr_data_o
 );
 
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map: the kinds are desc_check's
 `include "accel_csr.svh"
+  /* verilator lint_on UNUSEDPARAM */
 
   initial begin
     if (WORD_BITS != ROWS * 8) begin
@@ -236,46 +238,20 @@ module accel_top #(
     endcase
   end
 
-  // ------------------------------------------------------------------ derived layer sizes
-  logic        is_dw, is_fc;
+  // ------------------------------------------------------------------ descriptor decode and check
+  logic        is_dw;
   logic [15:0] ct_in, kt_out, npix, steps;
-  logic [31:0] act_need, wgt_need, out_need, oh_expect, ow_expect;
-  assign is_dw = kind_q == KIND_DEPTHWISE;
-  assign is_fc = kind_q == KIND_FC;
-  assign ct_in = 16'((32'(in_c_q) + ROWS - 1) / ROWS);
-  assign kt_out = 16'((32'(out_c_q) + ROWS - 1) / ROWS);
-  assign npix = 16'(32'(out_h_q) * 32'(out_w_q));
-  // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
-  assign steps = is_dw ? 16'(32'(kh_q) * 32'(kw_q)) : 16'(32'(ct_in) * 32'(kh_q) * 32'(kw_q));
-  assign act_need = 32'(ct_in) * 32'(in_h_q) * 32'(in_w_q);
-  assign wgt_need = is_dw ? 32'(steps) : 32'(steps) * ROWS;
-  assign out_need = 32'(kt_out) * 32'(npix);
-  assign oh_expect = (sy_q == 0) ? 32'd0 : (32'(in_h_q) + 2 * 32'(py_q) - 32'(kh_q)) / 32'(sy_q) + 1;
-  assign ow_expect = (sx_q == 0) ? 32'd0 : (32'(in_w_q) + 2 * 32'(px_q) - 32'(kw_q)) / 32'(sx_q) + 1;
+  logic [31:0] act_need, wgt_need, out_need;
 
-  // Descriptor check: the first field (CSR address) the engine cannot run, 0 if none. Readable
-  // before start (DESC_CHECK), so the bench can tell a refused layer from a failing one.
-  always_comb begin
-    bad_field = 8'd0;
-    if (kind_q != KIND_CONV && kind_q != KIND_DEPTHWISE && kind_q != KIND_FC) bad_field = CSR_KIND;
-    else if (in_c_q == 0) bad_field = CSR_IN_C;
-    else if (in_h_q == 0) bad_field = CSR_IN_H;
-    else if (in_w_q == 0) bad_field = CSR_IN_W;
-    else if (out_c_q == 0) bad_field = CSR_OUT_C;
-    else if (kh_q == 0 || 32'(kh_q) > MAX_K || (is_fc && kh_q != 1)) bad_field = CSR_KH;
-    else if (kw_q == 0 || 32'(kw_q) > MAX_K || (is_fc && kw_q != 1)) bad_field = CSR_KW;
-    else if (sy_q == 0 || sy_q > 4) bad_field = CSR_STRIDE_Y;
-    else if (sx_q == 0 || sx_q > 4) bad_field = CSR_STRIDE_X;
-    else if (py_q >= kh_q) bad_field = CSR_PAD_Y;
-    else if (px_q >= kw_q) bad_field = CSR_PAD_X;
-    else if (is_dw ? (groups_q != in_c_q || out_c_q != in_c_q) : (groups_q != 1)) bad_field = CSR_GROUPS;
-    else if (32'(in_h_q) + 2 * 32'(py_q) < 32'(kh_q) || 32'(out_h_q) != oh_expect) bad_field = CSR_OUT_H;
-    else if (32'(in_w_q) + 2 * 32'(px_q) < 32'(kw_q) || 32'(out_w_q) != ow_expect) bad_field = CSR_OUT_W;
-    else if (act_need > ACT_WORDS) bad_field = CSR_IN_C;
-    else if (wgt_need > WGT_WORDS) bad_field = CSR_IN_C;
-    else if (32'(kt_out) * ROWS > REC_WORDS) bad_field = CSR_OUT_C;
-    else if (lo_q > hi_q) bad_field = CSR_LO;
-  end
+  desc_check #(
+      .ROWS(ROWS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS), .MAX_K(MAX_K)
+  ) u_desc (
+      .kind_i(kind_q), .in_c_i(in_c_q), .in_h_i(in_h_q), .in_w_i(in_w_q), .out_c_i(out_c_q), .out_h_i(out_h_q),
+      .out_w_i(out_w_q), .kh_i(kh_q), .kw_i(kw_q), .sy_i(sy_q), .sx_i(sx_q), .py_i(py_q), .px_i(px_q),
+      .groups_i(groups_q), .lo_i(lo_q), .hi_i(hi_q),
+      .is_dw_o(is_dw), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
+      .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
+  );
 
   // ------------------------------------------------------------------ buffers
   logic [WORD_BITS-1:0] act_buf [ACT_WORDS];

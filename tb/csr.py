@@ -9,6 +9,8 @@ from __future__ import annotations
 import sys
 from typing import Any
 
+from hexgen.rules import KIND_CODES, REGISTERS, descriptor_registers
+
 #: Writable layer descriptor and control (word addresses on the CSR port).
 CSR = {
     "CTRL": 0,  # write bit 0 = start; read {error, done, busy}
@@ -37,7 +39,7 @@ CSR = {
 }
 #: ERR_FIELD value for an accumulator + bias that left int32 (not a CSR address).
 ERR_BIAS_OVERFLOW = 0xF0
-KIND = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2}
+KIND = KIND_CODES  # the KIND register's codes: hexgen.rules, the engine's one rule book
 ID_VALUE = 0x494E5438  # "INT8"
 #: Engine states (STATE register), for the watchdog's report.
 STATES = {0: "StIdle", 1: "StCheck", 2: "StRun", 3: "StDone", 4: "StError"}
@@ -81,20 +83,12 @@ def field_name(addr: int) -> str:
 def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
     """CSR writes for one layer: its memory-map entry (hexgen) and its segments' word bases."""
     d = layer["descriptor"]
-    ins, outs = d["in_shape"], d["out_shape"]
-    if len(ins) == 1:  # fc: a 1x1 image
-        ins, outs = [ins[0], 1, 1], [outs[0], 1, 1]
+    regs = descriptor_registers(d)
     return [
-        ("KIND", KIND[d["kind"]]),
-        ("IN_C", ins[0]), ("IN_H", ins[1]), ("IN_W", ins[2]),
-        ("OUT_C", outs[0]), ("OUT_H", outs[1]), ("OUT_W", outs[2]),
-        ("KH", d["kernel"][0]), ("KW", d["kernel"][1]),
-        ("STRIDE_Y", d["stride"][0]), ("STRIDE_X", d["stride"][1]),
-        ("PAD_Y", d["padding"][0]), ("PAD_X", d["padding"][1]),
-        ("GROUPS", d["groups"]),
+        *[(n, regs[n]) for n in REGISTERS if n not in ("LO", "HI")],
         ("W_BASE", bases["weights"]), ("B_BASE", bases["bias"]), ("S_BASE", bases["scale"]),
         ("IN_BASE", bases["input"]), ("OUT_BASE", bases["output"]),
-        ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), ("LO", d["lo"]), ("HI", d["hi"]),
+        ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), ("LO", regs["LO"]), ("HI", regs["HI"]),
     ]
 
 

@@ -76,7 +76,9 @@ def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:
     naming the preset, instead of a simulation that stops at time 0."""
     import subprocess
 
-    srcs = [str(RTL / f) for f in ("accel_top.sv", "mac_array.sv", "requant.sv", "mem_loader.sv", "burst_reader.sv")]
+    from tb.sim import ACCEL_RTL
+
+    srcs = [str(f) for f in ACCEL_RTL]
     with tempfile.TemporaryDirectory() as tmp:
         exe = Path(tmp) / "check.vvp"
         cmd = ["iverilog", "-g2012", f"-I{RTL}", "-s", "accel_top", *[f"-Paccel_top.{k}={v}" for k, v in sizes.items()],

@@ -29,17 +29,20 @@ TB_HDL = ROOT / "tb" / "hdl"
 BUILD = ROOT / "build" / "sim"
 SIMS = ("icarus", "verilator")
 
+#: The accelerator's hardware: accel_top and the units it instantiates (the layer bench, the
+#: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
+ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "desc_check.sv", "mac_array.sv", "requant.sv", "mem_loader.sv",
+                               "burst_reader.sv")]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
+    "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
     "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
     "burst_reader": ("burst_reader_tb", [RTL / "burst_reader.sv", RTL / "ext_mem_model.sv",
                                          TB_HDL / "burst_reader_tb.sv"]),
     # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
-    "accel": ("accel_tb", [RTL / "accel_top.sv", RTL / "mac_array.sv", RTL / "requant.sv", RTL / "mem_loader.sv",
-                           RTL / "burst_reader.sv",
-                           RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
+    "accel": ("accel_tb", [*ACCEL_RTL, RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
 #: Verilator main loops other than cocotb's (tb/hdl/verilator_main.cpp: quiet time slots skip the

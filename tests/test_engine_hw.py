@@ -49,7 +49,9 @@ def test_counters_clear_on_start_across_layers_without_reset():
 def test_accel_top_refuses_parameters_it_cannot_run(tmp_path: Path, params: dict[str, int], says: str):
     """Every constraint the engine relies on is checked in its initial block, naming the parameter."""
     rtl = ROOT / "rtl"
-    srcs = [str(rtl / f) for f in ("accel_top.sv", "mac_array.sv", "requant.sv", "mem_loader.sv", "burst_reader.sv")]
+    from tb.sim import ACCEL_RTL
+
+    srcs = [str(f) for f in ACCEL_RTL]
     exe = tmp_path / "a.vvp"
     r = subprocess.run(["iverilog", "-g2012", f"-I{rtl}", "-s", "accel_top", *[f"-Paccel_top.{k}={v}" for k, v in params.items()], "-o", str(exe), *srcs],
                        capture_output=True, text=True, env=simulator_env())

@@ -1,0 +1,103 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Layer descriptor decode and check (a unit of the layer engine, docs/engine.md).
+//
+// From the descriptor registers as written: the layer's derived sizes (channel and output-channel
+// tiles, output pixels, steps per pixel tile, the words it needs in each buffer) and the first
+// field the engine cannot run (its CSR address; 0 if it can run them all). The rule is hexgen's
+// (hexgen/rules.py: engine_refusal, the one definition), mirrored here field by field and in the
+// same order; tb/test_desc_check.py checks the two agree on random and edge descriptors.
+// Combinational.
+module desc_check #(
+    parameter int ROWS = 8,
+    parameter int ACT_WORDS = 4096,
+    parameter int WGT_WORDS = 2048,
+    parameter int REC_WORDS = 256,
+    parameter int MAX_K = 7
+) (
+    input  logic [15:0] kind_i,
+    input  logic [15:0] in_c_i,
+    input  logic [15:0] in_h_i,
+    input  logic [15:0] in_w_i,
+    input  logic [15:0] out_c_i,
+    input  logic [15:0] out_h_i,
+    input  logic [15:0] out_w_i,
+    input  logic [15:0] kh_i,
+    input  logic [15:0] kw_i,
+    input  logic [15:0] sy_i,
+    input  logic [15:0] sx_i,
+    input  logic [15:0] py_i,
+    input  logic [15:0] px_i,
+    input  logic [15:0] groups_i,
+    input  logic [7:0]  lo_i,
+    input  logic [7:0]  hi_i,
+
+    output logic        is_dw_o,      // depthwise: one output channel per input channel
+    output logic [15:0] ct_in_o,      // input channel tiles (ROWS channels each)
+    output logic [15:0] kt_out_o,     // output channel tiles
+    output logic [15:0] npix_o,       // output pixels
+    output logic [15:0] steps_o,      // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
+    output logic [31:0] act_need_o,   // activation buffer words: the whole input image
+    output logic [31:0] wgt_need_o,   // weight bank words: one k_tile of weights
+    output logic [31:0] out_need_o,   // output words
+    output logic [7:0]  bad_field_o
+);
+
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map: this unit uses the addresses and kinds only
+`include "accel_csr.svh"
+  /* verilator lint_on UNUSEDPARAM */
+
+  initial begin
+    if (ROWS < 1 || MAX_K < 1) begin
+      $error("%m: ROWS = %0d and MAX_K = %0d must be >= 1", ROWS, MAX_K);
+      $finish;
+    end
+  end
+
+  logic        is_fc;
+  logic [31:0] npix32, steps32, oh_expect, ow_expect;
+  assign is_dw_o = kind_i == KIND_DEPTHWISE;
+  assign is_fc = kind_i == KIND_FC;
+  assign ct_in_o = 16'((32'(in_c_i) + ROWS - 1) / ROWS);
+  assign kt_out_o = 16'((32'(out_c_i) + ROWS - 1) / ROWS);
+  assign npix32 = 32'(out_h_i) * 32'(out_w_i);
+  assign npix_o = npix32[15:0];
+  assign steps32 = is_dw_o ? 32'(kh_i) * 32'(kw_i) : 32'(ct_in_o) * 32'(kh_i) * 32'(kw_i);
+  assign steps_o = steps32[15:0];
+  assign act_need_o = 32'(ct_in_o) * 32'(in_h_i) * 32'(in_w_i);
+  assign wgt_need_o = is_dw_o ? steps32 : steps32 * ROWS;
+  assign out_need_o = 32'(kt_out_o) * npix32;
+  assign oh_expect = (sy_i == 0) ? 32'd0 : (32'(in_h_i) + 2 * 32'(py_i) - 32'(kh_i)) / 32'(sy_i) + 1;
+  assign ow_expect = (sx_i == 0) ? 32'd0 : (32'(in_w_i) + 2 * 32'(px_i) - 32'(kw_i)) / 32'(sx_i) + 1;
+
+  always_comb begin
+    bad_field_o = 8'd0;
+    if (kind_i != KIND_CONV && kind_i != KIND_DEPTHWISE && kind_i != KIND_FC) bad_field_o = CSR_KIND;
+    else if (in_c_i == 0) bad_field_o = CSR_IN_C;
+    else if (in_h_i == 0) bad_field_o = CSR_IN_H;
+    else if (in_w_i == 0) bad_field_o = CSR_IN_W;
+    else if (out_c_i == 0) bad_field_o = CSR_OUT_C;
+    else if (kh_i == 0 || 32'(kh_i) > MAX_K || (is_fc && kh_i != 1)) bad_field_o = CSR_KH;
+    else if (kw_i == 0 || 32'(kw_i) > MAX_K || (is_fc && kw_i != 1)) bad_field_o = CSR_KW;
+    else if (sy_i == 0 || sy_i > 4) bad_field_o = CSR_STRIDE_Y;
+    else if (sx_i == 0 || sx_i > 4) bad_field_o = CSR_STRIDE_X;
+    else if (py_i >= kh_i) bad_field_o = CSR_PAD_Y;
+    else if (px_i >= kw_i) bad_field_o = CSR_PAD_X;
+    else if (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1)) bad_field_o = CSR_GROUPS;
+    else if (32'(in_h_i) + 2 * 32'(py_i) < 32'(kh_i) || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
+    else if (32'(in_w_i) + 2 * 32'(px_i) < 32'(kw_i) || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
+    // the engine's plane, pixel and step counters are 16 bits wide
+    else if (32'(in_h_i) * 32'(in_w_i) > 32'd65535) bad_field_o = CSR_IN_H;
+    else if (npix32 > 32'd65535) bad_field_o = CSR_OUT_H;
+    else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
+    else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_IN_C;
+    else if (wgt_need_o > 32'(WGT_WORDS)) bad_field_o = CSR_IN_C;
+    else if (32'(kt_out_o) * ROWS > REC_WORDS) bad_field_o = CSR_OUT_C;
+    else if (lo_i > hi_i) bad_field_o = CSR_LO;
+  end
+
+endmodule
+
+`resetall
