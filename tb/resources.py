@@ -264,7 +264,8 @@ def _int(v: object) -> int:
 
 @dataclass
 class Unit:
-    """The figures of one module (per instance: `instances` multiplies them in the totals)."""
+    """The figures of one unit: a module's own cells (not those of the units it instantiates),
+    summed over its instances (under any parameter set)."""
     name: str
     instances: int = 0
     cells: int = 0
@@ -279,6 +280,15 @@ class Unit:
     multipliers: dict[str, int] = field(default_factory=dict)
 
     COUNTS = ("cells", "ff_bits", "small_mem_bits", "mem_bits", "bram18", "mults", "dsp48")
+
+    def add(self, other: Unit) -> None:
+        """One more instance, of the module whose own figures are `other`."""
+        self.instances += 1
+        for k in (*self.COUNTS, "latch_bits"):
+            setattr(self, k, getattr(self, k) + getattr(other, k))
+        self.memories += other.memories
+        for key, n in other.multipliers.items():
+            self.multipliers[key] = self.multipliers.get(key, 0) + n
 
 
 def _base(module: str) -> str:
@@ -336,11 +346,7 @@ def count(netlist: Mapping[str, object]) -> list[Unit]:
 
     def walk(name: str) -> None:
         base = own[name].name
-        if base not in units:
-            units[base] = own[name]
-        elif units[base] is not own[name]:
-            raise SimError(f"module {base} is built with two parameter sets; this tool counts one per unit")
-        units[base].instances += 1
+        units.setdefault(base, Unit(base)).add(own[name])
         for kid in children[name]:
             walk(kid)
 
@@ -349,14 +355,14 @@ def count(netlist: Mapping[str, object]) -> list[Unit]:
 
 
 def totals(units: Sequence[Unit]) -> dict[str, int]:
-    return {k: sum(getattr(u, k) * u.instances for u in units) for k in Unit.COUNTS}
+    return {k: sum(getattr(u, k) for u in units) for k in Unit.COUNTS}
 
 
 # ------------------------------------------------------------------ report
 
 def report(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float, hw: str = "default") -> str:
     cols = ("unit", "inst", "cells", "FF bits", "small mem bits", "mem bits", "BRAM18", "mults", "DSP48")
-    rows = [[u.name, str(u.instances), *(f"{getattr(u, k) * u.instances:,}" for k in Unit.COUNTS)] for u in units]
+    rows = [[u.name, str(u.instances), *(f"{getattr(u, k):,}" for k in Unit.COUNTS)] for u in units]
     t = totals(units)
     rows.append(["total", "", *(f"{t[k]:,}" for k in Unit.COUNTS)])
     widths = [max(len(c), *(len(r[i]) for r in rows)) for i, c in enumerate(cols)]
@@ -379,7 +385,7 @@ def report(units: Sequence[Unit], params: Mapping[str, int], version: str, secon
              if u.multipliers]
     out.append("multipliers (A x B bits, s = signed, u = unsigned; DSP48: ceil(A/25) * ceil(B/18)): " +
                "; ".join(mults))
-    latches = sum(u.latch_bits * u.instances for u in units)
+    latches = sum(u.latch_bits for u in units)
     if latches:
         out.append(f"latches: {latches} bits (not counted as flip-flops)")
     return "\n".join(out)
