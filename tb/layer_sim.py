@@ -57,17 +57,24 @@ def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = (),
     params: dict[str, object] = {"ADDR_W": ADDR_W, **{k: v for k, v in sizes.items() if v != defaults[k]}}
     if len(params) > 1:
         refuse_parameters(hw or DEFAULT, sizes)
-    args = ["-DHDL_CLOCK", *(f"-D{d}" for d in defines)]
-    if sim == "verilator":
-        args.append("--timing")
-        if not waves:
-            args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
+    args = accel_build_args(sim, waves=waves, defines=defines)
     variant = ("-waves" if waves else "") + "".join("-" + d.lower() for d in defines)
     t0 = time.time()
     bdir = build("accel", sim, params, extra_args=args, waves=waves, variant=variant)
     if time.time() - t0 > 2:
         print(f"sim: built the accelerator for {sim} in {time.time() - t0:.1f} s (reused while the RTL is unchanged)", flush=True)
     return bdir
+
+
+def accel_build_args(sim: str, *, waves: bool = False, defines: tuple[str, ...] = ()) -> list[str]:
+    """The layer bench's own build arguments (after tb.sim's common ones). cocotb's Verilator runner
+    adds --vpi --public-flat-rw itself; without waves, accel_tb.vlt narrows that to the bench top."""
+    args = ["-DHDL_CLOCK", *(f"-D{d}" for d in defines)]
+    if sim == "verilator":
+        args.append("--timing")
+        if not waves:
+            args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
+    return args
 
 
 def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:

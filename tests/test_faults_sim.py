@@ -19,6 +19,7 @@ from pathlib import Path
 import pytest
 
 from tb import layer_sim, sim
+from tb.toolchain import simulator_env
 
 pytestmark = pytest.mark.sim
 
@@ -280,8 +281,18 @@ def test_every_tb_package_is_in_the_wheel():
 
 
 def test_waves_build_passes_the_verilator_x_rules():
-    """WAVES=1 builds without the bench's .vlt (every signal public): the bench's backdoor write into
-    the memory model once counted as a second driver of its memory (MULTIDRIVEN, an error now)."""
+    """WAVES=1 builds with every signal public (no accel_tb.vlt): the bench's backdoor write into the
+    memory model once counted there as a second driver of its memory (MULTIDRIVEN, an error now).
+    Verilating is enough to see it (the slow test below runs the layer with waves)."""
+    top, srcs = sim.BENCHES["accel"]
+    cmd = ["verilator", "--lint-only", *sim.VERILATOR_ARGS, "--public-flat-rw",
+           *layer_sim.accel_build_args("verilator", waves=True), f"-I{sim.RTL}", "--top-module", top, *map(str, srcs)]
+    r = subprocess.run(cmd, env=simulator_env(), capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and "%Error" not in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+def test_waves_run_on_verilator_writes_vcd_and_save_file():
     res = layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, waves=True, run_tag="-waves")
     assert res[0]["status"] == "PASS", res[0]
     assert res[0]["waves"].endswith("fc1.gtkw") and Path(res[0]["waves"]).with_suffix(".vcd").is_file()
