@@ -8,8 +8,8 @@ build-fact CSR back and refuses a memory image laid out for another description.
 
     HW=default   today's sizes: 8x8 array, 64-bit words, 32 KiB activations
     HW=large     the same array with edge-sized buffers (256 KiB activations)
-    HW=tiny      4x4 array, 32-bit words (the engine runs ROWS = 8 only today: refused)
-    HW=edge      16x16 array, 128-bit words (refused likewise)
+    HW=tiny      4x8 array (4 rows, 8 columns), 32-bit words, small buffers
+    HW=edge      16x16 array, 128-bit words, edge-sized buffers
     HW=path.json a HardwareConfig written as JSON (every field; hexgen.config)
 
 Python definition rather than SystemRDL: the sizes are a handful of integers shared by a Python
@@ -29,8 +29,8 @@ from hexgen.errors import ConfigError
 PRESETS: dict[str, HardwareConfig] = {
     "default": HardwareConfig(),
     "large": HardwareConfig(act_buf_words=32768, weight_buf_words=8192, bias_buf_words=1024, scale_buf_words=1024),
-    "tiny": HardwareConfig(array_rows=4, array_cols=4, word_bits=32, act_buf_words=1024, weight_buf_words=512,
-                           bias_buf_words=64, scale_buf_words=64, out_buf_words=64, align_bytes=64),
+    "tiny": HardwareConfig(array_rows=4, array_cols=8, word_bits=32, act_buf_words=2048, weight_buf_words=512,
+                           bias_buf_words=256, scale_buf_words=256, out_buf_words=64, align_bytes=64),
     "edge": HardwareConfig(array_rows=16, array_cols=16, word_bits=128, act_buf_words=16384, weight_buf_words=4096,
                            bias_buf_words=1024, scale_buf_words=1024, out_buf_words=256, align_bytes=64),
 }

@@ -57,17 +57,20 @@ class Needs:
     act: int        # activation buffer words: the whole input image
     weight: int     # weight bank words: one k_tile of weights
     out: int        # output words
-    records: int    # bias (and scale) records of every output channel
+    records: int    # words of bias (and of scale) records of every output channel: ROWS 64-bit
+                    # records per k_tile, packed into words of word_bits
 
 
-def register_needs(r: Mapping[str, int], rows: int) -> Needs:
+def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> Needs:
+    """word_bits defaults to rows x 8 (one channel vector per word)."""
+    wb = word_bits or rows * 8
     dw = r["KIND"] == KIND_CODES["depthwise"]
     ct_in = -(-r["IN_C"] // rows)
     kt_out = -(-r["OUT_C"] // rows)
     npix = r["OUT_H"] * r["OUT_W"]
     steps = r["KH"] * r["KW"] * (1 if dw else ct_in)
     return Needs(dw, ct_in, kt_out, r["IN_H"] * r["IN_W"], npix, steps, ct_in * r["IN_H"] * r["IN_W"],
-                 steps if dw else steps * rows, kt_out * npix, kt_out * rows)
+                 steps if dw else steps * rows, kt_out * npix, kt_out * (rows * 64 // wb))
 
 
 def _out_size(size: int, pad: int, kernel: int, stride: int) -> int:
@@ -78,7 +81,7 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     """The first register the engine cannot run and why, or None if it runs the descriptor.
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
     kind, fc = r["KIND"], r["KIND"] == KIND_CODES["fc"]
-    n = register_needs(r, cfg.array_rows)
+    n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
     for f in ("IN_C", "IN_H", "IN_W", "OUT_C"):
@@ -111,7 +114,7 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     if n.weight > cfg.weight_buf_words:
         return "IN_C", f"one output-channel tile of weights needs {n.weight} words of a weight bank, which holds {cfg.weight_buf_words}"
     if n.records > cfg.bias_buf_words:
-        return "OUT_C", f"{n.records} bias/scale records; the record buffers hold {cfg.bias_buf_words}"
+        return "OUT_C", f"the bias/scale records need {n.records} words; the record buffers hold {cfg.bias_buf_words}"
     if r["LO"] > r["HI"]:
         return "LO", f"clamp bounds lo {r['LO']} > hi {r['HI']}"
     return None

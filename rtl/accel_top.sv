@@ -13,7 +13,8 @@
 //   input  [c_tile][y][x][c_lane]                  into the activation buffer, row by row
 //   weights[k_tile][c_tile][ky][kx][c_lane][k_lane] one k_tile per weight bank (two banks)
 //           depthwise: [k_tile][ky][kx][k_lane]
-//   bias / scale: one 64-bit record per channel, [k_tile][k_lane], ROWS records per k_tile
+//   bias / scale: one 64-bit record per channel, [k_tile][k_lane], ROWS records per k_tile packed
+//           into REC_WPK = ROWS * 64 / WORD_BITS words (8 for any ROWS, as WORD_BITS = ROWS * 8)
 //   output [k_tile][y][x][k_lane]                  one stream over the whole region
 // Dataflow (output-stationary, rows = output channels, columns = output pixels; docs/engine.md):
 // four units run at once, linked by scoreboards. The reader loads records, weights (the next
@@ -37,6 +38,7 @@ module accel_top #(
     localparam int ACT_AW = $clog2(ACT_WORDS),
     localparam int WGT_AW = $clog2(WGT_WORDS),
     localparam int REC_AW = $clog2(REC_WORDS),
+    localparam int REC_WPK = ROWS * 64 / WORD_BITS,  // record words per k_tile (ROWS 64-bit records)
     localparam int CW = $clog2(COLS + 1),
     localparam int RW = (ROWS > 1) ? $clog2(ROWS) : 1,
     localparam int JW = (COLS > 1) ? $clog2(COLS) : 1,
@@ -83,10 +85,10 @@ module accel_top #(
       $error("%m: ROWS and MAX_K must be >= 1 and COLS a power of two");
       $finish;
     end
-    // The reader stores one 64-bit bias or scale record per memory word (bw_data[63:0]), while
-    // hexgen packs WORD_BITS / 64 records into each word: they agree only at 64-bit words.
-    if (WORD_BITS != 64) begin
-      $error("%m: WORD_BITS = %0d (ROWS = %0d): the record buffers read one 64-bit record per word; only ROWS = 8 is supported", WORD_BITS, ROWS);
+    // A k_tile's ROWS 64-bit records fill whole words (hexgen packs them lane 0 first).
+    if ((ROWS * 64) % WORD_BITS != 0 || REC_WORDS < REC_WPK) begin
+      $error("%m: ROWS * 64 = %0d must be a multiple of WORD_BITS = %0d and REC_WORDS = %0d hold one k_tile's records (%0d words)",
+             ROWS * 64, WORD_BITS, REC_WORDS, REC_WPK);
       $finish;
     end
     // Buffer addresses, the descriptor's sizes and the reader's commands are 16 bits wide: a
@@ -99,8 +101,8 @@ module accel_top #(
       $error("%m: WGT_WORDS = %0d must be a power of two, two banks of at most 32768 words (16-bit buffer addresses)", WGT_WORDS);
       $finish;
     end
-    if (REC_WORDS < ROWS || REC_WORDS > 65536 || (REC_WORDS & (REC_WORDS - 1)) != 0) begin
-      $error("%m: REC_WORDS = %0d must be a power of two from ROWS = %0d to 65536", REC_WORDS, ROWS);
+    if (REC_WORDS > 65536 || (REC_WORDS & (REC_WORDS - 1)) != 0) begin
+      $error("%m: REC_WORDS = %0d must be a power of two up to 65536", REC_WORDS);
       $finish;
     end
     if (ADDR_W < 1 || ADDR_W > 32) begin
@@ -244,7 +246,8 @@ module accel_top #(
   logic [31:0] act_need, wgt_need, out_need;
 
   desc_check #(
-      .ROWS(ROWS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS), .MAX_K(MAX_K)
+      .ROWS(ROWS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
+      .MAX_K(MAX_K)
   ) u_desc (
       .kind_i(kind_q), .in_c_i(in_c_q), .in_h_i(in_h_q), .in_w_i(in_w_q), .out_c_i(out_c_q), .out_h_i(out_h_q),
       .out_w_i(out_w_q), .kh_i(kh_q), .kw_i(kw_q), .sy_i(sy_q), .sx_i(sx_q), .py_i(py_q), .px_i(px_q),
@@ -258,8 +261,8 @@ module accel_top #(
   // two weight banks of WGT_WORDS: k_tile t computes from bank t % 2 while the next one loads
   logic [WORD_BITS-1:0] wgt_buf [2 * WGT_WORDS];
   // every output channel's bias and scale record, loaded once per layer (hexgen's bias/scale buffers)
-  logic [63:0]          bias_buf [REC_WORDS];
-  logic [63:0]          scale_buf [REC_WORDS];
+  logic [WORD_BITS-1:0] bias_buf [REC_WORDS];
+  logic [WORD_BITS-1:0] scale_buf [REC_WORDS];
 
   // ------------------------------------------------------------------ reader
   // The burst reader takes one command after another without waiting for their data. The
@@ -307,12 +310,12 @@ module accel_top #(
     r_cmd_rows = 16'd1;
     case (s_seg_q)
       SqBias: begin
-        r_cmd_tag = TgBias; r_cmd_ext = b_base_q + 32'(s_kt_q) * ROWS;
-        r_cmd_buf = 16'(32'(s_kt_q) * ROWS); r_cmd_len = 16'(ROWS);
+        r_cmd_tag = TgBias; r_cmd_ext = b_base_q + 32'(s_kt_q) * REC_WPK;
+        r_cmd_buf = 16'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
       end
       SqScale: begin
-        r_cmd_tag = TgScale; r_cmd_ext = s_base_q + 32'(s_kt_q) * ROWS;
-        r_cmd_buf = 16'(32'(s_kt_q) * ROWS); r_cmd_len = 16'(ROWS);
+        r_cmd_tag = TgScale; r_cmd_ext = s_base_q + 32'(s_kt_q) * REC_WPK;
+        r_cmd_buf = 16'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
       end
       SqWgt: begin
         r_cmd_tag = TgWgt; r_cmd_ext = w_base_q + 32'(s_kt_q) * wgt_need;
@@ -409,8 +412,8 @@ module accel_top #(
       case (r_buf_tag)
         TgAct:   act_buf[bw_addr[ACT_AW-1:0]] <= bw_data;
         TgWgt:   wgt_buf[bw_addr[WGT_AW:0]] <= bw_data;
-        TgBias:  bias_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
-        TgScale: scale_buf[bw_addr[REC_AW-1:0]] <= bw_data[63:0];
+        TgBias:  bias_buf[bw_addr[REC_AW-1:0]] <= bw_data;
+        TgScale: scale_buf[bw_addr[REC_AW-1:0]] <= bw_data;
         default: ;
       endcase
     end
@@ -738,13 +741,19 @@ module accel_top #(
   logic               rq_out_valid, rq_out_ready;
   logic [WORD_BITS-1:0] rq_out_data;
 
-  logic [REC_AW-1:0] rec_base;  // first record of the k_tile being drained
-  assign rec_base = REC_AW'(32'(d_kt_q) * ROWS);
+  logic [REC_AW-1:0] rec_base;  // first record word of the k_tile being drained
+  assign rec_base = REC_AW'(32'(d_kt_q) * REC_WPK);
+  // the k_tile's records as one vector, record r at [r*64 +: 64] (its words, least significant first)
+  logic [ROWS*64-1:0] kt_bias, kt_scale;
+  for (genvar w = 0; w < REC_WPK; w++) begin : g_rec_word
+    assign kt_bias[w*WORD_BITS +: WORD_BITS] = bias_buf[rec_base + REC_AW'(w)];
+    assign kt_scale[w*WORD_BITS +: WORD_BITS] = scale_buf[rec_base + REC_AW'(w)];
+  end
 
   for (genvar r = 0; r < ROWS; r++) begin : g_rec
     logic [63:0] brec, srec;
-    assign brec = bias_buf[rec_base + REC_AW'(r)];
-    assign srec = scale_buf[rec_base + REC_AW'(r)];
+    assign brec = kt_bias[r*64 +: 64];
+    assign srec = kt_scale[r*64 +: 64];
     // field positions and widths: hexgen.layout, through accel_csr.svh
     assign rq_bias[r*32 +: 32] = brec[REC_BIAS_MANTISSA_LSB +: REC_BIAS_MANTISSA_W];
     assign rq_shift[r*4 +: 4]  = brec[REC_BIAS_SHIFT_LSB +: REC_BIAS_SHIFT_W];

@@ -12,6 +12,7 @@
 // Combinational.
 module desc_check #(
     parameter int ROWS = 8,
+    parameter int WORD_BITS = 64,
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 2048,
     parameter int REC_WORDS = 256,
@@ -50,8 +51,8 @@ module desc_check #(
   /* verilator lint_on UNUSEDPARAM */
 
   initial begin
-    if (ROWS < 1 || MAX_K < 1) begin
-      $error("%m: ROWS = %0d and MAX_K = %0d must be >= 1", ROWS, MAX_K);
+    if (ROWS < 1 || MAX_K < 1 || (ROWS * 64) % WORD_BITS != 0) begin
+      $error("%m: ROWS = %0d and MAX_K = %0d must be >= 1 and ROWS * 64 a multiple of WORD_BITS = %0d", ROWS, MAX_K, WORD_BITS);
       $finish;
     end
   end
@@ -94,7 +95,8 @@ module desc_check #(
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
     else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_IN_C;
     else if (wgt_need_o > 32'(WGT_WORDS)) bad_field_o = CSR_IN_C;
-    else if (32'(kt_out_o) * ROWS > REC_WORDS) bad_field_o = CSR_OUT_C;
+    // the records of every output channel: ROWS 64-bit records per k_tile, packed in words
+    else if (32'(kt_out_o) * 32'(ROWS * 64 / WORD_BITS) > REC_WORDS) bad_field_o = CSR_OUT_C;
     else if (lo_i > hi_i) bad_field_o = CSR_LO;
   end
 

@@ -27,7 +27,7 @@ TEST_FILE = "tests/test_rtl_desc_check.py"
 PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i", "OUT_C": "out_c_i", "OUT_H": "out_h_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i", "PAD_Y": "py_i",
          "PAD_X": "px_i", "GROUPS": "groups_i", "LO": "lo_i", "HI": "hi_i"}
-DEFAULTS = {"ROWS": 8, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7}
+DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7}
 
 
 def build_params() -> dict[str, int]:
@@ -35,7 +35,7 @@ def build_params() -> dict[str, int]:
 
 
 def config(p: dict[str, int]) -> HardwareConfig:
-    return HardwareConfig(array_rows=p["ROWS"], act_buf_words=p["ACT_WORDS"], weight_buf_words=p["WGT_WORDS"],
+    return HardwareConfig(array_rows=p["ROWS"], word_bits=p["WORD_BITS"], act_buf_words=p["ACT_WORDS"], weight_buf_words=p["WGT_WORDS"],
                           bias_buf_words=p["REC_WORDS"], scale_buf_words=p["REC_WORDS"])
 
 
@@ -101,7 +101,7 @@ async def test_random_descriptors(dut: Any) -> None:
             bad.append(f"{r}: RTL refuses {field_name(got) if got else 'nothing'}, hexgen.rules "
                        f"{want[0] + ' (' + want[1] + ')' if want else 'nothing'}")
         elif want is None:  # the derived sizes the engine runs the layer with
-            n = register_needs(r, p["ROWS"])
+            n = register_needs(r, p["ROWS"], p["WORD_BITS"])
             derived = {"is_dw_o": int(n.depthwise), "ct_in_o": n.ct_in, "kt_out_o": n.kt_out, "npix_o": n.npix,
                        "steps_o": n.steps, "act_need_o": n.act, "wgt_need_o": n.weight, "out_need_o": n.out}
             for port, v in derived.items():

@@ -42,10 +42,11 @@ def test_counters_clear_on_start_across_layers_without_reset():
     ({"ACT_WORDS": 131072}, "ACT_WORDS = 131072"),     # would wrap the 16-bit buffer addresses
     ({"WGT_WORDS": 65536}, "WGT_WORDS = 65536"),
     ({"ROWS": 4}, "WORD_BITS = 64 must be ROWS * 8"),
-    ({"ROWS": 4, "WORD_BITS": 32}, "only ROWS = 8 is supported"),  # records: one per 64-bit word
+    ({"REC_WORDS": 4}, "REC_WORDS = 4 hold one k_tile's records"),  # 8 words of records per k_tile
+    ({"ROWS": 16}, "WORD_BITS = 64 must be ROWS * 8"),
     ({"MAX_BURST": 256}, "MAX_BURST = 256"),
     ({"ADDR_W": 33}, "ADDR_W = 33"),
-], ids=["act_words", "wgt_words", "rows4", "rows4_word32", "max_burst", "addr_w"])
+], ids=["act_words", "wgt_words", "rows4", "rec_words", "rows16", "max_burst", "addr_w"])
 def test_accel_top_refuses_parameters_it_cannot_run(tmp_path: Path, params: dict[str, int], says: str):
     """Every constraint the engine relies on is checked in its initial block, naming the parameter."""
     rtl = ROOT / "rtl"
@@ -113,12 +114,36 @@ def test_rtl_defaults_are_generated_from_the_description():
     assert (ROOT / "rtl" / "accel_hw.svh").read_text() == verilog_defaults(), "run: python -m hexgen.hw > rtl/accel_hw.svh"
 
 
-@pytest.mark.parametrize("hw, says", [
-    ("tiny", "HW=tiny: the engine refuses these sizes: WORD_BITS = 32 (ROWS = 4)"),
+@pytest.mark.parametrize("hw", ["tiny", "edge"])
+def test_presets_with_other_array_sizes_run_the_representative_layers(hw: str):
+    """4 rows x 8 columns with 32-bit words (a record spans two words) and 16x16 with 128-bit words
+    (two records a word): stem, depthwise s1 and s2, pointwise and fc bit-exact on Icarus. The whole
+    model on Verilator for both: the slow suite."""
+    res = layer_sim.run(layers=["conv1", "conv2", "conv5", "conv3", "fc1"], sim="icarus", model="mobilenetv2", seed=0, hw=hw)
+    assert [r["status"] for r in res] == ["PASS"] * 5, layer_sim.table(res)
+    assert all(f"HW={hw}" in r["rerun"] for r in res)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hw", ["tiny", "large", "edge"])
+def test_presets_every_layer_on_verilator(hw: str):
+    res = layer_sim.run(layers=None, sim="verilator", model="mobilenetv2", seed=0, hw=hw)
+    assert res and all(r["status"] == "PASS" for r in res), layer_sim.table(res)
+
+
+@pytest.mark.parametrize("spec, says", [
+    ("huge.json", "HW=huge.json: the engine refuses these sizes: ACT_WORDS = 131072"),
     ("nosuch", "HW=nosuch: no such preset"),
-], ids=["tiny", "nosuch"])
-def test_preset_the_engine_cannot_run_is_one_line(hw: str, says: str):
-    r = subprocess.run([sys.executable, "-m", "tb.layer_sim", "--model", "mlp", "--sim", "icarus", "--hw", hw],
-                       cwd=ROOT, capture_output=True, text=True, timeout=300)
+], ids=["json_refused", "nosuch"])
+def test_description_the_engine_cannot_run_is_one_line(tmp_path: Path, spec: str, says: str):
+    if spec.endswith(".json"):
+        import json
+
+        from hexgen.hw import PRESETS
+
+        (tmp_path / spec).write_text(json.dumps({**PRESETS["default"].to_json(), "act_buf_words": 131072}))
+    r = subprocess.run([sys.executable, "-m", "tb.layer_sim", "--model", "mlp", "--sim", "icarus", "--hw", spec],
+                       cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                       env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert says in r.stderr, r.stderr

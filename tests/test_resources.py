@@ -95,7 +95,7 @@ def test_table_names_every_unit(small_run: tuple[str, dict]) -> None:
 
 
 @pytest.mark.parametrize("args", [("--param", "ROWS=4"), ("--param", "WGT_WORDS=3"), ("--param", "NOPE=1"),
-                                  ("--hw", "tiny"), ("--hw", "nope")])
+                                  ("--param", "REC_WORDS=4"), ("--hw", "nope")])
 def test_refused_parameters_are_one_line(args: tuple[str, str]) -> None:
     r = run(*args)
     assert r.returncode == 2, (r.stdout, r.stderr)
@@ -106,5 +106,5 @@ def test_refused_parameters_are_one_line(args: tuple[str, str]) -> None:
         assert "WORD_BITS = 64 must be ROWS * 8 = 32" in lines[0]
     if args[1] == "WGT_WORDS=3":  # only the check that fired (its message has a comma)
         assert "WGT_WORDS = 3 must be a power of two, two banks" in lines[0] and "ACT_WORDS = " not in lines[0]
-    if args[1] == "tiny":  # today's RTL runs ROWS = 8 only: the 4x4 preset is refused by its check
-        assert "HW=tiny" in lines[0] and "ROWS=4" in lines[0]
+    if args[1] == "REC_WORDS=4":  # a k_tile's records (8 words) do not fit
+        assert "REC_WORDS = 4 hold one k_tile's records" in lines[0], lines[0]

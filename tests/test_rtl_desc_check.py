@@ -10,7 +10,7 @@ from tb import sim
 pytestmark = pytest.mark.sim
 SIZES = {
     "rows8": {"ROWS": 8, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256},
-    "rows4": {"ROWS": 4, "ACT_WORDS": 1024, "WGT_WORDS": 512, "REC_WORDS": 64, "MAX_K": 5},
+    "rows4": {"ROWS": 4, "WORD_BITS": 32, "ACT_WORDS": 1024, "WGT_WORDS": 512, "REC_WORDS": 64, "MAX_K": 5},
 }
 
 
