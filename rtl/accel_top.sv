@@ -116,14 +116,7 @@ module accel_top #(
   end
 
   // ------------------------------------------------------------------ states
-  typedef enum logic [3:0] {
-    StIdle  = 4'd0,
-    StCheck = 4'd1,
-    StRun   = 4'd2,
-    StDone  = 4'd3,
-    StError = 4'd4
-  } state_e;
-
+  // state_e (StIdle, StCheck, StRun, StDone, StError) is generated into accel_csr.svh from tb/csr.py
   state_e state_q;
   assign state_o = state_q;
 
@@ -272,7 +265,7 @@ module accel_top #(
   // weights into bank t % 2, the weights once the compute unit is done with k_tile t - 2.
   // Scoreboards (counted when a command's last word is in): k_tiles whose records are in, k_tiles
   // whose weights are in, input rows that are in. Nothing else waits for a load.
-  typedef enum logic [2:0] {SqBias = 3'd0, SqScale = 3'd1, SqWgt = 3'd2, SqAct = 3'd3, SqDone = 3'd4} seq_e;
+  // seq_e (SqBias, SqScale, SqWgt, SqAct, SqDone) is generated into accel_csr.svh from tb/csr.py
   typedef enum logic [1:0] {TgAct = 2'd0, TgWgt = 2'd1, TgBias = 2'd2, TgScale = 2'd3} tag_e;
 
   seq_e              s_seg_q;

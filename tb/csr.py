@@ -56,7 +56,10 @@ UNITS_FIELDS = [
     ("GATHER_SET_WAIT", 9, 1, "gather waits for the compute unit"),
     ("COMPUTE_KT", 16, 16, "compute on k_tile {}"),
 ]
-READER_SEGMENTS = {0: "bias records", 1: "scale records", 2: "weights", 3: "input rows", 4: "done"}
+#: The reader's sequencer: what it issues next (enum seq_e in accel_csr.svh; UNITS READER field).
+READER_STATES = {0: ("SqBias", "bias records"), 1: ("SqScale", "scale records"), 2: ("SqWgt", "weights"),
+                 3: ("SqAct", "input rows"), 4: ("SqDone", "done")}
+READER_SEGMENTS = {v: text for v, (_, text) in READER_STATES.items()}
 
 
 def units_text(units: int) -> str:
@@ -98,6 +101,9 @@ def svh() -> str:
     lines.append(f"localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd{ERR_BIAS_OVERFLOW};")
     lines += [f"localparam logic [15:0] KIND_{k.upper()} = 16'd{v};" for k, v in KIND.items() if k != "pointwise"]
     lines.append(f"localparam logic [31:0] CSR_ID_VALUE = 32'h{ID_VALUE:08x};")
+    lines += ["", "// engine states (STATE register) and the reader's sequencer (UNITS READER field)"]
+    lines.append("typedef enum logic [3:0] {" + ", ".join(f"{n} = 4'd{v}" for v, n in STATES.items()) + "} state_e;")
+    lines.append("typedef enum logic [2:0] {" + ", ".join(f"{n} = 3'd{v}" for v, (n, _) in READER_STATES.items()) + "} seq_e;")
     lines += ["", "// UNITS status word fields"]
     for name, lsb, width, _ in UNITS_FIELDS:
         lines.append(f"localparam int UNITS_{name}_LSB = {lsb};")

@@ -66,3 +66,11 @@ def test_gtkwave_save_file_signals_exist_in_the_rtl():
             if name not in (top if scope == "u_accel" else bench):
                 missing.append(path)
     assert not missing, f"GTKWave groups name signals the RTL does not declare: {missing}"
+
+
+def test_docs_name_every_csr():
+    from tb.csr import CSR
+
+    text = (ROOT / "docs" / "engine.md").read_text()
+    missing = [n for n in CSR if n not in text]
+    assert not missing, f"docs/engine.md's register table lacks {missing}"

@@ -147,3 +147,9 @@ def test_description_the_engine_cannot_run_is_one_line(tmp_path: Path, spec: str
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert says in r.stderr, r.stderr
+
+
+def test_docs_show_the_presets_as_the_description_has_them():
+    from hexgen.hw import table
+
+    assert table() in (ROOT / "docs" / "engine.md").read_text(), "paste `python -m hexgen.hw table` into docs/engine.md"

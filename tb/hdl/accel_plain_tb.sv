@@ -27,6 +27,10 @@ module accel_plain_tb;
       .watchdog_cycles_i(32'd0), .watchdog_o(watchdog), .finished_o(finished)
   );
 
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map (tb/csr.py): this harness writes CTRL and reads CYCLES
+`include "accel_csr.svh"
+  /* verilator lint_on UNUSEDPARAM */
+
   initial begin
     clk = 1'b0;
     forever #5 clk = ~clk;
@@ -60,13 +64,13 @@ module accel_plain_tb;
         csr_wdata = csrs[i][31:0];
       end
       @(negedge clk);
-      csr_addr = 8'd0;
+      csr_addr = CSR_CTRL;
       csr_wdata = 32'd1;
       @(negedge clk);
       csr_we = 1'b0;
       @(posedge done or posedge error);
       @(negedge clk);
-      csr_addr = 8'd33;  // CYCLES
+      csr_addr = CSR_CYCLES;
       #1 $display("accel_plain_tb: run %0d done=%0d error=%0d cycles=%0d", r, done, error, csr_rdata);
     end
     $finish;

@@ -48,6 +48,10 @@ module accel_tb #(
     output logic              finished_o
 );
 
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map (tb/csr.py): the watchdog restarts on a CTRL write
+`include "accel_csr.svh"
+  /* verilator lint_on UNUSEDPARAM */
+
   // The clock: generated here (HDL_CLOCK, the default for the layer bench: no simulator-to-Python
   // call per edge) or driven by cocotb on clk_i.
   logic clk;
@@ -94,7 +98,7 @@ module accel_tb #(
 
   logic [31:0] wd_cnt_q;
   always @(posedge clk) begin
-    if (rst_i || (csr_we_i && csr_addr_i == 8'd0)) wd_cnt_q <= '0;
+    if (rst_i || (csr_we_i && csr_addr_i == CSR_CTRL)) wd_cnt_q <= '0;
     else if (wd_cnt_q != 32'hffffffff) wd_cnt_q <= wd_cnt_q + 32'd1;
   end
   assign watchdog_o = watchdog_cycles_i != 0 && wd_cnt_q >= watchdog_cycles_i;
