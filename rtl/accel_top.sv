@@ -38,6 +38,10 @@ module accel_top #(
     localparam int ACT_AW = $clog2(ACT_WORDS),
     localparam int WGT_AW = $clog2(WGT_WORDS),
     localparam int REC_AW = $clog2(REC_WORDS),
+    // buffer addresses on the reader's path: wide enough for any buffer (two weight banks), at
+    // least the 16 bits of the descriptor's sizes
+    localparam int BUF_SPAN = $clog2(ACT_WORDS + 2 * WGT_WORDS + REC_WORDS),
+    localparam int BUF_AW = BUF_SPAN > 16 ? BUF_SPAN : 16,
     localparam int REC_WPK = ROWS * 64 / WORD_BITS,  // record words per k_tile (ROWS 64-bit records)
     localparam int CW = $clog2(COLS + 1),
     localparam int RW = (ROWS > 1) ? $clog2(ROWS) : 1,
@@ -91,18 +95,17 @@ module accel_top #(
              ROWS * 64, WORD_BITS, REC_WORDS, REC_WPK);
       $finish;
     end
-    // Buffer addresses, the descriptor's sizes and the reader's commands are 16 bits wide: a
-    // larger buffer would wrap (the activation buffer above 65,536 words did).
-    if (ACT_WORDS < COLS || ACT_WORDS > 65536 || (ACT_WORDS & (ACT_WORDS - 1)) != 0) begin
-      $error("%m: ACT_WORDS = %0d must be a power of two from COLS = %0d to 65536 (16-bit buffer addresses)", ACT_WORDS, COLS);
+    // Buffer depths: powers of two (their addresses are bit fields), at most 2^24 words.
+    if (ACT_WORDS < COLS || ACT_WORDS > (1 << 24) || (ACT_WORDS & (ACT_WORDS - 1)) != 0) begin
+      $error("%m: ACT_WORDS = %0d must be a power of two from COLS = %0d to 2^24", ACT_WORDS, COLS);
       $finish;
     end
-    if (WGT_WORDS < 1 || 2 * WGT_WORDS > 65536 || (WGT_WORDS & (WGT_WORDS - 1)) != 0) begin
-      $error("%m: WGT_WORDS = %0d must be a power of two, two banks of at most 32768 words (16-bit buffer addresses)", WGT_WORDS);
+    if (WGT_WORDS < 1 || WGT_WORDS > (1 << 24) || (WGT_WORDS & (WGT_WORDS - 1)) != 0) begin
+      $error("%m: WGT_WORDS = %0d must be a power of two up to 2^24 (one of two weight banks)", WGT_WORDS);
       $finish;
     end
-    if (REC_WORDS > 65536 || (REC_WORDS & (REC_WORDS - 1)) != 0) begin
-      $error("%m: REC_WORDS = %0d must be a power of two up to 65536", REC_WORDS);
+    if (REC_WORDS > (1 << 24) || (REC_WORDS & (REC_WORDS - 1)) != 0) begin
+      $error("%m: REC_WORDS = %0d must be a power of two up to 2^24", REC_WORDS);
       $finish;
     end
     if (ADDR_W < 1 || ADDR_W > 32) begin
@@ -279,9 +282,10 @@ module accel_top #(
   logic              r_cmd_valid, r_cmd_ready, r_bank_wait, r_done;
   logic [1:0]        r_cmd_tag, r_buf_tag, r_done_tag;
   logic [31:0]       r_cmd_ext, r_cmd_ext_stride;
-  logic [15:0]       r_cmd_buf, r_cmd_buf_stride, r_cmd_len, r_cmd_rows;
+  logic [BUF_AW-1:0] r_cmd_buf, r_cmd_buf_stride;
+  logic [15:0]       r_cmd_len, r_cmd_rows;
   logic              bw_valid;
-  logic [15:0]       bw_addr;
+  logic [BUF_AW-1:0] bw_addr;
   logic [WORD_BITS-1:0] bw_data;
   logic              r_req_valid, r_req_ready;
   logic [ADDR_W-1:0] r_req_addr;
@@ -304,20 +308,20 @@ module accel_top #(
     case (s_seg_q)
       SqBias: begin
         r_cmd_tag = TgBias; r_cmd_ext = b_base_q + 32'(s_kt_q) * REC_WPK;
-        r_cmd_buf = 16'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
+        r_cmd_buf = BUF_AW'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
       end
       SqScale: begin
         r_cmd_tag = TgScale; r_cmd_ext = s_base_q + 32'(s_kt_q) * REC_WPK;
-        r_cmd_buf = 16'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
+        r_cmd_buf = BUF_AW'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
       end
       SqWgt: begin
         r_cmd_tag = TgWgt; r_cmd_ext = w_base_q + 32'(s_kt_q) * wgt_need;
-        r_cmd_buf = r_bank_hi ? 16'(WGT_WORDS) : 16'd0; r_cmd_len = wgt_need16;
+        r_cmd_buf = r_bank_hi ? BUF_AW'(WGT_WORDS) : '0; r_cmd_len = wgt_need16;
       end
       SqAct: begin
         // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
         r_cmd_tag = TgAct; r_cmd_ext = in_base_q + 32'(s_y_q) * 32'(in_w_q); r_cmd_ext_stride = 32'(plane);
-        r_cmd_buf = 16'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = plane;
+        r_cmd_buf = BUF_AW'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = BUF_AW'(plane);
         r_cmd_len = in_w_q; r_cmd_rows = ct_in;
         if (in_h_q == 16'd1) begin
           // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
@@ -387,7 +391,8 @@ module accel_top #(
       .DATA_W(WORD_BITS),
       .MAX_BURST(MAX_BURST),
       .DEPTH(8),
-      .TAG_W(2)
+      .TAG_W(2),
+      .BUF_AW(BUF_AW)
   ) u_reader (
       .clk_i, .rst_i,
       .cmd_valid_i(r_cmd_valid), .cmd_ready_o(r_cmd_ready), .cmd_tag_i(r_cmd_tag),

@@ -20,7 +20,8 @@ module burst_reader #(
     parameter int DATA_W = 32,
     parameter int MAX_BURST = 16,
     parameter int DEPTH = 8,
-    parameter int TAG_W = 2
+    parameter int TAG_W = 2,
+    parameter int BUF_AW = 16  // buffer address width
 ) (
     input  logic              clk_i,
     input  logic              rst_i,
@@ -30,8 +31,8 @@ module burst_reader #(
     input  logic [TAG_W-1:0]  cmd_tag_i,
     input  logic [ADDR_W-1:0] cmd_ext_addr_i,
     input  logic [ADDR_W-1:0] cmd_ext_stride_i,
-    input  logic [15:0]       cmd_buf_addr_i,
-    input  logic [15:0]       cmd_buf_stride_i,
+    input  logic [BUF_AW-1:0] cmd_buf_addr_i,
+    input  logic [BUF_AW-1:0] cmd_buf_stride_i,
     input  logic [15:0]       cmd_row_len_i,
     input  logic [15:0]       cmd_rows_i,
 
@@ -45,7 +46,7 @@ module burst_reader #(
 
     output logic              buf_valid_o,
     output logic [TAG_W-1:0]  buf_tag_o,
-    output logic [15:0]       buf_addr_o,
+    output logic [BUF_AW-1:0] buf_addr_o,
     output logic [DATA_W-1:0] buf_data_o,
     output logic              done_o,
     output logic [TAG_W-1:0]  done_tag_o,
@@ -59,13 +60,18 @@ module burst_reader #(
       $error("%m: MAX_BURST = %0d must be in 1..255, DEPTH = %0d a power of two >= 2", MAX_BURST, DEPTH);
       $finish;
     end
+    if (BUF_AW < 1 || BUF_AW > 31) begin
+      $error("%m: BUF_AW = %0d must be in 1..31", BUF_AW);
+      $finish;
+    end
   end
 
   // ---------------------------------------------------------------- request side
   logic              active_q;
   logic [TAG_W-1:0]  tag_q;
   logic [ADDR_W-1:0] row_ext_q, ext_q, ext_stride_q;
-  logic [15:0]       row_buf_q, buf_q, buf_stride_q, row_len_q, left_q, rows_q;
+  logic [BUF_AW-1:0] row_buf_q, buf_q, buf_stride_q;
+  logic [15:0]       row_len_q, left_q, rows_q;
   logic [15:0]       burst;
   logic              req_fire, last_in_row, last_of_cmd;
   logic [DW:0]       inflight_q;   // descriptors in the FIFO
@@ -98,7 +104,7 @@ module burst_reader #(
     end else if (req_fire) begin
       if (!last_in_row) begin
         ext_q  <= ext_q + ADDR_W'(burst);
-        buf_q  <= buf_q + burst;
+        buf_q  <= buf_q + BUF_AW'(burst);
         left_q <= left_q - burst;
       end else if (!last_of_cmd) begin
         row_ext_q <= row_ext_q + ext_stride_q;
@@ -115,7 +121,7 @@ module burst_reader #(
 
   // ---------------------------------------------------------------- descriptor FIFO
   logic [TAG_W-1:0] d_tag [DEPTH];
-  logic [15:0]      d_buf [DEPTH];
+  logic [BUF_AW-1:0] d_buf [DEPTH];
   logic [7:0]       d_len [DEPTH];
   logic             d_last [DEPTH];
   logic [DW-1:0]    d_wr_q, d_rd_q;
@@ -148,7 +154,7 @@ module burst_reader #(
   assign pop = rd_valid_i && beat_last;
   assign buf_valid_o = rd_valid_i;
   assign buf_tag_o = d_tag[d_rd_q];
-  assign buf_addr_o = d_buf[d_rd_q] + 16'(idx_q);
+  assign buf_addr_o = d_buf[d_rd_q] + BUF_AW'(idx_q);
   assign buf_data_o = rd_data_i;
   assign done_o = pop && d_last[d_rd_q];
   assign done_tag_o = d_tag[d_rd_q];

@@ -24,7 +24,7 @@ LINT_PARAMS: dict[str, list[dict[str, int]]] = {
     "mac_array": [{"ROWS": 1, "COLS": 1}, {"ROWS": 3, "COLS": 5}, {"ROWS": 8, "COLS": 8}],
     "mem_loader": [{"DATA_W": 64, "MAX_BURST": 1, "MAX_OUTSTANDING": 1}, {"LEN_W": 8, "MAX_BURST": 255, "BUF_AW": 4},
                    {"LEN_W": 4, "MAX_BURST": 16, "MAX_OUTSTANDING": 4}],
-    "burst_reader": [{"MAX_BURST": 1, "DEPTH": 2}, {"DATA_W": 64, "MAX_BURST": 255, "TAG_W": 1}],
+    "burst_reader": [{"MAX_BURST": 1, "DEPTH": 2}, {"DATA_W": 64, "MAX_BURST": 255, "TAG_W": 1}, {"BUF_AW": 20}],
     "ext_mem_model": [{"ADDR_W": 4, "FIFO_DEPTH": 2}, {"DATA_W": 64, "FIFO_DEPTH": 16}],
 }
 

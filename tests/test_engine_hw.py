@@ -39,8 +39,8 @@ def test_counters_clear_on_start_across_layers_without_reset():
 
 
 @pytest.mark.parametrize("params, says", [
-    ({"ACT_WORDS": 131072}, "ACT_WORDS = 131072"),     # would wrap the 16-bit buffer addresses
-    ({"WGT_WORDS": 65536}, "WGT_WORDS = 65536"),
+    ({"ACT_WORDS": 1 << 25}, "ACT_WORDS = 33554432"),
+    ({"WGT_WORDS": 3}, "WGT_WORDS = 3"),
     ({"ROWS": 4}, "WORD_BITS = 64 must be ROWS * 8"),
     ({"REC_WORDS": 4}, "REC_WORDS = 4 hold one k_tile's records"),  # 8 words of records per k_tile
     ({"ROWS": 16}, "WORD_BITS = 64 must be ROWS * 8"),
@@ -132,7 +132,7 @@ def test_presets_every_layer_on_verilator(hw: str):
 
 
 @pytest.mark.parametrize("spec, says", [
-    ("huge.json", "HW=huge.json: the engine refuses these sizes: ACT_WORDS = 131072"),
+    ("huge.json", "HW=huge.json: the engine refuses these sizes: ACT_WORDS = 33554432"),
     ("nosuch", "HW=nosuch: no such preset"),
 ], ids=["json_refused", "nosuch"])
 def test_description_the_engine_cannot_run_is_one_line(tmp_path: Path, spec: str, says: str):
@@ -141,7 +141,7 @@ def test_description_the_engine_cannot_run_is_one_line(tmp_path: Path, spec: str
 
         from hexgen.hw import PRESETS
 
-        (tmp_path / spec).write_text(json.dumps({**PRESETS["default"].to_json(), "act_buf_words": 131072}))
+        (tmp_path / spec).write_text(json.dumps({**PRESETS["default"].to_json(), "act_buf_words": 1 << 25}))
     r = subprocess.run([sys.executable, "-m", "tb.layer_sim", "--model", "mlp", "--sim", "icarus", "--hw", spec],
                        cwd=tmp_path, capture_output=True, text=True, timeout=300,
                        env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
@@ -153,3 +153,32 @@ def test_docs_show_the_presets_as_the_description_has_them():
     from hexgen.hw import table
 
     assert table() in (ROOT / "docs" / "engine.md").read_text(), "paste `python -m hexgen.hw table` into docs/engine.md"
+
+
+BEYOND_16_BITS = """
+import torch
+from torch import nn
+
+
+def make():
+    torch.manual_seed(4)
+    return nn.Sequential(nn.Conv2d(16, 8, 1), nn.ReLU()).eval(), torch.rand(4, 16, 200, 200)
+"""
+
+
+@pytest.mark.slow
+def test_activation_buffer_past_65536_words_is_addressed_whole(tmp_path: Path):
+    """A description with 131,072 activation words and a layer whose input takes 80,000 of them
+    (two channel tiles of 200x200): the second tile lies past word 65,536, where 16-bit buffer
+    addresses used to wrap. The reader's address width now follows the buffers (BUF_AW)."""
+    import json
+
+    from hexgen.hw import PRESETS
+
+    hw = tmp_path / "act128k.json"
+    hw.write_text(json.dumps({**PRESETS["default"].to_json(), "act_buf_words": 131072}))
+    f = tmp_path / "wide.py"
+    f.write_text(BEYOND_16_BITS)
+    res = layer_sim.run(layers=None, sim="verilator", model=f"{f}:make", seed=0, hw=str(hw))
+    assert [r["status"] for r in res] == ["PASS"], layer_sim.table(res)
+    assert res[0]["words_read"] > 65536
