@@ -48,6 +48,7 @@ localparam logic [31:0] CSR_ID_VALUE = 32'h494e5438;
 // engine states (STATE register) and the reader's sequencer (UNITS READER field)
 typedef enum logic [3:0] {StIdle = 4'd0, StCheck = 4'd1, StRun = 4'd2, StDone = 4'd3, StError = 4'd4} state_e;
 typedef enum logic [2:0] {SqBias = 3'd0, SqScale = 3'd1, SqWgt = 3'd2, SqAct = 3'd3, SqDone = 3'd4} seq_e;
+typedef enum logic [1:0] {TgAct = 2'd0, TgWgt = 2'd1, TgBias = 2'd2, TgScale = 2'd3} tag_e;
 
 // UNITS status word fields
 localparam int UNITS_READER_LSB = 0;

@@ -261,18 +261,10 @@ module accel_top #(
   logic [WORD_BITS-1:0] scale_buf [REC_WORDS];
 
   // ------------------------------------------------------------------ reader
-  // The burst reader takes one command after another without waiting for their data. The
-  // sequencer issues, in this order: k_tile 0's bias records, scale records and weights (bank 0);
-  // the input image one row y at a time (all channel tiles of the row, so that the gather can
-  // start on the first rows while the rest arrive); then, for k_tiles 1, 2, ..., bias, scale and
-  // weights into bank t % 2, the weights once the compute unit is done with k_tile t - 2.
-  // Scoreboards (counted when a command's last word is in): k_tiles whose records are in, k_tiles
-  // whose weights are in, input rows that are in. Nothing else waits for a load.
-  // seq_e (SqBias, SqScale, SqWgt, SqAct, SqDone) is generated into accel_csr.svh from tb/csr.py
-  typedef enum logic [1:0] {TgAct = 2'd0, TgWgt = 2'd1, TgBias = 2'd2, TgScale = 2'd3} tag_e;
-
-  seq_e              s_seg_q;
-  logic [15:0]       s_kt_q, s_y_q;
+  // The load sequencer (rtl/load_seq.sv) issues the layer's read commands and keeps the
+  // scoreboards (k_tiles whose weights / records are in, input rows in); the burst reader takes
+  // one command after another without waiting for their data. Nothing else waits for a load.
+  logic [2:0]        s_seg;         // what the sequencer issues next (seq_e)
   logic [15:0]       wloaded_q;     // k_tiles whose weights are in their bank
   logic [15:0]       recs_kt_q;     // k_tiles whose bias and scale records are in
   logic [15:0]       act_y_q;       // input rows (every channel tile) in the activation buffer
@@ -290,101 +282,16 @@ module accel_top #(
   logic              r_req_valid, r_req_ready;
   logic [ADDR_W-1:0] r_req_addr;
   logic [7:0]        r_req_len;
-  logic [15:0]       plane;         // words of one channel tile of the input image
 
-  assign plane = 16'(32'(in_h_q) * 32'(in_w_q));
-  // weights of k_tile t wait until the compute unit is done with k_tile t - 2 (same bank)
-  assign r_bank_wait = s_seg_q == SqWgt && 32'(s_kt_q) >= 32'(cfin_q) + 2;
-  assign r_cmd_valid = state_q == StRun && s_seg_q != SqDone && !r_bank_wait;
-
-  always_comb begin
-    r_cmd_tag = TgAct;
-    r_cmd_ext = '0;
-    r_cmd_ext_stride = '0;
-    r_cmd_buf = '0;
-    r_cmd_buf_stride = '0;
-    r_cmd_len = 16'd1;
-    r_cmd_rows = 16'd1;
-    case (s_seg_q)
-      SqBias: begin
-        r_cmd_tag = TgBias; r_cmd_ext = b_base_q + 32'(s_kt_q) * REC_WPK;
-        r_cmd_buf = BUF_AW'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
-      end
-      SqScale: begin
-        r_cmd_tag = TgScale; r_cmd_ext = s_base_q + 32'(s_kt_q) * REC_WPK;
-        r_cmd_buf = BUF_AW'(32'(s_kt_q) * REC_WPK); r_cmd_len = 16'(REC_WPK);
-      end
-      SqWgt: begin
-        r_cmd_tag = TgWgt; r_cmd_ext = w_base_q + 32'(s_kt_q) * wgt_need;
-        r_cmd_buf = r_bank_hi ? BUF_AW'(WGT_WORDS) : '0; r_cmd_len = wgt_need16;
-      end
-      SqAct: begin
-        // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
-        r_cmd_tag = TgAct; r_cmd_ext = in_base_q + 32'(s_y_q) * 32'(in_w_q); r_cmd_ext_stride = 32'(plane);
-        r_cmd_buf = BUF_AW'(32'(s_y_q) * 32'(in_w_q)); r_cmd_buf_stride = BUF_AW'(plane);
-        r_cmd_len = in_w_q; r_cmd_rows = ct_in;
-        if (in_h_q == 16'd1) begin
-          // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
-          r_cmd_len = 16'(32'(ct_in) * 32'(in_w_q)); r_cmd_rows = 16'd1;
-        end
-      end
-      default: ;
-    endcase
-  end
-
-  logic        r_bank_hi;  // the next weights go to bank 1
-  logic [15:0] wgt_need16;
-  assign r_bank_hi = s_kt_q[0];
-  assign wgt_need16 = wgt_need[15:0];
-
-  always_ff @(posedge clk_i) begin
-    if (rst_i || run_start) begin
-      s_seg_q <= SqBias;
-      s_kt_q  <= '0;
-      s_y_q   <= '0;
-    end else if (r_cmd_valid && r_cmd_ready) begin
-      case (s_seg_q)
-        SqBias:  s_seg_q <= SqScale;
-        SqScale: s_seg_q <= SqWgt;
-        SqWgt: begin
-          if (s_kt_q == 0) begin
-            s_seg_q <= SqAct;
-          end else if (s_kt_q + 1 == kt_out) begin
-            s_seg_q <= SqDone;
-          end else begin
-            s_kt_q  <= s_kt_q + 1;
-            s_seg_q <= SqBias;
-          end
-        end
-        SqAct: begin
-          if (s_y_q + 1 != in_h_q) begin
-            s_y_q <= s_y_q + 1;
-          end else if (kt_out > 1) begin
-            s_kt_q  <= 16'd1;
-            s_seg_q <= SqBias;
-          end else begin
-            s_seg_q <= SqDone;
-          end
-        end
-        default: ;
-      endcase
-    end
-  end
-
-  always_ff @(posedge clk_i) begin
-    if (rst_i || run_start) begin
-      wloaded_q <= '0;
-      recs_kt_q <= '0;
-      act_y_q   <= '0;
-    end else if (r_done) begin
-      case (r_done_tag)
-        TgWgt:   wloaded_q <= wloaded_q + 1;
-        TgScale: recs_kt_q <= recs_kt_q + 1;
-        TgAct:   act_y_q <= act_y_q + 1;
-        default: ;
-      endcase
-    end
-  end
+  load_seq #(.WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
+      .clk_i, .rst_i, .start_i(run_start), .run_i(state_q == StRun),
+      .in_h_i(in_h_q), .in_w_i(in_w_q), .ct_in_i(ct_in), .kt_out_i(kt_out), .wgt_need_i(wgt_need),
+      .w_base_i(w_base_q), .b_base_i(b_base_q), .s_base_i(s_base_q), .in_base_i(in_base_q), .cfin_i(cfin_q),
+      .cmd_valid_o(r_cmd_valid), .cmd_ready_i(r_cmd_ready), .cmd_tag_o(r_cmd_tag), .cmd_ext_o(r_cmd_ext),
+      .cmd_ext_stride_o(r_cmd_ext_stride), .cmd_buf_o(r_cmd_buf), .cmd_buf_stride_o(r_cmd_buf_stride),
+      .cmd_len_o(r_cmd_len), .cmd_rows_o(r_cmd_rows), .done_i(r_done), .done_tag_i(r_done_tag),
+      .seg_o(s_seg), .bank_wait_o(r_bank_wait), .wloaded_o(wloaded_q), .recs_kt_o(recs_kt_q), .act_y_o(act_y_q)
+  );
 
   burst_reader #(
       .ADDR_W(ADDR_W),
@@ -872,7 +779,7 @@ module accel_top #(
   // Field positions from tb/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
   always_comb begin
     units = '0;
-    units[UNITS_READER_LSB +: UNITS_READER_W] = s_seg_q;
+    units[UNITS_READER_LSB +: UNITS_READER_W] = s_seg;
     units[UNITS_BANK_WAIT_LSB +: UNITS_BANK_WAIT_W] = r_bank_wait;
     units[UNITS_GATHER_ACTIVE_LSB +: UNITS_GATHER_ACTIVE_W] = g_active_q;
     units[UNITS_GATHER_ROW_WAIT_LSB +: UNITS_GATHER_ROW_WAIT_W] = g_active_q && g_act_wait;

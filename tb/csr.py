@@ -60,6 +60,8 @@ UNITS_FIELDS = [
 READER_STATES = {0: ("SqBias", "bias records"), 1: ("SqScale", "scale records"), 2: ("SqWgt", "weights"),
                  3: ("SqAct", "input rows"), 4: ("SqDone", "done")}
 READER_SEGMENTS = {v: text for v, (_, text) in READER_STATES.items()}
+#: Buffer tags of the reader's commands and writes (enum tag_e in accel_csr.svh).
+BUFFER_TAGS = {0: "TgAct", 1: "TgWgt", 2: "TgBias", 3: "TgScale"}
 
 
 def units_text(units: int) -> str:
@@ -104,6 +106,7 @@ def svh() -> str:
     lines += ["", "// engine states (STATE register) and the reader's sequencer (UNITS READER field)"]
     lines.append("typedef enum logic [3:0] {" + ", ".join(f"{n} = 4'd{v}" for v, n in STATES.items()) + "} state_e;")
     lines.append("typedef enum logic [2:0] {" + ", ".join(f"{n} = 3'd{v}" for v, (n, _) in READER_STATES.items()) + "} seq_e;")
+    lines.append("typedef enum logic [1:0] {" + ", ".join(f"{n} = 2'd{v}" for v, n in BUFFER_TAGS.items()) + "} tag_e;")
     lines += ["", "// UNITS status word fields"]
     for name, lsb, width, _ in UNITS_FIELDS:
         lines.append(f"localparam int UNITS_{name}_LSB = {lsb};")

@@ -1,0 +1,177 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Load sequencer (a unit of the layer engine, docs/engine.md): the read commands of one layer and
+// the scoreboards that say what has arrived.
+//
+// It issues 2D read commands to the burst reader, in this order: k_tile 0's bias records, scale
+// records and weights (bank 0); the input image one row y at a time (row y of every channel tile
+// in one command, so the gather starts on the first rows while the rest arrive); then for each
+// next k_tile t its bias, scale and weights into bank t % 2, the weights once the compute unit has
+// finished k_tile t - 2 (cfin_i: k_tiles finished). Buffers mirror their segments: the activation
+// buffer holds the input image word for word as hexgen laid it out, the record buffers the record
+// words k_tile after k_tile; k_tile t's weights fill bank t % 2 from its start.
+// Scoreboards count, as each command's last word arrives (done_i, done_tag_i): k_tiles whose
+// weights are in (wloaded_o), k_tiles whose records are in (recs_kt_o: the scale command comes
+// second), input rows in (act_y_o). tb/test_load_seq.py checks the command stream against
+// hexgen's memory map.
+module load_seq #(
+    parameter int WGT_WORDS = 2048,
+    parameter int REC_WPK = 8,      // record words per k_tile (ROWS 64-bit records)
+    parameter int BUF_AW = 16
+) (
+    input  logic              clk_i,
+    input  logic              rst_i,
+    input  logic              start_i,    // a layer starts: sequence and scoreboards from zero
+    input  logic              run_i,      // the engine runs a layer: commands may be issued
+
+    // the layer: descriptor registers, derived sizes (desc_check) and segment word bases
+    input  logic [15:0]       in_h_i,
+    input  logic [15:0]       in_w_i,
+    input  logic [15:0]       ct_in_i,
+    input  logic [15:0]       kt_out_i,
+    input  logic [31:0]       wgt_need_i,  // words of one k_tile of weights
+    input  logic [31:0]       w_base_i,
+    input  logic [31:0]       b_base_i,
+    input  logic [31:0]       s_base_i,
+    input  logic [31:0]       in_base_i,
+    input  logic [15:0]       cfin_i,      // k_tiles the compute unit has finished
+
+    // commands to the burst reader
+    output logic              cmd_valid_o,
+    input  logic              cmd_ready_i,
+    output logic [1:0]        cmd_tag_o,
+    output logic [31:0]       cmd_ext_o,
+    output logic [31:0]       cmd_ext_stride_o,
+    output logic [BUF_AW-1:0] cmd_buf_o,
+    output logic [BUF_AW-1:0] cmd_buf_stride_o,
+    output logic [15:0]       cmd_len_o,
+    output logic [15:0]       cmd_rows_o,
+    input  logic              done_i,      // a command's last word is in its buffer
+    input  logic [1:0]        done_tag_i,
+
+    output logic [2:0]        seg_o,       // what is issued next (seq_e, the UNITS READER field)
+    output logic              bank_wait_o, // the next weights wait for their bank
+    output logic [15:0]       wloaded_o,
+    output logic [15:0]       recs_kt_o,
+    output logic [15:0]       act_y_o
+);
+
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map: this unit uses the two enums only
+`include "accel_csr.svh"
+  /* verilator lint_on UNUSEDPARAM */
+
+  initial begin
+    if (REC_WPK < 1 || WGT_WORDS < 1 || BUF_AW < 16) begin
+      $error("%m: REC_WPK = %0d and WGT_WORDS = %0d must be >= 1, BUF_AW = %0d >= 16", REC_WPK, WGT_WORDS, BUF_AW);
+      $finish;
+    end
+  end
+
+  seq_e        seg_q;
+  logic [15:0] kt_q, y_q;
+  logic [15:0] plane;      // words of one channel tile of the input image
+  logic        bank_hi;    // the next weights go to bank 1
+  logic [15:0] wloaded_q, recs_kt_q, act_y_q;
+  logic [15:0] wgt_need16;  // (a part-select outside always_comb: Icarus 11 cannot take one inside)
+
+  assign wgt_need16 = wgt_need_i[15:0];
+
+  assign plane = 16'(32'(in_h_i) * 32'(in_w_i));
+  assign bank_hi = kt_q[0];
+  // weights of k_tile t wait until the compute unit is done with k_tile t - 2 (same bank)
+  assign bank_wait_o = seg_q == SqWgt && 32'(kt_q) >= 32'(cfin_i) + 2;
+  assign cmd_valid_o = run_i && seg_q != SqDone && !bank_wait_o;
+  assign seg_o = seg_q;
+  assign wloaded_o = wloaded_q;
+  assign recs_kt_o = recs_kt_q;
+  assign act_y_o = act_y_q;
+
+  always_comb begin
+    cmd_tag_o = TgAct;
+    cmd_ext_o = '0;
+    cmd_ext_stride_o = '0;
+    cmd_buf_o = '0;
+    cmd_buf_stride_o = '0;
+    cmd_len_o = 16'd1;
+    cmd_rows_o = 16'd1;
+    case (seg_q)
+      SqBias: begin
+        cmd_tag_o = TgBias; cmd_ext_o = b_base_i + 32'(kt_q) * REC_WPK;
+        cmd_buf_o = BUF_AW'(32'(kt_q) * REC_WPK); cmd_len_o = 16'(REC_WPK);
+      end
+      SqScale: begin
+        cmd_tag_o = TgScale; cmd_ext_o = s_base_i + 32'(kt_q) * REC_WPK;
+        cmd_buf_o = BUF_AW'(32'(kt_q) * REC_WPK); cmd_len_o = 16'(REC_WPK);
+      end
+      SqWgt: begin
+        cmd_tag_o = TgWgt; cmd_ext_o = w_base_i + 32'(kt_q) * wgt_need_i;
+        cmd_buf_o = bank_hi ? BUF_AW'(WGT_WORDS) : '0; cmd_len_o = wgt_need16;
+      end
+      SqAct: begin
+        // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
+        cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(in_w_i); cmd_ext_stride_o = 32'(plane);
+        cmd_buf_o = BUF_AW'(32'(y_q) * 32'(in_w_i)); cmd_buf_stride_o = BUF_AW'(plane);
+        cmd_len_o = in_w_i; cmd_rows_o = ct_in_i;
+        if (in_h_i == 16'd1) begin
+          // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
+          cmd_len_o = 16'(32'(ct_in_i) * 32'(in_w_i)); cmd_rows_o = 16'd1;
+        end
+      end
+      default: ;
+    endcase
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i || start_i) begin
+      seg_q <= SqBias;
+      kt_q  <= '0;
+      y_q   <= '0;
+    end else if (cmd_valid_o && cmd_ready_i) begin
+      case (seg_q)
+        SqBias:  seg_q <= SqScale;
+        SqScale: seg_q <= SqWgt;
+        SqWgt: begin
+          if (kt_q == 0) begin
+            seg_q <= SqAct;
+          end else if (kt_q + 1 == kt_out_i) begin
+            seg_q <= SqDone;
+          end else begin
+            kt_q  <= kt_q + 1;
+            seg_q <= SqBias;
+          end
+        end
+        SqAct: begin
+          if (y_q + 1 != in_h_i) begin
+            y_q <= y_q + 1;
+          end else if (kt_out_i > 1) begin
+            kt_q  <= 16'd1;
+            seg_q <= SqBias;
+          end else begin
+            seg_q <= SqDone;
+          end
+        end
+        default: ;
+      endcase
+    end
+  end
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i || start_i) begin
+      wloaded_q <= '0;
+      recs_kt_q <= '0;
+      act_y_q   <= '0;
+    end else if (done_i) begin
+      case (done_tag_i)
+        TgWgt:   wloaded_q <= wloaded_q + 1;
+        TgScale: recs_kt_q <= recs_kt_q + 1;
+        TgAct:   act_y_q <= act_y_q + 1;
+        default: ;
+      endcase
+    end
+  end
+
+endmodule
+
+`resetall
