@@ -54,16 +54,19 @@ def _declared(path: Path) -> set[str]:
 
 def test_gtkwave_save_file_signals_exist_in_the_rtl():
     """WAVES=1 writes a GTKWave save file from tb.layer_sim.WAVE_GROUPS; a renamed RTL signal would
-    silently drop out of it. Every listed signal must be declared in the accel bench or top."""
+    silently drop out of it. Every listed signal must be declared in the bench, the top or the unit
+    its path names."""
     from tb.layer_sim import WAVE_GROUPS
 
-    top = _declared(ROOT / "rtl" / "accel_top.sv")
-    bench = _declared(ROOT / "tb" / "hdl" / "accel_tb.sv")
+    # the instance path of each unit the save file reaches into, and the file that declares it
+    scopes = {"": ROOT / "tb" / "hdl" / "accel_tb.sv", "u_accel": ROOT / "rtl" / "accel_top.sv",
+              "u_accel.u_load": ROOT / "rtl" / "load_seq.sv", "u_accel.u_desc": ROOT / "rtl" / "desc_check.sv"}
+    declared = {scope: _declared(f) for scope, f in scopes.items()}
     missing = []
     for _, signals in WAVE_GROUPS:
         for path, _fmt in signals:
             scope, _, name = path.rpartition(".")
-            if name not in (top if scope == "u_accel" else bench):
+            if name not in declared.get(scope, set()):
                 missing.append(path)
     assert not missing, f"GTKWave groups name signals the RTL does not declare: {missing}"
 
