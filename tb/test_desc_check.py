@@ -64,11 +64,17 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     return r
 
 
-def mutate(rng: random.Random, r: dict[str, int], p: dict[str, int]) -> dict[str, int]:
+def mutate(rng: random.Random, r: dict[str, int], p: dict[str, int], sweep: int | None = None) -> dict[str, int]:
+    """One register set to an edge or random value; `sweep` = i picks register i % 16 and its
+    i // 16-th edge (0, the largest value, one past the kernel limit, one more than it was), so the
+    first 64 cases reach every register's refusals whatever the seed."""
     r = dict(r)
-    f = rng.choice(REGISTERS)
+    f = REGISTERS[sweep % len(REGISTERS)] if sweep is not None else rng.choice(REGISTERS)
     top = 255 if f in ("LO", "HI") else 65535
     edges = [0, 1, 2, 4, 5, p["MAX_K"], p["MAX_K"] + 1, r[f] - 1, r[f] + 1, top, rng.randint(0, top)]
+    if sweep is not None:
+        r[f] = min(top, max(0, [0, top, p["MAX_K"] + 1, r[f] + 1][sweep // len(REGISTERS) % 4]))
+        return r
     r[f] = min(top, max(0, rng.choice(edges)))
     if rng.random() < 0.2:  # a whole image or channel count past a buffer or a 16-bit counter
         g = rng.choice(["IN_C", "IN_H", "IN_W", "OUT_C"])
@@ -88,7 +94,9 @@ async def test_random_descriptors(dut: Any) -> None:
     cases = int(os.environ.get("DESC_CASES", "1500"))
     for i in range(cases):
         r = runnable(rng, p)
-        if rng.random() < 0.6:
+        if i < 4 * len(REGISTERS):
+            r = mutate(rng, r, p, sweep=i)
+        elif rng.random() < 0.6:
             r = mutate(rng, r, p)
         for name, port in PORTS.items():
             getattr(dut, port).value = r[name]
