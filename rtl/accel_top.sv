@@ -327,43 +327,63 @@ module accel_top #(
   // ------------------------------------------------------------------ main FSM
   logic layer_written;  // the writer has stored the layer's last output word
 
+  // Two processes (lowRISC style): the next state and its outputs are computed here, the
+  // register block below only stores them.
+  state_e      state_d;
+  logic        done_d, error_d;
+  logic [7:0]  err_field_d;
+  logic [31:0] cyc_d;
+
+  always_comb begin
+    state_d = state_q;
+    done_d = done_q;
+    error_d = error_q;
+    err_field_d = err_field_q;
+    cyc_d = (state_q == StCheck || state_q == StRun) ? cyc_q + 1 : cyc_q;
+    case (state_q)
+      StIdle, StDone, StError: if (start) begin
+        state_d = StCheck;
+        done_d = 1'b0;
+        error_d = 1'b0;
+        err_field_d = '0;
+        cyc_d = '0;
+      end
+      StCheck: begin
+        if (bad_field != 0) begin  // started although DESC_CHECK refuses a field
+          err_field_d = bad_field;
+          error_d = 1'b1;
+          state_d = StError;
+        end else begin
+          state_d = StRun;
+        end
+      end
+      StRun: begin
+        if (rq_ovf_any) begin  // an accumulator + bias left int32: the layer stops with an error
+          error_d = 1'b1;
+          err_field_d = CSR_BIAS_OVERFLOW;
+          state_d = StError;
+        end else if (layer_written) begin
+          state_d = StDone;
+          done_d = 1'b1;
+        end
+      end
+      default: state_d = StIdle;
+    endcase
+  end
+
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
-      state_q      <= StIdle;
-      done_q       <= 1'b0;
-      error_q      <= 1'b0;
-      err_field_q  <= '0;
-      cyc_q        <= '0;
+      state_q     <= StIdle;
+      done_q      <= 1'b0;
+      error_q     <= 1'b0;
+      err_field_q <= '0;
+      cyc_q       <= '0;
     end else begin
-      if (state_q == StCheck || state_q == StRun) cyc_q <= cyc_q + 1;
-      case (state_q)
-        StIdle, StDone, StError: if (start) begin
-          state_q     <= StCheck;
-          done_q      <= 1'b0;
-          error_q     <= 1'b0;
-          err_field_q <= '0;
-          cyc_q       <= '0;
-        end
-        StCheck: begin
-          if (bad_field != 0) begin
-            err_field_q <= bad_field;
-            error_q     <= 1'b1;
-            state_q     <= StError;
-          end else begin
-            state_q <= StRun;
-          end
-        end
-        StRun: if (layer_written) begin
-          state_q <= StDone;
-          done_q  <= 1'b1;
-        end
-        default: state_q <= StIdle;
-      endcase
-      if (rq_ovf_any && state_q == StRun) begin
-        error_q     <= 1'b1;
-        err_field_q <= CSR_BIAS_OVERFLOW;
-        state_q     <= StError;
-      end
+      state_q     <= state_d;
+      done_q      <= done_d;
+      error_q     <= error_d;
+      err_field_q <= err_field_d;
+      cyc_q       <= cyc_d;
     end
   end
 
