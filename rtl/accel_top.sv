@@ -697,103 +697,30 @@ module accel_top #(
   );
   assign rq_ovf_any = rq_out_valid && rq_out_ready && (rq_ovf != '0);
 
-  // ------------------------------------------------------------------ output FIFO, writer
-  // The output region is written in the order the requantizer delivers it, as one command over
-  // the whole region ([k_tile][y][x] is consecutive words). A write burst is requested only when
-  // all of its words wait in the FIFO: the memory serves bursts in order, so a write burst at its
-  // head never waits for data that depends on a read queued behind it.
-  localparam int OF_DEPTH = 2 * MAX_BURST;
-  localparam int OF_AW = $clog2(OF_DEPTH);
-  logic [WORD_BITS-1:0] of_mem [OF_DEPTH];
-  logic [OF_AW-1:0]     of_rd_q, of_wr_q;
-  logic [OF_AW:0]       of_cnt_q;
-  logic                 of_push, of_pop, of_valid;
-  logic [8:0]           w_ahead_q;     // write words requested from memory, not yet sent
-
-  assign rq_out_ready = 32'(of_cnt_q) < OF_DEPTH;
-  assign of_push = rq_out_valid && rq_out_ready;
-  assign of_valid = of_cnt_q != '0;
-
-  // the writer's read side is tied off
-  logic                 w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr;
-  logic [WORD_BITS-1:0] w_nc_bw_data;
-  logic [31:0]          w_nc_words;
-  logic              w_cmd_valid, w_cmd_ready, w_cmd_done, w_busy, w_issued_q;
-  logic              w_req_valid, w_req_ready, w_req_ok, w_req_we;
+  // ------------------------------------------------------------------ output writer
+  // rtl/out_writer.sv: the output FIFO and one write command over the whole output region; a
+  // write burst is requested only when all its words wait in the FIFO.
+  logic              w_req_valid, w_req_ready, w_busy;
   logic [ADDR_W-1:0] w_req_addr;
   logic [7:0]        w_req_len;
-  logic              w_src_ready;
 
-  assign of_pop = of_valid && w_src_ready;
-
-  always_ff @(posedge clk_i) begin
-    if (rst_i || run_start) begin
-      of_rd_q  <= '0;
-      of_wr_q  <= '0;
-      of_cnt_q <= '0;
-    end else begin
-      if (of_push) begin
-        of_mem[of_wr_q] <= rq_out_data;
-        of_wr_q <= of_wr_q + 1'b1;
-      end
-      if (of_pop) of_rd_q <= of_rd_q + 1'b1;
-      of_cnt_q <= of_cnt_q + (OF_AW + 1)'(of_push) - (OF_AW + 1)'(of_pop);
-    end
-  end
-
-  always_ff @(posedge clk_i) begin
-    if (rst_i || run_start) w_issued_q <= 1'b0;
-    else if (w_cmd_valid && w_cmd_ready) w_issued_q <= 1'b1;
-  end
-  assign w_cmd_valid = state_q == StRun && !w_issued_q;
-  assign layer_written = w_cmd_done && w_issued_q;
-
-  // the writer's source word: the output FIFO's head
-  logic [WORD_BITS-1:0] w_src_data;
-`ifdef MUT_ZBIT  // mutation test (tests/test_faults_sim.py): the word's top bit driven z
-  assign w_src_data = {1'bz, of_mem[of_rd_q][WORD_BITS-2:0]};
-`elsif MUT_UNDRIVEN  // mutation test (tests/test_faults_sim.py): the word's top bit driven by nothing
-  assign w_src_data[WORD_BITS-2:0] = of_mem[of_rd_q][WORD_BITS-2:0];
-`else
-  assign w_src_data = of_mem[of_rd_q];
-`endif
-
-  mem_loader #(
-      .ADDR_W(ADDR_W),
-      .DATA_W(WORD_BITS),
-      .BUF_AW(1),
-      .LEN_W(32),
-      .MAX_BURST(MAX_BURST),
-      .MAX_OUTSTANDING(2)
-  ) u_writer (
-      .clk_i, .rst_i,
-      .cmd_valid_i(w_cmd_valid), .cmd_ready_o(w_cmd_ready), .cmd_write_i(1'b1),
-      .cmd_ext_addr_i(ADDR_W'(out_base_q)), .cmd_buf_addr_i(1'b0), .cmd_len_i(out_need),
-      .cmd_done_o(w_cmd_done), .busy_o(w_busy),
+  out_writer #(.ADDR_W(ADDR_W), .WORD_BITS(WORD_BITS), .MAX_BURST(MAX_BURST)) u_writer (
+      .clk_i, .rst_i, .start_i(run_start), .run_i(state_q == StRun),
+      .out_base_i(ADDR_W'(out_base_q)), .out_need_i(out_need),
+      .in_valid_i(rq_out_valid), .in_ready_o(rq_out_ready), .in_data_i(rq_out_data),
       .req_valid_o(w_req_valid), .req_ready_i(w_req_ready), .req_addr_o(w_req_addr), .req_len_o(w_req_len),
-      .req_we_o(w_req_we),
-      .rd_valid_i(1'b0), .rd_ready_o(w_nc_rd_ready), .rd_data_i({WORD_BITS{1'b0}}),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
-      .buf_wr_valid_o(w_nc_bw_valid), .buf_wr_ready_i(1'b1), .buf_wr_addr_o(w_nc_bw_addr), .buf_wr_data_o(w_nc_bw_data),
-      .src_valid_i(of_valid), .src_ready_o(w_src_ready), .src_data_i(w_src_data),
-      .words_read_o(w_nc_words), .words_written_o(words_wr)
+      .written_o(layer_written), .busy_o(w_busy), .words_written_o(words_wr)
   );
-
-  // all of the burst's words are in the FIFO, beyond those of bursts already requested
-  assign w_req_ok = w_req_valid && 32'(of_cnt_q) >= 32'(w_ahead_q) + 32'(w_req_len);
-  always_ff @(posedge clk_i) begin
-    if (rst_i || run_start) w_ahead_q <= '0;
-    else w_ahead_q <= w_ahead_q + ((w_req_ok && req_ready_i) ? 9'(w_req_len) : 9'd0) - 9'(of_pop);
-  end
 
   // ------------------------------------------------------------------ memory request arbiter
   // The writer first (it frees FIFO space and so the array), else the reader.
-  assign req_valid_o = w_req_ok || r_req_valid;
-  assign req_addr_o  = w_req_ok ? w_req_addr : r_req_addr;
-  assign req_len_o   = w_req_ok ? w_req_len : r_req_len;
-  assign req_we_o    = w_req_ok;
-  assign w_req_ready = req_ready_i && w_req_ok;
-  assign r_req_ready = req_ready_i && !w_req_ok;
+  assign req_valid_o = w_req_valid || r_req_valid;
+  assign req_addr_o  = w_req_valid ? w_req_addr : r_req_addr;
+  assign req_len_o   = w_req_valid ? w_req_len : r_req_len;
+  assign req_we_o    = w_req_valid;
+  assign w_req_ready = req_ready_i;
+  assign r_req_ready = req_ready_i && !w_req_valid;
 
   // ------------------------------------------------------------------ UNITS status word
   // Field positions from tb/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
@@ -812,9 +739,7 @@ module accel_top #(
 
   // unused: the drained column index and tile flag are implied by the pixel count
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, w_req_we, bw_addr, c_waddr,
-                    r_cmd_ext, r_cmd_ext_stride, w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr, w_nc_bw_data,
-                    w_nc_words, act_need};
+  assign unused = ^{mac_out_col, mac_out_last, bw_addr, c_waddr, r_cmd_ext, r_cmd_ext_stride, act_need};
 
 endmodule
 

@@ -459,8 +459,8 @@ WAVE_GROUPS = [
                                                        "groups_q", "z_in_q", "z_out_q", "lo_q", "hi_q")]
                    + [(f"u_accel.{n}", "hex") for n in ("w_base_q", "b_base_q", "s_base_q", "in_base_q", "out_base_q")]),
     ("reader / writer", [(f"u_accel.u_load.{n}", "dec") for n in ("seg_q", "kt_q", "y_q")]
-                        + [(f"u_accel.{n}", "dec") for n in ("wloaded_q", "recs_kt_q", "act_y_q", "cfin_q", "d_kt_q",
-                                                              "of_cnt_q", "w_ahead_q")]),
+                        + [(f"u_accel.{n}", "dec") for n in ("wloaded_q", "recs_kt_q", "act_y_q", "cfin_q", "d_kt_q")]
+                        + [(f"u_accel.u_writer.{n}", "dec") for n in ("of_cnt_q", "w_ahead_q")]),
     ("engine loops", [(f"u_accel.{n}", "dec") for n in ("g_kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
                                                         "c_set_q", "c_lane_q", "fill_q", "drain_q")]),
     ("memory port", [("req_valid", "bin"), ("req_ready", "bin"), ("req_we", "bin"), ("req_addr", "hex"), ("req_len", "dec"),

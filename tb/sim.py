@@ -31,12 +31,13 @@ SIMS = ("icarus", "verilator")
 
 #: The accelerator's hardware: accel_top and the units it instantiates (the layer bench, the
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
-ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "desc_check.sv", "load_seq.sv", "mac_array.sv", "requant.sv",
-                               "mem_loader.sv", "burst_reader.sv")]
+ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "desc_check.sv", "load_seq.sv", "out_writer.sv", "mac_array.sv",
+                               "requant.sv", "mem_loader.sv", "burst_reader.sv")]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
+    "out_writer": ("out_writer", [RTL / "out_writer.sv", RTL / "mem_loader.sv"]),
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
     "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),

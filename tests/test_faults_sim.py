@@ -110,7 +110,7 @@ def test_build_key_covers_every_hdl_file_and_define(tmp_path: Path):
 
 # ---- 2. X/Z is caught on Verilator, the default simulator -----------------------------------------
 def test_z_driven_output_bit_is_refused_on_verilator_and_fails_on_icarus():
-    with pytest.raises(sim.BuildError, match=r"rtl/accel_top.sv:\d+: drives a z constant"):
+    with pytest.raises(sim.BuildError, match=r"rtl/out_writer.sv:\d+: drives a z constant"):
         layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, defines=("MUT_ZBIT",), run_tag="-zbit")
     res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_ZBIT",), run_tag="-zbit")
     assert res[0]["status"] == "FAIL" and "X/Z" in res[0]["reason"], res[0]
