@@ -117,10 +117,10 @@ def test_rtl_defaults_are_generated_from_the_description():
 @pytest.mark.parametrize("hw", ["tiny", "edge"])
 def test_presets_with_other_array_sizes_run_the_representative_layers(hw: str):
     """4 rows x 8 columns with 32-bit words (a record spans two words) and 16x16 with 128-bit words
-    (two records a word): stem, depthwise s1 and s2, pointwise and fc bit-exact on Icarus. The whole
-    model on Verilator for both: the slow suite."""
-    res = layer_sim.run(layers=["conv1", "conv2", "conv5", "conv3", "fc1"], sim="icarus", model="mobilenetv2", seed=0, hw=hw)
-    assert [r["status"] for r in res] == ["PASS"] * 5, layer_sim.table(res)
+    (two records a word): the stem, a depthwise stride-2 layer and the fc layer bit-exact on Icarus.
+    The whole model on Verilator for both: the slow suite."""
+    res = layer_sim.run(layers=["conv1", "conv5", "fc1"], sim="icarus", model="mobilenetv2", seed=0, hw=hw)
+    assert [r["status"] for r in res] == ["PASS"] * 3, layer_sim.table(res)
     assert all(f"HW={hw}" in r["rerun"] for r in res)
 
 

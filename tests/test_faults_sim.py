@@ -210,13 +210,13 @@ def test_image_cache_follows_a_changed_helper_module(tmp_path: Path, monkeypatch
 # ---- 5. two runs at once in one checkout -----------------------------------------------------------
 def test_two_concurrent_runs_keep_their_own_results():
     layer_sim.build_accel("verilator")  # built once before, so both runs start together
-    cmd = [PY, "-m", "tb.layer_sim", "--sim", "verilator", "--seed", "7"]
-    a = subprocess.Popen([*cmd, "--layer", "conv3"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    b = subprocess.Popen([*cmd, "--layer", "fc1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    cmd = [PY, "-m", "tb.layer_sim", "--sim", "verilator", "--model", "mlp", "--seed", "7"]
+    a = subprocess.Popen([*cmd, "--layer", "fc1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    b = subprocess.Popen([*cmd, "--layer", "fc2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     out_a, out_b = a.communicate(timeout=600)[0], b.communicate(timeout=600)[0]
     assert a.returncode == 0 and b.returncode == 0, out_a + out_b
-    for out, mine, other in ((out_a, "conv3", "fc1"), (out_b, "fc1", "conv3")):
-        rows = [l for l in out.splitlines() if l.startswith(("conv", "fc"))]
+    for out, mine, other in ((out_a, "fc1", "fc2"), (out_b, "fc2", "fc1")):
+        rows = [l for l in out.splitlines() if l.startswith("fc")]
         assert len(rows) == 1 and rows[0].startswith(mine) and " PASS " in rows[0], out
         assert "1 passed, 0 failed" in out and other not in "".join(rows)
 
