@@ -77,7 +77,7 @@ typecheck: $(STAMP)
 bench: bench-golden bench-sim
 
 bench-sim: $(STAMP)
-	$(PY) scripts/bench_sim.py
+	$(PY) scripts/bench_sim.py --hw $(HW)
 
 bench-golden: $(STAMP)
 	$(PY) scripts/bench_golden.py --model $(MODEL)

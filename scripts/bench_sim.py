@@ -39,17 +39,22 @@ PLAIN = ROOT / "build" / "sim" / "plain"
 SOURCES = [str(s) for s in BENCHES["accel"][1]] + [str(ROOT / "tb" / "hdl" / "accel_plain_tb.sv")]
 
 
-def build_plain(sim: str) -> list[str]:
+def build_plain(sim: str, hw: str) -> list[str]:
+    """The plain harness with the hardware description's sizes (its own build folder per preset)."""
+    from hexgen.hw import load_hw, rtl_parameters
+
     env = simulator_env()
-    out = PLAIN / sim
+    params = {**rtl_parameters(load_hw(hw)), "ADDR_W": layer_sim.ADDR_W}
+    out = PLAIN / f"{sim}-{Path(hw).stem}"
     out.mkdir(parents=True, exist_ok=True)
     if sim == "icarus":
         exe = out / "plain.vvp"
-        subprocess.run(["iverilog", "-g2012", f"-I{ROOT / 'rtl'}", "-s", "accel_plain_tb", "-o", str(exe), *SOURCES],
+        subprocess.run(["iverilog", "-g2012", f"-I{ROOT / 'rtl'}", "-s", "accel_plain_tb",
+                        *[f"-Paccel_plain_tb.{k}={v}" for k, v in params.items()], "-o", str(exe), *SOURCES],
                        check=True, env=env)
         return ["vvp", "-n", str(exe)]
     subprocess.run(["verilator", "--binary", "--timing", *VERILATOR_ARGS, "-Wno-lint", "-Wno-style", f"-I{ROOT / 'rtl'}", "--top-module", "accel_plain_tb",
-                    "--Mdir", str(out / "obj"), "-j", "2", *SOURCES],
+                    *[f"-G{k}={v}" for k, v in params.items()], "--Mdir", str(out / "obj"), "-j", "2", *SOURCES],
                    check=True, env=env, stdout=subprocess.DEVNULL)
     return [str(out / "obj" / "Vaccel_plain_tb")]
 
@@ -80,8 +85,14 @@ def label(model: str) -> str:
 
 
 def main() -> int:
+    import argparse
+
+    p = argparse.ArgumentParser(description=__doc__)
+    p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json")
+    hw = p.parse_args().hw
+    print(f"bench-sim: HW={hw}", flush=True)
     rows = []
-    plain = {sim: build_plain(sim) for sim in ("icarus", "verilator")}
+    plain = {sim: build_plain(sim, hw) for sim in ("icarus", "verilator")}
     for model, layer, sims in CASES:
         row: dict[str, object] = {"case": f"{label(model)}.{layer}"}
         for sim in sims:
@@ -89,7 +100,7 @@ def main() -> int:
             tries = TRIES if sim == "verilator" else 2
             walls, plains = [], []
             for _ in range(tries):
-                res = layer_sim.run(layers=[layer], sim=sim, model=model, seed=0, quiet=True)[0]
+                res = layer_sim.run(layers=[layer], sim=sim, model=model, seed=0, quiet=True, hw=hw)[0]
                 if res["status"] != "PASS":
                     raise SystemExit(f"{model}.{layer} failed on {sim}: {res.get('reason')}")
                 # Verilator: enough repeats (about 2M cycles) that start-up noise does not matter
@@ -119,7 +130,7 @@ def main() -> int:
 
     print("\nMAC-array utilisation, every conv/fc layer (Verilator); port = memory words moved per cycle")
     for model in UTIL_MODELS:
-        res = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True)
+        res = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw)
         print(f"\n{label(model)}")
         print(layer_sim.table(res))
     print("\nGoal: >= 85% on 3x3 and 1x1 convs whose channels fill the array. Layers on 6x6 and 3x3 images")

@@ -1,12 +1,22 @@
 `resetall
 `timescale 1ns / 1ps
 `default_nettype none
+`include "accel_hw.svh"
 
 // Plain-Verilog harness (no cocotb, no Python): the layer bench's work with a Verilog clock, for
 // the cocotb-overhead benchmark (make bench-sim). It programs the CSRs listed in +CSR_FILE (one
 // hex line per register: {addr[7:0], value[31:0]}), starts the layer +REPEAT times, waits for
 // done each time and prints the cycles. +MEM_INIT loads the memory image as in the cocotb bench.
-module accel_plain_tb;
+module accel_plain_tb #(
+    // sizes: the hardware description's (hexgen/hw.py; make bench-sim HW= passes a preset's)
+    parameter int ROWS = `HW_ROWS,
+    parameter int COLS = `HW_COLS,
+    parameter int WORD_BITS = `HW_WORD_BITS,
+    parameter int ACT_WORDS = `HW_ACT_WORDS,
+    parameter int WGT_WORDS = `HW_WGT_WORDS,
+    parameter int REC_WORDS = `HW_REC_WORDS,
+    parameter int ADDR_W = 18
+);
 
   logic        clk;
   logic        rst;
@@ -16,14 +26,17 @@ module accel_plain_tb;
   logic [31:0] csr_rdata;
   logic        busy, done, error, watchdog, finished;
   logic [3:0]  state;
-  logic [63:0] peek_data;
+  logic [WORD_BITS-1:0] peek_data;
 
-  accel_tb u_tb (
+  accel_tb #(
+      .ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS),
+      .REC_WORDS(REC_WORDS), .ADDR_W(ADDR_W)
+  ) u_tb (
       .clk_i(clk), .rst_i(rst),
       .csr_we_i(csr_we), .csr_addr_i(csr_addr), .csr_wdata_i(csr_wdata), .csr_rdata_o(csr_rdata),
       .busy_o(busy), .done_o(done), .error_o(error), .state_o(state),
       .mem_load_i(1'b0), .mem_cfg_load_i(1'b0), .mem_latency_i(16'd8), .mem_stall_i(8'd0), .mem_seed_i(32'd1),
-      .peek_addr_i(18'd0), .peek_data_o(peek_data), .poke_we_i(1'b0), .poke_data_i(64'd0),
+      .peek_addr_i({ADDR_W{1'b0}}), .peek_data_o(peek_data), .poke_we_i(1'b0), .poke_data_i({WORD_BITS{1'b0}}),
       .watchdog_cycles_i(32'd0), .watchdog_o(watchdog), .finished_o(finished)
   );
 
