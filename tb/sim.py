@@ -18,6 +18,7 @@ import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from golden.errors import UserError
 from hexgen.image import pid_alive
@@ -417,6 +418,16 @@ def run(
         plusargs=extra,
         waves=waves,
     )
+
+
+def bench_seed(log: Any, test_file: str) -> int:
+    """The seed of a random unit bench: $RTL_SEED, or a fresh one; logged with the command that
+    reruns exactly this case."""
+    import random
+
+    seed = int(os.environ.get("RTL_SEED") or random.SystemRandom().randrange(2**31))
+    log.info(f"seed {seed}; rerun: {rerun_command(test_file, os.environ.get('RTL_SIM', ''), seed)}")
+    return seed
 
 
 def rerun_command(test_file: str, sim: str, seed: int, extra: str = "") -> str:

@@ -21,7 +21,7 @@ from cocotb.triggers import Timer
 from hexgen import HardwareConfig
 from hexgen.rules import KIND_CODES, REGISTERS, engine_refusal, register_needs
 from tb.csr import CSR, field_name
-from tb.sim import rerun_command
+from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_desc_check.py"
 PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i", "OUT_C": "out_c_i", "OUT_H": "out_h_i",
@@ -84,8 +84,7 @@ def mutate(rng: random.Random, r: dict[str, int], p: dict[str, int], sweep: int 
 
 @cocotb.test()
 async def test_random_descriptors(dut: Any) -> None:
-    seed = int(os.environ.get("RTL_SEED") or random.SystemRandom().randrange(2**31))
-    dut._log.info(f"seed {seed}; rerun: {rerun_command(TEST_FILE, os.environ.get('RTL_SIM', ''), seed)}")
+    seed = bench_seed(dut._log, TEST_FILE)
     rng = random.Random(seed)
     p = build_params()
     cfg = config(p)

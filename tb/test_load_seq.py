@@ -32,7 +32,7 @@ from hexgen.errors import HexgenError
 from hexgen.hw import load_hw
 from hexgen.rules import descriptor_registers, register_needs
 from tb.csr import BUFFER_TAGS, READER_STATES
-from tb.sim import rerun_command
+from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_load_seq.py"
 TAG = {name: v for v, name in BUFFER_TAGS.items()}
@@ -175,8 +175,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
 
 @cocotb.test()
 async def test_commands_against_the_memory_map(dut: Any) -> None:
-    seed = int(os.environ.get("RTL_SEED") or random.SystemRandom().randrange(2**31))
-    dut._log.info(f"seed {seed}; rerun: {rerun_command(TEST_FILE, os.environ.get('RTL_SIM', ''), seed)}")
+    seed = bench_seed(dut._log, TEST_FILE)
     rng = random.Random(seed)
     cfg = load_hw(os.environ.get("HW", "default"))
     Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()

@@ -19,7 +19,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from tb.sim import rerun_command
+from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_out_writer.py"
 
@@ -104,8 +104,7 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], written_befo
 
 @cocotb.test()
 async def test_random_regions(dut: Any) -> None:
-    seed = int(os.environ.get("RTL_SEED") or random.SystemRandom().randrange(2**31))
-    dut._log.info(f"seed {seed}; rerun: {rerun_command(TEST_FILE, os.environ.get('RTL_SIM', ''), seed)}")
+    seed = bench_seed(dut._log, TEST_FILE)
     rng = random.Random(seed)
     p = {"ADDR_W": 24, "WORD_BITS": 64, "MAX_BURST": 16, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
     Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
