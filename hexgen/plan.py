@@ -30,7 +30,7 @@ from numpy.typing import NDArray
 
 from golden.layers import ConvLayer, Layer, LinearLayer
 from hexgen.config import HardwareConfig
-from hexgen.rules import descriptor_registers, engine_refusal
+from hexgen.rules import descriptor_registers, engine_refusal, register_needs
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
 
@@ -151,14 +151,15 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     inp = _act_layout(layer.in_shape, images, int(layer.z_in), cfg)
     exp = _act_layout(layer.out_shape, images, z_out, cfg)
     out = _act_layout(layer.out_shape, images, 255 - z_out, cfg)
-    k_tiles = -(-k // r)
     p_tile = min(cfg.pixel_tile, pixels)
+    # the engine's needs, computed once (hexgen.rules, mirrored in rtl/desc_check.sv)
+    need = register_needs(descriptor_registers(desc), r, wb)
     buffers = (
-        BufferNeed("weight", "one output-channel tile of weights", w.words // k_tiles, cfg.weight_buf_words),
-        BufferNeed("act", "one image of input activations", inp.words // images, cfg.act_buf_words),
+        BufferNeed("weight", "one output-channel tile of weights", need.weight, cfg.weight_buf_words),
+        BufferNeed("act", "one image of input activations", need.act, cfg.act_buf_words),
         BufferNeed("out", "one output tile (pixel tile x channel vector)", p_tile * exp.vector_words, cfg.out_buf_words),
-        BufferNeed("bias", "the bias records of every output channel", bias.words, cfg.bias_buf_words),
-        BufferNeed("scale", "the scale records of every output channel", scale.words, cfg.scale_buf_words),
+        BufferNeed("bias", "the bias records of every output channel", need.records, cfg.bias_buf_words),
+        BufferNeed("scale", "the scale records of every output channel", need.records, cfg.scale_buf_words),
     )
     if check_fit:
         for b in buffers:
