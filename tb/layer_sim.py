@@ -3,16 +3,16 @@
     python -m tb.layer_sim [--layer conv3[,fc1]] [--sim verilator|icarus] [--model NAME|path.py:factory]
                            [--seed N] [--waves] [--mem-stall S] [--list]
 
-Steps: quantize the model (golden), write hexgen's memory image for one test image (the seed picks
-which), build the simulator once (reused across runs while the RTL is unchanged), run every chosen
-layer in one simulation, print a table. On failure the image folder, the results file and (with
---waves) the waveform are kept, and the command that reruns the case is printed.
+Steps: the memory image of one test image (tb/images.py: cached by the model's content), the
+simulator build (tb.sim.build: cached by content), every chosen layer in one simulation (twice on
+Verilator, one X seed each), a table with PASS, FAIL or UNSUPP per layer. On failure the run
+folder, the image and (with --waves) the waveform are kept, and the command that reruns the case
+with every option that changed it is printed.
 """
 from __future__ import annotations
 
 import argparse
 import fcntl
-import hashlib
 import json
 import os
 import shlex
@@ -27,7 +27,8 @@ from pathlib import Path
 from typing import Any
 
 from golden.cli import run_cli
-from tb.sim import SimError, clean_leftovers, require_checkout, runner_for, xrand_plusargs
+from tb.images import prepare_image
+from tb.sim import SimError, require_checkout, runner_for, xrand_plusargs
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,143 +99,6 @@ def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:
         if "accel_top" in line and ("ERROR" in line.upper() or "must" in line):
             msg = line.split("accel_top:", 1)[-1].strip()
             raise SimError(f"HW={hw}: the engine refuses these sizes: {msg}")
-
-
-class _NoKey(Exception):
-    """The model cannot be keyed by content (not traceable): its image is made afresh."""
-
-
-def _digest_tensor(h: Any, t: Any) -> None:
-    import numpy as np
-
-    a = np.ascontiguousarray(t.detach().cpu().numpy() if hasattr(t, "detach") else np.asarray(t))
-    h.update(f"{a.dtype}{a.shape}".encode())
-    h.update(a.tobytes())
-
-
-def _image_key(m: Any, idx: int, cfg: Any) -> str:
-    """Content key of a memory image: what the quantized network and the image are a function of.
-
-    The float model's traced graph (torch.fx: the computation, functional calls included), its
-    modules' settings (repr), every parameter and buffer, the calibration batch, the test data,
-    the test image's index, the hardware configuration, and the code of golden/, hexgen/ and this
-    file. Not file names: a helper module a factory imports that changes a layer changes the
-    graph or the parameters, and so the key. Quantizing is deterministic, so the same key means
-    the same quantized network; the key costs a trace (~10 ms), quantizing costs seconds."""
-    import torch.fx
-
-    h = hashlib.sha256(f"image|{idx}|{json.dumps(cfg.to_json(), sort_keys=True)}".encode())
-    try:
-        h.update(torch.fx.symbolic_trace(m.float_model).code.encode())
-    except Exception as exc:  # not symbolically traceable: no safe key
-        raise _NoKey(str(exc)) from None
-    h.update(repr(m.float_model).encode())
-    for name, t in [*m.float_model.state_dict().items()]:
-        h.update(name.encode())
-        _digest_tensor(h, t)
-    for t in (m.calibration, m.x_test, m.y_test):
-        if t is not None:
-            _digest_tensor(h, t)
-    files = sorted((ROOT / "golden").rglob("*.py")) + sorted((ROOT / "hexgen").glob("*.py")) + [Path(__file__)]
-    for f in files:
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-CHAIN_IMAGES = 32
-#: Memory images, keyed by content (_image_key): build/images/<key>/{image/, layers.json, net.pkl, chain.npz}
-IMAGES = ROOT / "build" / "images"
-
-
-def _test_set(m: Any) -> Any:
-    return m.x_test if m.x_test is not None else m.calibration
-
-
-def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, list[dict[str, Any]], int]:
-    """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
-
-    Returns the cache folder (image/ inside), every layer of the network (name, kind, shapes, MACs,
-    whether the RTL runs it and why not) and the index of the test image used."""
-    warnings.filterwarnings("ignore")
-    from golden.models import load_model
-    from hexgen.hw import load_hw
-
-    cfg = load_hw(hw)
-    m = load_model(model)
-    x = _test_set(m)
-    if len(x) == 0:
-        raise SimError(f"model {model}: no test images (its calibration batch is empty)")
-    idx = seed % len(x)
-    try:
-        key: str | None = _image_key(m, idx, cfg)
-    except _NoKey:
-        key = None
-    if key is not None:
-        cdir = IMAGES / key[:24]
-        info = cdir / "layers.json"
-        if all(p.is_file() for p in (cdir / "image" / "memory_map.json", info, cdir / "net.pkl", cdir / "chain.npz")):
-            cached = json.loads(info.read_text())
-            if cached.get("key") == key:
-                return cdir, list(cached["layers"]), idx
-    else:
-        cdir = IMAGES / f"untraceable-{os.getpid()}"
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(IMAGES)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=IMAGES))
-    try:
-        layers = _write_image(m, idx, cfg, tmp, key or "")
-        if cdir.exists():  # made by a concurrent run meanwhile, or an untraceable model's leftover
-            old = IMAGES / f".{cdir.name}.old-{os.getpid()}"
-            cdir.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(cdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
-    return cdir, layers, idx
-
-
-def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[str, Any]]:
-    import pickle
-
-    import numpy as np
-
-    from golden import extract, quantize
-    from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
-
-    qm = quantize(m.float_model, m.calibration)
-    net = extract(qm, m.calibration[:2])
-    x = _test_set(m)
-    x_q = net.quantize_input(x[idx : idx + 1])
-    unsupported: dict[str, str] = {}
-    for l in net.compute_layers():  # hexgen refuses what the accelerator's layouts cannot hold
-        try:
-            plan_layer(l, cfg)
-        except HexgenError as exc:
-            unsupported[l.name] = str(exc)
-    supported = [l.name for l in net.compute_layers() if l.name not in unsupported]
-    if supported:
-        write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")
-        problems = check_image(out / "image")  # whole, golden re-run included: the bench reads without it
-        if problems:
-            raise SimError(f"hexgen wrote an image that does not check: {problems[0]}")
-    # for CHAIN=1: the golden network and a sample of test images (with labels when the model has them)
-    n = min(CHAIN_IMAGES, len(x))
-    order = [(idx + i) % len(x) for i in range(n)]
-    xs = net.quantize_input(x[order])
-    labels = m.y_test[order].numpy() if m.y_test is not None else np.full(n, -1)
-    np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
-    (out / "net.pkl").write_bytes(pickle.dumps(net))
-    compute = set(supported)
-    golden_only = "golden only: the accelerator runs conv and fc layers"
-    layers = [
-        {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
-         "macs": l.macs, "rtl": l.name in compute, "compute": l in net.compute_layers(),
-         "unsupported": unsupported.get(l.name, "") if l in net.compute_layers() else golden_only}
-        for l in net.layers
-    ]
-    (out / "layers.json").write_text(json.dumps({"key": key, "model": m.name, "image_index": idx, "layers": layers}, indent=1))
-    return layers
 
 
 @contextmanager

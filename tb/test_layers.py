@@ -1,9 +1,11 @@
 """cocotb layer bench: run conv/fc layers on the accelerator and compare them with golden.
 
 One simulation runs every layer of the job (one build, one process): for each layer it resets the
-engine, writes the CSRs from hexgen's memory map, starts, waits for one signal (done, error or the
-bench's Verilog watchdog; no Python per cycle), reads the output region back through the peek port and compares every
-element with golden's expected output. The job comes from tb/layer_sim.py as JSON ($LAYER_JOB);
+engine (unless the job runs layers back to back), writes the CSRs from hexgen's memory map, reads
+the engine's descriptor check (DESC_CHECK: a refused layer is UNSUPP and never started), starts,
+waits for one signal (done, error or the bench's Verilog watchdog; no Python per cycle), reads the
+output region back through the peek port and compares every element with golden's expected
+output. Before the first layer it compares every build-fact CSR with the image's hexgen config. The job comes from tb/layer_sim.py as JSON ($LAYER_JOB);
 per-layer results go to the job's results file.
 """
 from __future__ import annotations
