@@ -96,7 +96,7 @@ def generate(args: argparse.Namespace) -> int:
 
 
 def check(argv: list[str]) -> int:
-    from hexgen.image import check_image
+    from hexgen.check import check_image
 
     p = ArgumentParser(prog="python -m hexgen check", description="check a written image folder against its memory map")
     p.add_argument("folder")

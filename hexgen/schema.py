@@ -9,7 +9,7 @@ e.g. `("segments[3].words", "is 'abc' (a string), expected an integer >= 0")`.
 Hand-written rather than the `jsonschema` package: the schema is small, the project needs no new
 dependency for it, the problems come out in the project's own `file: field: message` form, and the
 consistency checks that follow (descriptor against segments, config against layouts) are code
-anyway (hexgen.image.check_image).
+anyway (hexgen.check.check_image).
 """
 from __future__ import annotations
 

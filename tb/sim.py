@@ -235,7 +235,6 @@ def build(
     succeeded, with its content key (`.stamp`) inside: the directory only ever holds a complete
     build of the sources its stamp names. A run killed mid-build (kill -9, OOM, CI timeout) leaves
     the previous build untouched; its compiler processes are killed with it (tb.sim._run_cmds)."""
-    from cocotb_tools.runner import get_runner
 
     require_checkout()
     apply_simulator_env()
