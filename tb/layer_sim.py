@@ -316,17 +316,19 @@ def _run_in(
 
 #: GTKWave groups: (title, [(signal path under the bench top, display format)]).
 WAVE_GROUPS = [
-    ("control / status", [("u_accel.state_q", "dec"), ("u_accel.busy_o", "bin"), ("u_accel.done_o", "bin"),
-                          ("u_accel.error_o", "bin"), ("u_accel.err_field_q", "dec"), ("u_accel.cyc_q", "dec")]),
-    ("layer CSRs", [(f"u_accel.{n}", "dec") for n in ("kind_q", "in_c_q", "in_h_q", "in_w_q", "out_c_q", "out_h_q",
-                                                       "out_w_q", "kh_q", "kw_q", "sy_q", "sx_q", "py_q", "px_q",
-                                                       "groups_q", "z_in_q", "z_out_q", "lo_q", "hi_q")]
-                   + [(f"u_accel.{n}", "hex") for n in ("w_base_q", "b_base_q", "s_base_q", "in_base_q", "out_base_q")]),
+    ("control / status", [("u_accel.u_regs.state_q", "dec"), ("u_accel.busy_o", "bin"), ("u_accel.done_o", "bin"),
+                          ("u_accel.error_o", "bin"), ("u_accel.u_regs.err_field_q", "dec"), ("u_accel.u_regs.cyc_q", "dec")]),
+    ("layer CSRs", [(f"u_accel.{n}", "dec") for n in ("kind", "in_c", "in_h", "in_w", "out_c", "out_h", "out_w", "kh",
+                                                       "kw", "sy", "sx", "py", "px", "groups", "z_in", "z_out", "lo", "hi")]
+                   + [(f"u_accel.{n}", "hex") for n in ("w_base", "b_base", "s_base", "in_base", "out_base")]),
     ("reader / writer", [(f"u_accel.u_load.{n}", "dec") for n in ("seg_q", "kt_q", "y_q")]
-                        + [(f"u_accel.{n}", "dec") for n in ("wloaded_q", "recs_kt_q", "act_y_q", "cfin_q", "d_kt_q")]
+                        + [(f"u_accel.{n}", "dec") for n in ("wloaded", "recs_kt", "act_y", "cfin")]
+                        + [("u_accel.u_drain.kt_q", "dec")]
                         + [(f"u_accel.u_writer.{n}", "dec") for n in ("of_cnt_q", "w_ahead_q")]),
-    ("engine loops", [(f"u_accel.{n}", "dec") for n in ("g_kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
-                                                        "c_set_q", "c_lane_q", "fill_q", "drain_q")]),
+    ("gather", [(f"u_accel.u_gather.{n}", "dec") for n in ("g_kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
+                                                           "g_set_q", "rd_q", "full_q")]),
+    ("compute issue", [("u_accel.set_valid", "bin"), ("u_accel.set_kt", "dec"), ("u_accel.set_step", "dec"),
+                       ("u_accel.u_compute.lane_q", "dec"), ("u_accel.set_pop", "bin")]),
     ("memory port", [("req_valid", "bin"), ("req_ready", "bin"), ("req_we", "bin"), ("req_addr", "hex"), ("req_len", "dec"),
                      ("rd_valid", "bin"), ("rd_ready", "bin"), ("rd_data", "hex"), ("wr_valid", "bin"), ("wr_ready", "bin"),
                      ("wr_data", "hex")]),

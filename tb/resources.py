@@ -149,7 +149,8 @@ def _split_args(text: str) -> list[str]:
 def _eval(expr: str, params: Mapping[str, int]) -> int:
     """A Verilog constant expression of parameters, evaluated in Python (only to choose which
     check's message to show: Yosys has already said that one fired)."""
-    py = expr.replace("||", " or ").replace("&&", " and ").replace("$clog2", "clog2")
+    py = expr.split("//", 1)[0].replace("||", " or ").replace("&&", " and ").replace("$clog2", "clog2")
+    py = py.replace("/", "//")  # Verilog's integer division
     py = re.sub(r"!(?!=)", " not ", py)
     names = {"clog2": lambda v: max(0, int(v) - 1).bit_length(), **params}
     return int(eval(py, {"__builtins__": {}}, names))  # noqa: S307 - parameter arithmetic only

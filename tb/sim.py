@@ -32,12 +32,14 @@ SIMS = ("icarus", "verilator")
 
 #: The accelerator's hardware: accel_top and the units it instantiates (the layer bench, the
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
-ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "desc_check.sv", "load_seq.sv", "out_writer.sv", "mac_array.sv",
-                               "requant.sv", "mem_loader.sv", "burst_reader.sv")]
+ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "load_seq.sv", "burst_reader.sv",
+                               "gather.sv", "compute_issue.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
+                               "out_writer.sv", "mem_loader.sv")]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
+    "gather": ("gather", [RTL / "gather.sv"]),
     "out_writer": ("out_writer", [RTL / "out_writer.sv", RTL / "mem_loader.sv"]),
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
@@ -419,13 +421,13 @@ def run(
     )
 
 
-def bench_seed(log: Any, test_file: str) -> int:
+def bench_seed(log: Any, test_file: str, case: str = "") -> int:
     """The seed of a random unit bench: $RTL_SEED, or a fresh one; logged with the command that
-    reruns exactly this case."""
+    reruns exactly this case (`case`: a word of the pytest id besides the simulator)."""
     import random
 
     seed = int(os.environ.get("RTL_SEED") or random.SystemRandom().randrange(2**31))
-    log.info(f"seed {seed}; rerun: {rerun_command(test_file, os.environ.get('RTL_SIM', ''), seed)}")
+    log.info(f"seed {seed}; rerun: {rerun_command(test_file, os.environ.get('RTL_SIM', ''), seed, case)}")
     return seed
 
 

@@ -43,8 +43,8 @@ SQ_DONE = next(v for v, (name, _) in READER_STATES.items() if name == "SqDone")
 KINDS = ("conv", "depthwise", "pointwise", "fc")
 
 
-def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, dict[str, Any]]:
-    """A layer of `kind` hexgen lays out for `cfg` (retried until it fits) and its memory map."""
+def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 14) -> tuple[Any, Any]:
+    """A layer of `kind` hexgen lays out for `cfg` (retried until it fits) and its image."""
     nrng = np.random.default_rng(rng.randrange(2**31))
     while True:
         c = rng.randint(1, 3 * cfg.array_rows + 3)
@@ -53,7 +53,7 @@ def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, dict[str
             shape: tuple[int, ...] = layer.in_shape
         else:
             k = rng.choice([3, 5]) if kind == "conv" else rng.choice([1, 3, 5]) if kind == "depthwise" else 1
-            hw = (rng.randint(k, 14), rng.randint(k, 14))
+            hw = (rng.randint(k, max_hw), rng.randint(k, max_hw))
             layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, 4 * cfg.array_rows + 5),
                                      hw=hw, kernel=(k, k), stride=(rng.randint(1, 2), rng.randint(1, 2)),
                                      padding=(k // 2, k // 2), depthwise=kind == "depthwise")
@@ -64,7 +64,7 @@ def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, dict[str
             image = build_image(net, x, cfg, model="load_seq")
         except HexgenError:
             continue  # does not fit this description: draw again
-        return layer, image.memory_map()
+        return layer, image
 
 
 def command_pattern(regs: dict[str, int], need: Any) -> list[str]:
@@ -188,7 +188,8 @@ async def test_commands_against_the_memory_map(dut: Any) -> None:
     problems: list[str] = []
     kinds = set()
     for i in range(int(os.environ.get("LOAD_CASES", "14"))):  # the kinds in turn, so each is covered
-        layer, mm = random_layer(rng, cfg, KINDS[i % len(KINDS)])
+        layer, image = random_layer(rng, cfg, KINDS[i % len(KINDS)])
+        mm = image.memory_map()
         kinds.add(mm["layers"][0]["kind"])
         problems += await run_case(dut, rng, cfg, mm, cfg.weight_buf_words)
         if problems:

@@ -61,7 +61,9 @@ def test_gtkwave_save_file_signals_exist_in_the_rtl():
     # the instance path of each unit the save file reaches into, and the file that declares it
     scopes = {"": ROOT / "tb" / "hdl" / "accel_tb.sv", "u_accel": ROOT / "rtl" / "accel_top.sv",
               "u_accel.u_load": ROOT / "rtl" / "load_seq.sv", "u_accel.u_desc": ROOT / "rtl" / "desc_check.sv",
-              "u_accel.u_writer": ROOT / "rtl" / "out_writer.sv"}
+              "u_accel.u_writer": ROOT / "rtl" / "out_writer.sv", "u_accel.u_regs": ROOT / "rtl" / "ctrl_regs.sv",
+              "u_accel.u_gather": ROOT / "rtl" / "gather.sv", "u_accel.u_compute": ROOT / "rtl" / "compute_issue.sv",
+              "u_accel.u_drain": ROOT / "rtl" / "drain_requant.sv"}
     declared = {scope: _declared(f) for scope, f in scopes.items()}
     missing = []
     for _, signals in WAVE_GROUPS:
