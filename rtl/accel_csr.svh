@@ -40,6 +40,7 @@ localparam logic [7:0] CSR_ACT_WORDS = 8'd51;
 localparam logic [7:0] CSR_WGT_WORDS = 8'd52;
 localparam logic [7:0] CSR_REC_WORDS = 8'd53;
 localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd240;
+localparam logic [31:0] CSR_HI_RESET = 32'hff;
 localparam logic [15:0] KIND_CONV = 16'd0;
 localparam logic [15:0] KIND_DEPTHWISE = 16'd1;
 localparam logic [15:0] KIND_FC = 16'd2;

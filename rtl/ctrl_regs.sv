@@ -98,7 +98,7 @@ module ctrl_regs #(
       kind_o <= '0; in_c_o <= '0; in_h_o <= '0; in_w_o <= '0; out_c_o <= '0; out_h_o <= '0; out_w_o <= '0;
       kh_o <= '0; kw_o <= '0; sy_o <= '0; sx_o <= '0; py_o <= '0; px_o <= '0; groups_o <= '0;
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
-      z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'hff;
+      z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET);
     end else if (csr_we_i && !busy_o) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];

@@ -40,6 +40,9 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
     "gather": ("gather", [RTL / "gather.sv"]),
+    "compute_issue": ("compute_issue", [RTL / "compute_issue.sv"]),
+    "ctrl_regs": ("ctrl_regs", [RTL / "ctrl_regs.sv"]),
+    "drain_requant": ("drain_requant", [RTL / "drain_requant.sv", RTL / "requant.sv"]),
     "out_writer": ("out_writer", [RTL / "out_writer.sv", RTL / "mem_loader.sv"]),
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
@@ -54,7 +57,8 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
 #: VPI calls that only matter after Python has run; for the layer bench, where Python sleeps
 #: through a whole layer).
 BENCH_MAIN: dict[str, Path] = {"accel": TB_HDL / "verilator_main.cpp"}
-BENCH_DEPS: dict[str, list[Path]] = {"accel": [RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt", TB_HDL / "verilator_main.cpp"]}
+BENCH_DEPS: dict[str, list[Path]] = {"accel": [RTL / "accel_csr.svh", TB_HDL / "accel_tb.vlt", TB_HDL / "verilator_main.cpp"],
+                                     "drain_requant": [RTL / "accel_csr.svh"], "ctrl_regs": [RTL / "accel_csr.svh"]}
 
 #: Arguments every Verilator build gets: assertions on (style.md), warnings printed but not fatal
 #: (make lint is the place where warnings fail) except the two that mean X on a 4-state simulator;

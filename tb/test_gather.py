@@ -41,8 +41,9 @@ TEST_FILE = "tests/test_rtl_gather.py"
 KINDS = ("conv", "depthwise", "pointwise", "fc")
 
 
-def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any]:
-    """A small layer of `kind` that hexgen lays out for `cfg` (drawn again until one fits)."""
+def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any, Any]:
+    """A small layer of `kind` that hexgen lays out for `cfg` (drawn again until one fits): the
+    golden layer, hexgen's image and the input (uint8 [1, *in_shape])."""
     nrng = np.random.default_rng(rng.randrange(2**31))
     r = cfg.array_rows
     while True:
@@ -67,14 +68,14 @@ def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any]:
         net = synth.network([layer], layer.in_shape)
         x = nrng.integers(0, 256, (1, *layer.in_shape)).astype(np.uint8)
         try:
-            return layer, build_image(net, x, cfg, model="gather")
+            return layer, build_image(net, x, cfg, model="gather"), x
         except HexgenError:
             continue  # does not fit this description: draw again
 
 
 def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
     """The register sets in the order the memory map's schedule gives, from PyTorch's window and
-    hexgen's address function."""
+    hexgen's address function (with p0, the tile's first pixel, which the unit does not output)."""
     import torch
     import torch.nn.functional as F
 
@@ -116,7 +117,7 @@ def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
         p0 = pt * entry["pixel_tile"]
         cols = min(entry["pixel_tile"], need.npix - p0)
         tap = ky * regs["KW"] + kx
-        out.append({"kt": kt, "step": step, "ct": ct, "first": int(step == 0), "last": int(step == need.steps - 1),
+        out.append({"p0": p0, "kt": kt, "step": step, "ct": ct, "first": int(step == 0), "last": int(step == need.steps - 1),
                     "ktlast": int(step == need.steps - 1 and p0 + cols >= need.npix), "cols": cols,
                     "vectors": [word(ct, int(source[tap, p0 + j])) for j in range(cols)]})
     return out
@@ -199,7 +200,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
                 got.append(now)
                 seen = None
                 k = len(got) - 1
-                if k >= len(want) or now != want[k]:
+                if k >= len(want) or now != {key: want[k][key] for key in now}:
                     exp = want[k] if k < len(want) else "no more sets"
                     problems.append(f"{name}: set {k}: got {fmt(now)}\n    expected {fmt(exp)}")
                     break
@@ -248,7 +249,7 @@ async def test_register_sets_against_hexgen_addresses(dut: Any) -> None:
     problems: list[str] = []
     kinds = set()
     for i in range(int(os.environ.get("GATHER_CASES", "12"))):  # the kinds in turn, so each is covered
-        layer, image = random_layer(rng, cfg, KINDS[i % len(KINDS)])
+        layer, image, _x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
         kinds.add(layer.kind)
         problems += await run_case(dut, rng, cfg, layer, image)
         if problems:

@@ -1,0 +1,20 @@
+"""RTL regression: the engine's control registers and main FSM (rtl/ctrl_regs.sv, bench
+tb/test_ctrl_regs.py) against the CSR map (tb/csr.py) on both simulators, with the default build
+facts and those of the edge preset."""
+from __future__ import annotations
+
+import pytest
+
+from hexgen.hw import load_hw, rtl_parameters
+from tb import sim
+
+pytestmark = pytest.mark.sim
+
+CASES = [("icarus", "default"), ("verilator", "edge")]
+
+
+@pytest.mark.parametrize("simulator, hw", CASES, ids=[f"{s}-{h}" for s, h in CASES])
+def test_ctrl_regs(simulator: str, hw: str) -> None:
+    p = rtl_parameters(load_hw(hw))
+    params = {k: p[k] for k in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}
+    sim.run("ctrl_regs", simulator, "tb.test_ctrl_regs", parameters=params, run_name=hw)
