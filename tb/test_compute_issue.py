@@ -192,7 +192,7 @@ async def test_beats_sum_to_golden(dut: Any) -> None:
     dut.rst_i.value = 0
     problems: list[str] = []
     kinds = set()
-    for i in range(int(os.environ.get("COMPUTE_CASES", "12"))):
+    for i in range(int(os.environ.get("COMPUTE_CASES", "24"))):
         layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
         kinds.add(layer.kind)
         problems += await run_case(dut, rng, cfg, layer, image, x)

@@ -248,7 +248,7 @@ async def test_register_sets_against_hexgen_addresses(dut: Any) -> None:
     dut.rst_i.value = 0
     problems: list[str] = []
     kinds = set()
-    for i in range(int(os.environ.get("GATHER_CASES", "12"))):  # the kinds in turn, so each is covered
+    for i in range(int(os.environ.get("GATHER_CASES", "24"))):  # the kinds in turn, so each is covered
         layer, image, _x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
         kinds.add(layer.kind)
         problems += await run_case(dut, rng, cfg, layer, image)
