@@ -31,6 +31,7 @@ from golden.layers import (
     MaxPoolLayer,
     Network,
     Requant,
+    conv_kind,
 )
 from golden.ptq import is_converted, reference_engine
 from golden.support import module_problem
@@ -234,13 +235,8 @@ class _Builder:
         c_in = int(xin.shape[1])
         if cg * groups != c_in:
             raise ShapeError(f"{self.where(node)}: weight expects {cg * groups} input channels, input has {c_in}")
-        if groups == 1 and (kh, kw) == (1, 1):
-            kind, prefix = "pointwise", "conv"
-        elif groups == c_in and cg == 1 and groups > 1:
-            kind, prefix = "depthwise", "conv"
-        else:
-            kind, prefix = "conv", "conv"
-        name = self.new_name(prefix)
+        kind = conv_kind(c_in, groups, (kh, kw))
+        name = self.new_name("conv")
         common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, cg * kh * kw, self.relu(node, mod))
         layer = ConvLayer(
             **common, stride=_pair(mod.stride), padding=_pair(mod.padding), groups=groups, kind_name=kind

@@ -77,6 +77,18 @@ class Layer:
         return {}
 
 
+def conv_kind(in_channels: int, groups: int, kernel: Sequence[int]) -> str:
+    """What kind of conv a Conv2d is: the one definition (golden's graph, hexgen's plan and
+    checker and the synthetic layers use it). depthwise: one input channel per group, more than
+    one group (any channel multiplier; the engine runs multiplier 1 only: hexgen.rules);
+    pointwise: a 1x1 kernel without groups; conv: everything else (grouped convs included)."""
+    if groups == in_channels and groups > 1:
+        return "depthwise"
+    if groups == 1 and tuple(kernel) == (1, 1):
+        return "pointwise"
+    return "conv"
+
+
 @dataclass(frozen=True, kw_only=True)
 class ConvLayer(Layer):
     """Conv2d of any KxK, stride, padding and groups. kind: conv, depthwise or pointwise."""

@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from golden.layers import conv_kind
 from hexgen.config import HardwareConfig
 from hexgen.errors import ConfigError, HexFormatError, HexgenError, LayoutError
 from hexgen.image import (
@@ -136,10 +137,10 @@ def _check_layer(
                            f"and padding (gives {outs[0]}x{ho}x{wo})")
             if ins[0] % g or outs[0] % g:
                 out.append(f"{where}.descriptor.groups: {g} does not divide the channels ({ins[0]} in, {outs[0]} out)")
-            if d["kind"] == "depthwise" and not (g == ins[0] == outs[0] and g > 1):
-                out.append(f"{where}.descriptor.kind: depthwise needs groups == in channels == out channels > 1")
-            if d["kind"] == "pointwise" and [kh, kw] != [1, 1]:
-                out.append(f"{where}.descriptor.kind: pointwise with kernel {[kh, kw]}")
+            kind = conv_kind(ins[0], g, (kh, kw))
+            if d["kind"] != kind:
+                out.append(f"{where}.descriptor.kind: {d['kind']}, but {ins[0]} input channels, groups {g} and kernel "
+                           f"{kh}x{kw} make it {kind}")
     if out:
         return out
     # golden's layer record from the descriptor and the data segments (zeros where a file was unreadable)

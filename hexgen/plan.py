@@ -124,8 +124,8 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     r, wb = cfg.array_rows, cfg.word_bits
     if isinstance(layer, ConvLayer):
         k, cg, kh, kw = (int(s) for s in layer.weight.shape)
-        depthwise = cg == 1 and layer.groups == k and layer.groups > 1
-        if layer.kind == "depthwise" and not depthwise:
+        depthwise = layer.kind == "depthwise"  # golden.layers.conv_kind
+        if depthwise and k != layer.groups:
             raise LayoutError(
                 f"layer {layer.name}: depthwise conv with {k} output channels for {layer.groups} groups "
                 f"(channel multiplier {k // max(layer.groups, 1)}); the depthwise mapping needs one output channel per input channel"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from golden.arith import BiasCodes
-from golden.layers import INPUT, ConvLayer, FlattenLayer, InputQuant, Layer, LinearLayer, Network, Requant
+from golden.layers import INPUT, ConvLayer, FlattenLayer, InputQuant, Layer, LinearLayer, Network, Requant, conv_kind
 
 
 def _requant(rng: np.random.Generator, k: int, z_out: int, m0_bits: int = 16) -> Requant:
@@ -47,12 +47,7 @@ def conv_layer(
     wo = (hw[1] + 2 * padding[1] - kw) // stride[1] + 1
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
-    if depthwise and groups > 1:  # golden's classification: a 1-channel "depthwise" conv is a plain conv
-        kind = "depthwise"
-    elif (kh, kw) == (1, 1):
-        kind = "pointwise"
-    else:
-        kind = "conv"
+    kind = conv_kind(c, groups, kernel)  # a 1-channel "depthwise" conv is a plain conv
     return ConvLayer(
         name=name,
         inputs=inputs,

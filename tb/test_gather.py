@@ -12,7 +12,8 @@ Every set popped is checked against the expected sequence, which comes from else
 of the sets is the layer's schedule in hexgen's memory map (`schedule`, `pixel_tile`); the input
 pixel each column of a step reads is PyTorch's convolution window (torch.nn.functional.unfold of
 an index image); the word it holds is the input segment's word at hexgen's address function
-(hexgen.layout.element_address), or z_in in every lane where the window lies in the padding.
+(hexgen.layout.element_address, which the memory map's exported `strides` must agree with), or
+z_in in every lane where the window lies in the padding.
 Checked per set: the COLS vectors of the columns in use, first / last / k_tile-last, the column
 count, step, channel tile and k_tile; that a set does not change between becoming visible and its
 pop; and that the gather ends inactive after the last set. Environment: RTL_SEED (default random,
@@ -93,13 +94,21 @@ def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
                       padding=(regs["PAD_Y"], regs["PAD_X"]))[0].numpy().astype(np.int64)
     assert source.shape[1] == need.npix, (source.shape, need.npix)
     pad_word = int.from_bytes(bytes([entry["descriptor"]["z_in"]]) * r, "little")
+    # the strides the memory map exports for address generators written by hand: they must name
+    # the same word as element_address
+    exported = next(s for s in image.memory_map()["segments"] if s["layer"] == layer.name and s["segment"] == "input")
+    strides = {e["axis"]: e["stride"] for e in exported["layout"]["strides"]}
 
     def word(ct: int, pix: int) -> int:
         if pix == 0:
             return pad_word
         y, x = divmod(pix - 1, w)
         index = (0, ct * r, y, x) if len(lay.shape) == 4 else (0, ct * r)
-        return words[element_address(lay, index)[0]]
+        address = element_address(lay, index)[0]
+        coord = {"n": 0, "c_tile": ct, "y": y, "x": x, "c_lane": 0}
+        by_strides = sum(coord[a] * s for a, s in strides.items()) * lay.elem_bits // lay.word_bits
+        assert by_strides == address, f"memory map strides give word {by_strides}, element_address {address}"
+        return words[address]
 
     sizes = {"k_tile": need.kt_out, "p_tile": -(-need.npix // entry["pixel_tile"]), "c_tile": need.ct_in,
              "ky": regs["KH"], "kx": regs["KW"]}

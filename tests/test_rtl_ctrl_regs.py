@@ -1,6 +1,6 @@
 """RTL regression: the engine's control registers and main FSM (rtl/ctrl_regs.sv, bench
-tb/test_ctrl_regs.py) against the CSR map (tb/csr.py) on both simulators, with the default build
-facts and those of the edge preset."""
+tb/test_ctrl_regs.py) against the CSR map (tb/csr.py) on Icarus with the default build facts and
+those of the edge preset, and on Verilator (edge) behind the `slow` marker."""
 from __future__ import annotations
 
 import pytest
@@ -10,10 +10,11 @@ from tb import sim
 
 pytestmark = pytest.mark.sim
 
-CASES = [("icarus", "default"), ("verilator", "edge")]
+CASES = [pytest.param("icarus", "default", id="icarus-default"), pytest.param("icarus", "edge", id="icarus-edge"),
+         pytest.param("verilator", "edge", id="verilator-edge", marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("simulator, hw", CASES, ids=[f"{s}-{h}" for s, h in CASES])
+@pytest.mark.parametrize("simulator, hw", CASES)
 def test_ctrl_regs(simulator: str, hw: str) -> None:
     p = rtl_parameters(load_hw(hw))
     params = {k: p[k] for k in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}

@@ -1,7 +1,8 @@
 """RTL regression: the engine's drain + requantizer unit (rtl/drain_requant.sv, bench
-tb/test_drain_requant.py): golden's accumulators in, hexgen's expected segment out, on both
-simulators, at two hardware descriptions (tiny, a 4x8 array with 32-bit words and four record
-words per k_tile, on Verilator; edge, 16x16 with 128-bit words, on Icarus)."""
+tb/test_drain_requant.py): golden's accumulators in, hexgen's expected segment out, at two
+hardware descriptions (tiny, a 4x8 array with 32-bit words and four record words per k_tile; edge,
+16x16 with 128-bit words) on Icarus, and tiny on Verilator behind the `slow` marker (a unit build
+there costs the fast suite ~10 s; the layer regression runs the unit on both simulators)."""
 from __future__ import annotations
 
 import pytest
@@ -17,9 +18,10 @@ def params(hw: str) -> dict[str, int]:
     return {"ROWS": cfg.array_rows, "WORD_BITS": cfg.word_bits, "REC_WORDS": cfg.bias_buf_words}
 
 
-CASES = [("verilator", "tiny"), ("icarus", "edge")]
+CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
+         pytest.param("verilator", "tiny", id="verilator-tiny", marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("simulator, hw", CASES, ids=[f"{s}-{h}" for s, h in CASES])
+@pytest.mark.parametrize("simulator, hw", CASES)
 def test_drain_requant(simulator: str, hw: str) -> None:
     sim.run("drain_requant", simulator, "tb.test_drain_requant", parameters=params(hw), extra_env={"HW": hw}, run_name=hw)
