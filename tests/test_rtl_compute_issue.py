@@ -1,8 +1,7 @@
 """RTL regression: the engine's compute-issue unit (rtl/compute_issue.sv, bench
 tb/test_compute_issue.py): its beats summed as the MAC array sums them equal golden's accumulators,
 at two hardware descriptions (tiny, a 4x8 array with 32-bit words; edge, 16x16 with 128-bit
-words) on Icarus, and edge on Verilator behind the `slow` marker (a unit build there costs the fast
-suite ~10 s; the layer regression runs the unit on both simulators)."""
+words) on Icarus, and edge on Verilator."""
 from __future__ import annotations
 
 import pytest
@@ -19,7 +18,7 @@ def params(hw: str) -> dict[str, int]:
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
-         pytest.param("verilator", "edge", id="verilator-edge", marks=pytest.mark.slow)]
+         pytest.param("verilator", "edge", id="verilator-edge")]
 
 
 @pytest.mark.parametrize("simulator, hw", CASES)

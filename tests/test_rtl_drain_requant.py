@@ -1,8 +1,8 @@
 """RTL regression: the engine's drain + requantizer unit (rtl/drain_requant.sv, bench
 tb/test_drain_requant.py): golden's accumulators in, hexgen's expected segment out, at two
 hardware descriptions (tiny, a 4x8 array with 32-bit words and four record words per k_tile; edge,
-16x16 with 128-bit words) on Icarus, and tiny on Verilator behind the `slow` marker (a unit build
-there costs the fast suite ~10 s; the layer regression runs the unit on both simulators)."""
+16x16 with 128-bit words) on Icarus, and tiny on
+Verilator."""
 from __future__ import annotations
 
 import pytest
@@ -19,7 +19,7 @@ def params(hw: str) -> dict[str, int]:
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
-         pytest.param("verilator", "tiny", id="verilator-tiny", marks=pytest.mark.slow)]
+         pytest.param("verilator", "tiny", id="verilator-tiny")]
 
 
 @pytest.mark.parametrize("simulator, hw", CASES)

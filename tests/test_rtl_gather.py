@@ -1,8 +1,6 @@
 """RTL regression: the engine's gather unit (rtl/gather.sv, bench tb/test_gather.py) against
 hexgen's address functions and schedule, at two hardware descriptions (tiny, a 4x8 array with
-32-bit words; edge, 16x16 with 128-bit words) on Icarus, and tiny on Verilator behind the `slow`
-marker (a unit build there costs the fast suite ~10 s; the layer regression runs the gather on
-both simulators at the default 8x8 and on the presets)."""
+32-bit words; edge, 16x16 with 128-bit words) on Icarus, and tiny on Verilator."""
 from __future__ import annotations
 
 import pytest
@@ -19,7 +17,7 @@ def params(hw: str) -> dict[str, int]:
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
-         pytest.param("verilator", "tiny", id="verilator-tiny", marks=pytest.mark.slow)]
+         pytest.param("verilator", "tiny", id="verilator-tiny")]
 
 
 @pytest.mark.parametrize("simulator, hw", CASES)
