@@ -195,6 +195,14 @@ class _Builder:
             )
         b = mod.bias()
         bias = np.zeros(w.shape[0]) if b is None else b.detach().to(torch.float64).numpy()
+        # A dead channel (every weight code 0) computes its bias alone, whatever its scale: a model
+        # quantized elsewhere may give it a scale of 1e-7 (PyTorch's observer), whose bias code
+        # fits no bias mode. It takes the median scale of its layer's live channels, as
+        # golden.quantize's observer does (golden.ptq.live_channel_scales).
+        dead = ~codes.reshape(codes.shape[0], -1).any(axis=1)
+        if dead.any() and not dead.all():
+            scales = scales.copy()
+            scales[dead] = float(np.median(scales[~dead]))
         return codes, scales, bias
 
     def requant_fields(self, name: str, s_in: float, s_w: np.ndarray, s_out: float, z_out: int, lo: int) -> Requant:

@@ -59,17 +59,50 @@ class _Pow2ScaleMixin:
         return scale, zp
 
 
+#: A weight channel's scale is at least its layer's median scale / LIVE_SCALE_RATIO.
+LIVE_SCALE_RATIO = 256.0
+
+
+def live_channel_scales(scale: torch.Tensor, min_val: torch.Tensor, max_val: torch.Tensor) -> torch.Tensor:
+    """Per-channel weight scales every channel can use (what TFLite's converter does for dead
+    channels). PyTorch's observer gives a channel whose weights are all zero (a pruned or dead
+    filter) the scale eps = 1.2e-7, and a near-dead channel a scale as small as its weights: the
+    channel's bias code, bias / (s_in x s_w), then reaches 1e9 and more and fits neither int32 nor
+    int16 << 15. Here a dead channel takes the median scale of its layer's live channels (its
+    weights stay exactly 0, so the network computes the same thing), and no channel's scale is
+    below median / LIVE_SCALE_RATIO (a channel whose weights are that small next to its layer's
+    quantizes to codes below 127, down to 0: 256 times a typical channel's bias code at most)."""
+    amax = torch.maximum(-min_val, max_val)
+    live = amax > 0
+    if not bool(live.any()):
+        return torch.full_like(scale, 1.0 / 127)  # a layer of dead channels: any scale computes 0
+    median = scale[live].median()
+    return torch.where(live, torch.maximum(scale, median / LIVE_SCALE_RATIO), median)
+
+
+class _LiveScaleMixin:
+    """Per-channel weight observer whose dead and near-dead channels get usable scales."""
+
+    def _calculate_qparams(self, min_val: torch.Tensor, max_val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        scale, zero_point = super()._calculate_qparams(min_val, max_val)  # type: ignore[misc]
+        return live_channel_scales(scale, min_val, max_val), zero_point
+
+
 class Pow2HistogramObserver(_Pow2ScaleMixin, HistogramObserver):
     pass
 
 
-class Pow2PerChannelMinMaxObserver(_Pow2ScaleMixin, PerChannelMinMaxObserver):
+class LivePerChannelMinMaxObserver(_LiveScaleMixin, PerChannelMinMaxObserver):
+    pass
+
+
+class Pow2PerChannelMinMaxObserver(_Pow2ScaleMixin, _LiveScaleMixin, PerChannelMinMaxObserver):
     pass
 
 
 def contract_qconfig(*, pow2_scales: bool = False) -> QConfig:
     act_cls = Pow2HistogramObserver if pow2_scales else HistogramObserver
-    w_cls = Pow2PerChannelMinMaxObserver if pow2_scales else PerChannelMinMaxObserver
+    w_cls = Pow2PerChannelMinMaxObserver if pow2_scales else LivePerChannelMinMaxObserver
     return QConfig(
         activation=act_cls.with_args(reduce_range=False, dtype=torch.quint8),
         weight=w_cls.with_args(
