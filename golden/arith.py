@@ -144,7 +144,7 @@ def conv_acc(
     *,
     z_in: int,
     stride: tuple[int, int],
-    padding: tuple[int, int],
+    padding: tuple[int, ...],
     groups: int,
     channels_last: bool = False,
     exact_float: bool = False,
@@ -152,6 +152,7 @@ def conv_acc(
     """acc[n,k,y,x] = bias[k] + sum_{c,i,j} (a[n, c, y*s+i-p, x*s+j-p] - z_in) * w[k,c,i,j].
 
     x: uint8 [N, C, H, W]; w: int8 [K, C/groups, KH, KW]; bias: int64 [K] (bias_term).
+    padding: (py, px) on both sides, or (top, bottom, left, right).
     Padding positions hold z_in, so they contribute 0. Returns int64 [N, K, HO, WO], every
     value checked to fit int32. With channels_last, x is [N, H, W, C] and the result
     [N, HO, WO, K] (what Network.run uses internally: no transposes between layers).
@@ -165,10 +166,10 @@ def conv_acc(
     k, cg, kh, kw = w.shape
     _check_weights(w)
     sy, sx = stride
-    py, px = padding
+    top, bottom, left, right = (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else padding
     dt = _carrier_dtype(cg * kh * kw)
-    ho = (h + 2 * py - kh) // sy + 1
-    wo = (wd + 2 * px - kw) // sx + 1
+    ho = (h + top + bottom - kh) // sy + 1
+    wo = (wd + left + right - kw) // sx + 1
     # PyTorch's float convolution as the carrier (arithmetic.md allows it: every partial sum is an
     # integer the carrier holds exactly, whatever order the kernel adds in). Zero padding of the
     # centred activations is a padding activation of z_in. 2-3x faster than numpy im2col here.
@@ -181,7 +182,10 @@ def conv_acc(
     xt.sub_(float(z_in))  # in place: the copy above is ours
     wt = torch.from_numpy(w.astype(dt))  # a writable copy: layer records are read-only
     with torch.no_grad():
-        yt = F.conv2d(xt, wt, None, stride=(sy, sx), padding=(py, px), groups=groups)
+        if top == bottom and left == right:
+            yt = F.conv2d(xt, wt, None, stride=(sy, sx), padding=(top, left), groups=groups)
+        else:  # zeros of the centred activations are z_in
+            yt = F.conv2d(F.pad(xt, (left, right, top, bottom)), wt, None, stride=(sy, sx), groups=groups)
     out = yt.permute(0, 2, 3, 1)  # NHWC
     if tuple(out.shape[1:3]) != (ho, wo):
         raise RangeError(f"conv output {tuple(out.shape[1:3])} != expected {(ho, wo)}")

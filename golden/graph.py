@@ -126,6 +126,8 @@ class _Builder:
         self.output_name: str | None = None
         self.dequantized: set[str] = set()
         self.saturations: dict[str, int] = {}
+        # zero-padding nodes waiting for the conv that reads them: FX node -> (left, right, top, bottom)
+        self.pads: dict[str, tuple[int, int, int, int]] = {}
 
     # ---- helpers -----------------------------------------------------------------------------
     def new_name(self, prefix: str) -> str:
@@ -231,8 +233,36 @@ class _Builder:
         except UnsupportedLayerError as exc:
             raise UnsupportedLayerError(f"{self.where(node)}: {exc}") from exc
 
+    def zero_pad(self, node: fx.Node) -> None:
+        """A constant zero pad of a quantized tensor (z_in around the codes: golden.ptq folds nn.ZeroPad2d
+        and F.pad into it): kept until the conv that reads it, which takes it as its padding."""
+        from golden.ptq import _zero_pads
+
+        pads = _zero_pads(self.gm, node)
+        if pads is None:
+            raise UnsupportedLayerError(f"{self.where(node)}: only constant zero padding of the last two dims (F.pad with 4 values, value 0) is supported")
+        if any(p < 0 for p in pads):
+            raise UnsupportedLayerError(f"{self.where(node)}: negative padding {pads} (a crop)")
+        users = list(node.users)
+        convs = [u for u in users if self.is_conv(u)]
+        if not users or len(convs) != len(users):
+            raise UnsupportedLayerError(f"{self.where(node)}: zero padding must feed convs only, so it folds into their padding")
+        src, _ = self.qtensor(node, node.args[0], "input")
+        self.produced[node.name] = src
+        self.pads[node.name] = pads  # type: ignore[assignment]
+
+    def is_conv(self, node: fx.Node) -> bool:
+        if node.op == "call_module":
+            return isinstance(self.gm.get_submodule(str(node.target)), _CONV_MODULES)
+        return node.op == "call_function" and node.target in _CONV_FUNCS
+
     def conv(self, node: fx.Node, mod: Any) -> None:
-        src, xin = self.qtensor(node, node.args[0], "input")
+        arg = node.args[0]
+        extra = (0, 0, 0, 0)
+        if isinstance(arg, fx.Node) and arg.name in self.pads:  # zero padding folded in
+            extra = self.pads[arg.name]
+            arg = arg.args[0]
+        src, xin = self.qtensor(node, arg, "input")
         out = self.out_q(node)
         problem = module_problem(mod)
         if problem:
@@ -246,8 +276,12 @@ class _Builder:
         kind = conv_kind(c_in, groups, (kh, kw))
         name = self.new_name("conv")
         common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, cg * kh * kw, self.relu(node, mod))
+        py, px = _pair(mod.padding)
+        left, right, top, bottom = extra
+        pad_end = (py + bottom, px + right)
         layer = ConvLayer(
-            **common, stride=_pair(mod.stride), padding=_pair(mod.padding), groups=groups, kind_name=kind
+            **common, stride=_pair(mod.stride), padding=(py + top, px + left), groups=groups, kind_name=kind,
+            pad_end=None if pad_end == (py + top, px + left) else pad_end,
         )
         self.add(node, layer)
 
@@ -465,6 +499,8 @@ class _Builder:
                 return self.linear(node, self.packed(node, conv=False))
             if tgt in _RELU_FUNCS:
                 return self.fold_relu(node, six=tgt is torch.nn.functional.relu6)
+            if tgt is torch.nn.functional.pad:
+                return self.zero_pad(node)
             if tgt is torch.flatten:
                 start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
                 end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)

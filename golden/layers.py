@@ -97,13 +97,15 @@ class ConvLayer(Layer):
     bias: BiasCodes = field(repr=False)
     requant: Requant = field(repr=False)
     stride: tuple[int, int] = (1, 1)
-    padding: tuple[int, int] = (0, 0)
+    padding: tuple[int, int] = (0, 0)  # (top, left): the rows above and columns left of the image
     groups: int = 1
     z_in: int = 0
     scale_in: float = 1.0
     scale_out: float = 1.0
     weight_scale: NDArray[np.float64] = field(repr=False)
     kind_name: str = "conv"
+    # (bottom, right) when they differ from (top, left): TF 'SAME' padding, an nn.ZeroPad2d folded in
+    pad_end: tuple[int, int] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", _frozen(self.weight, np.int8))
@@ -118,6 +120,17 @@ class ConvLayer(Layer):
         return int(self.weight.shape[2]), int(self.weight.shape[3])
 
     @property
+    def pads(self) -> tuple[int, int, int, int]:
+        """(top, bottom, left, right) zero padding (z_in in the integer domain)."""
+        top, left = self.padding
+        bottom, right = self.pad_end if self.pad_end is not None else self.padding
+        return top, bottom, left, right
+
+    @property
+    def symmetric(self) -> bool:
+        return self.pad_end is None or tuple(self.pad_end) == tuple(self.padding)
+
+    @property
     def macs(self) -> int:
         k, cg, kh, kw = self.weight.shape
         return int(np.prod(self.out_shape)) * cg * kh * kw
@@ -125,7 +138,7 @@ class ConvLayer(Layer):
     def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False, exact_float: bool = False) -> IntArray:
         """int32 accumulators (int64 array; exact float64 with exact_float, see arith.conv_acc)."""
         return arith.conv_acc(
-            x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.padding, groups=self.groups,
+            x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.pads, groups=self.groups,
             channels_last=channels_last, exact_float=exact_float,
         )
 

@@ -133,6 +133,65 @@ def _flatten_modules_to_function(model: nn.Module) -> nn.Module:
     return gm
 
 
+def _backend_config() -> Any:
+    """PyTorch's native backend config, plus zero padding (nn.ZeroPad2d, F.pad) sharing its input's
+    observer: its output then has its input's scale and zero point, so the padded tensor is the
+    input's codes with z_in around them (zero in float is z_in in the integer domain)."""
+    from torch.ao.quantization.backend_config import (
+        BackendPatternConfig, DTypeConfig, ObservationType, get_native_backend_config,
+    )
+
+    config = get_native_backend_config()
+    dtypes = DTypeConfig(input_dtype=torch.quint8, output_dtype=torch.quint8)
+    for pattern in (nn.ZeroPad2d, torch.nn.functional.pad):
+        config.set_backend_pattern_config(
+            BackendPatternConfig(pattern).set_observation_type(ObservationType.OUTPUT_SHARE_OBSERVER_WITH_INPUT)
+            .add_dtype_config(dtypes))
+    return config
+
+
+def _zero_pads(module: nn.Module, node: torch.fx.Node) -> tuple[int, ...] | None:
+    """The (left, right, top, bottom) of a zero-padding node (nn.ZeroPad2d or a constant F.pad
+    with value 0), else None."""
+    if node.op == "call_module":
+        sub: Any = module.get_submodule(str(node.target))
+        return tuple(int(p) for p in sub.padding) if isinstance(sub, nn.ZeroPad2d) else None
+    if node.op == "call_function" and node.target is torch.nn.functional.pad:
+        pads: Any = node.args[1] if len(node.args) > 1 else node.kwargs.get("pad")
+        mode = node.args[2] if len(node.args) > 2 else node.kwargs.get("mode", "constant")
+        value = node.args[3] if len(node.args) > 3 else node.kwargs.get("value", None)
+        if mode == "constant" and value in (None, 0, 0.0) and isinstance(pads, (tuple, list)) and len(pads) == 4:
+            return tuple(int(p) for p in pads)
+    return None
+
+
+def _pad_quantized(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
+    """FX runs zero padding in float: dequantize -> pad -> quantize with the same qparams (its
+    observer is its input's, _backend_config). That is the input's codes padded with their zero
+    point, which PyTorch's quantized F.pad computes directly: the three nodes become one, so the
+    int8 model keeps integers from end to end and golden folds the padding into the next conv."""
+    for node in list(gm.graph.nodes):
+        if not (node.op == "call_function" and node.target is torch.quantize_per_tensor):
+            continue
+        pad = node.args[0]
+        if not isinstance(pad, torch.fx.Node) or len(pad.users) != 1:
+            continue
+        pads = _zero_pads(gm, pad)
+        deq = pad.args[0] if pads is not None else None
+        if not (isinstance(deq, torch.fx.Node) and deq.op == "call_method" and deq.target == "dequantize"
+                and len(deq.users) == 1):
+            continue
+        with gm.graph.inserting_before(node):
+            new = gm.graph.call_function(torch.nn.functional.pad, (deq.args[0], pads))
+        node.replace_all_uses_with(new)
+        gm.graph.erase_node(node)
+        gm.graph.erase_node(pad)
+        gm.graph.erase_node(deq)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return gm
+
+
 def is_converted(model: torch.nn.Module) -> bool:
     """True if `model` is already a quantized (converted) FX GraphModule."""
     if not isinstance(model, torch.fx.GraphModule):
@@ -171,7 +230,8 @@ def quantize(
     mapping = QConfigMapping().set_global(contract_qconfig(pow2_scales=pow2_scales))
     try:
         prepared = prepare_fx(
-            _flatten_modules_to_function(float_model), mapping, example_inputs=(calibration_batch[:1],)
+            _flatten_modules_to_function(float_model), mapping, example_inputs=(calibration_batch[:1],),
+            backend_config=_backend_config(),
         )
     except Exception as exc:  # FX tracing errors name the offending code; keep them
         raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization: {_one_line(exc)}") from exc
@@ -180,7 +240,7 @@ def quantize(
             for start in range(0, calibration_batch.shape[0], calibration_chunk):
                 prepared(calibration_batch[start : start + calibration_chunk])
         with reference_engine():
-            return convert_fx(prepared)
+            return _pad_quantized(convert_fx(prepared, backend_config=_backend_config()))
     except Exception as exc:  # an observer or FX's convert: not expected after the checks above
         raise QuantSchemeError(
             f"FX could not quantize {type(model).__name__}: {type(exc).__name__}: {_one_line(exc)}"

@@ -36,13 +36,14 @@ SUPPORTED_MODULES: dict[type[nn.Module], str] = {
     nn.Flatten: "flatten",
     nn.Dropout: "identity (eval mode)",
     nn.Identity: "identity",
+    nn.ZeroPad2d: "zero padding, folded into the conv it feeds (TF 'SAME' padding: top/bottom, left/right may differ)",
 }
 
 #: Functions a float model's forward may call (operands of a residual add, ReLU, flatten; the
 #: functional conv/fc FX makes of a bare nn.Conv2d / nn.Linear; shape helpers, left to extract()).
 SUPPORTED_FUNCTIONS: frozenset[Any] = frozenset({
     operator.add, operator.iadd, torch.add, torch.relu, torch.relu_, F.relu, F.relu6, torch.flatten,
-    F.linear, F.conv2d, getattr, operator.getitem,
+    F.linear, F.conv2d, F.pad, getattr, operator.getitem,
 })
 
 #: Tensor methods a float model's forward may call.

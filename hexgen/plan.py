@@ -121,6 +121,11 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         raise LayoutError(f"layer {layer.name}: images={images}; must be >= 1")
     desc = layer_descriptor(layer)
     assert isinstance(layer, (ConvLayer, LinearLayer))  # layer_descriptor raised otherwise
+    if isinstance(layer, ConvLayer) and not layer.symmetric:
+        raise LayoutError(
+            f"layer {layer.name}: asymmetric zero padding (top, bottom, left, right) = {layer.pads}: the engine's "
+            "PAD_Y / PAD_X registers describe padding on both sides alike (golden runs it; the engine does not yet)"
+        )
     r, wb = cfg.array_rows, cfg.word_bits
     if isinstance(layer, ConvLayer):
         k, cg, kh, kw = (int(s) for s in layer.weight.shape)
