@@ -1,11 +1,11 @@
 """cocotb bench of rtl/compute_issue.sv (the engine's compute-issue unit: weight banks and beats).
 
 Each case is a random conv, depthwise, pointwise or fc layer laid out by hexgen for the hardware
-description ($HW) (tb/test_gather.py's generator). The bench plays the units around it:
+description ($HW) (tb.unit_layers.random_layer). The bench plays the units around it:
 - the reader: k_tile t's weights (the weight segment's words from hexgen's element_address of the
   k_tile's first weight) go into bank t % 2 with random gaps, k_tile t + 2's only once k_tile t is
   finished (cfin_o), and wloaded_i counts the k_tiles that are in;
-- the gather: the register sets of the layer in order (tb/test_gather.expected_sets: hexgen's
+- the gather: the register sets of the layer in order (tb.unit_layers.expected_sets: hexgen's
   schedule and addresses), each offered after a random delay and held until popped;
 - the MAC array: takes beats with random ready and accumulates them as rtl/mac_array.sv defines
   (first beat of a tile clears, w[r] * (a[j] - z_in); depthwise cell (r, j) takes lane r of
@@ -19,34 +19,18 @@ HW (preset), COMPUTE_CASES (layers per run).
 """
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from golden.arith import conv_acc, linear_acc
-from hexgen.hw import load_hw
 from hexgen.layout import element_address
 from hexgen.rules import descriptor_registers, register_needs
-from tb.sim import bench_seed
-from tb.test_gather import KINDS, expected_sets, random_layer
+from tb.unit_layers import expected_sets, golden_acc, run_random_layers
 
 TEST_FILE = "tests/test_rtl_compute_issue.py"
-
-
-def golden_acc(layer: Any, x: Any) -> Any:
-    """[K, pixels] accumulators without the bias, from golden."""
-    k = layer.weight.shape[0]
-    zero = np.zeros(k, np.int64)
-    if layer.kind == "fc":
-        return linear_acc(x, layer.weight, zero, z_in=layer.z_in).reshape(k, 1)
-    acc = conv_acc(x, layer.weight, zero, z_in=layer.z_in, stride=layer.stride, padding=layer.padding,
-                   groups=layer.groups)
-    return acc.reshape(k, -1)
 
 
 def lanes_of(v: int, n: int) -> list[int]:
@@ -180,23 +164,5 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
 
 @cocotb.test()
 async def test_beats_sum_to_golden(dut: Any) -> None:
-    seed = bench_seed(dut._log, TEST_FILE, os.environ.get("HW", "default"))
-    rng = random.Random(seed)
-    cfg = load_hw(os.environ.get("HW", "default"))
-    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    for port in ("start_i", "run_start_i", "run_i", "wgt_we_i", "set_valid_i", "mac_ready_i"):
-        getattr(dut, port).value = 0
-    dut.rst_i.value = 1
-    for _ in range(2):
-        await RisingEdge(dut.clk_i)
-    dut.rst_i.value = 0
-    problems: list[str] = []
-    kinds = set()
-    for i in range(int(os.environ.get("COMPUTE_CASES", "24"))):
-        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
-        kinds.add(layer.kind)
-        problems += await run_case(dut, rng, cfg, layer, image, x)
-        if problems:
-            break
-    assert not problems, f"compute_issue disagrees with golden (seed {seed}):\n  " + "\n  ".join(problems[:5])
-    assert kinds == set(KINDS), f"the cases covered only {kinds}"
+    await run_random_layers(dut, TEST_FILE, "compute_issue",
+                            ("start_i", "run_start_i", "run_i", "wgt_we_i", "set_valid_i", "mac_ready_i"), "COMPUTE_CASES", run_case)

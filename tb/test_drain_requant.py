@@ -2,7 +2,7 @@
 the requantizer the MAC array drains into).
 
 Each case is a random conv, depthwise, pointwise or fc layer laid out by hexgen for the hardware
-description ($HW) (tb/test_gather.py's generator). The bench plays the units around it:
+description ($HW) (tb.unit_layers.random_layer). The bench plays the units around it:
 - the reader: before start the record buffers hold the complement of every record word (so a
   pixel requantised before its k_tile's records arrived cannot match); then k_tile by k_tile,
   with random gaps, the bias and scale segments' words go in at their segment offsets, and
@@ -16,20 +16,15 @@ Environment: RTL_SEED (default random, printed), HW (preset), DRAIN_CASES (layer
 """
 from __future__ import annotations
 
-import os
 import random
 from typing import Any
 
 import cocotb
 import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hexgen.hw import load_hw
 from hexgen.rules import descriptor_registers, register_needs
-from tb.sim import bench_seed
-from tb.test_compute_issue import golden_acc
-from tb.test_gather import KINDS, random_layer
+from tb.unit_layers import golden_acc, run_random_layers
 
 TEST_FILE = "tests/test_rtl_drain_requant.py"
 
@@ -126,23 +121,5 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
 
 @cocotb.test()
 async def test_outputs_are_hexgens_expected_segment(dut: Any) -> None:
-    seed = bench_seed(dut._log, TEST_FILE, os.environ.get("HW", "default"))
-    rng = random.Random(seed)
-    cfg = load_hw(os.environ.get("HW", "default"))
-    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    for port in ("start_i", "in_valid_i", "out_ready_i", "rec_we_i"):
-        getattr(dut, port).value = 0
-    dut.rst_i.value = 1
-    for _ in range(2):
-        await RisingEdge(dut.clk_i)
-    dut.rst_i.value = 0
-    problems: list[str] = []
-    kinds = set()
-    for i in range(int(os.environ.get("DRAIN_CASES", "24"))):
-        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
-        kinds.add(layer.kind)
-        problems += await run_case(dut, rng, cfg, layer, image, x)
-        if problems:
-            break
-    assert not problems, f"drain_requant disagrees with golden (seed {seed}):\n  " + "\n  ".join(problems[:5])
-    assert kinds == set(KINDS), f"the cases covered only {kinds}"
+    await run_random_layers(dut, TEST_FILE, "drain_requant", ("start_i", "in_valid_i", "out_ready_i", "rec_we_i"),
+                            "DRAIN_CASES", run_case)

@@ -21,115 +21,18 @@ printed), HW (preset), GATHER_CASES (layers per run).
 """
 from __future__ import annotations
 
-import itertools
-import os
 import random
 from typing import Any
 
 import cocotb
-import numpy as np
-from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hexgen import build_image, synth
-from hexgen.errors import HexgenError
-from hexgen.hw import load_hw
 from hexgen.layout import element_address
 from hexgen.rules import descriptor_registers, register_needs
-from tb.sim import bench_seed
+from tb.unit_layers import expected_sets, run_random_layers
 
 TEST_FILE = "tests/test_rtl_gather.py"
 KINDS = ("conv", "depthwise", "pointwise", "fc")
-
-
-def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any, Any]:
-    """A small layer of `kind` that hexgen lays out for `cfg` (drawn again until one fits): the
-    golden layer, hexgen's image and the input (uint8 [1, *in_shape])."""
-    nrng = np.random.default_rng(rng.randrange(2**31))
-    r = cfg.array_rows
-    while True:
-        c = rng.choice([1, 3, r - 1, r, r + 1, 2 * r + 3])
-        c = max(c, 1)
-        if kind == "fc":
-            layer = synth.fc_layer(nrng, c=rng.randint(1, 3 * r + 5), k=rng.randint(1, 2 * r + 3))
-        else:
-            if kind == "pointwise":
-                kernel = (1, 1)
-            else:
-                kernel = (rng.choice([1, 2, 3, 5]), rng.choice([1, 2, 3, 5]))
-                if kind == "conv" and kernel == (1, 1):
-                    kernel = (3, 1)
-            hw = (rng.randint(kernel[0], 11), rng.randint(kernel[1], 11))
-            pad = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1))
-            layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, 2 * r + 3), hw=hw,
-                                     kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad,
-                                     depthwise=kind == "depthwise")
-            if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
-                continue
-        net = synth.network([layer], layer.in_shape)
-        x = nrng.integers(0, 256, (1, *layer.in_shape)).astype(np.uint8)
-        try:
-            return layer, build_image(net, x, cfg, model="gather"), x
-        except HexgenError:
-            continue  # does not fit this description: draw again
-
-
-def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
-    """The register sets in the order the memory map's schedule gives, from PyTorch's window and
-    hexgen's address function (with p0, the tile's first pixel, which the unit does not output)."""
-    import torch
-    import torch.nn.functional as F
-
-    entry = image.memory_map()["layers"][0]
-    regs = descriptor_registers(entry["descriptor"])
-    need = register_needs(regs, cfg.array_rows, cfg.word_bits)
-    seg = image.segment(layer.name, "input")
-    lay, words = seg.layout, seg.words
-    r = cfg.array_rows
-    h, w = regs["IN_H"], regs["IN_W"]
-    # source[tap, p]: 1 + the input pixel (y * W + x) output pixel p reads at kernel tap
-    # (ky * KW + kx), 0 where the window lies in the padding
-    index = torch.arange(1, h * w + 1, dtype=torch.float64).reshape(1, 1, h, w)
-    source = F.unfold(index, (regs["KH"], regs["KW"]), stride=(regs["STRIDE_Y"], regs["STRIDE_X"]),
-                      padding=(regs["PAD_Y"], regs["PAD_X"]))[0].numpy().astype(np.int64)
-    assert source.shape[1] == need.npix, (source.shape, need.npix)
-    pad_word = int.from_bytes(bytes([entry["descriptor"]["z_in"]]) * r, "little")
-    # the strides the memory map exports for address generators written by hand: they must name
-    # the same word as element_address
-    exported = next(s for s in image.memory_map()["segments"] if s["layer"] == layer.name and s["segment"] == "input")
-    strides = {e["axis"]: e["stride"] for e in exported["layout"]["strides"]}
-
-    def word(ct: int, pix: int) -> int:
-        if pix == 0:
-            return pad_word
-        y, x = divmod(pix - 1, w)
-        index = (0, ct * r, y, x) if len(lay.shape) == 4 else (0, ct * r)
-        address = element_address(lay, index)[0]
-        coord = {"n": 0, "c_tile": ct, "y": y, "x": x, "c_lane": 0}
-        by_strides = sum(coord[a] * s for a, s in strides.items()) * lay.elem_bits // lay.word_bits
-        assert by_strides == address, f"memory map strides give word {by_strides}, element_address {address}"
-        return words[address]
-
-    sizes = {"k_tile": need.kt_out, "p_tile": -(-need.npix // entry["pixel_tile"]), "c_tile": need.ct_in,
-             "ky": regs["KH"], "kx": regs["KW"]}
-    axes = [a for a in entry["schedule"] if a != "c_lane"]  # c_lane: the beats within a set
-    step_axes = axes[axes.index("p_tile") + 1:] if "p_tile" in axes else axes[1:]
-    out = []
-    for point in itertools.product(*(range(sizes[a]) for a in axes)):
-        at = dict(zip(axes, point))
-        kt, pt = at["k_tile"], at.get("p_tile", 0)
-        ct = kt if need.depthwise else at.get("c_tile", 0)
-        ky, kx = at.get("ky", 0), at.get("kx", 0)
-        step = 0
-        for a in step_axes:
-            step = step * sizes[a] + at[a]
-        p0 = pt * entry["pixel_tile"]
-        cols = min(entry["pixel_tile"], need.npix - p0)
-        tap = ky * regs["KW"] + kx
-        out.append({"p0": p0, "kt": kt, "step": step, "ct": ct, "first": int(step == 0), "last": int(step == need.steps - 1),
-                    "ktlast": int(step == need.steps - 1 and p0 + cols >= need.npix), "cols": cols,
-                    "vectors": [word(ct, int(source[tap, p0 + j])) for j in range(cols)]})
-    return out
 
 
 def read_set(dut: Any, cols_max: int, word_bits: int) -> dict[str, Any]:
@@ -146,7 +49,7 @@ def read_set(dut: Any, cols_max: int, word_bits: int) -> dict[str, Any]:
             "vectors": [column(j) for j in range(min(cols, cols_max))]}
 
 
-async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: Any) -> list[str]:
+async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: Any, _x: Any) -> list[str]:
     entry = image.memory_map()["layers"][0]
     regs = descriptor_registers(entry["descriptor"])
     need = register_needs(regs, cfg.array_rows, cfg.word_bits)
@@ -244,24 +147,4 @@ def fmt(s: Any) -> str:
 
 @cocotb.test()
 async def test_register_sets_against_hexgen_addresses(dut: Any) -> None:
-    seed = bench_seed(dut._log, TEST_FILE, os.environ.get("HW", "default"))
-    rng = random.Random(seed)
-    cfg = load_hw(os.environ.get("HW", "default"))
-    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    dut.rst_i.value = 1
-    dut.start_i.value = 0
-    dut.act_we_i.value = 0
-    dut.set_pop_i.value = 0
-    for _ in range(2):
-        await RisingEdge(dut.clk_i)
-    dut.rst_i.value = 0
-    problems: list[str] = []
-    kinds = set()
-    for i in range(int(os.environ.get("GATHER_CASES", "24"))):  # the kinds in turn, so each is covered
-        layer, image, _x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
-        kinds.add(layer.kind)
-        problems += await run_case(dut, rng, cfg, layer, image)
-        if problems:
-            break
-    assert not problems, f"gather disagrees with hexgen (seed {seed}):\n  " + "\n  ".join(problems[:5])
-    assert kinds == set(KINDS), f"the cases covered only {kinds}"
+    await run_random_layers(dut, TEST_FILE, "gather", ("start_i", "act_we_i", "set_pop_i"), "GATHER_CASES", run_case)

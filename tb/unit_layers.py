@@ -1,0 +1,155 @@
+"""What the engine's unit benches share (tb/test_gather.py, tb/test_compute_issue.py,
+tb/test_drain_requant.py): random layers hexgen lays out for a hardware description, the register
+sets the gather must produce (from hexgen's schedule and addresses and PyTorch's window), golden's
+accumulators, and the cocotb driver that runs a unit over random layers of every kind."""
+from __future__ import annotations
+
+import itertools
+import os
+import random
+from typing import Any, Awaitable, Callable
+
+import numpy as np
+from cocotb.clock import Clock
+from cocotb.triggers import RisingEdge
+
+from golden.arith import conv_acc, linear_acc
+from hexgen import build_image, synth
+from hexgen.errors import HexgenError
+from hexgen.hw import load_hw
+from hexgen.layout import element_address
+from hexgen.rules import descriptor_registers, register_needs
+from tb.sim import bench_seed
+
+KINDS = ("conv", "depthwise", "pointwise", "fc")
+#: run_case(dut, rng, cfg, layer, image, x) -> problems
+RunCase = Callable[[Any, random.Random, Any, Any, Any, Any], Awaitable[list[str]]]
+
+
+def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any, Any]:
+    """A small layer of `kind` that hexgen lays out for `cfg` (drawn again until one fits): the
+    golden layer, hexgen's image and the input (uint8 [1, *in_shape])."""
+    nrng = np.random.default_rng(rng.randrange(2**31))
+    r = cfg.array_rows
+    while True:
+        c = rng.choice([1, 3, r - 1, r, r + 1, 2 * r + 3])
+        c = max(c, 1)
+        if kind == "fc":
+            layer = synth.fc_layer(nrng, c=rng.randint(1, 3 * r + 5), k=rng.randint(1, 2 * r + 3))
+        else:
+            if kind == "pointwise":
+                kernel = (1, 1)
+            else:
+                kernel = (rng.choice([1, 2, 3, 5]), rng.choice([1, 2, 3, 5]))
+                if kind == "conv" and kernel == (1, 1):
+                    kernel = (3, 1)
+            hw = (rng.randint(kernel[0], 11), rng.randint(kernel[1], 11))
+            pad = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1))
+            layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, 2 * r + 3), hw=hw,
+                                     kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad,
+                                     depthwise=kind == "depthwise")
+            if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
+                continue
+        net = synth.network([layer], layer.in_shape)
+        x = nrng.integers(0, 256, (1, *layer.in_shape)).astype(np.uint8)
+        try:
+            return layer, build_image(net, x, cfg, model="gather"), x
+        except HexgenError:
+            continue  # does not fit this description: draw again
+
+
+def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
+    """The register sets in the order the memory map's schedule gives, from PyTorch's window and
+    hexgen's address function (with p0, the tile's first pixel, which the unit does not output)."""
+    import torch
+    import torch.nn.functional as F
+
+    entry = image.memory_map()["layers"][0]
+    regs = descriptor_registers(entry["descriptor"])
+    need = register_needs(regs, cfg.array_rows, cfg.word_bits)
+    seg = image.segment(layer.name, "input")
+    lay, words = seg.layout, seg.words
+    r = cfg.array_rows
+    h, w = regs["IN_H"], regs["IN_W"]
+    # source[tap, p]: 1 + the input pixel (y * W + x) output pixel p reads at kernel tap
+    # (ky * KW + kx), 0 where the window lies in the padding
+    index = torch.arange(1, h * w + 1, dtype=torch.float64).reshape(1, 1, h, w)
+    source = F.unfold(index, (regs["KH"], regs["KW"]), stride=(regs["STRIDE_Y"], regs["STRIDE_X"]),
+                      padding=(regs["PAD_Y"], regs["PAD_X"]))[0].numpy().astype(np.int64)
+    assert source.shape[1] == need.npix, (source.shape, need.npix)
+    pad_word = int.from_bytes(bytes([entry["descriptor"]["z_in"]]) * r, "little")
+    # the strides the memory map exports for address generators written by hand: they must name
+    # the same word as element_address
+    exported = next(s for s in image.memory_map()["segments"] if s["layer"] == layer.name and s["segment"] == "input")
+    strides = {e["axis"]: e["stride"] for e in exported["layout"]["strides"]}
+
+    def word(ct: int, pix: int) -> int:
+        if pix == 0:
+            return pad_word
+        y, x = divmod(pix - 1, w)
+        index = (0, ct * r, y, x) if len(lay.shape) == 4 else (0, ct * r)
+        address = element_address(lay, index)[0]
+        coord = {"n": 0, "c_tile": ct, "y": y, "x": x, "c_lane": 0}
+        by_strides = sum(coord[a] * s for a, s in strides.items()) * lay.elem_bits // lay.word_bits
+        assert by_strides == address, f"memory map strides give word {by_strides}, element_address {address}"
+        return words[address]
+
+    sizes = {"k_tile": need.kt_out, "p_tile": -(-need.npix // entry["pixel_tile"]), "c_tile": need.ct_in,
+             "ky": regs["KH"], "kx": regs["KW"]}
+    axes = [a for a in entry["schedule"] if a != "c_lane"]  # c_lane: the beats within a set
+    step_axes = axes[axes.index("p_tile") + 1:] if "p_tile" in axes else axes[1:]
+    out = []
+    for point in itertools.product(*(range(sizes[a]) for a in axes)):
+        at = dict(zip(axes, point))
+        kt, pt = at["k_tile"], at.get("p_tile", 0)
+        ct = kt if need.depthwise else at.get("c_tile", 0)
+        ky, kx = at.get("ky", 0), at.get("kx", 0)
+        step = 0
+        for a in step_axes:
+            step = step * sizes[a] + at[a]
+        p0 = pt * entry["pixel_tile"]
+        cols = min(entry["pixel_tile"], need.npix - p0)
+        tap = ky * regs["KW"] + kx
+        out.append({"p0": p0, "kt": kt, "step": step, "ct": ct, "first": int(step == 0), "last": int(step == need.steps - 1),
+                    "ktlast": int(step == need.steps - 1 and p0 + cols >= need.npix), "cols": cols,
+                    "vectors": [word(ct, int(source[tap, p0 + j])) for j in range(cols)]})
+    return out
+
+
+def golden_acc(layer: Any, x: Any) -> Any:
+    """[K, pixels] accumulators without the bias, from golden."""
+    k = layer.weight.shape[0]
+    zero = np.zeros(k, np.int64)
+    if layer.kind == "fc":
+        return linear_acc(x, layer.weight, zero, z_in=layer.z_in).reshape(k, 1)
+    acc = conv_acc(x, layer.weight, zero, z_in=layer.z_in, stride=layer.stride, padding=layer.padding,
+                   groups=layer.groups)
+    return acc.reshape(k, -1)
+
+
+
+async def run_random_layers(dut: Any, test_file: str, unit: str, idle: tuple[str, ...], cases_var: str,
+                            run_case: RunCase) -> None:
+    """Reset the unit (its `idle` inputs 0), then run_case over $cases_var (default 24) random layers
+    of the kinds in turn for $HW; fail with the first problems and the seed."""
+    hw = os.environ.get("HW", "default")
+    seed = bench_seed(dut._log, test_file, hw)
+    rng = random.Random(seed)
+    cfg = load_hw(hw)
+    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
+    for port in idle:
+        getattr(dut, port).value = 0
+    dut.rst_i.value = 1
+    for _ in range(2):
+        await RisingEdge(dut.clk_i)
+    dut.rst_i.value = 0
+    problems: list[str] = []
+    kinds = set()
+    for i in range(int(os.environ.get(cases_var, "24"))):  # the kinds in turn, so each is covered
+        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
+        kinds.add(layer.kind)
+        problems += await run_case(dut, rng, cfg, layer, image, x)
+        if problems:
+            break
+    assert not problems, f"{unit} disagrees (seed {seed}):\n  " + "\n  ".join(problems[:5])
+    assert kinds == set(KINDS), f"the cases covered only {kinds}"
