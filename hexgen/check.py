@@ -121,17 +121,19 @@ def _check_layer(
     if d["lo"] > d["hi"]:
         out.append(f"{where}.descriptor.lo: {d['lo']} is above hi {d['hi']} (clamp bounds need lo <= hi)")
     ins, outs, (kh, kw), (sy, sx), (py, px), g = d["in_shape"], d["out_shape"], d["kernel"], d["stride"], d["padding"], d["groups"]
+    pb, pr = d["padding_end"]
     fc = d["kind"] == "fc"
     if fc:
         if len(ins) != 1 or len(outs) != 1:
             out.append(f"{where}.descriptor: an fc layer has 1-element in_shape and out_shape, not {ins} and {outs}")
-        if [kh, kw, sy, sx, py, px, g] != [1, 1, 1, 1, 0, 0, 1]:
-            out.append(f"{where}.descriptor: an fc layer has kernel [1, 1], stride [1, 1], padding [0, 0], groups 1")
+        if [kh, kw, sy, sx, py, px, pb, pr, g] != [1, 1, 1, 1, 0, 0, 0, 0, 1]:
+            out.append(f"{where}.descriptor: an fc layer has kernel [1, 1], stride [1, 1], padding [0, 0], "
+                       "padding_end [0, 0], groups 1")
     else:
         if len(ins) != 3 or len(outs) != 3:
             out.append(f"{where}.descriptor: a {d['kind']} layer has 3-element in_shape and out_shape, not {ins} and {outs}")
         else:
-            ho, wo = (ins[1] + 2 * py - kh) // sy + 1, (ins[2] + 2 * px - kw) // sx + 1
+            ho, wo = (ins[1] + py + pb - kh) // sy + 1, (ins[2] + px + pr - kw) // sx + 1
             if [ho, wo] != outs[1:]:
                 out.append(f"{where}.descriptor.out_shape: {outs} does not follow from in_shape {ins}, kernel, stride "
                            f"and padding (gives {outs[0]}x{ho}x{wo})")
@@ -171,7 +173,8 @@ def _check_layer(
         if fc:
             layer = LinearLayer(**common)
         else:
-            layer = ConvLayer(**common, stride=(sy, sx), padding=(py, px), groups=g, kind_name=d["kind"])
+            layer = ConvLayer(**common, stride=(sy, sx), padding=(py, px), groups=g, kind_name=d["kind"],
+                              pad_end=None if (pb, pr) == (py, px) else (pb, pr))
         plan = plan_layer(layer, cfg, images=images, check_fit=False)
     except (GoldenError, HexgenError, ValueError) as exc:
         return [f"{where} ({name}): the descriptor and the weights segment do not make a layer: {exc}"]

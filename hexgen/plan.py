@@ -109,9 +109,11 @@ def layer_descriptor(layer: Layer) -> dict[str, Any]:
         "bias_mode": layer.bias.mode,
     }
     if isinstance(layer, ConvLayer):
-        d.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=list(layer.padding), groups=int(layer.groups))
+        top, bottom, left, right = layer.pads
+        d.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=[top, left], padding_end=[bottom, right],
+                 groups=int(layer.groups))
     else:
-        d.update(kernel=[1, 1], stride=[1, 1], padding=[0, 0], groups=1)
+        d.update(kernel=[1, 1], stride=[1, 1], padding=[0, 0], padding_end=[0, 0], groups=1)
     return d
 
 
@@ -121,11 +123,6 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         raise LayoutError(f"layer {layer.name}: images={images}; must be >= 1")
     desc = layer_descriptor(layer)
     assert isinstance(layer, (ConvLayer, LinearLayer))  # layer_descriptor raised otherwise
-    if isinstance(layer, ConvLayer) and not layer.symmetric:
-        raise LayoutError(
-            f"layer {layer.name}: asymmetric zero padding (top, bottom, left, right) = {layer.pads}: the engine's "
-            "PAD_Y / PAD_X registers describe padding on both sides alike (golden runs it; the engine does not yet)"
-        )
     r, wb = cfg.array_rows, cfg.word_bits
     if isinstance(layer, ConvLayer):
         k, cg, kh, kw = (int(s) for s in layer.weight.shape)

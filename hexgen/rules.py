@@ -23,9 +23,9 @@ MAX_KERNEL = 7
 MAX_STRIDE = 4
 #: The engine's plane (input rows x columns), pixel and step counters are 16 bits wide.
 COUNTER_MAX = 0xFFFF
-#: The descriptor registers the rule reads, in CSR order.
+#: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
-             "PAD_Y", "PAD_X", "GROUPS", "LO", "HI")
+             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "LO", "HI")
 
 
 def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
@@ -39,7 +39,8 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "OUT_C": outs[0], "OUT_H": outs[1], "OUT_W": outs[2],
         "KH": d["kernel"][0], "KW": d["kernel"][1],
         "STRIDE_Y": d["stride"][0], "STRIDE_X": d["stride"][1],
-        "PAD_Y": d["padding"][0], "PAD_X": d["padding"][1],
+        "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
+        "PAD_BOTTOM": d.get("padding_end", d["padding"])[0], "PAD_RIGHT": d.get("padding_end", d["padding"])[1],
         "GROUPS": d["groups"], "LO": d["lo"], "HI": d["hi"],
     }
 
@@ -73,8 +74,8 @@ def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None
                  steps if dw else steps * rows, kt_out * npix, kt_out * (rows * 64 // wb))
 
 
-def _out_size(size: int, pad: int, kernel: int, stride: int) -> int:
-    return (size + 2 * pad - kernel) // stride + 1
+def _out_size(size: int, before: int, after: int, kernel: int, stride: int) -> int:
+    return (size + before + after - kernel) // stride + 1
 
 
 def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int = MAX_KERNEL) -> tuple[str, str] | None:
@@ -93,15 +94,16 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     for f in ("STRIDE_Y", "STRIDE_X"):
         if not 1 <= r[f] <= MAX_STRIDE:
             return f, f"stride {r[f]}: 1..{MAX_STRIDE}"
-    for f, k in (("PAD_Y", "KH"), ("PAD_X", "KW")):
+    for f, k in (("PAD_TOP", "KH"), ("PAD_BOTTOM", "KH"), ("PAD_LEFT", "KW"), ("PAD_RIGHT", "KW")):
         if r[f] >= r[k]:
             return f, f"padding {r[f]} must be below the kernel ({r[k]})"
     if n.depthwise and (r["GROUPS"] != r["IN_C"] or r["OUT_C"] != r["IN_C"]):
         return "GROUPS", f"depthwise needs groups = in channels = out channels ({r['GROUPS']}, {r['IN_C']}, {r['OUT_C']})"
     if not n.depthwise and r["GROUPS"] != 1:
         return "GROUPS", f"groups {r['GROUPS']}: the engine runs groups = 1 and depthwise only"
-    for f, size, pad, k, s in (("OUT_H", "IN_H", "PAD_Y", "KH", "STRIDE_Y"), ("OUT_W", "IN_W", "PAD_X", "KW", "STRIDE_X")):
-        if r[size] + 2 * r[pad] < r[k] or r[f] != _out_size(r[size], r[pad], r[k], r[s]):
+    for f, size, before, after, k, s in (("OUT_H", "IN_H", "PAD_TOP", "PAD_BOTTOM", "KH", "STRIDE_Y"),
+                                         ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "KW", "STRIDE_X")):
+        if r[size] + r[before] + r[after] < r[k] or r[f] != _out_size(r[size], r[before], r[after], r[k], r[s]):
             return f, f"output size {r[f]} does not follow from the input, kernel, stride and padding"
     if n.plane > COUNTER_MAX:
         return "IN_H", f"input image of {n.plane} pixels: the engine counts at most {COUNTER_MAX}"

@@ -217,6 +217,7 @@ DESCRIPTOR_SCHEMA = Obj({
     "kernel": PAIR_POS,
     "stride": PAIR_POS,
     "padding": List(NAT, lens=(2,)),
+    "padding_end": List(NAT, lens=(2,)),
     "groups": POS,
 })
 

@@ -32,19 +32,22 @@ def conv_layer(
     kernel: tuple[int, int] = (3, 3),
     stride: tuple[int, int] = (1, 1),
     padding: tuple[int, int] = (1, 1),
+    pad_end: tuple[int, int] | None = None,
     depthwise: bool = False,
     z_in: int | None = None,
     z_out: int | None = None,
     bias_mode: str = "int16_shift",
 ) -> ConvLayer:
-    """A conv (or depthwise conv, k = c) with random int8 weights, bias and requant fields."""
+    """A conv (or depthwise conv, k = c) with random int8 weights, bias and requant fields;
+    padding (top, left), pad_end (bottom, right) if they differ."""
     groups = c if depthwise else 1
     if depthwise and k != c:
         raise ValueError("a depthwise layer has k == c")
     cg = c // groups
     kh, kw = kernel
-    ho = (hw[0] + 2 * padding[0] - kh) // stride[0] + 1
-    wo = (hw[1] + 2 * padding[1] - kw) // stride[1] + 1
+    bottom, right = pad_end if pad_end is not None else padding
+    ho = (hw[0] + padding[0] + bottom - kh) // stride[0] + 1
+    wo = (hw[1] + padding[1] + right - kw) // stride[1] + 1
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
     kind = conv_kind(c, groups, kernel)  # a 1-channel "depthwise" conv is a plain conv
@@ -60,6 +63,7 @@ def conv_layer(
         requant=_requant(rng, k, z_out),
         stride=stride,
         padding=padding,
+        pad_end=pad_end,
         groups=groups,
         z_in=z_in,
         weight_scale=np.ones(k),

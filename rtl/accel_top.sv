@@ -100,7 +100,8 @@ module accel_top #(
   end
 
   // ------------------------------------------------------------------ registers and main FSM
-  logic [15:0] kind, in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, sy, sx, py, px, groups;
+  logic [15:0] kind, in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, sy, sx, groups;
+  logic [15:0] pad_top, pad_left, pad_bottom, pad_right;
   logic [31:0] w_base, b_base, s_base, in_base, out_base;
   logic [7:0]  z_in, z_out, lo, hi;
   logic        start, run_start, run;
@@ -111,7 +112,8 @@ module accel_top #(
   ctrl_regs #(.ROWS(ROWS), .COLS(COLS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS)) u_regs (
       .clk_i, .rst_i, .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .kind_o(kind), .in_c_o(in_c), .in_h_o(in_h), .in_w_o(in_w), .out_c_o(out_c), .out_h_o(out_h), .out_w_o(out_w),
-      .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .py_o(py), .px_o(px), .groups_o(groups),
+      .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups),
+      .pad_top_o(pad_top), .pad_left_o(pad_left), .pad_bottom_o(pad_bottom), .pad_right_o(pad_right),
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(layer_written), .beats_i(beats), .macs_i(macs),
@@ -129,7 +131,8 @@ module accel_top #(
       .MAX_K(MAX_K)
   ) u_desc (
       .kind_i(kind), .in_c_i(in_c), .in_h_i(in_h), .in_w_i(in_w), .out_c_i(out_c), .out_h_i(out_h),
-      .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .py_i(py), .px_i(px),
+      .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
+      .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
       .groups_i(groups), .lo_i(lo), .hi_i(hi),
       .is_dw_o(is_dw), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
@@ -197,7 +200,7 @@ module accel_top #(
   gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS)) u_gather (
       .clk_i, .rst_i, .start_i(run_start),
       .is_dw_i(is_dw), .in_h_i(in_h), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
-      .py_i(py), .px_i(px), .z_in_i(z_in), .npix_i(npix), .steps_i(steps), .kt_out_i(kt_out),
+      .pad_top_i(pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(npix), .steps_i(steps), .kt_out_i(kt_out),
       .act_we_i(bw_valid && r_buf_tag == TgAct), .act_waddr_i(bw_addr[ACT_AW-1:0]), .act_wdata_i(bw_data),
       .act_y_i(act_y),
       .set_valid_o(set_valid), .set_pop_i(set_pop), .set_data_o(set_data), .set_first_o(set_first),
@@ -302,7 +305,7 @@ module accel_top #(
   // unused: the drained column index and tile flag are implied by the pixel count; the sizes the
   // descriptor check derives for the reader and the writer only
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, ct_in, out_c, out_base,
+  assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, ct_in, out_c, out_base, pad_bottom, pad_right,
                     out_h, groups, kind};
 
 endmodule

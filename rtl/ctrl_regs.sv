@@ -40,8 +40,10 @@ module ctrl_regs #(
     output logic [15:0] kw_o,
     output logic [15:0] sy_o,
     output logic [15:0] sx_o,
-    output logic [15:0] py_o,
-    output logic [15:0] px_o,
+    output logic [15:0] pad_top_o,
+    output logic [15:0] pad_left_o,
+    output logic [15:0] pad_bottom_o,
+    output logic [15:0] pad_right_o,
     output logic [15:0] groups_o,
     output logic [31:0] w_base_o,
     output logic [31:0] b_base_o,
@@ -96,7 +98,8 @@ module ctrl_regs #(
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
       kind_o <= '0; in_c_o <= '0; in_h_o <= '0; in_w_o <= '0; out_c_o <= '0; out_h_o <= '0; out_w_o <= '0;
-      kh_o <= '0; kw_o <= '0; sy_o <= '0; sx_o <= '0; py_o <= '0; px_o <= '0; groups_o <= '0;
+      kh_o <= '0; kw_o <= '0; sy_o <= '0; sx_o <= '0; pad_top_o <= '0; pad_left_o <= '0;
+      pad_bottom_o <= '0; pad_right_o <= '0; groups_o <= '0;
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET);
     end else if (csr_we_i && !busy_o) begin
@@ -112,8 +115,10 @@ module ctrl_regs #(
         CSR_KW:       kw_o       <= csr_wdata_i[15:0];
         CSR_STRIDE_Y: sy_o       <= csr_wdata_i[15:0];
         CSR_STRIDE_X: sx_o       <= csr_wdata_i[15:0];
-        CSR_PAD_Y:    py_o       <= csr_wdata_i[15:0];
-        CSR_PAD_X:    px_o       <= csr_wdata_i[15:0];
+        CSR_PAD_TOP:    pad_top_o    <= csr_wdata_i[15:0];
+        CSR_PAD_LEFT:   pad_left_o   <= csr_wdata_i[15:0];
+        CSR_PAD_BOTTOM: pad_bottom_o <= csr_wdata_i[15:0];
+        CSR_PAD_RIGHT:  pad_right_o  <= csr_wdata_i[15:0];
         CSR_GROUPS:   groups_o   <= csr_wdata_i[15:0];
         CSR_W_BASE:   w_base_o   <= csr_wdata_i;
         CSR_B_BASE:   b_base_o   <= csr_wdata_i;
@@ -144,8 +149,10 @@ module ctrl_regs #(
       CSR_KW:            csr_rdata_o = {16'd0, kw_o};
       CSR_STRIDE_Y:      csr_rdata_o = {16'd0, sy_o};
       CSR_STRIDE_X:      csr_rdata_o = {16'd0, sx_o};
-      CSR_PAD_Y:         csr_rdata_o = {16'd0, py_o};
-      CSR_PAD_X:         csr_rdata_o = {16'd0, px_o};
+      CSR_PAD_TOP:       csr_rdata_o = {16'd0, pad_top_o};
+      CSR_PAD_LEFT:      csr_rdata_o = {16'd0, pad_left_o};
+      CSR_PAD_BOTTOM:    csr_rdata_o = {16'd0, pad_bottom_o};
+      CSR_PAD_RIGHT:     csr_rdata_o = {16'd0, pad_right_o};
       CSR_GROUPS:        csr_rdata_o = {16'd0, groups_o};
       CSR_W_BASE:        csr_rdata_o = w_base_o;
       CSR_B_BASE:        csr_rdata_o = b_base_o;

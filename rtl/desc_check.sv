@@ -29,8 +29,10 @@ module desc_check #(
     input  logic [15:0] kw_i,
     input  logic [15:0] sy_i,
     input  logic [15:0] sx_i,
-    input  logic [15:0] py_i,
-    input  logic [15:0] px_i,
+    input  logic [15:0] pad_top_i,
+    input  logic [15:0] pad_bottom_i,
+    input  logic [15:0] pad_left_i,
+    input  logic [15:0] pad_right_i,
     input  logic [15:0] groups_i,
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
@@ -70,8 +72,11 @@ module desc_check #(
   assign act_need_o = 32'(ct_in_o) * 32'(in_h_i) * 32'(in_w_i);
   assign wgt_need_o = is_dw_o ? steps32 : steps32 * ROWS;
   assign out_need_o = 32'(kt_out_o) * npix32;
-  assign oh_expect = (sy_i == 0) ? 32'd0 : (32'(in_h_i) + 2 * 32'(py_i) - 32'(kh_i)) / 32'(sy_i) + 1;
-  assign ow_expect = (sx_i == 0) ? 32'd0 : (32'(in_w_i) + 2 * 32'(px_i) - 32'(kw_i)) / 32'(sx_i) + 1;
+  logic [31:0] h_padded, w_padded;  // the input with its padding
+  assign h_padded = 32'(in_h_i) + 32'(pad_top_i) + 32'(pad_bottom_i);
+  assign w_padded = 32'(in_w_i) + 32'(pad_left_i) + 32'(pad_right_i);
+  assign oh_expect = (sy_i == 0) ? 32'd0 : (h_padded - 32'(kh_i)) / 32'(sy_i) + 1;
+  assign ow_expect = (sx_i == 0) ? 32'd0 : (w_padded - 32'(kw_i)) / 32'(sx_i) + 1;
 
   always_comb begin
     bad_field_o = 8'd0;
@@ -84,11 +89,13 @@ module desc_check #(
     else if (kw_i == 0 || 32'(kw_i) > MAX_K || (is_fc && kw_i != 1)) bad_field_o = CSR_KW;
     else if (sy_i == 0 || sy_i > 4) bad_field_o = CSR_STRIDE_Y;
     else if (sx_i == 0 || sx_i > 4) bad_field_o = CSR_STRIDE_X;
-    else if (py_i >= kh_i) bad_field_o = CSR_PAD_Y;
-    else if (px_i >= kw_i) bad_field_o = CSR_PAD_X;
+    else if (pad_top_i >= kh_i) bad_field_o = CSR_PAD_TOP;
+    else if (pad_bottom_i >= kh_i) bad_field_o = CSR_PAD_BOTTOM;
+    else if (pad_left_i >= kw_i) bad_field_o = CSR_PAD_LEFT;
+    else if (pad_right_i >= kw_i) bad_field_o = CSR_PAD_RIGHT;
     else if (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1)) bad_field_o = CSR_GROUPS;
-    else if (32'(in_h_i) + 2 * 32'(py_i) < 32'(kh_i) || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
-    else if (32'(in_w_i) + 2 * 32'(px_i) < 32'(kw_i) || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
+    else if (h_padded < 32'(kh_i) || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
+    else if (w_padded < 32'(kw_i) || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
     // the engine's plane, pixel and step counters are 16 bits wide
     else if (32'(in_h_i) * 32'(in_w_i) > 32'd65535) bad_field_o = CSR_IN_H;
     else if (npix32 > 32'd65535) bad_field_o = CSR_OUT_H;

@@ -42,8 +42,8 @@ module gather #(
     input  logic [15:0]               kw_i,
     input  logic [15:0]               sy_i,
     input  logic [15:0]               sx_i,
-    input  logic [15:0]               py_i,
-    input  logic [15:0]               px_i,
+    input  logic [15:0]               pad_top_i,
+    input  logic [15:0]               pad_left_i,
     input  logic [7:0]                z_in_i,
     input  logic [15:0]               npix_i,       // output pixels
     input  logic [15:0]               steps_i,      // steps per pixel tile
@@ -146,8 +146,8 @@ module gather #(
     logic signed [17:0] iy, ix;
     assign cq_ox[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_i)) ? 16'd0 : cq_ox[q] + 16'd1;
     assign cq_oy[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_i)) ? cq_oy[q] + 16'd1 : cq_oy[q];
-    assign iy = 18'($signed({2'b0, cq_oy[q]}) * $signed({2'b0, sy_i})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, py_i});
-    assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_i})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, px_i});
+    assign iy = 18'($signed({2'b0, cq_oy[q]}) * $signed({2'b0, sy_i})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, pad_top_i});
+    assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_i})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, pad_left_i});
     assign cq_valid[q] = 32'(g_j_q) + q < 32'(g_cols);
     assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_i})) && (ix >= 0) && (ix < $signed({2'b0, in_w_i}));
     assign cq_wait[q] = cq_inb[q] && 32'(iy[15:0]) >= 32'(act_y_i) && act_y_i != in_h_i;

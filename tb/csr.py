@@ -19,10 +19,12 @@ CSR = {
     "OUT_C": 5, "OUT_H": 6, "OUT_W": 7,
     "KH": 8, "KW": 9,
     "STRIDE_Y": 10, "STRIDE_X": 11,
-    "PAD_Y": 12, "PAD_X": 13,
+    "PAD_TOP": 12, "PAD_LEFT": 13,  # zero padding (z_in) above and left of the image
+
     "GROUPS": 14,
     "W_BASE": 15, "B_BASE": 16, "S_BASE": 17, "IN_BASE": 18, "OUT_BASE": 19,  # word addresses
     "Z_IN": 20, "Z_OUT": 21, "LO": 22, "HI": 23,
+    "PAD_BOTTOM": 24, "PAD_RIGHT": 25,  # below and right of the image (TF 'SAME': may differ from top / left)
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -39,7 +41,7 @@ CSR = {
 }
 #: Bits each writable register holds (the rest read 0); tb/test_ctrl_regs.py checks the RTL agrees.
 BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y",
-                           "STRIDE_X", "PAD_Y", "PAD_X", "GROUPS")},
+                           "STRIDE_X", "PAD_TOP", "PAD_LEFT", "PAD_BOTTOM", "PAD_RIGHT", "GROUPS")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE")},
         **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI")}}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0

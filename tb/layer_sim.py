@@ -319,7 +319,8 @@ WAVE_GROUPS = [
     ("control / status", [("u_accel.u_regs.state_q", "dec"), ("u_accel.busy_o", "bin"), ("u_accel.done_o", "bin"),
                           ("u_accel.error_o", "bin"), ("u_accel.u_regs.err_field_q", "dec"), ("u_accel.u_regs.cyc_q", "dec")]),
     ("layer CSRs", [(f"u_accel.{n}", "dec") for n in ("kind", "in_c", "in_h", "in_w", "out_c", "out_h", "out_w", "kh",
-                                                       "kw", "sy", "sx", "py", "px", "groups", "z_in", "z_out", "lo", "hi")]
+                                                       "kw", "sy", "sx", "pad_top", "pad_bottom", "pad_left", "pad_right", "groups",
+                                                       "z_in", "z_out", "lo", "hi")]
                    + [(f"u_accel.{n}", "hex") for n in ("w_base", "b_base", "s_base", "in_base", "out_base")]),
     ("reader / writer", [(f"u_accel.u_load.{n}", "dec") for n in ("seg_q", "kt_q", "y_q")]
                         + [(f"u_accel.{n}", "dec") for n in ("wloaded", "recs_kt", "act_y", "cfin")]

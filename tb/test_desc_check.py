@@ -25,8 +25,9 @@ from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_desc_check.py"
 PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i", "OUT_C": "out_c_i", "OUT_H": "out_h_i",
-         "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i", "PAD_Y": "py_i",
-         "PAD_X": "px_i", "GROUPS": "groups_i", "LO": "lo_i", "HI": "hi_i"}
+         "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
+         "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
+         "GROUPS": "groups_i", "LO": "lo_i", "HI": "hi_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7}
 
 
@@ -48,25 +49,26 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     max_k = max(1, p["REC_WORDS"])  # output channels within the record buffers
     if kind == "fc":
         r = {"KIND": KIND_CODES["fc"], "IN_C": rng.randint(1, rows * p["WGT_WORDS"] // rows), "IN_H": 1, "IN_W": 1,
-             "OUT_C": rng.randint(1, max_k), "KH": 1, "KW": 1, "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_Y": 0, "PAD_X": 0,
-             "GROUPS": 1}
+             "OUT_C": rng.randint(1, max_k), "KH": 1, "KW": 1, "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0,
+             "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
     else:
         kh, kw = rng.randint(1, p["MAX_K"]), rng.randint(1, p["MAX_K"])
         side = max(kh, kw, int((p["ACT_WORDS"] // -(-c // rows)) ** 0.5))
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(kh, side), "IN_W": rng.randint(kw, side),
              "OUT_C": c if kind == "depthwise" else rng.randint(1, max_k), "KH": kh, "KW": kw,
              "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4),
-             "PAD_Y": rng.randint(0, kh - 1), "PAD_X": rng.randint(0, kw - 1), "GROUPS": c if kind == "depthwise" else 1}
-    r["OUT_H"] = (r["IN_H"] + 2 * r["PAD_Y"] - r["KH"]) // r["STRIDE_Y"] + 1
-    r["OUT_W"] = (r["IN_W"] + 2 * r["PAD_X"] - r["KW"]) // r["STRIDE_X"] + 1
+             "PAD_TOP": rng.randint(0, kh - 1), "PAD_BOTTOM": rng.randint(0, kh - 1), "PAD_LEFT": rng.randint(0, kw - 1),
+             "PAD_RIGHT": rng.randint(0, kw - 1), "GROUPS": c if kind == "depthwise" else 1}
+    r["OUT_H"] = (r["IN_H"] + r["PAD_TOP"] + r["PAD_BOTTOM"] - r["KH"]) // r["STRIDE_Y"] + 1
+    r["OUT_W"] = (r["IN_W"] + r["PAD_LEFT"] + r["PAD_RIGHT"] - r["KW"]) // r["STRIDE_X"] + 1
     lo = rng.randint(0, 255)
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
     return r
 
 
 def mutate(rng: random.Random, r: dict[str, int], p: dict[str, int], sweep: int | None = None) -> dict[str, int]:
-    """One register set to an edge or random value; `sweep` = i picks register i % 16 and its
-    i // 16-th edge (0, the largest value, one past the kernel limit, one more than it was), so the
+    """One register set to an edge or random value; `sweep` = i picks register i % len(REGISTERS) and its
+    i // len(REGISTERS)-th edge (0, the largest value, one past the kernel limit, one more than it was), so the
     first 64 cases reach every register's refusals whatever the seed."""
     r = dict(r)
     f = REGISTERS[sweep % len(REGISTERS)] if sweep is not None else rng.choice(REGISTERS)
@@ -117,8 +119,8 @@ async def test_random_descriptors(dut: Any) -> None:
         if len(bad) >= 5:
             break
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
-    fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_Y",
-              "PAD_X", "GROUPS", "LO", "runs"}
+    fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
+              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "LO", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")

@@ -45,8 +45,10 @@ def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any, Any
                     kernel = (3, 1)
             hw = (rng.randint(kernel[0], 11), rng.randint(kernel[1], 11))
             pad = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1))
+            # half the layers padded differently below / right (TF 'SAME')
+            end = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1)) if rng.random() < 0.5 else None
             layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, 2 * r + 3), hw=hw,
-                                     kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad,
+                                     kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad, pad_end=end,
                                      depthwise=kind == "depthwise")
             if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
                 continue
@@ -74,8 +76,8 @@ def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
     # source[tap, p]: 1 + the input pixel (y * W + x) output pixel p reads at kernel tap
     # (ky * KW + kx), 0 where the window lies in the padding
     index = torch.arange(1, h * w + 1, dtype=torch.float64).reshape(1, 1, h, w)
-    source = F.unfold(index, (regs["KH"], regs["KW"]), stride=(regs["STRIDE_Y"], regs["STRIDE_X"]),
-                      padding=(regs["PAD_Y"], regs["PAD_X"]))[0].numpy().astype(np.int64)
+    padded = F.pad(index, (regs["PAD_LEFT"], regs["PAD_RIGHT"], regs["PAD_TOP"], regs["PAD_BOTTOM"]))
+    source = F.unfold(padded, (regs["KH"], regs["KW"]), stride=(regs["STRIDE_Y"], regs["STRIDE_X"]))[0].numpy().astype(np.int64)
     assert source.shape[1] == need.npix, (source.shape, need.npix)
     pad_word = int.from_bytes(bytes([entry["descriptor"]["z_in"]]) * r, "little")
     # the strides the memory map exports for address generators written by hand: they must name
@@ -122,7 +124,7 @@ def golden_acc(layer: Any, x: Any) -> Any:
     zero = np.zeros(k, np.int64)
     if layer.kind == "fc":
         return linear_acc(x, layer.weight, zero, z_in=layer.z_in).reshape(k, 1)
-    acc = conv_acc(x, layer.weight, zero, z_in=layer.z_in, stride=layer.stride, padding=layer.padding,
+    acc = conv_acc(x, layer.weight, zero, z_in=layer.z_in, stride=layer.stride, padding=layer.pads,
                    groups=layer.groups)
     return acc.reshape(k, -1)
 

@@ -4,15 +4,16 @@ before the conv) in golden/, against PyTorch's own int8 kernels.
 golden.quantize lets the padding share its input's observer and runs it on the quantized tensor
 (zero in float is z_in), and extract folds it into the conv that reads it as (top, bottom, left,
 right) padding. Cases: the stem conv, a depthwise and a conv at stride 2 and stride 1, on even
-and odd image sizes, the pads computed the way TF computes 'SAME'. The engine does not take
-asymmetric padding yet: hexgen refuses such a layer by name (UNSUPP before any simulation).
+and odd image sizes, the pads computed the way TF computes 'SAME'. Then the same network through
+hexgen (descriptor `padding` (top, left) and `padding_end` (bottom, right)) on the engine
+(PAD_TOP, PAD_BOTTOM, PAD_LEFT, PAD_RIGHT), bit-exact.
 """
 from __future__ import annotations
 
 import math
 import warnings
+from pathlib import Path
 
-import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
@@ -103,16 +104,35 @@ def test_padding_that_feeds_something_else_than_a_conv_is_refused() -> None:
             extract(q, x[:2])
 
 
-def test_hexgen_refuses_asymmetric_padding_naming_the_layer() -> None:
-    from hexgen import HardwareConfig, LayoutError
-    from hexgen.plan import plan_layer
+SAME_MODEL = """
+import torch
+from tests.test_golden_same_padding import SameNet
 
-    m = SameNet(16, 2, 2, 1).eval()
-    x = torch.rand(8, 3, 16, 16)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        net = extract(quantize(m, x), x[:2])
-    stem = net.compute_layers()[0]
-    with pytest.raises(LayoutError, match=r"layer conv1: asymmetric zero padding \(top, bottom, left, right\) = \(0, 1, 0, 1\)"):
-        plan_layer(stem, HardwareConfig())
-    assert np.array_equal(stem.pads, (0, 1, 0, 1))
+
+def make():
+    torch.manual_seed(11)
+    return SameNet({hw}, 2, 2, 1).eval(), torch.rand(32, 3, {hw}, {hw})
+"""
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("hw, simulator", [(16, "verilator"), (15, "icarus")])
+def test_same_padded_layers_run_bit_exact_on_the_engine(tmp_path, hw: int, simulator: str) -> None:
+    """The engine takes (top, bottom, left, right) padding in PAD_TOP / PAD_BOTTOM / PAD_LEFT /
+    PAD_RIGHT: every layer of the SAME-padded network passes on the RTL (16 px: the (0, 1) pads of
+    stride 2 on even sizes; 15 px: TF's symmetric pads on odd sizes, for contrast)."""
+    from tb import layer_sim
+
+    f = tmp_path / "same_net.py"
+    f.write_text(SAME_MODEL.format(hw=hw))
+    res = layer_sim.run(layers=None, sim=simulator, model=f"{f}:make", seed=0)
+    assert [r["status"] for r in res] == ["PASS"] * 4, [(r["layer"], r["status"], r.get("reason")) for r in res]
+    # what the engine ran: the pads hexgen put in the memory map for the CSRs
+    import json
+
+    mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
+    pads = {e["name"]: e["descriptor"]["padding"] + e["descriptor"]["padding_end"] for e in mm["layers"]}
+    if hw == 16:  # (top, left, bottom, right)
+        assert pads["conv1"] == [0, 0, 1, 1] and pads["conv2"] == [0, 0, 1, 1] and pads["conv3"] == [1, 1, 1, 1]
+    else:
+        assert pads["conv1"] == [1, 1, 1, 1]
