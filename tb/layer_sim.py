@@ -38,9 +38,18 @@ TOP = "accel_tb"
 RUNS = ROOT / "build" / "layers"
 ADDR_W = 18  # word-address width of the bench's external memory model (a build parameter of accel_tb)
 DRAM_WORDS = 1 << ADDR_W
+#: A larger memory image gets a bench whose memory is the next power of two, up to 2^MAX_ADDR_W
+#: words (a build of its own, kept beside the default one): 4M words of 128 bits is 64 MiB.
+MAX_ADDR_W = 22
 
 
-def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = (), hw: str | None = None) -> Path:
+def bench_addr_w(words: int) -> int:
+    """The bench memory's address width for a memory image of `words` words."""
+    return max(ADDR_W, (max(words, 1) - 1).bit_length())
+
+
+def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = (), hw: str | None = None,
+                addr_w: int = ADDR_W) -> Path:
     """Build (or reuse, tb.sim.build) the layer bench for `sim`; one build serves every layer of
     every model. `defines` (e.g. MUT_ROUND) build a deliberately broken variant for the mutation tests.
     `hw` names the hardware description (hexgen.hw preset or path.json): its sizes are the
@@ -55,7 +64,7 @@ def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = (),
 
     sizes = rtl_parameters(load_hw(hw))
     defaults = rtl_parameters(PRESETS[DEFAULT])
-    params: dict[str, object] = {"ADDR_W": ADDR_W, **{k: v for k, v in sizes.items() if v != defaults[k]}}
+    params: dict[str, object] = {"ADDR_W": addr_w, **{k: v for k, v in sizes.items() if v != defaults[k]}}
     if len(params) > 1:
         refuse_parameters(hw or DEFAULT, sizes)
     args = accel_build_args(sim, waves=waves, defines=defines)
@@ -246,9 +255,11 @@ def _run_in(
     if not to_run and not chain:
         return refused
     mm = json.loads((cdir / "image" / "memory_map.json").read_text())
-    if int(mm["dram"]["words"]) > DRAM_WORDS:
-        raise SimError(f"the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory holds {DRAM_WORDS}")
-    bdir = build_accel(sim, waves=waves, defines=defines, hw=hw)
+    addr_w = bench_addr_w(int(mm["dram"]["words"]))
+    if addr_w > MAX_ADDR_W:
+        raise SimError(f"the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory "
+                       f"holds at most {1 << MAX_ADDR_W}")
+    bdir = build_accel(sim, waves=waves, defines=defines, hw=hw, addr_w=addr_w)
     job = {
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},

@@ -41,7 +41,7 @@ def _factory_file(tmp_path: Path, body: str, name: str = "net.py") -> Path:
 # ---- load_model ------------------------------------------------------------------------------
 
 def test_unknown_model_name():
-    with pytest.raises(ModelLoadError, match=r"unknown model 'nosuch': shipped models are mobilenetv2, vgg, mlp"):
+    with pytest.raises(ModelLoadError, match=r"unknown model 'nosuch': shipped models are mobilenetv2, vgg, mlp, mobilenetv2_224"):
         load_model("nosuch")
 
 

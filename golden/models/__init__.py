@@ -1,4 +1,5 @@
-"""Model registry: the shipped digits models and user factories (`path.py:factory`).
+"""Model registry: the shipped digits models, the generated full-size ones, and user factories
+(`path.py:factory`).
 
 A factory is a function of no arguments returning (float_model, calibration_batch): the float
 nn.Module and a float tensor batch [N, ...] of representative inputs.
@@ -39,6 +40,14 @@ SHIPPED: dict[str, ShippedModel] = {
     "mobilenetv2": ShippedModel("mobilenetv2", MobileNetV2Digits, 24, 3, 40, 3e-3, "MobileNetV2-style CNN, 3x24x24 input"),
     "vgg": ShippedModel("vgg", VGGDigits, 16, 1, 20, 2e-3, "VGG-style conv/ReLU/max-pool/FC, 1x16x16 input"),
     "mlp": ShippedModel("mlp", MLPDigits, 8, 1, 60, 3e-3, "3-Linear + ReLU MLP, 1x8x8 input"),
+}
+
+
+#: Full-size models with deterministic generated weights (no download): name -> (description,
+#: module path of a `load()` returning (float_model, calibration_batch)).
+GENERATED: dict[str, tuple[str, str]] = {
+    "mobilenetv2_224": ("MobileNetV2 1.0, 3x224x224, TF 'SAME' padding, generated weights with dead channels",
+                        "golden.models.mobilenetv2_224"),
 }
 
 
@@ -153,6 +162,11 @@ def load_model(ref: str | None = None) -> LoadedModel:
     ref = ref or DEFAULT_MODEL
     if ref in SHIPPED:
         return load_shipped(ref)
+    if ref in GENERATED:
+        import importlib
+
+        model, calibration = importlib.import_module(GENERATED[ref][1]).load()
+        return LoadedModel(ref, model, calibration)
     if ":" in ref or ref.endswith(".py") or "/" in ref:
         return load_factory(ref)
-    raise ModelLoadError(f"unknown model {ref!r}: shipped models are {', '.join(SHIPPED)}; or give path.py:factory")
+    raise ModelLoadError(f"unknown model {ref!r}: shipped models are {', '.join([*SHIPPED, *GENERATED])}; or give path.py:factory")

@@ -1,0 +1,60 @@
+"""The full-size model MODEL=mobilenetv2_224 (golden/models/mobilenetv2_224.py): MobileNetV2 1.0's
+layer shapes at 224x224 with TF 'SAME' padding and dead channels, deterministic generated weights;
+through golden against PyTorch's own int8 kernels, and (slow) a sample of its layers on the engine
+with the edge hardware description."""
+from __future__ import annotations
+
+import warnings
+
+import pytest
+import torch
+from torch import nn
+
+from golden import extract, quantize
+from golden.layers import AddLayer, ConvLayer, LinearLayer
+from golden.models import load_model
+from golden.models.mobilenetv2_224 import DEAD, MobileNetV2_224, generate
+from golden.oracle import compare_layers
+
+
+def test_generated_weights_are_deterministic_and_have_dead_channels() -> None:
+    a, b = generate(), generate()
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    convs = [m for m in a.modules() if isinstance(m, nn.Conv2d)]
+    dead = sum(int((m.weight.flatten(1).abs().sum(1) == 0).sum()) for m in convs)
+    assert dead == sum(n for _, n in DEAD)
+    # the state_dict of the architecture is what a user's trained weights load into
+    assert set(MobileNetV2_224().state_dict()) == set(a.state_dict())
+
+
+def test_full_size_model_through_golden_matches_pytorchs_kernels() -> None:
+    loaded = load_model("mobilenetv2_224")
+    x = loaded.calibration
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = quantize(loaded.float_model, x)
+        net = extract(q, x[:2])
+    convs = [l for l in net.layers if isinstance(l, ConvLayer)]
+    assert len(convs) == 52 and sum(isinstance(l, LinearLayer) for l in net.layers) == 1
+    assert sum(isinstance(l, AddLayer) for l in net.layers) == 10
+    assert round(sum(l.macs for l in net.compute_layers()) / 1e6, 1) == 300.8
+    # TF 'SAME': the stem and the four stride-2 depthwise convs pad right and bottom only
+    asym = [l.name for l in convs if not l.symmetric]
+    assert len(asym) == 5 and all(l.pads == (0, 1, 0, 1) for l in convs if not l.symmetric), asym
+    rows = compare_layers(net, q, x[:2])
+    bad = [str(r) for r in rows if not r.within_bound]
+    assert not bad, "golden outside the bound of PyTorch's int8 kernels:\n" + "\n".join(bad)
+    # the generated network's prediction depends on the image
+    pred = net.predict(net.quantize_input(x))
+    assert len(set(pred.tolist())) > 4, pred
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+def test_full_size_layers_on_the_edge_engine() -> None:
+    """A pointwise layer at 112x112, a depthwise, the widest pointwise and the fc, bit-exact."""
+    from tb import layer_sim
+
+    res = layer_sim.run(layers=["conv4", "conv14", "conv52", "fc1"], sim="verilator", model="mobilenetv2_224", seed=0,
+                        hw="edge")
+    assert [r["status"] for r in res] == ["PASS"] * 4, [(r["layer"], r["status"], r.get("reason")) for r in res]
