@@ -100,6 +100,7 @@ def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNe
     convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
     dead = dict(DEAD)
     for i, m in enumerate(convs):
+        assert m.bias is not None  # every layer has one (batch norm folded)
         fan_in = m.weight[0].numel()
         spread = torch.exp(0.5 * torch.randn(m.weight.shape[0], generator=g))  # per-channel (folded BN) scales
         w = torch.randn(m.weight.shape, generator=g) / fan_in ** 0.5
@@ -125,7 +126,7 @@ def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNe
     # the classifier reads the features' deviation from their mean over the calibration images
     # (folded into its bias), so the prediction depends on the image: a random deep network's
     # pooled features share a large image-independent part
-    fc = convs[-1]
+    fc = model.classifier
     feats = model.flatten(model.pool(model.features(x)))
     fc.bias.copy_(-fc.weight @ feats.mean(0))
     fc.weight.div_(float(fc(feats).std()))
