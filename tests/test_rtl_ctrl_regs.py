@@ -1,6 +1,6 @@
 """RTL regression: the engine's control registers and main FSM (rtl/ctrl_regs.sv, bench
 tb/test_ctrl_regs.py) against the CSR map (tb/csr.py) on Icarus with the default build facts and
-those of the edge preset, and on Verilator (edge)."""
+those of the edge preset, and on Verilator (edge) behind the `slow` marker (the layer regression runs the unit on Verilator)."""
 from __future__ import annotations
 
 import pytest
@@ -11,7 +11,7 @@ from tb import sim
 pytestmark = pytest.mark.sim
 
 CASES = [pytest.param("icarus", "default", id="icarus-default"), pytest.param("icarus", "edge", id="icarus-edge"),
-         pytest.param("verilator", "edge", id="verilator-edge")]
+         pytest.param("verilator", "edge", id="verilator-edge", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("simulator, hw", CASES)

@@ -2,7 +2,8 @@
 tb/test_drain_requant.py): golden's accumulators in, hexgen's expected segment out, at two
 hardware descriptions (tiny, a 4x8 array with 32-bit words and four record words per k_tile; edge,
 16x16 with 128-bit words) on Icarus, and tiny on
-Verilator."""
+Verilator behind the `slow` marker (its build costs the fast suite ~10 s on a clean clone; the
+layer regression runs the unit on Verilator)."""
 from __future__ import annotations
 
 import pytest
@@ -19,7 +20,7 @@ def params(hw: str) -> dict[str, int]:
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
-         pytest.param("verilator", "tiny", id="verilator-tiny")]
+         pytest.param("verilator", "tiny", id="verilator-tiny", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("simulator, hw", CASES)
