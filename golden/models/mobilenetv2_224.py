@@ -22,6 +22,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from golden.models.zoo import InvertedResidual
+
 #: (expansion t, output channels c, repeats n, first stride s) of the 17 inverted residual blocks
 BLOCKS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3, 1), (6, 160, 3, 2), (6, 320, 1, 1)]
 INPUT_SHAPE = (3, 224, 224)
@@ -43,21 +45,6 @@ def conv(c_in: int, c_out: int, k: int, stride: int, groups: int = 1, act: bool 
     return nn.Sequential(*layers)
 
 
-class InvertedResidual(nn.Module):
-    def __init__(self, c_in: int, c_out: int, stride: int, expand: int) -> None:
-        super().__init__()
-        hidden = c_in * expand
-        layers: list[nn.Module] = []
-        if expand != 1:
-            layers.append(conv(c_in, hidden, 1, 1))
-        layers += [conv(hidden, hidden, 3, stride, groups=hidden), conv(hidden, c_out, 1, 1, act=False)]
-        self.conv = nn.Sequential(*layers)
-        self.use_res = stride == 1 and c_in == c_out
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return x + self.conv(x) if self.use_res else self.conv(x)
-
-
 class MobileNetV2_224(nn.Module):
     input_shape = INPUT_SHAPE
 
@@ -67,7 +54,7 @@ class MobileNetV2_224(nn.Module):
         c = 32
         for t, c_out, n, s in BLOCKS:
             for i in range(n):
-                layers.append(InvertedResidual(c, c_out, s if i == 0 else 1, t))
+                layers.append(InvertedResidual(c, c_out, s if i == 0 else 1, t, conv=conv))
                 c = c_out
         layers.append(conv(c, 1280, 1, 1))
         self.features = nn.Sequential(*layers)

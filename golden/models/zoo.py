@@ -1,6 +1,8 @@
 """The shipped float models, all trained on digits (see scripts/train_models.py)."""
 from __future__ import annotations
 
+from typing import Callable
+
 import torch
 from torch import nn
 
@@ -17,15 +19,16 @@ def conv_bn_act(c_in: int, c_out: int, k: int, stride: int, groups: int = 1, act
 
 class InvertedResidual(nn.Module):
     """MobileNetV2 block: 1x1 expand (if t > 1), 3x3 depthwise, 1x1 linear project, residual add
-    when the block keeps shape."""
+    when the block keeps shape. `conv(c_in, c_out, k, stride, groups=, act=)` builds each conv
+    (conv_bn_act here; golden.models.mobilenetv2_224 passes its TF 'SAME' one)."""
 
-    def __init__(self, c_in: int, c_out: int, stride: int, expand: int) -> None:
+    def __init__(self, c_in: int, c_out: int, stride: int, expand: int, conv: Callable[..., nn.Module] = conv_bn_act) -> None:
         super().__init__()
         hidden = c_in * expand
         layers: list[nn.Module] = []
         if expand != 1:
-            layers.append(conv_bn_act(c_in, hidden, 1, 1))
-        layers += [conv_bn_act(hidden, hidden, 3, stride, groups=hidden), conv_bn_act(hidden, c_out, 1, 1, act=False)]
+            layers.append(conv(c_in, hidden, 1, 1))
+        layers += [conv(hidden, hidden, 3, stride, groups=hidden), conv(hidden, c_out, 1, 1, act=False)]
         self.conv = nn.Sequential(*layers)
         self.use_res = stride == 1 and c_in == c_out
 
