@@ -75,11 +75,11 @@ def test_mac_array_has_one_multiplier_per_cell(small: dict) -> None:
 
 def test_accel_top_memory_bits_are_its_buffers(small: dict) -> None:
     p = small["parameters"]
-    # rtl/accel_top.sv, "buffers": act_buf [ACT_WORDS] and wgt_buf [2 * WGT_WORDS] of WORD_BITS,
-    # bias_buf and scale_buf [REC_WORDS] of 64-bit records. Counted over accel_top and the units
-    # under it (a buffer may move into a unit of its own); every other array is of 64 words or fewer.
+    # the units' buffers, all of WORD_BITS words: act_buf [ACT_WORDS] (gather.sv), wgt_buf
+    # [2 * WGT_WORDS] (compute_issue.sv), bias_buf and scale_buf [REC_WORDS] (drain_requant.sv).
+    # Counted over accel_top and the units under it; every other array is of 64 words or fewer.
     expect = (p["ACT_WORDS"] * p["WORD_BITS"] + 2 * p["WGT_WORDS"] * p["WORD_BITS"]
-              + 2 * p["REC_WORDS"] * 64)
+              + 2 * p["REC_WORDS"] * p["WORD_BITS"])
     memories = [m for u in small["units"].values() for m in u["memories"]]
     assert small["total"]["mem_bits"] == expect, memories
     assert sorted(m["name"] for m in memories) == ["act_buf", "bias_buf", "scale_buf", "wgt_buf"]
