@@ -137,6 +137,12 @@ def _carrier_dtype(k_dot: int) -> type:
     return np.float32 if k_dot * MAX_TERM < 2**24 else np.float64
 
 
+def conv_out_size(size: int, before: int, after: int, kernel: int, stride: int) -> int:
+    """Output size of a conv along one axis with `before` / `after` zero padding: the one formula
+    (golden's conv, hexgen's rule book and checker, the synthetic layers; rtl/desc_check.sv mirrors it)."""
+    return (size + before + after - kernel) // stride + 1
+
+
 def conv_acc(
     x: NDArray[np.uint8],
     w: NDArray[np.int8],
@@ -168,8 +174,8 @@ def conv_acc(
     sy, sx = stride
     top, bottom, left, right = (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else padding
     dt = _carrier_dtype(cg * kh * kw)
-    ho = (h + top + bottom - kh) // sy + 1
-    wo = (wd + left + right - kw) // sx + 1
+    ho = conv_out_size(h, top, bottom, kh, sy)
+    wo = conv_out_size(wd, left, right, kw, sx)
     # PyTorch's float convolution as the carrier (arithmetic.md allows it: every partial sum is an
     # integer the carrier holds exactly, whatever order the kernel adds in). Zero padding of the
     # centred activations is a padding activation of z_in. 2-3x faster than numpy im2col here.

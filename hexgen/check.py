@@ -17,6 +17,7 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
+from golden.arith import conv_out_size
 from golden.layers import conv_kind
 from hexgen.config import HardwareConfig
 from hexgen.errors import ConfigError, HexFormatError, HexgenError, LayoutError
@@ -133,7 +134,7 @@ def _check_layer(
         if len(ins) != 3 or len(outs) != 3:
             out.append(f"{where}.descriptor: a {d['kind']} layer has 3-element in_shape and out_shape, not {ins} and {outs}")
         else:
-            ho, wo = (ins[1] + py + pb - kh) // sy + 1, (ins[2] + px + pr - kw) // sx + 1
+            ho, wo = conv_out_size(ins[1], py, pb, kh, sy), conv_out_size(ins[2], px, pr, kw, sx)
             if [ho, wo] != outs[1:]:
                 out.append(f"{where}.descriptor.out_shape: {outs} does not follow from in_shape {ins}, kernel, stride "
                            f"and padding (gives {outs[0]}x{ho}x{wo})")

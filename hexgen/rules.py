@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from golden.arith import conv_out_size
 from hexgen.config import HardwareConfig
 
 #: KIND register codes (conv and pointwise share one mapping).
@@ -40,7 +41,7 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "KH": d["kernel"][0], "KW": d["kernel"][1],
         "STRIDE_Y": d["stride"][0], "STRIDE_X": d["stride"][1],
         "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
-        "PAD_BOTTOM": d.get("padding_end", d["padding"])[0], "PAD_RIGHT": d.get("padding_end", d["padding"])[1],
+        "PAD_BOTTOM": d["padding_end"][0], "PAD_RIGHT": d["padding_end"][1],
         "GROUPS": d["groups"], "LO": d["lo"], "HI": d["hi"],
     }
 
@@ -74,10 +75,6 @@ def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None
                  steps if dw else steps * rows, kt_out * npix, kt_out * (rows * 64 // wb))
 
 
-def _out_size(size: int, before: int, after: int, kernel: int, stride: int) -> int:
-    return (size + before + after - kernel) // stride + 1
-
-
 def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int = MAX_KERNEL) -> tuple[str, str] | None:
     """The first register the engine cannot run and why, or None if it runs the descriptor.
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
@@ -103,7 +100,7 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
         return "GROUPS", f"groups {r['GROUPS']}: the engine runs groups = 1 and depthwise only"
     for f, size, before, after, k, s in (("OUT_H", "IN_H", "PAD_TOP", "PAD_BOTTOM", "KH", "STRIDE_Y"),
                                          ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "KW", "STRIDE_X")):
-        if r[size] + r[before] + r[after] < r[k] or r[f] != _out_size(r[size], r[before], r[after], r[k], r[s]):
+        if r[size] + r[before] + r[after] < r[k] or r[f] != conv_out_size(r[size], r[before], r[after], r[k], r[s]):
             return f, f"output size {r[f]} does not follow from the input, kernel, stride and padding"
     if n.plane > COUNTER_MAX:
         return "IN_H", f"input image of {n.plane} pixels: the engine counts at most {COUNTER_MAX}"

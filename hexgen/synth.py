@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from golden.arith import BiasCodes
+from golden.arith import BiasCodes, conv_out_size
 from golden.layers import INPUT, ConvLayer, FlattenLayer, InputQuant, Layer, LinearLayer, Network, Requant, conv_kind
 
 
@@ -46,8 +46,8 @@ def conv_layer(
     cg = c // groups
     kh, kw = kernel
     bottom, right = pad_end if pad_end is not None else padding
-    ho = (hw[0] + padding[0] + bottom - kh) // stride[0] + 1
-    wo = (hw[1] + padding[1] + right - kw) // stride[1] + 1
+    ho = conv_out_size(hw[0], padding[0], bottom, kh, stride[0])
+    wo = conv_out_size(hw[1], padding[1], right, kw, stride[1])
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
     kind = conv_kind(c, groups, kernel)  # a 1-channel "depthwise" conv is a plain conv

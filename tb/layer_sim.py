@@ -36,8 +36,7 @@ RTL = ROOT / "rtl"
 TB_HDL = ROOT / "tb" / "hdl"
 TOP = "accel_tb"
 RUNS = ROOT / "build" / "layers"
-ADDR_W = 18  # word-address width of the bench's external memory model (a build parameter of accel_tb)
-DRAM_WORDS = 1 << ADDR_W
+ADDR_W = 18  # word-address width of the bench's external memory model (a build parameter of accel_tb), at least
 #: A larger memory image gets a bench whose memory is the next power of two, up to 2^MAX_ADDR_W
 #: words (a build of its own, kept beside the default one): 4M words of 128 bits is 64 MiB.
 MAX_ADDR_W = 22

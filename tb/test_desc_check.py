@@ -18,6 +18,7 @@ from typing import Any
 import cocotb
 from cocotb.triggers import Timer
 
+from golden.arith import conv_out_size
 from hexgen import HardwareConfig
 from hexgen.rules import KIND_CODES, REGISTERS, engine_refusal, register_needs
 from tb.csr import CSR, field_name
@@ -59,8 +60,8 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
              "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4),
              "PAD_TOP": rng.randint(0, kh - 1), "PAD_BOTTOM": rng.randint(0, kh - 1), "PAD_LEFT": rng.randint(0, kw - 1),
              "PAD_RIGHT": rng.randint(0, kw - 1), "GROUPS": c if kind == "depthwise" else 1}
-    r["OUT_H"] = (r["IN_H"] + r["PAD_TOP"] + r["PAD_BOTTOM"] - r["KH"]) // r["STRIDE_Y"] + 1
-    r["OUT_W"] = (r["IN_W"] + r["PAD_LEFT"] + r["PAD_RIGHT"] - r["KW"]) // r["STRIDE_X"] + 1
+    r["OUT_H"] = conv_out_size(r["IN_H"], r["PAD_TOP"], r["PAD_BOTTOM"], r["KH"], r["STRIDE_Y"])
+    r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"])
     lo = rng.randint(0, 255)
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
     return r

@@ -1,7 +1,7 @@
 """cocotb bench of rtl/load_seq.sv (the engine's load sequencer) against hexgen's memory map.
 
 Each case is a random conv, depthwise, pointwise or fc layer that fits the hardware description
-($HW: a hexgen.hw preset), laid out by hexgen (build_image). The bench programs the unit with the
+($HW: a hexgen.hw preset), laid out by hexgen (tb.unit_layers.random_layer). The bench programs the unit with the
 layer's registers, derived sizes (hexgen.rules.register_needs) and segment bases, takes its
 commands with random ready, answers each with a done (tag) after a random delay in order, and
 models the compute unit finishing k_tiles at random once their weights, records and input are in.
@@ -22,49 +22,19 @@ import random
 from typing import Any
 
 import cocotb
-import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from hexgen import build_image
-from hexgen import synth
-from hexgen.errors import HexgenError
 from hexgen.hw import load_hw
 from hexgen.rules import descriptor_registers, register_needs
 from tb.csr import BUFFER_TAGS, READER_STATES
 from tb.sim import bench_seed
+from tb.unit_layers import KINDS, random_layer
 
 TEST_FILE = "tests/test_rtl_load_seq.py"
 TAG = {name: v for v, name in BUFFER_TAGS.items()}
 SEGMENT_TAG = {"weights": TAG["TgWgt"], "bias": TAG["TgBias"], "scale": TAG["TgScale"], "input": TAG["TgAct"]}
 SQ_DONE = next(v for v, (name, _) in READER_STATES.items() if name == "SqDone")
-
-
-KINDS = ("conv", "depthwise", "pointwise", "fc")
-
-
-def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 14) -> tuple[Any, Any]:
-    """A layer of `kind` hexgen lays out for `cfg` (retried until it fits) and its image."""
-    nrng = np.random.default_rng(rng.randrange(2**31))
-    while True:
-        c = rng.randint(1, 3 * cfg.array_rows + 3)
-        if kind == "fc":
-            layer = synth.fc_layer(nrng, c=rng.randint(1, 300), k=rng.randint(1, 4 * cfg.array_rows + 5))
-            shape: tuple[int, ...] = layer.in_shape
-        else:
-            k = rng.choice([3, 5]) if kind == "conv" else rng.choice([1, 3, 5]) if kind == "depthwise" else 1
-            hw = (rng.randint(k, max_hw), rng.randint(k, max_hw))
-            layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, 4 * cfg.array_rows + 5),
-                                     hw=hw, kernel=(k, k), stride=(rng.randint(1, 2), rng.randint(1, 2)),
-                                     padding=(k // 2, k // 2), depthwise=kind == "depthwise")
-            shape = layer.in_shape
-        net = synth.network([layer], shape)
-        x = nrng.integers(0, 256, (1, *shape)).astype(np.uint8)
-        try:
-            image = build_image(net, x, cfg, model="load_seq")
-        except HexgenError:
-            continue  # does not fit this description: draw again
-        return layer, image
 
 
 def command_pattern(regs: dict[str, int], need: Any) -> list[str]:
@@ -188,7 +158,10 @@ async def test_commands_against_the_memory_map(dut: Any) -> None:
     problems: list[str] = []
     kinds = set()
     for i in range(int(os.environ.get("LOAD_CASES", "14"))):  # the kinds in turn, so each is covered
-        layer, image = random_layer(rng, cfg, KINDS[i % len(KINDS)])
+        # larger images, fc inputs and channel counts than the other unit benches: more rows,
+        # bursts across MAX_BURST and k_tiles to sequence
+        layer, image, _x = random_layer(rng, cfg, KINDS[i % len(KINDS)], max_hw=14, fc_max_c=300,
+                                        max_k=4 * cfg.array_rows + 5)
         mm = image.memory_map()
         kinds.add(mm["layers"][0]["kind"])
         problems += await run_case(dut, rng, cfg, mm, cfg.weight_buf_words)

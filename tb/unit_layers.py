@@ -26,16 +26,18 @@ KINDS = ("conv", "depthwise", "pointwise", "fc")
 RunCase = Callable[[Any, random.Random, Any, Any, Any, Any], Awaitable[list[str]]]
 
 
-def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any, Any]:
+def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, fc_max_c: int | None = None,
+                 max_k: int | None = None) -> tuple[Any, Any, Any]:
     """A small layer of `kind` that hexgen lays out for `cfg` (drawn again until one fits): the
-    golden layer, hexgen's image and the input (uint8 [1, *in_shape])."""
+    golden layer, hexgen's image and the input (uint8 [1, *in_shape]). Image sides up to max_hw,
+    fc inputs up to fc_max_c (default 3 x rows + 5), outputs up to max_k (default 2 x rows + 3)."""
     nrng = np.random.default_rng(rng.randrange(2**31))
     r = cfg.array_rows
     while True:
         c = rng.choice([1, 3, r - 1, r, r + 1, 2 * r + 3])
         c = max(c, 1)
         if kind == "fc":
-            layer = synth.fc_layer(nrng, c=rng.randint(1, 3 * r + 5), k=rng.randint(1, 2 * r + 3))
+            layer = synth.fc_layer(nrng, c=rng.randint(1, fc_max_c or 3 * r + 5), k=rng.randint(1, max_k or 2 * r + 3))
         else:
             if kind == "pointwise":
                 kernel = (1, 1)
@@ -43,11 +45,11 @@ def random_layer(rng: random.Random, cfg: Any, kind: str) -> tuple[Any, Any, Any
                 kernel = (rng.choice([1, 2, 3, 5]), rng.choice([1, 2, 3, 5]))
                 if kind == "conv" and kernel == (1, 1):
                     kernel = (3, 1)
-            hw = (rng.randint(kernel[0], 11), rng.randint(kernel[1], 11))
+            hw = (rng.randint(kernel[0], max_hw), rng.randint(kernel[1], max_hw))
             pad = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1))
             # half the layers padded differently below / right (TF 'SAME')
             end = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1)) if rng.random() < 0.5 else None
-            layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, 2 * r + 3), hw=hw,
+            layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, max_k or 2 * r + 3), hw=hw,
                                      kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad, pad_end=end,
                                      depthwise=kind == "depthwise")
             if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
