@@ -425,6 +425,15 @@ def run(
     )
 
 
+def unit_parameters(hw: str, names: Sequence[str]) -> dict[str, int]:
+    """The build parameters `names` of a unit bench for a hardware description (hexgen.hw preset
+    or path.json), as the layer bench gets them (hexgen.hw.rtl_parameters)."""
+    from hexgen.hw import load_hw, rtl_parameters
+
+    p = rtl_parameters(load_hw(hw))
+    return {n: p[n] for n in names}
+
+
 def bench_seed(log: Any, test_file: str, case: str = "") -> int:
     """The seed of a random unit bench: $RTL_SEED, or a fresh one; logged with the command that
     reruns exactly this case (`case`: a word of the pytest id besides the simulator)."""

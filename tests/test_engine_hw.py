@@ -180,3 +180,14 @@ def test_activation_buffer_past_65536_words_is_addressed_whole(tmp_path: Path):
     res = layer_sim.run(layers=None, sim="verilator", model=f"{f}:make", seed=0, hw=str(hw))
     assert [r["status"] for r in res] == ["PASS"], layer_sim.table(res)
     assert res[0]["words_read"] > 65536
+
+
+def test_bench_memory_holds_the_whole_image() -> None:
+    """The layer bench's external memory is sized from the memory image (tb.layer_sim.bench_addr_w):
+    never smaller than the image (a wrapped address would let the engine read one segment for
+    another), the default 2^18 words for every shipped digits model, one build per power of two."""
+    aw = layer_sim.bench_addr_w
+    assert aw(1) == aw(1 << 18) == layer_sim.ADDR_W == 18
+    assert aw((1 << 18) + 1) == 19 and aw(1_004_728) == 20  # mobilenetv2_224's image: 20 bits
+    for words in (1, 5, 1000, (1 << 18) - 1, 1 << 18, (1 << 20) + 3, 1 << 22):
+        assert (1 << aw(words)) >= words and (aw(words) == 18 or (1 << (aw(words) - 1)) < words)

@@ -6,15 +6,13 @@ from __future__ import annotations
 
 import pytest
 
-from hexgen.hw import load_hw
 from tb import sim
 
 pytestmark = pytest.mark.sim
 
 
 def params(hw: str) -> dict[str, int]:
-    cfg = load_hw(hw)
-    return {"ROWS": cfg.array_rows, "COLS": cfg.array_cols, "WORD_BITS": cfg.word_bits, "WGT_WORDS": cfg.weight_buf_words}
+    return sim.unit_parameters(hw, ("ROWS", "COLS", "WORD_BITS", "WGT_WORDS"))
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),

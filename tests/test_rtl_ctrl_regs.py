@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import pytest
 
-from hexgen.hw import load_hw, rtl_parameters
 from tb import sim
 
 pytestmark = pytest.mark.sim
@@ -16,6 +15,5 @@ CASES = [pytest.param("icarus", "default", id="icarus-default"), pytest.param("i
 
 @pytest.mark.parametrize("simulator, hw", CASES)
 def test_ctrl_regs(simulator: str, hw: str) -> None:
-    p = rtl_parameters(load_hw(hw))
-    params = {k: p[k] for k in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}
+    params = sim.unit_parameters(hw, ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS"))
     sim.run("ctrl_regs", simulator, "tb.test_ctrl_regs", parameters=params, run_name=hw)

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 import pytest
 
-from hexgen.hw import load_hw
 from tb import sim
 
 pytestmark = pytest.mark.sim
 
 
 def params(hw: str) -> dict[str, int]:
-    cfg = load_hw(hw)
-    return {"ROWS": cfg.array_rows, "WORD_BITS": cfg.word_bits, "REC_WORDS": cfg.bias_buf_words}
+    return sim.unit_parameters(hw, ("ROWS", "WORD_BITS", "REC_WORDS"))
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
