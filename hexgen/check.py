@@ -192,6 +192,9 @@ def _check_layer(
         out.append(f"{where}.schedule: is {entry['schedule']}; the layer gives {list(plan.schedule)}")
     if entry["pixel_tile"] != plan.pixel_tile:
         out.append(f"{where}.pixel_tile: is {entry['pixel_tile']}; config.array_cols {cfg.array_cols} gives {plan.pixel_tile}")
+    if entry["passes"] != plan.passes_json():
+        out.append(f"{where}.passes: disagree with the bands and groups the descriptor gives "
+                   f"(band_rows {plan.descriptor['band_rows']}, group_k_tiles {plan.descriptor['group_k_tiles']})")
     want_buf = [{"buffer": b.buffer, "what": b.what, "need": b.need, "capacity": b.capacity} for b in plan.buffers]
     if entry["buffers"] != want_buf:
         out.append(f"{where}.buffers: disagree with the layer's needs and config's capacities ({want_buf})")

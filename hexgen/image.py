@@ -174,6 +174,7 @@ class Image:
                     "schedule": list(p.schedule),
                     "pixel_tile": p.pixel_tile,
                     "buffers": [{"buffer": b.buffer, "what": b.what, "need": b.need, "capacity": b.capacity} for b in p.buffers],
+                    "passes": p.passes_json(),
                 }
                 for p in self.plans
             ],

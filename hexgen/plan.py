@@ -22,6 +22,7 @@ cannot match.
 """
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +31,7 @@ from numpy.typing import NDArray
 
 from golden.layers import ConvLayer, Layer, LinearLayer
 from hexgen.config import HardwareConfig
-from hexgen.rules import descriptor_registers, engine_refusal, register_needs
+from hexgen.rules import Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
 
@@ -71,6 +72,10 @@ class LayerPlan:
     pixel_tile: int
     buffers: tuple[BufferNeed, ...]
     descriptor: dict[str, Any]
+    passes: tuple[Pass, ...] = ()  # bands x output-channel groups, in the engine's order
+
+    def passes_json(self) -> list[dict[str, int]]:
+        return [dataclasses.asdict(p) for p in self.passes]
 
     def layout(self, segment: str) -> Layout:
         for s, lay in self.layouts:
@@ -83,7 +88,8 @@ def is_compute(layer: Layer) -> bool:
     return isinstance(layer, (ConvLayer, LinearLayer))
 
 
-def _act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfig) -> Layout:
+def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfig) -> Layout:
+    """The activation layout (input, expected, output) of a [C, H, W] or [C] tensor of `images` images."""
     r = cfg.channel_tile
     if len(shape) == 3:
         return Layout(("n", "c", "y", "x"), (images, *shape), (("c", r),), ("n", "c_tile", "y", "x", "c_lane"), 8, False, pad, cfg.word_bits)
@@ -150,18 +156,23 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     bias = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, 0, wb, BIAS_FIELDS)
     scale = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, SCALE_PAD, wb, SCALE_FIELDS)
     z_out = int(layer.requant.z_out)
-    inp = _act_layout(layer.in_shape, images, int(layer.z_in), cfg)
-    exp = _act_layout(layer.out_shape, images, z_out, cfg)
-    out = _act_layout(layer.out_shape, images, 255 - z_out, cfg)
+    inp = act_layout(layer.in_shape, images, int(layer.z_in), cfg)
+    exp = act_layout(layer.out_shape, images, z_out, cfg)
+    out = act_layout(layer.out_shape, images, 255 - z_out, cfg)
     p_tile = min(cfg.pixel_tile, pixels)
-    # the engine's needs, computed once (hexgen.rules, mirrored in rtl/desc_check.sv)
+    # bands of output rows and groups of output-channel tiles (hexgen.rules.plan_tiling), then the
+    # engine's needs, computed once (hexgen.rules, mirrored in rtl/desc_check.sv)
+    tiling = plan_tiling(descriptor_registers({**desc, "band_rows": 0, "group_k_tiles": 0}), cfg)
+    desc.update(band_rows=tiling["BAND_ROWS"], group_k_tiles=tiling["GROUP_KT"])
     need = register_needs(descriptor_registers(desc), r, wb)
+    band = f"one band of {desc['band_rows']} output rows: {need.band_in_rows} input rows, halo included"
+    group = f"{desc['group_k_tiles']} output-channel tiles"
     buffers = (
         BufferNeed("weight", "one output-channel tile of weights", need.weight, cfg.weight_buf_words),
-        BufferNeed("act", "one image of input activations", need.act, cfg.act_buf_words),
+        BufferNeed("act", f"input activations of {band}", need.act, cfg.act_buf_words),
         BufferNeed("out", "one output tile (pixel tile x channel vector)", p_tile * exp.vector_words, cfg.out_buf_words),
-        BufferNeed("bias", "the bias records of every output channel", need.records, cfg.bias_buf_words),
-        BufferNeed("scale", "the scale records of every output channel", need.records, cfg.scale_buf_words),
+        BufferNeed("bias", f"the bias records of {group}", need.records, cfg.bias_buf_words),
+        BufferNeed("scale", f"the scale records of {group}", need.records, cfg.scale_buf_words),
     )
     if check_fit:
         for b in buffers:
@@ -172,7 +183,8 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         if refusal is not None:
             raise LayoutError(f"layer {layer.name}: the engine cannot run field {refusal[0]}: {refusal[1]}")
     layouts = (("weights", w), ("bias", bias), ("scale", scale), ("input", inp), ("expected", exp), ("output", out))
-    return LayerPlan(layer.name, layer.kind, layouts, schedule, p_tile, buffers, desc)
+    return LayerPlan(layer.name, layer.kind, layouts, schedule, p_tile, buffers, desc,
+                     tuple(passes(descriptor_registers(desc), r, wb)))
 
 
 def layer_arrays(layer: Layer, x_in: NDArray[np.uint8], y_out: NDArray[np.uint8]) -> dict[str, NDArray[np.int64]]:

@@ -26,7 +26,7 @@ MAX_STRIDE = 4
 COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
-             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "LO", "HI")
+             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "LO", "HI")
 
 
 def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
@@ -42,7 +42,8 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "STRIDE_Y": d["stride"][0], "STRIDE_X": d["stride"][1],
         "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
         "PAD_BOTTOM": d["padding_end"][0], "PAD_RIGHT": d["padding_end"][1],
-        "GROUPS": d["groups"], "LO": d["lo"], "HI": d["hi"],
+        "GROUPS": d["groups"], "BAND_ROWS": d["band_rows"], "GROUP_KT": d["group_k_tiles"],
+        "LO": d["lo"], "HI": d["hi"],
     }
 
 
@@ -56,11 +57,13 @@ class Needs:
     plane: int      # input rows x columns
     npix: int       # output pixels
     steps: int      # steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
-    act: int        # activation buffer words: the whole input image
+    act: int        # activation buffer words: one band's input rows (halo included) of every channel
+                    # tile (depthwise: of GROUP_KT channel tiles, a group's own)
     weight: int     # weight bank words: one k_tile of weights
     out: int        # output words
-    records: int    # words of bias (and of scale) records of every output channel: ROWS 64-bit
+    records: int    # words of bias (and of scale) records of one output-channel group: ROWS 64-bit
                     # records per k_tile, packed into words of word_bits
+    band_in_rows: int  # input rows a band of BAND_ROWS output rows reads at most (halo included)
 
 
 def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> Needs:
@@ -71,8 +74,99 @@ def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None
     kt_out = -(-r["OUT_C"] // rows)
     npix = r["OUT_H"] * r["OUT_W"]
     steps = r["KH"] * r["KW"] * (1 if dw else ct_in)
-    return Needs(dw, ct_in, kt_out, r["IN_H"] * r["IN_W"], npix, steps, ct_in * r["IN_H"] * r["IN_W"],
-                 steps if dw else steps * rows, kt_out * npix, kt_out * (rows * 64 // wb))
+    in_rows = band_in_rows(r["BAND_ROWS"], r["STRIDE_Y"], r["KH"], r["IN_H"])
+    # a depthwise pass reads only its own channel tiles (one per output-channel tile of its group)
+    act_tiles = r["GROUP_KT"] if dw else ct_in
+    return Needs(dw, ct_in, kt_out, r["IN_H"] * r["IN_W"], npix, steps, act_tiles * in_rows * r["IN_W"],
+                 steps if dw else steps * rows, kt_out * npix, r["GROUP_KT"] * record_words_per_k_tile(rows, wb),
+                 in_rows)
+
+
+def record_words_per_k_tile(rows: int, word_bits: int) -> int:
+    """ROWS 64-bit records (one per output channel of a k_tile) packed into words (REC_WPK: 8 for
+    every size the engine builds, word_bits = rows x 8; at least one word for layouts hexgen makes
+    for other word widths)."""
+    return -(-rows * 64 // word_bits)
+
+
+def band_in_rows(band_rows: int, stride: int, kernel: int, in_h: int) -> int:
+    """The input rows a band of `band_rows` output rows reads at most: its own rows at the stride
+    plus the halo (kernel - stride rows shared with the next band), never more than the image."""
+    return min(in_h, max(0, band_rows - 1) * stride + kernel)
+
+
+# ---- bands and output-channel groups -----------------------------------------------------------
+# A layer whose input does not fit the activation buffer runs in bands of BAND_ROWS output rows;
+# one whose records do not fit the record buffers in groups of GROUP_KT output-channel tiles. The
+# engine walks the passes itself (rtl/band_seq.sv mirrors `passes`, band outer, group inner): each
+# pass is the layer cut to its output rows and channel tiles, run exactly as a layer is run, with
+# its input rows loaded into the activation buffer from row 0 and its output written in place.
+
+
+@dataclass(frozen=True)
+class Pass:
+    """One pass of a layer: a band of output rows and a group of output-channel tiles."""
+
+    band: int
+    group: int
+    out_y: int       # first output row
+    out_rows: int
+    in_y: int        # first input row it loads (0 <= in_y < IN_H)
+    in_rows: int     # input rows it loads, halo included, clipped to the image
+    pad_top: int     # zero rows above its first loaded row (the layer's padding, first band only)
+    pad_bottom: int  # zero rows below its last loaded row (last band only)
+    k_tile: int      # first output-channel tile
+    k_tiles: int
+    c_tile: int      # first input channel tile it loads (depthwise: its k_tile; else 0)
+    c_tiles: int     # input channel tiles it loads (depthwise: its k_tiles; else all)
+    npix: int        # its output pixels (out_rows x OUT_W)
+    act: int         # activation buffer words it fills (c_tiles channel tiles of in_rows rows)
+    in_offset: int   # word offsets from the layer's segment bases: input (each channel tile's rows
+    out_offset: int  # at the layer's plane stride), output, weights, bias and scale records
+    w_offset: int
+    rec_offset: int
+
+
+def passes(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> list[Pass]:
+    """Every pass of the layer, in the engine's order (band outer, output-channel group inner)."""
+    wb = word_bits or rows * 8
+    n = register_needs(r, rows, wb)
+    sy, kh, in_h, in_w, out_w = r["STRIDE_Y"], r["KH"], r["IN_H"], r["IN_W"], r["OUT_W"]
+    out: list[Pass] = []
+    for band, oy0 in enumerate(range(0, r["OUT_H"], r["BAND_ROWS"])):
+        oy1 = min(oy0 + r["BAND_ROWS"], r["OUT_H"])
+        first = oy0 * sy - r["PAD_TOP"]             # input row of the band's first window (may be < 0)
+        last = (oy1 - 1) * sy - r["PAD_TOP"] + kh - 1  # input row of its last window's bottom (may be >= IN_H)
+        iy0, iy1 = max(first, 0), min(last, in_h - 1)
+        for group, kt0 in enumerate(range(0, n.kt_out, r["GROUP_KT"])):
+            kts = min(r["GROUP_KT"], n.kt_out - kt0)
+            ct0, cts = (kt0, kts) if n.depthwise else (0, n.ct_in)
+            out.append(Pass(band, group, oy0, oy1 - oy0, iy0, iy1 - iy0 + 1, iy0 - first, last - iy1, kt0, kts, ct0, cts,
+                            (oy1 - oy0) * out_w, cts * (iy1 - iy0 + 1) * in_w, ct0 * n.plane + iy0 * in_w,
+                            kt0 * n.npix + oy0 * out_w, kt0 * n.weight, kt0 * record_words_per_k_tile(rows, wb)))
+    return out
+
+
+def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
+    """BAND_ROWS and GROUP_KT for a layer (registers without them): the fewest passes whose input
+    rows fit the activation buffer and whose records fit the record buffers, their sizes evened
+    out (112 rows in bands of at most 35 become 4 bands of 28, not 35, 35, 35 and 7). When not even
+    one output row fits, BAND_ROWS is 1 and engine_refusal names the buffer."""
+    ct_in = -(-r["IN_C"] // cfg.array_rows)
+    kt_out = max(1, -(-r["OUT_C"] // cfg.array_rows))
+    group = _even(kt_out, max(1, min(kt_out, cfg.bias_buf_words // record_words_per_k_tile(cfg.array_rows, cfg.word_bits))))
+    act_tiles = group if r["KIND"] == KIND_CODES["depthwise"] else ct_in  # as register_needs
+    out_h = max(r["OUT_H"], 1)
+    band = out_h
+    while band > 1 and act_tiles * band_in_rows(band, r["STRIDE_Y"], r["KH"], r["IN_H"]) * r["IN_W"] > cfg.act_buf_words:
+        band -= 1
+    return {"BAND_ROWS": _even(out_h, band), "GROUP_KT": group}
+
+
+def _even(size: int, most: int) -> int:
+    """The part size that cuts `size` into as few parts of at most `most` as possible, evened out."""
+    parts = -(-size // most)
+    return -(-size // parts)
 
 
 def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int = MAX_KERNEL) -> tuple[str, str] | None:
@@ -102,6 +196,10 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
                                          ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "KW", "STRIDE_X")):
         if r[size] + r[before] + r[after] < r[k] or r[f] != conv_out_size(r[size], r[before], r[after], r[k], r[s]):
             return f, f"output size {r[f]} does not follow from the input, kernel, stride and padding"
+    if not 1 <= r["BAND_ROWS"] <= r["OUT_H"]:
+        return "BAND_ROWS", f"band of {r['BAND_ROWS']} output rows: 1..{r['OUT_H']} (the output height)"
+    if not 1 <= r["GROUP_KT"] <= n.kt_out:
+        return "GROUP_KT", f"group of {r['GROUP_KT']} output-channel tiles: 1..{n.kt_out} (the layer's tiles)"
     if n.plane > COUNTER_MAX:
         return "IN_H", f"input image of {n.plane} pixels: the engine counts at most {COUNTER_MAX}"
     if n.npix > COUNTER_MAX:
@@ -109,11 +207,13 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     if n.steps > COUNTER_MAX:
         return "IN_C", f"{n.steps} steps per pixel tile: the engine counts at most {COUNTER_MAX}"
     if n.act > cfg.act_buf_words:
-        return "IN_C", f"the input image needs {n.act} words of the act buffer, which holds {cfg.act_buf_words}"
+        return "BAND_ROWS", (f"a band of {r['BAND_ROWS']} output rows reads {n.band_in_rows} input rows, {n.act} words of "
+                             f"the act buffer, which holds {cfg.act_buf_words}")
     if n.weight > cfg.weight_buf_words:
         return "IN_C", f"one output-channel tile of weights needs {n.weight} words of a weight bank, which holds {cfg.weight_buf_words}"
     if n.records > cfg.bias_buf_words:
-        return "OUT_C", f"the bias/scale records need {n.records} words; the record buffers hold {cfg.bias_buf_words}"
+        return "GROUP_KT", (f"the bias/scale records of {r['GROUP_KT']} output-channel tiles need {n.records} words; "
+                            f"the record buffers hold {cfg.bias_buf_words}")
     if r["LO"] > r["HI"]:
         return "LO", f"clamp bounds lo {r['LO']} > hi {r['HI']}"
     return None

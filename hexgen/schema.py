@@ -219,6 +219,8 @@ DESCRIPTOR_SCHEMA = Obj({
     "padding": List(NAT, lens=(2,)),
     "padding_end": List(NAT, lens=(2,)),
     "groups": POS,
+    "band_rows": POS,
+    "group_k_tiles": POS,
 })
 
 LAYER_SCHEMA = Obj({
@@ -228,6 +230,9 @@ LAYER_SCHEMA = Obj({
     "schedule": List(Str()),
     "pixel_tile": POS,
     "buffers": List(Obj({"buffer": Str(choices=("weight", "act", "out", "bias", "scale")), "what": Str(), "need": NAT, "capacity": POS})),
+    "passes": List(Obj({f: NAT for f in ("band", "group", "out_y", "out_rows", "in_y", "in_rows", "pad_top", "pad_bottom",
+                                         "k_tile", "k_tiles", "c_tile", "c_tiles", "npix", "act", "in_offset", "out_offset", "w_offset",
+                                         "rec_offset")})),
 })
 
 SEGMENT_SCHEMA = Obj({

@@ -101,24 +101,26 @@ module accel_top #(
 
   // ------------------------------------------------------------------ registers and main FSM
   logic [15:0] kind, in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, sy, sx, groups;
-  logic [15:0] pad_top, pad_left, pad_bottom, pad_right;
+  logic [15:0] pad_top, pad_left, pad_bottom, pad_right, band_rows, group_kt;
   logic [31:0] w_base, b_base, s_base, in_base, out_base;
   logic [7:0]  z_in, z_out, lo, hi;
-  logic        start, run_start, run;
+  logic        start, run_start, run, next_pass, last_pass;
+  logic [31:0] pass_id;
   logic [7:0]  bad_field;                    // desc_check: first field the engine cannot run
-  logic        rq_ovf, layer_written;
+  logic        rq_ovf, pass_written;
   logic [31:0] beats, macs, words_rd, words_wr, units;
 
   ctrl_regs #(.ROWS(ROWS), .COLS(COLS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS)) u_regs (
       .clk_i, .rst_i, .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .kind_o(kind), .in_c_o(in_c), .in_h_o(in_h), .in_w_o(in_w), .out_c_o(out_c), .out_h_o(out_h), .out_w_o(out_w),
-      .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups),
+      .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups), .band_rows_o(band_rows), .group_kt_o(group_kt),
       .pad_top_o(pad_top), .pad_left_o(pad_left), .pad_bottom_o(pad_bottom), .pad_right_o(pad_right),
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi),
-      .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(layer_written), .beats_i(beats), .macs_i(macs),
-      .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
-      .start_o(start), .run_start_o(run_start), .run_o(run), .busy_o, .done_o, .error_o, .state_o
+      .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
+      .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
+      .start_o(start), .run_start_o(run_start), .next_pass_o(next_pass), .run_o(run), .busy_o, .done_o, .error_o,
+      .state_o
   );
 
   // ------------------------------------------------------------------ descriptor decode and check
@@ -133,10 +135,30 @@ module accel_top #(
       .kind_i(kind), .in_c_i(in_c), .in_h_i(in_h), .in_w_i(in_w), .out_c_i(out_c), .out_h_i(out_h),
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
       .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
-      .groups_i(groups), .lo_i(lo), .hi_i(hi),
+      .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .lo_i(lo), .hi_i(hi),
       .is_dw_o(is_dw), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
   );
+
+  // ------------------------------------------------------------------ passes
+  // rtl/band_seq.sv: the band of output rows and group of output-channel tiles running; every
+  // unit below sees the pass as its layer (its input rows, padding, pixels, k_tiles and bases).
+  logic [15:0] p_in_rows, p_pad_top, p_pad_bottom, p_out_rows, p_npix, p_k_tiles, p_c_tiles, p_band, p_group, p_out_cmd_rows;
+  logic [31:0] p_w_base, p_b_base, p_s_base, p_in_base, p_out_base, p_in_plane, p_out_cmd_len, p_out_cmd_stride;
+
+  band_seq #(.REC_WPK(REC_WPK)) u_band (
+      .clk_i, .rst_i, .start_i(start), .next_i(next_pass),
+      .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .sy_i(sy), .pad_top_i(pad_top),
+      .band_rows_i(band_rows), .group_kt_i(group_kt), .is_dw_i(is_dw), .ct_in_i(ct_in), .kt_out_i(kt_out), .npix_i(npix),
+      .wgt_need_i(wgt_need),
+      .w_base_i(w_base), .b_base_i(b_base), .s_base_i(s_base), .in_base_i(in_base), .out_base_i(out_base),
+      .last_o(last_pass), .band_o(p_band), .group_o(p_group), .in_rows_o(p_in_rows), .pad_top_o(p_pad_top),
+      .pad_bottom_o(p_pad_bottom), .out_rows_o(p_out_rows), .npix_o(p_npix), .k_tiles_o(p_k_tiles), .c_tiles_o(p_c_tiles),
+      .w_base_o(p_w_base), .b_base_o(p_b_base), .s_base_o(p_s_base), .in_base_o(p_in_base), .out_base_o(p_out_base),
+      .in_plane_o(p_in_plane), .out_cmd_len_o(p_out_cmd_len), .out_cmd_rows_o(p_out_cmd_rows),
+      .out_cmd_stride_o(p_out_cmd_stride)
+  );
+  assign pass_id = {p_group, p_band};
 
   // ------------------------------------------------------------------ reader
   // The load sequencer (rtl/load_seq.sv) issues the layer's read commands and keeps the
@@ -163,8 +185,9 @@ module accel_top #(
 
   load_seq #(.WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
       .clk_i, .rst_i, .start_i(run_start), .run_i(run),
-      .in_h_i(in_h), .in_w_i(in_w), .ct_in_i(ct_in), .kt_out_i(kt_out), .wgt_need_i(wgt_need),
-      .w_base_i(w_base), .b_base_i(b_base), .s_base_i(s_base), .in_base_i(in_base), .cfin_i(cfin),
+      .in_h_i(p_in_rows), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles), .kt_out_i(p_k_tiles),
+      .wgt_need_i(wgt_need), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base), .in_base_i(p_in_base),
+      .cfin_i(cfin),
       .cmd_valid_o(r_cmd_valid), .cmd_ready_i(r_cmd_ready), .cmd_tag_o(r_cmd_tag), .cmd_ext_o(r_cmd_ext),
       .cmd_ext_stride_o(r_cmd_ext_stride), .cmd_buf_o(r_cmd_buf), .cmd_buf_stride_o(r_cmd_buf_stride),
       .cmd_len_o(r_cmd_len), .cmd_rows_o(r_cmd_rows), .done_i(r_done), .done_tag_i(r_done_tag),
@@ -199,8 +222,9 @@ module accel_top #(
 
   gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS)) u_gather (
       .clk_i, .rst_i, .start_i(run_start),
-      .is_dw_i(is_dw), .in_h_i(in_h), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
-      .pad_top_i(pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(npix), .steps_i(steps), .kt_out_i(kt_out),
+      .is_dw_i(is_dw), .in_h_i(p_in_rows), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
+      .pad_top_i(p_pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(p_npix), .steps_i(steps),
+      .kt_out_i(p_k_tiles),
       .act_we_i(bw_valid && r_buf_tag == TgAct), .act_waddr_i(bw_addr[ACT_AW-1:0]), .act_wdata_i(bw_data),
       .act_y_i(act_y),
       .set_valid_o(set_valid), .set_pop_i(set_pop), .set_data_o(set_data), .set_first_o(set_first),
@@ -254,7 +278,7 @@ module accel_top #(
   logic [WORD_BITS-1:0] rq_out_data;
 
   drain_requant #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .REC_WORDS(REC_WORDS)) u_drain (
-      .clk_i, .rst_i, .start_i(run_start), .npix_i(npix), .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
+      .clk_i, .rst_i, .start_i(run_start), .npix_i(p_npix), .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
       .rec_we_i(bw_valid && (r_buf_tag == TgBias || r_buf_tag == TgScale)), .rec_bias_i(r_buf_tag == TgBias),
       .rec_waddr_i(bw_addr[REC_AW-1:0]), .rec_wdata_i(bw_data), .recs_kt_i(recs_kt),
       .in_valid_i(mac_out_valid), .in_ready_o(mac_out_ready), .in_acc_i(mac_out_acc),
@@ -271,11 +295,12 @@ module accel_top #(
 
   out_writer #(.ADDR_W(ADDR_W), .WORD_BITS(WORD_BITS), .MAX_BURST(MAX_BURST)) u_writer (
       .clk_i, .rst_i, .start_i(run_start), .run_i(run),
-      .out_base_i(ADDR_W'(out_base)), .out_need_i(out_need),
+      .out_base_i(ADDR_W'(p_out_base)), .out_len_i(p_out_cmd_len), .out_rows_i(p_out_cmd_rows),
+      .out_stride_i(ADDR_W'(p_out_cmd_stride)),
       .in_valid_i(rq_out_valid), .in_ready_o(rq_out_ready), .in_data_i(rq_out_data),
       .req_valid_o(w_req_valid), .req_ready_i(w_req_ready), .req_addr_o(w_req_addr), .req_len_o(w_req_len),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
-      .written_o(layer_written), .busy_o(w_busy), .words_written_o(words_wr)
+      .written_o(pass_written), .busy_o(w_busy), .words_written_o(words_wr)
   );
 
   // ------------------------------------------------------------------ memory request arbiter
@@ -303,10 +328,12 @@ module accel_top #(
   end
 
   // unused: the drained column index and tile flag are implied by the pixel count; the sizes the
-  // descriptor check derives for the reader and the writer only
+  // descriptor check derives for itself; the pass's bottom padding and rows (implied by its input
+  // rows and pixels)
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, ct_in, out_c, out_base, pad_bottom, pad_right,
-                    out_h, groups, kind};
+  assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, out_need, out_c, out_base, pad_bottom,
+                    pad_right, groups, kind, p_pad_bottom, p_out_rows, p_out_base,
+                    p_out_cmd_stride};
 
 endmodule
 

@@ -9,9 +9,11 @@
 // tb/csr.py (through accel_csr.svh), which tb/test_ctrl_regs.py reads back after reset.
 // The FSM (two processes, lowRISC style): a start from idle, done or error goes to StCheck; the
 // descriptor check (rtl/desc_check.sv, bad_field_i) either refuses a field (StError, ERR_FIELD =
-// its CSR address) or the layer runs (run_start_o for one cycle, StRun) until the writer has
-// stored its last word (StDone) or an accumulator + bias left int32 (StError, ERR_FIELD =
-// CSR_BIAS_OVERFLOW). Every performance counter counts from start.
+// its CSR address) or the layer's first pass runs (run_start_o for one cycle, StRun) until the
+// writer has stored its last word; then the next pass (next_pass_o, rtl/band_seq.sv; back through
+// StCheck, whose run_start_o starts it) or, after the last pass (last_pass_i), StDone. An
+// accumulator + bias that left int32 ends the layer (StError, ERR_FIELD = CSR_BIAS_OVERFLOW).
+// Every performance counter counts from start, over all passes.
 module ctrl_regs #(
     parameter int ROWS = 8,
     parameter int COLS = 8,
@@ -45,6 +47,8 @@ module ctrl_regs #(
     output logic [15:0] pad_bottom_o,
     output logic [15:0] pad_right_o,
     output logic [15:0] groups_o,
+    output logic [15:0] band_rows_o,
+    output logic [15:0] group_kt_o,
     output logic [31:0] w_base_o,
     output logic [31:0] b_base_o,
     output logic [31:0] s_base_o,
@@ -58,7 +62,9 @@ module ctrl_regs #(
     // the units' reports
     input  logic [7:0]  bad_field_i,     // desc_check: first field it cannot run, 0 if none
     input  logic        ovf_i,           // an accumulator + bias left int32
-    input  logic        written_i,       // the layer's last output word is written
+    input  logic        written_i,       // the pass's last output word is written
+    input  logic        last_pass_i,     // the pass running is the layer's last
+    input  logic [31:0] pass_i,          // {group, band} of the pass running (PASS register)
     input  logic [31:0] beats_i,         // MAC beats since start (BUSY_CYCLES)
     input  logic [31:0] macs_i,          // MACs since start
     input  logic [31:0] words_read_i,    // the reader's count since reset
@@ -67,7 +73,8 @@ module ctrl_regs #(
 
     // control
     output logic        start_o,         // a start accepted (this cycle)
-    output logic        run_start_o,     // the layer starts running (StCheck -> StRun)
+    output logic        run_start_o,     // a pass starts running (StCheck -> StRun)
+    output logic        next_pass_o,     // a pass that is not the last is done
     output logic        run_o,           // StRun
     output logic        busy_o,
     output logic        done_o,
@@ -89,6 +96,7 @@ module ctrl_regs #(
                    && (state_q == StIdle || state_q == StDone || state_q == StError);
   assign run_start_o = state_q == StCheck && bad_field_i == 0;
   assign run_o = state_q == StRun;
+  assign next_pass_o = state_q == StRun && !ovf_i && written_i && !last_pass_i;
   assign busy_o = state_q == StCheck || state_q == StRun;
   assign done_o = done_q;
   assign error_o = error_q;
@@ -99,7 +107,7 @@ module ctrl_regs #(
     if (rst_i) begin
       kind_o <= '0; in_c_o <= '0; in_h_o <= '0; in_w_o <= '0; out_c_o <= '0; out_h_o <= '0; out_w_o <= '0;
       kh_o <= '0; kw_o <= '0; sy_o <= '0; sx_o <= '0; pad_top_o <= '0; pad_left_o <= '0;
-      pad_bottom_o <= '0; pad_right_o <= '0; groups_o <= '0;
+      pad_bottom_o <= '0; pad_right_o <= '0; groups_o <= '0; band_rows_o <= '0; group_kt_o <= '0;
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET);
     end else if (csr_we_i && !busy_o) begin
@@ -120,6 +128,8 @@ module ctrl_regs #(
         CSR_PAD_BOTTOM: pad_bottom_o <= csr_wdata_i[15:0];
         CSR_PAD_RIGHT:  pad_right_o  <= csr_wdata_i[15:0];
         CSR_GROUPS:   groups_o   <= csr_wdata_i[15:0];
+        CSR_BAND_ROWS: band_rows_o <= csr_wdata_i[15:0];
+        CSR_GROUP_KT:  group_kt_o  <= csr_wdata_i[15:0];
         CSR_W_BASE:   w_base_o   <= csr_wdata_i;
         CSR_B_BASE:   b_base_o   <= csr_wdata_i;
         CSR_S_BASE:   s_base_o   <= csr_wdata_i;
@@ -154,6 +164,9 @@ module ctrl_regs #(
       CSR_PAD_BOTTOM:    csr_rdata_o = {16'd0, pad_bottom_o};
       CSR_PAD_RIGHT:     csr_rdata_o = {16'd0, pad_right_o};
       CSR_GROUPS:        csr_rdata_o = {16'd0, groups_o};
+      CSR_BAND_ROWS:     csr_rdata_o = {16'd0, band_rows_o};
+      CSR_GROUP_KT:      csr_rdata_o = {16'd0, group_kt_o};
+      CSR_PASS:          csr_rdata_o = pass_i;
       CSR_W_BASE:        csr_rdata_o = w_base_o;
       CSR_B_BASE:        csr_rdata_o = b_base_o;
       CSR_S_BASE:        csr_rdata_o = s_base_o;
@@ -211,6 +224,8 @@ module ctrl_regs #(
           error_d = 1'b1;
           err_field_d = CSR_BIAS_OVERFLOW;
           state_d = StError;
+        end else if (written_i && !last_pass_i) begin
+          state_d = StCheck;  // the next pass (next_pass_o)
         end else if (written_i) begin
           state_d = StDone;
           done_d = 1'b1;

@@ -34,6 +34,8 @@ module desc_check #(
     input  logic [15:0] pad_left_i,
     input  logic [15:0] pad_right_i,
     input  logic [15:0] groups_i,
+    input  logic [15:0] band_rows_i,
+    input  logic [15:0] group_kt_i,
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
 
@@ -42,7 +44,7 @@ module desc_check #(
     output logic [15:0] kt_out_o,     // output channel tiles
     output logic [15:0] npix_o,       // output pixels
     output logic [15:0] steps_o,      // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
-    output logic [31:0] act_need_o,   // activation buffer words: the whole input image
+    output logic [31:0] act_need_o,   // activation buffer words: one pass's input rows, halo included
     output logic [31:0] wgt_need_o,   // weight bank words: one k_tile of weights
     output logic [31:0] out_need_o,   // output words
     output logic [7:0]  bad_field_o
@@ -69,7 +71,13 @@ module desc_check #(
   assign npix_o = npix32[15:0];
   assign steps32 = is_dw_o ? 32'(kh_i) * 32'(kw_i) : 32'(ct_in_o) * 32'(kh_i) * 32'(kw_i);
   assign steps_o = steps32[15:0];
-  assign act_need_o = 32'(ct_in_o) * 32'(in_h_i) * 32'(in_w_i);
+  // a band of BAND_ROWS output rows reads at most (BAND_ROWS - 1) * STRIDE_Y + KH input rows
+  // (hexgen.rules.band_in_rows), never more than the image
+  logic [31:0] band_span, band_in_rows;
+  assign band_span = (band_rows_i == 0 ? 32'd0 : 32'(band_rows_i) - 32'd1) * 32'(sy_i) + 32'(kh_i);
+  assign band_in_rows = band_span < 32'(in_h_i) ? band_span : 32'(in_h_i);
+  // (a depthwise pass loads only its group's GROUP_KT channel tiles)
+  assign act_need_o = (is_dw_o ? 32'(group_kt_i) : 32'(ct_in_o)) * band_in_rows * 32'(in_w_i);
   assign wgt_need_o = is_dw_o ? steps32 : steps32 * ROWS;
   assign out_need_o = 32'(kt_out_o) * npix32;
   logic [31:0] h_padded, w_padded;  // the input with its padding
@@ -96,14 +104,16 @@ module desc_check #(
     else if (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1)) bad_field_o = CSR_GROUPS;
     else if (h_padded < 32'(kh_i) || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
     else if (w_padded < 32'(kw_i) || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
+    else if (band_rows_i == 0 || band_rows_i > out_h_i) bad_field_o = CSR_BAND_ROWS;
+    else if (group_kt_i == 0 || group_kt_i > kt_out_o) bad_field_o = CSR_GROUP_KT;
     // the engine's plane, pixel and step counters are 16 bits wide
     else if (32'(in_h_i) * 32'(in_w_i) > 32'd65535) bad_field_o = CSR_IN_H;
     else if (npix32 > 32'd65535) bad_field_o = CSR_OUT_H;
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
-    else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_IN_C;
+    else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_BAND_ROWS;
     else if (wgt_need_o > 32'(WGT_WORDS)) bad_field_o = CSR_IN_C;
-    // the records of every output channel: ROWS 64-bit records per k_tile, packed in words
-    else if (32'(kt_out_o) * 32'(ROWS * 64 / WORD_BITS) > REC_WORDS) bad_field_o = CSR_OUT_C;
+    // the records of one group of output-channel tiles: ROWS 64-bit records per k_tile, packed in words
+    else if (32'(group_kt_i) * 32'(ROWS * 64 / WORD_BITS) > REC_WORDS) bad_field_o = CSR_GROUP_KT;
     else if (lo_i > hi_i) bad_field_o = CSR_LO;
   end
 

@@ -2,7 +2,8 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Load sequencer (a unit of the layer engine, docs/engine.md): the read commands of one layer and
+// Load sequencer (a unit of the layer engine, docs/engine.md): the read commands of one pass (a
+// whole layer, or the band of rows and group of output-channel tiles rtl/band_seq.sv gives) and
 // the scoreboards that say what has arrived.
 //
 // It issues 2D read commands to the burst reader, in this order: k_tile 0's bias records, scale
@@ -10,7 +11,8 @@
 // in one command, so the gather starts on the first rows while the rest arrive); then for each
 // next k_tile t its bias, scale and weights into bank t % 2, the weights once the compute unit has
 // finished k_tile t - 2 (cfin_i: k_tiles finished). Buffers mirror their segments: the activation
-// buffer holds the input image word for word as hexgen laid it out, the record buffers the record
+// buffer holds the pass's input rows word for word as hexgen laid them out (channel tiles in_h_i
+// rows apart in the buffer, in_plane_i words apart in the segment), the record buffers the record
 // words k_tile after k_tile; k_tile t's weights fill bank t % 2 from its start.
 // Scoreboards count, as each command's last word arrives (done_i, done_tag_i): k_tiles whose
 // weights are in (wloaded_o), k_tiles whose records are in (recs_kt_o: the scale command comes
@@ -23,12 +25,13 @@ module load_seq #(
 ) (
     input  logic              clk_i,
     input  logic              rst_i,
-    input  logic              start_i,    // a layer starts: sequence and scoreboards from zero
+    input  logic              start_i,    // a pass starts: sequence and scoreboards from zero
     input  logic              run_i,      // the engine runs a layer: commands may be issued
 
-    // the layer: descriptor registers, derived sizes (desc_check) and segment word bases
-    input  logic [15:0]       in_h_i,
+    // the pass: its input rows and k_tiles (band_seq), derived sizes (desc_check), segment word bases
+    input  logic [15:0]       in_h_i,      // input rows the pass loads
     input  logic [15:0]       in_w_i,
+    input  logic [31:0]       in_plane_i,  // words between channel tiles in the input segment
     input  logic [15:0]       ct_in_i,
     input  logic [15:0]       kt_out_i,
     input  logic [31:0]       wgt_need_i,  // words of one k_tile of weights
@@ -71,7 +74,7 @@ module load_seq #(
 
   seq_e        seg_q;
   logic [15:0] kt_q, y_q;
-  logic [15:0] plane;      // words of one channel tile of the input image
+  logic [15:0] plane;      // words of one channel tile of the pass's input rows in the buffer
   logic        bank_hi;    // the next weights go to bank 1
   logic [15:0] wloaded_q, recs_kt_q, act_y_q;
   logic [15:0] wgt_need16;  // (a part-select outside always_comb: Icarus 11 cannot take one inside)
@@ -110,12 +113,13 @@ module load_seq #(
         cmd_buf_o = bank_hi ? BUF_AW'(WGT_WORDS) : '0; cmd_len_o = wgt_need16;
       end
       SqAct: begin
-        // row y of every channel tile: in_base + (c_tile * in_h + y) * in_w, same offsets in the buffer
-        cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(in_w_i); cmd_ext_stride_o = 32'(plane);
+        // row y of every channel tile: in_base + c_tile * in_plane + y * in_w in the segment,
+        // (c_tile * in_h + y) * in_w in the buffer
+        cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(in_w_i); cmd_ext_stride_o = in_plane_i;
         cmd_buf_o = BUF_AW'(32'(y_q) * 32'(in_w_i)); cmd_buf_stride_o = BUF_AW'(plane);
         cmd_len_o = in_w_i; cmd_rows_o = ct_in_i;
-        if (in_h_i == 16'd1) begin
-          // one input row (fc: a 1x1 image): every channel tile's row is consecutive, one row
+        if (in_plane_i == 32'(in_w_i)) begin
+          // an image of one row (fc: a 1x1 image): every channel tile's row is consecutive, one row
           cmd_len_o = 16'(32'(ct_in_i) * 32'(in_w_i)); cmd_rows_o = 16'd1;
         end
       end

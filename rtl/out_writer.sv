@@ -3,8 +3,10 @@
 `default_nettype none
 
 // Output writer (a unit of the layer engine, docs/engine.md): the requantizer's output vectors go
-// through a FIFO to external memory, as one write command over the whole output region
-// ([k_tile][y][x] is consecutive words) issued when the layer starts running. A write burst is
+// through a FIFO to external memory, as out_rows_i write commands of out_len_i consecutive words,
+// out_stride_i words apart, issued one after another from when the pass starts running: one
+// command over the whole region when the pass covers every output row ([k_tile][y][x] is
+// consecutive words), else one per k_tile (the band's rows of that k_tile's plane). A write burst is
 // requested only when all of its words wait in the FIFO, beyond those of bursts already
 // requested: the memory serves bursts in order, so a write burst at its head never waits for data
 // that depends on a read queued behind it (the reader shares the port). tb/test_out_writer.py
@@ -18,8 +20,10 @@ module out_writer #(
     input  logic                 rst_i,
     input  logic                 start_i,       // a layer starts: FIFO and command state from zero
     input  logic                 run_i,         // the engine runs a layer: the command may be issued
-    input  logic [ADDR_W-1:0]    out_base_i,    // word address of the output region
-    input  logic [31:0]          out_need_i,    // words of the output region
+    input  logic [ADDR_W-1:0]    out_base_i,    // word address of the pass's first output word
+    input  logic [31:0]          out_len_i,     // words of each write command
+    input  logic [15:0]          out_rows_i,    // write commands
+    input  logic [ADDR_W-1:0]    out_stride_i,  // words from one command's start to the next
 
     // output vectors from the requantizer
     input  logic                 in_valid_i,
@@ -35,7 +39,7 @@ module out_writer #(
     input  logic                 wr_ready_i,
     output logic [WORD_BITS-1:0] wr_data_o,
 
-    output logic                 written_o,     // the layer's last output word is written
+    output logic                 written_o,     // the pass's last output word is written (one cycle)
     output logic                 busy_o,
     output logic [31:0]          words_written_o  // since reset
 );
@@ -63,7 +67,9 @@ module out_writer #(
   logic                 w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr, w_nc_req_we;
   logic [WORD_BITS-1:0] w_nc_bw_data;
   logic [31:0]          w_nc_words;
-  logic                 w_cmd_valid, w_cmd_ready, w_cmd_done, w_issued_q;
+  logic                 w_cmd_valid, w_cmd_ready, w_cmd_done;
+  logic [15:0]          w_issued_q, w_done_q;  // write commands issued / finished
+  logic [ADDR_W-1:0]    w_addr_q;              // the next command's address
   logic                 w_req_valid;
   logic                 w_src_ready;
 
@@ -85,11 +91,20 @@ module out_writer #(
   end
 
   always_ff @(posedge clk_i) begin
-    if (rst_i || start_i) w_issued_q <= 1'b0;
-    else if (w_cmd_valid && w_cmd_ready) w_issued_q <= 1'b1;
+    if (rst_i || start_i) begin
+      w_issued_q <= '0;
+      w_done_q   <= '0;
+      w_addr_q   <= out_base_i;
+    end else begin
+      if (w_cmd_valid && w_cmd_ready) begin
+        w_issued_q <= w_issued_q + 1;
+        w_addr_q   <= w_addr_q + out_stride_i;
+      end
+      if (w_cmd_done) w_done_q <= w_done_q + 1;
+    end
   end
-  assign w_cmd_valid = run_i && !w_issued_q;
-  assign written_o = w_cmd_done && w_issued_q;
+  assign w_cmd_valid = run_i && w_issued_q != out_rows_i;
+  assign written_o = w_cmd_done && w_done_q + 1 == out_rows_i;
 
   // the loader's source word: the FIFO's head
   logic [WORD_BITS-1:0] w_src_data;
@@ -111,7 +126,7 @@ module out_writer #(
   ) u_loader (
       .clk_i, .rst_i,
       .cmd_valid_i(w_cmd_valid), .cmd_ready_o(w_cmd_ready), .cmd_write_i(1'b1),
-      .cmd_ext_addr_i(out_base_i), .cmd_buf_addr_i(1'b0), .cmd_len_i(out_need_i),
+      .cmd_ext_addr_i(w_addr_q), .cmd_buf_addr_i(1'b0), .cmd_len_i(out_len_i),
       .cmd_done_o(w_cmd_done), .busy_o(busy_o),
       .req_valid_o(w_req_valid), .req_ready_i(req_ready_i && req_valid_o), .req_addr_o(req_addr_o),
       .req_len_o(req_len_o), .req_we_o(w_nc_req_we),

@@ -25,6 +25,9 @@ CSR = {
     "W_BASE": 15, "B_BASE": 16, "S_BASE": 17, "IN_BASE": 18, "OUT_BASE": 19,  # word addresses
     "Z_IN": 20, "Z_OUT": 21, "LO": 22, "HI": 23,
     "PAD_BOTTOM": 24, "PAD_RIGHT": 25,  # below and right of the image (TF 'SAME': may differ from top / left)
+    # the layer's passes (hexgen.rules.plan_tiling): bands of BAND_ROWS output rows, each in groups
+    # of GROUP_KT output-channel tiles, walked by the engine (rtl/band_seq.sv)
+    "BAND_ROWS": 26, "GROUP_KT": 27,
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -36,16 +39,18 @@ CSR = {
     # the descriptor check on the registers as written, before start: the CSR address of the first
     # field the engine cannot run, 0 if it can run them all (start would then raise ERR_FIELD)
     "DESC_CHECK": 40,
+    "PASS": 41,  # the pass running (or last run): band in bits 15:0, output-channel group in 31:16
     # read-only build facts
     "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52, "REC_WORDS": 53,
 }
 #: Bits each writable register holds (the rest read 0); tb/test_ctrl_regs.py checks the RTL agrees.
 BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y",
-                           "STRIDE_X", "PAD_TOP", "PAD_LEFT", "PAD_BOTTOM", "PAD_RIGHT", "GROUPS")},
+                           "STRIDE_X", "PAD_TOP", "PAD_LEFT", "PAD_BOTTOM", "PAD_RIGHT", "GROUPS", "BAND_ROWS",
+                           "GROUP_KT")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE")},
         **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI")}}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
-#: after reset, except the build facts and the units' inputs UNITS and DESC_CHECK). HI = 255: a
+#: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a
 #: layer programmed without a clamp does not clamp.
 RESET = {"HI": 0xFF}
 #: ERR_FIELD value for an accumulator + bias that left int32 (not a CSR address).

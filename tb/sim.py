@@ -32,12 +32,13 @@ SIMS = ("icarus", "verilator")
 
 #: The accelerator's hardware: accel_top and the units it instantiates (the layer bench, the
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
-ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "load_seq.sv", "burst_reader.sv",
+ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
                                "gather.sv", "compute_issue.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
                                "out_writer.sv", "mem_loader.sv")]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
+    "band_seq": ("band_seq", [RTL / "band_seq.sv"]),
     "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
     "gather": ("gather", [RTL / "gather.sv"]),
     "compute_issue": ("compute_issue", [RTL / "compute_issue.sv"]),

@@ -3,12 +3,13 @@ map (tb/csr.py: addresses, bits, reset values, states, counters from start).
 
 Checked:
 - after reset every register reads its documented value (RESET, 0 otherwise; the build facts;
-  UNITS and DESC_CHECK pass the units' inputs through), and the FSM is idle;
+  UNITS, DESC_CHECK and PASS pass the units' inputs through), and the FSM is idle;
 - each writable register keeps exactly its BITS (random values, read back masked); addresses
   outside the map read 0; writes while busy are ignored;
 - the FSM: a start with a refused descriptor goes check -> error with ERR_FIELD = the field and
-  no run_start; a good one pulses run_start once and runs until the writer's last word (done) or
-  an overflow (error, ERR_FIELD = ERR_BIAS_OVERFLOW); a start while busy is ignored; start from
+  no run_start; a good one pulses run_start once and runs until the writer's last word: of a pass
+  that is not the last, next_pass and back through check (run_start again), of the last pass,
+  done; or an overflow (error, ERR_FIELD = ERR_BIAS_OVERFLOW); a start while busy is ignored; start from
   done and from error works; CYCLES counts the cycles of check and run and clears on start;
   WORDS_READ / WORDS_WRITTEN count from start (the units' counts run from reset), BUSY_CYCLES
   and MACS pass the compute unit's counts through.
@@ -30,7 +31,8 @@ from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_ctrl_regs.py"
 STATE = {name: v for v, name in STATES.items()}
-INPUTS = ("bad_field_i", "ovf_i", "written_i", "beats_i", "macs_i", "words_read_i", "words_written_i", "units_i")
+INPUTS = ("bad_field_i", "ovf_i", "written_i", "last_pass_i", "pass_i", "beats_i", "macs_i", "words_read_i",
+          "words_written_i", "units_i")
 
 
 class Bus:
@@ -68,6 +70,7 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     for port in INPUTS:
         getattr(dut, port).value = 0
     dut.units_i.value = 0x5A5A1234
+    dut.pass_i.value = 0x00030002
     dut.rst_i.value = 1
     for _ in range(2):
         await RisingEdge(dut.clk_i)
@@ -82,11 +85,11 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     # reset values
     facts = {"ID": ID_VALUE, "ROWS": params.get("ROWS", 8), "COLS": params.get("COLS", 8),
              "ACT_WORDS": params.get("ACT_WORDS", 4096), "WGT_WORDS": params.get("WGT_WORDS", 1024),
-             "REC_WORDS": params.get("REC_WORDS", 256), "UNITS": 0x5A5A1234}
+             "REC_WORDS": params.get("REC_WORDS", 256), "UNITS": 0x5A5A1234, "PASS": 0x00030002}
     for name in CSR:
         expect(f"{name} after reset", await bus.read(name), facts.get(name, RESET.get(name, 0)))
     expect("state_o after reset", int(dut.state_o.value), STATE["StIdle"])
-    for port in ("busy_o", "done_o", "error_o", "start_o", "run_start_o", "run_o"):
+    for port in ("busy_o", "done_o", "error_o", "start_o", "run_start_o", "run_o", "next_pass_o"):
         expect(f"{port} after reset", int(getattr(dut, port).value), 0)
     unmapped = [a for a in range(256) if a not in CSR.values()]
     for a in rng.sample(unmapped, 8):
@@ -138,7 +141,25 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     expect("state while running", int(dut.state_o.value), STATE["StRun"])
     expect("KIND after a write while busy", await bus.read("KIND"), values["KIND"])
     expect("CTRL while running", await bus.read("CTRL"), 0b001)
+    # the last word of a pass that is not the layer's last: the next pass, back through check
     dut.written_i.value = 1
+    await ReadOnly()
+    expect("next_pass_o on the last word of a pass that is not the last", int(dut.next_pass_o.value), 1)
+    await RisingEdge(dut.clk_i)
+    dut.written_i.value = 0
+    await ReadOnly()
+    expect("state after a pass that is not the last", int(dut.state_o.value), STATE["StCheck"])
+    expect("run_start_o for the next pass", int(dut.run_start_o.value), 1)
+    expect("done_o between passes", int(dut.done_o.value), 0)
+    await RisingEdge(dut.clk_i)
+    await ReadOnly()
+    expect("state while the next pass runs", int(dut.state_o.value), STATE["StRun"])
+    await RisingEdge(dut.clk_i)
+    # the last pass's last word: done
+    dut.last_pass_i.value = 1
+    dut.written_i.value = 1
+    await ReadOnly()
+    expect("next_pass_o on the last pass's last word", int(dut.next_pass_o.value), 0)
     await RisingEdge(dut.clk_i)
     dut.written_i.value = 0
     await ReadOnly()
@@ -147,8 +168,9 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     cyc = await bus.read("CYCLES")
     expect("CTRL when done", await bus.read("CTRL"), 0b010)
     # CYCLES: the clock edges after the start's while in check or run, the done edge included:
-    # the loop's, the ignored write's and start's, the two reads' while running, the last word's
-    expect("CYCLES", cyc, cycles + 2 + 2 + 1)
+    # the loop's, the ignored write's and start's, the two reads' while running, the first pass's
+    # last word, the next pass's check and one cycle of its run, the last word's
+    expect("CYCLES", cyc, cycles + 2 + 2 + 3 + 1)
     expect("WORDS_READ", await bus.read("WORDS_READ"), 37)
     expect("WORDS_WRITTEN", await bus.read("WORDS_WRITTEN"), 11)
     expect("BUSY_CYCLES", await bus.read("BUSY_CYCLES"), 123)

@@ -20,7 +20,7 @@ from cocotb.triggers import Timer
 
 from golden.arith import conv_out_size
 from hexgen import HardwareConfig
-from hexgen.rules import KIND_CODES, REGISTERS, engine_refusal, register_needs
+from hexgen.rules import KIND_CODES, REGISTERS, engine_refusal, plan_tiling, register_needs
 from tb.csr import CSR, field_name
 from tb.sim import bench_seed
 
@@ -28,7 +28,7 @@ TEST_FILE = "tests/test_rtl_desc_check.py"
 PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i", "OUT_C": "out_c_i", "OUT_H": "out_h_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
-         "GROUPS": "groups_i", "LO": "lo_i", "HI": "hi_i"}
+         "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "LO": "lo_i", "HI": "hi_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7}
 
 
@@ -43,18 +43,19 @@ def config(p: dict[str, int]) -> HardwareConfig:
 
 def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     """A layer the engine can run more often than not: channels and images drawn against the build's
-    buffers, now and then right at their limits."""
+    buffers, now and then right at their limits or past them, cut into the bands and output-channel
+    groups hexgen plans (hexgen.rules.plan_tiling) or, now and then, run whole."""
     rows = p["ROWS"]
     kind = rng.choice(["conv", "depthwise", "fc"])
     c = rng.randint(1, 3 * rows)
-    max_k = max(1, p["REC_WORDS"])  # output channels within the record buffers
+    max_k = max(1, 2 * p["REC_WORDS"])  # output channels up to twice the record buffers
     if kind == "fc":
         r = {"KIND": KIND_CODES["fc"], "IN_C": rng.randint(1, rows * p["WGT_WORDS"] // rows), "IN_H": 1, "IN_W": 1,
              "OUT_C": rng.randint(1, max_k), "KH": 1, "KW": 1, "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0,
              "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
     else:
         kh, kw = rng.randint(1, p["MAX_K"]), rng.randint(1, p["MAX_K"])
-        side = max(kh, kw, int((p["ACT_WORDS"] // -(-c // rows)) ** 0.5))
+        side = max(kh, kw, int(2 * (p["ACT_WORDS"] // -(-c // rows)) ** 0.5))
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(kh, side), "IN_W": rng.randint(kw, side),
              "OUT_C": c if kind == "depthwise" else rng.randint(1, max_k), "KH": kh, "KW": kw,
              "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4),
@@ -64,6 +65,9 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"])
     lo = rng.randint(0, 255)
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
+    r.update(plan_tiling(r, config(p)))
+    if rng.random() < 0.15:  # the whole layer in one pass
+        r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
     return r
 
 
@@ -121,7 +125,7 @@ async def test_random_descriptors(dut: Any) -> None:
             break
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
     fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
-              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "LO", "runs"}
+              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "LO", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")

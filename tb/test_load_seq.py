@@ -1,18 +1,22 @@
 """cocotb bench of rtl/load_seq.sv (the engine's load sequencer) against hexgen's memory map.
 
 Each case is a random conv, depthwise, pointwise or fc layer that fits the hardware description
-($HW: a hexgen.hw preset), laid out by hexgen (tb.unit_layers.random_layer). The bench programs the unit with the
-layer's registers, derived sizes (hexgen.rules.register_needs) and segment bases, takes its
+($HW: a hexgen.hw preset), laid out by hexgen (tb.unit_layers.random_layer), cut into random bands
+of output rows and groups of output-channel tiles (hexgen.rules.passes), one pass of which the
+unit runs. The bench programs the unit with the pass's rows, k_tiles and bases, the layer's
+derived sizes (hexgen.rules.register_needs), takes its
 commands with random ready, answers each with a done (tag) after a random delay in order, and
 models the compute unit finishing k_tiles at random once their weights, records and input are in.
 Checked, with the memory map as the reference:
-- every word of the weights, bias, scale and input segments is read exactly once, with its
-  buffer's tag, and nothing else is read;
-- each word lands where the buffers mirror their segments (input and records word for word,
-  k_tile t's weights from the start of bank t % 2);
+- every word of the pass's k_tiles' weights, bias and scale and of its input rows (halo included)
+  is read exactly once, with its buffer's tag, and nothing else is read;
+- each word lands where the buffers mirror their segments (records word for word, the input rows
+  as in the input segment of an image of those rows (depthwise: and of the group's channel tiles)
+  alone, k_tile t's weights from the start of
+  bank t % 2);
 - the order: k_tile 0's bias, scale, weights, then the input rows, then each next k_tile's bias,
   scale, weights; weights of k_tile t only once the compute unit has finished k_tile t - 2;
-- the scoreboards end at the layer's k_tiles and input rows.
+- the scoreboards end at the pass's k_tiles and input rows.
 Environment: RTL_SEED (default random, printed), HW (preset), LOAD_CASES (layers per run).
 """
 from __future__ import annotations
@@ -26,7 +30,9 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hexgen.hw import load_hw
-from hexgen.rules import descriptor_registers, register_needs
+from hexgen.layout import Layout, element_address
+from hexgen.plan import act_layout
+from hexgen.rules import Pass, descriptor_registers, passes, record_words_per_k_tile, register_needs
 from tb.csr import BUFFER_TAGS, READER_STATES
 from tb.sim import bench_seed
 from tb.unit_layers import KINDS, random_layer
@@ -37,25 +43,59 @@ SEGMENT_TAG = {"weights": TAG["TgWgt"], "bias": TAG["TgBias"], "scale": TAG["TgS
 SQ_DONE = next(v for v, (name, _) in READER_STATES.items() if name == "SqDone")
 
 
-def command_pattern(regs: dict[str, int], need: Any) -> list[str]:
+def command_pattern(regs: dict[str, int], p: Pass) -> list[str]:
     """The documented order: k_tile 0's bias, scale, weights; the input rows; each next k_tile's."""
-    rows_cmds = regs["IN_H"] if regs["IN_H"] > 1 else 1
-    return ["TgBias", "TgScale", "TgWgt"] + ["TgAct"] * rows_cmds + ["TgBias", "TgScale", "TgWgt"] * (need.kt_out - 1)
+    return ["TgBias", "TgScale", "TgWgt"] + ["TgAct"] * act_commands(regs, p) + ["TgBias", "TgScale", "TgWgt"] * (p.k_tiles - 1)
 
 
-def expected_tag(regs: dict[str, int], need: Any, i: int) -> int:
-    pattern = command_pattern(regs, need)
+def act_commands(regs: dict[str, int], p: Pass) -> int:
+    """One command per input row of the pass; an image of one row (fc) is one command."""
+    return p.in_rows if regs["IN_H"] > 1 else 1
+
+
+def expected_tag(regs: dict[str, int], p: Pass, i: int) -> int:
+    pattern = command_pattern(regs, p)
     return TAG[pattern[i]] if i < len(pattern) else -1
+
+
+def expected_reads(cfg: Any, mm: dict[str, Any], p: Pass, need: Any, wgt_words: int) -> dict[str, list[tuple[int, int]]]:
+    """(segment word, buffer address) of every word the pass must read, from hexgen's layouts: its
+    k_tiles' weights (k_tile t of the pass from the start of bank t % 2) and records (word for
+    word), and its input rows, which land where they would in the input segment of an image
+    of those rows alone (the activation buffer mirrors the pass's input)."""
+    entry, seg = mm["layers"][0], {s["segment"]: s for s in mm["segments"]}
+    rec_wpk = record_words_per_k_tile(cfg.array_rows, cfg.word_bits)
+    reads = {"weights": [(p.w_offset + j, (j // need.weight) % 2 * wgt_words + j % need.weight)
+                         for j in range(p.k_tiles * need.weight)]}
+    for s in ("bias", "scale"):
+        reads[s] = [(p.rec_offset + j, j) for j in range(p.k_tiles * rec_wpk)]
+    inp = Layout.from_json(seg["input"]["layout"])
+    ins = entry["descriptor"]["in_shape"]
+    c0 = p.c_tile * cfg.array_rows  # the pass's channel tiles (depthwise: its group's own)
+    cs = range(c0, min(ins[0], (p.c_tile + p.c_tiles) * cfg.array_rows), cfg.array_rows)
+    if len(ins) == 1:
+        reads["input"] = [(element_address(inp, (0, c))[0],) * 2 for c in cs]
+    else:
+        band = act_layout((min(ins[0] - c0, p.c_tiles * cfg.array_rows), p.in_rows, ins[2]), 1, inp.pad, cfg)
+        reads["input"] = [(element_address(inp, (0, c, p.in_y + y, x))[0], element_address(band, (0, c - c0, y, x))[0])
+                          for c in cs for y in range(p.in_rows) for x in range(ins[2])]
+    return {s: sorted((seg[s]["base_word"] + e, b) for e, b in r) for s, r in reads.items()}
 
 
 async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], wgt_words: int) -> list[str]:
     entry = mm["layers"][0]
     regs = descriptor_registers(entry["descriptor"])
+    # a random tiling of the layer into bands and output-channel groups, and one of its passes
+    kt_out = register_needs(regs, cfg.array_rows, cfg.word_bits).kt_out
+    regs.update(BAND_ROWS=rng.randint(1, regs["OUT_H"]), GROUP_KT=rng.randint(1, kt_out))
     need = register_needs(regs, cfg.array_rows, cfg.word_bits)
+    all_passes = passes(regs, cfg.array_rows, cfg.word_bits)
+    p = rng.choice(all_passes)
     seg = {s["segment"]: s for s in mm["segments"]}
-    drive = {"in_h_i": regs["IN_H"], "in_w_i": regs["IN_W"], "ct_in_i": need.ct_in, "kt_out_i": need.kt_out,
-             "wgt_need_i": need.weight, "w_base_i": seg["weights"]["base_word"], "b_base_i": seg["bias"]["base_word"],
-             "s_base_i": seg["scale"]["base_word"], "in_base_i": seg["input"]["base_word"]}
+    drive = {"in_h_i": p.in_rows, "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
+             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight,
+             "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
+             "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
     for port, v in drive.items():
         getattr(dut, port).value = v
     dut.cfin_i.value = 0
@@ -82,7 +122,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         dut.done_tag_i.value = pending[0][1] if due else 0
         # the compute unit: finishes k_tile cfin some time after its weights, records and input are in
         if (int(dut.wloaded_o.value) > cfin and int(dut.recs_kt_o.value) > cfin
-                and int(dut.act_y_o.value) == (regs["IN_H"] if regs["IN_H"] > 1 else 1) and rng.random() < 0.2):
+                and int(dut.act_y_o.value) == act_commands(regs, p) and rng.random() < 0.2):
             cfin += 1
         dut.cfin_i.value = cfin
         await ReadOnly()
@@ -90,9 +130,9 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         # compute unit still uses (k_tile t waits while fewer than t - 1 k_tiles are finished)
         if not int(dut.cmd_valid_o.value) and int(dut.seg_o.value) != SQ_DONE:
             t = sum(c["tag"] == TAG["TgWgt"] for c in cmds)
-            if not (BUFFER_TAGS.get(expected_tag(regs, need, len(cmds))) == "TgWgt" and t >= cfin + 2):
+            if not (BUFFER_TAGS.get(expected_tag(regs, p, len(cmds))) == "TgWgt" and t >= cfin + 2):
                 problems.append(f"cycle {cycle}: no command although none waits for a bank "
-                                f"(next {BUFFER_TAGS.get(expected_tag(regs, need, len(cmds)))}, k_tile {t}, {cfin} finished)")
+                                f"(next {BUFFER_TAGS.get(expected_tag(regs, p, len(cmds)))}, k_tile {t}, {cfin} finished)")
                 break
         if int(dut.cmd_valid_o.value) and ready:
             c = {k: int(getattr(dut, f"cmd_{k}_o").value) for k in ("tag", "ext", "ext_stride", "buf", "buf_stride", "len", "rows")}
@@ -108,35 +148,28 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     dut.run_i.value = 0
     dut.done_i.value = 0
     await RisingEdge(dut.clk_i)
-    name = f"{entry['kind']} {regs}"
-    # every segment word read once with its tag, nothing else
+    name = f"{entry['kind']} {regs}, pass {p.band}.{p.group} of {len(all_passes)}"
+    # every word the pass needs read once with its tag, into its buffer address; nothing else
     reads: dict[int, list[tuple[int, int]]] = {t: [] for t in BUFFER_TAGS}
     for c in cmds:
         for r in range(c["rows"]):
             for i in range(c["len"]):
                 reads[c["tag"]].append((c["ext"] + r * c["ext_stride"] + i, c["buf"] + r * c["buf_stride"] + i))
-    for s, tag in SEGMENT_TAG.items():
-        base, words = seg[s]["base_word"], seg[s]["words"]
-        got = sorted(e for e, _ in reads[tag])
-        if got != list(range(base, base + words)):
-            problems.append(f"{name}: {s} words read {len(got)} (first {got[:3]}), the memory map has {words} from {base}")
-            continue
-        for e, b in reads[tag]:
-            off = e - base
-            want = off if s != "weights" else (off // need.weight) % 2 * wgt_words + off % need.weight
-            if b != want:
-                problems.append(f"{name}: {s} word {off} went to buffer address {b}, expected {want}")
-                break
+    for s, want in expected_reads(cfg, mm, p, need, wgt_words).items():
+        got = sorted(reads[SEGMENT_TAG[s]])
+        if got != want:
+            bad = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+            problems.append(f"{name}: {s}: {len(got)} words read, {len(want)} expected; first difference at "
+                            f"#{bad}: read {got[bad:bad + 1]} (segment word, buffer address), expected {want[bad:bad + 1]}")
     # order: k_tile 0's records and weights, the input rows, then each next k_tile's
-    rows_cmds = regs["IN_H"] if regs["IN_H"] > 1 else 1
-    pattern = command_pattern(regs, need)
+    pattern = command_pattern(regs, p)
     if [BUFFER_TAGS[c["tag"]] for c in cmds] != pattern:
         problems.append(f"{name}: command order {[BUFFER_TAGS[c['tag']] for c in cmds]}, expected {pattern}")
     wgt = [c for c in cmds if c["tag"] == TAG["TgWgt"]]
     for t, c in enumerate(wgt):
         if c["cfin"] < t - 1:
             problems.append(f"{name}: weights of k_tile {t} issued with {c['cfin']} k_tiles finished (bank still in use)")
-    final = {"wloaded_o": need.kt_out, "recs_kt_o": need.kt_out, "act_y_o": rows_cmds}
+    final = {"wloaded_o": p.k_tiles, "recs_kt_o": p.k_tiles, "act_y_o": act_commands(regs, p)}
     for port, v in final.items():
         if int(getattr(dut, port).value) != v:
             problems.append(f"{name}: {port} ends at {int(getattr(dut, port).value)}, expected {v}")

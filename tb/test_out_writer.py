@@ -1,11 +1,13 @@
 """cocotb bench of rtl/out_writer.sv (the engine's output writer).
 
-Random output regions (base, 1..300 words) of random words fed with random gaps; the memory
-port's request and write-data sides take them with random ready. Checked: every word lands once
-at base + its index, in order, nothing outside the region; bursts of 1..MAX_BURST words inside the
-region; the port rule the engine's deadlock freedom rests on, a write burst requested only when
-all its words are already in the unit (words in >= words requested, this burst included);
-written_o pulses once, after the last word; words_written_o counts the region. Environment:
+Random output regions of random words fed with random gaps: one run (base, 1..300 words) or, as
+a band of a k_tile group writes, several runs of the same length a stride apart (gaps between
+them); the memory port's request and write-data sides take them with random ready. Checked:
+word i of run r lands once at base + r * stride + i, in order, nothing outside the runs; bursts
+of 1..MAX_BURST words inside one run; the port rule the engine's deadlock freedom rests on, a
+write burst requested only when all its words are already in the unit (words in >= words
+requested, this burst included); written_o pulses once, after the last word; words_written_o
+counts the words. Environment:
 RTL_SEED (default random, printed), RTL_PARAMS (the build's parameters), WRITER_CASES.
 """
 from __future__ import annotations
@@ -25,13 +27,19 @@ TEST_FILE = "tests/test_rtl_out_writer.py"
 
 
 async def run_case(dut: Any, rng: random.Random, p: dict[str, int], written_before: int) -> list[str]:
-    n = rng.choice([1, 2, p["MAX_BURST"] - 1, p["MAX_BURST"], p["MAX_BURST"] + 1, rng.randint(1, 300)])
-    n = max(1, n)
-    base = rng.randrange(0, (1 << p["ADDR_W"]) - n)
+    run_len = rng.choice([1, 2, p["MAX_BURST"] - 1, p["MAX_BURST"], p["MAX_BURST"] + 1, rng.randint(1, 300)])
+    run_len = max(1, run_len)
+    runs = rng.choice([1, 1, rng.randint(2, 5)])
+    stride = run_len + rng.choice([0, 1, rng.randint(2, 40)])
+    n = runs * run_len
+    base = rng.randrange(0, (1 << p["ADDR_W"]) - runs * stride)
+    where = [base + r * stride + i for r in range(runs) for i in range(run_len)]  # word k's address
     words = [rng.getrandbits(p["WORD_BITS"]) for _ in range(n)]
     p_in, p_req, p_wr = rng.choice([0.2, 0.7, 1.0]), rng.choice([0.3, 1.0]), rng.choice([0.3, 0.8, 1.0])
     dut.out_base_i.value = base
-    dut.out_need_i.value = n
+    dut.out_len_i.value = run_len
+    dut.out_rows_i.value = runs
+    dut.out_stride_i.value = stride
     dut.in_valid_i.value = 0
     dut.start_i.value = 1
     await RisingEdge(dut.clk_i)
@@ -60,8 +68,10 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], written_befo
             if pushed < requested + length:
                 problems.append(f"a {length}-word burst requested with {pushed} words in and {requested} requested before it "
                                 f"(the engine's port rule: only bursts whose words are all in)")
-            if not 1 <= length <= p["MAX_BURST"] or not base <= addr or addr + length > base + n:
-                problems.append(f"burst of {length} words at {addr} outside the region {base}..{base + n - 1}")
+            run = (addr - base) // stride if addr >= base else -1
+            if not 1 <= length <= p["MAX_BURST"] or not 0 <= run < runs or addr + length > base + run * stride + run_len:
+                problems.append(f"burst of {length} words at {addr} outside the runs of {run_len} words from {base}, "
+                                f"{stride} apart")
             requested += length
             bursts.append([addr, length])
         if int(dut.wr_valid_o.value) and wr_ready:
@@ -90,14 +100,15 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], written_befo
     await RisingEdge(dut.clk_i)
     if written_pulses != 1:
         problems.append(f"written_o pulsed {written_pulses} times for a region of {n} words")
-    wrong = [i for i in range(n) if memory.get(base + i) != words[i]]
+    wrong = [i for i in range(n) if memory.get(where[i]) != words[i]]
     if wrong:
         problems.append(f"{len(wrong)} of {n} words wrong or missing, first at index {wrong[0]}")
-    if set(memory) - set(range(base, base + n)):
-        problems.append("words written outside the region")
+    if set(memory) - set(where):
+        problems.append("words written outside the runs")
     if count != written_before + n:
         problems.append(f"words_written_o {count}, expected {written_before + n}")
-    return [f"region {base}+{n} (in {p_in}, req {p_req}, wr {p_wr}): {m}" for m in problems]
+    return [f"{runs} run(s) of {run_len} words from {base}, {stride} apart (in {p_in}, req {p_req}, wr {p_wr}): {m}"
+            for m in problems]
 
 
 @cocotb.test()
@@ -106,7 +117,8 @@ async def test_random_regions(dut: Any) -> None:
     rng = random.Random(seed)
     p = {"ADDR_W": 24, "WORD_BITS": 64, "MAX_BURST": 16, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
     Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    for name in ("start_i", "run_i", "in_valid_i", "in_data_i", "req_ready_i", "wr_ready_i", "out_base_i", "out_need_i"):
+    for name in ("start_i", "run_i", "in_valid_i", "in_data_i", "req_ready_i", "wr_ready_i", "out_base_i", "out_len_i",
+                 "out_rows_i", "out_stride_i"):
         getattr(dut, name).value = 0
     dut.rst_i.value = 1
     for _ in range(2):

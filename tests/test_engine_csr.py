@@ -17,13 +17,13 @@ def test_rtl_csr_header_is_generated_from_tb_csr():
 
 def test_every_descriptor_field_is_a_csr():
     layer = {"descriptor": {"kind": "fc", "in_shape": [64], "out_shape": [10], "kernel": [1, 1], "stride": [1, 1],
-                            "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "z_in": 3, "z_out": 4, "lo": 4,
-                            "hi": 255}}
+                            "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "band_rows": 1, "group_k_tiles": 1,
+                            "z_in": 3, "z_out": 4, "lo": 4, "hi": 255}}
     bases = {"weights": 1, "bias": 2, "scale": 3, "input": 4, "output": 5}
     writes = dict(descriptor_csrs(layer, bases))
     assert set(writes) <= set(CSR)
     assert writes["IN_C"] == 64 and writes["IN_H"] == writes["OUT_W"] == 1 and writes["OUT_BASE"] == 5
-    assert {"PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT"} <= set(writes)
+    assert {"PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "BAND_ROWS", "GROUP_KT"} <= set(writes)
 
 
 def test_compare_reports_position_pattern_and_counts():

@@ -93,17 +93,27 @@ def make():
 """
 
 
-def test_preset_with_larger_buffers_runs_a_layer_the_default_refuses(tmp_path: Path):
+def test_preset_with_larger_buffers_runs_in_one_pass_a_layer_the_default_bands(tmp_path: Path):
     """HW=large: the same description sizes hexgen's layout, the RTL parameters and the bench's
-    check; an input image of 5,184 words does not fit the default's 4,096-word activation buffer."""
+    check; an input image of 5,184 words does not fit the default's 4,096-word activation buffer
+    (hexgen plans it in two bands there: tests/test_layer_bands.py runs such layers), and runs in
+    one pass on the large preset's 32,768 words."""
+    import json
+
+    from hexgen.hw import PRESETS
+    from hexgen.rules import descriptor_registers, passes, plan_tiling
+
     f = tmp_path / "big.py"
     f.write_text(BIG_INPUT)
     model = f"{f}:make"
-    small = layer_sim.run(layers=None, sim="icarus", model=model, seed=0)
-    assert small[0]["status"] == "UNSUPP" and "act buffer" in small[0]["reason"], small[0]
     large = layer_sim.run(layers=None, sim="icarus", model=model, seed=0, hw="large")
     assert large[0]["status"] == "PASS", large[0]
     assert "HW=large" in large[0]["rerun"]
+    mm = json.loads((Path(large[0]["image_dir"]) / "memory_map.json").read_text())
+    assert len(mm["layers"][0]["passes"]) == 1
+    regs = descriptor_registers(mm["layers"][0]["descriptor"])
+    regs.update(plan_tiling(regs, PRESETS["default"]))
+    assert len(passes(regs, 8)) == 2
 
 
 def test_rtl_defaults_are_generated_from_the_description():

@@ -324,16 +324,25 @@ def test_fit_error_names_layer_buffer_need_capacity() -> None:
     # a k_tile: 2 c_tiles x 3 x 3 x 8 c_lanes = 144 one-word vectors; the image: 2 c_tiles x 64 pixels
     with pytest.raises(FitError, match=r"layer convbig: one output-channel tile of weights needs 144 words of the weight buffer, which holds 100 words"):
         plan_layer(layer, HardwareConfig(weight_buf_words=100))
-    with pytest.raises(FitError, match=r"layer convbig: one image of input activations needs 128 words of the act buffer, which holds 127"):
-        plan_layer(layer, HardwareConfig(act_buf_words=127))
+    # the input runs in bands of output rows; only one output row's input (3 rows x 8 x 2 c_tiles) must fit
+    with pytest.raises(FitError, match=r"layer convbig: input activations of one band of 1 output rows: 3 input rows, "
+                                       r"halo included needs 48 words of the act buffer, which holds 47"):
+        plan_layer(layer, HardwareConfig(act_buf_words=47))
     with pytest.raises(FitError, match=r"needs 8 words of the out buffer, which holds 4"):
         plan_layer(layer, HardwareConfig(out_buf_words=4))
-    with pytest.raises(FitError, match=r"needs 16 words of the bias buffer, which holds 15 words \(HardwareConfig.bias_buf_words=15\)"):
-        plan_layer(layer, HardwareConfig(bias_buf_words=15))
-    with pytest.raises(FitError, match=r"scale buffer"):
-        plan_layer(layer, HardwareConfig(scale_buf_words=1))
-    # exactly at capacity fits
-    plan_layer(layer, HardwareConfig(weight_buf_words=144, act_buf_words=128, out_buf_words=8, bias_buf_words=16, scale_buf_words=16))
+    # the records run in groups of output-channel tiles; one k_tile's (8 words) must fit
+    with pytest.raises(FitError, match=r"the bias records of 1 output-channel tiles needs 8 words of the bias buffer, "
+                                       r"which holds 7 words \(HardwareConfig.bias_buf_words=7\)"):
+        plan_layer(layer, HardwareConfig(bias_buf_words=7, scale_buf_words=7))
+    # exactly at capacity fits, in one pass
+    whole = plan_layer(layer, HardwareConfig(weight_buf_words=144, act_buf_words=128, out_buf_words=8, bias_buf_words=16,
+                                             scale_buf_words=16))
+    assert len(whole.passes) == 1 and whole.descriptor["band_rows"] == 8 and whole.descriptor["group_k_tiles"] == 2
+    # one word less: two bands of 4 output rows (5 input rows each, halo included), two groups of one k_tile
+    banded = plan_layer(layer, HardwareConfig(act_buf_words=127, bias_buf_words=15, scale_buf_words=15))
+    assert banded.descriptor["band_rows"] == 4 and banded.descriptor["group_k_tiles"] == 1
+    assert [(p.band, p.group, p.in_y, p.in_rows, p.pad_top, p.pad_bottom) for p in banded.passes] == [
+        (0, 0, 0, 5, 1, 0), (0, 1, 0, 5, 1, 0), (1, 0, 3, 5, 0, 1), (1, 1, 3, 5, 0, 1)]
 
 
 def test_depthwise_with_a_channel_multiplier_is_refused() -> None:

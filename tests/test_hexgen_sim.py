@@ -66,7 +66,7 @@ def _tb(probes: list[tuple[str, str, tuple[int, ...]]], offsets: list[int], seg_
         addr = f"`{macro_name(layer, segment)}_WORD + {off}"
         lines.append(f'    $display("P %0d %h", {addr}, dram[{addr}]);')
     lines += [
-        f'    $display("S 0 %h", seg[0]);',
+        '    $display("S 0 %h", seg[0]);',
         f'    $display("S {seg_words - 1} %h", seg[{seg_words - 1}]);',
         '    $display("L %0d %h", `HEXGEN_DRAM_WORDS - 1, dram[`HEXGEN_DRAM_WORDS - 1]);',
         "    $finish;",
