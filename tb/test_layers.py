@@ -129,11 +129,14 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     await ReadOnly()
     await RisingEdge(dut.clk)
     result["wall_s"] = wall
-    counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS")}
+    counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS",
+                                                    "PASS")}
     result.update({k.lower(): v for k, v in counters.items()})
     if int(dut.watchdog_o.value) and not int(dut.done_o.value) and not int(dut.error_o.value):
         state = STATES.get(counters["STATE"], str(counters["STATE"]))
-        result.update(status="FAIL", reason=f"watchdog: no done after {limit_cycles} cycles; engine state {state} ({units_text(counters['UNITS'])})")
+        where = f"band {counters['PASS'] & 0xFFFF}, group {counters['PASS'] >> 16}"
+        result.update(status="FAIL", reason=f"watchdog: no done after {limit_cycles} cycles; engine state {state}, {where} "
+                                            f"({units_text(counters['UNITS'])})")
         return result
     if int(dut.error_o.value):
         f = await read_csr(dut, "ERR_FIELD")

@@ -1,8 +1,11 @@
 """The rule book's buffer needs (hexgen.rules.register_needs, what the engine computes from its
 registers and what hexgen's plan reports) agree with the layouts hexgen writes: one output-channel
-tile of weights, one input image, every bias and scale record, in words, for random layers at
-every word width and array size hexgen supports."""
+tile of weights, one input image, every bias and scale record (buffers large enough for one pass),
+in words, for random layers at every word width and array size hexgen supports; and the band
+arithmetic of the documented example."""
 from __future__ import annotations
+
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -33,3 +36,25 @@ def test_register_needs_equal_the_layout_words(rows: int, cols: int, word_bits: 
         assert need.weight == lay["weights"].words // k_tiles, (kind, layer.weight.shape)
         assert need.act == lay["input"].words, (kind, layer.in_shape)
         assert need.records == lay["bias"].words == lay["scale"].words, (kind, layer.out_shape)
+
+
+def test_band_arithmetic_of_the_documented_stem_example() -> None:
+    """docs/memory-map.md's example: the 224x224 MobileNetV2 stem (3x3 stride 2, TF 'SAME' pads
+    (0, 1)) on `edge` runs in four bands of 28 output rows; the rows, pads and offsets below are
+    worked out by hand in the doc, and the doc's table must show the same."""
+    from hexgen.hw import PRESETS
+    from hexgen.rules import passes, plan_tiling
+
+    cfg = PRESETS["edge"]
+    d = {"kind": "conv", "in_shape": [3, 224, 224], "out_shape": [32, 112, 112], "kernel": [3, 3], "stride": [2, 2],
+         "padding": [0, 0], "padding_end": [1, 1], "groups": 1, "lo": 0, "hi": 255, "band_rows": 0, "group_k_tiles": 0}
+    r = descriptor_registers(d)
+    r.update(plan_tiling(r, cfg))
+    assert (r["BAND_ROWS"], r["GROUP_KT"]) == (28, 2)
+    got = [(p.out_y, p.out_rows, p.in_y, p.in_rows, p.pad_top, p.pad_bottom, p.in_offset)
+           for p in passes(r, cfg.array_rows, cfg.word_bits)]
+    assert got == [(0, 28, 0, 57, 0, 0, 0), (28, 28, 56, 57, 0, 0, 12544), (56, 28, 112, 57, 0, 0, 25088),
+                   (84, 28, 168, 56, 0, 1, 37632)]
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "memory-map.md").read_text()
+    for band, (oy, rows, iy, irows, pt, pb, off) in enumerate(got):
+        assert f"| {band} | {oy}..{oy + rows - 1} | {iy}..{iy + irows - 1}" in doc and f"| {pt} | {pb} | {off:,} |" in doc
