@@ -128,11 +128,18 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
     x = _test_set(m)
     x_q = net.quantize_input(x[idx : idx + 1])
     unsupported: dict[str, str] = {}
+    tiling: dict[str, str] = {}  # how a layer the engine runs is cut into passes
     for l in net.compute_layers():  # hexgen refuses what the accelerator's layouts cannot hold
         try:
-            plan_layer(l, cfg)
+            plan = plan_layer(l, cfg)
         except HexgenError as exc:
             unsupported[l.name] = str(exc)
+            continue
+        bands, groups = 1 + max(p.band for p in plan.passes), 1 + max(p.group for p in plan.passes)
+        d = plan.descriptor
+        group_text = f" x {groups} groups of <= {d['group_k_tiles']} k_tiles" if groups > 1 else ""
+        tiling[l.name] = ("one pass" if bands == groups == 1 else
+                          f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{group_text}")
     supported = [l.name for l in net.compute_layers() if l.name not in unsupported]
     if supported:
         write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")
@@ -150,7 +157,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
     golden_only = "golden only: the accelerator runs conv and fc layers"
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
-         "macs": l.macs, "rtl": l.name in compute, "compute": l in net.compute_layers(),
+         "macs": l.macs, "rtl": l.name in compute, "compute": l in net.compute_layers(), "tiling": tiling.get(l.name, ""),
          "unsupported": unsupported.get(l.name, "") if l in net.compute_layers() else golden_only}
         for l in net.layers
     ]

@@ -425,7 +425,7 @@ def _list_layers(model: str, hw: str | None) -> int:
     warnings.filterwarnings("ignore")
     _cdir, layers, _idx = prepare_image(model, 0, hw)
     for l in layers:
-        where = "RTL" if l["rtl"] else (l["unsupported"] or "golden only")
+        where = f"RTL, {l['tiling']}" if l["rtl"] else (l["unsupported"] or "golden only")
         print(f"{l['name']:10s} {l['kind']:10s} {'x'.join(map(str, l['in_shape'])):>10s} -> {'x'.join(map(str, l['out_shape'])):10s} {where}")
     return 0
 

@@ -57,7 +57,7 @@ CASES = {
 
 
 @pytest.mark.parametrize("simulator", list(CASES))
-def test_layers_larger_than_the_buffers_run_in_passes(tmp_path: Path, simulator: str) -> None:
+def test_layers_larger_than_the_buffers_run_in_passes(tmp_path: Path, simulator: str, capsys: pytest.CaptureFixture[str]) -> None:
     from tb import layer_sim
 
     hw, c_stem, c_pw, stem_k, layers, want = CASES[simulator]
@@ -68,3 +68,11 @@ def test_layers_larger_than_the_buffers_run_in_passes(tmp_path: Path, simulator:
     mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
     got = {e["name"]: (1 + max(p["band"] for p in e["passes"]), 1 + max(p["group"] for p in e["passes"])) for e in mm["layers"]}
     assert got == want, f"the layers' (bands, groups) changed: {got}; this test no longer runs what it says"
+    # `make layers` shows how each layer runs (the image is cached: no second quantization)
+    capsys.readouterr()
+    layer_sim._list_layers(f"{f}:make", None)
+    listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    for name, (bands, groups) in want.items():
+        text = "one pass" if bands == groups == 1 else f"{bands * groups} passes: {bands} band(s)"
+        assert f"RTL, {text}" in listed[name] and (groups == 1 or f"x {groups} groups" in listed[name]), listed[name]
+    assert "golden only" in listed["pool1"]
