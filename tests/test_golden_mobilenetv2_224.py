@@ -68,9 +68,21 @@ def test_full_size_model_through_golden_matches_pytorchs_kernels() -> None:
 @pytest.mark.slow
 @pytest.mark.sim
 def test_full_size_layers_on_the_edge_engine() -> None:
-    """A pointwise layer at 112x112, a depthwise, the widest pointwise and the fc, bit-exact."""
+    """The stem (four bands, TF 'SAME'), a stride-2 depthwise layer in six bands, a pointwise layer
+    at 112x112, a depthwise, the widest pointwise and the fc, bit-exact on Verilator (every layer:
+    `make sim MODEL=mobilenetv2_224 HW=edge`)."""
     from tb import layer_sim
 
-    res = layer_sim.run(layers=["conv4", "conv14", "conv52", "fc1"], sim="verilator", model="mobilenetv2_224", seed=0,
-                        hw="edge")
-    assert [r["status"] for r in res] == ["PASS"] * 4, [(r["layer"], r["status"], r.get("reason")) for r in res]
+    names = ["conv1", "conv5", "conv4", "conv14", "conv52", "fc1"]
+    res = layer_sim.run(layers=names, sim="verilator", model="mobilenetv2_224", seed=0, hw="edge")
+    assert [r["status"] for r in res] == ["PASS"] * len(names), [(r["layer"], r["status"], r.get("reason")) for r in res]
+
+
+@pytest.mark.slow
+@pytest.mark.sim
+def test_full_size_layers_on_icarus() -> None:
+    """A sample on Icarus (slow: ~2 k cycles/s): the stride-2 depthwise layer to 7x7 and a 7x7 one."""
+    from tb import layer_sim
+
+    res = layer_sim.run(layers=["conv41", "conv44"], sim="icarus", model="mobilenetv2_224", seed=0, hw="edge")
+    assert [r["status"] for r in res] == ["PASS"] * 2, [(r["layer"], r["status"], r.get("reason")) for r in res]
