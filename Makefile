@@ -77,7 +77,7 @@ typecheck: $(STAMP)
 bench: bench-golden bench-sim
 
 bench-sim: $(STAMP)
-	$(PY) scripts/bench_sim.py --hw $(HW)
+	$(PY) scripts/bench_sim.py --hw $(HW) $(if $(NETWORK),--network $(NETWORK))
 
 bench-golden: $(STAMP)
 	$(PY) scripts/bench_golden.py --model $(MODEL)

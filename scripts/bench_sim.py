@@ -9,7 +9,10 @@ Python at all (tb/hdl/accel_plain_tb.sv, Verilog clock, the same simulator optio
 The plain harness is timed over N runs minus one run, so process start-up and image loading
 cancel out (N = 8 on Icarus, about 2M cycles' worth on Verilator). Then MAC-array utilisation (MACs / (cycles x array size)) and memory port occupancy
 for every conv/fc layer of the shipped models and of scripts/bench_model.py, whose layers fill the
-array (goal: >= 85% on 3x3 and 1x1 convs whose channels fill the array).
+array (goal: >= 85% on 3x3 and 1x1 convs whose channels fill the array). With --network MODEL
+(`make bench-sim HW=edge NETWORK=mobilenetv2_224`): the whole network, every conv/fc layer on
+Verilator after the build, timed as golden + hexgen (a fresh memory image, no cache) plus the
+simulation of every layer (one run each), and its utilisation per layer kind (goal: <= 60 s).
 """
 from __future__ import annotations
 
@@ -84,12 +87,64 @@ def label(model: str) -> str:
     return "bench_model" if model == BENCH_MODEL else model
 
 
+def kind_table(res: list[dict[str, object]], macs_per_cycle: int) -> str:
+    """Cycles, MACs and utilisation summed per layer kind."""
+    tot: dict[str, list[int]] = {}
+    for r in res:
+        t = tot.setdefault(str(r["kind"]), [0, 0, 0])
+        t[0] += 1
+        t[1] += int(r["cycles"])  # type: ignore[call-overload]
+        t[2] += int(r["golden_macs"])  # type: ignore[call-overload]
+    tot["all"] = [sum(t[i] for t in tot.values()) for i in range(3)]
+    lines = [f"{'kind':10s} {'layers':>6s} {'cycles':>11s} {'MACs':>13s} {'util':>6s}"]
+    for k, (n, cyc, macs) in tot.items():
+        lines.append(f"{k:10s} {n:>6d} {cyc:>11,} {macs:>13,} {100 * macs / (cyc * macs_per_cycle):>5.1f}%")
+    return "\n".join(lines)
+
+
+def whole_network(model: str, hw: str) -> None:
+    """golden + hexgen on a fresh image, then every conv/fc layer once on Verilator (after the build)."""
+    import tempfile
+
+    from hexgen.hw import load_hw
+    from tb import images
+
+    cfg = load_hw(hw)
+    print(f"\nwhole network {model}, HW={hw}: building (not timed) ...", flush=True)
+    warm = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw, xcheck=False)
+    rtl = [r["layer"] for r in warm]
+    cached = images.IMAGES
+    with tempfile.TemporaryDirectory(dir=ROOT / "build") as tmp:
+        images.IMAGES = Path(tmp)  # no cached image: golden and hexgen run
+        try:
+            t0 = time.perf_counter()
+            images.prepare_image(model, 0, hw)
+            t_image = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            res = layer_sim.run(layers=rtl, sim="verilator", model=model, seed=0, quiet=True, hw=hw, xcheck=False)
+            t_sim = time.perf_counter() - t0
+        finally:
+            images.IMAGES = cached
+    bad = [r["layer"] for r in res if r["status"] != "PASS"]
+    if bad:
+        raise SystemExit(f"{model}: {len(bad)} layer(s) did not pass: {bad}")
+    cycles = sum(int(r["cycles"]) for r in res)
+    print(f"{len(res)} layers PASS; golden + hexgen {t_image:.1f} s, simulation {t_sim:.1f} s "
+          f"({cycles:,} cycles, {cycles / t_sim:,.0f} cycles/s over the whole run), total {t_image + t_sim:.1f} s (goal <= 60 s)")
+    print(kind_table(res, cfg.array_rows * cfg.array_cols))
+
+
 def main() -> int:
     import argparse
 
     p = argparse.ArgumentParser(description=__doc__)
     p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json")
-    hw = p.parse_args().hw
+    p.add_argument("--network", default="", help="also time this whole network (golden + hexgen + simulation)")
+    a = p.parse_args()
+    hw = a.hw
+    if a.network:
+        whole_network(a.network, hw)
+        return 0
     print(f"bench-sim: HW={hw}", flush=True)
     rows = []
     plain = {sim: build_plain(sim, hw) for sim in ("icarus", "verilator")}

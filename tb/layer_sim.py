@@ -139,7 +139,8 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
     results = rdir / f"results{name}.json"
     if results.exists():
         results.unlink()
-    job = {**job, "results": str(results)}
+    xfer = rdir / f"xfer{name}.hex"  # the bench's bulk transfers to and from the memory model
+    job = {**job, "results": str(results), "xfer_file": str(xfer)}
     (rdir / f"job{name}.json").write_text(json.dumps(job, indent=1))
     try:
         runner_for(sim).test(
@@ -151,7 +152,7 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
             extra_env={"LAYER_JOB": str(rdir / f"job{name}.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
                        # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
                        **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
-            plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", *plusargs],
+            plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", f"+XFER_FILE={xfer}", *plusargs],
             waves=waves,
             results_xml=str(rdir / f"results{name}.xml"),
         )
