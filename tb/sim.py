@@ -39,6 +39,7 @@ ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", 
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "band_seq": ("band_seq", [RTL / "band_seq.sv"]),
+    "add_lanes": ("add_lanes", [RTL / "add_lanes.sv"]),
     "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
     "gather": ("gather", [RTL / "gather.sv"]),
     "compute_issue": ("compute_issue", [RTL / "compute_issue.sv"]),
