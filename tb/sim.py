@@ -40,6 +40,8 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "band_seq": ("band_seq", [RTL / "band_seq.sv"]),
     "add_lanes": ("add_lanes", [RTL / "add_lanes.sv"]),
+    "vec_unit": ("vec_unit_tb", [RTL / "vec_unit.sv", RTL / "add_lanes.sv", RTL / "ext_mem_model.sv",
+                                 TB_HDL / "vec_unit_tb.sv"]),
     "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
     "gather": ("gather", [RTL / "gather.sv"]),
     "compute_issue": ("compute_issue", [RTL / "compute_issue.sv"]),

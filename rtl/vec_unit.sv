@@ -1,0 +1,284 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Vector unit: the layers that are not convolutions, on activation words (issue 11 item 4; not yet
+// wired into accel_top). One word is the ROWS channels of one pixel ([c_tile][y][x][c_lane],
+// hexgen's activation layout), so every operation is lane-wise over a word:
+//   OpAdd      residual add of two tensors in the same layout (rtl/add_lanes.sv, arithmetic.md):
+//              word i of the output from word i of each input
+//   OpMax      max pool: the max of the window's words (padding never wins: codes are >= 0 and
+//              every window holds a real element, so out-of-image positions are skipped)
+//   OpAvg      average pool, global average pool (a window of the whole image):
+//              (sum + floor(N/2)) // N per lane, N = KH x KW (golden.arith.avg_pool / global_avg_pool)
+// The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
+// writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
+// is requested only when the unit can take all its words without waiting (its own buffers), so
+// read data never waits for the output stream: the memory port, shared with the writer, cannot
+// deadlock. Work is sequential (one burst, then its words, then the output); the layers it runs
+// are a few percent of a network's cycles. tb/test_vec_unit.py checks it against golden.
+module vec_unit #(
+    parameter int ROWS = 8,
+    parameter int ADDR_W = 24,
+    parameter int MAX_BURST = 16,
+    localparam int WORD_BITS = ROWS * 8
+) (
+    input  logic                 clk_i,
+    input  logic                 rst_i,
+    input  logic                 start_i,     // run the layer below (one cycle)
+
+    input  logic [1:0]           op_i,        // 0 add, 1 max pool, 2 average pool
+    input  logic [15:0]          ct_i,        // channel tiles
+    input  logic [15:0]          in_h_i,
+    input  logic [15:0]          in_w_i,
+    input  logic [15:0]          out_h_i,
+    input  logic [15:0]          out_w_i,
+    input  logic [15:0]          kh_i,
+    input  logic [15:0]          kw_i,
+    input  logic [15:0]          sy_i,
+    input  logic [15:0]          sx_i,
+    input  logic [15:0]          pad_top_i,
+    input  logic [15:0]          pad_left_i,
+    input  logic [ADDR_W-1:0]    in_base_i,   // word addresses of the input (add: a) and of b
+    input  logic [ADDR_W-1:0]    in2_base_i,
+    input  logic [7:0]           z_a_i,
+    input  logic [7:0]           z_b_i,
+    input  logic [30:0]          a0_i,
+    input  logic [30:0]          b0_i,
+    input  logic [5:0]           n_i,
+    input  logic [7:0]           z_out_i,
+    input  logic [7:0]           lo_i,
+    input  logic [7:0]           hi_i,
+
+    output logic                 req_valid_o,
+    input  logic                 req_ready_i,
+    output logic [ADDR_W-1:0]    req_addr_o,
+    output logic [7:0]           req_len_o,
+    input  logic                 rd_valid_i,
+    output logic                 rd_ready_o,
+    input  logic [WORD_BITS-1:0] rd_data_i,
+
+    output logic                 out_valid_o,
+    input  logic                 out_ready_i,
+    output logic [WORD_BITS-1:0] out_data_o,
+
+    output logic                 busy_o,
+    output logic                 done_o       // one cycle: the last output word was taken
+);
+
+  localparam logic [1:0] OpAdd = 2'd0, OpMax = 2'd1, OpAvg = 2'd2;
+  localparam int LW = $clog2(MAX_BURST + 1);
+  localparam int IW = MAX_BURST > 1 ? $clog2(MAX_BURST) : 1;  // a word's index in a burst
+
+  initial begin
+    if (ROWS < 1 || MAX_BURST < 1 || MAX_BURST > 255 || ADDR_W < 1 || ADDR_W > 32) begin
+      $error("%m: ROWS = %0d >= 1, MAX_BURST = %0d in 1..255, ADDR_W = %0d in 1..32", ROWS, MAX_BURST, ADDR_W);
+      $finish;
+    end
+  end
+
+  typedef enum logic [2:0] {
+    VIdle, VReqA, VRxA, VReqB, VRxB, VDiv, VPush
+  } vst_e;
+  vst_e st_q;
+
+  // ---------------------------------------------------------------- add: chunks of MAX_BURST words
+  logic [WORD_BITS-1:0] buf_a [MAX_BURST];
+  logic [WORD_BITS-1:0] buf_y [MAX_BURST];
+  logic [31:0]          words_q;     // words of the tensor (add) done so far
+  logic [31:0]          total;       // ct x in_h x in_w
+  logic [LW-1:0]        len_q;       // words of the current burst
+  logic [LW-1:0]        cnt_q;       // words of it received / pushed
+  logic [WORD_BITS-1:0] y_add;
+  logic [IW-1:0]        idx;         // cnt_q as an index of the burst buffers (cnt_q < MAX_BURST there)
+
+  assign idx = IW'(cnt_q);
+
+  assign total = 32'(ct_i) * 32'(in_h_i) * 32'(in_w_i);
+
+  add_lanes #(.LANES(ROWS)) u_add (
+      .a_i(buf_a[idx]), .b_i(rd_data_i), .z_a_i, .z_b_i, .a0_i, .b0_i, .n_i, .z_out_i, .lo_i, .hi_i,
+      .y_o(y_add)
+  );
+
+  // ---------------------------------------------------------------- pooling: one output word at a time
+  logic [15:0] c_q, oy_q, ox_q, ky_q, xoff_q; // output pixel, window row, columns of it read
+  logic signed [31:0] iy, x0, x_lo, x_hi, xs; // input row; the window row's columns in the image, the next
+  logic        row_in, row_more;
+  logic [31:0] row_left;                       // columns of the row still to read from xs
+  logic [31:0] acc_q [ROWS];                   // per lane: max or sum
+  logic [31:0] rem_q [ROWS];                   // divider: remainder (the quotient builds up in acc_q)
+  logic [5:0]  div_q;
+  logic [31:0] cnt_n;                          // N = KH x KW
+
+  assign cnt_n = 32'(kh_i) * 32'(kw_i);
+  assign iy = $signed(32'(oy_q) * 32'(sy_i)) + $signed(32'(ky_q)) - $signed(32'(pad_top_i));
+  assign x0 = $signed(32'(ox_q) * 32'(sx_i)) - $signed(32'(pad_left_i));
+  assign x_lo = x0 > 0 ? x0 : 32'sd0;
+  assign x_hi = (x0 + $signed(32'(kw_i)) - 32'sd1 < $signed(32'(in_w_i)) - 32'sd1)
+                ? x0 + $signed(32'(kw_i)) - 32'sd1 : $signed(32'(in_w_i)) - 32'sd1;
+  assign xs = x_lo + $signed(32'(xoff_q));
+  assign row_in = iy >= 0 && iy < $signed(32'(in_h_i)) && x_hi >= x_lo;
+  assign row_left = 32'(x_hi - xs) + 32'd1;
+  assign row_more = row_left > 32'(MAX_BURST);
+
+  // one step of the division of each lane: the dividend (with + N/2 on the first step) shifts its top
+  // bit into the remainder; a quotient bit enters at the bottom
+  logic [31:0] div_dividend [ROWS];
+  logic [32:0] div_r [ROWS];
+  logic        div_ge [ROWS];
+  for (genvar l = 0; l < ROWS; l++) begin : g_div
+    assign div_dividend[l] = div_q == 6'd0 ? acc_q[l] + (cnt_n >> 1) : acc_q[l];
+    assign div_r[l] = {rem_q[l], div_dividend[l][31]};
+    assign div_ge[l] = div_r[l] >= 33'(cnt_n);
+  end
+
+  logic window_last_row, pixel_last;
+  assign window_last_row = ky_q + 1 == kh_i;
+  assign pixel_last = c_q + 1 == ct_i && oy_q + 1 == out_h_i && ox_q + 1 == out_w_i;
+
+  // ---------------------------------------------------------------- read requests
+  always_comb begin
+    req_valid_o = 1'b0;
+    req_addr_o = '0;
+    req_len_o = '0;
+    if (st_q == VReqA && op_i == OpAdd) begin
+      req_valid_o = 1'b1;
+      req_addr_o = in_base_i + ADDR_W'(words_q);
+      req_len_o = 8'(len_q);
+    end else if (st_q == VReqB) begin
+      req_valid_o = 1'b1;
+      req_addr_o = in2_base_i + ADDR_W'(words_q);
+      req_len_o = 8'(len_q);
+    end else if (st_q == VReqA && row_in) begin  // pooling: a window row (at most MAX_BURST words)
+      req_valid_o = 1'b1;
+      req_addr_o = in_base_i + ADDR_W'((32'(c_q) * 32'(in_h_i) + 32'(iy)) * 32'(in_w_i) + 32'(xs));
+      req_len_o = row_more ? 8'(MAX_BURST) : 8'(row_left);
+    end
+  end
+  assign rd_ready_o = st_q == VRxA || st_q == VRxB;
+  assign busy_o = st_q != VIdle;
+
+  // ---------------------------------------------------------------- output word
+  logic [WORD_BITS-1:0] pool_word;
+  for (genvar l = 0; l < ROWS; l++) begin : g_word
+    assign pool_word[l*8 +: 8] = acc_q[l][7:0];
+  end
+  assign out_valid_o = st_q == VPush;
+  assign out_data_o = op_i == OpAdd ? buf_y[idx] : pool_word;
+
+  logic add_last_chunk;
+  assign add_last_chunk = words_q + 32'(len_q) >= total;
+
+  always_ff @(posedge clk_i) begin
+    done_o <= 1'b0;
+    if (rst_i) begin
+      st_q <= VIdle;
+    end else begin
+      case (st_q)
+        VIdle: if (start_i) begin
+          words_q <= '0;
+          len_q <= total < 32'(MAX_BURST) ? LW'(total) : LW'(MAX_BURST);
+          cnt_q <= '0;
+          {c_q, oy_q, ox_q, ky_q, xoff_q} <= '0;
+          for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
+          st_q <= VReqA;
+        end
+        VReqA: begin
+          if (op_i == OpAdd) begin
+            if (req_ready_i) st_q <= VRxA;
+          end else if (!row_in) begin  // a window row outside the image: the next row, or the result
+            ky_q <= ky_q + 1;
+            xoff_q <= '0;
+            if (window_last_row) st_q <= op_i == OpAvg ? VDiv : VPush;
+          end else if (req_ready_i) begin
+            len_q <= row_more ? LW'(MAX_BURST) : LW'(row_left);
+            cnt_q <= '0;
+            st_q <= VRxA;
+          end
+          div_q <= '0;
+          for (int l = 0; l < ROWS; l++) rem_q[l] <= '0;
+        end
+        VRxA: if (rd_valid_i) begin
+          if (op_i == OpAdd) buf_a[idx] <= rd_data_i;
+          else begin
+            for (int l = 0; l < ROWS; l++) begin
+              if (op_i == OpMax) acc_q[l] <= acc_q[l] > 32'(rd_data_i[l*8 +: 8]) ? acc_q[l] : 32'(rd_data_i[l*8 +: 8]);
+              else acc_q[l] <= acc_q[l] + 32'(rd_data_i[l*8 +: 8]);
+            end
+          end
+          cnt_q <= cnt_q + 1'b1;
+          if (cnt_q + 1'b1 == len_q) begin
+            cnt_q <= '0;
+            if (op_i == OpAdd) st_q <= VReqB;
+            else if (xs + $signed(32'(len_q)) <= x_hi) begin  // more of this window row
+              xoff_q <= xoff_q + 16'(len_q);
+              st_q <= VReqA;
+            end else begin
+              ky_q <= ky_q + 1;
+              xoff_q <= '0;
+              st_q <= !window_last_row ? VReqA : (op_i == OpAvg ? VDiv : VPush);
+            end
+          end
+        end
+        VReqB: if (req_ready_i) st_q <= VRxB;
+        VRxB: if (rd_valid_i) begin
+          buf_y[idx] <= y_add;
+          cnt_q <= cnt_q + 1'b1;
+          if (cnt_q + 1'b1 == len_q) begin
+            cnt_q <= '0;
+            st_q <= VPush;
+          end
+        end
+        VDiv: begin
+          // (sum + floor(N/2)) // N per lane: restoring division, one quotient bit a cycle, 32 cycles;
+          // the dividend enters from acc_q (+ N/2 on the first step), the quotient replaces it
+          for (int l = 0; l < ROWS; l++) begin
+            rem_q[l] <= div_ge[l] ? 32'(div_r[l] - 33'(cnt_n)) : 32'(div_r[l]);
+            acc_q[l] <= {div_dividend[l][30:0], div_ge[l]};
+          end
+          div_q <= div_q + 1'b1;
+          if (div_q == 6'd31) st_q <= VPush;
+        end
+        VPush: if (out_ready_i) begin
+          if (op_i == OpAdd) begin
+            cnt_q <= cnt_q + 1'b1;
+            if (cnt_q + 1'b1 == len_q) begin
+              cnt_q <= '0;
+              words_q <= words_q + 32'(len_q);
+              len_q <= total - words_q - 32'(len_q) < 32'(MAX_BURST) ? LW'(total - words_q - 32'(len_q)) : LW'(MAX_BURST);
+              if (add_last_chunk) begin
+                st_q <= VIdle;
+                done_o <= 1'b1;
+              end else begin
+                st_q <= VReqA;
+              end
+            end
+          end else begin
+            for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
+            ky_q <= '0;
+            if (pixel_last) begin
+              st_q <= VIdle;
+              done_o <= 1'b1;
+            end else begin
+              st_q <= VReqA;
+              if (ox_q + 1 != out_w_i) ox_q <= ox_q + 1;
+              else begin
+                ox_q <= '0;
+                if (oy_q + 1 != out_h_i) oy_q <= oy_q + 1;
+                else begin
+                  oy_q <= '0;
+                  c_q <= c_q + 1;
+                end
+              end
+            end
+          end
+        end
+        default: st_q <= VIdle;
+      endcase
+    end
+  end
+
+endmodule
+
+`resetall

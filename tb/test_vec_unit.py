@@ -1,0 +1,156 @@
+"""cocotb bench of rtl/vec_unit.sv (residual add, max pool, average and global average pool) on the
+external memory model (tb/hdl/vec_unit_tb.sv), against golden.arith.
+
+Each case is a random layer: add (A0, B0, n from golden.arith.add_params; zero points and clamp
+bounds at random), max pool (kernel 1..3, stride 1..3, padding up to kernel / 2), average pool
+(kernel 1..3, stride 1..3) or global average pool, on 1..3 channel tiles (partial tiles included)
+of images up to 9 x 21 (rows longer than MAX_BURST words). Tensors are laid out with hexgen's
+activation layout (hexgen.plan.act_layout); golden runs on the tensors with their channels padded
+to whole tiles with the layout's pad value, so the padding lanes are golden's results too. The
+output stream must equal the expected tensor's words in order; done_o pulses once, after the last
+word. The memory's latency and stall rate change between cases, and the output's ready is random.
+Environment: RTL_SEED (default random, printed), RTL_PARAMS (ROWS, ADDR_W, MAX_BURST), VEC_CASES.
+"""
+from __future__ import annotations
+
+import ast
+import os
+import random
+from typing import Any
+
+import cocotb
+import numpy as np
+from cocotb.triggers import ReadOnly, RisingEdge
+
+from golden import arith
+from hexgen.config import HardwareConfig
+from hexgen.layout import to_words
+from hexgen.plan import act_layout
+from tb.ext_mem import start_on_ext_mem
+from tb.sim import bench_seed
+
+TEST_FILE = "tests/test_rtl_vec_unit.py"
+OPS = {"add": 0, "maxpool": 1, "avgpool": 2, "global": 2}
+INPUTS = ("start_i", "op_i", "ct_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
+          "pad_left_i", "in_base_i", "in2_base_i", "z_a_i", "z_b_i", "a0_i", "b0_i", "n_i", "z_out_i", "lo_i", "hi_i",
+          "out_ready_i", "mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i")
+
+
+def padded(x: np.ndarray, rows: int, pad: int) -> np.ndarray:
+    """[C, H, W] with its channels padded to whole tiles with `pad` (what the layout's lanes hold)."""
+    c = x.shape[0]
+    out = np.full((-(-c // rows) * rows, *x.shape[1:]), pad, np.uint8)
+    out[:c] = x
+    return out
+
+
+def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
+    c, h, w = rng.randint(1, 3 * rows), rng.randint(1, 9), rng.randint(1, 21)
+    r: dict[str, Any] = {"kind": kind, "c": c, "h": h, "w": w, "kh": 1, "kw": 1, "sy": 1, "sx": 1, "pad": 0,
+                         "z_a": rng.randrange(256), "z_b": 0, "a0": 0, "b0": 0, "n": 1, "z_out": 0, "lo": 0, "hi": 255}
+    x = np.array([[[rng.randrange(256) for _ in range(w)] for _ in range(h)] for _ in range(c)], np.uint8)
+    xp = padded(x, rows, r["z_a"])
+    r["inputs"] = [xp]
+    if kind == "add":
+        r["z_b"], r["z_out"] = rng.randrange(256), rng.randrange(256)
+        r["lo"] = rng.choice([0, r["z_out"]])
+        r["hi"] = rng.choice([255, max(r["lo"], rng.randrange(256))])
+        r["a0"], r["b0"], r["n"] = arith.add_params(10 ** rng.uniform(-1.5, 1.5), 10 ** rng.uniform(-1.5, 1.5), 1.0,
+                                                    m0_bits=rng.choice([31, 16]), where="bench")
+        b = np.array([[[rng.randrange(256) for _ in range(w)] for _ in range(h)] for _ in range(c)], np.uint8)
+        bp = padded(b, rows, r["z_b"])
+        r["inputs"].append(bp)
+        y = arith.add_requant(xp, bp, z_a=r["z_a"], z_b=r["z_b"], a0=r["a0"], b0=r["b0"], n=r["n"], z_out=r["z_out"],
+                              lo=r["lo"], hi=r["hi"])
+    elif kind == "global":
+        r["kh"], r["kw"] = h, w
+        y = arith.global_avg_pool(xp[None])[0]
+    else:
+        r["kh"], r["kw"] = rng.randint(1, min(3, h)), rng.randint(1, min(3, w))
+        r["sy"], r["sx"] = rng.randint(1, 3), rng.randint(1, 3)
+        if kind == "maxpool":
+            r["pad"] = rng.randint(0, min(r["kh"], r["kw"]) // 2)
+            y = arith.max_pool(xp[None], kernel=(r["kh"], r["kw"]), stride=(r["sy"], r["sx"]), padding=(r["pad"], r["pad"]))[0]
+        else:
+            y = arith.avg_pool(xp[None], kernel=(r["kh"], r["kw"]), stride=(r["sy"], r["sx"]))[0]
+    r["expected"] = y
+    return r
+
+
+async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: HardwareConfig, kind: str) -> list[str]:
+    rows = p["ROWS"]
+    r = random_case(rng, rows, kind)
+    lay_in = act_layout(r["inputs"][0].shape, 1, 0, cfg)
+    words_in = [to_words(t[None], lay_in) for t in r["inputs"]]
+    bases = [rng.randrange(0, 64)]
+    if len(words_in) > 1:
+        bases.append(bases[0] + len(words_in[0]) + rng.randrange(0, 64))
+    image = [rng.getrandbits(8 * rows) for _ in range(bases[-1] + len(words_in[-1]) + 64)]  # garbage around
+    for base, ws in zip(bases, words_in):
+        image[base:base + len(ws)] = ws
+    y = r["expected"]
+    want = to_words(y[None], act_layout(y.shape, 1, 0, cfg))
+    await start_on_ext_mem(dut, image, 8 * rows, INPUTS)
+    dut.cfg_latency_i.value = rng.choice([0, 1, 8, 23])
+    dut.cfg_stall_i.value = rng.choice([0, 0, 40, 200])
+    dut.cfg_seed_i.value = rng.randrange(1, 1 << 31)
+    dut.cfg_load_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.cfg_load_i.value = 0
+    drive = {"op_i": OPS[r["kind"]], "ct_i": -(-r["c"] // rows), "in_h_i": r["h"], "in_w_i": r["w"], "out_h_i": y.shape[1],
+             "out_w_i": y.shape[2], "kh_i": r["kh"], "kw_i": r["kw"], "sy_i": r["sy"], "sx_i": r["sx"],
+             "pad_top_i": r["pad"], "pad_left_i": r["pad"], "in_base_i": bases[0], "in2_base_i": bases[-1],
+             "z_a_i": r["z_a"], "z_b_i": r["z_b"], "a0_i": r["a0"], "b0_i": r["b0"], "n_i": r["n"], "z_out_i": r["z_out"],
+             "lo_i": r["lo"], "hi_i": r["hi"]}
+    for port, v in drive.items():
+        getattr(dut, port).value = v
+    dut.start_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.start_i.value = 0
+    got: list[int] = []
+    dones, problems = 0, []
+    p_ready = rng.choice([0.3, 1.0])
+    for cycle in range(200 * len(want) * (r["kh"] * r["kw"] + 2) + 2000):
+        ready = rng.random() < p_ready
+        dut.out_ready_i.value = int(ready)
+        await ReadOnly()
+        if int(dut.done_o.value):
+            dones += 1
+            if len(got) != len(want):
+                problems.append(f"done_o after {len(got)} of {len(want)} words")
+        if int(dut.out_valid_o.value) and ready:
+            v = dut.out_data_o.value
+            got.append(int(v) if v.is_resolvable else -1)
+        await RisingEdge(dut.clk_i)
+        if dones or problems:
+            break
+    for _ in range(3):  # nothing more after done
+        await ReadOnly()
+        if int(dut.out_valid_o.value) or int(dut.done_o.value):
+            problems.append("output or done after done")
+            break
+        await RisingEdge(dut.clk_i)
+    if dones != 1:
+        problems.append(f"done_o pulsed {dones} times")
+    if got != want:
+        bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
+        problems.append(f"{len(got)} words out, {len(want)} expected; first difference at word {bad}: "
+                        f"{got[bad] if bad < len(got) else None!r:} vs {want[bad] if bad < len(want) else None!r}")
+    name = {k: v for k, v in r.items() if k not in ("inputs", "expected")}
+    return [f"{name}: {m}" for m in problems]
+
+
+@cocotb.test()
+async def test_layers_against_golden(dut: Any) -> None:
+    seed = bench_seed(dut._log, TEST_FILE)
+    rng = random.Random(seed)
+    p = {"ROWS": 8, "ADDR_W": 14, "MAX_BURST": 16, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
+    cfg = HardwareConfig(array_rows=p["ROWS"], word_bits=8 * p["ROWS"])
+    problems: list[str] = []
+    cases = int(os.environ.get("VEC_CASES", "24"))
+    for i in range(cases):  # the kinds in turn, so each is covered
+        problems += await run_case(dut, rng, p, cfg, list(OPS)[i % len(OPS)])
+        if problems:
+            break
+    assert not problems, f"vec_unit disagrees with golden (seed {seed}):\n  " + "\n  ".join(problems[:5])
+    dut._log.info(f"{cases} layers equal golden's ({', '.join(OPS)} in turn)")
