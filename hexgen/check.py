@@ -27,7 +27,7 @@ from hexgen.image import (
 )
 from hexgen.layout import Layout, from_words
 from hexgen.memh import MemhFile, read_memh
-from hexgen.plan import DATA_SEGMENTS, SEGMENTS, plan_layer
+from hexgen.plan import DATA_SEGMENTS, VECTOR_SEGMENTS, plan_layer, segments_of
 from hexgen.schema import MAP_SCHEMA, problems_text, validate
 
 
@@ -114,11 +114,13 @@ def _check_layer(
     out: list[str] = []
     if entry["kind"] != d["kind"]:
         out.append(f"{where}.kind: is {entry['kind']!r}, the descriptor says {d['kind']!r}")
-    missing = [s for s in SEGMENTS if s not in listed]
+    missing = [s for s in segments_of(d["kind"]) if s not in listed]
     if missing:
         return out + [f"{where} ({name}): no {', '.join(missing)} segment(s) in segments[]"]
-    if any(s not in segs for s in SEGMENTS):
+    if any(s not in segs for s in segments_of(d["kind"])):
         return out  # a segment entry that is unusable, reported above
+    if d["kind"] in VECTOR_SEGMENTS:
+        return out + _check_vector_layer(i, entry, segs, arrays, cfg, images, run_golden)
     if d["lo"] > d["hi"]:
         out.append(f"{where}.descriptor.lo: {d['lo']} is above hi {d['hi']} (clamp bounds need lo <= hi)")
     ins, outs, (kh, kw), (sy, sx), (py, px), g = d["in_shape"], d["out_shape"], d["kernel"], d["stride"], d["padding"], d["groups"]
@@ -151,6 +153,9 @@ def _check_layer(
     from golden.errors import GoldenError
     from golden.layers import ConvLayer, LinearLayer, Requant
 
+    missing = [f for f in ("m0_bits", "bias_mode") if f not in d]
+    if missing:
+        return [f"{where}.descriptor ({name}): a {d['kind']} layer needs {', '.join(missing)}"]
     w_shape = segs["weights"][2].logical_shape
     k = int(w_shape[0])
 
@@ -222,6 +227,62 @@ def _check_layer(
             f"differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: "
             f"golden {int(y[at])}, file {int(exp[at])})"
         )
+    return out
+
+
+def _check_vector_layer(
+    i: int,
+    entry: Mapping[str, Any],
+    segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]],
+    arrays: Mapping[tuple[str, str], NDArray[np.int64]],
+    cfg: HardwareConfig,
+    images: int,
+    run_golden: bool,
+) -> list[str]:
+    """An add or pooling layer: golden's record rebuilt from the descriptor, planned again and
+    compared with the map, and run on the input segment(s) to give the expected segment."""
+    from golden.errors import GoldenError
+    from golden.layers import AddLayer, AvgPoolLayer, Layer, MaxPoolLayer
+
+    name, d = entry["name"], entry["descriptor"]
+    where = f"{MAP_FILE}: layers[{i}]"
+    common: dict[str, Any] = dict(name=name, inputs=("input", "input2") if d["kind"] == "add" else ("input",),
+                                  in_shape=tuple(d["in_shape"]), out_shape=tuple(d["out_shape"]), module=name, source=name)
+    layer: Layer
+    try:
+        if d["kind"] == "add":
+            missing = [f for f in ("z_in2", "a0", "b0", "shift") if f not in d]
+            if missing:
+                return [f"{where}.descriptor ({name}): an add layer needs {', '.join(missing)}"]
+            layer = AddLayer(**common, z_a=d["z_in"], z_b=d["z_in2"], a0=d["a0"], b0=d["b0"], n=d["shift"], z_out=d["z_out"],
+                             lo=d["lo"], hi=d["hi"])
+        elif d["kind"] == "maxpool":
+            layer = MaxPoolLayer(**common, kernel=tuple(d["kernel"]), stride=tuple(d["stride"]), padding=tuple(d["padding"]))
+        else:
+            layer = AvgPoolLayer(**common, kernel=tuple(d["kernel"]), stride=tuple(d["stride"]))
+        plan = plan_layer(layer, cfg, images=images, check_fit=False)
+    except (GoldenError, HexgenError, ValueError, TypeError) as exc:
+        return [f"{where} ({name}): the descriptor does not make a {d['kind']} layer: {exc}"]
+    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
+           for key, want in plan.descriptor.items() if d.get(key) != want]
+    for seg, lay in plan.layouts:
+        j, info, got = segs[seg]
+        if got != lay:
+            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give")
+    if entry["passes"] != plan.passes_json():
+        out.append(f"{where}.passes: an add or pooling layer runs in one pass")
+    data = [s for s in segments_of(d["kind"]) if s != "output"]
+    if out or not run_golden or not all((name, s) in arrays for s in data):
+        return out
+    xs = [arrays[(name, s)].astype(np.uint8) for s in data if s.startswith("input")]
+    exp = arrays[(name, "expected")]
+    y = np.asarray(layer.forward(xs), np.int64)
+    bad = np.argwhere(y != exp)
+    if len(bad):
+        at = tuple(int(v) for v in bad[0])
+        out.append(f"{where}.descriptor ({name}): golden run on the descriptor and the input segment(s) differs from "
+                   f"{segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: golden "
+                   f"{int(y[at])}, file {int(exp[at])})")
     return out
 
 

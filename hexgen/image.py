@@ -32,7 +32,7 @@ from hexgen.config import HardwareConfig
 from hexgen.errors import HexgenError, LayoutError
 from hexgen.layout import Layout, to_words
 from hexgen.memh import memh_text
-from hexgen.plan import SEGMENT_TEXT, LayerPlan, is_compute, layer_arrays, plan_layer
+from hexgen.plan import SEGMENT_TEXT, LayerPlan, is_compute, is_vector, layer_arrays, plan_layer
 from hexgen.schema import MANIFEST_SCHEMA, problems_text, validate
 
 MAP_FILE = "memory_map.json"
@@ -302,15 +302,16 @@ def build_image(
             if name not in net.names:
                 raise LayoutError(f"no layer named {name!r}; the conv/fc layers are {compute}")
             l = net[name]
-            if not is_compute(l):
-                raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv and fc only: {compute})")
+            if not is_compute(l) and not is_vector(l):
+                raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv, fc, add and pooling only)")
             if any(c.name == name for c in chosen):
                 raise LayoutError(f"layer {name} is named twice")
             chosen.append(l)
     items = []
     for l in chosen:
         plan = plan_layer(l, cfg, images=int(x_q.shape[0]), check_fit=check_fit)
-        items.append((plan, layer_arrays(l, outs[l.inputs[0]], outs[l.name])))
+        x2 = outs[l.inputs[1]] if len(l.inputs) > 1 else None
+        items.append((plan, layer_arrays(l, outs[l.inputs[0]], outs[l.name], x2)))
     return place(items, cfg, model=model, images=int(x_q.shape[0]))
 
 
@@ -322,7 +323,7 @@ MANIFEST_VERSION = 1
 #: Names of the files hexgen writes into a folder (a segment file is <layer>.<segment>.memh).
 OWN_FILE = re.compile(
     r"(memory_map\.json|memory_map\.txt|hexgen\.vh|hexgen\.manifest|dram\.memh|"
-    r"[A-Za-z0-9_.-]+\.(weights|bias|scale|input|expected|output)\.memh)"
+    r"[A-Za-z0-9_.-]+\.(weights|bias|scale|input|input2|expected|output)\.memh)"
 )
 #: Leftovers of a killed run are removed only when their name holds no live PID and, for names
 #: without a PID (written by hexgen before the marker existed), when they are this old.

@@ -29,14 +29,18 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.layers import ConvLayer, Layer, LinearLayer
+from golden.layers import AddLayer, AvgPoolLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer
 from hexgen.config import HardwareConfig
 from hexgen.rules import Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
 
-#: Segments of a layer, in DRAM order. `output` is the region the accelerator writes.
+#: Segments of a conv/fc layer, in DRAM order. `output` is the region the accelerator writes.
 SEGMENTS = ("weights", "bias", "scale", "input", "expected", "output")
+#: Segments of the vector unit's layers (residual add: its second input is `input2`).
+VECTOR_SEGMENTS = {"add": ("input", "input2", "expected", "output"), "maxpool": ("input", "expected", "output"),
+                   "avgpool": ("input", "expected", "output")}
+ALL_SEGMENTS = ("weights", "bias", "scale", "input", "input2", "expected", "output")
 #: Segments that are the layer's data; `output` is derived from `expected`.
 DATA_SEGMENTS = ("weights", "bias", "scale", "input", "expected")
 #: What each segment holds, for headers and docs.
@@ -45,6 +49,7 @@ SEGMENT_TEXT = {
     "bias": "bias records {shift[35:32], mantissa[31:0]}",
     "scale": "requant records {n[37:32], M0[30:0]}",
     "input": "uint8 input activations (golden output of the producing layer)",
+    "input2": "uint8 second input of a residual add (golden output of its producer)",
     "expected": "uint8 golden output",
     "output": "region the accelerator writes (pre-filled with ~expected)",
 }
@@ -88,6 +93,20 @@ def is_compute(layer: Layer) -> bool:
     return isinstance(layer, (ConvLayer, LinearLayer))
 
 
+def is_vector(layer: Layer) -> bool:
+    """A layer of the engine's vector unit: residual add, max pool, average pool."""
+    return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer))
+
+
+def segments_of(kind: str) -> tuple[str, ...]:
+    """The segments of a layer of this kind, in DRAM order."""
+    return VECTOR_SEGMENTS.get(kind, SEGMENTS)
+
+
+def data_segments_of(kind: str) -> tuple[str, ...]:
+    return tuple(s for s in segments_of(kind) if s != "output")
+
+
 def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfig) -> Layout:
     """The activation layout (input, expected, output) of a [C, H, W] or [C] tensor of `images` images."""
     r = cfg.channel_tile
@@ -98,8 +117,30 @@ def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfi
     raise LayoutError(f"activation shape {shape}: expected [C, H, W] or [C]")
 
 
+def vector_descriptor(layer: Layer) -> dict[str, Any]:
+    """The CSR facts of a vector-unit layer (JSON-ready): shapes as a conv's, the window of a pool
+    as its kernel, stride and padding, the add's parameters (arithmetic.md)."""
+    c, h, w = (int(v) for v in layer.in_shape)
+    d: dict[str, Any] = {"kind": layer.kind, "in_shape": [c, h, w], "out_shape": [int(v) for v in layer.out_shape],
+                         "kernel": [1, 1], "stride": [1, 1], "padding": [0, 0], "padding_end": [0, 0], "groups": 1,
+                         "z_in": 0, "z_out": 0, "lo": 0, "hi": 255}
+    if isinstance(layer, AddLayer):
+        d.update(z_in=int(layer.z_a), z_in2=int(layer.z_b), a0=int(layer.a0), b0=int(layer.b0), shift=int(layer.n),
+                 z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
+    elif isinstance(layer, MaxPoolLayer):
+        py, px = (int(v) for v in layer.padding)
+        d.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=[py, px], padding_end=[py, px])
+    elif isinstance(layer, AvgPoolLayer):
+        d.update(kernel=[h, w] if layer.global_pool else list(layer.kernel), stride=[1, 1] if layer.global_pool else list(layer.stride))
+    else:
+        raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator")
+    return d
+
+
 def layer_descriptor(layer: Layer) -> dict[str, Any]:
     """The per-layer facts a testbench programs into the CSRs (JSON-ready)."""
+    if is_vector(layer):
+        return vector_descriptor(layer)
     if not isinstance(layer, (ConvLayer, LinearLayer)):
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator (conv and fc only)")
     r = layer.requant
@@ -128,6 +169,8 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     if images < 1:
         raise LayoutError(f"layer {layer.name}: images={images}; must be >= 1")
     desc = layer_descriptor(layer)
+    if is_vector(layer):
+        return _plan_vector(layer, desc, cfg, images, check_fit)
     assert isinstance(layer, (ConvLayer, LinearLayer))  # layer_descriptor raised otherwise
     r, wb = cfg.array_rows, cfg.word_bits
     if isinstance(layer, ConvLayer):
@@ -187,13 +230,38 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
                      tuple(passes(descriptor_registers(desc), r, wb)))
 
 
-def layer_arrays(layer: Layer, x_in: NDArray[np.uint8], y_out: NDArray[np.uint8]) -> dict[str, NDArray[np.int64]]:
-    """The logical array of every segment of a conv/fc layer, given its input and golden output."""
+def _plan_vector(layer: Layer, desc: dict[str, Any], cfg: HardwareConfig, images: int, check_fit: bool) -> LayerPlan:
+    """A vector-unit layer: activation layouts only, one pass (it reads memory directly, no buffer)."""
+    c, oh = int(layer.out_shape[0]), int(layer.out_shape[1])
+    desc.update(band_rows=oh, group_k_tiles=-(-c // cfg.array_rows))
+    pads = {"input": desc["z_in"], "input2": desc.get("z_in2", 0), "expected": desc["z_out"], "output": 255 - desc["z_out"]}
+    if not isinstance(layer, AddLayer):  # a pool's padding lanes keep the input's value
+        pads.update(expected=desc["z_in"], output=255 - desc["z_in"])
+    shapes = {"input": layer.in_shape, "input2": layer.in_shape, "expected": layer.out_shape, "output": layer.out_shape}
+    layouts = tuple((s, act_layout(tuple(shapes[s]), images, int(pads[s]), cfg)) for s in segments_of(layer.kind))
+    if check_fit:
+        refusal = engine_refusal(descriptor_registers(desc), cfg)
+        if refusal is not None:
+            raise LayoutError(f"layer {layer.name}: the engine cannot run field {refusal[0]}: {refusal[1]}")
+    return LayerPlan(layer.name, layer.kind, layouts, ("c_tile", "y", "x"), 1, (), desc,
+                     tuple(passes(descriptor_registers(desc), cfg.array_rows, cfg.word_bits)))
+
+
+def layer_arrays(layer: Layer, x_in: NDArray[np.uint8], y_out: NDArray[np.uint8],
+                 x_in2: NDArray[np.uint8] | None = None) -> dict[str, NDArray[np.int64]]:
+    """The logical array of every segment of a layer, given its input(s) and golden output."""
+    y = np.asarray(y_out, dtype=np.int64)
+    if is_vector(layer):
+        arrs = {"input": np.asarray(x_in, dtype=np.int64), "expected": y, "output": 255 - y}
+        if isinstance(layer, AddLayer):
+            if x_in2 is None:
+                raise LayoutError(f"layer {layer.name}: a residual add needs its second input")
+            arrs["input2"] = np.asarray(x_in2, dtype=np.int64)
+        return arrs
     if not isinstance(layer, (ConvLayer, LinearLayer)):
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator")
     bias = np.stack([layer.bias.mantissa, layer.bias.shift], axis=1).astype(np.int64)
     scale = np.stack([layer.requant.m0, layer.requant.n], axis=1).astype(np.int64)
-    y = np.asarray(y_out, dtype=np.int64)
     return {
         "weights": np.asarray(layer.weight, dtype=np.int64),
         "bias": bias,

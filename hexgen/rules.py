@@ -17,8 +17,12 @@ from typing import Any, Mapping
 from golden.arith import conv_out_size
 from hexgen.config import HardwareConfig
 
-#: KIND register codes (conv and pointwise share one mapping).
-KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2}
+#: KIND register codes (conv and pointwise share one mapping); add, maxpool and avgpool (global
+#: average pool: a window of the whole image) run on the vector unit (rtl/vec_unit.sv).
+KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5}
+VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"])
+#: Largest pool window side (the vector unit's average divides by KH x KW with a 32-bit divider).
+POOL_MAX_KERNEL = 255
 #: Largest kernel side (accel_top's MAX_K) and stride the engine runs.
 MAX_KERNEL = 7
 MAX_STRIDE = 4
@@ -26,7 +30,7 @@ MAX_STRIDE = 4
 COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
-             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "LO", "HI")
+             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "LO", "HI")
 
 
 def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
@@ -43,7 +47,7 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
         "PAD_BOTTOM": d["padding_end"][0], "PAD_RIGHT": d["padding_end"][1],
         "GROUPS": d["groups"], "BAND_ROWS": d["band_rows"], "GROUP_KT": d["group_k_tiles"],
-        "LO": d["lo"], "HI": d["hi"],
+        "ADD_SHIFT": d["shift"] if d["kind"] == "add" else 0, "LO": d["lo"], "HI": d["hi"],
     }
 
 
@@ -173,22 +177,29 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     """The first register the engine cannot run and why, or None if it runs the descriptor.
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
     kind, fc = r["KIND"], r["KIND"] == KIND_CODES["fc"]
+    add, vec = kind == KIND_CODES["add"], kind in VECTOR_KINDS
     n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
     for f in ("IN_C", "IN_H", "IN_W", "OUT_C"):
         if r[f] == 0:
             return f, "is 0"
+    k_max = POOL_MAX_KERNEL if vec else max_kernel
     for f in ("KH", "KW"):
-        if r[f] == 0 or r[f] > max_kernel or (fc and r[f] != 1):
-            return f, f"kernel {r[f]}: 1..{max_kernel}" + (" (fc: 1)" if fc else "")
+        if r[f] == 0 or r[f] > k_max or ((fc or add) and r[f] != 1):
+            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add: 1)" if fc or add else "")
     for f in ("STRIDE_Y", "STRIDE_X"):
-        if not 1 <= r[f] <= MAX_STRIDE:
-            return f, f"stride {r[f]}: 1..{MAX_STRIDE}"
+        if not 1 <= r[f] <= MAX_STRIDE or (add and r[f] != 1):
+            return f, f"stride {r[f]}: 1..{MAX_STRIDE}" + (" (add: 1)" if add else "")
     for f, k in (("PAD_TOP", "KH"), ("PAD_BOTTOM", "KH"), ("PAD_LEFT", "KW"), ("PAD_RIGHT", "KW")):
-        if r[f] >= r[k]:
-            return f, f"padding {r[f]} must be below the kernel ({r[k]})"
-    if n.depthwise and (r["GROUPS"] != r["IN_C"] or r["OUT_C"] != r["IN_C"]):
+        if r[f] >= r[k] or (kind == KIND_CODES["avgpool"] and r[f] != 0):
+            return f, f"padding {r[f]} must be below the kernel ({r[k]})" + (" (average pool: 0)" if vec else "")
+    if vec:
+        if r["GROUPS"] != 1:
+            return "GROUPS", f"groups {r['GROUPS']}: 1 for add and pooling"
+        if r["OUT_C"] != r["IN_C"]:
+            return "OUT_C", f"{r['OUT_C']} output channels: add and pooling keep the {r['IN_C']} input channels"
+    elif n.depthwise and (r["GROUPS"] != r["IN_C"] or r["OUT_C"] != r["IN_C"]):
         return "GROUPS", f"depthwise needs groups = in channels = out channels ({r['GROUPS']}, {r['IN_C']}, {r['OUT_C']})"
     if not n.depthwise and r["GROUPS"] != 1:
         return "GROUPS", f"groups {r['GROUPS']}: the engine runs groups = 1 and depthwise only"
@@ -196,14 +207,20 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
                                          ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "KW", "STRIDE_X")):
         if r[size] + r[before] + r[after] < r[k] or r[f] != conv_out_size(r[size], r[before], r[after], r[k], r[s]):
             return f, f"output size {r[f]} does not follow from the input, kernel, stride and padding"
-    if not 1 <= r["BAND_ROWS"] <= r["OUT_H"]:
-        return "BAND_ROWS", f"band of {r['BAND_ROWS']} output rows: 1..{r['OUT_H']} (the output height)"
-    if not 1 <= r["GROUP_KT"] <= n.kt_out:
-        return "GROUP_KT", f"group of {r['GROUP_KT']} output-channel tiles: 1..{n.kt_out} (the layer's tiles)"
+    if not 1 <= r["BAND_ROWS"] <= r["OUT_H"] or (vec and r["BAND_ROWS"] != r["OUT_H"]):
+        return "BAND_ROWS", (f"band of {r['BAND_ROWS']} output rows: 1..{r['OUT_H']} (the output height)"
+                             + ("; add and pooling run in one pass" if vec else ""))
+    if not 1 <= r["GROUP_KT"] <= n.kt_out or (vec and r["GROUP_KT"] != n.kt_out):
+        return "GROUP_KT", (f"group of {r['GROUP_KT']} output-channel tiles: 1..{n.kt_out} (the layer's tiles)"
+                            + ("; add and pooling run in one pass" if vec else ""))
     if n.plane > COUNTER_MAX:
         return "IN_H", f"input image of {n.plane} pixels: the engine counts at most {COUNTER_MAX}"
     if n.npix > COUNTER_MAX:
         return "OUT_H", f"output image of {n.npix} pixels: the engine counts at most {COUNTER_MAX}"
+    if vec:  # the vector unit reads memory directly: no buffer to fit
+        if add and not 1 <= r["ADD_SHIFT"] <= 63:
+            return "ADD_SHIFT", f"shift {r['ADD_SHIFT']}: 1..63"
+        return ("LO", f"clamp bounds lo {r['LO']} > hi {r['HI']}") if r["LO"] > r["HI"] else None
     if n.steps > COUNTER_MAX:
         return "IN_C", f"{n.steps} steps per pixel tile: the engine counts at most {COUNTER_MAX}"
     if n.act > cfg.act_buf_words:

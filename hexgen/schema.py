@@ -205,7 +205,7 @@ LAYOUT_SCHEMA = Obj(
 )
 
 DESCRIPTOR_SCHEMA = Obj({
-    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc")),
+    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool")),
     "in_shape": List(POS, lens=(1, 3)),
     "out_shape": List(POS, lens=(1, 3)),
     "z_in": BYTE,
@@ -221,11 +221,15 @@ DESCRIPTOR_SCHEMA = Obj({
     "groups": POS,
     "band_rows": POS,
     "group_k_tiles": POS,
-})
+    "z_in2": BYTE,
+    "a0": Int(lo=0, hi=(1 << 31) - 1),
+    "b0": Int(lo=0, hi=(1 << 31) - 1),
+    "shift": Int(lo=1, hi=63),
+}, optional=("m0_bits", "bias_mode", "z_in2", "a0", "b0", "shift"))
 
 LAYER_SCHEMA = Obj({
     "name": Str(),
-    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc")),
+    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool")),
     "descriptor": DESCRIPTOR_SCHEMA,
     "schedule": List(Str()),
     "pixel_tile": POS,
@@ -237,7 +241,7 @@ LAYER_SCHEMA = Obj({
 
 SEGMENT_SCHEMA = Obj({
     "layer": Str(),
-    "segment": Str(choices=("weights", "bias", "scale", "input", "expected", "output")),
+    "segment": Str(choices=("weights", "bias", "scale", "input", "input2", "expected", "output")),
     "base": NAT,
     "base_hex": Str(pattern=r"0x[0-9a-f]{8,}"),
     "base_word": NAT,

@@ -28,6 +28,11 @@ localparam logic [7:0] CSR_PAD_BOTTOM = 8'd24;
 localparam logic [7:0] CSR_PAD_RIGHT = 8'd25;
 localparam logic [7:0] CSR_BAND_ROWS = 8'd26;
 localparam logic [7:0] CSR_GROUP_KT = 8'd27;
+localparam logic [7:0] CSR_IN2_BASE = 8'd28;
+localparam logic [7:0] CSR_Z_IN2 = 8'd29;
+localparam logic [7:0] CSR_ADD_A0 = 8'd30;
+localparam logic [7:0] CSR_ADD_B0 = 8'd31;
+localparam logic [7:0] CSR_ADD_SHIFT = 8'd42;
 localparam logic [7:0] CSR_ERR_FIELD = 8'd32;
 localparam logic [7:0] CSR_CYCLES = 8'd33;
 localparam logic [7:0] CSR_BUSY_CYCLES = 8'd34;
@@ -49,6 +54,9 @@ localparam logic [31:0] CSR_HI_RESET = 32'hff;
 localparam logic [15:0] KIND_CONV = 16'd0;
 localparam logic [15:0] KIND_DEPTHWISE = 16'd1;
 localparam logic [15:0] KIND_FC = 16'd2;
+localparam logic [15:0] KIND_ADD = 16'd3;
+localparam logic [15:0] KIND_MAXPOOL = 16'd4;
+localparam logic [15:0] KIND_AVGPOOL = 16'd5;
 localparam logic [31:0] CSR_ID_VALUE = 32'h494e5438;
 
 // engine states (STATE register) and the reader's sequencer (UNITS READER field)
@@ -73,6 +81,8 @@ localparam int UNITS_WRITER_BUSY_LSB = 8;
 localparam int UNITS_WRITER_BUSY_W = 1;
 localparam int UNITS_GATHER_SET_WAIT_LSB = 9;
 localparam int UNITS_GATHER_SET_WAIT_W = 1;
+localparam int UNITS_VECTOR_BUSY_LSB = 10;
+localparam int UNITS_VECTOR_BUSY_W = 1;
 localparam int UNITS_COMPUTE_KT_LSB = 16;
 localparam int UNITS_COMPUTE_KT_W = 16;
 

@@ -102,8 +102,10 @@ module accel_top #(
   // ------------------------------------------------------------------ registers and main FSM
   logic [15:0] kind, in_c, in_h, in_w, out_c, out_h, out_w, kh, kw, sy, sx, groups;
   logic [15:0] pad_top, pad_left, pad_bottom, pad_right, band_rows, group_kt;
-  logic [31:0] w_base, b_base, s_base, in_base, out_base;
-  logic [7:0]  z_in, z_out, lo, hi;
+  logic [31:0] w_base, b_base, s_base, in_base, out_base, in2_base;
+  logic [7:0]  z_in, z_out, lo, hi, z_in2;
+  logic [30:0] add_a0, add_b0;
+  logic [5:0]  add_shift;
   logic        start, run_start, run, next_pass, last_pass;
   logic [31:0] pass_id;
   logic [7:0]  bad_field;                    // desc_check: first field the engine cannot run
@@ -116,6 +118,7 @@ module accel_top #(
       .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups), .band_rows_o(band_rows), .group_kt_o(group_kt),
       .pad_top_o(pad_top), .pad_left_o(pad_left), .pad_bottom_o(pad_bottom), .pad_right_o(pad_right),
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
+      .in2_base_o(in2_base), .z_in2_o(z_in2), .add_a0_o(add_a0), .add_b0_o(add_b0), .add_shift_o(add_shift),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
       .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
@@ -124,7 +127,7 @@ module accel_top #(
   );
 
   // ------------------------------------------------------------------ descriptor decode and check
-  logic        is_dw;
+  logic        is_dw, is_vec;
   logic [15:0] ct_in, kt_out, npix, steps;
   logic [31:0] act_need, wgt_need, out_need;
 
@@ -135,10 +138,17 @@ module accel_top #(
       .kind_i(kind), .in_c_i(in_c), .in_h_i(in_h), .in_w_i(in_w), .out_c_i(out_c), .out_h_i(out_h),
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
       .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
-      .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .lo_i(lo), .hi_i(hi),
-      .is_dw_o(is_dw), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
+      .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .add_shift_i(add_shift), .lo_i(lo), .hi_i(hi),
+      .is_dw_o(is_dw), .is_vec_o(is_vec), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
   );
+
+  // The convolution units run conv / depthwise / fc layers; add and pooling run on the vector unit
+  // (rtl/vec_unit.sv), which shares the memory port and the writer with them.
+  logic c_start, c_run_start, c_run;
+  assign c_start = start && !is_vec;
+  assign c_run_start = run_start && !is_vec;
+  assign c_run = run && !is_vec;
 
   // ------------------------------------------------------------------ passes
   // rtl/band_seq.sv: the band of output rows and group of output-channel tiles running; every
@@ -179,12 +189,12 @@ module accel_top #(
   logic              bw_valid;
   logic [BUF_AW-1:0] bw_addr;
   logic [WORD_BITS-1:0] bw_data;
-  logic              r_req_valid, r_req_ready;
+  logic              r_req_valid, r_req_ready, r_rd_ready;
   logic [ADDR_W-1:0] r_req_addr;
   logic [7:0]        r_req_len;
 
   load_seq #(.WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
-      .clk_i, .rst_i, .start_i(run_start), .run_i(run),
+      .clk_i, .rst_i, .start_i(c_run_start), .run_i(c_run),
       .in_h_i(p_in_rows), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles), .kt_out_i(p_k_tiles),
       .wgt_need_i(wgt_need), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base), .in_base_i(p_in_base),
       .cfin_i(cfin),
@@ -208,7 +218,7 @@ module accel_top #(
       .cmd_buf_addr_i(r_cmd_buf), .cmd_buf_stride_i(r_cmd_buf_stride),
       .cmd_row_len_i(r_cmd_len), .cmd_rows_i(r_cmd_rows),
       .req_valid_o(r_req_valid), .req_ready_i(r_req_ready), .req_addr_o(r_req_addr), .req_len_o(r_req_len),
-      .rd_valid_i, .rd_ready_o, .rd_data_i,
+      .rd_valid_i(rd_valid_i && !is_vec), .rd_ready_o(r_rd_ready), .rd_data_i,
       .buf_valid_o(bw_valid), .buf_tag_o(r_buf_tag), .buf_addr_o(bw_addr), .buf_data_o(bw_data),
       .done_o(r_done), .done_tag_o(r_done_tag), .words_read_o(words_rd)
   );
@@ -221,7 +231,7 @@ module accel_top #(
   logic                      g_active, g_row_wait, g_set_wait;
 
   gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS)) u_gather (
-      .clk_i, .rst_i, .start_i(run_start),
+      .clk_i, .rst_i, .start_i(c_run_start),
       .is_dw_i(is_dw), .in_h_i(p_in_rows), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
       .pad_top_i(p_pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(p_npix), .steps_i(steps),
       .kt_out_i(p_k_tiles),
@@ -242,7 +252,7 @@ module accel_top #(
   logic                   c_wgt_wait;
 
   compute_issue #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .WGT_WORDS(WGT_WORDS)) u_compute (
-      .clk_i, .rst_i, .start_i(start), .run_start_i(run_start), .run_i(run), .is_dw_i(is_dw), .in_c_i(in_c),
+      .clk_i, .rst_i, .start_i(c_start), .run_start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw), .in_c_i(in_c),
       .wgt_we_i(bw_valid && r_buf_tag == TgWgt), .wgt_waddr_i(bw_addr[WGT_AW:0]), .wgt_wdata_i(bw_data),
       .wloaded_i(wloaded),
       .set_valid_i(set_valid), .set_pop_o(set_pop), .set_data_i(set_data), .set_first_i(set_first),
@@ -278,13 +288,35 @@ module accel_top #(
   logic [WORD_BITS-1:0] rq_out_data;
 
   drain_requant #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .REC_WORDS(REC_WORDS)) u_drain (
-      .clk_i, .rst_i, .start_i(run_start), .npix_i(p_npix), .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
+      .clk_i, .rst_i, .start_i(c_run_start), .npix_i(p_npix), .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
       .rec_we_i(bw_valid && (r_buf_tag == TgBias || r_buf_tag == TgScale)), .rec_bias_i(r_buf_tag == TgBias),
       .rec_waddr_i(bw_addr[REC_AW-1:0]), .rec_wdata_i(bw_data), .recs_kt_i(recs_kt),
       .in_valid_i(mac_out_valid), .in_ready_o(mac_out_ready), .in_acc_i(mac_out_acc),
-      .out_valid_o(rq_out_valid), .out_ready_i(rq_out_ready), .out_data_o(rq_out_data), .ovf_o(rq_ovf),
+      .out_valid_o(rq_out_valid), .out_ready_i(rq_out_ready && !is_vec), .out_data_o(rq_out_data), .ovf_o(rq_ovf),
       .rec_wait_o(rq_rec_wait)
   );
+
+  // ------------------------------------------------------------------ vector unit
+  logic                 v_req_valid, v_req_ready, v_rd_ready, v_out_valid, v_busy, v_done;
+  logic [ADDR_W-1:0]    v_req_addr;
+  logic [7:0]           v_req_len;
+  logic [WORD_BITS-1:0] v_out_data;
+  logic [1:0]           v_op;
+
+  assign v_op = kind == KIND_ADD ? 2'd0 : (kind == KIND_MAXPOOL ? 2'd1 : 2'd2);
+
+  vec_unit #(.ROWS(ROWS), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST)) u_vec (
+      .clk_i, .rst_i, .start_i(run_start && is_vec),
+      .op_i(v_op), .ct_i(ct_in), .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .kw_i(kw),
+      .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top), .pad_left_i(pad_left), .in_base_i(ADDR_W'(in_base)),
+      .in2_base_i(ADDR_W'(in2_base)), .z_a_i(z_in), .z_b_i(z_in2), .a0_i(add_a0), .b0_i(add_b0), .n_i(add_shift),
+      .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
+      .req_valid_o(v_req_valid), .req_ready_i(v_req_ready), .req_addr_o(v_req_addr), .req_len_o(v_req_len),
+      .rd_valid_i(rd_valid_i && is_vec), .rd_ready_o(v_rd_ready), .rd_data_i,
+      .out_valid_o(v_out_valid), .out_ready_i(rq_out_ready && is_vec), .out_data_o(v_out_data),
+      .busy_o(v_busy), .done_o(v_done)
+  );
+  assign rd_ready_o = is_vec ? v_rd_ready : r_rd_ready;
 
   // ------------------------------------------------------------------ output writer
   // rtl/out_writer.sv: the output FIFO and one write command over the whole output region; a
@@ -297,20 +329,23 @@ module accel_top #(
       .clk_i, .rst_i, .start_i(run_start), .run_i(run),
       .out_base_i(ADDR_W'(p_out_base)), .out_len_i(p_out_cmd_len), .out_rows_i(p_out_cmd_rows),
       .out_stride_i(ADDR_W'(p_out_cmd_stride)),
-      .in_valid_i(rq_out_valid), .in_ready_o(rq_out_ready), .in_data_i(rq_out_data),
+      .in_valid_i(is_vec ? v_out_valid : rq_out_valid), .in_ready_o(rq_out_ready),
+      .in_data_i(is_vec ? v_out_data : rq_out_data),
       .req_valid_o(w_req_valid), .req_ready_i(w_req_ready), .req_addr_o(w_req_addr), .req_len_o(w_req_len),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
       .written_o(pass_written), .busy_o(w_busy), .words_written_o(words_wr)
   );
 
   // ------------------------------------------------------------------ memory request arbiter
-  // The writer first (it frees FIFO space and so the array), else the reader.
-  assign req_valid_o = w_req_valid || r_req_valid;
-  assign req_addr_o  = w_req_valid ? w_req_addr : r_req_addr;
-  assign req_len_o   = w_req_valid ? w_req_len : r_req_len;
+  // The writer first (it frees FIFO space and so the array), else the reader, else the vector
+  // unit (which runs only when the reader has nothing to read).
+  assign req_valid_o = w_req_valid || r_req_valid || v_req_valid;
+  assign req_addr_o  = w_req_valid ? w_req_addr : (r_req_valid ? r_req_addr : v_req_addr);
+  assign req_len_o   = w_req_valid ? w_req_len : (r_req_valid ? r_req_len : v_req_len);
   assign req_we_o    = w_req_valid;
   assign w_req_ready = req_ready_i;
   assign r_req_ready = req_ready_i && !w_req_valid;
+  assign v_req_ready = req_ready_i && !w_req_valid && !r_req_valid;
 
   // ------------------------------------------------------------------ UNITS status word
   // Field positions from tb/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
@@ -325,6 +360,7 @@ module accel_top #(
     units[UNITS_WRITER_BUSY_LSB +: UNITS_WRITER_BUSY_W] = w_busy;
     units[UNITS_GATHER_SET_WAIT_LSB +: UNITS_GATHER_SET_WAIT_W] = g_set_wait;
     units[UNITS_COMPUTE_KT_LSB +: UNITS_COMPUTE_KT_W] = set_kt;
+    units[UNITS_VECTOR_BUSY_LSB +: UNITS_VECTOR_BUSY_W] = v_busy;
   end
 
   // unused: the drained column index and tile flag are implied by the pixel count; the sizes the
@@ -333,7 +369,7 @@ module accel_top #(
   logic unused;
   assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, out_need, out_c, out_base, pad_bottom,
                     pad_right, groups, kind, p_pad_bottom, p_out_rows, p_out_base,
-                    p_out_cmd_stride};
+                    p_out_cmd_stride, v_done, in2_base};
 
 endmodule
 

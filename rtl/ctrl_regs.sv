@@ -54,6 +54,11 @@ module ctrl_regs #(
     output logic [31:0] s_base_o,
     output logic [31:0] in_base_o,
     output logic [31:0] out_base_o,
+    output logic [31:0] in2_base_o,
+    output logic [7:0]  z_in2_o,
+    output logic [30:0] add_a0_o,
+    output logic [30:0] add_b0_o,
+    output logic [5:0]  add_shift_o,
     output logic [7:0]  z_in_o,
     output logic [7:0]  z_out_o,
     output logic [7:0]  lo_o,
@@ -109,6 +114,7 @@ module ctrl_regs #(
       kh_o <= '0; kw_o <= '0; sy_o <= '0; sx_o <= '0; pad_top_o <= '0; pad_left_o <= '0;
       pad_bottom_o <= '0; pad_right_o <= '0; groups_o <= '0; band_rows_o <= '0; group_kt_o <= '0;
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
+      in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET);
     end else if (csr_we_i && !busy_o) begin
       case (csr_addr_i)
@@ -135,6 +141,11 @@ module ctrl_regs #(
         CSR_S_BASE:   s_base_o   <= csr_wdata_i;
         CSR_IN_BASE:  in_base_o  <= csr_wdata_i;
         CSR_OUT_BASE: out_base_o <= csr_wdata_i;
+        CSR_IN2_BASE: in2_base_o <= csr_wdata_i;
+        CSR_Z_IN2:    z_in2_o    <= csr_wdata_i[7:0];
+        CSR_ADD_A0:   add_a0_o   <= csr_wdata_i[30:0];
+        CSR_ADD_B0:   add_b0_o   <= csr_wdata_i[30:0];
+        CSR_ADD_SHIFT: add_shift_o <= csr_wdata_i[5:0];
         CSR_Z_IN:     z_in_o     <= csr_wdata_i[7:0];
         CSR_Z_OUT:    z_out_o    <= csr_wdata_i[7:0];
         CSR_LO:       lo_o       <= csr_wdata_i[7:0];
@@ -172,6 +183,11 @@ module ctrl_regs #(
       CSR_S_BASE:        csr_rdata_o = s_base_o;
       CSR_IN_BASE:       csr_rdata_o = in_base_o;
       CSR_OUT_BASE:      csr_rdata_o = out_base_o;
+      CSR_IN2_BASE:      csr_rdata_o = in2_base_o;
+      CSR_Z_IN2:         csr_rdata_o = {24'd0, z_in2_o};
+      CSR_ADD_A0:        csr_rdata_o = {1'b0, add_a0_o};
+      CSR_ADD_B0:        csr_rdata_o = {1'b0, add_b0_o};
+      CSR_ADD_SHIFT:     csr_rdata_o = {26'd0, add_shift_o};
       CSR_Z_IN:          csr_rdata_o = {24'd0, z_in_o};
       CSR_Z_OUT:         csr_rdata_o = {24'd0, z_out_o};
       CSR_LO:            csr_rdata_o = {24'd0, lo_o};

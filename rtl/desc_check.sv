@@ -16,7 +16,8 @@ module desc_check #(
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 2048,
     parameter int REC_WORDS = 256,
-    parameter int MAX_K = 7
+    parameter int MAX_K = 7,
+    parameter int POOL_MAX_K = 255
 ) (
     input  logic [15:0] kind_i,
     input  logic [15:0] in_c_i,
@@ -36,10 +37,12 @@ module desc_check #(
     input  logic [15:0] groups_i,
     input  logic [15:0] band_rows_i,
     input  logic [15:0] group_kt_i,
+    input  logic [5:0]  add_shift_i,
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
 
     output logic        is_dw_o,      // depthwise: one output channel per input channel
+    output logic        is_vec_o,     // add or pooling: the vector unit's layer
     output logic [15:0] ct_in_o,      // input channel tiles (ROWS channels each)
     output logic [15:0] kt_out_o,     // output channel tiles
     output logic [15:0] npix_o,       // output pixels
@@ -61,10 +64,15 @@ module desc_check #(
     end
   end
 
-  logic        is_fc;
+  logic        is_fc, is_add, is_avg;
+  logic [31:0] k_max;
   logic [31:0] npix32, steps32, oh_expect, ow_expect;
   assign is_dw_o = kind_i == KIND_DEPTHWISE;
   assign is_fc = kind_i == KIND_FC;
+  assign is_add = kind_i == KIND_ADD;
+  assign is_avg = kind_i == KIND_AVGPOOL;
+  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg;
+  assign k_max = is_vec_o ? 32'(POOL_MAX_K) : 32'(MAX_K);
   assign ct_in_o = 16'((32'(in_c_i) + ROWS - 1) / ROWS);
   assign kt_out_o = 16'((32'(out_c_i) + ROWS - 1) / ROWS);
   assign npix32 = 32'(out_h_i) * 32'(out_w_i);
@@ -88,27 +96,33 @@ module desc_check #(
 
   always_comb begin
     bad_field_o = 8'd0;
-    if (kind_i != KIND_CONV && kind_i != KIND_DEPTHWISE && kind_i != KIND_FC) bad_field_o = CSR_KIND;
+    if (kind_i != KIND_CONV && kind_i != KIND_DEPTHWISE && kind_i != KIND_FC && !is_vec_o) bad_field_o = CSR_KIND;
     else if (in_c_i == 0) bad_field_o = CSR_IN_C;
     else if (in_h_i == 0) bad_field_o = CSR_IN_H;
     else if (in_w_i == 0) bad_field_o = CSR_IN_W;
     else if (out_c_i == 0) bad_field_o = CSR_OUT_C;
-    else if (kh_i == 0 || 32'(kh_i) > MAX_K || (is_fc && kh_i != 1)) bad_field_o = CSR_KH;
-    else if (kw_i == 0 || 32'(kw_i) > MAX_K || (is_fc && kw_i != 1)) bad_field_o = CSR_KW;
-    else if (sy_i == 0 || sy_i > 4) bad_field_o = CSR_STRIDE_Y;
-    else if (sx_i == 0 || sx_i > 4) bad_field_o = CSR_STRIDE_X;
-    else if (pad_top_i >= kh_i) bad_field_o = CSR_PAD_TOP;
-    else if (pad_bottom_i >= kh_i) bad_field_o = CSR_PAD_BOTTOM;
-    else if (pad_left_i >= kw_i) bad_field_o = CSR_PAD_LEFT;
-    else if (pad_right_i >= kw_i) bad_field_o = CSR_PAD_RIGHT;
-    else if (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1)) bad_field_o = CSR_GROUPS;
+    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_add) && kh_i != 1)) bad_field_o = CSR_KH;
+    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add) && kw_i != 1)) bad_field_o = CSR_KW;
+    else if (sy_i == 0 || sy_i > 4 || (is_add && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
+    else if (sx_i == 0 || sx_i > 4 || (is_add && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
+    else if (pad_top_i >= kh_i || (is_avg && pad_top_i != 0)) bad_field_o = CSR_PAD_TOP;
+    else if (pad_bottom_i >= kh_i || (is_avg && pad_bottom_i != 0)) bad_field_o = CSR_PAD_BOTTOM;
+    else if (pad_left_i >= kw_i || (is_avg && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
+    else if (pad_right_i >= kw_i || (is_avg && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
+    else if (is_vec_o && groups_i != 1) bad_field_o = CSR_GROUPS;
+    else if (is_vec_o && out_c_i != in_c_i) bad_field_o = CSR_OUT_C;
+    else if (!is_vec_o && (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1))) bad_field_o = CSR_GROUPS;
     else if (h_padded < 32'(kh_i) || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
     else if (w_padded < 32'(kw_i) || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
-    else if (band_rows_i == 0 || band_rows_i > out_h_i) bad_field_o = CSR_BAND_ROWS;
-    else if (group_kt_i == 0 || group_kt_i > kt_out_o) bad_field_o = CSR_GROUP_KT;
+    // add and pooling run in one pass
+    else if (band_rows_i == 0 || band_rows_i > out_h_i || (is_vec_o && band_rows_i != out_h_i)) bad_field_o = CSR_BAND_ROWS;
+    else if (group_kt_i == 0 || group_kt_i > kt_out_o || (is_vec_o && group_kt_i != kt_out_o)) bad_field_o = CSR_GROUP_KT;
     // the engine's plane, pixel and step counters are 16 bits wide
     else if (32'(in_h_i) * 32'(in_w_i) > 32'd65535) bad_field_o = CSR_IN_H;
     else if (npix32 > 32'd65535) bad_field_o = CSR_OUT_H;
+    // the vector unit reads memory directly: no buffer to fit
+    else if (is_add && add_shift_i == 0) bad_field_o = CSR_ADD_SHIFT;
+    else if (is_vec_o) bad_field_o = lo_i > hi_i ? CSR_LO : 8'd0;
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
     else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_BAND_ROWS;
     else if (wgt_need_o > 32'(WGT_WORDS)) bad_field_o = CSR_IN_C;

@@ -28,6 +28,9 @@ CSR = {
     # the layer's passes (hexgen.rules.plan_tiling): bands of BAND_ROWS output rows, each in groups
     # of GROUP_KT output-channel tiles, walked by the engine (rtl/band_seq.sv)
     "BAND_ROWS": 26, "GROUP_KT": 27,
+    # the vector unit's layers (KIND add, maxpool, avgpool): the residual add's second input (word
+    # address, zero point) and its multipliers A0, B0 (31 bits) and shift n (arithmetic.md)
+    "IN2_BASE": 28, "Z_IN2": 29, "ADD_A0": 30, "ADD_B0": 31, "ADD_SHIFT": 42,
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -47,8 +50,8 @@ CSR = {
 BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y",
                            "STRIDE_X", "PAD_TOP", "PAD_LEFT", "PAD_BOTTOM", "PAD_RIGHT", "GROUPS", "BAND_ROWS",
                            "GROUP_KT")},
-        **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE")},
-        **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI")}}
+        **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE", "IN2_BASE")},
+        **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
 #: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a
 #: layer programmed without a clamp does not clamp.
@@ -70,6 +73,7 @@ UNITS_FIELDS = [
     ("REQUANT_REC_WAIT", 7, 1, "requantizer waits for the records"),
     ("WRITER_BUSY", 8, 1, "writer busy"),
     ("GATHER_SET_WAIT", 9, 1, "gather waits for the compute unit"),
+    ("VECTOR_BUSY", 10, 1, "vector unit busy (add, pooling)"),
     ("COMPUTE_KT", 16, 16, "compute on k_tile {}"),
 ]
 #: The reader's sequencer: what it issues next (enum seq_e in accel_csr.svh; UNITS READER field).
@@ -101,15 +105,20 @@ def field_name(addr: int) -> str:
     return f"0x{addr:02x}"
 
 
+#: The base register of each segment a layer has (hexgen.plan.segments_of its kind).
+BASE_CSR = {"weights": "W_BASE", "bias": "B_BASE", "scale": "S_BASE", "input": "IN_BASE", "input2": "IN2_BASE",
+            "output": "OUT_BASE"}
+
+
 def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
     """CSR writes for one layer: its memory-map entry (hexgen) and its segments' word bases."""
     d = layer["descriptor"]
     regs = descriptor_registers(d)
+    add = [("Z_IN2", d["z_in2"]), ("ADD_A0", d["a0"]), ("ADD_B0", d["b0"])] if d["kind"] == "add" else []
     return [
         *[(n, regs[n]) for n in REGISTERS if n not in ("LO", "HI")],
-        ("W_BASE", bases["weights"]), ("B_BASE", bases["bias"]), ("S_BASE", bases["scale"]),
-        ("IN_BASE", bases["input"]), ("OUT_BASE", bases["output"]),
-        ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), ("LO", regs["LO"]), ("HI", regs["HI"]),
+        *[(BASE_CSR[s], base) for s, base in bases.items() if s in BASE_CSR],
+        ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), *add, ("LO", regs["LO"]), ("HI", regs["HI"]),
     ]
 
 

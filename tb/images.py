@@ -122,6 +122,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
 
     from golden import extract, quantize
     from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
+    from hexgen.plan import is_compute, is_vector
 
     qm = quantize(m.float_model, m.calibration)
     net = extract(qm, m.calibration[:2])
@@ -129,7 +130,8 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
     x_q = net.quantize_input(x[idx : idx + 1])
     unsupported: dict[str, str] = {}
     tiling: dict[str, str] = {}  # how a layer the engine runs is cut into passes
-    for l in net.compute_layers():  # hexgen refuses what the accelerator's layouts cannot hold
+    engine = [l for l in net.layers if is_compute(l) or is_vector(l)]  # conv / fc, add and pooling
+    for l in engine:  # hexgen refuses what the accelerator's layouts cannot hold
         try:
             plan = plan_layer(l, cfg)
         except HexgenError as exc:
@@ -140,7 +142,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
         group_text = f" x {groups} groups of <= {d['group_k_tiles']} k_tiles" if groups > 1 else ""
         tiling[l.name] = ("one pass" if bands == groups == 1 else
                           f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{group_text}")
-    supported = [l.name for l in net.compute_layers() if l.name not in unsupported]
+    supported = [l.name for l in engine if l.name not in unsupported]
     if supported:
         write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")
         problems = check_image(out / "image")  # whole, golden re-run included: the bench reads without it
@@ -154,11 +156,11 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
     np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
     (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
-    golden_only = "golden only: the accelerator runs conv and fc layers"
+    golden_only = "golden only: the accelerator runs conv, fc, add and pooling layers"
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
-         "macs": l.macs, "rtl": l.name in compute, "compute": l in net.compute_layers(), "tiling": tiling.get(l.name, ""),
-         "unsupported": unsupported.get(l.name, "") if l in net.compute_layers() else golden_only}
+         "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),
+         "unsupported": unsupported.get(l.name, "") if l in engine else golden_only}
         for l in net.layers
     ]
     (out / "layers.json").write_text(json.dumps({"key": key, "model": m.name, "image_index": idx, "layers": layers}, indent=1))

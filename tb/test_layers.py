@@ -23,6 +23,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 import numpy as np
 
 from hexgen import from_words, read_image, to_words
+from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare
 from tb.csr import CSR, ERR_BIAS_OVERFLOW, STATES, descriptor_csrs, field_name, units_text
 
@@ -104,11 +105,12 @@ async def write_words(dut: Any, base: int, words: list[int], xfer_file: str, wor
     dut.xfer_load_i.value = 0
 
 
-async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any = None) -> dict[str, Any]:
-    """Run one layer. x_in (chained runs): the input to write first; the result then carries the
-    decoded output ("got") instead of a comparison with the image's expected output."""
+async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any = None, x_in2: Any = None) -> dict[str, Any]:
+    """Run one layer. x_in (chained runs): the input to write first (x_in2: a residual add's second
+    input); the result then carries the decoded output ("got") instead of a comparison with the
+    image's expected output."""
     layer = rb.layer(name)
-    bases = {s: rb.segment_info(name, s)["base_word"] for s in ("weights", "bias", "scale", "input", "output")}
+    bases = {s: rb.segment_info(name, s)["base_word"] for s in segments_of(layer["kind"]) if s != "expected"}
     # the engine is reset before every layer unless the job says otherwise (the counter test runs
     # layers back to back, as a driver would)
     if job.get("reset_each_layer", True) or not job.get("_started"):
@@ -116,6 +118,9 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     job["_started"] = True
     if x_in is not None:
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")),
+                          job["xfer_file"], rb.config.word_bits)
+    if x_in2 is not None:
+        await write_words(dut, bases["input2"], to_words(np.asarray(x_in2, np.int64), rb.layout(name, "input2")),
                           job["xfer_file"], rb.config.word_bits)
     # test hook (tests/test_faults_sim.py): words of a segment replaced before start, e.g. a bias
     # record that drives the engine into its overflow error
@@ -133,7 +138,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         return result
     expected = rb[(name, "expected")][0]
     macs = int(job["macs"][name])
-    words = sum(rb.segment_info(name, s)["words"] for s in ("weights", "bias", "scale", "input", "output"))
+    words = sum(rb.segment_info(name, s)["words"] for s in bases)
     # watchdog: 50x the ideal work (MACs over the array, words moved) plus a margin: a stuck engine
     # is stopped, a slow one is not. A job may set its own bound (the watchdog test does).
     limit_cycles = int(job.get("watchdog_cycles") or 50 * (macs // 64 + words) + 20_000)
@@ -196,7 +201,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
     # the layers the memory image holds run on the RTL; a layer the accelerator refused runs in
     # golden and is named in the image's problem line (the chain is then not all RTL)
     compute = {l["name"] for l in rb.memory_map["layers"]}
-    refused = [l.name for l in net.compute_layers() if l.name not in compute]
+    refused = [l.name for l in net.layers if (is_compute(l) or is_vector(l)) and l.name not in compute]
     results = []
     for i in range(min(int(job["chain"]["images"]), len(data["x_q"]))):
         x = data["x_q"][i : i + 1]
@@ -207,7 +212,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         for layer in net.layers:
             ins = [vals[s] for s in layer.inputs]
             if layer.name in compute:
-                r = await run_layer(dut, rb, layer.name, job, x_in=ins[0])
+                r = await run_layer(dut, rb, layer.name, job, x_in=ins[0], x_in2=ins[1] if len(ins) > 1 else None)
                 if r["status"] != "PASS":
                     problem = problem or f"{layer.name}: {r.get('reason', '')}"
                 out = np.asarray(r.get("got", np.zeros((1, *layer.out_shape))), np.int64).reshape(1, *layer.out_shape)
