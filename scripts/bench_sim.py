@@ -95,10 +95,13 @@ def kind_table(res: list[dict[str, object]], macs_per_cycle: int) -> str:
         t[0] += 1
         t[1] += int(r["cycles"])  # type: ignore[call-overload]
         t[2] += int(r["golden_macs"])  # type: ignore[call-overload]
-    tot["all"] = [sum(t[i] for t in tot.values()) for i in range(3)]
+    mac_kinds = [t for t in tot.values() if t[2]]
+    tot["conv/fc"] = [sum(t[i] for t in mac_kinds) for i in range(3)]
+    tot["network"] = [sum(t[i] for k, t in tot.items() if k != "conv/fc") for i in range(3)]
     lines = [f"{'kind':10s} {'layers':>6s} {'cycles':>11s} {'MACs':>13s} {'util':>6s}"]
     for k, (n, cyc, macs) in tot.items():
-        lines.append(f"{k:10s} {n:>6d} {cyc:>11,} {macs:>13,} {100 * macs / (cyc * macs_per_cycle):>5.1f}%")
+        util = f"{100 * macs / (cyc * macs_per_cycle):>5.1f}%" if macs else f"{'-':>6s}"
+        lines.append(f"{k:10s} {n:>6d} {cyc:>11,} {macs:>13,} {util}")
     return "\n".join(lines)
 
 

@@ -296,7 +296,8 @@ def _run_in(
         # utilisation and port occupancy only for a layer that ran to done (an error or a watchdog
         # stops the counters at a meaningless point). Array size from the build's ROWS/COLS CSRs.
         ran = r["status"] == "PASS" or (r["status"] == "FAIL" and "mismatches" in r)
-        r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if ran and r.get("cycles") else None
+        # MAC utilisation: conv and fc layers only (add and pooling do no MACs)
+        r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if ran and r.get("cycles") and l["macs"] else None
         # memory port occupancy: words moved per cycle (the port moves at most one); near 100% the
         # layer is bound by memory traffic, not by the array
         r["port"] = (r["words_read"] + r["words_written"]) / r["cycles"] if ran and r.get("cycles") else None

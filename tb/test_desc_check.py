@@ -20,15 +20,16 @@ from cocotb.triggers import Timer
 
 from golden.arith import conv_out_size
 from hexgen import HardwareConfig
-from hexgen.rules import KIND_CODES, REGISTERS, engine_refusal, plan_tiling, register_needs
-from tb.csr import CSR, field_name
+from hexgen.rules import KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, plan_tiling, register_needs
+from tb.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_desc_check.py"
 PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i", "OUT_C": "out_c_i", "OUT_H": "out_h_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
-         "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "LO": "lo_i", "HI": "hi_i"}
+         "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
+         "LO": "lo_i", "HI": "hi_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7}
 
 
@@ -46,13 +47,21 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     buffers, now and then right at their limits or past them, cut into the bands and output-channel
     groups hexgen plans (hexgen.rules.plan_tiling) or, now and then, run whole."""
     rows = p["ROWS"]
-    kind = rng.choice(["conv", "depthwise", "fc"])
+    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool"])
     c = rng.randint(1, 3 * rows)
     max_k = max(1, 2 * p["REC_WORDS"])  # output channels up to twice the record buffers
     if kind == "fc":
         r = {"KIND": KIND_CODES["fc"], "IN_C": rng.randint(1, rows * p["WGT_WORDS"] // rows), "IN_H": 1, "IN_W": 1,
              "OUT_C": rng.randint(1, max_k), "KH": 1, "KW": 1, "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0,
              "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
+    elif kind in ("add", "maxpool", "avgpool"):  # the vector unit: channels kept, no buffer
+        h, w = rng.randint(1, 60), rng.randint(1, 60)
+        kh, kw = (1, 1) if kind == "add" else rng.choice([(rng.randint(1, min(h, 7)), rng.randint(1, min(w, 7))), (h, w)])
+        s = (1, 1) if kind == "add" else (rng.randint(1, 4), rng.randint(1, 4))
+        pad = rng.randint(0, min(kh, kw) // 2) if kind == "maxpool" else 0
+        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": h, "IN_W": w, "OUT_C": c, "KH": kh, "KW": kw,
+             "STRIDE_Y": s[0], "STRIDE_X": s[1], "PAD_TOP": pad, "PAD_BOTTOM": pad, "PAD_LEFT": pad, "PAD_RIGHT": pad,
+             "GROUPS": 1}
     else:
         kh, kw = rng.randint(1, p["MAX_K"]), rng.randint(1, p["MAX_K"])
         side = max(kh, kw, int(2 * (p["ACT_WORDS"] // -(-c // rows)) ** 0.5))
@@ -65,8 +74,10 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"])
     lo = rng.randint(0, 255)
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
+    # an add's shift is 1..63 (0 now and then: refused); other kinds ignore the register
+    r["ADD_SHIFT"] = (0 if rng.random() < 0.1 else rng.randint(1, 63)) if kind == "add" else rng.randint(0, 63)
     r.update(plan_tiling(r, config(p)))
-    if rng.random() < 0.15:  # the whole layer in one pass
+    if kind in ("add", "maxpool", "avgpool") or rng.random() < 0.15:  # the whole layer in one pass
         r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
     return r
 
@@ -77,7 +88,7 @@ def mutate(rng: random.Random, r: dict[str, int], p: dict[str, int], sweep: int 
     first 64 cases reach every register's refusals whatever the seed."""
     r = dict(r)
     f = REGISTERS[sweep % len(REGISTERS)] if sweep is not None else rng.choice(REGISTERS)
-    top = 255 if f in ("LO", "HI") else 65535
+    top = (1 << BITS[f]) - 1  # what the register holds
     edges = [0, 1, 2, 4, 5, p["MAX_K"], p["MAX_K"] + 1, r[f] - 1, r[f] + 1, top, rng.randint(0, top)]
     if sweep is not None:
         r[f] = min(top, max(0, [0, top, p["MAX_K"] + 1, r[f] + 1][sweep // len(REGISTERS) % 4]))
@@ -116,7 +127,7 @@ async def test_random_descriptors(dut: Any) -> None:
                        f"{want[0] + ' (' + want[1] + ')' if want else 'nothing'}")
         elif want is None:  # the derived sizes the engine runs the layer with
             n = register_needs(r, p["ROWS"], p["WORD_BITS"])
-            derived = {"is_dw_o": int(n.depthwise), "ct_in_o": n.ct_in, "kt_out_o": n.kt_out, "npix_o": n.npix,
+            derived = {"is_dw_o": int(n.depthwise), "is_vec_o": int(r["KIND"] in VECTOR_KINDS), "ct_in_o": n.ct_in, "kt_out_o": n.kt_out, "npix_o": n.npix,
                        "steps_o": n.steps, "act_need_o": n.act, "wgt_need_o": n.weight, "out_need_o": n.out}
             for port, v in derived.items():
                 if int(getattr(dut, port).value) != v:
@@ -125,7 +136,7 @@ async def test_random_descriptors(dut: Any) -> None:
             break
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
     fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
-              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "LO", "runs"}
+              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "LO", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")

@@ -31,7 +31,7 @@ def _all_pass(res: list[dict]) -> None:
 
 def test_default_model_every_layer_on_verilator():
     res = layer_sim.run(layers=None, sim="verilator", model="mobilenetv2", seed=0)
-    assert len(res) == 17
+    assert len(res) == 20
     _all_pass(res)
 
 

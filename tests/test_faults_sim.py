@@ -172,10 +172,10 @@ def test_descriptor_refused_before_start_is_unsupported_with_the_field():
 
 
 def test_run_where_nothing_ran_exits_non_zero():
-    r = _cli("tb.layer_sim", "--layer", "add1,pool1", "--sim", "icarus")
+    r = _cli("tb.layer_sim", "--layer", "flatten1", "--sim", "icarus")
     assert r.returncode == 1, r.stdout + r.stderr
     assert "nothing ran" in r.stdout and "0 passed, 0 failed" in r.stdout
-    assert "UNSUPP add1: golden only" in r.stdout
+    assert "UNSUPP flatten1: golden only" in r.stdout
 
 
 # ---- 4. the image cache follows the model's content, not its file names ----------------------------
