@@ -1,5 +1,7 @@
 """RTL regression: the residual add datapath (rtl/add_lanes.sv, bench tb/test_add_lanes.py) against
-golden.arith.add_requant, on both simulators (8 and 16 lanes: the default and edge word widths)."""
+golden.arith.add_requant: 8 lanes on Icarus; 16 lanes on Verilator in the slow suite (make test
+runs add_lanes on Verilator inside the vector unit's bench, tests/test_rtl_vec_unit.py, and in
+every add layer of the default model)."""
 from __future__ import annotations
 
 import pytest
@@ -7,9 +9,9 @@ import pytest
 from tb import sim
 
 pytestmark = pytest.mark.sim
-CASES = [("icarus", 8), ("verilator", 16)]
+CASES = [("icarus", 8), pytest.param("verilator", 16, marks=pytest.mark.slow)]
 
 
-@pytest.mark.parametrize("simulator, lanes", CASES, ids=[f"{s}-{n}" for s, n in CASES])
+@pytest.mark.parametrize("simulator, lanes", CASES, ids=["icarus-8", "verilator-16"])
 def test_add_lanes(simulator: str, lanes: int) -> None:
     sim.run("add_lanes", simulator, "tb.test_add_lanes", parameters={"LANES": lanes}, run_name=f"lanes{lanes}")
