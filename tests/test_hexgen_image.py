@@ -438,3 +438,29 @@ def test_contract_extremes_round_trip(word_bits: int, tmp_path: Path) -> None:
 def test_random_layers_and_configs_round_trip_wide(case: tuple[Network, HardwareConfig, int], tmp_path_factory: pytest.TempPathFactory) -> None:
     """The same property over many more cases (make test-slow)."""
     test_random_layers_and_configs_round_trip.hypothesis.inner_test(case, tmp_path_factory)  # type: ignore[attr-defined]
+
+
+def test_add_and_pool_layers_round_trip_and_a_tampered_descriptor_is_caught(nets: dict, tmp_path: Path) -> None:
+    """The vector unit's layers (residual add, global average pool, max pool): hexgen lays them out
+    (input, input2 for the add, expected, output), the folder checks clean with golden re-run, and
+    an add multiplier or a pool window edited in the map is reported as golden disagreeing with the
+    expected segment."""
+    net, x_q = nets["mobilenetv2"]
+    img = build_image(net, x_q[:1], HardwareConfig(), model="mobilenetv2", layers=["add1", "pool1", "conv3"])
+    d = write_image(img, tmp_path / "vec")
+    assert check_image(d) == []
+    mm = json.loads((d / "memory_map.json").read_text())
+    segs = {(s["layer"], s["segment"]) for s in mm["segments"]}
+    assert {("add1", "input"), ("add1", "input2"), ("add1", "expected"), ("add1", "output")} <= segs
+    assert ("pool1", "input2") not in segs and ("pool1", "weights") not in segs
+    by = {e["name"]: e for e in mm["layers"]}
+    assert by["pool1"]["descriptor"]["kernel"] == [3, 3] and by["pool1"]["descriptor"]["out_shape"] == [64, 1, 1]
+    bad = _copy(d, tmp_path / "bad_add")
+    by["add1"]["descriptor"]["a0"] += 1000
+    (bad / "memory_map.json").write_text(json.dumps(mm))
+    probs = check_image(bad)
+    assert any("layers[0].descriptor (add1): golden run on the descriptor and the input segment(s) differs" in p
+               for p in probs), probs
+    vnet, vx = nets["vgg"]
+    vimg = build_image(vnet, vx[:1], HardwareConfig(), model="vgg", layers=["pool1"])
+    assert check_image(write_image(vimg, tmp_path / "maxpool")) == []
