@@ -126,6 +126,15 @@ def test_user_model_with_unsupported_layers_names_them(tmp_path: Path):
     assert res["conv1"]["status"] == "UNSUPP" and "GROUPS" in res["conv1"]["reason"]
     assert res["conv2"]["status"] == "UNSUPP" and "channel multiplier" in res["conv2"]["reason"]
     assert res["conv3"]["status"] == "PASS" and res["fc1"]["status"] == "PASS"
+    # a LAYER list naming an unsupported layer runs the others
+    listed = layer_sim.run(layers=["conv2", "conv3"], sim="verilator", model=f"{f}:make", seed=0)
+    assert [(r["layer"], r["status"]) for r in listed] == [("conv2", "UNSUPP"), ("conv3", "PASS")], listed
+    # CHAIN on a user model: the refused layers run in golden and are named; the rest on the RTL
+    chained = layer_sim.run(layers=None, sim="verilator", model=f"{f}:make", seed=0, chain=2)
+    assert len(chained) == 2
+    for r in chained:
+        assert r["layers_equal"] == r["layers"] and r["rtl_pred"] == r["golden_pred"], r
+        assert "not on the accelerator (golden ran them)" in r["problem"] and "conv2" in r["problem"], r
 
 
 @pytest.mark.parametrize("mutation", ["MUT_ADDR", "MUT_ZP", "MUT_ROUND"])
