@@ -142,7 +142,11 @@ module vec_unit #(
     req_valid_o = 1'b0;
     req_addr_o = '0;
     req_len_o = '0;
+`ifdef MUT_VEC_HANG  // mutation test (tests/test_engine.py): the unit never requests a read
+    if (1'b0) begin
+`else
     if (st_q == VReqA && op_i == OpAdd) begin
+`endif
       req_valid_o = 1'b1;
       req_addr_o = in_base_i + ADDR_W'(words_q);
       req_len_o = 8'(len_q);

@@ -156,6 +156,14 @@ def test_watchdog_stops_a_hung_engine_and_names_its_state():
     assert "gather waits for the compute unit" in res[0]["reason"], res[0]["reason"]
 
 
+def test_watchdog_names_a_hung_vector_unit():
+    res = layer_sim.run(layers=["add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_VEC_HANG",),
+                        run_tag="-vechang", watchdog_cycles=2000)
+    assert res[0]["status"] == "FAIL"
+    assert "watchdog: no done after 2000 cycles; engine state StRun" in res[0]["reason"], res[0]["reason"]
+    assert "vector unit busy" in res[0]["reason"] and "gather active" not in res[0]["reason"], res[0]["reason"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("seed", range(100, 140), ids=lambda s: f"seed{s}")
 def test_random_layers_sweep_on_verilator(tmp_path: Path, seed: int):
