@@ -15,8 +15,9 @@
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
 // is requested only when the unit can take all its words without waiting (its own buffers), so
 // read data never waits for the output stream: the memory port, shared with the writer, cannot
-// deadlock. Work is sequential (one burst, then its words, then the output); the layers it runs
-// are a few percent of a network's cycles. tb/test_vec_unit.py checks it against golden.
+// deadlock. Work is sequential (an add requests a's and b's bursts back to back, takes their
+// words, then gives the output; a pool one window row at a time); the layers it runs are a few
+// percent of a network's cycles. tb/test_vec_unit.py checks it against golden.
 module vec_unit #(
     parameter int ROWS = 8,
     parameter int ADDR_W = 24,
@@ -190,7 +191,7 @@ module vec_unit #(
         end
         VReqA: begin
           if (op_i == OpAdd) begin
-            if (req_ready_i) st_q <= VRxA;
+            if (req_ready_i) st_q <= VReqB;  // b's burst right behind a's: one memory latency per chunk
           end else if (!row_in) begin  // a window row outside the image: the next row, or the result
             ky_q <= ky_q + 1;
             xoff_q <= '0;
@@ -214,7 +215,7 @@ module vec_unit #(
           cnt_q <= cnt_q + 1'b1;
           if (cnt_q + 1'b1 == len_q) begin
             cnt_q <= '0;
-            if (op_i == OpAdd) st_q <= VReqB;
+            if (op_i == OpAdd) st_q <= VRxB;  // b's words follow a's (requested already)
             else if (xs + $signed(32'(len_q)) <= x_hi) begin  // more of this window row
               xoff_q <= xoff_q + 16'(len_q);
               st_q <= VReqA;
@@ -225,7 +226,7 @@ module vec_unit #(
             end
           end
         end
-        VReqB: if (req_ready_i) st_q <= VRxB;
+        VReqB: if (req_ready_i) st_q <= VRxA;
         VRxB: if (rd_valid_i) begin
           buf_y[idx] <= y_add;
           cnt_q <= cnt_q + 1'b1;
