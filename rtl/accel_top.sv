@@ -5,17 +5,19 @@
 
 // Runtime-programmed int8 layer accelerator (docs/engine.md).
 //
-// One build runs every conv / depthwise / pointwise / fully connected layer that fits its
-// buffers: the layer is described in control/status registers (CSR map: rtl/accel_csr.svh,
-// generated from tb/csr.py), `start` runs it on its own, `done` (or `error`) ends it.
+// One build runs every conv / depthwise / pointwise / fully connected layer, and residual add,
+// max pool and average pool on its vector unit: the layer is described in control/status
+// registers (CSR map: rtl/accel_csr.svh, generated from tb/csr.py), `start` runs it on its own,
+// `done` (or `error`) ends it. A layer larger than the buffers runs in passes (bands of output
+// rows, groups of output-channel tiles; rtl/band_seq.sv) that the engine walks by itself.
 //
 // Data (memory layout: hexgen, docs/memory-map.md; one word = one ROWS-channel vector):
-//   input  [c_tile][y][x][c_lane]                  into the activation buffer, row by row
+//   input  [c_tile][y][x][c_lane]                  into the activation buffer, row by row (a pass's rows)
 //   weights[k_tile][c_tile][ky][kx][c_lane][k_lane] one k_tile per weight bank (two banks)
 //           depthwise: [k_tile][ky][kx][k_lane]
 //   bias / scale: one 64-bit record per channel, [k_tile][k_lane], ROWS records per k_tile packed
 //           into REC_WPK = ROWS * 64 / WORD_BITS words (8 for any ROWS, as WORD_BITS = ROWS * 8)
-//   output [k_tile][y][x][k_lane]                  one stream over the whole region
+//   output [k_tile][y][x][k_lane]                  one stream over the pass's region (runs a stride apart)
 // Dataflow (output-stationary, rows = output channels, columns = output pixels; docs/engine.md):
 // four units run at once, linked by scoreboards. The reader loads records, weights (the next
 // k_tile's while the current one computes) and input rows; the gather unit copies the input
