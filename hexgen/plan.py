@@ -40,7 +40,6 @@ SEGMENTS = ("weights", "bias", "scale", "input", "expected", "output")
 #: Segments of the vector unit's layers (residual add: its second input is `input2`).
 VECTOR_SEGMENTS = {"add": ("input", "input2", "expected", "output"), "maxpool": ("input", "expected", "output"),
                    "avgpool": ("input", "expected", "output")}
-ALL_SEGMENTS = ("weights", "bias", "scale", "input", "input2", "expected", "output")
 #: Segments that are the layer's data; `output` is derived from `expected`.
 DATA_SEGMENTS = ("weights", "bias", "scale", "input", "expected")
 #: What each segment holds, for headers and docs.
@@ -101,10 +100,6 @@ def is_vector(layer: Layer) -> bool:
 def segments_of(kind: str) -> tuple[str, ...]:
     """The segments of a layer of this kind, in DRAM order."""
     return VECTOR_SEGMENTS.get(kind, SEGMENTS)
-
-
-def data_segments_of(kind: str) -> tuple[str, ...]:
-    return tuple(s for s in segments_of(kind) if s != "output")
 
 
 def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfig) -> Layout:
@@ -234,9 +229,10 @@ def _plan_vector(layer: Layer, desc: dict[str, Any], cfg: HardwareConfig, images
     """A vector-unit layer: activation layouts only, one pass (it reads memory directly, no buffer)."""
     c, oh = int(layer.out_shape[0]), int(layer.out_shape[1])
     desc.update(band_rows=oh, group_k_tiles=-(-c // cfg.array_rows))
-    pads = {"input": desc["z_in"], "input2": desc.get("z_in2", 0), "expected": desc["z_out"], "output": 255 - desc["z_out"]}
-    if not isinstance(layer, AddLayer):  # a pool's padding lanes keep the input's value
-        pads.update(expected=desc["z_in"], output=255 - desc["z_in"])
+    if isinstance(layer, AddLayer):
+        pads = {"input": desc["z_in"], "input2": desc["z_in2"], "expected": desc["z_out"], "output": 255 - desc["z_out"]}
+    else:  # a pool's padding lanes keep the input's value
+        pads = {"input": desc["z_in"], "expected": desc["z_in"], "output": 255 - desc["z_in"]}
     shapes = {"input": layer.in_shape, "input2": layer.in_shape, "expected": layer.out_shape, "output": layer.out_shape}
     layouts = tuple((s, act_layout(tuple(shapes[s]), images, int(pads[s]), cfg)) for s in segments_of(layer.kind))
     if check_fit:

@@ -286,7 +286,7 @@ module accel_top #(
   );
 
   // ------------------------------------------------------------------ drain + requantizer
-  logic                 rq_out_valid, rq_out_ready, rq_rec_wait;
+  logic                 rq_out_valid, w_in_ready, rq_rec_wait;  // w_in_ready: the writer takes a word
   logic [WORD_BITS-1:0] rq_out_data;
 
   drain_requant #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .REC_WORDS(REC_WORDS)) u_drain (
@@ -294,7 +294,7 @@ module accel_top #(
       .rec_we_i(bw_valid && (r_buf_tag == TgBias || r_buf_tag == TgScale)), .rec_bias_i(r_buf_tag == TgBias),
       .rec_waddr_i(bw_addr[REC_AW-1:0]), .rec_wdata_i(bw_data), .recs_kt_i(recs_kt),
       .in_valid_i(mac_out_valid), .in_ready_o(mac_out_ready), .in_acc_i(mac_out_acc),
-      .out_valid_o(rq_out_valid), .out_ready_i(rq_out_ready && !is_vec), .out_data_o(rq_out_data), .ovf_o(rq_ovf),
+      .out_valid_o(rq_out_valid), .out_ready_i(w_in_ready && !is_vec), .out_data_o(rq_out_data), .ovf_o(rq_ovf),
       .rec_wait_o(rq_rec_wait)
   );
 
@@ -303,19 +303,15 @@ module accel_top #(
   logic [ADDR_W-1:0]    v_req_addr;
   logic [7:0]           v_req_len;
   logic [WORD_BITS-1:0] v_out_data;
-  logic [1:0]           v_op;
-
-  assign v_op = kind == KIND_ADD ? 2'd0 : (kind == KIND_MAXPOOL ? 2'd1 : 2'd2);
-
   vec_unit #(.ROWS(ROWS), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST)) u_vec (
       .clk_i, .rst_i, .start_i(run_start && is_vec),
-      .op_i(v_op), .ct_i(ct_in), .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .kw_i(kw),
+      .kind_i(kind), .ct_i(ct_in), .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .kw_i(kw),
       .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top), .pad_left_i(pad_left), .in_base_i(ADDR_W'(in_base)),
       .in2_base_i(ADDR_W'(in2_base)), .z_a_i(z_in), .z_b_i(z_in2), .a0_i(add_a0), .b0_i(add_b0), .n_i(add_shift),
       .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
       .req_valid_o(v_req_valid), .req_ready_i(v_req_ready), .req_addr_o(v_req_addr), .req_len_o(v_req_len),
       .rd_valid_i(rd_valid_i && is_vec), .rd_ready_o(v_rd_ready), .rd_data_i,
-      .out_valid_o(v_out_valid), .out_ready_i(rq_out_ready && is_vec), .out_data_o(v_out_data),
+      .out_valid_o(v_out_valid), .out_ready_i(w_in_ready && is_vec), .out_data_o(v_out_data),
       .busy_o(v_busy), .done_o(v_done)
   );
   assign rd_ready_o = is_vec ? v_rd_ready : r_rd_ready;
@@ -331,7 +327,7 @@ module accel_top #(
       .clk_i, .rst_i, .start_i(run_start), .run_i(run),
       .out_base_i(ADDR_W'(p_out_base)), .out_len_i(p_out_cmd_len), .out_rows_i(p_out_cmd_rows),
       .out_stride_i(ADDR_W'(p_out_cmd_stride)),
-      .in_valid_i(is_vec ? v_out_valid : rq_out_valid), .in_ready_o(rq_out_ready),
+      .in_valid_i(is_vec ? v_out_valid : rq_out_valid), .in_ready_o(w_in_ready),
       .in_data_i(is_vec ? v_out_data : rq_out_data),
       .req_valid_o(w_req_valid), .req_ready_i(w_req_ready), .req_addr_o(w_req_addr), .req_len_o(w_req_len),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
@@ -370,7 +366,7 @@ module accel_top #(
   // rows and pixels)
   logic unused;
   assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, out_need, out_c, out_base, pad_bottom,
-                    pad_right, groups, kind, p_pad_bottom, p_out_rows, p_out_base,
+                    pad_right, groups, p_pad_bottom, p_out_rows, p_out_base,
                     p_out_cmd_stride, v_done, in2_base};
 
 endmodule

@@ -5,11 +5,11 @@
 // Vector unit: the layers that are not convolutions, on activation words (issue 11 item 4; not yet
 // wired into accel_top). One word is the ROWS channels of one pixel ([c_tile][y][x][c_lane],
 // hexgen's activation layout), so every operation is lane-wise over a word:
-//   OpAdd      residual add of two tensors in the same layout (rtl/add_lanes.sv, arithmetic.md):
+//   KIND_ADD      residual add of two tensors in the same layout (rtl/add_lanes.sv, arithmetic.md):
 //              word i of the output from word i of each input
-//   OpMax      max pool: the max of the window's words (padding never wins: codes are >= 0 and
+//   KIND_MAXPOOL  max pool: the max of the window's words (padding never wins: codes are >= 0 and
 //              every window holds a real element, so out-of-image positions are skipped)
-//   OpAvg      average pool, global average pool (a window of the whole image):
+//   KIND_AVGPOOL  average pool, global average pool (a window of the whole image):
 //              (sum + floor(N/2)) // N per lane, N = KH x KW (golden.arith.avg_pool / global_avg_pool)
 // The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
@@ -28,7 +28,7 @@ module vec_unit #(
     input  logic                 rst_i,
     input  logic                 start_i,     // run the layer below (one cycle)
 
-    input  logic [1:0]           op_i,        // 0 add, 1 max pool, 2 average pool
+    input  logic [15:0]          kind_i,      // the KIND register: KIND_ADD, KIND_MAXPOOL, KIND_AVGPOOL
     input  logic [15:0]          ct_i,        // channel tiles
     input  logic [15:0]          in_h_i,
     input  logic [15:0]          in_w_i,
@@ -67,7 +67,14 @@ module vec_unit #(
     output logic                 done_o       // one cycle: the last output word was taken
 );
 
-  localparam logic [1:0] OpAdd = 2'd0, OpMax = 2'd1, OpAvg = 2'd2;
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map: this unit uses the kind codes only
+`include "accel_csr.svh"
+  /* verilator lint_on UNUSEDPARAM */
+
+  logic is_add, is_max, is_avg;
+  assign is_add = kind_i == KIND_ADD;
+  assign is_max = kind_i == KIND_MAXPOOL;
+  assign is_avg = !is_add && !is_max;  // desc_check lets only the three kinds reach this unit
   localparam int LW = $clog2(MAX_BURST + 1);
   localparam int IW = MAX_BURST > 1 ? $clog2(MAX_BURST) : 1;  // a word's index in a burst
 
@@ -146,7 +153,7 @@ module vec_unit #(
 `ifdef MUT_VEC_HANG  // mutation test (tests/test_engine.py): the unit never requests a read
     if (1'b0) begin
 `else
-    if (st_q == VReqA && op_i == OpAdd) begin
+    if (st_q == VReqA && is_add) begin
 `endif
       req_valid_o = 1'b1;
       req_addr_o = in_base_i + ADDR_W'(words_q);
@@ -170,7 +177,7 @@ module vec_unit #(
     assign pool_word[l*8 +: 8] = acc_q[l][7:0];
   end
   assign out_valid_o = st_q == VPush;
-  assign out_data_o = op_i == OpAdd ? buf_y[idx] : pool_word;
+  assign out_data_o = is_add ? buf_y[idx] : pool_word;
 
   logic add_last_chunk;
   assign add_last_chunk = words_q + 32'(len_q) >= total;
@@ -190,12 +197,12 @@ module vec_unit #(
           st_q <= VReqA;
         end
         VReqA: begin
-          if (op_i == OpAdd) begin
+          if (is_add) begin
             if (req_ready_i) st_q <= VReqB;  // b's burst right behind a's: one memory latency per chunk
           end else if (!row_in) begin  // a window row outside the image: the next row, or the result
             ky_q <= ky_q + 1;
             xoff_q <= '0;
-            if (window_last_row) st_q <= op_i == OpAvg ? VDiv : VPush;
+            if (window_last_row) st_q <= is_avg ? VDiv : VPush;
           end else if (req_ready_i) begin
             len_q <= row_more ? LW'(MAX_BURST) : LW'(row_left);
             cnt_q <= '0;
@@ -205,24 +212,24 @@ module vec_unit #(
           for (int l = 0; l < ROWS; l++) rem_q[l] <= '0;
         end
         VRxA: if (rd_valid_i) begin
-          if (op_i == OpAdd) buf_a[idx] <= rd_data_i;
+          if (is_add) buf_a[idx] <= rd_data_i;
           else begin
             for (int l = 0; l < ROWS; l++) begin
-              if (op_i == OpMax) acc_q[l] <= acc_q[l] > 32'(rd_data_i[l*8 +: 8]) ? acc_q[l] : 32'(rd_data_i[l*8 +: 8]);
+              if (is_max) acc_q[l] <= acc_q[l] > 32'(rd_data_i[l*8 +: 8]) ? acc_q[l] : 32'(rd_data_i[l*8 +: 8]);
               else acc_q[l] <= acc_q[l] + 32'(rd_data_i[l*8 +: 8]);
             end
           end
           cnt_q <= cnt_q + 1'b1;
           if (cnt_q + 1'b1 == len_q) begin
             cnt_q <= '0;
-            if (op_i == OpAdd) st_q <= VRxB;  // b's words follow a's (requested already)
+            if (is_add) st_q <= VRxB;  // b's words follow a's (requested already)
             else if (xs + $signed(32'(len_q)) <= x_hi) begin  // more of this window row
               xoff_q <= xoff_q + 16'(len_q);
               st_q <= VReqA;
             end else begin
               ky_q <= ky_q + 1;
               xoff_q <= '0;
-              st_q <= !window_last_row ? VReqA : (op_i == OpAvg ? VDiv : VPush);
+              st_q <= !window_last_row ? VReqA : (is_avg ? VDiv : VPush);
             end
           end
         end
@@ -246,7 +253,7 @@ module vec_unit #(
           if (div_q == 6'd31) st_q <= VPush;
         end
         VPush: if (out_ready_i) begin
-          if (op_i == OpAdd) begin
+          if (is_add) begin
             cnt_q <= cnt_q + 1'b1;
             if (cnt_q + 1'b1 == len_q) begin
               cnt_q <= '0;

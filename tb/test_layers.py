@@ -4,7 +4,7 @@ One simulation runs every layer of the job (one build, one process): for each la
 engine (unless the job runs layers back to back), writes the CSRs from hexgen's memory map, reads
 the engine's descriptor check (DESC_CHECK: a refused layer is UNSUPP and never started), starts,
 waits for one signal (done, error or the bench's Verilog watchdog; no Python per cycle), reads the
-output region back through the peek port and compares every element with golden's expected
+output region back (one $writememh of the bench) and compares every element with golden's expected
 output. Before the first layer it compares every build-fact CSR with the image's hexgen config. The job comes from tb/layer_sim.py as JSON ($LAYER_JOB);
 per-layer results go to the job's results file.
 """
@@ -54,7 +54,7 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.mem_latency_i.value = int(job.get("mem_latency", 8))
     dut.mem_stall_i.value = int(job.get("mem_stall", 0))
     dut.mem_seed_i.value = int(job.get("seed", 1)) or 1
-    dut.peek_addr_i.value = 0
+    dut.xfer_first_i.value = 0
     dut.xfer_dump_i.value = 0
     dut.xfer_load_i.value = 0
     dut.xfer_last_i.value = 0
@@ -73,7 +73,7 @@ async def read_words(dut: Any, base: int, n: int, xfer_file: str) -> tuple[list[
         return [], []
     path = Path(xfer_file)
     path.unlink(missing_ok=True)
-    dut.peek_addr_i.value = base
+    dut.xfer_first_i.value = base
     dut.xfer_last_i.value = base + n - 1
     dut.xfer_dump_i.value = 1
     await RisingEdge(dut.clk)
@@ -98,7 +98,7 @@ async def write_words(dut: Any, base: int, words: list[int], xfer_file: str, wor
     if not words:
         return
     Path(xfer_file).write_text("".join(f"{w:0{word_bits // 4}x}\n" for w in words))
-    dut.peek_addr_i.value = base
+    dut.xfer_first_i.value = base
     dut.xfer_last_i.value = base + len(words) - 1
     dut.xfer_load_i.value = 1
     await RisingEdge(dut.clk)

@@ -26,12 +26,15 @@ from golden import arith
 from hexgen.config import HardwareConfig
 from hexgen.layout import to_words
 from hexgen.plan import act_layout
+from hexgen.rules import KIND_CODES
 from tb.ext_mem import start_on_ext_mem
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_vec_unit.py"
-OPS = {"add": 0, "maxpool": 1, "avgpool": 2, "global": 2}
-INPUTS = ("start_i", "op_i", "ct_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
+#: the cases in turn, with the KIND register's code (hexgen.rules) each is run with
+OPS = {"add": KIND_CODES["add"], "maxpool": KIND_CODES["maxpool"], "avgpool": KIND_CODES["avgpool"],
+       "global": KIND_CODES["avgpool"]}
+INPUTS = ("start_i", "kind_i", "ct_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
           "pad_left_i", "in_base_i", "in2_base_i", "z_a_i", "z_b_i", "a0_i", "b0_i", "n_i", "z_out_i", "lo_i", "hi_i",
           "out_ready_i", "mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i")
 
@@ -97,7 +100,7 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
     dut.cfg_load_i.value = 1
     await RisingEdge(dut.clk_i)
     dut.cfg_load_i.value = 0
-    drive = {"op_i": OPS[r["kind"]], "ct_i": -(-r["c"] // rows), "in_h_i": r["h"], "in_w_i": r["w"], "out_h_i": y.shape[1],
+    drive = {"kind_i": OPS[r["kind"]], "ct_i": -(-r["c"] // rows), "in_h_i": r["h"], "in_w_i": r["w"], "out_h_i": y.shape[1],
              "out_w_i": y.shape[2], "kh_i": r["kh"], "kw_i": r["kw"], "sy_i": r["sy"], "sx_i": r["sx"],
              "pad_top_i": r["pad"], "pad_left_i": r["pad"], "in_base_i": bases[0], "in2_base_i": bases[-1],
              "z_a_i": r["z_a"], "z_b_i": r["z_b"], "a0_i": r["a0"], "b0_i": r["b0"], "n_i": r["n"], "z_out_i": r["z_out"],

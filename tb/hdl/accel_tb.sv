@@ -5,8 +5,9 @@
 
 // Layer-bench harness: the accelerator and the external memory model (preloaded with hexgen's
 // DRAM image through +MEM_INIT=<dram.memh>). cocotb drives the CSR port, starts a layer and waits
-// for done/error; it reads the output region back through the peek port (any address, combinational,
-// X and Z preserved so that they are caught rather than read as 0).
+// for done/error; it reads the output region back (and writes a chained layer's input) through the
+// bulk transfer below, one file per transfer, X and Z preserved as x and z digits so that they are
+// caught rather than read as 0.
 module accel_tb #(
     // sizes: the hardware description's (hexgen/hw.py; the build passes the chosen preset's)
     parameter int ROWS = `HW_ROWS,
@@ -35,15 +36,14 @@ module accel_tb #(
     input  logic [15:0]       mem_latency_i,
     input  logic [7:0]        mem_stall_i,
     input  logic [31:0]       mem_seed_i,
-    input  logic [ADDR_W-1:0] peek_addr_i,
-    output logic [WORD_BITS-1:0] peek_data_o,
     // bulk transfers (one file instead of a simulator call per word): at a clock edge with
-    // xfer_dump_i, words peek_addr_i .. xfer_last_i of the memory model are written to the file
+    // xfer_dump_i, words xfer_first_i .. xfer_last_i of the memory model are written to the file
     // +XFER_FILE= names ($writememh: X and Z stay visible as x and z digits); with xfer_load_i,
     // they are read from it ($readmemh: chained runs write a layer's input, the RTL output of its
     // producer, this way)
     input  logic              xfer_dump_i,
     input  logic              xfer_load_i,
+    input  logic [ADDR_W-1:0] xfer_first_i,
     input  logic [ADDR_W-1:0] xfer_last_i,
     // The watchdog, in the bench's Verilog: cycles since the last write to CTRL (the start); it
     // fires at watchdog_cycles_i (0: never). finished_o = done | error | watchdog is the one signal
@@ -95,10 +95,9 @@ module accel_tb #(
       .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr), .req_len_i(req_len), .req_we_i(req_we),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready), .rd_data_o(rd_data), .rd_last_o(rd_last),
       .wr_valid_i(wr_valid), .wr_ready_o(wr_ready), .wr_data_i(wr_data),
-      .poke_we_i(1'b0), .poke_addr_i(peek_addr_i), .poke_data_i({WORD_BITS{1'b0}})
+      .poke_we_i(1'b0), .poke_addr_i(xfer_first_i), .poke_data_i({WORD_BITS{1'b0}})
   );
 
-  assign peek_data_o = u_mem.mem[peek_addr_i];
 
   string xfer_file;
   initial begin
@@ -106,8 +105,8 @@ module accel_tb #(
     if ($value$plusargs("XFER_FILE=%s", xfer_file)) begin end
   end
   always @(posedge clk) begin
-    if (xfer_dump_i) $writememh(xfer_file, u_mem.mem, peek_addr_i, xfer_last_i);
-    if (xfer_load_i) $readmemh(xfer_file, u_mem.mem, peek_addr_i, xfer_last_i);
+    if (xfer_dump_i) $writememh(xfer_file, u_mem.mem, xfer_first_i, xfer_last_i);
+    if (xfer_load_i) $readmemh(xfer_file, u_mem.mem, xfer_first_i, xfer_last_i);
   end
 
 
