@@ -17,8 +17,6 @@ from typing import Any, Mapping
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.arith import conv_out_size
-from golden.layers import conv_kind
 from hexgen.config import HardwareConfig
 from hexgen.errors import ConfigError, HexFormatError, HexgenError, LayoutError
 from hexgen.image import (
@@ -27,7 +25,7 @@ from hexgen.image import (
 )
 from hexgen.layout import Layout, from_words
 from hexgen.memh import MemhFile, read_memh
-from hexgen.plan import DATA_SEGMENTS, VECTOR_SEGMENTS, plan_layer, segments_of
+from hexgen.check_layer import check_layer
 from hexgen.schema import MAP_SCHEMA, problems_text, validate
 
 
@@ -93,197 +91,6 @@ def _compare_text(folder: Path, name: str, want: str) -> list[str]:
         if a != b:
             return [f"{name}:{i + 1}: is {a!r}; the memory map gives {b!r}"]
     return []
-
-
-def _check_layer(
-    i: int,
-    entry: Mapping[str, Any],
-    segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]],
-    listed: set[str],
-    arrays: Mapping[tuple[str, str], NDArray[np.int64]],
-    cfg: HardwareConfig,
-    images: int,
-    run_golden: bool = True,
-) -> list[str]:
-    """One layer's entry against its segments: golden's record is rebuilt from the descriptor and
-    the data segments, planned again (hexgen.plan) and compared with the map field by field, and
-    run (golden) on the input segment to give the expected segment (unless run_golden is off)."""
-    name = entry["name"]
-    where = f"{MAP_FILE}: layers[{i}]"
-    d = entry["descriptor"]
-    out: list[str] = []
-    if entry["kind"] != d["kind"]:
-        out.append(f"{where}.kind: is {entry['kind']!r}, the descriptor says {d['kind']!r}")
-    missing = [s for s in segments_of(d["kind"]) if s not in listed]
-    if missing:
-        return out + [f"{where} ({name}): no {', '.join(missing)} segment(s) in segments[]"]
-    if any(s not in segs for s in segments_of(d["kind"])):
-        return out  # a segment entry that is unusable, reported above
-    if d["kind"] in VECTOR_SEGMENTS:
-        return out + _check_vector_layer(i, entry, segs, arrays, cfg, images, run_golden)
-    if d["lo"] > d["hi"]:
-        out.append(f"{where}.descriptor.lo: {d['lo']} is above hi {d['hi']} (clamp bounds need lo <= hi)")
-    ins, outs, (kh, kw), (sy, sx), (py, px), g = d["in_shape"], d["out_shape"], d["kernel"], d["stride"], d["padding"], d["groups"]
-    pb, pr = d["padding_end"]
-    fc = d["kind"] == "fc"
-    if fc:
-        if len(ins) != 1 or len(outs) != 1:
-            out.append(f"{where}.descriptor: an fc layer has 1-element in_shape and out_shape, not {ins} and {outs}")
-        if [kh, kw, sy, sx, py, px, pb, pr, g] != [1, 1, 1, 1, 0, 0, 0, 0, 1]:
-            out.append(f"{where}.descriptor: an fc layer has kernel [1, 1], stride [1, 1], padding [0, 0], "
-                       "padding_end [0, 0], groups 1")
-    else:
-        if len(ins) != 3 or len(outs) != 3:
-            out.append(f"{where}.descriptor: a {d['kind']} layer has 3-element in_shape and out_shape, not {ins} and {outs}")
-        else:
-            ho, wo = conv_out_size(ins[1], py, pb, kh, sy), conv_out_size(ins[2], px, pr, kw, sx)
-            if [ho, wo] != outs[1:]:
-                out.append(f"{where}.descriptor.out_shape: {outs} does not follow from in_shape {ins}, kernel, stride "
-                           f"and padding (gives {outs[0]}x{ho}x{wo})")
-            if ins[0] % g or outs[0] % g:
-                out.append(f"{where}.descriptor.groups: {g} does not divide the channels ({ins[0]} in, {outs[0]} out)")
-            kind = conv_kind(ins[0], g, (kh, kw))
-            if d["kind"] != kind:
-                out.append(f"{where}.descriptor.kind: {d['kind']}, but {ins[0]} input channels, groups {g} and kernel "
-                           f"{kh}x{kw} make it {kind}")
-    if out:
-        return out
-    # golden's layer record from the descriptor and the data segments (zeros where a file was unreadable)
-    from golden.arith import BiasCodes
-    from golden.errors import GoldenError
-    from golden.layers import ConvLayer, LinearLayer, Requant
-
-    missing = [f for f in ("m0_bits", "bias_mode") if f not in d]
-    if missing:
-        return [f"{where}.descriptor ({name}): a {d['kind']} layer needs {', '.join(missing)}"]
-    w_shape = segs["weights"][2].logical_shape
-    k = int(w_shape[0])
-
-    def arr(seg: str, shape: tuple[int, ...]) -> NDArray[np.int64]:
-        a = arrays.get((name, seg))
-        return a if a is not None and a.shape == shape else np.zeros(shape, np.int64)
-
-    weights = arr("weights", tuple(w_shape))
-    bias = arr("bias", (k, 2))
-    scale = arr("scale", (k, 2))
-    try:
-        if np.any(weights < -127) or np.any(weights > 127):
-            raise LayoutError("int8 weights outside -127..127")
-        codes = BiasCodes(d["bias_mode"], bias[:, 0], bias[:, 1], 0)
-        rq = Requant(scale[:, 0], scale[:, 1], d["z_out"], d["lo"], d["hi"], d["m0_bits"])
-        common: dict[str, Any] = dict(
-            name=name, inputs=("input",), in_shape=tuple(ins), out_shape=tuple(outs), module=name, source=name,
-            weight=weights.astype(np.int8), bias=codes, requant=rq, z_in=d["z_in"], weight_scale=np.ones(k),
-        )
-        layer: ConvLayer | LinearLayer
-        if fc:
-            layer = LinearLayer(**common)
-        else:
-            layer = ConvLayer(**common, stride=(sy, sx), padding=(py, px), groups=g, kind_name=d["kind"],
-                              pad_end=None if (pb, pr) == (py, px) else (pb, pr))
-        plan = plan_layer(layer, cfg, images=images, check_fit=False)
-    except (GoldenError, HexgenError, ValueError) as exc:
-        return [f"{where} ({name}): the descriptor and the weights segment do not make a layer: {exc}"]
-    for key, want in plan.descriptor.items():
-        if d[key] != want:
-            out.append(f"{where}.descriptor.{key}: is {d[key]!r}; the weights segment (shape {list(w_shape)}) gives {want!r}")
-    for seg, lay in plan.layouts:
-        j, info, got = segs[seg]
-        if got != lay:
-            diff = sorted(f for f, v in lay.to_json().items() if info["layout"].get(f) != v)
-            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): {', '.join(diff)} disagree with what the "
-                       f"descriptor and config give ({lay.describe()}, pad {lay.pad}, {lay.word_bits}-bit words)")
-    if entry["schedule"] != list(plan.schedule):
-        out.append(f"{where}.schedule: is {entry['schedule']}; the layer gives {list(plan.schedule)}")
-    if entry["pixel_tile"] != plan.pixel_tile:
-        out.append(f"{where}.pixel_tile: is {entry['pixel_tile']}; config.array_cols {cfg.array_cols} gives {plan.pixel_tile}")
-    if entry["passes"] != plan.passes_json():
-        out.append(f"{where}.passes: disagree with the bands and groups the descriptor gives "
-                   f"(band_rows {plan.descriptor['band_rows']}, group_k_tiles {plan.descriptor['group_k_tiles']})")
-    want_buf = [{"buffer": b.buffer, "what": b.what, "need": b.need, "capacity": b.capacity} for b in plan.buffers]
-    if entry["buffers"] != want_buf:
-        out.append(f"{where}.buffers: disagree with the layer's needs and config's capacities ({want_buf})")
-    for b in plan.buffers:
-        if not b.fits:
-            out.append(f"{where} ({name}): {b.what} needs {b.need} words of the {b.buffer} buffer, which holds {b.capacity}")
-    if out or not all((name, s) in arrays for s in DATA_SEGMENTS):
-        return out
-    x, exp = arrays[(name, "input")], arrays[(name, "expected")]
-    o = arrays.get((name, "output"))
-    if o is not None and o.shape == exp.shape and np.any(o != 255 - exp):
-        out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected "
-                   f"({int(np.count_nonzero(o != 255 - exp))} elements differ)")
-    if not run_golden:
-        return out
-    try:
-        y = np.asarray(layer.forward([x.astype(np.uint8)]), np.int64)
-    except (GoldenError, HexgenError, ValueError) as exc:
-        return [f"{where} ({name}): golden cannot run the layer on its input segment: {exc}"]
-    bad = np.argwhere(y != exp)
-    if len(bad):
-        at = tuple(int(v) for v in bad[0])
-        out.append(
-            f"{where}.descriptor ({name}): golden run on the descriptor and the {', '.join(DATA_SEGMENTS[:4])} segments "
-            f"differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: "
-            f"golden {int(y[at])}, file {int(exp[at])})"
-        )
-    return out
-
-
-def _check_vector_layer(
-    i: int,
-    entry: Mapping[str, Any],
-    segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]],
-    arrays: Mapping[tuple[str, str], NDArray[np.int64]],
-    cfg: HardwareConfig,
-    images: int,
-    run_golden: bool,
-) -> list[str]:
-    """An add or pooling layer: golden's record rebuilt from the descriptor, planned again and
-    compared with the map, and run on the input segment(s) to give the expected segment."""
-    from golden.errors import GoldenError
-    from golden.layers import AddLayer, AvgPoolLayer, Layer, MaxPoolLayer
-
-    name, d = entry["name"], entry["descriptor"]
-    where = f"{MAP_FILE}: layers[{i}]"
-    common: dict[str, Any] = dict(name=name, inputs=("input", "input2") if d["kind"] == "add" else ("input",),
-                                  in_shape=tuple(d["in_shape"]), out_shape=tuple(d["out_shape"]), module=name, source=name)
-    layer: Layer
-    try:
-        if d["kind"] == "add":
-            missing = [f for f in ("z_in2", "a0", "b0", "shift") if f not in d]
-            if missing:
-                return [f"{where}.descriptor ({name}): an add layer needs {', '.join(missing)}"]
-            layer = AddLayer(**common, z_a=d["z_in"], z_b=d["z_in2"], a0=d["a0"], b0=d["b0"], n=d["shift"], z_out=d["z_out"],
-                             lo=d["lo"], hi=d["hi"])
-        elif d["kind"] == "maxpool":
-            layer = MaxPoolLayer(**common, kernel=tuple(d["kernel"]), stride=tuple(d["stride"]), padding=tuple(d["padding"]))
-        else:
-            layer = AvgPoolLayer(**common, kernel=tuple(d["kernel"]), stride=tuple(d["stride"]))
-        plan = plan_layer(layer, cfg, images=images, check_fit=False)
-    except (GoldenError, HexgenError, ValueError, TypeError) as exc:
-        return [f"{where} ({name}): the descriptor does not make a {d['kind']} layer: {exc}"]
-    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
-           for key, want in plan.descriptor.items() if d.get(key) != want]
-    for seg, lay in plan.layouts:
-        j, info, got = segs[seg]
-        if got != lay:
-            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give")
-    if entry["passes"] != plan.passes_json():
-        out.append(f"{where}.passes: an add or pooling layer runs in one pass")
-    data = [s for s in segments_of(d["kind"]) if s != "output"]
-    if out or not run_golden or not all((name, s) in arrays for s in data):
-        return out
-    xs = [arrays[(name, s)].astype(np.uint8) for s in data if s.startswith("input")]
-    exp = arrays[(name, "expected")]
-    y = np.asarray(layer.forward(xs), np.int64)
-    bad = np.argwhere(y != exp)
-    if len(bad):
-        at = tuple(int(v) for v in bad[0])
-        out.append(f"{where}.descriptor ({name}): golden run on the descriptor and the input segment(s) differs from "
-                   f"{segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: golden "
-                   f"{int(y[at])}, file {int(exp[at])})")
-    return out
 
 
 def _inspect(folder: Path, run_golden: bool = True) -> tuple[list[str], ReadBack | None]:
@@ -419,7 +226,7 @@ def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, probl
     for i, entry in enumerate(mm["layers"]):
         if entry["name"] not in layer_names[:i]:
             listed = {sg for (ln, sg) in seen if ln == entry["name"]}
-            problems += _check_layer(i, entry, per_layer.get(entry["name"], {}), listed, arrays, cfg, mm["images"], run_golden)
+            problems += check_layer(i, entry, per_layer.get(entry["name"], {}), listed, arrays, cfg, mm["images"], run_golden)
     problems += _compare_text(folder, HEADER_FILE, verilog_header(mm))
     problems += _compare_text(folder, TABLE_FILE, map_table(mm) + "\n")
     return ReadBack(folder, mm, cfg, arrays, problems)
