@@ -9,8 +9,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any, Mapping
 
 from hexgen.errors import ConfigError
-
-WORD_BITS = (32, 64, 128)
+from hexgen.layout import WORD_BITS
 #: The on-chip buffers whose depths a layer must fit (see docs/memory-map.md, "Buffers").
 BUFFERS = ("weight", "act", "out", "bias", "scale")
 

@@ -151,6 +151,22 @@ def passes(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> lis
     return out
 
 
+def input_loads(depthwise: bool, c_tiles: int, in_rows: int, in_h: int) -> list[tuple[range, int]]:
+    """The order in which the engine loads a pass's input rows, one entry per read command:
+    (channel tiles of the pass, counted from its first, and input row y of the pass). Each
+    command's arrival counts one in the input-row scoreboard, and the gather waits for the entry
+    that holds the row it reads (rtl/load_seq.sv, rtl/gather.sv mirror this).
+    - conv, pointwise: row y of every channel tile (a step reads all the channel tiles of a row);
+    - an image of one row (fc, IN_H = 1; not depthwise): the whole input in one command;
+    - depthwise: channel tile by channel tile, k_tile t's records and weights just before tile t
+      (k_tile t reads only tile t), so k_tile 0 runs on its own rows while the others arrive."""
+    if depthwise:
+        return [(range(t, t + 1), y) for t in range(c_tiles) for y in range(in_rows)]
+    if in_h == 1:
+        return [(range(c_tiles), 0)]
+    return [(range(c_tiles), y) for y in range(in_rows)]
+
+
 def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
     """BAND_ROWS and GROUP_KT for a layer (registers without them): the fewest passes whose input
     rows fit the activation buffer and whose records fit the record buffers, their sizes evened

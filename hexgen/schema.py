@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
 
+from hexgen.layout import WORD_BITS
+
 Problem = tuple[str, str]
 
 
@@ -178,7 +180,7 @@ BYTE = Int(lo=0, hi=255)
 PAIR_POS = List(POS, lens=(2,))
 
 CONFIG_SCHEMA = Obj({
-    "array_rows": POS, "array_cols": POS, "word_bits": Int(choices=(32, 64, 128)),
+    "array_rows": POS, "array_cols": POS, "word_bits": Int(choices=WORD_BITS),
     "weight_buf_words": POS, "act_buf_words": POS, "out_buf_words": POS, "bias_buf_words": POS,
     "scale_buf_words": POS, "align_bytes": POS,
 })
@@ -194,7 +196,7 @@ LAYOUT_SCHEMA = Obj(
         "elem_bits": Int(choices=(8, 16, 32, 64)),
         "signed": Bool(),
         "pad": Int(),
-        "word_bits": Int(choices=(32, 64, 128)),
+        "word_bits": Int(choices=WORD_BITS),
         "vector_words": POS,
         "strides": List(Obj({"axis": Str(), "size": POS, "stride": NAT})),
         "words": NAT,
@@ -260,7 +262,7 @@ MAP_SCHEMA = Obj({
     "images": POS,
     "config": CONFIG_SCHEMA,
     "lane_order": Str(),
-    "dram": Obj({"file": Str(pattern=FILE_NAME), "words": NAT, "bytes": NAT, "word_bits": Int(choices=(32, 64, 128)), "fill": Const(0)}),
+    "dram": Obj({"file": Str(pattern=FILE_NAME), "words": NAT, "bytes": NAT, "word_bits": Int(choices=WORD_BITS), "fill": Const(0)}),
     "layers": List(LAYER_SCHEMA),
     "segments": List(SEGMENT_SCHEMA),
 })

@@ -12,7 +12,8 @@
 // rows, groups of output-channel tiles; rtl/band_seq.sv) that the engine walks by itself.
 //
 // Data (memory layout: hexgen, docs/memory-map.md; one word = one ROWS-channel vector):
-//   input  [c_tile][y][x][c_lane]                  into the activation buffer, row by row (a pass's rows)
+//   input  [c_tile][y][x][c_lane]                  into the activation buffer, row by row (a pass's rows;
+//                                                  depthwise channel tile by channel tile)
 //   weights[k_tile][c_tile][ky][kx][c_lane][k_lane] one k_tile per weight bank (two banks)
 //           depthwise: [k_tile][ky][kx][k_lane]
 //   bias / scale: one 64-bit record per channel, [k_tile][k_lane], ROWS records per k_tile packed
@@ -26,7 +27,8 @@
 // the tile (the weight vector down the rows, lane c of every column's vector across them), or,
 // depthwise, one beat per step with per-cell activations (row r takes lane r of its column's
 // vector); the array drains one pixel (ROWS sums) per cycle into the requantizer, whose output
-// vectors stream to external memory through a FIFO and the writer.
+// vectors stream to external memory through a FIFO and the writer. The memory port's read side
+// (reader, vector unit) and write side (writer) work at the same time.
 module accel_top #(
     parameter int ROWS = `HW_ROWS,
     parameter int COLS = `HW_COLS,
@@ -61,15 +63,18 @@ module accel_top #(
     output logic                 error_o,
     output logic [3:0]           state_o,
 
-    // external memory port (word addresses)
-    output logic                 req_valid_o,
-    input  logic                 req_ready_i,
-    output logic [ADDR_W-1:0]    req_addr_o,
-    output logic [7:0]           req_len_o,
-    output logic                 req_we_o,
+    // external memory port (word addresses): read and write channels independent, as on AXI
+    output logic                 rreq_valid_o,
+    input  logic                 rreq_ready_i,
+    output logic [ADDR_W-1:0]    rreq_addr_o,
+    output logic [7:0]           rreq_len_o,
     input  logic                 rd_valid_i,
     output logic                 rd_ready_o,
     input  logic [WORD_BITS-1:0] rd_data_i,
+    output logic                 wreq_valid_o,
+    input  logic                 wreq_ready_i,
+    output logic [ADDR_W-1:0]    wreq_addr_o,
+    output logic [7:0]           wreq_len_o,
     output logic                 wr_valid_o,
     input  logic                 wr_ready_i,
     output logic [WORD_BITS-1:0] wr_data_o
@@ -146,7 +151,7 @@ module accel_top #(
   );
 
   // The convolution units run conv / depthwise / fc layers; add and pooling run on the vector unit
-  // (rtl/vec_unit.sv), which shares the memory port and the writer with them.
+  // (rtl/vec_unit.sv), which shares the memory port's read side and the writer with them.
   logic c_start, c_run_start, c_run;
   assign c_start = start && !is_vec;
   assign c_run_start = run_start && !is_vec;
@@ -180,7 +185,7 @@ module accel_top #(
   logic [2:0]        s_seg;         // what the sequencer issues next (seq_e)
   logic [15:0]       wloaded;       // k_tiles whose weights are in their bank
   logic [15:0]       recs_kt;       // k_tiles whose bias and scale records are in
-  logic [15:0]       act_y;         // input rows (every channel tile) in the activation buffer
+  logic [31:0]       act_rows;      // input-row loads in the activation buffer (hexgen.rules.input_loads)
   logic [15:0]       cfin;          // k_tiles the compute unit has finished issuing
 
   logic              r_cmd_valid, r_cmd_ready, r_bank_wait, r_done;
@@ -192,18 +197,19 @@ module accel_top #(
   logic [BUF_AW-1:0] bw_addr;
   logic [WORD_BITS-1:0] bw_data;
   logic              r_req_valid, r_req_ready, r_rd_ready;
+  logic [31:0]       r_words_rd;
   logic [ADDR_W-1:0] r_req_addr;
   logic [7:0]        r_req_len;
 
   load_seq #(.WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
-      .clk_i, .rst_i, .start_i(c_run_start), .run_i(c_run),
+      .clk_i, .rst_i, .start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw),
       .in_h_i(p_in_rows), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles), .kt_out_i(p_k_tiles),
       .wgt_need_i(wgt_need), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base), .in_base_i(p_in_base),
       .cfin_i(cfin),
       .cmd_valid_o(r_cmd_valid), .cmd_ready_i(r_cmd_ready), .cmd_tag_o(r_cmd_tag), .cmd_ext_o(r_cmd_ext),
       .cmd_ext_stride_o(r_cmd_ext_stride), .cmd_buf_o(r_cmd_buf), .cmd_buf_stride_o(r_cmd_buf_stride),
       .cmd_len_o(r_cmd_len), .cmd_rows_o(r_cmd_rows), .done_i(r_done), .done_tag_i(r_done_tag),
-      .seg_o(s_seg), .bank_wait_o(r_bank_wait), .wloaded_o(wloaded), .recs_kt_o(recs_kt), .act_y_o(act_y)
+      .seg_o(s_seg), .bank_wait_o(r_bank_wait), .wloaded_o(wloaded), .recs_kt_o(recs_kt), .act_rows_o(act_rows)
   );
 
   burst_reader #(
@@ -222,7 +228,7 @@ module accel_top #(
       .req_valid_o(r_req_valid), .req_ready_i(r_req_ready), .req_addr_o(r_req_addr), .req_len_o(r_req_len),
       .rd_valid_i(rd_valid_i && !is_vec), .rd_ready_o(r_rd_ready), .rd_data_i,
       .buf_valid_o(bw_valid), .buf_tag_o(r_buf_tag), .buf_addr_o(bw_addr), .buf_data_o(bw_data),
-      .done_o(r_done), .done_tag_o(r_done_tag), .words_read_o(words_rd)
+      .done_o(r_done), .done_tag_o(r_done_tag), .words_read_o(r_words_rd)
   );
 
   // ------------------------------------------------------------------ gather
@@ -238,7 +244,7 @@ module accel_top #(
       .pad_top_i(p_pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(p_npix), .steps_i(steps),
       .kt_out_i(p_k_tiles),
       .act_we_i(bw_valid && r_buf_tag == TgAct), .act_waddr_i(bw_addr[ACT_AW-1:0]), .act_wdata_i(bw_data),
-      .act_y_i(act_y),
+      .act_rows_i(act_rows),
       .set_valid_o(set_valid), .set_pop_i(set_pop), .set_data_o(set_data), .set_first_o(set_first),
       .set_last_o(set_last), .set_ktlast_o(set_ktlast), .set_cols_o(set_cols), .set_step_o(set_step),
       .set_ct_o(set_ct), .set_kt_o(set_kt),
@@ -303,6 +309,7 @@ module accel_top #(
   logic [ADDR_W-1:0]    v_req_addr;
   logic [7:0]           v_req_len;
   logic [WORD_BITS-1:0] v_out_data;
+  logic [31:0]          v_words_rd;
   vec_unit #(.ROWS(ROWS), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST)) u_vec (
       .clk_i, .rst_i, .start_i(run_start && is_vec),
       .kind_i(kind), .ct_i(ct_in), .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .kw_i(kw),
@@ -312,9 +319,10 @@ module accel_top #(
       .req_valid_o(v_req_valid), .req_ready_i(v_req_ready), .req_addr_o(v_req_addr), .req_len_o(v_req_len),
       .rd_valid_i(rd_valid_i && is_vec), .rd_ready_o(v_rd_ready), .rd_data_i,
       .out_valid_o(v_out_valid), .out_ready_i(w_in_ready && is_vec), .out_data_o(v_out_data),
-      .busy_o(v_busy), .done_o(v_done)
+      .busy_o(v_busy), .done_o(v_done), .words_read_o(v_words_rd)
   );
   assign rd_ready_o = is_vec ? v_rd_ready : r_rd_ready;
+  assign words_rd = r_words_rd + v_words_rd;  // WORDS_READ: every word taken from the read channel
 
   // ------------------------------------------------------------------ output writer
   // rtl/out_writer.sv: the output FIFO and one write command over the whole output region; a
@@ -334,16 +342,18 @@ module accel_top #(
       .written_o(pass_written), .busy_o(w_busy), .words_written_o(words_wr)
   );
 
-  // ------------------------------------------------------------------ memory request arbiter
-  // The writer first (it frees FIFO space and so the array), else the reader, else the vector
-  // unit (which runs only when the reader has nothing to read).
-  assign req_valid_o = w_req_valid || r_req_valid || v_req_valid;
-  assign req_addr_o  = w_req_valid ? w_req_addr : (r_req_valid ? r_req_addr : v_req_addr);
-  assign req_len_o   = w_req_valid ? w_req_len : (r_req_valid ? r_req_len : v_req_len);
-  assign req_we_o    = w_req_valid;
-  assign w_req_ready = req_ready_i;
-  assign r_req_ready = req_ready_i && !w_req_valid;
-  assign v_req_ready = req_ready_i && !w_req_valid && !r_req_valid;
+  // ------------------------------------------------------------------ memory request channels
+  // The writer has the write channel to itself. On the read channel the reader goes first, else
+  // the vector unit (which runs only when the reader has nothing to read).
+  assign wreq_valid_o = w_req_valid;
+  assign wreq_addr_o  = w_req_addr;
+  assign wreq_len_o   = w_req_len;
+  assign w_req_ready  = wreq_ready_i;
+  assign rreq_valid_o = r_req_valid || v_req_valid;
+  assign rreq_addr_o  = r_req_valid ? r_req_addr : v_req_addr;
+  assign rreq_len_o   = r_req_valid ? r_req_len : v_req_len;
+  assign r_req_ready  = rreq_ready_i;
+  assign v_req_ready  = rreq_ready_i && !r_req_valid;
 
   // ------------------------------------------------------------------ UNITS status word
   // Field positions from tb/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.

@@ -4,16 +4,19 @@
 
 // External memory model for the testbenches (not synthesisable: $readmemh/$writememh, plusargs).
 //
-// Port (slave side of the accelerator's external memory port, docs/rtl.md):
-//   request  req_valid_i/req_ready_o, req_addr_i (word address), req_len_i (burst length in words,
-//            1..255), req_we_i (1 = write burst)
-//   read     rd_valid_o/rd_ready_i, rd_data_o, rd_last_o   (in request order)
-//   write    wr_valid_i/wr_ready_o, wr_data_i               (in request order)
-// Up to FIFO_DEPTH requests are queued; bursts are served in order (a read after a write sees the
-// write). A read burst starts LATENCY cycles after its request was accepted at the earliest; every
-// handshake can stall at random: req_ready_o, the start of each rd_valid_o beat (once raised,
-// rd_valid_o holds until accepted) and wr_ready_o are low when a seeded xorshift32 byte is below
-// STALL (STALL / 256 of the cycles). Addresses wrap modulo 2^ADDR_W.
+// Port (slave side of the accelerator's external memory port, docs/rtl.md): two independent
+// channels, as AXI has, so a read burst and a write burst move a word each in the same cycle.
+//   read request   rreq_valid_i/rreq_ready_o, rreq_addr_i (word address), rreq_len_i (1..255 words)
+//   read data      rd_valid_o/rd_ready_i, rd_data_o, rd_last_o   (in read-request order)
+//   write request  wreq_valid_i/wreq_ready_o, wreq_addr_i, wreq_len_i
+//   write data     wr_valid_i/wr_ready_o, wr_data_i               (in write-request order)
+// Each channel queues up to FIFO_DEPTH requests and serves its bursts in order; the channels are
+// not ordered against each other (a read does not wait for a write queued before it: the engine
+// never reads a region it is writing in the same layer). A read burst starts LATENCY cycles after
+// its request was accepted at the earliest; every handshake can stall at random: the request
+// readies, the start of each rd_valid_o beat (once raised, rd_valid_o holds until accepted) and
+// wr_ready_o are low when their own seeded xorshift32 byte is below STALL (STALL / 256 of the
+// cycles). Addresses wrap modulo 2^ADDR_W.
 //
 // Configuration: parameters LATENCY, STALL, SEED, INIT_FILE; plusargs +MEM_LATENCY=, +MEM_STALL=,
 // +MEM_SEED=, +MEM_INIT=<hex file>, +MEM_DUMP=<hex file> override them at time 0; cfg_load_i loads
@@ -38,11 +41,15 @@ module ext_mem_model #(
     input  logic [7:0]        cfg_stall_i,
     input  logic [31:0]       cfg_seed_i,
 
-    input  logic              req_valid_i,
-    output logic              req_ready_o,
-    input  logic [ADDR_W-1:0] req_addr_i,
-    input  logic [7:0]        req_len_i,
-    input  logic              req_we_i,
+    input  logic              rreq_valid_i,
+    output logic              rreq_ready_o,
+    input  logic [ADDR_W-1:0] rreq_addr_i,
+    input  logic [7:0]        rreq_len_i,
+
+    input  logic              wreq_valid_i,
+    output logic              wreq_ready_o,
+    input  logic [ADDR_W-1:0] wreq_addr_i,
+    input  logic [7:0]        wreq_len_i,
 
     output logic              rd_valid_o,
     input  logic              rd_ready_i,
@@ -115,72 +122,98 @@ module ext_mem_model #(
     end
   end
 
-  logic stall_req, stall_rd, stall_wr;
-  assign stall_req = rnd_q[7:0] < stall_q;
-  assign stall_rd  = rnd_q[15:8] < stall_q;
-  assign stall_wr  = rnd_q[23:16] < stall_q;
+  logic stall_rreq, stall_wreq, stall_rd, stall_wr;
+  assign stall_rreq = rnd_q[7:0] < stall_q;
+  assign stall_rd   = rnd_q[15:8] < stall_q;
+  assign stall_wr   = rnd_q[23:16] < stall_q;
+  assign stall_wreq = rnd_q[31:24] < stall_q;
 
-  // ---------------------------------------------------------------- request queue
-  logic [ADDR_W-1:0] q_addr [FIFO_DEPTH];
-  logic [7:0]        q_len  [FIFO_DEPTH];
-  logic              q_we   [FIFO_DEPTH];
-  logic [31:0]       q_time [FIFO_DEPTH];
-  logic [FW-1:0]     head_q, tail_q;
-  logic [FW:0]       count_q;
-  logic [7:0]        idx_q;        // beat index within the head burst
-  logic              push, pop;
+  // ---------------------------------------------------------------- read channel
+  logic [ADDR_W-1:0] r_addr [FIFO_DEPTH];
+  logic [7:0]        r_len  [FIFO_DEPTH];
+  logic [31:0]       r_time [FIFO_DEPTH];
+  logic [FW-1:0]     r_head_q, r_tail_q;
+  logic [FW:0]       r_count_q;
+  logic [7:0]        r_idx_q;      // beat index within the head read burst
+  logic              r_push, r_pop, r_last, rd_load;
+  logic [ADDR_W-1:0] r_beat_addr;  // an ADDR_W-bit net, so the address wraps (not an index expression)
+  assign r_beat_addr = r_addr[r_head_q] + ADDR_W'(r_idx_q);
 
-  assign req_ready_o = (count_q != (FW + 1)'(FIFO_DEPTH)) && !stall_req;
-  assign push = req_valid_i && req_ready_o;
-
-  logic              head_ok, head_rd, head_wr;
-  logic [ADDR_W-1:0] beat_addr;
-  logic              head_last;
-  assign head_ok = count_q != '0;
-  assign head_rd = head_ok && !q_we[head_q];
-  assign head_wr = head_ok && q_we[head_q];
-  assign beat_addr = q_addr[head_q] + ADDR_W'(idx_q);
-  assign head_last = (idx_q + 8'd1 >= q_len[head_q]);
-
-  // read beats: the output register loads when empty or being accepted
-  logic rd_load;
-  assign rd_load = (!rd_valid_o || rd_ready_i) && head_rd && !stall_rd
-                   && (now_q - q_time[head_q] >= 32'(latency_q));
-  // write beats
-  assign wr_ready_o = head_wr && !stall_wr;
-
-  assign pop = (rd_load || (wr_valid_i && wr_ready_o)) && head_last;
+  assign rreq_ready_o = (r_count_q != (FW + 1)'(FIFO_DEPTH)) && !stall_rreq;
+  assign r_push = rreq_valid_i && rreq_ready_o;
+  assign r_last = (r_idx_q + 8'd1 >= r_len[r_head_q]);
+  // the output register loads when empty or being accepted
+  assign rd_load = (!rd_valid_o || rd_ready_i) && r_count_q != '0 && !stall_rd
+                   && (now_q - r_time[r_head_q] >= 32'(latency_q));
+  assign r_pop = rd_load && r_last;
 
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
-      head_q  <= '0;
-      tail_q  <= '0;
-      count_q <= '0;
-      idx_q   <= '0;
+      r_head_q   <= '0;
+      r_tail_q   <= '0;
+      r_count_q  <= '0;
+      r_idx_q    <= '0;
       rd_valid_o <= 1'b0;
     end else begin
-      if (push) begin
-        q_addr[tail_q] <= req_addr_i;
-        q_len[tail_q]  <= (req_len_i == 8'd0) ? 8'd1 : req_len_i;
-        q_we[tail_q]   <= req_we_i;
-        q_time[tail_q] <= now_q;
-        tail_q <= tail_q + 1'b1;
+      if (r_push) begin
+        r_addr[r_tail_q] <= rreq_addr_i;
+        r_len[r_tail_q]  <= (rreq_len_i == 8'd0) ? 8'd1 : rreq_len_i;
+        r_time[r_tail_q] <= now_q;
+        r_tail_q <= r_tail_q + 1'b1;
       end
-      count_q <= count_q + (FW + 1)'(push) - (FW + 1)'(pop);
-      if (pop) begin
-        head_q <= head_q + 1'b1;
-        idx_q  <= '0;
-      end else if (rd_load || (wr_valid_i && wr_ready_o)) begin
-        idx_q <= idx_q + 8'd1;
+      r_count_q <= r_count_q + (FW + 1)'(r_push) - (FW + 1)'(r_pop);
+      if (r_pop) begin
+        r_head_q <= r_head_q + 1'b1;
+        r_idx_q  <= '0;
+      end else if (rd_load) begin
+        r_idx_q <= r_idx_q + 8'd1;
       end
       if (rd_load) begin
         rd_valid_o <= 1'b1;
-        rd_data_o  <= mem[beat_addr];
-        rd_last_o  <= head_last;
+        rd_data_o  <= mem[r_beat_addr];
+        rd_last_o  <= r_last;
       end else if (rd_ready_i) begin
         rd_valid_o <= 1'b0;
       end
-      if (wr_valid_i && wr_ready_o) mem[beat_addr] <= wr_data_i;
+    end
+  end
+
+  // ---------------------------------------------------------------- write channel
+  logic [ADDR_W-1:0] w_addr [FIFO_DEPTH];
+  logic [7:0]        w_len  [FIFO_DEPTH];
+  logic [FW-1:0]     w_head_q, w_tail_q;
+  logic [FW:0]       w_count_q;
+  logic [7:0]        w_idx_q;      // beat index within the head write burst
+  logic              w_push, w_pop, w_fire;
+  logic [ADDR_W-1:0] w_beat_addr;
+  assign w_beat_addr = w_addr[w_head_q] + ADDR_W'(w_idx_q);
+
+  assign wreq_ready_o = (w_count_q != (FW + 1)'(FIFO_DEPTH)) && !stall_wreq;
+  assign w_push = wreq_valid_i && wreq_ready_o;
+  assign wr_ready_o = w_count_q != '0 && !stall_wr;
+  assign w_fire = wr_valid_i && wr_ready_o;
+  assign w_pop = w_fire && (w_idx_q + 8'd1 >= w_len[w_head_q]);
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i) begin
+      w_head_q  <= '0;
+      w_tail_q  <= '0;
+      w_count_q <= '0;
+      w_idx_q   <= '0;
+    end else begin
+      if (w_push) begin
+        w_addr[w_tail_q] <= wreq_addr_i;
+        w_len[w_tail_q]  <= (wreq_len_i == 8'd0) ? 8'd1 : wreq_len_i;
+        w_tail_q <= w_tail_q + 1'b1;
+      end
+      w_count_q <= w_count_q + (FW + 1)'(w_push) - (FW + 1)'(w_pop);
+      if (w_pop) begin
+        w_head_q <= w_head_q + 1'b1;
+        w_idx_q  <= '0;
+      end else if (w_fire) begin
+        w_idx_q <= w_idx_q + 8'd1;
+      end
+      if (w_fire) mem[w_beat_addr] <= wr_data_i;
       else if (poke_we_i) mem[poke_addr_i] <= poke_data_i;
     end
   end

@@ -6,8 +6,9 @@
 // register sets the compute unit issues from.
 //
 // The reader writes the layer's input into the activation buffer word for word as hexgen lays it
-// out ([c_tile][y][x], one word = the ROWS channels of one pixel) and counts the input rows that
-// are in (act_y_i, every channel tile of a row). The gather walks the layer in hexgen's schedule:
+// out ([c_tile][y][x], one word = the ROWS channels of one pixel) and counts the input-row loads
+// that are in (act_rows_i), in hexgen.rules.input_loads' order: row y of every channel tile, or,
+// depthwise, row y of channel tile t is load t * in_h + y. The gather walks the layer in hexgen's schedule:
 // k_tile, pixel tile (COLS output pixels in raster order; column j of a set = pixel j of the
 // tile), step (c_tile, ky, kx; depthwise: ky, kx on the k_tile's own channel tile), and copies
 // the step's COLS input vectors (z_in in every lane where the window lies in the padding) into a
@@ -53,7 +54,7 @@ module gather #(
     input  logic                      act_we_i,
     input  logic [ACT_AW-1:0]         act_waddr_i,
     input  logic [WORD_BITS-1:0]      act_wdata_i,
-    input  logic [15:0]               act_y_i,
+    input  logic [31:0]               act_rows_i,
 
     // the oldest full register set, for the compute unit
     output logic                      set_valid_o,
@@ -133,6 +134,11 @@ module gather #(
   assign g_ct_eff = is_dw_i ? g_kt_q : g_ct_q;
   assign g_pop = set_pop_i && set_valid_o;
 
+  // the input-row load that holds row iy of the step's channel tile, and the pass's loads
+  logic [31:0] row_base, rows_all;
+  assign row_base = is_dw_i ? 32'(g_kt_q) * 32'(in_h_i) : '0;
+  assign rows_all = is_dw_i ? 32'(kt_out_i) * 32'(in_h_i) : 32'(in_h_i);
+
   // The columns g_j_q + q of the set, q = 0 .. COLS-1, walk on in raster order from
   // (g_oy_q, g_ox_q); cq_n of them are taken this cycle.
   logic [15:0]     cq_oy [COLS+1];
@@ -150,7 +156,7 @@ module gather #(
     assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_i})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, pad_left_i});
     assign cq_valid[q] = 32'(g_j_q) + q < 32'(g_cols);
     assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_i})) && (ix >= 0) && (ix < $signed({2'b0, in_w_i}));
-    assign cq_wait[q] = cq_inb[q] && 32'(iy[15:0]) >= 32'(act_y_i) && act_y_i != in_h_i;
+    assign cq_wait[q] = cq_inb[q] && row_base + 32'(iy[15:0]) >= act_rows_i && act_rows_i != rows_all;
     // the input's word address: [c_tile][y][x] (hexgen's input layout, docs/memory-map.md)
 `ifdef MUT_ADDR  // mutation test: an off-by-one in the activation address
     assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_i) + 32'(iy[15:0])) * 32'(in_w_i) + 32'(ix[15:0]) + 32'd1;

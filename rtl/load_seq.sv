@@ -6,18 +6,22 @@
 // whole layer, or the band of rows and group of output-channel tiles rtl/band_seq.sv gives) and
 // the scoreboards that say what has arrived.
 //
-// It issues 2D read commands to the burst reader, in this order: k_tile 0's bias records, scale
-// records and weights (bank 0); the input image one row y at a time (row y of every channel tile
-// in one command, so the gather starts on the first rows while the rest arrive); then for each
-// next k_tile t its bias, scale and weights into bank t % 2, the weights once the compute unit has
-// finished k_tile t - 2 (cfin_i: k_tiles finished). Buffers mirror their segments: the activation
-// buffer holds the pass's input rows word for word as hexgen laid them out (channel tiles in_h_i
-// rows apart in the buffer, in_plane_i words apart in the segment), the record buffers the record
-// words k_tile after k_tile; k_tile t's weights fill bank t % 2 from its start.
+// It issues 2D read commands to the burst reader, in the order hexgen.rules.input_loads gives
+// for the input: k_tile 0's bias records, scale records and weights (bank 0); the input image
+// one row y at a time (row y of every channel tile in one command, so the gather starts on the
+// first rows while the rest arrive; an image of one row in one command); then for each next
+// k_tile t its bias, scale and weights into bank t % 2, the weights once the compute unit has
+// finished k_tile t - 2 (cfin_i: k_tiles finished). Depthwise (is_dw_i), k_tile t reads only
+// channel tile t, so each k_tile's bias, scale and weights are followed by that channel tile's
+// rows, one command per row: k_tile 0 computes while the next tiles arrive.
+// Buffers mirror their segments: the activation buffer holds the pass's input rows word for
+// word as hexgen laid them out (channel tiles in_h_i rows apart in the buffer, in_plane_i words
+// apart in the segment), the record buffers the record words k_tile after k_tile; k_tile t's
+// weights fill bank t % 2 from its start.
 // Scoreboards count, as each command's last word arrives (done_i, done_tag_i): k_tiles whose
 // weights are in (wloaded_o), k_tiles whose records are in (recs_kt_o: the scale command comes
-// second), input rows in (act_y_o). tb/test_load_seq.py checks the command stream against
-// hexgen's memory map.
+// second), input-row commands in (act_rows_o, in the order above). tb/test_load_seq.py checks
+// the command stream against hexgen's memory map.
 module load_seq #(
     parameter int WGT_WORDS = 2048,
     parameter int REC_WPK = 8,      // record words per k_tile (ROWS 64-bit records)
@@ -27,6 +31,7 @@ module load_seq #(
     input  logic              rst_i,
     input  logic              start_i,    // a pass starts: sequence and scoreboards from zero
     input  logic              run_i,      // the engine runs a layer: commands may be issued
+    input  logic              is_dw_i,    // depthwise: the input channel tile by channel tile
 
     // the pass: its input rows and k_tiles (band_seq), derived sizes (desc_check), segment word bases
     input  logic [15:0]       in_h_i,      // input rows the pass loads
@@ -58,7 +63,7 @@ module load_seq #(
     output logic              bank_wait_o, // the next weights wait for their bank
     output logic [15:0]       wloaded_o,
     output logic [15:0]       recs_kt_o,
-    output logic [15:0]       act_y_o
+    output logic [31:0]       act_rows_o   // input-row commands whose words are all in
 );
 
   /* verilator lint_off UNUSEDPARAM */  // the CSR map: this unit uses the two enums only
@@ -76,7 +81,8 @@ module load_seq #(
   logic [15:0] kt_q, y_q;
   logic [15:0] plane;      // words of one channel tile of the pass's input rows in the buffer
   logic        bank_hi;    // the next weights go to bank 1
-  logic [15:0] wloaded_q, recs_kt_q, act_y_q;
+  logic [15:0] wloaded_q, recs_kt_q;
+  logic [31:0] act_rows_q;
   logic [15:0] wgt_need16;  // (a part-select outside always_comb: Icarus 11 cannot take one inside)
 
   assign wgt_need16 = wgt_need_i[15:0];
@@ -89,7 +95,7 @@ module load_seq #(
   assign seg_o = seg_q;
   assign wloaded_o = wloaded_q;
   assign recs_kt_o = recs_kt_q;
-  assign act_y_o = act_y_q;
+  assign act_rows_o = act_rows_q;
 
   always_comb begin
     cmd_tag_o = TgAct;
@@ -118,7 +124,11 @@ module load_seq #(
         cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(in_w_i); cmd_ext_stride_o = in_plane_i;
         cmd_buf_o = BUF_AW'(32'(y_q) * 32'(in_w_i)); cmd_buf_stride_o = BUF_AW'(plane);
         cmd_len_o = in_w_i; cmd_rows_o = ct_in_i;
-        if (in_plane_i == 32'(in_w_i)) begin
+        if (is_dw_i) begin
+          // depthwise: row y of channel tile kt_q only
+          cmd_ext_o = in_base_i + 32'(kt_q) * in_plane_i + 32'(y_q) * 32'(in_w_i);
+          cmd_buf_o = BUF_AW'((32'(kt_q) * 32'(in_h_i) + 32'(y_q)) * 32'(in_w_i)); cmd_rows_o = 16'd1;
+        end else if (in_plane_i == 32'(in_w_i)) begin
           // an image of one row (fc: a 1x1 image): every channel tile's row is consecutive, one row
           cmd_len_o = 16'(32'(ct_in_i) * 32'(in_w_i)); cmd_rows_o = 16'd1;
         end
@@ -137,8 +147,8 @@ module load_seq #(
         SqBias:  seg_q <= SqScale;
         SqScale: seg_q <= SqWgt;
         SqWgt: begin
-          if (kt_q == 0) begin
-            seg_q <= SqAct;
+          if (kt_q == 0 || is_dw_i) begin
+            seg_q <= SqAct;  // the input (depthwise: k_tile kt_q's own channel tile)
           end else if (kt_q + 1 == kt_out_i) begin
             seg_q <= SqDone;
           end else begin
@@ -149,8 +159,9 @@ module load_seq #(
         SqAct: begin
           if (y_q + 1 != in_h_i) begin
             y_q <= y_q + 1;
-          end else if (kt_out_i > 1) begin
-            kt_q  <= 16'd1;
+          end else if (kt_q + 1 < kt_out_i) begin
+            y_q   <= '0;
+            kt_q  <= kt_q + 1;
             seg_q <= SqBias;
           end else begin
             seg_q <= SqDone;
@@ -165,12 +176,12 @@ module load_seq #(
     if (rst_i || start_i) begin
       wloaded_q <= '0;
       recs_kt_q <= '0;
-      act_y_q   <= '0;
+      act_rows_q <= '0;
     end else if (done_i) begin
       case (done_tag_i)
         TgWgt:   wloaded_q <= wloaded_q + 1;
         TgScale: recs_kt_q <= recs_kt_q + 1;
-        TgAct:   act_y_q <= act_y_q + 1;
+        TgAct:   act_rows_q <= act_rows_q + 1;
         default: ;
       endcase
     end

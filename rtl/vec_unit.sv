@@ -2,8 +2,8 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// Vector unit: the layers that are not convolutions, on activation words (issue 11 item 4; not yet
-// wired into accel_top). One word is the ROWS channels of one pixel ([c_tile][y][x][c_lane],
+// Vector unit: the layers that are not convolutions, on activation words (accel_top runs it for
+// the KIND codes of VECTOR_KINDS in place of the conv units). One word is the ROWS channels of one pixel ([c_tile][y][x][c_lane],
 // hexgen's activation layout), so every operation is lane-wise over a word:
 //   KIND_ADD      residual add of two tensors in the same layout (rtl/add_lanes.sv, arithmetic.md):
 //              word i of the output from word i of each input
@@ -14,8 +14,8 @@
 // The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
 // is requested only when the unit can take all its words without waiting (its own buffers), so
-// read data never waits for the output stream: the memory port, shared with the writer, cannot
-// deadlock. Work is sequential (an add requests a's and b's bursts back to back, takes their
+// read data never waits for the output stream (a unit that did could stall the read channel,
+// and with it the port, on its own output). Work is sequential (an add requests a's and b's bursts back to back, takes their
 // words, then gives the output; a pool one window row at a time); the layers it runs are a few
 // percent of a network's cycles. tb/test_vec_unit.py checks it against golden.
 module vec_unit #(
@@ -64,7 +64,8 @@ module vec_unit #(
     output logic [WORD_BITS-1:0] out_data_o,
 
     output logic                 busy_o,
-    output logic                 done_o       // one cycle: the last output word was taken
+    output logic                 done_o,      // one cycle: the last output word was taken
+    output logic [31:0]          words_read_o // read words taken since reset (performance counter)
 );
 
   /* verilator lint_off UNUSEDPARAM */  // the CSR map: this unit uses the kind codes only
@@ -181,6 +182,11 @@ module vec_unit #(
 
   logic add_last_chunk;
   assign add_last_chunk = words_q + 32'(len_q) >= total;
+
+  always_ff @(posedge clk_i) begin
+    if (rst_i) words_read_o <= '0;
+    else if (rd_valid_i && rd_ready_o) words_read_o <= words_read_o + 32'd1;
+  end
 
   always_ff @(posedge clk_i) begin
     done_o <= 1'b0;

@@ -26,6 +26,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tb import layer_sim  # noqa: E402
+from hexgen.rules import descriptor_registers  # noqa: E402
 from tb.csr import CSR, descriptor_csrs  # noqa: E402
 from tb.sim import BENCHES, VERILATOR_ARGS  # noqa: E402
 from tb.toolchain import simulator_env  # noqa: E402
@@ -87,21 +88,38 @@ def label(model: str) -> str:
     return "bench_model" if model == BENCH_MODEL else model
 
 
-def kind_table(res: list[dict[str, object]], macs_per_cycle: int) -> str:
-    """Cycles, MACs and utilisation summed per layer kind."""
+def array_bound(regs: dict[str, int], rows: int, cols: int, word_bits: int) -> int:
+    """Cycles the MAC array needs for a conv/fc layer with this dataflow (docs/engine.md): per
+    k_tile and pixel tile, one beat per real input channel and kernel position (depthwise: per
+    kernel position), or the tile's drained columns if more (the drain is double-buffered)."""
+    from hexgen.rules import register_needs
+
+    n = register_needs(regs, rows, word_bits)
+    beats = regs["KH"] * regs["KW"] * (1 if n.depthwise else regs["IN_C"])
+    return n.kt_out * sum(max(beats, min(cols, n.npix - p0)) for p0 in range(0, n.npix, cols))
+
+
+def kind_table(res: list[dict[str, object]], macs_per_cycle: int, bounds: dict[str, int] | None = None) -> str:
+    """Cycles, MACs and utilisation summed per layer kind; with `bounds` (layer -> cycles the array
+    or the port's busier channel needs at least), the bound and the utilisation it allows."""
     tot: dict[str, list[int]] = {}
     for r in res:
-        t = tot.setdefault(str(r["kind"]), [0, 0, 0])
+        t = tot.setdefault(str(r["kind"]), [0, 0, 0, 0])
         t[0] += 1
         t[1] += int(r["cycles"])  # type: ignore[call-overload]
         t[2] += int(r["golden_macs"])  # type: ignore[call-overload]
+        t[3] += (bounds or {}).get(str(r["layer"]), 0)
     mac_kinds = [t for t in tot.values() if t[2]]
-    tot["conv/fc"] = [sum(t[i] for t in mac_kinds) for i in range(3)]
-    tot["network"] = [sum(t[i] for k, t in tot.items() if k != "conv/fc") for i in range(3)]
-    lines = [f"{'kind':10s} {'layers':>6s} {'cycles':>11s} {'MACs':>13s} {'util':>6s}"]
-    for k, (n, cyc, macs) in tot.items():
+    tot["conv/fc"] = [sum(t[i] for t in mac_kinds) for i in range(4)]
+    tot["network"] = [sum(t[i] for k, t in tot.items() if k != "conv/fc") for i in range(4)]
+    head = f"{'kind':10s} {'layers':>6s} {'cycles':>11s} {'MACs':>13s} {'util':>6s}"
+    lines = [head + (f" {'bound':>11s} {'util at bound':>13s}" if bounds else "")]
+    for k, (n, cyc, macs, bound) in tot.items():
         util = f"{100 * macs / (cyc * macs_per_cycle):>5.1f}%" if macs else f"{'-':>6s}"
-        lines.append(f"{k:10s} {n:>6d} {cyc:>11,} {macs:>13,} {util}")
+        line = f"{k:10s} {n:>6d} {cyc:>11,} {macs:>13,} {util}"
+        if bounds and macs and k != "network":  # add and pool have no bound here
+            line += f" {bound:>11,} {100 * macs / (bound * macs_per_cycle):>12.1f}%"
+        lines.append(line)
     return "\n".join(lines)
 
 
@@ -121,8 +139,9 @@ def whole_network(model: str, hw: str) -> None:
         images.IMAGES = Path(tmp)  # no cached image: golden and hexgen run
         try:
             t0 = time.perf_counter()
-            images.prepare_image(model, 0, hw)
+            cdir, _layers, _n = images.prepare_image(model, 0, hw)
             t_image = time.perf_counter() - t0
+            mm = json.loads((cdir / "image" / "memory_map.json").read_text())
             t0 = time.perf_counter()
             res = layer_sim.run(layers=rtl, sim="verilator", model=model, seed=0, quiet=True, hw=hw, xcheck=False)
             t_sim = time.perf_counter() - t0
@@ -134,7 +153,16 @@ def whole_network(model: str, hw: str) -> None:
     cycles = sum(int(r["cycles"]) for r in res)
     print(f"{len(res)} layers PASS; golden + hexgen {t_image:.1f} s, simulation {t_sim:.1f} s "
           f"({cycles:,} cycles, {cycles / t_sim:,.0f} cycles/s over the whole run), total {t_image + t_sim:.1f} s (goal <= 60 s)")
-    print(kind_table(res, cfg.array_rows * cfg.array_cols))
+    # the bound: the array's cycles for this dataflow, or the words the layer moved on the busier
+    # port channel (one word a cycle each), whichever is more
+    regs = {e["name"]: descriptor_registers(e["descriptor"]) for e in mm["layers"]}
+    bounds = {str(r["layer"]): max(array_bound(regs[str(r["layer"])], cfg.array_rows, cfg.array_cols, cfg.word_bits),
+                                   int(r["words_read"]), int(r["words_written"]))  # type: ignore[call-overload]
+              for r in res if r["golden_macs"]}
+    print(kind_table(res, cfg.array_rows * cfg.array_cols, bounds))
+    print("bound: the cycles the MAC array needs with this dataflow (one beat per real input channel and kernel\n"
+          "position per pixel tile, or its drained columns), or the words moved on the busier memory channel,\n"
+          "whichever is more, per layer")
 
 
 def main() -> int:
@@ -186,7 +214,7 @@ def main() -> int:
     print("\ncocotb/plain: wall time from start to done under cocotb over the plain Verilog harness's (goal < 1.2)"
           f"\n(best of {TRIES} runs on each side on Verilator, 2 on Icarus)")
 
-    print("\nMAC-array utilisation, every conv/fc layer (Verilator); port = memory words moved per cycle")
+    print("\nMAC-array utilisation, every conv/fc layer (Verilator); rd / wr = words moved per cycle on the memory port's read / write channel")
     for model in UTIL_MODELS:
         res = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw)
         print(f"\n{label(model)}")

@@ -298,9 +298,10 @@ def _run_in(
         ran = r["status"] == "PASS" or (r["status"] == "FAIL" and "mismatches" in r)
         # MAC utilisation: conv and fc layers only (add and pooling do no MACs)
         r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if ran and r.get("cycles") and l["macs"] else None
-        # memory port occupancy: words moved per cycle (the port moves at most one); near 100% the
-        # layer is bound by memory traffic, not by the array
-        r["port"] = (r["words_read"] + r["words_written"]) / r["cycles"] if ran and r.get("cycles") else None
+        # memory port occupancy: words moved per cycle on the read and on the write channel (each
+        # moves at most one); near 100% the layer is bound by memory traffic, not by the array
+        r["port_rd"] = r["words_read"] / r["cycles"] if ran and r.get("cycles") else None
+        r["port_wr"] = r["words_written"] / r["cycles"] if ran and r.get("cycles") else None
         r["rerun"] = rerun(r["layer"])
         r["run_dir"] = str(rdir)
         r["image_dir"] = str(cdir / "image")
@@ -335,16 +336,17 @@ WAVE_GROUPS = [
                                                        "z_in", "z_out", "lo", "hi")]
                    + [(f"u_accel.{n}", "hex") for n in ("w_base", "b_base", "s_base", "in_base", "out_base")]),
     ("reader / writer", [(f"u_accel.u_load.{n}", "dec") for n in ("seg_q", "kt_q", "y_q")]
-                        + [(f"u_accel.{n}", "dec") for n in ("wloaded", "recs_kt", "act_y", "cfin")]
+                        + [(f"u_accel.{n}", "dec") for n in ("wloaded", "recs_kt", "act_rows", "cfin")]
                         + [("u_accel.u_drain.kt_q", "dec")]
                         + [(f"u_accel.u_writer.{n}", "dec") for n in ("of_cnt_q", "w_ahead_q")]),
     ("gather", [(f"u_accel.u_gather.{n}", "dec") for n in ("g_kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
                                                            "g_set_q", "rd_q", "full_q")]),
     ("compute issue", [("u_accel.set_valid", "bin"), ("u_accel.set_kt", "dec"), ("u_accel.set_step", "dec"),
                        ("u_accel.u_compute.lane_q", "dec"), ("u_accel.set_pop", "bin")]),
-    ("memory port", [("req_valid", "bin"), ("req_ready", "bin"), ("req_we", "bin"), ("req_addr", "hex"), ("req_len", "dec"),
-                     ("rd_valid", "bin"), ("rd_ready", "bin"), ("rd_data", "hex"), ("wr_valid", "bin"), ("wr_ready", "bin"),
-                     ("wr_data", "hex")]),
+    ("memory port", [("rreq_valid", "bin"), ("rreq_ready", "bin"), ("rreq_addr", "hex"), ("rreq_len", "dec"),
+                     ("rd_valid", "bin"), ("rd_ready", "bin"), ("rd_data", "hex"),
+                     ("wreq_valid", "bin"), ("wreq_ready", "bin"), ("wreq_addr", "hex"), ("wreq_len", "dec"),
+                     ("wr_valid", "bin"), ("wr_ready", "bin"), ("wr_data", "hex")]),
     ("MAC array", [("u_accel.mac_in_valid", "bin"), ("u_accel.mac_in_ready", "bin"), ("u_accel.mac_first", "bin"),
                    ("u_accel.mac_last", "bin"), ("u_accel.mac_w", "hex"), ("u_accel.mac_a", "hex"),
                    ("u_accel.mac_out_valid", "bin"), ("u_accel.mac_out_acc", "hex"), ("u_accel.rq_out_valid", "bin"),
@@ -395,14 +397,14 @@ def _pct(v: float | None, width: int, digits: int) -> str:
 
 
 def table(res: list[dict[str, Any]], net_golden_only: list[str] | None = None) -> str:
-    head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s} {'port':>5s}"
+    head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s} {'rd':>5s} {'wr':>5s}"
     lines = [head, "-" * len(head)]
     for r in res:
         cycles = f"{r['cycles']:>9,}" if r.get("cycles") is not None and r["status"] != "UNSUPP" else f"{'-':>9s}"
         lines.append(
             f"{r['layer']:8s} {r.get('kind', ''):10s} {r.get('shape', ''):24s} {r['status']:6s} "
             f"{r.get('mismatches', '-')!s:>7s} {cycles} {r.get('golden_macs', 0):>10,} "
-            f"{_pct(r.get('utilisation'), 6, 1)} {_pct(r.get('port'), 5, 0)}"
+            f"{_pct(r.get('utilisation'), 6, 1)} {_pct(r.get('port_rd'), 5, 0)} {_pct(r.get('port_wr'), 5, 0)}"
         )
     if net_golden_only:
         lines.append(f"golden only (not run in RTL): {', '.join(net_golden_only)}")

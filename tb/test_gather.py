@@ -6,7 +6,8 @@ stride 1..4 per axis, padding 0..kernel-1 per axis, channel counts below, at and
 size. The bench plays the reader and the compute unit:
 - before start the activation buffer holds the complement of every input word, so a word read
   before its row arrived cannot match; after start the input rows arrive in order, word for word
-  at their segment offsets, with random gaps, and act_y_i counts the rows that are in;
+  at their segment offsets, in the engine's load order (hexgen.rules.input_loads: depthwise channel
+  tile by channel tile), with random gaps, and act_rows_i counts the loads that are in;
 - the compute unit pops the oldest full set after a random delay.
 Every set popped is checked against the expected sequence, which comes from elsewhere: the order
 of the sets is the layer's schedule in hexgen's memory map (`schedule`, `pixel_tile`); the input
@@ -28,7 +29,7 @@ import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hexgen.layout import element_address
-from hexgen.rules import descriptor_registers, register_needs
+from hexgen.rules import descriptor_registers, input_loads, register_needs
 from tb.unit_layers import expected_sets, run_random_layers
 
 TEST_FILE = "tests/test_rtl_gather.py"
@@ -68,19 +69,21 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
         dut.act_wdata_i.value = ~v & mask
         await RisingEdge(dut.clk_i)
     dut.act_we_i.value = 0
-    rows = regs["IN_H"]
+    # the input rows arrive in the engine's load order (hexgen.rules.input_loads): each load's words,
+    # then act_rows_i counts it
     row_words = []
-    for y in range(rows):
+    for tiles, y in input_loads(need.depthwise, need.ct_in, regs["IN_H"], regs["IN_H"]):
         if len(lay.shape) == 4:
             addrs = sorted({element_address(lay, (0, ct * cfg.array_rows, y, x))[0]
-                            for ct in range(need.ct_in) for x in range(regs["IN_W"])})
+                            for ct in tiles for x in range(regs["IN_W"])})
         else:  # fc: the whole vector is row 0
-            addrs = sorted({element_address(lay, (0, ct * cfg.array_rows))[0] for ct in range(need.ct_in)})
+            addrs = sorted({element_address(lay, (0, ct * cfg.array_rows))[0] for ct in tiles})
         row_words.append(addrs)
+    rows = len(row_words)
     drive = {"is_dw_i": int(need.depthwise), "in_h_i": regs["IN_H"], "in_w_i": regs["IN_W"], "out_w_i": regs["OUT_W"],
              "kh_i": regs["KH"], "kw_i": regs["KW"], "sy_i": regs["STRIDE_Y"], "sx_i": regs["STRIDE_X"],
              "pad_top_i": regs["PAD_TOP"], "pad_left_i": regs["PAD_LEFT"], "z_in_i": entry["descriptor"]["z_in"],
-             "npix_i": need.npix, "steps_i": need.steps, "kt_out_i": need.kt_out, "act_y_i": 0}
+             "npix_i": need.npix, "steps_i": need.steps, "kt_out_i": need.kt_out, "act_rows_i": 0}
     for port, v in drive.items():
         getattr(dut, port).value = v
     dut.start_i.value = 1
@@ -124,7 +127,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
             qi += 1
             if qi == len(queue) or queue[qi][0] != y:
                 rows_in = y + 1
-                dut.act_y_i.value = rows_in
+                dut.act_rows_i.value = rows_in
     else:
         problems.append(f"{name}: {len(got)} of {len(want)} sets after {limit} cycles "
                         f"(rows in {rows_in}/{rows}, active {int(dut.active_o.value)}, row wait {int(dut.row_wait_o.value)})")

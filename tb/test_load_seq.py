@@ -15,7 +15,10 @@ Checked, with the memory map as the reference:
   alone, k_tile t's weights from the start of
   bank t % 2);
 - the order: k_tile 0's bias, scale, weights, then the input rows, then each next k_tile's bias,
-  scale, weights; weights of k_tile t only once the compute unit has finished k_tile t - 2;
+  scale, weights (depthwise: each k_tile's bias, scale, weights, then its channel tile's rows),
+  the input rows one command per entry of hexgen.rules.input_loads, each reading exactly that
+  entry's channel tiles and row; weights of k_tile t only once the compute unit has finished
+  k_tile t - 2;
 - the scoreboards end at the pass's k_tiles and input rows.
 Environment: RTL_SEED (default random, printed), HW (preset), LOAD_CASES (layers per run).
 """
@@ -32,7 +35,8 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from hexgen.hw import load_hw
 from hexgen.layout import Layout, element_address
 from hexgen.plan import act_layout
-from hexgen.rules import Pass, descriptor_registers, passes, record_words_per_k_tile, register_needs
+from hexgen.rules import (KIND_CODES, Pass, descriptor_registers, input_loads, passes, record_words_per_k_tile,
+                          register_needs)
 from tb.csr import BUFFER_TAGS, READER_STATES
 from tb.sim import bench_seed
 from tb.unit_layers import KINDS, random_layer
@@ -43,14 +47,23 @@ SEGMENT_TAG = {"weights": TAG["TgWgt"], "bias": TAG["TgBias"], "scale": TAG["TgS
 SQ_DONE = next(v for v, (name, _) in READER_STATES.items() if name == "SqDone")
 
 
+def loads(regs: dict[str, int], p: Pass) -> list[tuple[range, int]]:
+    return input_loads(regs["KIND"] == KIND_CODES["depthwise"], p.c_tiles, p.in_rows, regs["IN_H"])
+
+
 def command_pattern(regs: dict[str, int], p: Pass) -> list[str]:
-    """The documented order: k_tile 0's bias, scale, weights; the input rows; each next k_tile's."""
-    return ["TgBias", "TgScale", "TgWgt"] + ["TgAct"] * act_commands(regs, p) + ["TgBias", "TgScale", "TgWgt"] * (p.k_tiles - 1)
+    """The documented order: k_tile 0's bias, scale, weights; the input rows; each next k_tile's
+    (depthwise: each k_tile's records and weights, then its own channel tile's rows)."""
+    recs = ["TgBias", "TgScale", "TgWgt"]
+    if regs["KIND"] == KIND_CODES["depthwise"]:
+        return [tag for t in range(p.k_tiles) for tag in recs + ["TgAct"] * p.in_rows]
+    return recs + ["TgAct"] * len(loads(regs, p)) + recs * (p.k_tiles - 1)
 
 
-def act_commands(regs: dict[str, int], p: Pass) -> int:
-    """One command per input row of the pass; an image of one row (fc) is one command."""
-    return p.in_rows if regs["IN_H"] > 1 else 1
+def act_loads_for(regs: dict[str, int], p: Pass, k_tile: int) -> int:
+    """Input-row loads that must be in before k_tile can compute: every load holding one of its rows."""
+    dw = regs["KIND"] == KIND_CODES["depthwise"]
+    return 1 + max(i for i, (tiles, _y) in enumerate(loads(regs, p)) if not dw or k_tile in tiles)
 
 
 def expected_tag(regs: dict[str, int], p: Pass, i: int) -> int:
@@ -92,7 +105,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     all_passes = passes(regs, cfg.array_rows, cfg.word_bits)
     p = rng.choice(all_passes)
     seg = {s["segment"]: s for s in mm["segments"]}
-    drive = {"in_h_i": p.in_rows, "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
+    drive = {"is_dw_i": int(regs["KIND"] == KIND_CODES["depthwise"]), "in_h_i": p.in_rows, "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
              "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight,
              "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
              "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
@@ -122,7 +135,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         dut.done_tag_i.value = pending[0][1] if due else 0
         # the compute unit: finishes k_tile cfin some time after its weights, records and input are in
         if (int(dut.wloaded_o.value) > cfin and int(dut.recs_kt_o.value) > cfin
-                and int(dut.act_y_o.value) == act_commands(regs, p) and rng.random() < 0.2):
+                and int(dut.act_rows_o.value) >= act_loads_for(regs, p, cfin) and rng.random() < 0.2):
             cfin += 1
         dut.cfin_i.value = cfin
         await ReadOnly()
@@ -161,6 +174,23 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
             bad = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
             problems.append(f"{name}: {s}: {len(got)} words read, {len(want)} expected; first difference at "
                             f"#{bad}: read {got[bad:bad + 1]} (segment word, buffer address), expected {want[bad:bad + 1]}")
+    # each input command reads exactly its entry of input_loads: the scoreboard counts commands, and
+    # the gather takes load i to hold those rows
+    inp = Layout.from_json(seg["input"]["layout"])
+    ins = entry["descriptor"]["in_shape"]
+    acts = [c for c in cmds if c["tag"] == TAG["TgAct"]]
+    for i, ((tiles, y), c) in enumerate(zip(loads(regs, p), acts)):
+        chans = [(p.c_tile + t) * cfg.array_rows for t in tiles]
+        if len(ins) == 1:
+            want_words = sorted(seg["input"]["base_word"] + element_address(inp, (0, ch))[0] for ch in chans)
+        else:
+            want_words = sorted(seg["input"]["base_word"] + element_address(inp, (0, ch, p.in_y + y, x))[0]
+                                for ch in chans for x in range(ins[2]))
+        got_words = sorted(c["ext"] + r * c["ext_stride"] + j for r in range(c["rows"]) for j in range(c["len"]))
+        if got_words != want_words:
+            problems.append(f"{name}: input load {i} reads words {got_words[:4]}..., expected channel tiles "
+                            f"{list(tiles)} of row {y}: {want_words[:4]}...")
+            break
     # order: k_tile 0's records and weights, the input rows, then each next k_tile's
     pattern = command_pattern(regs, p)
     if [BUFFER_TAGS[c["tag"]] for c in cmds] != pattern:
@@ -169,7 +199,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     for t, c in enumerate(wgt):
         if c["cfin"] < t - 1:
             problems.append(f"{name}: weights of k_tile {t} issued with {c['cfin']} k_tiles finished (bank still in use)")
-    final = {"wloaded_o": p.k_tiles, "recs_kt_o": p.k_tiles, "act_y_o": act_commands(regs, p)}
+    final = {"wloaded_o": p.k_tiles, "recs_kt_o": p.k_tiles, "act_rows_o": len(loads(regs, p))}
     for port, v in final.items():
         if int(getattr(dut, port).value) != v:
             problems.append(f"{name}: {port} ends at {int(getattr(dut, port).value)}, expected {v}")

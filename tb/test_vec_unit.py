@@ -8,7 +8,8 @@ of images up to 9 x 21 (rows longer than MAX_BURST words). Tensors are laid out 
 activation layout (hexgen.plan.act_layout); golden runs on the tensors with their channels padded
 to whole tiles with the layout's pad value, so the padding lanes are golden's results too. The
 output stream must equal the expected tensor's words in order; done_o pulses once, after the last
-word. The memory's latency and stall rate change between cases, and the output's ready is random.
+word; words_read_o equals the read words the harness saw taken (an add: each input word once).
+The memory's latency and stall rate change between cases, and the output's ready is random.
 Environment: RTL_SEED (default random, printed), RTL_PARAMS (ROWS, ADDR_W, MAX_BURST), VEC_CASES.
 """
 from __future__ import annotations
@@ -111,7 +112,7 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
     await RisingEdge(dut.clk_i)
     dut.start_i.value = 0
     got: list[int] = []
-    dones, problems = 0, []
+    dones, problems, reads = 0, [], 0
     p_ready = rng.choice([0.3, 1.0])
     for cycle in range(200 * len(want) * (r["kh"] * r["kw"] + 2) + 2000):
         ready = rng.random() < p_ready
@@ -121,6 +122,7 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
             dones += 1
             if len(got) != len(want):
                 problems.append(f"done_o after {len(got)} of {len(want)} words")
+        reads += int(dut.rd_fire_o.value)
         if int(dut.out_valid_o.value) and ready:
             v = dut.out_data_o.value
             got.append(int(v) if v.is_resolvable else -1)
@@ -135,6 +137,11 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
         await RisingEdge(dut.clk_i)
     if dones != 1:
         problems.append(f"done_o pulsed {dones} times")
+    # the WORDS_READ counter: every word taken from the read channel; an add reads each input word once
+    if int(dut.words_read_o.value) != reads:
+        problems.append(f"words_read_o {int(dut.words_read_o.value)}, {reads} read words taken")
+    if r["kind"] == "add" and reads != sum(len(w) for w in words_in):
+        problems.append(f"{reads} words read for an add of two {len(words_in[0])}-word tensors")
     if got != want:
         bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
         problems.append(f"{len(got)} words out, {len(want)} expected; first difference at word {bad}: "

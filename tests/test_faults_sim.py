@@ -157,7 +157,7 @@ def test_engine_error_status_is_a_failure_not_unsupported(capsys: pytest.Capture
     r = res[0]
     assert r["status"] == "FAIL", r
     assert r["reason"].startswith("engine error status: accumulator + bias overflow"), r["reason"]
-    assert r["utilisation"] is None and r["port"] is None  # no 777600.0%
+    assert r["utilisation"] is None and r["port_rd"] is None and r["port_wr"] is None  # no 777600.0%
     row = layer_sim.table(res).splitlines()[-1]
     assert "%" not in row and " FAIL " in row
     assert layer_sim.verdict(res)[0] == 1

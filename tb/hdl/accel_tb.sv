@@ -71,9 +71,9 @@ module accel_tb #(
   assign clk = clk_i;
 `endif
 
-  logic                 req_valid, req_ready, req_we, rd_valid, rd_ready, rd_last, wr_valid, wr_ready;
-  logic [ADDR_W-1:0]    req_addr;
-  logic [7:0]           req_len;
+  logic                 rreq_valid, rreq_ready, wreq_valid, wreq_ready, rd_valid, rd_ready, rd_last, wr_valid, wr_ready;
+  logic [ADDR_W-1:0]    rreq_addr, wreq_addr;
+  logic [7:0]           rreq_len, wreq_len;
   logic [WORD_BITS-1:0] rd_data, wr_data;
 
   accel_top #(
@@ -83,8 +83,9 @@ module accel_tb #(
       .clk_i(clk), .rst_i,
       .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .busy_o, .done_o, .error_o, .state_o,
-      .req_valid_o(req_valid), .req_ready_i(req_ready), .req_addr_o(req_addr), .req_len_o(req_len),
-      .req_we_o(req_we), .rd_valid_i(rd_valid), .rd_ready_o(rd_ready), .rd_data_i(rd_data),
+      .rreq_valid_o(rreq_valid), .rreq_ready_i(rreq_ready), .rreq_addr_o(rreq_addr), .rreq_len_o(rreq_len),
+      .rd_valid_i(rd_valid), .rd_ready_o(rd_ready), .rd_data_i(rd_data),
+      .wreq_valid_o(wreq_valid), .wreq_ready_i(wreq_ready), .wreq_addr_o(wreq_addr), .wreq_len_o(wreq_len),
       .wr_valid_o(wr_valid), .wr_ready_i(wr_ready), .wr_data_o(wr_data)
   );
 
@@ -92,7 +93,8 @@ module accel_tb #(
       .clk_i(clk), .rst_i,
       .load_i(mem_load_i), .dump_i(1'b0),
       .cfg_load_i(mem_cfg_load_i), .cfg_latency_i(mem_latency_i), .cfg_stall_i(mem_stall_i), .cfg_seed_i(mem_seed_i),
-      .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr), .req_len_i(req_len), .req_we_i(req_we),
+      .rreq_valid_i(rreq_valid), .rreq_ready_o(rreq_ready), .rreq_addr_i(rreq_addr), .rreq_len_i(rreq_len),
+      .wreq_valid_i(wreq_valid), .wreq_ready_o(wreq_ready), .wreq_addr_i(wreq_addr), .wreq_len_i(wreq_len),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready), .rd_data_o(rd_data), .rd_last_o(rd_last),
       .wr_valid_i(wr_valid), .wr_ready_o(wr_ready), .wr_data_i(wr_data),
       .poke_we_i(1'b0), .poke_addr_i(xfer_first_i), .poke_data_i({WORD_BITS{1'b0}})

@@ -51,7 +51,7 @@ module burst_reader_tb #(
   logic              req_valid, req_ready;
   logic              rd_valid, rd_last;
   logic [DATA_W-1:0] rd_data, wr_data;
-  logic              wr_ready;
+  logic              wr_ready, wreq_ready;
 
   assign wr_data = '0;
 
@@ -74,8 +74,8 @@ module burst_reader_tb #(
       .clk_i, .rst_i,
       .load_i(mem_load_i), .dump_i(1'b0),
       .cfg_load_i, .cfg_latency_i, .cfg_stall_i, .cfg_seed_i,
-      .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr_o), .req_len_i(req_len_o),
-      .req_we_i(1'b0),
+      .rreq_valid_i(req_valid), .rreq_ready_o(req_ready), .rreq_addr_i(req_addr_o), .rreq_len_i(req_len_o),
+      .wreq_valid_i(1'b0), .wreq_ready_o(wreq_ready), .wreq_addr_i({ADDR_W{1'b0}}), .wreq_len_i(8'd0),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready_o), .rd_data_o(rd_data), .rd_last_o(rd_last),
       .wr_valid_i(1'b0), .wr_ready_o(wr_ready), .wr_data_i(wr_data),
       .poke_we_i(1'b0), .poke_addr_i({ADDR_W{1'b0}}), .poke_data_i({DATA_W{1'b0}})
@@ -83,7 +83,7 @@ module burst_reader_tb #(
 
   // rd_last is the model's own burst framing (the reader counts words); nothing is written.
   logic unused;
-  assign unused = rd_last ^ wr_ready;
+  assign unused = rd_last ^ wr_ready ^ wreq_ready;
 
 endmodule
 

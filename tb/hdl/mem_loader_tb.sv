@@ -46,13 +46,15 @@ module mem_loader_tb #(
     output logic [7:0]        req_len_o
 );
 
-  logic              req_valid, req_ready, req_we;
+  logic              req_valid, req_ready, req_we, rreq_ready, wreq_ready;
   logic [ADDR_W-1:0] req_addr;
   logic [7:0]        req_len;
   logic              rd_valid, rd_ready, rd_last;
   logic [DATA_W-1:0] rd_data, wr_data;
   logic              wr_valid, wr_ready;
 
+  // the loader's one request channel, steered to the model's read or write channel
+  assign req_ready = req_we ? wreq_ready : rreq_ready;
   assign req_fire_o = req_valid & req_ready;
   assign req_len_o = req_len;
 
@@ -78,8 +80,8 @@ module mem_loader_tb #(
       .clk_i, .rst_i,
       .load_i(mem_load_i), .dump_i(mem_dump_i),
       .cfg_load_i, .cfg_latency_i, .cfg_stall_i, .cfg_seed_i,
-      .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr), .req_len_i(req_len),
-      .req_we_i(req_we),
+      .rreq_valid_i(req_valid && !req_we), .rreq_ready_o(rreq_ready), .rreq_addr_i(req_addr), .rreq_len_i(req_len),
+      .wreq_valid_i(req_valid && req_we), .wreq_ready_o(wreq_ready), .wreq_addr_i(req_addr), .wreq_len_i(req_len),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready), .rd_data_o(rd_data), .rd_last_o(rd_last),
       .wr_valid_i(wr_valid), .wr_ready_o(wr_ready), .wr_data_i(wr_data),
       .poke_we_i(1'b0), .poke_addr_i({ADDR_W{1'b0}}), .poke_data_i({DATA_W{1'b0}})

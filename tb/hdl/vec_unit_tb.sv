@@ -47,10 +47,12 @@ module vec_unit_tb #(
     input  logic                 out_ready_i,
     output logic [WORD_BITS-1:0] out_data_o,
     output logic                 busy_o,
-    output logic                 done_o
+    output logic                 done_o,
+    output logic                 rd_fire_o,     // a read word taken this cycle (the bench counts them)
+    output logic [31:0]          words_read_o
 );
 
-  logic                 req_valid, req_ready, rd_valid, rd_ready, rd_last, wr_ready;
+  logic                 req_valid, req_ready, rd_valid, rd_ready, rd_last, wr_ready, wreq_ready;
   logic [ADDR_W-1:0]    req_addr;
   logic [7:0]           req_len;
   logic [WORD_BITS-1:0] rd_data;
@@ -60,14 +62,16 @@ module vec_unit_tb #(
       .pad_top_i, .pad_left_i, .in_base_i, .in2_base_i, .z_a_i, .z_b_i, .a0_i, .b0_i, .n_i, .z_out_i, .lo_i, .hi_i,
       .req_valid_o(req_valid), .req_ready_i(req_ready), .req_addr_o(req_addr), .req_len_o(req_len),
       .rd_valid_i(rd_valid), .rd_ready_o(rd_ready), .rd_data_i(rd_data),
-      .out_valid_o, .out_ready_i, .out_data_o, .busy_o, .done_o
+      .out_valid_o, .out_ready_i, .out_data_o, .busy_o, .done_o, .words_read_o
   );
+  assign rd_fire_o = rd_valid && rd_ready;
 
   ext_mem_model #(.ADDR_W(ADDR_W), .DATA_W(WORD_BITS), .LATENCY(8), .STALL(0), .SEED(1)) u_mem (
       .clk_i, .rst_i,
       .load_i(mem_load_i), .dump_i(1'b0),
       .cfg_load_i, .cfg_latency_i, .cfg_stall_i, .cfg_seed_i,
-      .req_valid_i(req_valid), .req_ready_o(req_ready), .req_addr_i(req_addr), .req_len_i(req_len), .req_we_i(1'b0),
+      .rreq_valid_i(req_valid), .rreq_ready_o(req_ready), .rreq_addr_i(req_addr), .rreq_len_i(req_len),
+      .wreq_valid_i(1'b0), .wreq_ready_o(wreq_ready), .wreq_addr_i({ADDR_W{1'b0}}), .wreq_len_i(8'd0),
       .rd_valid_o(rd_valid), .rd_ready_i(rd_ready), .rd_data_o(rd_data), .rd_last_o(rd_last),
       .wr_valid_i(1'b0), .wr_ready_o(wr_ready), .wr_data_i({WORD_BITS{1'b0}}),
       .poke_we_i(1'b0), .poke_addr_i({ADDR_W{1'b0}}), .poke_data_i({WORD_BITS{1'b0}})
@@ -75,7 +79,7 @@ module vec_unit_tb #(
 
   // nothing is written; the unit counts its words itself
   logic unused;
-  assign unused = rd_last ^ wr_ready;
+  assign unused = rd_last ^ wr_ready ^ wreq_ready;
 
 endmodule
 
