@@ -58,3 +58,30 @@ def test_band_arithmetic_of_the_documented_stem_example() -> None:
     doc = (Path(__file__).resolve().parent.parent / "docs" / "memory-map.md").read_text()
     for band, (oy, rows, iy, irows, pt, pb, off) in enumerate(got):
         assert f"| {band} | {oy}..{oy + rows - 1} | {iy}..{iy + irows - 1}" in doc and f"| {pt} | {pb} | {off:,} |" in doc
+
+
+@pytest.mark.parametrize("kind", ["conv", "depthwise", "fc"])
+def test_input_loads_cover_each_pass_input_once(kind: str) -> None:
+    """hexgen.rules.input_loads, the engine's input order: over every pass of random tilings, the
+    loads name each (channel tile, row) of the pass exactly once, and a depthwise pass has every
+    row of channel tile t before any of tile t + 1 (k_tile t reads only tile t)."""
+    from hexgen.rules import input_loads, passes
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        c, ks = int(rng.integers(1, 70)), int(rng.choice([1, 3]))
+        layer = (synth.fc_layer(rng, c=c, k=int(rng.integers(1, 40))) if kind == "fc" else
+                 synth.conv_layer(rng, c=c, k=c if kind == "depthwise" else int(rng.integers(1, 70)),
+                                  hw=(int(rng.integers(ks, 12)), int(rng.integers(ks, 12))), kernel=(ks, ks),
+                                  padding=(ks // 2, ks // 2), depthwise=kind == "depthwise"))
+        cfg = HardwareConfig(array_rows=8, array_cols=8, word_bits=64)
+        r = descriptor_registers(plan_layer(layer, cfg, check_fit=False).descriptor)
+        need = register_needs(r, 8, 64)
+        r.update(BAND_ROWS=int(rng.integers(1, r["OUT_H"] + 1)), GROUP_KT=int(rng.integers(1, need.kt_out + 1)))
+        for p in passes(r, 8, 64):
+            loads = input_loads(kind == "depthwise", p.c_tiles, p.in_rows, r["IN_H"])
+            named = [(t, y) for tiles, y in loads for t in tiles]
+            rows = p.in_rows if r["IN_H"] > 1 else 1
+            assert sorted(named) == [(t, y) for t in range(p.c_tiles) for y in range(rows)], (kind, p)
+            if kind == "depthwise":
+                assert named == sorted(named) and all(len(tiles) == 1 for tiles, _ in loads)
