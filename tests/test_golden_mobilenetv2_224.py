@@ -45,7 +45,7 @@ def test_users_trained_weights_load_through_a_factory(tmp_path) -> None:
 
 def test_full_size_model_through_golden_matches_pytorchs_kernels() -> None:
     loaded = load_model("mobilenetv2_224")
-    x = loaded.calibration[:8]  # half the calibration set: quantizing is most of this test
+    x = loaded.calibration[:4]  # a quarter of the calibration set: quantizing is most of this test
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         q = quantize(loaded.float_model, x)
@@ -61,7 +61,7 @@ def test_full_size_model_through_golden_matches_pytorchs_kernels() -> None:
     bad = [str(r) for r in rows if not r.within_bound]
     assert not bad, "golden outside the bound of PyTorch's int8 kernels:\n" + "\n".join(bad)
     # the generated network's prediction depends on the image
-    pred = net.predict(net.quantize_input(x))
+    pred = net.predict(net.quantize_input(loaded.calibration[:8]))
     assert len(set(pred.tolist())) > 3, pred
 
 
