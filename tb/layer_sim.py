@@ -164,6 +164,23 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
     return out
 
 
+def _diagnose(r: dict[str, Any], cdir: Path) -> None:
+    """The classifier's verdict on a failing layer's wrong elements (tb.diagnose), added to its
+    report and kept as data (r["diagnosis"]: kind, explained, wrong, text)."""
+    import numpy as np
+
+    from tb.diagnose import diagnose, image_context
+    from tb.diagnose import report as diagnosis_report
+
+    expected, ctx = image_context(str(cdir / "image"), str(cdir / "net.pkl"), r["layer"])
+    got = np.load(r["got_file"]).reshape(expected.shape)
+    if r.get("xz_words") and ctx.word is not None:
+        ctx.xz = np.isin(ctx.word, r["xz_words"])
+    found = diagnose(expected, got, ctx)
+    r["diagnosis"] = [{"kind": f.kind, "explained": f.explained, "wrong": f.wrong, "text": f.text} for f in found]
+    r["report"] = (r.get("report") or f"{r['layer']}: {r.get('reason', '')}") + "\n" + diagnosis_report(found)
+
+
 def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, seeds: tuple[int, int]) -> list[dict[str, Any]]:
     """A layer passes on Verilator only if it passes under both random-initialisation seeds with the
     same cycle count: otherwise some bit the result depends on was never driven or reset (an X on
@@ -305,6 +322,8 @@ def _run_in(
         r["rerun"] = rerun(r["layer"])
         r["run_dir"] = str(rdir)
         r["image_dir"] = str(cdir / "image")
+        if r["status"] == "FAIL" and r.get("got_file"):
+            _diagnose(r, cdir)
     done = {r["layer"] for r in res}
     for n in to_run:
         if n not in done:

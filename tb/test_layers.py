@@ -66,11 +66,11 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.mem_cfg_load_i.value = 0
 
 
-async def read_words(dut: Any, base: int, n: int, xfer_file: str) -> tuple[list[int], list[str]]:
+async def read_words(dut: Any, base: int, n: int, xfer_file: str) -> tuple[list[int], list[str], list[int]]:
     """n words from the external memory model, through one $writememh of the bench (tb/hdl/accel_tb.sv);
-    X/Z words are reported, never read as 0."""
+    X/Z words are reported (text, and their offsets from base), never read as 0."""
     if n == 0:
-        return [], []
+        return [], [], []
     path = Path(xfer_file)
     path.unlink(missing_ok=True)
     dut.xfer_first_i.value = base
@@ -82,15 +82,16 @@ async def read_words(dut: Any, base: int, n: int, xfer_file: str) -> tuple[list[
     lines = [t for t in (line.strip() for line in path.read_text().splitlines()) if t and not t.startswith(("//", "@"))]
     if len(lines) != n:
         raise RuntimeError(f"{path}: {len(lines)} words dumped for {n} from 0x{base:x}")
-    words, bad = [], []
+    words, bad, bad_at = [], [], []
     for i, t in enumerate(lines):
         if any(c in "xXzZ" for c in t):
             bad.append(f"word {i} (address 0x{base + i:x}) = {t}")
+            bad_at.append(i)
             words.append(0)
         else:
             words.append(int(t, 16))
     await RisingEdge(dut.clk)  # out of the read-only phase
-    return words, bad
+    return words, bad, bad_at
 
 
 async def write_words(dut: Any, base: int, words: list[int], xfer_file: str, word_bits: int) -> None:
@@ -166,7 +167,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         result.update(status="FAIL", reason=f"engine error status: {what} (ERR_FIELD 0x{f:02x})")
         return result
     info = rb.segment_info(name, "output")
-    words, bad = await read_words(dut, info["base_word"], info["words"], job["xfer_file"])
+    words, bad, bad_at = await read_words(dut, info["base_word"], info["words"], job["xfer_file"])
     # Decoded with the expected output's layout: its padding lanes hold z_out, which is what the
     # engine must write there (padded channels have M0 = 0, so they requantise to z_out).
     got, problems = from_words(words, rb.layout(name, "expected"))
@@ -185,6 +186,10 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         result.update(status="FAIL", reason="padding lanes of the output region do not hold z_out: " + problems[0][1])
     if not m.ok:
         result["reason"] = f"{m.wrong} of {m.total} outputs wrong"
+    if not m.ok or bad:  # what the RTL wrote, for the diagnosis (tb.diagnose, run by tb.layer_sim)
+        got_file = Path(job["results"]).with_name(f"{name}.got.npy")
+        np.save(got_file, np.asarray(got[0], np.int64))
+        result.update(got_file=str(got_file), xz_words=bad_at)
     if bad:  # X/Z words were decoded as 0 above; they fail the layer whatever they compared as
         result.update(status="FAIL", reason=f"X/Z in {len(bad)} output word(s): " + "; ".join(bad[:3]))
         result["report"] = result["report"] + "\n  X/Z words (read as 0 above): " + "; ".join(bad[:10])

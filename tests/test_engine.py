@@ -137,14 +137,23 @@ def test_user_model_with_unsupported_layers_names_them(tmp_path: Path):
         assert "not on the accelerator (golden ran them)" in r["problem"] and "conv2" in r["problem"], r
 
 
-@pytest.mark.parametrize("mutation", ["MUT_ADDR", "MUT_ZP", "MUT_ROUND"])
-def test_mutated_rtl_is_caught(mutation: str):
-    """The bench can catch bugs: each deliberately broken build fails the layer, naming what is wrong."""
+@pytest.mark.parametrize("mutation, kind", [("MUT_ADDR", "input_shift"), ("MUT_ZP", "offset_per_channel"),
+                                            ("MUT_ROUND", "lsb")])
+def test_mutated_rtl_is_caught_and_diagnosed_as_its_kind(mutation: str, kind: str):
+    """The bench can catch bugs: each deliberately broken build fails the layer, naming what is
+    wrong, and the classifier (tb.diagnose) names the fault's own kind as its first finding,
+    explaining (nearly) every wrong element: the activation address one word off, a wrong zero
+    point (a constant accumulator offset per channel), the rounding constant one place too low."""
     res = layer_sim.run(layers=["conv1"], sim="icarus", model="mobilenetv2", seed=0, defines=(mutation,),
                         run_tag=f"-{mutation.lower()}")
     assert res[0]["status"] == "FAIL", _explain(res)
     assert res[0]["mismatches"] > 0 and "expected" in res[0]["report"]
     assert "rerun: " not in res[0]["report"] and res[0]["rerun"].startswith("make sim LAYER=conv1")
+    found = res[0]["diagnosis"]
+    assert found and found[0]["kind"] == kind and found[0]["explained"] >= 0.95 * found[0]["wrong"], res[0]["report"]
+    assert "diagnosis:" in res[0]["report"]
+    if kind == "lsb":  # a rounding fault is not taken for a zero point
+        assert "offset_per_channel" not in [f["kind"] for f in found], res[0]["report"]
 
 
 def test_watchdog_stops_a_hung_engine_and_names_its_state():

@@ -113,6 +113,7 @@ def test_z_driven_output_bit_is_refused_on_verilator_and_fails_on_icarus():
         layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, defines=("MUT_ZBIT",), run_tag="-zbit")
     res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_ZBIT",), run_tag="-zbit")
     assert res[0]["status"] == "FAIL" and "X/Z" in res[0]["reason"], res[0]
+    assert res[0]["diagnosis"][0]["kind"] == "xz", res[0]["report"]  # the classifier names it too
 
 
 def test_undriven_output_bit_is_refused_on_verilator_and_fails_on_icarus():
@@ -120,6 +121,7 @@ def test_undriven_output_bit_is_refused_on_verilator_and_fails_on_icarus():
         layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, defines=("MUT_UNDRIVEN",), run_tag="-undriven")
     res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_UNDRIVEN",), run_tag="-undriven")
     assert res[0]["status"] == "FAIL" and "X/Z" in res[0]["reason"], res[0]
+    assert res[0]["diagnosis"][0]["kind"] == "xz", res[0]["report"]  # the classifier names it too
 
 
 def test_x_merge_fails_a_layer_whose_result_depends_on_the_seed():

@@ -1,0 +1,433 @@
+"""Mismatch classifier: which simple cause explains a failing layer's wrong output elements.
+
+Each hypothesis is tested against golden's output and the RTL's, with the tensors a fault could
+have produced instead (the layer's input, the previous layer's output, the output region before
+the run) and golden's accumulators and requantisation fields, and reported with the number of
+wrong elements it explains, in plain words:
+
+    RTL (c, y, x) = golden (c, y, x+1) for 1110 of 1110 wrong elements: the input or output
+    pixel address is off by one column
+
+Geometry (which k_tile, pixel tile, MAC-array row and column, memory word and lane an element
+belongs to) comes from the array size and from hexgen's output layout (`untile` of storage
+positions), never from a formula of its own. Pure functions, no simulator: tb.layer_sim calls
+`diagnose` on a failing layer; tests/test_diagnose.py on synthetic faults, tests/test_engine.py on
+real RTL faults (MUT_* builds).
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import NDArray
+
+IntArray = NDArray[np.int64]
+#: a hypothesis is reported when it explains at least this fraction of the wrong elements
+REPORT_FRACTION = 0.5
+
+
+@dataclass(frozen=True)
+class Requant:
+    """Golden's requantiser inputs for the layer, per output element and channel."""
+
+    acc: IntArray   # [C, H, W] int32 accumulators, bias included
+    m0: IntArray    # [C]
+    n: IntArray     # [C]
+    z_out: int
+    lo: int
+    hi: int
+
+
+@dataclass
+class Context:
+    """What a fault could have produced instead of golden's output; None when unknown."""
+
+    rows: int                            # channels of a k_tile (array rows, lanes of a word)
+    cols: int                            # output pixels of a pixel tile (array columns)
+    layer_input: IntArray | None = None  # [C, H, W] the layer's input
+    previous: IntArray | None = None     # the previous layer's output, in network order
+    initial: IntArray | None = None      # the output region's contents before the run
+    xz: NDArray[np.bool_] | None = None  # elements of words read back as X/Z
+    word: IntArray | None = None         # [C, H, W] memory word (from the segment base) of each element
+    lane: IntArray | None = None         # [C, H, W] lane of that word
+    requant: Requant | None = None
+    #: golden's output of the layer on another input ([C, H, W] -> [C, H, W]), for input hypotheses
+    recompute: Callable[[IntArray], IntArray] | None = None
+
+
+@dataclass(frozen=True)
+class Finding:
+    kind: str
+    explained: int
+    wrong: int
+    text: str
+
+    @property
+    def fraction(self) -> float:
+        return self.explained / self.wrong if self.wrong else 0.0
+
+    def line(self) -> str:
+        return f"{self.text} ({self.explained} of {self.wrong} wrong elements)"
+
+
+def _as3(a: NDArray[np.integer]) -> IntArray:
+    a = np.asarray(a, np.int64)
+    return a.reshape(a.shape[0], 1, 1) if a.ndim == 1 else a
+
+
+def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context) -> list[Finding]:
+    """The hypotheses that explain at least REPORT_FRACTION of the wrong elements (confinements:
+    all of them), most explaining first. Empty when nothing is wrong or nothing fits."""
+    e, g = _as3(expected), _as3(got)
+    wrong = e != g
+    if ctx.xz is not None:
+        wrong = wrong | _as3(ctx.xz).astype(bool)
+    n = int(wrong.sum())
+    if not n:
+        return []
+    found: list[Finding] = []
+    for h in (_xz, _shift, _input_shift, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp):
+        found += [f for f in h(e, g, wrong, n, ctx) if f.fraction >= REPORT_FRACTION]
+    found.sort(key=lambda f: -f.explained)
+    return found + _confined(e, wrong, n, ctx)
+
+
+def report(findings: list[Finding], limit: int = 4) -> str:
+    if not findings:
+        return "  diagnosis: no single simple cause explains the wrong elements"
+    return "\n".join(["  diagnosis:"] + [f"    {f.line()}" for f in findings[:limit]])
+
+
+# ---- hypotheses ----------------------------------------------------------------------------------
+def _xz(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    if ctx.xz is None or not np.any(ctx.xz):
+        return []
+    xz = _as3(ctx.xz).astype(bool)
+    words = len(np.unique(ctx.word[xz])) if ctx.word is not None else None
+    where = f" in {words} output word(s)" if words is not None else ""
+    return [Finding("xz", int((wrong & xz).sum()), n, f"X/Z read back{where}: a bit never driven or never reset")]
+
+
+def _shifted(a: IntArray, dc: int, dy: int, dx: int) -> tuple[IntArray, NDArray[np.bool_]]:
+    """a[c + dc, y + dy, x + dx] at every (c, y, x), and where that index is inside a."""
+    out = np.zeros_like(a)
+    ok = np.zeros(a.shape, bool)
+    C, H, W = a.shape
+    cs, ys, xs = slice(max(0, -dc), min(C, C - dc)), slice(max(0, -dy), min(H, H - dy)), slice(max(0, -dx), min(W, W - dx))
+    src = (slice(cs.start + dc, cs.stop + dc), slice(ys.start + dy, ys.stop + dy), slice(xs.start + dx, xs.stop + dx))
+    if cs.start < cs.stop and ys.start < ys.stop and xs.start < xs.stop:
+        out[cs, ys, xs] = a[src]
+        ok[cs, ys, xs] = True
+    return out, ok
+
+
+def _offset_text(d: int, what: str) -> str:
+    if d == 0:
+        return ""
+    return f"{what}{'+' if d > 0 else '-'}{abs(d)}"
+
+
+def _shift(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    _, H, W = e.shape
+    if H * W == 1:
+        return []
+    best = (0, 0, 0)
+    for dy in range(-2, 3):
+        for dx in range(-2, 3):
+            if (dy, dx) == (0, 0):
+                continue
+            s, ok = _shifted(e, 0, dy, dx)
+            k = int((wrong & ok & (g == s)).sum())
+            if k > best[0]:
+                best = (k, dy, dx)
+    k, dy, dx = best
+    # the same in raster order (pixel p = y * W + x), where a shift runs on into the next row
+    C = e.shape[0]
+    fe, fg, fw = e.reshape(C, -1), g.reshape(C, -1), wrong.reshape(C, -1)
+    flat = max(((int((fw[:, :-d] & (fg[:, :-d] == fe[:, d:])).sum()), d) for d in (1, 2) if d < H * W), default=(0, 0))
+    if flat[0] > k and flat[0]:
+        d = flat[1]
+        return [Finding("shift", flat[0], n, f"RTL pixel p = golden pixel p+{d} in raster order ((c, y, x+{d}), on into "
+                                             f"the next row): the input or output pixel address is off by {d}")]
+    if not k:
+        return []
+    idx = ", ".join(["c", "y" + _offset_text(dy, ""), "x" + _offset_text(dx, "")])
+    parts = [f"{abs(v)} {w}{'s' if abs(v) > 1 else ''}" for v, w in ((dy, "row"), (dx, "column")) if v]
+    return [Finding("shift", k, n, f"RTL (c, y, x) = golden ({idx}): the input or output pixel address is off by "
+                                   f"{' and '.join(parts)}")]
+
+
+def _input_shift(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """Golden on the layer's input read one pixel off (in raster order, as an address one word
+    off reads it; the last pixels read what follows, taken as the image's own first ones)."""
+    x = ctx.layer_input
+    if ctx.recompute is None or x is None or x.shape[1] * x.shape[2] < 2:
+        return []
+    if any(f.fraction >= REPORT_FRACTION for f in _shift(e, g, wrong, n, ctx)):
+        return []  # the output shift says it (and a shifted input of a 1x1 conv is the same thing)
+    C, H, W = x.shape
+    best = (0, 0)
+    for d in (1, -1, W, -W):
+        if abs(d) >= H * W or (abs(d) == W and H < 2):
+            continue
+        xs = np.roll(x.reshape(C, -1), -d, axis=1).reshape(x.shape)
+        k = int((wrong & (g == _as3(ctx.recompute(xs)))).sum())
+        if k > best[0]:
+            best = (k, d)
+    k, d = best
+    if not k:
+        return []
+    what = f"x{d:+d}" if abs(d) == 1 else f"y{d // W:+d}"
+    return [Finding("input_shift", k, n, f"RTL = golden on the input read at (c, y, x) -> ({'c, y, ' + what if abs(d) == 1 else 'c, ' + what + ', x'}): "
+                                         "the input pixel address is off by one " + ("column" if abs(d) == 1 else "row"))]
+
+
+def _channels(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """A channel shift (the previous k_tile's outputs when it is one k_tile back), or a
+    permutation of channels, within a word's lanes when every channel stays in its word."""
+    C = e.shape[0]
+    if C < 2:
+        return []
+    out: list[Finding] = []
+    best = (0, 0)
+    for dc in [d for r in range(1, min(C, 2 * ctx.rows + 1)) for d in (-r, r)]:
+        s, ok = _shifted(e, dc, 0, 0)
+        k = int((wrong & ok & (g == s)).sum())
+        if k > best[0]:
+            best = (k, dc)
+    k, dc = best
+    if k:
+        text = (f"RTL channel c = golden channel c{_offset_text(dc, '')}: "
+                + ("the previous k_tile's outputs (stale data)" if dc == -ctx.rows else "a channel index off by " + str(abs(dc))))
+        out.append(Finding("stale_k_tile" if dc == -ctx.rows else "channel_shift", k, n, text))
+    # any permutation: each wrong channel equal to some other channel of golden
+    flat_e, flat_g = e.reshape(C, -1), g.reshape(C, -1)
+    bad_ch = np.flatnonzero(wrong.reshape(C, -1).any(1))
+    mapping: dict[int, int] = {}
+    for c in bad_ch:
+        same = np.flatnonzero((flat_e == flat_g[c]).all(1))
+        same = same[same != c]
+        if same.size:
+            mapping[int(c)] = int(same[np.argmin(np.abs(same - c))])
+    if mapping:
+        k = int(wrong[list(mapping)].sum())
+        in_word = all(a // ctx.rows == b // ctx.rows for a, b in mapping.items())
+        lanes = sorted({(a % ctx.rows, b % ctx.rows) for a, b in mapping.items()})
+        pairs = ", ".join(f"{a}<-{b}" for a, b in lanes[:6]) + (", ..." if len(lanes) > 6 else "")
+        if in_word:
+            out.append(Finding("lane_swap", k, n, f"lanes of a word exchanged (RTL lane <- golden lane: {pairs}): "
+                                                  "a byte order or lane index in the datapath"))
+        elif not (out and out[0].explained >= k):
+            shown = ", ".join(f"{a}<-{b}" for a, b in list(mapping.items())[:6])
+            out.append(Finding("channel_permutation", k, n, f"channels permuted (RTL <- golden: {shown}): a channel "
+                                                            "or k_tile index"))
+    return out
+
+
+def _stale_pixel_tile(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    C, H, W = e.shape
+    if H * W <= ctx.cols:
+        return []
+    fe, fg, fw = e.reshape(C, -1), g.reshape(C, -1), wrong.reshape(C, -1)
+    k = int((fw[:, ctx.cols:] & (fg[:, ctx.cols:] == fe[:, :-ctx.cols])).sum())
+    return [Finding("stale_pixel_tile", k, n, f"RTL pixel p = golden pixel p-{ctx.cols}: the previous pixel tile's "
+                                              "outputs (stale data)")] if k else []
+
+
+def _equal_tensor(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    out = []
+    for kind, t, what in (("never_written", ctx.initial, "the output region's contents before the run: memory never written"),
+                          ("equals_input", ctx.layer_input, "the layer's input"),
+                          ("equals_previous", ctx.previous, "the previous layer's output")):
+        if t is None or _as3(t).shape != e.shape:
+            continue
+        k = int((wrong & (g == _as3(t))).sum())
+        if k:
+            out.append(Finding(kind, k, n, f"RTL values equal {what}"))
+    return out
+
+
+def _lsb(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    one = wrong & (np.abs(g - e) == 1)
+    k = int(one.sum())
+    if not k:
+        return []
+    up = int((one & (g > e)).sum())
+    text = f"off by one LSB only ({up} up, {k - up} down): rounding"
+    rq = ctx.requant
+    if rq is not None:
+        prod = rq.acc * rq.m0.reshape(-1, 1, 1)
+        half = np.left_shift(np.int64(1), rq.n.reshape(-1, 1, 1) - 1)
+        rem = np.mod(prod, 2 * half)
+        ties = int((one & (rem == half)).sum())
+        text += (f"; {ties} of them at an exact tie (the rounding of .5)" if ties else
+                 "; none at an exact tie: the rounding constant or the shift, not the tie rule")
+    return [Finding("lsb", k, n, text)]
+
+
+def _clamp(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    rq = ctx.requant
+    if rq is None:
+        return []
+    at = wrong & ((e == rq.lo) | (e == rq.hi) | (g == rq.lo) | (g == rq.hi))
+    k = int(at.sum())
+    if k < 0.95 * n:  # activations put many values at a bound: only a (nearly) complete match says it
+        return []
+    return [Finding("clamp", k, n, f"wrong only where golden or the RTL is at a clamp bound ({rq.lo}, {rq.hi}): the "
+                                   "clamp or the activation")] if k else []
+
+
+def _inside(e: IntArray, g: IntArray, ctx: Context) -> NDArray[np.bool_]:
+    """Elements neither side clamped (where an offset or a factor shows undistorted)."""
+    if ctx.requant is None:
+        return np.ones(e.shape, bool)
+    rq = ctx.requant
+    return (e > rq.lo) & (e < rq.hi) & (g > rq.lo) & (g < rq.hi)
+
+
+def _acc_bounds(g: IntArray, rq: Requant) -> tuple[IntArray, IntArray]:
+    """Per element, the range [L, H] of acc * M0 (acc: the accumulator the requantiser saw) that
+    gives the RTL's value: y = ((acc M0 + 2^(n-1)) >> n) + z_out, clamped (a clamped value only
+    bounds one side)."""
+    n = rq.n.reshape(-1, 1, 1)
+    step, half = np.left_shift(np.int64(1), n), np.left_shift(np.int64(1), n - 1)
+    v = g - rq.z_out
+    lo_b = np.where(g <= rq.lo, np.iinfo(np.int64).min // 4, v * step - half)
+    hi_b = np.where(g >= rq.hi, np.iinfo(np.int64).max // 4, (v + 1) * step - half - 1)
+    return lo_b, hi_b
+
+
+def _per_channel(e: IntArray, wrong: NDArray[np.bool_]) -> IntArray:
+    return np.flatnonzero(wrong.reshape(e.shape[0], -1).any(1))
+
+
+def _offset(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """One accumulator offset per channel that gives every value of the channel (a zero point or a
+    bias term); without golden's requantiser fields, a constant output offset (within one LSB)."""
+    rq = ctx.requant
+    k, shown = 0, []
+    frac: tuple[float, float] | None = None  # the offsets, in output LSBs, that every such channel allows
+    for c in _per_channel(e, wrong):
+        if rq is not None:
+            lo_b, hi_b = _acc_bounds(g[c:c + 1], Requant(rq.acc[c:c + 1], rq.m0[c:c + 1], rq.n[c:c + 1], rq.z_out, rq.lo, rq.hi))
+            m0 = int(rq.m0[c])
+            if m0 <= 0:
+                continue
+            # acc' = acc + d with acc' M0 in [L, H] for every element: d in [ceil(L/M0) - acc, floor(H/M0) - acc]
+            d_lo = int(np.max(-((-lo_b) // m0) - rq.acc[c]))
+            d_hi = int(np.min(hi_b // m0 - rq.acc[c]))
+            if d_lo > d_hi:
+                continue
+            lsb = float(1 << int(rq.n[c]))
+            frac = (frac[0] if frac else -np.inf, frac[1] if frac else np.inf)
+            # (widened by one accumulator step: a product offset need not be a multiple of M0)
+            frac = (max(frac[0], (d_lo - 1) * m0 / lsb), min(frac[1], (d_hi + 1) * m0 / lsb))
+            k += int(wrong[c].sum())
+            shown.append(f"{int(c)}: {d_lo:+d}" if d_lo == d_hi else f"{int(c)}: {d_lo:+d}..{d_hi:+d}")
+        else:
+            inside = _inside(e, g, ctx)[c] & wrong[c]
+            if not inside.any():
+                continue
+            med = int(np.median((g - e)[c][inside]))
+            if abs(med) < 2:  # one LSB is the rounding hypothesis's
+                continue
+            k += int((wrong[c] & (np.abs((g - e)[c] - med) <= 1)).sum())
+            shown.append(f"{int(c)}: {med:+d}")
+    if frac is not None and frac[0] <= frac[1] and -1 < frac[0] and frac[1] < 1:
+        return []  # one offset below an LSB fits every channel: the rounding constant (the one-LSB hypothesis)
+    where = "in the accumulator" if rq is not None else "in the output, within one LSB"
+    return [Finding("offset_per_channel", k, n, f"a constant offset per channel {where} (channel: offset "
+                                                + ", ".join(shown[:6]) + (", ..." if len(shown) > 6 else "")
+                                                + "): a zero point or a bias term")] if k else []
+
+
+def _factor(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """One multiplier per channel that gives every value of the channel from golden's accumulators
+    (M0, or the shift when it is M0 times a power of two)."""
+    rq = ctx.requant
+    if rq is None:
+        return []
+    k, shown = 0, []
+    for c in _per_channel(e, wrong):
+        lo_b, hi_b = _acc_bounds(g[c:c + 1], Requant(rq.acc[c:c + 1], rq.m0[c:c + 1], rq.n[c:c + 1], rq.z_out, rq.lo, rq.hi))
+        a, lb, hb = rq.acc[c].reshape(-1), lo_b.reshape(-1), hi_b.reshape(-1)
+        pos, neg = a > 0, a < 0
+        if pos.sum() + neg.sum() < 2:
+            continue
+        # M0' a in [L, H]: a > 0: M0' in [ceil(L/a), floor(H/a)]; a < 0: [ceil(H/a), floor(L/a)]
+        lows = np.concatenate([-((-lb[pos]) // a[pos]), -((-hb[neg]) // a[neg])])
+        highs = np.concatenate([hb[pos] // a[pos], lb[neg] // a[neg]])
+        m_lo, m_hi = max(int(lows.max()), 0), int(highs.min())
+        zero_ok = bool(np.all((lb[a == 0] <= 0) & (hb[a == 0] >= 0)))
+        if m_lo > m_hi or not zero_ok:
+            continue
+        k += int(wrong[c].sum())
+        ratio = m_lo / int(rq.m0[c]) if rq.m0[c] else float("inf")
+        shown.append(f"{int(c)}: M0 x{ratio:.3g}")
+    return [Finding("factor_per_channel", k, n, "one multiplier per channel gives every value (channel: "
+                                                + ", ".join(shown[:6]) + (", ..." if len(shown) > 6 else "")
+                                                + "): M0 or the shift")] if k else []
+
+
+def _confined(e: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """Where the wrong elements all lie, when that is a strict part of the output."""
+    C, H, W = e.shape
+    c_idx, p_idx = np.nonzero(wrong.reshape(C, -1))
+    out: list[Finding] = []
+
+    def one(kind: str, values: IntArray, total: int, text: str) -> None:
+        vals = np.unique(values)
+        if total > 1 and len(vals) == 1:
+            out.append(Finding(kind, n, n, text.format(int(vals[0]))))
+
+    one("k_tile", c_idx // ctx.rows, -(-C // ctx.rows), "confined to k_tile {} (output channels of one tile of rows)")
+    one("pixel_tile", p_idx // ctx.cols, -(-(H * W) // ctx.cols), "confined to pixel tile {} (output pixels of one tile of columns)")
+    one("pe_row", c_idx % ctx.rows, min(C, ctx.rows), "confined to MAC-array row {} (one output-channel lane)")
+    one("pe_column", p_idx % ctx.cols, min(H * W, ctx.cols), "confined to MAC-array column {} (one output pixel of each tile)")
+    if ctx.word is not None:
+        words = np.unique(ctx.word[wrong])
+        total = int(ctx.word.max()) + 1
+        if len(words) < total and words[-1] - words[0] + 1 == len(words):
+            out.append(Finding("word_range", n, n, f"confined to output memory words {int(words[0])}..{int(words[-1])} "
+                                                   f"of {total} (one contiguous range)"))
+    return out
+
+
+# ---- the context of a layer of a memory image ------------------------------------------------------
+def image_context(image_dir: str, net_pkl: str, layer: str) -> tuple[IntArray, Context]:
+    """Golden's output of `layer` and the context to diagnose it with, from the memory image the
+    bench ran (its input, expected and output segments, hexgen's output layout) and golden's
+    network (the layer's accumulators and requantiser fields, the previous layer)."""
+    import pickle
+    from pathlib import Path
+
+    from golden.layers import ConvLayer, LinearLayer
+    from hexgen.check import read_image
+    from hexgen.layout import untile
+
+    rb = read_image(image_dir, run_golden=False)
+    net = pickle.loads(Path(net_pkl).read_bytes())
+    lay = rb.layout(layer, "expected")
+    expected = _as3(rb[(layer, "expected")][0])
+    pos = untile(np.arange(lay.elements, dtype=np.int64), lay)[0]
+    per = max(1, lay.word_bits // lay.elem_bits)
+    names = [l.name for l in net.layers]
+    i = names.index(layer)
+    prev = names[i - 1] if i else None
+    ctx = Context(rows=rb.config.array_rows, cols=rb.config.array_cols,
+                  initial=_as3(rb[(layer, "output")][0]), word=_as3(pos // per), lane=_as3(pos % per))
+    if (layer, "input") in rb.arrays:
+        x = rb[(layer, "input")]
+        ctx.layer_input = _as3(x[0])
+        g = net.layers[i]
+        if isinstance(g, (ConvLayer, LinearLayer)):
+            acc = g.accumulate(x.astype(np.uint8))[0]
+            r = g.requant
+            ctx.requant = Requant(_as3(np.asarray(acc, np.int64)), np.asarray(r.m0, np.int64), np.asarray(r.n, np.int64),
+                                  r.z_out, r.lo, r.hi)
+            shape = x.shape[1:]
+            ctx.recompute = lambda xin: _as3(g.forward([np.asarray(xin, np.int64).reshape(1, *shape).astype(np.uint8)])[0])
+    if prev is not None and (prev, "expected") in rb.arrays:
+        ctx.previous = _as3(rb[(prev, "expected")][0])
+    return expected, ctx

@@ -1,0 +1,206 @@
+"""tb.diagnose on synthetic faults: each hypothesis names its own fault first, with the fraction it
+explains; the faults are made on golden's output of a real layer (requantised from golden's own
+accumulators), so ties, clamps and channel statistics are those of a network."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden import arith
+from tb.diagnose import Context, Requant, diagnose, report
+
+ROWS, COLS = 8, 8
+
+
+def requantised(acc: np.ndarray, m0: np.ndarray, n: np.ndarray) -> tuple[np.ndarray, Requant]:
+    y = arith.requantize(acc[None], m0=m0, n=n, z_out=100, lo=0, hi=255)[0].astype(np.int64)
+    return y, Requant(acc.astype(np.int64), m0, n, 100, 0, 255)
+
+
+@pytest.fixture(scope="module")
+def layer():
+    """A 16 -> 24 channel 3x3 conv on a 10x12 image: its input, golden's output (some of it at
+    both clamp bounds) and requantiser fields."""
+    rng = np.random.default_rng(3)
+    x = rng.integers(0, 256, (1, 16, 10, 12), dtype=np.uint8)
+    w = rng.integers(-127, 128, (24, 16, 3, 3), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, 24).astype(np.int64)
+    acc = arith.conv_acc(x, w, bias, z_in=7, stride=(1, 1), padding=(1, 1, 1, 1), groups=1)[0]
+    y, rq = requantised(acc, rng.integers(1 << 29, 1 << 30, 24).astype(np.int64), np.full(24, 40, np.int64))
+    return x[0].astype(np.int64), y, rq
+
+
+def ctx(rq: Requant, **kw) -> Context:
+    return Context(rows=ROWS, cols=COLS, requant=rq, **kw)
+
+
+def first(e, g, c: Context):
+    f = diagnose(e, g, c)
+    assert f, "nothing found"
+    return f
+
+
+def test_nothing_wrong_is_no_finding(layer):
+    _, y, rq = layer
+    assert diagnose(y, y.copy(), ctx(rq)) == []
+
+
+def test_column_shift_is_named_with_its_direction(layer):
+    _, y, rq = layer
+    g = y.copy()
+    g[:, :, :-1] = y[:, :, 1:]  # RTL (c, y, x) = golden (c, y, x+1)
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "shift" and f.fraction > 0.95 and "(c, y, x+1)" in f.text and "1 column" in f.text, f
+
+
+def test_row_shift(layer):
+    _, y, rq = layer
+    g = y.copy()
+    g[:, 1:, :] = y[:, :-1, :]
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "shift" and "(c, y-1, x)" in f.text and "1 row" in f.text, f
+
+
+def test_lanes_swapped_within_a_word(layer):
+    _, y, rq = layer
+    g = y.copy()
+    for k in range(0, 24, ROWS):
+        g[k], g[k + 1] = y[k + 1].copy(), y[k].copy()
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "lane_swap" and f.fraction == 1 and "0<-1" in f.text and "1<-0" in f.text, f
+
+
+def test_previous_k_tile_is_stale_data(layer):
+    _, y, rq = layer
+    g = y.copy()
+    g[ROWS:] = y[:-ROWS]
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "stale_k_tile" and f.fraction == 1 and "previous k_tile" in f.text, f
+
+
+def test_previous_pixel_tile_is_stale_data(layer):
+    _, y, rq = layer
+    g = y.copy().reshape(24, -1)
+    g[:, COLS:] = y.reshape(24, -1)[:, :-COLS]
+    f = first(y, g.reshape(y.shape), ctx(rq))[0]
+    assert f.kind == "stale_pixel_tile" and f.fraction == 1, f
+
+
+def test_memory_never_written(layer):
+    _, y, rq = layer
+    init = np.zeros_like(y)
+    g = y.copy()
+    g[16:] = 0  # the last k_tile never written
+    found = first(y, g, ctx(rq, initial=init))
+    assert found[0].kind == "never_written" and found[0].fraction == 1, found
+    assert any(f.kind == "k_tile" and "k_tile 2" in f.text for f in found), report(found)
+
+
+def test_values_of_the_layer_input(layer):
+    x, y, rq = layer
+    e = y[:16]
+    f = first(e, x.copy(), Context(rows=ROWS, cols=COLS, layer_input=x))[0]
+    assert f.kind == "equals_input" and f.fraction == 1, f
+
+
+def test_off_by_one_at_the_ties_names_the_tie(layer):
+    _, _, rq0 = layer
+    # M0 = 1, n = 16, and one accumulator in ten moved onto an exact tie (remainder 2^15)
+    rng = np.random.default_rng(1)
+    acc = rq0.acc.copy()
+    sel = rng.random(acc.shape) < 0.1
+    acc[sel] = acc[sel] // (1 << 16) * (1 << 16) + (1 << 15)
+    y, rq = requantised(acc, np.ones(24, np.int64), np.full(24, 16, np.int64))
+    # rounding half down instead of up: every element at an exact tie drops one
+    g = y - (sel & (y > 0)).astype(np.int64)
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "lsb" and f.fraction == 1 and "at an exact tie" in f.text and "0 up" in f.text, f
+
+
+def test_off_by_one_away_from_ties(layer):
+    _, y, rq = layer
+    g = y.copy()
+    g[3, 2, 2:9] += 1
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "lsb" and "none at an exact tie" in f.text, f
+
+
+def test_constant_offset_per_channel_in_the_accumulator(layer):
+    """A wrong zero point: every accumulator of channel k off by (z - z') * sum(w_k), a constant."""
+    _, y, rq = layer
+    delta = (np.arange(24) * 7919 % 200_000 + 100_000).reshape(-1, 1, 1)
+    g, _ = requantised(rq.acc + delta, rq.m0, rq.n)
+    f = first(y, g, ctx(rq))[0]
+    assert f.kind == "offset_per_channel" and f.fraction == 1 and "in the accumulator" in f.text, f
+
+
+def test_constant_offset_in_the_output_without_requant_fields(layer):
+    _, y, _ = layer
+    g = np.clip(y + np.arange(24).reshape(-1, 1, 1) % 5 + 3, 0, 255)
+    f = first(y, g, Context(rows=ROWS, cols=COLS))[0]
+    assert f.kind == "offset_per_channel" and f.fraction > 0.9 and "0: +3" in f.text, f
+
+
+def test_factor_per_channel(layer):
+    """M0 halved on every channel: one multiplier per channel explains every value."""
+    _, y, rq = layer
+    g, _ = requantised(rq.acc, rq.m0 // 2, rq.n)
+    found = first(y, g, ctx(rq))
+    assert found[0].kind == "factor_per_channel" and found[0].fraction == 1 and "x0.5" in found[0].text, report(found)
+
+
+def test_rounding_is_not_an_offset_or_a_factor(layer):
+    """The rounding constant one place too low (the MUT_ROUND fault): no accumulator offset or M0
+    fits every element; only the one-LSB hypothesis does."""
+    _, y, rq = layer
+    acc = rq.acc * rq.m0.reshape(-1, 1, 1)
+    n = rq.n.reshape(-1, 1, 1)
+    g = np.clip(((acc + np.left_shift(np.int64(1), n - 2)) >> n) + rq.z_out, 0, 255)
+    kinds = [f.kind for f in first(y, g, ctx(rq))]
+    assert kinds[0] == "lsb" and "offset_per_channel" not in kinds and "factor_per_channel" not in kinds, kinds
+
+
+def test_wrong_only_at_the_clamp_bounds(layer):
+    _, y, rq = layer
+    g = y.copy()
+    g[y == 255] = 254  # the upper clamp one too low
+    assert (y == 255).any()
+    found = first(y, g, ctx(rq))
+    clamp = next(f for f in found if f.kind == "clamp")
+    assert clamp.fraction == 1 and found[0].explained == clamp.explained, report(found)
+
+
+def test_one_mac_cell_is_confined_to_its_row_and_column(layer):
+    _, y, rq = layer
+    g = y.copy().reshape(24, -1)
+    pix = np.arange(g.shape[1])
+    for c in range(3, 24, ROWS):  # array row 3, column 5 of every tile
+        g[c, pix % COLS == 5] ^= 0x40
+    found = first(y, g.reshape(y.shape), ctx(rq))
+    kinds = {f.kind: f for f in found}
+    assert "pe_row" in kinds and "row 3" in kinds["pe_row"].text, report(found)
+    assert "pe_column" in kinds and "column 5" in kinds["pe_column"].text, report(found)
+    assert "k_tile" not in kinds and "pixel_tile" not in kinds
+
+
+def test_x_z_words_and_a_word_range(layer):
+    _, y, rq = layer
+    word = np.arange(y.size).reshape(y.shape) // ROWS  # a stand-in layout for the test: ROWS elements a word
+    xz = np.zeros(y.shape, bool)
+    xz.reshape(-1)[40:56] = True
+    g = y.copy()
+    g[xz] = 0
+    found = first(y, g, ctx(rq, xz=xz, word=word))
+    assert found[0].kind == "xz" and "2 output word(s)" in found[0].text, report(found)
+    assert any(f.kind == "word_range" and "words 5..6" in f.text for f in found), report(found)
+
+
+def test_random_damage_is_not_explained(layer):
+    _, y, rq = layer
+    rng = np.random.default_rng(0)
+    g = y.copy()
+    sel = rng.random(y.shape) < 0.3
+    g[sel] = rng.integers(0, 256, int(sel.sum()))
+    found = diagnose(y, g, ctx(rq))
+    assert not found or found[0].fraction < 0.9, report(found)
+    assert "no single simple cause" in report([])
