@@ -276,8 +276,12 @@ module accel_top #(
   logic [CW-1:0]        mac_out_col;
 
   logic [7:0] mac_z;
-`ifdef MUT_ZP  // mutation test: the wrong zero point reaches the array
-  assign mac_z = z_in + 8'd1;
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_zp;
+  initial begin
+    mut_zp = $test$plusargs("MUT_ZP");  // the zero point plus one reaches the array
+  end
+  assign mac_z = z_in + {7'd0, mut_zp};
 `else
   assign mac_z = z_in;
 `endif

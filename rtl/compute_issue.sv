@@ -99,10 +99,22 @@ module compute_issue #(
                : (32'(in_c_i) - 32'(set_ct_i) * ROWS >= ROWS) ? 16'(ROWS)
                : 16'(32'(in_c_i) - 32'(set_ct_i) * ROWS);
   assign last_beat = (lane_q + 1 == lanes);
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_bank, mut_hang;
+  initial begin
+    mut_bank = $test$plusargs("MUT_BANK");  // k_tile 1 computes from bank 0
+    mut_hang = $test$plusargs("MUT_HANG");  // no beat is ever issued (the watchdog must fire)
+  end
+`endif
+`ifdef MUT_SELECT
+  assign waddr = ((set_kt_i[0] && !(mut_bank && set_kt_i == 16'd1)) ? 32'(WGT_WORDS) : 32'd0)
+               + (is_dw_i ? 32'(set_step_i) : 32'(set_step_i) * ROWS + 32'(lane_q));
+`else
   assign waddr = (set_kt_i[0] ? 32'(WGT_WORDS) : 32'd0)
                + (is_dw_i ? 32'(set_step_i) : 32'(set_step_i) * ROWS + 32'(lane_q));
-`ifdef MUT_HANG  // mutation test: the compute unit never issues a beat (the watchdog must fire)
-  assign mac_valid_o = 1'b0 && set_valid_i;
+`endif
+`ifdef MUT_SELECT
+  assign mac_valid_o = set_valid_i && wgt_ok && run_i && !mut_hang;
 `else
   assign mac_valid_o = set_valid_i && wgt_ok && run_i;
 `endif

@@ -134,6 +134,13 @@ module gather #(
   assign g_ct_eff = is_dw_i ? g_kt_q : g_ct_q;
   assign g_pop = set_pop_i && set_valid_o;
 
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_addr;
+  initial begin
+    mut_addr = $test$plusargs("MUT_ADDR");  // the activation address one word on
+  end
+`endif
+
   // the input-row load that holds row iy of the step's channel tile, and the pass's loads
   logic [31:0] row_base, rows_all;
   assign row_base = is_dw_i ? 32'(g_kt_q) * 32'(in_h_i) : '0;
@@ -158,8 +165,8 @@ module gather #(
     assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_i})) && (ix >= 0) && (ix < $signed({2'b0, in_w_i}));
     assign cq_wait[q] = cq_inb[q] && row_base + 32'(iy[15:0]) >= act_rows_i && act_rows_i != rows_all;
     // the input's word address: [c_tile][y][x] (hexgen's input layout, docs/memory-map.md)
-`ifdef MUT_ADDR  // mutation test: an off-by-one in the activation address
-    assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_i) + 32'(iy[15:0])) * 32'(in_w_i) + 32'(ix[15:0]) + 32'd1;
+`ifdef MUT_SELECT
+    assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_i) + 32'(iy[15:0])) * 32'(in_w_i) + 32'(ix[15:0]) + 32'(mut_addr);
 `else
     assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_i) + 32'(iy[15:0])) * 32'(in_w_i) + 32'(ix[15:0]);
 `endif

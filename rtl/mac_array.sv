@@ -138,6 +138,12 @@ module mac_array #(
   // ---------------------------------------------------------------- cells (stages 2, 3)
   logic [COLS*ROWS*32-1:0] bank_flat;
 
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_pe;
+  initial begin
+    mut_pe = $test$plusargs("MUT_PE");  // the cell at row 1, column 2 adds nothing
+  end
+`endif
   for (genvar c = 0; c < COLS; c++) begin : g_col
     logic [ROWS*32-1:0] bank_q;
 
@@ -147,7 +153,11 @@ module mac_array #(
 
       assign w17 = {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]};
       assign d17 = {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
+`ifdef MUT_SELECT
+      assign p_d = (mut_pe && r == 1 && c == 2) ? 17'sd0 : w17 * d17;
+`else
       assign p_d = w17 * d17;  // |p| <= 255 * 128: fits 17 bits signed
+`endif
       assign sum = (first_q2 ? 32'sd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
 
       always_ff @(posedge clk_i) begin

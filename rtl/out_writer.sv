@@ -108,10 +108,19 @@ module out_writer #(
 
   // the loader's source word: the FIFO's head
   logic [WORD_BITS-1:0] w_src_data;
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_lane;
+  initial begin
+    mut_lane = $test$plusargs("MUT_LANE");  // lanes 0 and 1 of every word exchanged
+  end
+`endif
 `ifdef MUT_ZBIT  // mutation test (tests/test_faults_sim.py): the word's top bit driven z
   assign w_src_data = {1'bz, of_mem[of_rd_q][WORD_BITS-2:0]};
 `elsif MUT_UNDRIVEN  // mutation test (tests/test_faults_sim.py): the word's top bit driven by nothing
   assign w_src_data[WORD_BITS-2:0] = of_mem[of_rd_q][WORD_BITS-2:0];
+`elsif MUT_SELECT
+  assign w_src_data = mut_lane ? {of_mem[of_rd_q][WORD_BITS-1:16], of_mem[of_rd_q][7:0], of_mem[of_rd_q][15:8]}
+                              : of_mem[of_rd_q];
 `else
   assign w_src_data = of_mem[of_rd_q];
 `endif

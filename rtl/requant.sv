@@ -79,6 +79,14 @@ module requant #(
 
   // Per-beat fields travel with the beat.
   logic [7:0] z_q1, lo_q1, hi_q1, z_q2, lo_q2, hi_q2, z_q3, lo_q3, hi_q3;
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_clamp, mut_m0, mut_round;
+  initial begin
+    mut_round = $test$plusargs("MUT_ROUND");  // the rounding bit one place too low
+    mut_clamp = $test$plusargs("MUT_CLAMP");  // a value clamped up to lo comes out as lo + 1
+    mut_m0 = $test$plusargs("MUT_M0");  // M0 halved
+  end
+`endif
 
   always_ff @(posedge clk_i) begin
     if (en1) begin
@@ -128,7 +136,11 @@ module requant #(
       if (en1) begin
         sum_q1 <= sum_d;
         ovf_q1 <= ovf_d;
+`ifdef MUT_SELECT
+        m0_q1  <= mut_m0 ? {1'b0, in_m0_i[l*31+1 +: 30]} : in_m0_i[l*31 +: 31];
+`else
         m0_q1  <= in_m0_i[l*31 +: 31];
+`endif
         n_q1   <= in_n_i[l*6 +: 6];
       end
     end
@@ -150,8 +162,9 @@ module requant #(
     // stage 3: rounding shift. p + 2^(n-1) stays below 2^63 for every in-contract input:
     // max (2^31-1)^2 + 2^62 < 2^63, min -2^31 (2^31-1) + 2^0 > -2^63.
     logic signed [63:0] rnd, shr_d, shr_q3;
-`ifdef MUT_ROUND  // mutation test (tests/test_engine.py): the rounding bit one place too low
-    assign rnd = (n_q2 < 6'd2) ? 64'sd0 : (64'sd1 <<< (n_q2 - 6'd2));
+`ifdef MUT_SELECT
+    assign rnd = mut_round ? ((n_q2 < 6'd2) ? 64'sd0 : (64'sd1 <<< (n_q2 - 6'd2)))
+                           : ((n_q2 == 6'd0) ? 64'sd0 : (64'sd1 <<< (n_q2 - 6'd1)));
 `else
     assign rnd = (n_q2 == 6'd0) ? 64'sd0 : (64'sd1 <<< (n_q2 - 6'd1));
 `endif
@@ -170,7 +183,11 @@ module requant #(
     assign y65 = {shr_q3[63], shr_q3} + $signed({57'b0, z_q3});
     assign lo65 = $signed({57'b0, lo_q3});
     assign hi65 = $signed({57'b0, hi_q3});
+`ifdef MUT_SELECT
+    assign ylo = (y65 < lo65) ? lo65 + 65'(mut_clamp) : y65;
+`else
     assign ylo = (y65 < lo65) ? lo65 : y65;
+`endif
     assign y_d = (ylo > hi65) ? hi_q3 : ylo[7:0];
 
     always_ff @(posedge clk_i) begin

@@ -147,12 +147,19 @@ module vec_unit #(
   assign pixel_last = c_q + 1 == ct_i && oy_q + 1 == out_h_i && ox_q + 1 == out_w_i;
 
   // ---------------------------------------------------------------- read requests
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_vec_hang;
+  initial begin
+    mut_vec_hang = $test$plusargs("MUT_VEC_HANG");  // the unit never requests a read
+  end
+`endif
+
   always_comb begin
     req_valid_o = 1'b0;
     req_addr_o = '0;
     req_len_o = '0;
-`ifdef MUT_VEC_HANG  // mutation test (tests/test_engine.py): the unit never requests a read
-    if (1'b0) begin
+`ifdef MUT_SELECT
+    if (st_q == VReqA && is_add && !mut_vec_hang) begin
 `else
     if (st_q == VReqA && is_add) begin
 `endif

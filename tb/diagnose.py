@@ -25,6 +25,10 @@ from numpy.typing import NDArray
 IntArray = NDArray[np.int64]
 #: a hypothesis is reported when it explains at least this fraction of the wrong elements
 REPORT_FRACTION = 0.5
+#: the order of findings that explain as many elements, most specific first
+SPECIFIC = ("xz", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
+            "channel_permutation", "never_written", "equals_input", "equals_previous", "offset_per_channel",
+            "factor_per_channel", "clamp", "lsb")
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,8 @@ def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Conte
     found: list[Finding] = []
     for h in (_xz, _shift, _input_shift, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp):
         found += [f for f in h(e, g, wrong, n, ctx) if f.fraction >= REPORT_FRACTION]
-    found.sort(key=lambda f: -f.explained)
+    # most explaining first; on a tie the more specific cause (one LSB last: many faults are that small)
+    found.sort(key=lambda f: (-f.explained, SPECIFIC.index(f.kind) if f.kind in SPECIFIC else len(SPECIFIC)))
     return found + _confined(e, wrong, n, ctx)
 
 

@@ -50,7 +50,8 @@ def bench_addr_w(words: int) -> int:
 def build_accel(sim: str, *, waves: bool = False, defines: tuple[str, ...] = (), hw: str | None = None,
                 addr_w: int = ADDR_W) -> Path:
     """Build (or reuse, tb.sim.build) the layer bench for `sim`; one build serves every layer of
-    every model. `defines` (e.g. MUT_ROUND) build a deliberately broken variant for the mutation tests.
+    every model. `defines` build a variant for the mutation tests (MUT_SELECT: faults chosen at run time by
+    plusargs, e.g. +MUT_ROUND; MUT_ZBIT, MUT_UNDRIVEN: faults a Verilator build must refuse).
     `hw` names the hardware description (hexgen.hw preset or path.json): its sizes are the
     build's parameters (those of the default preset are the RTL's own defaults, rtl/accel_hw.svh).
 
@@ -211,7 +212,7 @@ def run(
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
-    reset_each_layer: bool = True, hw: str | None = None,
+    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
     status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
@@ -219,7 +220,8 @@ def run(
     chain > 0: instead feed the RTL's own outputs forward through the whole network for `chain`
     test images (golden runs the layers the RTL does not) and return one result per image.
     xcheck (default: on for Verilator without waves): run the layers a second time under another
-    random-initialisation seed (_x_merge). pokes and csr_overrides are test hooks."""
+    random-initialisation seed (_x_merge). pokes, csr_overrides and plusargs (given to the simulator,
+    e.g. +MUT_LANE for a MUT_SELECT build) are test hooks."""
     require_checkout()
     if sim not in ("verilator", "icarus"):
         raise SimError(f"--sim {sim!r}: verilator or icarus")
@@ -241,6 +243,7 @@ def run(
         return _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves, mem_stall=mem_stall,
                        mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
                        watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
+                       plusargs=plusargs,
                        xcheck=(sim == "verilator" and not waves) if xcheck is None else xcheck)
 
 
@@ -248,7 +251,7 @@ def _run_in(
     rdir: Path, *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
     mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
     watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
-    reset_each_layer: bool = True, hw: str | None = None,
+    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (),
 ) -> list[dict[str, Any]]:
     t0 = time.time()
     print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
@@ -287,7 +290,7 @@ def _run_in(
     }
     apply_simulator_env()
     seeds = (2 * seed + 1, 2 * seed + 2)
-    plus = xrand_plusargs(seeds[0]) if sim == "verilator" else []
+    plus = (xrand_plusargs(seeds[0]) if sim == "verilator" else []) + list(plusargs)
     if sim == "icarus" and waves:
         plus.append(f"+dumpfile_path={rdir / (TOP + '.fst')}")
     if chain:
@@ -304,7 +307,7 @@ def _run_in(
         res = []
     if xcheck and sim == "verilator":
         again = [r["layer"] for r in res if r["status"] == "PASS"]
-        res2 = _simulate(sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]), waves) if again else []
+        res2 = _simulate(sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(plusargs), waves) if again else []
         res = _x_merge(res, res2, seeds)
     for r in res:
         l = by_name[r["layer"]]

@@ -137,28 +137,9 @@ def test_user_model_with_unsupported_layers_names_them(tmp_path: Path):
         assert "not on the accelerator (golden ran them)" in r["problem"] and "conv2" in r["problem"], r
 
 
-@pytest.mark.parametrize("mutation, kind", [("MUT_ADDR", "input_shift"), ("MUT_ZP", "offset_per_channel"),
-                                            ("MUT_ROUND", "lsb")])
-def test_mutated_rtl_is_caught_and_diagnosed_as_its_kind(mutation: str, kind: str):
-    """The bench can catch bugs: each deliberately broken build fails the layer, naming what is
-    wrong, and the classifier (tb.diagnose) names the fault's own kind as its first finding,
-    explaining (nearly) every wrong element: the activation address one word off, a wrong zero
-    point (a constant accumulator offset per channel), the rounding constant one place too low."""
-    res = layer_sim.run(layers=["conv1"], sim="icarus", model="mobilenetv2", seed=0, defines=(mutation,),
-                        run_tag=f"-{mutation.lower()}")
-    assert res[0]["status"] == "FAIL", _explain(res)
-    assert res[0]["mismatches"] > 0 and "expected" in res[0]["report"]
-    assert "rerun: " not in res[0]["report"] and res[0]["rerun"].startswith("make sim LAYER=conv1")
-    found = res[0]["diagnosis"]
-    assert found and found[0]["kind"] == kind and found[0]["explained"] >= 0.95 * found[0]["wrong"], res[0]["report"]
-    assert "diagnosis:" in res[0]["report"]
-    if kind == "lsb":  # a rounding fault is not taken for a zero point
-        assert "offset_per_channel" not in [f["kind"] for f in found], res[0]["report"]
-
-
 def test_watchdog_stops_a_hung_engine_and_names_its_state():
-    res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_HANG",),
-                        run_tag="-hang", watchdog_cycles=3000)
+    res = layer_sim.run(layers=["fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_HANG",), run_tag="-hang", watchdog_cycles=3000)
     assert res[0]["status"] == "FAIL"
     assert "watchdog: no done after 3000 cycles; engine state StRun" in res[0]["reason"]
     # UNITS: the compute unit never takes a beat, so the gather sits on a full register set
@@ -166,8 +147,8 @@ def test_watchdog_stops_a_hung_engine_and_names_its_state():
 
 
 def test_watchdog_names_a_hung_vector_unit():
-    res = layer_sim.run(layers=["add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_VEC_HANG",),
-                        run_tag="-vechang", watchdog_cycles=2000)
+    res = layer_sim.run(layers=["add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_VEC_HANG",), run_tag="-vechang", watchdog_cycles=2000)
     assert res[0]["status"] == "FAIL"
     assert "watchdog: no done after 2000 cycles; engine state StRun" in res[0]["reason"], res[0]["reason"]
     assert "vector unit busy" in res[0]["reason"] and "gather active" not in res[0]["reason"], res[0]["reason"]

@@ -252,7 +252,7 @@ def test_unsupported_module_in_make_sim_is_one_line(tmp_path: Path, body: str, s
 
 
 def test_rerun_command_keeps_the_memory_stall():
-    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_ADDR",),
+    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",), plusargs=("+MUT_ADDR",),
                         mem_stall=3, run_tag="-mut_addr-stall")
     assert res[0]["status"] == "FAIL"
     assert "MEM_STALL=3" in res[0]["rerun"], res[0]["rerun"]

@@ -1,0 +1,54 @@
+"""Real RTL faults, each caught and diagnosed as its own kind (tb.diagnose, issue 12 item 1).
+
+One Icarus build with MUT_SELECT carries every fault; a plusarg (+MUT_<name>) switches one on
+for a run (rtl/*.sv, `ifdef MUT_SELECT`). Each run fails the layer, and the classifier's first
+finding is the fault's kind, explaining (nearly) every wrong element. The faults that a Verilator
+build must refuse (MUT_ZBIT, MUT_UNDRIVEN: X/Z) are compile-time variants in tests/test_faults_sim.py,
+which checks their diagnosis (kind "xz") too.
+"""
+from __future__ import annotations
+
+import pytest
+
+from tb import layer_sim
+
+#: fault -> (layer, the kind the classifier must name first, what the fault is)
+FAULTS = {
+    "ADDR": ("conv1", "input_shift", "the activation address one word on (gather)"),
+    "ZP": ("conv1", "offset_per_channel", "the zero point plus one reaches the MAC array (accel_top)"),
+    "ROUND": ("conv1", "lsb", "the rounding constant one place too low (requant)"),
+    "CLAMP": ("conv1", "clamp", "a value clamped up to lo comes out as lo + 1 (requant)"),
+    "M0": ("conv1", "factor_per_channel", "M0 halved (requant)"),
+    "LANE": ("conv1", "lane_swap", "lanes 0 and 1 of every output word exchanged (out_writer)"),
+    "PE": ("conv1", "pe_row", "the MAC cell at row 1, column 2 adds nothing (mac_array)"),
+    "BANK": ("conv1", "k_tile", "k_tile 1 computes from weight bank 0 (compute_issue)"),
+}
+
+
+@pytest.mark.parametrize("fault", list(FAULTS))
+def test_rtl_fault_is_caught_and_diagnosed_as_its_kind(fault: str) -> None:
+    layer, kind, what = FAULTS[fault]
+    res = layer_sim.run(layers=[layer], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=(f"+MUT_{fault}",), run_tag=f"-mut_{fault.lower()}")
+    r = res[0]
+    assert r["status"] == "FAIL" and r["mismatches"] > 0, (what, r.get("reason"))
+    assert "rerun: " not in r["report"] and r["rerun"].startswith(f"make sim LAYER={layer}")
+    found = r["diagnosis"]
+    assert found and "diagnosis:" in r["report"], (what, r["report"])
+    first = found[0]
+    if kind == "pe_row":  # a cell is one row and one column: both confinements, nothing else first
+        assert {f["kind"] for f in found[:2]} == {"pe_row", "pe_column"}, (what, r["report"])
+        assert "row 1" in r["report"] and "column 2" in r["report"], r["report"]
+    else:
+        assert first["kind"] == kind, (what, r["report"])
+    assert first["explained"] >= 0.95 * first["wrong"], (what, r["report"])
+    if kind == "lsb":  # a rounding fault is not taken for a zero point or an M0
+        assert not {"offset_per_channel", "factor_per_channel"} & {f["kind"] for f in found}, r["report"]
+
+
+def test_without_a_plusarg_the_fault_build_passes() -> None:
+    """The MUT_SELECT build with no fault switched on is the engine: a layer passes on it (so each
+    failure above is its fault's, not the build's)."""
+    res = layer_sim.run(layers=["conv1", "add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        run_tag="-mut_none")
+    assert [r["status"] for r in res] == ["PASS", "PASS"], layer_sim.table(res)
