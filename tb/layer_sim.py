@@ -90,7 +90,18 @@ def accel_build_args(sim: str, *, waves: bool = False, defines: tuple[str, ...] 
 def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:
     """The RTL's own parameter checks (accel_top's initial block), run before a build: Icarus
     elaborates accel_top with these sizes (about a second) and a refusal becomes one error line
-    naming the preset, instead of a simulation that stops at time 0."""
+    naming the preset, instead of a simulation that stops at time 0. Once per sizes and process."""
+    key = (hw, tuple(sorted(sizes.items())))
+    if key in _ACCEPTED:
+        return
+    _refuse_parameters(hw, sizes)
+    _ACCEPTED.add(key)
+
+
+_ACCEPTED: set[tuple[str, tuple[tuple[str, int], ...]]] = set()
+
+
+def _refuse_parameters(hw: str, sizes: dict[str, int]) -> None:
     import subprocess
 
     from tb.sim import ACCEL_RTL
@@ -235,7 +246,11 @@ def run(
         raise SimError(f"--chain {chain}: the number of images must be >= 1")
     from hexgen.hw import DEFAULT, load_hw
 
-    load_hw(hw)  # an unknown preset or a bad file: one line before anything runs
+    cfg = load_hw(hw)  # an unknown preset or a bad file: one line before anything runs
+    if hw and hw != DEFAULT:  # and sizes the engine refuses, before golden and hexgen run
+        from hexgen.hw import rtl_parameters
+
+        refuse_parameters(hw, rtl_parameters(cfg))
     tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
     if hw and hw != DEFAULT:
         tag += "-hw_" + Path(hw).stem
