@@ -41,6 +41,7 @@ class Requant:
     z_out: int
     lo: int
     hi: int
+    bias: IntArray | None = None  # [C] the bias term inside acc
 
 
 @dataclass
@@ -399,6 +400,74 @@ def _confined(e: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> li
     return out
 
 
+# ---- where it happened ------------------------------------------------------------------------------
+NEVER = 0xFFFFFFFF  # the bench's write-cycle record of a word the port never wrote
+
+
+def locate(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context,
+           wcycle: NDArray[np.integer] | None = None, limit: int = 8) -> list[dict[str, int | None]]:
+    """The first wrong elements (raster order per channel) with where they belong: k_tile and
+    MAC-array row, pixel tile and MAC-array column, output memory word and lane (hexgen's layout),
+    and the cycle since the start at which the memory port wrote that word (the bench's record;
+    None: never written)."""
+    e, g = _as3(expected), _as3(got)
+    wrong = e != g
+    if ctx.xz is not None:
+        wrong = wrong | _as3(ctx.xz).astype(bool)
+    W = e.shape[2]
+    out: list[dict[str, int | None]] = []
+    for c, y, x in np.argwhere(wrong)[:limit]:
+        p = int(y) * W + int(x)
+        word = int(ctx.word[c, y, x]) if ctx.word is not None else None
+        cyc = int(wcycle[word]) if wcycle is not None and word is not None else None
+        out.append({"c": int(c), "y": int(y), "x": int(x), "expected": int(e[c, y, x]), "got": int(g[c, y, x]),
+                    "k_tile": int(c) // ctx.rows, "pe_row": int(c) % ctx.rows, "pixel_tile": p // ctx.cols,
+                    "pe_col": p % ctx.cols, "word": word, "lane": int(ctx.lane[c, y, x]) if ctx.lane is not None else None,
+                    "cycle": None if cyc is None or cyc == NEVER else cyc, "written": cyc is None or cyc != NEVER})
+    return out
+
+
+def location_table(rows: list[dict[str, int | None]]) -> str:
+    if not rows:
+        return ""
+    head = "  where (c, y, x)     expected  got  k_tile  PE row  pixel tile  PE col    word  lane  written at cycle"
+    lines = [head]
+    for r in rows:
+        cyc = "never" if not r["written"] else ("-" if r["cycle"] is None else f"{r['cycle']:,}")
+        word = "-" if r["word"] is None else str(r["word"])
+        lane = "-" if r["lane"] is None else str(r["lane"])
+        lines.append(f"  {str((r['c'], r['y'], r['x'])):18s} {r['expected']:>8d} {r['got']:>4d} {r['k_tile']:>7d} "
+                     f"{r['pe_row']:>7d} {r['pixel_tile']:>11d} {r['pe_col']:>7d} {word:>7s} {lane:>5s}  {cyc}")
+    return "\n".join(lines)
+
+
+def requant_stages(ctx: Context, c: int, y: int, x: int, got: int) -> str:
+    """Golden's requantiser stages for one element beside the RTL's value. The bench observes the
+    RTL's output only; from it follows the range of accumulators that give it with golden's M0,
+    n, z_out and clamp (the first stage golden and the RTL can differ in)."""
+    rq = ctx.requant
+    if rq is None:
+        return ""
+    acc, m0, n = int(rq.acc[c, y, x]), int(rq.m0[c]), int(rq.n[c])
+    prod = acc * m0
+    shifted = (prod + (1 << (n - 1))) >> n
+    y_out = min(max(shifted + rq.z_out, rq.lo), rq.hi)
+    bias = f"   (bias term {int(rq.bias[c]):,})" if rq.bias is not None else ""
+    stages = [("accumulator, bias included", f"{acc:,}{bias}"), (f"x M0 = {m0:,}", f"{prod:,}"),
+              (f"+ 2^{n - 1}, >> {n}", f"{shifted:,}"), (f"+ z_out = {rq.z_out}", f"{shifted + rq.z_out:,}"),
+              (f"clamp to [{rq.lo}, {rq.hi}]", f"{y_out}   RTL: {got}")]
+    lines = [f"  requantizer stages of ({c}, {y}, {x}), golden (the bench observes the RTL's output only):"]
+    lines += [f"    {label:<30s}{value}" for label, value in stages]
+    lo_b, hi_b = _acc_bounds(np.array([[[got]]], np.int64), Requant(np.array([[[acc]]]), np.array([m0]), np.array([n]),
+                                                                    rq.z_out, rq.lo, rq.hi))
+    a_lo, a_hi = int(-((-int(lo_b.item())) // m0)) if m0 else 0, int(int(hi_b.item()) // m0) if m0 else 0
+    if m0 and a_lo <= a_hi:
+        rng = (f"at most {a_hi:,}" if got <= rq.lo else f"at least {a_lo:,}" if got >= rq.hi else f"{a_lo:,}..{a_hi:,}")
+        lines.append(f"    with golden's M0, n, z_out and clamp, the RTL's {got} needs an accumulator of {rng} "
+                     f"(golden's: {acc:,}): the accumulator differs, or one of those fields")
+    return "\n".join(lines)
+
+
 # ---- the context of a layer of a memory image ------------------------------------------------------
 def image_context(image_dir: str, net_pkl: str, layer: str) -> tuple[IntArray, Context]:
     """Golden's output of `layer` and the context to diagnose it with, from the memory image the
@@ -430,7 +499,7 @@ def image_context(image_dir: str, net_pkl: str, layer: str) -> tuple[IntArray, C
             acc = g.accumulate(x.astype(np.uint8))[0]
             r = g.requant
             ctx.requant = Requant(_as3(np.asarray(acc, np.int64)), np.asarray(r.m0, np.int64), np.asarray(r.n, np.int64),
-                                  r.z_out, r.lo, r.hi)
+                                  r.z_out, r.lo, r.hi, np.asarray(g.bias.term, np.int64))
             shape = x.shape[1:]
             ctx.recompute = lambda xin: _as3(g.forward([np.asarray(xin, np.int64).reshape(1, *shape).astype(np.uint8)])[0])
     if prev is not None and (prev, "expected") in rb.arrays:

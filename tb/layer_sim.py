@@ -181,7 +181,7 @@ def _diagnose(r: dict[str, Any], cdir: Path) -> None:
     report and kept as data (r["diagnosis"]: kind, explained, wrong, text)."""
     import numpy as np
 
-    from tb.diagnose import diagnose, image_context
+    from tb.diagnose import diagnose, image_context, locate, location_table, requant_stages
     from tb.diagnose import report as diagnosis_report
 
     expected, ctx = image_context(str(cdir / "image"), str(cdir / "net.pkl"), r["layer"])
@@ -190,7 +190,14 @@ def _diagnose(r: dict[str, Any], cdir: Path) -> None:
         ctx.xz = np.isin(ctx.word, r["xz_words"])
     found = diagnose(expected, got, ctx)
     r["diagnosis"] = [{"kind": f.kind, "explained": f.explained, "wrong": f.wrong, "text": f.text} for f in found]
-    r["report"] = (r.get("report") or f"{r['layer']}: {r.get('reason', '')}") + "\n" + diagnosis_report(found)
+    wcycle = np.load(r["wcycle_file"]) if r.get("wcycle_file") else None
+    where = locate(expected, got, ctx, wcycle)
+    r["where"] = where
+    parts = [r.get("report") or f"{r['layer']}: {r.get('reason', '')}", diagnosis_report(found), location_table(where)]
+    if where:
+        w0 = where[0]
+        parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"])))  # type: ignore[arg-type]
+    r["report"] = "\n".join(p for p in parts if p)
 
 
 def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, seeds: tuple[int, int]) -> list[dict[str, Any]]:

@@ -56,6 +56,7 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.mem_seed_i.value = int(job.get("seed", 1)) or 1
     dut.xfer_first_i.value = 0
     dut.xfer_dump_i.value = 0
+    dut.xfer_cycles_i.value = 0
     dut.xfer_load_i.value = 0
     dut.xfer_last_i.value = 0
     dut.watchdog_cycles_i.value = 0
@@ -66,18 +67,20 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.mem_cfg_load_i.value = 0
 
 
-async def read_words(dut: Any, base: int, n: int, xfer_file: str) -> tuple[list[int], list[str], list[int]]:
+async def read_words(dut: Any, base: int, n: int, xfer_file: str, *, cycles: bool = False) -> tuple[list[int], list[str], list[int]]:
     """n words from the external memory model, through one $writememh of the bench (tb/hdl/accel_tb.sv);
-    X/Z words are reported (text, and their offsets from base), never read as 0."""
+    X/Z words are reported (text, and their offsets from base), never read as 0. cycles: instead of
+    the words, the cycle (since the start) at which each was last written (all ones: never)."""
     if n == 0:
         return [], [], []
     path = Path(xfer_file)
     path.unlink(missing_ok=True)
+    port = dut.xfer_cycles_i if cycles else dut.xfer_dump_i
     dut.xfer_first_i.value = base
     dut.xfer_last_i.value = base + n - 1
-    dut.xfer_dump_i.value = 1
+    port.value = 1
     await RisingEdge(dut.clk)
-    dut.xfer_dump_i.value = 0
+    port.value = 0
     await ReadOnly()  # the edge's always blocks, the dump among them, have run
     lines = [t for t in (line.strip() for line in path.read_text().splitlines()) if t and not t.startswith(("//", "@"))]
     if len(lines) != n:
@@ -189,7 +192,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     if not m.ok or bad:  # what the RTL wrote, for the diagnosis (tb.diagnose, run by tb.layer_sim)
         got_file = Path(job["results"]).with_name(f"{name}.got.npy")
         np.save(got_file, np.asarray(got[0], np.int64))
-        result.update(got_file=str(got_file), xz_words=bad_at)
+        # and when the port wrote each output word (cycles since the start), recorded by the bench's Verilog
+        wcycle, _, _ = await read_words(dut, info["base_word"], info["words"], job["xfer_file"], cycles=True)
+        cycle_file = Path(job["results"]).with_name(f"{name}.wcycle.npy")
+        np.save(cycle_file, np.asarray(wcycle, np.int64))
+        result.update(got_file=str(got_file), wcycle_file=str(cycle_file), xz_words=bad_at)
     if bad:  # X/Z words were decoded as 0 above; they fail the layer whatever they compared as
         result.update(status="FAIL", reason=f"X/Z in {len(bad)} output word(s): " + "; ".join(bad[:3]))
         result["report"] = result["report"] + "\n  X/Z words (read as 0 above): " + "; ".join(bad[:10])

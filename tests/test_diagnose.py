@@ -204,3 +204,42 @@ def test_random_damage_is_not_explained(layer):
     found = diagnose(y, g, ctx(rq))
     assert not found or found[0].fraction < 0.9, report(found)
     assert "no single simple cause" in report([])
+
+
+def test_locate_maps_wrong_elements_to_tiles_cells_words_and_write_cycles(layer):
+    """k_tile / PE row from the channel, pixel tile / PE column from the raster pixel, word and lane
+    from the context's layout arrays, the write cycle from the bench's record (all ones: never)."""
+    from tb.diagnose import NEVER, locate, location_table
+
+    _, y, rq = layer
+    C, H, W = y.shape
+    word = np.arange(y.size).reshape(y.shape) // 3  # stand-in layout arrays for the test
+    lane = np.arange(y.size).reshape(y.shape) % 3
+    wcycle = np.arange(word.max() + 1) * 10
+    wcycle[word[9, 3, 5]] = NEVER
+    g = y.copy()
+    g[9, 3, 5] ^= 1
+    g[17, 0, 11] ^= 1
+    rows = locate(y, g, ctx(rq, word=word, lane=lane), wcycle)
+    assert [(r["c"], r["y"], r["x"]) for r in rows] == [(9, 3, 5), (17, 0, 11)]
+    a, b = rows
+    assert (a["k_tile"], a["pe_row"], a["pixel_tile"], a["pe_col"]) == (1, 1, (3 * W + 5) // COLS, (3 * W + 5) % COLS)
+    assert (a["word"], a["lane"], a["written"], a["cycle"]) == (word[9, 3, 5], lane[9, 3, 5], False, None)
+    assert (b["k_tile"], b["pe_row"], b["pixel_tile"], b["pe_col"]) == (2, 1, 1, 3)
+    assert b["cycle"] == 10 * word[17, 0, 11] and b["written"]
+    text = location_table(rows)
+    assert "never" in text and f"{10 * word[17, 0, 11]:,}" in text
+
+
+def test_requant_stages_show_golden_and_the_accumulators_the_rtl_value_needs(layer):
+    from tb.diagnose import requant_stages
+
+    _, y, rq = layer
+    c, yy, xx = 5, 4, 6
+    text = requant_stages(ctx(rq), c, yy, xx, int(y[c, yy, xx]) + 3)
+    acc = int(rq.acc[c, yy, xx])
+    assert f"{acc:,}" in text and f"{acc * int(rq.m0[c]):,}" in text and f"RTL: {int(y[c, yy, xx]) + 3}" in text
+    # the accumulator range the RTL's value needs lies above golden's (the value is 3 higher)
+    need = text.rsplit("needs an accumulator of ", 1)[1].split(" ")[0]
+    lo_acc = int(need.split("..")[0].replace(",", ""))
+    assert lo_acc > acc, text

@@ -44,6 +44,15 @@ def test_rtl_fault_is_caught_and_diagnosed_as_its_kind(fault: str) -> None:
     assert first["explained"] >= 0.95 * first["wrong"], (what, r["report"])
     if kind == "lsb":  # a rounding fault is not taken for a zero point or an M0
         assert not {"offset_per_channel", "factor_per_channel"} & {f["kind"] for f in found}, r["report"]
+    # where: the first wrong elements with their tiles, cell, word and the cycle the port wrote it
+    # (the bench's Verilog record), inside the layer's run; the requantizer stages of the first
+    where = r["where"]
+    assert where and all(w["written"] and 0 < w["cycle"] < r["cycles"] for w in where), (what, r["report"])
+    assert "written at cycle" in r["report"] and "requantizer stages of" in r["report"], r["report"]
+    if kind == "pe_row":
+        assert all((w["pe_row"], w["pe_col"]) == (1, 2) for w in where), r["report"]
+    if kind == "k_tile":
+        assert all(w["k_tile"] == 1 for w in where), r["report"]
 
 
 def test_without_a_plusarg_the_fault_build_passes() -> None:

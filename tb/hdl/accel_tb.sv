@@ -41,7 +41,10 @@ module accel_tb #(
     // +XFER_FILE= names ($writememh: X and Z stay visible as x and z digits); with xfer_load_i,
     // they are read from it ($readmemh: chained runs write a layer's input, the RTL output of its
     // producer, this way)
+    // xfer_cycles_i dumps, for the same words, the cycle (since the start) each was last written
+    // through the memory port: where a wrong output word was written (docs/engine.md, diagnosis)
     input  logic              xfer_dump_i,
+    input  logic              xfer_cycles_i,
     input  logic              xfer_load_i,
     input  logic [ADDR_W-1:0] xfer_first_i,
     input  logic [ADDR_W-1:0] xfer_last_i,
@@ -108,6 +111,7 @@ module accel_tb #(
   end
   always @(posedge clk) begin
     if (xfer_dump_i) $writememh(xfer_file, u_mem.mem, xfer_first_i, xfer_last_i);
+    if (xfer_cycles_i) $writememh(xfer_file, wr_cycle, xfer_first_i, xfer_last_i);
     if (xfer_load_i) $readmemh(xfer_file, u_mem.mem, xfer_first_i, xfer_last_i);
   end
 
@@ -118,6 +122,15 @@ module accel_tb #(
     else if (wd_cnt_q != 32'hffffffff) wd_cnt_q <= wd_cnt_q + 32'd1;
   end
   assign watchdog_o = watchdog_cycles_i != 0 && wd_cnt_q >= watchdog_cycles_i;
+
+  // the cycle, counted from the layer's start (the watchdog's counter), at which each word was
+  // last written through the memory port; all ones for a word the port never wrote
+  logic [31:0] wr_cycle [1 << ADDR_W];
+  initial for (int i = 0; i < (1 << ADDR_W); i++) wr_cycle[i] = '1;
+  always @(posedge clk) begin
+    if (u_mem.w_fire) wr_cycle[u_mem.w_beat_addr] <= wd_cnt_q;
+  end
+
   assign finished_o = done_o || error_o || watchdog_o;
 
   logic unused;
