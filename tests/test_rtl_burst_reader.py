@@ -9,7 +9,9 @@ pytestmark = pytest.mark.sim
 PLUSARGS = ["+MEM_INIT=mem_init.hex"]
 
 
-@pytest.mark.parametrize("simulator", sim.SIMS)
+# Verilator in the slow suite: the memory-port units run on Verilator in every fast layer test of
+# the engine (tests/test_engine.py), and make test's three minutes do not hold another build.
+@pytest.mark.parametrize("simulator", [pytest.param(s, marks=pytest.mark.slow) if s == "verilator" else s for s in sim.SIMS])
 def test_burst_reader(simulator: str) -> None:
     sim.run("burst_reader", simulator, "tb.test_burst_reader", testcase="test_back_to_back", plusargs=PLUSARGS,
             extra_env={"BR_RERUN_K": "not sweep"})

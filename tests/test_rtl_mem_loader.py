@@ -9,7 +9,9 @@ pytestmark = pytest.mark.sim
 PLUSARGS = ["+MEM_INIT=mem_init.hex", "+MEM_DUMP=mem_dump.hex"]
 
 
-@pytest.mark.parametrize("simulator", sim.SIMS)
+# Verilator in the slow suite: the memory-port units run on Verilator in every fast layer test of
+# the engine (tests/test_engine.py), and make test's three minutes do not hold another build.
+@pytest.mark.parametrize("simulator", [pytest.param(s, marks=pytest.mark.slow) if s == "verilator" else s for s in sim.SIMS])
 @pytest.mark.parametrize("case", ["test_random_reads", "test_random_writes"])
 def test_mem_loader(simulator: str, case: str) -> None:
     sim.run("mem_loader", simulator, "tb.test_mem_loader", testcase=case, plusargs=PLUSARGS)

@@ -12,6 +12,9 @@ SIZES = {"w64": {"ADDR_W": 18, "WORD_BITS": 64, "MAX_BURST": 16}, "w32": {"ADDR_
 CASES = [("icarus", "w64"), ("icarus", "w32"), ("verilator", "w64")]
 
 
-@pytest.mark.parametrize("simulator, size", CASES, ids=[f"{s}-{z}" for s, z in CASES])
+# Verilator in the slow suite: the memory-port units run on Verilator in every fast layer test of
+# the engine (tests/test_engine.py), and make test's three minutes do not hold another build.
+@pytest.mark.parametrize("simulator, size", [pytest.param(s, z, marks=pytest.mark.slow) if s == "verilator" else (s, z)
+                                             for s, z in CASES], ids=[f"{s}-{z}" for s, z in CASES])
 def test_out_writer(simulator: str, size: str) -> None:
     sim.run("out_writer", simulator, "tb.test_out_writer", parameters=SIZES[size], run_name=size)
