@@ -62,14 +62,16 @@ golden: $(STAMP)
 models: $(STAMP)
 	$(PY) -m golden models
 
+# --dist worksteal: an idle worker takes tests queued on the other (the long simulator tests
+# otherwise leave one core idle at the end; measured 172 s -> 161 s on a clean clone)
 test: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -q
+	$(PY) -m pytest -n $(JOBS) --dist worksteal -q
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -q -m "not sim and not slow"
 
 test-slow: $(STAMP)
-	$(PY) -m pytest -n $(JOBS) -q -m slow -o addopts=""
+	$(PY) -m pytest -n $(JOBS) --dist worksteal -q -m slow -o addopts=""
 
 typecheck: $(STAMP)
 	$(PY) -m mypy
