@@ -230,7 +230,7 @@ def run(
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
-    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (),
+    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
 ) -> list[dict[str, Any]]:
     """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
     status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
@@ -238,7 +238,8 @@ def run(
     chain > 0: instead feed the RTL's own outputs forward through the whole network for `chain`
     test images (golden runs the layers the RTL does not) and return one result per image.
     xcheck (default: on for Verilator without waves): run the layers a second time under another
-    random-initialisation seed (_x_merge). pokes, csr_overrides and plusargs (given to the simulator,
+    random-initialisation seed (_x_merge). record: keep every layer's output and write cycles
+    (r["got_file"], r["wcycle_file"]), not only a failing one's (tb.sim_both). pokes, csr_overrides and plusargs (given to the simulator,
     e.g. +MUT_LANE for a MUT_SELECT build) are test hooks."""
     require_checkout()
     if sim not in ("verilator", "icarus"):
@@ -265,7 +266,7 @@ def run(
         return _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves, mem_stall=mem_stall,
                        mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
                        watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
-                       plusargs=plusargs,
+                       plusargs=plusargs, record=record,
                        xcheck=(sim == "verilator" and not waves) if xcheck is None else xcheck)
 
 
@@ -273,7 +274,7 @@ def _run_in(
     rdir: Path, *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
     mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
     watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
-    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (),
+    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
 ) -> list[dict[str, Any]]:
     t0 = time.time()
     print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
@@ -306,7 +307,7 @@ def _run_in(
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
         "csr_overrides": csr_overrides or {}, "pokes": pokes or {},
-        "watchdog_cycles": watchdog_cycles, "reset_each_layer": reset_each_layer,
+        "watchdog_cycles": watchdog_cycles, "reset_each_layer": reset_each_layer, "record_all": record,
         "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
         "chain": {"images": chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if chain else None,
     }
@@ -481,7 +482,8 @@ def _list_layers(model: str, hw: str | None) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="python -m tb.layer_sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layer", default="", help="comma-separated layer names (default: every conv/fc layer)")
-    p.add_argument("--sim", default=os.environ.get("SIM") or "verilator", choices=["verilator", "icarus"])
+    p.add_argument("--sim", default=os.environ.get("SIM") or "verilator", choices=["verilator", "icarus", "both"],
+                   help="both: each layer on Icarus and on Verilator, outputs and cycles compared (tb.sim_both)")
     p.add_argument("--model", default="mobilenetv2")
     p.add_argument("--seed", type=int, default=0, help="test image index (and memory stall seed), >= 0")
     p.add_argument("--waves", action="store_true")
@@ -501,6 +503,10 @@ def main(argv: list[str] | None = None) -> int:
     layers = [s for s in a.layer.split(",") if s] or None
     if a.chain:
         return main_chain(a)
+    if a.sim == "both":
+        from tb.sim_both import main_both
+
+        return main_both(a, layers)
     res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
               mem_latency=a.mem_latency, hw=a.hw)
     golden_only = []

@@ -189,7 +189,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         result.update(status="FAIL", reason="padding lanes of the output region do not hold z_out: " + problems[0][1])
     if not m.ok:
         result["reason"] = f"{m.wrong} of {m.total} outputs wrong"
-    if not m.ok or bad:  # what the RTL wrote, for the diagnosis (tb.diagnose, run by tb.layer_sim)
+    if not m.ok or bad or job.get("record_all"):  # what the RTL wrote: the diagnosis (tb.diagnose), SIM=both (tb.sim_both)
         got_file = Path(job["results"]).with_name(f"{name}.got.npy")
         np.save(got_file, np.asarray(got[0], np.int64))
         # and when the port wrote each output word (cycles since the start), recorded by the bench's Verilog
