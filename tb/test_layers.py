@@ -57,6 +57,7 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.xfer_first_i.value = 0
     dut.xfer_dump_i.value = 0
     dut.xfer_cycles_i.value = 0
+    dut.xfer_clear_i.value = 0
     dut.xfer_load_i.value = 0
     dut.xfer_last_i.value = 0
     dut.watchdog_cycles_i.value = 0
@@ -147,6 +148,13 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     # is stopped, a slow one is not. A job may set its own bound (the watchdog test does).
     limit_cycles = int(job.get("watchdog_cycles") or 50 * (macs // 64 + words) + 20_000)
     dut.watchdog_cycles_i.value = limit_cycles
+    # the output region's write-cycle record starts at "never written" (tb/hdl/accel_tb.sv wr_cycle)
+    out_info = rb.segment_info(name, "output")
+    dut.xfer_first_i.value = out_info["base_word"]
+    dut.xfer_last_i.value = out_info["base_word"] + max(out_info["words"], 1) - 1
+    dut.xfer_clear_i.value = 1
+    await RisingEdge(dut.clk)
+    dut.xfer_clear_i.value = 0
     t0 = time.perf_counter()
     await write_csr(dut, "CTRL", 1)
     # one trigger: done, error or the bench's watchdog (tb/hdl/accel_tb.sv) ends the wait

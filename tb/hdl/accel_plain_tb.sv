@@ -35,7 +35,7 @@ module accel_plain_tb #(
       .csr_we_i(csr_we), .csr_addr_i(csr_addr), .csr_wdata_i(csr_wdata), .csr_rdata_o(csr_rdata),
       .busy_o(busy), .done_o(done), .error_o(error), .state_o(state),
       .mem_load_i(1'b0), .mem_cfg_load_i(1'b0), .mem_latency_i(16'd8), .mem_stall_i(8'd0), .mem_seed_i(32'd1),
-      .xfer_dump_i(1'b0), .xfer_cycles_i(1'b0), .xfer_load_i(1'b0), .xfer_first_i({ADDR_W{1'b0}}),
+      .xfer_dump_i(1'b0), .xfer_cycles_i(1'b0), .xfer_clear_i(1'b0), .xfer_load_i(1'b0), .xfer_first_i({ADDR_W{1'b0}}),
       .xfer_last_i({ADDR_W{1'b0}}),
       .watchdog_cycles_i(32'd0), .watchdog_o(watchdog), .finished_o(finished)
   );

@@ -45,6 +45,7 @@ module accel_tb #(
     // through the memory port: where a wrong output word was written (docs/engine.md, diagnosis)
     input  logic              xfer_dump_i,
     input  logic              xfer_cycles_i,
+    input  logic              xfer_clear_i,
     input  logic              xfer_load_i,
     input  logic [ADDR_W-1:0] xfer_first_i,
     input  logic [ADDR_W-1:0] xfer_last_i,
@@ -124,11 +125,16 @@ module accel_tb #(
   assign watchdog_o = watchdog_cycles_i != 0 && wd_cnt_q >= watchdog_cycles_i;
 
   // the cycle, counted from the layer's start (the watchdog's counter), at which each word was
-  // last written through the memory port; all ones for a word the port never wrote
+  // last written through the memory port; all ones for a word the port did not write since the
+  // bench cleared it (xfer_clear_i: words xfer_first_i .. xfer_last_i, before a layer starts; a
+  // clear of the output region only, not a loop over the whole memory at time 0 of every run)
   logic [31:0] wr_cycle [1 << ADDR_W];
-  initial for (int i = 0; i < (1 << ADDR_W); i++) wr_cycle[i] = '1;
   always @(posedge clk) begin
-    if (u_mem.w_fire) wr_cycle[u_mem.w_beat_addr] <= wd_cnt_q;
+    if (xfer_clear_i) begin
+      for (int i = int'(xfer_first_i); i <= int'(xfer_last_i); i++) wr_cycle[ADDR_W'(i)] <= '1;
+    end else if (u_mem.w_fire) begin
+      wr_cycle[u_mem.w_beat_addr] <= wd_cnt_q;
+    end
   end
 
   assign finished_o = done_o || error_o || watchdog_o;
