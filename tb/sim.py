@@ -256,9 +256,11 @@ def build(
         waves = os.environ.get("WAVES", "0") == "1"
     key = _stamp(sim, top, [*sources, *BENCH_DEPS.get(block, [])], params, [*args, f"waves={waves}"])
     stamp = bdir / ".stamp"
-    # One global lock: at most one simulator build at a time on the machine (two cores), and no
-    # two processes ever replace the same directory at once.
-    with _locked(BUILD / ".build.lock"):
+    # One lock per simulator: at most one Verilator build at a time on the machine (two cores; a
+    # build runs make -j), and no two processes ever replace the same directory at once. An Icarus
+    # build (under a second, one process) does not wait behind a Verilator build: in a fresh
+    # make test, tests waited up to 15 s on the one global lock for a build of a fraction of a second.
+    with _locked(BUILD / f".build-{sim}.lock"):
         clean_leftovers(bdir.parent)
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
