@@ -1,7 +1,8 @@
 """Real RTL faults, each caught and diagnosed as its own kind (tb.diagnose, issue 12 item 1).
 
 One Icarus build with MUT_SELECT carries every fault; a plusarg (+MUT_<name>) switches one on
-for a run (rtl/*.sv, `ifdef MUT_SELECT`). Each run fails the layer, and the classifier's first
+for a run (rtl/*.sv, `ifdef MUT_SELECT`); ADDR, ZP and ROUND run in make test, the other five in
+make test-slow (make test's three minutes). Each run fails the layer, and the classifier's first
 finding is the fault's kind, explaining (nearly) every wrong element. The faults that a Verilator
 build must refuse (MUT_ZBIT, MUT_UNDRIVEN: X/Z) are compile-time variants in tests/test_faults_sim.py,
 which checks their diagnosis (kind "xz") too.
@@ -25,7 +26,11 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("fault", list(FAULTS))
+#: the faults make test runs (the engine's original three); the others run in make test-slow
+FAST = ("ADDR", "ZP", "ROUND")
+
+
+@pytest.mark.parametrize("fault", [f if f in FAST else pytest.param(f, marks=pytest.mark.slow) for f in FAULTS])
 def test_rtl_fault_is_caught_and_diagnosed_as_its_kind(fault: str) -> None:
     layer, kind, what = FAULTS[fault]
     res = layer_sim.run(layers=[layer], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),

@@ -125,9 +125,10 @@ def test_rtl_defaults_are_generated_from_the_description():
 @pytest.mark.parametrize("hw", ["tiny", "edge"])
 def test_presets_with_other_array_sizes_run_the_representative_layers(hw: str):
     """4 rows x 8 columns with 32-bit words (a record spans two words) and 16x16 with 128-bit words
-    (two records a word): the stem, a depthwise stride-2 layer, a residual add, the global pool and
-    the fc layer bit-exact on Icarus. The whole model on Verilator for both: the slow suite."""
-    names = ["conv1", "conv5", "add2", "pool1", "fc1"]
+    (two records a word): the stem, a depthwise stride-2 layer (tiny), a residual add, the global
+    pool and the fc layer bit-exact on Icarus. The whole model on Verilator for both: the slow suite."""
+    # conv5 (depthwise, stride 2) at tiny only: at 16x16 Icarus takes 2.7 s on its 403 cycles
+    names = ["conv1", "conv5", "add2", "pool1", "fc1"] if hw == "tiny" else ["conv1", "add2", "pool1", "fc1"]
     res = layer_sim.run(layers=names, sim="icarus", model="mobilenetv2", seed=0, hw=hw)
     assert [r["status"] for r in res] == ["PASS"] * len(names), layer_sim.table(res)
     assert all(f"HW={hw}" in r["rerun"] for r in res)

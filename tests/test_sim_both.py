@@ -24,6 +24,7 @@ def test_both_simulators_agree_on_the_engine() -> None:
     assert "fc2      PASS" in r.stdout and "DIFFER" not in r.stdout
 
 
+@pytest.mark.slow  # two more simulator runs; the fast tests cover the CLI and the comparison
 def test_a_timing_difference_names_the_first_word_written_at_another_cycle() -> None:
     """The same layers, run with memory stalls on one side only: the outputs agree, the cycle
     counts do not, and the report names the earliest output word written at another cycle."""
