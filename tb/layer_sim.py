@@ -198,6 +198,10 @@ def _diagnose(r: dict[str, Any], cdir: Path) -> None:
         w0 = where[0]
         parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"])))  # type: ignore[arg-type]
     r["report"] = "\n".join(p for p in parts if p)
+    from tb.bundle import write_bundle
+
+    shape = np.load(r["got_file"]).shape  # the output's own shape ([C] for fc)
+    r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(shape), got.reshape(shape), ctx.layer_input, wcycle))
 
 
 def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, seeds: tuple[int, int]) -> list[dict[str, Any]]:
@@ -524,6 +528,8 @@ def main(argv: list[str] | None = None) -> int:
         if r.get("report") and r.get("mismatches"):
             print(r["report"])
         print(f"  artifacts kept in {r['run_dir']}" + (f"; waves: {r['waves']}" if r.get("waves") else ""))
+        if r.get("bundle"):
+            print(f"  failure bundle (report.md, expected / got / input .npy, segments): {r['bundle']}")
         print(f"  rerun: {r['rerun']}")
     status, line = verdict(res)
     print(f"\n{line}")

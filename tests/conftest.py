@@ -37,3 +37,15 @@ def quantized_model(name: str) -> Quantized:
 @pytest.fixture(scope="session")
 def shipped():
     return quantized_model
+
+
+@pytest.fixture(autouse=True)
+def _record_failure_bundles(record_property):
+    """A failure bundle (tb/bundle.py) written during a test is named in pytest's JUnit XML
+    (property failure_bundle), so CI output leads to it."""
+    from tb import bundle
+
+    bundle.WRITTEN.clear()
+    yield
+    for path in bundle.WRITTEN:
+        record_property("failure_bundle", path)

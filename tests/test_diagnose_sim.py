@@ -66,3 +66,30 @@ def test_without_a_plusarg_the_fault_build_passes() -> None:
     res = layer_sim.run(layers=["conv1", "add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
                         run_tag="-mut_none")
     assert [r["status"] for r in res] == ["PASS", "PASS"], layer_sim.table(res)
+
+
+def test_a_failing_layer_leaves_a_bundle() -> None:
+    """build/failures/<run>/<layer>/: report.md (diagnosis, where, rerun), expected / got / input
+    / wcycle .npy and the layer's segment files; got.npy is what the RTL wrote (it differs from
+    expected.npy where the report says)."""
+    import json
+    from pathlib import Path
+
+    import numpy as np
+
+    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_ROUND",), run_tag="-mut_round-bundle")
+    r = res[0]
+    b = Path(r["bundle"])
+    assert b.parts[-2:] == (Path(r["run_dir"]).name, "conv3") and b.parent.parent.name == "failures", b
+    report = (b / "report.md").read_text()
+    assert "diagnosis:" in report and "written at cycle" in report and r["rerun"] in report, report
+    e, g = np.load(b / "expected.npy"), np.load(b / "got.npy")
+    assert e.shape == g.shape and int((e != g).sum()) == r["mismatches"]
+    mm = json.loads((Path(r["image_dir"]) / "memory_map.json").read_text())
+    seg = {s["segment"]: s for s in mm["segments"] if s["layer"] == "conv3"}
+    layer = next(l for l in mm["layers"] if l["name"] == "conv3")
+    assert list(np.load(b / "input.npy").shape) == list(layer["descriptor"]["in_shape"])
+    assert np.load(b / "wcycle.npy").size == seg["output"]["words"]
+    assert sorted(p.name for p in (b / "segments").iterdir()) == sorted(
+        f"conv3.{s}.memh" for s in ("weights", "bias", "scale", "input", "expected", "output")), list((b / "segments").iterdir())

@@ -1,0 +1,57 @@
+"""The failure bundle of a failing layer (issue 12 item 4, in part): one folder with what it takes
+to look at the failure without rerunning it.
+
+    build/failures/<run>/<layer>/
+        report.md        the verdict, the wrong elements, the diagnosis (tb.diagnose), where they
+                         belong, the requantizer stages, the rerun command, the files below
+        expected.npy     golden's output ([C, H, W]; fc: [C])
+        got.npy          what the RTL wrote, decoded with the same layout
+        input.npy        the layer's input, as the memory image holds it (conv / fc layers)
+        wcycle.npy       per output word, the cycle since the start the memory port wrote it
+                         (all ones: never; the bench's Verilog record)
+        segments/        the layer's memory-image segment files (.memh), as hexgen wrote them
+
+<run> is the run folder's name (model, hardware description, simulator, seed). The bundle is
+written in place: files of the same names are replaced, nothing else in the folder is touched.
+Not yet in it: the heat map of wrong elements and the waveform with its save file (a WAVES run
+names its waveform in report.md).
+"""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+FAILURES = Path(__file__).resolve().parent.parent / "build" / "failures"
+#: bundles written by this process since the list was last cleared (tests/conftest.py records them
+#: in pytest's JUnit XML)
+WRITTEN: list[str] = []
+
+
+def write_bundle(r: dict[str, Any], image_dir: Path, expected: np.ndarray, got: np.ndarray,
+                 layer_input: np.ndarray | None, wcycle: np.ndarray | None) -> Path:
+    out = FAILURES / Path(r["run_dir"]).name / r["layer"]
+    (out / "segments").mkdir(parents=True, exist_ok=True)
+    arrays = {"expected": expected, "got": got, "input": layer_input, "wcycle": wcycle}
+    files = []
+    for name, a in arrays.items():
+        if a is not None:
+            np.save(out / f"{name}.npy", np.asarray(a))
+            files.append(f"{name}.npy")
+    import json
+
+    mm = json.loads((image_dir / "memory_map.json").read_text())
+    for s in mm["segments"]:
+        if s["layer"] == r["layer"] and (image_dir / s["file"]).is_file():
+            shutil.copy2(image_dir / s["file"], out / "segments" / s["file"])
+            files.append(f"segments/{s['file']}")
+    lines = [f"# {r['layer']}: {r['status']}", "", f"{r.get('reason', '')}", "", "```", r.get("report", ""), "```", "",
+             f"Rerun: `{r['rerun']}`", "", f"Run folder: `{r['run_dir']}`; memory image: `{image_dir}`"]
+    if r.get("waves"):
+        lines.append(f"Waveform: `{r['waves']}`")
+    lines += ["", "Files: " + ", ".join(f"`{f}`" for f in files), ""]
+    (out / "report.md").write_text("\n".join(lines))
+    WRITTEN.append(str(out))
+    return out
