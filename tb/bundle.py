@@ -9,12 +9,12 @@ to look at the failure without rerunning it.
         input.npy        the layer's input, as the memory image holds it (conv / fc layers)
         wcycle.npy       per output word, the cycle since the start the memory port wrote it
                          (all ones: never; the bench's Verilog record)
+        heatmap.png      |got - expected| per channel (the first 64), one small image each
         segments/        the layer's memory-image segment files (.memh), as hexgen wrote them
 
 <run> is the run folder's name (model, hardware description, simulator, seed). The bundle is
 written in place: files of the same names are replaced, nothing else in the folder is touched.
-Not yet in it: the heat map of wrong elements and the waveform with its save file (a WAVES run
-names its waveform in report.md).
+Not yet in it: the waveform with its save file (a WAVES run names its waveform in report.md).
 """
 from __future__ import annotations
 
@@ -47,6 +47,8 @@ def write_bundle(r: dict[str, Any], image_dir: Path, expected: np.ndarray, got: 
         if s["layer"] == r["layer"] and (image_dir / s["file"]).is_file():
             shutil.copy2(image_dir / s["file"], out / "segments" / s["file"])
             files.append(f"segments/{s['file']}")
+    if heat_map(expected, got, out / "heatmap.png", f"{r['layer']}: |RTL - golden| per output channel"):
+        files.append("heatmap.png")
     lines = [f"# {r['layer']}: {r['status']}", "", f"{r.get('reason', '')}", "", "```", r.get("report", ""), "```", "",
              f"Rerun: `{r['rerun']}`", "", f"Run folder: `{r['run_dir']}`; memory image: `{image_dir}`"]
     if r.get("waves"):
@@ -55,3 +57,36 @@ def write_bundle(r: dict[str, Any], image_dir: Path, expected: np.ndarray, got: 
     (out / "report.md").write_text("\n".join(lines))
     WRITTEN.append(str(out))
     return out
+
+
+def heat_map(expected: np.ndarray, got: np.ndarray, path: Path, title: str, most: int = 64) -> bool:
+    """|got - expected| of each output channel as a small image (rows x columns of the output;
+    an fc output as one row of channels), the first `most` channels in a grid. False when
+    matplotlib is missing (the rest of the bundle is still written)."""
+    try:
+        import matplotlib
+
+        matplotlib.use("Agg")
+        import matplotlib.pyplot as plt
+    except ImportError:
+        return False
+    d = np.abs(np.asarray(got, np.int64) - np.asarray(expected, np.int64))
+    if d.ndim == 1:  # fc: one image of the channels
+        d = d.reshape(1, 1, -1)
+    n = min(d.shape[0], most)
+    cols = int(np.ceil(np.sqrt(n)))
+    rows = -(-n // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(1.6 * cols, 1.6 * rows + 0.6), squeeze=False)
+    vmax = max(int(d.max()), 1)
+    for i, ax in enumerate(axes.flat):
+        ax.set_xticks([])
+        ax.set_yticks([])
+        if i < n:
+            ax.imshow(d[i], cmap="magma", vmin=0, vmax=vmax, interpolation="nearest")
+            ax.set_title(f"c{i}: {int((d[i] > 0).sum())}", fontsize=7)
+        else:
+            ax.axis("off")
+    fig.suptitle(f"{title}\n(max {vmax}; above each: channel, wrong elements)", fontsize=8)
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return True

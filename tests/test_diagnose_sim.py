@@ -91,5 +91,7 @@ def test_a_failing_layer_leaves_a_bundle() -> None:
     layer = next(l for l in mm["layers"] if l["name"] == "conv3")
     assert list(np.load(b / "input.npy").shape) == list(layer["descriptor"]["in_shape"])
     assert np.load(b / "wcycle.npy").size == seg["output"]["words"]
+    png = (b / "heatmap.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 1000 and "heatmap.png" in report
     assert sorted(p.name for p in (b / "segments").iterdir()) == sorted(
         f"conv3.{s}.memh" for s in ("weights", "bias", "scale", "input", "expected", "output")), list((b / "segments").iterdir())
