@@ -11,8 +11,9 @@ wrong elements it explains, in plain words:
 Geometry (which k_tile, pixel tile, MAC-array row and column, memory word and lane an element
 belongs to) comes from the array size and from hexgen's output layout (`untile` of storage
 positions), never from a formula of its own. Pure functions, no simulator: tb.layer_sim calls
-`diagnose` on a failing layer; tests/test_diagnose.py on synthetic faults, tests/test_engine.py on
-real RTL faults (MUT_* builds).
+`diagnose` on a failing layer (through tb/failure.py, which adds where each wrong element belongs
+and reads the context from the memory image); tests/test_diagnose.py on synthetic faults,
+tests/test_diagnose_sim.py on real RTL faults (the MUT_SELECT build).
 """
 from __future__ import annotations
 
@@ -76,7 +77,8 @@ class Finding:
         return f"{self.text} ({self.explained} of {self.wrong} wrong elements)"
 
 
-def _as3(a: NDArray[np.integer]) -> IntArray:
+def as_chw(a: NDArray[np.integer]) -> IntArray:
+    """An output as int64 [C, H, W] (an fc output [C] as [C, 1, 1])."""
     a = np.asarray(a, np.int64)
     return a.reshape(a.shape[0], 1, 1) if a.ndim == 1 else a
 
@@ -84,10 +86,10 @@ def _as3(a: NDArray[np.integer]) -> IntArray:
 def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context) -> list[Finding]:
     """The hypotheses that explain at least REPORT_FRACTION of the wrong elements (confinements:
     all of them), most explaining first. Empty when nothing is wrong or nothing fits."""
-    e, g = _as3(expected), _as3(got)
+    e, g = as_chw(expected), as_chw(got)
     wrong = e != g
     if ctx.xz is not None:
-        wrong = wrong | _as3(ctx.xz).astype(bool)
+        wrong = wrong | as_chw(ctx.xz).astype(bool)
     n = int(wrong.sum())
     if not n:
         return []
@@ -109,7 +111,7 @@ def report(findings: list[Finding], limit: int = 4) -> str:
 def _xz(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
     if ctx.xz is None or not np.any(ctx.xz):
         return []
-    xz = _as3(ctx.xz).astype(bool)
+    xz = as_chw(ctx.xz).astype(bool)
     words = len(np.unique(ctx.word[xz])) if ctx.word is not None else None
     where = f" in {words} output word(s)" if words is not None else ""
     return [Finding("xz", int((wrong & xz).sum()), n, f"X/Z read back{where}: a bit never driven or never reset")]
@@ -178,7 +180,7 @@ def _input_shift(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx
         if abs(d) >= H * W or (abs(d) == W and H < 2):
             continue
         xs = np.roll(x.reshape(C, -1), -d, axis=1).reshape(x.shape)
-        k = int((wrong & (g == _as3(ctx.recompute(xs)))).sum())
+        k = int((wrong & (g == as_chw(ctx.recompute(xs)))).sum())
         if k > best[0]:
             best = (k, d)
     k, d = best
@@ -246,9 +248,9 @@ def _equal_tensor(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ct
     for kind, t, what in (("never_written", ctx.initial, "the output region's contents before the run: memory never written"),
                           ("equals_input", ctx.layer_input, "the layer's input"),
                           ("equals_previous", ctx.previous, "the previous layer's output")):
-        if t is None or _as3(t).shape != e.shape:
+        if t is None or as_chw(t).shape != e.shape:
             continue
-        k = int((wrong & (g == _as3(t))).sum())
+        k = int((wrong & (g == as_chw(t))).sum())
         if k:
             out.append(Finding(kind, k, n, f"RTL values equal {what}"))
     return out
@@ -292,10 +294,11 @@ def _inside(e: IntArray, g: IntArray, ctx: Context) -> NDArray[np.bool_]:
     return (e > rq.lo) & (e < rq.hi) & (g > rq.lo) & (g < rq.hi)
 
 
-def _acc_bounds(g: IntArray, rq: Requant) -> tuple[IntArray, IntArray]:
+def acc_bounds(g: IntArray, rq: Requant) -> tuple[IntArray, IntArray]:
     """Per element, the range [L, H] of acc * M0 (acc: the accumulator the requantiser saw) that
     gives the RTL's value: y = ((acc M0 + 2^(n-1)) >> n) + z_out, clamped (a clamped value only
-    bounds one side)."""
+    bounds one side). The inverse of golden.arith.requantize; tests/test_diagnose.py checks the
+    two agree at both ends of every range."""
     n = rq.n.reshape(-1, 1, 1)
     step, half = np.left_shift(np.int64(1), n), np.left_shift(np.int64(1), n - 1)
     v = g - rq.z_out
@@ -316,7 +319,7 @@ def _offset(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Con
     frac: tuple[float, float] | None = None  # the offsets, in output LSBs, that every such channel allows
     for c in _per_channel(e, wrong):
         if rq is not None:
-            lo_b, hi_b = _acc_bounds(g[c:c + 1], Requant(rq.acc[c:c + 1], rq.m0[c:c + 1], rq.n[c:c + 1], rq.z_out, rq.lo, rq.hi))
+            lo_b, hi_b = acc_bounds(g[c:c + 1], Requant(rq.acc[c:c + 1], rq.m0[c:c + 1], rq.n[c:c + 1], rq.z_out, rq.lo, rq.hi))
             m0 = int(rq.m0[c])
             if m0 <= 0:
                 continue
@@ -356,7 +359,7 @@ def _factor(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Con
         return []
     k, shown = 0, []
     for c in _per_channel(e, wrong):
-        lo_b, hi_b = _acc_bounds(g[c:c + 1], Requant(rq.acc[c:c + 1], rq.m0[c:c + 1], rq.n[c:c + 1], rq.z_out, rq.lo, rq.hi))
+        lo_b, hi_b = acc_bounds(g[c:c + 1], Requant(rq.acc[c:c + 1], rq.m0[c:c + 1], rq.n[c:c + 1], rq.z_out, rq.lo, rq.hi))
         a, lb, hb = rq.acc[c].reshape(-1), lo_b.reshape(-1), hi_b.reshape(-1)
         pos, neg = a > 0, a < 0
         if pos.sum() + neg.sum() < 2:
@@ -398,110 +401,3 @@ def _confined(e: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> li
             out.append(Finding("word_range", n, n, f"confined to output memory words {int(words[0])}..{int(words[-1])} "
                                                    f"of {total} (one contiguous range)"))
     return out
-
-
-# ---- where it happened ------------------------------------------------------------------------------
-NEVER = 0xFFFFFFFF  # the bench's write-cycle record of a word the port never wrote
-
-
-def locate(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context,
-           wcycle: NDArray[np.integer] | None = None, limit: int = 8) -> list[dict[str, int | None]]:
-    """The first wrong elements (raster order per channel) with where they belong: k_tile and
-    MAC-array row, pixel tile and MAC-array column, output memory word and lane (hexgen's layout),
-    and the cycle since the start at which the memory port wrote that word (the bench's record;
-    None: never written)."""
-    e, g = _as3(expected), _as3(got)
-    wrong = e != g
-    if ctx.xz is not None:
-        wrong = wrong | _as3(ctx.xz).astype(bool)
-    W = e.shape[2]
-    out: list[dict[str, int | None]] = []
-    for c, y, x in np.argwhere(wrong)[:limit]:
-        p = int(y) * W + int(x)
-        word = int(ctx.word[c, y, x]) if ctx.word is not None else None
-        cyc = int(wcycle[word]) if wcycle is not None and word is not None else None
-        out.append({"c": int(c), "y": int(y), "x": int(x), "expected": int(e[c, y, x]), "got": int(g[c, y, x]),
-                    "k_tile": int(c) // ctx.rows, "pe_row": int(c) % ctx.rows, "pixel_tile": p // ctx.cols,
-                    "pe_col": p % ctx.cols, "word": word, "lane": int(ctx.lane[c, y, x]) if ctx.lane is not None else None,
-                    "cycle": None if cyc is None or cyc == NEVER else cyc, "written": cyc is None or cyc != NEVER})
-    return out
-
-
-def location_table(rows: list[dict[str, int | None]]) -> str:
-    if not rows:
-        return ""
-    head = "  where (c, y, x)     expected  got  k_tile  PE row  pixel tile  PE col    word  lane  written at cycle"
-    lines = [head]
-    for r in rows:
-        cyc = "never" if not r["written"] else ("-" if r["cycle"] is None else f"{r['cycle']:,}")
-        word = "-" if r["word"] is None else str(r["word"])
-        lane = "-" if r["lane"] is None else str(r["lane"])
-        lines.append(f"  {str((r['c'], r['y'], r['x'])):18s} {r['expected']:>8d} {r['got']:>4d} {r['k_tile']:>7d} "
-                     f"{r['pe_row']:>7d} {r['pixel_tile']:>11d} {r['pe_col']:>7d} {word:>7s} {lane:>5s}  {cyc}")
-    return "\n".join(lines)
-
-
-def requant_stages(ctx: Context, c: int, y: int, x: int, got: int) -> str:
-    """Golden's requantiser stages for one element beside the RTL's value. The bench observes the
-    RTL's output only; from it follows the range of accumulators that give it with golden's M0,
-    n, z_out and clamp (the first stage golden and the RTL can differ in)."""
-    rq = ctx.requant
-    if rq is None:
-        return ""
-    acc, m0, n = int(rq.acc[c, y, x]), int(rq.m0[c]), int(rq.n[c])
-    prod = acc * m0
-    shifted = (prod + (1 << (n - 1))) >> n
-    y_out = min(max(shifted + rq.z_out, rq.lo), rq.hi)
-    bias = f"   (bias term {int(rq.bias[c]):,})" if rq.bias is not None else ""
-    stages = [("accumulator, bias included", f"{acc:,}{bias}"), (f"x M0 = {m0:,}", f"{prod:,}"),
-              (f"+ 2^{n - 1}, >> {n}", f"{shifted:,}"), (f"+ z_out = {rq.z_out}", f"{shifted + rq.z_out:,}"),
-              (f"clamp to [{rq.lo}, {rq.hi}]", f"{y_out}   RTL: {got}")]
-    lines = [f"  requantizer stages of ({c}, {y}, {x}), golden (the bench observes the RTL's output only):"]
-    lines += [f"    {label:<30s}{value}" for label, value in stages]
-    lo_b, hi_b = _acc_bounds(np.array([[[got]]], np.int64), Requant(np.array([[[acc]]]), np.array([m0]), np.array([n]),
-                                                                    rq.z_out, rq.lo, rq.hi))
-    a_lo, a_hi = int(-((-int(lo_b.item())) // m0)) if m0 else 0, int(int(hi_b.item()) // m0) if m0 else 0
-    if m0 and a_lo <= a_hi:
-        rng = (f"at most {a_hi:,}" if got <= rq.lo else f"at least {a_lo:,}" if got >= rq.hi else f"{a_lo:,}..{a_hi:,}")
-        lines.append(f"    with golden's M0, n, z_out and clamp, the RTL's {got} needs an accumulator of {rng} "
-                     f"(golden's: {acc:,}): the accumulator differs, or one of those fields")
-    return "\n".join(lines)
-
-
-# ---- the context of a layer of a memory image ------------------------------------------------------
-def image_context(image_dir: str, net_pkl: str, layer: str) -> tuple[IntArray, Context]:
-    """Golden's output of `layer` and the context to diagnose it with, from the memory image the
-    bench ran (its input, expected and output segments, hexgen's output layout) and golden's
-    network (the layer's accumulators and requantiser fields, the previous layer)."""
-    import pickle
-    from pathlib import Path
-
-    from golden.layers import ConvLayer, LinearLayer
-    from hexgen.check import read_image
-    from hexgen.layout import untile
-
-    rb = read_image(image_dir, run_golden=False)
-    net = pickle.loads(Path(net_pkl).read_bytes())
-    lay = rb.layout(layer, "expected")
-    expected = _as3(rb[(layer, "expected")][0])
-    pos = untile(np.arange(lay.elements, dtype=np.int64), lay)[0]
-    per = max(1, lay.word_bits // lay.elem_bits)
-    names = [l.name for l in net.layers]
-    i = names.index(layer)
-    prev = names[i - 1] if i else None
-    ctx = Context(rows=rb.config.array_rows, cols=rb.config.array_cols,
-                  initial=_as3(rb[(layer, "output")][0]), word=_as3(pos // per), lane=_as3(pos % per))
-    if (layer, "input") in rb.arrays:
-        x = rb[(layer, "input")]
-        ctx.layer_input = _as3(x[0])
-        g = net.layers[i]
-        if isinstance(g, (ConvLayer, LinearLayer)):
-            acc = g.accumulate(x.astype(np.uint8))[0]
-            r = g.requant
-            ctx.requant = Requant(_as3(np.asarray(acc, np.int64)), np.asarray(r.m0, np.int64), np.asarray(r.n, np.int64),
-                                  r.z_out, r.lo, r.hi, np.asarray(g.bias.term, np.int64))
-            shape = x.shape[1:]
-            ctx.recompute = lambda xin: _as3(g.forward([np.asarray(xin, np.int64).reshape(1, *shape).astype(np.uint8)])[0])
-    if prev is not None and (prev, "expected") in rb.arrays:
-        ctx.previous = _as3(rb[(prev, "expected")][0])
-    return expected, ctx

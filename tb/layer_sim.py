@@ -176,34 +176,6 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
     return out
 
 
-def _diagnose(r: dict[str, Any], cdir: Path) -> None:
-    """The classifier's verdict on a failing layer's wrong elements (tb.diagnose), added to its
-    report and kept as data (r["diagnosis"]: kind, explained, wrong, text)."""
-    import numpy as np
-
-    from tb.diagnose import diagnose, image_context, locate, location_table, requant_stages
-    from tb.diagnose import report as diagnosis_report
-
-    expected, ctx = image_context(str(cdir / "image"), str(cdir / "net.pkl"), r["layer"])
-    got = np.load(r["got_file"]).reshape(expected.shape)
-    if r.get("xz_words") and ctx.word is not None:
-        ctx.xz = np.isin(ctx.word, r["xz_words"])
-    found = diagnose(expected, got, ctx)
-    r["diagnosis"] = [{"kind": f.kind, "explained": f.explained, "wrong": f.wrong, "text": f.text} for f in found]
-    wcycle = np.load(r["wcycle_file"]) if r.get("wcycle_file") else None
-    where = locate(expected, got, ctx, wcycle)
-    r["where"] = where
-    parts = [r.get("report") or f"{r['layer']}: {r.get('reason', '')}", diagnosis_report(found), location_table(where)]
-    if where:
-        w0 = where[0]
-        parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"])))  # type: ignore[arg-type]
-    r["report"] = "\n".join(p for p in parts if p)
-    from tb.bundle import write_bundle
-
-    shape = np.load(r["got_file"]).shape  # the output's own shape ([C] for fc)
-    r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(shape), got.reshape(shape), ctx.layer_input, wcycle))
-
-
 def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, seeds: tuple[int, int]) -> list[dict[str, Any]]:
     """A layer passes on Verilator only if it passes under both random-initialisation seeds with the
     same cycle count: otherwise some bit the result depends on was never driven or reset (an X on
@@ -352,8 +324,9 @@ def _run_in(
         r["rerun"] = rerun(r["layer"])
         r["run_dir"] = str(rdir)
         r["image_dir"] = str(cdir / "image")
-        if r["status"] == "FAIL" and r.get("got_file"):
-            _diagnose(r, cdir)
+    from tb.failure import diagnose_failures
+
+    diagnose_failures(res, cdir)  # failing layers: diagnosis, where, requantiser stages, bundle
     done = {r["layer"] for r in res}
     for n in to_run:
         if n not in done:

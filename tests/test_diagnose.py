@@ -209,7 +209,7 @@ def test_random_damage_is_not_explained(layer):
 def test_locate_maps_wrong_elements_to_tiles_cells_words_and_write_cycles(layer):
     """k_tile / PE row from the channel, pixel tile / PE column from the raster pixel, word and lane
     from the context's layout arrays, the write cycle from the bench's record (all ones: never)."""
-    from tb.diagnose import NEVER, locate, location_table
+    from tb.failure import NEVER, locate, location_table
 
     _, y, rq = layer
     C, H, W = y.shape
@@ -232,7 +232,7 @@ def test_locate_maps_wrong_elements_to_tiles_cells_words_and_write_cycles(layer)
 
 
 def test_requant_stages_show_golden_and_the_accumulators_the_rtl_value_needs(layer):
-    from tb.diagnose import requant_stages
+    from tb.failure import requant_stages
 
     _, y, rq = layer
     c, yy, xx = 5, 4, 6
@@ -243,3 +243,35 @@ def test_requant_stages_show_golden_and_the_accumulators_the_rtl_value_needs(lay
     need = text.rsplit("needs an accumulator of ", 1)[1].split(" ")[0]
     lo_acc = int(need.split("..")[0].replace(",", ""))
     assert lo_acc > acc, text
+
+
+def test_acc_bounds_invert_golden_requantize(layer):
+    """The classifier's inverse of the requantiser agrees with golden.arith.requantize: every
+    value's accumulator range gives that value at both ends, and one step outside it does not."""
+    from tb.diagnose import acc_bounds
+
+    _, y, rq = layer
+    lo_b, hi_b = acc_bounds(y, rq)
+    m0 = rq.m0.reshape(-1, 1, 1)
+    a_lo, a_hi = -((-lo_b) // m0), hi_b // m0
+    inside = (y > rq.lo) & (y < rq.hi)
+    assert inside.any()
+
+    def req(acc):
+        return arith.requantize(acc[None], m0=rq.m0, n=rq.n, z_out=rq.z_out, lo=rq.lo, hi=rq.hi)[0].astype(np.int64)
+
+    assert np.array_equal(req(np.where(inside, a_lo, rq.acc))[inside], y[inside])
+    assert np.array_equal(req(np.where(inside, a_hi, rq.acc))[inside], y[inside])
+    assert np.all(req(np.where(inside, a_lo - 1, rq.acc))[inside] == y[inside] - 1)
+    assert np.all(req(np.where(inside, a_hi + 1, rq.acc))[inside] == y[inside] + 1)
+    assert np.all((a_lo <= rq.acc) & (rq.acc <= a_hi))  # golden's own accumulator is inside its range
+
+
+def test_requant_stages_end_in_golden_requantize(layer):
+    from tb.failure import requant_stages
+
+    _, y, rq = layer
+    for c, yy, xx in ((0, 0, 0), (7, 5, 11), (23, 9, 3)):
+        text = requant_stages(ctx(rq), c, yy, xx, 0)
+        clamp_line = next(l for l in text.splitlines() if "clamp to" in l)
+        assert clamp_line.split()[-3] == str(int(y[c, yy, xx])), text  # "... <golden>   RTL: 0"
