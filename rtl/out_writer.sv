@@ -8,8 +8,9 @@
 // command over the whole region when the pass covers every output row ([k_tile][y][x] is
 // consecutive words), else one per k_tile (the band's rows of that k_tile's plane). A write burst is
 // requested only when all of its words wait in the FIFO, beyond those of bursts already
-// requested: the memory serves bursts in order, so a write burst at its head never waits for data
-// that depends on a read queued behind it (the reader shares the port). tb/test_out_writer.py
+// requested: a burst holds the memory's write side until its last word, and it then never holds
+// it waiting on the array (a memory that shares one in-order queue between reads and writes
+// could otherwise deadlock: the words would wait on reads queued behind the burst). tb/test_out_writer.py
 // checks the words, their addresses and that rule.
 module out_writer #(
     parameter int ADDR_W = 24,

@@ -4,7 +4,8 @@ Random output regions of random words fed with random gaps: one run (base, 1..30
 a band of a k_tile group writes, several runs of the same length a stride apart (gaps between
 them); the memory port's request and write-data sides take them with random ready. Checked:
 word i of run r lands once at base + r * stride + i, in order, nothing outside the runs; bursts
-of 1..MAX_BURST words inside one run; the port rule the engine's deadlock freedom rests on, a
+of 1..MAX_BURST words inside one run; the port rule that keeps the write side from waiting on the
+array (a burst holds the write channel until its last word), a
 write burst requested only when all its words are already in the unit (words in >= words
 requested, this burst included); written_o pulses once, after the last word; words_written_o
 counts the words. Environment:
