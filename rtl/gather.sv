@@ -134,10 +134,11 @@ module gather #(
   assign g_ct_eff = is_dw_i ? g_kt_q : g_ct_q;
   assign g_pop = set_pop_i && set_valid_o;
 
-`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
-  logic mut_addr;
+`ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py, test_budget_sim.py): faults chosen at run time
+  logic mut_addr, mut_gather_all;
   initial begin
     mut_addr = $test$plusargs("MUT_ADDR");  // the activation address one word on
+    mut_gather_all = $test$plusargs("MUT_GATHER_ALL");  // every read waits for the whole input (slow, right)
   end
 `endif
 
@@ -163,7 +164,11 @@ module gather #(
     assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_i})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, pad_left_i});
     assign cq_valid[q] = 32'(g_j_q) + q < 32'(g_cols);
     assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_i})) && (ix >= 0) && (ix < $signed({2'b0, in_w_i}));
+`ifdef MUT_SELECT
+    assign cq_wait[q] = cq_inb[q] && (mut_gather_all || row_base + 32'(iy[15:0]) >= act_rows_i) && act_rows_i != rows_all;
+`else
     assign cq_wait[q] = cq_inb[q] && row_base + 32'(iy[15:0]) >= act_rows_i && act_rows_i != rows_all;
+`endif
     // the input's word address: [c_tile][y][x] (hexgen's input layout, docs/memory-map.md)
 `ifdef MUT_SELECT
     assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_i) + 32'(iy[15:0])) * 32'(in_w_i) + 32'(ix[15:0]) + 32'(mut_addr);

@@ -90,7 +90,15 @@ module load_seq #(
   assign plane = 16'(32'(in_h_i) * 32'(in_w_i));
   assign bank_hi = kt_q[0];
   // weights of k_tile t wait until the compute unit is done with k_tile t - 2 (same bank)
+`ifdef MUT_SELECT  // mutation tests (tests/test_budget_sim.py): faults chosen at run time, +MUT_<name>
+  logic mut_wgt_wait;
+  initial begin
+    mut_wgt_wait = $test$plusargs("MUT_WGT_WAIT");  // k_tile t's weights wait for k_tile t - 1 (slow, right)
+  end
+  assign bank_wait_o = seg_q == SqWgt && 32'(kt_q) >= 32'(cfin_i) + (mut_wgt_wait ? 32'd1 : 32'd2);
+`else
   assign bank_wait_o = seg_q == SqWgt && 32'(kt_q) >= 32'(cfin_i) + 2;
+`endif
   assign cmd_valid_o = run_i && seg_q != SqDone && !bank_wait_o;
   assign seg_o = seg_q;
   assign wloaded_o = wloaded_q;

@@ -88,17 +88,6 @@ def label(model: str) -> str:
     return "bench_model" if model == BENCH_MODEL else model
 
 
-def array_bound(regs: dict[str, int], rows: int, cols: int, word_bits: int) -> int:
-    """Cycles the MAC array needs for a conv/fc layer with this dataflow (docs/engine.md): per
-    k_tile and pixel tile, one beat per real input channel and kernel position (depthwise: per
-    kernel position), or the tile's drained columns if more (the drain is double-buffered)."""
-    from hexgen.rules import register_needs
-
-    n = register_needs(regs, rows, word_bits)
-    beats = regs["KH"] * regs["KW"] * (1 if n.depthwise else regs["IN_C"])
-    return n.kt_out * sum(max(beats, min(cols, n.npix - p0)) for p0 in range(0, n.npix, cols))
-
-
 def kind_table(res: list[dict[str, object]], macs_per_cycle: int, bounds: dict[str, int] | None = None) -> str:
     """Cycles, MACs and utilisation summed per layer kind; with `bounds` (layer -> cycles the array
     or the port's busier channel needs at least), the bound and the utilisation it allows."""
@@ -156,13 +145,15 @@ def whole_network(model: str, hw: str) -> None:
     # the bound: the array's cycles for this dataflow, or the words the layer moved on the busier
     # port channel (one word a cycle each), whichever is more
     regs = {e["name"]: descriptor_registers(e["descriptor"]) for e in mm["layers"]}
-    bounds = {str(r["layer"]): max(array_bound(regs[str(r["layer"])], cfg.array_rows, cfg.array_cols, cfg.word_bits),
+    from hexgen.cycles import layer_budget
+
+    bounds = {str(r["layer"]): max(layer_budget(regs[str(r["layer"])], cfg).array,
                                    int(r["words_read"]), int(r["words_written"]))  # type: ignore[call-overload]
               for r in res if r["golden_macs"]}
     print(kind_table(res, cfg.array_rows * cfg.array_cols, bounds))
-    print("bound: the cycles the MAC array needs with this dataflow (one beat per real input channel and kernel\n"
-          "position per pixel tile, or its drained columns), or the words moved on the busier memory channel,\n"
-          "whichever is more, per layer")
+    print("bound: the cycles the MAC array needs with this dataflow (hexgen.cycles: one beat per real input channel\n"
+          "and kernel position per pixel tile, or the gather's cycles, or its drained columns), or the words moved\n"
+          "on the busier memory channel, whichever is more, per layer; the budget (the whole model) is in make sim")
 
 
 def main() -> int:

@@ -278,6 +278,9 @@ def _run_in(
     if addr_w > MAX_ADDR_W:
         raise SimError(f"the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory "
                        f"holds at most {1 << MAX_ADDR_W}")
+    from hexgen.hw import load_hw
+
+    cfg = load_hw(hw)
     bdir = build_accel(sim, waves=waves, defines=defines, hw=hw, addr_w=addr_w)
     job = {
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
@@ -327,6 +330,12 @@ def _run_in(
     from tb.failure import diagnose_failures
 
     diagnose_failures(res, cdir)  # failing layers: diagnosis, where, requantiser stages, bundle
+    from tb.budget import check_budget
+
+    entries = {e["name"]: e for e in mm["layers"]}
+    for r in res:  # a layer run with its CSRs overridden runs another dataflow than its plan's
+        if r["layer"] not in (csr_overrides or {}):
+            check_budget(r, entries[r["layer"]], cfg, mem_latency=mem_latency, mem_stall=mem_stall)
     done = {r["layer"] for r in res}
     for n in to_run:
         if n not in done:
@@ -419,13 +428,17 @@ def _pct(v: float | None, width: int, digits: int) -> str:
 
 
 def table(res: list[dict[str, Any]], net_golden_only: list[str] | None = None) -> str:
-    head = f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'MACs':>10s} {'util':>6s} {'rd':>5s} {'wr':>5s}"
+    head = (f"{'layer':8s} {'kind':10s} {'shape':24s} {'result':6s} {'wrong':>7s} {'cycles':>9s} {'budget':>9s} {'vs':>5s} "
+            f"{'MACs':>10s} {'util':>6s} {'rd':>5s} {'wr':>5s}")
     lines = [head, "-" * len(head)]
     for r in res:
         cycles = f"{r['cycles']:>9,}" if r.get("cycles") is not None and r["status"] != "UNSUPP" else f"{'-':>9s}"
+        # the cycle model's budget (tb.budget) and the measured cycles against it
+        budget = f"{r['budget']:>9,}" if r.get("budget") else f"{'-':>9s}"
+        vs = f"{r['budget_ratio'] - 1:>+5.0%}" if r.get("budget_ratio") else f"{'-':>5s}"
         lines.append(
             f"{r['layer']:8s} {r.get('kind', ''):10s} {r.get('shape', ''):24s} {r['status']:6s} "
-            f"{r.get('mismatches', '-')!s:>7s} {cycles} {r.get('golden_macs', 0):>10,} "
+            f"{r.get('mismatches', '-')!s:>7s} {cycles} {budget} {vs} {r.get('golden_macs', 0):>10,} "
             f"{_pct(r.get('utilisation'), 6, 1)} {_pct(r.get('port_rd'), 5, 0)} {_pct(r.get('port_wr'), 5, 0)}"
         )
     if net_golden_only:

@@ -33,6 +33,10 @@ def test_default_model_every_layer_on_verilator():
     res = layer_sim.run(layers=None, sim="verilator", model="mobilenetv2", seed=0)
     assert len(res) == 20
     _all_pass(res)
+    # every layer within its cycle budget (a PASS says so); and the model is tight, not generous:
+    # within 5% of the measured cycles on every layer (docs/engine.md, "Cycle budgets")
+    loose = [(r["layer"], r["cycles"], r["budget"]) for r in res if not 0.95 <= r["budget_ratio"] <= 1.05]
+    assert not loose, loose
 
 
 def test_mlp_every_layer_on_verilator():

@@ -1,0 +1,233 @@
+"""The engine's cycle budget: an analytic model of a layer's cycles, from the layer's registers,
+the hardware description and the memory's read latency, following docs/engine.md's dataflow.
+
+`make sim` prints it beside the measured cycles, and a layer that takes more than BUDGET_SLACK
+over it fails (tb.layer_sim): a performance bug fails the regression like a functional one.
+
+The model walks what the engine overlaps, at the grain of its scoreboards, not of its signals:
+- the read side moves one word a cycle after the memory's latency, in the load sequencer's order
+  (hexgen.rules.input_loads): k_tile 0's records and weights, the input rows, then each next
+  k_tile's records and weights, which wait until the compute unit has finished k_tile t - 2;
+- the compute unit runs a pixel tile in one beat per real input channel and kernel position
+  (depthwise: per kernel position), once its k_tile's weights and the tile's input rows are in;
+- the array drains a tile one pixel a cycle into the requantiser, while the next tile computes;
+- the write side moves one word a cycle, a burst of MAX_BURST words once all of them are drained;
+- passes (bands, groups) run one after the other;
+- the vector unit's state machine (rtl/vec_unit.sv) walks its bursts one at a time.
+The constants below are the units' pipeline depths, in cycles, read off the RTL; the model's error
+on every layer of the shipped models is in docs/engine.md.
+"""
+from __future__ import annotations
+
+from collections import deque
+from dataclasses import dataclass
+from typing import Mapping
+
+from hexgen.config import HardwareConfig
+from hexgen.rules import KIND_CODES, input_loads, passes, record_words_per_k_tile, register_needs
+
+#: A layer fails its budget when it takes more than this over the model.
+BUDGET_SLACK = 0.10
+#: accel_top's read, write and vector-unit burst (the RTL parameter's default).
+MAX_BURST = 16
+#: read requests the bench's memory queues (tb/hdl ext_mem_model's FIFO_DEPTH)
+MEM_QUEUE = 4
+
+# pipeline depths (cycles)
+START = 1        # start to the first read request on the port
+GATHER = 1       # the last input word a tile reads in its buffer to the tile's first beat
+DRAIN = 2        # a tile's last beat to its first pixel leaving the array
+REQUANT = 2      # a drained pixel to its word in the writer's FIFO
+WRITE = 1        # a burst's last word in the FIFO to its first word on the port
+DONE = 2         # the last word written to done
+PASS_GAP = 2     # one pass done to the next pass's first request
+BANK = 2         # k_tile t - 2 computed to the request of k_tile t's weights
+
+
+@dataclass(frozen=True)
+class Budget:
+    cycles: int       # the model's cycles for the layer
+    array: int        # the array's own cycles (beats, or drained columns if more)
+    read_words: int
+    write_words: int
+
+
+def layer_budget(r: Mapping[str, int], cfg: HardwareConfig, mem_latency: int = 8) -> Budget:
+    """The model's cycles for one layer (registers as hexgen.rules.descriptor_registers gives)."""
+    if r["KIND"] in (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"]):
+        return _vector_budget(r, cfg, mem_latency)
+    return _conv_budget(r, cfg, mem_latency)
+
+
+def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
+    rows, cols, wb = cfg.array_rows, cfg.array_cols, cfg.word_bits
+    n = register_needs(r, rows, wb)
+    rec = 2 * record_words_per_k_tile(rows, wb)  # bias and scale records of one k_tile
+    # beats of one step per channel tile: its real channels (depthwise: one beat per step)
+    ct_beats = [1] if n.depthwise else [min(rows, r["IN_C"] - c * rows) for c in range(n.ct_in)]
+    t = 0
+    arr = rd_words = wr_words = 0
+    for p in passes(r, rows, wb):
+        t += START if t == 0 else PASS_GAP
+        # ---- read side: the arrival time of each command's last word
+        rd = ReadSide(t, lat)
+        w_in = [0] * p.k_tiles
+        rows_in: dict[tuple[int, int], int] = {}
+        loads = input_loads(n.depthwise, p.c_tiles, p.in_rows, r["IN_H"])
+        per_tile = len(loads) // p.c_tiles if n.depthwise else len(loads)
+        # compute of k_tile t needs its weights; its weights need k_tile t - 2 finished
+        c_end = [0] * p.k_tiles
+        d_end_prev = 0
+        tile_words: list[tuple[int, int]] = []  # (time the tile's last word is in the FIFO, words)
+        comp = 0
+        steps_of: dict[int, list[tuple[int, int]]] = {}
+        by_rows = r["IN_H"] > 1 or n.depthwise
+        for kt in range(p.k_tiles):
+            rd.command(rec // 2)
+            rd.command(rec // 2)
+            # the weights' bank is free once k_tile t - 2 is computed
+            w_in[kt] = rd.command(n.weight, after=c_end[kt - 2] + BANK if kt >= 2 else 0)
+            my_loads = loads[kt * per_tile:(kt + 1) * per_tile] if n.depthwise else (loads if kt == 0 else [])
+            for tiles, y in my_loads:
+                if r["IN_H"] == 1 and not n.depthwise:  # one row of every channel tile's words
+                    got = rd.command(len(tiles) * r["IN_W"])
+                else:
+                    got = rd.command(r["IN_W"], rows=len(tiles))
+                rows_in[(tiles[0] if n.depthwise else 0, y)] = got
+            # ---- compute and drain of the k_tile's pixel tiles
+            for p0 in range(0, p.npix, cols):
+                ncol = min(cols, p.npix - p0)
+                if p0 not in steps_of:  # the same for every k_tile of the pass
+                    steps_of[p0] = _tile_steps(r, p.in_rows, p.pad_top, p0, ncol, ct_beats, cols)
+                steps = steps_of[p0]
+                tile = sum(c for _, c in steps)
+                # the input row a step's window row ky reads last (an image of one row: one load)
+                oy_last = (p0 + ncol - 1) // r["OUT_W"]
+                row = lambda ky: (kt if n.depthwise else 0,  # noqa: E731
+                                  min(p.in_rows - 1, max(0, oy_last * r["STRIDE_Y"] - p.pad_top + ky)) if by_rows else 0)
+                comp = max(comp, w_in[kt])
+                if rows_in[row(r["KH"] - 1)] + GATHER <= comp:
+                    comp += tile
+                else:  # rows still arriving: each window row's steps wait for their row
+                    for ky, c in steps:
+                        comp = max(comp, rows_in[row(ky)] + GATHER) + c
+                d_start = max(comp + DRAIN, d_end_prev)
+                d_end_prev = d_start + ncol
+                tile_words.append((d_end_prev + REQUANT, ncol))
+                arr += max(tile, ncol)
+            c_end[kt] = comp
+        t = max(_write_side(tile_words), comp) + DONE
+        rd_words += p.k_tiles * (rec + n.weight) + p.act
+        wr_words += sum(w for _, w in tile_words)
+    return Budget(t, arr, rd_words, wr_words)
+
+
+def _tile_steps(r: Mapping[str, int], in_rows: int, pad_top: int, p0: int, ncol: int, ct_beats: list[int],
+                cols: int) -> list[tuple[int, int]]:
+    """A pixel tile's cycles in the compute unit, per channel tile and window row ky in the
+    gather's order: (ky, cycles). A step (channel tile, ky, kx) takes its beats or the gather's
+    cycles for its columns, whichever is more (rtl/gather.sv fills one register set while the
+    compute unit issues the other). Each cycle the gather takes the longest run of next columns
+    whose words sit in different banks (word address modulo COLS; a padding column reads
+    nothing), so it never needs more cycles than the tile has columns."""
+    kh, kw = r["KH"], r["KW"]
+    if min(ct_beats) >= ncol:
+        return [(ky, kw * b) for b in ct_beats for ky in range(kh)]
+    pix = [divmod(p0 + j, r["OUT_W"]) for j in range(ncol)]
+    runs = [[1] * kw for _ in range(kh)]
+    for ky in range(kh):
+        for kx in range(kw):
+            used: set[int] = set()
+            for oy, ox in pix:
+                iy = oy * r["STRIDE_Y"] + ky - pad_top
+                ix = ox * r["STRIDE_X"] + kx - r["PAD_LEFT"]
+                if 0 <= iy < in_rows and 0 <= ix < r["IN_W"]:
+                    bank = (iy * r["IN_W"] + ix) % cols
+                    if bank in used:
+                        runs[ky][kx], used = runs[ky][kx] + 1, set()
+                    used.add(bank)
+    return [(ky, sum(max(b, n) for n in runs[ky])) for b in ct_beats for ky in range(kh)]
+
+
+class ReadSide:
+    """The read side of the memory port: rtl/burst_reader.sv cuts each row of a command into bursts
+    of at most MAX_BURST words and requests them one a cycle; the memory (tb/hdl's ext_mem_model)
+    queues MEM_QUEUE requests, starts a burst `latency` cycles after its request at the earliest
+    and returns one word a cycle, bursts in order."""
+
+    def __init__(self, start: int, latency: int) -> None:
+        self.req = start        # the earliest cycle of the next request
+        self.last = start       # the cycle of the last word returned so far
+        self.lat = latency
+        self.pops: deque[int] = deque(maxlen=MEM_QUEUE)  # the cycles the last bursts left the memory's queue
+
+    def command(self, row_words: int, rows: int = 1, after: int = 0) -> int:
+        """Request a command no earlier than `after`; the cycle its last word arrives."""
+        self.req = max(self.req, after)
+        for _ in range(rows):
+            for k in range(0, row_words, MAX_BURST):
+                if len(self.pops) == MEM_QUEUE:
+                    self.req = max(self.req, self.pops[0] + 1)
+                first = max(self.req + self.lat, self.last + 1)
+                self.last = first + min(MAX_BURST, row_words - k) - 1
+                self.pops.append(self.last)
+                self.req += 1
+        return self.last + 1
+
+
+def _write_side(words: list[tuple[int, int]]) -> int:
+    """The cycle the writer's last word is written: `words` are (cycle they are in its FIFO,
+    how many), in order; a burst of MAX_BURST words (the last: the rest) is requested once all of
+    its words are in, and the write side moves one word a cycle."""
+    end = pending = 0
+    for ready, n in words:
+        pending += n
+        while pending >= MAX_BURST:
+            end = max(end, ready + WRITE) + MAX_BURST
+            pending -= MAX_BURST
+    if pending:
+        end = max(end, words[-1][0] + WRITE) + pending
+    return end
+
+
+def _vector_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
+    """rtl/vec_unit.sv: an add reads a's and b's bursts of a chunk, then gives the chunk; a pool
+    reads a window row (at most MAX_BURST words) at a time, divides (average) and gives the word."""
+    rows = cfg.array_rows
+    ct = -(-r["IN_C"] // rows)
+    pushed: list[tuple[int, int]] = []  # (cycle the unit has given them, words)
+    cyc = START
+    if r["KIND"] == KIND_CODES["add"]:
+        total = left = ct * r["IN_H"] * r["IN_W"]
+        while left:
+            k = min(MAX_BURST, left)
+            cyc += 1 + lat + 3 * k  # request a and b, a's words, b's words, the chunk's words out
+            pushed.append((cyc, k))
+            left -= k
+        return Budget(_write_side(pushed) + DONE, 0, 2 * total, total)
+    reads = 0
+    for oy in range(r["OUT_H"]):
+        for ox in range(r["OUT_W"]):
+            cost = 0
+            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
+            xw = min(x0 + r["KW"], r["IN_W"]) - max(x0, 0)
+            for ky in range(r["KH"]):
+                iy = oy * r["STRIDE_Y"] + ky - r["PAD_TOP"]
+                if not (0 <= iy < r["IN_H"]) or xw <= 0:
+                    cost += 1
+                    continue
+                left = xw
+                while left:  # a window row in bursts of at most MAX_BURST words
+                    k = min(MAX_BURST, left)
+                    cost += 1 + lat + k
+                    reads += k
+                    left -= k
+            pushed.append((cost + (32 if r["KIND"] == KIND_CODES["avgpool"] else 0) + 1, 1))
+    # every channel tile walks the same windows: [c_tile][oy][ox]
+    per_tile = [c for c, _ in pushed]
+    pushed = []
+    for _ in range(ct):
+        for c in per_tile:
+            cyc += c
+            pushed.append((cyc, 1))
+    return Budget(_write_side(pushed) + DONE, 0, reads * ct, len(pushed))

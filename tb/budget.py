@@ -1,0 +1,45 @@
+"""Cycle budgets and memory traffic: a layer that computes golden's integers too slowly, or moves
+other words than its plan, fails like one that computes them wrong (docs/engine.md, "Cycle
+budgets").
+
+- traffic: the words the engine read and wrote (the WORDS_READ, WORDS_WRITTEN counters) must be
+  exactly the words hexgen's plan moves (hexgen.cycles); a word read twice or a lost write is a
+  bug even when the outputs are right;
+- budget: the cycles must not exceed the model's (hexgen.cycles.layer_budget, at the run's memory
+  latency) by more than hexgen.cycles.BUDGET_SLACK. Random memory stalls slow a run by an amount
+  the model does not know, so with stalls on only the traffic is checked.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from hexgen.config import HardwareConfig
+from hexgen.cycles import BUDGET_SLACK, layer_budget
+from hexgen.rules import descriptor_registers
+
+
+def check_budget(r: dict[str, Any], entry: Mapping[str, Any], cfg: HardwareConfig, *, mem_latency: int,
+                 mem_stall: int) -> None:
+    """For a layer that ran to done with golden's outputs (status PASS): r["budget"] (the model's
+    cycles, None with stalls on) and r["budget_ratio"] (cycles / budget); a PASS becomes a FAIL
+    naming the traffic or the cycles that are off. Anything else is left as it is."""
+    if r["status"] != "PASS" or r.get("cycles") is None:
+        return
+    b = layer_budget(descriptor_registers(entry["descriptor"]), cfg, mem_latency)
+    moved = (r.get("words_read"), r.get("words_written"))
+    if moved != (b.read_words, b.write_words):
+        r["status"] = "FAIL"
+        r["reason"] = (f"outputs equal golden, but the engine read {moved[0]} and wrote {moved[1]} words where the plan "
+                       f"(hexgen.cycles) reads {b.read_words} and writes {b.write_words}")
+        return
+    if mem_stall:
+        r["budget"] = r["budget_ratio"] = None
+        return
+    r["budget"] = b.cycles
+    r["budget_ratio"] = r["cycles"] / b.cycles
+    if r["cycles"] > b.cycles * (1 + BUDGET_SLACK):
+        r["status"] = "FAIL"
+        r["reason"] = (f"outputs equal golden, but {r['cycles']:,} cycles is {r['budget_ratio'] - 1:+.0%} over the budget "
+                       f"of {b.cycles:,} (hexgen.cycles at memory latency {mem_latency}; at most "
+                       f"{BUDGET_SLACK:.0%} over): a performance bug; read {b.read_words} words, wrote {b.write_words}, "
+                       f"the array alone needs {b.array:,} cycles")
