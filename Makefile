@@ -12,7 +12,7 @@ JOBS  ?= 2
 all: test
 
 help:
-	@echo "make sim [LAYER=conv3] [SIM=verilator|icarus|both] [WAVES=1] [MODEL=...] [SEED=n] [MEM_STALL=0..255]"
+	@echo "make sim [LAYER=conv3] [SIM=verilator|icarus|both] [WAVES=1|auto] [MODEL=...] [SEED=n] [MEM_STALL=0..255]"
 	@echo "                          run conv/fc layers on the accelerator RTL and compare with golden"
 	@echo "make layers [MODEL=...]   list the model's layers (RTL or golden only)"
 	@echo "make waves LAYER=conv3    open GTKWave on the last waveform of that layer"
@@ -30,7 +30,7 @@ $(STAMP): pyproject.toml scripts/bootstrap.sh
 
 bootstrap: $(STAMP)
 
-# make sim [LAYER=conv3[,fc1]] [SIM=verilator|icarus|both] [WAVES=1] [MODEL=...] [SEED=n] [CHAIN=1 [CHAIN_IMAGES=32]]
+# make sim [LAYER=conv3[,fc1]] [SIM=verilator|icarus|both] [WAVES=1|auto] [MODEL=...] [SEED=n] [CHAIN=1 [CHAIN_IMAGES=32]]
 #          [MEM_STALL=0..255] [MEM_LATENCY=8]
 LAYER ?=
 SEED  ?= 0
@@ -45,7 +45,7 @@ HW ?= default
 sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --sim $(or $(SIM),verilator) --seed $(SEED) \
 		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
-		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
+		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves) $(if $(filter auto,$(WAVES)),--waves auto) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
 
 layers: $(STAMP)
 	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW)

@@ -12,11 +12,17 @@ if ! "$PY" -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else 1)
 fi
 
 # Icarus Verilog is needed (make sim, make test); Yosys only by make resources (and its test,
-# which is skipped without it), so a user who is not root is told the command but not stopped.
+# which is skipped without it), the lz4 headers only by Verilator's FST waveforms (without them
+# WAVES=1 on Verilator writes VCD), GTKWave only to look at waves, so a user who is not root is
+# told the command but not stopped.
 need_apt=()
 want_apt=()
 command -v iverilog >/dev/null 2>&1 || need_apt+=(iverilog)
 command -v yosys >/dev/null 2>&1 || want_apt+=(yosys)
+[ -f /usr/include/lz4.h ] || want_apt+=(liblz4-dev)
+# GTKWave for make waves and a failing layer's save file; xvfb drives it headless in make test-slow
+command -v gtkwave >/dev/null 2>&1 || want_apt+=(gtkwave)
+command -v xvfb-run >/dev/null 2>&1 || want_apt+=(xvfb xauth)
 if [ "$((${#need_apt[@]} + ${#want_apt[@]}))" -gt 0 ]; then
     all_apt=("${need_apt[@]}" "${want_apt[@]}")
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -28,8 +34,8 @@ if [ "$((${#need_apt[@]} + ${#want_apt[@]}))" -gt 0 ]; then
         echo "    apt-get update && apt-get install -y ${all_apt[*]}" >&2
         exit 1
     else
-        echo "bootstrap: yosys is missing (only make resources needs it). Run as root:" >&2
-        echo "    apt-get update && apt-get install -y yosys" >&2
+        echo "bootstrap: ${want_apt[*]} missing (make resources needs yosys, Verilator's FST waves liblz4-dev, make waves gtkwave). Run as root:" >&2
+        echo "    apt-get update && apt-get install -y ${want_apt[*]}" >&2
     fi
 fi
 

@@ -1,4 +1,4 @@
-"""The failure bundle of a failing layer (issue 12 item 4, in part): one folder with what it takes
+"""The failure bundle of a failing layer (issue 12 item 4): one folder with what it takes
 to look at the failure without rerunning it.
 
     build/failures/<run>/<layer>/
@@ -11,10 +11,13 @@ to look at the failure without rerunning it.
                          (all ones: never; the bench's Verilog record)
         heatmap.png      |got - expected| per channel (the first 64), one small image each
         segments/        the layer's memory-image segment files (.memh), as hexgen wrote them
+        <layer>.fst|vcd  with waves (WAVES=1, or WAVES=auto: the failing layer rerun alone with
+        <layer>.gtkw     waves): the waveform and a GTKWave save file, marker on the write of the
+                         first wrong element, the unit the diagnosis names on top (tb/waves.py)
 
 <run> is the run folder's name (model, hardware description, simulator, seed). The bundle is
 written in place: files of the same names are replaced, nothing else in the folder is touched.
-Not yet in it: the waveform with its save file (a WAVES run names its waveform in report.md).
+With waves, report.md's requantizer stages are the RTL's own registers, read from the waveform.
 """
 from __future__ import annotations
 
@@ -49,6 +52,8 @@ def write_bundle(r: dict[str, Any], image_dir: Path, expected: np.ndarray, got: 
             files.append(f"segments/{s['file']}")
     if heat_map(expected, got, out / "heatmap.png", f"{r['layer']}: |RTL - golden| per output channel"):
         files.append("heatmap.png")
+    if r.get("waves") and Path(r["waves"]).parent == out:  # written here by tb.failure (tb.waves)
+        files += sorted(f.name for f in out.glob(f"{r['layer']}.*") if f.suffix in (".fst", ".vcd", ".gtkw"))
     lines = [f"# {r['layer']}: {r['status']}", "", f"{r.get('reason', '')}", "", "```", r.get("report", ""), "```", "",
              f"Rerun: `{r['rerun']}`", "", f"Run folder: `{r['run_dir']}`; memory image: `{image_dir}`"]
     if r.get("waves"):

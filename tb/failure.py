@@ -62,10 +62,11 @@ def location_table(rows: list[dict[str, int | None]]) -> str:
     return "\n".join(lines)
 
 
-def requant_stages(ctx: Context, c: int, y: int, x: int, got: int) -> str:
-    """Golden's requantiser stages for one element beside the RTL's value. The bench observes the
-    RTL's output only; from it follows the range of accumulators that give it with golden's M0,
-    n, z_out and clamp (the first stage golden and the RTL can differ in)."""
+def requant_stages(ctx: Context, c: int, y: int, x: int, got: int, rtl: dict[str, int | None] | None = None) -> str:
+    """Golden's requantiser stages for one element beside the RTL's: its own stage registers
+    when a waveform holds them (rtl: tb.waves.rtl_requant_stages), naming the first stage that
+    differs; else its output only, and the range of accumulators that give that output with
+    golden's M0, n, z_out and clamp."""
     rq = ctx.requant
     if rq is None:
         return ""
@@ -73,11 +74,29 @@ def requant_stages(ctx: Context, c: int, y: int, x: int, got: int) -> str:
     prod = acc * m0
     shifted = (prod + (1 << (n - 1))) >> n
     y_out = min(max(shifted + rq.z_out, rq.lo), rq.hi)
-    bias = f"   (bias term {int(rq.bias[c]):,})" if rq.bias is not None else ""
-    stages = [("accumulator, bias included", f"{acc:,}{bias}"), (f"x M0 = {m0:,}", f"{prod:,}"),
+    bias = int(rq.bias[c]) if rq.bias is not None else None
+    if rtl:
+        rows = [("accumulator (MAC sum)", acc - bias if bias is not None else None, rtl.get("acc")),
+                ("+ bias term" + (f" {bias:,}" if bias is not None else ""), acc, rtl.get("sum")),
+                ("M0", m0, rtl.get("m0")), ("n", n, rtl.get("n")), ("x M0", prod, rtl.get("product")),
+                ("+ 2^(n-1), >> n", shifted, rtl.get("shifted")),
+                (f"+ z_out {rq.z_out}, clamp to [{rq.lo}, {rq.hi}]", y_out, rtl.get("out"))]
+        lines = [f"  requantizer stages of ({c}, {y}, {x}), golden and the RTL's own registers (from the waveform):",
+                 f"    {'stage':<34s}{'golden':>24s}{'RTL':>24s}"]
+        first = None
+        for label, g, v in rows:
+            mark = ""
+            if g is not None and v is not None and g != v:
+                mark = "  <- differs"
+                first = first or label
+            lines.append(f"    {label:<34s}{'-' if g is None else f'{g:,}':>24s}{'-' if v is None else f'{v:,}':>24s}{mark}")
+        lines.append(f"    first stage that differs: {first}" if first else "    every observed stage equals golden's")
+        return "\n".join(lines)
+    bias_s = f"   (bias term {bias:,})" if bias is not None else ""
+    stages = [("accumulator, bias included", f"{acc:,}{bias_s}"), (f"x M0 = {m0:,}", f"{prod:,}"),
               (f"+ 2^{n - 1}, >> {n}", f"{shifted:,}"), (f"+ z_out = {rq.z_out}", f"{shifted + rq.z_out:,}"),
               (f"clamp to [{rq.lo}, {rq.hi}]", f"{y_out}   RTL: {got}")]
-    lines = [f"  requantizer stages of ({c}, {y}, {x}), golden (the bench observes the RTL's output only):"]
+    lines = [f"  requantizer stages of ({c}, {y}, {x}), golden (the bench observes the RTL's output only; WAVES=auto reads its stages):"]
     lines += [f"    {label:<30s}{value}" for label, value in stages]
     lo_b, hi_b = acc_bounds(np.array([[[got]]], np.int64), Requant(np.array([[[acc]]]), np.array([m0]), np.array([n]),
                                                                     rq.z_out, rq.lo, rq.hi))
@@ -123,15 +142,19 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
 
 
 # ---- the step tb.layer_sim runs ---------------------------------------------------------------------
-def diagnose_failures(results: list[dict[str, Any]], cdir: Path) -> None:
+def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path | None = None,
+                      widths: dict[str, int] | None = None) -> None:
     """For each failing layer with a saved output (r["got_file"]): the diagnosis (r["diagnosis"]:
     kind, explained, wrong, text), where (r["where"]), both and the requantiser stages appended to
-    r["report"], and the failure bundle (r["bundle"]). The image and the network are read once."""
+    r["report"], and the failure bundle (r["bundle"]). The image and the network are read once.
+    dump (a run with waves): the bundle also gets the waveform and a GTKWave save file marking
+    the write of the first wrong element (r["waves"]), and the stages table the RTL's own
+    requantiser values for it, read from the waveform."""
     failing = [r for r in results if r["status"] == "FAIL" and r.get("got_file")]
     if not failing:
         return
     from hexgen.check import read_image
-    from tb.bundle import write_bundle
+    from tb.bundle import FAILURES, write_bundle
 
     rb = read_image(cdir / "image", run_golden=False)
     net = pickle.loads((cdir / "net.pkl").read_bytes())
@@ -147,8 +170,52 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path) -> None:
         where = locate(expected, got, ctx, wcycle)
         r["where"] = where
         parts = [r.get("report") or f"{r['layer']}: {r.get('reason', '')}", diagnosis_report(found), location_table(where)]
+        rtl: dict[str, int | None] | None = None
+        if dump is not None:
+            rtl = _waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
         if where:
             w0 = where[0]
-            parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"])))  # type: ignore[arg-type]
+            parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"]), rtl))  # type: ignore[arg-type]
         r["report"] = "\n".join(p for p in parts if p)
         r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(raw.shape), raw, ctx.layer_input, wcycle))
+
+
+def _waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path) -> dict[str, int | None] | None:
+    """The failing layer's waveform and save file into its bundle folder (r["waves"]), the marker
+    on the port's write of the first wrong element's word; the RTL's requantiser stages for that
+    element (None when the waveform does not reach it)."""
+    from hexgen.rules import descriptor_registers
+    from tb.waves import Dump, rtl_requant_stages, save_waves, write_edge
+
+    where = r.get("where") or []
+    diag = r.get("diagnosis") or []
+    focus: dict[str, Any] = {"kind": diag[0]["kind"] if diag else ""}
+    w0 = where[0] if where else None
+    entry = next((e for e in rb.memory_map["layers"] if e["name"] == r["layer"]), None)
+    if w0 is not None and w0.get("word") is not None and w0.get("cycle") is not None and entry is not None:
+        addr = rb.segment_info(r["layer"], "output")["base_word"] + int(w0["word"])
+        focus.update(lane=int(w0["pe_row"]), addr=addr, cycle=int(w0["cycle"]))
+    r["waves"] = save_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus)
+    if "addr" not in focus or entry is None:
+        return None
+    edge = write_edge(Dump(dest / f"{r['layer']}{dump.suffix}", ["accel_tb.wd_cnt_q", "accel_tb.u_mem.w_fire",
+                                                                  "accel_tb.u_mem.w_beat_addr"]), focus["addr"], focus["cycle"])
+    if edge is None:
+        return None
+    beat = drain_beat(descriptor_registers(entry["descriptor"]), rb.config.array_rows, int(w0["c"]), int(w0["y"]),  # type: ignore[arg-type]
+                      int(w0["x"]))  # type: ignore[arg-type]
+    return rtl_requant_stages(dest / f"{r['layer']}{dump.suffix}", beat, int(w0["pe_row"]), edge[0])  # type: ignore[arg-type]
+
+
+def drain_beat(regs: dict[str, int], rows: int, c: int, y: int, x: int) -> int:
+    """The requantiser beat (counted from the layer's start) that carries output channel c of
+    pixel (y, x): passes in the engine's order (hexgen.rules.passes), each draining its k_tiles
+    one after the other, a k_tile its pixels in raster order."""
+    from hexgen.rules import passes
+
+    kt, beat = c // rows, 0
+    for p in passes(regs, rows):
+        if p.k_tile <= kt < p.k_tile + p.k_tiles and p.out_y <= y < p.out_y + p.out_rows:
+            return beat + (kt - p.k_tile) * p.npix + (y - p.out_y) * regs["OUT_W"] + x
+        beat += p.k_tiles * p.npix
+    raise ValueError(f"no pass holds channel {c}, row {y}")

@@ -30,6 +30,7 @@ from golden.cli import run_cli
 from tb.images import prepare_image
 from tb.sim import SimError, require_checkout, runner_for, xrand_plusargs
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
+from tb.waves import WAVE_GROUPS, found_dump, save_waves
 
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
@@ -84,7 +85,14 @@ def accel_build_args(sim: str, *, waves: bool = False, defines: tuple[str, ...] 
         args.append("--timing")
         if not waves:
             args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
+        elif fst_available():  # FST: a whole layer's dump stays small (VCD without the lz4 headers)
+            args.append("--trace-fst")
     return args
+
+
+def fst_available() -> bool:
+    """Verilator's FST writer compiles against the lz4 headers (Debian's liblz4-dev, bootstrap)."""
+    return any(Path(d, "lz4.h").is_file() for d in ("/usr/include", "/usr/local/include"))
 
 
 def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:
@@ -202,7 +210,7 @@ def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, s
 
 
 def run(
-    *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool = False, mem_stall: int = 0,
+    *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool | str = False, mem_stall: int = 0,
     mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
@@ -238,12 +246,37 @@ def run(
     tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
     if hw and hw != DEFAULT:
         tag += "-hw_" + Path(hw).stem
+    if waves not in (True, False, "auto"):
+        raise SimError(f"--waves {waves!r}: on, off or auto")
     with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir:
-        return _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves, mem_stall=mem_stall,
-                       mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
-                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
-                       plusargs=plusargs, record=record,
-                       xcheck=(sim == "verilator" and not waves) if xcheck is None else xcheck)
+        res = _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves is True, mem_stall=mem_stall,
+                      mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
+                      watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
+                      plusargs=plusargs, record=record,
+                      xcheck=(sim == "verilator" and waves is not True) if xcheck is None else xcheck)
+    if waves != "auto" or chain:
+        return res
+    # WAVES=auto: each failing layer again, alone, with waves: its bundle gets the waveform marked
+    # at the first wrong element and the RTL's own requantiser stages (tb.failure)
+    failed = [r for r in res if r["status"] == "FAIL"]
+    for r in failed[:AUTO_WAVES_MOST]:
+        print(f"sim: {r['layer']} failed: rerunning it alone with waves (WAVES=auto) ...", flush=True)
+        again = run(layers=[r["layer"]], sim=sim, model=model, seed=seed, waves=True, mem_stall=mem_stall,
+                    mem_latency=mem_latency, quiet=True, defines=defines, csr_overrides=csr_overrides, run_tag=run_tag + "-waves",
+                    watchdog_cycles=watchdog_cycles, pokes=pokes, hw=hw, plusargs=plusargs, xcheck=False)[0]
+        if again["status"] != "FAIL":  # the verdict stays the first run's
+            r["report"] = (r.get("report") or "") + f"\n  rerun alone with waves: {again['status']} (not reproduced; waves: {again.get('waves')})"
+            continue
+        for k in ("waves", "bundle", "report", "where", "diagnosis"):
+            if again.get(k):
+                r[k] = again[k]
+    for r in failed[AUTO_WAVES_MOST:]:
+        r["report"] = (r.get("report") or "") + f"\n  (WAVES=auto reruns the first {AUTO_WAVES_MOST} failing layers only: {r['rerun']} WAVES=1)"
+    return res
+
+
+#: WAVES=auto reruns at most this many failing layers with waves (each is a run of its own)
+AUTO_WAVES_MOST = 3
 
 
 def _run_in(
@@ -329,7 +362,10 @@ def _run_in(
         r["image_dir"] = str(cdir / "image")
     from tb.failure import diagnose_failures
 
-    diagnose_failures(res, cdir)  # failing layers: diagnosis, where, requantiser stages, bundle
+    widths = json.loads((rdir / "wave_signals.json").read_text()) if waves and (rdir / "wave_signals.json").is_file() else {}
+    # failing layers: diagnosis, where, requantiser stages, bundle (with waves: the waveform marked
+    # at the first wrong element, and the RTL's own requantiser stages read from it)
+    diagnose_failures(res, cdir, dump=found_dump(rdir) if waves else None, widths=widths)
     from tb.budget import check_budget
 
     entries = {e["name"]: e for e in mm["layers"]}
@@ -351,63 +387,13 @@ def _run_in(
             ordered.append(pending.pop(i))
     res = ordered + pending
     if waves:
-        gtkw = save_waves(rdir, bdir, sim, to_run)
+        gtkw = save_waves(rdir, to_run, widths, dest=ROOT / "build" / "waves")
         for r in res:
-            r["waves"] = gtkw
+            if r.get("waves") and len(to_run) == 1:  # `make waves LAYER=` opens the failure's marked view
+                shutil.copy2(r["waves"], gtkw)
+            r.setdefault("waves", gtkw)
     print(f"sim: {len(res)} layer(s) in {time.time() - t0:.1f} s", flush=True)
     return res
-
-
-#: GTKWave groups: (title, [(signal path under the bench top, display format)]).
-WAVE_GROUPS = [
-    ("control / status", [("u_accel.u_regs.state_q", "dec"), ("u_accel.busy_o", "bin"), ("u_accel.done_o", "bin"),
-                          ("u_accel.error_o", "bin"), ("u_accel.u_regs.err_field_q", "dec"), ("u_accel.u_regs.cyc_q", "dec")]),
-    ("layer CSRs", [(f"u_accel.{n}", "dec") for n in ("kind", "in_c", "in_h", "in_w", "out_c", "out_h", "out_w", "kh",
-                                                       "kw", "sy", "sx", "pad_top", "pad_bottom", "pad_left", "pad_right", "groups",
-                                                       "z_in", "z_out", "lo", "hi")]
-                   + [(f"u_accel.{n}", "hex") for n in ("w_base", "b_base", "s_base", "in_base", "out_base")]),
-    ("reader / writer", [(f"u_accel.u_load.{n}", "dec") for n in ("seg_q", "kt_q", "y_q")]
-                        + [(f"u_accel.{n}", "dec") for n in ("wloaded", "recs_kt", "act_rows", "cfin")]
-                        + [("u_accel.u_drain.kt_q", "dec")]
-                        + [(f"u_accel.u_writer.{n}", "dec") for n in ("of_cnt_q", "w_ahead_q")]),
-    ("gather", [(f"u_accel.u_gather.{n}", "dec") for n in ("g_kt_q", "g_p0_q", "g_step_q", "g_j_q", "g_oy_q", "g_ox_q",
-                                                           "g_set_q", "rd_q", "full_q")]),
-    ("compute issue", [("u_accel.set_valid", "bin"), ("u_accel.set_kt", "dec"), ("u_accel.set_step", "dec"),
-                       ("u_accel.u_compute.lane_q", "dec"), ("u_accel.set_pop", "bin")]),
-    ("memory port", [("rreq_valid", "bin"), ("rreq_ready", "bin"), ("rreq_addr", "hex"), ("rreq_len", "dec"),
-                     ("rd_valid", "bin"), ("rd_ready", "bin"), ("rd_data", "hex"),
-                     ("wreq_valid", "bin"), ("wreq_ready", "bin"), ("wreq_addr", "hex"), ("wreq_len", "dec"),
-                     ("wr_valid", "bin"), ("wr_ready", "bin"), ("wr_data", "hex")]),
-    ("MAC array", [("u_accel.mac_in_valid", "bin"), ("u_accel.mac_in_ready", "bin"), ("u_accel.mac_first", "bin"),
-                   ("u_accel.mac_last", "bin"), ("u_accel.mac_w", "hex"), ("u_accel.mac_a", "hex"),
-                   ("u_accel.mac_out_valid", "bin"), ("u_accel.mac_out_acc", "hex"), ("u_accel.rq_out_valid", "bin"),
-                   ("u_accel.rq_out_data", "hex")]),
-]
-_FLAGS = {"bin": "@28", "hex": "@22", "dec": "@24"}
-
-
-def save_waves(rdir: Path, bdir: Path, sim: str, layers: list[str]) -> str:
-    """Copy the run's waveform (Verilator: VCD, Icarus: FST, both in the run folder) to
-    build/waves/<layer>.* and write a GTKWave save file beside it, signals grouped."""
-    found = sorted([*rdir.glob("*.vcd"), *rdir.glob("*.fst")], key=lambda p: p.stat().st_mtime)
-    if not found:
-        return ""
-    widths = json.loads((rdir / "wave_signals.json").read_text()) if (rdir / "wave_signals.json").is_file() else {}
-    wdir = ROOT / "build" / "waves"
-    wdir.mkdir(parents=True, exist_ok=True)
-    tag = layers[0] if len(layers) == 1 else "all"
-    dump = wdir / f"{tag}{found[-1].suffix}"
-    shutil.copy2(found[-1], dump)
-    prefix = "accel_tb."  # the bench top is the root scope in both the VCD (Verilator) and the FST (Icarus)
-    lines = [f'[dumpfile] "{dump}"', f'[savefile] "{wdir / (tag + ".gtkw")}"', "[timestart] 0"]
-    for title, sigs in WAVE_GROUPS:
-        lines += ["@200", f"-{title}"]
-        for path, fmt in sigs:
-            w = int(widths.get(path, 0))
-            if w:  # GTKWave names vectors with their range: state_q[3:0]
-                lines += [_FLAGS[fmt], prefix + path + (f"[{w - 1}:0]" if w > 1 else "")]
-    (wdir / f"{tag}.gtkw").write_text("\n".join(lines) + "\n")
-    return str(wdir / f"{tag}.gtkw")
 
 
 def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool, *, mem_stall: int = 0, mem_latency: int = 8,
@@ -476,7 +462,8 @@ def _parser() -> argparse.ArgumentParser:
                    help="both: each layer on Icarus and on Verilator, outputs and cycles compared (tb.sim_both)")
     p.add_argument("--model", default="mobilenetv2")
     p.add_argument("--seed", type=int, default=0, help="test image index (and memory stall seed), >= 0")
-    p.add_argument("--waves", action="store_true")
+    p.add_argument("--waves", nargs="?", const=True, default=False, choices=["auto"],
+                   help="dump waves (GTKWave save file in build/waves); auto: only a failing layer, rerun alone with waves")
     p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles (0..255)")
     p.add_argument("--mem-latency", type=int, default=8, help="external memory read latency in cycles (default 8)")
     p.add_argument("--list", action="store_true", help="list the model's layers and exit")

@@ -55,20 +55,23 @@ def _declared(path: Path) -> set[str]:
 
 
 def test_gtkwave_save_file_signals_exist_in_the_rtl():
-    """WAVES=1 writes a GTKWave save file from tb.layer_sim.WAVE_GROUPS; a renamed RTL signal would
+    """WAVES=1 writes a GTKWave save file from tb.waves.WAVE_GROUPS (and a failing layer's requantiser
+    lane, requant_group); a renamed RTL signal would
     silently drop out of it. Every listed signal must be declared in the bench, the top or the unit
     its path names."""
-    from tb.layer_sim import WAVE_GROUPS
+    from tb.waves import WAVE_GROUPS, requant_group
 
     # the instance path of each unit the save file reaches into, and the file that declares it
     scopes = {"": ROOT / "tb" / "hdl" / "accel_tb.sv", "u_accel": ROOT / "rtl" / "accel_top.sv",
               "u_accel.u_load": ROOT / "rtl" / "load_seq.sv", "u_accel.u_desc": ROOT / "rtl" / "desc_check.sv",
               "u_accel.u_writer": ROOT / "rtl" / "out_writer.sv", "u_accel.u_regs": ROOT / "rtl" / "ctrl_regs.sv",
               "u_accel.u_gather": ROOT / "rtl" / "gather.sv", "u_accel.u_compute": ROOT / "rtl" / "compute_issue.sv",
-              "u_accel.u_drain": ROOT / "rtl" / "drain_requant.sv"}
+              "u_accel.u_drain": ROOT / "rtl" / "drain_requant.sv", "u_mem": ROOT / "rtl" / "ext_mem_model.sv",
+              "u_accel.u_drain.u_requant": ROOT / "rtl" / "requant.sv",
+              "u_accel.u_drain.u_requant.g_lane[0]": ROOT / "rtl" / "requant.sv"}
     declared = {scope: _declared(f) for scope, f in scopes.items()}
     missing = []
-    for _, signals in WAVE_GROUPS:
+    for _, signals in [*WAVE_GROUPS, requant_group(0)]:
         for path, _fmt in signals:
             scope, _, name = path.rpartition(".")
             if name not in declared.get(scope, set()):
