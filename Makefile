@@ -34,7 +34,8 @@ bootstrap: $(STAMP)
 #          [MEM_STALL=0..255] [MEM_LATENCY=8]
 LAYER ?=
 SEED  ?= 0
-WAVES ?=
+# auto: a failing layer is rerun alone with waves (its failure bundle gets them); 1: every layer; 0: none
+WAVES ?= auto
 CHAIN ?=
 CHAIN_IMAGES ?= 32
 MEM_STALL ?= 0

@@ -248,7 +248,7 @@ def run(
         tag += "-hw_" + Path(hw).stem
     if waves not in (True, False, "auto"):
         raise SimError(f"--waves {waves!r}: on, off or auto")
-    with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir:
+    with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir, _waves_env(waves is True):
         res = _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves is True, mem_stall=mem_stall,
                       mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
@@ -273,6 +273,22 @@ def run(
     for r in failed[AUTO_WAVES_MOST:]:
         r["report"] = (r.get("report") or "") + f"\n  (WAVES=auto reruns the first {AUTO_WAVES_MOST} failing layers only: {r['rerun']} WAVES=1)"
     return res
+
+
+@contextmanager
+def _waves_env(waves: bool) -> Iterator[None]:
+    """cocotb's runner takes $WAVES over its own argument, and refuses `auto` (make sim WAVES=auto
+    exports it): for this run, $WAVES says what `waves` says; restored afterwards, so a later
+    unit-bench build in the same process does not inherit it."""
+    before = os.environ.get("WAVES")
+    os.environ["WAVES"] = "1" if waves else "0"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("WAVES", None)
+        else:
+            os.environ["WAVES"] = before
 
 
 #: WAVES=auto reruns at most this many failing layers with waves (each is a run of its own)

@@ -78,3 +78,11 @@ def test_gtkwave_opens_the_save_file_at_the_marker() -> None:
                       'puts "MARKER [gtkwave::getMarker]"\nputs "START [gtkwave::getWindowStartTime]"\ngtkwave::/File/Quit\n')
     out = subprocess.run(["xvfb-run", "-a", "gtkwave", "-S", str(script), gtkw], capture_output=True, text=True, timeout=120).stdout
     assert f"DISPLAYED {len(traces)}" in out and f"MARKER {marker}" in out and f"START {start}" in out, out
+
+
+def test_waves_auto_in_the_environment_does_not_reach_cocotb(monkeypatch: pytest.MonkeyPatch) -> None:
+    """make sim WAVES=auto exports WAVES=auto; cocotb's runner reads $WAVES and refuses `auto`."""
+    monkeypatch.setenv("WAVES", "auto")
+    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, waves="auto", run_tag="-wv_env")
+    assert res[0]["status"] == "PASS" and not res[0].get("waves"), res[0]
+    assert layer_sim.os.environ["WAVES"] == "auto"  # restored for whoever set it
