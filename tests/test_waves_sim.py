@@ -34,8 +34,10 @@ def _gtkw(path: str) -> tuple[int, int, list[str]]:
     return marker, start, re.findall(r"^-(\S.*)$", text, re.M)
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", [f if f == "ROUND" else pytest.param(f, marks=pytest.mark.slow) for f in FAULTS])
 def test_a_failing_layer_opens_gtkwave_at_its_first_wrong_element(fault: str) -> None:
+    """ROUND in make test (WAVES=auto: the normal run, then the layer alone with waves); M0 and
+    ADDR (WAVES=1) in make test-slow (make test's three minutes)."""
     group, stage = FAULTS[fault]
     waves = "auto" if fault == "ROUND" else True  # auto: a normal run, then the failing layer alone with waves
     res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
