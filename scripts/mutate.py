@@ -1,0 +1,246 @@
+"""Mutation testing of rtl/: how strong is the regression? (`make mutate`, issue 13 item 4)
+
+    make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_COUNT=40] [MUTATE_SEED=1] [MUTATE_TESTS="..."]
+
+Each mutant is one small change on one line of rtl/ (an operator or a constant: == and !=, < and
+<=, > and >=, && and ||, + and -, a ! dropped, 1'b0 and 1'b1, '0 and '1, an integer literal + 1),
+made in place, judged by a test set, and undone before the next (the original is restored in a
+`finally`, and a backup left by a killed run is restored at the next start). Lines inside an
+`ifdef MUT_...` branch (the test-only fault variants) are not mutated; their `else` branches,
+the real code, are. A mutant is
+- killed: the test set fails (or runs past its time limit);
+- survived: the test set passes. Some changes cannot alter behaviour (a mutated value nothing
+  reads, a comparison whose operands can never be equal): read each survivor's line and either
+  show why it cannot change behaviour or add the test that kills it (docs/rtl.md, "Mutation");
+- could not build: Icarus refuses the mutated sources (not counted either way).
+The test set defaults to the mutated unit's own bench on Icarus, the engine's Icarus layer tests
+and the performance-fault and budget tests; MUTATE_TESTS replaces it (pytest arguments, e.g. the
+whole `tests/`). Mutants are sampled with MUTATE_SEED from every site of the chosen files
+(MUTATE_COUNT = 0: all of them). Builds a mutant made are removed after it; results go to
+build/mutate/<stamp>.json and a table on stdout, survivors with file:line and the change.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+RTL = ROOT / "rtl"
+OUT = ROOT / "build" / "mutate"
+SIM_BUILDS = ROOT / "build" / "sim"
+BACKUP_SUFFIX = ".mutate-backup"
+
+#: (name, pattern, replacement): applied to the code part of a line (comments and strings cut off)
+OPERATORS: list[tuple[str, str, str]] = [
+    ("== -> !=", r"==", "!="),
+    ("!= -> ==", r"!=", "=="),
+    ("< -> <=", r"(?<![<\-=!])<(?![<=])", "<="),
+    ("> -> >=", r"(?<![>\-=])>(?![>=])", ">="),
+    (">= -> >", r"(?<![>])>=", ">"),
+    ("&& -> ||", r"&&", "||"),
+    ("|| -> &&", r"\|\|", "&&"),
+    ("+ -> -", r"(?<=\s)\+(?=\s)", "-"),
+    ("- -> +", r"(?<=\s)-(?=\s)", "+"),
+    ("drop !", r"!(?=[A-Za-z_(])", ""),
+    ("1'b0 -> 1'b1", r"1'b0", "1'b1"),
+    ("1'b1 -> 1'b0", r"1'b1", "1'b0"),
+    ("'0 -> '1", r"(?<![\w'])'0\b", "'1"),
+    ("'1 -> '0", r"(?<![\w'])'1\b", "'0"),
+]
+_INT = re.compile(r"(?<![\w'.\[:])(\d+)(?![\w'.:\]])")
+
+
+@dataclass
+class Mutant:
+    file: str     # path relative to the checkout
+    line: int     # 1-based
+    col: int      # 0-based, in the line
+    op: str
+    before: str   # the line
+    after: str
+    outcome: str = ""
+    seconds: float = 0.0
+
+
+def _code(line: str) -> str:
+    """The line up to its comment, string literals blanked (so no operator inside them mutates)."""
+    code = line.split("//", 1)[0]
+    return re.sub(r'"[^"]*"', lambda m: '"' + " " * (len(m.group(0)) - 2) + '"', code)
+
+
+def _skip_lines(lines: list[str]) -> set[int]:
+    """Lines not to mutate: `ifdef MUT_*` branches (test-only faults), compiler directives,
+    $error / $display lines of parameter checks are kept (a check that no longer fires must be
+    caught), declarations of ports and parameters are skipped (a width change rarely builds)."""
+    skip: set[int] = set()
+    depth_mut: list[bool] = []  # per open `ifdef: is the current branch a MUT_ one
+    for i, raw in enumerate(lines):
+        s = raw.strip()
+        m = re.match(r"`(ifdef|ifndef|elsif|else|endif)\b\s*(\w*)", s)
+        if m:
+            kind, name = m.groups()
+            if kind in ("ifdef", "ifndef"):
+                depth_mut.append(kind == "ifdef" and name.startswith("MUT_"))
+            elif kind == "elsif":
+                if depth_mut:
+                    depth_mut[-1] = name.startswith("MUT_")
+            elif kind == "else":
+                if depth_mut:
+                    depth_mut[-1] = False
+            elif depth_mut:
+                depth_mut.pop()
+            skip.add(i)
+            continue
+        if any(depth_mut) or s.startswith(("`", "input", "output", "parameter", "localparam", "module", "import")):
+            skip.add(i)
+    return skip
+
+
+def sites(path: Path) -> list[Mutant]:
+    lines = path.read_text().splitlines(keepends=True)
+    skip = _skip_lines(lines)
+    rel = str(path.relative_to(ROOT))
+    out: list[Mutant] = []
+    for i, line in enumerate(lines):
+        if i in skip:
+            continue
+        code = _code(line)
+        if not code.strip():
+            continue
+        for op, pat, rep in OPERATORS:
+            for m in re.finditer(pat, code):
+                out.append(Mutant(rel, i + 1, m.start(), op, line, line[:m.start()] + rep + line[m.end():]))
+        for m in _INT.finditer(code):
+            n = int(m.group(1))
+            out.append(Mutant(rel, i + 1, m.start(), f"{n} -> {n + 1}", line, line[:m.start()] + str(n + 1) + line[m.end():]))
+    return out
+
+
+def default_tests(file: str) -> list[str]:
+    """The mutated unit's bench on Icarus, the engine's Icarus layer tests, budget and faults."""
+    unit = Path(file).stem
+    tests = []
+    bench = ROOT / "tests" / f"test_rtl_{unit}.py"
+    if bench.is_file():
+        tests.append(str(bench.relative_to(ROOT)))
+    tests += ["tests/test_engine.py::test_representative_layers_on_icarus", "tests/test_engine_hw.py",
+              "tests/test_budget_sim.py"]
+    return tests
+
+
+def restore_backups() -> list[str]:
+    """Files a killed run left mutated: put the originals back."""
+    done = []
+    for b in RTL.glob(f"*{BACKUP_SUFFIX}"):
+        orig = b.with_name(b.name[: -len(BACKUP_SUFFIX)])
+        shutil.copy2(b, orig)
+        b.unlink()
+        done.append(str(orig.relative_to(ROOT)))
+    return done
+
+
+def builds_ok(sources: list[Path]) -> tuple[bool, str]:
+    """Icarus elaborates rtl/ with the mutant (every module as a root)."""
+    r = subprocess.run(["iverilog", "-g2012", f"-I{RTL}", "-o", os.devnull, *map(str, sources)],
+                       capture_output=True, text=True, timeout=120)
+    return r.returncode == 0, (r.stderr or r.stdout).strip().splitlines()[0] if r.returncode else ""
+
+
+def run_mutant(m: Mutant, tests: list[str], timeout: int) -> Mutant:
+    path = ROOT / m.file
+    lines = path.read_text().splitlines(keepends=True)
+    backup = path.with_name(path.name + BACKUP_SUFFIX)
+    shutil.copy2(path, backup)
+    before_builds = set(os.listdir(SIM_BUILDS)) if SIM_BUILDS.is_dir() else set()
+    t0 = time.time()
+    try:
+        lines[m.line - 1] = m.after
+        path.write_text("".join(lines))
+        ok, _err = builds_ok(sorted(RTL.glob("*.sv")))
+        if not ok:
+            m.outcome = "could not build"
+            return m
+        try:
+            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
+                                "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+            m.outcome = "survived" if r.returncode == 0 else "killed"
+        except subprocess.TimeoutExpired:
+            m.outcome = "killed (time limit)"
+    finally:
+        shutil.copy2(backup, path)
+        backup.unlink()
+        m.seconds = round(time.time() - t0, 1)
+        if SIM_BUILDS.is_dir():  # the mutant's own builds (content-keyed names): only what this run made
+            for name in set(os.listdir(SIM_BUILDS)) - before_builds:
+                p = SIM_BUILDS / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+    return m
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="make mutate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--files", default="", help="comma-separated rtl files (default: every rtl/*.sv)")
+    p.add_argument("--count", type=int, default=40, help="mutants to run, sampled (0: every site)")
+    p.add_argument("--seed", type=int, default=1)
+    p.add_argument("--tests", default="", help="pytest arguments replacing the default test set")
+    p.add_argument("--timeout", type=int, default=600, help="seconds per mutant's test set")
+    p.add_argument("--list", action="store_true", help="print the sites and exit")
+    a = p.parse_args(argv)
+    restored = restore_backups()
+    if restored:
+        print(f"mutate: restored {', '.join(restored)} from a run that was stopped")
+    files = [ROOT / f for f in a.files.split(",") if f] or sorted(RTL.glob("*.sv"))
+    bad = [str(f) for f in files if not f.is_file() or f.suffix != ".sv"]
+    if bad:
+        print(f"mutate: error: no such rtl file: {', '.join(bad)}", file=sys.stderr)
+        return 2
+    every = [m for f in files for m in sites(f)]
+    if a.list:
+        for m in every:
+            print(f"{m.file}:{m.line}: {m.op}: {m.after.strip()}")
+        print(f"{len(every)} sites")
+        return 0
+    ok, err = builds_ok(sorted(RTL.glob("*.sv")))
+    if not ok:
+        print(f"mutate: error: rtl/ does not build unmutated: {err}", file=sys.stderr)
+        return 2
+    chosen = every if a.count <= 0 or a.count >= len(every) else random.Random(a.seed).sample(every, a.count)
+    chosen.sort(key=lambda m: (m.file, m.line, m.col))
+    # the test sets must pass on the unmutated rtl/, or every mutant would count as killed
+    for tests in sorted({tuple(a.tests.split() if a.tests else default_tests(m.file)) for m in chosen}):
+        print(f"mutate: baseline {' '.join(tests)} ...", flush=True)
+        r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
+                            "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=a.timeout)
+        if r.returncode != 0:
+            print(f"mutate: error: the test set fails without a mutant: {' '.join(tests)}\n{r.stdout[-2000:]}", file=sys.stderr)
+            return 2
+    print(f"mutate: {len(chosen)} of {len(every)} sites in {len(files)} file(s), seed {a.seed}", flush=True)
+    OUT.mkdir(parents=True, exist_ok=True)
+    report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    done: list[Mutant] = []
+    for i, m in enumerate(chosen, 1):
+        tests = a.tests.split() if a.tests else default_tests(m.file)
+        run_mutant(m, tests, a.timeout)
+        done.append(m)
+        print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s)", flush=True)
+        report.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "mutants": [asdict(x) for x in done]}, indent=1))
+    counts = {k: sum(m.outcome.startswith(k) for m in done) for k in ("killed", "survived", "could not build")}
+    print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']} "
+          f"(of {len(done)}; report {report})")
+    for m in done:
+        if m.outcome == "survived":
+            print(f"  survived {m.file}:{m.line}: {m.op}\n    - {m.before.strip()}\n    + {m.after.strip()}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
