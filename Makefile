@@ -20,6 +20,7 @@ help:
 	@echo "make test                 the regression (pytest, both simulators where benches exist)"
 	@echo "make test-fast            pure-Python tests only (no simulator)"
 	@echo "make test-slow            long sweeps (marker: slow)"
+	@echo "make mutate [MUTATE_COUNT=40] mutation testing of rtl/: killed / survived per change (docs/rtl.md)"
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
 	@echo "make bench                benchmarks (ratios, not timed tests)"
 	@echo "make train                retrain the shipped digits models (rewrites golden/models/checkpoints)"
@@ -124,3 +125,14 @@ PARAMS ?=
 
 resources: $(STAMP)
 	$(PY) -m tb.resources --hw $(HW) $(foreach p,$(PARAMS),--param $(p))
+
+# make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_COUNT=40] [MUTATE_SEED=1] [MUTATE_TESTS="pytest args"]
+# mutation testing of rtl/ (scripts/mutate.py; docs/rtl.md, "Mutation"): one change at a time,
+# always restored; killed / survived / could not build, every survivor with file:line
+MUTATE_COUNT ?= 40
+MUTATE_SEED ?= 1
+mutate: $(STAMP)
+	$(PY) scripts/mutate.py --count $(MUTATE_COUNT) --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES)) \
+		$(if $(MUTATE_TESTS),--tests "$(MUTATE_TESTS)")
+
+.PHONY: mutate
