@@ -110,9 +110,10 @@ module out_writer #(
   // the loader's source word: the FIFO's head
   logic [WORD_BITS-1:0] w_src_data;
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
-  logic mut_lane;
+  logic mut_lane, mut_wreq_drop;
   initial begin
     mut_lane = $test$plusargs("MUT_LANE");  // lanes 0 and 1 of every word exchanged
+    mut_wreq_drop = $test$plusargs("MUT_WREQ_DROP");  // a write request withdrawn after waiting a cycle
   end
 `endif
 `ifdef MUT_ZBIT  // mutation test (tests/test_faults_sim.py): the word's top bit driven z
@@ -148,7 +149,13 @@ module out_writer #(
   );
 
   // all of the burst's words are in the FIFO, beyond those of bursts already requested
+`ifdef MUT_SELECT
+  logic mut_waited_q;  // the request waited for ready at the last edge
+  always_ff @(posedge clk_i) mut_waited_q <= req_valid_o && !req_ready_i;
+  assign req_valid_o = w_req_valid && 32'(of_cnt_q) >= 32'(w_ahead_q) + 32'(req_len_o) && !(mut_wreq_drop && mut_waited_q);
+`else
   assign req_valid_o = w_req_valid && 32'(of_cnt_q) >= 32'(w_ahead_q) + 32'(req_len_o);
+`endif
   always_ff @(posedge clk_i) begin
     if (rst_i || start_i) w_ahead_q <= '0;
     else w_ahead_q <= w_ahead_q + ((req_valid_o && req_ready_i) ? 9'(req_len_o) : 9'd0) - 9'(of_pop);

@@ -157,8 +157,9 @@ def _run_dir(base: Path) -> Iterator[Path]:
 def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, plusargs: list[str], waves: bool) -> list[dict[str, Any]] | None:
     """One simulator process over the job; its per-layer results, or None if it wrote none."""
     results = rdir / f"results{name}.json"
-    if results.exists():
-        results.unlink()
+    for old in (results, rdir / "sim_errors.txt"):
+        if old.exists():
+            old.unlink()
     xfer = rdir / f"xfer{name}.hex"  # the bench's bulk transfers to and from the memory model
     job = {**job, "results": str(results), "xfer_file": str(xfer)}
     (rdir / f"job{name}.json").write_text(json.dumps(job, indent=1))
@@ -172,7 +173,8 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
             extra_env={"LAYER_JOB": str(rdir / f"job{name}.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
                        # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
                        **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
-            plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", f"+XFER_FILE={xfer}", *plusargs],
+            plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", f"+XFER_FILE={xfer}",
+                      f"+SIM_ERROR_FILE={rdir / 'sim_errors.txt'}", *plusargs],
             waves=waves,
             results_xml=str(rdir / f"results{name}.xml"),
         )
@@ -389,10 +391,14 @@ def _run_in(
         if r["layer"] not in (csr_overrides or {}):
             check_budget(r, entries[r["layer"]], cfg, mem_latency=mem_latency, mem_stall=mem_stall)
     done = {r["layer"] for r in res}
+    # a check in the Verilog that stopped the simulation (rtl/vr_check.sv) names itself here
+    errors = (rdir / "sim_errors.txt").read_text().strip() if (rdir / "sim_errors.txt").is_file() else ""
     for n in to_run:
         if n not in done:
-            res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL",
-                        "reason": f"not run: the simulation stopped before this layer (log: {rdir})",
+            why = (f"the simulation stopped in this layer: {errors.splitlines()[0]}" if errors
+                   else f"not run: the simulation stopped before this layer (log: {rdir})")
+            errors = ""  # the layers after it did not run
+            res.append({"layer": n, "kind": by_name[n]["kind"], "status": "FAIL", "reason": why,
                         "rerun": rerun(n), "run_dir": str(rdir)})
     # in the order asked for (a layer may be asked for twice: the counter test runs back to back)
     pending = res + refused

@@ -34,7 +34,7 @@ SIMS = ("icarus", "verilator")
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
 ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
                                "gather.sv", "compute_issue.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
-                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv")]
+                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "vr_check.sv")]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),

@@ -1,0 +1,58 @@
+`resetall
+`timescale 1ns / 1ps
+`default_nettype none
+
+// Protocol checker of one valid/ready interface (simulation only: empty under SYNTHESIS).
+// Instantiated beside every valid/ready interface of the engine (accel_top: the memory port's
+// four channels and the units' streams), so it runs in every simulation that has the interface,
+// on both simulators. Rules (docs/rtl.md, "Protocol checkers"):
+//   - a valid that was not accepted (valid and not ready at a clock edge) stays high at the next
+//     edge: the source may not withdraw it;
+//   - its payload does not change until it is accepted.
+// A broken rule stops the simulation with $fatal naming the instance (the interface), so the test
+// that hits it fails with the checker's line (tb.layer_sim reports it as the layer's reason).
+module vr_check #(
+    parameter int W = 1
+) (
+    input  logic         clk_i,
+    input  logic         rst_i,
+    input  logic         valid_i,
+    input  logic         ready_i,
+    input  logic [W-1:0] data_i
+);
+
+`ifndef SYNTHESIS
+  logic         waiting_q;  // valid and not ready at the last edge
+  logic [W-1:0] data_q;
+
+  // the bench may name a file (+SIM_ERROR_FILE=) that receives the message too (tb.layer_sim
+  // gives it as the reason of the layer the simulation stopped in)
+  string err_file;
+  integer fd;
+  task automatic broken(input string what);
+    if ($value$plusargs("SIM_ERROR_FILE=%s", err_file)) begin
+      fd = $fopen(err_file, "a");
+      $fdisplay(fd, "%m: protocol: %s (at %0t)", what, $time);
+      $fclose(fd);
+    end
+    $fatal(1, "%m: protocol: %s", what);
+  endtask
+
+  always @(posedge clk_i) begin
+    if (rst_i) begin
+      waiting_q <= 1'b0;
+    end else begin
+      if (waiting_q && !valid_i) broken("valid dropped before it was accepted");
+      if (waiting_q && valid_i && data_i !== data_q) broken("payload changed while valid waited for ready");
+      waiting_q <= valid_i && !ready_i;
+      data_q <= data_i;
+    end
+  end
+`else
+  logic unused;
+  assign unused = ^{clk_i, rst_i, valid_i, ready_i, data_i};
+`endif
+
+endmodule
+
+`resetall

@@ -1,0 +1,62 @@
+"""Valid/ready rules of every interface of the engine (issue 13 item 2).
+
+- Structural (Yosys, no simulator): no valid depends combinationally on its own ready. Yosys reads
+  rtl/ (small sizes), flattens accel_top and looks for a path from each ready to its valid that
+  crosses no flip-flop or memory. A valid that waits for ready (`valid = x && ready`) never shows
+  as a broken handshake in simulation; it shows here.
+- In simulation, rtl/vr_check.sv, beside each interface in accel_top: a valid that was not
+  accepted stays high and keeps its payload. Every engine run checks it; here a real fault
+  (+MUT_WREQ_DROP: a write request withdrawn after waiting a cycle, the MUT_SELECT Icarus build)
+  must stop the layer with the checker naming the interface.
+"""
+from __future__ import annotations
+
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from tb import layer_sim
+from tb.sim import ACCEL_RTL
+
+ROOT = Path(__file__).resolve().parent.parent
+
+#: (ready, valid) wires of accel_top after flattening: the memory port's channels the engine
+#: drives, and the units' streams inside it
+PAIRS = [("rreq_ready_i", "rreq_valid_o"), ("wreq_ready_i", "wreq_valid_o"), ("wr_ready_i", "wr_valid_o"),
+         ("r_cmd_ready", "r_cmd_valid"), ("r_req_ready", "r_req_valid"), ("mac_in_ready", "mac_in_valid"),
+         ("mac_out_ready", "mac_out_valid"), ("w_in_ready", "rq_out_valid"), ("v_req_ready", "v_req_valid"),
+         ("w_in_ready", "v_out_valid"), ("w_req_ready", "w_req_valid")]
+#: cells a combinational path does not cross
+STATE_CELLS = "$dff,$adff,$sdff,$dffe,$sdffe,$adffe,$sdffce,$aldff,$aldffe,$dffsr,$dffsre,$mem_v2,$memwr_v2,$memrd_v2"
+
+
+@pytest.mark.skipif(shutil.which("yosys") is None, reason="yosys is not installed (scripts/bootstrap.sh installs it)")
+def test_no_valid_depends_on_its_ready(tmp_path: Path) -> None:
+    out = tmp_path / "paths.txt"
+    lines = [f"read_verilog -sv -I{ROOT / 'rtl'} " + " ".join(str(f) for f in ACCEL_RTL),
+             "hierarchy -top accel_top -chparam ROWS 4 -chparam COLS 4 -chparam WORD_BITS 32 -chparam ACT_WORDS 256 "
+             "-chparam WGT_WORDS 64 -chparam REC_WORDS 32",
+             "proc", "flatten", "opt_clean"]
+    for ready, valid in PAIRS:
+        lines.append(f"tee -a {out} select -list w:{ready} %co*:-{STATE_CELLS} w:{valid} %i")
+        lines.append(f"tee -a {out} select -list w:{valid}")  # the wire exists (a renamed one would hide a path)
+    script = tmp_path / "paths.ys"
+    script.write_text("\n".join(lines) + "\n")
+    r = subprocess.run(["yosys", "-q", "-s", str(script)], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    listed = out.read_text().split()
+    found = [v for _, v in PAIRS if listed.count(f"accel_top/{v}") > 1]
+    missing = [v for _, v in PAIRS if f"accel_top/{v}" not in listed]
+    assert not missing, f"no such wire in the flattened accel_top: {missing}"
+    assert not found, f"valid depends combinationally on its ready: {found}"
+
+
+@pytest.mark.sim
+def test_a_withdrawn_request_stops_the_layer_naming_the_interface() -> None:
+    res = layer_sim.run(layers=["conv4"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_WREQ_DROP",), mem_stall=96, run_tag="-mut_wreq_drop")
+    r = res[0]
+    assert r["status"] == "FAIL", r
+    assert "u_chk_wreq" in r["reason"] and "protocol: valid dropped before it was accepted" in r["reason"], r["reason"]
