@@ -21,6 +21,7 @@ help:
 	@echo "make test-fast            pure-Python tests only (no simulator)"
 	@echo "make test-slow            long sweeps (marker: slow)"
 	@echo "make mutate [MUTATE_COUNT=40] mutation testing of rtl/: killed / survived per change (docs/rtl.md)"
+	@echo "make coverage             functional coverage of the layer space the last runs hit, with the holes"
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
 	@echo "make bench                benchmarks (ratios, not timed tests)"
 	@echo "make train                retrain the shipped digits models (rewrites golden/models/checkpoints)"
@@ -136,3 +137,9 @@ mutate: $(STAMP)
 		$(if $(MUTATE_TESTS),--tests "$(MUTATE_TESTS)")
 
 .PHONY: mutate
+
+# the functional coverage of the layer space of the last make test / make sim runs (tb/coverage.py)
+coverage: $(STAMP)
+	$(PY) -m tb.coverage
+
+.PHONY: coverage

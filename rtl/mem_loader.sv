@@ -166,9 +166,10 @@ module mem_loader #(
   end
 
 `ifndef SYNTHESIS
-  // Simulation check (Verilator needs --assert): read data only arrives for a read command.
+  // Simulation check: read data only arrives for a read command ($fatal: the test that hits it
+  // fails, on both simulators; an assert's $error would only be printed).
   always @(posedge clk_i) begin
-    if (!rst_i) assert (!rd_valid_i || (busy_q && !write_q)) else $error("%m: rd_valid_i without a read command");
+    if (!rst_i && rd_valid_i && !(busy_q && !write_q)) $fatal(1, "%m: protocol: rd_valid_i without a read command");
   end
 `endif
 

@@ -13,8 +13,8 @@ the real code, are. A mutant is
   reads, a comparison whose operands can never be equal): read each survivor's line and either
   show why it cannot change behaviour or add the test that kills it (docs/rtl.md, "Mutation");
 - could not build: Icarus refuses the mutated sources (not counted either way).
-The test set defaults to the mutated unit's own bench on Icarus, the engine's Icarus layer tests
-and the performance-fault and budget tests; MUTATE_TESTS replaces it (pytest arguments, e.g. the
+The test set defaults to the mutated unit's own bench on Icarus, the engine's Icarus layer tests,
+the hardware-description, performance-fault, parameter-check and protocol tests; MUTATE_TESTS replaces it (pytest arguments, e.g. the
 whole `tests/`). Mutants are sampled with MUTATE_SEED from every site of the chosen files
 (MUTATE_COUNT = 0: all of them). Builds a mutant made are removed after it; results go to
 build/mutate/<stamp>.json and a table on stdout, survivors with file:line and the change.
@@ -133,7 +133,7 @@ def default_tests(file: str) -> list[str]:
     if bench.is_file():
         tests.append(str(bench.relative_to(ROOT)))
     tests += ["tests/test_engine.py::test_representative_layers_on_icarus", "tests/test_engine_hw.py",
-              "tests/test_budget_sim.py"]
+              "tests/test_budget_sim.py", "tests/test_rtl_parameters.py", "tests/test_protocol.py"]
     return tests
 
 
@@ -194,6 +194,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", default="", help="pytest arguments replacing the default test set")
     p.add_argument("--timeout", type=int, default=600, help="seconds per mutant's test set")
     p.add_argument("--list", action="store_true", help="print the sites and exit")
+    p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
     a = p.parse_args(argv)
     restored = restore_backups()
     if restored:
@@ -204,6 +205,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutate: error: no such rtl file: {', '.join(bad)}", file=sys.stderr)
         return 2
     every = [m for f in files for m in sites(f)]
+    if a.lines:
+        want = set(a.lines.split(","))
+        every = [m for m in every if f"{m.file}:{m.line}" in want]
     if a.list:
         for m in every:
             print(f"{m.file}:{m.line}: {m.op}: {m.after.strip()}")

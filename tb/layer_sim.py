@@ -390,6 +390,9 @@ def _run_in(
     for r in res:  # a layer run with its CSRs overridden runs another dataflow than its plan's
         if r["layer"] not in (csr_overrides or {}):
             check_budget(r, entries[r["layer"]], cfg, mem_latency=mem_latency, mem_stall=mem_stall)
+    from tb.coverage import sample_results
+
+    sample_results([r for r in res if r["layer"] not in (csr_overrides or {})], entries, cfg.array_rows, cfg.array_cols)
     done = {r["layer"] for r in res}
     # a check in the Verilog that stopped the simulation (rtl/vr_check.sv) names itself here
     errors = (rdir / "sim_errors.txt").read_text().strip() if (rdir / "sim_errors.txt").is_file() else ""

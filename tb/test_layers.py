@@ -25,9 +25,11 @@ import numpy as np
 from hexgen import from_words, read_image, to_words
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare
-from tb.csr import CSR, ERR_BIAS_OVERFLOW, STATES, descriptor_csrs, field_name, units_text
+from tb.csr import CSR, ERR_BIAS_OVERFLOW, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
 
 CLOCK_NS = 10
+#: the bits of UNITS that its fields own
+UNITS_MASK = sum(((1 << w) - 1) << lsb for _, lsb, w, _ in UNITS_FIELDS)
 
 
 async def write_csr(dut: Any, name: str, value: int) -> None:
@@ -166,6 +168,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS",
                                                     "PASS")}
     result.update({k.lower(): v for k, v in counters.items()})
+    # UNITS bits outside its fields (tb.csr.UNITS_FIELDS) read 0
+    stray = counters["UNITS"] & ~UNITS_MASK & 0xFFFFFFFF
+    if stray:
+        result.update(status="FAIL", reason=f"UNITS has bits outside its fields set: 0x{stray:08x}")
+        return result
     if int(dut.watchdog_o.value) and not int(dut.done_o.value) and not int(dut.error_o.value):
         state = STATES.get(counters["STATE"], str(counters["STATE"]))
         where = f"band {counters['PASS'] & 0xFFFF}, group {counters['PASS'] >> 16}"
@@ -186,10 +193,14 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         result.update(status="FAIL" if bad else "PASS", got=got, reason="X/Z in the output" if bad else "")
         return result
     m = compare(name, expected, got[0])
+    g0 = np.asarray(got[0])
     result.update(
         status="PASS" if m.ok else "FAIL",
         mismatches=m.wrong,
         elements=m.total,
+        # functional coverage (tb.coverage): outputs at the clamp bounds
+        clamp_lo=int((g0 == layer["descriptor"]["lo"]).sum()),
+        clamp_hi=int((g0 == layer["descriptor"]["hi"]).sum()),
         report=m.report(),
         padding_problems=[p for _, p in problems][:5],
     )

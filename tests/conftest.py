@@ -49,3 +49,23 @@ def _record_failure_bundles(record_property):
     yield
     for path in bundle.WRITTEN:
         record_property("failure_bundle", path)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Functional coverage (tb.coverage) starts empty for this session: the controller (or a run
+    without xdist) removes the per-process files of the last one."""
+    if not hasattr(session.config, "workerinput"):
+        from tb.coverage import COVERAGE
+
+        for f in COVERAGE.glob("cov-*.yml"):
+            f.unlink()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # type: ignore[no-untyped-def]
+    """The layer space the session's simulations covered, with the holes (make test prints it)."""
+    if hasattr(config, "workerinput"):
+        return
+    from tb.coverage import COVERAGE, report
+
+    if any(COVERAGE.glob("cov-*.yml")):
+        terminalreporter.write_line(report())

@@ -1,0 +1,112 @@
+"""Functional coverage of the layer space the engine must handle (issue 13 item 3), with
+cocotb-coverage: every layer that passes in a run is sampled (tb.layer_sim, in the run's own
+process: no simulator time), each process exports its coverage to build/coverage/cov-<pid>.yml,
+and `python -m tb.coverage` (make coverage; pytest prints it at the end of make test) merges the
+files and prints each cover point's bins with the holes.
+
+Cover points (docs/engine.md, "Functional coverage"): kind; kernel height and width 1..7; stride
+per axis 1..4; padding none / symmetric / asymmetric; input and output channels below, at, a
+multiple of, and above with a remainder, the array's rows; output pixels below, at, a multiple
+of, and above with a remainder, the array's columns; bias mode; outputs at the lower and the upper
+clamp bound; the input and output zero points at 0, at 255 and between.
+"""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import Any, Mapping
+
+from cocotb_coverage.coverage import CoverPoint, coverage_db, merge_coverage
+
+ROOT = Path(__file__).resolve().parent.parent
+COVERAGE = ROOT / "build" / "coverage"
+TOP = "engine"
+
+KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool"]
+FILL = ["below", "at", "multiple", "remainder"]
+ZP = ["0", "255", "between"]
+
+
+def _fill(n: int, size: int) -> str:
+    return "below" if n < size else "at" if n == size else "multiple" if n % size == 0 else "remainder"
+
+
+def _zp(z: int) -> str:
+    return "0" if z == 0 else "255" if z == 255 else "between"
+
+
+def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -> dict[str, Any]:
+    """The cover points' values of one layer: its memory-map descriptor and its run's result."""
+    ins, outs = list(d["in_shape"]), list(d["out_shape"])
+    if len(ins) == 1:
+        ins, outs = [ins[0], 1, 1], [outs[0], 1, 1]
+    pads, pade = list(d.get("padding", [0, 0])), list(d.get("padding_end", [0, 0]))
+    pad = "none" if not any(pads + pade) else "symmetric" if pads == pade else "asymmetric"
+    return {"kind": d["kind"], "kh": d.get("kernel", [1, 1])[0], "kw": d.get("kernel", [1, 1])[1],
+            "sy": d.get("stride", [1, 1])[0], "sx": d.get("stride", [1, 1])[1], "pad": pad,
+            "in_c": _fill(ins[0], rows), "out_c": _fill(outs[0], rows), "pixels": _fill(outs[1] * outs[2], cols),
+            "bias": d.get("bias_mode", "none"), "clamp_lo": bool(r.get("clamp_lo")), "clamp_hi": bool(r.get("clamp_hi")),
+            "z_in": _zp(int(d.get("z_in", 1))), "z_out": _zp(int(d.get("z_out", 1)))}
+
+
+@CoverPoint(f"{TOP}.kind", xf=lambda f: f["kind"], bins=KINDS)
+@CoverPoint(f"{TOP}.kernel_h", xf=lambda f: f["kh"], bins=list(range(1, 8)))
+@CoverPoint(f"{TOP}.kernel_w", xf=lambda f: f["kw"], bins=list(range(1, 8)))
+@CoverPoint(f"{TOP}.stride_y", xf=lambda f: f["sy"], bins=list(range(1, 5)))
+@CoverPoint(f"{TOP}.stride_x", xf=lambda f: f["sx"], bins=list(range(1, 5)))
+@CoverPoint(f"{TOP}.padding", xf=lambda f: f["pad"], bins=["none", "symmetric", "asymmetric"])
+@CoverPoint(f"{TOP}.in_channels", xf=lambda f: f["in_c"], bins=FILL)
+@CoverPoint(f"{TOP}.out_channels", xf=lambda f: f["out_c"], bins=FILL)
+@CoverPoint(f"{TOP}.pixels", xf=lambda f: f["pixels"], bins=FILL)
+@CoverPoint(f"{TOP}.bias_mode", xf=lambda f: f["bias"], bins=["int32", "int16", "int16_shift"])
+@CoverPoint(f"{TOP}.clamp_lo_hit", xf=lambda f: f["clamp_lo"], bins=[True])
+@CoverPoint(f"{TOP}.clamp_hi_hit", xf=lambda f: f["clamp_hi"], bins=[True])
+@CoverPoint(f"{TOP}.z_in", xf=lambda f: f["z_in"], bins=ZP)
+@CoverPoint(f"{TOP}.z_out", xf=lambda f: f["z_out"], bins=ZP)
+def _sample(f: dict[str, Any]) -> None:
+    pass
+
+
+def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]], rows: int, cols: int) -> None:
+    """Sample every layer that passed, then export this process's coverage (replacing its file)."""
+    passed = [r for r in results if r.get("status") == "PASS" and r.get("layer") in entries]
+    for r in passed:
+        _sample(features(entries[r["layer"]]["descriptor"], rows, cols, r))
+    if passed:
+        COVERAGE.mkdir(parents=True, exist_ok=True)
+        coverage_db.export_to_yaml(str(COVERAGE / f"cov-{os.getpid()}.yml"))
+
+
+def report(files: list[Path] | None = None) -> str:
+    """The merged coverage of the files (default: build/coverage/cov-*.yml) as a table with holes."""
+    import yaml
+
+    files = sorted(COVERAGE.glob("cov-*.yml")) if files is None else files
+    if not files:
+        return "coverage: no samples (run make test or make sim first)"
+    merged = COVERAGE / "merged.yml"
+    merge_coverage(lambda _msg: None, str(merged), *map(str, files))
+    db = yaml.safe_load(merged.read_text())
+    lines = [f"functional coverage of the layer space ({len(files)} process file(s) merged into {merged}):",
+             f"  {'cover point':16s} {'bins hit':>9s}  holes"]
+    holes_total = size_total = 0
+    for name, item in sorted(db.items()):
+        if "bins:_hits" not in item:
+            continue
+        hits = item["bins:_hits"]
+        holes = [str(b) for b, n in hits.items() if not n]
+        holes_total += len(holes)
+        size_total += len(hits)
+        lines.append(f"  {name.split('.', 1)[1]:16s} {len(hits) - len(holes):>4d}/{len(hits):<4d}  {', '.join(holes) or '-'}")
+    lines.append(f"  {size_total - holes_total} of {size_total} bins hit, {holes_total} hole(s)")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    print(report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
