@@ -7,7 +7,7 @@ files and prints each cover point's bins with the holes.
 Cover points (docs/engine.md, "Functional coverage"): kind; kernel height and width 1..7; stride
 per axis 1..4; padding none / symmetric / asymmetric; input and output channels below, at, a
 multiple of, and above with a remainder, the array's rows; output pixels below, at, a multiple
-of, and above with a remainder, the array's columns; bias mode; outputs at the lower and the upper
+of, and above with a remainder, the array's columns; the bias records' shifts (0, 1-7, 8-15); outputs at the lower and the upper
 clamp bound; the input and output zero points at 0, at 255 and between.
 """
 from __future__ import annotations
@@ -46,26 +46,54 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
     return {"kind": d["kind"], "kh": d.get("kernel", [1, 1])[0], "kw": d.get("kernel", [1, 1])[1],
             "sy": d.get("stride", [1, 1])[0], "sx": d.get("stride", [1, 1])[1], "pad": pad,
             "in_c": _fill(ins[0], rows), "out_c": _fill(outs[0], rows), "pixels": _fill(outs[1] * outs[2], cols),
-            "bias": d.get("bias_mode", "none"), "clamp_lo": bool(r.get("clamp_lo")), "clamp_hi": bool(r.get("clamp_hi")),
+            "clamp_lo": bool(r.get("clamp_lo")), "clamp_hi": bool(r.get("clamp_hi")),
             "z_in": _zp(int(d.get("z_in", 1))), "z_out": _zp(int(d.get("z_out", 1)))}
 
 
-@CoverPoint(f"{TOP}.kind", xf=lambda f: f["kind"], bins=KINDS)
-@CoverPoint(f"{TOP}.kernel_h", xf=lambda f: f["kh"], bins=list(range(1, 8)))
-@CoverPoint(f"{TOP}.kernel_w", xf=lambda f: f["kw"], bins=list(range(1, 8)))
-@CoverPoint(f"{TOP}.stride_y", xf=lambda f: f["sy"], bins=list(range(1, 5)))
-@CoverPoint(f"{TOP}.stride_x", xf=lambda f: f["sx"], bins=list(range(1, 5)))
-@CoverPoint(f"{TOP}.padding", xf=lambda f: f["pad"], bins=["none", "symmetric", "asymmetric"])
-@CoverPoint(f"{TOP}.in_channels", xf=lambda f: f["in_c"], bins=FILL)
-@CoverPoint(f"{TOP}.out_channels", xf=lambda f: f["out_c"], bins=FILL)
-@CoverPoint(f"{TOP}.pixels", xf=lambda f: f["pixels"], bins=FILL)
-@CoverPoint(f"{TOP}.bias_mode", xf=lambda f: f["bias"], bins=["int32", "int16", "int16_shift"])
-@CoverPoint(f"{TOP}.clamp_lo_hit", xf=lambda f: f["clamp_lo"], bins=[True])
-@CoverPoint(f"{TOP}.clamp_hi_hit", xf=lambda f: f["clamp_hi"], bins=[True])
-@CoverPoint(f"{TOP}.z_in", xf=lambda f: f["z_in"], bins=ZP)
-@CoverPoint(f"{TOP}.z_out", xf=lambda f: f["z_out"], bins=ZP)
+#: (cover point, value of the features, bins)
+POINTS: list[tuple[str, Any, list[Any]]] = [
+    ("kind", lambda f: f["kind"], KINDS),
+    ("kernel_h", lambda f: f["kh"], list(range(1, 8))),
+    ("kernel_w", lambda f: f["kw"], list(range(1, 8))),
+    ("stride_y", lambda f: f["sy"], list(range(1, 5))),
+    ("stride_x", lambda f: f["sx"], list(range(1, 5))),
+    ("padding", lambda f: f["pad"], ["none", "symmetric", "asymmetric"]),
+    ("in_channels", lambda f: f["in_c"], FILL),
+    ("out_channels", lambda f: f["out_c"], FILL),
+    ("pixels", lambda f: f["pixels"], FILL),
+    ("clamp_lo_hit", lambda f: f["clamp_lo"], [True]),
+    ("clamp_hi_hit", lambda f: f["clamp_hi"], [True]),
+    ("z_in", lambda f: f["z_in"], ZP),
+    ("z_out", lambda f: f["z_out"], ZP),
+]
+SHIFTS = ["0", "1-7", "8-15"]
+
+
+def _shift_bucket(v: int) -> str:
+    return "0" if v == 0 else "1-7" if v < 8 else "8-15"
+
+
 def _sample(f: dict[str, Any]) -> None:
     pass
+
+
+for _name, _xf, _bins in POINTS:
+    _sample = CoverPoint(f"{TOP}.{_name}", xf=_xf, bins=_bins)(_sample)
+
+
+@CoverPoint(f"{TOP}.bias_shift", xf=lambda b: b, bins=SHIFTS)
+def _sample_shift(bucket: str) -> None:
+    pass
+
+
+def holes(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]], rows: int, cols: int) -> dict[str, list[Any]]:
+    """The bins these results leave empty (on their own: not the process's coverage database)."""
+    passed = [r for r in results if r.get("status") == "PASS" and r.get("layer") in entries]
+    feats = [features(entries[r["layer"]]["descriptor"], rows, cols, r) for r in passed]
+    out = {name: [b for b in bins if not any(xf(f) == b for f in feats)] for name, xf, bins in POINTS}
+    shifts = {_shift_bucket(v) for r in passed for v in r.get("bias_shifts", [])}
+    out["bias_shift"] = [b for b in SHIFTS if b not in shifts]
+    return {k: v for k, v in out.items() if v}
 
 
 def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]], rows: int, cols: int) -> None:
@@ -73,6 +101,8 @@ def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[
     passed = [r for r in results if r.get("status") == "PASS" and r.get("layer") in entries]
     for r in passed:
         _sample(features(entries[r["layer"]]["descriptor"], rows, cols, r))
+        for bucket in sorted({_shift_bucket(v) for v in r.get("bias_shifts", [])}):
+            _sample_shift(bucket)
     if passed:
         COVERAGE.mkdir(parents=True, exist_ok=True)
         coverage_db.export_to_yaml(str(COVERAGE / f"cov-{os.getpid()}.yml"))

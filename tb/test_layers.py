@@ -201,6 +201,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         # functional coverage (tb.coverage): outputs at the clamp bounds
         clamp_lo=int((g0 == layer["descriptor"]["lo"]).sum()),
         clamp_hi=int((g0 == layer["descriptor"]["hi"]).sum()),
+        bias_shifts=sorted({int(v) for v in np.asarray(rb[(name, "bias")])[:, 1]}) if (name, "bias") in rb.arrays else [],
         report=m.report(),
         padding_problems=[p for _, p in problems][:5],
     )
