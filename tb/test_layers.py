@@ -25,7 +25,7 @@ import numpy as np
 from hexgen import from_words, read_image, to_words
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare
-from tb.csr import CSR, ERR_BIAS_OVERFLOW, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
+from tb.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
 
 CLOCK_NS = 10
 #: the bits of UNITS that its fields own
@@ -44,6 +44,26 @@ async def read_csr(dut: Any, name: str) -> int:
     dut.csr_addr_i.value = CSR[name]
     await Timer(1, "ps")
     return int(dut.csr_rdata_o.value)
+
+
+async def reset_values(dut: Any, facts: dict[str, int]) -> list[str]:
+    """What reads other than its documented value right after reset: every CSR (tb.csr RESET, 0
+    otherwise; the build facts; DESC_CHECK the field the rule book refuses in the all-reset
+    descriptor; UNITS 0: every unit idle on k_tile 0), and busy, done and error."""
+    from hexgen import HardwareConfig
+    from hexgen.rules import REGISTERS, engine_refusal
+
+    regs = {n: RESET.get(n, 0) for n in REGISTERS}
+    cfg = HardwareConfig(array_rows=facts["ROWS"], array_cols=facts["COLS"], word_bits=facts["ROWS"] * 8,
+                         act_buf_words=facts["ACT_WORDS"], weight_buf_words=facts["WGT_WORDS"],
+                         bias_buf_words=facts["REC_WORDS"], scale_buf_words=facts["REC_WORDS"])
+    refused = engine_refusal(regs, cfg)
+    want = {**{n: RESET.get(n, 0) for n in CSR}, **facts, "ID": ID_VALUE, "DESC_CHECK": CSR[refused[0]] if refused else 0}
+    out = [f"after reset, {n} reads 0x{got:x}, documented 0x{want[n]:x}"
+           for n in CSR for got in [await read_csr(dut, n)] if got != want[n]]
+    out += [f"after reset, {port} is {int(getattr(dut, port).value)}" for port in ("busy_o", "done_o", "error_o")
+            if int(getattr(dut, port).value) != 0]
+    return out
 
 
 async def reset(dut: Any, job: dict[str, Any]) -> None:
@@ -279,6 +299,12 @@ async def run_layers(dut: Any) -> None:
     await reset(dut, job)
     # the memory image must be laid out for this build: hexgen's config against every build-fact CSR
     facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}
+    # every CSR and status output right after reset, against its documented value (tb.csr)
+    wrong_reset = await reset_values(dut, facts)
+    if wrong_reset:
+        Path(job["results"]).write_text(json.dumps(
+            [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong_reset[0]} for n in job["layers"]], indent=1))
+        raise AssertionError("; ".join(wrong_reset))
     rows, cols = facts["ROWS"], facts["COLS"]
     cfg = rb.config
     pairs = [("array_rows", cfg.array_rows, "ROWS", rows), ("array_cols", cfg.array_cols, "COLS", cols),
