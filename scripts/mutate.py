@@ -1,6 +1,7 @@
 """Mutation testing of rtl/: how strong is the regression? (`make mutate`, issue 13 item 4)
 
-    make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_COUNT=40] [MUTATE_SEED=1] [MUTATE_TESTS="..."]
+    make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_LINES=rtl/gather.sv:86,...] [MUTATE_COUNT=40]
+                [MUTATE_SEED=1] [MUTATE_TESTS="..."]
 
 Each mutant is one small change on one line of rtl/ (an operator or a constant: == and !=, < and
 <=, > and >=, && and ||, + and -, a ! dropped, 1'b0 and 1'b1, '0 and '1, an integer literal + 1),
