@@ -19,8 +19,9 @@ FAULTS = {
 }
 
 
-@pytest.mark.parametrize("fault", FAULTS)
+@pytest.mark.parametrize("fault", [f if f == "GATHER_ALL" else pytest.param(f, marks=pytest.mark.slow) for f in FAULTS])
 def test_a_performance_fault_fails_its_layer_with_right_outputs(fault: str) -> None:
+    """GATHER_ALL in make test, WGT_WAIT in make test-slow (make test's three minutes)."""
     layer, what = FAULTS[fault]
     res = layer_sim.run(layers=[layer], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
                         plusargs=(f"+MUT_{fault}",), run_tag=f"-mut_{fault.lower()}")

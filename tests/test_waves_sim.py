@@ -82,6 +82,7 @@ def test_gtkwave_opens_the_save_file_at_the_marker() -> None:
     assert f"DISPLAYED {len(traces)}" in out and f"MARKER {marker}" in out and f"START {start}" in out, out
 
 
+@pytest.mark.slow
 def test_waves_auto_in_the_environment_does_not_reach_cocotb(monkeypatch: pytest.MonkeyPatch) -> None:
     """make sim WAVES=auto exports WAVES=auto; cocotb's runner reads $WAVES and refuses `auto`."""
     monkeypatch.setenv("WAVES", "auto")
