@@ -69,3 +69,16 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
 
     if any(COVERAGE.glob("cov-*.yml")):
         terminalreporter.write_line(report())
+
+
+#: test files whose tests are long (engine simulations, their builds): run first, so that two
+#: workers do not end with one of them alone on a long test (make test's three minutes)
+LONG_FIRST = ("test_waves_sim.py", "test_faults_sim.py", "test_engine.py", "test_engine_hw.py", "test_sim_both.py",
+              "test_diagnose_sim.py", "test_budget_sim.py", "test_protocol.py", "test_layer_bands.py",
+              "test_golden_mobilenetv2_224.py", "test_golden_models.py", "test_resources.py")
+
+
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Long files first, in a fixed order (every xdist worker collects the same order)."""
+    rank = {name: i for i, name in enumerate(LONG_FIRST)}
+    items.sort(key=lambda it: rank.get(it.path.name, len(LONG_FIRST)))
