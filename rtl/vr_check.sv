@@ -42,10 +42,12 @@ module vr_check #(
     if (rst_i) begin
       waiting_q <= 1'b0;
     end else begin
-      if (waiting_q && !valid_i) broken("valid dropped before it was accepted");
-      if (waiting_q && valid_i && data_i !== data_q) broken("payload changed while valid waited for ready");
+      if (waiting_q) begin
+        if (!valid_i) broken("valid dropped before it was accepted");
+        else if (data_i !== data_q) broken("payload changed while valid waited for ready");
+      end
       waiting_q <= valid_i && !ready_i;
-      data_q <= data_i;
+      if (valid_i && !ready_i) data_q <= data_i;  // only what waits is compared (fewer events per cycle)
     end
   end
 `else

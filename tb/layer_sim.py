@@ -217,6 +217,7 @@ def run(
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
     reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
+    check_reset: bool = False,
 ) -> list[dict[str, Any]]:
     """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
     status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
@@ -225,7 +226,8 @@ def run(
     test images (golden runs the layers the RTL does not) and return one result per image.
     xcheck (default: on for Verilator without waves): run the layers a second time under another
     random-initialisation seed (_x_merge). record: keep every layer's output and write cycles
-    (r["got_file"], r["wcycle_file"]), not only a failing one's (tb.sim_both). pokes, csr_overrides and plusargs (given to the simulator,
+    (r["got_file"], r["wcycle_file"]), not only a failing one's (tb.sim_both). check_reset: read every CSR and the
+    status outputs right after reset against their documented values first (make sim does). pokes, csr_overrides and plusargs (given to the simulator,
     e.g. +MUT_LANE for a MUT_SELECT build) are test hooks."""
     require_checkout()
     if sim not in ("verilator", "icarus"):
@@ -254,7 +256,7 @@ def run(
         res = _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves is True, mem_stall=mem_stall,
                       mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
-                      plusargs=plusargs, record=record,
+                      plusargs=plusargs, record=record, check_reset=check_reset,
                       xcheck=(sim == "verilator" and waves is not True) if xcheck is None else xcheck)
     if waves != "auto" or chain:
         return res
@@ -302,6 +304,7 @@ def _run_in(
     mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
     watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
     reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
+    check_reset: bool = False,
 ) -> list[dict[str, Any]]:
     t0 = time.time()
     print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
@@ -337,7 +340,7 @@ def _run_in(
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
         "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
         "csr_overrides": csr_overrides or {}, "pokes": pokes or {},
-        "watchdog_cycles": watchdog_cycles, "reset_each_layer": reset_each_layer, "record_all": record,
+        "watchdog_cycles": watchdog_cycles, "reset_each_layer": reset_each_layer, "record_all": record, "check_reset": check_reset,
         "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
         "chain": {"images": chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if chain else None,
     }
@@ -510,7 +513,7 @@ def main(argv: list[str] | None = None) -> int:
 
         return main_both(a, layers)
     res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-              mem_latency=a.mem_latency, hw=a.hw)
+              mem_latency=a.mem_latency, hw=a.hw, check_reset=True)
     golden_only = []
     if layers is None:
         info = json.loads((Path(prepare_image(a.model, a.seed, a.hw)[0]) / "layers.json").read_text())

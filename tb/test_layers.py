@@ -299,8 +299,9 @@ async def run_layers(dut: Any) -> None:
     await reset(dut, job)
     # the memory image must be laid out for this build: hexgen's config against every build-fact CSR
     facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}
-    # every CSR and status output right after reset, against its documented value (tb.csr)
-    wrong_reset = await reset_values(dut, facts)
+    # every CSR and status output right after reset, against its documented value (tb.csr): make sim
+    # and the tests that ask (45 register reads a simulator process)
+    wrong_reset = await reset_values(dut, facts) if job.get("check_reset") else []
     if wrong_reset:
         Path(job["results"]).write_text(json.dumps(
             [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong_reset[0]} for n in job["layers"]], indent=1))

@@ -31,7 +31,7 @@ def _all_pass(res: list[dict]) -> None:
 
 
 def test_default_model_every_layer_on_verilator():
-    res = layer_sim.run(layers=None, sim="verilator", model="mobilenetv2", seed=0)
+    res = layer_sim.run(layers=None, sim="verilator", model="mobilenetv2", seed=0, check_reset=True)
     assert len(res) == 20
     _all_pass(res)
     # every layer within its cycle budget (a PASS says so); and the model is tight, not generous:
@@ -46,7 +46,9 @@ def test_mlp_every_layer_on_verilator():
 
 def test_representative_layers_on_icarus():
     # stem conv 3x3/s2 with 3 channels, depthwise 3x3/s1, depthwise 3x3/s2, pointwise, fc
-    _all_pass(layer_sim.run(layers=["conv1", "conv2", "conv5", "conv3", "fc1"], sim="icarus", model="mobilenetv2", seed=0))
+    # and every CSR and status output right after reset against its documented value
+    _all_pass(layer_sim.run(layers=["conv1", "conv2", "conv5", "conv3", "fc1"], sim="icarus", model="mobilenetv2", seed=0,
+                            check_reset=True))
 
 
 def test_external_memory_stalls_do_not_change_results():
