@@ -52,6 +52,7 @@ def test_user_factory_is_loaded(tmp_path):
         load_model("resnet")
 
 
+@pytest.mark.slow  # 7 s of make test's three minutes; the summary command stays in make test (the test below)
 def test_summary_command_prints_table_and_accuracies():
     out = subprocess.run(
         [sys.executable, "-m", "golden", "summary", "--model", "mlp"], cwd=ROOT, capture_output=True, text=True, timeout=300

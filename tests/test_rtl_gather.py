@@ -14,8 +14,9 @@ def params(hw: str) -> dict[str, int]:
     return sim.unit_parameters(hw, ("ROWS", "COLS", "WORD_BITS", "ACT_WORDS"))
 
 
+# Verilator in make test-slow: the engine's Verilator build, in every fast engine test, holds the unit
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),
-         pytest.param("verilator", "tiny", id="verilator-tiny")]
+         pytest.param("verilator", "tiny", id="verilator-tiny", marks=pytest.mark.slow)]
 
 
 @pytest.mark.parametrize("simulator, hw", CASES)
