@@ -2,7 +2,8 @@
 multipliers and memory bits are the design's, and refused parameters are one line and exit 2.
 
 Runs Yosys (Debian's `yosys`, installed by scripts/bootstrap.sh), no simulator; marker `sim` like
-the other tests that need an EDA tool. ~6 s.
+the other tests that need an EDA tool. The synthesis (~7 s) runs in make test-slow; the refused
+parameters (no synthesis) in make test.
 """
 from __future__ import annotations
 
@@ -47,6 +48,7 @@ def small(small_run: tuple[str, dict]) -> dict:
     return small_run[1]
 
 
+@pytest.mark.slow
 def test_every_unit_has_cells(small: dict) -> None:
     units = small["units"]
     assert set(UNITS) <= set(units), f"units in the table: {sorted(units)}"
@@ -57,6 +59,7 @@ def test_every_unit_has_cells(small: dict) -> None:
     assert small["total"]["ff_bits"] > 0
 
 
+@pytest.mark.slow
 def test_parameters_are_the_bench_build_with_overrides(small: dict) -> None:
     from tb.layer_sim import ADDR_W
 
@@ -66,6 +69,7 @@ def test_parameters_are_the_bench_build_with_overrides(small: dict) -> None:
     assert p["WORD_BITS"] == p["ROWS"] * 8
 
 
+@pytest.mark.slow
 def test_mac_array_has_one_multiplier_per_cell(small: dict) -> None:
     p = small["parameters"]
     mac = small["units"]["mac_array"]
@@ -73,6 +77,7 @@ def test_mac_array_has_one_multiplier_per_cell(small: dict) -> None:
     assert mac["dsp48"] == p["ROWS"] * p["COLS"]  # 9 x 8 bits: one DSP48 each
 
 
+@pytest.mark.slow
 def test_accel_top_memory_bits_are_its_buffers(small: dict) -> None:
     p = small["parameters"]
     # the units' buffers, all of WORD_BITS words: act_buf [ACT_WORDS] (gather.sv), wgt_buf
@@ -87,6 +92,7 @@ def test_accel_top_memory_bits_are_its_buffers(small: dict) -> None:
     assert small["total"]["bram18"] == 2 + 2 + 2 + 2
 
 
+@pytest.mark.slow
 def test_table_names_every_unit(small_run: tuple[str, dict]) -> None:
     table, data = small_run
     rows = {line.split()[0]: line.split()[1:] for line in table.splitlines() if line.strip()}
