@@ -50,6 +50,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "out_writer": ("out_writer", [RTL / "out_writer.sv", RTL / "mem_loader.sv"]),
     "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
     "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
+    "ext_mem_model": ("ext_mem_model", [RTL / "ext_mem_model.sv"]),
     "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
     "burst_reader": ("burst_reader_tb", [RTL / "burst_reader.sv", RTL / "ext_mem_model.sv",
                                          TB_HDL / "burst_reader_tb.sv"]),
