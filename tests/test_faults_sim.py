@@ -56,6 +56,7 @@ def _sha(p: Path) -> str:
     return hashlib.sha256(p.read_bytes()).hexdigest()
 
 
+@pytest.mark.slow  # 7 s of make test's three minutes (two unit builds and a killed make)
 def test_build_killed_mid_make_then_reverted_reuses_nothing_stale(tmp_path: Path):
     """Change the RTL, kill -9 the Python during the Verilator build (its make child used to go on
     and link the new binary under the old stamp), revert: the build directory must still hold the
@@ -209,6 +210,7 @@ def test_image_cache_follows_a_changed_helper_module(tmp_path: Path, monkeypatch
 
 
 # ---- 5. two runs at once in one checkout -----------------------------------------------------------
+@pytest.mark.slow  # 6 s of make test's three minutes (two engine runs at once)
 def test_two_concurrent_runs_keep_their_own_results():
     layer_sim.build_accel("verilator")  # built once before, so both runs start together
     cmd = [PY, "-m", "tb.layer_sim", "--sim", "verilator", "--model", "mlp", "--seed", "7"]
