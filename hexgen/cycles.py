@@ -14,8 +14,10 @@ The model walks what the engine overlaps, at the grain of its scoreboards, not o
 - the write side moves one word a cycle, a burst of MAX_BURST words once all of them are drained;
 - passes (bands, groups) run one after the other;
 - the vector unit's state machine (rtl/vec_unit.sv) walks its bursts one at a time.
-The constants below are the units' pipeline depths, in cycles, read off the RTL; the model's error
-on every layer of the shipped models is in docs/engine.md.
+The constants below stand for the units' pipeline depths, a few cycles each; their values were
+chosen once, for all presets, to fit the measured cycles of the shipped models (a search over
+small integers), not read off the RTL. The model's error on every layer measured is in
+docs/engine.md.
 """
 from __future__ import annotations
 
@@ -33,7 +35,7 @@ MAX_BURST = 16
 #: read requests the bench's memory queues (tb/hdl ext_mem_model's FIFO_DEPTH)
 MEM_QUEUE = 4
 
-# pipeline depths (cycles)
+# pipeline depths (cycles; fitted, see above)
 START = 1        # start to the first read request on the port
 GATHER = 1       # the last input word a tile reads in its buffer to the tile's first beat
 DRAIN = 2        # a tile's last beat to its first pixel leaving the array

@@ -45,25 +45,25 @@ async def setup(dut: Any, latency: int, stall: int, seed: int) -> None:
     dut.cfg_load_i.value = 0
 
 
+async def _until_taken(dut: Any, ready: str) -> None:
+    """Hold what is driven until `ready` is high at a clock edge (that edge takes it)."""
+    while True:
+        await ReadOnly()
+        taken = int(getattr(dut, ready).value)
+        await RisingEdge(dut.clk_i)
+        if taken:
+            return
+
+
 async def write_bursts(dut: Any, bursts: list[tuple[int, list[int]]]) -> None:
     """Each burst: its request, then its words (one a cycle when the channel is ready)."""
     for addr, words in bursts:
         dut.wreq_valid_i.value, dut.wreq_addr_i.value, dut.wreq_len_i.value = 1, addr, len(words)
-        while True:
-            await ReadOnly()
-            taken = int(dut.wreq_ready_o.value)
-            await RisingEdge(dut.clk_i)
-            if taken:
-                break
+        await _until_taken(dut, "wreq_ready_o")
         dut.wreq_valid_i.value = 0
         for w in words:
             dut.wr_valid_i.value, dut.wr_data_i.value = 1, w
-            while True:
-                await ReadOnly()
-                taken = int(dut.wr_ready_o.value)
-                await RisingEdge(dut.clk_i)
-                if taken:
-                    break
+            await _until_taken(dut, "wr_ready_o")
         dut.wr_valid_i.value = 0
 
 
