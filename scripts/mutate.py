@@ -31,7 +31,7 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,6 +70,12 @@ class Mutant:
     after: str
     outcome: str = ""
     seconds: float = 0.0
+    killed_by: str = ""  # the first failing test (pytest -x)
+
+    def key(self) -> tuple[str, str, int, str, str]:
+        """Which change this is, whatever line it moved to: a report's results carry over to a
+        later run (--resume) as long as the line itself is unchanged."""
+        return (self.file, self.before.strip(), self.col, self.op, self.after.strip())
 
 
 def _code(line: str) -> str:
@@ -138,6 +144,22 @@ def default_tests(file: str) -> list[str]:
     return tests
 
 
+def ordered(tests: list[str], kills: dict[str, int]) -> list[str]:
+    """The test files that killed most mutants of this file so far first (pytest -x stops at the
+    first failure, so a mutant is killed sooner); the order does not change a verdict."""
+    return sorted(tests, key=lambda t: -kills.get(t, 0))
+
+
+def wait_while_paused(pause: Path) -> None:
+    """`touch build/mutate/PAUSE` stops the run between mutants (so another simulation can run on
+    this two-core machine without two builds at once); removing it goes on."""
+    if pause.exists():
+        print(f"mutate: paused ({pause} exists; remove it to go on)", flush=True)
+        while pause.exists():
+            time.sleep(5)
+        print("mutate: going on", flush=True)
+
+
 def restore_backups() -> list[str]:
     """Files a killed run left mutated: put the originals back."""
     done = []
@@ -174,6 +196,9 @@ def run_mutant(m: Mutant, tests: list[str], timeout: int) -> Mutant:
             r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
                                 "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
             m.outcome = "survived" if r.returncode == 0 else "killed"
+            if r.returncode != 0:
+                failed = re.search(r"^(?:FAILED|ERROR) (\S+)", r.stdout, re.M)
+                m.killed_by = failed.group(1) if failed else ""
         except subprocess.TimeoutExpired:
             m.outcome = "killed (time limit)"
     finally:
@@ -187,6 +212,11 @@ def run_mutant(m: Mutant, tests: list[str], timeout: int) -> Mutant:
     return m
 
 
+def _commit() -> str:
+    r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    return r.stdout.strip()
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make mutate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--files", default="", help="comma-separated rtl files (default: every rtl/*.sv)")
@@ -195,6 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", default="", help="pytest arguments replacing the default test set")
     p.add_argument("--timeout", type=int, default=600, help="seconds per mutant's test set")
     p.add_argument("--list", action="store_true", help="print the sites and exit")
+    p.add_argument("--resume", default="", help="a report of an earlier run: its results are kept and its sites not rerun")
     p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
     a = p.parse_args(argv)
     restored = restore_backups()
@@ -230,17 +261,50 @@ def main(argv: list[str] | None = None) -> int:
         if r.returncode != 0:
             print(f"mutate: error: the test set fails without a mutant: {' '.join(tests)}\n{r.stdout[-2000:]}", file=sys.stderr)
             return 2
-    print(f"mutate: {len(chosen)} of {len(every)} sites in {len(files)} file(s), seed {a.seed}", flush=True)
     OUT.mkdir(parents=True, exist_ok=True)
-    report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     done: list[Mutant] = []
+    if a.resume:
+        report = Path(a.resume)
+        old = json.loads(report.read_text())
+        if old.get("tests") != (a.tests or "default"):
+            print(f"mutate: error: {report} was run with tests {old.get('tests')!r}, not {a.tests or 'default'!r}", file=sys.stderr)
+            return 2
+        by_key = {Mutant(**x).key(): Mutant(**x) for x in old["mutants"]}
+        done = [replace(m, outcome=by_key[m.key()].outcome, seconds=by_key[m.key()].seconds,
+                        killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
+        judged = {m.key() for m in done}
+        chosen = [m for m in chosen if m.key() not in judged]
+        print(f"mutate: resuming {report}: {len(done)} judged, {len(chosen)} to go", flush=True)
+    else:
+        report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+    print(f"mutate: {len(chosen)} of {len(every)} sites in {len(files)} file(s), seed {a.seed}; "
+          f"touch {OUT / 'PAUSE'} to pause between mutants", flush=True)
+    kills: dict[str, dict[str, int]] = {}  # file -> test file -> mutants it killed
+    for m in done:
+        if m.killed_by:
+            t = m.killed_by.split("::")[0]
+            kills.setdefault(m.file, {})[t] = kills.get(m.file, {}).get(t, 0) + 1
+    t_start = time.time()
     for i, m in enumerate(chosen, 1):
-        tests = a.tests.split() if a.tests else default_tests(m.file)
+        wait_while_paused(OUT / "PAUSE")
+        tests = ordered(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {}))
         run_mutant(m, tests, a.timeout)
+        if m.killed_by:
+            t = m.killed_by.split("::")[0]
+            kills.setdefault(m.file, {})[t] = kills.get(m.file, {}).get(t, 0) + 1
         done.append(m)
-        print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s)", flush=True)
-        report.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "mutants": [asdict(x) for x in done]}, indent=1))
-    counts = {k: sum(m.outcome.startswith(k) for m in done) for k in ("killed", "survived", "could not build")}
+        left = (time.time() - t_start) / i * (len(chosen) - i)
+        print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s; "
+              f"about {left / 60:.0f} min left)", flush=True)
+        report.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "commit": _commit(),
+                                      "mutants": [asdict(x) for x in done]}, indent=1))
+    kinds = ("killed", "survived", "could not build")
+    counts = {k: sum(m.outcome.startswith(k) for m in done) for k in kinds}
+    print(f"\n{'file':<24} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")
+    for f in sorted({m.file for m in done}):
+        ms = [m for m in done if m.file == f]
+        c = [sum(m.outcome.startswith(k) for m in ms) for k in kinds]
+        print(f"{f:<24} {len(ms):>5} {c[0]:>6} {c[1]:>8} {c[2]:>8}")
     print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']} "
           f"(of {len(done)}; report {report})")
     for m in done:
