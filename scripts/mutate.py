@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
                         killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
         judged = {m.key() for m in done}
         chosen = [m for m in chosen if m.key() not in judged]
+        # the report's other results (sites this run did not choose) stay in it
+        done = [by_key[k] for k in by_key if k not in judged] + done
         print(f"mutate: resuming {report}: {len(done)} judged, {len(chosen)} to go", flush=True)
     else:
         report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
