@@ -385,24 +385,10 @@ module accel_top #(
 
 `ifndef SYNTHESIS
   // ---------------------------------------------------------------- protocol checkers (rtl/vr_check.sv)
+  // Each unit checks the channels whose valid it drives (and its outstanding words); what is left
+  // here is the read-request port, where two units' requests are muxed.
   vr_check #(.W(ADDR_W + 8)) u_chk_rreq (.clk_i, .rst_i, .valid_i(rreq_valid_o), .ready_i(rreq_ready_i),
                                          .data_i({rreq_addr_o, rreq_len_o}));
-  vr_check #(.W(WORD_BITS)) u_chk_rd (.clk_i, .rst_i, .valid_i(rd_valid_i), .ready_i(rd_ready_o), .data_i(rd_data_i));
-  vr_check #(.W(ADDR_W + 8)) u_chk_wreq (.clk_i, .rst_i, .valid_i(wreq_valid_o), .ready_i(wreq_ready_i),
-                                         .data_i({wreq_addr_o, wreq_len_o}));
-  vr_check #(.W(WORD_BITS)) u_chk_wr (.clk_i, .rst_i, .valid_i(wr_valid_o), .ready_i(wr_ready_i), .data_i(wr_data_o));
-  vr_check #(.W(2 + 64 + 2 * BUF_AW + 32)) u_chk_cmd (.clk_i, .rst_i, .valid_i(r_cmd_valid), .ready_i(r_cmd_ready),
-      .data_i({r_cmd_tag, r_cmd_ext, r_cmd_ext_stride, r_cmd_buf, r_cmd_buf_stride, r_cmd_len, r_cmd_rows}));
-  vr_check #(.W(ROWS * 8 + COLS * 8 + 2)) u_chk_mac_in (.clk_i, .rst_i, .valid_i(mac_in_valid), .ready_i(mac_in_ready),
-                                                      .data_i({mac_w, mac_a, mac_first, mac_last}));
-  vr_check #(.W(ROWS * 32)) u_chk_mac_out (.clk_i, .rst_i, .valid_i(mac_out_valid), .ready_i(mac_out_ready),
-                                           .data_i(mac_out_acc));
-  vr_check #(.W(WORD_BITS)) u_chk_rq_out (.clk_i, .rst_i, .valid_i(rq_out_valid), .ready_i(w_in_ready && !is_vec),
-                                          .data_i(rq_out_data));
-  vr_check #(.W(ADDR_W + 8)) u_chk_vreq (.clk_i, .rst_i, .valid_i(v_req_valid), .ready_i(v_req_ready),
-                                         .data_i({v_req_addr, v_req_len}));
-  vr_check #(.W(WORD_BITS)) u_chk_vout (.clk_i, .rst_i, .valid_i(v_out_valid), .ready_i(w_in_ready && is_vec),
-                                        .data_i(v_out_data));
 `endif
 
 endmodule

@@ -171,11 +171,13 @@ module burst_reader #(
   end
 
 `ifndef SYNTHESIS
-  // Simulation check: read data only arrives for a requested burst ($fatal: the test that hits it
-  // fails, on both simulators; an assert's $error would only be printed).
-  always @(posedge clk_i) begin
-    if (!rst_i && rd_valid_i && inflight_q == '0) $fatal(1, "%m: protocol: read data without a requested burst");
-  end
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // request channel; read data only for requested words, at most DEPTH bursts of MAX_BURST words
+  vr_check #(.W(ADDR_W + 8)) u_chk_req (.clk_i, .rst_i, .valid_i(req_valid_o), .ready_i(req_ready_i),
+                                        .data_i({req_addr_o, req_len_o}));
+  outstanding_check #(.LIMIT(DEPTH * MAX_BURST)) u_chk_outstanding (
+      .clk_i, .rst_i, .req_fire_i(req_fire), .req_len_i(req_len_o), .data_valid_i(rd_valid_i),
+      .data_fire_i(rd_valid_i && rd_ready_o));
 `endif
 
 endmodule

@@ -162,6 +162,13 @@ module compute_issue #(
   logic unused;
   assign unused = ^{waddr[31:WGT_AW+1], lane_q[15:RW]};
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // beats to the MAC array
+  vr_check #(.W(ROWS * 8 + COLS * 8 + 2 + CW)) u_chk_mac (.clk_i, .rst_i, .valid_i(mac_valid_o), .ready_i(mac_ready_i),
+                                                         .data_i({mac_w_o, mac_a_o, mac_first_o, mac_last_o, mac_cols_o}));
+`endif
+
 endmodule
 
 `resetall

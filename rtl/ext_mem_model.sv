@@ -225,6 +225,13 @@ module ext_mem_model #(
     end
   end
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // read data it returns (the requests and write data come from the units, which check them)
+  vr_check #(.W(DATA_W + 1)) u_chk_rd (.clk_i, .rst_i, .valid_i(rd_valid_o), .ready_i(rd_ready_i),
+                                      .data_i({rd_data_o, rd_last_o}));
+`endif
+
 endmodule
 
 `resetall

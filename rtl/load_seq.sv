@@ -195,6 +195,13 @@ module load_seq #(
     end
   end
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // read commands to the burst reader
+  vr_check #(.W(2 + 64 + 2 * BUF_AW + 32)) u_chk_cmd (.clk_i, .rst_i, .valid_i(cmd_valid_o), .ready_i(cmd_ready_i),
+      .data_i({cmd_tag_o, cmd_ext_o, cmd_ext_stride_o, cmd_buf_o, cmd_buf_stride_o, cmd_len_o, cmd_rows_o}));
+`endif
+
 endmodule
 
 `resetall

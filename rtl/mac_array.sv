@@ -172,6 +172,13 @@ module mac_array #(
 
   assign out_acc_o = bank_flat[dcol_q*ROWS*32 +: ROWS*32];
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // column sums out
+  vr_check #(.W(ROWS * 32 + CW + 1)) u_chk_out (.clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i),
+                                               .data_i({out_acc_o, out_col_o, out_last_o}));
+`endif
+
 endmodule
 
 `resetall

@@ -166,11 +166,17 @@ module mem_loader #(
   end
 
 `ifndef SYNTHESIS
-  // Simulation check: read data only arrives for a read command ($fatal: the test that hits it
-  // fails, on both simulators; an assert's $error would only be printed).
-  always @(posedge clk_i) begin
-    if (!rst_i && rd_valid_i && !(busy_q && !write_q)) $fatal(1, "%m: protocol: rd_valid_i without a read command");
-  end
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // request, write-data and buffer-write channels; data only for requested words, at most
+  // MAX_OUTSTANDING bursts of MAX_BURST words ahead
+  vr_check #(.W(ADDR_W + 9)) u_chk_req (.clk_i, .rst_i, .valid_i(req_valid_o), .ready_i(req_ready_i),
+                                        .data_i({req_addr_o, req_len_o, req_we_o}));
+  vr_check #(.W(DATA_W)) u_chk_wr (.clk_i, .rst_i, .valid_i(wr_valid_o), .ready_i(wr_ready_i), .data_i(wr_data_o));
+  vr_check #(.W(BUF_AW + DATA_W)) u_chk_buf_wr (.clk_i, .rst_i, .valid_i(buf_wr_valid_o), .ready_i(buf_wr_ready_i),
+                                                .data_i({buf_wr_addr_o, buf_wr_data_o}));
+  outstanding_check #(.LIMIT(MAX_BURST * MAX_OUTSTANDING)) u_chk_outstanding (
+      .clk_i, .rst_i, .req_fire_i(req_fire), .req_len_i(req_len_o), .data_valid_i(rd_valid_i || wr_valid_o),
+      .data_fire_i((rd_valid_i && rd_ready_o) || (wr_valid_o && wr_ready_i)));
 `endif
 
 endmodule

@@ -164,6 +164,14 @@ module out_writer #(
   logic unused;
   assign unused = ^{w_nc_rd_ready, w_nc_bw_valid, w_nc_bw_addr, w_nc_req_we, w_nc_bw_data, w_nc_words};
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // write-request channel (its valid waits for the words in the FIFO; the write data is
+  // mem_loader's, checked there)
+  vr_check #(.W(ADDR_W + 8)) u_chk_req (.clk_i, .rst_i, .valid_i(req_valid_o), .ready_i(req_ready_i),
+                                        .data_i({req_addr_o, req_len_o}));
+`endif
+
 endmodule
 
 `resetall

@@ -201,6 +201,13 @@ module requant #(
     assign out_ovf_o[l] = ovf_q4;
   end
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // output vectors
+  vr_check #(.W(LANES * 9)) u_chk_out (.clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i),
+                                      .data_i({out_data_o, out_ovf_o}));
+`endif
+
 endmodule
 
 `resetall

@@ -304,6 +304,18 @@ module vec_unit #(
     end
   end
 
+`ifndef SYNTHESIS
+  // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
+  // read-request and output channels; read data only for requested words, at most two bursts
+  // (add requests b's burst right behind a's)
+  vr_check #(.W(ADDR_W + 8)) u_chk_req (.clk_i, .rst_i, .valid_i(req_valid_o), .ready_i(req_ready_i),
+                                        .data_i({req_addr_o, req_len_o}));
+  vr_check #(.W(WORD_BITS)) u_chk_out (.clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i), .data_i(out_data_o));
+  outstanding_check #(.LIMIT(2 * MAX_BURST)) u_chk_outstanding (
+      .clk_i, .rst_i, .req_fire_i(req_valid_o && req_ready_i), .req_len_i(req_len_o), .data_valid_i(rd_valid_i),
+      .data_fire_i(rd_valid_i && rd_ready_o));
+`endif
+
 endmodule
 
 `resetall

@@ -27,15 +27,17 @@ module vr_check #(
 
   // the bench may name a file (+SIM_ERROR_FILE=) that receives the message too (tb.layer_sim
   // gives it as the reason of the layer the simulation stopped in)
-  string err_file;
+  // the instance's path, taken outside the task (inside it, %m would name the task)
+  string where, err_file;
   integer fd;
+  initial where = $sformatf("%m");
   task automatic broken(input string what);
     if ($value$plusargs("SIM_ERROR_FILE=%s", err_file)) begin
       fd = $fopen(err_file, "a");
-      $fdisplay(fd, "%m: protocol: %s (at %0t)", what, $time);
+      $fdisplay(fd, "%s: protocol: %s (at %0t)", where, what, $time);
       $fclose(fd);
     end
-    $fatal(1, "%m: protocol: %s", what);
+    $fatal(1, "%s: protocol: %s", where, what);
   endtask
 
   always @(posedge clk_i) begin

@@ -34,25 +34,29 @@ SIMS = ("icarus", "verilator")
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
 ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
                                "gather.sv", "compute_issue.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
-                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "vr_check.sv")]
+                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "vr_check.sv",
+                               "outstanding_check.sv")]
+#: The simulation-only protocol checkers every unit instantiates on its channels (empty under
+#: SYNTHESIS): part of every bench's sources.
+CHECKERS = [RTL / "vr_check.sv", RTL / "outstanding_check.sv"]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "band_seq": ("band_seq", [RTL / "band_seq.sv"]),
     "add_lanes": ("add_lanes", [RTL / "add_lanes.sv"]),
-    "vec_unit": ("vec_unit_tb", [RTL / "vec_unit.sv", RTL / "add_lanes.sv", RTL / "ext_mem_model.sv",
+    "vec_unit": ("vec_unit_tb", [*CHECKERS, RTL / "vec_unit.sv", RTL / "add_lanes.sv", RTL / "ext_mem_model.sv",
                                  TB_HDL / "vec_unit_tb.sv"]),
-    "load_seq": ("load_seq", [RTL / "load_seq.sv"]),
+    "load_seq": ("load_seq", [*CHECKERS, RTL / "load_seq.sv"]),
     "gather": ("gather", [RTL / "gather.sv"]),
-    "compute_issue": ("compute_issue", [RTL / "compute_issue.sv"]),
+    "compute_issue": ("compute_issue", [*CHECKERS, RTL / "compute_issue.sv"]),
     "ctrl_regs": ("ctrl_regs", [RTL / "ctrl_regs.sv"]),
-    "drain_requant": ("drain_requant", [RTL / "drain_requant.sv", RTL / "requant.sv"]),
-    "out_writer": ("out_writer", [RTL / "out_writer.sv", RTL / "mem_loader.sv"]),
-    "requant": ("requant_tb", [RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
-    "mac_array": ("mac_array", [RTL / "mac_array.sv"]),
-    "ext_mem_model": ("ext_mem_model", [RTL / "ext_mem_model.sv"]),
-    "mem_loader": ("mem_loader_tb", [RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
-    "burst_reader": ("burst_reader_tb", [RTL / "burst_reader.sv", RTL / "ext_mem_model.sv",
+    "drain_requant": ("drain_requant", [*CHECKERS, RTL / "drain_requant.sv", RTL / "requant.sv"]),
+    "out_writer": ("out_writer", [*CHECKERS, RTL / "out_writer.sv", RTL / "mem_loader.sv"]),
+    "requant": ("requant_tb", [*CHECKERS, RTL / "requant.sv", TB_HDL / "requant_tb.sv"]),
+    "mac_array": ("mac_array", [*CHECKERS, RTL / "mac_array.sv"]),
+    "ext_mem_model": ("ext_mem_model", [*CHECKERS, RTL / "ext_mem_model.sv"]),
+    "mem_loader": ("mem_loader_tb", [*CHECKERS, RTL / "mem_loader.sv", RTL / "ext_mem_model.sv", TB_HDL / "mem_loader_tb.sv"]),
+    "burst_reader": ("burst_reader_tb", [*CHECKERS, RTL / "burst_reader.sv", RTL / "ext_mem_model.sv",
                                          TB_HDL / "burst_reader_tb.sv"]),
     # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
     "accel": ("accel_tb", [*ACCEL_RTL, RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),

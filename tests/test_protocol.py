@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 
 from tb import layer_sim
-from tb.sim import ACCEL_RTL
+from tb.sim import ACCEL_RTL, CHECKERS
+from tb.toolchain import simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -59,4 +60,53 @@ def test_a_withdrawn_request_stops_the_layer_naming_the_interface() -> None:
                         plusargs=("+MUT_WREQ_DROP",), mem_stall=96, run_tag="-mut_wreq_drop")
     r = res[0]
     assert r["status"] == "FAIL", r
-    assert "u_chk_wreq" in r["reason"] and "protocol: valid dropped before it was accepted" in r["reason"], r["reason"]
+    assert "u_writer.u_chk_req" in r["reason"] and "protocol: valid dropped before it was accepted" in r["reason"], r["reason"]
+
+
+# ---------------------------------------------------------------- the checkers' own bench
+#: case of tb/hdl/checkers_tb.sv -> (the checker instance that must stop it, its message); the
+#: "legal" case walks every rule to its edge and must not be stopped
+CHECKER_CASES = {
+    "legal": None,
+    "dropped": ("checkers_tb.u_vr", "valid dropped before it was accepted"),
+    "payload": ("checkers_tb.u_vr", "payload changed while valid waited for ready"),
+    "over_limit": ("checkers_tb.u_outstanding", "5 words outstanding, more than the limit of 4"),
+    "orphan_data": ("checkers_tb.u_outstanding", "data offered with no requested word outstanding"),
+}
+CHECKERS_TB = [*CHECKERS, ROOT / "tb" / "hdl" / "checkers_tb.sv"]
+
+
+def _judge(case: str, rc: int, out: str) -> None:
+    want = CHECKER_CASES[case]
+    if want is None:
+        assert rc == 0 and f"CHECKERS_TB_DONE {case}" in out and "protocol" not in out, out
+    else:
+        where, what = want
+        assert rc != 0 and f"{where}: protocol: {what}" in out and "CHECKERS_TB_DONE" not in out, out
+
+
+@pytest.fixture(scope="module")
+def checkers_icarus(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    exe = tmp_path_factory.mktemp("checkers") / "checkers_tb.vvp"
+    subprocess.run(["iverilog", "-g2012", "-o", str(exe), *map(str, CHECKERS_TB)], check=True, timeout=120)
+    return exe
+
+
+@pytest.mark.sim
+@pytest.mark.parametrize("case", list(CHECKER_CASES))
+def test_checkers_stop_each_broken_rule_on_icarus(case: str, checkers_icarus: Path) -> None:
+    r = subprocess.run(["vvp", "-n", str(checkers_icarus), f"+CASE={case}"], capture_output=True, text=True, timeout=60)
+    _judge(case, r.returncode, r.stdout + r.stderr)
+
+
+@pytest.mark.sim
+@pytest.mark.slow
+def test_checkers_stop_each_broken_rule_on_verilator(tmp_path: Path) -> None:
+    env = simulator_env()
+    build = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-o", "checkers_tb", "--Mdir", str(tmp_path),
+                            "--top-module", "checkers_tb", *map(str, CHECKERS_TB)],
+                           capture_output=True, text=True, timeout=600, env=env)
+    assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
+    for case in CHECKER_CASES:
+        r = subprocess.run([str(tmp_path / "checkers_tb"), f"+CASE={case}"], capture_output=True, text=True, timeout=60, env=env)
+        _judge(case, r.returncode, r.stdout + r.stderr)

@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tb.sim import CHECKERS
+
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
 
@@ -55,7 +57,8 @@ USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes"], "drain_requant"
 def _run(module: str, params: dict[str, int], tmp: Path) -> tuple[bool, str]:
     """(elaborated, output of the run or of the failed elaboration)."""
     exe = tmp / f"{module}.vvp"
-    files = sorted(RTL.glob("*.sv")) if module == "accel_top" else [RTL / f"{m}.sv" for m in [module, *USES.get(module, [])]]
+    files = (sorted(RTL.glob("*.sv")) if module == "accel_top"
+             else [*CHECKERS, *(RTL / f"{m}.sv" for m in [module, *USES.get(module, [])])])
     build = subprocess.run(["iverilog", "-g2012", f"-I{RTL}", "-s", module, *[f"-P{module}.{k}={v}" for k, v in params.items()],
                             "-o", str(exe), *map(str, files)], capture_output=True, text=True, timeout=120)
     if build.returncode != 0:
