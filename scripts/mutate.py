@@ -212,6 +212,31 @@ def run_mutant(m: Mutant, tests: list[str], timeout: int) -> Mutant:
     return m
 
 
+class ResumeError(Exception):
+    """A report --resume cannot continue (missing, malformed, or run with another test set)."""
+
+
+def resumed(report: Path, chosen: list[Mutant], tests: str) -> tuple[list[Mutant], list[Mutant]]:
+    """(results kept from the report, sites still to run). A site is judged when the report has the
+    same change on the same line text (Mutant.key), wherever the line moved; the report's other
+    results (sites this run did not choose) are kept too."""
+    try:
+        old = json.loads(report.read_text())
+        by_key = {Mutant(**x).key(): Mutant(**x) for x in old["mutants"]}
+    except OSError as e:
+        raise ResumeError(f"{report}: {e.strerror}") from None
+    except json.JSONDecodeError as e:
+        raise ResumeError(f"{report}:{e.lineno}: not a mutate report: {e.msg}") from None
+    except (KeyError, TypeError) as e:
+        raise ResumeError(f"{report}: not a mutate report (no {e})") from None
+    if old.get("tests") != tests:
+        raise ResumeError(f"{report} was run with tests {old.get('tests')!r}, not {tests!r}")
+    kept = [replace(m, outcome=by_key[m.key()].outcome, seconds=by_key[m.key()].seconds,
+                    killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
+    judged = {m.key() for m in kept}
+    return [by_key[k] for k in by_key if k not in judged] + kept, [m for m in chosen if m.key() not in judged]
+
+
 def _commit() -> str:
     r = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
     return r.stdout.strip()
@@ -251,10 +276,17 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chosen = every if a.count <= 0 or a.count >= len(every) else random.Random(a.seed).sample(every, a.count)
     chosen.sort(key=lambda m: (m.file, m.line, m.col))
+    done: list[Mutant] = []
+    if a.resume:
+        try:
+            done, chosen = resumed(Path(a.resume), chosen, a.tests or "default")
+        except ResumeError as e:
+            print(f"mutate: error: {e}", file=sys.stderr)
+            return 2
     # the test sets must pass on the unmutated rtl/, or every mutant would count as killed (once,
     # on all of them together)
     union = sorted({t for m in chosen for t in (a.tests.split() if a.tests else default_tests(m.file))})
-    for tests in [union]:
+    for tests in [union] if union else []:  # nothing left to run: no baseline either
         print(f"mutate: baseline {' '.join(tests)} ...", flush=True)
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
                             "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=a.timeout)
@@ -262,20 +294,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mutate: error: the test set fails without a mutant: {' '.join(tests)}\n{r.stdout[-2000:]}", file=sys.stderr)
             return 2
     OUT.mkdir(parents=True, exist_ok=True)
-    done: list[Mutant] = []
     if a.resume:
         report = Path(a.resume)
-        old = json.loads(report.read_text())
-        if old.get("tests") != (a.tests or "default"):
-            print(f"mutate: error: {report} was run with tests {old.get('tests')!r}, not {a.tests or 'default'!r}", file=sys.stderr)
-            return 2
-        by_key = {Mutant(**x).key(): Mutant(**x) for x in old["mutants"]}
-        done = [replace(m, outcome=by_key[m.key()].outcome, seconds=by_key[m.key()].seconds,
-                        killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
-        judged = {m.key() for m in done}
-        chosen = [m for m in chosen if m.key() not in judged]
-        # the report's other results (sites this run did not choose) stay in it
-        done = [by_key[k] for k in by_key if k not in judged] + done
         print(f"mutate: resuming {report}: {len(done)} judged, {len(chosen)} to go", flush=True)
     else:
         report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"

@@ -1,0 +1,100 @@
+"""scripts/mutate.py (make mutate) without a simulator: which lines it mutates, how each change
+looks, how a stopped run's file comes back, and how --resume carries results over."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from dataclasses import asdict
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+_spec = importlib.util.spec_from_file_location("mutate", ROOT / "scripts" / "mutate.py")
+assert _spec and _spec.loader
+mutate = importlib.util.module_from_spec(_spec)
+sys.modules["mutate"] = mutate  # dataclasses look their module up
+_spec.loader.exec_module(mutate)
+
+SAMPLE = """\
+module m (input logic a_i, output logic y_o);
+  logic b;  // a comment: a == b must not mutate
+  assign b = a_i && 1'b1;
+`ifdef MUT_SELECT
+  assign y_o = b != a_i;
+`else
+  assign y_o = b == a_i;
+`endif
+  initial $display("x == y %0d", 3);
+endmodule
+"""
+
+
+@pytest.fixture
+def rtl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    (tmp_path / "rtl").mkdir()
+    monkeypatch.setattr(mutate, "ROOT", tmp_path)
+    monkeypatch.setattr(mutate, "RTL", tmp_path / "rtl")
+    f = tmp_path / "rtl" / "m.sv"
+    f.write_text(SAMPLE)
+    return f
+
+
+def test_sites_skip_the_fault_branches_comments_strings_and_declarations(rtl: Path) -> None:
+    got = {(m.line, m.op, m.after.strip()) for m in mutate.sites(rtl)}
+    assert got == {
+        (3, "&& -> ||", "assign b = a_i || 1'b1;"),
+        (3, "1'b1 -> 1'b0", "assign b = a_i && 1'b0;"),
+        (7, "== -> !=", "assign y_o = b != a_i;"),   # the real code of an `ifdef MUT_ ... `else
+        (9, "3 -> 4", 'initial $display("x == y %0d", 4);'),
+    }
+
+
+def test_each_site_changes_its_line_only_where_it_says(rtl: Path) -> None:
+    for m in mutate.sites(rtl):
+        assert m.before == SAMPLE.splitlines(keepends=True)[m.line - 1]
+        assert m.after != m.before and m.after[: m.col] == m.before[: m.col], m
+
+
+def test_a_stopped_runs_backup_is_put_back(rtl: Path) -> None:
+    backup = rtl.with_name(rtl.name + mutate.BACKUP_SUFFIX)
+    backup.write_text(SAMPLE)
+    rtl.write_text(SAMPLE.replace("==", "!="))
+    assert mutate.restore_backups() == ["rtl/m.sv"]
+    assert rtl.read_text() == SAMPLE and not backup.exists()
+
+
+def test_killing_tests_run_first() -> None:
+    assert mutate.ordered(["a.py", "b.py", "c.py"], {"c.py": 3, "b.py": 1}) == ["c.py", "b.py", "a.py"]
+    assert mutate.ordered(["a.py", "b.py"], {}) == ["a.py", "b.py"]
+
+
+def test_resume_keeps_results_by_line_text_wherever_the_line_moved(rtl: Path, tmp_path: Path) -> None:
+    first = mutate.sites(rtl)
+    first[0].outcome, first[0].killed_by = "killed", "tests/test_x.py::t"
+    report = tmp_path / "r.json"
+    other = mutate.Mutant("rtl/n.sv", 1, 0, "== -> !=", "a == b\n", "a != b\n", "survived")
+    report.write_text(json.dumps({"tests": "default", "mutants": [asdict(first[0]), asdict(other)]}))
+    rtl.write_text("// a new first line\n" + SAMPLE)  # every line moves down one
+    now = mutate.sites(rtl)
+    done, todo = mutate.resumed(report, now, "default")
+    assert len(todo) == len(now) - 1 and now[0] not in todo
+    kept = [m for m in done if m.file == "rtl/m.sv"]
+    assert [(m.line, m.outcome, m.killed_by) for m in kept] == [(4, "killed", "tests/test_x.py::t")]
+    assert other in done  # a site this run did not choose stays in the report
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "No such file"),
+    ('{"tests": "default",\n "mutants": [', ":2: not a mutate report"),
+    ('{"tests": "default"}', "not a mutate report (no 'mutants')"),
+    ('{"tests": "tests/test_a.py", "mutants": []}', "was run with tests 'tests/test_a.py', not 'default'"),
+])
+def test_resume_refuses_what_it_cannot_continue_with_one_line(tmp_path: Path, content: str | None, message: str) -> None:
+    report = tmp_path / "r.json"
+    if content is not None:
+        report.write_text(content)
+    with pytest.raises(mutate.ResumeError) as e:
+        mutate.resumed(report, [], "default")
+    assert message in str(e.value) and str(report) in str(e.value)
