@@ -150,14 +150,17 @@ def ordered(tests: list[str], kills: dict[str, int]) -> list[str]:
     return sorted(tests, key=lambda t: -kills.get(t, 0))
 
 
-def wait_while_paused(pause: Path) -> None:
+def wait_while_paused(pause: Path) -> float:
     """`touch build/mutate/PAUSE` stops the run between mutants (so another simulation can run on
-    this two-core machine without two builds at once); removing it goes on."""
+    this two-core machine without two builds at once); removing it goes on. Returns the seconds
+    paused (not counted in the time left)."""
+    t0 = time.time()
     if pause.exists():
         print(f"mutate: paused ({pause} exists; remove it to go on)", flush=True)
         while pause.exists():
             time.sleep(5)
         print("mutate: going on", flush=True)
+    return time.time() - t0
 
 
 def restore_backups() -> list[str]:
@@ -308,7 +311,7 @@ def main(argv: list[str] | None = None) -> int:
             kills.setdefault(m.file, {})[t] = kills.get(m.file, {}).get(t, 0) + 1
     t_start = time.time()
     for i, m in enumerate(chosen, 1):
-        wait_while_paused(OUT / "PAUSE")
+        t_start += wait_while_paused(OUT / "PAUSE")
         tests = ordered(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {}))
         run_mutant(m, tests, a.timeout)
         if m.killed_by:
