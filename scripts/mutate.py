@@ -144,10 +144,17 @@ def default_tests(file: str) -> list[str]:
     return tests
 
 
-def ordered(tests: list[str], kills: dict[str, int]) -> list[str]:
-    """The test files that killed most mutants of this file so far first (pytest -x stops at the
-    first failure, so a mutant is killed sooner); the order does not change a verdict."""
-    return sorted(tests, key=lambda t: -kills.get(t, 0))
+def stages(tests: list[str], kills: dict[str, int], first: int = 3) -> list[list[str]]:
+    """The test set in two runs: the `first` tests (node ids) that killed most mutants of this
+    file so far, then the whole set with their files first. pytest -x stops at the first failure,
+    so a mutant like the last ones is killed in seconds; a survivor pays one more start. The order
+    changes no verdict."""
+    top = [t for t, _ in sorted(kills.items(), key=lambda kv: -kv[1])[:first]]
+    by_file: dict[str, int] = {}
+    for t, n in kills.items():
+        f = t.split("::")[0]
+        by_file[f] = by_file.get(f, 0) + n
+    return [top, sorted(tests, key=lambda t: -by_file.get(t.split("::")[0], 0))]
 
 
 def wait_while_paused(pause: Path) -> float:
@@ -181,7 +188,10 @@ def builds_ok(sources: list[Path]) -> tuple[bool, str]:
     return r.returncode == 0, (r.stderr or r.stdout).strip().splitlines()[0] if r.returncode else ""
 
 
-def run_mutant(m: Mutant, tests: list[str], timeout: int) -> Mutant:
+def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
+    """Judge one mutant: the stages (pytest arguments) run in turn until one fails (killed); it
+    survives when all pass. The first stage is the tests that killed other mutants of the file,
+    the last the whole set."""
     path = ROOT / m.file
     lines = path.read_text().splitlines(keepends=True)
     backup = path.with_name(path.name + BACKUP_SUFFIX)
@@ -195,15 +205,19 @@ def run_mutant(m: Mutant, tests: list[str], timeout: int) -> Mutant:
         if not ok:
             m.outcome = "could not build"
             return m
-        try:
-            r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
-                                "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
-            m.outcome = "survived" if r.returncode == 0 else "killed"
+        m.outcome = "survived"
+        for tests in (t for t in stages if t):
+            try:
+                r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
+                                    "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+            except subprocess.TimeoutExpired:
+                m.outcome = "killed (time limit)"
+                break
             if r.returncode != 0:
+                m.outcome = "killed"
                 failed = re.search(r"^(?:FAILED|ERROR) (\S+)", r.stdout, re.M)
                 m.killed_by = failed.group(1) if failed else ""
-        except subprocess.TimeoutExpired:
-            m.outcome = "killed (time limit)"
+                break
     finally:
         shutil.copy2(backup, path)
         backup.unlink()
@@ -304,19 +318,16 @@ def main(argv: list[str] | None = None) -> int:
         report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     print(f"mutate: {len(chosen)} of {len(every)} sites in {len(files)} file(s), seed {a.seed}; "
           f"touch {OUT / 'PAUSE'} to pause between mutants", flush=True)
-    kills: dict[str, dict[str, int]] = {}  # file -> test file -> mutants it killed
+    kills: dict[str, dict[str, int]] = {}  # file -> test (node id) -> mutants of the file it killed
     for m in done:
         if m.killed_by:
-            t = m.killed_by.split("::")[0]
-            kills.setdefault(m.file, {})[t] = kills.get(m.file, {}).get(t, 0) + 1
+            kills.setdefault(m.file, {})[m.killed_by] = kills.get(m.file, {}).get(m.killed_by, 0) + 1
     t_start = time.time()
     for i, m in enumerate(chosen, 1):
         t_start += wait_while_paused(OUT / "PAUSE")
-        tests = ordered(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {}))
-        run_mutant(m, tests, a.timeout)
+        run_mutant(m, stages(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {})), a.timeout)
         if m.killed_by:
-            t = m.killed_by.split("::")[0]
-            kills.setdefault(m.file, {})[t] = kills.get(m.file, {}).get(t, 0) + 1
+            kills.setdefault(m.file, {})[m.killed_by] = kills.get(m.file, {}).get(m.killed_by, 0) + 1
         done.append(m)
         left = (time.time() - t_start) / i * (len(chosen) - i)
         print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s; "

@@ -66,8 +66,9 @@ def test_a_stopped_runs_backup_is_put_back(rtl: Path) -> None:
 
 
 def test_killing_tests_run_first() -> None:
-    assert mutate.ordered(["a.py", "b.py", "c.py"], {"c.py": 3, "b.py": 1}) == ["c.py", "b.py", "a.py"]
-    assert mutate.ordered(["a.py", "b.py"], {}) == ["a.py", "b.py"]
+    kills = {"c.py::t[1]": 3, "b.py::u": 1, "c.py::t[2]": 1, "a.py::v": 2}
+    assert mutate.stages(["a.py", "b.py", "c.py"], kills, first=2) == [["c.py::t[1]", "a.py::v"], ["c.py", "a.py", "b.py"]]
+    assert mutate.stages(["a.py", "b.py"], {}) == [[], ["a.py", "b.py"]]
 
 
 def test_resume_keeps_results_by_line_text_wherever_the_line_moved(rtl: Path, tmp_path: Path) -> None:
