@@ -267,7 +267,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", default="", help="pytest arguments replacing the default test set")
     p.add_argument("--timeout", type=int, default=600, help="seconds per mutant's test set")
     p.add_argument("--list", action="store_true", help="print the sites and exit")
-    p.add_argument("--resume", default="", help="a report of an earlier run: its results are kept and its sites not rerun")
+    p.add_argument("--resume", default="", help="reports of earlier runs (comma-separated): their results are kept and "
+                   "their sites not rerun; the first is written on unless --report names another")
+    p.add_argument("--report", default="", help="where to write the report (default: the first --resume, or a new one)")
+    p.add_argument("--shard", default="", help="k/n: run every n-th site from the k-th (parallel workers, each in its "
+                   "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
     p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
     a = p.parse_args(argv)
     restored = restore_backups()
@@ -293,13 +297,23 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chosen = every if a.count <= 0 or a.count >= len(every) else random.Random(a.seed).sample(every, a.count)
     chosen.sort(key=lambda m: (m.file, m.line, m.col))
-    done: list[Mutant] = []
-    if a.resume:
+    if a.shard:
         try:
-            done, chosen = resumed(Path(a.resume), chosen, a.tests or "default")
+            k, n = (int(x) for x in a.shard.split("/"))
+            assert 1 <= k <= n
+        except (ValueError, AssertionError):
+            print(f"mutate: error: --shard {a.shard}: want k/n with 1 <= k <= n", file=sys.stderr)
+            return 2
+        chosen = chosen[k - 1::n]
+    done: list[Mutant] = []
+    for path in filter(None, a.resume.split(",")):
+        try:
+            kept, chosen = resumed(Path(path), chosen, a.tests or "default")
         except ResumeError as e:
             print(f"mutate: error: {e}", file=sys.stderr)
             return 2
+        have = {m.key() for m in done}
+        done += [m for m in kept if m.key() not in have]
     # the test sets must pass on the unmutated rtl/, or every mutant would count as killed (once,
     # on all of them together)
     union = sorted({t for m in chosen for t in (a.tests.split() if a.tests else default_tests(m.file))})
@@ -311,11 +325,9 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mutate: error: the test set fails without a mutant: {' '.join(tests)}\n{r.stdout[-2000:]}", file=sys.stderr)
             return 2
     OUT.mkdir(parents=True, exist_ok=True)
+    report = Path(a.report or a.resume.split(",")[0]) if (a.report or a.resume) else OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
     if a.resume:
-        report = Path(a.resume)
-        print(f"mutate: resuming {report}: {len(done)} judged, {len(chosen)} to go", flush=True)
-    else:
-        report = OUT / f"{time.strftime('%Y%m%d-%H%M%S')}.json"
+        print(f"mutate: resuming {a.resume}: {len(done)} judged, {len(chosen)} to go", flush=True)
     print(f"mutate: {len(chosen)} of {len(every)} sites in {len(files)} file(s), seed {a.seed}; "
           f"touch {OUT / 'PAUSE'} to pause between mutants", flush=True)
     kills: dict[str, dict[str, int]] = {}  # file -> test (node id) -> mutants of the file it killed
@@ -332,8 +344,10 @@ def main(argv: list[str] | None = None) -> int:
         left = (time.time() - t_start) / i * (len(chosen) - i)
         print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s; "
               f"about {left / 60:.0f} min left)", flush=True)
-        report.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "commit": _commit(),
-                                      "mutants": [asdict(x) for x in done]}, indent=1))
+        tmp = report.with_name(report.name + ".tmp")  # whole or not at all: another worker may read it
+        tmp.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "commit": _commit(),
+                                   "mutants": [asdict(x) for x in done]}, indent=1))
+        tmp.replace(report)
     kinds = ("killed", "survived", "could not build")
     counts = {k: sum(m.outcome.startswith(k) for m in done) for k in kinds}
     print(f"\n{'file':<24} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")

@@ -265,7 +265,9 @@ def build(
     # build runs make -j), and no two processes ever replace the same directory at once. An Icarus
     # build (under a second, one process) does not wait behind a Verilator build: in a fresh
     # make test, tests waited up to 15 s on the one global lock for a build of a fraction of a second.
-    with _locked(BUILD / f".build-{sim}.lock"):
+    # $INT8SIM_LOCK_DIR shares the locks between checkouts (make mutate's parallel workers, each in
+    # its own copy of the tree, so that two of them never build at once either)
+    with _locked(Path(os.environ.get("INT8SIM_LOCK_DIR") or BUILD) / f".build-{sim}.lock"):
         clean_leftovers(bdir.parent)
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
