@@ -52,6 +52,8 @@ class Budget:
     array: int        # the array's own cycles (beats, or drained columns if more)
     read_words: int
     write_words: int
+    beats: int = 0    # the MAC array's beats (the BUSY_CYCLES counter): one per real input channel of a step
+    macs: int = 0     # its MACs (the MACS counter): every beat, ROWS lanes by the tile's columns
 
 
 def layer_budget(r: Mapping[str, int], cfg: HardwareConfig, mem_latency: int = 8) -> Budget:
@@ -68,7 +70,7 @@ def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
     # beats of one step per channel tile: its real channels (depthwise: one beat per step)
     ct_beats = [1] if n.depthwise else [min(rows, r["IN_C"] - c * rows) for c in range(n.ct_in)]
     t = 0
-    arr = rd_words = wr_words = 0
+    arr = rd_words = wr_words = beats = macs = 0
     for p in passes(r, rows, wb):
         t += START if t == 0 else PASS_GAP
         # ---- read side: the arrival time of each command's last word
@@ -117,11 +119,14 @@ def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
                 d_end_prev = d_start + ncol
                 tile_words.append((d_end_prev + REQUANT, ncol))
                 arr += max(tile, ncol)
+                tile_beats = r["KH"] * r["KW"] * sum(ct_beats)
+                beats += tile_beats
+                macs += tile_beats * ncol * rows
             c_end[kt] = comp
         t = max(_write_side(tile_words), comp) + DONE
         rd_words += p.k_tiles * (rec + n.weight) + p.act
         wr_words += sum(w for _, w in tile_words)
-    return Budget(t, arr, rd_words, wr_words)
+    return Budget(t, arr, rd_words, wr_words, beats, macs)
 
 
 def _tile_steps(r: Mapping[str, int], in_rows: int, pad_top: int, p0: int, ncol: int, ct_beats: list[int],

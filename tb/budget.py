@@ -5,6 +5,9 @@ budgets").
 - traffic: the words the engine read and wrote (the WORDS_READ, WORDS_WRITTEN counters) must be
   exactly the words hexgen's plan moves (hexgen.cycles); a word read twice or a lost write is a
   bug even when the outputs are right;
+- counters: the beats and MACs the engine counted (BUSY_CYCLES, MACS) must be exactly the plan's
+  (one beat per real input channel of every step of every pixel tile; ROWS x the tile's columns
+  MACs a beat), with or without stalls: a counter that clears or counts wrongly shows here;
 - budget: the cycles must not exceed the model's (hexgen.cycles.layer_budget, at the run's memory
   latency) by more than hexgen.cycles.BUDGET_SLACK. Random memory stalls slow a run by an amount
   the model does not know, so with stalls on only the traffic is checked.
@@ -31,6 +34,12 @@ def check_budget(r: dict[str, Any], entry: Mapping[str, Any], cfg: HardwareConfi
         r["status"] = "FAIL"
         r["reason"] = (f"outputs equal golden, but the engine read {moved[0]} and wrote {moved[1]} words where the plan "
                        f"(hexgen.cycles) reads {b.read_words} and writes {b.write_words}")
+        return
+    counted = (r.get("busy_cycles"), r.get("macs"))
+    if counted != (b.beats, b.macs):
+        r["status"] = "FAIL"
+        r["reason"] = (f"outputs equal golden, but the counters say {counted[0]} beats (BUSY_CYCLES) and {counted[1]} MACs "
+                       f"where the plan (hexgen.cycles) issues {b.beats} beats and {b.macs} MACs")
         return
     if mem_stall:
         r["budget"] = r["budget_ratio"] = None

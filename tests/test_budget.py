@@ -23,10 +23,13 @@ ENTRY = {"descriptor": {"kind": "pointwise", "in_shape": [16, 6, 6], "out_shape"
 CFG = load_hw("default")
 
 
-def _result(cycles: int, read: int | None = None, written: int | None = None, status: str = "PASS") -> dict[str, Any]:
+def _result(cycles: int, read: int | None = None, written: int | None = None, status: str = "PASS",
+            beats: int = 0, macs: int = 0) -> dict[str, Any]:
+    """A layer's result as tb.layer_sim has it: the plan's traffic and counters, off by the given amounts."""
     b = layer_budget(descriptor_registers(ENTRY["descriptor"]), CFG, 8)
     return {"layer": "conv9", "status": status, "cycles": cycles, "words_read": b.read_words if read is None else read,
-            "words_written": b.write_words if written is None else written}
+            "words_written": b.write_words if written is None else written,
+            "busy_cycles": b.beats + beats, "macs": b.macs + macs}
 
 
 def test_a_layer_within_its_budget_passes_and_one_cycle_more_fails() -> None:
@@ -59,7 +62,23 @@ def test_other_traffic_than_the_plan_fails_even_with_stalls(read: int, written: 
         assert r["status"] == "FAIL" and "read" in r["reason"] and "plan" in r["reason"], r
 
 
-def test_with_stalls_only_the_traffic_is_checked() -> None:
+@pytest.mark.parametrize("beats, macs", [(-1, 0), (1, 0), (0, -1), (0, 8)])
+def test_other_counts_than_the_plan_fail_even_with_stalls(beats: int, macs: int) -> None:
+    for stall in (0, 96):
+        r = _result(1, beats=beats, macs=macs)
+        check_budget(r, ENTRY, CFG, mem_latency=8, mem_stall=stall)
+        assert r["status"] == "FAIL" and "BUSY_CYCLES" in r["reason"] and "MACs" in r["reason"], r
+
+
+def test_the_plan_counts_beats_and_macs_of_a_convolution_and_none_for_the_vector_unit() -> None:
+    conv = layer_budget(descriptor_registers(ENTRY["descriptor"]), CFG, 8)
+    assert conv.beats > 0 and conv.macs > 0
+    add = dict(ENTRY["descriptor"], kind="add", out_shape=[16, 6, 6])
+    vec = layer_budget(descriptor_registers(add), CFG, 8)
+    assert (vec.beats, vec.macs) == (0, 0)
+
+
+def test_with_stalls_only_traffic_and_counters_are_checked() -> None:
     r = _result(10 ** 6)
     check_budget(r, ENTRY, CFG, mem_latency=8, mem_stall=96)
     assert r["status"] == "PASS" and r["budget"] is None

@@ -44,7 +44,7 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
                ({"COLS": 8, "ACT_WORDS": 8}, None), ({"ACT_WORDS": 3000}, "ACT_WORDS"), ({"COLS": 8, "ACT_WORDS": 4}, "ACT_WORDS")],
     "desc_check": [({"ROWS": 1, "MAX_K": 1, "WORD_BITS": 64}, None), ({"ROWS": 0}, "ROWS"), ({"MAX_K": 0}, "MAX_K"),
                    ({"ROWS": 8, "WORD_BITS": 48}, "WORD_BITS")],
-    "accel_top": [({"MAX_BURST": 255, "MAX_K": 1, "ADDR_W": 32}, None), ({"ROWS": 1, "WORD_BITS": 8, "ADDR_W": 1}, None),
+    "accel_top": [({"MAX_BURST": 255, "MAX_K": 1, "ADDR_W": 32}, None), ({"ROWS": 1, "WORD_BITS": 8, "ADDR_W": 1, "MAX_BURST": 1}, None),
                   ({"MAX_BURST": 0}, ELAB),
                   ({"MAX_BURST": 256}, "MAX_BURST"), ({"ROWS": 0}, ELAB), ({"MAX_K": 0}, "MAX_K"), ({"ADDR_W": 33}, "ADDR_W")],
 }
