@@ -15,6 +15,8 @@ from tb.sim import CHECKERS
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
 
+#: one byte a memory word: the smallest buffers per word
+BYTE_WORDS = {"ROWS": 1, "WORD_BITS": 8}
 #: a value that sizes a vector or array to zero cannot elaborate: no initial block runs to say so,
 #: the elaboration itself must fail
 ELAB = "elaboration"
@@ -46,7 +48,12 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
                    ({"ROWS": 8, "WORD_BITS": 48}, "WORD_BITS")],
     "accel_top": [({"MAX_BURST": 255, "MAX_K": 1, "ADDR_W": 32}, None), ({"ROWS": 1, "WORD_BITS": 8, "ADDR_W": 1, "MAX_BURST": 1}, None),
                   ({"MAX_BURST": 0}, ELAB),
-                  ({"MAX_BURST": 256}, "MAX_BURST"), ({"ROWS": 0}, ELAB), ({"MAX_K": 0}, "MAX_K"), ({"ADDR_W": 33}, "ADDR_W")],
+                  ({"MAX_BURST": 256}, "MAX_BURST"), ({"ROWS": 0}, ELAB), ({"MAX_K": 0}, "MAX_K"), ({"ADDR_W": 33}, "ADDR_W"),
+                  # the buffers' 2^24-word limit, at one byte a word (Icarus holds 0.5-1 GB for each)
+                  ({**BYTE_WORDS, "ACT_WORDS": 2 ** 24, "WGT_WORDS": 2 ** 24, "REC_WORDS": 2 ** 24}, None),
+                  ({**BYTE_WORDS, "ACT_WORDS": 2 ** 25}, "ACT_WORDS = 33554432"),
+                  ({**BYTE_WORDS, "WGT_WORDS": 2 ** 25}, "WGT_WORDS = 33554432"),
+                  ({**BYTE_WORDS, "REC_WORDS": 2 ** 25}, "REC_WORDS = 33554432")],
 }
 
 
