@@ -233,10 +233,11 @@ class ResumeError(Exception):
     """A report --resume cannot continue (missing, malformed, or run with another test set)."""
 
 
-def resumed(report: Path, chosen: list[Mutant], tests: str) -> tuple[list[Mutant], list[Mutant]]:
+def resumed(report: Path, chosen: list[Mutant], tests: str, rerun_survivors: bool = False) -> tuple[list[Mutant], list[Mutant]]:
     """(results kept from the report, sites still to run). A site is judged when the report has the
     same change on the same line text (Mutant.key), wherever the line moved; the report's other
-    results (sites this run did not choose) are kept too."""
+    results (sites this run did not choose) are kept too. rerun_survivors: a survivor is judged
+    again (tests were added since; a kill stays a kill)."""
     try:
         old = json.loads(report.read_text())
         by_key = {Mutant(**x).key(): Mutant(**x) for x in old["mutants"]}
@@ -248,6 +249,8 @@ def resumed(report: Path, chosen: list[Mutant], tests: str) -> tuple[list[Mutant
         raise ResumeError(f"{report}: not a mutate report (no {e})") from None
     if old.get("tests") != tests:
         raise ResumeError(f"{report} was run with tests {old.get('tests')!r}, not {tests!r}")
+    if rerun_survivors:
+        by_key = {k: m for k, m in by_key.items() if m.outcome != "survived"}
     kept = [replace(m, outcome=by_key[m.key()].outcome, seconds=by_key[m.key()].seconds,
                     killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
     judged = {m.key() for m in kept}
@@ -269,6 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--list", action="store_true", help="print the sites and exit")
     p.add_argument("--resume", default="", help="reports of earlier runs (comma-separated): their results are kept and "
                    "their sites not rerun; the first is written on unless --report names another")
+    p.add_argument("--rerun-survivors", action="store_true", help="with --resume: judge the reports' survivors again")
     p.add_argument("--report", default="", help="where to write the report (default: the first --resume, or a new one)")
     p.add_argument("--shard", default="", help="k/n: run every n-th site from the k-th (parallel workers, each in its "
                    "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
@@ -308,7 +312,7 @@ def main(argv: list[str] | None = None) -> int:
     done: list[Mutant] = []
     for path in filter(None, a.resume.split(",")):
         try:
-            kept, chosen = resumed(Path(path), chosen, a.tests or "default")
+            kept, chosen = resumed(Path(path), chosen, a.tests or "default", a.rerun_survivors)
         except ResumeError as e:
             print(f"mutate: error: {e}", file=sys.stderr)
             return 2

@@ -86,6 +86,15 @@ def test_resume_keeps_results_by_line_text_wherever_the_line_moved(rtl: Path, tm
     assert other in done  # a site this run did not choose stays in the report
 
 
+def test_resume_can_judge_the_survivors_again(rtl: Path, tmp_path: Path) -> None:
+    a, b = mutate.sites(rtl)[:2]
+    a.outcome, b.outcome = "killed", "survived"
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b)]}))
+    done, todo = mutate.resumed(report, mutate.sites(rtl), "default", rerun_survivors=True)
+    assert [m.outcome for m in done] == ["killed"] and b.key() in {m.key() for m in todo} and a.key() not in {m.key() for m in todo}
+
+
 @pytest.mark.parametrize("content, message", [
     (None, "No such file"),
     ('{"tests": "default",\n "mutants": [', ":2: not a mutate report"),
