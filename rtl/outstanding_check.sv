@@ -26,18 +26,7 @@ module outstanding_check #(
   longint count_q;  // words requested and not yet moved
   longint count_d;
 
-  // the instance's path, taken outside the task (inside it, %m would name the task)
-  string where, err_file;
-  integer fd;
-  initial where = $sformatf("%m");
-  task automatic broken(input string what);
-    if ($value$plusargs("SIM_ERROR_FILE=%s", err_file)) begin
-      fd = $fopen(err_file, "a");
-      $fdisplay(fd, "%s: protocol: %s (at %0t)", where, what, $time);
-      $fclose(fd);
-    end
-    $fatal(1, "%s: protocol: %s", where, what);
-  endtask
+`include "sim_error.svh"
 
   always_comb count_d = count_q + (req_fire_i ? longint'(req_len_i) : 0) - (data_fire_i ? 1 : 0);
 

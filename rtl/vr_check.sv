@@ -25,20 +25,7 @@ module vr_check #(
   logic         waiting_q;  // valid and not ready at the last edge
   logic [W-1:0] data_q;
 
-  // the bench may name a file (+SIM_ERROR_FILE=) that receives the message too (tb.layer_sim
-  // gives it as the reason of the layer the simulation stopped in)
-  // the instance's path, taken outside the task (inside it, %m would name the task)
-  string where, err_file;
-  integer fd;
-  initial where = $sformatf("%m");
-  task automatic broken(input string what);
-    if ($value$plusargs("SIM_ERROR_FILE=%s", err_file)) begin
-      fd = $fopen(err_file, "a");
-      $fdisplay(fd, "%s: protocol: %s (at %0t)", where, what, $time);
-      $fclose(fd);
-    end
-    $fatal(1, "%s: protocol: %s", where, what);
-  endtask
+`include "sim_error.svh"
 
   always @(posedge clk_i) begin
     if (rst_i) begin

@@ -88,7 +88,7 @@ def _judge(case: str, rc: int, out: str) -> None:
 @pytest.fixture(scope="module")
 def checkers_icarus(tmp_path_factory: pytest.TempPathFactory) -> Path:
     exe = tmp_path_factory.mktemp("checkers") / "checkers_tb.vvp"
-    subprocess.run(["iverilog", "-g2012", "-o", str(exe), *map(str, CHECKERS_TB)], check=True, timeout=120)
+    subprocess.run(["iverilog", "-g2012", f"-I{ROOT / 'rtl'}", "-o", str(exe), *map(str, CHECKERS_TB)], check=True, timeout=120)
     return exe
 
 
@@ -104,7 +104,7 @@ def test_checkers_stop_each_broken_rule_on_icarus(case: str, checkers_icarus: Pa
 def test_checkers_stop_each_broken_rule_on_verilator(tmp_path: Path) -> None:
     env = simulator_env()
     build = subprocess.run(["verilator", "--binary", "--timing", "-Wno-fatal", "-o", "checkers_tb", "--Mdir", str(tmp_path),
-                            "--top-module", "checkers_tb", *map(str, CHECKERS_TB)],
+                            f"-I{ROOT / 'rtl'}", "--top-module", "checkers_tb", *map(str, CHECKERS_TB)],
                            capture_output=True, text=True, timeout=600, env=env)
     assert build.returncode == 0, build.stdout[-2000:] + build.stderr[-2000:]
     for case in CHECKER_CASES:
