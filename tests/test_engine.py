@@ -168,8 +168,10 @@ def test_watchdog_stops_a_hung_engine_and_names_its_state():
                         plusargs=("+MUT_HANG",), run_tag="-hang", watchdog_cycles=3000)
     assert res[0]["status"] == "FAIL"
     assert "watchdog: no done after 3000 cycles; engine state StRun" in res[0]["reason"]
-    # UNITS: the compute unit never takes a beat, so the gather sits on a full register set
-    assert "gather waits for the compute unit" in res[0]["reason"], res[0]["reason"]
+    # UNITS, every field: the compute unit never takes a beat (its weights are in), so the gather
+    # sits on a full register set
+    assert res[0]["reason"].endswith("(reader: done; gather active; writer busy; gather waits for the compute unit; "
+                                     "compute on k_tile 0)"), res[0]["reason"]
 
 
 def test_watchdog_names_a_hung_vector_unit():
