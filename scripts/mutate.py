@@ -15,7 +15,7 @@ the real code, are. A mutant is
   show why it cannot change behaviour or add the test that kills it (docs/rtl.md, "Mutation");
 - could not build: Icarus refuses the mutated sources (not counted either way).
 The test set defaults to the mutated unit's own bench on Icarus, the engine's Icarus layer and watchdog tests,
-the hardware-description, performance-fault, parameter-check and protocol tests; MUTATE_TESTS replaces it (pytest arguments, e.g. the
+the hardware-description, performance-fault, parameter-check and protocol tests and the lint; MUTATE_TESTS replaces it (pytest arguments, e.g. the
 whole `tests/`). Mutants are sampled with MUTATE_SEED from every site of the chosen files
 (MUTATE_COUNT = 0: all of them). Builds a mutant made are removed after it; results go to
 build/mutate/<stamp>.json and a table on stdout, survivors with file:line and the change.
@@ -134,7 +134,8 @@ def sites(path: Path) -> list[Mutant]:
 
 def default_tests(file: str) -> list[str]:
     """The mutated unit's bench on Icarus, the engine's Icarus layer and watchdog tests, the
-    hardware-description, performance-fault, parameter and protocol tests."""
+    hardware-description, performance-fault, parameter and protocol tests, and the lint (make
+    test's Verilator -Wall: a width that no longer fits is a failure there)."""
     unit = Path(file).stem
     tests = []
     bench = ROOT / "tests" / f"test_rtl_{unit}.py"
@@ -143,7 +144,8 @@ def default_tests(file: str) -> list[str]:
     tests += ["tests/test_engine.py::test_representative_layers_on_icarus",
               "tests/test_engine.py::test_watchdog_stops_a_hung_engine_and_names_its_state",
               "tests/test_engine.py::test_watchdog_names_a_hung_vector_unit", "tests/test_engine_hw.py",
-              "tests/test_budget_sim.py", "tests/test_rtl_parameters.py", "tests/test_protocol.py"]
+              "tests/test_budget_sim.py", "tests/test_rtl_parameters.py", "tests/test_protocol.py",
+              "tests/test_rtl_lint.py"]
     return tests
 
 
