@@ -128,7 +128,7 @@ resources: $(STAMP)
 	$(PY) -m tb.resources --hw $(HW) $(foreach p,$(PARAMS),--param $(p))
 
 # make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_LINES=rtl/gather.sv:86,...] [MUTATE_COUNT=40] [MUTATE_SEED=1]
-#             [MUTATE_TESTS="pytest args"] [MUTATE_RESUME=build/mutate/<stamp>.json]
+#             [MUTATE_TESTS="pytest args"] [MUTATE_RESUME=build/mutate/<stamp>.json[,...]] [MUTATE_ARGS="--summary"]
 # mutation testing of rtl/ (scripts/mutate.py; docs/rtl.md, "Mutation"): one change at a time,
 # always restored; killed / survived / could not build, every survivor with file:line
 MUTATE_COUNT ?= 40
@@ -136,7 +136,7 @@ MUTATE_SEED ?= 1
 mutate: $(STAMP)
 	$(PY) scripts/mutate.py --count $(MUTATE_COUNT) --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES)) \
 		$(if $(MUTATE_LINES),--lines $(MUTATE_LINES)) $(if $(MUTATE_TESTS),--tests "$(MUTATE_TESTS)") \
-		$(if $(MUTATE_RESUME),--resume $(MUTATE_RESUME))
+		$(if $(MUTATE_RESUME),--resume $(MUTATE_RESUME)) $(MUTATE_ARGS)
 
 .PHONY: mutate
 

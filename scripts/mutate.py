@@ -267,6 +267,23 @@ def _commit() -> str:
     return r.stdout.strip()
 
 
+def summary(done: list[Mutant], report: Path | str, left: int) -> None:
+    """The per-file table, the totals and every survivor with file:line and the change."""
+    not_run = f", {left} sites not yet run" if left else ""
+    kinds = ("killed", "survived", "could not build")
+    counts = {k: sum(m.outcome.startswith(k) for m in done) for k in kinds}
+    print(f"\n{'file':<24} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")
+    for f in sorted({m.file for m in done}):
+        ms = [m for m in done if m.file == f]
+        c = [sum(m.outcome.startswith(k) for m in ms) for k in kinds]
+        print(f"{f:<24} {len(ms):>5} {c[0]:>6} {c[1]:>8} {c[2]:>8}")
+    print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']} "
+          f"(of {len(done)}{not_run}; report {report})")
+    for m in done:
+        if m.outcome == "survived":
+            print(f"  survived {m.file}:{m.line}: {m.op}\n    - {m.before.strip()}\n    + {m.after.strip()}")
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="make mutate", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--files", default="", help="comma-separated rtl files (default: every rtl/*.sv)")
@@ -278,6 +295,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--resume", default="", help="reports of earlier runs (comma-separated): their results are kept and "
                    "their sites not rerun; the first is written on unless --report names another")
     p.add_argument("--rerun-survivors", action="store_true", help="with --resume: judge the reports' survivors again")
+    p.add_argument("--summary", action="store_true", help="with --resume: print what the reports hold and run nothing")
     p.add_argument("--report", default="", help="where to write the report (default: the first --resume, or a new one)")
     p.add_argument("--shard", default="", help="k/n: run every n-th site from the k-th (parallel workers, each in its "
                    "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
@@ -323,6 +341,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         have = {m.key() for m in done}
         done += [m for m in kept if m.key() not in have]
+    if a.summary:
+        summary(done, a.resume, left=len(chosen))
+        return 0
     # the test sets must pass on the unmutated rtl/, or every mutant would count as killed (once,
     # on all of them together)
     union = sorted({t for m in chosen for t in (a.tests.split() if a.tests else default_tests(m.file))})
@@ -357,18 +378,7 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "commit": _commit(),
                                    "mutants": [asdict(x) for x in done]}, indent=1))
         tmp.replace(report)
-    kinds = ("killed", "survived", "could not build")
-    counts = {k: sum(m.outcome.startswith(k) for m in done) for k in kinds}
-    print(f"\n{'file':<24} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")
-    for f in sorted({m.file for m in done}):
-        ms = [m for m in done if m.file == f]
-        c = [sum(m.outcome.startswith(k) for m in ms) for k in kinds]
-        print(f"{f:<24} {len(ms):>5} {c[0]:>6} {c[1]:>8} {c[2]:>8}")
-    print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']} "
-          f"(of {len(done)}; report {report})")
-    for m in done:
-        if m.outcome == "survived":
-            print(f"  survived {m.file}:{m.line}: {m.op}\n    - {m.before.strip()}\n    + {m.after.strip()}")
+    summary(done, report, left=0)
     return 0
 
 

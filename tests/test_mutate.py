@@ -108,3 +108,15 @@ def test_resume_refuses_what_it_cannot_continue_with_one_line(tmp_path: Path, co
     with pytest.raises(mutate.ResumeError) as e:
         mutate.resumed(report, [], "default")
     assert message in str(e.value) and str(report) in str(e.value)
+
+
+def test_summary_prints_what_the_reports_hold_and_runs_nothing(rtl: Path, tmp_path: Path,
+                                                               capsys: pytest.CaptureFixture[str]) -> None:
+    a, b = mutate.sites(rtl)[:2]
+    a.outcome, b.outcome = "killed", "survived"
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b)]}))
+    assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "killed 1, survived 1, could not build 0 (of 2, 2 sites not yet run" in out
+    assert f"survived rtl/m.sv:{b.line}: {b.op}" in out and "baseline" not in out
