@@ -4,10 +4,12 @@
   rtl/ (small sizes), flattens accel_top and looks for a path from each ready to its valid that
   crosses no flip-flop or memory. A valid that waits for ready (`valid = x && ready`) never shows
   as a broken handshake in simulation; it shows here.
-- In simulation, rtl/vr_check.sv, beside each interface in accel_top: a valid that was not
-  accepted stays high and keeps its payload. Every engine run checks it; here a real fault
-  (+MUT_WREQ_DROP: a write request withdrawn after waiting a cycle, the MUT_SELECT Icarus build)
-  must stop the layer with the checker naming the interface.
+- In simulation, rtl/vr_check.sv in each unit on the channels it drives (and rtl/outstanding_check.sv
+  where a unit requests bursts): a valid that was not accepted stays high and keeps its payload; no
+  request beyond the unit's bound, no data offered with nothing outstanding. Every run of a unit
+  checks them; here a real fault (+MUT_WREQ_DROP: a write request withdrawn after waiting a cycle,
+  the MUT_SELECT Icarus build) must stop the layer with the checker naming the interface, and the
+  checkers' own bench (tb/hdl/checkers_tb.sv) must be stopped by each broken rule and only then.
 """
 from __future__ import annotations
 
