@@ -23,6 +23,7 @@ build/mutate/<stamp>.json and a table on stdout, survivors with file:line and th
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import random
@@ -71,11 +72,32 @@ class Mutant:
     outcome: str = ""
     seconds: float = 0.0
     killed_by: str = ""  # the first failing test (pytest -x)
+    nth: int = -1  # which of the file's lines with this text (0: the first); -1: not known (older reports)
 
-    def key(self) -> tuple[str, str, int, str, str]:
+    def key(self) -> tuple[str, str, int, int, str, str]:
         """Which change this is, whatever line it moved to: a report's results carry over to a
-        later run (--resume) as long as the line itself is unchanged."""
-        return (self.file, self.before.strip(), self.col, self.op, self.after.strip())
+        later run (--resume) as long as the line itself is unchanged. Two lines with the same text
+        (ctrl_regs' two `error_d = 1'b1;`) are told apart by `nth`."""
+        return (self.file, self.before.strip(), self.nth, self.col, self.op, self.after.strip())
+
+
+def _nth(lines: list[str], index: int) -> int:
+    """How many lines before lines[index] have its text."""
+    text = lines[index].strip()
+    return sum(1 for l in lines[:index] if l.strip() == text)
+
+
+def _with_nth(m: Mutant) -> Mutant:
+    """A report's mutant from before `nth` was kept: its `nth` from the checkout's file when the
+    line is still where the report saw it, else 0 (a moved line in a file with repeated text)."""
+    if m.nth >= 0:
+        return m
+    try:
+        lines = (ROOT / m.file).read_text().splitlines()
+    except OSError:
+        return replace(m, nth=0)
+    ok = 0 < m.line <= len(lines) and lines[m.line - 1].strip() == m.before.strip()
+    return replace(m, nth=_nth(lines, m.line - 1) if ok else 0)
 
 
 def _code(line: str) -> str:
@@ -117,7 +139,10 @@ def sites(path: Path) -> list[Mutant]:
     skip = _skip_lines(lines)
     rel = str(path.relative_to(ROOT))
     out: list[Mutant] = []
+    seen: dict[str, int] = {}  # line text -> lines with it so far
     for i, line in enumerate(lines):
+        nth = seen.get(line.strip(), 0)
+        seen[line.strip()] = nth + 1
         if i in skip:
             continue
         code = _code(line)
@@ -125,10 +150,11 @@ def sites(path: Path) -> list[Mutant]:
             continue
         for op, pat, rep in OPERATORS:
             for m in re.finditer(pat, code):
-                out.append(Mutant(rel, i + 1, m.start(), op, line, line[:m.start()] + rep + line[m.end():]))
+                out.append(Mutant(rel, i + 1, m.start(), op, line, line[:m.start()] + rep + line[m.end():], nth=nth))
         for m in _INT.finditer(code):
             n = int(m.group(1))
-            out.append(Mutant(rel, i + 1, m.start(), f"{n} -> {n + 1}", line, line[:m.start()] + str(n + 1) + line[m.end():]))
+            out.append(Mutant(rel, i + 1, m.start(), f"{n} -> {n + 1}", line, line[:m.start()] + str(n + 1) + line[m.end():],
+                              nth=nth))
     return out
 
 
@@ -175,8 +201,25 @@ def wait_while_paused(pause: Path) -> float:
     return time.time() - t0
 
 
+def hold_checkout(lock: Path) -> bool:
+    """Take this checkout's mutate lock for the life of the process; False when another make mutate
+    holds it (its mutant is in rtl/ now: a backup is not a stopped run's, and must stay)."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    f = open(lock, "a")  # kept open (module global) until exit; the kernel drops the lock with it
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        return False
+    _HELD.append(f)
+    return True
+
+
+_HELD: list[object] = []
+
+
 def restore_backups() -> list[str]:
-    """Files a killed run left mutated: put the originals back."""
+    """Files a killed run left mutated: put the originals back (only with the checkout's lock)."""
     done = []
     for b in RTL.glob(f"*{BACKUP_SUFFIX}"):
         orig = b.with_name(b.name[: -len(BACKUP_SUFFIX)])
@@ -245,7 +288,8 @@ def resumed(report: Path, chosen: list[Mutant], tests: str, rerun_survivors: boo
     again (tests were added since; a kill stays a kill)."""
     try:
         old = json.loads(report.read_text())
-        by_key = {Mutant(**x).key(): Mutant(**x) for x in old["mutants"]}
+        olds = [_with_nth(Mutant(**x)) for x in old["mutants"]]
+        by_key = {m.key(): m for m in olds}
     except OSError as e:
         raise ResumeError(f"{report}: {e.strerror}") from None
     except json.JSONDecodeError as e:
@@ -301,9 +345,14 @@ def main(argv: list[str] | None = None) -> int:
                    "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
     p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
     a = p.parse_args(argv)
-    restored = restore_backups()
-    if restored:
-        print(f"mutate: restored {', '.join(restored)} from a run that was stopped")
+    if hold_checkout(OUT / "running.lock"):
+        restored = restore_backups()
+        if restored:
+            print(f"mutate: restored {', '.join(restored)} from a run that was stopped")
+    elif not (a.summary or a.list):
+        print(f"mutate: error: another make mutate is running in this checkout ({OUT / 'running.lock'}); "
+              "run a second one in a copy of the checkout (--shard)", file=sys.stderr)
+        return 2
     files = [ROOT / f for f in a.files.split(",") if f] or sorted(RTL.glob("*.sv"))
     bad = [str(f) for f in files if not f.is_file() or f.suffix != ".sv"]
     if bad:

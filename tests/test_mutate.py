@@ -83,7 +83,8 @@ def test_resume_keeps_results_by_line_text_wherever_the_line_moved(rtl: Path, tm
     assert len(todo) == len(now) - 1 and now[0] not in todo
     kept = [m for m in done if m.file == "rtl/m.sv"]
     assert [(m.line, m.outcome, m.killed_by) for m in kept] == [(4, "killed", "tests/test_x.py::t")]
-    assert other in done  # a site this run did not choose stays in the report
+    assert [(m.file, m.line, m.outcome) for m in done if m.file == "rtl/n.sv"] == [("rtl/n.sv", 1, "survived")]  # a site
+    # this run did not choose stays in the report
 
 
 def test_resume_can_judge_the_survivors_again(rtl: Path, tmp_path: Path) -> None:
@@ -120,3 +121,50 @@ def test_summary_prints_what_the_reports_hold_and_runs_nothing(rtl: Path, tmp_pa
     out = capsys.readouterr().out
     assert "killed 1, survived 1, could not build 0 (of 2, 2 sites not yet run" in out
     assert f"survived rtl/m.sv:{b.line}: {b.op}" in out and "baseline" not in out
+
+
+TWINS = """\
+module t (input logic a_i, output logic y_o, output logic z_o);
+  always_comb begin
+    y_o = 1'b1;
+    z_o = 1'b1;
+    y_o = 1'b1;
+  end
+endmodule
+"""
+
+
+def test_two_lines_with_the_same_text_are_two_sites_in_a_report(rtl: Path, tmp_path: Path) -> None:
+    """ctrl_regs has two `error_d = 1'b1;`: a report's result for one must not judge the other."""
+    rtl.write_text(TWINS)
+    first, _, last = mutate.sites(rtl)
+    assert first.key() != last.key() and (first.nth, last.nth) == (0, 1)
+    first.outcome = "killed"
+    old = {k: v for k, v in asdict(first).items() if k != "nth"}  # a report from before nth
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"tests": "default", "mutants": [old]}))
+    done, todo = mutate.resumed(report, mutate.sites(rtl), "default")
+    assert [(m.line, m.outcome) for m in done] == [(3, "killed")]
+    assert [m.line for m in todo] == [4, 5]
+
+
+def test_a_second_run_in_the_same_checkout_leaves_the_first_runs_mutant_alone(
+        rtl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    monkeypatch.setattr(mutate, "OUT", tmp_path / "out")
+    assert mutate.hold_checkout(tmp_path / "out" / "running.lock")  # the first run, mutating m.sv
+    held = mutate._HELD.pop()
+    try:
+        backup = rtl.with_name(rtl.name + mutate.BACKUP_SUFFIX)
+        backup.write_text(SAMPLE)
+        rtl.write_text(SAMPLE.replace("==", "!="))
+        assert mutate.main(["--count", "0", "--files", str(rtl)]) == 2
+        assert "another make mutate is running in this checkout" in capsys.readouterr().err
+        report = tmp_path / "r.json"
+        report.write_text(json.dumps({"tests": "default", "mutants": []}))
+        assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary"]) == 0
+        assert backup.exists() and "!=" in rtl.read_text()  # the first run's mutant is still in place
+    finally:
+        held.close()  # type: ignore[attr-defined]
+    assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary"]) == 0
+    assert not backup.exists() and rtl.read_text() == SAMPLE  # now nobody holds it: a stopped run's file
+    mutate._HELD.pop().close()  # type: ignore[attr-defined]
