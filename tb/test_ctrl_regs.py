@@ -9,8 +9,9 @@ Checked:
 - the FSM: a start with a refused descriptor goes check -> error with ERR_FIELD = the field and
   no run_start; a good one pulses run_start once and runs until the writer's last word: of a pass
   that is not the last, next_pass and back through check (run_start again), of the last pass,
-  done; or an overflow (error, ERR_FIELD = ERR_BIAS_OVERFLOW); a start while busy is ignored; start from
-  done and from error works; CYCLES counts the cycles of check and run and clears on start;
+  done; or an overflow (error: CTRL's error bit, error_o, ERR_FIELD = ERR_BIAS_OVERFLOW); a start
+  while busy is ignored; start from done and from error works, and clears ERR_FIELD (0 while
+  running and when done); CYCLES counts the cycles of check and run and clears on start;
   WORDS_READ / WORDS_WRITTEN count from start (the units' counts run from reset), BUSY_CYCLES
   and MACS pass the compute unit's counts through.
 Environment: RTL_SEED (default random, printed), RTL_PARAMS (the build's parameters).
@@ -141,6 +142,8 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     expect("state while running", int(dut.state_o.value), STATE["StRun"])
     expect("KIND after a write while busy", await bus.read("KIND"), values["KIND"])
     expect("CTRL while running", await bus.read("CTRL"), 0b001)
+    # a start clears the refused check's field: a running (and later a done) layer reports none
+    expect("ERR_FIELD while running after an error", await bus.read("ERR_FIELD"), 0)
     # the last word of a pass that is not the layer's last: the next pass, back through check
     dut.written_i.value = 1
     await ReadOnly()
@@ -167,10 +170,11 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     await RisingEdge(dut.clk_i)
     cyc = await bus.read("CYCLES")
     expect("CTRL when done", await bus.read("CTRL"), 0b010)
+    expect("ERR_FIELD when done", await bus.read("ERR_FIELD"), 0)
     # CYCLES: the clock edges after the start's while in check or run, the done edge included:
-    # the loop's, the ignored write's and start's, the two reads' while running, the first pass's
+    # the loop's, the ignored write's and start's, the three reads' while running, the first pass's
     # last word, the next pass's check and one cycle of its run, the last word's
-    expect("CYCLES", cyc, cycles + 2 + 2 + 3 + 1)
+    expect("CYCLES", cyc, cycles + 2 + 3 + 3 + 1)
     expect("WORDS_READ", await bus.read("WORDS_READ"), 37)
     expect("WORDS_WRITTEN", await bus.read("WORDS_WRITTEN"), 11)
     expect("BUSY_CYCLES", await bus.read("BUSY_CYCLES"), 123)
@@ -186,6 +190,8 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     dut.ovf_i.value = 0
     expect("ERR_FIELD after an overflow", await bus.read("ERR_FIELD"), ERR_BIAS_OVERFLOW)
     expect("STATE after an overflow", await bus.read("STATE"), STATE["StError"])
+    expect("CTRL after an overflow", await bus.read("CTRL"), 0b100)
+    expect("error_o after an overflow", int(dut.error_o.value), 1)
     dut.bad_field_i.value = 7
     expect("DESC_CHECK passes desc_check through", await bus.read("DESC_CHECK"), 7)
 
