@@ -284,8 +284,8 @@ class ResumeError(Exception):
 def resumed(report: Path, chosen: list[Mutant], tests: str, rerun_survivors: bool = False) -> tuple[list[Mutant], list[Mutant]]:
     """(results kept from the report, sites still to run). A site is judged when the report has the
     same change on the same line text (Mutant.key), wherever the line moved; the report's other
-    results (sites this run did not choose) are kept too. rerun_survivors: a survivor is judged
-    again (tests were added since; a kill stays a kill)."""
+    results (sites this run did not choose) are kept too. rerun_survivors: a chosen survivor is
+    judged again (tests were added since; a kill stays a kill)."""
     try:
         old = json.loads(report.read_text())
         olds = [_with_nth(Mutant(**x)) for x in old["mutants"]]
@@ -298,8 +298,9 @@ def resumed(report: Path, chosen: list[Mutant], tests: str, rerun_survivors: boo
         raise ResumeError(f"{report}: not a mutate report (no {e})") from None
     if old.get("tests") != tests:
         raise ResumeError(f"{report} was run with tests {old.get('tests')!r}, not {tests!r}")
-    if rerun_survivors:
-        by_key = {k: m for k, m in by_key.items() if m.outcome != "survived"}
+    if rerun_survivors:  # the chosen sites' survivors only: the others stay in the report as they are
+        chosen_keys = {m.key() for m in chosen}
+        by_key = {k: m for k, m in by_key.items() if m.outcome != "survived" or k not in chosen_keys}
     kept = [replace(m, outcome=by_key[m.key()].outcome, seconds=by_key[m.key()].seconds,
                     killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
     judged = {m.key() for m in kept}

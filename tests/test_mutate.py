@@ -94,6 +94,9 @@ def test_resume_can_judge_the_survivors_again(rtl: Path, tmp_path: Path) -> None
     report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b)]}))
     done, todo = mutate.resumed(report, mutate.sites(rtl), "default", rerun_survivors=True)
     assert [m.outcome for m in done] == ["killed"] and b.key() in {m.key() for m in todo} and a.key() not in {m.key() for m in todo}
+    # a survivor on a line not chosen (--lines) stays in the report, judged
+    done, todo = mutate.resumed(report, [a], "default", rerun_survivors=True)
+    assert [m.outcome for m in done] == ["survived", "killed"] and todo == []
 
 
 @pytest.mark.parametrize("content, message", [
