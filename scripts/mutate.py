@@ -342,7 +342,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--rerun-survivors", action="store_true", help="with --resume: judge the reports' survivors again")
     p.add_argument("--summary", action="store_true", help="with --resume: print what the reports hold and run nothing")
     p.add_argument("--report", default="", help="where to write the report (default: the first --resume, or a new one)")
-    p.add_argument("--shard", default="", help="k/n: run every n-th site from the k-th (parallel workers, each in its "
+    p.add_argument("--shard", default="", help="k/n: run every n-th site left to run from the k-th (parallel workers started together on the same reports, each in its "
                    "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
     p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
     a = p.parse_args(argv)
@@ -374,14 +374,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chosen = every if a.count <= 0 or a.count >= len(every) else random.Random(a.seed).sample(every, a.count)
     chosen.sort(key=lambda m: (m.file, m.line, m.col))
+    shard = (1, 1)
     if a.shard:
         try:
-            k, n = (int(x) for x in a.shard.split("/"))
-            assert 1 <= k <= n
+            shard = tuple(int(x) for x in a.shard.split("/"))  # type: ignore[assignment]
+            assert len(shard) == 2 and 1 <= shard[0] <= shard[1]
         except (ValueError, AssertionError):
             print(f"mutate: error: --shard {a.shard}: want k/n with 1 <= k <= n", file=sys.stderr)
             return 2
-        chosen = chosen[k - 1::n]
     done: list[Mutant] = []
     for path in filter(None, a.resume.split(",")):
         try:
@@ -391,6 +391,9 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         have = {m.key() for m in done}
         done += [m for m in kept if m.key() not in have]
+    # the shard splits what is left to run (so workers started together on the same reports share
+    # it evenly, however unevenly the earlier results fell)
+    chosen = chosen[shard[0] - 1::shard[1]]
     if a.summary:
         summary(done, a.resume, left=len(chosen))
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib.util
 import json
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -32,13 +33,16 @@ endmodule
 
 
 @pytest.fixture
-def rtl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def rtl(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     (tmp_path / "rtl").mkdir()
     monkeypatch.setattr(mutate, "ROOT", tmp_path)
     monkeypatch.setattr(mutate, "RTL", tmp_path / "rtl")
+    monkeypatch.setattr(mutate, "OUT", tmp_path / "out")  # its lock and reports, not the checkout's
     f = tmp_path / "rtl" / "m.sv"
     f.write_text(SAMPLE)
-    return f
+    yield f
+    while mutate._HELD:  # the lock main() took lives as long as its process: drop it here
+        mutate._HELD.pop().close()  # type: ignore[attr-defined]
 
 
 def test_sites_skip_the_fault_branches_comments_strings_and_declarations(rtl: Path) -> None:
@@ -152,8 +156,7 @@ def test_two_lines_with_the_same_text_are_two_sites_in_a_report(rtl: Path, tmp_p
 
 
 def test_a_second_run_in_the_same_checkout_leaves_the_first_runs_mutant_alone(
-        rtl: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
-    monkeypatch.setattr(mutate, "OUT", tmp_path / "out")
+        rtl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert mutate.hold_checkout(tmp_path / "out" / "running.lock")  # the first run, mutating m.sv
     held = mutate._HELD.pop()
     try:
@@ -170,4 +173,16 @@ def test_a_second_run_in_the_same_checkout_leaves_the_first_runs_mutant_alone(
         held.close()  # type: ignore[attr-defined]
     assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary"]) == 0
     assert not backup.exists() and rtl.read_text() == SAMPLE  # now nobody holds it: a stopped run's file
-    mutate._HELD.pop().close()  # type: ignore[attr-defined]
+
+
+def test_shards_split_what_is_left_to_run(rtl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """Workers started together share the sites not yet judged evenly, wherever the judged ones lie."""
+    every = mutate.sites(rtl)  # 4 sites
+    every[0].outcome = every[1].outcome = "killed"
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"tests": "default", "mutants": [asdict(every[0]), asdict(every[1])]}))
+    left = []
+    for k in (1, 2):
+        assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary", "--shard", f"{k}/2"]) == 0
+        left.append(capsys.readouterr().out)
+    assert all("(of 2, 1 sites not yet run" in out for out in left), left
