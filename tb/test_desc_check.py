@@ -5,7 +5,9 @@ Descriptors: layers the engine runs (kind, channels, image, kernel, stride, padd
 random, output sizes from the conv formula's owner, hexgen.rules), each then either kept or with
 one register set to an edge or random value (0, 1, the limit, one past it, 65535). Every
 refusal field of the rule must be hit at least once, so a generator that stopped reaching a
-branch fails the test. Environment: RTL_SEED (default random, printed), RTL_PARAMS (the build's
+branch fails the test. The engine's 16-bit counters (input plane, output pixels, steps per pixel
+tile) are met exactly at 65,535 and 65,536 by layers built for it (no register reaches those
+products on its own). Environment: RTL_SEED (default random, printed), RTL_PARAMS (the build's
 parameters, set by tb.sim.run), DESC_CASES (descriptors per run).
 """
 from __future__ import annotations
@@ -20,7 +22,7 @@ from cocotb.triggers import Timer
 
 from golden.arith import conv_out_size
 from hexgen import HardwareConfig
-from hexgen.rules import KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, plan_tiling, register_needs
+from hexgen.rules import COUNTER_MAX, KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, plan_tiling, register_needs
 from tb.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
 
@@ -178,3 +180,52 @@ async def test_every_field_at_its_boundaries(dut: Any) -> None:
                                f"hexgen.rules {want[0] if want else 'nothing'}")
     assert not bad, f"{len(bad)} of {checked} boundary values disagree:\n  " + "\n  ".join(bad[:8])
     dut._log.info(f"{checked} boundary values of {len(REGISTERS)} registers on {len(bases)} kinds agree")
+
+
+def conv_layer(p: dict[str, int], in_c: int, in_hw: tuple[int, int], k: tuple[int, int], stride: int,
+               pads: tuple[int, int, int, int]) -> dict[str, int]:
+    """A conv descriptor (one band row, one output-channel tile) with its output size from golden's formula."""
+    top, bottom, left, right = pads
+    return {"KIND": KIND_CODES["conv"], "IN_C": in_c, "IN_H": in_hw[0], "IN_W": in_hw[1], "OUT_C": p["ROWS"],
+            "OUT_H": conv_out_size(in_hw[0], top, bottom, k[0], stride), "OUT_W": conv_out_size(in_hw[1], left, right, k[1], stride),
+            "KH": k[0], "KW": k[1], "STRIDE_Y": stride, "STRIDE_X": stride, "PAD_TOP": top, "PAD_BOTTOM": bottom,
+            "PAD_LEFT": left, "PAD_RIGHT": right, "GROUPS": 1, "BAND_ROWS": 1, "GROUP_KT": 1, "ADD_SHIFT": 0, "LO": 0, "HI": 255}
+
+
+@cocotb.test()
+async def test_counter_limits(dut: Any) -> None:
+    """Each 16-bit counter's rule at its edge: a layer whose product is exactly 65,535 (the largest
+    the engine counts) and one at 65,536; both sides must get the rule book's verdict. At 65,535
+    the rule book goes on to a later rule (here: the buffers), so a counter rule that refused
+    65,535 would name the wrong field."""
+    p = build_params()
+    cfg = config(p)
+    rows = p["ROWS"]
+    # (counter, its refusal field, the layer at 65,535, the layer at 65,536)
+    edges = [
+        # input plane 255 x 257 (65,535) and 256 x 256, stride 2: the output stays small
+        ("input plane", "IN_H", conv_layer(p, rows, (255, 257), (1, 1), 2, (0, 0, 0, 0)),
+         conv_layer(p, rows, (256, 256), (1, 1), 2, (0, 0, 0, 0))),
+        # output 255 x 257 from a 253 x 255 input padded by 2 on each side (kernel 3)
+        ("output pixels", "OUT_H", conv_layer(p, rows, (253, 255), (3, 3), 1, (2, 2, 2, 2)),
+         conv_layer(p, rows, (254, 254), (3, 3), 1, (2, 2, 2, 2))),
+    ]
+    if 4369 * rows <= 65535:  # IN_C holds 4,369 tiles up to 15 rows (past that, no kernel meets 65,535 exactly)
+        # 4,369 channel tiles x a 3 x 5 kernel = 65,535 steps; 4,096 tiles x 4 x 4 = 65,536 (a 1 x 1 image, padded)
+        edges.append(("steps per pixel tile", "IN_C", conv_layer(p, 4369 * rows, (1, 1), (3, 5), 1, (1, 1, 2, 2)),
+                      conv_layer(p, 4096 * rows, (1, 1), (4, 4), 1, (1, 2, 1, 2))))
+    bad = []
+    for what, field, at_limit, past in edges:
+        for r, side in ((at_limit, COUNTER_MAX), (past, COUNTER_MAX + 1)):
+            want = engine_refusal(r, cfg, max_kernel=p["MAX_K"])
+            # the layers must meet the counter's rule where it decides, or this test tests nothing
+            assert (want is not None and want[0] == field and str(side) in want[1]) == (side > COUNTER_MAX), \
+                f"{what} at {side}: hexgen.rules says {want}; the layer does not meet the counter's edge"
+            for name, port in PORTS.items():
+                getattr(dut, port).value = r[name]
+            await Timer(1, "ns")
+            got = int(dut.bad_field_o.value)
+            if got != (CSR[want[0]] if want else 0):
+                bad.append(f"{what} = {side} ({r}): RTL refuses {field_name(got) if got else 'nothing'}, "
+                           f"hexgen.rules {want[0] + ' (' + want[1] + ')' if want else 'nothing'}")
+    assert not bad, "desc_check disagrees with hexgen.rules at the 16-bit counters' limits:\n  " + "\n  ".join(bad)
