@@ -9,7 +9,9 @@ made in place, judged by a test set, and undone before the next (the original is
 `finally`, and a backup left by a killed run is restored at the next start). Lines inside an
 `ifdef MUT_...` branch (the test-only fault variants) are not mutated; their `else` branches,
 the real code, are. A mutant is
-- killed: the test set fails (or runs past its time limit);
+- killed: a test of the set fails (or the set runs past its time limit); pytest stopping for any
+  other reason (an unknown node id, an internal error) is not a kill: the mutant is `not judged`
+  and runs again under --resume, as does an older report's kill that names no failing test;
 - survived: the test set passes. Some changes cannot alter behaviour (a mutated value nothing
   reads, a comparison whose operands can never be equal): read each survivor's line and either
   show why it cannot change behaviour or add the test that kills it (docs/rtl.md, "Mutation");
@@ -236,10 +238,30 @@ def builds_ok(sources: list[Path]) -> tuple[bool, str]:
     return r.returncode == 0, (r.stderr or r.stdout).strip().splitlines()[0] if r.returncode else ""
 
 
+#: pytest's exit code when tests ran and one failed; every other non-zero code (interrupted,
+#: internal error, usage error such as an unknown node id, nothing collected) says nothing about
+#: the mutant
+PYTEST_TESTS_FAILED = 1
+_FAILED_LINE = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.M)
+
+
+def judged(returncode: int, stdout: str) -> tuple[str, str]:
+    """(passed | killed | error, the first failing node id or what went wrong) of one pytest run."""
+    if returncode == 0:
+        return "passed", ""
+    failed = _FAILED_LINE.search(stdout)
+    if returncode == PYTEST_TESTS_FAILED and failed:
+        return "killed", failed.group(1)
+    last = (stdout.strip().splitlines() or [""])[-1]
+    return "error", f"pytest exit code {returncode}: {last[:200]}"
+
+
 def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
     """Judge one mutant: the stages (pytest arguments) run in turn until one fails (killed); it
     survives when all pass. The first stage is the tests that killed other mutants of the file,
-    the last the whole set."""
+    the last the whole set. Only a failed test kills: pytest stopping for another reason (an id it
+    cannot find, an internal error) leaves the mutant to the next stage, and after the last it is
+    an error, judged neither way."""
     path = ROOT / m.file
     lines = path.read_text().splitlines(keepends=True)
     backup = path.with_name(path.name + BACKUP_SUFFIX)
@@ -254,18 +276,21 @@ def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
             m.outcome = "could not build"
             return m
         m.outcome = "survived"
-        for tests in (t for t in stages if t):
+        runs = [t for t in stages if t]
+        for n, tests in enumerate(runs, 1):
             try:
                 r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
                                     "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
             except subprocess.TimeoutExpired:
                 m.outcome = "killed (time limit)"
                 break
-            if r.returncode != 0:
-                m.outcome = "killed"
-                failed = re.search(r"^(?:FAILED|ERROR) (\S+)", r.stdout, re.M)
-                m.killed_by = failed.group(1) if failed else ""
-                break
+            outcome, m.killed_by = judged(r.returncode, r.stdout)
+            if outcome == "passed":
+                continue
+            if outcome == "error" and n < len(runs):
+                continue  # the killer stage's ids did not run (a stale id): the whole set decides
+            m.outcome = outcome
+            break
     finally:
         shutil.copy2(backup, path)
         backup.unlink()
@@ -298,13 +323,16 @@ def resumed(report: Path, chosen: list[Mutant], tests: str, rerun_survivors: boo
         raise ResumeError(f"{report}: not a mutate report (no {e})") from None
     if old.get("tests") != tests:
         raise ResumeError(f"{report} was run with tests {old.get('tests')!r}, not {tests!r}")
+    # a kill no failing test explains (reports before `judged`: pytest stopped for another reason,
+    # e.g. an id it could not find) and an error are not results: those sites run again
+    by_key = {k: m for k, m in by_key.items() if not (m.outcome == "killed" and not m.killed_by) and m.outcome != "error"}
     if rerun_survivors:  # the chosen sites' survivors only: the others stay in the report as they are
         chosen_keys = {m.key() for m in chosen}
         by_key = {k: m for k, m in by_key.items() if m.outcome != "survived" or k not in chosen_keys}
     kept = [replace(m, outcome=by_key[m.key()].outcome, seconds=by_key[m.key()].seconds,
                     killed_by=by_key[m.key()].killed_by) for m in chosen if m.key() in by_key]
-    judged = {m.key() for m in kept}
-    return [by_key[k] for k in by_key if k not in judged] + kept, [m for m in chosen if m.key() not in judged]
+    judged_keys = {m.key() for m in kept}
+    return [by_key[k] for k in by_key if k not in judged_keys] + kept, [m for m in chosen if m.key() not in judged_keys]
 
 
 def _commit() -> str:
@@ -315,18 +343,21 @@ def _commit() -> str:
 def summary(done: list[Mutant], report: Path | str, left: int) -> None:
     """The per-file table, the totals and every survivor with file:line and the change."""
     not_run = f", {left} sites not yet run" if left else ""
-    kinds = ("killed", "survived", "could not build")
+    kinds = ("killed", "survived", "could not build", "error")
     counts = {k: sum(m.outcome.startswith(k) for m in done) for k in kinds}
     print(f"\n{'file':<24} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")
     for f in sorted({m.file for m in done}):
         ms = [m for m in done if m.file == f]
         c = [sum(m.outcome.startswith(k) for m in ms) for k in kinds]
         print(f"{f:<24} {len(ms):>5} {c[0]:>6} {c[1]:>8} {c[2]:>8}")
-    print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']} "
+    errors = f", {counts['error']} not judged (pytest error; rerun by --resume)" if counts["error"] else ""
+    print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']}{errors} "
           f"(of {len(done)}{not_run}; report {report})")
     for m in done:
         if m.outcome == "survived":
             print(f"  survived {m.file}:{m.line}: {m.op}\n    - {m.before.strip()}\n    + {m.after.strip()}")
+        elif m.outcome == "error":
+            print(f"  not judged {m.file}:{m.line}: {m.op}: {m.killed_by}")
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -93,7 +93,7 @@ def test_resume_keeps_results_by_line_text_wherever_the_line_moved(rtl: Path, tm
 
 def test_resume_can_judge_the_survivors_again(rtl: Path, tmp_path: Path) -> None:
     a, b = mutate.sites(rtl)[:2]
-    a.outcome, b.outcome = "killed", "survived"
+    a.outcome, a.killed_by, b.outcome = "killed", "tests/test_x.py::t", "survived"
     report = tmp_path / "r.json"
     report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b)]}))
     done, todo = mutate.resumed(report, mutate.sites(rtl), "default", rerun_survivors=True)
@@ -121,7 +121,7 @@ def test_resume_refuses_what_it_cannot_continue_with_one_line(tmp_path: Path, co
 def test_summary_prints_what_the_reports_hold_and_runs_nothing(rtl: Path, tmp_path: Path,
                                                                capsys: pytest.CaptureFixture[str]) -> None:
     a, b = mutate.sites(rtl)[:2]
-    a.outcome, b.outcome = "killed", "survived"
+    a.outcome, a.killed_by, b.outcome = "killed", "tests/test_x.py::t", "survived"
     report = tmp_path / "r.json"
     report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b)]}))
     assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary"]) == 0
@@ -146,7 +146,7 @@ def test_two_lines_with_the_same_text_are_two_sites_in_a_report(rtl: Path, tmp_p
     rtl.write_text(TWINS)
     first, _, last = mutate.sites(rtl)
     assert first.key() != last.key() and (first.nth, last.nth) == (0, 1)
-    first.outcome = "killed"
+    first.outcome, first.killed_by = "killed", "tests/test_x.py::t"
     old = {k: v for k, v in asdict(first).items() if k != "nth"}  # a report from before nth
     report = tmp_path / "r.json"
     report.write_text(json.dumps({"tests": "default", "mutants": [old]}))
@@ -178,7 +178,8 @@ def test_a_second_run_in_the_same_checkout_leaves_the_first_runs_mutant_alone(
 def test_shards_split_what_is_left_to_run(rtl: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     """Workers started together share the sites not yet judged evenly, wherever the judged ones lie."""
     every = mutate.sites(rtl)  # 4 sites
-    every[0].outcome = every[1].outcome = "killed"
+    for m in every[:2]:
+        m.outcome, m.killed_by = "killed", "tests/test_x.py::t"
     report = tmp_path / "r.json"
     report.write_text(json.dumps({"tests": "default", "mutants": [asdict(every[0]), asdict(every[1])]}))
     left = []
@@ -186,3 +187,25 @@ def test_shards_split_what_is_left_to_run(rtl: Path, tmp_path: Path, capsys: pyt
         assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary", "--shard", f"{k}/2"]) == 0
         left.append(capsys.readouterr().out)
     assert all("(of 2, 1 sites not yet run" in out for out in left), left
+
+
+def test_only_a_failed_test_kills() -> None:
+    """pytest stopping for any other reason (an id it cannot find, nothing collected, an internal
+    error) says nothing about the mutant: a stale killer id once 'killed' 140 mutants in 3 s each."""
+    out = "F\nFAILED tests/test_p.py::test_x[gather-COLS = 3 must be] - AssertionError: no\n1 failed in 2.1s\n"
+    assert mutate.judged(1, out) == ("killed", "tests/test_p.py::test_x[gather-COLS = 3 must be]")
+    assert mutate.judged(0, "1 passed\n") == ("passed", "")
+    assert mutate.judged(4, "ERROR: not found: tests/test_p.py::test_x[gather\n")[0] == "error"
+    assert mutate.judged(5, "no tests ran in 0.1s\n")[0] == "error"
+    assert mutate.judged(1, "Interrupted: 1 error during collection\n")[0] == "error"  # no failing test named
+
+
+def test_resume_reruns_kills_no_failing_test_explains(rtl: Path, tmp_path: Path) -> None:
+    a, b, c = mutate.sites(rtl)[:3]
+    a.outcome, a.killed_by = "killed", "tests/test_x.py::t"
+    b.outcome = "killed"  # an older report's kill with no failing test (pytest could not find an id)
+    c.outcome, c.killed_by = "error", "pytest exit code 4: ERROR: not found"
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b), asdict(c)]}))
+    done, todo = mutate.resumed(report, mutate.sites(rtl), "default")
+    assert [m.line for m in done] == [a.line] and {b.key(), c.key()} <= {m.key() for m in todo}

@@ -42,9 +42,14 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
                  ({"WGT_WORDS": 0}, "WGT_WORDS"), ({"BUF_AW": 15}, "BUF_AW")],
     "compute_issue": [({"ROWS": 4, "WORD_BITS": 32}, None), ({"ROWS": 4, "WORD_BITS": 40}, "WORD_BITS = 40 must be ROWS * 8 = 32"),
                       ({"COLS": 1, "WGT_WORDS": 1}, None), ({"COLS": 0}, "COLS"), ({"WGT_WORDS": 3}, "WGT_WORDS")],
-    "drain_requant": [({"ROWS": 4, "WORD_BITS": 32}, None), ({"ROWS": 4, "WORD_BITS": 40}, "WORD_BITS = 40 must be ROWS * 8 = 32")],
+    "drain_requant": [({"ROWS": 4, "WORD_BITS": 32}, None), ({"ROWS": 4, "WORD_BITS": 40}, "WORD_BITS = 40 must be ROWS * 8 = 32"),
+                      # the record buffers at exactly one k_tile's records (8 words), and one short
+                      ({"ROWS": 4, "WORD_BITS": 32, "REC_WORDS": 8}, None),
+                      ({"ROWS": 4, "WORD_BITS": 32, "REC_WORDS": 4}, "ROWS * 64 = 256 must be a multiple of WORD_BITS = 32 and "
+                                                                      "REC_WORDS = 4 hold one k_tile's records (8 words)")],
     "gather": [({"ROWS": 4, "WORD_BITS": 32}, None), ({"ROWS": 4, "WORD_BITS": 40}, "WORD_BITS = 40 must be ROWS * 8 = 32"),
-               ({"COLS": 8, "ACT_WORDS": 8}, None), ({"ACT_WORDS": 3000}, "ACT_WORDS"), ({"COLS": 8, "ACT_WORDS": 4}, "ACT_WORDS")],
+               ({"COLS": 8, "ACT_WORDS": 8}, None), ({"ACT_WORDS": 3000}, "ACT_WORDS"), ({"COLS": 8, "ACT_WORDS": 4}, "ACT_WORDS"),
+               ({"COLS": 1, "ACT_WORDS": 2}, None), ({"COLS": 3, "ACT_WORDS": 8}, "COLS = 3")],
     "desc_check": [({"ROWS": 1, "MAX_K": 1, "WORD_BITS": 64}, None), ({"ROWS": 0}, "ROWS"), ({"MAX_K": 0}, "MAX_K"),
                    ({"ROWS": 8, "WORD_BITS": 48}, "WORD_BITS")],
     "accel_top": [({"MAX_BURST": 255, "MAX_K": 1, "ADDR_W": 32}, None), ({"ROWS": 1, "WORD_BITS": 8, "ADDR_W": 1, "MAX_BURST": 1}, None),
@@ -75,8 +80,13 @@ def _run(module: str, params: dict[str, int], tmp: Path) -> tuple[bool, str]:
     return True, run.stdout + run.stderr
 
 
+def _id(v: object) -> str:
+    """A node id without spaces (make mutate reruns the ids that killed mutants first)."""
+    return "".join(c if c.isalnum() or c in "_=" else "_" for c in str(v))[:40]
+
+
 @pytest.mark.parametrize("module, params, refused", [(m, p, r) for m, cases in CASES.items() for p, r in cases],
-                         ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items()) if isinstance(v, dict) else str(v))
+                         ids=lambda v: "-".join(f"{k}{x}" for k, x in v.items()) if isinstance(v, dict) else _id(v))
 def test_parameter_extremes(module: str, params: dict[str, int], refused: str | None, tmp_path: Path) -> None:
     built, out = _run(module, params, tmp_path)
     if refused is None:
