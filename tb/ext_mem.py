@@ -7,15 +7,17 @@ from pathlib import Path
 from typing import Any
 
 from cocotb.clock import Clock
-from cocotb.triggers import RisingEdge
+from cocotb.triggers import ReadOnly, RisingEdge
 
 #: The image file the harnesses load (+MEM_INIT=mem_init.hex, relative to the run directory).
 INIT = Path("mem_init.hex")
 
 
-async def start_on_ext_mem(dut: Any, image: list[int], data_bits: int, inputs: Iterable[str]) -> None:
+async def start_on_ext_mem(dut: Any, image: list[int], data_bits: int, inputs: Iterable[str],
+                           low_after_reset: Iterable[str] = ()) -> None:
     """Write `image` as the memory's init file, start a 10 ns clock on clk_i, drive `inputs` to 0,
-    reset for three cycles and have the memory model (re)load the file."""
+    reset for three cycles and have the memory model (re)load the file. `low_after_reset`: outputs
+    that must read 0 from reset on (a done pulse nobody asked for)."""
     INIT.write_text("\n".join(f"{w:0{(data_bits + 3) // 4}x}" for w in image) + "\n")
     Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
     for name in inputs:
@@ -25,6 +27,10 @@ async def start_on_ext_mem(dut: Any, image: list[int], data_bits: int, inputs: I
         await RisingEdge(dut.clk_i)
     dut.rst_i.value = 0
     dut.mem_load_i.value = 1
-    await RisingEdge(dut.clk_i)
-    dut.mem_load_i.value = 0
-    await RisingEdge(dut.clk_i)
+    for cycle in range(2):
+        await ReadOnly()
+        high = [n for n in low_after_reset if int(getattr(dut, n).value)]
+        if high:
+            raise AssertionError(f"{', '.join(high)} high {cycle} cycles after reset, before any command")
+        await RisingEdge(dut.clk_i)
+        dut.mem_load_i.value = 0

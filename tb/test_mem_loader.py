@@ -53,7 +53,7 @@ class Bench:
             "cmd_valid_i", "cmd_write_i", "cmd_ext_addr_i", "cmd_buf_addr_i", "cmd_len_i", "buf_wr_ready_i",
             "src_valid_i", "src_data_i",
         )
-        await start_on_ext_mem(self.dut, self.image, self.dw, inputs)
+        await start_on_ext_mem(self.dut, self.image, self.dw, inputs, low_after_reset=("cmd_done_o", "busy_o"))
 
     async def configure(self, latency: int, stall: int) -> None:
         dut = self.dut
