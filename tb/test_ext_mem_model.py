@@ -38,13 +38,18 @@ INPUTS = ("rst_i", "load_i", "dump_i", "cfg_load_i", "cfg_latency_i", "cfg_stall
           "wr_data_i", "poke_we_i", "poke_addr_i", "poke_data_i")
 
 
-async def setup(dut: Any, latency: int, stall: int, seed: int) -> None:
+async def reset(dut: Any) -> None:
+    """Every input 0, reset for three cycles; returns at the edge that released it."""
     for n in INPUTS:
         getattr(dut, n).value = 0
     dut.rst_i.value = 1
     for _ in range(3):
         await RisingEdge(dut.clk_i)
     dut.rst_i.value = 0
+
+
+async def setup(dut: Any, latency: int, stall: int, seed: int) -> None:
+    await reset(dut)
     dut.cfg_load_i.value = 1
     dut.cfg_latency_i.value = latency
     dut.cfg_stall_i.value = stall
@@ -209,12 +214,7 @@ async def test_reset_seed(dut: Any) -> None:
     """The seed and stall rate reset takes (+MEM_SEED, +MEM_STALL), before any cfg_load_i."""
     seed, stall = int(cocotb.plusargs["MEM_SEED"]), int(cocotb.plusargs["MEM_STALL"])
     Clock(dut.clk_i, 10, unit="ns").start()
-    for n in INPUTS:
-        getattr(dut, n).value = 0
-    dut.rst_i.value = 1
-    for _ in range(3):
-        await RisingEdge(dut.clk_i)
-    dut.rst_i.value = 0
+    await reset(dut)
     await expect_draws(dut, seed, stall, 300, f"+MEM_SEED={seed} from reset")
 
 
