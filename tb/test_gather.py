@@ -17,7 +17,8 @@ an index image); the word it holds is the input segment's word at hexgen's addre
 z_in in every lane where the window lies in the padding.
 Checked per set: the COLS vectors of the columns in use, first / last / k_tile-last, the column
 count, step, channel tile and k_tile; that a set does not change between becoming visible and its
-pop; and that the gather ends inactive after the last set. Environment: RTL_SEED (default random,
+pop; that the gather ends inactive after the last set; and that its wait status (set_wait_o,
+row_wait_o, which UNITS shows) is high only while it is active. Environment: RTL_SEED (default random,
 printed), HW (preset), GATHER_CASES (layers per run).
 """
 from __future__ import annotations
@@ -104,6 +105,11 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
         pop = rng.random() < p_pop
         dut.set_pop_i.value = int(pop)
         await ReadOnly()
+        # the status the watchdog prints (UNITS): waits only while there is work to wait for
+        waits = {n: int(getattr(dut, n).value) for n in ("set_wait_o", "row_wait_o")}
+        if not int(dut.active_o.value) and any(waits.values()):
+            problems.append(f"{name}: cycle {cycle}: {waits} while the gather is not active")
+            break
         if int(dut.set_valid_o.value):
             now = read_set(dut, cfg.array_cols, cfg.word_bits)
             if seen is None:
