@@ -11,7 +11,8 @@ description ($HW) (tb.unit_layers.random_layer). The bench plays the units aroun
   in the padding rows) one pixel at a time in the output's order [k_tile][y][x], with random gaps;
 - the writer: takes output words with random ready.
 Checked: the output words are exactly hexgen's `expected` segment (golden's outputs, laid out),
-in order; no overflow flag; and the unit takes no pixel whose k_tile's records are not in.
+in order; no overflow flag; the unit takes no pixel whose k_tile's records are not in; and its
+rec_wait_o is high exactly while an offered pixel's records are not in.
 Environment: RTL_SEED (default random, printed), HW (preset), DRAIN_CASES (layers per run).
 """
 from __future__ import annotations
@@ -84,6 +85,12 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
         dut.out_ready_i.value = int(ready)
         await ReadOnly()
         taken = offer and int(dut.in_ready_o.value)
+        # the wait status UNITS shows: exactly while a pixel waits for its k_tile's records
+        waits = bool(offer) and pixels[pi][0] >= recs
+        if int(dut.rec_wait_o.value) != waits:
+            problems.append(f"{name}: rec_wait_o = {int(dut.rec_wait_o.value)} with {'pixel %d of k_tile %d' % (pi, pixels[pi][0]) if offer else 'no pixel'} "
+                            f"offered and {recs} k_tiles' records in")
+            break
         if taken and pixels[pi][0] >= recs:
             problems.append(f"{name}: pixel {pi} of k_tile {pixels[pi][0]} taken with {recs} k_tiles' records in")
             break
