@@ -177,6 +177,14 @@ def default_tests(file: str) -> list[str]:
     return tests
 
 
+def count_kill(kills: dict[str, dict[str, int]], m: Mutant) -> None:
+    """Count the test that killed `m` for its file (a "not judged" mutant's killed_by is pytest's
+    complaint, not a node id: it must never be run first)."""
+    if m.outcome == "killed" and m.killed_by:
+        per_file = kills.setdefault(m.file, {})
+        per_file[m.killed_by] = per_file.get(m.killed_by, 0) + 1
+
+
 def stages(tests: list[str], kills: dict[str, int], first: int = 3) -> list[list[str]]:
     """The test set in two runs: the `first` tests (node ids) that killed most mutants of this
     file so far, then the whole set with their files first. pytest -x stops at the first failure,
@@ -446,14 +454,12 @@ def main(argv: list[str] | None = None) -> int:
           f"touch {OUT / 'PAUSE'} to pause between mutants", flush=True)
     kills: dict[str, dict[str, int]] = {}  # file -> test (node id) -> mutants of the file it killed
     for m in done:
-        if m.killed_by:
-            kills.setdefault(m.file, {})[m.killed_by] = kills.get(m.file, {}).get(m.killed_by, 0) + 1
+        count_kill(kills, m)
     t_start = time.time()
     for i, m in enumerate(chosen, 1):
         t_start += wait_while_paused(OUT / "PAUSE")
         run_mutant(m, stages(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {})), a.timeout)
-        if m.killed_by:
-            kills.setdefault(m.file, {})[m.killed_by] = kills.get(m.file, {}).get(m.killed_by, 0) + 1
+        count_kill(kills, m)
         done.append(m)
         left = (time.time() - t_start) / i * (len(chosen) - i)
         print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s; "

@@ -209,3 +209,13 @@ def test_resume_reruns_kills_no_failing_test_explains(rtl: Path, tmp_path: Path)
     report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b), asdict(c)]}))
     done, todo = mutate.resumed(report, mutate.sites(rtl), "default")
     assert [m.line for m in done] == [a.line] and {b.key(), c.key()} <= {m.key() for m in todo}
+
+
+def test_only_real_kills_choose_the_tests_run_first() -> None:
+    kills: dict[str, dict[str, int]] = {}
+    m = mutate.Mutant("rtl/m.sv", 1, 0, "== -> !=", "a\n", "b\n")
+    for outcome, by in (("killed", "tests/a.py::t"), ("killed", "tests/a.py::t"), ("error", "pytest exit code 4: not found"),
+                        ("killed (time limit)", ""), ("survived", "")):
+        m.outcome, m.killed_by = outcome, by
+        mutate.count_kill(kills, m)
+    assert kills == {"rtl/m.sv": {"tests/a.py::t": 2}}
