@@ -23,17 +23,26 @@ module outstanding_check #(
 );
 
 `ifndef SYNTHESIS
+  logic   armed_q;  // a reset was seen (the rules hold from the first reset on, as in rtl/vr_check.sv)
   longint count_q;  // words requested and not yet moved
   longint count_d;
 
 `include "sim_error.svh"
 
+  // count_q from 0 too, so that a checker armed before any reset would see pre-reset data as
+  // data with nothing outstanding (tb/hdl/checkers_tb.sv, case before_reset)
+  initial begin
+    armed_q = 1'b0;
+    count_q = 0;
+  end
+
   always_comb count_d = count_q + (req_fire_i ? longint'(req_len_i) : 0) - (data_fire_i ? 1 : 0);
 
   always @(posedge clk_i) begin
     if (rst_i) begin
+      armed_q <= 1'b1;
       count_q <= 0;
-    end else begin
+    end else if (armed_q) begin
       if (data_valid_i && count_q == 0) broken("data offered with no requested word outstanding");
       if (count_d > longint'(LIMIT)) broken($sformatf("%0d words outstanding, more than the limit of %0d", count_d, LIMIT));
       count_q <= count_d;
