@@ -13,7 +13,8 @@ The model walks what the engine overlaps, at the grain of its scoreboards, not o
 - the array drains a tile one pixel a cycle into the requantiser, while the next tile computes;
 - the write side moves one word a cycle, a burst of MAX_BURST words once all of them are drained;
 - passes (bands, groups) run one after the other;
-- the vector unit's state machine (rtl/vec_unit.sv) walks its bursts one at a time.
+- the vector unit's state machine (rtl/vec_unit.sv) walks its bursts one at a time: its own
+  cycles are exact (vector_unit_pushes, checked cycle for cycle by the unit's bench).
 The constants below stand for the units' pipeline depths, a few cycles each; their values were
 chosen once, for all presets, to fit the measured cycles of the shipped models (a search over
 small integers), not read off the RTL. The model's error on every layer measured is in
@@ -197,44 +198,67 @@ def _write_side(words: list[tuple[int, int]]) -> int:
     return end
 
 
-def _vector_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
-    """rtl/vec_unit.sv: an add reads a's and b's bursts of a chunk, then gives the chunk; a pool
-    reads a window row (at most MAX_BURST words) at a time, divides (average) and gives the word."""
-    rows = cfg.array_rows
+def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst: int = MAX_BURST) -> list[int]:
+    """The cycles at which rtl/vec_unit.sv gives each output word, counted from its first cycle after
+    start (0), for a memory that never stalls (tb/hdl's ext_mem_model: a burst's first word
+    max(1, latency) + 1 cycles after its request, then one a cycle) and an output that is always
+    ready; the unit's done_o is high the cycle after the last. Exact, state by state (the unit
+    bench, tb/test_vec_unit.py, checks it cycle for cycle):
+    - add, per chunk of k <= max_burst words: a's request (1 cycle), b's (1), a's words after the
+      latency, b's words right behind them, then the k output words, one a cycle;
+    - pool, per output pixel and window row: a row outside the image costs 1 cycle; a row inside
+      it, per burst of k <= max_burst words, its request (1), the latency, its k words; then
+      (average) the 32-cycle division, and the word (1)."""
+    wait = max(1, latency)  # request accepted to its first word
+    pushes: list[int] = []
+    t = 0
     ct = -(-r["IN_C"] // rows)
-    pushed: list[tuple[int, int]] = []  # (cycle the unit has given them, words)
-    cyc = START
     if r["KIND"] == KIND_CODES["add"]:
-        total = left = ct * r["IN_H"] * r["IN_W"]
+        left = ct * r["IN_H"] * r["IN_W"]
         while left:
-            k = min(MAX_BURST, left)
-            cyc += 1 + lat + 3 * k  # request a and b, a's words, b's words, the chunk's words out
-            pushed.append((cyc, k))
+            k = min(max_burst, left)
+            t += 1 + wait + 2 * k  # VReqA, VReqB, then a's and b's words (VRxA, VRxB)
+            pushes += range(t, t + k)  # VPush
+            t += k
             left -= k
-        return Budget(_write_side(pushed) + DONE, 0, 2 * total, total)
-    reads = 0
-    for oy in range(r["OUT_H"]):
-        for ox in range(r["OUT_W"]):
-            cost = 0
-            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
-            xw = min(x0 + r["KW"], r["IN_W"]) - max(x0, 0)
-            for ky in range(r["KH"]):
-                iy = oy * r["STRIDE_Y"] + ky - r["PAD_TOP"]
-                if not (0 <= iy < r["IN_H"]) or xw <= 0:
-                    cost += 1
-                    continue
-                left = xw
-                while left:  # a window row in bursts of at most MAX_BURST words
-                    k = min(MAX_BURST, left)
-                    cost += 1 + lat + k
-                    reads += k
-                    left -= k
-            pushed.append((cost + (32 if r["KIND"] == KIND_CODES["avgpool"] else 0) + 1, 1))
-    # every channel tile walks the same windows: [c_tile][oy][ox]
-    per_tile = [c for c, _ in pushed]
-    pushed = []
+        return pushes
+    div = 32 if r["KIND"] == KIND_CODES["avgpool"] else 0
     for _ in range(ct):
-        for c in per_tile:
-            cyc += c
-            pushed.append((cyc, 1))
-    return Budget(_write_side(pushed) + DONE, 0, reads * ct, len(pushed))
+        for oy in range(r["OUT_H"]):
+            for ox in range(r["OUT_W"]):
+                x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
+                xw = min(x0 + r["KW"], r["IN_W"]) - max(x0, 0)
+                for ky in range(r["KH"]):
+                    iy = oy * r["STRIDE_Y"] + ky - r["PAD_TOP"]
+                    if not (0 <= iy < r["IN_H"]) or xw <= 0:
+                        t += 1  # VReqA, nothing to read
+                        continue
+                    for k0 in range(0, xw, max_burst):
+                        t += 1 + wait + min(max_burst, xw - k0)  # VReqA, VRxA
+                t += div  # VDiv
+                pushes.append(t)  # VPush
+                t += 1
+    return pushes
+
+
+def _vector_read_words(r: Mapping[str, int], rows: int) -> int:
+    """The words the vector unit reads: an add each word of both inputs once, a pool every window
+    row's in-image words of every output pixel."""
+    ct = -(-r["IN_C"] // rows)
+    if r["KIND"] == KIND_CODES["add"]:
+        return 2 * ct * r["IN_H"] * r["IN_W"]
+    words = 0
+    for oy in range(r["OUT_H"]):
+        rows_in = sum(0 <= oy * r["STRIDE_Y"] + ky - r["PAD_TOP"] < r["IN_H"] for ky in range(r["KH"]))
+        for ox in range(r["OUT_W"]):
+            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
+            words += rows_in * max(0, min(x0 + r["KW"], r["IN_W"]) - max(x0, 0))
+    return ct * words
+
+
+def _vector_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
+    """The vector unit's words (vector_unit_pushes) after the engine's start, through the write side."""
+    pushes = vector_unit_pushes(r, cfg.array_rows, lat)
+    # a word is in the writer's FIFO the cycle after the unit gives it
+    done = _write_side([(START + c + 1, 1) for c in pushes]) + DONE
+    return Budget(done, 0, _vector_read_words(r, cfg.array_rows), len(pushes))

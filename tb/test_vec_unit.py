@@ -9,7 +9,11 @@ activation layout (hexgen.plan.act_layout); golden runs on the tensors with thei
 to whole tiles with the layout's pad value, so the padding lanes are golden's results too. The
 output stream must equal the expected tensor's words in order; done_o pulses once, after the last
 word; words_read_o equals the read words the harness saw taken (an add: each input word once).
-The memory's latency and stall rate change between cases, and the output's ready is random.
+The memory's latency changes between cases. Every other group of four cases (one of each kind) is
+timed: the memory never stalls, the output is always ready, and each output word must leave at
+the cycle hexgen.cycles.vector_unit_pushes gives, done_o the cycle after the last (a state that
+takes a cycle too many, outputs still right, fails here). The other cases stall the memory at
+random and make the output's ready random.
 Environment: RTL_SEED (default random, printed), RTL_PARAMS (ROWS, ADDR_W, MAX_BURST), VEC_CASES.
 """
 from __future__ import annotations
@@ -25,6 +29,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from golden import arith
 from hexgen.config import HardwareConfig
+from hexgen.cycles import vector_unit_pushes
 from hexgen.layout import to_words
 from hexgen.plan import act_layout
 from hexgen.rules import KIND_CODES
@@ -81,7 +86,8 @@ def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
     return r
 
 
-async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: HardwareConfig, kind: str) -> list[str]:
+async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: HardwareConfig, kind: str,
+                   timed: bool) -> list[str]:
     rows = p["ROWS"]
     r = random_case(rng, rows, kind)
     lay_in = act_layout(r["inputs"][0].shape, 1, 0, cfg)
@@ -95,8 +101,9 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
     y = r["expected"]
     want = to_words(y[None], act_layout(y.shape, 1, 0, cfg))
     await start_on_ext_mem(dut, image, 8 * rows, INPUTS)
-    dut.cfg_latency_i.value = rng.choice([0, 1, 8, 23])
-    dut.cfg_stall_i.value = rng.choice([0, 0, 40, 200])
+    latency = rng.choice([0, 1, 8, 23])
+    dut.cfg_latency_i.value = latency
+    dut.cfg_stall_i.value = 0 if timed else rng.choice([0, 40, 200])
     dut.cfg_seed_i.value = rng.randrange(1, 1 << 31)
     dut.cfg_load_i.value = 1
     await RisingEdge(dut.clk_i)
@@ -112,20 +119,24 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
     await RisingEdge(dut.clk_i)
     dut.start_i.value = 0
     got: list[int] = []
+    pushed_at: list[int] = []  # the cycles (0: the one after start) the output words were taken
+    done_at = -1
     dones, problems, reads = 0, [], 0
-    p_ready = rng.choice([0.3, 1.0])
+    p_ready = 1.0 if timed else rng.choice([0.3, 1.0])
     for cycle in range(200 * len(want) * (r["kh"] * r["kw"] + 2) + 2000):
         ready = rng.random() < p_ready
         dut.out_ready_i.value = int(ready)
         await ReadOnly()
         if int(dut.done_o.value):
             dones += 1
+            done_at = cycle
             if len(got) != len(want):
                 problems.append(f"done_o after {len(got)} of {len(want)} words")
         reads += int(dut.rd_fire_o.value)
         if int(dut.out_valid_o.value) and ready:
             v = dut.out_data_o.value
             got.append(int(v) if v.is_resolvable else -1)
+            pushed_at.append(cycle)
         await RisingEdge(dut.clk_i)
         if dones or problems:
             break
@@ -146,6 +157,16 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
         bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
         problems.append(f"{len(got)} words out, {len(want)} expected; first difference at word {bad}: "
                         f"{got[bad] if bad < len(got) else None!r:} vs {want[bad] if bad < len(want) else None!r}")
+    if timed and not problems:
+        regs = {"KIND": OPS[r["kind"]], "IN_C": r["c"], "IN_H": r["h"], "IN_W": r["w"], "OUT_H": y.shape[1],
+                "OUT_W": y.shape[2], "KH": r["kh"], "KW": r["kw"], "STRIDE_Y": r["sy"], "STRIDE_X": r["sx"],
+                "PAD_TOP": r["pad"], "PAD_LEFT": r["pad"]}
+        plan = vector_unit_pushes(regs, rows, latency, p["MAX_BURST"])
+        if pushed_at != plan or done_at != plan[-1] + 1:
+            late = next((i for i, (a, b) in enumerate(zip(pushed_at, plan)) if a != b), len(plan) - 1)
+            problems.append(f"at memory latency {latency}, no stalls, output always ready: word {late} left at cycle "
+                            f"{pushed_at[late]} where hexgen.cycles.vector_unit_pushes plans {plan[late]}; done_o at "
+                            f"{done_at}, planned {plan[-1] + 1} (outputs right: a performance fault)")
     name = {k: v for k, v in r.items() if k not in ("inputs", "expected")}
     return [f"{name}: {m}" for m in problems]
 
@@ -159,7 +180,7 @@ async def test_layers_against_golden(dut: Any) -> None:
     problems: list[str] = []
     cases = int(os.environ.get("VEC_CASES", "24"))
     for i in range(cases):  # the kinds in turn, so each is covered
-        problems += await run_case(dut, rng, p, cfg, list(OPS)[i % len(OPS)])
+        problems += await run_case(dut, rng, p, cfg, list(OPS)[i % len(OPS)], timed=(i // len(OPS)) % 2 == 0)
         if problems:
             break
     assert not problems, f"vec_unit disagrees with golden (seed {seed}):\n  " + "\n  ".join(problems[:5])
