@@ -148,9 +148,12 @@ module vec_unit #(
 
   // ---------------------------------------------------------------- read requests
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
-  logic mut_vec_hang;
+  logic mut_vec_hang, mut_vec_reread, mut_reread_q;
   initial begin
     mut_vec_hang = $test$plusargs("MUT_VEC_HANG");  // the unit never requests a read
+    // an add's first a burst requested again behind b's: three bursts outstanding, one more than
+    // the unit's bound (tests/test_protocol.py: its outstanding checker must stop it)
+    mut_vec_reread = $test$plusargs("MUT_VEC_REREAD");
   end
 `endif
 
@@ -199,6 +202,9 @@ module vec_unit #(
     done_o <= 1'b0;
     if (rst_i) begin
       st_q <= VIdle;
+`ifdef MUT_SELECT
+      mut_reread_q <= 1'b0;
+`endif
     end else begin
       case (st_q)
         VIdle: if (start_i) begin
@@ -246,7 +252,17 @@ module vec_unit #(
             end
           end
         end
+`ifdef MUT_SELECT
+        VReqB: if (req_ready_i) begin
+          st_q <= VRxA;
+          if (mut_vec_reread && !mut_reread_q) begin
+            st_q <= VReqA;
+            mut_reread_q <= 1'b1;
+          end
+        end
+`else
         VReqB: if (req_ready_i) st_q <= VRxA;
+`endif
         VRxB: if (rd_valid_i) begin
           buf_y[idx] <= y_add;
           cnt_q <= cnt_q + 1'b1;

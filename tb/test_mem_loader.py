@@ -51,7 +51,7 @@ class Bench:
         inputs = (
             "mem_load_i", "mem_dump_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i",
             "cmd_valid_i", "cmd_write_i", "cmd_ext_addr_i", "cmd_buf_addr_i", "cmd_len_i", "buf_wr_ready_i",
-            "src_valid_i", "src_data_i",
+            "src_valid_i", "src_data_i", "rd_orphan_i",
         )
         await start_on_ext_mem(self.dut, self.image, self.dw, inputs, low_after_reset=("cmd_done_o", "busy_o"))
 
@@ -204,3 +204,21 @@ async def test_random_writes(dut) -> None:
         b.words_read += length
     await b.check_counters()
     dut._log.info("writes: %d commands, %d words written, dump and read-back equal (seed %d)", len(ranges), b.words_written, seed)
+
+
+@cocotb.test()
+async def test_orphan_read_word(dut) -> None:
+    """A faulty memory: after a read command is done, one more read word, nobody asked for. The
+    loader's outstanding checker must stop the simulation (tests/test_rtl_mem_loader.py reads its
+    message); reaching the end of this test means it did not."""
+    b = Bench(dut, 1, "orphan")
+    await b.setup()
+    await b.configure(2, 0)
+    got, _ = await b.command(False, 16, 0, 3, 1.0)
+    b.check_read(16, 0, 3, got, "before the orphan word")
+    dut.rd_orphan_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.rd_orphan_i.value = 0
+    for _ in range(5):
+        await RisingEdge(dut.clk_i)
+    raise AssertionError("a read word with nothing outstanding did not stop the simulation")

@@ -65,6 +65,17 @@ def test_a_withdrawn_request_stops_the_layer_naming_the_interface() -> None:
     assert "u_writer.u_chk_req" in r["reason"] and "protocol: valid dropped before it was accepted" in r["reason"], r["reason"]
 
 
+def test_a_third_burst_stops_the_vector_unit_naming_its_limit() -> None:
+    """+MUT_VEC_REREAD: an add requests its first a burst again behind b's, three 16-word bursts
+    outstanding where the unit's bound is two: vec_unit's outstanding checker must stop the layer
+    at the third request, naming its limit of 2 x MAX_BURST words."""
+    res = layer_sim.run(layers=["add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_VEC_REREAD",), run_tag="-mut_vec_reread")
+    r = res[0]
+    assert r["status"] == "FAIL", r
+    assert "u_vec.u_chk_outstanding: protocol: 48 words outstanding, more than the limit of 32" in r["reason"], r["reason"]
+
+
 # ---------------------------------------------------------------- the checkers' own bench
 #: case of tb/hdl/checkers_tb.sv -> (the checker instance that must stop it, its message); the
 #: "legal" case walks every rule to its edge and "before_reset" breaks them only before the first reset: neither may be stopped

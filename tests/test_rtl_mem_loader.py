@@ -1,6 +1,8 @@
 """RTL regression: memory loader on the external memory model (tb/test_mem_loader.py), both simulators."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tb import sim
@@ -15,6 +17,19 @@ PLUSARGS = ["+MEM_INIT=mem_init.hex", "+MEM_DUMP=mem_dump.hex"]
 @pytest.mark.parametrize("case", ["test_random_reads", "test_random_writes"])
 def test_mem_loader(simulator: str, case: str) -> None:
     sim.run("mem_loader", simulator, "tb.test_mem_loader", testcase=case, plusargs=PLUSARGS)
+
+
+def test_a_read_word_nobody_asked_for_stops_the_loader(tmp_path: Path) -> None:
+    """tb/test_mem_loader.py::test_orphan_read_word offers a read word after a finished command;
+    the loader's outstanding checker must stop the run with its message (and a run it does not
+    stop fails on its own)."""
+    err = tmp_path / "sim_error.txt"
+    with pytest.raises(RuntimeError):
+        sim.run("mem_loader", "icarus", "tb.test_mem_loader", testcase="test_orphan_read_word",
+                plusargs=[*PLUSARGS, f"+SIM_ERROR_FILE={err}"])
+    assert err.exists(), "the run failed, but no checker stopped it"
+    assert "mem_loader_tb.u_loader.u_chk_outstanding: protocol: data offered with no requested word outstanding" \
+        in err.read_text(), err.read_text()
 
 
 @pytest.mark.slow

@@ -5,6 +5,8 @@
 // Test harness: mem_loader on the external memory model. cocotb drives the command port, the
 // buffer-side ready (backpressure) and the write source stream, and checks every buffer write;
 // the memory's latency, stall rate and seed are set through the cfg_* ports per sub-test.
+// rd_orphan_i plays a faulty memory: a read word offered that nobody asked for (the loader's
+// outstanding checker must stop the simulation; tests/test_rtl_mem_loader.py).
 module mem_loader_tb #(
     parameter int ADDR_W = 12,
     parameter int DATA_W = 32,
@@ -21,6 +23,7 @@ module mem_loader_tb #(
     input  logic [15:0]       cfg_latency_i,
     input  logic [7:0]        cfg_stall_i,
     input  logic [31:0]       cfg_seed_i,
+    input  logic              rd_orphan_i,
 
     input  logic              cmd_valid_i,
     output logic              cmd_ready_o,
@@ -67,7 +70,7 @@ module mem_loader_tb #(
       .cmd_done_o, .busy_o,
       .req_valid_o(req_valid), .req_ready_i(req_ready), .req_addr_o(req_addr), .req_len_o(req_len),
       .req_we_o(req_we),
-      .rd_valid_i(rd_valid), .rd_ready_o(rd_ready), .rd_data_i(rd_data),
+      .rd_valid_i(rd_valid || rd_orphan_i), .rd_ready_o(rd_ready), .rd_data_i(rd_data),
       .wr_valid_o(wr_valid), .wr_ready_i(wr_ready), .wr_data_o(wr_data),
       .buf_wr_valid_o, .buf_wr_ready_i, .buf_wr_addr_o, .buf_wr_data_o,
       .src_valid_i, .src_ready_o, .src_data_i,
