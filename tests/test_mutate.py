@@ -189,6 +189,22 @@ def test_shards_split_what_is_left_to_run(rtl: Path, tmp_path: Path, capsys: pyt
     assert all("(of 2, 1 sites not yet run" in out for out in left), left
 
 
+def test_resume_drops_results_of_lines_no_longer_in_the_file(rtl: Path, tmp_path: Path,
+                                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """A line edited since the report (vr_check's `end else begin` became `end else if (armed_q)
+    begin`): its old result judges nothing that exists and must not count in the figures."""
+    every = mutate.sites(rtl)
+    a, b = every[0], next(m for m in every if m.line != every[0].line)
+    a.outcome, a.killed_by, b.outcome = "killed", "tests/test_x.py::t", "survived"
+    report = tmp_path / "r.json"
+    report.write_text(json.dumps({"tests": "default", "mutants": [asdict(a), asdict(b)]}))
+    rtl.write_text(SAMPLE.replace(b.before, b.before.replace("assign", "assign  ")))  # b's line text changed
+    assert mutate.main(["--count", "0", "--files", str(rtl), "--resume", str(report), "--summary"]) == 0
+    out = capsys.readouterr().out
+    assert "1 result(s) dropped, their lines are no longer in rtl/m.sv" in out, out
+    assert "killed 1, survived 0, could not build 0 (of 1, " in out, out
+
+
 def test_only_a_failed_test_kills() -> None:
     """pytest stopping for any other reason (an id it cannot find, nothing collected, an internal
     error) says nothing about the mutant: a stale killer id once 'killed' 140 mutants in 3 s each."""
