@@ -163,10 +163,11 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
                 "PAD_TOP": r["pad"], "PAD_LEFT": r["pad"]}
         plan = vector_unit_pushes(regs, rows, latency, p["MAX_BURST"])
         if pushed_at != plan or done_at != plan[-1] + 1:
-            late = next((i for i, (a, b) in enumerate(zip(pushed_at, plan)) if a != b), len(plan) - 1)
-            problems.append(f"at memory latency {latency}, no stalls, output always ready: word {late} left at cycle "
-                            f"{pushed_at[late]} where hexgen.cycles.vector_unit_pushes plans {plan[late]}; done_o at "
-                            f"{done_at}, planned {plan[-1] + 1} (outputs right: a performance fault)")
+            late = next((i for i, (a, b) in enumerate(zip(pushed_at, plan)) if a != b), min(len(plan), len(pushed_at)) - 1)
+            problems.append(f"at memory latency {latency}, no stalls, output always ready: word {late} of "
+                            f"{len(pushed_at)} left at cycle {pushed_at[late]} where hexgen.cycles.vector_unit_pushes "
+                            f"plans cycle {plan[late]} ({len(plan)} words planned); done_o at {done_at}, planned {plan[-1] + 1} "
+                            f"(outputs right: a performance fault)")
     name = {k: v for k, v in r.items() if k not in ("inputs", "expected")}
     return [f"{name}: {m}" for m in problems]
 
