@@ -10,7 +10,8 @@ The layout (docs/memory-map.md) is data: hexgen.layout.Layout, made per layer by
 from hexgen.config import HardwareConfig
 from hexgen.errors import ConfigError, FitError, HexFormatError, HexgenError, LayoutError
 from hexgen.check import ReadBack, check_image, read_image
-from hexgen.image import Image, Segment, build_image, place, write_image
+from hexgen.folder import write_image
+from hexgen.image import Image, Segment, build_image, place
 from hexgen.layout import (
     BIAS_FIELDS,
     SCALE_FIELDS,

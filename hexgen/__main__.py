@@ -71,7 +71,8 @@ def generate(args: argparse.Namespace) -> int:
     warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
     from golden import extract, quantize
     from golden.models import load_model
-    from hexgen.image import build_image, write_image
+    from hexgen.folder import write_image
+    from hexgen.image import build_image
 
     from dataclasses import fields, replace
 

@@ -1,4 +1,4 @@
-"""Reading a written folder back, and checking it: the other half of hexgen/image.py.
+"""Reading a written folder back, and checking it: the other half of hexgen/folder.py.
 
 check_image validates everything `make sim` reads: memory_map.json against its schema
 (hexgen.schema), config against every layout, each layer's descriptor against its segments (the
@@ -19,9 +19,10 @@ from numpy.typing import NDArray
 
 from hexgen.config import HardwareConfig
 from hexgen.errors import ConfigError, HexFormatError, HexgenError, LayoutError
+from hexgen.folder import MANIFEST_FILE, _sha256, read_manifest
 from hexgen.image import (
-    FORMAT, HEADER_FILE, MANIFEST_FILE, MAP_FILE, TABLE_FILE, VERSION, _sha256, dram_header, dtype_text, map_table,
-    read_manifest, segment_file, segment_header, verilog_header,
+    FORMAT, HEADER_FILE, MAP_FILE, TABLE_FILE, VERSION, dram_header, dtype_text, map_table, segment_file, segment_header,
+    verilog_header,
 )
 from hexgen.layout import Layout, from_words
 from hexgen.memh import MemhFile, read_memh

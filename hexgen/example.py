@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from hexgen.config import HardwareConfig
-from hexgen.image import build_image, write_image
+from hexgen.folder import write_image
+from hexgen.image import build_image
 from hexgen.layout import Layout, element_address
 from hexgen.plan import LayerPlan
 from hexgen import synth

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from golden.errors import UserError
-from hexgen.image import pid_alive
+from hexgen.folder import pid_alive
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env, simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -23,7 +23,7 @@ from hexgen import (
     read_image,
     write_image,
 )
-from hexgen import image as image_mod
+from hexgen import folder as folder_mod
 from hexgen import synth
 from hexgen.__main__ import main
 
@@ -225,7 +225,7 @@ def test_nothing_is_written_half(nets: dict, tmp_path: Path, monkeypatch: pytest
     net, x_q = nets["mlp"]
     img = build_image(net, x_q, HardwareConfig(), model="mlp")
     calls = {"n": 0}
-    real = image_mod.memh_text
+    real = folder_mod.memh_text
 
     def failing(*a, **kw):  # type: ignore[no-untyped-def]
         calls["n"] += 1
@@ -233,22 +233,22 @@ def test_nothing_is_written_half(nets: dict, tmp_path: Path, monkeypatch: pytest
             raise OSError("disk full")
         return real(*a, **kw)
 
-    monkeypatch.setattr(image_mod, "memh_text", failing)
+    monkeypatch.setattr(folder_mod, "memh_text", failing)
     with pytest.raises(OSError, match="disk full"):
         write_image(img, tmp_path / "out")
     assert list(tmp_path.iterdir()) == []  # no out folder, no temporary folder left behind
     # an existing image is replaced only whole: it survives a failed rewrite untouched
-    monkeypatch.setattr(image_mod, "memh_text", real)
+    monkeypatch.setattr(folder_mod, "memh_text", real)
     write_image(img, tmp_path / "out")
     before = sorted((p.name, p.read_bytes()) for p in (tmp_path / "out").iterdir())
     calls["n"] = 0
-    monkeypatch.setattr(image_mod, "memh_text", failing)
+    monkeypatch.setattr(folder_mod, "memh_text", failing)
     with pytest.raises(OSError):
         write_image(img, tmp_path / "out")
     assert sorted((p.name, p.read_bytes()) for p in (tmp_path / "out").iterdir()) == before
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
     # failing at the very last step (moving the new folder into place) puts the old one back
-    monkeypatch.setattr(image_mod, "memh_text", real)
+    monkeypatch.setattr(folder_mod, "memh_text", real)
     real_rename = Path.rename
 
     def rename(self: Path, target: Path) -> Path:  # type: ignore[override]
