@@ -25,7 +25,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tb import layer_sim  # noqa: E402
+from tb import accel_build, layer_sim  # noqa: E402
 from hexgen.rules import descriptor_registers  # noqa: E402
 from tb.csr import CSR, descriptor_csrs  # noqa: E402
 from tb.sim import BENCHES, VERILATOR_ARGS  # noqa: E402
@@ -48,7 +48,7 @@ def build_plain(sim: str, hw: str) -> list[str]:
     from hexgen.hw import load_hw, rtl_parameters
 
     env = simulator_env()
-    params = {**rtl_parameters(load_hw(hw)), "ADDR_W": layer_sim.ADDR_W}
+    params = {**rtl_parameters(load_hw(hw)), "ADDR_W": accel_build.ADDR_W}
     out = PLAIN / f"{sim}-{Path(hw).stem}"
     out.mkdir(parents=True, exist_ok=True)
     if sim == "icarus":

@@ -16,7 +16,7 @@ Yosys writes (`write_json`), module by module, over the instance tree under acce
 - mults: $mul cells (alumacc is skipped so that they stay $mul), and DSP48 by the rule of `dsp48`.
 
 Parameters: accel_top's Verilog defaults, with the layer bench's build parameter ADDR_W
-(tb.layer_sim.ADDR_W) and the sizes of the hardware description (`--hw`, hexgen.hw), then
+(tb.accel_build.ADDR_W) and the sizes of the hardware description (`--hw`, hexgen.hw), then
 `--param` overrides. A parameter set the RTL refuses (its initial-
 block checks) is one error line and exit status 2, as is a missing yosys. docs/resources.md has
 the table of today's sizes and the rules.
@@ -105,10 +105,10 @@ def top_parameters() -> dict[str, int]:
 
 
 def bench_parameters(defaults: Mapping[str, int], hw: str | None = None) -> dict[str, int]:
-    """The layer bench's build: accel_top's defaults, the bench's ADDR_W (tb/layer_sim.py) and the
+    """The layer bench's build: accel_top's defaults, the bench's ADDR_W (tb/accel_build.py) and the
     sizes of the hardware description `hw` (a hexgen.hw preset or path.json; None: the default)."""
     from hexgen.hw import load_hw, rtl_parameters
-    from tb.layer_sim import ADDR_W
+    from tb.accel_build import ADDR_W
 
     return {**defaults, "ADDR_W": ADDR_W, **rtl_parameters(load_hw(hw))}
 

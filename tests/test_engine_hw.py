@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from hexgen import read_image
-from tb import layer_sim
+from tb import accel_build, layer_sim
 
 pytestmark = pytest.mark.sim
 
@@ -48,16 +48,16 @@ def test_counters_clear_on_start_across_layers_without_reset():
 ], ids=["act_words", "wgt_words", "rows4", "rec_words", "rows16", "max_burst", "addr_w"])
 def test_accel_top_refuses_parameters_it_cannot_run(params: dict[str, int], says: str):
     """Every constraint the engine relies on is checked in its initial block, naming the parameter;
-    tb.layer_sim.refuse_parameters (run before every non-default build) turns it into one error."""
+    tb.accel_build.refuse_parameters (run before every non-default build) turns it into one error."""
     import re
 
     from hexgen.hw import PRESETS, rtl_parameters
     from tb.sim import SimError
 
     defaults = rtl_parameters(PRESETS["default"])
-    layer_sim.refuse_parameters("default", defaults)  # today's sizes elaborate without a word
+    accel_build.refuse_parameters("default", defaults)  # today's sizes elaborate without a word
     with pytest.raises(SimError, match=re.escape(says)):
-        layer_sim.refuse_parameters("test", {**defaults, **params})
+        accel_build.refuse_parameters("test", {**defaults, **params})
 
 
 def test_image_laid_out_for_another_build_fails_naming_the_field(tmp_path: Path):
@@ -77,7 +77,7 @@ def test_image_laid_out_for_another_build_fails_naming_the_field(tmp_path: Path)
            "macs": {l.name: l.macs for l in net.layers}, "csr_overrides": {}, "pokes": {}, "watchdog_cycles": 0,
            "wave_signals": [], "chain": None}
     (tmp_path / "run").mkdir()
-    res = layer_sim._simulate("icarus", layer_sim.build_accel("icarus"), tmp_path / "run", job, "", [], False)
+    res = layer_sim._simulate("icarus", accel_build.build_accel("icarus"), tmp_path / "run", job, "", [], False)
     assert res is not None and [r["status"] for r in res] == ["FAIL", "FAIL"], res
     assert "config.act_buf_words = 8192; this accelerator build has ACT_WORDS = 4096" in res[0]["reason"]
 
@@ -195,11 +195,11 @@ def test_activation_buffer_past_65536_words_is_addressed_whole(tmp_path: Path):
 
 
 def test_bench_memory_holds_the_whole_image() -> None:
-    """The layer bench's external memory is sized from the memory image (tb.layer_sim.bench_addr_w):
+    """The layer bench's external memory is sized from the memory image (tb.accel_build.bench_addr_w):
     never smaller than the image (a wrapped address would let the engine read one segment for
     another), the default 2^18 words for every shipped digits model, one build per power of two."""
-    aw = layer_sim.bench_addr_w
-    assert aw(1) == aw(1 << 18) == layer_sim.ADDR_W == 18
+    aw = accel_build.bench_addr_w
+    assert aw(1) == aw(1 << 18) == accel_build.ADDR_W == 18
     assert aw((1 << 18) + 1) == 19 and aw(1_004_728) == 20  # mobilenetv2_224's image: 20 bits
     for words in (1, 5, 1000, (1 << 18) - 1, 1 << 18, (1 << 20) + 3, 1 << 22):
         assert (1 << aw(words)) >= words and (aw(words) == 18 or (1 << (aw(words) - 1)) < words)

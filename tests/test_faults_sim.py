@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tb import layer_sim, sim
+from tb import accel_build, layer_sim, sim
 from tb.toolchain import simulator_env
 
 pytestmark = pytest.mark.sim
@@ -212,7 +212,7 @@ def test_image_cache_follows_a_changed_helper_module(tmp_path: Path, monkeypatch
 # ---- 5. two runs at once in one checkout -----------------------------------------------------------
 @pytest.mark.slow  # 6 s of make test's three minutes (two engine runs at once)
 def test_two_concurrent_runs_keep_their_own_results():
-    layer_sim.build_accel("verilator")  # built once before, so both runs start together
+    accel_build.build_accel("verilator")  # built once before, so both runs start together
     cmd = [PY, "-m", "tb.layer_sim", "--sim", "verilator", "--model", "mlp", "--seed", "7"]
     a = subprocess.Popen([*cmd, "--layer", "fc1"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     b = subprocess.Popen([*cmd, "--layer", "fc2"], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -289,7 +289,7 @@ def test_waves_build_passes_the_verilator_x_rules():
     Verilating is enough to see it (the slow test below runs the layer with waves)."""
     top, srcs = sim.BENCHES["accel"]
     cmd = ["verilator", "--lint-only", *sim.VERILATOR_ARGS, "--public-flat-rw",
-           *layer_sim.accel_build_args("verilator", waves=True), f"-I{sim.RTL}", "--top-module", top, *map(str, srcs)]
+           *accel_build.accel_build_args("verilator", waves=True), f"-I{sim.RTL}", "--top-module", top, *map(str, srcs)]
     r = subprocess.run(cmd, env=simulator_env(), capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and "%Error" not in r.stderr, r.stderr
 
@@ -299,5 +299,5 @@ def test_waves_run_on_verilator_writes_fst_and_save_file():
     """FST with the lz4 headers (bootstrap installs them), VCD without."""
     res = layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=0, waves=True, run_tag="-waves")
     assert res[0]["status"] == "PASS", res[0]
-    ext = ".fst" if layer_sim.fst_available() else ".vcd"
+    ext = ".fst" if accel_build.fst_available() else ".vcd"
     assert res[0]["waves"].endswith("fc1.gtkw") and Path(res[0]["waves"]).with_suffix(ext).is_file()

@@ -61,7 +61,7 @@ def test_every_unit_has_cells(small: dict) -> None:
 
 @pytest.mark.slow
 def test_parameters_are_the_bench_build_with_overrides(small: dict) -> None:
-    from tb.layer_sim import ADDR_W
+    from tb.accel_build import ADDR_W
 
     p = small["parameters"]
     assert {k: p[k] for k in SMALL} == SMALL
