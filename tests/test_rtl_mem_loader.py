@@ -26,7 +26,7 @@ def test_a_read_word_nobody_asked_for_stops_the_loader(tmp_path: Path) -> None:
     err = tmp_path / "sim_error.txt"
     with pytest.raises(RuntimeError):
         sim.run("mem_loader", "icarus", "tb.test_mem_loader", testcase="test_orphan_read_word",
-                plusargs=[*PLUSARGS, f"+SIM_ERROR_FILE={err}"])
+                plusargs=[*PLUSARGS, f"+SIM_ERROR_FILE={err}"], extra_env={"MEM_FAULT": "orphan"})
     assert err.exists(), "the run failed, but no checker stopped it"
     assert "mem_loader_tb.u_loader.u_chk_outstanding: protocol: data offered with no requested word outstanding" \
         in err.read_text(), err.read_text()
