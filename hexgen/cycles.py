@@ -223,21 +223,25 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
             left -= k
         return pushes
     div = 32 if r["KIND"] == KIND_CODES["avgpool"] else 0
-    for _ in range(ct):
-        for oy in range(r["OUT_H"]):
-            for ox in range(r["OUT_W"]):
-                x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
-                xw = min(x0 + r["KW"], r["IN_W"]) - max(x0, 0)
-                for ky in range(r["KH"]):
-                    iy = oy * r["STRIDE_Y"] + ky - r["PAD_TOP"]
-                    if not (0 <= iy < r["IN_H"]) or xw <= 0:
-                        t += 1  # VReqA, nothing to read
-                        continue
-                    for k0 in range(0, xw, max_burst):
-                        t += 1 + wait + min(max_burst, xw - k0)  # VReqA, VRxA
-                t += div  # VDiv
-                pushes.append(t)  # VPush
-                t += 1
+    pixel_cycles = []  # per output pixel of a channel tile: its cycles up to its word (every tile walks the same windows)
+    for oy in range(r["OUT_H"]):
+        for ox in range(r["OUT_W"]):
+            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
+            xw = min(x0 + r["KW"], r["IN_W"]) - max(x0, 0)
+            c = div  # VDiv
+            for ky in range(r["KH"]):
+                iy = oy * r["STRIDE_Y"] + ky - r["PAD_TOP"]
+                if not (0 <= iy < r["IN_H"]) or xw <= 0:
+                    c += 1  # VReqA, nothing to read
+                    continue
+                for k0 in range(0, xw, max_burst):
+                    c += 1 + wait + min(max_burst, xw - k0)  # VReqA, VRxA
+            pixel_cycles.append(c)
+    for _ in range(ct):  # [c_tile][oy][ox]
+        for c in pixel_cycles:
+            t += c
+            pushes.append(t)  # VPush
+            t += 1
     return pushes
 
 
