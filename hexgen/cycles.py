@@ -224,19 +224,14 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
         return pushes
     div = 32 if r["KIND"] == KIND_CODES["avgpool"] else 0
     pixel_cycles = []  # per output pixel of a channel tile: its cycles up to its word (every tile walks the same windows)
-    for oy in range(r["OUT_H"]):
-        for ox in range(r["OUT_W"]):
-            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
-            xw = min(x0 + r["KW"], r["IN_W"]) - max(x0, 0)
-            c = div  # VDiv
-            for ky in range(r["KH"]):
-                iy = oy * r["STRIDE_Y"] + ky - r["PAD_TOP"]
-                if not (0 <= iy < r["IN_H"]) or xw <= 0:
-                    c += 1  # VReqA, nothing to read
-                    continue
-                for k0 in range(0, xw, max_burst):
-                    c += 1 + wait + min(max_burst, xw - k0)  # VReqA, VRxA
-            pixel_cycles.append(c)
+    for rows_read in _pool_windows(r):
+        c = div  # VDiv
+        for xw in rows_read:
+            if not xw:
+                c += 1  # VReqA, nothing to read
+            for k0 in range(0, xw, max_burst):
+                c += 1 + wait + min(max_burst, xw - k0)  # VReqA, VRxA
+        pixel_cycles.append(c)
     for _ in range(ct):  # [c_tile][oy][ox]
         for c in pixel_cycles:
             t += c
@@ -245,19 +240,25 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
     return pushes
 
 
+def _pool_windows(r: Mapping[str, int]) -> list[list[int]]:
+    """A pool's output pixels of one channel tile ([oy][ox]): the words each window row reads, its
+    columns inside the image (0: the row lies outside the image, or no column is inside)."""
+    out = []
+    for oy in range(r["OUT_H"]):
+        for ox in range(r["OUT_W"]):
+            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
+            xw = max(0, min(x0 + r["KW"], r["IN_W"]) - max(x0, 0))
+            out.append([xw if 0 <= oy * r["STRIDE_Y"] + ky - r["PAD_TOP"] < r["IN_H"] else 0 for ky in range(r["KH"])])
+    return out
+
+
 def _vector_read_words(r: Mapping[str, int], rows: int) -> int:
     """The words the vector unit reads: an add each word of both inputs once, a pool every window
     row's in-image words of every output pixel."""
     ct = -(-r["IN_C"] // rows)
     if r["KIND"] == KIND_CODES["add"]:
         return 2 * ct * r["IN_H"] * r["IN_W"]
-    words = 0
-    for oy in range(r["OUT_H"]):
-        rows_in = sum(0 <= oy * r["STRIDE_Y"] + ky - r["PAD_TOP"] < r["IN_H"] for ky in range(r["KH"]))
-        for ox in range(r["OUT_W"]):
-            x0 = ox * r["STRIDE_X"] - r["PAD_LEFT"]
-            words += rows_in * max(0, min(x0 + r["KW"], r["IN_W"]) - max(x0, 0))
-    return ct * words
+    return ct * sum(sum(w) for w in _pool_windows(r))
 
 
 def _vector_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
