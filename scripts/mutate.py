@@ -400,7 +400,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     every = [m for f in files for m in sites(f)]
     present = {m.key() for m in every}  # the sites these files have now (before --lines narrows the run)
-    scanned = {m.file for m in every} | {str(f.relative_to(ROOT)) for f in files if f.is_relative_to(ROOT)}
+    scanned = {str(f.relative_to(ROOT)) for f in files if f.is_relative_to(ROOT)}
     if a.lines:
         want = set(a.lines.split(","))
         every = [m for m in every if f"{m.file}:{m.line}" in want]
@@ -430,14 +430,15 @@ def main(argv: list[str] | None = None) -> int:
         except ResumeError as e:
             print(f"mutate: error: {e}", file=sys.stderr)
             return 2
-        have = {m.key() for m in done}
         # a result whose line text is no longer in the file (the line was edited or removed since)
         # judges nothing that exists: dropped, so the figures count only today's sites
-        gone = [m for m in kept if m.file in scanned and m.key() not in present]
+        gone = {m.file for m in kept if m.file in scanned and m.key() not in present}
+        now = [m for m in kept if m.file not in gone or m.key() in present]
         if gone:
-            print(f"mutate: {path}: {len(gone)} result(s) dropped, their lines are no longer in "
-                  f"{', '.join(sorted({m.file for m in gone}))}", flush=True)
-        done += [m for m in kept if m.key() not in have and m not in gone]
+            print(f"mutate: {path}: {len(kept) - len(now)} result(s) dropped, their lines are no longer in "
+                  f"{', '.join(sorted(gone))}", flush=True)
+        have = {m.key() for m in done}
+        done += [m for m in now if m.key() not in have]
     # the shard splits what is left to run (so workers started together on the same reports share
     # it evenly, however unevenly the earlier results fell)
     chosen = chosen[shard[0] - 1::shard[1]]
