@@ -353,3 +353,42 @@ def test_summary_is_the_default_command_and_option_errors_are_one_line(tmp_path,
     f = _factory_file(tmp_path, "def make():\n    return nn.Sequential(nn.Conv2d(1, 2, 3)), torch.rand(4, 1, 6, 6)\n")
     status, _, err = _run_cli(["--model", f"{f}:make", "--m0-bits", "40"], capsys)
     assert status == 2 and err == "golden: error: m0_bits=40 is outside 1..31\n", err
+
+
+# ---- a factory or model file that exits (issue 23, item 4) -----------------------------------
+# sys.exit() raises SystemExit, a BaseException: `except Exception` let it through, and `make golden`
+# / `make sim` ended with the factory's status (0: "success" with nothing run).
+
+@pytest.mark.parametrize(
+    "body, expect",
+    [
+        ("import sys\n\ndef make():\n    sys.exit(0)\n", r"net.py: make\(\) called sys.exit\(0\)"),
+        ("import sys\n\ndef make():\n    sys.exit(3)\n", r"net.py: make\(\) called sys.exit\(3\)"),
+        ("import sys\n\ndef make():\n    sys.exit('bye')\n", r"net.py: make\(\) called sys.exit\('bye'\)"),
+        ("class Stop(BaseException):\n    pass\n\ndef make():\n    raise Stop('halt')\n", r"net.py: make\(\) raised Stop: halt"),
+        ("import sys\nsys.exit(0)\n\ndef make():\n    pass\n", r"importing .*net.py called sys.exit\(0\)"),
+    ],
+    ids=["exit-0", "exit-3", "exit-text", "base-exception", "exit-at-import"],
+)
+def test_factory_that_exits_is_a_model_load_error(tmp_path, body, expect):
+    f = _factory_file(tmp_path, body)
+    with pytest.raises(ModelLoadError, match=expect):
+        load_model(f"{f}:make")
+
+
+def test_factory_keyboard_interrupt_still_interrupts(tmp_path):
+    f = _factory_file(tmp_path, "def make():\n    raise KeyboardInterrupt\n")
+    with pytest.raises(KeyboardInterrupt):
+        load_model(f"{f}:make")
+
+
+@pytest.mark.parametrize("module", ["golden", "tb.layer_sim"])
+def test_factory_sys_exit_0_is_one_line_and_status_2(tmp_path, module):
+    f = _factory_file(tmp_path, "import sys\n\ndef make():\n    sys.exit(0)\n")
+    env = {k: v for k, v in os.environ.items() if k != "INT8SIM_DEBUG"}
+    args = ["summary", "--model", f"{f}:make"] if module == "golden" else ["--list", "--model", f"{f}:make"]
+    out = subprocess.run([sys.executable, "-m", module, *args], cwd=ROOT, capture_output=True, text=True,
+                         timeout=120, env=env)
+    assert out.returncode == 2, (out.returncode, out.stdout, out.stderr)
+    lines = out.stderr.splitlines()
+    assert len(lines) == 1 and ": error: " in lines[0] and "make() called sys.exit(0)" in lines[0], out.stderr

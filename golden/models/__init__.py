@@ -89,6 +89,14 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _raised(exc: BaseException) -> str:
+    """What a user's code did instead of returning: `raised ValueError: ...` or `called sys.exit(0)`."""
+    if isinstance(exc, SystemExit):
+        return (f"called sys.exit({exc.code!r}) (raised SystemExit) instead of returning; "
+                "a model file must not exit")
+    return f"raised {type(exc).__name__}: {_first_line(exc)}"
+
+
 def _describe(value: object) -> str:
     if isinstance(value, tuple):
         return f"a tuple of {len(value)} ({', '.join(type(v).__name__ for v in value)})"
@@ -109,9 +117,12 @@ def _import_file(ref: str, path: Path) -> ModuleType:
         del sys.modules[mod_name]
         where = f"{exc.filename or path}:{exc.lineno}" if exc.lineno else str(path)
         raise ModelLoadError(f"--model {ref!r}: {where}: syntax error: {exc.msg}") from exc
-    except Exception as exc:
+    except KeyboardInterrupt:
         del sys.modules[mod_name]
-        raise ModelLoadError(f"--model {ref!r}: importing {path} raised {type(exc).__name__}: {_first_line(exc)}") from exc
+        raise
+    except BaseException as exc:  # SystemExit too: sys.exit() in a model file must not end the tool with its status
+        del sys.modules[mod_name]
+        raise ModelLoadError(f"--model {ref!r}: importing {path} {_raised(exc)}") from exc
     return module
 
 
@@ -140,8 +151,10 @@ def load_factory(ref: str) -> LoadedModel:
         raise ModelLoadError(f"--model {ref!r}: {path}: {func} is a {type(factory).__name__}, not a function")
     try:
         result = factory()
-    except Exception as exc:
-        raise ModelLoadError(f"--model {ref!r}: {path}: {func}() raised {type(exc).__name__}: {_first_line(exc)}") from exc
+    except KeyboardInterrupt:
+        raise
+    except BaseException as exc:  # SystemExit too: sys.exit(0) in a factory would end make sim "successfully"
+        raise ModelLoadError(f"--model {ref!r}: {path}: {func}() {_raised(exc)}") from exc
     if not (isinstance(result, tuple) and len(result) == 2):
         raise ModelLoadError(
             f"--model {ref!r}: {path}: {func}() returned {_describe(result)}; "
