@@ -114,15 +114,87 @@ def _toolchain_id(sim: str) -> str:
     return f"{tool} cocotb {cocotb.__version__}"
 
 
-def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str, object], args: Sequence[str]) -> str:
+def _is_file_arg(arg: str) -> bool:
+    """A build argument that names a file the compiler reads (a Verilator control file, ...)."""
+    return arg.startswith("/") and Path(arg).is_file()
+
+
+def _inputs(sources: Sequence[Path], args: Sequence[str]) -> dict[Path, bytes]:
+    """Every file a build reads, each read once: the listed sources, every file under rtl/ and
+    tb/hdl/ (included headers, harnesses, control files) and the files named in the arguments.
+    The build compiles a snapshot of exactly these bytes (_write_snapshot), never the live files,
+    so an edit during the build cannot make the key name other text than the compiler read."""
+    files = [*sources, *_hdl_files(), *(Path(a) for a in args if _is_file_arg(a))]
+    return {p: p.read_bytes() for p in dict.fromkeys(Path(f).resolve() for f in files)}
+
+
+def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str, object], args: Sequence[str],
+           contents: Mapping[Path, bytes] | None = None) -> str:
     """Content key of a build: simulator and its version, top, parameters, arguments (defines
-    included) and the bytes of every source and of every file under rtl/ and tb/hdl/."""
+    included) and the path and bytes of every file it reads (_inputs; `contents` if already read)."""
+    if contents is None:
+        contents = _inputs(sources, args)
     h = hashlib.sha256()
     h.update(repr((sim, _toolchain_id(sim), top, sorted(parameters.items()), list(args))).encode())
-    for src in [*sources, *_hdl_files()]:
-        h.update(str(src).encode())
-        h.update(src.read_bytes())
+    for path, data in contents.items():
+        h.update(f"{path}\0{len(data)}\0".encode())
+        h.update(data)
     return h.hexdigest()
+
+
+def _snapshots() -> Path:
+    """Snapshots of the files builds compiled: build/sim/.src/<key>/<absolute path of each file>.
+    A build reads only its snapshot, which outlives it (a simulator names these paths in its
+    messages); _snap_display maps them back to the files they copy."""
+    return BUILD / ".src"
+
+
+def _snap(root: Path, path: Path | str) -> Path:
+    return root / Path(path).resolve().relative_to("/")
+
+
+def _write_snapshot(key: str, contents: Mapping[Path, bytes]) -> Path:
+    """The snapshot folder of a build key, written once (a temporary folder, renamed)."""
+    root = _snapshots() / key[:32]
+    if root.is_dir() and all(_snap(root, p).is_file() and _snap(root, p).read_bytes() == b for p, b in contents.items()):
+        return root
+    tmp = _snapshots() / f".{root.name}.tmp-{os.getpid()}"
+    shutil.rmtree(tmp, ignore_errors=True)
+    for path, data in contents.items():
+        dest = _snap(tmp, path)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)
+    if root.exists():  # damaged (it did not match above): replaced whole
+        old = _snapshots() / f".{root.name}.old-{os.getpid()}"
+        root.rename(old)
+        shutil.rmtree(old, ignore_errors=True)
+    tmp.rename(root)
+    return root
+
+
+def _snap_display(text: str) -> str:
+    """A compiler's message about a snapshot file, naming the file the snapshot copies."""
+    return re.sub(re.escape(str(_snapshots())) + r"/[0-9a-f]+/", "/", text)
+
+
+def _prune_snapshots(keep: str) -> None:
+    """Remove the snapshots no build folder's stamp names any more (replaced builds), but for
+    `keep` and any made in the last hour (a concurrent build of the other simulator)."""
+    import time
+
+    snaps = _snapshots()
+    if not snaps.is_dir():
+        return
+    clean_leftovers(snaps)  # the temporary folders of killed builds
+    live = {keep[:32]}
+    for st in BUILD.glob("*/.stamp"):
+        try:
+            live.add(st.read_text().strip()[:32])
+        except OSError:
+            pass
+    for d in snaps.iterdir():
+        if re.fullmatch(r"[0-9a-f]{32}", d.name) and d.name not in live and time.time() - d.stat().st_mtime > 3600:
+            shutil.rmtree(d, ignore_errors=True)
 
 
 #: Folder names of builds in progress: `.<build>.tmp-<pid>`; a later build removes those of dead
@@ -196,6 +268,7 @@ def _log_excerpt(log: Path, limit: int = 12) -> str:
         lines = log.read_text(errors="replace").splitlines()
     except OSError:
         return f"no build log ({log})"
+    lines = [_snap_display(l) for l in lines]
     errs = [l.strip() for l in lines if "%Error" in l or "error:" in l.lower() or "sorry:" in l]
     shown = errs[:limit] if errs else lines[-limit:]
     return (shown[0] if shown else "no output") + f" (full log: {log})" + "".join(f"\n  {l}" for l in shown[1:])
@@ -207,11 +280,11 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _LINE_DIRECTIVE = re.compile(r'^\s*`line\s+(\d+)\s+"([^"]*)"')
 
 
-def z_constants(sources: Sequence[Path], defines: Sequence[str] = ()) -> list[str]:
+def z_constants(sources: Sequence[Path], defines: Sequence[str] = (), include: Path = RTL) -> list[str]:
     """`file:line` of every z constant in the preprocessed sources (defines applied, comments and
     strings out). The design has no tristate pins, so every z is a bug Verilator would hide."""
     env = simulator_env()
-    cmd = ["verilator", "-E", f"-I{RTL}", *defines, *[str(s) for s in sources]]
+    cmd = ["verilator", "-E", f"-I{include}", *defines, *[str(s) for s in sources]]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise BuildError(f"verilator -E failed on {', '.join(s.name for s in sources)}:\n{r.stderr.strip()}")
@@ -224,9 +297,9 @@ def z_constants(sources: Sequence[Path], defines: Sequence[str] = ()) -> list[st
             continue
         if _Z_LITERAL.search(_STRING.sub('""', raw)):
             try:
-                shown = str(Path(fname).resolve().relative_to(ROOT))
+                shown = str(Path(_snap_display(fname)).resolve().relative_to(ROOT))
             except ValueError:
-                shown = fname
+                shown = _snap_display(fname)
             found.append(f"{shown}:{line}")
         line += 1
     return found
@@ -249,7 +322,9 @@ def build(
     A build is made in a temporary folder beside its directory and moved into place only when it
     succeeded, with its content key (`.stamp`) inside: the directory only ever holds a complete
     build of the sources its stamp names. A run killed mid-build (kill -9, OOM, CI timeout) leaves
-    the previous build untouched; its compiler processes are killed with it (tb.sim._run_cmds)."""
+    the previous build untouched; its compiler processes are killed with it (tb.sim._run_cmds).
+    The compiler reads a snapshot of the bytes the key was made of (_inputs, _write_snapshot), so
+    a source edited while it builds cannot leave a build keyed by text it did not compile."""
 
     require_checkout()
     apply_simulator_env()
@@ -259,7 +334,9 @@ def build(
     args = (VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS) + list(extra_args)
     if waves is None:
         waves = os.environ.get("WAVES", "0") == "1"
-    key = _stamp(sim, top, [*sources, *BENCH_DEPS.get(block, [])], params, [*args, f"waves={waves}"])
+    # the files are read once, here: the key is of these bytes, and the build compiles a snapshot of them
+    contents = _inputs([*sources, *BENCH_DEPS.get(block, [])], args)
+    key = _stamp(sim, top, [], params, [*args, f"waves={waves}"], contents)
     stamp = bdir / ".stamp"
     # One lock per simulator: at most one Verilator build at a time on the machine (two cores; a
     # build runs make -j), and no two processes ever replace the same directory at once. An Icarus
@@ -271,8 +348,11 @@ def build(
         clean_leftovers(bdir.parent)
         if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
             return bdir
+        snap = _write_snapshot(key, contents)
+        _prune_snapshots(key)
+        snap_args = [str(_snap(snap, a)) if _is_file_arg(a) else a for a in args]
         if sim == "verilator":
-            zs = z_constants([*sources], [a for a in args if a.startswith("-D")])
+            zs = z_constants([_snap(snap, s) for s in sources], [a for a in args if a.startswith("-D")], _snap(snap, RTL))
             if zs:
                 raise BuildError(
                     f"{zs[0]}: drives a z constant; Verilator is 2-state and reads it as 0, so X/Z "
@@ -284,18 +364,19 @@ def build(
         # the cached runtime objects are built without --timing; timing builds compile their own
         cached = sim == "verilator" and "--timing" not in args
         if sim == "verilator":
-            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(tmp), main=BENCH_MAIN.get(block))
+            main = BENCH_MAIN.get(block)
+            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(tmp), main=main and _snap(snap, main))
         else:
             runner = _icarus_runner()
         log = bdir.parent / f"{bdir.name}.build.log"
         try:
             runner.build(
-                sources=[str(s) for s in sources],
-                includes=[str(RTL)],
+                sources=[str(_snap(snap, s)) for s in sources],
+                includes=[str(_snap(snap, RTL))],
                 hdl_toplevel=top,
                 build_dir=str(tmp),
                 parameters=params,
-                build_args=list(args),
+                build_args=snap_args,
                 always=True,
                 timescale=("1ns", "1ps"),
                 waves=waves,
