@@ -353,28 +353,43 @@ def max_pool(
     return y
 
 
-def avg_pool(
+def avg_pool_sums(
     x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], channels_last: bool = False
-) -> NDArray[np.uint8]:
-    """y = (sum(a) + floor(N/2)) // N over each KHxKW window (same qparams in and out)."""
+) -> tuple[NDArray[np.int64], int]:
+    """(sum(a) over each KHxKW window, N = KH*KW): the exact average is sum / N."""
     kh, kw = kernel
     sy, sx = stride
     hax, wax = (1, 2) if channels_last else (2, 3)
     ho = (x.shape[hax] - kh) // sy + 1
     wo = (x.shape[wax] - kw) // sx + 1
-    cnt = kh * kw
     s: Any = None
     for win in _windows(x, kernel, stride, (ho, wo), channels_last):
         if s is None:
             s = win.astype(np.int64)
         else:
             s += win
+    return s, kh * kw
+
+
+def global_avg_pool_sums(x: NDArray[np.uint8], *, channels_last: bool = False) -> tuple[NDArray[np.int64], int]:
+    """(sum(a) over each channel's whole image, keepdims, N = H*W)."""
+    axes = (1, 2) if channels_last else (2, 3)
+    cnt = x.shape[axes[0]] * x.shape[axes[1]]
+    return x.sum(axis=axes, dtype=np.int64, keepdims=True), cnt
+
+
+def avg_round(s: NDArray[np.int64], cnt: int) -> NDArray[np.uint8]:
+    """The contract's average of window sums s over cnt elements: (s + floor(N/2)) // N, ties up."""
     return ((s + cnt // 2) // cnt).astype(np.uint8)
+
+
+def avg_pool(
+    x: NDArray[np.uint8], *, kernel: tuple[int, int], stride: tuple[int, int], channels_last: bool = False
+) -> NDArray[np.uint8]:
+    """y = (sum(a) + floor(N/2)) // N over each KHxKW window (same qparams in and out)."""
+    return avg_round(*avg_pool_sums(x, kernel=kernel, stride=stride, channels_last=channels_last))
 
 
 def global_avg_pool(x: NDArray[np.uint8], *, channels_last: bool = False) -> NDArray[np.uint8]:
     """Global average pool to [N, C, 1, 1] ([N, 1, 1, C] channels-last): (sum + floor(N/2)) // N."""
-    axes = (1, 2) if channels_last else (2, 3)
-    cnt = x.shape[axes[0]] * x.shape[axes[1]]
-    s = x.sum(axis=axes, dtype=np.int64, keepdims=True)
-    return ((s + cnt // 2) // cnt).astype(np.uint8)
+    return avg_round(*global_avg_pool_sums(x, channels_last=channels_last))

@@ -226,10 +226,14 @@ class AvgPoolLayer(Layer):
     global_pool: bool = False
     kind: ClassVar[str] = "avgpool"
 
-    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+    def window_sums(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> tuple[NDArray[np.int64], int]:
+        """(sum of each output's window, elements per window): the exact average is their ratio."""
         if self.global_pool:
-            return arith.global_avg_pool(xs[0], channels_last=channels_last)
-        return arith.avg_pool(xs[0], kernel=self.kernel, stride=self.stride, channels_last=channels_last)
+            return arith.global_avg_pool_sums(xs[0], channels_last=channels_last)
+        return arith.avg_pool_sums(xs[0], kernel=self.kernel, stride=self.stride, channels_last=channels_last)
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        return arith.avg_round(*self.window_sums(xs, channels_last=channels_last))
 
 
 @dataclass(frozen=True, kw_only=True)
