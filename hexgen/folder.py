@@ -1,7 +1,8 @@
 """Writing a whole-model image (hexgen/image.py) to a folder, whole or not at all: the manifest
 that marks a folder as hexgen's, the refusal to touch a folder hexgen did not write, the removal of
-a stopped run's leftovers (never another process's), the lock, and the replace of the old folder
-by the new one. Reading a written folder back: hexgen/check.py.
+a stopped run's leftovers (never another process's, never a user's: only what carries hexgen's
+marker), the lock, and the replace of the old folder by the new one. Reading a written folder
+back: hexgen/check.py.
 """
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import os
 import re
 import secrets
 import shutil
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Mapping
@@ -33,9 +33,15 @@ OWN_FILE = re.compile(
     r"(memory_map\.json|memory_map\.txt|hexgen\.vh|hexgen\.manifest|dram\.memh|"
     r"[A-Za-z0-9_.-]+\.(weights|bias|scale|input|input2|expected|output)\.memh)"
 )
-#: Leftovers of a killed run are removed only when their name holds no live PID and, for names
-#: without a PID (written by hexgen before the marker existed), when they are this old.
-LEGACY_LEFTOVER_AGE_S = 600.0
+#: The marker inside hexgen's temporary folders (`.NAME.tmp-*`, and `.NAME.old-*` while the old
+#: folder is moved aside): it holds the folder's own name, so a copy or a renamed folder does not
+#: carry it. A folder next to --out is a leftover only with this marker (issue 23: a user's
+#: `.out.old-keep2` is not hexgen's, whatever it holds).
+LEFTOVER_MARK = "hexgen.leftover"
+#: The first line hexgen writes into its lock file `.NAME.lock`; a lock file is removed only when
+#: it holds exactly this (a user's file of that name is used as the lock but never written or
+#: removed).
+LOCK_MARK = "hexgen lock: removed when the writing run ends; a killed run's lock is harmless\n"
 
 
 class ImageWriteError(HexgenError, OSError):
@@ -96,7 +102,7 @@ def _foreign_reason(folder: Path, *, partial: bool = False) -> str | None:
         return f"it holds {', '.join(odd[:3])}, which hexgen never writes"
     names = {e.name for e in entries}
     if partial:
-        allowed = {n for n in names if OWN_FILE.fullmatch(n)}
+        allowed = {n for n in names if OWN_FILE.fullmatch(n) or n == LEFTOVER_MARK}
     elif MANIFEST_FILE in names:
         man, probs = read_manifest(folder)
         if man is None:
@@ -133,13 +139,27 @@ def pid_alive(pid: int) -> bool:
     return True
 
 
+def _mark_leftover(d: Path) -> None:
+    (d / LEFTOVER_MARK).write_text(d.name + "\n", encoding="utf-8")
+
+
+def _carries_mark(d: Path) -> bool:
+    """Whether `d` holds hexgen's marker written for a folder of exactly this name."""
+    try:
+        return (d / LEFTOVER_MARK).read_text(encoding="utf-8") == d.name + "\n"
+    except (OSError, ValueError):
+        return False
+
+
 def clean_leftovers(out: Path) -> list[Path]:
-    """Remove `.NAME.tmp-*` / `.NAME.old-*` folders next to `out` that killed runs left.
+    """Remove `.NAME.tmp-<pid>-<hex>` / `.NAME.old-<pid>-<hex>` folders next to `out` that killed
+    runs left.
 
     Call with the folder's lock held (write_image does): a live writer of the same folder holds it,
     so what remains is a leftover, unless its name records a PID that is still alive. Only folders
-    that hold nothing but hexgen's own files are removed; anything else is left alone."""
-    pat = re.compile(rf"\.{re.escape(out.name)}\.(tmp|old)-(?:(\d+)-[0-9a-f]+|([A-Za-z0-9_]+))")
+    that carry hexgen's marker for their own name (LEFTOVER_MARK) and hold nothing else but files
+    hexgen names the way it names its own are removed; anything else is left alone."""
+    pat = re.compile(rf"\.{re.escape(out.name)}\.(tmp|old)-(\d+)-[0-9a-f]+")
     removed: list[Path] = []
     try:
         entries = list(out.parent.iterdir())
@@ -149,17 +169,10 @@ def clean_leftovers(out: Path) -> list[Path]:
         m = pat.fullmatch(d.name)
         if not m or d.is_symlink() or not d.is_dir():
             continue
-        if m.group(2) is not None:
-            pid = int(m.group(2))
-            if pid != os.getpid() and pid_alive(pid):
-                continue
-        else:  # a name without a PID, from a hexgen that predates it
-            try:
-                if time.time() - d.stat().st_mtime < LEGACY_LEFTOVER_AGE_S:
-                    continue
-            except OSError:
-                continue
-        if _foreign_reason(d, partial=m.group(1) == "tmp") is not None:
+        pid = int(m.group(2))
+        if pid != os.getpid() and pid_alive(pid):
+            continue
+        if not _carries_mark(d) or _foreign_reason(d, partial=True) is not None:
             continue
         shutil.rmtree(d, ignore_errors=True)
         if not d.exists():
@@ -169,18 +182,22 @@ def clean_leftovers(out: Path) -> list[Path]:
 
 @contextmanager
 def _locked(path: Path) -> Iterator[None]:
-    """An exclusive flock on `path` (created, and removed again when done): one writer of a folder
-    at a time; the lock dies with its process, so a killed run never blocks the next."""
+    """An exclusive flock on `path`: one writer of a folder at a time; the lock dies with its
+    process, so a killed run never blocks the next. hexgen creates the file with LOCK_MARK in it
+    and removes it when done, only while it still holds LOCK_MARK: an existing file is locked as it
+    is, never truncated, written or removed (it may be a user's)."""
     while True:
-        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL, 0o644)
+            os.write(fd, LOCK_MARK.encode())  # before any flock: a lock file hexgen made is marked
+        except FileExistsError:
+            try:
+                fd = os.open(path, os.O_RDONLY)
+            except FileNotFoundError:
+                continue  # removed by its holder in between: create it
         try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-            st = os.fstat(fd)
-            try:
-                cur = os.stat(path)
-                same = (cur.st_dev, cur.st_ino) == (st.st_dev, st.st_ino)
-            except FileNotFoundError:
-                same = False
+            same = _same_file(fd, path)
         except BaseException:
             os.close(fd)
             raise
@@ -188,15 +205,23 @@ def _locked(path: Path) -> Iterator[None]:
             break
         os.close(fd)  # the previous holder removed the file before we locked it: lock the new one
     try:
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
         yield
     finally:
         try:
-            os.unlink(path)
+            if _same_file(fd, path) and os.pread(fd, len(LOCK_MARK) + 1, 0) == LOCK_MARK.encode():
+                os.unlink(path)
         except OSError:
             pass
         os.close(fd)
+
+
+def _same_file(fd: int, path: Path) -> bool:
+    st = os.fstat(fd)
+    try:
+        cur = os.stat(path)
+    except FileNotFoundError:
+        return False
+    return (cur.st_dev, cur.st_ino) == (st.st_dev, st.st_ino)
 
 
 def _first_existing(p: Path) -> Path:
@@ -254,6 +279,7 @@ def _replace(image: Image, out: Path) -> None:
     tmp.mkdir()
     old: Path | None = None
     try:
+        _mark_leftover(tmp)  # a run killed from here on leaves a folder the next run may remove
         wb = image.config.word_bits
         files: dict[str, bytes] = {}
         for s in image.segments:
@@ -269,9 +295,12 @@ def _replace(image: Image, out: Path) -> None:
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}-{secrets.token_hex(4)}"
             out.rename(old)
+            _mark_leftover(old)
+        (tmp / LEFTOVER_MARK).unlink()  # not part of the image
         tmp.rename(out)
     except BaseException:
         if old is not None and not out.exists():
+            (old / LEFTOVER_MARK).unlink(missing_ok=True)
             old.rename(out)  # put the previous image back
             old = None
         shutil.rmtree(tmp, ignore_errors=True)

@@ -153,9 +153,11 @@ def test_leftovers_of_killed_runs_are_cleaned(image: Image, written: Path, tmp_p
     # a run killed between moving the old folder away and the new one in
     old = tmp_path / f".img.old-{DEAD_PID}-0123abcd"
     shutil.copytree(written, old)
+    (old / "hexgen.leftover").write_text(f"{old.name}\n")  # hexgen's marker, as the killed run left it
     # not leftovers: a live writer's folder, and a folder of that name holding a user's file
     live = tmp_path / f".img.tmp-{os.getppid()}-feedbeef"
     shutil.copytree(written, live)
+    (live / "hexgen.leftover").write_text(f"{live.name}\n")  # marked: only its live PID keeps it
     foreign = tmp_path / f".img.tmp-{DEAD_PID}-cafe0000"
     foreign.mkdir()
     (foreign / "notes.txt").write_text("mine")
