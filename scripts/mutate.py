@@ -6,7 +6,8 @@
 Each mutant is one small change on one line of rtl/ (an operator or a constant: == and !=, < and
 <=, > and >=, && and ||, + and -, a ! dropped, 1'b0 and 1'b1, '0 and '1, an integer literal + 1),
 made in place, judged by a test set, and undone before the next (the original is restored in a
-`finally`, and a backup left by a killed run is restored at the next start). Lines inside an
+`finally`, and a mutant a killed run left is restored at the next start, only while the file still
+holds exactly the bytes mutate wrote: tb/mutant_guard.py). Only rtl/*.sv is mutated. Lines inside an
 `ifdef MUT_...` branch (the test-only fault variants) are not mutated; their `else` branches,
 the real code, are. A mutant is
 - killed: a test of the set fails (or the set runs past its time limit); pytest stopping for any
@@ -38,10 +39,13 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # this checkout's tb/ (a shard runs in a copy of the checkout)
+from tb import mutant_guard as guard  # noqa: E402  (the files a mutant leaves, and what they mean)
+
 RTL = ROOT / "rtl"
 OUT = ROOT / "build" / "mutate"
 SIM_BUILDS = ROOT / "build" / "sim"
-BACKUP_SUFFIX = ".mutate-backup"
+BACKUP_SUFFIX = guard.BACKUP_SUFFIX
 
 #: (name, pattern, replacement): applied to the code part of a line (comments and strings cut off)
 OPERATORS: list[tuple[str, str, str]] = [
@@ -228,15 +232,60 @@ def hold_checkout(lock: Path) -> bool:
 _HELD: list[object] = []
 
 
-def restore_backups() -> list[str]:
-    """Files a killed run left mutated: put the originals back (only with the checkout's lock)."""
-    done = []
-    for b in RTL.glob(f"*{BACKUP_SUFFIX}"):
-        orig = b.with_name(b.name[: -len(BACKUP_SUFFIX)])
-        shutil.copy2(b, orig)
-        b.unlink()
-        done.append(str(orig.relative_to(ROOT)))
-    return done
+def _write_whole(path: Path, data: bytes) -> None:
+    """Replace the file's bytes in one step (a kill leaves the old bytes or the new, never half a
+    file that matches neither the mutant nor the original)."""
+    new = guard.new_of(path)
+    with open(new, "xb") as f:  # never over a file of that name mutate did not write
+        f.write(data)
+    shutil.copymode(path, new)
+    os.replace(new, path)
+
+
+def put_mutant(path: Path, mutant: bytes) -> None:
+    """Write `mutant` into `path`: first its backup, then the record of the bytes about to be
+    written, then the mutant, so a kill at any point leaves what restore() can judge by bytes."""
+    shutil.copy2(path, guard.backup_of(path))
+    guard.written_of(path).write_bytes(mutant)
+    _write_whole(path, mutant)
+
+
+def _drop_half_written(path: Path) -> None:
+    """Remove the temporary file of a write a kill cut short, only when its bytes are the start of
+    what mutate was writing (the mutant or the original): anything else is not mutate's."""
+    ours = [b for b in (guard._read(guard.backup_of(path)), guard._read(guard.written_of(path))) if b is not None]
+    new = guard._read(guard.new_of(path))
+    if new is not None and any(b.startswith(new) for b in ours):
+        guard.new_of(path).unlink()
+
+
+def restore(path: Path) -> str | None:
+    """Put `path`'s original back if it still holds the mutant mutate wrote, and drop the backup.
+    A file changed since (the user's edits) is left as it is, with its backup: returns the one line
+    that says so (None when the file is back to its original)."""
+    _drop_half_written(path)
+    st = guard.state(path)
+    if st == "edited":
+        return guard.describe(path, ROOT)
+    if st == "mutant":
+        _write_whole(path, guard.backup_of(path).read_bytes())
+    for p in (guard.written_of(path), guard.backup_of(path)):
+        p.unlink(missing_ok=True)
+    return None
+
+
+def restore_backups() -> tuple[list[str], list[str]]:
+    """Files a killed run left mutated (only with the checkout's lock): (files put back, one line
+    for each file left as it is because it was changed after the mutant was written)."""
+    done, left = [], []
+    for path in guard.left_files([ROOT / f for f in guard.FOLDERS]):
+        was_mutant = guard.state(path) == "mutant"
+        why = restore(path)
+        if why:
+            left.append(why)
+        elif was_mutant:
+            done.append(str(path.relative_to(ROOT)))
+    return done, left
 
 
 def builds_ok(sources: list[Path]) -> tuple[bool, str]:
@@ -264,6 +313,12 @@ def judged(returncode: int, stdout: str) -> tuple[str, str]:
     return "error", f"pytest exit code {returncode}: {last[:200]}"
 
 
+def _test_env() -> dict[str, str]:
+    """The environment of the test sets: make sim's refusal to run on a mutant (tb/mutant_guard.py)
+    is off there, where the mutant is judged on purpose."""
+    return {**os.environ, guard.MUTATE_RUN_ENV: "1"}
+
+
 def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
     """Judge one mutant: the stages (pytest arguments) run in turn until one fails (killed); it
     survives when all pass. The first stage is the tests that killed other mutants of the file,
@@ -272,13 +327,11 @@ def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
     an error, judged neither way."""
     path = ROOT / m.file
     lines = path.read_text().splitlines(keepends=True)
-    backup = path.with_name(path.name + BACKUP_SUFFIX)
-    shutil.copy2(path, backup)
+    lines[m.line - 1] = m.after
     before_builds = set(os.listdir(SIM_BUILDS)) if SIM_BUILDS.is_dir() else set()
     t0 = time.time()
+    put_mutant(path, "".join(lines).encode())
     try:
-        lines[m.line - 1] = m.after
-        path.write_text("".join(lines))
         ok, _err = builds_ok(sorted(RTL.glob("*.sv")))
         if not ok:
             m.outcome = "could not build"
@@ -288,7 +341,8 @@ def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
         for n, tests in enumerate(runs, 1):
             try:
                 r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
-                                    "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+                                    "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=timeout,
+                               env=_test_env())
             except subprocess.TimeoutExpired:
                 m.outcome = "killed (time limit)"
                 break
@@ -300,8 +354,7 @@ def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
             m.outcome = outcome
             break
     finally:
-        shutil.copy2(backup, path)
-        backup.unlink()
+        restore(path)  # an edit made during the run stays, with the backup (main() stops the run)
         m.seconds = round(time.time() - t0, 1)
         if SIM_BUILDS.is_dir():  # the mutant's own builds (content-keyed names): only what this run made
             for name in set(os.listdir(SIM_BUILDS)) - before_builds:
@@ -376,6 +429,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--tests", default="", help="pytest arguments replacing the default test set")
     p.add_argument("--timeout", type=int, default=600, help="seconds per mutant's test set")
     p.add_argument("--list", action="store_true", help="print the sites and exit")
+    p.add_argument("--restore", action="store_true", help="put back the files a stopped run left mutated, and exit")
     p.add_argument("--resume", default="", help="reports of earlier runs (comma-separated): their results are kept and "
                    "their sites not rerun; the first is written on unless --report names another")
     p.add_argument("--rerun-survivors", action="store_true", help="with --resume: judge the reports' survivors again")
@@ -385,18 +439,37 @@ def main(argv: list[str] | None = None) -> int:
                    "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
     p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
     a = p.parse_args(argv)
+    left: list[str] = []
     if hold_checkout(OUT / "running.lock"):
-        restored = restore_backups()
+        restored, left = restore_backups()
         if restored:
             print(f"mutate: restored {', '.join(restored)} from a run that was stopped")
     elif not (a.summary or a.list):
         print(f"mutate: error: another make mutate is running in this checkout ({OUT / 'running.lock'}); "
               "run a second one in a copy of the checkout (--shard)", file=sys.stderr)
         return 2
+    if left and not (a.summary or a.list):  # a new mutant would take the edited file for an original
+        print(f"mutate: error: {left[0]}" + (f" ({len(left) - 1} more file(s) like it)" if len(left) > 1 else ""),
+              file=sys.stderr)
+        return 2
+    for line in left:
+        print(f"mutate: {line}", file=sys.stderr)
+    if a.restore:
+        if not restored:
+            print("mutate: nothing to restore: no file holds a mutant of a stopped run")
+        return 0
     files = [ROOT / f for f in a.files.split(",") if f] or sorted(RTL.glob("*.sv"))
-    bad = [str(f) for f in files if not f.is_file() or f.suffix != ".sv"]
-    if bad:
-        print(f"mutate: error: no such rtl file: {', '.join(bad)}", file=sys.stderr)
+    missing = [str(f) for f in files if not f.is_file()]
+    if missing:
+        print(f"mutate: error: no such rtl file: {', '.join(missing)}", file=sys.stderr)
+        return 2
+    # only the design: each mutant is built from rtl/*.sv alone (builds_ok), judged by tests of the
+    # design, and its leftovers are looked for in rtl/; a mutated bench would judge the tests by
+    # themselves
+    outside = [str(f) for f in files if f.resolve().parent != RTL.resolve() or f.suffix != ".sv"]
+    if outside:
+        print(f"mutate: error: --files {', '.join(outside)}: not an rtl/*.sv file of this checkout ({RTL}); "
+              "make mutate mutates the design only", file=sys.stderr)
         return 2
     every = [m for f in files for m in sites(f)]
     present = {m.key() for m in every}  # the sites these files have now (before --lines narrows the run)
@@ -451,7 +524,8 @@ def main(argv: list[str] | None = None) -> int:
     for tests in [union] if union else []:  # nothing left to run: no baseline either
         print(f"mutate: baseline {' '.join(tests)} ...", flush=True)
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
-                            "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=a.timeout)
+                            "-m", "not slow", *tests], cwd=ROOT, capture_output=True, text=True, timeout=a.timeout,
+                           env=_test_env())
         if r.returncode != 0:
             print(f"mutate: error: the test set fails without a mutant: {' '.join(tests)}\n{r.stdout[-2000:]}", file=sys.stderr)
             return 2
@@ -477,6 +551,10 @@ def main(argv: list[str] | None = None) -> int:
         tmp.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "commit": _commit(),
                                    "mutants": [asdict(x) for x in done]}, indent=1))
         tmp.replace(report)
+        if guard.backup_of(ROOT / m.file).exists():  # edited during the run: it is the user's now
+            print(f"mutate: error: {guard.describe(ROOT / m.file, ROOT)}; the run stops here (report {report})",
+                  file=sys.stderr)
+            return 2
     summary(done, report, left=0)
     return 0
 

@@ -63,9 +63,8 @@ def test_each_site_changes_its_line_only_where_it_says(rtl: Path) -> None:
 
 def test_a_stopped_runs_backup_is_put_back(rtl: Path) -> None:
     backup = rtl.with_name(rtl.name + mutate.BACKUP_SUFFIX)
-    backup.write_text(SAMPLE)
-    rtl.write_text(SAMPLE.replace("==", "!="))
-    assert mutate.restore_backups() == ["rtl/m.sv"]
+    mutate.put_mutant(rtl, SAMPLE.replace("==", "!=").encode())  # a run stopped here
+    assert mutate.restore_backups() == (["rtl/m.sv"], [])
     assert rtl.read_text() == SAMPLE and not backup.exists()
 
 
@@ -161,8 +160,7 @@ def test_a_second_run_in_the_same_checkout_leaves_the_first_runs_mutant_alone(
     held = mutate._HELD.pop()
     try:
         backup = rtl.with_name(rtl.name + mutate.BACKUP_SUFFIX)
-        backup.write_text(SAMPLE)
-        rtl.write_text(SAMPLE.replace("==", "!="))
+        mutate.put_mutant(rtl, SAMPLE.replace("==", "!=").encode())
         assert mutate.main(["--count", "0", "--files", str(rtl)]) == 2
         assert "another make mutate is running in this checkout" in capsys.readouterr().err
         report = tmp_path / "r.json"
