@@ -129,7 +129,22 @@ def vector_descriptor(layer: Layer) -> dict[str, Any]:
         d.update(kernel=[h, w] if layer.global_pool else list(layer.kernel), stride=[1, 1] if layer.global_pool else list(layer.stride))
     else:
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator")
+    if d["kind"] != "add":
+        d["stride"] = [single_window_stride(size, before, after, k, s, out) for size, before, after, k, s, out
+                       in zip((h, w), d["padding"], d["padding_end"], d["kernel"], d["stride"], d["out_shape"][1:])]
     return d
+
+
+def single_window_stride(size: int, before: int, after: int, kernel: int, stride: int, out: int) -> int:
+    """A pool's stride along an axis, as the engine is told it. With one output window along the
+    axis (out = 1: `nn.AvgPool2d(7)` on 7x7, a global pool written as a plain pool) the stride is
+    never applied, so the smallest stride giving that one window is as true as the model's and
+    keeps the engine's stride limit from refusing the layer: 1 when the window covers the padded
+    input, else one more than the rows (columns) the window leaves over. Golden's result does not
+    depend on it (one window starts at 0 whatever the stride)."""
+    if out != 1:
+        return stride
+    return min(stride, max(1, size + before + after - kernel + 1))
 
 
 def layer_descriptor(layer: Layer) -> dict[str, Any]:
