@@ -211,13 +211,23 @@ module ctrl_regs #(
     endcase
   end
 
+`ifdef MUT_SELECT  // fault tests (tests/test_faults_verdicts.py): faults chosen at run time, +MUT_<name>
+  logic mut_cycles_stuck;
+  initial mut_cycles_stuck = $test$plusargs("MUT_CYCLES_STUCK");  // CYCLES counts in no state (|| made &&)
+`endif
+
   // ------------------------------------------------------------------ main FSM
   always_comb begin
     state_d = state_q;
     done_d = done_q;
     error_d = error_q;
     err_field_d = err_field_q;
+`ifdef MUT_SELECT
+    if (mut_cycles_stuck) cyc_d = (state_q == StCheck && state_q == StRun) ? cyc_q + 1 : cyc_q;
+    else cyc_d = (state_q == StCheck || state_q == StRun) ? cyc_q + 1 : cyc_q;
+`else
     cyc_d = (state_q == StCheck || state_q == StRun) ? cyc_q + 1 : cyc_q;
+`endif
     case (state_q)
       StIdle, StDone, StError: if (start_o) begin
         state_d = StCheck;

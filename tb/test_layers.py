@@ -75,7 +75,7 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
     dut.mem_cfg_load_i.value = 1
     dut.mem_latency_i.value = int(job.get("mem_latency", 8))
     dut.mem_stall_i.value = int(job.get("mem_stall", 0))
-    dut.mem_seed_i.value = int(job.get("seed", 1)) or 1
+    dut.mem_seed_i.value = (int(job.get("seed", 1)) & 0xFFFFFFFF) or 1  # any SEED >= 0 (xorshift32: never 0)
     dut.xfer_first_i.value = 0
     dut.xfer_dump_i.value = 0
     dut.xfer_cycles_i.value = 0
@@ -132,6 +132,39 @@ async def write_words(dut: Any, base: int, words: list[int], xfer_file: str, wor
     dut.xfer_load_i.value = 0
 
 
+def watchdog_limit(layer: dict[str, Any], cfg: Any, *, macs: int, words: int, mem_latency: int, mem_stall: int) -> int:
+    """The watchdog's bound for one layer: 50x the ideal work (MACs over the array, words moved) and
+    4x the cycle model's time at the run's memory latency (hexgen.cycles), plus a margin, all
+    stretched by the memory's stalls (it is ready on (256 - stall) of 256 cycles): a stuck engine
+    is stopped, a slow one or a slow memory (MEM_STALL up to 255, MEM_LATENCY up to 65535) is not."""
+    from hexgen.cycles import layer_budget
+    from hexgen.rules import descriptor_registers
+
+    modelled = layer_budget(descriptor_registers(layer["descriptor"]), cfg, mem_latency).cycles
+    work = 50 * (macs // (cfg.array_rows * cfg.array_cols) + words) + 4 * modelled + 20_000
+    return min(work * 256 // (256 - mem_stall), 2**32 - 1)
+
+
+def counters_against_bench(counters: dict[str, int], bench: dict[str, int], array_size: int) -> str:
+    """What is wrong with the engine's performance counters of a layer that ran to done, held to
+    what the bench counted itself (tb/hdl/accel_tb.sv: cycles from start to done, words the memory
+    port moved) and to what they cannot exceed; "" when nothing is. The cycle budget and the
+    traffic check (tb.budget) read these counters, so they must not be trusted to count themselves."""
+    pairs = [("CYCLES", counters["CYCLES"], "cycles from start to done", bench["cycles"]),
+             ("WORDS_READ", counters["WORDS_READ"], "words read through the memory port", bench["rd_words"]),
+             ("WORDS_WRITTEN", counters["WORDS_WRITTEN"], "words written through the memory port", bench["wr_words"])]
+    for csr, got, what, want in pairs:
+        if got != want:
+            return f"the engine's {csr} counter reads {got:,}, but the bench counted {want:,} {what}"
+    # one beat a cycle at most, and at most the whole array's MACs in each
+    if counters["BUSY_CYCLES"] > counters["CYCLES"]:
+        return f"BUSY_CYCLES reads {counters['BUSY_CYCLES']:,}, more than the layer's {counters['CYCLES']:,} cycles"
+    if counters["MACS"] > counters["CYCLES"] * array_size:
+        return (f"MACS reads {counters['MACS']:,}, more than {counters['CYCLES']:,} cycles x {array_size} multipliers "
+                "can do")
+    return ""
+
+
 async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any = None, x_in2: Any = None) -> dict[str, Any]:
     """Run one layer. x_in (chained runs): the input to write first (x_in2: a residual add's second
     input); the result then carries the decoded output ("got") instead of a comparison with the
@@ -166,9 +199,9 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     expected = rb[(name, "expected")][0]
     macs = int(job["macs"][name])
     words = sum(rb.segment_info(name, s)["words"] for s in bases)
-    # watchdog: 50x the ideal work (MACs over the array, words moved) plus a margin: a stuck engine
-    # is stopped, a slow one is not. A job may set its own bound (the watchdog test does).
-    limit_cycles = int(job.get("watchdog_cycles") or 50 * (macs // 64 + words) + 20_000)
+    limit_cycles = int(job.get("watchdog_cycles") or watchdog_limit(layer, rb.config, macs=macs, words=words,
+                                                                    mem_latency=int(job.get("mem_latency", 8)),
+                                                                    mem_stall=int(job.get("mem_stall", 0))))
     dut.watchdog_cycles_i.value = limit_cycles
     # the output region's write-cycle record starts at "never written" (tb/hdl/accel_tb.sv wr_cycle)
     out_info = rb.segment_info(name, "output")
@@ -203,6 +236,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         f = await read_csr(dut, "ERR_FIELD")
         what = field_name(f) if f == ERR_BIAS_OVERFLOW else f"field {field_name(f)} refused at start"
         result.update(status="FAIL", reason=f"engine error status: {what} (ERR_FIELD 0x{f:02x})")
+        return result
+    wrong_count = counters_against_bench(counters, {k: int(getattr(dut, f"bench_{k}_q").value) for k in ("cycles", "rd_words", "wr_words")},
+                                         job["array_size"])
+    if wrong_count:
+        result.update(status="FAIL", reason=wrong_count)
         return result
     info = rb.segment_info(name, "output")
     words, bad, bad_at = await read_words(dut, info["base_word"], info["words"], job["xfer_file"])

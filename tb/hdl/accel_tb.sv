@@ -139,6 +139,31 @@ module accel_tb #(
 
   assign finished_o = done_o || error_o || watchdog_o;
 
+  // The bench's own count of a layer, never the engine's: the cycles from the start (the CTRL
+  // write that starts it) to done or error, and the words the memory port moved in that time. The
+  // layer bench holds CYCLES, WORDS_READ and WORDS_WRITTEN to these (tb/test_layers.py): a counter
+  // stuck at 0 or counting the wrong events cannot pass. A CTRL write during a run does not restart it.
+  logic        bench_run_q;
+  logic [31:0] bench_cycles_q, bench_rd_words_q, bench_wr_words_q;
+  always @(posedge clk) begin
+    if (rst_i) begin
+      bench_run_q      <= 1'b0;
+      bench_cycles_q   <= '0;
+      bench_rd_words_q <= '0;
+      bench_wr_words_q <= '0;
+    end else if (!bench_run_q && csr_we_i && csr_addr_i == CSR_CTRL && csr_wdata_i[0]) begin
+      bench_run_q      <= 1'b1;
+      bench_cycles_q   <= '0;
+      bench_rd_words_q <= '0;
+      bench_wr_words_q <= '0;
+    end else if (bench_run_q) begin
+      if (done_o || error_o) bench_run_q <= 1'b0;
+      else bench_cycles_q <= bench_cycles_q + 32'd1;
+      if (rd_valid && rd_ready) bench_rd_words_q <= bench_rd_words_q + 32'd1;
+      if (wr_valid && wr_ready) bench_wr_words_q <= bench_wr_words_q + 32'd1;
+    end
+  end
+
   logic unused;
   assign unused = rd_last;
 
