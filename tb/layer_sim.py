@@ -411,6 +411,12 @@ def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     if a.list:
         return _list_layers(a.model, a.hw)
+    from tb.mutant_guard import mutant_in_place
+
+    # a verdict on a mutant make mutate left in rtl/ (a killed run) is no verdict on the design
+    why = mutant_in_place()
+    if why is not None:
+        raise SimError(why)
     layers = [s for s in a.layer.split(",") if s] or None
     if a.chain:
         return main_chain(a)

@@ -474,7 +474,13 @@ def _save_runtime(bdir: Path) -> None:
 #: plusargs with a seed, so an undriven or never-reset bit takes a different value from one seed
 #: to the next instead of a silent 0 (tb.layer_sim runs each layer under two seeds).
 def xrand_plusargs(seed: int) -> list[str]:
-    return ["+verilator+rand+reset+2", f"+verilator+seed+{max(1, int(seed))}"]
+    return ["+verilator+rand+reset+2", f"+verilator+seed+{verilator_seed(seed)}"]
+
+
+def verilator_seed(seed: int) -> int:
+    """A seed of any size as one Verilator takes (1 .. 2^31 - 1; it refuses 2^31 and up, and 0
+    means "pick one"): consecutive seeds stay different (the two X seeds of a run are)."""
+    return 1 + (max(int(seed), 1) - 1) % (2**31 - 2)
 
 
 def run(

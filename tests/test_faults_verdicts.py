@@ -61,3 +61,87 @@ def test_compiler_errors_name_the_source_not_its_snapshot(tmp_path, monkeypatch)
         sim.build("tiny", "icarus")
     assert f"{src}:3" in str(e.value), str(e.value)
     assert "/.src/" not in str(e.value).split(" (full log:")[0]
+
+
+# ---- 2. the engine's counters are held to the bench's own count -----------------------------------
+def test_counters_are_held_to_the_bench_and_to_what_they_cannot_exceed():
+    from tb.test_layers import counters_against_bench
+
+    good = {"CYCLES": 500, "WORDS_READ": 300, "WORDS_WRITTEN": 40, "BUSY_CYCLES": 400, "MACS": 400 * 64}
+    bench = {"cycles": 500, "rd_words": 300, "wr_words": 40}
+    assert counters_against_bench(good, bench, 64) == ""
+    assert "CYCLES counter reads 0" in counters_against_bench({**good, "CYCLES": 0}, bench, 64)
+    assert "WORDS_READ" in counters_against_bench({**good, "WORDS_READ": 299}, bench, 64)
+    assert "WORDS_WRITTEN" in counters_against_bench({**good, "WORDS_WRITTEN": 41}, bench, 64)
+    assert "BUSY_CYCLES" in counters_against_bench({**good, "BUSY_CYCLES": 501}, bench, 64)
+    assert "MACS" in counters_against_bench({**good, "MACS": 500 * 64 + 1}, bench, 64)
+
+
+@pytest.mark.sim
+def test_a_cycle_counter_stuck_at_zero_fails_the_layer():
+    """The issue's fault (`||` to `&&` in ctrl_regs' CYCLES counter) kept CYCLES at 0, and make sim
+    showed PASS with "cycles 0": the budget trusted the engine's own counter. It is +MUT_CYCLES_STUCK
+    of the MUT_SELECT build; the same build without it passes (tests/test_diagnose_sim.py)."""
+    from tb import layer_sim
+
+    res = layer_sim.run(layers=["conv3", "add1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_CYCLES_STUCK",), run_tag="-mut_cycles_stuck", waves=False)
+    for r in res:
+        assert r["status"] == "FAIL", r
+        assert "CYCLES counter reads 0" in r["reason"] and "bench counted" in r["reason"], r["reason"]
+
+
+# ---- 5. any SEED >= 0 is valid: Verilator refused +verilator+seed+ from 2^31 up ----------------
+def test_verilator_seed_of_any_seed_is_in_verilators_range_and_the_x_seeds_differ():
+    for seed in (0, 1, 2**30, 2**31 - 2, 2**31 - 1, 2**31, 99999999999, 10**30):
+        a, b = sim.verilator_seed(2 * seed + 1), sim.verilator_seed(2 * seed + 2)
+        assert 1 <= a < 2**31 and 1 <= b < 2**31 and a != b, (seed, a, b)
+
+
+@pytest.mark.sim
+def test_a_seed_beyond_2_to_the_31_passes_correct_rtl():
+    from tb import layer_sim
+
+    res = layer_sim.run(layers=["fc1"], sim="verilator", model="mobilenetv2", seed=99999999999)
+    assert [r["status"] for r in res] == ["PASS"], res[0].get("reason")
+
+
+# ---- 6. the watchdog allows for the memory settings -------------------------------------------
+@pytest.mark.sim
+@pytest.mark.parametrize("stall,latency", [(255, 8), (0, 20000)])
+def test_slowest_documented_memory_settings_pass_correct_rtl(stall: int, latency: int):
+    """MEM_STALL=255 and MEM_LATENCY=20000, inside their documented ranges, FAILed correct RTL on
+    the watchdog (up to 252 and 2000 passed)."""
+    from tb import layer_sim
+
+    res = layer_sim.run(layers=["fc1", "pool1"], sim="verilator", model="mobilenetv2", seed=3, mem_stall=stall,
+                        mem_latency=latency, run_tag=f"-slowmem{stall}-{latency}")
+    assert [r["status"] for r in res] == ["PASS", "PASS"], [r.get("reason") for r in res]
+
+
+def test_watchdog_limit_grows_with_stalls_and_latency():
+    from hexgen import read_image
+    from tb.images import prepare_image
+    from tb.test_layers import watchdog_limit
+
+    cdir, _, _ = prepare_image("mobilenetv2", 0)
+    rb = read_image(cdir / "image", run_golden=False)
+    layer = rb.layer("fc1")
+    base = watchdog_limit(layer, rb.config, macs=640, words=100, mem_latency=8, mem_stall=0)
+    assert watchdog_limit(layer, rb.config, macs=640, words=100, mem_latency=8, mem_stall=255) >= 256 * base
+    slow = watchdog_limit(layer, rb.config, macs=640, words=100, mem_latency=20000, mem_stall=0)
+    assert slow > base + 20000 * 4
+
+
+# ---- lost work 1: make sim refuses to run while a make mutate mutant is in place -----------------
+def test_make_sim_refuses_while_a_mutant_is_in_place(monkeypatch, capsys):
+    from golden.cli import run_cli
+    from tb import layer_sim, mutant_guard
+
+    msg = "rtl/gather.sv:86 holds a mutant make mutate wrote; run scripts/mutate.py --restore"
+    monkeypatch.setattr(mutant_guard, "mutant_in_place", lambda: msg)
+    ran = []
+    monkeypatch.setattr(layer_sim, "run", lambda **kw: ran.append(kw) or [])
+    assert run_cli("sim", layer_sim.main, ["--layer", "conv3"]) == 2
+    err = capsys.readouterr().err
+    assert err.strip() == f"sim: error: {msg}" and not ran
