@@ -33,24 +33,51 @@ def _digest_tensor(h: Any, t: Any) -> None:
     h.update(a.tobytes())
 
 
+def _model_tensors(model: Any, traced: Any) -> list[tuple[str, Any]]:
+    """Every tensor golden can read when it quantizes `model`: each module's parameters and
+    buffers (non-persistent ones too: state_dict() leaves them out), the tensors a module holds as
+    plain attributes (in lists, tuples and dicts as well), and what the traced graph fetches
+    (get_attr: a global tensor the forward reads becomes a constant of the trace)."""
+    import torch
+
+    out: list[tuple[str, Any]] = []
+    for mname, mod in model.named_modules(remove_duplicate=False):
+        out += [(f"{mname}.{n}", t) for n, t in mod.named_parameters(recurse=False)]
+        out += [(f"{mname}.{n}", t) for n, t in mod.named_buffers(recurse=False)]
+        for n, v in vars(mod).items():
+            items = v.items() if isinstance(v, dict) else enumerate(v) if isinstance(v, (list, tuple)) else [("", v)]
+            out += [(f"{mname}.{n}[{k}]", t) for k, t in items if isinstance(t, torch.Tensor)]
+    for node in traced.graph.nodes:
+        if node.op == "get_attr":
+            t = traced
+            for part in str(node.target).split("."):
+                t = getattr(t, part)
+            if isinstance(t, torch.Tensor):
+                out.append((f"graph.{node.target}", t))
+    return out
+
+
 def _image_key(m: Any, idx: int, cfg: Any) -> str:
     """Content key of a memory image: what the quantized network and the image are a function of.
 
-    The float model's traced graph (torch.fx: the computation, functional calls included), its
-    modules' settings (repr), every parameter and buffer, the calibration batch, the test data,
-    the test image's index, the hardware configuration, and the code of golden/, hexgen/ and this
-    file. Not file names: a helper module a factory imports that changes a layer changes the
-    graph or the parameters, and so the key. Quantizing is deterministic, so the same key means
+    The float model's traced graph (torch.fx: the computation, functional calls and the Python
+    numbers it uses included), its modules' settings (repr), every tensor golden can read
+    (_model_tensors: not only state_dict(), which leaves out non-persistent buffers and plain
+    tensor attributes, so a weight edit there kept the old image), the calibration batch, the test
+    data, the test image's index, the hardware configuration, and the code of golden/, hexgen/
+    and this file. Not file names: a helper module a factory imports that changes a layer changes
+    the graph or the tensors, and so the key. Quantizing is deterministic, so the same key means
     the same quantized network; the key costs a trace (~10 ms), quantizing costs seconds."""
     import torch.fx
 
     h = hashlib.sha256(f"image|{idx}|{json.dumps(cfg.to_json(), sort_keys=True)}".encode())
     try:
-        h.update(torch.fx.symbolic_trace(m.float_model).code.encode())
+        traced = torch.fx.symbolic_trace(m.float_model)
     except Exception as exc:  # not symbolically traceable: no safe key
         raise _NoKey(str(exc)) from None
+    h.update(traced.code.encode())
     h.update(repr(m.float_model).encode())
-    for name, t in [*m.float_model.state_dict().items()]:
+    for name, t in _model_tensors(m.float_model, traced):
         h.update(name.encode())
         _digest_tensor(h, t)
     for t in (m.calibration, m.x_test, m.y_test):
@@ -92,11 +119,14 @@ def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, l
         key = None
     if key is not None:
         cdir = IMAGES / key[:24]
-        info = cdir / "layers.json"
-        if all(p.is_file() for p in (cdir / "image" / "memory_map.json", info, cdir / "net.pkl", cdir / "chain.npz")):
-            cached = json.loads(info.read_text())
-            if cached.get("key") == key:
-                return cdir, list(cached["layers"]), idx
+        if cdir.is_dir():
+            damage = _entry_damage(cdir)
+            if damage is None:
+                cached = json.loads((cdir / "layers.json").read_text())
+                if cached.get("key") == key:
+                    return cdir, list(cached["layers"]), idx
+                damage = "its layers.json names another key"
+            print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
     else:
         cdir = IMAGES / f"untraceable-{os.getpid()}"
     IMAGES.mkdir(parents=True, exist_ok=True)
@@ -104,6 +134,7 @@ def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, l
     tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=IMAGES))
     try:
         layers = _write_image(m, idx, cfg, tmp, key or "")
+        (tmp / ENTRY_SUMS).write_text(_entry_sums(tmp))  # last: the entry is complete
         if cdir.exists():  # made by a concurrent run meanwhile, or an untraceable model's leftover
             old = IMAGES / f".{cdir.name}.old-{os.getpid()}"
             cdir.rename(old)
@@ -113,6 +144,44 @@ def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, l
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return cdir, layers, idx
+
+
+#: The checksums of a cache entry's files (image/, layers.json, net.pkl, chain.npz), written last:
+#: an entry is reused only while every file is as it was written (an edited layers.json once
+#: silently turned a layer into UNSUPP; an edited .memh stopped every later run)
+ENTRY_SUMS = "entry.sha256"
+
+
+def _entry_files(cdir: Path) -> list[Path]:
+    return sorted(p for p in cdir.rglob("*") if p.is_file() and p.name != ENTRY_SUMS)
+
+
+def _entry_sums(cdir: Path) -> str:
+    return "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(cdir)}\n" for p in _entry_files(cdir))
+
+
+def _entry_damage(cdir: Path) -> str | None:
+    """None if the cache entry holds exactly the files its checksums list, as they were written;
+    otherwise what is wrong (the first file that differs)."""
+    try:
+        want = dict(reversed(line.split("  ", 1)) for line in (cdir / ENTRY_SUMS).read_text().splitlines())
+    except (OSError, ValueError):
+        return f"no readable {ENTRY_SUMS}"
+    have = {str(p.relative_to(cdir)): p for p in _entry_files(cdir)}
+    for name in sorted(set(want) | set(have)):
+        if name not in have:
+            return f"{name} is missing"
+        if name not in want:
+            return f"{name} was not written with it"
+        try:
+            if hashlib.sha256(have[name].read_bytes()).hexdigest() != want[name]:
+                return f"{name} was changed since it was written"
+        except OSError as exc:
+            return f"{name} cannot be read ({exc.strerror or exc})"
+    for need in ("layers.json", "net.pkl", "chain.npz"):
+        if need not in have:
+            return f"{need} is missing"
+    return None
 
 
 def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[str, Any]]:

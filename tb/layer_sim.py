@@ -123,7 +123,7 @@ def run(
     csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
     chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
     reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
-    check_reset: bool = False,
+    check_reset: bool = False, image: tuple[Path, list[dict[str, Any]], int] | None = None,
 ) -> list[dict[str, Any]]:
     """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
     status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
@@ -133,7 +133,9 @@ def run(
     xcheck (default: on for Verilator without waves): run the layers a second time under another
     random-initialisation seed (_x_merge). record: keep every layer's output and write cycles
     (r["got_file"], r["wcycle_file"]), not only a failing one's (tb.sim_both). check_reset: read every CSR and the
-    status outputs right after reset against their documented values first (make sim does). pokes, csr_overrides and plusargs (given to the simulator,
+    status outputs right after reset against their documented values first (make sim does). image: a memory
+    image prepare_image made already (tb.sim_both runs one image on both simulators, and the WAVES=auto
+    rerun the image of its first run: a factory that is not deterministic gives other weights each call). pokes, csr_overrides and plusargs (given to the simulator,
     e.g. +MUT_LANE for a MUT_SELECT build) are test hooks."""
     require_checkout()
     if sim not in ("verilator", "icarus"):
@@ -158,8 +160,11 @@ def run(
         tag += "-hw_" + Path(hw).stem
     if waves not in (True, False, "auto"):
         raise SimError(f"--waves {waves!r}: on, off or auto")
+    if image is None:
+        print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
+        image = prepare_image(model, seed, hw)
     with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir, _waves_env(waves is True):
-        res = _run_in(rdir, layers=layers, sim=sim, model=model, seed=seed, waves=waves is True, mem_stall=mem_stall,
+        res = _run_in(rdir, image, layers=layers, sim=sim, model=model, seed=seed, waves=waves is True, mem_stall=mem_stall,
                       mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
                       watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
                       plusargs=plusargs, record=record, check_reset=check_reset,
@@ -173,7 +178,7 @@ def run(
         print(f"sim: {r['layer']} failed: rerunning it alone with waves (WAVES=auto) ...", flush=True)
         again = run(layers=[r["layer"]], sim=sim, model=model, seed=seed, waves=True, mem_stall=mem_stall,
                     mem_latency=mem_latency, quiet=True, defines=defines, csr_overrides=csr_overrides, run_tag=run_tag + "-waves",
-                    watchdog_cycles=watchdog_cycles, pokes=pokes, hw=hw, plusargs=plusargs, xcheck=False)[0]
+                    watchdog_cycles=watchdog_cycles, pokes=pokes, hw=hw, plusargs=plusargs, xcheck=False, image=image)[0]
         if again["status"] != "FAIL":  # the verdict stays the first run's
             r["report"] = (r.get("report") or "") + f"\n  rerun alone with waves: {again['status']} (not reproduced; waves: {again.get('waves')})"
             continue
@@ -206,15 +211,14 @@ AUTO_WAVES_MOST = 3
 
 
 def _run_in(
-    rdir: Path, *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
+    rdir: Path, image: tuple[Path, list[dict[str, Any]], int], *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
     mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
     watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
     reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
     check_reset: bool = False,
 ) -> list[dict[str, Any]]:
     t0 = time.time()
-    print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
-    cdir, all_layers, idx = prepare_image(model, seed, hw)
+    cdir, all_layers, idx = image
     print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
     by_name = {l["name"]: l for l in all_layers}
     names = [l["name"] for l in all_layers if l["rtl"]]
@@ -226,7 +230,8 @@ def _run_in(
     rerun = lambda n: rerun_command(n, sim, model, seed, waves, mem_stall=mem_stall, mem_latency=mem_latency, hw=hw)  # noqa: E731
     shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
     refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"],
-                "shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": rerun(n), "run_dir": str(rdir)}
+                "shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": rerun(n), "run_dir": str(rdir),
+                "image_dir": str(cdir / "image")}
                for n in chosen if not by_name[n]["rtl"]]
     to_run = [n for n in chosen if by_name[n]["rtl"]]
     if chain and not names:
@@ -427,8 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
               mem_latency=a.mem_latency, hw=a.hw, check_reset=True)
     golden_only = []
-    if layers is None:
-        info = json.loads((Path(prepare_image(a.model, a.seed, a.hw)[0]) / "layers.json").read_text())
+    if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
+        info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())
         golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"] and l["name"] not in {r["layer"] for r in res}]
     print(table(res, golden_only))
     for r in res:

@@ -145,3 +145,116 @@ def test_make_sim_refuses_while_a_mutant_is_in_place(monkeypatch, capsys):
     assert run_cli("sim", layer_sim.main, ["--layer", "conv3"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"sim: error: {msg}" and not ran
+
+
+# ---- 3. the image key covers every tensor golden reads, not state_dict() -------------------------
+class _Model:
+    """what golden.models.load_model returns, enough for the image key"""
+
+    def __init__(self, float_model, calibration):
+        self.float_model, self.calibration, self.x_test, self.y_test = float_model, calibration, None, None
+
+
+def _conv_net(kind: str):
+    import torch
+    import torch.nn.functional as F
+
+    gen = torch.Generator().manual_seed(0)
+    w = torch.randn(4, 1, 3, 3, generator=gen)
+
+    class Net(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            if kind == "nonpersistent":
+                self.register_buffer("w", w.clone(), persistent=False)
+            elif kind == "attribute":
+                self.w = w.clone()
+            else:
+                self.ws = [w.clone()]
+
+        def forward(self, x):
+            return F.relu(F.conv2d(x, self.w if kind != "list" else self.ws[0]))
+
+    return Net()
+
+
+@pytest.mark.parametrize("kind", ["nonpersistent", "attribute", "list"])
+def test_image_key_changes_with_weights_outside_state_dict(kind: str):
+    """A model whose weights are a non-persistent buffer or a plain tensor attribute (used with
+    F.conv2d) kept its image key when they changed: make sim reported the old model's results."""
+    import torch
+
+    from hexgen.hw import load_hw
+    from tb.images import _image_key
+
+    cfg, calib = load_hw("default"), torch.rand(2, 1, 8, 8, generator=torch.Generator().manual_seed(1))
+    net = _conv_net(kind)
+    before = _image_key(_Model(net, calib), 0, cfg)
+    assert before == _image_key(_Model(net, calib), 0, cfg)
+    with torch.no_grad():
+        (net.w if kind != "list" else net.ws[0])[0, 0, 0, 0] += 0.5
+    assert _image_key(_Model(net, calib), 0, cfg) != before
+
+
+# ---- 9. a damaged cache entry is made again, with one line ------------------------------------
+@pytest.mark.parametrize("victim", ["image/dram.memh", "layers.json"])
+def test_an_edited_cached_image_is_made_again(tmp_path, monkeypatch, capsys, victim: str):
+    """One digit changed in a cached .memh made every later run FAIL "simulation stopped" until
+    build/images was deleted by hand; an edited layers.json silently turned a layer into UNSUPP."""
+    from tb import images
+
+    monkeypatch.setattr(images, "IMAGES", tmp_path / "images")
+    cdir, layers, _ = images.prepare_image("mlp", 0)
+    target = cdir / victim
+    good = target.read_bytes()
+    text = good.decode()
+    if victim == "layers.json":
+        bad = text.replace('"rtl": true', '"rtl": false', 1)
+    else:
+        i = next(i for i, c in enumerate(text) if c in "0123456789abcdef" and i > 100)
+        bad = text[:i] + ("1" if text[i] != "1" else "2") + text[i + 1:]
+    assert bad != text
+    target.write_text(bad)
+    capsys.readouterr()
+    again, layers2, _ = images.prepare_image("mlp", 0)
+    out = capsys.readouterr().out
+    assert again == cdir and layers2 == layers
+    assert f"{victim} was changed since it was written" in out and "making it again" in out, out
+    assert target.read_bytes() == good
+    images.prepare_image("mlp", 0)  # and the rebuilt entry is reused quietly
+    assert "damaged" not in capsys.readouterr().out
+
+
+# ---- 7, 8. SIM=both: one image for both simulators; nothing ran is exit 1 -------------------------
+def test_sim_both_runs_one_image_on_both_simulators(monkeypatch):
+    """A factory that is not deterministic gave each simulator other weights: SIM=both reported a
+    difference that was the model's. The image is now made once and given to both runs."""
+    from tb import images, layer_sim, sim_both
+
+    made, got = [], []
+    monkeypatch.setattr(images, "prepare_image", lambda *a: made.append(a) or (Path(f"/img{len(made)}"), [], 0))
+    monkeypatch.setattr(layer_sim, "run", lambda **kw: got.append((kw["sim"], kw["image"])) or [])
+    sim_both.run_both(layers=None, model="x.py:make", seed=0, hw=None)
+    assert len(made) == 1 and [s for s, _ in got] == ["icarus", "verilator"] and got[0][1] is got[1][1]
+
+
+def test_layer_sim_run_given_an_image_does_not_make_another(monkeypatch):
+    from tb import layer_sim
+
+    def no_prepare(*a):
+        raise AssertionError("prepare_image called although an image was given")
+
+    seen = []
+    monkeypatch.setattr(layer_sim, "prepare_image", no_prepare)
+    monkeypatch.setattr(layer_sim, "_run_in", lambda rdir, image, **kw: seen.append(image) or [])
+    img = (Path("/nowhere"), [], 0)
+    assert layer_sim.run(layers=["fc1"], sim="icarus", model="mlp", seed=0, image=img, run_tag="-given-image") == []
+    assert seen == [img]
+
+
+def test_sim_both_with_only_unsupported_layers_exits_1(capsys):
+    from golden.cli import run_cli
+    from tb import layer_sim
+
+    assert run_cli("sim", layer_sim.main, ["--sim", "both", "--model", "mlp", "--layer", "flatten1"]) == 1
+    assert "nothing ran" in capsys.readouterr().out
