@@ -48,7 +48,7 @@ HW ?= default
 sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --sim $(or $(SIM),verilator) --seed $(SEED) \
 		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
-		$(if $(LAYER),--layer $(LAYER)) $(if $(filter 1,$(WAVES)),--waves) $(if $(filter auto,$(WAVES)),--waves auto) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
+		$(if $(LAYER),--layer $(LAYER)) --waves $(or $(WAVES),auto) $(if $(CHAIN),--chain-setting $(CHAIN)) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
 
 layers: $(STAMP)
 	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW)

@@ -289,7 +289,8 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
     net = pickle.loads(Path(job["chain"]["net"]).read_bytes())
     data = np.load(job["chain"]["npz"])
     # the layers the memory image holds run on the RTL; a layer the accelerator refused runs in
-    # golden and is named in the image's problem line (the chain is then not all RTL)
+    # golden and is named in each image's golden_ran (the chain is then not all RTL, and make sim
+    # says so beside its verdict)
     compute = {l["name"] for l in rb.memory_map["layers"]}
     refused = [l.name for l in net.layers if (is_compute(l) or is_vector(l)) and l.name not in compute]
     results = []
@@ -298,7 +299,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         gold = net.run(x).outputs
         vals: dict[str, Any] = {"input": x}
         equal, first_diff = 0, ""
-        problem = f"not on the accelerator (golden ran them): {', '.join(refused)}" if refused else ""
+        problem = ""  # what the RTL got wrong or did not finish (layers it refused are golden_ran)
         for layer in net.layers:
             ins = [vals[s] for s in layer.inputs]
             if layer.name in compute:
@@ -318,7 +319,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         res = {
             "image": i, "label": int(data["labels"][i]), "rtl_pred": int(y.reshape(-1).argmax()),
             "golden_pred": int(data["golden_pred"][i]), "layers": len(net.layers), "layers_equal": equal,
-            "first_diff": first_diff, "problem": problem,
+            "first_diff": first_diff, "problem": problem, "golden_ran": refused,
         }
         results.append(res)
         print(f"[image {i + 1}/{int(job['chain']['images'])}] label {res['label']} RTL {res['rtl_pred']} "
@@ -377,7 +378,8 @@ async def run_layers(dut: Any) -> None:
     for name in job["layers"]:
         r = await run_layer(dut, rb, name, job)
         results.append(r)
-        line = f"[{len(results)}/{len(job['layers'])}] {name}: {r['status']} cycles {r.get('cycles', 0)}"
+        prog = job.get("progress") or {"offset": 0, "total": len(job["layers"]), "tag": ""}  # tb.layer_sim
+        line = f"[{prog['offset'] + len(results)}/{prog['total']}{prog['tag']}] {name}: {r['status']} cycles {r.get('cycles', 0)}"
         print(line + (f" ({r['reason']})" if r.get("reason") else ""), flush=True)  # progress, at any log level
         Path(job["results"]).write_text(json.dumps(results, indent=1))
     failed = [r["layer"] for r in results if r["status"] != "PASS"]

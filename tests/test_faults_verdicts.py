@@ -258,3 +258,73 @@ def test_sim_both_with_only_unsupported_layers_exits_1(capsys):
 
     assert run_cli("sim", layer_sim.main, ["--sim", "both", "--model", "mlp", "--layer", "flatten1"]) == 1
     assert "nothing ran" in capsys.readouterr().out
+
+
+# ---- misleading: argument errors are one line; bad make settings are refused, not ignored --------
+@pytest.mark.parametrize("argv, says", [
+    (["--sim", "vcs"], "argument --sim: invalid choice: 'vcs'"),
+    (["--seed", "abc"], "SEED='abc': a whole number >= 0"),
+    (["--seed", "-1"], "SEED=-1: a whole number >= 0"),
+    (["--hw"], "argument --hw: expected one argument"),
+    (["--waves", "maybe"], "argument --waves: invalid choice: 'maybe'"),
+    (["--chain-setting", "yes"], "CHAIN='yes'"),
+    (["--chain-setting", "1", "--chain", "0"], "CHAIN_IMAGES=0: a chained run needs at least one image"),
+], ids=["sim", "seed_text", "seed_negative", "hw_empty", "waves", "chain", "chain_images"])
+def test_bad_settings_are_one_error_line(argv, says, capsys, monkeypatch):
+    from golden.cli import run_cli
+    from tb import layer_sim
+
+    monkeypatch.setattr(layer_sim, "run", lambda **kw: pytest.fail(f"ran with {kw}"))
+    assert run_cli("sim", layer_sim.main, argv) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith("sim: error: ") and says in err[0], err
+
+
+def test_make_passes_waves_and_chain_as_given():
+    """WAVES=maybe and CHAIN=yes were silently ignored by the Makefile's filters."""
+    for setting, flag in (("WAVES=maybe", "--waves maybe"), ("CHAIN=yes", "--chain-setting yes"), ("WAVES=0", "--waves 0")):
+        r = subprocess.run(["make", "-n", "sim", setting], cwd=ROOT, capture_output=True, text=True, timeout=60)
+        assert flag in r.stdout, (setting, r.stdout)
+
+
+def test_a_chained_run_has_its_own_run_folder(monkeypatch, capsys):
+    from golden.cli import run_cli
+    from tb import layer_sim
+
+    tags = []
+    monkeypatch.setattr(layer_sim, "run", lambda **kw: tags.append(kw.get("run_tag")) or [])
+    run_cli("sim", layer_sim.main, ["--chain-setting", "1", "--chain", "2", "--model", "mlp"])
+    assert tags == ["-chain"]
+
+
+def test_chained_summary_with_a_golden_layer_does_not_contradict_itself(monkeypatch, capsys):
+    """An image whose layers all equal golden, with one layer the accelerator refused run in
+    golden, was counted failed ("0 passed, 11 failed") under "RTL top-1 equals golden on 11/11"."""
+    from tb import layer_sim
+
+    rows = [{"image": i, "label": 1, "rtl_pred": 1, "golden_pred": 1, "layers": 30, "layers_equal": 30,
+             "first_diff": "", "problem": "", "golden_ran": ["pool1"]} for i in range(3)]
+    monkeypatch.setattr(layer_sim, "run", lambda **kw: rows)
+    import argparse
+
+    a = argparse.Namespace(sim="verilator", model="m", seed=0, mem_stall=0, mem_latency=8, chain=3, hw="default")
+    assert layer_sim.main_chain(a) == 0
+    out = capsys.readouterr().out
+    assert "3 passed, 0 failed (golden ran pool1 on every image" in out, out
+    rows[1] = {**rows[1], "layers_equal": 29, "first_diff": "conv3"}
+    assert layer_sim.main_chain(a) == 1
+    assert "2 passed, 1 failed" in capsys.readouterr().out
+
+
+def test_make_layers_refuses_a_description_make_sim_refuses(tmp_path):
+    """make layers listed "RTL" for every layer of a hardware description that make sim refuses."""
+    import json
+    import sys
+
+    from hexgen.hw import PRESETS
+
+    (tmp_path / "huge.json").write_text(json.dumps({**PRESETS["default"].to_json(), "act_buf_words": 1 << 25}))
+    r = subprocess.run([sys.executable, "-m", "tb.layer_sim", "--list", "--model", "mlp", "--hw", "huge.json"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
+    assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
+    assert "HW=huge.json: the engine refuses these sizes" in r.stderr and "RTL" not in r.stdout, (r.stdout, r.stderr)

@@ -68,12 +68,14 @@ def test_a_withdrawn_request_stops_the_layer_naming_the_interface() -> None:
 def test_a_third_burst_stops_the_vector_unit_naming_its_limit() -> None:
     """+MUT_VEC_REREAD: an add requests its first a burst again behind b's, three 16-word bursts
     outstanding where the unit's bound is two: vec_unit's outstanding checker must stop the layer
-    at the third request, naming its limit of 2 x MAX_BURST words."""
-    res = layer_sim.run(layers=["add2"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+    at the third request, naming its limit of 2 x MAX_BURST words. The layer after it runs in a
+    new simulation and passes (issue 23: one stop once failed every later layer "not run")."""
+    res = layer_sim.run(layers=["add2", "fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
                         plusargs=("+MUT_VEC_REREAD",), run_tag="-mut_vec_reread")
     r = res[0]
     assert r["status"] == "FAIL", r
     assert "u_vec.u_chk_outstanding: protocol: 48 words outstanding, more than the limit of 32" in r["reason"], r["reason"]
+    assert [x["layer"] for x in res] == ["add2", "fc1"] and res[1]["status"] == "PASS", res[1]
 
 
 # ---------------------------------------------------------------- the checkers' own bench
