@@ -7,6 +7,7 @@ the tool and keeps its traceback.
 """
 from __future__ import annotations
 
+import errno
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -39,3 +40,15 @@ def run_cli(prog: str, main: Callable[[Sequence[str] | None], int], argv: Sequen
     except KeyboardInterrupt:
         print(f"{prog}: interrupted", file=sys.stderr, flush=True)
         return 130
+    except OSError as exc:
+        # the machine refusing a write (a read-only build/, a full disk, no permission) is the
+        # user's to fix, not a bug of the tool: one line naming the file
+        if exc.errno not in _ENVIRONMENT_ERRNOS or debug():
+            raise
+        where = f" {exc.filename}" if exc.filename else ""
+        print(f"{prog}: error: cannot write{where}: {exc.strerror or exc}", file=sys.stderr, flush=True)
+        return ERROR_STATUS
+
+
+#: errors of the machine, not of the tool: read-only file system, no space left, over quota, no permission
+_ENVIRONMENT_ERRNOS = {errno.EROFS, errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM}

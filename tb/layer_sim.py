@@ -88,7 +88,10 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
         pass  # a failing test (or a dead simulator) raises; the per-layer results say what happened
     if not results.exists():
         return None
-    out: list[dict[str, Any]] = json.loads(results.read_text())
+    try:
+        out: list[dict[str, Any]] = json.loads(results.read_text())
+    except json.JSONDecodeError as exc:  # the bench writes it whole (a temporary file, renamed): a full disk
+        raise SimError(f"{results}: the bench's results are not whole ({exc.msg} at line {exc.lineno}); is the disk full?") from None
     return out
 
 

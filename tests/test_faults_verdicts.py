@@ -328,3 +328,45 @@ def test_make_layers_refuses_a_description_make_sim_refuses(tmp_path):
                        capture_output=True, text=True, timeout=300, env={**__import__("os").environ, "PYTHONPATH": str(ROOT)})
     assert r.returncode == 2 and "Traceback" not in r.stderr, r.stderr
     assert "HW=huge.json: the engine refuses these sizes" in r.stderr and "RTL" not in r.stdout, (r.stdout, r.stderr)
+
+
+# ---- one line, not a traceback: the machine refusing a write ---------------------------------
+def test_a_full_disk_or_read_only_build_is_one_line(capsys):
+    import errno
+
+    from golden.cli import run_cli
+
+    def write_full(argv):
+        Path("/dev/full").write_text("x" * 100000)  # the kernel's always-full device: ENOSPC
+        return 0
+
+    assert run_cli("sim", write_full, []) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("sim: error: cannot write") and "No space left on device" in err and "\n" not in err, err
+
+    def read_only(argv):
+        raise OSError(errno.EROFS, "Read-only file system", "build/layers/x/results.json")
+
+    assert run_cli("coverage", read_only, []) == 2
+    assert capsys.readouterr().err.strip() == "coverage: error: cannot write build/layers/x/results.json: Read-only file system"
+
+    def bug(argv):
+        raise OSError(errno.EBADF, "Bad file descriptor")
+
+    with pytest.raises(OSError):  # a bug of the tool keeps its traceback
+        run_cli("sim", bug, [])
+
+
+def test_half_written_bench_results_are_one_line(tmp_path, monkeypatch):
+    from tb import layer_sim
+
+    rdir = tmp_path / "run"
+    rdir.mkdir()
+
+    class Runner:
+        def test(self, **kw):
+            (rdir / "results.json").write_text('[{"layer": "conv1", "sta')
+
+    monkeypatch.setattr(layer_sim, "runner_for", lambda sim: Runner())
+    with pytest.raises(layer_sim.SimError, match=r"results.json: the bench's results are not whole .*disk full"):
+        layer_sim._simulate("icarus", tmp_path, rdir, {"image_dir": str(tmp_path)}, "", [], False)
