@@ -107,6 +107,23 @@ module ctrl_regs #(
   assign error_o = error_q;
   assign state_o = state_q;
 
+`ifdef MUT_SELECT  // fault tests (tests/test_faults_verdicts.py): faults chosen at run time, +MUT_<name>
+  logic mut_cycles_stuck, mut_add_csr_busy;
+  initial begin
+    mut_cycles_stuck = $test$plusargs("MUT_CYCLES_STUCK");  // CYCLES counts in no state (|| made &&)
+    mut_add_csr_busy = $test$plusargs("MUT_ADD_CSR_BUSY");  // the residual add's CSRs written while busy
+  end
+`endif
+
+  // a descriptor write is taken while idle only (a layer runs on the descriptor it started with)
+  logic desc_we;
+`ifdef MUT_SELECT
+  assign desc_we = csr_we_i && (!busy_o || (mut_add_csr_busy && (csr_addr_i == CSR_IN2_BASE || csr_addr_i == CSR_Z_IN2
+                   || csr_addr_i == CSR_ADD_A0 || csr_addr_i == CSR_ADD_B0 || csr_addr_i == CSR_ADD_SHIFT)));
+`else
+  assign desc_we = csr_we_i && !busy_o;
+`endif
+
   // ------------------------------------------------------------------ descriptor registers
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
@@ -116,7 +133,7 @@ module ctrl_regs #(
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET);
-    end else if (csr_we_i && !busy_o) begin
+    end else if (desc_we) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];
         CSR_IN_C:     in_c_o     <= csr_wdata_i[15:0];
@@ -210,11 +227,6 @@ module ctrl_regs #(
       default:           csr_rdata_o = '0;
     endcase
   end
-
-`ifdef MUT_SELECT  // fault tests (tests/test_faults_verdicts.py): faults chosen at run time, +MUT_<name>
-  logic mut_cycles_stuck;
-  initial mut_cycles_stuck = $test$plusargs("MUT_CYCLES_STUCK");  // CYCLES counts in no state (|| made &&)
-`endif
 
   // ------------------------------------------------------------------ main FSM
   always_comb begin

@@ -493,14 +493,16 @@ def run(
     extra_env: Mapping[str, str] | None = None,
     plusargs: Sequence[str] = (),
     run_name: str | None = None,
+    defines: Sequence[str] = (),
 ) -> Path:
     """Run cocotb tests of `test_module` on the (reused) build; fails the calling pytest test on failure.
+    defines: a build variant of its own (e.g. MUT_SELECT: faults chosen by plusargs).
 
     The run's files (results.xml, waveforms) go to build/sim/runs/<build>-<run>/, outside the
     build directory, which a later build may replace whole."""
     apply_simulator_env()
     params = dict(parameters or {})
-    bdir = build(block, sim, params)
+    bdir = build(block, sim, params, extra_args=[f"-D{d}" for d in defines], variant="".join("-" + d.lower() for d in defines))
     top, _ = BENCHES[block]
     tdir = BUILD / "runs" / f"{bdir.name}-{run_name or testcase or 'all'}"
     env = {"RTL_SIM": sim, "RTL_BLOCK": block, "RTL_PARAMS": repr(sorted(params.items())), **SIM_PROCESS_ENV}

@@ -370,3 +370,20 @@ def test_half_written_bench_results_are_one_line(tmp_path, monkeypatch):
     monkeypatch.setattr(layer_sim, "runner_for", lambda sim: Runner())
     with pytest.raises(layer_sim.SimError, match=r"results.json: the bench's results are not whole .*disk full"):
         layer_sim._simulate("icarus", tmp_path, rdir, {"image_dir": str(tmp_path)}, "", [], False)
+
+
+# ---- faults that passed: a CSR written while busy ----------------------------------------------
+@pytest.mark.sim
+def test_a_residual_add_csr_written_while_busy_fails_the_unit_bench(capfd):
+    """Only KIND was written while busy: with the five residual-add CSRs taking writes while busy
+    (+MUT_ADD_CSR_BUSY of the MUT_SELECT build) everything passed. The bench now writes every
+    descriptor CSR while busy; the same bench without the fault passes (tests/test_rtl_ctrl_regs.py)."""
+    params = sim.unit_parameters("default", ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS"))
+    with pytest.raises(SystemExit):
+        sim.run("ctrl_regs", "icarus", "tb.test_ctrl_regs", parameters=params, run_name="mut_add_csr_busy",
+                defines=("MUT_SELECT",), plusargs=("+MUT_ADD_CSR_BUSY",))
+    out = capfd.readouterr()
+    text = out.out + out.err
+    for name in ("IN2_BASE", "Z_IN2", "ADD_A0", "ADD_B0", "ADD_SHIFT"):
+        assert f"{name} after a write while busy" in text, name
+    assert "KIND after a write while busy" not in text
