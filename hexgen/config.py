@@ -12,6 +12,13 @@ from hexgen.errors import ConfigError
 from hexgen.layout import WORD_BITS
 #: The on-chip buffers whose depths a layer must fit (see docs/memory-map.md, "Buffers").
 BUFFERS = ("weight", "act", "out", "bias", "scale")
+#: Limits of a description's sizes (hexgen.schema's CONFIG_SCHEMA uses the same).
+MAX_ARRAY = 1024
+MAX_BUF_WORDS = 1 << 26
+#: Every segment of a memory image is padded to the alignment, and the image is held in memory and
+#: written word by word: an alignment of 2^30 bytes made hexgen try to allocate ~120 GB. A 4 KiB
+#: page is the largest alignment a DMA engine commonly needs.
+MAX_ALIGN_BYTES = 4096
 
 
 @dataclass(frozen=True)
@@ -46,14 +53,17 @@ class HardwareConfig:
             raise ConfigError(f"HardwareConfig.word_bits={self.word_bits}: must be one of {', '.join(map(str, WORD_BITS))}")
         for name in ("array_rows", "array_cols"):
             v = getattr(self, name)
-            if not 1 <= v <= 1024:
-                raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..1024")
+            if not 1 <= v <= MAX_ARRAY:
+                raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{MAX_ARRAY}")
         for b in BUFFERS:
             name = f"{b}_buf_words"
             v = getattr(self, name)
-            if not 1 <= v <= 1 << 26:
-                raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{1 << 26}")
+            if not 1 <= v <= MAX_BUF_WORDS:
+                raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{MAX_BUF_WORDS}")
         a = self.align_bytes
+        if a > MAX_ALIGN_BYTES:
+            raise ConfigError(f"HardwareConfig.align_bytes={a}: must be at most {MAX_ALIGN_BYTES} (every segment of a "
+                              "memory image is padded to it)")
         if a < self.word_bytes or a & (a - 1):
             raise ConfigError(
                 f"HardwareConfig.align_bytes={a}: must be a power of two and at least one word "

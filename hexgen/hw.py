@@ -19,6 +19,8 @@ would generate the same header; PeakRDL's register block does not compile on Ica
 from __future__ import annotations
 
 import json
+import os
+import stat
 import sys
 from pathlib import Path
 
@@ -45,9 +47,11 @@ def load_hw(spec: str | None = None) -> HardwareConfig:
     if spec.endswith(".json"):
         path = Path(spec)
         try:
-            data = json.loads(path.read_text(encoding="utf-8"))
+            text = _read_description(spec, path)
         except OSError as exc:
             raise ConfigError(f"HW={spec}: cannot read {path}: {exc.strerror or exc}") from None
+        try:
+            data = json.loads(text)
         except ValueError as exc:
             raise ConfigError(f"HW={spec}: {path} is not JSON: {exc}") from None
         try:
@@ -55,6 +59,41 @@ def load_hw(spec: str | None = None) -> HardwareConfig:
         except ConfigError as exc:
             raise ConfigError(f"HW={spec}: {exc}") from None
     raise ConfigError(f"HW={spec}: no such preset ({', '.join(PRESETS)}) and not a .json file")
+
+
+#: A hardware description is a dozen numbers; a larger file is not one.
+MAX_FILE_BYTES = 1 << 20
+
+
+def _read_description(spec: str, path: Path) -> str:
+    """The text of a hardware description file: a regular file (a FIFO, a device or a folder would
+    block or never end), opened without blocking and checked on the open file, of at most
+    MAX_FILE_BYTES."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    except FileNotFoundError:
+        raise ConfigError(f"HW={spec}: {path} does not exist") from None
+    st = os.fstat(fd)
+    if not stat.S_ISREG(st.st_mode):
+        os.close(fd)
+        raise ConfigError(f"HW={spec}: {path} is not a regular file ({_file_kind(st.st_mode)})")
+    if st.st_size > MAX_FILE_BYTES:
+        os.close(fd)
+        raise ConfigError(f"HW={spec}: {path} is {st.st_size:,} bytes; a hardware description is at most {MAX_FILE_BYTES:,}")
+    with os.fdopen(fd, "rb") as f:
+        data = f.read(MAX_FILE_BYTES + 1)
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"HW={spec}: {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+
+
+def _file_kind(mode: int) -> str:
+    for test, name in ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"),
+                       (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder")):
+        if test(mode):
+            return name
+    return "not a regular file"
 
 
 def hw_name(spec: str | None) -> str:

@@ -18,6 +18,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence, Union
 
+from hexgen.config import MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS
 from hexgen.layout import WORD_BITS
 
 Problem = tuple[str, str]
@@ -179,10 +180,12 @@ POS = Int(lo=1)
 BYTE = Int(lo=0, hi=255)
 PAIR_POS = List(POS, lens=(2,))
 
+ARRAY = Int(lo=1, hi=MAX_ARRAY)
+BUF = Int(lo=1, hi=MAX_BUF_WORDS)
 CONFIG_SCHEMA = Obj({
-    "array_rows": POS, "array_cols": POS, "word_bits": Int(choices=WORD_BITS),
-    "weight_buf_words": POS, "act_buf_words": POS, "out_buf_words": POS, "bias_buf_words": POS,
-    "scale_buf_words": POS, "align_bytes": POS,
+    "array_rows": ARRAY, "array_cols": ARRAY, "word_bits": Int(choices=WORD_BITS),
+    "weight_buf_words": BUF, "act_buf_words": BUF, "out_buf_words": BUF, "bias_buf_words": BUF,
+    "scale_buf_words": BUF, "align_bytes": Int(lo=1, hi=MAX_ALIGN_BYTES),
 })
 
 FIELD_SCHEMA = Obj({"name": Str(), "lsb": NAT, "width": POS, "signed": Bool(), "lo": Int(), "hi": Int()})

@@ -335,3 +335,57 @@ def test_check_of_a_missing_folder_is_an_error(tmp_path: Path, capsys: pytest.Ca
     _one_error_line(capsys.readouterr().err, "no such folder")
     assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--word-bits", "abc"]) == 2  # argparse, one line too
     _one_error_line(capsys.readouterr().err, "argument --word-bits: invalid int value: 'abc'")
+
+
+# ---- issue 23: hostile hardware descriptions ------------------------------------------------------
+
+def _hw_file(tmp_path: Path, **change: int) -> Path:
+    from hexgen.hw import PRESETS
+
+    f = tmp_path / "hw.json"
+    f.write_text(json.dumps({**PRESETS["default"].to_json(), **change}))
+    return f
+
+
+def test_absurd_alignment_is_refused_naming_field_file_and_limit(tmp_path: Path) -> None:
+    """align_bytes = 2^30 made hexgen try to allocate ~120 GB (MemoryError)."""
+    from hexgen.errors import ConfigError
+    from hexgen.hw import load_hw
+
+    f = _hw_file(tmp_path, align_bytes=1 << 30)
+    with pytest.raises(ConfigError) as exc:
+        load_hw(str(f))
+    msg = str(exc.value)
+    assert f"HW={f}" in msg and "align_bytes=1073741824" in msg and "at most 4096" in msg, msg
+    assert load_hw(str(_hw_file(tmp_path, align_bytes=4096))).align_bytes == 4096  # the limit itself is fine
+
+
+def test_absurd_alignment_in_a_memory_map_is_a_problem_of_check(written: Path, tmp_path: Path) -> None:
+    d = tmp_path / "img"
+    shutil.copytree(written, d)
+    _edit_map(d, lambda mm: mm["config"].update(align_bytes=1 << 30))
+    probs = check_image(d)
+    assert any("config.align_bytes" in p and "1..4096" in p for p in probs), probs
+
+
+@pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
+def test_hw_that_is_not_a_regular_file_is_one_line_not_a_hang(tmp_path: Path, kind: str) -> None:
+    """HW= naming a FIFO blocked forever (reading waits for a writer)."""
+    f = tmp_path / "hw.json"
+    if kind == "fifo":
+        os.mkfifo(f)
+    elif kind == "device":
+        f.symlink_to("/dev/zero")
+    else:
+        f.mkdir()
+    env = {k: v for k, v in os.environ.items() if k != "INT8SIM_DEBUG"}
+    try:
+        r = subprocess.run([sys.executable, "-c", "import sys; from golden.cli import run_cli; from hexgen.hw import load_hw; "
+                            "sys.exit(run_cli('hexgen', lambda a: bool(load_hw(a[0])) and 0, sys.argv[1:]))", str(f)],
+                           cwd=ROOT, capture_output=True, text=True, timeout=30, env=env)
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"HW={f} ({kind}) blocked for 30 s")
+    assert r.returncode == 2, (r.returncode, r.stderr)
+    _one_error_line(r.stderr, f"HW={f}")
+    assert f"is not a regular file ({ {'fifo': 'a FIFO', 'device': 'a character device', 'folder': 'a folder'}[kind]})" \
+        in r.stderr, r.stderr
