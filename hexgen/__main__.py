@@ -55,7 +55,6 @@ def _gen_parser() -> argparse.ArgumentParser:
         ("array_cols", "--cols"),
         ("weight_buf_words", "--weight-buf-words"),
         ("act_buf_words", "--act-buf-words"),
-        ("out_buf_words", "--out-buf-words"),
         ("bias_buf_words", "--bias-buf-words"),
         ("scale_buf_words", "--scale-buf-words"),
         ("align_bytes", "--align-bytes"),

@@ -11,7 +11,14 @@ from typing import Any, Mapping
 from hexgen.errors import ConfigError
 from hexgen.layout import WORD_BITS
 #: The on-chip buffers whose depths a layer must fit (see docs/memory-map.md, "Buffers").
-BUFFERS = ("weight", "act", "out", "bias", "scale")
+BUFFERS = ("weight", "act", "bias", "scale")
+#: Fields a hardware description once had, and why they are gone: a file naming one is refused
+#: with the reason (every field of the description means something in the RTL).
+REMOVED_FIELDS = {
+    "out_buf_words": "the engine has no output buffer to size (its writer streams the requantizer's words "
+                     "through a fixed FIFO of 2 x MAX_BURST words, rtl/out_writer.sv), so the field described "
+                     "nothing in the RTL and only made hexgen refuse layers; delete it",
+}
 #: Limits of a description's sizes (hexgen.schema's CONFIG_SCHEMA uses the same).
 MAX_ARRAY = 1024
 MAX_BUF_WORDS = 1 << 26
@@ -30,7 +37,7 @@ class HardwareConfig:
         whole channel vectors of the next layer's input.
     array_cols: MAC-array columns = output pixels computed at once (the pixel tile).
     word_bits: width of one external-memory word (and one line of a .memh file): 32, 64 or 128.
-    *_buf_words: depth in words of the weight, activation, output, bias and scale buffers.
+    *_buf_words: depth in words of the weight, activation, bias and scale buffers.
     align_bytes: every DRAM segment starts at a multiple of this (a power of two, >= one word).
     """
 
@@ -39,7 +46,6 @@ class HardwareConfig:
     word_bits: int = 64
     weight_buf_words: int = 2048
     act_buf_words: int = 4096
-    out_buf_words: int = 256
     bias_buf_words: int = 256
     scale_buf_words: int = 256
     align_bytes: int = 64
@@ -103,6 +109,9 @@ class HardwareConfig:
         if not isinstance(d, Mapping):
             raise ConfigError(f"HardwareConfig: expected an object of fields, got {d!r}")
         names = [f.name for f in fields(cls)]
+        removed = sorted(set(d) & set(REMOVED_FIELDS))
+        if removed:
+            raise ConfigError(f"HardwareConfig: field {removed[0]} was removed: {REMOVED_FIELDS[removed[0]]}")
         unknown = sorted(set(d) - set(names))
         if unknown:
             raise ConfigError(f"HardwareConfig: unknown field(s) {', '.join(unknown)}")

@@ -32,9 +32,9 @@ PRESETS: dict[str, HardwareConfig] = {
     "default": HardwareConfig(),
     "large": HardwareConfig(act_buf_words=32768, weight_buf_words=8192, bias_buf_words=1024, scale_buf_words=1024),
     "tiny": HardwareConfig(array_rows=4, array_cols=8, word_bits=32, act_buf_words=2048, weight_buf_words=512,
-                           bias_buf_words=256, scale_buf_words=256, out_buf_words=64, align_bytes=64),
+                           bias_buf_words=256, scale_buf_words=256, align_bytes=64),
     "edge": HardwareConfig(array_rows=16, array_cols=16, word_bits=128, act_buf_words=16384, weight_buf_words=4096,
-                           bias_buf_words=1024, scale_buf_words=1024, out_buf_words=256, align_bytes=64),
+                           bias_buf_words=1024, scale_buf_words=1024, align_bytes=64),
 }
 DEFAULT = "default"
 

@@ -205,7 +205,6 @@ def verilog_header(mm: Mapping[str, Any]) -> str:
         f"`define HEXGEN_ARRAY_COLS {c['array_cols']}",
         f"`define HEXGEN_WEIGHT_BUF_WORDS {c['weight_buf_words']}",
         f"`define HEXGEN_ACT_BUF_WORDS {c['act_buf_words']}",
-        f"`define HEXGEN_OUT_BUF_WORDS {c['out_buf_words']}",
         f"`define HEXGEN_BIAS_BUF_WORDS {c['bias_buf_words']}",
         f"`define HEXGEN_SCALE_BUF_WORDS {c['scale_buf_words']}",
         f"`define HEXGEN_ALIGN_BYTES {c['align_bytes']}",

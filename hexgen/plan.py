@@ -223,7 +223,6 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     buffers = (
         BufferNeed("weight", "one output-channel tile of weights", need.weight, cfg.weight_buf_words),
         BufferNeed("act", f"input activations of {band}", need.act, cfg.act_buf_words),
-        BufferNeed("out", "one output tile (pixel tile x channel vector)", p_tile * exp.vector_words, cfg.out_buf_words),
         BufferNeed("bias", f"the bias records of {group}", need.records, cfg.bias_buf_words),
         BufferNeed("scale", f"the scale records of {group}", need.records, cfg.scale_buf_words),
     )

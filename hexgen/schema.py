@@ -15,10 +15,10 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
-from hexgen.config import MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS
+from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, REMOVED_FIELDS
 from hexgen.layout import WORD_BITS
 
 Problem = tuple[str, str]
@@ -58,6 +58,7 @@ class Obj:
     fields: Mapping[str, "Spec"]
     optional: tuple[str, ...] = ()
     extra: bool = False  # other keys allowed
+    removed: Mapping[str, str] = field(default_factory=dict)  # fields that once were, and why they are gone
 
 
 @dataclass(frozen=True)
@@ -167,7 +168,9 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
         out += validate(value[k], sub, _join(path, k))
     if not spec.extra:
         for k in value:
-            if k not in spec.fields:
+            if k in spec.removed:
+                out.append((_join(path, k), f"was removed: {spec.removed[k]}"))
+            elif k not in spec.fields:
                 out.append((_join(path, k), "unknown field"))
     return out
 
@@ -184,9 +187,9 @@ ARRAY = Int(lo=1, hi=MAX_ARRAY)
 BUF = Int(lo=1, hi=MAX_BUF_WORDS)
 CONFIG_SCHEMA = Obj({
     "array_rows": ARRAY, "array_cols": ARRAY, "word_bits": Int(choices=WORD_BITS),
-    "weight_buf_words": BUF, "act_buf_words": BUF, "out_buf_words": BUF, "bias_buf_words": BUF,
+    "weight_buf_words": BUF, "act_buf_words": BUF, "bias_buf_words": BUF,
     "scale_buf_words": BUF, "align_bytes": Int(lo=1, hi=MAX_ALIGN_BYTES),
-})
+}, removed=REMOVED_FIELDS)
 
 FIELD_SCHEMA = Obj({"name": Str(), "lsb": NAT, "width": POS, "signed": Bool(), "lo": Int(), "hi": Int()})
 
@@ -238,7 +241,7 @@ LAYER_SCHEMA = Obj({
     "descriptor": DESCRIPTOR_SCHEMA,
     "schedule": List(Str()),
     "pixel_tile": POS,
-    "buffers": List(Obj({"buffer": Str(choices=("weight", "act", "out", "bias", "scale")), "what": Str(), "need": NAT, "capacity": POS})),
+    "buffers": List(Obj({"buffer": Str(choices=BUFFERS), "what": Str(), "need": NAT, "capacity": POS})),
     "passes": List(Obj({f: NAT for f in ("band", "group", "out_y", "out_rows", "in_y", "in_rows", "pad_top", "pad_bottom",
                                          "k_tile", "k_tiles", "c_tile", "c_tiles", "npix", "act", "in_offset", "out_offset", "w_offset",
                                          "rec_offset")})),

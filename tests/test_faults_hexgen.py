@@ -32,7 +32,7 @@ CFG = HardwareConfig(array_rows=4, array_cols=4, word_bits=32, align_bytes=64)
 DEAD_PID = 4_194_305  # above Linux's largest pid_max: never a live process
 
 
-def small_image() -> Image:
+def small_image(cfg: HardwareConfig = CFG) -> Image:
     """conv1 (3 -> 6 channels, 6x6) -> flatten -> fc1 (216 -> 5), random but fixed."""
     rng = np.random.default_rng(9)
     conv = synth.conv_layer(rng, c=3, k=6, hw=(6, 6), z_in=0)
@@ -40,7 +40,7 @@ def small_image() -> Image:
     fc = synth.fc_layer(rng, inputs=(flat.name,), c=flat.out_shape[0], k=5, z_in=conv.requant.z_out)
     net = synth.network([conv, flat, fc], conv.in_shape)
     x_q = rng.integers(0, 256, (1, *conv.in_shape)).astype(np.uint8)
-    return build_image(net, x_q, CFG, model="small")
+    return build_image(net, x_q, cfg, model="small")
 
 
 @pytest.fixture(scope="module")
@@ -389,3 +389,55 @@ def test_hw_that_is_not_a_regular_file_is_one_line_not_a_hang(tmp_path: Path, ki
     _one_error_line(r.stderr, f"HW={f}")
     assert f"is not a regular file ({ {'fifo': 'a FIFO', 'device': 'a character device', 'folder': 'a folder'}[kind]})" \
         in r.stderr, r.stderr
+
+
+# ---- issue 23, item 10: every field of the hardware description means something in the RTL -------
+
+def test_every_field_of_the_description_sizes_the_rtl_or_the_layout(image: Image) -> None:
+    """out_buf_words sized nothing in the RTL (no output buffer: the writer's FIFO is 2 x MAX_BURST
+    words), yet set to 1 it made every conv layer UNSUPP. Each field must change the build's
+    parameters (or be refused by them: bias and scale share REC_WORDS) or the image's layout."""
+    import dataclasses
+
+    from hexgen.errors import ConfigError
+    from hexgen.hw import PRESETS, rtl_parameters
+
+    base = PRESETS["default"]
+    for f in dataclasses.fields(HardwareConfig):
+        value = getattr(base, f.name)
+        changed = dataclasses.replace(base, **{f.name: value * 2})
+        if f.name == "align_bytes":  # the segment bases the descriptors give the engine
+            again = small_image(dataclasses.replace(CFG, align_bytes=CFG.align_bytes * 2))
+            assert [s.base for s in again.segments] != [s.base for s in image.segments]
+            continue
+        try:
+            params = rtl_parameters(changed)
+        except ConfigError:
+            continue  # refused: the RTL has one depth for it and another field
+        assert params != rtl_parameters(base), f"HardwareConfig.{f.name} changes nothing in the RTL's parameters"
+
+
+@pytest.mark.parametrize("value", [1, 256])
+def test_a_description_naming_out_buf_words_is_refused_saying_it_was_removed(tmp_path: Path, value: int) -> None:
+    from hexgen.errors import ConfigError
+    from hexgen.hw import load_hw
+
+    f = _hw_file(tmp_path, out_buf_words=value)
+    with pytest.raises(ConfigError) as exc:
+        load_hw(str(f))
+    msg = str(exc.value)
+    assert f"HW={f}" in msg and "field out_buf_words was removed" in msg and "no output buffer" in msg, msg
+    assert "\n" not in msg
+
+
+def test_a_memory_map_naming_out_buf_words_says_it_was_removed(written: Path, tmp_path: Path) -> None:
+    d = tmp_path / "img"
+    shutil.copytree(written, d)
+    _edit_map(d, lambda mm: mm["config"].update(out_buf_words=256))
+    probs = check_image(d)
+    assert any("config.out_buf_words: was removed: the engine has no output buffer" in p for p in probs), probs
+
+
+def test_hexgen_cli_has_no_out_buf_words(tiny: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--model", tiny, "--out", str(tmp_path / "x"), "--out-buf-words", "1"]) == 2
+    _one_error_line(capsys.readouterr().err, "unrecognized arguments: --out-buf-words 1")

@@ -314,7 +314,7 @@ def random_nets(draw: st.DrawFn) -> tuple[Network, HardwareConfig, int]:
         array_rows=draw(st.integers(1, 17)),
         array_cols=draw(st.integers(1, 17)),
         word_bits=draw(st.sampled_from([32, 64, 128])),
-        weight_buf_words=big, act_buf_words=big, out_buf_words=big, bias_buf_words=big, scale_buf_words=big,
+        weight_buf_words=big, act_buf_words=big, bias_buf_words=big, scale_buf_words=big,
         align_bytes=draw(st.sampled_from([16, 64, 4096])),
     )
     return synth.network(layers, shape), cfg, draw(st.integers(1, 3))

@@ -328,14 +328,12 @@ def test_fit_error_names_layer_buffer_need_capacity() -> None:
     with pytest.raises(FitError, match=r"layer convbig: input activations of one band of 1 output rows: 3 input rows, "
                                        r"halo included needs 48 words of the act buffer, which holds 47"):
         plan_layer(layer, HardwareConfig(act_buf_words=47))
-    with pytest.raises(FitError, match=r"needs 8 words of the out buffer, which holds 4"):
-        plan_layer(layer, HardwareConfig(out_buf_words=4))
     # the records run in groups of output-channel tiles; one k_tile's (8 words) must fit
     with pytest.raises(FitError, match=r"the bias records of 1 output-channel tiles needs 8 words of the bias buffer, "
                                        r"which holds 7 words \(HardwareConfig.bias_buf_words=7\)"):
         plan_layer(layer, HardwareConfig(bias_buf_words=7, scale_buf_words=7))
     # exactly at capacity fits, in one pass
-    whole = plan_layer(layer, HardwareConfig(weight_buf_words=144, act_buf_words=128, out_buf_words=8, bias_buf_words=16,
+    whole = plan_layer(layer, HardwareConfig(weight_buf_words=144, act_buf_words=128, bias_buf_words=16,
                                              scale_buf_words=16))
     assert len(whole.passes) == 1 and whole.descriptor["band_rows"] == 8 and whole.descriptor["group_k_tiles"] == 2
     # one word less: two bands of 4 output rows (5 input rows each, halo included), two groups of one k_tile

@@ -17,7 +17,7 @@ from hexgen.rules import descriptor_registers, register_needs
 @pytest.mark.parametrize("rows, cols, word_bits", [(4, 8, 32), (8, 8, 64), (8, 4, 128), (16, 16, 128)])
 def test_register_needs_equal_the_layout_words(rows: int, cols: int, word_bits: int):
     cfg = HardwareConfig(array_rows=rows, array_cols=cols, word_bits=word_bits, act_buf_words=1 << 20,
-                         weight_buf_words=1 << 20, out_buf_words=1 << 20, bias_buf_words=1 << 20,
+                         weight_buf_words=1 << 20, bias_buf_words=1 << 20,
                          scale_buf_words=1 << 20, align_bytes=64)
     rng = np.random.default_rng(rows * 1000 + word_bits)
     for i in range(40):
