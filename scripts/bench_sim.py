@@ -20,6 +20,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -156,15 +157,21 @@ def whole_network(model: str, hw: str) -> None:
           "on the busier memory channel, whichever is more, per layer; the budget (the whole model) is in make sim")
 
 
-def main() -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    p = argparse.ArgumentParser(description=__doc__)
+    from golden.models import load_model
+    from hexgen.hw import load_hw
+
+    p = argparse.ArgumentParser(prog="bench-sim", description=__doc__)
     p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json")
     p.add_argument("--network", default="", help="also time this whole network (golden + hexgen + simulation)")
-    a = p.parse_args()
+    a = p.parse_args(argv)
     hw = a.hw
+    # bad input is one line before anything is built (ConfigError, ModelLoadError: run_cli)
+    load_hw(hw)
     if a.network:
+        load_model(a.network)
         whole_network(a.network, hw)
         return 0
     print(f"bench-sim: HW={hw}", flush=True)
@@ -216,4 +223,6 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from golden.cli import run_cli
+
+    sys.exit(run_cli("bench-sim", main))

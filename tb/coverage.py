@@ -105,7 +105,53 @@ def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[
             _sample_shift(bucket)
     if passed:
         COVERAGE.mkdir(parents=True, exist_ok=True)
-        coverage_db.export_to_yaml(str(COVERAGE / f"cov-{os.getpid()}.yml"))
+        _export(COVERAGE / f"cov-{os.getpid()}.yml")
+
+
+def _export(path: Path) -> None:
+    """This process's coverage to `path`, atomically: written to a hidden temporary file beside it
+    (not matched by cov-*.yml) and renamed over it, so a run killed meanwhile leaves no half file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        coverage_db.export_to_yaml(str(tmp))
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+#: The keys of every cover point in an exported file (cocotb_coverage's YAML export).
+_ITEM_KEYS = ("at_least", "bins:_hits", "cover_percentage", "coverage", "size", "weight")
+
+
+def damage(path: Path) -> str | None:
+    """Why a coverage file is not a whole export of this module's cover points, or None: a file
+    truncated by a killed run (before exports were atomic), edited, or of other cover points."""
+    import yaml
+
+    try:
+        db = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        return f"cannot be read ({exc})"
+    except yaml.YAMLError as exc:
+        return f"is not YAML ({str(exc).splitlines()[0]})"
+    if not isinstance(db, dict):
+        return "is not a coverage database (not a mapping)"
+    expected = {f"{TOP}.{name}": len(bins) for name, _, bins in POINTS} | {f"{TOP}.bias_shift": len(SHIFTS)}
+    top = db.get(TOP)
+    if not isinstance(top, dict) or not all(isinstance(top.get(k), int) for k in ("coverage", "size")):
+        return f"has no whole {TOP!r} entry"
+    for name, n_bins in sorted(expected.items()):
+        item = db.get(name)
+        if not isinstance(item, dict):
+            return f"has no cover point {name}"
+        missing = [k for k in _ITEM_KEYS if k not in item
+                   or (k != "bins:_hits" and (not isinstance(item[k], (int, float)) or isinstance(item[k], bool)))]
+        if missing:
+            return f"has cover point {name} without {', '.join(missing)}"
+        hits = item["bins:_hits"]
+        if not isinstance(hits, dict) or len(hits) != n_bins or not all(isinstance(v, int) for v in hits.values()):
+            return f"has cover point {name} without its {n_bins} bins of hit counts"
+    return None
 
 
 def report(files: list[Path] | None = None) -> str:
@@ -113,11 +159,25 @@ def report(files: list[Path] | None = None) -> str:
     import yaml
 
     files = sorted(COVERAGE.glob("cov-*.yml")) if files is None else files
+    good = []
+    for f in files:
+        why = damage(f)
+        if why is None:
+            good.append(f)
+        else:  # one line each; the other files still count
+            print(f"coverage: skipped {f}: it {why} (a run killed while writing it?); delete it", file=sys.stderr, flush=True)
+    files = good
     if not files:
         return "coverage: no samples (run make test or make sim first)"
     merged = COVERAGE / "merged.yml"
-    merge_coverage(lambda _msg: None, str(merged), *map(str, files))
-    db = yaml.safe_load(merged.read_text())
+    merged.parent.mkdir(parents=True, exist_ok=True)
+    tmp = merged.with_name(f".merged-{os.getpid()}.yml.tmp")
+    try:
+        merge_coverage(lambda _msg: None, str(tmp), *map(str, files))
+        db = yaml.safe_load(tmp.read_text())
+        os.replace(tmp, merged)
+    finally:
+        tmp.unlink(missing_ok=True)
     lines = [f"functional coverage of the layer space ({len(files)} process file(s) merged into {merged}):",
              f"  {'cover point':16s} {'bins hit':>9s}  holes"]
     holes_total = size_total = 0
