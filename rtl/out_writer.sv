@@ -74,7 +74,9 @@ module out_writer #(
   logic                 w_req_valid;
   logic                 w_src_ready;
 
-  assign of_pop = of_valid && w_src_ready;
+  // the FIFO's head offered to the loader (of_valid, but for the MUT_SELECT build's idle cycle)
+  logic src_valid;
+  assign of_pop = src_valid && w_src_ready;
 
   always_ff @(posedge clk_i) begin
     if (rst_i || start_i) begin
@@ -110,11 +112,17 @@ module out_writer #(
   // the loader's source word: the FIFO's head
   logic [WORD_BITS-1:0] w_src_data;
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
-  logic mut_lane, mut_wreq_drop;
+  logic mut_lane, mut_wreq_drop, mut_wr_idle;
   initial begin
     mut_lane = $test$plusargs("MUT_LANE");  // lanes 0 and 1 of every word exchanged
     mut_wreq_drop = $test$plusargs("MUT_WREQ_DROP");  // a write request withdrawn after waiting a cycle
+    mut_wr_idle = $test$plusargs("MUT_WR_IDLE");  // one idle cycle after each write request (slow, right)
   end
+  logic mut_req_fired_q;
+  always_ff @(posedge clk_i) mut_req_fired_q <= req_valid_o && req_ready_i;
+  assign src_valid = of_valid && !(mut_wr_idle && mut_req_fired_q);
+`else
+  assign src_valid = of_valid;
 `endif
 `ifdef MUT_ZBIT  // mutation test (tests/test_faults_sim.py): the word's top bit driven z
   assign w_src_data = {1'bz, of_mem[of_rd_q][WORD_BITS-2:0]};
@@ -144,7 +152,7 @@ module out_writer #(
       .rd_valid_i(1'b0), .rd_ready_o(w_nc_rd_ready), .rd_data_i({WORD_BITS{1'b0}}),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
       .buf_wr_valid_o(w_nc_bw_valid), .buf_wr_ready_i(1'b1), .buf_wr_addr_o(w_nc_bw_addr), .buf_wr_data_o(w_nc_bw_data),
-      .src_valid_i(of_valid), .src_ready_o(w_src_ready), .src_data_i(w_src_data),
+      .src_valid_i(src_valid), .src_ready_o(w_src_ready), .src_data_i(w_src_data),
       .words_read_o(w_nc_words), .words_written_o(words_written_o)
   );
 

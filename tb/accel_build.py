@@ -59,7 +59,8 @@ def accel_build_args(sim: str, *, waves: bool = False, defines: tuple[str, ...] 
     adds --vpi --public-flat-rw itself; without waves, accel_tb.vlt narrows that to the bench top."""
     args = ["-DHDL_CLOCK", *(f"-D{d}" for d in defines)]
     if sim == "verilator":
-        args.append("--timing")
+        # --timing; and VL_USER_FINISH: tb/hdl/verilator_main.cpp's quiet vl_finish (no stray line)
+        args += ["--timing", "-CFLAGS", "-DVL_USER_FINISH"]
         if not waves:
             args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]
         elif fst_available():  # FST: a whole layer's dump stays small (VCD without the lz4 headers)

@@ -14,6 +14,7 @@ budgets").
 """
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Mapping
 
 from hexgen.config import HardwareConfig
@@ -51,3 +52,41 @@ def check_budget(r: dict[str, Any], entry: Mapping[str, Any], cfg: HardwareConfi
                        f"of {b.cycles:,} (hexgen.cycles at memory latency {mem_latency}; at most "
                        f"{BUDGET_SLACK:.0%} over): a performance bug; read {b.read_words} words, wrote {b.write_words}, "
                        f"the array alone needs {b.array:,} cycles")
+
+
+# ---- the committed cycle baseline of the shipped models (issue 23) --------------------------------
+#: The exact cycles of every layer of the shipped models, as last accepted (`make accept-cycles`).
+#: The budget's 10% slack lets a +5% performance fault pass; this file does not: make test holds
+#: each run of a shipped model to it, and a change either way fails until it is accepted.
+BASELINE_FILE = Path(__file__).resolve().parent.parent / "tests" / "cycle_baseline.json"
+#: the runs the baseline holds (model, hardware description, test image); make test runs each whole
+BASELINE_RUNS = (("mobilenetv2", "default", 0), ("mlp", "default", 1))
+
+
+def baseline_key(model: str, hw: str, seed: int, mem_latency: int = 8) -> str:
+    return f"{model}/{hw}/seed{seed}/latency{mem_latency}"
+
+
+def baseline_differences(res: list[dict[str, Any]], model: str, hw: str, seed: int, mem_latency: int = 8) -> list[str]:
+    """Each layer of a run whose cycles differ from the accepted baseline (or that it does not
+    hold), one line each; [] when every layer took exactly its accepted cycles."""
+    import json
+
+    runs = json.loads(BASELINE_FILE.read_text())["runs"] if BASELINE_FILE.is_file() else {}
+    key = baseline_key(model, hw, seed, mem_latency)
+    want = runs.get(key)
+    if want is None:
+        return [f"{BASELINE_FILE.name} holds no run {key}: accept one with `make accept-cycles`"]
+    out = []
+    for r in res:
+        accepted = want.get(r["layer"])
+        if accepted is None:
+            out.append(f"{r['layer']}: not in the baseline of {key}")
+        elif r.get("cycles") != accepted:
+            got = r.get("cycles")
+            delta = f" ({(got - accepted) / accepted:+.1%})" if isinstance(got, int) and accepted else ""
+            out.append(f"{r['layer']}: {got} cycles, the accepted baseline is {accepted}{delta}")
+    if out:
+        out.append("a performance change (either way) fails until it is accepted: `make accept-cycles` rewrites "
+                   f"{BASELINE_FILE.relative_to(BASELINE_FILE.parent.parent)} (commit it with the change that explains it)")
+    return out

@@ -63,7 +63,8 @@ def _run_dir(base: Path) -> Iterator[Path]:
 def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, plusargs: list[str], waves: bool) -> list[dict[str, Any]] | None:
     """One simulator process over the job; its per-layer results, or None if it wrote none."""
     results = rdir / f"results{name}.json"
-    for old in (results, rdir / "sim_errors.txt"):
+    setup_error = results.with_suffix(".setup_error")  # the bench could not read the image (tb/test_layers.py)
+    for old in (results, rdir / "sim_errors.txt", setup_error):
         if old.exists():
             old.unlink()
     xfer = rdir / f"xfer{name}.hex"  # the bench's bulk transfers to and from the memory model
@@ -86,6 +87,9 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
         )
     except (SystemExit, RuntimeError):
         pass  # a failing test (or a dead simulator) raises; the per-layer results say what happened
+    if setup_error.is_file():
+        first = setup_error.read_text().strip().splitlines() or ["?"]
+        raise SimError(f"the layer bench could not read the memory image {job['image_dir']}: {first[0]}")
     if not results.exists():
         return None
     try:

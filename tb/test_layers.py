@@ -343,7 +343,11 @@ async def run_layers(dut: Any) -> None:
     job = json.loads(Path(os.environ["LAYER_JOB"]).read_text())
     if os.environ.get("HDL_CLOCK") != "1":  # otherwise the bench generates its own clock
         Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
-    rb = read_image(job["image_dir"], run_golden=False)  # checked whole (golden included) when written
+    try:
+        rb = read_image(job["image_dir"], run_golden=False)  # checked whole (golden included) when written
+    except Exception as exc:  # no layer can run: said once by tb.layer_sim, not as a stop in the first layer
+        Path(job["results"]).with_suffix(".setup_error").write_text(f"{type(exc).__name__}: {exc}")
+        raise
     await reset(dut, job)
     # the memory image must be laid out for this build: hexgen's config against every build-fact CSR
     facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from tb import layer_sim
+from tb.budget import baseline_differences
 
 pytestmark = pytest.mark.sim
 
@@ -38,10 +39,16 @@ def test_default_model_every_layer_on_verilator():
     # within 5% of the measured cycles on every layer (docs/engine.md, "Cycle budgets")
     loose = [(r["layer"], r["cycles"], r["budget"]) for r in res if not 0.95 <= r["budget_ratio"] <= 1.05]
     assert not loose, loose
+    # and exactly the accepted cycles of every layer (tests/cycle_baseline.json, make accept-cycles)
+    diffs = baseline_differences(res, "mobilenetv2", "default", 0)
+    assert not diffs, "\n".join(diffs)
 
 
 def test_mlp_every_layer_on_verilator():
-    _all_pass(layer_sim.run(layers=None, sim="verilator", model="mlp", seed=1))
+    res = layer_sim.run(layers=None, sim="verilator", model="mlp", seed=1)
+    _all_pass(res)
+    diffs = baseline_differences(res, "mlp", "default", 1)
+    assert not diffs, "\n".join(diffs)
 
 
 def test_representative_layers_on_icarus():
