@@ -228,7 +228,7 @@ def test_two_concurrent_runs_keep_their_own_results():
 @pytest.mark.parametrize("args, says", [
     (["--mem-stall", "256"], "--mem-stall 256"),
     (["--mem-stall", "-1"], "--mem-stall -1"),
-    (["--seed", "-1"], "--seed -1"),
+    (["--seed", "-1"], "SEED=-1: a whole number >= 0"),
     (["--model", "nosuch"], "nosuch"),
     (["--model", "x.py"], "x.py"),
     (["--layer", "conv99"], "conv99"),
