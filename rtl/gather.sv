@@ -176,6 +176,10 @@ module gather #(
     assign cq_addr[q] = (32'(g_ct_eff) * 32'(in_h_i) + 32'(iy[15:0])) * 32'(in_w_i) + 32'(ix[15:0]);
 `endif
   end
+`ifdef MUT_SELECT  // fault tests (tests/test_faults_verdicts.py): the bank-clash check off (right outputs, too few cycles)
+  logic mut_no_clash;
+  initial mut_no_clash = $test$plusargs("MUT_NO_CLASH");
+`endif
   logic [CB-1:0] cq_bank [COLS];
   logic          cq_run [COLS+1];  // columns 0 .. q-1 are all taken
   assign cq_run[0] = 1'b1;
@@ -186,7 +190,11 @@ module gather #(
     for (genvar q2 = 0; q2 < COLS; q2++) begin : g_same
       assign same[q2] = (q2 < q) && cq_inb[q2] && cq_bank[q2] == cq_bank[q];
     end
+`ifdef MUT_SELECT
+    assign clash = cq_inb[q] && (|same) && !mut_no_clash;
+`else
     assign clash = cq_inb[q] && (|same);
+`endif
     assign cq_ok[q] = cq_run[q] && cq_valid[q] && !cq_wait[q] && !clash;
     assign cq_run[q+1] = cq_ok[q];
   end
@@ -196,6 +204,15 @@ module gather #(
       if (cq_ok[q]) cq_n = CW'(q + 1);
     end
   end
+
+  // the activation buffer's port limit, checked on the reads themselves (simulation only)
+  logic [COLS-1:0]    rd_en;
+  logic [COLS*32-1:0] rd_addr;
+  for (genvar q = 0; q < COLS; q++) begin : g_rd
+    assign rd_en[q] = g_go && cq_ok[q] && cq_inb[q];
+    assign rd_addr[q*32 +: 32] = cq_addr[q];
+  end
+  bank_check #(.PORTS(COLS), .BANKS(COLS), .AW(32)) u_chk_banks (.clk_i, .rst_i, .re_i(rd_en), .addr_i(rd_addr));
 
   // an input row not yet arrived stops the run (padding positions never wait; once the whole
   // image is in, nothing waits, so a wrong address reads a wrong word instead of hanging)

@@ -35,10 +35,10 @@ SIMS = ("icarus", "verilator")
 ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
                                "gather.sv", "compute_issue.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
                                "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "vr_check.sv",
-                               "outstanding_check.sv")]
+                               "outstanding_check.sv", "bank_check.sv")]
 #: The simulation-only protocol checkers every unit instantiates on its channels (empty under
 #: SYNTHESIS): part of every bench's sources.
-CHECKERS = [RTL / "vr_check.sv", RTL / "outstanding_check.sv"]
+CHECKERS = [RTL / "vr_check.sv", RTL / "outstanding_check.sv", RTL / "bank_check.sv"]
 #: Verilog sources of each bench top level (rtl/ first, then the harness).
 BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
@@ -47,7 +47,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "vec_unit": ("vec_unit_tb", [*CHECKERS, RTL / "vec_unit.sv", RTL / "add_lanes.sv", RTL / "ext_mem_model.sv",
                                  TB_HDL / "vec_unit_tb.sv"]),
     "load_seq": ("load_seq", [*CHECKERS, RTL / "load_seq.sv"]),
-    "gather": ("gather", [RTL / "gather.sv"]),
+    "gather": ("gather", [RTL / "bank_check.sv", RTL / "gather.sv"]),
     "compute_issue": ("compute_issue", [*CHECKERS, RTL / "compute_issue.sv"]),
     "ctrl_regs": ("ctrl_regs", [RTL / "ctrl_regs.sv"]),
     "drain_requant": ("drain_requant", [*CHECKERS, RTL / "drain_requant.sv", RTL / "requant.sv"]),

@@ -417,3 +417,47 @@ def test_the_baseline_names_a_faster_layer_too():
     res[0] = {**res[0], "cycles": res[0]["cycles"] - 1}
     assert baseline_differences(res, "mobilenetv2", "default", 0)[0].startswith(f"{res[0]['layer']}: ")
     assert "holds no run" in baseline_differences(res, "mobilenetv2", "tiny", 0)[0]
+
+
+# ---- faults that passed: a broken bank-conflict check, faster than the hardware can be -----------
+@pytest.mark.sim
+def test_two_reads_of_one_activation_bank_in_a_cycle_stop_the_layer():
+    """+MUT_NO_CLASH (the gather's bank-clash check off) gave right outputs in fewer cycles: the
+    simulated activation buffer had a read port per column. rtl/bank_check.sv now holds the
+    gather's reads to one per bank a cycle; the build without the fault passes conv1 (a stride-2
+    stem, where columns clash) in tests/test_engine.py."""
+    from tb import layer_sim
+
+    res = layer_sim.run(layers=["conv1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_NO_CLASH",), run_tag="-mut_no_clash")
+    assert res[0]["status"] == "FAIL", res[0]
+    assert "u_gather.u_chk_banks: protocol: bank" in res[0]["reason"] and "read twice in one cycle" in res[0]["reason"], res[0]
+
+
+def test_the_budget_is_two_sided():
+    """Being faster than the budget never failed; a layer more than BUDGET_SLACK under it is
+    faster than the dataflow allows."""
+    import json
+
+    from hexgen import HardwareConfig
+    from hexgen.cycles import BUDGET_SLACK, layer_budget
+    from hexgen.rules import descriptor_registers
+    from tb.budget import check_budget
+    from tb.images import prepare_image
+
+    cdir, _, _ = prepare_image("mobilenetv2", 0)
+    mm = json.loads((cdir / "image" / "memory_map.json").read_text())
+    entry = next(e for e in mm["layers"] if e["name"] == "conv3")
+    cfg = HardwareConfig.from_json(mm["config"])
+    b = layer_budget(descriptor_registers(entry["descriptor"]), cfg, 8)
+
+    def verdict(cycles: int) -> dict:
+        r = {"status": "PASS", "cycles": cycles, "words_read": b.read_words, "words_written": b.write_words,
+             "busy_cycles": b.beats, "macs": b.macs}
+        check_budget(r, entry, cfg, mem_latency=8, mem_stall=0)
+        return r
+
+    assert verdict(b.cycles)["status"] == "PASS"
+    fast = verdict(int(b.cycles * (1 - BUDGET_SLACK)) - 1)
+    assert fast["status"] == "FAIL" and "under the budget" in fast["reason"], fast
+    assert verdict(int(b.cycles * (1 + BUDGET_SLACK)) + 1)["status"] == "FAIL"
