@@ -346,8 +346,12 @@ def build(
     # its own copy of the tree, so that two of them never build at once either)
     with _locked(Path(os.environ.get("INT8SIM_LOCK_DIR") or BUILD) / f".build-{sim}.lock"):
         clean_leftovers(bdir.parent)
-        if stamp.is_file() and stamp.read_text() == key and (bdir / (top if sim == "verilator" else "sim.vvp")).exists():
-            return bdir
+        artifact = top if sim == "verilator" else "sim.vvp"  # what a run executes
+        if stamp.is_file() and stamp.read_text() == key:
+            damage = _artifact_damage(bdir, artifact)
+            if damage is None:
+                return bdir
+            print(f"sim: the cached {block} build {bdir.name} is damaged ({damage}); building it again", flush=True)
         snap = _write_snapshot(key, contents)
         _prune_snapshots(key)
         snap_args = [str(_snap(snap, a)) if _is_file_arg(a) else a for a in args]
@@ -388,6 +392,7 @@ def build(
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+        (tmp / ARTIFACT_SUM).write_text(_sha256_file(tmp / artifact))
         (tmp / ".stamp").write_text(key)
         if cached:
             _save_runtime(tmp)
@@ -397,6 +402,35 @@ def build(
         tmp.rename(bdir)
         shutil.rmtree(old, ignore_errors=True)
     return bdir
+
+
+#: The checksum of a build's executable (Verilator's binary, Icarus' sim.vvp), written with its
+#: stamp: a build is reused only while the file a run executes is the one the build wrote (an
+#: edited or truncated one is built again, not run until someone deletes build/ by hand)
+ARTIFACT_SUM = ".artifact.sha256"
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _artifact_damage(bdir: Path, artifact: str) -> str | None:
+    """None if the build's executable is the one it wrote; otherwise what is wrong."""
+    exe, want = bdir / artifact, bdir / ARTIFACT_SUM
+    if not exe.is_file():
+        return f"{artifact} is missing"
+    if not want.is_file():
+        return f"{ARTIFACT_SUM} is missing"
+    try:
+        if _sha256_file(exe) != want.read_text().strip():
+            return f"{artifact} was changed since it was built"
+    except OSError as exc:
+        return f"{artifact} cannot be read ({exc.strerror or exc})"
+    return None
 
 
 #: Verilator's runtime objects do not depend on the design: compiled once, copied into every new

@@ -461,3 +461,21 @@ def test_the_budget_is_two_sided():
     fast = verdict(int(b.cycles * (1 - BUDGET_SLACK)) - 1)
     assert fast["status"] == "FAIL" and "under the budget" in fast["reason"], fast
     assert verdict(int(b.cycles * (1 + BUDGET_SLACK)) + 1)["status"] == "FAIL"
+
+
+# ---- probes of our own: a damaged simulator build is built again, not run -------------------------
+@pytest.mark.sim
+def test_a_damaged_cached_build_is_built_again(tmp_path, monkeypatch, capsys):
+    """The build cache's executable edited (or truncated) behind its stamp was run as it was: every
+    later run failed until build/ was deleted by hand. Now it is built again, with one line."""
+    src = tmp_path / "tiny.sv"
+    src.write_text(TINY.format(v=7))
+    monkeypatch.setattr(sim, "BUILD", tmp_path / "build")
+    monkeypatch.setitem(sim.BENCHES, "tiny", ("tiny", [src]))
+    bdir = sim.build("tiny", "icarus")
+    vvp = bdir / "sim.vvp"
+    vvp.write_text(vvp.read_text().replace("VALUE=", "VALUX=", 1))
+    capsys.readouterr()
+    assert sim.build("tiny", "icarus") == bdir
+    assert "sim.vvp was changed since it was built" in capsys.readouterr().out
+    assert _tiny_value(bdir) == "VALUE=7"
