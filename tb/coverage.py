@@ -193,10 +193,13 @@ def report(files: list[Path] | None = None) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
+def main(argv: list[str] | None = None) -> int:
     print(report())
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from golden.cli import run_cli
+
+    # a read-only or full build/ is one `coverage: error: cannot write ...` line (golden.cli)
+    sys.exit(run_cli("coverage", main))
