@@ -135,11 +135,14 @@ module gather #(
   assign g_pop = set_pop_i && set_valid_o;
 
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py, test_budget_sim.py): faults chosen at run time
-  logic mut_addr, mut_gather_all;
+  logic mut_addr, mut_gather_all, mut_pad_br;
   initial begin
     mut_addr = $test$plusargs("MUT_ADDR");  // the activation address one word on
     mut_gather_all = $test$plusargs("MUT_GATHER_ALL");  // every read waits for the whole input (slow, right)
+    // padding below the image or right of it is 0, not z_in (top and left keep z_in)
+    mut_pad_br = $test$plusargs("MUT_PAD_BR");
   end
+  logic [COLS-1:0] cq_br;  // the column's window position lies below or right of the image
 `endif
 
   // the input-row load that holds row iy of the step's channel tile, and the pass's loads
@@ -164,6 +167,9 @@ module gather #(
     assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_i})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, pad_left_i});
     assign cq_valid[q] = 32'(g_j_q) + q < 32'(g_cols);
     assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_i})) && (ix >= 0) && (ix < $signed({2'b0, in_w_i}));
+`ifdef MUT_SELECT
+    assign cq_br[q] = (iy >= $signed({2'b0, in_h_i})) || (ix >= $signed({2'b0, in_w_i}));
+`endif
 `ifdef MUT_SELECT
     assign cq_wait[q] = cq_inb[q] && (mut_gather_all || row_base + 32'(iy[15:0]) >= act_rows_i) && act_rows_i != rows_all;
 `else
@@ -247,7 +253,12 @@ module gather #(
       end
       if (g_go) begin
         for (int q = 0; q < COLS; q++) begin
+`ifdef MUT_SELECT
+          if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]]
+                                                              : (mut_pad_br && cq_br[q]) ? '0 : {ROWS{z_in_i}};
+`else
           if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_i}};
+`endif
         end
         if (!g_set_done) begin
           g_j_q  <= g_j_q + cq_n;

@@ -148,9 +148,11 @@ module vec_unit #(
 
   // ---------------------------------------------------------------- read requests
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
-  logic mut_vec_hang, mut_vec_reread, mut_reread_q;
+  logic mut_vec_hang, mut_vec_reread, mut_reread_q, mut_maxpool_signed;
   initial begin
     mut_vec_hang = $test$plusargs("MUT_VEC_HANG");  // the unit never requests a read
+    // max pool compares the bytes as signed (sign-extended, signed compare): 200 loses to 50
+    mut_maxpool_signed = $test$plusargs("MUT_MAXPOOL_SIGNED");
     // an add's first a burst requested again behind b's: three bursts outstanding, one more than
     // the unit's bound (tests/test_protocol.py: its outstanding checker must stop it)
     mut_vec_reread = $test$plusargs("MUT_VEC_REREAD");
@@ -234,6 +236,12 @@ module vec_unit #(
           if (is_add) buf_a[idx] <= rd_data_i;
           else begin
             for (int l = 0; l < ROWS; l++) begin
+`ifdef MUT_SELECT
+              if (is_max && mut_maxpool_signed)
+                acc_q[l] <= $signed(acc_q[l]) > $signed({{24{rd_data_i[l*8+7]}}, rd_data_i[l*8 +: 8]})
+                            ? acc_q[l] : {{24{rd_data_i[l*8+7]}}, rd_data_i[l*8 +: 8]};
+              else
+`endif
               if (is_max) acc_q[l] <= acc_q[l] > 32'(rd_data_i[l*8 +: 8]) ? acc_q[l] : 32'(rd_data_i[l*8 +: 8]);
               else acc_q[l] <= acc_q[l] + 32'(rd_data_i[l*8 +: 8]);
             end

@@ -5,9 +5,80 @@ Pure functions (no simulator): the layer bench calls them, and tests check them 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from itertools import combinations
 
 import numpy as np
 from numpy.typing import NDArray
+
+#: the deepest border band (rows or columns from one edge) borders() names
+BORDER_DEPTH = 2
+SIDES = ("top", "bottom", "left", "right")
+
+
+@dataclass(frozen=True)
+class Border:
+    """The border bands of an image that hold every wrong pixel: depth (rows or columns) per side."""
+
+    depth: dict[str, int]
+    pixels: int  # pixels in the bands
+    total: int   # pixels of the image
+
+    def text(self) -> str:
+        """e.g. "last row and last column", "first 2 rows", "first and last columns"."""
+        def part(first: int, last: int, what: str) -> str:
+            if first and last:
+                if first == last:
+                    return f"first and last {what}s" if first == 1 else f"first {first} and last {last} {what}s"
+                return f"first {first if first > 1 else ''} {what}{'s' if first > 1 else ''} and last {last} " \
+                       f"{what}{'s' if last > 1 else ''}".replace("  ", " ")
+            d, end = (first, "first") if first else (last, "last")
+            return f"{end} {what}" if d == 1 else f"{end} {d} {what}s"
+        d = self.depth
+        parts = [part(d["top"], d["bottom"], "row") if d["top"] or d["bottom"] else "",
+                 part(d["left"], d["right"], "column") if d["left"] or d["right"] else ""]
+        return " and ".join(p for p in parts if p)
+
+    def edges(self) -> str:
+        """e.g. "bottom and right" (the image's edges the bands lie along)."""
+        sides = [s for s in SIDES if self.depth[s]]
+        return ", ".join(sides[:-1]) + (" and " if len(sides) > 1 else "") + sides[-1]
+
+
+def borders(bad: NDArray[np.bool_]) -> Border | None:
+    """The fewest, shallowest border bands (at most BORDER_DEPTH rows or columns deep from each
+    edge) that hold every True pixel of bad [H, W], when they are at most half the image; else None
+    (the wrong pixels are not along the border, or the image is too small for a border to mean
+    anything)."""
+    bad = np.asarray(bad, bool)
+    H, W = bad.shape
+    ys, xs = np.nonzero(bad)
+    if not ys.size or H * W < 4:
+        return None
+    dist = {"top": ys, "bottom": H - 1 - ys, "left": xs, "right": W - 1 - xs}
+    yy, xx = np.mgrid[:H, :W]
+    best: Border | None = None
+    for k in range(1, 5):
+        for sides in combinations(SIDES, k):
+            d = np.stack([dist[s] for s in sides])  # [sides, pixels]
+            pick = np.argmin(d, axis=0)
+            near = d[pick, np.arange(ys.size)]
+            if near.max() >= BORDER_DEPTH:
+                continue
+            depth = {s: 0 for s in SIDES}
+            outer = True  # each band has wrong pixels on its outermost line (column 1 alone is no border)
+            for i, s in enumerate(sides):
+                if (pick == i).any():
+                    depth[s] = int(near[pick == i].max()) + 1
+                    outer = outer and bool((near[pick == i] == 0).any())
+            if not outer:
+                continue
+            band = ((yy < depth["top"]) | (yy >= H - depth["bottom"]) | (xx < depth["left"]) | (xx >= W - depth["right"]))
+            b = Border(depth, int(band.sum()), H * W)
+            if best is None or b.pixels < best.pixels:
+                best = b
+        if best is not None:
+            break
+    return best if best is not None and 2 * best.pixels <= best.total else None
 
 
 @dataclass
@@ -20,6 +91,7 @@ class Mismatch:
     rows: list[int] = field(default_factory=list)
     cols: list[int] = field(default_factory=list)
     max_abs_diff: int = 0
+    border: Border | None = None  # the border bands that hold every wrong pixel (borders())
 
     @property
     def ok(self) -> bool:
@@ -32,13 +104,14 @@ class Mismatch:
             shown = ", ".join(map(str, v[:16])) + (", ..." if len(v) > 16 else "")
             return f"{what} {shown}"
 
-        return "; ".join(
-            [
-                span(self.channels, self._n[0], "channels"),
-                span(self.rows, self._n[1], "rows"),
-                span(self.cols, self._n[2], "columns"),
-            ]
-        )
+        b = self.border
+        # the border bands say it when the wrong pixels lie along two or three edges (the last row
+        # and the last column: the plain lists would say "all rows; all columns")
+        if b is not None and sum(map(bool, b.depth.values())) > 1:
+            where = [f"{b.text()} only ({b.edges()} border of the image, {b.pixels} of {b.total} pixels)"]
+        else:
+            where = [span(self.rows, self._n[1], "rows"), span(self.cols, self._n[2], "columns")]
+        return "; ".join([span(self.channels, self._n[0], "channels"), *where])
 
     _n: tuple[int, int, int] = (0, 0, 0)
 
@@ -74,4 +147,5 @@ def compare(layer: str, expected: NDArray[np.integer], got: NDArray[np.integer])
         m.rows = sorted({int(y) for y in idx[:, 1]})
         m.cols = sorted({int(x) for x in idx[:, 2]})
         m.max_abs_diff = int(np.abs(e3 - g3).max())
+        m.border = borders(bad.any(axis=0))
     return m

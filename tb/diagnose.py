@@ -27,9 +27,17 @@ IntArray = NDArray[np.int64]
 #: a hypothesis is reported when it explains at least this fraction of the wrong elements
 REPORT_FRACTION = 0.5
 #: the order of findings that explain as many elements, most specific first
+#: (a clamp and one LSB below the other causes: activations put many values at a bound, and many
+#: faults are that small; the confinements, which say where but not why, last)
 SPECIFIC = ("xz", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
             "channel_permutation", "never_written", "equals_input", "equals_previous", "offset_per_channel",
-            "factor_per_channel", "clamp", "lsb")
+            "factor_per_channel", "edge", "value_range", "clamp", "lsb", "k_tile", "pixel_tile", "pe_row",
+            "pe_column", "word_range")
+#: a pattern of values or places is reported only when chance would give it less often than this
+#: (each wrong element falling there independently, at the rate the whole output does)
+CHANCE = 1e-4
+#: layer kinds the vector unit runs (rtl/vec_unit.sv): no MAC array, no requantizer, no pixel tiles
+VECTOR_KINDS = ("add", "maxpool", "avgpool")
 
 
 @dataclass(frozen=True)
@@ -60,6 +68,15 @@ class Context:
     requant: Requant | None = None
     #: golden's output of the layer on another input ([C, H, W] -> [C, H, W]), for input hypotheses
     recompute: Callable[[IntArray], IntArray] | None = None
+    #: the layer's kind (golden's: conv, depthwise, pointwise, fc, add, maxpool, avgpool; "" unknown)
+    kind: str = ""
+    #: the layer's padding (top, bottom, left, right), None when unknown or none
+    pads: tuple[int, int, int, int] | None = None
+
+    @property
+    def vector(self) -> bool:
+        """The layer runs on the vector unit (its lanes and words), not the MAC array."""
+        return self.kind in VECTOR_KINDS
 
 
 @dataclass(frozen=True)
@@ -94,17 +111,26 @@ def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Conte
     if not n:
         return []
     found: list[Finding] = []
-    for h in (_xz, _shift, _input_shift, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp):
+    for h in (_xz, _shift, _input_shift, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp,
+              _value_range, _edge):
         found += [f for f in h(e, g, wrong, n, ctx) if f.fraction >= REPORT_FRACTION]
-    # most explaining first; on a tie the more specific cause (one LSB last: many faults are that small)
+    # most explaining first, confinements among them (a line that explains every wrong element comes
+    # before one that explains 97%); on a tie the more specific (SPECIFIC)
+    found += _confined(e, wrong, n, ctx)
     found.sort(key=lambda f: (-f.explained, SPECIFIC.index(f.kind) if f.kind in SPECIFIC else len(SPECIFIC)))
-    return found + _confined(e, wrong, n, ctx)
+    return found
+
+
+def shown(findings: list[Finding], limit: int = 4) -> list[Finding]:
+    """The findings a report prints: the first `limit`, and every one that explains every wrong
+    element even past the limit (such a line is never cut)."""
+    return [f for i, f in enumerate(findings) if i < limit or f.explained == f.wrong]
 
 
 def report(findings: list[Finding], limit: int = 4) -> str:
     if not findings:
         return "  diagnosis: no single simple cause explains the wrong elements"
-    return "\n".join(["  diagnosis:"] + [f"    {f.line()}" for f in findings[:limit]])
+    return "\n".join(["  diagnosis:"] + [f"    {f.line()}" for f in shown(findings, limit)])
 
 
 # ---- hypotheses ----------------------------------------------------------------------------------
@@ -286,6 +312,55 @@ def _clamp(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Cont
                                    "clamp or the activation")] if k else []
 
 
+def _value_range(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """Every wrong element has golden's byte at 128 or more (its top bit set), over several values,
+    and the RTL's below 128 in most of them, while the output's values below 128 (a good part of
+    it) are right: a byte taken as signed somewhere (a compare, a sign extension), which only bytes
+    from 128 up can show."""
+    top = wrong & (e >= 128)
+    k = int(top.sum())
+    low = e < 128
+    if k < 0.95 * n or low.sum() < max(8, 0.1 * e.size) or len(np.unique(e[top])) < 4:
+        return []
+    if (1 - low.mean()) ** k >= CHANCE:  # a few wrong elements all >= 128 by chance
+        return []
+    below = int((top & (g < 128)).sum())
+    if below < k / 2:  # a byte taken as signed reads smaller: the RTL's value falls below 128
+        return []
+    return [Finding("value_range", k, n, f"every wrong element has expected >= 128 (golden's byte with its top bit "
+                                         f"set; the RTL's value is below 128 in {below} of them), every expected "
+                                         "value below 128 is right: bytes compared or extended as signed")]
+
+
+def _edge(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """Every wrong pixel lies in the border bands of one to three edges of the image (a strict part
+    of it, tb.compare.borders): where the window reaches into the padding on those sides."""
+    from tb.compare import borders
+
+    b = borders(wrong.any(axis=0))
+    if b is None or all(b.depth.values()):
+        return []
+    if (b.pixels / b.total) ** int(wrong.any(axis=0).sum()) >= CHANCE:  # a few wrong pixels there by chance
+        return []
+    edges = b.edges()
+    if ctx.pads is not None:
+        top, bottom, left, right = ctx.pads
+        pad = {"top": top, "bottom": bottom, "left": left, "right": right}
+        padded = [s for s, d in b.depth.items() if d and pad[s]]
+        if len(padded) == sum(1 for d in b.depth.values() if d):
+            others = [s for s, d in b.depth.items() if not d and pad[s]]
+            right = ", ".join(others[:-1]) + (" and " if len(others) > 1 else "") + (others[-1] if others else "")
+            cause = (f"the padding on the {edges} side{'s' if ' and ' in edges else ''} only (its value, or where "
+                     f"it starts){'; the ' + right + ' padding is right' if others else ''}")
+        else:
+            cause = f"the window's bound or the image size at the {edges} edge (the layer has no padding there)"
+    else:
+        cause = f"the padding on the {edges} side{'s' if ' and ' in edges else ''} (its value, or where it starts) " \
+                "or the window's bound there"
+    return [Finding("edge", n, n, f"confined to the {b.text()} ({edges} border of the image, {b.pixels} of "
+                                  f"{b.total} pixels): {cause}")]
+
+
 def _inside(e: IntArray, g: IntArray, ctx: Context) -> NDArray[np.bool_]:
     """Elements neither side clamped (where an offset or a factor shows undistorted)."""
     if ctx.requant is None:
@@ -390,10 +465,17 @@ def _confined(e: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> li
         if total > 1 and len(vals) == 1:
             out.append(Finding(kind, n, n, text.format(int(vals[0]))))
 
-    one("k_tile", c_idx // ctx.rows, -(-C // ctx.rows), "confined to k_tile {} (output channels of one tile of rows)")
-    one("pixel_tile", p_idx // ctx.cols, -(-(H * W) // ctx.cols), "confined to pixel tile {} (output pixels of one tile of columns)")
-    one("pe_row", c_idx % ctx.rows, min(C, ctx.rows), "confined to MAC-array row {} (one output-channel lane)")
-    one("pe_column", p_idx % ctx.cols, min(H * W, ctx.cols), "confined to MAC-array column {} (one output pixel of each tile)")
+    if ctx.vector:  # the vector unit works on words (a channel tile of one pixel), lane by lane
+        one("k_tile", c_idx // ctx.rows, -(-C // ctx.rows), "confined to channel tile {} (the vector unit's words of "
+                                                            "one tile of channels)")
+        one("pe_row", c_idx % ctx.rows, min(C, ctx.rows), "confined to vector-unit lane {} (one channel of every word)")
+    else:
+        one("k_tile", c_idx // ctx.rows, -(-C // ctx.rows), "confined to k_tile {} (output channels of one tile of rows)")
+        one("pixel_tile", p_idx // ctx.cols, -(-(H * W) // ctx.cols), "confined to pixel tile {} (output pixels of one "
+                                                                        "tile of columns)")
+        one("pe_row", c_idx % ctx.rows, min(C, ctx.rows), "confined to MAC-array row {} (one output-channel lane)")
+        one("pe_column", p_idx % ctx.cols, min(H * W, ctx.cols), "confined to MAC-array column {} (one output pixel of "
+                                                                 "each tile)")
     if ctx.word is not None:
         words = np.unique(ctx.word[wrong])
         total = int(ctx.word.max()) + 1

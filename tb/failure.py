@@ -41,24 +41,38 @@ def locate(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context
         p = int(y) * W + int(x)
         word = int(ctx.word[c, y, x]) if ctx.word is not None else None
         cyc = int(wcycle[word]) if wcycle is not None and word is not None else None
-        out.append({"c": int(c), "y": int(y), "x": int(x), "expected": int(e[c, y, x]), "got": int(g[c, y, x]),
-                    "k_tile": int(c) // ctx.rows, "pe_row": int(c) % ctx.rows, "pixel_tile": p // ctx.cols,
-                    "pe_col": p % ctx.cols, "word": word, "lane": int(ctx.lane[c, y, x]) if ctx.lane is not None else None,
-                    "cycle": None if cyc is None or cyc == NEVER else cyc, "written": cyc is None or cyc != NEVER})
+        row: dict[str, int | None] = {"c": int(c), "y": int(y), "x": int(x), "expected": int(e[c, y, x]),
+                                      "got": int(g[c, y, x])}
+        if ctx.vector:  # the vector unit: a word is a channel tile of one pixel, worked on lane by lane
+            row.update(ch_tile=int(c) // ctx.rows, vec_lane=int(c) % ctx.rows)
+        else:
+            row.update(k_tile=int(c) // ctx.rows, pe_row=int(c) % ctx.rows, pixel_tile=p // ctx.cols, pe_col=p % ctx.cols)
+        row.update(word=word, lane=int(ctx.lane[c, y, x]) if ctx.lane is not None else None,
+                   cycle=None if cyc is None or cyc == NEVER else cyc, written=cyc is None or cyc != NEVER)
+        out.append(row)
     return out
 
 
 def location_table(rows: list[dict[str, int | None]]) -> str:
+    """The rows of locate(): on the MAC array's tiles and cells, or (a layer of the vector unit,
+    rows with "vec_lane") on the vector unit's channel tiles and lanes."""
     if not rows:
         return ""
-    head = "  where (c, y, x)     expected  got  k_tile  PE row  pixel tile  PE col    word  lane  written at cycle"
+    vector = "vec_lane" in rows[0]
+    if vector:
+        head = ("  where (c, y, x)     expected  got  channel tile  vector-unit lane    word  lane  written at cycle"
+                "   (vector unit: a word is the channels of one pixel, lane-wise)")
+    else:
+        head = "  where (c, y, x)     expected  got  k_tile  PE row  pixel tile  PE col    word  lane  written at cycle"
     lines = [head]
     for r in rows:
         cyc = "never" if not r["written"] else ("-" if r["cycle"] is None else f"{r['cycle']:,}")
         word = "-" if r["word"] is None else str(r["word"])
         lane = "-" if r["lane"] is None else str(r["lane"])
-        lines.append(f"  {str((r['c'], r['y'], r['x'])):18s} {r['expected']:>8d} {r['got']:>4d} {r['k_tile']:>7d} "
-                     f"{r['pe_row']:>7d} {r['pixel_tile']:>11d} {r['pe_col']:>7d} {word:>7s} {lane:>5s}  {cyc}")
+        where = (f"{r['ch_tile']:>13d} {r['vec_lane']:>17d}" if vector else
+                 f"{r['k_tile']:>7d} {r['pe_row']:>7d} {r['pixel_tile']:>11d} {r['pe_col']:>7d}")
+        lines.append(f"  {str((r['c'], r['y'], r['x'])):18s} {r['expected']:>8d} {r['got']:>4d} {where} "
+                     f"{word:>7s} {lane:>5s}  {cyc}")
     return "\n".join(lines)
 
 
@@ -114,7 +128,7 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     bench ran (rb: hexgen.check.read_image; its input, expected and output segments, hexgen's
     output layout) and golden's network (the layer's accumulators and requantiser fields, the
     previous layer)."""
-    from golden.layers import ConvLayer, LinearLayer
+    from golden.layers import ConvLayer, LinearLayer, MaxPoolLayer
     from hexgen.layout import untile
     lay = rb.layout(layer, "expected")
     expected = as_chw(rb[(layer, "expected")][0])
@@ -123,12 +137,15 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     names = [l.name for l in net.layers]
     i = names.index(layer)
     prev = names[i - 1] if i else None
+    g = net.layers[i]
+    pads = g.pads if isinstance(g, ConvLayer) else (
+        (g.padding[0], g.padding[0], g.padding[1], g.padding[1]) if isinstance(g, MaxPoolLayer) else None)
     ctx = Context(rows=rb.config.array_rows, cols=rb.config.array_cols,
-                  initial=as_chw(rb[(layer, "output")][0]), word=as_chw(pos // per), lane=as_chw(pos % per))
+                  initial=as_chw(rb[(layer, "output")][0]), word=as_chw(pos // per), lane=as_chw(pos % per),
+                  kind=str(g.kind), pads=tuple(int(p) for p in pads) if pads is not None else None)  # type: ignore[arg-type]
     if (layer, "input") in rb.arrays:
         x = rb[(layer, "input")]
         ctx.layer_input = as_chw(x[0])
-        g = net.layers[i]
         if isinstance(g, (ConvLayer, LinearLayer)):
             acc = g.accumulate(x.astype(np.uint8))[0]
             r = g.requant
@@ -192,11 +209,13 @@ def _waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest:
     focus: dict[str, Any] = {"kind": diag[0]["kind"] if diag else ""}
     w0 = where[0] if where else None
     entry = next((e for e in rb.memory_map["layers"] if e["name"] == r["layer"]), None)
+    vector = bool(where) and "vec_lane" in where[0]
+    focus["vector"] = vector  # a layer of the vector unit: its group on top, no requantiser lane
     if w0 is not None and w0.get("word") is not None and w0.get("cycle") is not None and entry is not None:
         addr = rb.segment_info(r["layer"], "output")["base_word"] + int(w0["word"])
-        focus.update(lane=int(w0["pe_row"]), addr=addr, cycle=int(w0["cycle"]))
+        focus.update(lane=int(w0["vec_lane" if vector else "pe_row"]), addr=addr, cycle=int(w0["cycle"]))
     r["waves"] = save_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus)
-    if "addr" not in focus or entry is None:
+    if "addr" not in focus or entry is None or vector:  # the requantiser has no part in a vector-unit layer
         return None
     edge = write_edge(Dump(dest / f"{r['layer']}{dump.suffix}", ["accel_tb.wd_cnt_q", "accel_tb.u_mem.w_fire",
                                                                   "accel_tb.u_mem.w_beat_addr"]), focus["addr"], focus["cycle"])

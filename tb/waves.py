@@ -3,7 +3,8 @@
 - `save_waves`: the run's dump (Icarus: FST; Verilator: FST when the lz4 headers are installed,
   else VCD) copied to build/waves/<layer>.*, and a save file (written with pyvcd's GTKWSave)
   with the signals in groups. For a failing layer (`focus`) the group of the unit the diagnosis
-  points at comes first, with the requantiser lane of the first wrong element, a marker sits on
+  points at comes first, with the requantiser lane of the first wrong element (an add or a pool:
+  the vector unit's group, and no requantiser lane), a marker sits on
   the clock edge at which the memory port wrote that element's word, and the view is zoomed
   around it.
 - `Dump`: value changes of chosen signals from an FST (pylibfst) or VCD (vcdvcd) file, and the
@@ -45,7 +46,19 @@ WAVE_GROUPS = [
                    ("u_accel.mac_last", "bin"), ("u_accel.mac_w", "hex"), ("u_accel.mac_a", "hex"),
                    ("u_accel.mac_out_valid", "bin"), ("u_accel.mac_out_acc", "hex"), ("u_accel.rq_out_valid", "bin"),
                    ("u_accel.rq_out_data", "hex")]),
+    # add, max pool and average pool (rtl/vec_unit.sv): its state, the output pixel and window row it
+    # is on, its read requests and the words it takes, and the words it gives the writer
+    ("vector unit", [(f"u_accel.u_vec.{n}", "dec") for n in ("st_q", "c_q", "oy_q", "ox_q", "ky_q", "xoff_q",
+                                                             "words_q", "len_q", "cnt_q", "div_q")]
+                    + [("u_accel.u_vec.req_valid_o", "bin"), ("u_accel.u_vec.req_ready_i", "bin"),
+                       ("u_accel.u_vec.req_addr_o", "hex"), ("u_accel.u_vec.req_len_o", "dec"),
+                       ("u_accel.u_vec.rd_valid_i", "bin"), ("u_accel.u_vec.rd_ready_o", "bin"),
+                       ("u_accel.u_vec.rd_data_i", "hex"), ("u_accel.u_vec.out_valid_o", "bin"),
+                       ("u_accel.u_vec.out_ready_i", "bin"), ("u_accel.u_vec.out_data_o", "hex"),
+                       ("u_accel.u_vec.done_o", "bin")]),
 ]
+#: the title of the vector unit's group: on top for a layer the vector unit runs
+VECTOR_GROUP = "vector unit"
 
 RQ = "u_accel.u_drain.u_requant"
 #: the requantiser's pipeline (rtl/requant.sv): beat handshakes and, per lane, its stage registers
@@ -65,7 +78,10 @@ UNIT_OF_KIND = {
     "lane_swap": "memory port", "word_range": "memory port", "never_written": "memory port", "xz": "memory port",
     "equals_previous": "memory port", "channel_shift": "reader / writer", "channel_permutation": "reader / writer",
     "pe_row": "MAC array", "pe_column": "MAC array", "k_tile": "compute issue", "stale_k_tile": "compute issue",
+    "edge": "gather", "value_range": "MAC array",
 }
+#: a layer of the vector unit: its group on top, but for what the memory port shows
+UNIT_OF_KIND_VECTOR = {"xz": "memory port", "never_written": "memory port", "word_range": "memory port"}
 TOP = "accel_tb"
 #: the zoomed view: this many clock cycles either side of the marker
 VIEW_CYCLES = 24
@@ -94,11 +110,14 @@ def save_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, dest: P
         shutil.copy2(src, dump)
     groups = list(WAVE_GROUPS)
     marker = None
-    if focus:
+    if focus and focus.get("vector"):  # add / pool: the vector unit, never the idle requantizer
+        first = UNIT_OF_KIND_VECTOR.get(str(focus.get("kind", "")), VECTOR_GROUP)
+    elif focus:
         groups.append(requant_group(int(focus.get("lane", 0))))
         first = UNIT_OF_KIND.get(str(focus.get("kind", "")), "")
         if first == "requantizer":
             first = groups[-1][0]
+    if focus:
         groups.sort(key=lambda g: g[0] != first)  # stable: the unit's group on top, the rest in order
         if focus.get("addr") is not None and focus.get("cycle") is not None:
             marker = write_edge(Dump(dump, [f"{TOP}.wd_cnt_q", f"{TOP}.u_mem.w_fire", f"{TOP}.u_mem.w_beat_addr"]),

@@ -46,7 +46,7 @@ def _declared(path: Path) -> set[str]:
     names: set[str] = set()
     for line in path.read_text().splitlines():
         line = line.split("//", 1)[0]
-        m = re.match(r"\s*(?:input|output)?\s*(?:logic|wire|reg|state_e|rd_seg_e|seq_e|tag_e)\b(.*)", line)
+        m = re.match(r"\s*(?:input|output)?\s*(?:logic|wire|reg|state_e|rd_seg_e|seq_e|tag_e|vst_e)\b(.*)", line)
         if not m:
             continue
         body = re.sub(r"\[[^\]]*\]", " ", m.group(1))  # drop ranges and array dimensions
@@ -67,6 +67,7 @@ def test_gtkwave_save_file_signals_exist_in_the_rtl():
               "u_accel.u_writer": ROOT / "rtl" / "out_writer.sv", "u_accel.u_regs": ROOT / "rtl" / "ctrl_regs.sv",
               "u_accel.u_gather": ROOT / "rtl" / "gather.sv", "u_accel.u_compute": ROOT / "rtl" / "compute_issue.sv",
               "u_accel.u_drain": ROOT / "rtl" / "drain_requant.sv", "u_mem": ROOT / "rtl" / "ext_mem_model.sv",
+              "u_accel.u_vec": ROOT / "rtl" / "vec_unit.sv",
               "u_accel.u_drain.u_requant": ROOT / "rtl" / "requant.sv",
               "u_accel.u_drain.u_requant.g_lane[0]": ROOT / "rtl" / "requant.sv"}
     declared = {scope: _declared(f) for scope, f in scopes.items()}
