@@ -174,11 +174,13 @@ def test_descriptor_refused_before_start_is_unsupported_with_the_field():
     assert layer_sim.verdict(res) == (1, "0 passed, 0 failed, 1 unsupported (not run): nothing ran")
 
 
-def test_run_where_nothing_ran_exits_non_zero():
-    r = _cli("tb.layer_sim", "--layer", "flatten1", "--sim", "icarus")
-    assert r.returncode == 1, r.stdout + r.stderr
-    assert "nothing ran" in r.stdout and "0 passed, 0 failed" in r.stdout
-    assert "UNSUPP flatten1: golden only" in r.stdout
+def test_run_where_nothing_ran_exits_non_zero(capsys):
+    from golden.cli import run_cli
+
+    assert run_cli("sim", layer_sim.main, ["--layer", "flatten1", "--sim", "icarus"]) == 1
+    out = capsys.readouterr().out
+    assert "nothing ran" in out and "0 passed, 0 failed" in out
+    assert "UNSUPP flatten1: golden only" in out
 
 
 # ---- 4. the image cache follows the model's content, not its file names ----------------------------
@@ -233,24 +235,40 @@ def test_two_concurrent_runs_keep_their_own_results():
     (["--model", "x.py"], "x.py"),
     (["--layer", "conv99"], "conv99"),
 ], ids=["stall256", "stall-1", "seed-1", "nosuch", "nocolon", "nolayer"])
-def test_bad_sim_input_is_one_line_and_status_2(args: list[str], says: str):
-    assert says in _one_error_line(_cli("tb.layer_sim", "--sim", "icarus", *args), "sim")
+def test_bad_sim_input_is_one_line_and_status_2(args: list[str], says: str, capsys):
+    assert says in _one_error_line_here(["--sim", "icarus", *args], capsys)
 
 
-def test_factory_returning_none_is_one_line(tmp_path: Path):
+def test_bad_sim_input_through_the_command_line_is_one_line():
+    """The cases above run in this process (a Python with torch costs ~3 s to start); this one
+    takes the whole way: python -m tb.layer_sim, its exit status and stderr."""
+    assert "conv99" in _one_error_line(_cli("tb.layer_sim", "--sim", "icarus", "--layer", "conv99"), "sim")
+
+
+def _one_error_line_here(argv: list[str], capsys) -> str:
+    """python -m tb.layer_sim's ending (golden.cli.run_cli) in this process: status 2, one line."""
+    from golden.cli import run_cli
+
+    capsys.readouterr()
+    status = run_cli("sim", layer_sim.main, argv)
+    out = capsys.readouterr()
+    return _one_error_line(subprocess.CompletedProcess(argv, status, out.out, out.err), "sim")
+
+
+def test_factory_returning_none_is_one_line(tmp_path: Path, capsys):
     f = tmp_path / "none.py"
     f.write_text("def make():\n    return None\n")
-    assert "make()" in _one_error_line(_cli("tb.layer_sim", "--model", f"{f}:make"), "sim")
+    assert "make()" in _one_error_line_here(["--model", f"{f}:make"], capsys)
 
 
 @pytest.mark.parametrize("body, says", [
     ("nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sigmoid())", "Sigmoid"),
     ("nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2))", "dilation"),
 ], ids=["sigmoid", "dilation"])
-def test_unsupported_module_in_make_sim_is_one_line(tmp_path: Path, body: str, says: str):
+def test_unsupported_module_in_make_sim_is_one_line(tmp_path: Path, body: str, says: str, capsys):
     f = tmp_path / "bad.py"
     f.write_text(f"import torch\nfrom torch import nn\n\ndef make():\n    return {body}.eval(), torch.rand(4, 1, 8, 8)\n")
-    assert says in _one_error_line(_cli("tb.layer_sim", "--model", f"{f}:make"), "sim")
+    assert says in _one_error_line_here(["--model", f"{f}:make"], capsys)
 
 
 def test_rerun_command_keeps_the_memory_stall():

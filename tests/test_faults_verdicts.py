@@ -114,9 +114,10 @@ def test_slowest_documented_memory_settings_pass_correct_rtl(stall: int, latency
     the watchdog (up to 252 and 2000 passed)."""
     from tb import layer_sim
 
-    res = layer_sim.run(layers=["fc1", "pool1"], sim="verilator", model="mobilenetv2", seed=3, mem_stall=stall,
+    layers = ["fc1", "pool1"] if stall else ["fc1"]  # every read burst waits 20,000 cycles: one layer is enough
+    res = layer_sim.run(layers=layers, sim="verilator", model="mobilenetv2", seed=3, mem_stall=stall,
                         mem_latency=latency, run_tag=f"-slowmem{stall}-{latency}")
-    assert [r["status"] for r in res] == ["PASS", "PASS"], [r.get("reason") for r in res]
+    assert [r["status"] for r in res] == ["PASS"] * len(layers), [r.get("reason") for r in res]
 
 
 def test_watchdog_limit_grows_with_stalls_and_latency():
