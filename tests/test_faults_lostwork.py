@@ -11,7 +11,6 @@ checkout stands in for rtl/, and a small synthetic image for hexgen's.
 """
 from __future__ import annotations
 
-import importlib.util
 import os
 import shutil
 import signal
@@ -29,11 +28,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 from test_faults_hexgen import DEAD_PID, small_image  # noqa: E402
 from hexgen import check_image, write_image  # noqa: E402
 
-_spec = importlib.util.spec_from_file_location("mutate", ROOT / "scripts" / "mutate.py")
-assert _spec and _spec.loader
-mutate = importlib.util.module_from_spec(_spec)
-sys.modules["mutate"] = mutate  # dataclasses look their module up
-_spec.loader.exec_module(mutate)
+from test_mutate import mutate  # noqa: E402  (scripts/mutate.py loaded as a module, once)
 
 SAMPLE = """\
 module m (input logic a_i, input logic b_i, output logic y_o);
