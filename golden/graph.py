@@ -33,7 +33,7 @@ from golden.layers import (
     Requant,
     conv_kind,
 )
-from golden.ptq import is_converted, reference_engine
+from golden.ptq import is_converted, reference_engine, torch_quiet
 from golden.support import module_problem
 
 _CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)
@@ -96,7 +96,7 @@ class _Recorder(fx.Interpreter):
 def trace_values(gm: fx.GraphModule, example_input: torch.Tensor) -> dict[str, Any]:
     """Run the quantized graph and return every node's output by node name (the PyTorch oracle)."""
     rec = _Recorder(gm)
-    with torch.no_grad(), reference_engine():
+    with torch.no_grad(), reference_engine(), torch_quiet():
         rec.run(example_input)
     return rec.values
 
@@ -566,7 +566,8 @@ def extract(
     b = _Builder(gm, values, bias_mode=bias_mode, m0_bits=m0_bits, saturate_policy=saturate_policy)
     for node in gm.graph.nodes:
         try:
-            b.visit(node)
+            with torch_quiet():  # unpacking packed weights creates quantized tensors
+                b.visit(node)
         except GoldenError:
             raise
         except Exception as exc:  # an unexpected shape of graph: name where it happened

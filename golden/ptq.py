@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import math
+import warnings
 from contextlib import contextmanager
 from typing import Any, Iterator
 
@@ -43,6 +44,28 @@ def reference_engine() -> Iterator[None]:
         yield
     finally:
         torch.backends.quantized.engine = old
+
+
+#: The warnings PyTorch 2.13 gives on golden's own use of its quantization API: prepare_fx and
+#: convert_fx ("torch.ao.quantization is deprecated", a DeprecationWarning on each call) and the first
+#: quantized tensor a process creates (a UserWarning PyTorch gives once per process). golden silences
+#: exactly these, around its own calls (torch_quiet()); a filter set for the whole process would hide
+#: them from the user's own code too.
+TORCH_DEPRECATIONS: tuple[tuple[type[Warning], str], ...] = (
+    (DeprecationWarning, r"torch\.ao\.quantization is deprecated"),
+    (UserWarning, r"torch\.quantize_per_tensor, torch\.quantize_per_channel and other quantized tensor creation"),
+)
+
+
+@contextmanager
+def torch_quiet() -> Iterator[None]:
+    """A block of golden's own calls into torch.ao.quantization / quantized tensors, without
+    PyTorch's deprecation warnings for them (TORCH_DEPRECATIONS); the caller's warning filters are
+    restored on exit and every other warning still shows."""
+    with warnings.catch_warnings():
+        for category, message in TORCH_DEPRECATIONS:
+            warnings.filterwarnings("ignore", message=message, category=category)
+        yield
 
 
 class _Pow2ScaleMixin:
@@ -229,17 +252,18 @@ def quantize(
     check_model_accepts(float_model, traced, calibration_batch)
     mapping = QConfigMapping().set_global(contract_qconfig(pow2_scales=pow2_scales))
     try:
-        prepared = prepare_fx(
-            _flatten_modules_to_function(float_model), mapping, example_inputs=(calibration_batch[:1],),
-            backend_config=_backend_config(),
-        )
+        with torch_quiet():
+            prepared = prepare_fx(
+                _flatten_modules_to_function(float_model), mapping, example_inputs=(calibration_batch[:1],),
+                backend_config=_backend_config(),
+            )
     except Exception as exc:  # FX tracing errors name the offending code; keep them
         raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization: {_one_line(exc)}") from exc
     try:
         with torch.no_grad():
             for start in range(0, calibration_batch.shape[0], calibration_chunk):
                 prepared(calibration_batch[start : start + calibration_chunk])
-        with reference_engine():
+        with reference_engine(), torch_quiet():
             return _pad_quantized(convert_fx(prepared, backend_config=_backend_config()))
     except Exception as exc:  # an observer or FX's convert: not expected after the checks above
         raise QuantSchemeError(
