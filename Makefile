@@ -7,7 +7,7 @@ MODEL ?= mobilenetv2
 # Parallel pytest workers; CI machines have two cores.
 JOBS  ?= 2
 
-.PHONY: all bootstrap sim layers waves test test-fast test-slow golden models bench bench-golden lint typecheck train accept-cycles clean help
+.PHONY: all bootstrap sim layers waves test test-fast test-slow golden golden-export models bench bench-golden lint typecheck train accept-cycles clean help
 
 all: test
 
@@ -23,6 +23,7 @@ help:
 	@echo "make mutate [MUTATE_COUNT=40] mutation testing of rtl/: killed / survived per change (docs/rtl.md)"
 	@echo "make coverage             functional coverage of the layer space the last runs hit, with the holes"
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
+	@echo "make golden-export [MODEL=...] [OUT=dir] [IMAGES=1]  golden's integers per layer (.npz) and geometry (JSON)"
 	@echo "make bench                benchmarks (ratios, not timed tests)"
 	@echo "make train                retrain the shipped digits models (rewrites golden/models/checkpoints)"
 	@echo "make accept-cycles        accept the shipped models' exact cycles per layer (tests/cycle_baseline.json)"
@@ -62,6 +63,11 @@ waves:
 
 golden: $(STAMP)
 	$(PY) -m golden summary --model $(MODEL)
+
+# golden's integers for a testbench of your own (docs/golden.md, "Export for your own testbench")
+IMAGES ?= 1
+golden-export: $(STAMP)
+	$(PY) -m golden export --model $(MODEL) --images $(IMAGES) $(if $(OUT),--out '$(OUT)')
 
 models: $(STAMP)
 	$(PY) -m golden models

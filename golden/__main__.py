@@ -1,6 +1,9 @@
 """python -m golden summary [--model NAME|path.py:factory] [--bias-mode M] [--m0-bits B] [--pow2]
+python -m golden export [--model ...] [--out DIR] [--images N]
 
-Prints the layer table and the digits test accuracy of float, PyTorch int8 and golden side by side.
+summary prints the layer table and the digits test accuracy of float, PyTorch int8 and golden side
+by side; export writes golden's integers per layer for a testbench of your own (golden.export,
+docs/golden.md "Export for your own testbench").
 """
 from __future__ import annotations
 
@@ -14,6 +17,7 @@ import torch
 
 from golden import extract, quantize
 from golden.arith import BIAS_MODES
+from golden.errors import InputError
 from golden.cli import run_cli
 from golden.models import DEFAULT_MODEL, SHIPPED, load_model
 from golden.graph import torch_int8_output
@@ -77,6 +81,28 @@ def oracle(args: argparse.Namespace) -> int:
     return 1 if bad else 0
 
 
+def export_cmd(args: argparse.Namespace) -> int:
+    from golden.export import JSON_NAME, check_out_dir, export
+
+    t0 = time.time()
+    out = check_out_dir(args.out or f"build/golden-export/{args.model.replace(':', '-').replace('/', '-')}")
+    if args.images < 1:
+        raise InputError(f"--images {args.images}: export at least one image")
+    m = load_model(args.model)
+    x, source = (m.x_test, "test") if m.x_test is not None else (m.calibration, "calibration")
+    if args.images > len(x):
+        raise InputError(f"model {m.name}: --images {args.images}, but it has {len(x)} {source} images")
+    qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2)
+    net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
+    x_q = net.quantize_input(x[: args.images])
+    export(net, x_q, out, model=m.name, images={"source": source, "first": args.images})
+    files = sorted(out.iterdir())
+    size = sum(f.stat().st_size for f in files)
+    print(f"golden export: model {m.name}, the first {args.images} {source} image(s), {len(net)} layers: "
+          f"{JSON_NAME} and {len(files) - 1} .npz files ({size / 1e6:.1f} MB) in {out} ({time.time() - t0:.1f} s)")
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     # PyTorch's deprecation warnings for golden's own calls are silenced where golden makes them
     # (golden.ptq.torch_quiet); no filter here, so a model file's own warnings still show.
@@ -84,7 +110,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     sub = p.add_subparsers(dest="cmd")
     s = sub.add_parser("summary", help="layer table and accuracies")
     o = sub.add_parser("oracle", help="per-layer agreement of golden with PyTorch's int8 kernels")
-    for a in (s, o):
+    e = sub.add_parser("export", help="golden's integers per layer (.npz) and the network's geometry (JSON)")
+    e.add_argument("--out", default="", help="the folder to write (new, empty or a previous export; "
+                   "default build/golden-export/MODEL)")
+    e.add_argument("--images", type=int, default=1, help="export the first N test images (default 1)")
+    for a in (s, o, e):
         a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
         a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
         a.add_argument("--m0-bits", type=int, default=16)
@@ -100,6 +130,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 0
     if args.cmd == "oracle":
         return oracle(args)
+    if args.cmd == "export":
+        return export_cmd(args)
     return summary(args)
 
 
