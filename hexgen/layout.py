@@ -360,7 +360,8 @@ def record_problems(rec: NDArray[Any], fields: Sequence[Field]) -> list[tuple[in
     for f in fields:
         used |= ((1 << f.width) - 1) << f.lsb
     out: list[tuple[int, str]] = []
-    for i in np.flatnonzero(r & ~used):
+    spare = ~used & (2**64 - 1)  # the reserved bits, as the int64 the records are held in (bit 63 negative)
+    for i in np.flatnonzero(r & np.int64(spare - 2**64 if spare >= 2**63 else spare)):
         out.append((int(i), f"record {int(i)} = 0x{int(r[i]) & (2**64 - 1):x} has reserved bits set (mask 0x{~used & (2**64 - 1):x})"))
     vals = decode_records(r, fields)
     for j, f in enumerate(fields):
