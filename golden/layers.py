@@ -110,6 +110,9 @@ class ConvLayer(Layer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", _frozen(self.weight, np.int8))
         object.__setattr__(self, "weight_scale", _frozen(self.weight_scale, np.float64))
+        if self.weight.ndim != 4:  # kernel, macs and conv_acc index [K, C/groups, KH, KW]
+            raise ShapeError(f"layer {self.name}: conv weights have shape {list(self.weight.shape)}; a conv layer's "
+                             "weights are 4-D [K, C/groups, KH, KW] (a pointwise conv's [K, C, 1, 1])")
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -167,6 +170,9 @@ class LinearLayer(Layer):
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", _frozen(self.weight, np.int8))
         object.__setattr__(self, "weight_scale", _frozen(self.weight_scale, np.float64))
+        if self.weight.ndim != 2:
+            raise ShapeError(f"layer {self.name}: fc weights have shape {list(self.weight.shape)}; an fc layer's "
+                             "weights are 2-D [K, C]")
 
     @property
     def macs(self) -> int:
