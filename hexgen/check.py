@@ -4,7 +4,9 @@ check_image validates everything `make sim` reads: memory_map.json against its s
 (hexgen.schema), config against every layout, each layer's descriptor against its segments (the
 layer re-planned and, unless asked not to, re-run through golden), every file's header and words,
 hexgen.vh and memory_map.txt regenerated from the map, and every file against its checksum in
-hexgen.manifest. read_image returns the arrays of a folder that checks clean.
+hexgen.manifest. read_image returns the arrays of a folder that checks clean. A folder of a
+target's own layouts (memory_map.json names a `target`, hexgen.target) is checked the same way but
+for the layers: no engine plan; every segment decoded and compared with golden (check_target_layer).
 """
 from __future__ import annotations
 
@@ -21,13 +23,14 @@ from hexgen.config import HardwareConfig
 from hexgen.errors import ConfigError, HexFormatError, HexgenError, LayoutError
 from hexgen.folder import MANIFEST_FILE, _sha256, read_manifest
 from hexgen.image import (
-    FORMAT, HEADER_FILE, MAP_FILE, TABLE_FILE, VERSION, dram_header, dtype_text, map_table, segment_file, segment_header,
+    ENGINE, FORMAT, HEADER_FILE, MAP_FILE, TABLE_FILE, VERSION, dram_header, dtype_text, map_table, segment_file, segment_header,
     verilog_header,
 )
 from hexgen.layout import Layout, from_words
 from hexgen.memh import MemhFile, read_memh
 from hexgen.check_layer import check_layer
-from hexgen.schema import MAP_SCHEMA, problems_text, validate
+from hexgen.schema import MAP_SCHEMA, TARGET_MAP_SCHEMA, problems_text, validate
+from hexgen.target import check_target_layer
 
 
 # ---- reading and checking ----------------------------------------------------------------------
@@ -43,6 +46,11 @@ class ReadBack:
 
     def __getitem__(self, key: tuple[str, str]) -> NDArray[np.int64]:
         return self.arrays[key]
+
+    @property
+    def target(self) -> str:
+        """"engine" for our engine's images; the target's name for an image of its own layouts."""
+        return str(self.memory_map.get("target", ENGINE))
 
     def segment_info(self, layer: str, segment: str) -> dict[str, Any]:
         """The memory map's entry of one segment (base, base_word, words, bytes, shape, layout, file)."""
@@ -97,11 +105,14 @@ def _compare_text(folder: Path, name: str, want: str) -> list[str]:
 def _inspect(folder: Path, run_golden: bool = True) -> tuple[list[str], ReadBack | None]:
     """Every problem of a folder, and the folder read back (None when the map is unusable)."""
     mm = _read_map(folder)
-    problems = problems_text(MAP_FILE, validate(mm, MAP_SCHEMA))
+    target = mm.get("target", ENGINE) != ENGINE
+    problems = problems_text(MAP_FILE, validate(mm, TARGET_MAP_SCHEMA if target else MAP_SCHEMA))
     cfg: HardwareConfig | None = None
     if not problems:
         try:
-            cfg = HardwareConfig.from_json(mm["config"])
+            # a target image records only the word width and the alignment (hexgen.target)
+            cfg = (HardwareConfig(word_bits=mm["config"]["word_bits"], align_bytes=mm["config"]["align_bytes"]) if target
+                   else HardwareConfig.from_json(mm["config"]))
         except ConfigError as exc:
             problems.append(f"{MAP_FILE}: config: {exc}")
     rb: ReadBack | None = None
@@ -133,6 +144,7 @@ def _inspect(folder: Path, run_golden: bool = True) -> tuple[list[str], ReadBack
 def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, problems: list[str],
                     run_golden: bool = True) -> ReadBack:
     wb, wbytes = cfg.word_bits, cfg.word_bytes
+    target = mm.get("target", ENGINE) != ENGINE
     arrays: dict[tuple[str, str], NDArray[np.int64]] = {}
     d = mm["dram"]
     dram_words, dram_name = d["words"], d["file"]
@@ -195,7 +207,7 @@ def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, probl
         ):
             if got != want:
                 problems.append(f"{at}.{field_} ({name}): is {got!r}; base {base}, words {n} and the layout give {want!r}")
-        for dim, t in lay.tiles:
+        for dim, t in ([] if target else lay.tiles):  # a target's tiles are its own
             if t != cfg.array_rows:
                 problems.append(f"{at}.layout.tiles.{dim} ({name}): is {t}; config.array_rows is {cfg.array_rows}")
         if base + n * wbytes > dram_words * wbytes:
@@ -204,7 +216,8 @@ def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, probl
         per_layer.setdefault(seg["layer"], {})[seg["segment"]] = (j, seg, lay)
         covered[bw : bw + n] = True
         try:
-            f = read_memh(folder / fname, wb, expect=segment_header(seg["layer"], seg["segment"], lay, base, n), count=n)
+            f = read_memh(folder / fname, wb, count=n,
+                          expect=segment_header(seg["layer"], seg["segment"], lay, base, n, role=seg.get("role", "")))
         except HexFormatError as exc:
             problems.append(f"{fname}:{exc.line}: {exc.message}")
             continue
@@ -227,6 +240,9 @@ def _check_contents(folder: Path, mm: dict[str, Any], cfg: HardwareConfig, probl
     for i, entry in enumerate(mm["layers"]):
         if entry["name"] not in layer_names[:i]:
             listed = {sg for (ln, sg) in seen if ln == entry["name"]}
+            if target:
+                problems += check_target_layer(i, entry, per_layer.get(entry["name"], {}), arrays, mm["images"], run_golden)
+                continue
             problems += check_layer(i, entry, per_layer.get(entry["name"], {}), listed, arrays, cfg, mm["images"], run_golden)
     problems += _compare_text(folder, HEADER_FILE, verilog_header(mm))
     problems += _compare_text(folder, TABLE_FILE, map_table(mm) + "\n")

@@ -28,10 +28,11 @@ from hexgen.schema import MANIFEST_SCHEMA, problems_text, validate
 MANIFEST_FILE = "hexgen.manifest"
 MANIFEST_FORMAT = "hexgen-folder"
 MANIFEST_VERSION = 1
-#: Names of the files hexgen writes into a folder (a segment file is <layer>.<segment>.memh).
+#: Names of the files hexgen writes into a folder (a segment file is <layer>.<segment>.memh; a
+#: target's segments have names of their own, hexgen.target.SEGMENT_NAME).
 OWN_FILE = re.compile(
     r"(memory_map\.json|memory_map\.txt|hexgen\.vh|hexgen\.manifest|dram\.memh|"
-    r"[A-Za-z0-9_.-]+\.(weights|bias|scale|input|input2|expected|output)\.memh)"
+    r"[A-Za-z0-9_.-]+\.[A-Za-z][A-Za-z0-9_]*\.memh)"
 )
 #: The marker inside hexgen's temporary folders (`.NAME.tmp-*`, and `.NAME.old-*` while the old
 #: folder is moved aside): it holds the folder's own name, so a copy or a renamed folder does not

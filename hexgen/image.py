@@ -22,7 +22,7 @@ from golden.layers import INPUT, Layer, Network
 from hexgen.config import HardwareConfig
 from hexgen.errors import LayoutError
 from hexgen.layout import Layout, to_words
-from hexgen.plan import SEGMENT_TEXT, LayerPlan, is_compute, is_vector, layer_arrays, plan_layer
+from hexgen.plan import ROLE_TEXT, SEGMENT_TEXT, LayerPlan, is_compute, is_vector, layer_arrays, plan_layer
 
 MAP_FILE = "memory_map.json"
 TABLE_FILE = "memory_map.txt"
@@ -30,6 +30,9 @@ DRAM_FILE = "dram.memh"
 HEADER_FILE = "hexgen.vh"
 FORMAT = "hexgen-memory-map"
 VERSION = 1
+#: memory_map.json's `target`: absent (or "engine") for our engine's images, planned by hexgen.plan;
+#: a target's name for an image of a target's own layouts (hexgen.target).
+ENGINE = "engine"
 
 
 def shape_text(shape: Sequence[int]) -> str:
@@ -58,6 +61,7 @@ class Segment:
     layout: Layout
     base: int  # byte address
     words: tuple[int, ...] = field(repr=False)
+    role: str = ""  # a target's segment: which golden array it holds (hexgen.target); "" for the engine's
 
     @property
     def file(self) -> str:
@@ -80,15 +84,15 @@ class Segment:
         return len(self.words) * self.word_bytes
 
     def header(self) -> dict[str, object]:
-        return segment_header(self.layer, self.name, self.layout, self.base, self.n_words)
+        return segment_header(self.layer, self.name, self.layout, self.base, self.n_words, role=self.role)
 
 
-def segment_header(layer: str, name: str, lay: Layout, base: int, n_words: int) -> dict[str, object]:
+def segment_header(layer: str, name: str, lay: Layout, base: int, n_words: int, *, role: str = "") -> dict[str, object]:
     """The `// key: value` header of a segment file (written, and checked by check_image)."""
     h: dict[str, object] = {
         "layer": layer,
         "tensor": name,
-        "contents": SEGMENT_TEXT.get(name, name),
+        "contents": ROLE_TEXT.get(role, role) if role else SEGMENT_TEXT.get(name, name),
         "shape": shape_text(lay.logical_shape),
         "dtype": dtype_text(lay),
         "layout": lay.describe(),
@@ -116,6 +120,10 @@ class Image:
     plans: list[LayerPlan]
     segments: list[Segment]
     arrays: dict[tuple[str, str], NDArray[np.int64]] = field(repr=False)
+    #: ENGINE, or the name of the target whose layouts the segments follow (hexgen.target)
+    target: str = ENGINE
+    #: a target image's memory-map entry of each layer (name, kind, golden's record); empty for the engine
+    layer_entries: list[dict[str, Any]] = field(default_factory=list, repr=False)
 
     @property
     def end(self) -> int:
@@ -141,6 +149,8 @@ class Image:
 
     # ---- outputs --------------------------------------------------------------------------
     def memory_map(self) -> dict[str, Any]:
+        if self.target != ENGINE:
+            return self._target_map()
         return {
             "format": FORMAT,
             "version": VERSION,
@@ -185,6 +195,43 @@ class Image:
             ],
         }
 
+    def _target_map(self) -> dict[str, Any]:
+        """A target image's map: no engine plan; per layer golden's record, per segment its role."""
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "model": self.model,
+            "images": self.images,
+            "target": self.target,
+            "config": {"word_bits": self.config.word_bits, "align_bytes": self.config.align_bytes},
+            "lane_order": "lane 0 in the least significant bits; a wider element spans words least significant word first",
+            "dram": {
+                "file": DRAM_FILE,
+                "words": self.end // self.config.word_bytes,
+                "bytes": self.end,
+                "word_bits": self.config.word_bits,
+                "fill": 0,
+            },
+            "layers": list(self.layer_entries),
+            "segments": [
+                {
+                    "layer": s.layer,
+                    "segment": s.name,
+                    "role": s.role,
+                    "base": s.base,
+                    "base_hex": f"0x{s.base:08x}",
+                    "base_word": s.base_word,
+                    "words": s.n_words,
+                    "bytes": s.n_bytes,
+                    "shape": list(s.layout.logical_shape),
+                    "dtype": dtype_text(s.layout),
+                    "layout": s.layout.to_json(),
+                    "file": s.file,
+                }
+                for s in self.segments
+            ],
+        }
+
     def table(self) -> str:
         return map_table(self.memory_map())
 
@@ -201,12 +248,17 @@ def verilog_header(mm: Mapping[str, Any]) -> str:
         "`ifndef HEXGEN_VH",
         "`define HEXGEN_VH",
         f"`define HEXGEN_WORD_BITS {c['word_bits']}",
-        f"`define HEXGEN_ARRAY_ROWS {c['array_rows']}",
-        f"`define HEXGEN_ARRAY_COLS {c['array_cols']}",
-        f"`define HEXGEN_WEIGHT_BUF_WORDS {c['weight_buf_words']}",
-        f"`define HEXGEN_ACT_BUF_WORDS {c['act_buf_words']}",
-        f"`define HEXGEN_BIAS_BUF_WORDS {c['bias_buf_words']}",
-        f"`define HEXGEN_SCALE_BUF_WORDS {c['scale_buf_words']}",
+    ]
+    if mm.get("target", ENGINE) == ENGINE:
+        lines += [
+            f"`define HEXGEN_ARRAY_ROWS {c['array_rows']}",
+            f"`define HEXGEN_ARRAY_COLS {c['array_cols']}",
+            f"`define HEXGEN_WEIGHT_BUF_WORDS {c['weight_buf_words']}",
+            f"`define HEXGEN_ACT_BUF_WORDS {c['act_buf_words']}",
+            f"`define HEXGEN_BIAS_BUF_WORDS {c['bias_buf_words']}",
+            f"`define HEXGEN_SCALE_BUF_WORDS {c['scale_buf_words']}",
+        ]
+    lines += [
         f"`define HEXGEN_ALIGN_BYTES {c['align_bytes']}",
         f"`define HEXGEN_IMAGES {mm['images']}",
         f"`define HEXGEN_DRAM_WORDS {mm['dram']['words']}",
@@ -231,9 +283,11 @@ def map_table(mm: Mapping[str, Any]) -> str:
     fmt = f"{{:<{w[0]}}}  {{:<{w[1]}}}  {{:<{w[2]}}}  {{:>{w[3]}}}  {{:>{w[4]}}}"
     d = mm["dram"]
     cfg = mm["config"]
+    hw = (f"array {cfg['array_rows']}x{cfg['array_cols']}, " if mm.get("target", ENGINE) == ENGINE
+          else f"target {mm['target']}, ")
     out = [
         f"model {mm['model']}: {len(mm['layers'])} layers, {len(rows)} segments, word {d['word_bits']} bits, "
-        f"array {cfg['array_rows']}x{cfg['array_cols']}, alignment {cfg['align_bytes']} bytes",
+        f"{hw}alignment {cfg['align_bytes']} bytes",
         fmt.format(*head),
     ]
     out += [fmt.format(*r) for r in rows]

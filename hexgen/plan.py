@@ -53,6 +53,19 @@ SEGMENT_TEXT = {
     "output": "region the accelerator writes (pre-filled with ~expected)",
 }
 SCALE_PAD = int(encode_records(np.array([[0, 1]]), SCALE_FIELDS)[0])
+#: What a segment of a target's own layout holds (hexgen.target): its role names golden's array.
+#: bias and scale are per output channel; a record layout picks golden's columns by field name
+#: (bias: term, mantissa, shift; scale: m0, n), a plain bias layout holds the term.
+ROLE_TEXT = {
+    "weights": "int8 weights (golden's layer weights)",
+    "bias": "bias (golden's bias term = mantissa << shift, or its fields)",
+    "scale": "requantisation fields (golden's m0, n)",
+    "input": "uint8 input activations (golden output of the producing layer)",
+    "input2": "uint8 second input of a residual add (golden output of its producer)",
+    "expected": "uint8 golden output",
+    "output": "region the accelerator writes (pre-filled with ~expected)",
+    "accumulators": "int32 accumulators (golden's, before requantisation)",
+}
 
 
 @dataclass(frozen=True)

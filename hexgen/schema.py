@@ -20,6 +20,7 @@ from typing import Any, Mapping, Sequence, Union
 
 from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, REMOVED_FIELDS
 from hexgen.layout import WORD_BITS
+from hexgen.plan import ROLE_TEXT
 
 Problem = tuple[str, str]
 
@@ -261,16 +262,35 @@ SEGMENT_SCHEMA = Obj({
     "file": Str(pattern=FILE_NAME),
 })
 
+DRAM_SCHEMA = Obj({"file": Str(pattern=FILE_NAME), "words": NAT, "bytes": NAT, "word_bits": Int(choices=WORD_BITS), "fill": Const(0)})
+
 MAP_SCHEMA = Obj({
     "format": Str(),
     "version": Int(),
     "model": Str(),
     "images": POS,
+    "target": Str(choices=("engine",)),
     "config": CONFIG_SCHEMA,
     "lane_order": Str(),
-    "dram": Obj({"file": Str(pattern=FILE_NAME), "words": NAT, "bytes": NAT, "word_bits": Int(choices=WORD_BITS), "fill": Const(0)}),
+    "dram": DRAM_SCHEMA,
     "layers": List(LAYER_SCHEMA),
     "segments": List(SEGMENT_SCHEMA),
+}, optional=("target",))
+
+#: memory_map.json of an image of a target's own layouts (hexgen.target): `target` names it; per
+#: layer golden's record (checked by rebuilding the layer), per segment its role; no engine plan.
+TARGET_MAP_SCHEMA = Obj({
+    "format": Str(),
+    "version": Int(),
+    "model": Str(),
+    "images": POS,
+    "target": Str(pattern=r"[A-Za-z][A-Za-z0-9_.-]*"),
+    "config": Obj({"word_bits": Int(choices=WORD_BITS), "align_bytes": Int(lo=1, hi=MAX_ALIGN_BYTES)}),
+    "lane_order": Str(),
+    "dram": DRAM_SCHEMA,
+    "layers": List(Obj({"name": Str(), "kind": Str(), "record": Obj({"class": Str()}, extra=True)})),
+    "segments": List(Obj({**SEGMENT_SCHEMA.fields, "segment": Str(pattern=r"[A-Za-z][A-Za-z0-9_]*"),
+                          "role": Str(choices=tuple(ROLE_TEXT))})),
 })
 
 # ---- hexgen.manifest ---------------------------------------------------------------------------
@@ -287,4 +307,4 @@ def problems_text(file: str, problems: Sequence[Problem]) -> list[str]:
     return [f"{file}: {p}: {m}" for p, m in problems]
 
 
-__all__ = ["MANIFEST_SCHEMA", "MAP_SCHEMA", "Problem", "Spec", "problems_text", "validate"]
+__all__ = ["MANIFEST_SCHEMA", "MAP_SCHEMA", "TARGET_MAP_SCHEMA", "Problem", "Spec", "problems_text", "validate"]
