@@ -1,33 +1,30 @@
-"""`make sim`: run a model's conv/fc layers on the accelerator RTL and compare them with golden.
-
-    python -m tb.layer_sim [--layer conv3[,fc1]] [--sim verilator|icarus] [--model NAME|path.py:factory]
-                           [--seed N] [--waves] [--mem-stall S] [--list]
+"""The layer runner behind `make sim`: run a model's layers on the accelerator RTL and compare them
+with golden (the command line is tb.sim_cli; `python -m tb.layer_sim` runs it).
 
 Steps: the memory image of one test image (tb/images.py: cached by the model's content), the
 simulator build (tb.sim.build: cached by content), every chosen layer in one simulation (twice on
-Verilator, one X seed each), a table with PASS, FAIL or UNSUPP per layer. On failure the run
-folder, the image and (with --waves) the waveform are kept, and the command that reruns the case
-with every option that changed it is printed.
+Verilator, one X seed each; a new simulation after one that stopped), a result per layer: PASS,
+FAIL or UNSUPP. A run is one record, tb.run_settings.RunSettings; on failure the run folder, the
+image and (with waves) the waveform are kept, and the command that reruns the case with every
+option that changed it is written from that record.
 """
 from __future__ import annotations
 
-import argparse
 import fcntl
 import json
 import os
-import shlex
 import shutil
 import sys
 import time
-import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import Any
 
-from golden.cli import run_cli
 from tb.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
 from tb.images import prepare_image
+from tb.run_settings import RunSettings
 from tb.sim import SimError, require_checkout, runner_for, xrand_plusargs
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 from tb.waves import WAVE_GROUPS, found_dump, save_waves
@@ -124,68 +121,41 @@ def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, s
     return merged
 
 
-def run(
-    *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool | str = False, mem_stall: int = 0,
-    mem_latency: int = 8, quiet: bool = False, defines: tuple[str, ...] = (),
-    csr_overrides: dict[str, dict[str, int]] | None = None, run_tag: str = "", watchdog_cycles: int = 0,
-    chain: int = 0, pokes: dict[str, list[tuple[str, int, int]]] | None = None, xcheck: bool | None = None,
-    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
-    check_reset: bool = False, image: tuple[Path, list[dict[str, Any]], int] | None = None,
-) -> list[dict[str, Any]]:
-    """Run the chosen layers (default: every conv/fc layer) and return one result per layer:
-    status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
+def run(settings: RunSettings | None = None, /, *, image: tuple[Path, list[dict[str, Any]], int] | None = None,
+        **fields: Any) -> list[dict[str, Any]]:
+    """Run the chosen layers (default: every conv/fc, add and pool layer) and return one result per
+    layer: status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
 
-    chain > 0: instead feed the RTL's own outputs forward through the whole network for `chain`
-    test images (golden runs the layers the RTL does not) and return one result per image.
-    xcheck (default: on for Verilator without waves): run the layers a second time under another
-    random-initialisation seed (_x_merge). record: keep every layer's output and write cycles
-    (r["got_file"], r["wcycle_file"]), not only a failing one's (tb.sim_both). check_reset: read every CSR and the
-    status outputs right after reset against their documented values first (make sim does). image: a memory
-    image prepare_image made already (tb.sim_both runs one image on both simulators, and the WAVES=auto
-    rerun the image of its first run: a factory that is not deterministic gives other weights each call). pokes, csr_overrides and plusargs (given to the simulator,
-    e.g. +MUT_LANE for a MUT_SELECT build) are test hooks."""
+    settings: the run (tb.run_settings.RunSettings), or its fields as keywords. chain > 0: instead
+    feed the RTL's own outputs forward through the whole network for `chain` test images (golden
+    runs the layers the RTL does not) and return one result per image. image: a memory image
+    prepare_image made already (tb.sim_both runs one image on both simulators, and the WAVES=auto
+    rerun the image of its first run: a factory that is not deterministic gives other weights
+    each call)."""
+    s = settings if settings is not None else RunSettings(**fields)
+    if settings is not None and fields:
+        raise TypeError(f"run() takes a RunSettings or its fields, not both ({', '.join(fields)})")
     require_checkout()
-    if sim not in ("verilator", "icarus"):
-        raise SimError(f"--sim {sim!r}: verilator or icarus")
-    if not 0 <= mem_stall <= 255:
-        raise SimError(f"--mem-stall {mem_stall}: external memory stalls per 256 cycles must be 0..255")
-    if not 1 <= mem_latency <= 65535:
-        raise SimError(f"--mem-latency {mem_latency}: read latency in cycles must be 1..65535")
-    if seed < 0:
-        raise SimError(f"--seed {seed}: the test image number must be >= 0")
-    if chain < 0:
-        raise SimError(f"--chain {chain}: the number of images must be >= 1")
-    from hexgen.hw import DEFAULT, load_hw
+    s.check()
+    from hexgen.hw import load_hw, rtl_parameters
 
-    cfg = load_hw(hw)  # an unknown preset or a bad file: one line before anything runs
-    if hw and hw != DEFAULT:  # and sizes the engine refuses, before golden and hexgen run
-        from hexgen.hw import rtl_parameters
-
-        refuse_parameters(hw, rtl_parameters(cfg))
-    tag = model.replace("/", "_").replace(":", "_").replace(".py", "")
-    if hw and hw != DEFAULT:
-        tag += "-hw_" + Path(hw).stem
-    if waves not in (True, False, "auto"):
-        raise SimError(f"--waves {waves!r}: on, off or auto")
+    cfg = load_hw(s.hw)  # an unknown preset or a bad file: one line before anything runs
+    if not s.default_hw:  # and sizes the engine refuses, before golden and hexgen run
+        refuse_parameters(str(s.hw), rtl_parameters(cfg))
     if image is None:
-        print(f"sim: golden model {model}, SEED={seed} ...", flush=True)
-        image = prepare_image(model, seed, hw)
-    with _run_dir(RUNS / f"{tag}-{sim}-seed{seed}{run_tag}") as rdir, _waves_env(waves is True):
-        res = _run_in(rdir, image, layers=layers, sim=sim, model=model, seed=seed, waves=waves is True, mem_stall=mem_stall,
-                      mem_latency=mem_latency, quiet=quiet, defines=defines, csr_overrides=csr_overrides,
-                      watchdog_cycles=watchdog_cycles, chain=chain, pokes=pokes, reset_each_layer=reset_each_layer, hw=hw,
-                      plusargs=plusargs, record=record, check_reset=check_reset,
-                      xcheck=(sim == "verilator" and waves is not True) if xcheck is None else xcheck)
-    if waves != "auto" or chain:
+        print(f"sim: golden model {s.model}, SEED={s.seed} ...", flush=True)
+        image = prepare_image(s.model, s.seed, s.hw)
+    with _run_dir(RUNS / s.folder_name()) as rdir, _waves_env(s.waves is True):
+        res = _run_in(rdir, image, s)
+    if s.waves != "auto" or s.chain:
         return res
     # WAVES=auto: each failing layer again, alone, with waves: its bundle gets the waveform marked
     # at the first wrong element and the RTL's own requantiser stages (tb.failure)
     failed = [r for r in res if r["status"] == "FAIL"]
     for r in failed[:AUTO_WAVES_MOST]:
         print(f"sim: {r['layer']} failed: rerunning it alone with waves (WAVES=auto) ...", flush=True)
-        again = run(layers=[r["layer"]], sim=sim, model=model, seed=seed, waves=True, mem_stall=mem_stall,
-                    mem_latency=mem_latency, quiet=True, defines=defines, csr_overrides=csr_overrides, run_tag=run_tag + "-waves",
-                    watchdog_cycles=watchdog_cycles, pokes=pokes, hw=hw, plusargs=plusargs, xcheck=False, image=image)[0]
+        again = run(replace(s, layers=(r["layer"],), waves=True, quiet=True, run_tag=s.run_tag + "-waves", xcheck=False,
+                            record=False, check_reset=False), image=image)[0]
         if again["status"] != "FAIL":  # the verdict stays the first run's
             r["report"] = (r.get("report") or "") + f"\n  rerun alone with waves: {again['status']} (not reproduced; waves: {again.get('waves')})"
             continue
@@ -217,13 +187,9 @@ def _waves_env(waves: bool) -> Iterator[None]:
 AUTO_WAVES_MOST = 3
 
 
-def _run_in(
-    rdir: Path, image: tuple[Path, list[dict[str, Any]], int], *, layers: list[str] | None, sim: str, model: str, seed: int, waves: bool, mem_stall: int,
-    mem_latency: int, quiet: bool, defines: tuple[str, ...], csr_overrides: dict[str, dict[str, int]] | None,
-    watchdog_cycles: int, chain: int, pokes: dict[str, list[tuple[str, int, int]]] | None, xcheck: bool,
-    reset_each_layer: bool = True, hw: str | None = None, plusargs: tuple[str, ...] = (), record: bool = False,
-    check_reset: bool = False,
-) -> list[dict[str, Any]]:
+def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSettings) -> list[dict[str, Any]]:
+    layers, sim, model, seed, hw, chain = s.layers, s.sim, s.model, s.seed, s.hw, s.chain
+    waves, xcheck = s.waves is True, s.x_check
     t0 = time.time()
     cdir, all_layers, idx = image
     print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
@@ -234,7 +200,7 @@ def _run_in(
     unknown = [n for n in chosen if n not in by_name]
     if unknown:
         raise SimError(f"no layer {', '.join(unknown)} in {model}; its layers: {', '.join(by_name)}")
-    rerun = lambda n: rerun_command(n, sim, model, seed, waves, mem_stall=mem_stall, mem_latency=mem_latency, hw=hw)  # noqa: E731
+    rerun = s.rerun
     shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
     refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"],
                 "shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": rerun(n), "run_dir": str(rdir),
@@ -253,18 +219,19 @@ def _run_in(
     from hexgen.hw import load_hw
 
     cfg = load_hw(hw)
-    bdir = build_accel(sim, waves=waves, defines=defines, hw=hw, addr_w=addr_w)
+    bdir = build_accel(sim, waves=waves, defines=s.defines, hw=hw, addr_w=addr_w)
     job = {
         "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
-        "mem_stall": mem_stall, "mem_latency": mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
-        "csr_overrides": csr_overrides or {}, "pokes": pokes or {},
-        "watchdog_cycles": watchdog_cycles, "reset_each_layer": reset_each_layer, "record_all": record, "check_reset": check_reset,
+        "mem_stall": s.mem_stall, "mem_latency": s.mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
+        "csr_overrides": {k: dict(v) for k, v in s.csr_overrides.items()}, "pokes": {k: list(v) for k, v in s.pokes.items()},
+        "watchdog_cycles": s.watchdog_cycles, "reset_each_layer": s.reset_each_layer, "record_all": s.record,
+        "check_reset": s.check_reset,
         "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
         "chain": {"images": chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if chain else None,
     }
     apply_simulator_env()
     seeds = (2 * seed + 1, 2 * seed + 2)
-    plus = (xrand_plusargs(seeds[0]) if sim == "verilator" else []) + list(plusargs)
+    plus = (xrand_plusargs(seeds[0]) if sim == "verilator" else []) + list(s.plusargs)
     if sim == "icarus" and waves:
         plus.append(f"+dumpfile_path={rdir / (TOP + '.fst')}")
     if chain:
@@ -283,7 +250,7 @@ def _run_in(
     res = _simulate_resuming(sim, bdir, rdir, job, "", plus, waves, kinds, rerun, tag)
     if xcheck and sim == "verilator":
         again = [r["layer"] for r in res if r["status"] == "PASS"]
-        res2 = _simulate_resuming(sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(plusargs),
+        res2 = _simulate_resuming(sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
                                   waves, kinds, rerun, f" X seed {seeds[1]}") if again else []
         res = _x_merge(res, res2, seeds)
     for r in res:
@@ -312,11 +279,11 @@ def _run_in(
 
     entries = {e["name"]: e for e in mm["layers"]}
     for r in res:  # a layer run with its CSRs overridden runs another dataflow than its plan's
-        if r["layer"] not in (csr_overrides or {}):
-            check_budget(r, entries[r["layer"]], cfg, mem_latency=mem_latency, mem_stall=mem_stall)
+        if r["layer"] not in s.csr_overrides:
+            check_budget(r, entries[r["layer"]], cfg, mem_latency=s.mem_latency, mem_stall=s.mem_stall)
     from tb.coverage import sample_results
 
-    sample_results([r for r in res if r["layer"] not in (csr_overrides or {})], entries, cfg.array_rows, cfg.array_cols)
+    sample_results([r for r in res if r["layer"] not in s.csr_overrides], entries, cfg.array_rows, cfg.array_cols)
     # in the order asked for (a layer may be asked for twice: the counter test runs back to back)
     pending = res + refused
     ordered = []
@@ -373,19 +340,6 @@ def _simulate_resuming(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], na
     return out
 
 
-def rerun_command(layer: str, sim: str, model: str, seed: int, waves: bool, *, mem_stall: int = 0, mem_latency: int = 8,
-                  hw: str | None = None) -> str:
-    """`make sim ...` with every option that changed the run."""
-    parts = [f"LAYER={layer}", f"SIM={sim}", f"MODEL={shlex.quote(model)}", f"SEED={seed}"]
-    if hw and hw != "default":
-        parts.append(f"HW={shlex.quote(hw)}")
-    if mem_stall:
-        parts.append(f"MEM_STALL={mem_stall}")
-    if mem_latency != 8:
-        parts.append(f"MEM_LATENCY={mem_latency}")
-    return "make sim " + " ".join(parts) + (" WAVES=1" if waves else "")
-
-
 def _pct(v: float | None, width: int, digits: int) -> str:
     return f"{'-':>{width}s}" if v is None else f"{v:>{width}.{digits}%}"
 
@@ -423,132 +377,7 @@ def verdict(res: list[dict[str, Any]]) -> tuple[int, str]:
     return (1 if failed else 0), line
 
 
-def _list_layers(model: str, hw: str | None) -> int:
-    warnings.filterwarnings("ignore")
-    from hexgen.hw import DEFAULT, load_hw, rtl_parameters
+if __name__ == "__main__":  # python -m tb.layer_sim: the command line lives in tb.sim_cli
+    from tb.sim_cli import cli
 
-    cfg = load_hw(hw)
-    if hw and hw != DEFAULT:  # sizes make sim would refuse: no layer runs in RTL, said as make sim says it
-        refuse_parameters(hw, rtl_parameters(cfg))
-    _cdir, layers, _idx = prepare_image(model, 0, hw)
-    for l in layers:
-        where = f"RTL, {l['tiling']}" if l["rtl"] else (l["unsupported"] or "golden only")
-        print(f"{l['name']:10s} {l['kind']:10s} {'x'.join(map(str, l['in_shape'])):>10s} -> {'x'.join(map(str, l['out_shape'])):10s} {where}")
-    return 0
-
-
-class _Parser(argparse.ArgumentParser):
-    """Argument errors are intended errors: one `sim: error: ...` line (golden.cli), not argparse's
-    usage line and error line."""
-
-    def error(self, message: str) -> NoReturn:
-        raise SimError(f"{message} (python -m tb.layer_sim --help lists the options)")
-
-
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"SEED={text!r}: a whole number >= 0") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"SEED={v}: a whole number >= 0")
-    return v
-
-
-def _parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="python -m tb.layer_sim", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("--layer", default="", help="comma-separated layer names (default: every conv/fc layer)")
-    p.add_argument("--sim", default=os.environ.get("SIM") or "verilator", choices=["verilator", "icarus", "both"],
-                   help="both: each layer on Icarus and on Verilator, outputs and cycles compared (tb.sim_both)")
-    p.add_argument("--model", default="mobilenetv2")
-    p.add_argument("--seed", type=_seed, default=0, help="test image index (and memory stall seed), >= 0")
-    p.add_argument("--waves", nargs="?", const="1", default="0", choices=["0", "1", "auto"],
-                   help="1: dump waves (GTKWave save file in build/waves); auto: only a failing layer, rerun alone with waves")
-    p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles (0..255)")
-    p.add_argument("--mem-latency", type=int, default=8, help="external memory read latency in cycles (default 8)")
-    p.add_argument("--list", action="store_true", help="list the model's layers and exit")
-    p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json (default: default)")
-    p.add_argument("--chain", type=int, default=None, metavar="N",
-                   help="feed the RTL's own outputs through the whole network for N >= 1 test images")
-    p.add_argument("--chain-setting", default="", metavar="CHAIN",
-                   help="make's CHAIN= as given: 1 (with --chain N), 0 or empty; anything else is refused")
-    return p
-
-
-def main(argv: list[str] | None = None) -> int:
-    a = _parser().parse_args(argv)
-    a.waves = {"0": False, "1": True, "auto": "auto"}[a.waves]
-    if a.chain_setting not in ("", "0", "1"):
-        raise SimError(f"CHAIN={a.chain_setting!r}: 1 runs the chained test, 0 or nothing the per-layer test")
-    if a.chain is not None and a.chain < 1:
-        raise SimError(f"CHAIN_IMAGES={a.chain}: a chained run needs at least one image")
-    if a.chain_setting == "0":
-        a.chain = None
-    if a.list:
-        return _list_layers(a.model, a.hw)
-    from tb.mutant_guard import mutant_in_place
-
-    # a verdict on a mutant make mutate left in rtl/ (a killed run) is no verdict on the design
-    why = mutant_in_place()
-    if why is not None:
-        raise SimError(why)
-    layers = [s for s in a.layer.split(",") if s] or None
-    if a.chain:
-        return main_chain(a)
-    if a.sim == "both":
-        from tb.sim_both import main_both
-
-        return main_both(a, layers)
-    res = run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-              mem_latency=a.mem_latency, hw=a.hw, check_reset=True)
-    golden_only = []
-    if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
-        info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())
-        golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"] and l["name"] not in {r["layer"] for r in res}]
-    print(table(res, golden_only))
-    for r in res:
-        if r["status"] == "UNSUPP":
-            print(f"UNSUPP {r['layer']}: {r['reason']}")
-    for r in res:
-        if r["status"] != "FAIL":
-            continue
-        print(f"\nFAIL {r['layer']}: {r.get('reason', '')}")
-        if r.get("report") and r.get("mismatches"):
-            print(r["report"])
-        print(f"  artifacts kept in {r['run_dir']}" + (f"; waves: {r['waves']}" if r.get("waves") else ""))
-        if r.get("bundle"):
-            print(f"  failure bundle (report.md, expected / got / input .npy, segments): {r['bundle']}")
-        print(f"  rerun: {r['rerun']}")
-    status, line = verdict(res)
-    print(f"\n{line}")
-    return status
-
-
-def main_chain(a: argparse.Namespace) -> int:
-    # its own run folder (-chain): a chained run never replaces the per-layer run's results
-    res = run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, mem_latency=a.mem_latency,
-              chain=a.chain, hw=a.hw, run_tag="-chain")
-    n = len(res)
-    labelled = [r for r in res if r["label"] >= 0]
-    print(f"{'image':>5s} {'label':>5s} {'RTL':>4s} {'golden':>6s}  layers equal to golden")
-    for r in res:
-        print(f"{r['image']:>5d} {r['label']:>5d} {r['rtl_pred']:>4d} {r['golden_pred']:>6d}  "
-              f"{r['layers_equal']}/{r['layers']}" + (f"  first differing: {r['first_diff']}" if r.get("first_diff") else "")
-              + (f"  ({r['problem']})" if r.get("problem") else ""))
-    agree = sum(r["rtl_pred"] == r["golden_pred"] for r in res)
-    print(f"\nRTL top-1 equals golden on {agree}/{n} images")
-    if labelled:
-        acc_rtl = sum(r["rtl_pred"] == r["label"] for r in labelled) / len(labelled)
-        acc_gold = sum(r["golden_pred"] == r["label"] for r in labelled) / len(labelled)
-        print(f"digits test accuracy over {len(labelled)} images: RTL {acc_rtl:.2%}, golden {acc_gold:.2%}")
-    # an image fails when a layer the RTL ran differs from golden or did not finish; layers the
-    # accelerator refused ran in golden on every image, which is said, not counted as a failure
-    bad = [r for r in res if r["layers_equal"] != r["layers"] or r.get("problem")]
-    golden_ran = sorted({n for r in res for n in r.get("golden_ran", [])})
-    print(f"{n - len(bad)} passed, {len(bad)} failed" + (": nothing ran" if n == 0 else "")
-          + (f" (golden ran {', '.join(golden_ran)} on every image: UNSUPP on the accelerator)" if golden_ran else ""))
-    return 1 if bad or n == 0 else 0
-
-
-if __name__ == "__main__":
-    sys.exit(run_cli("sim", main))
+    sys.exit(cli())

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tb import accel_build, layer_sim, sim
+from tb import accel_build, layer_sim, sim, sim_cli
 from tb.toolchain import simulator_env
 
 pytestmark = pytest.mark.sim
@@ -177,7 +177,7 @@ def test_descriptor_refused_before_start_is_unsupported_with_the_field():
 def test_run_where_nothing_ran_exits_non_zero(capsys):
     from golden.cli import run_cli
 
-    assert run_cli("sim", layer_sim.main, ["--layer", "flatten1", "--sim", "icarus"]) == 1
+    assert run_cli("sim", sim_cli.main, ["--layer", "flatten1", "--sim", "icarus"]) == 1
     out = capsys.readouterr().out
     assert "nothing ran" in out and "0 passed, 0 failed" in out
     assert "UNSUPP flatten1: golden only" in out
@@ -250,7 +250,7 @@ def _one_error_line_here(argv: list[str], capsys) -> str:
     from golden.cli import run_cli
 
     capsys.readouterr()
-    status = run_cli("sim", layer_sim.main, argv)
+    status = run_cli("sim", sim_cli.main, argv)
     out = capsys.readouterr()
     return _one_error_line(subprocess.CompletedProcess(argv, status, out.out, out.err), "sim")
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tb import sim
+from tb import sim, sim_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -143,7 +143,7 @@ def test_make_sim_refuses_while_a_mutant_is_in_place(monkeypatch, capsys):
     monkeypatch.setattr(mutant_guard, "mutant_in_place", lambda: msg)
     ran = []
     monkeypatch.setattr(layer_sim, "run", lambda **kw: ran.append(kw) or [])
-    assert run_cli("sim", layer_sim.main, ["--layer", "conv3"]) == 2
+    assert run_cli("sim", sim_cli.main, ["--layer", "conv3"]) == 2
     err = capsys.readouterr().err
     assert err.strip() == f"sim: error: {msg}" and not ran
 
@@ -247,7 +247,7 @@ def test_layer_sim_run_given_an_image_does_not_make_another(monkeypatch):
 
     seen = []
     monkeypatch.setattr(layer_sim, "prepare_image", no_prepare)
-    monkeypatch.setattr(layer_sim, "_run_in", lambda rdir, image, **kw: seen.append(image) or [])
+    monkeypatch.setattr(layer_sim, "_run_in", lambda rdir, image, settings: seen.append(image) or [])
     img = (Path("/nowhere"), [], 0)
     assert layer_sim.run(layers=["fc1"], sim="icarus", model="mlp", seed=0, image=img, run_tag="-given-image") == []
     assert seen == [img]
@@ -255,9 +255,8 @@ def test_layer_sim_run_given_an_image_does_not_make_another(monkeypatch):
 
 def test_sim_both_with_only_unsupported_layers_exits_1(capsys):
     from golden.cli import run_cli
-    from tb import layer_sim
 
-    assert run_cli("sim", layer_sim.main, ["--sim", "both", "--model", "mlp", "--layer", "flatten1"]) == 1
+    assert run_cli("sim", sim_cli.main, ["--sim", "both", "--model", "mlp", "--layer", "flatten1"]) == 1
     assert "nothing ran" in capsys.readouterr().out
 
 
@@ -276,7 +275,7 @@ def test_bad_settings_are_one_error_line(argv, says, capsys, monkeypatch):
     from tb import layer_sim
 
     monkeypatch.setattr(layer_sim, "run", lambda **kw: pytest.fail(f"ran with {kw}"))
-    assert run_cli("sim", layer_sim.main, argv) == 2
+    assert run_cli("sim", sim_cli.main, argv) == 2
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert len(err) == 1 and err[0].startswith("sim: error: ") and says in err[0], err
 
@@ -294,7 +293,7 @@ def test_a_chained_run_has_its_own_run_folder(monkeypatch, capsys):
 
     tags = []
     monkeypatch.setattr(layer_sim, "run", lambda **kw: tags.append(kw.get("run_tag")) or [])
-    run_cli("sim", layer_sim.main, ["--chain-setting", "1", "--chain", "2", "--model", "mlp"])
+    run_cli("sim", sim_cli.main, ["--chain-setting", "1", "--chain", "2", "--model", "mlp"])
     assert tags == ["-chain"]
 
 
@@ -309,11 +308,11 @@ def test_chained_summary_with_a_golden_layer_does_not_contradict_itself(monkeypa
     import argparse
 
     a = argparse.Namespace(sim="verilator", model="m", seed=0, mem_stall=0, mem_latency=8, chain=3, hw="default")
-    assert layer_sim.main_chain(a) == 0
+    assert sim_cli.main_chain(a) == 0
     out = capsys.readouterr().out
     assert "3 passed, 0 failed (golden ran pool1 on every image" in out, out
     rows[1] = {**rows[1], "layers_equal": 29, "first_diff": "conv3"}
-    assert layer_sim.main_chain(a) == 1
+    assert sim_cli.main_chain(a) == 1
     assert "2 passed, 1 failed" in capsys.readouterr().out
 
 

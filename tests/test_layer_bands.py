@@ -63,7 +63,7 @@ CASES = {
 
 @pytest.mark.parametrize("simulator", list(CASES))
 def test_layers_larger_than_the_buffers_run_in_passes(tmp_path: Path, simulator: str, capsys: pytest.CaptureFixture[str]) -> None:
-    from tb import layer_sim
+    from tb import layer_sim, sim_cli
 
     preset, hw, c_stem, c_pw, stem_k, layers, want = CASES[simulator]
     f = tmp_path / "band_net.py"
@@ -75,7 +75,7 @@ def test_layers_larger_than_the_buffers_run_in_passes(tmp_path: Path, simulator:
     assert got == want, f"the layers' (bands, groups) changed: {got}; this test no longer runs what it says"
     # `make layers` shows how each layer runs (the image is cached: no second quantization)
     capsys.readouterr()
-    layer_sim._list_layers(f"{f}:make", preset)
+    sim_cli._list_layers(f"{f}:make", preset)
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
     for name, (bands, groups) in want.items():
         text = "one pass" if bands == groups == 1 else f"{bands * groups} passes: {bands} band(s)"
