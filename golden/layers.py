@@ -340,7 +340,10 @@ class Network:
                 t = t.unsqueeze(0)
             else:
                 raise InputError(f"input of shape {tuple(t.shape)} does not match the network input [N, {', '.join(map(str, self.input_quant.shape))}]")
-        q = torch.quantize_per_tensor(t, self.input_quant.scale, self.input_quant.zero_point, torch.quint8)
+        from golden.ptq import torch_quiet
+
+        with torch_quiet():  # the first quantized tensor of a process that unpickled this network
+            q = torch.quantize_per_tensor(t, self.input_quant.scale, self.input_quant.zero_point, torch.quint8)
         return q.int_repr().numpy()
 
     def check_input(self, x_q: Any) -> NDArray[np.uint8]:

@@ -55,3 +55,34 @@ def test_quantize_extract_run_print_no_torch_warnings_and_keep_the_users():
     assert "DeprecationWarning: the user's own deprecation" in warning_lines[0], out.stderr
     assert "UserWarning: the user's own user warning" in warning_lines[1], out.stderr
     assert "torch" not in out.stderr, out.stderr
+
+
+UNPICKLED = textwrap.dedent(
+    """
+    import pickle, sys
+    import numpy as np
+    with open(sys.argv[1], "rb") as fh:
+        net = pickle.load(fh)          # a Network written by another process (tb's image cache does this)
+    x = net.quantize_input(np.zeros((1, *net.input_quant.shape), np.float32))
+    print("codes", x.shape)
+    """
+)
+
+
+def test_an_unpickled_network_quantizes_its_input_without_torch_warnings(tmp_path):
+    """The first quantized tensor of a process that only unpickled a Network is made in
+    Network.quantize_input: PyTorch's once-per-process UserWarning came from there."""
+    import pickle
+
+    import torch
+    from torch import nn
+
+    from golden import extract, quantize
+
+    torch.manual_seed(0)
+    model, calibration = nn.Sequential(nn.Conv2d(1, 4, 3), nn.ReLU()), torch.rand(4, 1, 6, 6)
+    (tmp_path / "net.pkl").write_bytes(pickle.dumps(extract(quantize(model, calibration), calibration[:2])))
+    out = subprocess.run([sys.executable, "-W", "default", "-c", UNPICKLED, str(tmp_path / "net.pkl")], cwd=ROOT,
+                         capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0 and "codes (1, 1, 6, 6)" in out.stdout, out.stderr
+    assert "Warning" not in out.stderr, out.stderr
