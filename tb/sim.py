@@ -17,6 +17,7 @@ import signal
 import subprocess
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -78,9 +79,10 @@ VERILATOR_ARGS = ["--assert", "-Wno-fatal", "-O3", "--x-assign", "unique", "--x-
 ICARUS_ARGS = ["-g2012"]
 
 
-def build_dir(block: str, sim: str, parameters: Mapping[str, object] | None = None, variant: str = "") -> Path:
+def build_dir(block: str, sim: str, parameters: Mapping[str, object] | None = None, variant: str = "",
+              root: Path | None = None) -> Path:
     tag = "".join(f"-{k}{v}" for k, v in sorted((parameters or {}).items()))
-    return BUILD / f"{block}-{sim}{tag}{variant}"
+    return (root or BUILD) / f"{block}-{sim}{tag}{variant}"
 
 
 @contextmanager
@@ -119,12 +121,14 @@ def _is_file_arg(arg: str) -> bool:
     return arg.startswith("/") and Path(arg).is_file()
 
 
-def _inputs(sources: Sequence[Path], args: Sequence[str]) -> dict[Path, bytes]:
-    """Every file a build reads, each read once: the listed sources, every file under rtl/ and
-    tb/hdl/ (included headers, harnesses, control files) and the files named in the arguments.
-    The build compiles a snapshot of exactly these bytes (_write_snapshot), never the live files,
-    so an edit during the build cannot make the key name other text than the compiler read."""
-    files = [*sources, *_hdl_files(), *(Path(a) for a in args if _is_file_arg(a))]
+def _inputs(sources: Sequence[Path], args: Sequence[str], folders: Sequence[Path] | None = None) -> dict[Path, bytes]:
+    """Every file a build reads, each read once: the listed sources, every file under `folders`
+    (default rtl/ and tb/hdl/: included headers, harnesses, control files) and the files named in
+    the arguments. The build compiles a snapshot of exactly these bytes (_write_snapshot), never
+    the live files, so an edit during the build cannot make the key name other text than the
+    compiler read."""
+    scanned = _hdl_files() if folders is None else sorted(p for d in folders for p in Path(d).rglob("*") if p.is_file())
+    files = [*sources, *scanned, *(Path(a) for a in args if _is_file_arg(a))]
     return {p: p.read_bytes() for p in dict.fromkeys(Path(f).resolve() for f in files)}
 
 
@@ -142,30 +146,32 @@ def _stamp(sim: str, top: str, sources: Sequence[Path], parameters: Mapping[str,
     return h.hexdigest()
 
 
-def _snapshots() -> Path:
-    """Snapshots of the files builds compiled: build/sim/.src/<key>/<absolute path of each file>.
-    A build reads only its snapshot, which outlives it (a simulator names these paths in its
-    messages); _snap_display maps them back to the files they copy."""
-    return BUILD / ".src"
+def _snapshots(root: Path | None = None) -> Path:
+    """Snapshots of the files builds compiled: <build root>/.src/<key>/<absolute path of each file>
+    (build/sim/ for the project's benches). A build reads only its snapshot, which outlives it (a
+    simulator names these paths in its messages); _snap_display maps them back to the files."""
+    return (root or BUILD) / ".src"
 
 
 def _snap(root: Path, path: Path | str) -> Path:
     return root / Path(path).resolve().relative_to("/")
 
 
-def _write_snapshot(key: str, contents: Mapping[Path, bytes]) -> Path:
+def _write_snapshot(key: str, contents: Mapping[Path, bytes], build_root: Path | None = None) -> Path:
     """The snapshot folder of a build key, written once (a temporary folder, renamed)."""
-    root = _snapshots() / key[:32]
+    snaps = _snapshots(build_root)
+    _SNAPSHOT_ROOTS.add(snaps)
+    root = snaps / key[:32]
     if root.is_dir() and all(_snap(root, p).is_file() and _snap(root, p).read_bytes() == b for p, b in contents.items()):
         return root
-    tmp = _snapshots() / f".{root.name}.tmp-{os.getpid()}"
+    tmp = snaps / f".{root.name}.tmp-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     for path, data in contents.items():
         dest = _snap(tmp, path)
         dest.parent.mkdir(parents=True, exist_ok=True)
         dest.write_bytes(data)
     if root.exists():  # damaged (it did not match above): replaced whole
-        old = _snapshots() / f".{root.name}.old-{os.getpid()}"
+        old = snaps / f".{root.name}.old-{os.getpid()}"
         root.rename(old)
         shutil.rmtree(old, ignore_errors=True)
     tmp.rename(root)
@@ -174,20 +180,26 @@ def _write_snapshot(key: str, contents: Mapping[Path, bytes]) -> Path:
 
 def _snap_display(text: str) -> str:
     """A compiler's message about a snapshot file, naming the file the snapshot copies."""
-    return re.sub(re.escape(str(_snapshots())) + r"/[0-9a-f]+/", "/", text)
+    for snaps in {_snapshots(), *_SNAPSHOT_ROOTS}:
+        text = re.sub(re.escape(str(snaps)) + r"/[0-9a-f]{32}/", "/", text)
+    return text
 
 
-def _prune_snapshots(keep: str) -> None:
+#: the snapshot folders this process wrote to (a target's builds live under its own folder)
+_SNAPSHOT_ROOTS: set[Path] = set()
+
+
+def _prune_snapshots(keep: str, build_root: Path | None = None) -> None:
     """Remove the snapshots no build folder's stamp names any more (replaced builds), but for
     `keep` and any made in the last hour (a concurrent build of the other simulator)."""
     import time
 
-    snaps = _snapshots()
+    snaps = _snapshots(build_root)
     if not snaps.is_dir():
         return
     clean_leftovers(snaps)  # the temporary folders of killed builds
     live = {keep[:32]}
-    for st in BUILD.glob("*/.stamp"):
+    for st in (build_root or BUILD).glob("*/.stamp"):
         try:
             live.add(st.read_text().strip()[:32])
         except OSError:
@@ -280,11 +292,11 @@ _STRING = re.compile(r'"(?:[^"\\]|\\.)*"')
 _LINE_DIRECTIVE = re.compile(r'^\s*`line\s+(\d+)\s+"([^"]*)"')
 
 
-def z_constants(sources: Sequence[Path], defines: Sequence[str] = (), include: Path = RTL) -> list[str]:
+def z_constants(sources: Sequence[Path], defines: Sequence[str] = (), includes: Sequence[Path] = (RTL,)) -> list[str]:
     """`file:line` of every z constant in the preprocessed sources (defines applied, comments and
     strings out). The design has no tristate pins, so every z is a bug Verilator would hide."""
     env = simulator_env()
-    cmd = ["verilator", "-E", f"-I{include}", *defines, *[str(s) for s in sources]]
+    cmd = ["verilator", "-E", *[f"-I{d}" for d in includes], *defines, *[str(s) for s in sources]]
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode != 0:
         raise BuildError(f"verilator -E failed on {', '.join(s.name for s in sources)}:\n{r.stderr.strip()}")
@@ -305,6 +317,31 @@ def z_constants(sources: Sequence[Path], defines: Sequence[str] = (), include: P
     return found
 
 
+@dataclass(frozen=True, kw_only=True)
+class HdlBench:
+    """What a simulator build needs to know of one bench: its top, its sources (the harness last),
+    the files it reads besides them, the folders it includes from (scanned whole into the build
+    key), a Verilator main loop other than cocotb's, and the folder its builds live in. The
+    project's benches (BENCHES) are these with rtl/ and build/sim/; a target outside the checkout
+    (tb.target) brings its own folders and keeps its builds under its own."""
+
+    name: str
+    top: str
+    sources: tuple[Path, ...]
+    deps: tuple[Path, ...] = ()
+    includes: tuple[Path, ...] = (RTL,)
+    scan: tuple[Path, ...] | None = None  # the folders hashed and snapshotted whole; None: rtl/ and tb/hdl/
+    main: Path | None = None
+    root: Path | None = None  # None: build/sim/ of this checkout
+
+
+def bench_of(block: str) -> HdlBench:
+    """One of the project's benches (BENCHES) as an HdlBench."""
+    top, sources = BENCHES[block]
+    return HdlBench(name=block, top=top, sources=tuple(sources), deps=tuple(BENCH_DEPS.get(block, [])),
+                    main=BENCH_MAIN.get(block))
+
+
 def build(
     block: str,
     sim: str,
@@ -314,7 +351,21 @@ def build(
     waves: bool | None = None,
     variant: str = "",
 ) -> Path:
-    """Build (or reuse) the bench of `block` for `sim`; returns its build directory.
+    """Build (or reuse) the project's bench `block` (BENCHES) for `sim`; returns its build directory."""
+    require_checkout()
+    return build_bench(bench_of(block), sim, parameters, extra_args=extra_args, waves=waves, variant=variant)
+
+
+def build_bench(
+    bench: HdlBench,
+    sim: str,
+    parameters: Mapping[str, object] | None = None,
+    *,
+    extra_args: Sequence[str] = (),
+    waves: bool | None = None,
+    variant: str = "",
+) -> Path:
+    """Build (or reuse) `bench` for `sim`; returns its build directory.
 
     extra_args go to the simulator after the common ones (defines, Verilator options); a build
     with extra_args lives in its own directory, named by `variant`. waves defaults to $WAVES.
@@ -325,17 +376,16 @@ def build(
     the previous build untouched; its compiler processes are killed with it (tb.sim._run_cmds).
     The compiler reads a snapshot of the bytes the key was made of (_inputs, _write_snapshot), so
     a source edited while it builds cannot leave a build keyed by text it did not compile."""
-
-    require_checkout()
     apply_simulator_env()
     params = dict(parameters or {})
-    top, sources = BENCHES[block]
-    bdir = build_dir(block, sim, params, variant)
+    block, top, sources = bench.name, bench.top, list(bench.sources)
+    root = bench.root or BUILD
+    bdir = build_dir(block, sim, params, variant, root)
     args = (VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS) + list(extra_args)
     if waves is None:
         waves = os.environ.get("WAVES", "0") == "1"
     # the files are read once, here: the key is of these bytes, and the build compiles a snapshot of them
-    contents = _inputs([*sources, *BENCH_DEPS.get(block, [])], args)
+    contents = _inputs([*sources, *bench.deps], args, bench.scan)
     key = _stamp(sim, top, [], params, [*args, f"waves={waves}"], contents)
     stamp = bdir / ".stamp"
     # One lock per simulator: at most one Verilator build at a time on the machine (two cores; a
@@ -344,7 +394,7 @@ def build(
     # make test, tests waited up to 15 s on the one global lock for a build of a fraction of a second.
     # $INT8SIM_LOCK_DIR shares the locks between checkouts (make mutate's parallel workers, each in
     # its own copy of the tree, so that two of them never build at once either)
-    with _locked(Path(os.environ.get("INT8SIM_LOCK_DIR") or BUILD) / f".build-{sim}.lock"):
+    with _locked(Path(os.environ.get("INT8SIM_LOCK_DIR") or root) / f".build-{sim}.lock"):
         clean_leftovers(bdir.parent)
         artifact = top if sim == "verilator" else "sim.vvp"  # what a run executes
         if stamp.is_file() and stamp.read_text() == key:
@@ -352,11 +402,12 @@ def build(
             if damage is None:
                 return bdir
             print(f"sim: the cached {block} build {bdir.name} is damaged ({damage}); building it again", flush=True)
-        snap = _write_snapshot(key, contents)
-        _prune_snapshots(key)
+        snap = _write_snapshot(key, contents, root)
+        _prune_snapshots(key, root)
         snap_args = [str(_snap(snap, a)) if _is_file_arg(a) else a for a in args]
         if sim == "verilator":
-            zs = z_constants([_snap(snap, s) for s in sources], [a for a in args if a.startswith("-D")], _snap(snap, RTL))
+            zs = z_constants([_snap(snap, s) for s in sources], [a for a in args if a.startswith("-D")],
+                             [_snap(snap, d) for d in bench.includes])
             if zs:
                 raise BuildError(
                     f"{zs[0]}: drives a z constant; Verilator is 2-state and reads it as 0, so X/Z "
@@ -368,15 +419,14 @@ def build(
         # the cached runtime objects are built without --timing; timing builds compile their own
         cached = sim == "verilator" and "--timing" not in args
         if sim == "verilator":
-            main = BENCH_MAIN.get(block)
-            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(tmp), main=main and _snap(snap, main))
+            runner = _verilator_runner(touch_runtime=cached and _seed_runtime(tmp), main=bench.main and _snap(snap, bench.main))
         else:
             runner = _icarus_runner()
         log = bdir.parent / f"{bdir.name}.build.log"
         try:
             runner.build(
                 sources=[str(_snap(snap, s)) for s in sources],
-                includes=[str(_snap(snap, RTL))],
+                includes=[str(_snap(snap, d)) for d in bench.includes],
                 hdl_toplevel=top,
                 build_dir=str(tmp),
                 parameters=params,
