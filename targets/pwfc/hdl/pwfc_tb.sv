@@ -3,8 +3,8 @@
 `default_nettype none
 
 // cocotb harness of pwfc_top: the clock (10 ns, generated here: no Python clock), plain port names
-// for cocotbext-axi (AxiLiteMaster on s_axil_*, AxiRam on m_axi_*), and optional waves
-// (+PWFC_WAVES=<file>: a VCD of the whole design on Icarus; Verilator builds trace with --trace).
+// for cocotbext-axi (AxiLiteMaster on s_axil_*, AxiRam on m_axi_*). Waves: cocotb's runner
+// (waves=True: an FST dump on Icarus, --trace on Verilator).
 module pwfc_tb #(
     parameter int LANES = 4,
     parameter int MAX_C = 256,
@@ -139,16 +139,6 @@ module pwfc_tb #(
     .done_o  (done),
     .irq_o   (irq)
   );
-
-`ifdef PWFC_WAVES
-  string wave_file;
-  initial begin
-    if ($value$plusargs("PWFC_WAVES=%s", wave_file)) begin
-      $dumpfile(wave_file);
-      $dumpvars(0, pwfc_tb);
-    end
-  end
-`endif
 
 endmodule
 

@@ -75,7 +75,7 @@ module pwfc_regs #(
 
   localparam logic [31:0] CAPS = {16'(MAX_C), 8'd0, 8'(LANES)};
 
-  logic [31:0] regs_q [5];  // ACT_BASE .. OUT_BASE
+  logic [31:0] act_base_q, wgt_base_q, bias_base_q, rq_base_q, out_base_q;
   logic [15:0] c_q, k_q;
   logic [23:0] hw_q;
   logic [7:0]  z_in_q, z_out_q, lo_q, hi_q, err_code_q;
@@ -125,11 +125,11 @@ module pwfc_regs #(
       `PWFC_REG_Z_OUT: wr_word = merge({24'd0, z_out_q}, s_axil_wdata_i, s_axil_wstrb_i);
       `PWFC_REG_LO: wr_word = merge({24'd0, lo_q}, s_axil_wdata_i, s_axil_wstrb_i);
       `PWFC_REG_HI: wr_word = merge({24'd0, hi_q}, s_axil_wdata_i, s_axil_wstrb_i);
-      `PWFC_REG_ACT_BASE: wr_word = merge(regs_q[0], s_axil_wdata_i, s_axil_wstrb_i);
-      `PWFC_REG_WGT_BASE: wr_word = merge(regs_q[1], s_axil_wdata_i, s_axil_wstrb_i);
-      `PWFC_REG_BIAS_BASE: wr_word = merge(regs_q[2], s_axil_wdata_i, s_axil_wstrb_i);
-      `PWFC_REG_RQ_BASE: wr_word = merge(regs_q[3], s_axil_wdata_i, s_axil_wstrb_i);
-      `PWFC_REG_OUT_BASE: wr_word = merge(regs_q[4], s_axil_wdata_i, s_axil_wstrb_i);
+      `PWFC_REG_ACT_BASE: wr_word = merge(act_base_q, s_axil_wdata_i, s_axil_wstrb_i);
+      `PWFC_REG_WGT_BASE: wr_word = merge(wgt_base_q, s_axil_wdata_i, s_axil_wstrb_i);
+      `PWFC_REG_BIAS_BASE: wr_word = merge(bias_base_q, s_axil_wdata_i, s_axil_wstrb_i);
+      `PWFC_REG_RQ_BASE: wr_word = merge(rq_base_q, s_axil_wdata_i, s_axil_wstrb_i);
+      `PWFC_REG_OUT_BASE: wr_word = merge(out_base_q, s_axil_wdata_i, s_axil_wstrb_i);
       default: wr_word = '0;
     endcase
   end
@@ -143,7 +143,11 @@ module pwfc_regs #(
       z_out_q <= '0;
       lo_q <= '0;
       hi_q <= '0;
-      for (int i = 0; i < 5; i++) regs_q[i] <= '0;
+      act_base_q <= '0;
+      wgt_base_q <= '0;
+      bias_base_q <= '0;
+      rq_base_q <= '0;
+      out_base_q <= '0;
     end else if (wr_en) begin
       case (s_axil_awaddr_i)
         `PWFC_REG_C: c_q <= wr_word[15:0];
@@ -153,11 +157,11 @@ module pwfc_regs #(
         `PWFC_REG_Z_OUT: z_out_q <= wr_word[7:0];
         `PWFC_REG_LO: lo_q <= wr_word[7:0];
         `PWFC_REG_HI: hi_q <= wr_word[7:0];
-        `PWFC_REG_ACT_BASE: regs_q[0] <= wr_word;
-        `PWFC_REG_WGT_BASE: regs_q[1] <= wr_word;
-        `PWFC_REG_BIAS_BASE: regs_q[2] <= wr_word;
-        `PWFC_REG_RQ_BASE: regs_q[3] <= wr_word;
-        `PWFC_REG_OUT_BASE: regs_q[4] <= wr_word;
+        `PWFC_REG_ACT_BASE: act_base_q <= wr_word;
+        `PWFC_REG_WGT_BASE: wgt_base_q <= wr_word;
+        `PWFC_REG_BIAS_BASE: bias_base_q <= wr_word;
+        `PWFC_REG_RQ_BASE: rq_base_q <= wr_word;
+        `PWFC_REG_OUT_BASE: out_base_q <= wr_word;
         default: ;
       endcase
     end
@@ -241,11 +245,11 @@ module pwfc_regs #(
       `PWFC_REG_Z_OUT: rd_word = {24'd0, z_out_q};
       `PWFC_REG_LO: rd_word = {24'd0, lo_q};
       `PWFC_REG_HI: rd_word = {24'd0, hi_q};
-      `PWFC_REG_ACT_BASE: rd_word = regs_q[0];
-      `PWFC_REG_WGT_BASE: rd_word = regs_q[1];
-      `PWFC_REG_BIAS_BASE: rd_word = regs_q[2];
-      `PWFC_REG_RQ_BASE: rd_word = regs_q[3];
-      `PWFC_REG_OUT_BASE: rd_word = regs_q[4];
+      `PWFC_REG_ACT_BASE: rd_word = act_base_q;
+      `PWFC_REG_WGT_BASE: rd_word = wgt_base_q;
+      `PWFC_REG_BIAS_BASE: rd_word = bias_base_q;
+      `PWFC_REG_RQ_BASE: rd_word = rq_base_q;
+      `PWFC_REG_OUT_BASE: rd_word = out_base_q;
       default: rd_known = 1'b0;
     endcase
   end
@@ -274,11 +278,11 @@ module pwfc_regs #(
   assign z_out_o = z_out_q;
   assign lo_o = lo_q;
   assign hi_o = hi_q;
-  assign act_base_o = regs_q[0];
-  assign wgt_base_o = regs_q[1];
-  assign bias_base_o = regs_q[2];
-  assign rq_base_o = regs_q[3];
-  assign out_base_o = regs_q[4];
+  assign act_base_o = act_base_q;
+  assign wgt_base_o = wgt_base_q;
+  assign bias_base_o = bias_base_q;
+  assign rq_base_o = rq_base_q;
+  assign out_base_o = out_base_q;
   assign done_o = done_q;
   assign irq_o = irq_en_q && (done_q || error_q);
 

@@ -1,0 +1,94 @@
+"""pwfc's cocotb driver: cocotbext-axi's AxiRam on the AXI4 memory port (preloaded with the
+image), its AxiLiteMaster on the register port; program one layer, start, wait for the interrupt
+(done or error) or the watchdog. No pytest here: the framework (or targets/pwfc/bench.py) calls it.
+
+`layer` is the memory-map entry hexgen wrote ({"name", "kind", "record": golden's record}) with
+"segments": {segment name: its memory-map entry (role, shape, ...)}; `bases`: {segment name: byte
+address}, the segment names of targets/pwfc/layouts.py.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from math import prod
+from typing import Any
+
+from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
+from cocotb.utils import get_sim_time
+from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
+
+from targets.pwfc.regs import CTRL_BITS, ERR_CODES, ID_VALUE, REGS
+
+PERIOD_NS = 10  # pwfc_tb's clock
+
+
+@dataclass
+class Handle:
+    dut: Any
+    ram: AxiRam
+    regs: AxiLiteMaster
+
+
+async def setup(dut: Any, dram_words: list[int], word_bits: int) -> Handle:
+    if word_bits != 32:
+        raise ValueError(f"pwfc has a 32-bit memory port; the image has {word_bits}-bit words")
+    for port in ("m_axi", "s_axil"):  # the models log every transfer at INFO
+        logging.getLogger(f"cocotb.{dut._name}.{port}").setLevel(logging.WARNING)
+    dut.rst.value = 1
+    size = max(4096, -(-len(dram_words) * 4 // 4096) * 4096)
+    ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=size)
+    write_words(Handle(dut, ram, None), 0, dram_words)  # type: ignore[arg-type]
+    regs = AxiLiteMaster(AxiLiteBus.from_prefix(dut, "s_axil"), dut.clk, dut.rst)
+    await ClockCycles(dut.clk, 4)
+    dut.rst.value = 0
+    await ClockCycles(dut.clk, 2)
+    ident = await regs.read_dword(REGS["ID"])
+    if ident != ID_VALUE:
+        raise RuntimeError(f"pwfc: ID register reads 0x{ident:08x}, not 0x{ID_VALUE:08x}")
+    return Handle(dut, ram, regs)
+
+
+def _pixels(layer: dict[str, Any], c: int) -> int:
+    """Pixels (images x H x W) of the layer: its input segment's elements over C."""
+    inp = next(s for s in layer["segments"].values() if s["role"] == "input")
+    return prod(inp["shape"]) // c
+
+
+async def run_layer(h: Handle, layer: dict[str, Any], bases: dict[str, int], watchdog_cycles: int) -> dict[str, Any]:
+    rec = layer["record"]
+    k, c = rec["weight_shape"][:2]
+    rq = rec["requant"]
+    program = {"C": c, "K": k, "HW": _pixels(layer, c), "Z_IN": rec["z_in"], "Z_OUT": rq["z_out"], "LO": rq["lo"],
+               "HI": rq["hi"], "ACT_BASE": bases["acts"], "WGT_BASE": bases["wgt"], "BIAS_BASE": bases["bias"],
+               "RQ_BASE": bases["rq"], "OUT_BASE": bases["out"]}
+    for name, value in program.items():
+        await h.regs.write_dword(REGS[name], value)
+    irq = h.dut.irq
+    t0 = get_sim_time("ns")
+    await h.regs.write_dword(REGS["CTRL"], 1 << CTRL_BITS["START"] | 1 << CTRL_BITS["IRQ_EN"])
+    if not int(irq.value):
+        await First(RisingEdge(irq), Timer(max(watchdog_cycles, 1) * PERIOD_NS, "ns"))
+    bench_cycles = round((get_sim_time("ns") - t0) / PERIOD_NS)
+    if not int(irq.value):
+        h.dut.rst.value = 1  # the layer is abandoned: reset pwfc (the memory keeps its words)
+        await ClockCycles(h.dut.clk, 4)
+        h.dut.rst.value = 0
+        await ClockCycles(h.dut.clk, 2)
+        return {"status": "watchdog", "reason": f"no done or error within {watchdog_cycles} cycles", "cycles": 0,
+                "bench_cycles": bench_cycles}
+    ctrl = await h.regs.read_dword(REGS["CTRL"])
+    cycles = await h.regs.read_dword(REGS["CYCLES"])
+    if ctrl >> CTRL_BITS["ERROR"] & 1:
+        code = ctrl >> CTRL_BITS["ERR_CODE"] & 0xFF
+        return {"status": "error", "reason": f"error {code}: {ERR_CODES.get(code, 'unknown')}", "cycles": cycles,
+                "bench_cycles": bench_cycles}
+    return {"status": "done", "reason": "", "cycles": cycles, "bench_cycles": bench_cycles}
+
+
+def read_words(h: Handle, base_byte: int, n: int) -> list[int]:
+    data = h.ram.read(base_byte, 4 * n)
+    return [int.from_bytes(data[4 * i : 4 * i + 4], "little") for i in range(n)]
+
+
+def write_words(h: Handle, base_byte: int, words: list[int]) -> None:
+    h.ram.write(base_byte, b"".join(int(w).to_bytes(4, "little") for w in words))
