@@ -7,7 +7,7 @@ MODEL ?= mobilenetv2
 # Parallel pytest workers; CI machines have two cores.
 JOBS  ?= 2
 
-.PHONY: all bootstrap sim layers waves test test-fast test-slow golden golden-export models bench bench-golden lint typecheck train accept-cycles clean help
+.PHONY: all bootstrap sim layers targets waves test test-fast test-slow golden golden-export models bench bench-golden lint typecheck train accept-cycles clean help
 
 all: test
 
@@ -46,14 +46,20 @@ MEM_STALL ?= 0
 MEM_LATENCY ?= 8
 # the hardware description: a preset of hexgen/hw.py (default, large, tiny, edge) or path.json
 HW ?= default
+# the accelerator: engine (ours), a shipped target (make targets) or path/to/target.py (docs/targets.md)
+TARGET ?= engine
 
 sim: $(STAMP)
-	$(PY) -m tb.layer_sim --model $(MODEL) --sim $(or $(SIM),verilator) --seed $(SEED) \
+	$(PY) -m tb.layer_sim --model $(MODEL) --target $(TARGET) --sim $(or $(SIM),verilator) --seed $(SEED) \
 		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
 		$(if $(LAYER),--layer $(LAYER)) --waves $(or $(WAVES),auto) $(if $(CHAIN),--chain-setting $(CHAIN)) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
 
 layers: $(STAMP)
-	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW)
+	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW) --target $(TARGET)
+
+# the accelerators make sim can verify, one a line, name first (tb/target.py)
+targets: $(STAMP)
+	@$(PY) -m tb.target
 
 waves:
 	@f=build/waves/$(or $(LAYER),all).gtkw; \

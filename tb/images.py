@@ -160,7 +160,7 @@ def _entry_sums(cdir: Path) -> str:
     return "".join(f"{hashlib.sha256(p.read_bytes()).hexdigest()}  {p.relative_to(cdir)}\n" for p in _entry_files(cdir))
 
 
-def _entry_damage(cdir: Path) -> str | None:
+def _entry_damage(cdir: Path, needs: tuple[str, ...] = ("layers.json", "net.pkl", "chain.npz")) -> str | None:
     """None if the cache entry holds exactly the files its checksums list, as they were written;
     otherwise what is wrong (the first file that differs)."""
     try:
@@ -178,7 +178,7 @@ def _entry_damage(cdir: Path) -> str | None:
                 return f"{name} was changed since it was written"
         except OSError as exc:
             return f"{name} cannot be read ({exc.strerror or exc})"
-    for need in ("layers.json", "net.pkl", "chain.npz"):
+    for need in needs:
         if need not in have:
             return f"{need} is missing"
     return None

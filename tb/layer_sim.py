@@ -25,7 +25,9 @@ from typing import Any
 from tb.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
 from tb.images import prepare_image
 from tb.run_settings import RunSettings
-from tb.sim import SimError, require_checkout, runner_for, xrand_plusargs
+from tb.sim import SimError, build_bench, require_checkout, runner_for, xrand_plusargs
+from tb.target import Target, load_target
+from tb.target_image import prepare_target_image
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
 from tb.waves import WAVE_GROUPS, found_dump, save_waves
 
@@ -57,8 +59,14 @@ def _run_dir(base: Path) -> Iterator[Path]:
     raise SimError(f"sim: 99 runs hold {base}-*; remove stale runs or wait")
 
 
+#: the layer bench of a job: (cocotb test module, HDL top level, the environment variable naming
+#: the job file); a target's bench is tb.target_bench on the target's own harness (job["bench"])
+ENGINE_BENCH = ("tb.test_layers", TOP, "LAYER_JOB")
+
+
 def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, plusargs: list[str], waves: bool) -> list[dict[str, Any]] | None:
     """One simulator process over the job; its per-layer results, or None if it wrote none."""
+    test_module, toplevel, job_var = job.get("bench") or ENGINE_BENCH
     results = rdir / f"results{name}.json"
     setup_error = results.with_suffix(".setup_error")  # the bench could not read the image (tb/test_layers.py)
     for old in (results, rdir / "sim_errors.txt", setup_error):
@@ -69,12 +77,12 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
     (rdir / f"job{name}.json").write_text(json.dumps(job, indent=1))
     try:
         runner_for(sim).test(
-            test_module="tb.test_layers",
-            hdl_toplevel=TOP,
+            test_module=test_module,
+            hdl_toplevel=toplevel,
             hdl_toplevel_lang="verilog",
             build_dir=str(bdir),
             test_dir=str(rdir),
-            extra_env={"LAYER_JOB": str(rdir / f"job{name}.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
+            extra_env={job_var: str(rdir / f"job{name}.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
                        # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
                        **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
             plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", f"+XFER_FILE={xfer}",
@@ -135,8 +143,17 @@ def run(settings: RunSettings | None = None, /, *, image: tuple[Path, list[dict[
     s = settings if settings is not None else RunSettings(**fields)
     if settings is not None and fields:
         raise TypeError(f"run() takes a RunSettings or its fields, not both ({', '.join(fields)})")
-    require_checkout()
     s.check()
+    target = load_target(s.target)  # a missing or broken target file: one line
+    if target is not None:
+        if s.chain or s.waves is True or not s.default_hw:
+            raise SimError(f"TARGET={s.target}: CHAIN, WAVES=1 and HW= are for the engine so far (a target brings its own sizes)")
+        if image is None:
+            print(f"sim: golden model {s.model}, SEED={s.seed}, target {target.name} ...", flush=True)
+            image = prepare_target_image(target, s.model, s.seed)
+        with _run_dir(RUNS / s.folder_name()) as rdir, _waves_env(False):
+            return _run_target_in(rdir, image, s, target)
+    require_checkout()
     from hexgen.hw import load_hw, rtl_parameters
 
     cfg = load_hw(s.hw)  # an unknown preset or a bad file: one line before anything runs
@@ -301,6 +318,56 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
     print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
           + f" in {time.time() - t0:.1f} s", flush=True)
     return res
+
+
+def _run_target_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSettings, target: Target) -> list[dict[str, Any]]:
+    """A target's layers (tb.target) through its driver on the framework's bench (tb.target_bench):
+    the verdicts, X seeds, resuming after a stop and the result rows of the engine's runs."""
+    t0 = time.time()
+    cdir, all_layers, idx = image
+    print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
+    by_name = {l["name"]: l for l in all_layers}
+    chosen = [l["name"] for l in all_layers if l["compute"]] if not s.layers else list(s.layers)
+    unknown = [n for n in chosen if n not in by_name]
+    if unknown:
+        raise SimError(f"no layer {', '.join(unknown)} in {s.model}; its layers: {', '.join(by_name)}")
+    shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
+    rows = {n: {"shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": s.rerun(n), "run_dir": str(rdir),
+                "image_dir": str(cdir / "image")} for n in chosen}
+    refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"], **rows[n]}
+               for n in chosen if not by_name[n]["rtl"]]
+    to_run = [n for n in chosen if by_name[n]["rtl"]]
+    if not to_run:
+        return refused
+    defines = [f"-D{d}" for d in s.defines]
+    bench = target.bench if target.bench.root else replace(target.bench, root=target.folder / "build" / "sim")
+    bdir = build_bench(bench, s.sim, target.parameters, extra_args=[*target.build_args.get(s.sim, ()), *defines],
+                       variant="".join("-" + d.lower() for d in s.defines))
+    job = {"image_dir": str(cdir / "image"), "layers": to_run, "driver": str(target.driver),
+           "watchdog_cycles": s.watchdog_cycles or 2_000_000, "bench": ["tb.target_bench", target.bench.top, "TARGET_JOB"]}
+    apply_simulator_env()
+    seeds = (2 * s.seed + 1, 2 * s.seed + 2)
+    xcheck = s.x_check and s.sim == "verilator"
+    plus = (xrand_plusargs(seeds[0]) if s.sim == "verilator" else []) + list(s.plusargs)
+    print(f"sim: running {len(to_run)} layer(s) of target {target.name} on {s.sim}"
+          + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "") + " ...", flush=True)
+    kinds = {n: by_name[n]["kind"] for n in to_run}
+    res = _simulate_resuming(s.sim, bdir, rdir, job, "", plus, False, kinds, s.rerun, f" X seed {seeds[0]}" if xcheck else "")
+    if xcheck:
+        again = [r["layer"] for r in res if r["status"] == "PASS"]
+        res2 = _simulate_resuming(s.sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
+                                  False, kinds, s.rerun, f" X seed {seeds[1]}") if again else []
+        res = _x_merge(res, res2, seeds)
+    for r in res:
+        r.update(rows[r["layer"]])
+    pending, ordered = res + refused, []
+    for n in chosen:
+        i = next((i for i, r in enumerate(pending) if r["layer"] == n), None)
+        if i is not None:
+            ordered.append(pending.pop(i))
+    print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
+          + f" in {time.time() - t0:.1f} s", flush=True)
+    return ordered + pending
 
 
 #: a run whose simulations stop this many times runs no more of its layers (each stop costs a new

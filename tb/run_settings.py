@@ -23,6 +23,7 @@ class RunSettings:
     watchdog_cycles, reset_each_layer) have no make equivalent and are not in the rerun command."""
 
     model: str = "mobilenetv2"
+    target: str = "engine"  # the accelerator: our engine, a shipped target's name or path/to/target.py (tb.target)
     sim: str = "verilator"
     seed: int = 0  # the test image (seed modulo the test set) and the memory model's stall seed
     layers: tuple[str, ...] | None = None  # None: every conv/fc, add and pool layer
@@ -79,6 +80,8 @@ class RunSettings:
     def folder_name(self) -> str:
         """The run folder's name: model, description, simulator, seed and tag."""
         tag = self.model.replace("/", "_").replace(":", "_").replace(".py", "")
+        if self.target != "engine":  # a shipped name, or path/to/<folder>/target.py: the folder's name
+            tag = "target_" + (Path(self.target).parent.name if self.target.endswith(".py") else self.target) + "-" + tag
         if not self.default_hw:
             tag += "-hw_" + Path(str(self.hw)).stem
         return f"{tag}-{self.sim}-seed{self.seed}{self.run_tag}"
@@ -86,6 +89,8 @@ class RunSettings:
     def rerun(self, layer: str) -> str:
         """`make sim ...` that reruns `layer` with every option that changed this run."""
         parts = [f"LAYER={layer}", f"SIM={self.sim}", f"MODEL={shlex.quote(self.model)}", f"SEED={self.seed}"]
+        if self.target != "engine":
+            parts.insert(0, f"TARGET={shlex.quote(self.target)}")
         if not self.default_hw:
             parts.append(f"HW={shlex.quote(str(self.hw))}")
         if self.mem_stall:

@@ -65,10 +65,15 @@ def run_both(**kw: Any) -> list[dict[str, Any]]:
     write cycles kept. The image is made once: a factory that is not deterministic would give each
     simulator other weights, and the difference would be the model's, not the simulators'."""
     from tb.images import prepare_image
+    from tb.target import ENGINE, load_target
+    from tb.target_image import prepare_target_image
 
     if "image" not in kw:
         print(f"sim: golden model {kw['model']}, SEED={kw['seed']} ...", flush=True)
-        kw = {**kw, "image": prepare_image(kw["model"], kw["seed"], kw.get("hw"))}
+        target = load_target(kw.get("target", ENGINE))
+        image = prepare_image(kw["model"], kw["seed"], kw.get("hw")) if target is None else \
+            prepare_target_image(target, kw["model"], kw["seed"])
+        kw = {**kw, "image": image}
     res = {s: layer_sim.run(sim=s, record=True, **kw) for s in SIMS}
     return compare(res["icarus"], res["verilator"])
 
@@ -88,7 +93,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 def main_both(a: argparse.Namespace, layers: list[str] | None) -> int:
     rows = run_both(layers=layers, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-                    mem_latency=a.mem_latency, hw=a.hw)
+                    mem_latency=a.mem_latency, hw=a.hw, target=a.target)
     print(table(rows))
     bad = [r["layer"] for r in rows if not r["agree"]]
     # only UNSUPP layers is nothing run, as in plain make sim (layer_sim.verdict): exit 1

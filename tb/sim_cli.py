@@ -22,16 +22,22 @@ from tb.accel_build import refuse_parameters
 from tb.images import prepare_image
 from tb.sim import SimError
 from tb.sim_both import main_both
+from tb.target import ENGINE, load_target
+from tb.target_image import prepare_target_image
 
 
-def _list_layers(model: str, hw: str | None) -> int:
+def _list_layers(model: str, hw: str | None, target_spec: str = ENGINE) -> int:
     warnings.filterwarnings("ignore")
     from hexgen.hw import DEFAULT, load_hw, rtl_parameters
 
-    cfg = load_hw(hw)
-    if hw and hw != DEFAULT:  # sizes make sim would refuse: no layer runs in RTL, said as make sim says it
-        refuse_parameters(hw, rtl_parameters(cfg))
-    _cdir, layers, _idx = prepare_image(model, 0, hw)
+    target = load_target(target_spec)
+    if target is not None:
+        _cdir, layers, _idx = prepare_target_image(target, model, 0)
+    else:
+        cfg = load_hw(hw)
+        if hw and hw != DEFAULT:  # sizes make sim would refuse: no layer runs in RTL, said as make sim says it
+            refuse_parameters(hw, rtl_parameters(cfg))
+        _cdir, layers, _idx = prepare_image(model, 0, hw)
     for l in layers:
         where = f"RTL, {l['tiling']}" if l["rtl"] else (l["unsupported"] or "golden only")
         print(f"{l['name']:10s} {l['kind']:10s} {'x'.join(map(str, l['in_shape'])):>10s} -> {'x'.join(map(str, l['out_shape'])):10s} {where}")
@@ -62,6 +68,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--sim", default=os.environ.get("SIM") or "verilator", choices=["verilator", "icarus", "both"],
                    help="both: each layer on Icarus and on Verilator, outputs and cycles compared (tb.sim_both)")
     p.add_argument("--model", default="mobilenetv2")
+    p.add_argument("--target", default=ENGINE,
+                   help="the accelerator: engine (int8sim's own, the default), a shipped target or path/to/target.py (tb.target)")
     p.add_argument("--seed", type=_seed, default=0, help="test image index (and memory stall seed), >= 0")
     p.add_argument("--waves", nargs="?", const="1", default="0", choices=["0", "1", "auto"],
                    help="1: dump waves (GTKWave save file in build/waves); auto: only a failing layer, rerun alone with waves")
@@ -86,7 +94,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.chain_setting == "0":
         a.chain = None
     if a.list:
-        return _list_layers(a.model, a.hw)
+        return _list_layers(a.model, a.hw, a.target)
     from tb.mutant_guard import mutant_in_place
 
     # a verdict on a mutant make mutate left in rtl/ (a killed run) is no verdict on the design
@@ -99,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.sim == "both":
         return main_both(a, layers)
     res = layer_sim.run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-              mem_latency=a.mem_latency, hw=a.hw, check_reset=True)
+                        mem_latency=a.mem_latency, hw=a.hw, check_reset=a.target == ENGINE, target=a.target)
     golden_only = []
     if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
         info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())

@@ -1,0 +1,131 @@
+"""Targets: what int8sim needs to know about one accelerator (docs/targets.md).
+
+A target is a frozen record (Target): its Verilog (an HdlBench: sources with the harness last, top,
+include folders; its builds kept under its own folder), the memory layout of each segment of a
+layer it runs (hexgen TargetSegments built from hexgen Layouts, or the reason it cannot run the
+layer), the word width of its memory, and a cocotb driver module that programs one layer, starts
+it, waits for done or error and gives the memory back. A target lives in a file of its own that
+defines TARGET; `make sim TARGET=<name>` takes a shipped one (targets/<name>/target.py) and
+`TARGET=path/to/target.py` the user's, outside this checkout, with no edit of int8sim.
+
+The driver module (Target.driver, a path) is imported inside the simulator process and gives:
+    async def setup(dut, dram_words: list[int], word_bits: int) -> handle
+    async def run_layer(handle, layer: dict, bases: dict[str, int], watchdog_cycles: int) -> dict
+        {"status": "done" | "error" | "watchdog", "reason": str, "cycles": int, "bench_cycles": int}
+    def read_words(handle, base_byte: int, n: int) -> list[int]
+    def write_words(handle, base_byte: int, words: list[int]) -> None
+`layer` is the layer's memory-map entry (hexgen.target: golden's record and the segments), `bases`
+each segment's byte address.
+"""
+from __future__ import annotations
+
+import importlib.util
+import re
+import sys
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tb.sim import HdlBench, SimError
+
+ROOT = Path(__file__).resolve().parent.parent
+#: The shipped targets: targets/<name>/target.py, each defining TARGET
+SHIPPED = ROOT / "targets"
+#: Our own engine: the default target. Its runner is tb.layer_sim's own path (the engine's images
+#: are planned by hexgen.plan, its driver is tb/test_layers.py).
+ENGINE = "engine"
+ENGINE_SUMMARY = "int8sim's own layer engine (rtl/): conv, depthwise, pointwise, fc, add and pooling; HW= sizes"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Target:
+    """One accelerator, as int8sim needs to know it."""
+
+    name: str
+    summary: str  # one line for `make targets`
+    bench: HdlBench  # its Verilog; bench.root is where its builds go (under its own folder)
+    driver: Path  # the cocotb driver module (see the module's docstring)
+    segments: Callable[[Any, Any], Mapping[str, Any] | str]  # (network, layer) -> {segment: TargetSegment} or why not
+    word_bits: int  # the memory's word width (hexgen packs the image in these words)
+    parameters: Mapping[str, int] = field(default_factory=dict)  # its build parameters
+    build_args: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # per simulator, after tb.sim's own
+    mutation_define: str = ""  # a define that builds its switchable faults (plusargs), if it has them
+    folder: Path = ROOT  # where the target's files are (its builds: folder/build)
+
+    def check(self, where: str) -> None:
+        """What a broken target file gives: one line naming the file and the field."""
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", self.name) or self.name == ENGINE:
+            raise SimError(f"{where}: TARGET.name {self.name!r}: a letter, then letters, digits, _ . - (and not {ENGINE!r})")
+        if self.word_bits not in (8, 16, 32, 64, 128, 256, 512):
+            raise SimError(f"{where}: TARGET.word_bits {self.word_bits}: 8, 16, 32, ... 512")
+        for p in (*self.bench.sources, *self.bench.includes, self.driver):
+            if not Path(p).exists():
+                raise SimError(f"{where}: {p} does not exist (named by TARGET)")
+        if not callable(self.segments):
+            raise SimError(f"{where}: TARGET.segments must be a function (network, layer) -> segments or a reason")
+
+
+def target_file(spec: str) -> Path:
+    """The file of a target: a shipped name (targets/<name>/target.py) or a path to a .py file."""
+    if spec.endswith(".py") or "/" in spec:
+        return Path(spec).expanduser().resolve()
+    return SHIPPED / spec / "target.py"
+
+
+def shipped_names() -> list[str]:
+    """The shipped targets, the engine first."""
+    return [ENGINE] + sorted(p.parent.name for p in SHIPPED.glob("*/target.py"))
+
+
+def load_target(spec: str) -> Target | None:
+    """The Target a TARGET= names; None for our own engine. A missing or broken target file is one
+    SimError line naming it (exit 2 through golden.cli)."""
+    if spec in ("", ENGINE):
+        return None
+    path = target_file(spec)
+    if not path.is_file():
+        known = ", ".join(shipped_names())
+        raise SimError(f"TARGET={spec}: no such target ({path} does not exist); shipped: {known}, or a path to target.py")
+    mod_name = f"int8sim_target_{re.sub(r'[^A-Za-z0-9_]', '_', str(path))}"
+    spec_obj = importlib.util.spec_from_file_location(mod_name, path)
+    if spec_obj is None or spec_obj.loader is None:
+        raise SimError(f"TARGET={spec}: {path} cannot be imported as Python")
+    mod = importlib.util.module_from_spec(spec_obj)
+    sys.modules[mod_name] = mod  # dataclasses look their module up
+    try:
+        spec_obj.loader.exec_module(mod)
+    except SimError:
+        raise
+    except (Exception, SystemExit) as exc:  # the user's file: its error, in one line
+        del sys.modules[mod_name]
+        raise SimError(f"TARGET={spec}: {path} failed to import: {type(exc).__name__}: {exc}") from None
+    target = getattr(mod, "TARGET", None)
+    if not isinstance(target, Target):
+        raise SimError(f"TARGET={spec}: {path} defines no TARGET = tb.target.Target(...)")
+    target.check(f"TARGET={spec}: {path}")
+    return target
+
+
+def summary_lines() -> list[str]:
+    """`make targets`: one line a target, name first."""
+    lines = [f"{ENGINE:12s} {ENGINE_SUMMARY}"]
+    for name in shipped_names()[1:]:
+        try:
+            t = load_target(name)
+            text = t.summary if t else ""
+        except SimError as exc:
+            text = f"(broken: {exc})"
+        lines.append(f"{name:12s} {text}")
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    print("\n".join(summary_lines()))
+    return 0
+
+
+if __name__ == "__main__":
+    from golden.cli import run_cli
+
+    sys.exit(run_cli("targets", main))

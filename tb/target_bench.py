@@ -1,0 +1,103 @@
+"""cocotb bench of a target (tb.target): run the job's layers through the target's own driver and
+compare every output element with golden's. The framework's side of the seam: the driver programs,
+starts and waits (its module's setup / run_layer / read_words); this module decodes the output
+segment with its recorded layout, compares, and writes one result per layer in tb.layer_sim's
+format (status PASS or FAIL and the reason; UNSUPP is decided before the simulation).
+
+A layer FAILs on: an error or the watchdog (the driver's status), a CYCLES count the driver's own
+count does not confirm, any wrong output element (tb.compare).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+import cocotb
+import numpy as np
+
+from hexgen import from_words, read_image
+from hexgen.memh import read_memh
+from tb.compare import compare
+
+
+def _write_results(job: dict[str, Any], results: Any) -> None:
+    path = Path(job["results"])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(path)
+
+
+def _driver(path: str) -> Any:
+    spec = importlib.util.spec_from_file_location("int8sim_target_driver", path)
+    assert spec is not None and spec.loader is not None, path
+    mod = importlib.util.module_from_spec(spec)
+    sys.modules["int8sim_target_driver"] = mod
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def segment_of(rb: Any, layer: str, role: str) -> str:
+    """The name of the layer's segment that holds `role` (hexgen.target roles)."""
+    for s in rb.memory_map["segments"]:
+        if s["layer"] == layer and s.get("role") == role:
+            return str(s["segment"])
+    raise KeyError(f"layer {layer} has no segment of role {role!r}")
+
+
+async def run_layer(dut: Any, rb: Any, drv: Any, h: Any, name: str, job: dict[str, Any]) -> dict[str, Any]:
+    word_bytes = rb.config.word_bits // 8
+    layer = rb.layer(name)
+    bases = {s["segment"]: int(s["base_word"]) * word_bytes for s in rb.memory_map["segments"] if s["layer"] == name}
+    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": 1}
+    out = await drv.run_layer(h, layer, bases, int(job["watchdog_cycles"]))
+    result["cycles"] = out.get("cycles")
+    if out["status"] != "done":
+        what = "watchdog" if out["status"] == "watchdog" else "engine error status"
+        result.update(status="FAIL", reason=f"{what}: {out.get('reason', '')}".rstrip(": "))
+        return result
+    if out.get("bench_cycles") is not None and out.get("cycles") != out["bench_cycles"]:
+        result.update(status="FAIL", reason=f"the target's cycle counter reads {out.get('cycles')}, but the driver counted "
+                                            f"{out['bench_cycles']} cycles from start to done")
+        return result
+    seg_out, seg_exp = segment_of(rb, name, "output"), segment_of(rb, name, "expected")
+    info = rb.segment_info(name, seg_out)
+    words = drv.read_words(h, int(info["base_word"]) * word_bytes, int(info["words"]))
+    got, problems = from_words(words, rb.layout(name, seg_out))
+    m = compare(name, rb[(name, seg_exp)][0], got[0])  # one test image: [1, ...]
+    result.update(status="PASS" if m.ok else "FAIL", mismatches=m.wrong, elements=m.total, report=m.report(),
+                  padding_problems=[p for _, p in problems][:5])
+    if m.ok and problems:
+        result.update(status="FAIL", reason="padding lanes of the output segment: " + problems[0][1])
+    if not m.ok:
+        result["reason"] = f"{m.wrong} of {m.total} outputs wrong"
+        got_file = Path(job["results"]).with_name(f"{name}.got.npy")
+        np.save(got_file, np.asarray(got[0], np.int64))
+        result["got_file"] = str(got_file)
+    return result
+
+
+@cocotb.test()
+async def run_target_layers(dut: Any) -> None:
+    job = json.loads(Path(os.environ["TARGET_JOB"]).read_text())
+    try:
+        rb = read_image(job["image_dir"], run_golden=False)  # checked whole (golden included) when written
+        drv = _driver(job["driver"])
+        dram = read_memh(Path(job["image_dir"]) / "dram.memh", rb.config.word_bits).words
+    except Exception as exc:  # no layer can run: said once by tb.layer_sim
+        Path(job["results"]).with_suffix(".setup_error").write_text(f"{type(exc).__name__}: {exc}")
+        raise
+    h = await drv.setup(dut, list(dram), rb.config.word_bits)
+    results = []
+    prog = job.get("progress") or {"offset": 0, "total": len(job["layers"]), "tag": ""}
+    for name in job["layers"]:
+        r = await run_layer(dut, rb, drv, h, name, job)
+        results.append(r)
+        print(f"[{prog['offset'] + len(results)}/{prog['total']}{prog['tag']}] {name}: {r['status']} cycles {r.get('cycles', 0)}"
+              + (f" ({r['reason']})" if r.get("reason") else ""), flush=True)
+        _write_results(job, results)
+    failed = [r["layer"] for r in results if r["status"] != "PASS"]
+    assert not failed, f"layers failed: {', '.join(failed)}"

@@ -1,0 +1,60 @@
+"""The target API (tb.target, issue 24): TARGET= names a shipped target or a user's target.py;
+a missing or broken target file is one line and exit 2, never a traceback."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tb import sim_cli, target
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("body, says", [
+    (None, "no such target"),
+    ("raise RuntimeError('oops')", "failed to import: RuntimeError: oops"),
+    ("import sys\nsys.exit(0)", "failed to import: SystemExit"),
+    ("x = 1", "defines no TARGET = tb.target.Target(...)"),
+    ("TARGET = 3", "defines no TARGET"),
+    ("from pathlib import Path\nfrom tb.sim import HdlBench\nfrom tb.target import Target\n"
+     "TARGET = Target(name='mine', summary='s', bench=HdlBench(name='m', top='m', sources=(Path('/nonexistent.sv'),)),"
+     " driver=Path(__file__), segments=lambda net, l: 'no', word_bits=32)", "/nonexistent.sv does not exist"),
+    ("from pathlib import Path\nfrom tb.sim import HdlBench\nfrom tb.target import Target\n"
+     "TARGET = Target(name='engine', summary='s', bench=HdlBench(name='m', top='m', sources=(Path(__file__),)),"
+     " driver=Path(__file__), segments=lambda net, l: 'no', word_bits=32)", "TARGET.name 'engine'"),
+    ("from pathlib import Path\nfrom tb.sim import HdlBench\nfrom tb.target import Target\n"
+     "TARGET = Target(name='mine', summary='s', bench=HdlBench(name='m', top='m', sources=(Path(__file__),)),"
+     " driver=Path(__file__), segments=lambda net, l: 'no', word_bits=24)", "TARGET.word_bits 24"),
+], ids=["missing", "raises", "exits", "no_target", "not_a_target", "missing_source", "engine_name", "word_bits"])
+def test_a_missing_or_broken_target_file_is_one_line(tmp_path, capsys, body, says):
+    from golden.cli import run_cli
+
+    f = tmp_path / "mine" / "target.py"
+    if body is not None:
+        f.parent.mkdir()
+        f.write_text(body + "\n")
+    assert run_cli("sim", sim_cli.main, ["--target", str(f), "--sim", "icarus"]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and err[0].startswith("sim: error: TARGET=") and says in err[0], err
+
+
+def test_make_targets_lists_the_engine_first_one_a_line():
+    r = subprocess.run([sys.executable, "-m", "tb.target"], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, r.stderr
+    lines = r.stdout.splitlines()
+    assert lines[0].split()[0] == "engine"
+    assert [l.split()[0] for l in lines] == target.shipped_names()
+    assert not any("broken" in l for l in lines), lines
+
+
+def test_the_engine_is_the_default_target_and_not_a_file(tmp_path):
+    assert target.load_target("engine") is None and target.load_target("") is None
+    from tb.run_settings import RunSettings
+
+    s = RunSettings(model="mlp", target="path/to/mine/target.py")
+    assert s.rerun("fc1").startswith("make sim TARGET=path/to/mine/target.py LAYER=fc1")
+    assert s.folder_name().startswith("target_mine-mlp")
+    assert "TARGET" not in RunSettings(model="mlp").rerun("fc1")
