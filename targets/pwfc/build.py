@@ -24,7 +24,7 @@ SOURCES.append(HERE / "hdl" / "pwfc_tb.sv")
 
 def build(sim: str, defines: Sequence[str] = (), waves: bool = False) -> Path:
     apply_simulator_env()
-    args = [*(VERILATOR_ARGS + ["--timing"] if sim == "verilator" else ICARUS_ARGS), *(f"-D{d}" for d in defines)]
+    args = [*(VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS), *(f"-D{d}" for d in defines)]
     h = hashlib.sha256(repr((sim, args, waves)).encode())
     for p in [*SOURCES, HERE / "rtl" / "pwfc_regs.svh"]:
         h.update(p.read_bytes())

@@ -13,13 +13,14 @@ from dataclasses import dataclass
 from math import prod
 from typing import Any
 
+from cocotb.clock import Clock
 from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
 from targets.pwfc.regs import CTRL_BITS, ERR_CODES, ID_VALUE, REGS
 
-PERIOD_NS = 10  # pwfc_tb's clock
+PERIOD_NS = 10  # the clock setup() starts
 
 
 @dataclass
@@ -34,6 +35,7 @@ async def setup(dut: Any, dram_words: list[int], word_bits: int) -> Handle:
         raise ValueError(f"pwfc has a 32-bit memory port; the image has {word_bits}-bit words")
     for port in ("m_axi", "s_axil"):  # the models log every transfer at INFO
         logging.getLogger(f"cocotb.{dut._name}.{port}").setLevel(logging.WARNING)
+    Clock(dut.clk, PERIOD_NS, "ns", impl="gpi").start(start_high=False)  # pwfc_tb has no clock of its own
     dut.rst.value = 1
     size = max(4096, -(-len(dram_words) * 4 // 4096) * 4096)
     ram = AxiRam(AxiBus.from_prefix(dut, "m_axi"), dut.clk, dut.rst, size=size)
@@ -69,15 +71,15 @@ async def run_layer(h: Handle, layer: dict[str, Any], bases: dict[str, int], wat
     if not int(irq.value):
         await First(RisingEdge(irq), Timer(max(watchdog_cycles, 1) * PERIOD_NS, "ns"))
     bench_cycles = round((get_sim_time("ns") - t0) / PERIOD_NS)
+    ctrl = await h.regs.read_dword(REGS["CTRL"])
+    cycles = await h.regs.read_dword(REGS["CYCLES"])
     if not int(irq.value):
         h.dut.rst.value = 1  # the layer is abandoned: reset pwfc (the memory keeps its words)
         await ClockCycles(h.dut.clk, 4)
         h.dut.rst.value = 0
         await ClockCycles(h.dut.clk, 2)
-        return {"status": "watchdog", "reason": f"no done or error within {watchdog_cycles} cycles", "cycles": 0,
-                "bench_cycles": bench_cycles}
-    ctrl = await h.regs.read_dword(REGS["CTRL"])
-    cycles = await h.regs.read_dword(REGS["CYCLES"])
+        return {"status": "watchdog", "reason": f"no done or error within {watchdog_cycles} cycles (CTRL 0x{ctrl:x})",
+                "cycles": cycles, "bench_cycles": bench_cycles}
     if ctrl >> CTRL_BITS["ERROR"] & 1:
         code = ctrl >> CTRL_BITS["ERR_CODE"] & 0xFF
         return {"status": "error", "reason": f"error {code}: {ERR_CODES.get(code, 'unknown')}", "cycles": cycles,

@@ -2,14 +2,19 @@
 `timescale 1ns / 1ps
 `default_nettype none
 
-// cocotb harness of pwfc_top: the clock (10 ns, generated here: no Python clock), plain port names
-// for cocotbext-axi (AxiLiteMaster on s_axil_*, AxiRam on m_axi_*). Waves: cocotb's runner
-// (waves=True: an FST dump on Icarus, --trace on Verilator).
+// cocotb harness of pwfc_top: plain port names for cocotbext-axi (AxiLiteMaster on s_axil_*,
+// AxiRam on m_axi_*). The clock comes from cocotb (Clock(..., impl="gpi"), targets/pwfc/driver.py),
+// not from here: on Verilator a clock generated in the design (--timing) edges inside eval, so the
+// Python models, woken after it, would read post-edge values and miss handshakes (an AR accepted
+// by pwfc that AxiRam never saw); a clock written through VPI wakes them before the edge is
+// evaluated, as on Icarus. Waves: cocotb's runner (waves=True: an FST dump on Icarus, a trace on
+// the other simulator).
 module pwfc_tb #(
     parameter int LANES = 4,
     parameter int MAX_C = 256,
     parameter int MAX_BURST = 16
 ) (
+    input  logic         clk,
     input  logic         rst,
     input  logic [7:0]   s_axil_awaddr,
     input  logic [2:0]   s_axil_awprot,
@@ -68,12 +73,6 @@ module pwfc_tb #(
     output logic         done,
     output logic         irq
 );
-
-  logic clk;
-  initial begin
-    clk = 1'b0;
-    forever #5 clk = ~clk;
-  end
 
   pwfc_top #(
     .LANES    (LANES),
