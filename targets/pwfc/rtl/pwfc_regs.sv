@@ -10,7 +10,7 @@
 //   0x04 CTRL      [0] START (write 1: start, reads 0), [1] BUSY (RO), [2] DONE (W1C),
 //                  [3] ERROR (W1C), [4] IRQ_EN (RW), [15:8] ERR_CODE (RO); a START clears DONE,
 //                  ERROR and ERR_CODE; a START while BUSY is ignored
-//   0x08 CYCLES    RO  cycles from START to DONE/ERROR (counts while BUSY)
+//   0x08 CYCLES    RO  cycles from the edge that takes START to the edge that sets DONE/ERROR
 //   0x0C CAPS      RO  [7:0] LANES, [31:16] MAX_C
 //   0x10 C [15:0], 0x14 K [15:0], 0x18 HW [23:0], 0x1C Z_IN, 0x20 Z_OUT, 0x24 LO, 0x28 HI [7:0]
 //   0x2C ACT_BASE, 0x30 WGT_BASE, 0x34 BIAS_BASE, 0x38 RQ_BASE, 0x3C OUT_BASE (byte addresses)
@@ -79,7 +79,7 @@ module pwfc_regs #(
   logic [15:0] c_q, k_q;
   logic [23:0] hw_q;
   logic [7:0]  z_in_q, z_out_q, lo_q, hi_q, err_code_q;
-  logic        done_q, error_q, irq_en_q;
+  logic        done_q, error_q, irq_en_q, running_q;
   logic [31:0] cycles_q;
   logic        bvalid_q, rvalid_q;
   logic [1:0]  bresp_q, rresp_q;
@@ -178,6 +178,7 @@ module pwfc_regs #(
       error_q <= 1'b0;
       err_code_q <= '0;
       irq_en_q <= 1'b0;
+      running_q <= 1'b0;
       cycles_q <= '0;
     end else begin
       if (wr_ctrl && s_axil_wstrb_i[0]) irq_en_q <= s_axil_wdata_i[`PWFC_CTRL_IRQ_EN];
@@ -186,7 +187,10 @@ module pwfc_regs #(
         error_q <= 1'b0;
         err_code_q <= '0;
         cycles_q <= '0;
+        running_q <= 1'b1;
       end else begin
+        if (running_q) cycles_q <= cycles_q + 32'd1;
+        if (done_i || error_i) running_q <= 1'b0;
         if (done_i) done_q <= 1'b1;
         else if (w1c_done) done_q <= 1'b0;
         if (error_i) begin
@@ -195,7 +199,6 @@ module pwfc_regs #(
         end else if (w1c_error) begin
           error_q <= 1'b0;
         end
-        if (busy_i) cycles_q <= cycles_q + 32'd1;
       end
     end
   end
