@@ -93,6 +93,8 @@ def load_target(spec: str) -> Target | None:
         raise SimError(f"TARGET={spec}: {path} cannot be imported as Python")
     mod = importlib.util.module_from_spec(spec_obj)
     sys.modules[mod_name] = mod  # dataclasses look their module up
+    if str(path.parent) not in sys.path:  # a user's target imports the files beside it
+        sys.path.append(str(path.parent))
     try:
         spec_obj.loader.exec_module(mod)
     except SimError:
@@ -125,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     return 0
 
 
-if __name__ == "__main__":
+if __name__ == "__main__":  # `make targets`; through the imported module, whose Target the files use
     from golden.cli import run_cli
+    from tb import target as _target
 
-    sys.exit(run_cli("targets", main))
+    sys.exit(run_cli("targets", _target.main))

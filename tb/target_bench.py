@@ -32,6 +32,8 @@ def _write_results(job: dict[str, Any], results: Any) -> None:
 
 
 def _driver(path: str) -> Any:
+    if str(Path(path).parent) not in sys.path:  # the driver imports the files beside it
+        sys.path.append(str(Path(path).parent))
     spec = importlib.util.spec_from_file_location("int8sim_target_driver", path)
     assert spec is not None and spec.loader is not None, path
     mod = importlib.util.module_from_spec(spec)

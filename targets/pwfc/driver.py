@@ -1,6 +1,6 @@
 """pwfc's cocotb driver: cocotbext-axi's AxiRam on the AXI4 memory port (preloaded with the
 image), its AxiLiteMaster on the register port; program one layer, start, wait for the interrupt
-(done or error) or the watchdog. No pytest here: the framework (or targets/pwfc/bench.py) calls it.
+(done or error) or the watchdog. No pytest here: the framework (tb/target_bench.py) calls it.
 
 `layer` is the memory-map entry hexgen wrote ({"name", "kind", "record": golden's record}) with
 "segments": {segment name: its memory-map entry (role, shape, ...)}; `bases`: {segment name: byte
