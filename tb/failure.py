@@ -130,8 +130,9 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     previous layer)."""
     from golden.layers import ConvLayer, LinearLayer, MaxPoolLayer
     from hexgen.layout import untile
-    lay = rb.layout(layer, "expected")
-    expected = as_chw(rb[(layer, "expected")][0])
+    seg = {role: segment_of_role(rb, layer, role) for role in ("expected", "output", "input")}
+    lay = rb.layout(layer, seg["expected"])
+    expected = as_chw(rb[(layer, seg["expected"])][0])
     pos = untile(np.arange(lay.elements, dtype=np.int64), lay)[0]
     per = max(1, lay.word_bits // lay.elem_bits)
     names = [l.name for l in net.layers]
@@ -140,11 +141,13 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     g = net.layers[i]
     pads = g.pads if isinstance(g, ConvLayer) else (
         (g.padding[0], g.padding[0], g.padding[1], g.padding[1]) if isinstance(g, MaxPoolLayer) else None)
-    ctx = Context(rows=rb.config.array_rows, cols=rb.config.array_cols,
-                  initial=as_chw(rb[(layer, "output")][0]), word=as_chw(pos // per), lane=as_chw(pos % per),
+    # a target's image: its output word's lanes stand for the engine's array rows, one pixel a tile
+    rows, cols = (rb.config.array_rows, rb.config.array_cols) if rb.target == "engine" else (per, 1)
+    ctx = Context(rows=rows, cols=cols,
+                  initial=as_chw(rb[(layer, seg["output"])][0]), word=as_chw(pos // per), lane=as_chw(pos % per),
                   kind=str(g.kind), pads=tuple(int(p) for p in pads) if pads is not None else None)  # type: ignore[arg-type]
-    if (layer, "input") in rb.arrays:
-        x = rb[(layer, "input")]
+    if seg["input"] and (layer, seg["input"]) in rb.arrays:
+        x = rb[(layer, seg["input"])]
         ctx.layer_input = as_chw(x[0])
         if isinstance(g, (ConvLayer, LinearLayer)):
             acc = g.accumulate(x.astype(np.uint8))[0]
@@ -153,9 +156,18 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
                                   r.z_out, r.lo, r.hi, np.asarray(g.bias.term, np.int64))
             shape = x.shape[1:]
             ctx.recompute = lambda xin: as_chw(g.forward([np.asarray(xin, np.int64).reshape(1, *shape).astype(np.uint8)])[0])
-    if prev is not None and (prev, "expected") in rb.arrays:
-        ctx.previous = as_chw(rb[(prev, "expected")][0])
+    prev_seg = segment_of_role(rb, prev, "expected") if prev is not None else ""
+    if prev is not None and (prev, prev_seg) in rb.arrays:
+        ctx.previous = as_chw(rb[(prev, prev_seg)][0])
     return expected, ctx
+
+
+def segment_of_role(rb: Any, layer: str, role: str) -> str:
+    """The segment of `layer` that holds `role`: the engine's segments are named by their role, a
+    target's carry it (hexgen.target); "" when the layer has none."""
+    if rb.target == "engine":
+        return role
+    return next((str(s["segment"]) for s in rb.memory_map["segments"] if s["layer"] == layer and s.get("role") == role), "")
 
 
 # ---- the step tb.layer_sim runs ---------------------------------------------------------------------

@@ -360,6 +360,9 @@ def _run_target_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s:
         res = _x_merge(res, res2, seeds)
     for r in res:
         r.update(rows[r["layer"]])
+    from tb.failure import diagnose_failures
+
+    diagnose_failures(res, cdir)  # the diagnosis, where and the failure bundle of each failing layer
     pending, ordered = res + refused, []
     for n in chosen:
         i = next((i for i, r in enumerate(pending) if r["layer"] == n), None)

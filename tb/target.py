@@ -93,8 +93,10 @@ def load_target(spec: str) -> Target | None:
         raise SimError(f"TARGET={spec}: {path} cannot be imported as Python")
     mod = importlib.util.module_from_spec(spec_obj)
     sys.modules[mod_name] = mod  # dataclasses look their module up
-    if str(path.parent) not in sys.path:  # a user's target imports the files beside it
-        sys.path.append(str(path.parent))
+    # a user's target imports the files beside it; a shipped one its package (targets.<name>)
+    for folder in (path.parent, ROOT) if path.is_relative_to(SHIPPED) else (path.parent,):
+        if str(folder) not in sys.path:
+            sys.path.append(str(folder))
     try:
         spec_obj.loader.exec_module(mod)
     except SimError:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import pickle
 import shutil
 import tempfile
 import warnings
@@ -43,6 +44,7 @@ def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, l
         h.update(_image_key(m, idx, HardwareConfig(word_bits=target.word_bits)).encode())
     except _NoKey:
         h.update(os.urandom(16))  # not traceable: a fresh image every run
+    h.update(Path(__file__).read_bytes())  # how the image is made
     for f in sorted(target.folder.rglob("*.py")):
         if "build" not in f.relative_to(target.folder).parts:
             h.update(str(f.relative_to(target.folder)).encode() + f.read_bytes())
@@ -50,7 +52,7 @@ def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, l
     root = images_folder(target)
     cdir = root / key[:24]
     if cdir.is_dir():
-        damage = _entry_damage(cdir, needs=("layers.json",))
+        damage = _entry_damage(cdir, needs=("layers.json", "net.pkl"))
         if damage is None:
             return cdir, list(json.loads((cdir / "layers.json").read_text())["layers"]), idx
         print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
@@ -106,6 +108,7 @@ def _write(target: Target, m: Any, idx: int, out: Path, key: str) -> list[dict[s
          "unsupported": unsupported.get(l.name, "" if l.name in layouts else "golden only")}
         for l in net.layers
     ]
+    (out / "net.pkl").write_bytes(pickle.dumps(net))  # the diagnosis reads golden's network (tb.failure)
     (out / "layers.json").write_text(json.dumps({"key": key, "model": m.name, "target": target.name, "image_index": idx,
                                                  "layers": layers}, indent=1))
     return layers

@@ -2,7 +2,8 @@
 TARGET=pwfc` runs golden's pointwise and fc layers in pwfc's own layouts (targets/pwfc/layouts.py,
 hexgen.build_target_image) on its RTL through its cocotb driver (AxiRam, AxiLiteMaster), on Icarus
 and on Verilator (two X seeds), with the runner's verdicts; the other layers are UNSUPP with the
-reason. A fault (+PWFC_MUT_ZP) fails; a target file outside this checkout runs with TARGET=path.
+reason. A fault (+PWFC_MUT_ZP) fails and is diagnosed as its kind; a target file outside this
+checkout runs with TARGET=path.
 Expected values are golden's (the image's expected segments, checked against golden when written)."""
 from __future__ import annotations
 
@@ -40,6 +41,10 @@ def test_a_zero_point_fault_in_pwfc_fails_its_layers() -> None:
                         plusargs=("+PWFC_MUT_ZP",), run_tag="-mut_zp")
     assert res[0]["status"] == "FAIL" and res[0]["mismatches"] > 0, res[0]
     assert "outputs wrong" in res[0]["reason"] and "pattern" in res[0]["report"], res[0]
+    # diagnosed as its kind, as the engine's own zero-point fault is (tests/test_diagnose_sim.py), and bundled
+    assert res[0]["diagnosis"][0]["kind"] == "offset_per_channel", res[0]["diagnosis"]
+    assert res[0]["diagnosis"][0]["explained"] == res[0]["mismatches"], res[0]["diagnosis"]
+    assert (Path(res[0]["bundle"]) / "report.md").is_file(), res[0].get("bundle")
     # the same fault build without the plusarg is the correct design
     res = layer_sim.run(target="pwfc", model="mlp", sim="icarus", seed=0, layers=["fc2"], defines=("PWFC_MUT",),
                         run_tag="-mut_none")
