@@ -14,11 +14,12 @@ import shutil
 import tempfile
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable, TypeVar
 
 from tb.sim import SimError, clean_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
+T = TypeVar("T")
 
 
 class _NoKey(Exception):
@@ -129,21 +130,30 @@ def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, l
             print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
     else:
         cdir = IMAGES / f"untraceable-{os.getpid()}"
-    IMAGES.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(IMAGES)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=IMAGES))
+    layers = store_entry(cdir, lambda tmp: _write_image(m, idx, cfg, tmp, key or ""))
+    return cdir, layers, idx
+
+
+def store_entry(cdir: Path, write: Callable[[Path], T]) -> T:
+    """Make the cache entry `cdir` whole or not at all: `write` fills a temporary folder beside
+    it, the checksums are written last, and the folder is renamed into place (an entry there
+    already, made by a concurrent run or damaged, is replaced). write's result is returned."""
+    root = cdir.parent
+    root.mkdir(parents=True, exist_ok=True)
+    clean_leftovers(root)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=root))
     try:
-        layers = _write_image(m, idx, cfg, tmp, key or "")
+        out = write(tmp)
         (tmp / ENTRY_SUMS).write_text(_entry_sums(tmp))  # last: the entry is complete
         if cdir.exists():  # made by a concurrent run meanwhile, or an untraceable model's leftover
-            old = IMAGES / f".{cdir.name}.old-{os.getpid()}"
+            old = root / f".{cdir.name}.old-{os.getpid()}"
             cdir.rename(old)
             shutil.rmtree(old, ignore_errors=True)
         tmp.rename(cdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return cdir, layers, idx
+    return out
 
 
 #: The checksums of a cache entry's files (image/, layers.json, net.pkl, chain.npz), written last:

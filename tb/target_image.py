@@ -12,14 +12,12 @@ import hashlib
 import json
 import os
 import pickle
-import shutil
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Any
 
-from tb.images import ENTRY_SUMS, _entry_damage, _entry_sums, _image_key, _NoKey, _test_set
-from tb.sim import SimError, clean_leftovers
+from tb.images import _entry_damage, _image_key, _NoKey, _test_set, store_entry
+from tb.sim import SimError
 from tb.target import Target
 
 
@@ -56,20 +54,7 @@ def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, l
         if damage is None:
             return cdir, list(json.loads((cdir / "layers.json").read_text())["layers"]), idx
         print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
-    root.mkdir(parents=True, exist_ok=True)
-    clean_leftovers(root)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{cdir.name}.tmp-{os.getpid()}-", dir=root))
-    try:
-        layers = _write(target, m, idx, tmp, key)
-        (tmp / ENTRY_SUMS).write_text(_entry_sums(tmp))
-        if cdir.exists():
-            old = root / f".{cdir.name}.old-{os.getpid()}"
-            cdir.rename(old)
-            shutil.rmtree(old, ignore_errors=True)
-        tmp.rename(cdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+    layers = store_entry(cdir, lambda tmp: _write(target, m, idx, tmp, key))
     return cdir, layers, idx
 
 
