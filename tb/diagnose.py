@@ -72,6 +72,9 @@ class Context:
     kind: str = ""
     #: the layer's padding (top, bottom, left, right), None when unknown or none
     pads: tuple[int, int, int, int] | None = None
+    #: the layer ran on our engine (its MAC array and vector unit are where elements belong); a
+    #: target's elements are located by output word and lane only
+    on_engine: bool = True
 
     @property
     def vector(self) -> bool:

@@ -43,7 +43,9 @@ def locate(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context
         cyc = int(wcycle[word]) if wcycle is not None and word is not None else None
         row: dict[str, int | None] = {"c": int(c), "y": int(y), "x": int(x), "expected": int(e[c, y, x]),
                                       "got": int(g[c, y, x])}
-        if ctx.vector:  # the vector unit: a word is a channel tile of one pixel, worked on lane by lane
+        if not ctx.on_engine:  # a target: its output word and lane are all that is known of its hardware
+            pass
+        elif ctx.vector:  # the vector unit: a word is a channel tile of one pixel, worked on lane by lane
             row.update(ch_tile=int(c) // ctx.rows, vec_lane=int(c) % ctx.rows)
         else:
             row.update(k_tile=int(c) // ctx.rows, pe_row=int(c) % ctx.rows, pixel_tile=p // ctx.cols, pe_col=p % ctx.cols)
@@ -58,8 +60,10 @@ def location_table(rows: list[dict[str, int | None]]) -> str:
     rows with "vec_lane") on the vector unit's channel tiles and lanes."""
     if not rows:
         return ""
-    vector = "vec_lane" in rows[0]
-    if vector:
+    vector, engine = "vec_lane" in rows[0], "vec_lane" in rows[0] or "pe_row" in rows[0]
+    if not engine:
+        head = "  where (c, y, x)     expected  got     word  lane  written at cycle   (the output segment's words)"
+    elif vector:
         head = ("  where (c, y, x)     expected  got  channel tile  vector-unit lane    word  lane  written at cycle"
                 "   (vector unit: a word is the channels of one pixel, lane-wise)")
     else:
@@ -69,9 +73,9 @@ def location_table(rows: list[dict[str, int | None]]) -> str:
         cyc = "never" if not r["written"] else ("-" if r["cycle"] is None else f"{r['cycle']:,}")
         word = "-" if r["word"] is None else str(r["word"])
         lane = "-" if r["lane"] is None else str(r["lane"])
-        where = (f"{r['ch_tile']:>13d} {r['vec_lane']:>17d}" if vector else
-                 f"{r['k_tile']:>7d} {r['pe_row']:>7d} {r['pixel_tile']:>11d} {r['pe_col']:>7d}")
-        lines.append(f"  {str((r['c'], r['y'], r['x'])):18s} {r['expected']:>8d} {r['got']:>4d} {where} "
+        where = ("" if not engine else f" {r['ch_tile']:>13d} {r['vec_lane']:>17d}" if vector else
+                 f" {r['k_tile']:>7d} {r['pe_row']:>7d} {r['pixel_tile']:>11d} {r['pe_col']:>7d}")
+        lines.append(f"  {str((r['c'], r['y'], r['x'])):18s} {r['expected']:>8d} {r['got']:>4d}{where} "
                      f"{word:>7s} {lane:>5s}  {cyc}")
     return "\n".join(lines)
 
@@ -145,7 +149,8 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     rows, cols = (rb.config.array_rows, rb.config.array_cols) if rb.target == "engine" else (per, 1)
     ctx = Context(rows=rows, cols=cols,
                   initial=as_chw(rb[(layer, seg["output"])][0]), word=as_chw(pos // per), lane=as_chw(pos % per),
-                  kind=str(g.kind), pads=tuple(int(p) for p in pads) if pads is not None else None)  # type: ignore[arg-type]
+                  kind=str(g.kind), pads=tuple(int(p) for p in pads) if pads is not None else None,  # type: ignore[arg-type]
+                  on_engine=rb.target == "engine")
     if seg["input"] and (layer, seg["input"]) in rb.arrays:
         x = rb[(layer, seg["input"])]
         ctx.layer_input = as_chw(x[0])

@@ -45,6 +45,9 @@ def test_a_zero_point_fault_in_pwfc_fails_its_layers() -> None:
     assert res[0]["diagnosis"][0]["kind"] == "offset_per_channel", res[0]["diagnosis"]
     assert res[0]["diagnosis"][0]["explained"] == res[0]["mismatches"], res[0]["diagnosis"]
     assert (Path(res[0]["bundle"]) / "report.md").is_file(), res[0].get("bundle")
+    # located by pwfc's output words and lanes, not by our engine's MAC array
+    assert "where (c, y, x)" in res[0]["report"] and "PE row" not in res[0]["report"], res[0]["report"]
+    assert all(set(w) >= {"word", "lane"} and "pe_row" not in w for w in res[0]["where"]), res[0]["where"]
     # the same fault build without the plusarg is the correct design
     res = layer_sim.run(target="pwfc", model="mlp", sim="icarus", seed=0, layers=["fc2"], defines=("PWFC_MUT",),
                         run_tag="-mut_none")
