@@ -115,8 +115,8 @@ def test_slowest_documented_memory_settings_pass_correct_rtl(stall: int, latency
     from tb import layer_sim
 
     layers = ["fc1", "pool1"] if stall else ["fc1"]  # every read burst waits 20,000 cycles: one layer is enough
-    res = layer_sim.run(layers=layers, sim="verilator", model="mobilenetv2", seed=3, mem_stall=stall,
-                        mem_latency=latency, run_tag=f"-slowmem{stall}-{latency}")
+    res = layer_sim.run(layers=layers, sim="verilator", model="mobilenetv2", seed=3, mem_stall=stall, xcheck=False,
+                        mem_latency=latency, run_tag=f"-slowmem{stall}-{latency}")  # one X seed: the watchdog is the point
     assert [r["status"] for r in res] == ["PASS"] * len(layers), [r.get("reason") for r in res]
 
 
