@@ -1,4 +1,5 @@
-"""`make lint`: every Verilog module under rtl/ and tb/hdl/ through `verilator --lint-only -Wall`
+"""`make lint`: every Verilog module under rtl/ and tb/hdl/ (and under each shipped target's
+targets/<name>/rtl and hdl, with its own folders) through `verilator --lint-only -Wall`
 and through Icarus Verilog 11 (`iverilog -g2012 -Wall`), each file's module as the top; the modules
 it instantiates are found by name in rtl/ and tb/hdl/ (-y), includes in rtl/ (-I), so one broken
 file fails its own lint and that of its users only.
@@ -17,7 +18,14 @@ from tb.sim import SimError, require_checkout
 from tb.toolchain import simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = sorted((ROOT / "rtl").glob("*.sv")) + sorted((ROOT / "tb" / "hdl").glob("*.sv"))
+#: The folders whose modules see each other (-y, -I): ours, and each shipped target's (targets/<name>/rtl, hdl)
+GROUPS: list[tuple[Path, ...]] = [(ROOT / "rtl", ROOT / "tb" / "hdl")] + [
+    tuple(d for d in (t / "rtl", t / "hdl") if d.is_dir()) for t in sorted((ROOT / "targets").glob("*")) if (t / "rtl").is_dir()]
+SOURCES = [src for group in GROUPS for folder in group for src in sorted(folder.glob("*.sv"))]
+
+
+def _group(src: Path) -> tuple[Path, ...]:
+    return next(g for g in GROUPS if src.parent in g)
 #: Extra parameter sets linted besides the defaults (edge sizes: one lane, 1x1 array, non-square).
 LINT_PARAMS: dict[str, list[dict[str, int]]] = {
     "requant": [{"LANES": 1}],
@@ -43,9 +51,10 @@ def lint(hw: str | None = None) -> list[str]:
         extra = {"accel_top": [sizes], "accel_tb": [sizes]}
     env = simulator_env()
     problems: list[str] = []
-    vsearch = ["-Irtl", "-y", "tb/hdl", "-y", "rtl"]
-    isearch = ["-Irtl", "-ytb/hdl", "-yrtl"]
     for src in SOURCES:
+        group = [str(d.relative_to(ROOT)) for d in _group(src)]
+        vsearch = [f"-I{group[0]}", *(a for d in reversed(group) for a in ("-y", d))]
+        isearch = [f"-I{group[0]}", *(f"-y{d}" for d in reversed(group))]
         top = src.stem
         before = len(problems)
         for params in [{}] + LINT_PARAMS.get(top, []) + extra.get(top, []):
