@@ -110,6 +110,13 @@ def dram_header(model: str, word_bits: int, words: int) -> dict[str, object]:
     return {"layer": "*", "tensor": "dram", "model": model, "word_bits": word_bits, "words": words, "base": "0x00000000"}
 
 
+def _segment_json(s: Segment, *, role: bool = False) -> dict[str, Any]:
+    """A segment's entry in memory_map.json; a target's carries its role (the engine's are named by it)."""
+    return {"layer": s.layer, "segment": s.name, **({"role": s.role} if role else {}), "base": s.base,
+            "base_hex": f"0x{s.base:08x}", "base_word": s.base_word, "words": s.n_words, "bytes": s.n_bytes,
+            "shape": list(s.layout.logical_shape), "dtype": dtype_text(s.layout), "layout": s.layout.to_json(), "file": s.file}
+
+
 @dataclass
 class Image:
     """Everything a folder will hold, in memory."""
@@ -177,22 +184,7 @@ class Image:
                 }
                 for p in self.plans
             ],
-            "segments": [
-                {
-                    "layer": s.layer,
-                    "segment": s.name,
-                    "base": s.base,
-                    "base_hex": f"0x{s.base:08x}",
-                    "base_word": s.base_word,
-                    "words": s.n_words,
-                    "bytes": s.n_bytes,
-                    "shape": list(s.layout.logical_shape),
-                    "dtype": dtype_text(s.layout),
-                    "layout": s.layout.to_json(),
-                    "file": s.file,
-                }
-                for s in self.segments
-            ],
+            "segments": [_segment_json(s) for s in self.segments],
         }
 
     def _target_map(self) -> dict[str, Any]:
@@ -213,23 +205,7 @@ class Image:
                 "fill": 0,
             },
             "layers": list(self.layer_entries),
-            "segments": [
-                {
-                    "layer": s.layer,
-                    "segment": s.name,
-                    "role": s.role,
-                    "base": s.base,
-                    "base_hex": f"0x{s.base:08x}",
-                    "base_word": s.base_word,
-                    "words": s.n_words,
-                    "bytes": s.n_bytes,
-                    "shape": list(s.layout.logical_shape),
-                    "dtype": dtype_text(s.layout),
-                    "layout": s.layout.to_json(),
-                    "file": s.file,
-                }
-                for s in self.segments
-            ],
+            "segments": [_segment_json(s, role=True) for s in self.segments],
         }
 
     def table(self) -> str:
