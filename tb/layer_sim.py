@@ -146,8 +146,9 @@ def run(settings: RunSettings | None = None, /, *, image: tuple[Path, list[dict[
     s.check()
     target = load_target(s.target)  # a missing or broken target file: one line
     if target is not None:
-        if s.chain or s.waves is True or not s.default_hw:
-            raise SimError(f"TARGET={s.target}: CHAIN, WAVES=1 and HW= are for the engine so far (a target brings its own sizes)")
+        if s.chain or s.waves is True or not s.default_hw or s.mem_stall or s.mem_latency != 8:
+            raise SimError(f"TARGET={s.target}: CHAIN, WAVES=1, HW=, MEM_STALL and MEM_LATENCY are for the engine so far "
+                           "(a target brings its own sizes and memory model)")
         if image is None:
             print(f"sim: golden model {s.model}, SEED={s.seed}, target {target.name} ...", flush=True)
             image = prepare_target_image(target, s.model, s.seed)
@@ -343,8 +344,10 @@ def _run_target_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s:
     bench = target.bench if target.bench.root else replace(target.bench, root=target.folder / "build" / "sim")
     bdir = build_bench(bench, s.sim, target.parameters, extra_args=[*target.build_args.get(s.sim, ()), *defines],
                        variant="".join("-" + d.lower() for d in s.defines))
+    mm = json.loads((cdir / "image" / "memory_map.json").read_text())
     job = {"image_dir": str(cdir / "image"), "layers": to_run, "driver": str(target.driver),
-           "watchdog_cycles": s.watchdog_cycles or 2_000_000, "bench": ["tb.target_bench", target.bench.top, "TARGET_JOB"]}
+           "watchdog_cycles": {n: s.watchdog_cycles or target_watchdog(by_name[n]["macs"], mm, n) for n in to_run},
+           "bench": ["tb.target_bench", target.bench.top, "TARGET_JOB"]}
     apply_simulator_env()
     seeds = (2 * s.seed + 1, 2 * s.seed + 2)
     xcheck = s.x_check and s.sim == "verilator"
@@ -371,6 +374,14 @@ def _run_target_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s:
     print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
           + f" in {time.time() - t0:.1f} s", flush=True)
     return ordered + pending
+
+
+def target_watchdog(macs: int, memory_map: dict[str, Any], layer: str) -> int:
+    """A target's watchdog for one layer, without a cycle model: 50 cycles for every MAC and for every
+    word of its segments, and a margin. A target that does one MAC a cycle and moves every word
+    a dozen times over still finishes well inside it; a hung one is stopped."""
+    words = sum(int(seg["words"]) for seg in memory_map["segments"] if seg["layer"] == layer)
+    return 50 * (macs + words) + 100_000
 
 
 #: a run whose simulations stop this many times runs no more of its layers (each stop costs a new

@@ -50,7 +50,6 @@ class Target:
     word_bits: int  # the memory's word width (hexgen packs the image in these words)
     parameters: Mapping[str, int] = field(default_factory=dict)  # its build parameters
     build_args: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # per simulator, after tb.sim's own
-    mutation_define: str = ""  # a define that builds its switchable faults (plusargs), if it has them
     folder: Path = ROOT  # where the target's files are (its builds: folder/build)
 
     def check(self, where: str) -> None:

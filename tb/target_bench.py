@@ -22,13 +22,7 @@ import numpy as np
 from hexgen import from_words, read_image
 from hexgen.memh import read_memh
 from tb.compare import compare
-
-
-def _write_results(job: dict[str, Any], results: Any) -> None:
-    path = Path(job["results"])
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
+from tb.test_layers import write_results as _write_results
 
 
 def _driver(path: str) -> Any:
@@ -55,7 +49,7 @@ async def run_layer(dut: Any, rb: Any, drv: Any, h: Any, name: str, job: dict[st
     layer = rb.layer(name)
     bases = {s["segment"]: int(s["base_word"]) * word_bytes for s in rb.memory_map["segments"] if s["layer"] == name}
     result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": 1}
-    out = await drv.run_layer(h, layer, bases, int(job["watchdog_cycles"]))
+    out = await drv.run_layer(h, layer, bases, int(job["watchdog_cycles"][name]))
     result["cycles"] = out.get("cycles")
     if out["status"] != "done":
         what = "watchdog" if out["status"] == "watchdog" else "engine error status"

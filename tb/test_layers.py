@@ -32,7 +32,7 @@ CLOCK_NS = 10
 UNITS_MASK = sum(((1 << w) - 1) << lsb for _, lsb, w, _ in UNITS_FIELDS)
 
 
-def _write_results(job: dict[str, Any], results: Any) -> None:
+def write_results(job: dict[str, Any], results: Any) -> None:
     """The job's results file, whole or not at all (a temporary file renamed): a full disk or a kill
     mid-write must not leave half a JSON for tb.layer_sim to read."""
     path = Path(job["results"])
@@ -334,7 +334,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         print(f"[image {i + 1}/{int(job['chain']['images'])}] label {res['label']} RTL {res['rtl_pred']} "
               f"golden {res['golden_pred']} layers equal {equal}/{len(net.layers)}"
               + (f" first differing {first_diff}" if first_diff else ""), flush=True)
-        _write_results(job, results)
+        write_results(job, results)
     assert all(r["layers_equal"] == r["layers"] for r in results), "the chained RTL run differs from golden"
 
 
@@ -355,7 +355,7 @@ async def run_layers(dut: Any) -> None:
     # and the tests that ask (45 register reads a simulator process)
     wrong_reset = await reset_values(dut, facts) if job.get("check_reset") else []
     if wrong_reset:
-        _write_results(job, [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong_reset[0]}
+        write_results(job, [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong_reset[0]}
                              for n in job["layers"]])
         raise AssertionError("; ".join(wrong_reset))
     rows, cols = facts["ROWS"], facts["COLS"]
@@ -369,7 +369,7 @@ async def run_layers(dut: Any) -> None:
     wrong = [f"memory image {job['image_dir']} is laid out for config.{field} = {want}; this accelerator "
              f"build has {csr} = {got}" for field, want, csr, got in pairs if want != got]
     if wrong:  # every layer fails, naming the field (no layer of this image can run on this build)
-        _write_results(job, [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong[0]} for n in job["layers"]])
+        write_results(job, [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": wrong[0]} for n in job["layers"]])
         raise AssertionError(wrong[0])
     job["array_size"] = rows * cols
     if job.get("chain"):
@@ -393,6 +393,6 @@ async def run_layers(dut: Any) -> None:
         prog = job.get("progress") or {"offset": 0, "total": len(job["layers"]), "tag": ""}  # tb.layer_sim
         line = f"[{prog['offset'] + len(results)}/{prog['total']}{prog['tag']}] {name}: {r['status']} cycles {r.get('cycles', 0)}"
         print(line + (f" ({r['reason']})" if r.get("reason") else ""), flush=True)  # progress, at any log level
-        _write_results(job, results)
+        write_results(job, results)
     failed = [r["layer"] for r in results if r["status"] != "PASS"]
     assert not failed, f"layers failed: {', '.join(failed)}"

@@ -58,3 +58,24 @@ def test_the_engine_is_the_default_target_and_not_a_file(tmp_path):
     assert s.rerun("fc1").startswith("make sim TARGET=path/to/mine/target.py LAYER=fc1")
     assert s.folder_name().startswith("target_mine-mlp")
     assert "TARGET" not in RunSettings(model="mlp").rerun("fc1")
+
+
+def test_settings_a_target_does_not_take_are_refused_not_ignored(capsys):
+    """MEM_STALL and MEM_LATENCY set the engine's memory model; a target has its own. They were
+    silently ignored for a target: a run said nothing of the stalls it never had."""
+    from golden.cli import run_cli
+
+    for argv in (["--mem-stall", "9"], ["--mem-latency", "30"], ["--hw", "tiny"]):
+        assert run_cli("sim", sim_cli.main, ["--target", "pwfc", "--model", "mlp", "--sim", "icarus", *argv]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err.startswith("sim: error: TARGET=pwfc:") and "for the engine so far" in err, err
+
+
+def test_a_targets_watchdog_grows_with_the_layer():
+    """A fixed 2,000,000-cycle bound would have FAILed a correct target on a layer of many MACs;
+    the bound grows with the layer's MACs and words (pwfc takes about one cycle per 5 MACs)."""
+    from tb.layer_sim import target_watchdog
+
+    mm = {"segments": [{"layer": "big", "words": 40_000}, {"layer": "other", "words": 10**9}]}
+    assert target_watchdog(20_000_000, mm, "big") >= 50 * 20_040_000
+    assert target_watchdog(0, mm, "big") < target_watchdog(1000, mm, "big")

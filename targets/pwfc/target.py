@@ -26,6 +26,5 @@ TARGET = Target(
     driver=HERE / "driver.py",
     segments=_segments,
     word_bits=32,
-    mutation_define="PWFC_MUT",
     folder=HERE,
 )
