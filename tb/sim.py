@@ -1,9 +1,10 @@
 """Build and run the cocotb benches with cocotb's Python runner (both simulators).
 
-One build directory per (block, simulator, parameter set) under build/sim/, reused while its sources,
-parameters and arguments are unchanged (a content hash in `.stamp`), and guarded by a file lock so
-concurrent pytest-xdist workers never build the same directory twice, never use a half-built one, and
-never run two builds at once.
+One build directory per (bench, simulator, parameter set) under build/sim/ (a target's under its own
+folder: HdlBench.root), reused while the bytes the compiler read, the parameters and the arguments
+are unchanged (a content hash in `.stamp`; the compiler reads a snapshot of exactly those bytes) and
+the executable is the one it wrote; guarded by a file lock so concurrent pytest-xdist workers never
+build the same directory twice, never use a half-built one, and never run two builds at once.
 """
 from __future__ import annotations
 
