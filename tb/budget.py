@@ -63,6 +63,20 @@ def check_budget(r: dict[str, Any], entry: Mapping[str, Any], cfg: HardwareConfi
                        f"the array alone needs {b.array:,} cycles")
 
 
+def check_model_budget(r: dict[str, Any], model_cycles: int, slack: float, source: str) -> None:
+    """A target's budget (tb.target.Target.cycle_model): r["budget"], r["budget_ratio"], and a PASS
+    whose cycles are more than `slack` off the model's, either way, becomes a FAIL naming both."""
+    if r["status"] != "PASS" or r.get("cycles") is None or model_cycles <= 0:
+        return
+    r["budget"] = model_cycles
+    r["budget_ratio"] = r["cycles"] / model_cycles
+    if abs(r["budget_ratio"] - 1) > slack:
+        which = "over" if r["cycles"] > model_cycles else "under"
+        r["status"] = "FAIL"
+        r["reason"] = (f"outputs equal golden, but {r['cycles']:,} cycles is {r['budget_ratio'] - 1:+.0%} {which} the budget "
+                       f"of {model_cycles:,} ({source}; at most {slack:.0%} either way)")
+
+
 # ---- the committed cycle baseline of the shipped models (issue 23) --------------------------------
 #: The exact cycles of every layer of the shipped models, as last accepted (`make accept-cycles`).
 #: The budget's 10% slack lets a +5% performance fault pass; this file does not: make test holds

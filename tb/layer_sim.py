@@ -22,17 +22,14 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tb.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
-from tb.images import prepare_image
+from tb.engine_flow import ENGINE_BENCH
 from tb.run_settings import RunSettings
-from tb.sim import SimError, build_bench, require_checkout, runner_for, xrand_plusargs
-from tb.target import Target, load_target
-from tb.target_image import prepare_target_image
+from tb.sim import SimError, runner_for, xrand_plusargs
+from tb.target import ENGINE, OPTIONS, Target, load_target
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
-from tb.waves import WAVE_GROUPS, found_dump, save_waves
+from tb.waves import found_dump, save_waves
 
 ROOT = Path(__file__).resolve().parent.parent
-TOP = "accel_tb"
 RUNS = ROOT / "build" / "layers"
 @contextmanager
 def _run_dir(base: Path) -> Iterator[Path]:
@@ -59,13 +56,9 @@ def _run_dir(base: Path) -> Iterator[Path]:
     raise SimError(f"sim: 99 runs hold {base}-*; remove stale runs or wait")
 
 
-#: the layer bench of a job: (cocotb test module, HDL top level, the environment variable naming
-#: the job file); a target's bench is tb.target_bench on the target's own harness (job["bench"])
-ENGINE_BENCH = ("tb.test_layers", TOP, "LAYER_JOB")
-
-
 def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, plusargs: list[str], waves: bool) -> list[dict[str, Any]] | None:
     """One simulator process over the job; its per-layer results, or None if it wrote none."""
+    # the layer bench of the job (its flow's): (cocotb test module, HDL top, the variable naming the job file)
     test_module, toplevel, job_var = job.get("bench") or ENGINE_BENCH
     results = rdir / f"results{name}.json"
     setup_error = results.with_suffix(".setup_error")  # the bench could not read the image (tb/test_layers.py)
@@ -131,44 +124,33 @@ def _x_merge(first: list[dict[str, Any]], second: list[dict[str, Any]] | None, s
 
 def run(settings: RunSettings | None = None, /, *, image: tuple[Path, list[dict[str, Any]], int] | None = None,
         **fields: Any) -> list[dict[str, Any]]:
-    """Run the chosen layers (default: every conv/fc, add and pool layer) and return one result per
-    layer: status PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
+    """Run the chosen layers (default: every conv/fc, add and pool layer) on the target (tb.target:
+    our engine unless settings.target names another) and return one result per layer: status
+    PASS, FAIL or UNSUPP (refused before start, with the reason), nothing else.
 
-    settings: the run (tb.run_settings.RunSettings), or its fields as keywords. chain > 0: instead
-    feed the RTL's own outputs forward through the whole network for `chain` test images (golden
-    runs the layers the RTL does not) and return one result per image. image: a memory image
-    prepare_image made already (tb.sim_both runs one image on both simulators, and the WAVES=auto
-    rerun the image of its first run: a factory that is not deterministic gives other weights
-    each call)."""
+    settings: the run (tb.run_settings.RunSettings), or its fields as keywords. chain > 0 (the
+    engine): instead feed the RTL's own outputs forward through the whole network for `chain` test
+    images (golden runs the layers the RTL does not) and return one result per image. image: a
+    memory image the target's flow made already (tb.sim_both runs one image on both simulators,
+    and the WAVES=auto rerun the image of its first run: a factory that is not deterministic gives
+    other weights each call)."""
     s = settings if settings is not None else RunSettings(**fields)
     if settings is not None and fields:
         raise TypeError(f"run() takes a RunSettings or its fields, not both ({', '.join(fields)})")
     s.check()
     target = load_target(s.target)  # a missing or broken target file: one line
-    if target is not None:
-        if s.chain or s.waves is True or not s.default_hw or s.mem_stall or s.mem_latency != 8:
-            raise SimError(f"TARGET={s.target}: CHAIN, WAVES=1, HW=, MEM_STALL and MEM_LATENCY are for the engine so far "
-                           "(a target brings its own sizes and memory model)")
-        if image is None:
-            print(f"sim: golden model {s.model}, SEED={s.seed}, target {target.name} ...", flush=True)
-            image = prepare_target_image(target, s.model, s.seed)
-        with _run_dir(RUNS / s.folder_name()) as rdir, _waves_env(False):
-            return _run_target_in(rdir, image, s, target)
-    require_checkout()
-    from hexgen.hw import load_hw, rtl_parameters
-
-    cfg = load_hw(s.hw)  # an unknown preset or a bad file: one line before anything runs
-    if not s.default_hw:  # and sizes the engine refuses, before golden and hexgen run
-        refuse_parameters(str(s.hw), rtl_parameters(cfg))
+    flow = target.run_flow
+    refuse_options(s, target)
     if image is None:
-        print(f"sim: golden model {s.model}, SEED={s.seed} ...", flush=True)
-        image = prepare_image(s.model, s.seed, s.hw)
+        print(f"sim: golden model {s.model}, SEED={s.seed}" + (f", target {target.name}" if target.name != ENGINE else "")
+              + " ...", flush=True)
+        image = flow.image(target, s)
     with _run_dir(RUNS / s.folder_name()) as rdir, _waves_env(s.waves is True):
-        res = _run_in(rdir, image, s)
-    if s.waves != "auto" or s.chain:
+        res = _run_in(rdir, image, s, target)
+    if s.waves != "auto" or s.chain or "waves" not in flow.options:
         return res
     # WAVES=auto: each failing layer again, alone, with waves: its bundle gets the waveform marked
-    # at the first wrong element and the RTL's own requantiser stages (tb.failure)
+    # at the first wrong element (and, on the engine, the RTL's own requantiser stages: tb.failure)
     failed = [r for r in res if r["status"] == "FAIL"]
     for r in failed[:AUTO_WAVES_MOST]:
         print(f"sim: {r['layer']} failed: rerunning it alone with waves (WAVES=auto) ...", flush=True)
@@ -183,6 +165,18 @@ def run(settings: RunSettings | None = None, /, *, image: tuple[Path, list[dict[
     for r in failed[AUTO_WAVES_MOST:]:
         r["report"] = (r.get("report") or "") + f"\n  (WAVES=auto reruns the first {AUTO_WAVES_MOST} failing layers only: {r['rerun']} WAVES=1)"
     return res
+
+
+def refuse_options(s: RunSettings, target: Target) -> None:
+    """A setting the target's flow does not take is one line, not silently ignored."""
+    asked = {"waves": s.waves is True, "hw": not s.default_hw, "mem_stall": s.mem_stall != 0, "mem_latency": s.mem_latency != 8,
+             "chain": s.chain > 0, "csr": bool(s.csr_overrides or s.pokes or s.check_reset)}
+    names = {"waves": "WAVES=1", "hw": "HW=", "mem_stall": "MEM_STALL", "mem_latency": "MEM_LATENCY", "chain": "CHAIN",
+             "csr": "CSR overrides, pokes and the reset-value check"}
+    refused = [names[o] for o in OPTIONS if asked[o] and o not in target.run_flow.options]
+    if refused:
+        raise SimError(f"TARGET={s.target}: target {target.name} does not take {', '.join(refused)} "
+                       "(a target brings its own sizes and memory model)")
 
 
 @contextmanager
@@ -205,103 +199,70 @@ def _waves_env(waves: bool) -> Iterator[None]:
 AUTO_WAVES_MOST = 3
 
 
-def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSettings) -> list[dict[str, Any]]:
-    layers, sim, model, seed, hw, chain = s.layers, s.sim, s.model, s.seed, s.hw, s.chain
-    waves, xcheck = s.waves is True, s.x_check
+def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSettings, target: Target) -> list[dict[str, Any]]:
+    flow = target.run_flow
+    waves = s.waves is True
     t0 = time.time()
     cdir, all_layers, idx = image
     print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
     by_name = {l["name"]: l for l in all_layers}
-    names = [l["name"] for l in all_layers if l["rtl"]]
-    # default: every conv/fc layer, those hexgen cannot lay out as UNSUPP rows with the reason
-    chosen = [l["name"] for l in all_layers if l.get("compute", l["rtl"])] if not layers else layers
+    # default: every conv/fc, add and pool layer, those the target cannot run as UNSUPP rows with the reason
+    chosen = [l["name"] for l in all_layers if l.get("compute", l["rtl"])] if not s.layers else list(s.layers)
     unknown = [n for n in chosen if n not in by_name]
     if unknown:
-        raise SimError(f"no layer {', '.join(unknown)} in {model}; its layers: {', '.join(by_name)}")
-    rerun = s.rerun
+        raise SimError(f"no layer {', '.join(unknown)} in {s.model}; its layers: {', '.join(by_name)}")
     shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
-    refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"],
-                "shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": rerun(n), "run_dir": str(rdir),
-                "image_dir": str(cdir / "image")}
+    rows = {n: {"shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": s.rerun(n), "run_dir": str(rdir),
+                "image_dir": str(cdir / "image")} for n in by_name}
+    refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"], **rows[n]}
                for n in chosen if not by_name[n]["rtl"]]
     to_run = [n for n in chosen if by_name[n]["rtl"]]
-    if chain and not names:
-        raise SimError(f"model {model}: no layer runs on the accelerator, nothing to chain")
-    if not to_run and not chain:
+    if s.chain and not any(l["rtl"] for l in all_layers):
+        raise SimError(f"model {s.model}: no layer runs on the accelerator, nothing to chain")
+    if not to_run and not s.chain:
         return refused
-    mm = json.loads((cdir / "image" / "memory_map.json").read_text())
-    addr_w = bench_addr_w(int(mm["dram"]["words"]))
-    if addr_w > MAX_ADDR_W:
-        raise SimError(f"the memory image of {model} needs {mm['dram']['words']} words; the bench's external memory "
-                       f"holds at most {1 << MAX_ADDR_W}")
-    from hexgen.hw import load_hw
-
-    cfg = load_hw(hw)
-    bdir = build_accel(sim, waves=waves, defines=s.defines, hw=hw, addr_w=addr_w)
-    job = {
-        "image_dir": str(cdir / "image"), "layers": to_run, "seed": seed,
-        "mem_stall": s.mem_stall, "mem_latency": s.mem_latency, "macs": {l["name"]: l["macs"] for l in all_layers},
-        "csr_overrides": {k: dict(v) for k, v in s.csr_overrides.items()}, "pokes": {k: list(v) for k, v in s.pokes.items()},
-        "watchdog_cycles": s.watchdog_cycles, "reset_each_layer": s.reset_each_layer, "record_all": s.record,
-        "check_reset": s.check_reset,
-        "wave_signals": [p for _, sigs in WAVE_GROUPS for p, _ in sigs] if waves else [],
-        "chain": {"images": chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if chain else None,
-    }
+    bdir = flow.build(target, s, image, waves)
+    groups = target.signal_groups
+    job = {"image_dir": str(cdir / "image"), "layers": to_run,
+           "wave_signals": [p for _, sigs in groups for p, _ in sigs] if waves else [], **flow.job(target, s, image, to_run)}
     apply_simulator_env()
-    seeds = (2 * seed + 1, 2 * seed + 2)
-    plus = (xrand_plusargs(seeds[0]) if sim == "verilator" else []) + list(s.plusargs)
-    if sim == "icarus" and waves:
-        plus.append(f"+dumpfile_path={rdir / (TOP + '.fst')}")
-    if chain:
-        print(f"sim: chained run of {model} on {sim}: {chain} image(s), RTL outputs fed forward ...", flush=True)
-    else:
-        print(f"sim: running {len(to_run)} layer(s) on {sim}" + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "")
-              + (f"; {len(refused)} more UNSUPP (not run)" if refused else "") + " ...", flush=True)
-    if chain:
-        res = _simulate(sim, bdir, rdir, job, "", plus, waves)
+    seeds = (2 * s.seed + 1, 2 * s.seed + 2)
+    xcheck = s.x_check and s.sim == "verilator"
+    plus = (xrand_plusargs(seeds[0]) if s.sim == "verilator" else []) + list(s.plusargs)
+    if s.sim == "icarus" and waves:
+        plus.append(f"+dumpfile_path={rdir / (target.bench.top + '.fst')}")
+    of = f" of target {target.name}" if target.name != ENGINE else ""
+    if s.chain:
+        print(f"sim: chained run of {s.model} on {s.sim}: {s.chain} image(s), RTL outputs fed forward ...", flush=True)
+        res = _simulate(s.sim, bdir, rdir, job, "", plus, waves)
         if res is None:
             raise SimError(f"the chained simulation wrote no results; see {rdir}")
         print(f"sim: {len(res)} image(s) in {time.time() - t0:.1f} s", flush=True)
         return res
+    print(f"sim: running {len(to_run)} layer(s){of} on {s.sim}" + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "")
+          + (f"; {len(refused)} more UNSUPP (not run)" if refused else "") + " ...", flush=True)
     kinds = {n: by_name[n]["kind"] for n in to_run}
-    tag = f" X seed {seeds[0]}" if xcheck and sim == "verilator" else ""
-    res = _simulate_resuming(sim, bdir, rdir, job, "", plus, waves, kinds, rerun, tag)
-    if xcheck and sim == "verilator":
+    res = _simulate_resuming(s.sim, bdir, rdir, job, "", plus, waves, kinds, s.rerun, f" X seed {seeds[0]}" if xcheck else "")
+    if xcheck:
         again = [r["layer"] for r in res if r["status"] == "PASS"]
-        res2 = _simulate_resuming(sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
-                                  waves, kinds, rerun, f" X seed {seeds[1]}") if again else []
+        res2 = _simulate_resuming(s.sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
+                                  waves, kinds, s.rerun, f" X seed {seeds[1]}") if again else []
         res = _x_merge(res, res2, seeds)
     for r in res:
+        r.update(rows[r["layer"]])
         l = by_name[r["layer"]]
-        r["shape"] = shape(l)
-        r["golden_macs"] = l["macs"]
         # utilisation and port occupancy only for a layer that ran to done (an error or a watchdog
-        # stops the counters at a meaningless point). Array size from the build's ROWS/COLS CSRs.
+        # stops the counters at a meaningless point). MAC utilisation: conv and fc layers only (add
+        # and pooling do no MACs), over the MACs the target can do a cycle (array_size, its bench's)
         ran = r["status"] == "PASS" or (r["status"] == "FAIL" and "mismatches" in r)
-        # MAC utilisation: conv and fc layers only (add and pooling do no MACs)
         r["utilisation"] = l["macs"] / (r["cycles"] * r["array_size"]) if ran and r.get("cycles") and l["macs"] else None
-        # memory port occupancy: words moved per cycle on the read and on the write channel (each
-        # moves at most one); near 100% the layer is bound by memory traffic, not by the array
-        r["port_rd"] = r["words_read"] / r["cycles"] if ran and r.get("cycles") else None
-        r["port_wr"] = r["words_written"] / r["cycles"] if ran and r.get("cycles") else None
-        r["rerun"] = rerun(r["layer"])
-        r["run_dir"] = str(rdir)
-        r["image_dir"] = str(cdir / "image")
     from tb.failure import diagnose_failures
 
     widths = json.loads((rdir / "wave_signals.json").read_text()) if waves and (rdir / "wave_signals.json").is_file() else {}
     # failing layers: diagnosis, where, requantiser stages, bundle (with waves: the waveform marked
     # at the first wrong element, and the RTL's own requantiser stages read from it)
     diagnose_failures(res, cdir, dump=found_dump(rdir) if waves else None, widths=widths)
-    from tb.budget import check_budget
-
-    entries = {e["name"]: e for e in mm["layers"]}
-    for r in res:  # a layer run with its CSRs overridden runs another dataflow than its plan's
-        if r["layer"] not in s.csr_overrides:
-            check_budget(r, entries[r["layer"]], cfg, mem_latency=s.mem_latency, mem_stall=s.mem_stall)
-    from tb.coverage import sample_results
-
-    sample_results([r for r in res if r["layer"] not in s.csr_overrides], entries, cfg.array_rows, cfg.array_cols)
+    flow.finish(target, s, image, res)  # the target's own: budgets, traffic, coverage
     # in the order asked for (a layer may be asked for twice: the counter test runs back to back)
     pending = res + refused
     ordered = []
@@ -319,69 +280,6 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
     print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
           + f" in {time.time() - t0:.1f} s", flush=True)
     return res
-
-
-def _run_target_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSettings, target: Target) -> list[dict[str, Any]]:
-    """A target's layers (tb.target) through its driver on the framework's bench (tb.target_bench):
-    the verdicts, X seeds, resuming after a stop and the result rows of the engine's runs."""
-    t0 = time.time()
-    cdir, all_layers, idx = image
-    print(f"sim: test image {idx}, memory image in {cdir / 'image'}, run files in {rdir}", flush=True)
-    by_name = {l["name"]: l for l in all_layers}
-    chosen = [l["name"] for l in all_layers if l["compute"]] if not s.layers else list(s.layers)
-    unknown = [n for n in chosen if n not in by_name]
-    if unknown:
-        raise SimError(f"no layer {', '.join(unknown)} in {s.model}; its layers: {', '.join(by_name)}")
-    shape = lambda l: "x".join(map(str, l["in_shape"])) + " -> " + "x".join(map(str, l["out_shape"]))  # noqa: E731
-    rows = {n: {"shape": shape(by_name[n]), "golden_macs": by_name[n]["macs"], "rerun": s.rerun(n), "run_dir": str(rdir),
-                "image_dir": str(cdir / "image")} for n in chosen}
-    refused = [{"layer": n, "kind": by_name[n]["kind"], "status": "UNSUPP", "reason": by_name[n]["unsupported"], **rows[n]}
-               for n in chosen if not by_name[n]["rtl"]]
-    to_run = [n for n in chosen if by_name[n]["rtl"]]
-    if not to_run:
-        return refused
-    defines = [f"-D{d}" for d in s.defines]
-    bench = target.bench if target.bench.root else replace(target.bench, root=target.folder / "build" / "sim")
-    bdir = build_bench(bench, s.sim, target.parameters, extra_args=[*target.build_args.get(s.sim, ()), *defines],
-                       variant="".join("-" + d.lower() for d in s.defines))
-    mm = json.loads((cdir / "image" / "memory_map.json").read_text())
-    job = {"image_dir": str(cdir / "image"), "layers": to_run, "driver": str(target.driver),
-           "watchdog_cycles": {n: s.watchdog_cycles or target_watchdog(by_name[n]["macs"], mm, n) for n in to_run},
-           "bench": ["tb.target_bench", target.bench.top, "TARGET_JOB"]}
-    apply_simulator_env()
-    seeds = (2 * s.seed + 1, 2 * s.seed + 2)
-    xcheck = s.x_check and s.sim == "verilator"
-    plus = (xrand_plusargs(seeds[0]) if s.sim == "verilator" else []) + list(s.plusargs)
-    print(f"sim: running {len(to_run)} layer(s) of target {target.name} on {s.sim}"
-          + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "") + " ...", flush=True)
-    kinds = {n: by_name[n]["kind"] for n in to_run}
-    res = _simulate_resuming(s.sim, bdir, rdir, job, "", plus, False, kinds, s.rerun, f" X seed {seeds[0]}" if xcheck else "")
-    if xcheck:
-        again = [r["layer"] for r in res if r["status"] == "PASS"]
-        res2 = _simulate_resuming(s.sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
-                                  False, kinds, s.rerun, f" X seed {seeds[1]}") if again else []
-        res = _x_merge(res, res2, seeds)
-    for r in res:
-        r.update(rows[r["layer"]])
-    from tb.failure import diagnose_failures
-
-    diagnose_failures(res, cdir)  # the diagnosis, where and the failure bundle of each failing layer
-    pending, ordered = res + refused, []
-    for n in chosen:
-        i = next((i for i, r in enumerate(pending) if r["layer"] == n), None)
-        if i is not None:
-            ordered.append(pending.pop(i))
-    print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
-          + f" in {time.time() - t0:.1f} s", flush=True)
-    return ordered + pending
-
-
-def target_watchdog(macs: int, memory_map: dict[str, Any], layer: str) -> int:
-    """A target's watchdog for one layer, without a cycle model: 50 cycles for every MAC and for every
-    word of its segments, and a margin. A target that does one MAC a cycle and moves every word
-    a dozen times over still finishes well inside it; a hung one is stopped."""
-    words = sum(int(seg["words"]) for seg in memory_map["segments"] if seg["layer"] == layer)
-    return 50 * (macs + words) + 100_000
 
 
 #: a run whose simulations stop this many times runs no more of its layers (each stop costs a new

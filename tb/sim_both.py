@@ -64,16 +64,15 @@ def run_both(**kw: Any) -> list[dict[str, Any]]:
     """layer_sim.run on each simulator (same keywords) on one memory image, every layer's output and
     write cycles kept. The image is made once: a factory that is not deterministic would give each
     simulator other weights, and the difference would be the model's, not the simulators'."""
-    from tb.images import prepare_image
-    from tb.target import ENGINE, load_target
-    from tb.target_image import prepare_target_image
+    from tb.run_settings import RunSettings
+    from tb.target import load_target
 
     if "image" not in kw:
         print(f"sim: golden model {kw['model']}, SEED={kw['seed']} ...", flush=True)
-        target = load_target(kw.get("target", ENGINE))
-        image = prepare_image(kw["model"], kw["seed"], kw.get("hw")) if target is None else \
-            prepare_target_image(target, kw["model"], kw["seed"])
-        kw = {**kw, "image": image}
+        s = RunSettings(**kw)
+        target = load_target(s.target)
+        layer_sim.refuse_options(s, target)
+        kw = {**kw, "image": target.run_flow.image(target, s)}
     res = {s: layer_sim.run(sim=s, record=True, **kw) for s in SIMS}
     return compare(res["icarus"], res["verilator"])
 

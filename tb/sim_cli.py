@@ -18,26 +18,19 @@ from typing import NoReturn
 
 from golden.cli import run_cli
 from tb import layer_sim
-from tb.accel_build import refuse_parameters
-from tb.images import prepare_image
 from tb.sim import SimError
 from tb.sim_both import main_both
 from tb.target import ENGINE, load_target
-from tb.target_image import prepare_target_image
 
 
 def _list_layers(model: str, hw: str | None, target_spec: str = ENGINE) -> int:
     warnings.filterwarnings("ignore")
-    from hexgen.hw import DEFAULT, load_hw, rtl_parameters
+    from tb.run_settings import RunSettings
 
+    s = RunSettings(model=model, hw=hw, target=target_spec)
     target = load_target(target_spec)
-    if target is not None:
-        _cdir, layers, _idx = prepare_target_image(target, model, 0)
-    else:
-        cfg = load_hw(hw)
-        if hw and hw != DEFAULT:  # sizes make sim would refuse: no layer runs in RTL, said as make sim says it
-            refuse_parameters(hw, rtl_parameters(cfg))
-        _cdir, layers, _idx = prepare_image(model, 0, hw)
+    layer_sim.refuse_options(s, target)
+    _cdir, layers, _idx = target.run_flow.image(target, s)  # sizes make sim would refuse: said as make sim says it
     for l in layers:
         where = f"RTL, {l['tiling']}" if l["rtl"] else (l["unsupported"] or "golden only")
         print(f"{l['name']:10s} {l['kind']:10s} {'x'.join(map(str, l['in_shape'])):>10s} -> {'x'.join(map(str, l['out_shape'])):10s} {where}")

@@ -16,6 +16,12 @@ The driver module (Target.driver, a path) is imported inside the simulator proce
     def write_words(handle, base_byte: int, words: list[int]) -> None
 `layer` is the layer's memory-map entry (hexgen.target: golden's record and the segments), `bases`
 each segment's byte address.
+
+How a run is prepared, built and read back is the target's Flow: tb.target_flow.DriverFlow (the
+default) does it for every target with a driver; our engine, whose bench and memory plan are its own,
+brings tb.engine_flow.EngineFlow. Either way tb.layer_sim runs it on one path: the choice of layers,
+UNSUPP rows, the two X seeds, the resumption after a stop, the diagnosis and failure bundle, waves
+and the result table are the framework's, the same for every target.
 """
 from __future__ import annotations
 
@@ -32,10 +38,35 @@ from tb.sim import HdlBench, SimError
 ROOT = Path(__file__).resolve().parent.parent
 #: The shipped targets: targets/<name>/target.py, each defining TARGET
 SHIPPED = ROOT / "targets"
-#: Our own engine: the default target. Its runner is tb.layer_sim's own path (the engine's images
-#: are planned by hexgen.plan, its driver is tb/test_layers.py).
+#: Our own engine: the default target, shipped as targets/engine/target.py (its flow is tb.engine_flow:
+#: images planned by hexgen.plan, its bench tb/test_layers.py)
 ENGINE = "engine"
-ENGINE_SUMMARY = "int8sim's own layer engine (rtl/): conv, depthwise, pointwise, fc, add and pooling; HW= sizes"
+
+#: the make sim settings a flow may take beyond MODEL, SIM, SEED and LAYER (RunSettings fields)
+OPTIONS = ("waves", "hw", "mem_stall", "mem_latency", "chain", "csr")
+
+
+class Flow:
+    """How tb.layer_sim prepares, builds and reads back one target's run. Subclasses give each step."""
+
+    #: the settings of OPTIONS this flow takes; any other one asked for is refused with one line
+    options: frozenset[str] = frozenset()
+
+    def image(self, target: "Target", s: Any) -> tuple[Path, list[dict[str, Any]], int]:
+        """(cache folder with image/, layers.json and net.pkl; every layer of the network with whether
+        the target runs it and why not; the test image's index) for the run's settings."""
+        raise NotImplementedError
+
+    def build(self, target: "Target", s: Any, image: tuple[Path, list[dict[str, Any]], int], waves: bool) -> Path:
+        """The simulator build that runs the job (reused while its sources are unchanged)."""
+        raise NotImplementedError
+
+    def job(self, target: "Target", s: Any, image: tuple[Path, list[dict[str, Any]], int], to_run: list[str]) -> dict[str, Any]:
+        """The job's own fields; "bench": [cocotb test module, HDL top, the variable naming the job file]."""
+        raise NotImplementedError
+
+    def finish(self, target: "Target", s: Any, image: tuple[Path, list[dict[str, Any]], int], results: list[dict[str, Any]]) -> None:
+        """After the verdicts: what the target adds to each row (budgets, coverage). May FAIL a PASS."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,23 +77,53 @@ class Target:
     summary: str  # one line for `make targets`
     bench: HdlBench  # its Verilog; bench.root is where its builds go (under its own folder)
     driver: Path  # the cocotb driver module (see the module's docstring)
-    segments: Callable[[Any, Any], Mapping[str, Any] | str]  # (network, layer) -> {segment: TargetSegment} or why not
+    segments: Callable[[Any, Any], Mapping[str, Any] | str] | None  # (network, layer) -> {segment: TargetSegment} or why not
     word_bits: int  # the memory's word width (hexgen packs the image in these words)
     parameters: Mapping[str, int] = field(default_factory=dict)  # its build parameters
     build_args: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # per simulator, after tb.sim's own
     folder: Path = ROOT  # where the target's files are (its builds: folder/build)
+    #: optional: the layer's cycles as the target's designers expect them ((network, layer) -> cycles):
+    #: a PASS whose cycles are off by more than budget_slack either way becomes a FAIL (tb.budget)
+    cycle_model: Callable[[Any, Any], int] | None = None
+    budget_slack: float = 0.10
+    #: optional: GTKWave groups for waves, (title, [(signal path under the harness top, format)])
+    signal_groups: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
+    macs_per_cycle: int = 1  # the MACs it can do a cycle: a layer's utilisation is MACs / (cycles x this)
+    flow: Flow | None = None  # None: tb.target_flow.DriverFlow (a driver and Target.segments)
 
     def check(self, where: str) -> None:
         """What a broken target file gives: one line naming the file and the field."""
-        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", self.name) or self.name == ENGINE:
-            raise SimError(f"{where}: TARGET.name {self.name!r}: a letter, then letters, digits, _ . - (and not {ENGINE!r})")
+        if not re.fullmatch(r"[A-Za-z][A-Za-z0-9_.-]*", self.name):
+            raise SimError(f"{where}: TARGET.name {self.name!r}: a letter, then letters, digits, _ . -")
         if self.word_bits not in (8, 16, 32, 64, 128, 256, 512):
             raise SimError(f"{where}: TARGET.word_bits {self.word_bits}: 8, 16, 32, ... 512")
         for p in (*self.bench.sources, *self.bench.includes, self.driver):
             if not Path(p).exists():
                 raise SimError(f"{where}: {p} does not exist (named by TARGET)")
-        if not callable(self.segments):
+        if self.flow is None and not callable(self.segments):
             raise SimError(f"{where}: TARGET.segments must be a function (network, layer) -> segments or a reason")
+        if self.cycle_model is not None and not callable(self.cycle_model):
+            raise SimError(f"{where}: TARGET.cycle_model must be a function (network, layer) -> cycles")
+        if not 0 < self.budget_slack < 1:
+            raise SimError(f"{where}: TARGET.budget_slack {self.budget_slack}: a fraction between 0 and 1")
+        if self.macs_per_cycle < 1:
+            raise SimError(f"{where}: TARGET.macs_per_cycle {self.macs_per_cycle}: at least 1")
+        for title, signals in self.signal_groups:
+            if not isinstance(title, str) or any(not isinstance(p, str) or fmt not in WAVE_FORMATS for p, fmt in signals):
+                raise SimError(f"{where}: TARGET.signal_groups {title!r}: (title, ((path, format), ...)) with a format "
+                               f"of {', '.join(WAVE_FORMATS)}")
+
+    @property
+    def run_flow(self) -> Flow:
+        if self.flow is not None:
+            return self.flow
+        from tb.target_flow import DriverFlow
+
+        return DriverFlow()
+
+
+#: the display formats of a signal in a GTKWave group (tb.waves)
+WAVE_FORMATS = ("bin", "dec", "hex", "signed")
 
 
 def target_file(spec: str) -> Path:
@@ -74,15 +135,18 @@ def target_file(spec: str) -> Path:
 
 def shipped_names() -> list[str]:
     """The shipped targets, the engine first."""
-    return [ENGINE] + sorted(p.parent.name for p in SHIPPED.glob("*/target.py"))
+    return [ENGINE] + sorted(p.parent.name for p in SHIPPED.glob("*/target.py") if p.parent.name != ENGINE)
 
 
-def load_target(spec: str) -> Target | None:
-    """The Target a TARGET= names; None for our own engine. A missing or broken target file is one
-    SimError line naming it (exit 2 through golden.cli)."""
-    if spec in ("", ENGINE):
-        return None
-    path = target_file(spec)
+def load_target(spec: str) -> Target:
+    """The Target a TARGET= names (our engine for "" or "engine"). A missing or broken target file
+    is one SimError line naming it (exit 2 through golden.cli)."""
+    path = target_file(spec or ENGINE)
+    spec = spec or ENGINE
+    if spec == ENGINE and not path.is_file():  # an installed tb/ without the checkout's Verilog and targets
+        from tb.sim import require_checkout
+
+        require_checkout()
     if not path.is_file():
         known = ", ".join(shipped_names())
         raise SimError(f"TARGET={spec}: no such target ({path} does not exist); shipped: {known}, or a path to target.py")
@@ -107,16 +171,17 @@ def load_target(spec: str) -> Target | None:
     if not isinstance(target, Target):
         raise SimError(f"TARGET={spec}: {path} defines no TARGET = tb.target.Target(...)")
     target.check(f"TARGET={spec}: {path}")
+    if target.name == ENGINE and path != SHIPPED / ENGINE / "target.py":
+        raise SimError(f"TARGET={spec}: {path}: TARGET.name {ENGINE!r} is int8sim's own engine; name yours otherwise")
     return target
 
 
 def summary_lines() -> list[str]:
     """`make targets`: one line a target, name first."""
-    lines = [f"{ENGINE:12s} {ENGINE_SUMMARY}"]
-    for name in shipped_names()[1:]:
+    lines = []
+    for name in shipped_names():
         try:
-            t = load_target(name)
-            text = t.summary if t else ""
+            text = load_target(name).summary
         except SimError as exc:
             text = f"(broken: {exc})"
         lines.append(f"{name:12s} {text}")

@@ -48,7 +48,7 @@ async def run_layer(dut: Any, rb: Any, drv: Any, h: Any, name: str, job: dict[st
     word_bytes = rb.config.word_bits // 8
     layer = rb.layer(name)
     bases = {s["segment"]: int(s["base_word"]) * word_bytes for s in rb.memory_map["segments"] if s["layer"] == name}
-    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": 1}
+    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": int(job.get("macs_per_cycle", 1))}
     out = await drv.run_layer(h, layer, bases, int(job["watchdog_cycles"][name]))
     result["cycles"] = out.get("cycles")
     if out["status"] != "done":

@@ -67,6 +67,7 @@ def _write(target: Target, m: Any, idx: int, out: Path, key: str) -> list[dict[s
     x_q = net.quantize_input(_test_set(m)[idx : idx + 1])
     layouts: dict[str, Any] = {}
     unsupported: dict[str, str] = {}
+    assert target.segments is not None, f"target {target.name} has a flow of its own and no segments()"
     for l in net.layers:
         if not (is_compute(l) or is_vector(l)):
             continue

@@ -146,7 +146,9 @@ def _overflowing_bias_record(model: str, layer: str, seed: int) -> tuple[int, in
 
     from hexgen import read_image, to_words
 
-    cdir, _, _ = layer_sim.prepare_image(model, seed)
+    from tb.images import prepare_image
+
+    cdir, _, _ = prepare_image(model, seed)
     rb = read_image(cdir / "image")
     bias = np.array(rb[(layer, "bias")])
     bias[0] = (2**31 - 1, 15)

@@ -241,13 +241,14 @@ def test_sim_both_runs_one_image_on_both_simulators(monkeypatch):
 
 def test_layer_sim_run_given_an_image_does_not_make_another(monkeypatch):
     from tb import layer_sim
+    from tb.engine_flow import EngineFlow
 
     def no_prepare(*a):
-        raise AssertionError("prepare_image called although an image was given")
+        raise AssertionError("the engine's flow made an image although one was given")
 
     seen = []
-    monkeypatch.setattr(layer_sim, "prepare_image", no_prepare)
-    monkeypatch.setattr(layer_sim, "_run_in", lambda rdir, image, settings: seen.append(image) or [])
+    monkeypatch.setattr(EngineFlow, "image", no_prepare)
+    monkeypatch.setattr(layer_sim, "_run_in", lambda rdir, image, settings, target: seen.append(image) or [])
     img = (Path("/nowhere"), [], 0)
     assert layer_sim.run(layers=["fc1"], sim="icarus", model="mlp", seed=0, image=img, run_tag="-given-image") == []
     assert seen == [img]

@@ -50,8 +50,16 @@ def test_make_targets_lists_the_engine_first_one_a_line():
     assert not any("broken" in l for l in lines), lines
 
 
-def test_the_engine_is_the_default_target_and_not_a_file(tmp_path):
-    assert target.load_target("engine") is None and target.load_target("") is None
+def test_the_engine_is_the_default_target_through_the_same_api(tmp_path):
+    """Our engine is a Target like any other (targets/engine/target.py), with a flow of its own
+    (tb.engine_flow) that the one runner path calls; "" names it too."""
+    from tb.engine_flow import EngineFlow
+    from tb.target_flow import DriverFlow
+
+    eng = target.load_target("engine")
+    assert eng.name == "engine" and isinstance(eng.run_flow, EngineFlow) and target.load_target("").name == "engine"
+    assert eng.bench.top == "accel_tb" and eng.signal_groups, eng
+    assert isinstance(target.load_target("pwfc").run_flow, DriverFlow)
     from tb.run_settings import RunSettings
 
     s = RunSettings(model="mlp", target="path/to/mine/target.py")
@@ -68,13 +76,13 @@ def test_settings_a_target_does_not_take_are_refused_not_ignored(capsys):
     for argv in (["--mem-stall", "9"], ["--mem-latency", "30"], ["--hw", "tiny"]):
         assert run_cli("sim", sim_cli.main, ["--target", "pwfc", "--model", "mlp", "--sim", "icarus", *argv]) == 2
         err = capsys.readouterr().err.strip()
-        assert err.startswith("sim: error: TARGET=pwfc:") and "for the engine so far" in err, err
+        assert err.startswith("sim: error: TARGET=pwfc:") and "does not take" in err, err
 
 
 def test_a_targets_watchdog_grows_with_the_layer():
     """A fixed 2,000,000-cycle bound would have FAILed a correct target on a layer of many MACs;
     the bound grows with the layer's MACs and words (pwfc takes about one cycle per 5 MACs)."""
-    from tb.layer_sim import target_watchdog
+    from tb.target_flow import target_watchdog
 
     mm = {"segments": [{"layer": "big", "words": 40_000}, {"layer": "other", "words": 10**9}]}
     assert target_watchdog(20_000_000, mm, "big") >= 50 * 20_040_000

@@ -1,0 +1,82 @@
+"""The flow of int8sim's own engine (targets/engine/target.py) through tb.layer_sim: what differs
+from a target with a driver (tb.target_flow) is the engine's, and lives here.
+
+- image: golden's network laid out by hexgen's plan for the hardware description (HW=), cached by
+  content (tb.images); sizes the engine refuses are refused before golden runs;
+- build: the layer bench (tb/hdl/accel_tb.sv around accel_top) with the description's sizes and a
+  memory as large as the image (tb.accel_build);
+- job: the bench's own options (memory stalls and latency, chained images, CSR overrides and
+  pokes for the fault tests, the reset-value check), read by tb/test_layers.py, its driver;
+- finish: utilisation and memory-port occupancy, the traffic, counters and cycle budget against
+  hexgen's cycle model (tb.budget), and functional coverage (tb.coverage).
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from tb.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
+from tb.run_settings import RunSettings
+from tb.sim import SimError, require_checkout
+from tb.target import Flow, Target
+
+Image = tuple[Path, list[dict[str, Any]], int]
+#: the engine's cocotb bench: (test module, HDL top, the variable naming the job file)
+ENGINE_BENCH = ("tb.test_layers", "accel_tb", "LAYER_JOB")
+
+
+class EngineFlow(Flow):
+    options = frozenset({"waves", "hw", "mem_stall", "mem_latency", "chain", "csr"})
+
+    def image(self, target: Target, s: RunSettings) -> Image:
+        require_checkout()
+        from hexgen.hw import load_hw, rtl_parameters
+        from tb.images import prepare_image
+
+        cfg = load_hw(s.hw)  # an unknown preset or a bad file: one line before anything runs
+        if not s.default_hw:  # and sizes the engine refuses, before golden and hexgen run
+            refuse_parameters(str(s.hw), rtl_parameters(cfg))
+        return prepare_image(s.model, s.seed, s.hw)
+
+    def build(self, target: Target, s: RunSettings, image: Image, waves: bool) -> Path:
+        words = int(_memory_map(image)["dram"]["words"])
+        addr_w = bench_addr_w(words)
+        if addr_w > MAX_ADDR_W:
+            raise SimError(f"the memory image of {s.model} needs {words} words; the bench's external memory "
+                           f"holds at most {1 << MAX_ADDR_W}")
+        return build_accel(s.sim, waves=waves, defines=s.defines, hw=s.hw, addr_w=addr_w)
+
+    def job(self, target: Target, s: RunSettings, image: Image, to_run: list[str]) -> dict[str, Any]:
+        cdir, all_layers, _ = image
+        return {
+            "bench": list(ENGINE_BENCH), "seed": s.seed, "mem_stall": s.mem_stall, "mem_latency": s.mem_latency,
+            "macs": {l["name"]: l["macs"] for l in all_layers},
+            "csr_overrides": {k: dict(v) for k, v in s.csr_overrides.items()}, "pokes": {k: list(v) for k, v in s.pokes.items()},
+            "watchdog_cycles": s.watchdog_cycles, "reset_each_layer": s.reset_each_layer, "record_all": s.record,
+            "check_reset": s.check_reset,
+            "chain": {"images": s.chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if s.chain else None,
+        }
+
+    def finish(self, target: Target, s: RunSettings, image: Image, results: list[dict[str, Any]]) -> None:
+        from hexgen.hw import load_hw
+        from tb.budget import check_budget
+        from tb.coverage import sample_results
+
+        cfg = load_hw(s.hw)
+        entries = {e["name"]: e for e in _memory_map(image)["layers"]}
+        for r in results:
+            ran = r["status"] == "PASS" or (r["status"] == "FAIL" and "mismatches" in r)
+            # memory port occupancy: words moved per cycle on the read and on the write channel (each
+            # moves at most one); near 100% the layer is bound by memory traffic, not by the array
+            r["port_rd"] = r["words_read"] / r["cycles"] if ran and r.get("cycles") else None
+            r["port_wr"] = r["words_written"] / r["cycles"] if ran and r.get("cycles") else None
+        for r in results:  # a layer run with its CSRs overridden runs another dataflow than its plan's
+            if r["layer"] not in s.csr_overrides:
+                check_budget(r, entries[r["layer"]], cfg, mem_latency=s.mem_latency, mem_stall=s.mem_stall)
+        sample_results([r for r in results if r["layer"] not in s.csr_overrides], entries, cfg.array_rows, cfg.array_cols)
+
+
+def _memory_map(image: Image) -> dict[str, Any]:
+    mm: dict[str, Any] = json.loads((image[0] / "image" / "memory_map.json").read_text())
+    return mm
