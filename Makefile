@@ -146,14 +146,17 @@ resources: $(STAMP)
 
 # make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_LINES=rtl/gather.sv:86,...] [MUTATE_COUNT=40] [MUTATE_SEED=1]
 #             [MUTATE_TESTS="pytest args"] [MUTATE_RESUME=build/mutate/<stamp>.json[,...]] [MUTATE_ARGS="--summary"]
+#             [TARGET=pwfc|path/to/target.py [MUTATE_MODEL=mlp]]
 # mutation testing of rtl/ (scripts/mutate.py; docs/rtl.md, "Mutation"): one change at a time,
-# always restored; killed / survived / could not build, every survivor with file:line
+# always restored; killed / survived / could not build, every survivor with file:line. TARGET=: the
+# target's own Verilog, judged by its own verdicts on MUTATE_MODEL (docs/targets.md, "Mutation")
 MUTATE_COUNT ?= 40
 MUTATE_SEED ?= 1
 mutate: $(STAMP)
 	$(PY) scripts/mutate.py --count $(MUTATE_COUNT) --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES)) \
 		$(if $(MUTATE_LINES),--lines $(MUTATE_LINES)) $(if $(MUTATE_TESTS),--tests "$(MUTATE_TESTS)") \
-		$(if $(MUTATE_RESUME),--resume $(MUTATE_RESUME)) $(MUTATE_ARGS)
+		$(if $(MUTATE_RESUME),--resume $(MUTATE_RESUME)) --target "$(TARGET)" $(if $(MUTATE_MODEL),--model $(MUTATE_MODEL)) \
+		$(MUTATE_ARGS)
 
 .PHONY: mutate
 

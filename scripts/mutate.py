@@ -1,7 +1,9 @@
-"""Mutation testing of rtl/: how strong is the regression? (`make mutate`, issue 13 item 4)
+"""Mutation testing of rtl/, or of a target's Verilog: how strong is the regression? (`make mutate`,
+issue 13 item 4; targets: issue 24 item 2)
 
     make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_LINES=rtl/gather.sv:86,...] [MUTATE_COUNT=40]
                 [MUTATE_SEED=1] [MUTATE_TESTS="..."]
+    make mutate TARGET=pwfc|path/to/target.py [MUTATE_MODEL=mlp] [MUTATE_FILES=...] [MUTATE_LINES=...] ...
 
 Each mutant is one small change on one line of rtl/ (an operator or a constant: == and !=, < and
 <=, > and >=, && and ||, + and -, a ! dropped, 1'b0 and 1'b1, '0 and '1, an integer literal + 1),
@@ -22,6 +24,20 @@ the hardware-description, performance-fault, parameter-check and protocol tests 
 whole `tests/`). Mutants are sampled with MUTATE_SEED from every site of the chosen files
 (MUTATE_COUNT = 0: all of them). Builds a mutant made are removed after it; results go to
 build/mutate/<stamp>.json and a table on stdout, survivors with file:line and the change.
+
+TARGET= (a shipped target or a user's target.py, tb.target.load_target) mutates that target's own
+Verilog instead: the sources of its bench but the harness (the last), only those under its folder
+(tb.mutant_guard.target_sources); files are named relative to this checkout when inside it, by
+their absolute path otherwise. Each mutant is built first by Icarus from the bench's sources with
+its include folders (could not build), then judged by the target's own verdicts: `python -m
+tb.layer_sim --target ... --model MUTATE_MODEL (mlp) --sim icarus --seed 0 --waves 0`. It is
+killed when that run FAILs a layer (exit 1 with a FAIL line: wrong outputs, error status, watchdog,
+a stopped simulation) or runs past the time limit; it survives only when the run exits 0 with
+every layer it ran PASSing; anything else (exit 2, a run that ran nothing, a crash) leaves it
+`not judged`, rerun by --resume. The run must PASS without a mutant first. The builds a mutant made
+under the target's build folder, and the failure bundles its run wrote, are removed after it; a report names the target and model, and
+--resume refuses a report of another. Lines of an `ifdef` branch of a target's fault define
+(`*_MUT`, `*_MUT_*`, as pwfc's PWFC_MUT) are not mutated, as MUT_* are not.
 """
 from __future__ import annotations
 
@@ -46,6 +62,19 @@ RTL = ROOT / "rtl"
 OUT = ROOT / "build" / "mutate"
 SIM_BUILDS = ROOT / "build" / "sim"
 BACKUP_SUFFIX = guard.BACKUP_SUFFIX
+
+def _rel(path: Path) -> str:
+    """How a mutated file is named in sites and reports: relative to the checkout (rtl/x.sv,
+    targets/pwfc/rtl/y.sv), or its absolute path (a user's target outside it). ROOT / name is the
+    file either way."""
+    return str(path.relative_to(ROOT)) if path.is_relative_to(ROOT) else str(path)
+
+
+def _fault_define(name: str) -> bool:
+    """A define of test-only fault variants: MUT_... (ours) or ..._MUT / ..._MUT_... (a target's,
+    pwfc's PWFC_MUT)."""
+    return name.startswith("MUT_") or name.endswith("_MUT") or "_MUT_" in name
+
 
 #: (name, pattern, replacement): applied to the code part of a line (comments and strings cut off)
 OPERATORS: list[tuple[str, str, str]] = [
@@ -113,7 +142,7 @@ def _code(line: str) -> str:
 
 
 def _skip_lines(lines: list[str]) -> set[int]:
-    """Lines not to mutate: `ifdef MUT_*` branches (test-only faults), compiler directives,
+    """Lines not to mutate: `ifdef MUT_*` branches (test-only faults; a target's *_MUT too), compiler directives,
     $error / $display lines of parameter checks are kept (a check that no longer fires must be
     caught), declarations of ports and parameters are skipped (a width change rarely builds)."""
     skip: set[int] = set()
@@ -124,10 +153,10 @@ def _skip_lines(lines: list[str]) -> set[int]:
         if m:
             kind, name = m.groups()
             if kind in ("ifdef", "ifndef"):
-                depth_mut.append(kind == "ifdef" and name.startswith("MUT_"))
+                depth_mut.append(kind == "ifdef" and _fault_define(name))
             elif kind == "elsif":
                 if depth_mut:
-                    depth_mut[-1] = name.startswith("MUT_")
+                    depth_mut[-1] = _fault_define(name)
             elif kind == "else":
                 if depth_mut:
                     depth_mut[-1] = False
@@ -143,7 +172,7 @@ def _skip_lines(lines: list[str]) -> set[int]:
 def sites(path: Path) -> list[Mutant]:
     lines = path.read_text().splitlines(keepends=True)
     skip = _skip_lines(lines)
-    rel = str(path.relative_to(ROOT))
+    rel = _rel(path)
     out: list[Mutant] = []
     seen: dict[str, int] = {}  # line text -> lines with it so far
     for i, line in enumerate(lines):
@@ -259,14 +288,14 @@ def _drop_half_written(path: Path) -> None:
         guard.new_of(path).unlink()
 
 
-def restore(path: Path) -> str | None:
+def restore(path: Path, target: str = "") -> str | None:
     """Put `path`'s original back if it still holds the mutant mutate wrote, and drop the backup.
     A file changed since (the user's edits) is left as it is, with its backup: returns the one line
-    that says so (None when the file is back to its original)."""
+    that says so (None when the file is back to its original; target: the TARGET= it is of)."""
     _drop_half_written(path)
     st = guard.state(path)
     if st == "edited":
-        return guard.describe(path, ROOT)
+        return guard.describe(path, ROOT, target)
     if st == "mutant":
         _write_whole(path, guard.backup_of(path).read_bytes())
     for p in (guard.written_of(path), guard.backup_of(path)):
@@ -274,17 +303,19 @@ def restore(path: Path) -> str | None:
     return None
 
 
-def restore_backups() -> tuple[list[str], list[str]]:
-    """Files a killed run left mutated (only with the checkout's lock): (files put back, one line
-    for each file left as it is because it was changed after the mutant was written)."""
+def restore_backups(folders: list[Path] | None = None, target: str = "") -> tuple[list[str], list[str]]:
+    """Files a killed run left mutated (only with the checkout's lock) in rtl/ (and tb/hdl/) and
+    `folders` (those of TARGET=`target`): (files put back, one line for each file left as it is
+    because it was changed after the mutant was written)."""
     done, left = [], []
-    for path in guard.left_files([ROOT / f for f in guard.FOLDERS]):
+    theirs = list(folders or [])
+    for path in guard.left_files([ROOT / f for f in guard.FOLDERS] + theirs):
         was_mutant = guard.state(path) == "mutant"
-        why = restore(path)
+        why = restore(path, target if path.parent in theirs else "")
         if why:
             left.append(why)
         elif was_mutant:
-            done.append(str(path.relative_to(ROOT)))
+            done.append(_rel(path))
     return done, left
 
 
@@ -313,28 +344,137 @@ def judged(returncode: int, stdout: str) -> tuple[str, str]:
     return "error", f"pytest exit code {returncode}: {last[:200]}"
 
 
+#: what a target's run prints last (tb.layer_sim.verdict) and before it, for each failing layer
+_VERDICT_LINE = re.compile(r"^(\d+) passed, (\d+) failed(.*)$")
+_FAIL_LAYER = re.compile(r"^FAIL (\S+): (.*)$", re.M)
+_BUNDLE_LINE = re.compile(r"^  failure bundle \(.*?\): (.+)$", re.M)
+
+
+def judged_target(returncode: int, stdout: str, stderr: str) -> tuple[str, str]:
+    """(passed | killed | error, the first failing layer and why, or what went wrong) of one run of
+    a target (python -m tb.layer_sim). Passed only when it exits 0 and its closing line counts a
+    PASS and no FAIL; killed only when it exits 1 and names a failing layer; anything else (exit 2,
+    a run where nothing ran, a crash) judges nothing."""
+    lines = [l for l in stdout.splitlines() if l.strip()]
+    verdict = _VERDICT_LINE.match(lines[-1].strip()) if lines else None
+    if verdict:
+        passed, failed = int(verdict.group(1)), int(verdict.group(2))
+        if returncode == 0 and passed > 0 and failed == 0 and "nothing ran" not in verdict.group(3):
+            return "passed", ""
+        fail = _FAIL_LAYER.search(stdout)
+        if returncode == 1 and failed > 0 and fail:
+            return "killed", f"{fail.group(1)}: {fail.group(2)}"[:200]
+    last = ([l for l in stderr.splitlines() if l.strip()] or lines or [""])[-1].strip()
+    return "error", f"exit code {returncode}: {last[:200]}"
+
+
+@dataclass(frozen=True)
+class TargetRun:
+    """A target's mutants: its Verilog (tb.target.Target.bench), what Icarus builds of it, and the
+    run of the target's own verdicts that judges each one."""
+
+    spec: str  # what --target named: a shipped target or the path of a target.py (passed on as it is)
+    name: str
+    model: str
+    sources: tuple[Path, ...]  # the bench's, the harness last
+    includes: tuple[Path, ...]
+    args: tuple[str, ...]  # the target's own Icarus arguments
+    builds: Path  # where its simulator builds go (removed after each mutant: only what the mutant made)
+    files: tuple[Path, ...]  # the files it may mutate (tb.mutant_guard.target_sources)
+
+    @property
+    def tests(self) -> str:
+        """What judges its mutants, as a report records it (--resume refuses another)."""
+        return f"TARGET={self.name} MODEL={self.model} SIM=icarus SEED=0"
+
+    @property
+    def folders(self) -> list[Path]:
+        return sorted({f.parent for f in self.files})
+
+    def builds_ok(self) -> tuple[bool, str]:
+        """Icarus elaborates the bench's sources with its include folders (every module a root)."""
+        r = subprocess.run(["iverilog", "-g2012", *(f"-I{d}" for d in self.includes), *self.args, "-o", os.devnull,
+                            *map(str, self.sources)], capture_output=True, text=True, timeout=120)
+        return r.returncode == 0, (r.stderr or r.stdout).strip().splitlines()[0] if r.returncode else ""
+
+    def judge(self, timeout: int, mutant: bool = True) -> tuple[str, str]:
+        """Run the target's verdicts (judged_target); ("killed (time limit)", "") past `timeout`: the
+        run and its simulator (its own process group) are stopped. A mutant's failure bundles are
+        removed; the unmutated baseline's (mutant=False) are the design's own, and stay."""
+        cmd = [sys.executable, "-m", "tb.layer_sim", "--target", self.spec, "--model", self.model, "--sim", "icarus",
+               "--seed", "0", "--waves", "0"]
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=_test_env(),
+                                start_new_session=True)
+        try:
+            out, err = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, 9)
+            proc.communicate()
+            return "killed (time limit)", ""
+        # the failure bundles of a mutant's FAILs are not the design's: removed (only those this run
+        # named), so that build/failures/ never shows a mutant's failure as the target's own
+        failures = ROOT / "build" / "failures"
+        for bundle in _BUNDLE_LINE.findall(out) if mutant else []:
+            b = Path(bundle.strip())
+            if b.is_dir() and b.resolve().is_relative_to(failures.resolve()):
+                shutil.rmtree(b)
+                if b.parent != failures and not any(b.parent.iterdir()):
+                    b.parent.rmdir()
+        return judged_target(proc.returncode, out, err)
+
+
+def load_target_run(spec: str, model: str) -> TargetRun:
+    """The TargetRun of --target `spec`. A missing or broken target file raises tb.target's one-line
+    SimError (tb.target.load_target); a target with nothing to mutate a one-line ValueError."""
+    from tb.target import load_target, target_file
+
+    t = load_target(spec)
+    assert t is not None  # "engine" never comes here
+    if spec.endswith(".py") or "/" in spec:  # the runs start in this checkout: the file by its full path
+        spec = str(target_file(spec))
+    files = guard.target_sources(t.bench.sources, t.folder, ROOT)
+    if not files:
+        raise ValueError(f"TARGET={spec}: no source of its bench but the harness lies under its folder {t.folder} "
+                         "(make mutate changes a target's own Verilog only, never int8sim's)")
+    return TargetRun(spec=spec, name=t.name, model=model, sources=tuple(Path(p) for p in t.bench.sources),
+                     includes=tuple(Path(p) for p in t.bench.includes), args=tuple(t.build_args.get("icarus", ())),
+                     builds=Path(t.bench.root) if t.bench.root else Path(t.folder) / "build" / "sim", files=tuple(files))
+
+
+def _entries(folder: Path) -> set[Path]:
+    return {folder / n for n in os.listdir(folder)} if folder.is_dir() else set()
+
+
 def _test_env() -> dict[str, str]:
     """The environment of the test sets: make sim's refusal to run on a mutant (tb/mutant_guard.py)
     is off there, where the mutant is judged on purpose."""
     return {**os.environ, guard.MUTATE_RUN_ENV: "1"}
 
 
-def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
+def run_mutant(m: Mutant, stages: list[list[str]], timeout: int, target: TargetRun | None = None) -> Mutant:
     """Judge one mutant: the stages (pytest arguments) run in turn until one fails (killed); it
     survives when all pass. The first stage is the tests that killed other mutants of the file,
     the last the whole set. Only a failed test kills: pytest stopping for another reason (an id it
     cannot find, an internal error) leaves the mutant to the next stage, and after the last it is
-    an error, judged neither way."""
+    an error, judged neither way. A target's mutant (`target`) is judged by its own run instead
+    (TargetRun.judge; `stages` unused)."""
     path = ROOT / m.file
     lines = path.read_text().splitlines(keepends=True)
     lines[m.line - 1] = m.after
     before_builds = set(os.listdir(SIM_BUILDS)) if SIM_BUILDS.is_dir() else set()
+    # a target's builds: its build folder and the snapshots its builds compiled (tb.sim: .src/<key>)
+    target_dirs = [target.builds, target.builds / ".src"] if target else []
+    before_target = {d: _entries(d) for d in target_dirs}
     t0 = time.time()
     put_mutant(path, "".join(lines).encode())
     try:
-        ok, _err = builds_ok(sorted(RTL.glob("*.sv")))
+        ok, _err = builds_ok(sorted(RTL.glob("*.sv"))) if target is None else target.builds_ok()
         if not ok:
             m.outcome = "could not build"
+            return m
+        if target is not None:
+            outcome, m.killed_by = target.judge(timeout)
+            m.outcome = "survived" if outcome == "passed" else outcome
             return m
         m.outcome = "survived"
         runs = [t for t in stages if t]
@@ -354,11 +494,14 @@ def run_mutant(m: Mutant, stages: list[list[str]], timeout: int) -> Mutant:
             m.outcome = outcome
             break
     finally:
-        restore(path)  # an edit made during the run stays, with the backup (main() stops the run)
+        restore(path, target.spec if target else "")  # an edit made during the run stays, with the backup (main() stops the run)
         m.seconds = round(time.time() - t0, 1)
-        if SIM_BUILDS.is_dir():  # the mutant's own builds (content-keyed names): only what this run made
+        if target is None and SIM_BUILDS.is_dir():  # the mutant's own builds (content-keyed names): only what this run made
             for name in set(os.listdir(SIM_BUILDS)) - before_builds:
                 p = SIM_BUILDS / name
+                shutil.rmtree(p) if p.is_dir() else p.unlink()
+        for d in target_dirs:  # a build folder replaced in place keeps its name (its stamp names the mutant: rebuilt next time)
+            for p in _entries(d) - before_target[d]:
                 shutil.rmtree(p) if p.is_dir() else p.unlink()
     return m
 
@@ -401,17 +544,18 @@ def _commit() -> str:
     return r.stdout.strip()
 
 
-def summary(done: list[Mutant], report: Path | str, left: int) -> None:
+def summary(done: list[Mutant], report: Path | str, left: int, runner: str = "pytest") -> None:
     """The per-file table, the totals and every survivor with file:line and the change."""
     not_run = f", {left} sites not yet run" if left else ""
     kinds = ("killed", "survived", "could not build", "error")
     counts = {k: sum(m.outcome.startswith(k) for m in done) for k in kinds}
-    print(f"\n{'file':<24} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")
+    w = max([24, *(len(m.file) for m in done)])
+    print(f"\n{'file':<{w}} {'sites':>5} {'killed':>6} {'survived':>8} {'no build':>8}")
     for f in sorted({m.file for m in done}):
         ms = [m for m in done if m.file == f]
         c = [sum(m.outcome.startswith(k) for m in ms) for k in kinds]
-        print(f"{f:<24} {len(ms):>5} {c[0]:>6} {c[1]:>8} {c[2]:>8}")
-    errors = f", {counts['error']} not judged (pytest error; rerun by --resume)" if counts["error"] else ""
+        print(f"{f:<{w}} {len(ms):>5} {c[0]:>6} {c[1]:>8} {c[2]:>8}")
+    errors = f", {counts['error']} not judged ({runner} error; rerun by --resume)" if counts["error"] else ""
     print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']}{errors} "
           f"(of {len(done)}{not_run}; report {report})")
     for m in done:
@@ -438,10 +582,31 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--shard", default="", help="k/n: run every n-th site left to run from the k-th (parallel workers started together on the same reports, each in its "
                    "own copy of the checkout with INT8SIM_LOCK_DIR shared; merge with --resume a.json,b.json)")
     p.add_argument("--lines", default="", help="only the sites on these lines: rtl/x.sv:12,rtl/y.sv:40 (e.g. last run's survivors)")
+    p.add_argument("--target", default="engine", help="engine (rtl/, the default), a shipped target or path/to/target.py: "
+                   "its own Verilog is mutated and judged by its own verdicts")
+    p.add_argument("--model", default="", help="with --target: the model whose layers judge each mutant (default mlp)")
     a = p.parse_args(argv)
+    target: TargetRun | None = None
+    if a.target not in ("", "engine"):
+        from golden.errors import UserError
+
+        if a.tests:
+            print(f"mutate: error: --tests (MUTATE_TESTS) is for the engine; TARGET={a.target}'s mutants are judged by "
+                  "its own verdicts (make sim TARGET=... on MUTATE_MODEL)", file=sys.stderr)
+            return 2
+        try:
+            target = load_target_run(a.target, a.model or "mlp")
+        except (UserError, ValueError) as e:
+            print(f"mutate: error: {e}", file=sys.stderr)
+            return 2
+    elif a.model:
+        print("mutate: error: --model (MUTATE_MODEL) is for a target (TARGET=...): the engine's mutants are judged by "
+              "its test set", file=sys.stderr)
+        return 2
+    tests_name = target.tests if target else (a.tests or "default")
     left: list[str] = []
     if hold_checkout(OUT / "running.lock"):
-        restored, left = restore_backups()
+        restored, left = restore_backups(target.folders if target else None, a.target if target else "")
         if restored:
             print(f"mutate: restored {', '.join(restored)} from a run that was stopped")
     elif not (a.summary or a.list):
@@ -458,33 +623,47 @@ def main(argv: list[str] | None = None) -> int:
         if not restored:
             print("mutate: nothing to restore: no file holds a mutant of a stopped run")
         return 0
-    files = [ROOT / f for f in a.files.split(",") if f] or sorted(RTL.glob("*.sv"))
+    default_files = list(target.files) if target else sorted(RTL.glob("*.sv"))
+    files = [ROOT / f for f in a.files.split(",") if f] or default_files
     missing = [str(f) for f in files if not f.is_file()]
     if missing:
-        print(f"mutate: error: no such rtl file: {', '.join(missing)}", file=sys.stderr)
+        print(f"mutate: error: no such {'file' if target else 'rtl file'}: {', '.join(missing)}", file=sys.stderr)
         return 2
+    if target is not None:  # a target's own design files only (the same reasons as below)
+        outside = [str(f) for f in files if f.resolve() not in target.files]
+        if outside:
+            print(f"mutate: error: --files {', '.join(outside)}: not a file make mutate changes of TARGET={a.target} "
+                  f"(its bench's sources but the harness, under its folder: {', '.join(map(_rel, target.files))})",
+                  file=sys.stderr)
+            return 2
+        files = [f.resolve() for f in files]
     # only the design: each mutant is built from rtl/*.sv alone (builds_ok), judged by tests of the
     # design, and its leftovers are looked for in rtl/; a mutated bench would judge the tests by
     # themselves
-    outside = [str(f) for f in files if f.resolve().parent != RTL.resolve() or f.suffix != ".sv"]
+    outside = [] if target else [str(f) for f in files if f.resolve().parent != RTL.resolve() or f.suffix != ".sv"]
     if outside:
         print(f"mutate: error: --files {', '.join(outside)}: not an rtl/*.sv file of this checkout ({RTL}); "
               "make mutate mutates the design only", file=sys.stderr)
         return 2
     every = [m for f in files for m in sites(f)]
     present = {m.key() for m in every}  # the sites these files have now (before --lines narrows the run)
-    scanned = {str(f.relative_to(ROOT)) for f in files if f.is_relative_to(ROOT)}
+    scanned = {_rel(f) for f in files}
     if a.lines:
         want = set(a.lines.split(","))
+        for w in list(want):  # the same file named otherwise (an absolute path, ./, a link): as sites name it
+            path, _, line = w.rpartition(":")
+            if path:
+                want.add(f"{_rel(Path(os.path.realpath(ROOT / path)))}:{line}")
         every = [m for m in every if f"{m.file}:{m.line}" in want]
     if a.list:
         for m in every:
             print(f"{m.file}:{m.line}: {m.op}: {m.after.strip()}")
         print(f"{len(every)} sites")
         return 0
-    ok, err = builds_ok(sorted(RTL.glob("*.sv")))
+    ok, err = builds_ok(sorted(RTL.glob("*.sv"))) if target is None else target.builds_ok()
     if not ok:
-        print(f"mutate: error: rtl/ does not build unmutated: {err}", file=sys.stderr)
+        what = f"TARGET={a.target}'s Verilog" if target else "rtl/"
+        print(f"mutate: error: {what} does not build unmutated: {err}", file=sys.stderr)
         return 2
     chosen = every if a.count <= 0 or a.count >= len(every) else random.Random(a.seed).sample(every, a.count)
     chosen.sort(key=lambda m: (m.file, m.line, m.col))
@@ -499,7 +678,7 @@ def main(argv: list[str] | None = None) -> int:
     done: list[Mutant] = []
     for path in filter(None, a.resume.split(",")):
         try:
-            kept, chosen = resumed(Path(path), chosen, a.tests or "default", a.rerun_survivors)
+            kept, chosen = resumed(Path(path), chosen, tests_name, a.rerun_survivors)
         except ResumeError as e:
             print(f"mutate: error: {e}", file=sys.stderr)
             return 2
@@ -515,12 +694,20 @@ def main(argv: list[str] | None = None) -> int:
     # the shard splits what is left to run (so workers started together on the same reports share
     # it evenly, however unevenly the earlier results fell)
     chosen = chosen[shard[0] - 1::shard[1]]
+    runner = "run" if target else "pytest"
     if a.summary:
-        summary(done, a.resume, left=len(chosen))
+        summary(done, a.resume, left=len(chosen), runner=runner)
         return 0
     # the test sets must pass on the unmutated rtl/, or every mutant would count as killed (once,
     # on all of them together)
-    union = sorted({t for m in chosen for t in (a.tests.split() if a.tests else default_tests(m.file))})
+    if target is not None and chosen:  # the same for a target's own run: it must PASS unmutated
+        print(f"mutate: baseline {target.tests} ...", flush=True)
+        outcome, why = target.judge(a.timeout, mutant=False)
+        if outcome != "passed":
+            print(f"mutate: error: TARGET={a.target} does not PASS without a mutant on MODEL={target.model} "
+                  f"(SIM=icarus SEED=0): {outcome}{': ' + why if why else ''}", file=sys.stderr)
+            return 2
+    union = [] if target else sorted({t for m in chosen for t in (a.tests.split() if a.tests else default_tests(m.file))})
     for tests in [union] if union else []:  # nothing left to run: no baseline either
         print(f"mutate: baseline {' '.join(tests)} ...", flush=True)
         r = subprocess.run([sys.executable, "-m", "pytest", "-q", "-x", "-p", "no:cacheprovider", "-o", "addopts=",
@@ -541,21 +728,22 @@ def main(argv: list[str] | None = None) -> int:
     t_start = time.time()
     for i, m in enumerate(chosen, 1):
         t_start += wait_while_paused(OUT / "PAUSE")
-        run_mutant(m, stages(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {})), a.timeout)
+        run_mutant(m, [] if target else stages(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {})),
+                   a.timeout, target)
         count_kill(kills, m)
         done.append(m)
-        left = (time.time() - t_start) / i * (len(chosen) - i)
+        to_go = (time.time() - t_start) / i * (len(chosen) - i)
         print(f"[{i}/{len(chosen)}] {m.file}:{m.line} {m.op}: {m.outcome} ({m.seconds:.0f} s; "
-              f"about {left / 60:.0f} min left)", flush=True)
+              f"about {to_go / 60:.0f} min left)", flush=True)
         tmp = report.with_name(report.name + ".tmp")  # whole or not at all: another worker may read it
-        tmp.write_text(json.dumps({"seed": a.seed, "tests": a.tests or "default", "commit": _commit(),
+        tmp.write_text(json.dumps({"seed": a.seed, "tests": tests_name, "commit": _commit(),
                                    "mutants": [asdict(x) for x in done]}, indent=1))
         tmp.replace(report)
         if guard.backup_of(ROOT / m.file).exists():  # edited during the run: it is the user's now
-            print(f"mutate: error: {guard.describe(ROOT / m.file, ROOT)}; the run stops here (report {report})",
+            print(f"mutate: error: {guard.describe(ROOT / m.file, ROOT, a.target if target else '')}; the run stops here (report {report})",
                   file=sys.stderr)
             return 2
-    summary(done, report, left=0)
+    summary(done, report, left=0, runner=runner)
     return 0
 
 
