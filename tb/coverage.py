@@ -1,6 +1,7 @@
-"""Functional coverage of the layer space the engine must handle (issue 13 item 3), with
-cocotb-coverage: every layer that passes in a run is sampled (tb.layer_sim, in the run's own
-process: no simulator time), each process exports its coverage to build/coverage/cov-<pid>.yml,
+"""Functional coverage of the layer space a target must handle (issue 13 item 3; every target's
+own since issue 24), with cocotb-coverage: every layer that passes in a run is sampled (the
+target's flow, in the run's own process: no simulator time) under the target's cover points
+(`engine.kind`, `pwfc.kind`, ...), each process exports its coverage to build/coverage/cov-<pid>.yml,
 and `python -m tb.coverage` (make coverage; pytest prints it at the end of make test) merges the
 files and prints each cover point's bins with the holes.
 
@@ -73,17 +74,24 @@ def _shift_bucket(v: int) -> str:
     return "0" if v == 0 else "1-7" if v < 8 else "8-15"
 
 
-def _sample(f: dict[str, Any]) -> None:
-    pass
+def _samplers(top: str) -> tuple[Any, Any]:
+    """The sampling functions of one target's cover points (`<top>.<point>`), made once a process:
+    cocotb-coverage's points are named, and a target's bins are its own."""
+    if top not in _SAMPLERS:
+        def sample(f: dict[str, Any]) -> None:
+            pass
+
+        def sample_shift(bucket: str) -> None:
+            pass
+
+        for name, xf, bins in POINTS:
+            sample = CoverPoint(f"{top}.{name}", xf=xf, bins=bins)(sample)
+        _SAMPLERS[top] = (sample, CoverPoint(f"{top}.bias_shift", xf=lambda b: b, bins=SHIFTS)(sample_shift))
+    return _SAMPLERS[top]
 
 
-for _name, _xf, _bins in POINTS:
-    _sample = CoverPoint(f"{TOP}.{_name}", xf=_xf, bins=_bins)(_sample)
-
-
-@CoverPoint(f"{TOP}.bias_shift", xf=lambda b: b, bins=SHIFTS)
-def _sample_shift(bucket: str) -> None:
-    pass
+_SAMPLERS: dict[str, tuple[Any, Any]] = {}
+_samplers(TOP)  # the engine's points exist in every process's export (a run that sampled none included)
 
 
 def holes(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]], rows: int, cols: int) -> dict[str, list[Any]]:
@@ -96,16 +104,65 @@ def holes(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]
     return {k: v for k, v in out.items() if v}
 
 
-def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]], rows: int, cols: int) -> None:
-    """Sample every layer that passed, then export this process's coverage (replacing its file)."""
+def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]], rows: int, cols: int,
+                   top: str = TOP) -> None:
+    """Sample every layer that passed (entries: each layer's {"descriptor": ...}), under the cover
+    points of `top` (the target's name), then export this process's coverage (replacing its file)."""
+    sample, sample_shift = _samplers(top)
     passed = [r for r in results if r.get("status") == "PASS" and r.get("layer") in entries]
     for r in passed:
-        _sample(features(entries[r["layer"]]["descriptor"], rows, cols, r))
+        sample(features(entries[r["layer"]]["descriptor"], rows, cols, r))
         for bucket in sorted({_shift_bucket(v) for v in r.get("bias_shifts", [])}):
-            _sample_shift(bucket)
+            sample_shift(bucket)
     if passed:
         COVERAGE.mkdir(parents=True, exist_ok=True)
         _export(COVERAGE / f"cov-{os.getpid()}.yml")
+
+
+def golden_descriptor(layer: Any) -> dict[str, Any]:
+    """A target's layer in the fields features() reads, from golden's layer itself (a target has no
+    engine descriptor): shapes, kernel, stride, padding and zero points."""
+    from golden.export import layer_geometry
+
+    g = layer_geometry(layer)
+    d: dict[str, Any] = {"kind": layer.kind, "in_shape": g["in_shape"], "out_shape": g["out_shape"],
+                         "z_in": g.get("zero_point_in", g.get("zero_point_a", 1)), "z_out": g.get("zero_point_out", 1)}
+    if "kernel" in g:
+        d.update(kernel=g["kernel"], stride=g["stride"])
+    if "pads" in g:  # (top, bottom, left, right)
+        top_, bottom, left, right = g["pads"]
+        d.update(padding=[top_, left], padding_end=[bottom, right])
+    elif "padding" in g:
+        d.update(padding=list(g["padding"]), padding_end=list(g["padding"]))
+    return d
+
+
+def sample_target(results: list[dict[str, Any]], image_dir: Path, net: Any, top: str, lanes: int) -> None:
+    """A target's passing layers, sampled under its own cover points: the layer space from golden's
+    layers, the clamp bins from golden's expected output (a PASS equals it), the bias shifts from
+    golden's records; channels and pixels are measured against the target's `lanes`."""
+    from hexgen import read_image
+
+    rb = read_image(image_dir, run_golden=False)
+    by_name = {l.name: l for l in net.layers}
+    entries: dict[str, dict[str, Any]] = {}
+    rows = []
+    for r in results:
+        if r.get("status") != "PASS" or r["layer"] not in by_name:
+            continue
+        layer = by_name[r["layer"]]
+        entries[layer.name] = {"descriptor": golden_descriptor(layer)}
+        expected = next((rb[(layer.name, s["segment"])] for s in rb.memory_map["segments"]
+                         if s["layer"] == layer.name and s.get("role") == "expected"), None)
+        rq = getattr(layer, "requant", None)
+        row = dict(r)
+        if expected is not None and rq is not None:
+            row.update(clamp_lo=int((expected == rq.lo).sum()), clamp_hi=int((expected == rq.hi).sum()))
+        bias = getattr(layer, "bias", None)
+        if bias is not None and hasattr(bias, "shift"):
+            row["bias_shifts"] = sorted({int(v) for v in bias.shift})
+        rows.append(row)
+    sample_results(rows, entries, lanes, lanes, top=top)
 
 
 def _export(path: Path) -> None:
@@ -136,10 +193,13 @@ def damage(path: Path) -> str | None:
         return f"is not YAML ({str(exc).splitlines()[0]})"
     if not isinstance(db, dict):
         return "is not a coverage database (not a mapping)"
-    expected = {f"{TOP}.{name}": len(bins) for name, _, bins in POINTS} | {f"{TOP}.bias_shift": len(SHIFTS)}
-    top = db.get(TOP)
-    if not isinstance(top, dict) or not all(isinstance(top.get(k), int) for k in ("coverage", "size")):
-        return f"has no whole {TOP!r} entry"
+    # one whole entry a target whose points the file holds (the engine's, pwfc's, ...), each with all its points
+    tops = sorted({str(k).split(".", 1)[0] for k in db})
+    whole = [t for t in tops if isinstance(db.get(t), dict) and all(isinstance(db[t].get(k), int) for k in ("coverage", "size"))]
+    if not whole or len(whole) != len(tops):
+        broken = [t for t in tops if t not in whole]
+        return f"has no whole {(broken or [TOP])[0]!r} entry"
+    expected = {f"{t}.{name}": len(bins) for t in whole for name, _, bins in POINTS} | {f"{t}.bias_shift": len(SHIFTS) for t in whole}
     for name, n_bins in sorted(expected.items()):
         item = db.get(name)
         if not isinstance(item, dict):
@@ -180,16 +240,21 @@ def report(files: list[Path] | None = None) -> str:
         tmp.unlink(missing_ok=True)
     lines = [f"functional coverage of the layer space ({len(files)} process file(s) merged into {merged}):",
              f"  {'cover point':16s} {'bins hit':>9s}  holes"]
-    holes_total = size_total = 0
-    for name, item in sorted(db.items()):
-        if "bins:_hits" not in item:
-            continue
-        hits = item["bins:_hits"]
-        holes = [str(b) for b, n in hits.items() if not n]
-        holes_total += len(holes)
-        size_total += len(hits)
-        lines.append(f"  {name.split('.', 1)[1]:16s} {len(hits) - len(holes):>4d}/{len(hits):<4d}  {', '.join(holes) or '-'}")
-    lines.append(f"  {size_total - holes_total} of {size_total} bins hit, {holes_total} hole(s)")
+    tops = sorted({name.split(".", 1)[0] for name, item in db.items() if "bins:_hits" in item}, key=lambda t: (t != TOP, t))
+    for top in tops:  # the engine first, then each target's own points, each with its own total
+        holes_total = size_total = 0
+        if len(tops) > 1:
+            lines.append(f"  target {top}:")
+        for name, item in sorted(db.items()):
+            if "bins:_hits" not in item or name.split(".", 1)[0] != top:
+                continue
+            hits = item["bins:_hits"]
+            holes = [str(b) for b, n in hits.items() if not n]
+            holes_total += len(holes)
+            size_total += len(hits)
+            lines.append(f"  {name.split('.', 1)[1]:16s} {len(hits) - len(holes):>4d}/{len(hits):<4d}  {', '.join(holes) or '-'}")
+        lines.append(f"  {size_total - holes_total} of {size_total} bins hit, {holes_total} hole(s)"
+                     + (f" ({top}; bins of layers it does not take stay holes)" if top != TOP else ""))
     return "\n".join(lines)
 
 

@@ -89,6 +89,7 @@ class Target:
     #: optional: GTKWave groups for waves, (title, [(signal path under the harness top, format)])
     signal_groups: tuple[tuple[str, tuple[tuple[str, str], ...]], ...] = ()
     macs_per_cycle: int = 1  # the MACs it can do a cycle: a layer's utilisation is MACs / (cycles x this)
+    lanes: int = 1  # channels it computes side by side: coverage's channel and pixel bins are measured against it
     flow: Flow | None = None  # None: tb.target_flow.DriverFlow (a driver and Target.segments)
 
     def check(self, where: str) -> None:
@@ -106,8 +107,8 @@ class Target:
             raise SimError(f"{where}: TARGET.cycle_model must be a function (network, layer) -> cycles")
         if not 0 < self.budget_slack < 1:
             raise SimError(f"{where}: TARGET.budget_slack {self.budget_slack}: a fraction between 0 and 1")
-        if self.macs_per_cycle < 1:
-            raise SimError(f"{where}: TARGET.macs_per_cycle {self.macs_per_cycle}: at least 1")
+        if self.macs_per_cycle < 1 or self.lanes < 1:
+            raise SimError(f"{where}: TARGET.macs_per_cycle {self.macs_per_cycle}, lanes {self.lanes}: at least 1 each")
         for title, signals in self.signal_groups:
             if not isinstance(title, str) or any(not isinstance(p, str) or fmt not in WAVE_FORMATS for p, fmt in signals):
                 raise SimError(f"{where}: TARGET.signal_groups {title!r}: (title, ((path, format), ...)) with a format "

@@ -87,3 +87,30 @@ def test_a_targets_watchdog_grows_with_the_layer():
     mm = {"segments": [{"layer": "big", "words": 40_000}, {"layer": "other", "words": 10**9}]}
     assert target_watchdog(20_000_000, mm, "big") >= 50 * 20_040_000
     assert target_watchdog(0, mm, "big") < target_watchdog(1000, mm, "big")
+
+
+@pytest.mark.sim
+def test_a_targets_cycle_model_sets_budgets_and_its_layers_are_covered(tmp_path, monkeypatch):
+    """A target's cycle model (Target.cycle_model) gives each PASS its budget; a layer more than
+    budget_slack off it FAILs though its outputs are right. Its passing layers are sampled under
+    its own cover points (tb.coverage), apart from the engine's."""
+    from tb import coverage, layer_sim
+
+    monkeypatch.setattr(coverage, "COVERAGE", tmp_path / "cov")
+    f = tmp_path / "tight" / "target.py"
+    f.parent.mkdir()
+    # pwfc with a model that halves fc2's cycles: fc2 now takes twice what its designers expect
+    f.write_text("from dataclasses import replace\nfrom targets.pwfc.target import TARGET as PWFC\n"
+                 "model = lambda net, l: PWFC.cycle_model(net, l) // (2 if l.name == 'fc2' else 1)\n"
+                 "TARGET = replace(PWFC, name='pwfc_tight', cycle_model=model)\n")
+    res = {r["layer"]: r for r in layer_sim.run(target=str(f), model="mlp", sim="icarus", seed=0, layers=["fc1", "fc2"])}
+    fc1, fc2 = res["fc1"], res["fc2"]
+    assert fc1["status"] == "PASS" and fc1["budget"] > 0 and abs(fc1["budget_ratio"] - 1) <= 0.10, fc1
+    assert fc1["utilisation"] == pytest.approx(64 * 64 / (fc1["cycles"] * 16)), fc1  # 16 MACs a cycle
+    assert fc2["status"] == "FAIL" and fc2["mismatches"] == 0, fc2
+    assert "over the budget" in fc2["reason"] and "pwfc_tight's cycle model" in fc2["reason"], fc2["reason"]
+    text = coverage.report(sorted((tmp_path / "cov").glob("cov-*.yml")))
+    mine = text.split("target pwfc_tight:")[1] if "target pwfc_tight:" in text else text
+    kind = next(l for l in mine.splitlines() if l.split()[:1] == ["kind"])
+    assert kind.split()[1] == "1/7" and "fc" not in kind.split()[2:], kind  # fc1 passed: the fc bin, nothing else
+    assert "(pwfc_tight; bins of layers it does not take stay holes)" in text, text
