@@ -88,10 +88,12 @@ def main(argv: list[str] | None = None) -> int:
         a.chain = None
     if a.list:
         return _list_layers(a.model, a.hw, a.target)
-    from tb.mutant_guard import mutant_in_place
+    from tb.mutant_guard import mutant_in_place, target_folders
 
-    # a verdict on a mutant make mutate left in rtl/ (a killed run) is no verdict on the design
-    why = mutant_in_place()
+    # a verdict on a mutant make mutate left in rtl/ or the target's Verilog (a killed run) is no
+    # verdict on the design
+    t = load_target(a.target)
+    why = mutant_in_place(folders=target_folders(t.bench.sources, t.folder), target=a.target)
     if why is not None:
         raise SimError(why)
     layers = [s for s in a.layer.split(",") if s] or None

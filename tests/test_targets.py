@@ -114,3 +114,29 @@ def test_a_targets_cycle_model_sets_budgets_and_its_layers_are_covered(tmp_path,
     kind = next(l for l in mine.splitlines() if l.split()[:1] == ["kind"])
     assert kind.split()[1] == "1/7" and "fc" not in kind.split()[2:], kind  # fc1 passed: the fc bin, nothing else
     assert "(pwfc_tight; bins of layers it does not take stay holes)" in text, text
+
+
+def test_make_sim_refuses_while_a_mutant_is_in_a_targets_verilog(tmp_path, capsys, monkeypatch):
+    """A make mutate run killed mid-mutant leaves the mutant in the target's own Verilog: a verdict
+    on it is no verdict on the design, so make sim TARGET= refuses in one line naming the file."""
+    from golden.cli import run_cli
+    from tb import mutant_guard as guard
+
+    monkeypatch.delenv(guard.MUTATE_RUN_ENV, raising=False)
+    mine = tmp_path / "mine"
+    (mine / "rtl").mkdir(parents=True)
+    (mine / "hdl").mkdir()
+    core = mine / "rtl" / "core.sv"
+    core.write_text("module core; assign x = a - b; endmodule\n")  # the mutant mutate wrote
+    guard.backup_of(core).write_text("module core; assign x = a + b; endmodule\n")
+    guard.written_of(core).write_bytes(core.read_bytes())
+    (mine / "hdl" / "tb.sv").write_text("module tb; endmodule\n")
+    (mine / "driver.py").write_text("")
+    (mine / "target.py").write_text(
+        "from pathlib import Path\nfrom tb.sim import HdlBench\nfrom tb.target import Target\nH = Path(__file__).parent\n"
+        "TARGET = Target(name='mine', summary='s', bench=HdlBench(name='m', top='tb', sources=(H / 'rtl/core.sv', H / 'hdl/tb.sv')),"
+        " driver=H / 'driver.py', segments=lambda net, l: 'no', word_bits=32, folder=H)\n")
+    assert run_cli("sim", sim_cli.main, ["--target", str(mine / "target.py"), "--sim", "icarus", "--model", "mlp"]) == 2
+    err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
+    assert len(err) == 1 and "core.sv" in err[0] and "mutant" in err[0], err
+    assert core.read_text().endswith("a - b; endmodule\n")  # nothing restored behind the user's back
