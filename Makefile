@@ -20,7 +20,7 @@ help:
 	@echo "make test                 the regression (pytest, both simulators where benches exist)"
 	@echo "make test-fast            pure-Python tests only (no simulator)"
 	@echo "make test-slow            long sweeps (marker: slow)"
-	@echo "make mutate [MUTATE_COUNT=40] mutation testing of rtl/: killed / survived per change (docs/rtl.md)"
+	@echo "make mutate [MUTATE_COUNT=40] [TARGET=...] mutation testing of rtl/ (or a target's Verilog): killed / survived per change (docs/rtl.md)"
 	@echo "make coverage             functional coverage of the layer space the last runs hit, with the holes"
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
 	@echo "make golden-export [MODEL=...] [OUT=dir] [IMAGES=1]  golden's integers per layer (.npz) and geometry (JSON)"
