@@ -3,7 +3,9 @@ step tb.layer_sim runs on every failing layer (`diagnose_failures`):
 
 - where the first wrong elements belong: k_tile and MAC-array row, pixel tile and column, output
   memory word and lane (hexgen's output layout), and the cycle the memory port wrote the word (the
-  bench's Verilog record, tb/hdl/accel_tb.sv `wr_cycle`);
+  bench's Verilog record, tb/hdl/accel_tb.sv `wr_cycle`; a target's: the memory writes its driver
+  recorded, tb/target_bench.py); with waves, the marker on that write (a target's: no requantiser
+  stages, its own signal groups);
 - golden's requantiser stages for the first, and the accumulators the RTL's value needs;
 - the context the classifier tests its hypotheses with, read from the memory image and golden's
   network once for all the failing layers of a run;
@@ -114,7 +116,8 @@ def requant_stages(ctx: Context, c: int, y: int, x: int, got: int, rtl: dict[str
     stages = [("accumulator, bias included", f"{acc:,}{bias_s}"), (f"x M0 = {m0:,}", f"{prod:,}"),
               (f"+ 2^{n - 1}, >> {n}", f"{shifted:,}"), (f"+ z_out = {rq.z_out}", f"{shifted + rq.z_out:,}"),
               (f"clamp to [{rq.lo}, {rq.hi}]", f"{y_out}   RTL: {got}")]
-    lines = [f"  requantizer stages of ({c}, {y}, {x}), golden (the bench observes the RTL's output only; WAVES=auto reads its stages):"]
+    why = "WAVES=auto reads its stages" if ctx.on_engine else "a target's requantizer is not known to int8sim"
+    lines = [f"  requantizer stages of ({c}, {y}, {x}), golden (the bench observes the RTL's output only; {why}):"]
     lines += [f"    {label:<30s}{value}" for label, value in stages]
     lo_b, hi_b = acc_bounds(np.array([[[got]]], np.int64), Requant(np.array([[[acc]]]), np.array([m0]), np.array([n]),
                                                                     rq.z_out, rq.lo, rq.hi))
@@ -205,13 +208,48 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
         r["where"] = where
         parts = [r.get("report") or f"{r['layer']}: {r.get('reason', '')}", diagnosis_report(found), location_table(where)]
         rtl: dict[str, int | None] | None = None
-        if dump is not None:
+        if dump is not None and rb.target != "engine":  # a target: the marker where its driver saw the write
+            note = _target_waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
+            parts.append(note)
+        elif dump is not None:
             rtl = _waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
         if where:
             w0 = where[0]
             parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"]), rtl))  # type: ignore[arg-type]
         r["report"] = "\n".join(p for p in parts if p)
         r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(raw.shape), raw, ctx.layer_input, wcycle))
+
+
+def _target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path) -> str:
+    """A target's failing layer: its waveform and save file into the bundle folder (r["waves"]),
+    with the target's own groups (tb.waves.run_waves) and the marker at the time its driver saw the
+    first wrong element's word written (r["write_ps_file"], converted to the dump's unit); "" or one
+    line saying why there is no marker."""
+    from tb.waves import Dump, run_waves, save_waves
+
+    top, groups = run_waves(dump.parent)
+    where = r.get("where") or []
+    focus: dict[str, Any] = {}
+    note = ""
+    w0 = where[0] if where else None
+    if w0 is None or w0.get("word") is None:
+        note = "waves: no marker (the first wrong element's output word is not known)"
+    elif not r.get("write_ps_file") or not r.get("period_ps"):
+        note = "waves: no marker (the target's driver records no memory writes: docs/targets.md, the driver)"
+    else:
+        t_ps = int(np.load(r["write_ps_file"])[int(w0["word"])])
+        if t_ps < 0:
+            note = f"waves: no marker (output word {w0['word']} was never written)"
+        else:
+            unit = Dump.unit_ps(dump)
+            focus = {"time": round(t_ps / unit), "period": max(1, round(int(r["period_ps"]) / unit))}
+            edges = Dump(dump, [], top=top).edges  # the harness top's clk ([] when it has none by that name)
+            if edges and not edges[0] <= focus["time"] <= edges[-1]:
+                note = (f"waves: no marker (the write at {t_ps:,} ps lies outside the dump's clock edges "
+                        f"{edges[0] * unit:,.0f}..{edges[-1] * unit:,.0f} ps: a dump of another simulation?)")
+                focus = {}
+    r["waves"] = save_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus or {"time": None}, top=top, groups=groups)
+    return note
 
 
 def _waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path) -> dict[str, int | None] | None:

@@ -385,6 +385,11 @@ def build_bench(
     args = (VERILATOR_ARGS if sim == "verilator" else ICARUS_ARGS) + list(extra_args)
     if waves is None:
         waves = os.environ.get("WAVES", "0") == "1"
+    if sim == "verilator" and waves and "--trace-fst" not in args:
+        from tb.accel_build import fst_available
+
+        if fst_available():  # FST, as the engine's waves build: a layer's dump stays small (cocotb's --trace alone: VCD)
+            args.append("--trace-fst")
     # the files are read once, here: the key is of these bytes, and the build compiles a snapshot of them
     contents = _inputs([*sources, *bench.deps], args, bench.scan)
     key = _stamp(sim, top, [], params, [*args, f"waves={waves}"], contents)

@@ -11,11 +11,15 @@ defines TARGET; `make sim TARGET=<name>` takes a shipped one (targets/<name>/tar
 The driver module (Target.driver, a path) is imported inside the simulator process and gives:
     async def setup(dut, dram_words: list[int], word_bits: int) -> handle
     async def run_layer(handle, layer: dict, bases: dict[str, int], watchdog_cycles: int) -> dict
-        {"status": "done" | "error" | "watchdog", "reason": str, "cycles": int, "bench_cycles": int}
+        {"status": "done" | "error" | "watchdog", "reason": str, "cycles": int, "bench_cycles": int,
+         optional: "writes": [(sim time in ps, byte address, bytes), ...], "start_ps": int, "period_ps": int}
     def read_words(handle, base_byte: int, n: int) -> list[int]
     def write_words(handle, base_byte: int, words: list[int]) -> None
 `layer` is the layer's memory-map entry (hexgen.target: golden's record and the segments), `bases`
-each segment's byte address.
+each segment's byte address. "writes" (optional): the memory writes the accelerator made during the
+layer, "start_ps" the time of the clock edge that took start, "period_ps" the clock period; from them
+tb.target_bench gives each output word the cycle from start of the last write that covered it (the
+diagnosis's "where" table, SIM=both) and its time (the marker of the waves of a failing layer).
 
 How a run is prepared, built and read back is the target's Flow: tb.target_flow.DriverFlow (the
 default) does it for every target with a driver; our engine, whose bench and memory plan are its own,

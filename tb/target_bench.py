@@ -6,6 +6,12 @@ format (status PASS or FAIL and the reason; UNSUPP is decided before the simulat
 
 A layer FAILs on: an error or the watchdog (the driver's status), a CYCLES count the driver's own
 count does not confirm, any wrong output element (tb.compare).
+
+A failing layer's output is saved (<layer>.got.npy) and, when the driver recorded the layer's memory
+writes ("writes", "start_ps", "period_ps" in run_layer's dict), the cycle from start at which each
+output word was last written (<layer>.wcycle.npy, as the engine's bench saves it: all ones for a
+word never written) and that write's time in ps (<layer>.write_ps.npy, -1: never), for the
+diagnosis's "where" table, SIM=both and the waves' marker (tb.failure).
 """
 from __future__ import annotations
 
@@ -70,10 +76,40 @@ async def run_layer(dut: Any, rb: Any, drv: Any, h: Any, name: str, job: dict[st
         result.update(status="FAIL", reason="padding lanes of the output segment: " + problems[0][1])
     if not m.ok:
         result["reason"] = f"{m.wrong} of {m.total} outputs wrong"
+    if not m.ok or job.get("record_all"):  # what the target wrote: the diagnosis (tb.failure), SIM=both
         got_file = Path(job["results"]).with_name(f"{name}.got.npy")
         np.save(got_file, np.asarray(got[0], np.int64))
         result["got_file"] = str(got_file)
+        if out.get("writes") is not None and out.get("start_ps") is not None and out.get("period_ps"):
+            # and when each output word was written, from the driver's record of the memory's writes
+            wcycle, wps = write_cycles(out["writes"], int(out["start_ps"]), int(out["period_ps"]),
+                                       int(info["base_word"]) * word_bytes, int(info["words"]), word_bytes)
+            cycle_file, ps_file = (Path(job["results"]).with_name(f"{name}.{k}.npy") for k in ("wcycle", "write_ps"))
+            np.save(cycle_file, wcycle)
+            np.save(ps_file, wps)
+            result.update(wcycle_file=str(cycle_file), write_ps_file=str(ps_file), start_ps=int(out["start_ps"]),
+                          period_ps=int(out["period_ps"]))
     return result
+
+
+#: a word never written, in the write-cycle array (tb.failure.NEVER: the engine bench's all-ones record)
+NEVER = 0xFFFFFFFF
+
+
+def write_cycles(writes: list[Any], start_ps: int, period_ps: int, base_byte: int, n_words: int,
+                 word_bytes: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per word of a segment (n_words from base_byte): the clock cycle, counted from the edge that
+    took start, of the last write that covered any of its bytes (NEVER: none did), and that write's
+    simulation time in ps (-1: none). writes: the driver's (time in ps, byte address, bytes), in any order."""
+    wcycle = np.full(n_words, NEVER, np.int64)
+    wps = np.full(n_words, -1, np.int64)
+    for t, addr, nbytes in sorted(((int(t), int(a), int(n)) for t, a, n in writes), key=lambda w: w[0]):
+        first, last = (addr - base_byte) // word_bytes, (addr + max(nbytes, 1) - 1 - base_byte) // word_bytes
+        lo, hi = max(first, 0), min(last, n_words - 1)
+        if lo <= hi:  # a write outside the segment is not its business
+            wcycle[lo:hi + 1] = round((t - start_ps) / period_ps)
+            wps[lo:hi + 1] = t
+    return wcycle, wps
 
 
 @cocotb.test()
@@ -86,6 +122,10 @@ async def run_target_layers(dut: Any) -> None:
     except Exception as exc:  # no layer can run: said once by tb.layer_sim
         Path(job["results"]).with_suffix(".setup_error").write_text(f"{type(exc).__name__}: {exc}")
         raise
+    if job.get("wave_signals"):  # waves: the widths of the target's signal groups, for the save file
+        from tb.waves import record_widths
+
+        record_widths(dut, job["wave_signals"], Path(job["results"]).with_name("wave_signals.json"))
     h = await drv.setup(dut, list(dram), rb.config.word_bits)
     results = []
     prog = job.get("progress") or {"offset": 0, "total": len(job["layers"]), "tag": ""}

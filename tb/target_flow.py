@@ -20,7 +20,7 @@ Image = tuple[Path, list[dict[str, Any]], int]
 
 
 class DriverFlow(Flow):
-    options: frozenset[str] = frozenset()
+    options: frozenset[str] = frozenset({"waves"})
 
     def image(self, target: Target, s: RunSettings) -> Image:
         return prepare_target_image(target, s.model, s.seed)

@@ -376,16 +376,9 @@ async def run_layers(dut: Any) -> None:
         await run_chain(dut, rb, job)
         return
     if job.get("wave_signals"):
-        widths = {}
-        for path in job["wave_signals"]:
-            h = dut
-            try:
-                for part in path.split("."):
-                    h = getattr(h, part)
-                widths[path] = len(h)
-            except (AttributeError, TypeError):
-                widths[path] = 0  # not visible in this simulator: left out of the save file
-        Path(job["results"]).with_name("wave_signals.json").write_text(json.dumps(widths))
+        from tb.waves import record_widths
+
+        record_widths(dut, job["wave_signals"], Path(job["results"]).with_name("wave_signals.json"))
     results = []
     for name in job["layers"]:
         r = await run_layer(dut, rb, name, job)

@@ -6,10 +6,14 @@
   points at comes first, with the requantiser lane of the first wrong element (an add or a pool:
   the vector unit's group, and no requantiser lane), a marker sits on
   the clock edge at which the memory port wrote that element's word, and the view is zoomed
-  around it.
+  around it. The top and the groups are parameters: our engine's (accel_tb, WAVE_GROUPS) or a
+  target's (Target.bench.top, Target.signal_groups; a target without groups gets the harness
+  top's own signals); a target's marker is the time its driver saw the word written (tb.failure).
 - `Dump`: value changes of chosen signals from an FST (pylibfst) or VCD (vcdvcd) file, and the
-  clock edges of the layer. tb.failure reads the RTL's own requantiser stages for the first
-  wrong element from it (`rtl_requant_stages`).
+  clock edges of the layer; the dump's signals and widths, and its time unit. tb.failure reads the
+  RTL's own requantiser stages for the first wrong element from it (`rtl_requant_stages`).
+- `record_widths`: what a layer bench (ours, a target's) calls in the simulator: the widths of
+  the groups' signals, for the save file.
 """
 from __future__ import annotations
 
@@ -18,6 +22,7 @@ import math
 import re
 import shutil
 from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 #: GTKWave groups: (title, [(signal path under the bench top, display format)]).
@@ -93,22 +98,35 @@ def found_dump(rdir: Path) -> Path | None:
 
 
 def save_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, dest: Path,
-               focus: dict[str, Any] | None = None) -> str:
+               focus: dict[str, Any] | None = None, top: str | None = None,
+               groups: Sequence[tuple[str, Sequence[tuple[str, str]]]] | None = None) -> str:
     """Copy the run's dump to dest/<tag>.fst|vcd and write dest/<tag>.gtkw beside it; the path of
-    the save file, or "" when the run left no dump. focus (a failing layer): "kind" (the
-    diagnosis), "lane", "addr" and "cycle" (the output word and the cycle, from the start, the
-    port wrote it)."""
+    the save file, or "" when the run left no dump.
+
+    top, groups: the harness top the signal paths are under and the signal groups (a target's
+    Target.bench.top and Target.signal_groups); not given: the run's own (run_waves, from the
+    run folder's job: our engine's accel_tb and WAVE_GROUPS, or the target's). A target with no
+    groups gets one group of the harness top's own signals, read from the dump.
+
+    focus (a failing layer). Our engine's: "kind" (the diagnosis), "lane", "addr" and "cycle"
+    (the output word and the cycle, from the start, the port wrote it); the marker is found in
+    the dump from them. A target's ("time" in it): "time" and "period" (the marker, the clock
+    period, in the dump's unit) and optionally "first" (the title of the group to put on top)."""
     from vcd.gtkw import GTKWSave
 
     src = found_dump(rdir)
     if src is None:
         return ""
+    if top is None:
+        top, groups = run_waves(rdir)
     dest.mkdir(parents=True, exist_ok=True)
     tag = layers[0] if len(layers) == 1 else "all"
     dump = dest / f"{tag}{src.suffix}"
     if src.resolve() != dump.resolve():
         shutil.copy2(src, dump)
-    groups = list(WAVE_GROUPS)
+    if top != TOP or focus and "time" in focus:  # a target: its groups, the marker where its driver saw the write
+        return _save_generic(GTKWSave, dump, dest / f"{tag}.gtkw", top, groups or (), widths, focus)
+    groups = list(WAVE_GROUPS if groups is None else groups)
     marker = None
     if focus and focus.get("vector"):  # add / pool: the vector unit, never the idle requantizer
         first = UNIT_OF_KIND_VECTOR.get(str(focus.get("kind", "")), VECTOR_GROUP)
@@ -141,6 +159,77 @@ def save_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, dest: P
     return str(gtkw)
 
 
+def _save_generic(GTKWSave: Any, dump: Path, gtkw: Path, top: str, groups: Sequence[tuple[str, Sequence[tuple[str, str]]]],
+                  widths: dict[str, int], focus: dict[str, Any] | None) -> str:
+    """A target's save file: its groups (none: one group of the harness top's own signals, from the
+    dump), each signal under the name the dump gives it; a signal of a group the dump does not
+    hold is left out and named in a comment line. The marker at focus["time"], the view around it."""
+    present = Dump.signals(dump, top)
+    if not groups:
+        own = [(n[len(top) + 1:], "bin" if w == 1 else "hex") for n, (w, _) in present.items() if "." not in n[len(top) + 1:]]
+        groups = [(f"{top} (the harness top's signals)", own)]
+    groups = list(groups)
+    if focus and focus.get("first"):
+        groups.sort(key=lambda g: g[0] != focus["first"])  # stable: that group on top, the rest in order
+    missing = [p for _, sigs in groups for p, _ in sigs if f"{top}.{p}" not in present]
+    with gtkw.open("w") as f:
+        g = GTKWSave(f)
+        if missing:
+            g.comment(f"not in the dump, left out: {', '.join(missing[:8])}" + (f" and {len(missing) - 8} more" if len(missing) > 8 else ""))
+        g.dumpfile(str(dump))
+        g.savefile(str(gtkw))
+        if focus and focus.get("time") is not None:
+            t, period = int(focus["time"]), max(1, int(focus.get("period") or 1))
+            g.zoom_markers(math.log2(1000 / (2 * VIEW_CYCLES * period)), marker=t)
+            g.timestart(max(0, t - VIEW_CYCLES * period))
+        for title, sigs in groups:
+            with g.group(title):
+                for path, fmt in sigs:
+                    found = present.get(f"{top}.{path}")
+                    if found:
+                        g.trace(found[1], datafmt=fmt)
+    return str(gtkw)
+
+
+def run_waves(rdir: Path) -> tuple[str, Sequence[tuple[str, Sequence[tuple[str, str]]]] | None]:
+    """(harness top, signal groups) of the run in rdir, from its job (tb.layer_sim writes it there):
+    our engine's (accel_tb, WAVE_GROUPS), or a target's: its bench's top and the signal_groups of the
+    Target this process loaded with the job's driver (tb.target.load_target; none found: no groups,
+    and the save file shows the harness top's own signals)."""
+    import json
+    import sys
+
+    jobs = sorted(rdir.glob("job*.json"), key=lambda p: p.name != "job.json")
+    job = json.loads(jobs[0].read_text()) if jobs else {}
+    bench = job.get("bench") or []
+    if "driver" not in job or len(bench) < 2:
+        return TOP, None
+    for mod in list(sys.modules.values()):
+        t = getattr(mod, "TARGET", None) if getattr(mod, "__name__", "").startswith("int8sim_target_") else None
+        if t is not None and str(getattr(t, "driver", "")) == job["driver"]:
+            return str(bench[1]), tuple(t.signal_groups)
+    return str(bench[1]), ()
+
+
+def record_widths(dut: Any, paths: Sequence[str], dest: Path) -> dict[str, int]:
+    """In the simulator (a layer bench, before its layers): the width of each signal of the save
+    file's groups (a path under the harness top), 0 for one the simulator does not show (left out
+    of the save file), written to dest (the run's wave_signals.json, read by tb.layer_sim)."""
+    import json
+
+    widths = {}
+    for path in paths:
+        h = dut
+        try:
+            for part in path.split("."):
+                h = getattr(h, part)
+            widths[path] = len(h)
+        except (AttributeError, TypeError):
+            widths[path] = 0  # not visible in this simulator: left out of the save file
+    dest.write_text(json.dumps(widths))
+    return widths
+
+
 def _lane_width(path: str) -> int:
     """Widths of the requantiser's signals (rtl/requant.sv), which the bench does not look up."""
     name = path.rsplit(".", 1)[-1]
@@ -151,27 +240,80 @@ def _lane_width(path: str) -> int:
 _RANGE = re.compile(r"\s*\[\d+:\d+\]$")
 
 
-def _canonical(name: str) -> str:
-    """accel_tb.x.y whatever the dumper: no trailing [msb:lsb], no $rootio/TOP scope before the bench."""
+def _canonical(name: str, top: str = TOP) -> str:
+    """<top>.x.y whatever the dumper: no trailing [msb:lsb], no $rootio/TOP scope before the bench."""
     name = _RANGE.sub("", name)
-    i = name.find(TOP + ".")
-    return name[i:] if i >= 0 else name
+    if name.startswith(top + "."):
+        return name
+    i = name.find("." + top + ".")  # a whole scope name: top "tb" is not the end of "pwfc_tb"
+    return name[i + 1:] if i >= 0 else name
 
 
 class Dump:
-    """Value changes of the chosen signals (full names, accel_tb.<path>) and the clock's rising
-    edges, times in the dump's unit. Values are strings of 0/1/x/z bits."""
+    """Value changes of the chosen signals (full names, <top>.<path>; our engine's top accel_tb
+    unless told) and the clock's rising edges (<top>.<clock>), times in the dump's unit
+    (`unit_ps`). Values are strings of 0/1/x/z bits."""
 
-    def __init__(self, path: Path, names: list[str]) -> None:
+    def __init__(self, path: Path, names: list[str], *, top: str = TOP, clock: str = "clk") -> None:
         self.path = path
-        want = set(names) | {f"{TOP}.clk"}
+        self.top = top
+        want = set(names) | {f"{top}.{clock}"}
         self.changes: dict[str, tuple[list[int], list[str]]] = {}
         (self._read_fst if path.suffix == ".fst" else self._read_vcd)(want)
         missing = [n for n in names if n not in self.changes]
         if missing:
             raise KeyError(f"{path}: no signal {', '.join(missing[:3])}")
-        times, values = self.changes[f"{TOP}.clk"]
+        times, values = self.changes.get(f"{top}.{clock}", ([], []))
         self.edges = [t for t, v in zip(times, values) if v == "1"]
+
+    @staticmethod
+    def signals(path: Path, top: str = TOP) -> dict[str, tuple[int, str]]:
+        """Every signal of the dump under `top`: its canonical name (<top>.x.y) -> (width, its name
+        as GTKWave shows it: the dump's full name, its range without the space: x.y[3:0])."""
+        out: dict[str, tuple[int, str]] = {}
+        if path.suffix == ".fst":
+            import pylibfst.helpers as h
+            from pylibfst import ffi, lib
+
+            fst = lib.fstReaderOpen(str(path).encode())
+            if fst == ffi.NULL:
+                raise OSError(f"{path}: not an FST file")
+            try:
+                for full, sig in h.get_scopes_signals2(fst)[1].by_name.items():
+                    out.setdefault(_canonical(full, top), (int(sig.length), re.sub(r"\s+\[", "[", full)))
+            finally:
+                lib.fstReaderClose(fst)
+        else:
+            from vcdvcd import VCDVCD
+
+            vcd = VCDVCD(str(path), only_sigs=True)
+            for full in vcd.signals:
+                out.setdefault(_canonical(full, top), (int(vcd.data[vcd.references_to_ids[full]].size), re.sub(r"\s+\[", "[", full)))
+        return {n: w for n, w in out.items() if n.startswith(top + ".")}
+
+    @staticmethod
+    def unit_ps(path: Path) -> float:
+        """Picoseconds per time unit of the dump (its timescale: FST's exponent, VCD's $timescale)."""
+        if path.suffix == ".fst":
+            from pylibfst import ffi, lib
+
+            fst = lib.fstReaderOpen(str(path).encode())
+            if fst == ffi.NULL:
+                raise OSError(f"{path}: not an FST file")
+            try:
+                return 10.0 ** (int(lib.fstReaderGetTimescale(fst)) + 12)
+            finally:
+                lib.fstReaderClose(fst)
+        with path.open(errors="replace") as f:
+            head = ""
+            for line in f:
+                head += line
+                if "$enddefinitions" in line or len(head) > 1 << 20:
+                    break
+        m = re.search(r"\$timescale\s+(\d+)\s*(s|ms|us|ns|ps|fs)\s+\$end", head)
+        if m is None:  # Icarus and Verilator always write one
+            raise ValueError(f"{path}: no $timescale in the VCD header")
+        return int(m.group(1)) * {"s": 1e12, "ms": 1e9, "us": 1e6, "ns": 1e3, "ps": 1.0, "fs": 1e-3}[m.group(2)]
 
     def _add(self, name: str, t: int, v: str) -> None:
         ts, vs = self.changes.setdefault(name, ([], []))
@@ -192,7 +334,7 @@ class Dump:
             _, sigs = h.get_scopes_signals2(fst)
             handles: dict[int, list[str]] = {}
             for full, sig in sigs.by_name.items():
-                name = _canonical(full)
+                name = _canonical(full, self.top)
                 if name in want:
                     handles.setdefault(sig.handle, []).append(name)
             lib.fstReaderClrFacProcessMaskAll(fst)
@@ -214,7 +356,7 @@ class Dump:
     def _read_vcd(self, want: set[str]) -> None:
         from vcdvcd import VCDVCD
 
-        names = {full: _canonical(full) for full in VCDVCD(str(self.path), only_sigs=True).signals}
+        names = {full: _canonical(full, self.top) for full in VCDVCD(str(self.path), only_sigs=True).signals}
         chosen = [full for full, n in names.items() if n in want]
         vcd = VCDVCD(str(self.path), signals=chosen, store_tvs=True)
         for full in chosen:

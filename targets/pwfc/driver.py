@@ -9,7 +9,7 @@ address}, the segment names of targets/pwfc/layouts.py.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from math import prod
 from typing import Any
 
@@ -29,6 +29,7 @@ class Handle:
     dut: Any
     ram: AxiRam
     regs: AxiLiteMaster
+    writes: list[tuple[int, int, int]] = field(default_factory=list)  # pwfc's memory writes: (ps, byte address, bytes)
 
 
 async def setup(dut: Any, dram_words: list[int], word_bits: int) -> Handle:
@@ -48,7 +49,15 @@ async def setup(dut: Any, dram_words: list[int], word_bits: int) -> Handle:
     ident = await regs.read_dword(REGS["ID"])
     if ident != ID_VALUE:
         raise RuntimeError(f"pwfc: ID register reads 0x{ident:08x}, not 0x{ID_VALUE:08x}")
-    return Handle(dut, ram, regs)
+    h = Handle(dut, ram, regs)
+    write = ram.write_if._write  # AxiRamWrite's hook for each write of a beat: recorded for the framework
+
+    async def recorded(address: int, data: bytes) -> None:
+        h.writes.append((get_sim_time("ps"), address, len(data)))
+        await write(address, data)
+
+    ram.write_if._write = recorded
+    return h
 
 
 def _pixels(layer: dict[str, Any], c: int) -> int:
@@ -58,14 +67,14 @@ def _pixels(layer: dict[str, Any], c: int) -> int:
 
 
 async def _when(dut: Any, irq: bool) -> float:
-    """Sim time of the edge that takes the CTRL write (irq=False), or of irq rising."""
+    """Sim time in ps of the edge that takes the CTRL write (irq=False), or of irq rising."""
     while True:
         if irq:
             await RisingEdge(dut.irq)
-            return get_sim_time("ns")
+            return get_sim_time("ps")
         await RisingEdge(dut.clk)
         if dut.s_axil_awvalid.value == 1 and dut.s_axil_awready.value == 1 and int(dut.s_axil_awaddr.value) == REGS["CTRL"]:
-            return get_sim_time("ns")
+            return get_sim_time("ps")
 
 
 async def run_layer(h: Handle, layer: dict[str, Any], bases: dict[str, int], watchdog_cycles: int) -> dict[str, Any]:
@@ -77,12 +86,13 @@ async def run_layer(h: Handle, layer: dict[str, Any], bases: dict[str, int], wat
                "RQ_BASE": bases["rq"], "OUT_BASE": bases["out"]}
     for name, value in program.items():
         await h.regs.write_dword(REGS[name], value)
+    h.writes.clear()
     started, ended = cocotb.start_soon(_when(h.dut, False)), cocotb.start_soon(_when(h.dut, True))
     await h.regs.write_dword(REGS["CTRL"], 1 << CTRL_BITS["START"] | 1 << CTRL_BITS["IRQ_EN"])
     t0 = await started
     await First(ended, Timer(max(watchdog_cycles, 1) * PERIOD_NS, "ns"))
     # from the edge that took START to the edge that raised DONE/ERROR: what CYCLES counts
-    bench_cycles = round(((ended.result() if ended.done() else get_sim_time("ns")) - t0) / PERIOD_NS)
+    bench_cycles = round(((ended.result() if ended.done() else get_sim_time("ps")) - t0) / (PERIOD_NS * 1000))
     ended.cancel()
     ctrl = await h.regs.read_dword(REGS["CTRL"])
     cycles = await h.regs.read_dword(REGS["CYCLES"])
@@ -97,7 +107,9 @@ async def run_layer(h: Handle, layer: dict[str, Any], bases: dict[str, int], wat
         code = ctrl >> CTRL_BITS["ERR_CODE"] & 0xFF
         return {"status": "error", "reason": f"error {code}: {ERR_CODES.get(code, 'unknown')}", "cycles": cycles,
                 "bench_cycles": bench_cycles}
-    return {"status": "done", "reason": "", "cycles": cycles, "bench_cycles": bench_cycles}
+    # the layer's memory writes and when it started: the framework finds when each output word was written
+    return {"status": "done", "reason": "", "cycles": cycles, "bench_cycles": bench_cycles, "writes": list(h.writes),
+            "start_ps": t0, "period_ps": PERIOD_NS * 1000}
 
 
 def read_words(h: Handle, base_byte: int, n: int) -> list[int]:

@@ -12,6 +12,27 @@ HERE = Path(__file__).resolve().parent
 MODULES = ("pwfc_regs", "pwfc_requant", "pwfc_core", "pwfc_axi_master", "pwfc_top")
 
 
+C, R, A = "u_top.u_core", "u_top.u_regs", "u_top.u_axi"
+#: GTKWave groups for WAVES=1 / WAVES=auto (paths under pwfc_tb)
+GROUPS = (
+    ("control / registers", ((f"{C}.state_q", "dec"), ("u_top.busy", "bin"), ("done", "bin"), ("irq", "bin"),
+                             (f"{R}.running_q", "bin"), (f"{R}.cycles_q", "dec"), (f"{R}.err_code_q", "dec"),
+                             *((f"{R}.{n}_q", "dec") for n in ("c", "k", "hw", "z_in", "z_out", "lo", "hi")),
+                             *((f"{R}.{n}_base_q", "hex") for n in ("act", "wgt", "bias", "rq", "out")))),
+    ("AXI-Lite", tuple((f"s_axil_{n}", "hex" if n.endswith(("addr", "data")) else "bin")
+                       for n in ("awvalid", "awready", "awaddr", "wvalid", "wready", "wdata", "bvalid", "bready",
+                                 "arvalid", "arready", "araddr", "rvalid", "rready", "rdata"))),
+    ("AXI write channel", ((f"{A}.wr_state_q", "dec"), *((f"m_axi_{n}", "hex" if n in ("awaddr", "wdata") else
+                                                          "dec" if n == "awlen" else "bin")
+                                                         for n in ("awvalid", "awready", "awaddr", "awlen", "wvalid", "wready",
+                                                                   "wdata", "wstrb", "wlast", "bvalid", "bready", "bresp")))),
+    ("core lanes", ((f"{C}.k0_q", "dec"), (f"{C}.pix_q", "dec"), (f"{C}.beat_q", "dec"), ("u_top.rd_valid", "bin"),
+                    ("u_top.rd_data", "hex"), (f"{C}.rq_valid", "bin"), (f"{C}.y", "hex"),
+                    *((f"{C}.g_lane[{l}].{n}", "signed" if n == "acc_q" else "dec") for l in range(4)
+                      for n in ("acc_q", "y_l")))),
+)
+
+
 def _segments(net, layer):  # type: ignore[no-untyped-def]
     from targets.pwfc.layouts import segments  # imported when the framework plans a layer
 
@@ -40,6 +61,7 @@ TARGET = Target(
     segments=_segments,
     word_bits=32,
     folder=HERE,
+    signal_groups=GROUPS,
     cycle_model=_cycles,
     macs_per_cycle=16,  # 4 lanes, each adding the 4 products of one activation word a cycle
     lanes=4,
