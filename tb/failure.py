@@ -180,13 +180,14 @@ def segment_of_role(rb: Any, layer: str, role: str) -> str:
 
 # ---- the step tb.layer_sim runs ---------------------------------------------------------------------
 def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path | None = None,
-                      widths: dict[str, int] | None = None) -> None:
+                      widths: dict[str, int] | None = None, top: str = "", groups: Any = ()) -> None:
     """For each failing layer with a saved output (r["got_file"]): the diagnosis (r["diagnosis"]:
     kind, explained, wrong, text), where (r["where"]), both and the requantiser stages appended to
     r["report"], and the failure bundle (r["bundle"]). The image and the network are read once.
     dump (a run with waves): the bundle also gets the waveform and a GTKWave save file marking
     the write of the first wrong element (r["waves"]), and the stages table the RTL's own
-    requantiser values for it, read from the waveform."""
+    requantiser values for it, read from the waveform. top, groups: a target's harness top and
+    signal groups (Target.bench.top, Target.signal_groups) for its save file."""
     failing = [r for r in results if r["status"] == "FAIL" and r.get("got_file")]
     if not failing:
         return
@@ -209,7 +210,7 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
         parts = [r.get("report") or f"{r['layer']}: {r.get('reason', '')}", diagnosis_report(found), location_table(where)]
         rtl: dict[str, int | None] | None = None
         if dump is not None and rb.target != "engine":  # a target: the marker where its driver saw the write
-            note = _target_waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
+            note = _target_waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"], top, groups)
             parts.append(note)
         elif dump is not None:
             rtl = _waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
@@ -220,14 +221,13 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
         r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(raw.shape), raw, ctx.layer_input, wcycle))
 
 
-def _target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path) -> str:
+def _target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path, top: str, groups: Any) -> str:
     """A target's failing layer: its waveform and save file into the bundle folder (r["waves"]),
-    with the target's own groups (tb.waves.run_waves) and the marker at the time its driver saw the
+    with the target's own groups and the marker at the time its driver saw the
     first wrong element's word written (r["write_ps_file"], converted to the dump's unit); "" or one
     line saying why there is no marker."""
-    from tb.waves import Dump, run_waves, save_waves
+    from tb.waves import Dump, save_waves
 
-    top, groups = run_waves(dump.parent)
     where = r.get("where") or []
     focus: dict[str, Any] = {}
     note = ""

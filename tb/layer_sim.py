@@ -261,7 +261,8 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
     widths = json.loads((rdir / "wave_signals.json").read_text()) if waves and (rdir / "wave_signals.json").is_file() else {}
     # failing layers: diagnosis, where, requantiser stages, bundle (with waves: the waveform marked
     # at the first wrong element, and the RTL's own requantiser stages read from it)
-    diagnose_failures(res, cdir, dump=found_dump(rdir) if waves else None, widths=widths)
+    diagnose_failures(res, cdir, dump=found_dump(rdir) if waves else None, widths=widths, top=target.bench.top,
+                      groups=target.signal_groups)
     flow.finish(target, s, image, res)  # the target's own: budgets, traffic, coverage
     # in the order asked for (a layer may be asked for twice: the counter test runs back to back)
     pending = res + refused
@@ -272,7 +273,7 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
             ordered.append(pending.pop(i))
     res = ordered + pending
     if waves:
-        gtkw = save_waves(rdir, to_run, widths, dest=ROOT / "build" / "waves")
+        gtkw = save_waves(rdir, to_run, widths, dest=ROOT / "build" / "waves", top=target.bench.top, groups=target.signal_groups)
         for r in res:
             if r.get("waves") and len(to_run) == 1:  # `make waves LAYER=` opens the failure's marked view
                 shutil.copy2(r["waves"], gtkw)

@@ -104,9 +104,8 @@ def save_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, dest: P
     the save file, or "" when the run left no dump.
 
     top, groups: the harness top the signal paths are under and the signal groups (a target's
-    Target.bench.top and Target.signal_groups); not given: the run's own (run_waves, from the
-    run folder's job: our engine's accel_tb and WAVE_GROUPS, or the target's). A target with no
-    groups gets one group of the harness top's own signals, read from the dump.
+    Target.bench.top and Target.signal_groups); not given: our engine's accel_tb and WAVE_GROUPS.
+    A target with no groups gets one group of the harness top's own signals, read from the dump.
 
     focus (a failing layer). Our engine's: "kind" (the diagnosis), "lane", "addr" and "cycle"
     (the output word and the cycle, from the start, the port wrote it); the marker is found in
@@ -118,7 +117,7 @@ def save_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, dest: P
     if src is None:
         return ""
     if top is None:
-        top, groups = run_waves(rdir)
+        top, groups = TOP, None
     dest.mkdir(parents=True, exist_ok=True)
     tag = layers[0] if len(layers) == 1 else "all"
     dump = dest / f"{tag}{src.suffix}"
@@ -189,26 +188,6 @@ def _save_generic(GTKWSave: Any, dump: Path, gtkw: Path, top: str, groups: Seque
                     if found:
                         g.trace(found[1], datafmt=fmt)
     return str(gtkw)
-
-
-def run_waves(rdir: Path) -> tuple[str, Sequence[tuple[str, Sequence[tuple[str, str]]]] | None]:
-    """(harness top, signal groups) of the run in rdir, from its job (tb.layer_sim writes it there):
-    our engine's (accel_tb, WAVE_GROUPS), or a target's: its bench's top and the signal_groups of the
-    Target this process loaded with the job's driver (tb.target.load_target; none found: no groups,
-    and the save file shows the harness top's own signals)."""
-    import json
-    import sys
-
-    jobs = sorted(rdir.glob("job*.json"), key=lambda p: p.name != "job.json")
-    job = json.loads(jobs[0].read_text()) if jobs else {}
-    bench = job.get("bench") or []
-    if "driver" not in job or len(bench) < 2:
-        return TOP, None
-    for mod in list(sys.modules.values()):
-        t = getattr(mod, "TARGET", None) if getattr(mod, "__name__", "").startswith("int8sim_target_") else None
-        if t is not None and str(getattr(t, "driver", "")) == job["driver"]:
-            return str(bench[1]), tuple(t.signal_groups)
-    return str(bench[1]), ()
 
 
 def record_widths(dut: Any, paths: Sequence[str], dest: Path) -> dict[str, int]:
