@@ -140,7 +140,7 @@ def test_make_sim_refuses_while_a_mutant_is_in_place(monkeypatch, capsys):
     from tb import layer_sim, mutant_guard
 
     msg = "rtl/gather.sv:86 holds a mutant make mutate wrote; run scripts/mutate.py --restore"
-    monkeypatch.setattr(mutant_guard, "mutant_in_place", lambda: msg)
+    monkeypatch.setattr(mutant_guard, "mutant_in_place", lambda **kw: msg)
     ran = []
     monkeypatch.setattr(layer_sim, "run", lambda **kw: ran.append(kw) or [])
     assert run_cli("sim", sim_cli.main, ["--layer", "conv3"]) == 2
