@@ -33,7 +33,7 @@ from hexgen.rules import KIND_CODES, input_loads, passes, record_words_per_k_til
 BUDGET_SLACK = 0.10
 #: accel_top's read, write and vector-unit burst (the RTL parameter's default).
 MAX_BURST = 16
-#: read requests the bench's memory queues (tb/hdl ext_mem_model's FIFO_DEPTH)
+#: read requests the bench's memory queues (tb/engine/hdl ext_mem_model's FIFO_DEPTH)
 MEM_QUEUE = 4
 
 # pipeline depths (cycles; fitted, see above)
@@ -159,7 +159,7 @@ def _tile_steps(r: Mapping[str, int], in_rows: int, pad_top: int, p0: int, ncol:
 
 class ReadSide:
     """The read side of the memory port: rtl/burst_reader.sv cuts each row of a command into bursts
-    of at most MAX_BURST words and requests them one a cycle; the memory (tb/hdl's ext_mem_model)
+    of at most MAX_BURST words and requests them one a cycle; the memory (tb/engine/hdl's ext_mem_model)
     queues MEM_QUEUE requests, starts a burst `latency` cycles after its request at the earliest
     and returns one word a cycle, bursts in order."""
 
@@ -200,10 +200,10 @@ def _write_side(words: list[tuple[int, int]]) -> int:
 
 def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst: int = MAX_BURST) -> list[int]:
     """The cycles at which rtl/vec_unit.sv gives each output word, counted from its first cycle after
-    start (0), for a memory that never stalls (tb/hdl's ext_mem_model: a burst's first word
+    start (0), for a memory that never stalls (tb/engine/hdl's ext_mem_model: a burst's first word
     max(1, latency) + 1 cycles after its request, then one a cycle) and an output that is always
     ready; the unit's done_o is high the cycle after the last. Exact, state by state (the unit
-    bench, tb/test_vec_unit.py, checks it cycle for cycle):
+    bench, tb/engine/test_vec_unit.py, checks it cycle for cycle):
     - add, per chunk of k <= max_burst words: a's request (1 cycle), b's (1), a's words after the
       latency, b's words right behind them, then the k output words, one a cycle;
     - pool, per output pixel and window row: a row outside the image costs 1 cycle; a row inside

@@ -13,7 +13,7 @@ build-fact CSR back and refuses a memory image laid out for another description.
     HW=path.json a HardwareConfig written as JSON (every field; hexgen.config)
 
 Python definition rather than SystemRDL: the sizes are a handful of integers shared by a Python
-layout planner and Verilog parameters; the register map stays in tb/csr.py (a SystemRDL front end
+layout planner and Verilog parameters; the register map stays in tb/engine/csr.py (a SystemRDL front end
 would generate the same header; PeakRDL's register block does not compile on Icarus 11).
 """
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """What the layer engine can run: the one definition of its descriptor rules.
 
 rtl/desc_check.sv mirrors `engine_refusal` field by field, in the same order, and computes the
-same derived sizes (`register_needs`); tb/test_desc_check.py checks the two agree on random and
+same derived sizes (`register_needs`); tb/engine/test_desc_check.py checks the two agree on random and
 edge descriptors. hexgen.plan refuses a layer the engine cannot run with the same rule, so such a
 layer is reported before any simulation (UNSUPP with the field), and the buffer needs hexgen
 exports come from `register_needs` too.

@@ -7,7 +7,7 @@
 //
 // One build runs every conv / depthwise / pointwise / fully connected layer, and residual add,
 // max pool and average pool on its vector unit: the layer is described in control/status
-// registers (CSR map: rtl/accel_csr.svh, generated from tb/csr.py), `start` runs it on its own,
+// registers (CSR map: rtl/accel_csr.svh, generated from tb/engine/csr.py), `start` runs it on its own,
 // `done` (or `error`) ends it. A layer larger than the buffers runs in passes (bands of output
 // rows, groups of output-channel tiles; rtl/band_seq.sv) that the engine walks by itself.
 //
@@ -360,7 +360,7 @@ module accel_top #(
   assign v_req_ready  = rreq_ready_i && !r_req_valid;
 
   // ------------------------------------------------------------------ UNITS status word
-  // Field positions from tb/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
+  // Field positions from tb/engine/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
   always_comb begin
     units = '0;
     units[UNITS_READER_LSB +: UNITS_READER_W] = s_seg;

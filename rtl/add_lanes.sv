@@ -8,7 +8,7 @@
 //   y = clamp(((s + 2^(n-1)) >>> n) + z_out, lo, hi)     n = 1..63 (arithmetic shift: floor)
 //
 // Lane l is bits [l*8 +: 8] of a, b and y: one activation word of two tensors in the same layout
-// gives the output word in that layout. Combinational; tb/test_add_lanes.py checks it against
+// gives the output word in that layout. Combinational; tb/engine/test_add_lanes.py checks it against
 // golden.arith.add_requant. The unit of the engine's add layers (issue 11 item 4: not yet wired
 // into accel_top).
 module add_lanes #(

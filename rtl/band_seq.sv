@@ -11,7 +11,7 @@
 // whole layer runs: its input rows (halo included, clipped to the image) are loaded into the
 // activation buffer from row 0, the padding rows it sees are its own (pad_top_o, pad_bottom_o),
 // and its outputs are written in place in the layer's output region. The arithmetic is hexgen's
-// (hexgen.rules.passes, the one definition), mirrored term by term; tb/test_band_seq.py checks
+// (hexgen.rules.passes, the one definition), mirrored term by term; tb/engine/test_band_seq.py checks
 // every pass of random layers against it. The pass counters step on next_i (the main FSM, after
 // a pass's last output word is written); every output is combinational from them.
 module band_seq #(

@@ -13,7 +13,7 @@
 // of every column's vector across them. Depthwise: one beat per set, weight word s, every cell
 // (r, j) taking lane r of column j's vector (its own channel). The set is popped with its last
 // beat; a k_tile's last set popped counts in cfin_o (its weight bank is free again).
-// tb/test_compute_issue.py checks the beats against hexgen's weight layout.
+// tb/engine/test_compute_issue.py checks the beats against hexgen's weight layout.
 module compute_issue #(
     parameter int ROWS = 8,
     parameter int COLS = 8,

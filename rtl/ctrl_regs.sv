@@ -6,7 +6,7 @@
 //
 // The CSR file: the layer descriptor (held while busy: writes to it are ignored then), the
 // status and performance counters, the build facts; the CSR map and every reset value come from
-// tb/csr.py (through accel_csr.svh), which tb/test_ctrl_regs.py reads back after reset.
+// tb/engine/csr.py (through accel_csr.svh), which tb/engine/test_ctrl_regs.py reads back after reset.
 // The FSM (two processes, lowRISC style): a start from idle, done or error goes to StCheck; the
 // descriptor check (rtl/desc_check.sv, bad_field_i) either refuses a field (StError, ERR_FIELD =
 // its CSR address) or the layer's first pass runs (run_start_o for one cycle, StRun) until the

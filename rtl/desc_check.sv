@@ -8,7 +8,7 @@
 // tiles, output pixels, steps per pixel tile, the words it needs in each buffer) and the first
 // field the engine cannot run (its CSR address; 0 if it can run them all). The rule is hexgen's
 // (hexgen/rules.py: engine_refusal, the one definition), mirrored here field by field and in the
-// same order; tb/test_desc_check.py checks the two agree on random and edge descriptors.
+// same order; tb/engine/test_desc_check.py checks the two agree on random and edge descriptors.
 // Combinational.
 module desc_check #(
     parameter int ROWS = 8,

@@ -11,7 +11,7 @@
 // (recs_kt_i). The array drains one pixel (ROWS sums) per beat in the output's order,
 // [k_tile][y][x]; the unit counts them to know the k_tile, and passes a pixel on only once that
 // k_tile's records are in, with each row's record fields (positions and widths from
-// hexgen.layout, through accel_csr.svh) beside it. tb/test_drain_requant.py checks the output
+// hexgen.layout, through accel_csr.svh) beside it. tb/engine/test_drain_requant.py checks the output
 // vectors against golden's requantizer on hexgen's records.
 module drain_requant #(
     parameter int ROWS = 8,

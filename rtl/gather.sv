@@ -18,7 +18,7 @@
 // The buffer is COLS banks interleaved by word address (bank = address mod COLS): each cycle the
 // gather takes the longest run of the set's next columns whose words lie in different banks and
 // whose input rows are in, so a step with few beats (depthwise: one; a 3-channel stem: three) is
-// not held up by the gather. tb/test_gather.py checks every set against hexgen's address
+// not held up by the gather. tb/engine/test_gather.py checks every set against hexgen's address
 // functions under random descriptors and random row-arrival timing.
 module gather #(
     parameter int ROWS = 8,

@@ -20,7 +20,7 @@
 // weights fill bank t % 2 from its start.
 // Scoreboards count, as each command's last word arrives (done_i, done_tag_i): k_tiles whose
 // weights are in (wloaded_o), k_tiles whose records are in (recs_kt_o: the scale command comes
-// second), input-row commands in (act_rows_o, in the order above). tb/test_load_seq.py checks
+// second), input-row commands in (act_rows_o, in the order above). tb/engine/test_load_seq.py checks
 // the command stream against hexgen's memory map.
 module load_seq #(
     parameter int WGT_WORDS = 2048,

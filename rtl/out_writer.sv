@@ -10,7 +10,7 @@
 // requested only when all of its words wait in the FIFO, beyond those of bursts already
 // requested: a burst holds the memory's write side until its last word, and it then never holds
 // it waiting on the array (a memory that shares one in-order queue between reads and writes
-// could otherwise deadlock: the words would wait on reads queued behind the burst). tb/test_out_writer.py
+// could otherwise deadlock: the words would wait on reads queued behind the burst). tb/engine/test_out_writer.py
 // checks the words, their addresses and that rule.
 module out_writer #(
     parameter int ADDR_W = 24,

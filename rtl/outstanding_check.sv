@@ -30,7 +30,7 @@ module outstanding_check #(
 `include "sim_error.svh"
 
   // count_q from 0 too, so that a checker armed before any reset would see pre-reset data as
-  // data with nothing outstanding (tb/hdl/checkers_tb.sv, case before_reset)
+  // data with nothing outstanding (tb/engine/hdl/checkers_tb.sv, case before_reset)
   initial begin
     armed_q = 1'b0;
     count_q = 0;

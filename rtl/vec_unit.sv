@@ -17,7 +17,7 @@
 // read data never waits for the output stream (a unit that did could stall the read channel,
 // and with it the port, on its own output). Work is sequential (an add requests a's and b's bursts back to back, takes their
 // words, then gives the output; a pool one window row at a time); the layers it runs are a few
-// percent of a network's cycles. tb/test_vec_unit.py checks it against golden.
+// percent of a network's cycles. tb/engine/test_vec_unit.py checks it against golden.
 module vec_unit #(
     parameter int ROWS = 8,
     parameter int ADDR_W = 24,

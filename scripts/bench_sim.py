@@ -5,7 +5,7 @@
 For a few layers: wall time from start to done under Icarus and Verilator and their ratio,
 simulated cycles per second, and the cocotb overhead: the same layer under cocotb (tb.layer_sim:
 Python writes the CSRs, starts, awaits one done trigger) against a plain Verilog harness with no
-Python at all (tb/hdl/accel_plain_tb.sv, Verilog clock, the same simulator options), as a ratio.
+Python at all (tb/engine/hdl/accel_plain_tb.sv, Verilog clock, the same simulator options), as a ratio.
 The plain harness is timed over N runs minus one run, so process start-up and image loading
 cancel out (N = 8 on Icarus, about 2M cycles' worth on Verilator). Then MAC-array utilisation (MACs / (cycles x array size)) and memory port occupancy
 for every conv/fc layer of the shipped models and of scripts/bench_model.py, whose layers fill the
@@ -26,9 +26,11 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tb import accel_build, layer_sim  # noqa: E402
+from tb import layer_sim  # noqa: E402
+
+from tb.engine import accel_build
 from hexgen.rules import descriptor_registers  # noqa: E402
-from tb.csr import CSR, descriptor_csrs  # noqa: E402
+from tb.engine.csr import CSR, descriptor_csrs  # noqa: E402
 from tb.sim import BENCHES, VERILATOR_ARGS  # noqa: E402
 from tb.toolchain import simulator_env  # noqa: E402
 
@@ -41,7 +43,7 @@ UTIL_MODELS = ["mobilenetv2", "vgg", BENCH_MODEL]
 REPEAT = 8
 TRIES = 3
 PLAIN = ROOT / "build" / "sim" / "plain"
-SOURCES = [str(s) for s in BENCHES["accel"][1]] + [str(ROOT / "tb" / "hdl" / "accel_plain_tb.sv")]
+SOURCES = [str(s) for s in BENCHES["accel"][1]] + [str(ROOT / "tb" / "engine" / "hdl" / "accel_plain_tb.sv")]
 
 
 def build_plain(sim: str, hw: str) -> list[str]:

@@ -30,7 +30,7 @@ def main() -> int:
         sim.build("requant", s, {"LANES": 8})
         build_s = time.perf_counter() - t0
         t0 = time.perf_counter()
-        sim.run("requant", s, "tb.test_requant", testcase="bench_throughput", parameters={"LANES": 8},
+        sim.run("requant", s, "tb.engine.test_requant", testcase="bench_throughput", parameters={"LANES": 8},
                 extra_env={"REQUANT_BENCH": "1", "REQUANT_BENCH_BEATS": str(args.beats),
                            "REQUANT_BENCH_DIRECT_BEATS": str(args.direct_beats), "COCOTB_LOG_LEVEL": "WARNING"},
                 run_name="bench")

@@ -304,7 +304,7 @@ def restore(path: Path, target: str = "") -> str | None:
 
 
 def restore_backups(folders: list[Path] | None = None, target: str = "") -> tuple[list[str], list[str]]:
-    """Files a killed run left mutated (only with the checkout's lock) in rtl/ (and tb/hdl/) and
+    """Files a killed run left mutated (only with the checkout's lock) in rtl/ (and tb/engine/hdl/) and
     `folders` (those of TARGET=`target`): (files put back, one line for each file left as it is
     because it was changed after the mutant was written)."""
     done, left = [], []

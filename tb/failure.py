@@ -3,7 +3,7 @@ step tb.layer_sim runs on every failing layer (`diagnose_failures`):
 
 - where the first wrong elements belong: k_tile and MAC-array row, pixel tile and column, output
   memory word and lane (hexgen's output layout), and the cycle the memory port wrote the word (the
-  bench's Verilog record, tb/hdl/accel_tb.sv `wr_cycle`; a target's: the memory writes its driver
+  bench's Verilog record, tb/engine/hdl/accel_tb.sv `wr_cycle`; a target's: the memory writes its driver
   recorded, tb/target_bench.py); with waves, the marker on that write (a target's: no requantiser
   stages, its own signal groups);
 - golden's requantiser stages for the first, and the accumulators the RTL's value needs;

@@ -22,7 +22,7 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tb.engine_flow import ENGINE_BENCH
+from tb.engine.engine_flow import ENGINE_BENCH
 from tb.run_settings import RunSettings
 from tb.sim import SimError, runner_for, xrand_plusargs
 from tb.target import ENGINE, OPTIONS, Target, load_target
@@ -61,7 +61,7 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
     # the layer bench of the job (its flow's): (cocotb test module, HDL top, the variable naming the job file)
     test_module, toplevel, job_var = job.get("bench") or ENGINE_BENCH
     results = rdir / f"results{name}.json"
-    setup_error = results.with_suffix(".setup_error")  # the bench could not read the image (tb/test_layers.py)
+    setup_error = results.with_suffix(".setup_error")  # the bench could not read the image (tb/engine/test_layers.py)
     for old in (results, rdir / "sim_errors.txt", setup_error):
         if old.exists():
             old.unlink()

@@ -1,7 +1,7 @@
-"""`make lint`: every Verilog module under rtl/ and tb/hdl/ (and under each shipped target's
+"""`make lint`: every Verilog module under rtl/ and tb/engine/hdl/ (and under each shipped target's
 targets/<name>/rtl and hdl, with its own folders) through `verilator --lint-only -Wall`
 and through Icarus Verilog 11 (`iverilog -g2012 -Wall`), each file's module as the top; the modules
-it instantiates are found by name in rtl/ and tb/hdl/ (-y), includes in rtl/ (-I), so one broken
+it instantiates are found by name in rtl/ and tb/engine/hdl/ (-y), includes in rtl/ (-I), so one broken
 file fails its own lint and that of its users only.
 
 Any warning or error fails (exit status 1), Icarus "sorry" messages included.
@@ -19,7 +19,7 @@ from tb.toolchain import simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 #: The folders whose modules see each other (-y, -I): ours, and each shipped target's (targets/<name>/rtl, hdl)
-GROUPS: list[tuple[Path, ...]] = [(ROOT / "rtl", ROOT / "tb" / "hdl")] + [
+GROUPS: list[tuple[Path, ...]] = [(ROOT / "rtl", ROOT / "tb" / "engine" / "hdl")] + [
     tuple(d for d in (t / "rtl", t / "hdl") if d.is_dir()) for t in sorted((ROOT / "targets").glob("*")) if (t / "rtl").is_dir()]
 SOURCES = [src for group in GROUPS for folder in group for src in sorted(folder.glob("*.sv"))]
 

@@ -21,9 +21,9 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-#: where mutate writes mutants (rtl/), and tb/hdl/, where an older mutate accepted the bench
-#: (MUTATE_FILES=tb/hdl/accel_tb.sv): a backup it left there is reported too
-FOLDERS = ("rtl", "tb/hdl")
+#: where mutate writes mutants (rtl/), and tb/engine/hdl/, where an older mutate accepted the bench
+#: (MUTATE_FILES=tb/engine/hdl/accel_tb.sv): a backup it left there is reported too
+FOLDERS = ("rtl", "tb/engine/hdl")
 BACKUP_SUFFIX = ".mutate-backup"
 WRITTEN_SUFFIX = ".mutate-written"
 #: the temporary file a mutant or a restored original is written to before it replaces the file
@@ -54,7 +54,7 @@ def _read(path: Path) -> bytes | None:
 def target_sources(sources: Sequence[Path | str], folder: Path | str, root: Path = ROOT) -> list[Path]:
     """The files of a target (tb.target.Target) make mutate changes: its bench's sources but the
     last (the harness), only those under the target's own folder and none of int8sim's (rtl/,
-    tb/hdl/); none at all when the target's folder is this checkout or holds it (its files would be
+    tb/engine/hdl/); none at all when the target's folder is this checkout or holds it (its files would be
     int8sim's). Resolved paths, in the bench's order. Takes the bench's sources and the target's
     folder (not the Target), so that this module stays standard library only."""
     folder, root = Path(folder).resolve(), root.resolve()
@@ -123,7 +123,7 @@ def describe(path: Path, root: Path = ROOT, target: str = "") -> str:
 
 
 def mutant_in_place(root: Path = ROOT, folders: Iterable[Path] = (), target: str = "") -> str | None:
-    """None when no file of rtl/ (or tb/hdl/), nor of `folders` (a target's: target_folders), may
+    """None when no file of rtl/ (or tb/engine/hdl/), nor of `folders` (a target's: target_folders), may
     hold a make mutate mutant; otherwise one line naming the file and line and how to restore it
     (`target`: the TARGET= the folders are of, for the restore command). A file already back to
     its original is not reported (its leftover backup is tidied by the next mutate command).

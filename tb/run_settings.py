@@ -41,7 +41,7 @@ class RunSettings:
     plusargs: tuple[str, ...] = ()
     csr_overrides: Mapping[str, Mapping[str, int]] = field(default_factory=dict)
     pokes: Mapping[str, Sequence[tuple[str, int, int]]] = field(default_factory=dict)
-    watchdog_cycles: int = 0  # 0: the bench's own bound (tb.test_layers.watchdog_limit)
+    watchdog_cycles: int = 0  # 0: the bench's own bound (tb.engine.test_layers.watchdog_limit)
     reset_each_layer: bool = True
 
     def __post_init__(self) -> None:

@@ -28,7 +28,7 @@ from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env, simulator_env
 
 ROOT = Path(__file__).resolve().parent.parent
 RTL = ROOT / "rtl"
-TB_HDL = ROOT / "tb" / "hdl"
+TB_HDL = ROOT / "tb" / "engine" / "hdl"
 BUILD = ROOT / "build" / "sim"
 SIMS = ("icarus", "verilator")
 
@@ -64,7 +64,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "accel": ("accel_tb", [*ACCEL_RTL, RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
-#: Verilator main loops other than cocotb's (tb/hdl/verilator_main.cpp: quiet time slots skip the
+#: Verilator main loops other than cocotb's (tb/engine/hdl/verilator_main.cpp: quiet time slots skip the
 #: VPI calls that only matter after Python has run; for the layer bench, where Python sleeps
 #: through a whole layer).
 BENCH_MAIN: dict[str, Path] = {"accel": TB_HDL / "verilator_main.cpp"}
@@ -98,7 +98,7 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 #: Every file a build can read besides its listed sources: anything in rtl/ (included headers) and
-#: tb/hdl/ (harnesses, Verilator control files, main loops). Hashed whole, so a change to any of
+#: tb/engine/hdl/ (harnesses, Verilator control files, main loops). Hashed whole, so a change to any of
 #: them makes a new build even where a bench does not list it.
 def _hdl_files() -> list[Path]:
     return sorted(p for d in (RTL, TB_HDL) for p in d.rglob("*") if p.is_file())
@@ -124,7 +124,7 @@ def _is_file_arg(arg: str) -> bool:
 
 def _inputs(sources: Sequence[Path], args: Sequence[str], folders: Sequence[Path] | None = None) -> dict[Path, bytes]:
     """Every file a build reads, each read once: the listed sources, every file under `folders`
-    (default rtl/ and tb/hdl/: included headers, harnesses, control files) and the files named in
+    (default rtl/ and tb/engine/hdl/: included headers, harnesses, control files) and the files named in
     the arguments. The build compiles a snapshot of exactly these bytes (_write_snapshot), never
     the live files, so an edit during the build cannot make the key name other text than the
     compiler read."""
@@ -239,7 +239,7 @@ class CheckoutError(SimError):
 
 
 def require_checkout() -> None:
-    """The benches read rtl/ and tb/hdl/ next to this package and build into build/ there: a
+    """The benches read rtl/ and tb/engine/hdl/ next to this package and build into build/ there: a
     wheel install (pip install '.[dev]', not editable) carries golden/, hexgen/ and tb/ but no
     Verilog, so tb/ says so instead of looking for site-packages/rtl."""
     for p in (RTL / "accel_top.sv", TB_HDL / "accel_tb.sv"):
@@ -331,7 +331,7 @@ class HdlBench:
     sources: tuple[Path, ...]
     deps: tuple[Path, ...] = ()
     includes: tuple[Path, ...] = (RTL,)
-    scan: tuple[Path, ...] | None = None  # the folders hashed and snapshotted whole; None: rtl/ and tb/hdl/
+    scan: tuple[Path, ...] | None = None  # the folders hashed and snapshotted whole; None: rtl/ and tb/engine/hdl/
     main: Path | None = None
     root: Path | None = None  # None: build/sim/ of this checkout
 
@@ -386,7 +386,7 @@ def build_bench(
     if waves is None:
         waves = os.environ.get("WAVES", "0") == "1"
     if sim == "verilator" and waves and "--trace-fst" not in args:
-        from tb.accel_build import fst_available
+        from tb.engine.accel_build import fst_available
 
         if fst_available():  # FST, as the engine's waves build: a layer's dump stays small (cocotb's --trace alone: VCD)
             args.append("--trace-fst")

@@ -6,7 +6,7 @@ sensitive RTL bug (a race, X handling, an uninitialised register) even when both
 A layer agrees when both verdicts are PASS with the same cycle count (equal outputs follow: both
 equal golden). Otherwise the report names the layer, the first output element that differs
 between the two, and the first output word the memory port wrote at a different cycle (the
-bench's Verilog records when each word was written: tb/hdl/accel_tb.sv `wr_cycle`).
+bench's Verilog records when each word was written: tb/engine/hdl/accel_tb.sv `wr_cycle`).
 """
 from __future__ import annotations
 

@@ -23,7 +23,7 @@ diagnosis's "where" table, SIM=both) and its time (the marker of the waves of a 
 
 How a run is prepared, built and read back is the target's Flow: tb.target_flow.DriverFlow (the
 default) does it for every target with a driver; our engine, whose bench and memory plan are its own,
-brings tb.engine_flow.EngineFlow. Either way tb.layer_sim runs it on one path: the choice of layers,
+brings tb.engine.engine_flow.EngineFlow. Either way tb.layer_sim runs it on one path: the choice of layers,
 UNSUPP rows, the two X seeds, the resumption after a stop, the diagnosis and failure bundle, waves
 and the result table are the framework's, the same for every target.
 """
@@ -42,8 +42,8 @@ from tb.sim import HdlBench, SimError
 ROOT = Path(__file__).resolve().parent.parent
 #: The shipped targets: targets/<name>/target.py, each defining TARGET
 SHIPPED = ROOT / "targets"
-#: Our own engine: the default target, shipped as targets/engine/target.py (its flow is tb.engine_flow:
-#: images planned by hexgen.plan, its bench tb/test_layers.py)
+#: Our own engine: the default target, shipped as targets/engine/target.py (its flow is tb.engine.engine_flow:
+#: images planned by hexgen.plan, its bench tb/engine/test_layers.py)
 ENGINE = "engine"
 
 #: the make sim settings a flow may take beyond MODEL, SIM, SEED and LAYER (RunSettings fields)

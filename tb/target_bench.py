@@ -28,7 +28,7 @@ import numpy as np
 from hexgen import from_words, read_image
 from hexgen.memh import read_memh
 from tb.compare import compare
-from tb.test_layers import write_results as _write_results
+from tb.engine.test_layers import write_results as _write_results
 
 
 def _driver(path: str) -> Any:

@@ -1,4 +1,4 @@
-"""The CSR map lives once (tb/csr.py); the RTL's header is generated from it. And the comparator."""
+"""The CSR map lives once (tb/engine/csr.py); the RTL's header is generated from it. And the comparator."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -6,13 +6,13 @@ from pathlib import Path
 import numpy as np
 
 from tb.compare import compare
-from tb.csr import CSR, descriptor_csrs, svh
+from tb.engine.csr import CSR, descriptor_csrs, svh
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_rtl_csr_header_is_generated_from_tb_csr():
-    assert (ROOT / "rtl" / "accel_csr.svh").read_text() == svh(), "run: python -m tb.csr > rtl/accel_csr.svh"
+    assert (ROOT / "rtl" / "accel_csr.svh").read_text() == svh(), "run: python -m tb.engine.csr > rtl/accel_csr.svh"
 
 
 def test_every_descriptor_field_is_a_csr():
@@ -62,7 +62,7 @@ def test_gtkwave_save_file_signals_exist_in_the_rtl():
     from tb.waves import WAVE_GROUPS, requant_group
 
     # the instance path of each unit the save file reaches into, and the file that declares it
-    scopes = {"": ROOT / "tb" / "hdl" / "accel_tb.sv", "u_accel": ROOT / "rtl" / "accel_top.sv",
+    scopes = {"": ROOT / "tb" / "engine" / "hdl" / "accel_tb.sv", "u_accel": ROOT / "rtl" / "accel_top.sv",
               "u_accel.u_load": ROOT / "rtl" / "load_seq.sv", "u_accel.u_desc": ROOT / "rtl" / "desc_check.sv",
               "u_accel.u_writer": ROOT / "rtl" / "out_writer.sv", "u_accel.u_regs": ROOT / "rtl" / "ctrl_regs.sv",
               "u_accel.u_gather": ROOT / "rtl" / "gather.sv", "u_accel.u_compute": ROOT / "rtl" / "compute_issue.sv",
@@ -81,7 +81,7 @@ def test_gtkwave_save_file_signals_exist_in_the_rtl():
 
 
 def test_docs_name_every_csr():
-    from tb.csr import CSR
+    from tb.engine.csr import CSR
 
     text = (ROOT / "docs" / "engine.md").read_text()
     missing = [n for n in CSR if n not in text]

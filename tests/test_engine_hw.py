@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from hexgen import read_image
-from tb import accel_build, layer_sim
+from tb import layer_sim
+from tb.engine import accel_build
 
 pytestmark = pytest.mark.sim
 
@@ -48,7 +49,7 @@ def test_counters_clear_on_start_across_layers_without_reset():
 ], ids=["act_words", "wgt_words", "rows4", "rec_words", "rows16", "max_burst", "addr_w"])
 def test_accel_top_refuses_parameters_it_cannot_run(params: dict[str, int], says: str):
     """Every constraint the engine relies on is checked in its initial block, naming the parameter;
-    tb.accel_build.refuse_parameters (run before every non-default build) turns it into one error."""
+    tb.engine.accel_build.refuse_parameters (run before every non-default build) turns it into one error."""
     import re
 
     from hexgen.hw import PRESETS, rtl_parameters
@@ -195,7 +196,7 @@ def test_activation_buffer_past_65536_words_is_addressed_whole(tmp_path: Path):
 
 
 def test_bench_memory_holds_the_whole_image() -> None:
-    """The layer bench's external memory is sized from the memory image (tb.accel_build.bench_addr_w):
+    """The layer bench's external memory is sized from the memory image (tb.engine.accel_build.bench_addr_w):
     never smaller than the image (a wrapped address would let the engine read one segment for
     another), the default 2^18 words for every shipped digits model, one build per power of two."""
     aw = accel_build.bench_addr_w

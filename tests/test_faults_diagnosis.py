@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tb import mac_vectors as mv
+from tb.engine import mac_vectors as mv
 from tb import sim
-from tb.uvm import mac_env
+from tb.engine.uvm import mac_env
 
 # ---------------------------------------------------------------------------------------------
 # test_mac_array_uvm: every required coverage bin reached by construction, whatever the seed.
@@ -20,7 +20,7 @@ FLAKY_SEEDS = (652596593, 2010)
 
 
 def _monitored(beat: mv.Beat, rows: int, cols: int) -> dict:
-    """The dict tb/uvm/bfm.py's monitor gives for a beat the driver sent."""
+    """The dict tb/engine/uvm/bfm.py's monitor gives for a beat the driver sent."""
     def unpack(word: int, count: int, signed: bool) -> list[int]:
         vals = [(word >> (8 * i)) & 0xFF for i in range(count)]
         return [v - 256 if signed and v >= 128 else v for v in vals]
@@ -87,7 +87,7 @@ def test_mac_uvm_every_round_of_items_reaches_every_k_bin() -> None:
 @pytest.mark.parametrize("seed", FLAKY_SEEDS)
 def test_mac_array_uvm_flaky_seeds(seed: int) -> None:
     """The two seeds that failed "K=2-8" with correct RTL now pass (the bench's own coverage check)."""
-    sim.run("mac_array", "icarus", "tb.test_mac_array_uvm", testcase="MacUvmTest", parameters=UVM_PARAMS,
+    sim.run("mac_array", "icarus", "tb.engine.test_mac_array_uvm", testcase="MacUvmTest", parameters=UVM_PARAMS,
             extra_env={"UVM_ITEMS": str(UVM_ITEMS), "RTL_SEED": str(seed)}, run_name=f"uvm-seed{seed}")
 
 

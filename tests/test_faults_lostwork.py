@@ -3,7 +3,7 @@
 Each test fails on main before this change (0a7fc6f): there, any mutate command (even --list)
 copied a stopped run's backup over a file the user had edited since, and so did the end of a
 live run; a backup older mutate left could not be told from a fresh one; nothing told make sim a
-mutant was in place (tb/mutant_guard.py did not exist); `--files tb/hdl/accel_tb.sv` was
+mutant was in place (tb/mutant_guard.py did not exist); `--files tb/engine/hdl/accel_tb.sv` was
 accepted and a file outside the checkout was a ValueError traceback; and hexgen truncated and
 removed a user's `.NAME.lock` and removed user folders named like its leftovers (`.NAME.old-keep2`,
 `.NAME.tmp-mine`, `.NAME.old-<dead pid>-<hex>`). No simulator: a tiny Verilog file in a temporary
@@ -40,11 +40,11 @@ MUTANT = SAMPLE.replace("==", "!=")
 
 @pytest.fixture
 def checkout(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A checkout with rtl/m.sv and tb/hdl/accel_tb.sv; mutate pointed at it."""
+    """A checkout with rtl/m.sv and tb/engine/hdl/accel_tb.sv; mutate pointed at it."""
     (tmp_path / "rtl").mkdir()
-    (tmp_path / "tb" / "hdl").mkdir(parents=True)
+    (tmp_path / "tb" / "engine" / "hdl").mkdir(parents=True)
     (tmp_path / "rtl" / "m.sv").write_text(SAMPLE)
-    (tmp_path / "tb" / "hdl" / "accel_tb.sv").write_text(SAMPLE.replace("module m", "module accel_tb"))
+    (tmp_path / "tb" / "engine" / "hdl" / "accel_tb.sv").write_text(SAMPLE.replace("module m", "module accel_tb"))
     monkeypatch.setattr(mutate, "ROOT", tmp_path)
     monkeypatch.setattr(mutate, "RTL", tmp_path / "rtl")
     monkeypatch.setattr(mutate, "OUT", tmp_path / "build" / "mutate")
@@ -182,10 +182,10 @@ def test_a_kill_before_the_mutant_was_written_leaves_nothing_in_place(checkout: 
     assert sorted(p.name for p in (checkout / "rtl").iterdir()) == ["m.sv"] and f.read_text() == SAMPLE
 
 
-@pytest.mark.parametrize("given", ["tb/hdl/accel_tb.sv", "{outside}"])
+@pytest.mark.parametrize("given", ["tb/engine/hdl/accel_tb.sv", "{outside}"])
 def test_files_outside_rtl_are_refused_in_one_line(checkout: Path, tmp_path_factory: pytest.TempPathFactory,
                                                    capsys: pytest.CaptureFixture[str], given: str) -> None:
-    """The bench (tb/hdl/) and a file outside the checkout (once a ValueError traceback)."""
+    """The bench (tb/engine/hdl/) and a file outside the checkout (once a ValueError traceback)."""
     outside = tmp_path_factory.mktemp("elsewhere") / "x.sv"
     outside.write_text(SAMPLE)
     path = given.format(outside=outside)

@@ -17,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
-from tb import accel_build, layer_sim, sim, sim_cli
+from tb import layer_sim, sim, sim_cli
+
+from tb.engine import accel_build
 from tb.toolchain import simulator_env
 
 pytestmark = pytest.mark.sim

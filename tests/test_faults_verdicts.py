@@ -65,7 +65,7 @@ def test_compiler_errors_name_the_source_not_its_snapshot(tmp_path, monkeypatch)
 
 # ---- 2. the engine's counters are held to the bench's own count -----------------------------------
 def test_counters_are_held_to_the_bench_and_to_what_they_cannot_exceed():
-    from tb.test_layers import counters_against_bench
+    from tb.engine.test_layers import counters_against_bench
 
     good = {"CYCLES": 500, "WORDS_READ": 300, "WORDS_WRITTEN": 40, "BUSY_CYCLES": 400, "MACS": 400 * 64}
     bench = {"cycles": 500, "rd_words": 300, "wr_words": 40}
@@ -123,7 +123,7 @@ def test_slowest_documented_memory_settings_pass_correct_rtl(stall: int, latency
 def test_watchdog_limit_grows_with_stalls_and_latency():
     from hexgen import read_image
     from tb.images import prepare_image
-    from tb.test_layers import watchdog_limit
+    from tb.engine.test_layers import watchdog_limit
 
     cdir, _, _ = prepare_image("mobilenetv2", 0)
     rb = read_image(cdir / "image", run_golden=False)
@@ -241,7 +241,7 @@ def test_sim_both_runs_one_image_on_both_simulators(monkeypatch):
 
 def test_layer_sim_run_given_an_image_does_not_make_another(monkeypatch):
     from tb import layer_sim
-    from tb.engine_flow import EngineFlow
+    from tb.engine.engine_flow import EngineFlow
 
     def no_prepare(*a):
         raise AssertionError("the engine's flow made an image although one was given")
@@ -381,7 +381,7 @@ def test_a_residual_add_csr_written_while_busy_fails_the_unit_bench(capfd):
     descriptor CSR while busy; the same bench without the fault passes (tests/test_rtl_ctrl_regs.py)."""
     params = sim.unit_parameters("default", ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS"))
     with pytest.raises(SystemExit):
-        sim.run("ctrl_regs", "icarus", "tb.test_ctrl_regs", parameters=params, run_name="mut_add_csr_busy",
+        sim.run("ctrl_regs", "icarus", "tb.engine.test_ctrl_regs", parameters=params, run_name="mut_add_csr_busy",
                 defines=("MUT_SELECT",), plusargs=("+MUT_ADD_CSR_BUSY",))
     out = capfd.readouterr()
     text = out.out + out.err

@@ -96,7 +96,7 @@ def _run(sim: str, d: Path) -> str:
 
 
 # Verilator in the slow suite (a build of its own, ~9 s): every layer run of make test reads a
-# hexgen dram.memh through $readmemh on Verilator anyway (tb/hdl/accel_tb.sv, ext_mem_model)
+# hexgen dram.memh through $readmemh on Verilator anyway (tb/engine/hdl/accel_tb.sv, ext_mem_model)
 @pytest.mark.parametrize("sim", ["icarus", pytest.param("verilator", marks=pytest.mark.slow)])
 def test_readmemh_reads_what_hexgen_wrote(sim: str, tmp_path: Path) -> None:
     out, tensors, probes = _image(tmp_path)

@@ -9,7 +9,7 @@
   request beyond the unit's bound, no data offered with nothing outstanding. Every run of a unit
   checks them; here a real fault (+MUT_WREQ_DROP: a write request withdrawn after waiting a cycle,
   the MUT_SELECT Icarus build) must stop the layer with the checker naming the interface, and the
-  checkers' own bench (tb/hdl/checkers_tb.sv) must be stopped by each broken rule and only then.
+  checkers' own bench (tb/engine/hdl/checkers_tb.sv) must be stopped by each broken rule and only then.
 """
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_a_third_burst_stops_the_vector_unit_naming_its_limit() -> None:
 
 
 # ---------------------------------------------------------------- the checkers' own bench
-#: case of tb/hdl/checkers_tb.sv -> (the checker instance that must stop it, its message); the
+#: case of tb/engine/hdl/checkers_tb.sv -> (the checker instance that must stop it, its message); the
 #: "legal" case walks every rule to its edge and "before_reset" breaks them only before the first reset: neither may be stopped
 CHECKER_CASES = {
     "legal": None,
@@ -89,7 +89,7 @@ CHECKER_CASES = {
     "over_limit": ("checkers_tb.u_outstanding", "5 words outstanding, more than the limit of 4"),
     "orphan_data": ("checkers_tb.u_outstanding", "data offered with no requested word outstanding"),
 }
-CHECKERS_TB = [*CHECKERS, ROOT / "tb" / "hdl" / "checkers_tb.sv"]
+CHECKERS_TB = [*CHECKERS, ROOT / "tb" / "engine" / "hdl" / "checkers_tb.sv"]
 
 
 def _judge(case: str, rc: int, out: str) -> None:

@@ -1,4 +1,4 @@
-"""`make resources` (tb/resources.py) on a small build of accel_top: every unit is there, the
+"""`make resources` (tb/engine/resources.py) on a small build of accel_top: every unit is there, the
 multipliers and memory bits are the design's, and refused parameters are one line and exit 2.
 
 Runs Yosys (Debian's `yosys`, installed by scripts/bootstrap.sh), no simulator; marker `sim` like
@@ -24,13 +24,13 @@ pytestmark = [
 
 #: A small build (~4 s, not the ~10 s of today's sizes): ROWS stays 8 (today's RTL refuses any
 #: other), the array is 8 x 2 (not square), the buffers are small powers of two, each of more than
-#: 64 words (tb.resources.SMALL_MEM_WORDS: smaller arrays are not counted as block-RAM memory).
+#: 64 words (tb.engine.resources.SMALL_MEM_WORDS: smaller arrays are not counted as block-RAM memory).
 SMALL = {"COLS": 2, "ACT_WORDS": 256, "WGT_WORDS": 128, "REC_WORDS": 128}
 UNITS = ("accel_top", "mac_array", "requant", "mem_loader", "burst_reader")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "tb.resources", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "tb.engine.resources", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=300)
 
 
@@ -61,7 +61,7 @@ def test_every_unit_has_cells(small: dict) -> None:
 
 @pytest.mark.slow
 def test_parameters_are_the_bench_build_with_overrides(small: dict) -> None:
-    from tb.accel_build import ADDR_W
+    from tb.engine.accel_build import ADDR_W
 
     p = small["parameters"]
     assert {k: p[k] for k in SMALL} == SMALL

@@ -1,4 +1,4 @@
-"""RTL regression: burst reader on the external memory model (tb/test_burst_reader.py), both simulators."""
+"""RTL regression: burst reader on the external memory model (tb/engine/test_burst_reader.py), both simulators."""
 from __future__ import annotations
 
 import pytest
@@ -13,7 +13,7 @@ PLUSARGS = ["+MEM_INIT=mem_init.hex"]
 # the engine (tests/test_engine.py), and make test's three minutes do not hold another build.
 @pytest.mark.parametrize("simulator", [pytest.param(s, marks=pytest.mark.slow) if s == "verilator" else s for s in sim.SIMS])
 def test_burst_reader(simulator: str) -> None:
-    sim.run("burst_reader", simulator, "tb.test_burst_reader", testcase="test_back_to_back", plusargs=PLUSARGS,
+    sim.run("burst_reader", simulator, "tb.engine.test_burst_reader", testcase="test_back_to_back", plusargs=PLUSARGS,
             extra_env={"BR_RERUN_K": "not sweep"})
 
 
@@ -30,5 +30,5 @@ SWEEP = {  # id: (parameters, environment)
 @pytest.mark.parametrize("case", list(SWEEP))
 def test_burst_reader_sweep(simulator: str, case: str) -> None:
     params, env = SWEEP[case]
-    sim.run("burst_reader", simulator, "tb.test_burst_reader", plusargs=PLUSARGS, parameters=params,
+    sim.run("burst_reader", simulator, "tb.engine.test_burst_reader", plusargs=PLUSARGS, parameters=params,
             extra_env={**env, "BR_RERUN_K": f"sweep and {case}"}, run_name=f"sweep-{case}")

@@ -1,5 +1,5 @@
 """RTL regression: the engine's control registers and main FSM (rtl/ctrl_regs.sv, bench
-tb/test_ctrl_regs.py) against the CSR map (tb/csr.py) on Icarus with the default build facts and
+tb/engine/test_ctrl_regs.py) against the CSR map (tb/engine/csr.py) on Icarus with the default build facts and
 those of the edge preset, and on Verilator (edge) behind the `slow` marker (the layer regression runs the unit on Verilator)."""
 from __future__ import annotations
 
@@ -16,4 +16,4 @@ CASES = [pytest.param("icarus", "default", id="icarus-default"), pytest.param("i
 @pytest.mark.parametrize("simulator, hw", CASES)
 def test_ctrl_regs(simulator: str, hw: str) -> None:
     params = sim.unit_parameters(hw, ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS"))
-    sim.run("ctrl_regs", simulator, "tb.test_ctrl_regs", parameters=params, run_name=hw)
+    sim.run("ctrl_regs", simulator, "tb.engine.test_ctrl_regs", parameters=params, run_name=hw)

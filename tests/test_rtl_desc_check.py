@@ -1,4 +1,4 @@
-"""RTL regression: the engine's descriptor check unit (rtl/desc_check.sv, bench tb/test_desc_check.py)
+"""RTL regression: the engine's descriptor check unit (rtl/desc_check.sv, bench tb/engine/test_desc_check.py)
 against hexgen.rules on both simulators, at three array sizes: today's (8 rows, the default preset's
 buffers), 4 rows with small buffers, and 32 rows of 32-bit words, so that a rule written for one size
 cannot pass."""
@@ -27,9 +27,9 @@ CASES = [pytest.param("icarus", "rows8", id="icarus-rows8"), pytest.param("icaru
 
 @pytest.mark.parametrize("simulator, size", CASES)
 def test_desc_check(simulator: str, size: str) -> None:
-    sim.run("desc_check", simulator, "tb.test_desc_check", parameters=SIZES[size], run_name=size)
+    sim.run("desc_check", simulator, "tb.engine.test_desc_check", parameters=SIZES[size], run_name=size)
 
 
 @pytest.mark.slow
 def test_desc_check_small_on_verilator() -> None:
-    sim.run("desc_check", "verilator", "tb.test_desc_check", parameters=SIZES["rows4"], run_name="rows4")
+    sim.run("desc_check", "verilator", "tb.engine.test_desc_check", parameters=SIZES["rows4"], run_name="rows4")

@@ -1,4 +1,4 @@
-"""RTL regression: the engine's gather unit (rtl/gather.sv, bench tb/test_gather.py) against
+"""RTL regression: the engine's gather unit (rtl/gather.sv, bench tb/engine/test_gather.py) against
 hexgen's address functions and schedule, at two hardware descriptions (tiny, a 4x8 array with
 32-bit words; edge, 16x16 with 128-bit words) on Icarus, and tiny on Verilator."""
 from __future__ import annotations
@@ -21,4 +21,4 @@ CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus"
 
 @pytest.mark.parametrize("simulator, hw", CASES)
 def test_gather(simulator: str, hw: str) -> None:
-    sim.run("gather", simulator, "tb.test_gather", parameters=params(hw), extra_env={"HW": hw}, run_name=hw)
+    sim.run("gather", simulator, "tb.engine.test_gather", parameters=params(hw), extra_env={"HW": hw}, run_name=hw)

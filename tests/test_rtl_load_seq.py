@@ -1,4 +1,4 @@
-"""RTL regression: the engine's load sequencer (rtl/load_seq.sv, bench tb/test_load_seq.py) against
+"""RTL regression: the engine's load sequencer (rtl/load_seq.sv, bench tb/engine/test_load_seq.py) against
 hexgen's memory map on both simulators, at two hardware descriptions (8x8 with 64-bit words and
 16x16 with 128-bit words: other k_tile sizes, record packing and weight-bank depths)."""
 from __future__ import annotations
@@ -24,4 +24,4 @@ CASES = [pytest.param("icarus", "default", id="icarus-default"),
 
 @pytest.mark.parametrize("simulator, hw", CASES)
 def test_load_seq(simulator: str, hw: str) -> None:
-    sim.run("load_seq", simulator, "tb.test_load_seq", parameters=params(hw), extra_env={"HW": hw}, run_name=hw)
+    sim.run("load_seq", simulator, "tb.engine.test_load_seq", parameters=params(hw), extra_env={"HW": hw}, run_name=hw)

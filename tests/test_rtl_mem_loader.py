@@ -1,4 +1,4 @@
-"""RTL regression: memory loader on the external memory model (tb/test_mem_loader.py), both simulators."""
+"""RTL regression: memory loader on the external memory model (tb/engine/test_mem_loader.py), both simulators."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -16,16 +16,16 @@ PLUSARGS = ["+MEM_INIT=mem_init.hex", "+MEM_DUMP=mem_dump.hex"]
 @pytest.mark.parametrize("simulator", [pytest.param(s, marks=pytest.mark.slow) if s == "verilator" else s for s in sim.SIMS])
 @pytest.mark.parametrize("case", ["test_random_reads", "test_random_writes"])
 def test_mem_loader(simulator: str, case: str) -> None:
-    sim.run("mem_loader", simulator, "tb.test_mem_loader", testcase=case, plusargs=PLUSARGS)
+    sim.run("mem_loader", simulator, "tb.engine.test_mem_loader", testcase=case, plusargs=PLUSARGS)
 
 
 def test_a_read_word_nobody_asked_for_stops_the_loader(tmp_path: Path) -> None:
-    """tb/test_mem_loader.py::test_orphan_read_word offers a read word after a finished command;
+    """tb/engine/test_mem_loader.py::test_orphan_read_word offers a read word after a finished command;
     the loader's outstanding checker must stop the run with its message (and a run it does not
     stop fails on its own)."""
     err = tmp_path / "sim_error.txt"
     with pytest.raises(RuntimeError):
-        sim.run("mem_loader", "icarus", "tb.test_mem_loader", testcase="test_orphan_read_word",
+        sim.run("mem_loader", "icarus", "tb.engine.test_mem_loader", testcase="test_orphan_read_word",
                 plusargs=[*PLUSARGS, f"+SIM_ERROR_FILE={err}"], extra_env={"MEM_FAULT": "orphan"})
     assert err.exists(), "the run failed, but no checker stopped it"
     assert "mem_loader_tb.u_loader.u_chk_outstanding: protocol: data offered with no requested word outstanding" \
@@ -39,5 +39,5 @@ def test_a_read_word_nobody_asked_for_stops_the_loader(tmp_path: Path) -> None:
                                     {"LEN_W": 4, "MAX_BURST": 16, "MAX_OUTSTANDING": 4}],
                          ids=["default", "w64-single-word", "w16-burst255", "len4-burst16"])
 def test_mem_loader_sweep(simulator: str, params: dict) -> None:
-    sim.run("mem_loader", simulator, "tb.test_mem_loader", plusargs=PLUSARGS, parameters=params,
+    sim.run("mem_loader", simulator, "tb.engine.test_mem_loader", plusargs=PLUSARGS, parameters=params,
             extra_env={"MEM_COMMANDS": "60", "MEM_MAX_BURST": str(params.get("MAX_BURST", 8))}, run_name="sweep")

@@ -1,4 +1,4 @@
-"""RTL regression: requantizer bench (tb/test_requant.py) on Icarus and Verilator.
+"""RTL regression: requantizer bench (tb/engine/test_requant.py) on Icarus and Verilator.
 
 All tests of one build live in this module (pytest-xdist `--dist loadfile` keeps them on one worker);
 the build under build/sim/requant-<sim>-LANES8 is made once and reused (tb/sim.py).
@@ -19,21 +19,21 @@ VECTORS = {"verilator": 100_000, "icarus": 20_000}
 @pytest.mark.parametrize("simulator", sim.SIMS)
 @pytest.mark.parametrize("case", ["test_corners", "test_random", "test_direct_handshake"])
 def test_requant(simulator: str, case: str) -> None:
-    sim.run("requant", simulator, "tb.test_requant", testcase=case, parameters=PARAMS,
+    sim.run("requant", simulator, "tb.engine.test_requant", testcase=case, parameters=PARAMS,
             extra_env={"REQUANT_VECTORS": str(VECTORS[simulator])})
 
 
 @pytest.mark.parametrize("simulator", sim.SIMS)
 def test_requant_uvm(simulator: str) -> None:
-    """pyuvm environment (tb/uvm/requant_env.py): scoreboard vs golden, coverage printed and required."""
-    sim.run("requant", simulator, "tb.test_requant_uvm", testcase="RequantUvmTest,RequantUvmRandomOnlyTest",
+    """pyuvm environment (tb/engine/uvm/requant_env.py): scoreboard vs golden, coverage printed and required."""
+    sim.run("requant", simulator, "tb.engine.test_requant_uvm", testcase="RequantUvmTest,RequantUvmRandomOnlyTest",
             parameters=PARAMS)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("simulator", sim.SIMS)
 def test_requant_sweep(simulator: str) -> None:
-    sim.run("requant", simulator, "tb.test_requant", testcase="test_random", parameters=PARAMS,
+    sim.run("requant", simulator, "tb.engine.test_requant", testcase="test_random", parameters=PARAMS,
             extra_env={"REQUANT_VECTORS": "1000000"}, run_name="sweep")
 
 
@@ -43,6 +43,6 @@ def test_requant_sweep(simulator: str) -> None:
 def test_requant_lanes(simulator: str, lanes: int) -> None:
     """Other lane counts (one lane; an odd count that pads the result word's ovf field)."""
     for case in ("test_corners", "test_random", "test_direct_handshake", "RequantUvmTest"):
-        module = "tb.test_requant_uvm" if case.startswith("Requant") else "tb.test_requant"
+        module = "tb.engine.test_requant_uvm" if case.startswith("Requant") else "tb.engine.test_requant"
         sim.run("requant", simulator, module, testcase=case, parameters={"LANES": lanes},
                 extra_env={"REQUANT_VECTORS": "20000"})

@@ -1,5 +1,5 @@
 """RTL regression: the vector unit (rtl/vec_unit.sv: residual add, max pool, average and global
-average pool; bench tb/test_vec_unit.py) against golden.arith on the external memory model, on both
+average pool; bench tb/engine/test_vec_unit.py) against golden.arith on the external memory model, on both
 simulators (8 lanes with 16-word bursts; 16 lanes with 5-word bursts, so window rows span bursts and
 a burst length is not a power of two, where a remainder's truncation to the length's bits shows)."""
 from __future__ import annotations
@@ -18,5 +18,5 @@ CASES = [pytest.param("icarus", "rows8", id="icarus-rows8"), pytest.param("icaru
 
 @pytest.mark.parametrize("simulator, size", CASES)
 def test_vec_unit(simulator: str, size: str) -> None:
-    sim.run("vec_unit", simulator, "tb.test_vec_unit", parameters=SIZES[size], plusargs=["+MEM_INIT=mem_init.hex"],
+    sim.run("vec_unit", simulator, "tb.engine.test_vec_unit", parameters=SIZES[size], plusargs=["+MEM_INIT=mem_init.hex"],
             run_name=size)

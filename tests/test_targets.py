@@ -52,8 +52,8 @@ def test_make_targets_lists_the_engine_first_one_a_line():
 
 def test_the_engine_is_the_default_target_through_the_same_api(tmp_path):
     """Our engine is a Target like any other (targets/engine/target.py), with a flow of its own
-    (tb.engine_flow) that the one runner path calls; "" names it too."""
-    from tb.engine_flow import EngineFlow
+    (tb.engine.engine_flow) that the one runner path calls; "" names it too."""
+    from tb.engine.engine_flow import EngineFlow
     from tb.target_flow import DriverFlow
 
     eng = target.load_target("engine")

@@ -1,4 +1,4 @@
-"""cocotb bench of rtl/burst_reader.sv on rtl/ext_mem_model.sv (tb/hdl/burst_reader_tb.sv).
+"""cocotb bench of rtl/burst_reader.sv on rtl/ext_mem_model.sv (tb/engine/hdl/burst_reader_tb.sv).
 
 Seeded random 2D read commands (tag, ext address and stride, buffer address and stride, row lengths
 around MAX_BURST, 1..6 rows, addresses wrapping) are offered back to back: the next command is on
@@ -27,7 +27,7 @@ from dataclasses import dataclass
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from tb.ext_mem import start_on_ext_mem
+from tb.engine.ext_mem import start_on_ext_mem
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_burst_reader.py"

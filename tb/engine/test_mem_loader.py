@@ -1,4 +1,4 @@
-"""cocotb bench of rtl/mem_loader.sv on rtl/ext_mem_model.sv (tb/hdl/mem_loader_tb.sv).
+"""cocotb bench of rtl/mem_loader.sv on rtl/ext_mem_model.sv (tb/engine/hdl/mem_loader_tb.sv).
 
 Random commands (addresses, lengths crossing burst boundaries and wrapping), memory latencies from
 0 to 40 cycles, random memory stalls and random backpressure / gaps on the buffer and source side.
@@ -15,7 +15,7 @@ from pathlib import Path
 import cocotb
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from tb.ext_mem import start_on_ext_mem
+from tb.engine.ext_mem import start_on_ext_mem
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_mem_loader.py"

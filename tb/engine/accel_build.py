@@ -1,4 +1,4 @@
-"""The layer bench's simulator build (tb/hdl/accel_tb.sv around accel_top): its parameters from
+"""The layer bench's simulator build (tb/engine/hdl/accel_tb.sv around accel_top): its parameters from
 the hardware description, the engine's own refusal of sizes it cannot run (before any build), the
 memory model's address width from the image's size, and the simulator-specific arguments. One
 build serves every layer of every model; tb.sim.build reuses it while the RTL is unchanged.
@@ -11,9 +11,9 @@ from pathlib import Path
 
 from tb.sim import SimError
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parent.parent.parent
 RTL = ROOT / "rtl"
-TB_HDL = ROOT / "tb" / "hdl"
+TB_HDL = ROOT / "tb" / "engine" / "hdl"
 ADDR_W = 18  # word-address width of the bench's external memory model (a build parameter of accel_tb), at least
 #: A larger memory image gets a bench whose memory is the next power of two, up to 2^MAX_ADDR_W
 #: words (a build of its own, kept beside the default one): 4M words of 128 bits is 64 MiB.
@@ -59,7 +59,7 @@ def accel_build_args(sim: str, *, waves: bool = False, defines: tuple[str, ...] 
     adds --vpi --public-flat-rw itself; without waves, accel_tb.vlt narrows that to the bench top."""
     args = ["-DHDL_CLOCK", *(f"-D{d}" for d in defines)]
     if sim == "verilator":
-        # --timing; and VL_USER_FINISH: tb/hdl/verilator_main.cpp's quiet vl_finish (no stray line)
+        # --timing; and VL_USER_FINISH: tb/engine/hdl/verilator_main.cpp's quiet vl_finish (no stray line)
         args += ["--timing", "-CFLAGS", "-DVL_USER_FINISH"]
         if not waves:
             args += ["--no-public-flat-rw", str(TB_HDL / "accel_tb.vlt")]

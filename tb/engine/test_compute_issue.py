@@ -1,11 +1,11 @@
 """cocotb bench of rtl/compute_issue.sv (the engine's compute-issue unit: weight banks and beats).
 
 Each case is a random conv, depthwise, pointwise or fc layer laid out by hexgen for the hardware
-description ($HW) (tb.unit_layers.random_layer). The bench plays the units around it:
+description ($HW) (tb.engine.unit_layers.random_layer). The bench plays the units around it:
 - the reader: k_tile t's weights (the weight segment's words from hexgen's element_address of the
   k_tile's first weight) go into bank t % 2 with random gaps, k_tile t + 2's only once k_tile t is
   finished (cfin_o), and wloaded_i counts the k_tiles that are in;
-- the gather: the register sets of the layer in order (tb.unit_layers.expected_sets: hexgen's
+- the gather: the register sets of the layer in order (tb.engine.unit_layers.expected_sets: hexgen's
   schedule and addresses), each offered after a random delay and held until popped;
 - the MAC array: takes beats with random ready and accumulates them as rtl/mac_array.sv defines
   (first beat of a tile clears, w[r] * (a[j] - z_in); depthwise cell (r, j) takes lane r of
@@ -28,7 +28,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from hexgen.layout import element_address
 from hexgen.rules import descriptor_registers, register_needs
-from tb.unit_layers import expected_sets, golden_acc, run_random_layers
+from tb.engine.unit_layers import expected_sets, golden_acc, run_random_layers
 
 TEST_FILE = "tests/test_rtl_compute_issue.py"
 

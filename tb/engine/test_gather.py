@@ -31,7 +31,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 
 from hexgen.layout import element_address
 from hexgen.rules import descriptor_registers, input_loads, register_needs
-from tb.unit_layers import expected_sets, run_random_layers
+from tb.engine.unit_layers import expected_sets, run_random_layers
 
 TEST_FILE = "tests/test_rtl_gather.py"
 KINDS = ("conv", "depthwise", "pointwise", "fc")

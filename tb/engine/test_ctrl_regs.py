@@ -1,5 +1,5 @@
 """cocotb bench of rtl/ctrl_regs.sv (the engine's control registers and main FSM) against the CSR
-map (tb/csr.py: addresses, bits, reset values, states, counters from start).
+map (tb/engine/csr.py: addresses, bits, reset values, states, counters from start).
 
 Checked:
 - after reset every register reads its documented value (RESET, 0 otherwise; the build facts;
@@ -27,7 +27,7 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from tb.csr import BITS, CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES
+from tb.engine.csr import BITS, CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_ctrl_regs.py"
@@ -196,4 +196,4 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     dut.bad_field_i.value = 7
     expect("DESC_CHECK passes desc_check through", await bus.read("DESC_CHECK"), 7)
 
-    assert not problems, f"ctrl_regs disagrees with tb/csr.py (seed {seed}):\n  " + "\n  ".join(problems[:8])
+    assert not problems, f"ctrl_regs disagrees with tb/engine/csr.py (seed {seed}):\n  " + "\n  ".join(problems[:8])

@@ -1,4 +1,4 @@
-"""pyuvm test of the MAC array (environment: tb/uvm/mac_env.py, BFM: tb/uvm/bfm.py).
+"""pyuvm test of the MAC array (environment: tb/engine/uvm/mac_env.py, BFM: tb/engine/uvm/bfm.py).
 
 Environment: RTL_SEED (default random, printed), UVM_ITEMS (random problems, default 40; 16 or more
 reach every required coverage bin whatever the seed, mac_env.SEQ_KINDS).
@@ -15,8 +15,8 @@ from cocotb.triggers import RisingEdge
 from pyuvm import ConfigDB, uvm_test
 
 from tb.sim import rerun_command
-from tb.uvm.bfm import MacBfm
-from tb.uvm.mac_env import TEST_FILE, MacEnv, RandomProblemSeq
+from tb.engine.uvm.bfm import MacBfm
+from tb.engine.uvm.mac_env import TEST_FILE, MacEnv, RandomProblemSeq
 
 
 def seed_from_env() -> int:

@@ -2,7 +2,7 @@
 
 Pure functions (no simulator): corner and constrained-random vector sets, the expected outputs
 (golden.arith.bias_term + golden.arith.requantize, never the formula written again), and the hex
-files the stream harness (tb/hdl/requant_tb.sv) reads and writes.
+files the stream harness (tb/engine/hdl/requant_tb.sv) reads and writes.
 """
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from tb.golden_ref import arith
+from tb.engine.golden_ref import arith
 
 INT32_MIN, INT32_MAX = arith.INT32_MIN, arith.INT32_MAX
 INT16_MIN, INT16_MAX = arith.INT16_MIN, arith.INT16_MAX

@@ -15,7 +15,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from tb import mac_vectors as mv
+from tb.engine import mac_vectors as mv
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_mac_array.py"

@@ -23,7 +23,7 @@ from cocotb.triggers import Timer
 from golden.arith import conv_out_size
 from hexgen import HardwareConfig
 from hexgen.rules import COUNTER_MAX, KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, plan_tiling, register_needs
-from tb.csr import BITS, CSR, field_name
+from tb.engine.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_desc_check.py"

@@ -1,7 +1,7 @@
 """pyuvm environment of the requantizer: sequence item (one beat of LANES lanes), constrained-random
 sequences, driver, input/output monitors, scoreboard (reference model: golden.arith via
-tb.requant_vectors.expected) and a coverage subscriber that prints the coverage it reached.
-The cocotb/pyuvm tests that use it are in tb/test_requant_uvm.py.
+tb.engine.requant_vectors.expected) and a coverage subscriber that prints the coverage it reached.
+The cocotb/pyuvm tests that use it are in tb/engine/test_requant_uvm.py.
 """
 from __future__ import annotations
 
@@ -26,7 +26,7 @@ from pyuvm import (
     uvm_tlm_analysis_fifo,
 )
 
-from tb import requant_vectors as rv
+from tb.engine import requant_vectors as rv
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_requant.py"
@@ -44,7 +44,7 @@ class RequantItem(uvm_sequence_item):
         self.beat: dict = {}
 
     def randomize(self, rng: np.random.Generator, lanes: int, m0_bits: int | None = 16) -> None:
-        """Constrained random (tb.requant_vectors.random_vectors: log-uniform accumulators with the
+        """Constrained random (tb.engine.requant_vectors.random_vectors: log-uniform accumulators with the
         int32 extremes, bias in the three modes within int32, n near the output range, ties)."""
         self.set_from(rv.random_vectors(rng, lanes, lanes, m0_bits), 0)
 

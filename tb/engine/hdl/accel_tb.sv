@@ -57,7 +57,7 @@ module accel_tb #(
     output logic              finished_o
 );
 
-  /* verilator lint_off UNUSEDPARAM */  // the CSR map (tb/csr.py): the watchdog restarts on a CTRL write
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map (tb/engine/csr.py): the watchdog restarts on a CTRL write
 `include "accel_csr.svh"
   /* verilator lint_on UNUSEDPARAM */
 
@@ -141,7 +141,7 @@ module accel_tb #(
 
   // The bench's own count of a layer, never the engine's: the cycles from the start (the CTRL
   // write that starts it) to done or error, and the words the memory port moved in that time. The
-  // layer bench holds CYCLES, WORDS_READ and WORDS_WRITTEN to these (tb/test_layers.py): a counter
+  // layer bench holds CYCLES, WORDS_READ and WORDS_WRITTEN to these (tb/engine/test_layers.py): a counter
   // stuck at 0 or counting the wrong events cannot pass. A CTRL write during a run does not restart it.
   logic        bench_run_q;
   logic [31:0] bench_cycles_q, bench_rd_words_q, bench_wr_words_q;

@@ -1,6 +1,6 @@
 """`make resources`: what the accelerator's RTL costs, per unit, from a Yosys synthesis.
 
-    python -m tb.resources [--hw PRESET|path.json] [--param NAME=VALUE ...] [--json [FILE]]
+    python -m tb.engine.resources [--hw PRESET|path.json] [--param NAME=VALUE ...] [--json [FILE]]
 
 Yosys (Debian's `yosys`, 0.23 checked) reads rtl/ (the hardware: not the testbench model
 ext_mem_model.sv), sets accel_top's parameters and runs the coarse part of its generic synthesis
@@ -16,7 +16,7 @@ Yosys writes (`write_json`), module by module, over the instance tree under acce
 - mults: $mul cells (alumacc is skipped so that they stay $mul), and DSP48 by the rule of `dsp48`.
 
 Parameters: accel_top's Verilog defaults, with the layer bench's build parameter ADDR_W
-(tb.accel_build.ADDR_W) and the sizes of the hardware description (`--hw`, hexgen.hw), then
+(tb.engine.accel_build.ADDR_W) and the sizes of the hardware description (`--hw`, hexgen.hw), then
 `--param` overrides. A parameter set the RTL refuses (its initial-
 block checks) is one error line and exit status 2, as is a missing yosys. docs/resources.md has
 the table of today's sizes and the rules.
@@ -105,10 +105,10 @@ def top_parameters() -> dict[str, int]:
 
 
 def bench_parameters(defaults: Mapping[str, int], hw: str | None = None) -> dict[str, int]:
-    """The layer bench's build: accel_top's defaults, the bench's ADDR_W (tb/accel_build.py) and the
+    """The layer bench's build: accel_top's defaults, the bench's ADDR_W (tb/engine/accel_build.py) and the
     sizes of the hardware description `hw` (a hexgen.hw preset or path.json; None: the default)."""
     from hexgen.hw import load_hw, rtl_parameters
-    from tb.accel_build import ADDR_W
+    from tb.engine.accel_build import ADDR_W
 
     return {**defaults, "ADDR_W": ADDR_W, **rtl_parameters(load_hw(hw))}
 
@@ -406,7 +406,7 @@ def as_json(units: Sequence[Unit], params: Mapping[str, int], version: str, seco
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(prog="python -m tb.resources", description=__doc__.split("\n\n")[0])
+    ap = argparse.ArgumentParser(prog="python -m tb.engine.resources", description=__doc__.split("\n\n")[0])
     ap.add_argument("--param", action="append", default=[], metavar="NAME=VALUE",
                     help=f"override a parameter of {TOP} (repeatable; 'ROWS=8 COLS=4' in one also works)")
     ap.add_argument("--hw", default=None, metavar="PRESET|path.json",

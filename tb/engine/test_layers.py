@@ -25,7 +25,7 @@ import numpy as np
 from hexgen import from_words, read_image, to_words
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare
-from tb.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
+from tb.engine.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
 
 CLOCK_NS = 10
 #: the bits of UNITS that its fields own
@@ -56,7 +56,7 @@ async def read_csr(dut: Any, name: str) -> int:
 
 
 async def reset_values(dut: Any, facts: dict[str, int]) -> list[str]:
-    """What reads other than its documented value right after reset: every CSR (tb.csr RESET, 0
+    """What reads other than its documented value right after reset: every CSR (tb.engine.csr RESET, 0
     otherwise; the build facts; DESC_CHECK the field the rule book refuses in the all-reset
     descriptor; UNITS 0: every unit idle on k_tile 0), and busy, done and error."""
     from hexgen import HardwareConfig
@@ -100,7 +100,7 @@ async def reset(dut: Any, job: dict[str, Any]) -> None:
 
 
 async def read_words(dut: Any, base: int, n: int, xfer_file: str, *, cycles: bool = False) -> tuple[list[int], list[str], list[int]]:
-    """n words from the external memory model, through one $writememh of the bench (tb/hdl/accel_tb.sv);
+    """n words from the external memory model, through one $writememh of the bench (tb/engine/hdl/accel_tb.sv);
     X/Z words are reported (text, and their offsets from base), never read as 0. cycles: instead of
     the words, the cycle (since the start) at which each was last written (all ones: never)."""
     if n == 0:
@@ -156,7 +156,7 @@ def watchdog_limit(layer: dict[str, Any], cfg: Any, *, macs: int, words: int, me
 
 def counters_against_bench(counters: dict[str, int], bench: dict[str, int], array_size: int) -> str:
     """What is wrong with the engine's performance counters of a layer that ran to done, held to
-    what the bench counted itself (tb/hdl/accel_tb.sv: cycles from start to done, words the memory
+    what the bench counted itself (tb/engine/hdl/accel_tb.sv: cycles from start to done, words the memory
     port moved) and to what they cannot exceed; "" when nothing is. The cycle budget and the
     traffic check (tb.budget) read these counters, so they must not be trusted to count themselves."""
     pairs = [("CYCLES", counters["CYCLES"], "cycles from start to done", bench["cycles"]),
@@ -212,7 +212,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
                                                                     mem_latency=int(job.get("mem_latency", 8)),
                                                                     mem_stall=int(job.get("mem_stall", 0))))
     dut.watchdog_cycles_i.value = limit_cycles
-    # the output region's write-cycle record starts at "never written" (tb/hdl/accel_tb.sv wr_cycle)
+    # the output region's write-cycle record starts at "never written" (tb/engine/hdl/accel_tb.sv wr_cycle)
     out_info = rb.segment_info(name, "output")
     dut.xfer_first_i.value = out_info["base_word"]
     dut.xfer_last_i.value = out_info["base_word"] + max(out_info["words"], 1) - 1
@@ -221,7 +221,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     dut.xfer_clear_i.value = 0
     t0 = time.perf_counter()
     await write_csr(dut, "CTRL", 1)
-    # one trigger: done, error or the bench's watchdog (tb/hdl/accel_tb.sv) ends the wait
+    # one trigger: done, error or the bench's watchdog (tb/engine/hdl/accel_tb.sv) ends the wait
     await RisingEdge(dut.finished_o)
     wall = time.perf_counter() - t0
     await ReadOnly()
@@ -230,7 +230,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS",
                                                     "PASS")}
     result.update({k.lower(): v for k, v in counters.items()})
-    # UNITS bits outside its fields (tb.csr.UNITS_FIELDS) read 0
+    # UNITS bits outside its fields (tb.engine.csr.UNITS_FIELDS) read 0
     stray = counters["UNITS"] & ~UNITS_MASK & 0xFFFFFFFF
     if stray:
         result.update(status="FAIL", reason=f"UNITS has bits outside its fields set: 0x{stray:08x}")
@@ -351,7 +351,7 @@ async def run_layers(dut: Any) -> None:
     await reset(dut, job)
     # the memory image must be laid out for this build: hexgen's config against every build-fact CSR
     facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS")}
-    # every CSR and status output right after reset, against its documented value (tb.csr): make sim
+    # every CSR and status output right after reset, against its documented value (tb.engine.csr): make sim
     # and the tests that ask (45 register reads a simulator process)
     wrong_reset = await reset_values(dut, facts) if job.get("check_reset") else []
     if wrong_reset:

@@ -1,4 +1,4 @@
-"""cocotb bench of rtl/requant.sv through tb/hdl/requant_tb.sv. Reference model: golden.arith.
+"""cocotb bench of rtl/requant.sv through tb/engine/hdl/requant_tb.sv. Reference model: golden.arith.
 
 Bulk vectors go through the harness's vector memory ($readmemh -> RTL streams them -> $writememh),
 so Python does not touch the design every cycle; handshake and latency are checked by driving the
@@ -18,7 +18,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge, with_timeout
 
-from tb import requant_vectors as rv
+from tb.engine import requant_vectors as rv
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_requant.py"

@@ -1,5 +1,5 @@
 """cocotb bench of rtl/vec_unit.sv (residual add, max pool, average and global average pool) on the
-external memory model (tb/hdl/vec_unit_tb.sv), against golden.arith.
+external memory model (tb/engine/hdl/vec_unit_tb.sv), against golden.arith.
 
 Each case is a random layer: add (A0, B0, n from golden.arith.add_params; zero points and clamp
 bounds at random), max pool (kernel 1..3, stride 1..3, padding up to kernel / 2), average pool
@@ -33,7 +33,7 @@ from hexgen.cycles import vector_unit_pushes
 from hexgen.layout import to_words
 from hexgen.plan import act_layout
 from hexgen.rules import KIND_CODES
-from tb.ext_mem import start_on_ext_mem
+from tb.engine.ext_mem import start_on_ext_mem
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_vec_unit.py"

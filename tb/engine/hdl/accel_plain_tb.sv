@@ -40,7 +40,7 @@ module accel_plain_tb #(
       .watchdog_cycles_i(32'd0), .watchdog_o(watchdog), .finished_o(finished)
   );
 
-  /* verilator lint_off UNUSEDPARAM */  // the CSR map (tb/csr.py): this harness writes CTRL and reads CYCLES
+  /* verilator lint_off UNUSEDPARAM */  // the CSR map (tb/engine/csr.py): this harness writes CTRL and reads CYCLES
 `include "accel_csr.svh"
   /* verilator lint_on UNUSEDPARAM */
 

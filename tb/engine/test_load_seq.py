@@ -1,7 +1,7 @@
 """cocotb bench of rtl/load_seq.sv (the engine's load sequencer) against hexgen's memory map.
 
 Each case is a random conv, depthwise, pointwise or fc layer that fits the hardware description
-($HW: a hexgen.hw preset), laid out by hexgen (tb.unit_layers.random_layer), cut into random bands
+($HW: a hexgen.hw preset), laid out by hexgen (tb.engine.unit_layers.random_layer), cut into random bands
 of output rows and groups of output-channel tiles (hexgen.rules.passes), one pass of which the
 unit runs. The bench programs the unit with the pass's rows, k_tiles and bases, the layer's
 derived sizes (hexgen.rules.register_needs), takes its
@@ -37,9 +37,9 @@ from hexgen.layout import Layout, element_address
 from hexgen.plan import act_layout
 from hexgen.rules import (KIND_CODES, Pass, descriptor_registers, input_loads, passes, record_words_per_k_tile,
                           register_needs)
-from tb.csr import BUFFER_TAGS, READER_STATES
+from tb.engine.csr import BUFFER_TAGS, READER_STATES
 from tb.sim import bench_seed
-from tb.unit_layers import KINDS, random_layer
+from tb.engine.unit_layers import KINDS, random_layer
 
 TEST_FILE = "tests/test_rtl_load_seq.py"
 TAG = {name: v for v, name in BUFFER_TAGS.items()}

@@ -1,5 +1,5 @@
 """Set-up shared by the unit benches that run a block on the external memory model
-(tb/hdl/mem_loader_tb.sv, tb/hdl/burst_reader_tb.sv): the memory image file, the clock, reset."""
+(tb/engine/hdl/mem_loader_tb.sv, tb/engine/hdl/burst_reader_tb.sv): the memory image file, the clock, reset."""
 from __future__ import annotations
 
 from collections.abc import Iterable

@@ -1,4 +1,4 @@
-"""pyuvm tests of the requantizer (environment: tb/uvm/requant_env.py, BFM: tb/uvm/bfm.py).
+"""pyuvm tests of the requantizer (environment: tb/engine/uvm/requant_env.py, BFM: tb/engine/uvm/bfm.py).
 
 Runs on the requant_tb build in direct mode. Environment: RTL_SEED (default random, printed),
 UVM_ITEMS (random beats, default 300).
@@ -14,8 +14,8 @@ from pyuvm import ConfigDB, uvm_factory, uvm_test
 import cocotb
 
 from tb.sim import rerun_command
-from tb.uvm.bfm import RequantBfm
-from tb.uvm.requant_env import AllSeq, RandomSeq, RequantEnv, TEST_FILE
+from tb.engine.uvm.bfm import RequantBfm
+from tb.engine.uvm.requant_env import AllSeq, RandomSeq, RequantEnv, TEST_FILE
 
 
 def seed_from_env() -> int:

@@ -156,7 +156,7 @@ class RequantBfm(_BfmBase):
 
 
 class MacBfm(_BfmBase):
-    """mac_array. Beat: tb.mac_vectors.Beat (broadcast or per-cell). Input monitor reports beats, output
+    """mac_array. Beat: tb.engine.mac_vectors.Beat (broadcast or per-cell). Input monitor reports beats, output
     monitor columns."""
 
     IN_SIGNALS = ("in_valid_i", "in_w_i", "in_a_i", "in_cells_i", "in_a_cells_i", "in_z_i", "in_first_i", "in_last_i",

@@ -27,8 +27,8 @@ from pyuvm import (
     uvm_tlm_analysis_fifo,
 )
 
-from tb import mac_vectors as mv
-from tb.golden_ref import arith
+from tb.engine import mac_vectors as mv
+from tb.engine.golden_ref import arith
 from tb.sim import rerun_command
 
 TEST_FILE = "tests/test_rtl_mac_array.py"

@@ -3,10 +3,10 @@ from a target with a driver (tb.target_flow) is the engine's, and lives here.
 
 - image: golden's network laid out by hexgen's plan for the hardware description (HW=), cached by
   content (tb.images); sizes the engine refuses are refused before golden runs;
-- build: the layer bench (tb/hdl/accel_tb.sv around accel_top) with the description's sizes and a
-  memory as large as the image (tb.accel_build);
+- build: the layer bench (tb/engine/hdl/accel_tb.sv around accel_top) with the description's sizes and a
+  memory as large as the image (tb.engine.accel_build);
 - job: the bench's own options (memory stalls and latency, chained images, CSR overrides and
-  pokes for the fault tests, the reset-value check), read by tb/test_layers.py, its driver;
+  pokes for the fault tests, the reset-value check), read by tb/engine/test_layers.py, its driver;
 - finish: utilisation and memory-port occupancy, the traffic, counters and cycle budget against
   hexgen's cycle model (tb.budget), and functional coverage (tb.coverage).
 """
@@ -16,14 +16,14 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tb.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
+from tb.engine.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
 from tb.run_settings import RunSettings
 from tb.sim import SimError, require_checkout
 from tb.target import Flow, Target
 
 Image = tuple[Path, list[dict[str, Any]], int]
 #: the engine's cocotb bench: (test module, HDL top, the variable naming the job file)
-ENGINE_BENCH = ("tb.test_layers", "accel_tb", "LAYER_JOB")
+ENGINE_BENCH = ("tb.engine.test_layers", "accel_tb", "LAYER_JOB")
 
 
 class EngineFlow(Flow):

@@ -42,7 +42,7 @@ static verilated_trace_t *tfp;
 static vluint64_t main_time = 0;  // Current simulation time
 
 #ifdef VL_USER_FINISH
-// The layer bench's $finish (the build defines VL_USER_FINISH: tb/accel_build.py): Verilator's own
+// The layer bench's $finish (the build defines VL_USER_FINISH: tb/engine/accel_build.py): Verilator's own
 // prints "- :0: Verilog $finish" when cocotb ends the run through VPI, a stray line after the
 // bench's verdict. A $finish the Verilog itself calls still names its file and line.
 void vl_finish(const char* filename, int linenum, const char* hier) VL_MT_UNSAFE {

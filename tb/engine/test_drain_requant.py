@@ -2,7 +2,7 @@
 the requantizer the MAC array drains into).
 
 Each case is a random conv, depthwise, pointwise or fc layer laid out by hexgen for the hardware
-description ($HW) (tb.unit_layers.random_layer). The bench plays the units around it:
+description ($HW) (tb.engine.unit_layers.random_layer). The bench plays the units around it:
 - the reader: before start the record buffers hold the complement of every record word (so a
   pixel requantised before its k_tile's records arrived cannot match); then k_tile by k_tile,
   with random gaps, the bias and scale segments' words go in at their segment offsets, and
@@ -25,7 +25,7 @@ import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from hexgen.rules import descriptor_registers, register_needs
-from tb.unit_layers import golden_acc, run_random_layers
+from tb.engine.unit_layers import golden_acc, run_random_layers
 
 TEST_FILE = "tests/test_rtl_drain_requant.py"
 

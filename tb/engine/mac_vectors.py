@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from tb.golden_ref import arith
+from tb.engine.golden_ref import arith
 
 
 @dataclass

@@ -1,5 +1,5 @@
-"""What the engine's unit benches share (tb/test_gather.py, tb/test_compute_issue.py,
-tb/test_drain_requant.py): random layers hexgen lays out for a hardware description, the register
+"""What the engine's unit benches share (tb/engine/test_gather.py, tb/engine/test_compute_issue.py,
+tb/engine/test_drain_requant.py): random layers hexgen lays out for a hardware description, the register
 sets the gather must produce (from hexgen's schedule and addresses and PyTorch's window), golden's
 accumulators, and the cocotb driver that runs a unit over random layers of every kind."""
 from __future__ import annotations
