@@ -1,7 +1,7 @@
-"""`make accept-cycles`: run every layer of the shipped models' baseline runs (tb.budget.BASELINE_RUNS)
+"""`make accept-cycles`: run every layer of the shipped models' baseline runs (tb.engine.budget.BASELINE_RUNS)
 on Verilator and rewrite tests/cycle_baseline.json with their exact cycles, printing what changed.
 
-The file is what make test holds the same runs to, cycle for cycle (tb.budget.baseline_differences):
+The file is what make test holds the same runs to, cycle for cycle (tb.engine.budget.baseline_differences):
 a performance change either way fails until it is accepted here and committed with its reason.
 Only a run in which every layer PASSes is accepted.
 """
@@ -12,7 +12,7 @@ import sys
 
 from golden.cli import run_cli
 from tb import layer_sim
-from tb.budget import BASELINE_FILE, BASELINE_RUNS, baseline_key
+from tb.engine.budget import BASELINE_FILE, BASELINE_RUNS, baseline_key
 from tb.sim import SimError
 
 

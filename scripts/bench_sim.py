@@ -121,6 +121,7 @@ def whole_network(model: str, hw: str) -> None:
 
     from hexgen.hw import load_hw
     from tb import images
+    from tb.engine import images as engine_images
 
     cfg = load_hw(hw)
     print(f"\nwhole network {model}, HW={hw}: building (not timed) ...", flush=True)
@@ -131,7 +132,7 @@ def whole_network(model: str, hw: str) -> None:
         images.IMAGES = Path(tmp)  # no cached image: golden and hexgen run
         try:
             t0 = time.perf_counter()
-            cdir, _layers, _n = images.prepare_image(model, 0, hw)
+            cdir, _layers, _n = engine_images.prepare_image(model, 0, hw)
             t_image = time.perf_counter() - t0
             mm = json.loads((cdir / "image" / "memory_map.json").read_text())
             t0 = time.perf_counter()

@@ -1,9 +1,10 @@
-"""Memory images for `make sim`, cached by the model's content.
+"""The cache of memory images for `make sim`, keyed by the model's content, for every target.
 
-prepare_image quantizes the model (golden), lays out the conv/fc layers the accelerator can run
-(hexgen) for one test image, checks the folder whole once, and keeps it in
-build/images/<key>/{image/, layers.json, net.pkl, chain.npz}, written to a temporary folder and
-renamed. The key is the model's content (_image_key), never a file name.
+A target's flow (tb/engine/images.py for our engine, tb/target_image.py for a target with a
+driver) quantizes the model, lays out the layers and checks the folder whole once; this module
+keys it by the model's content (_image_key, never a file name) and keeps it in a cache entry
+(store_entry: written to a temporary folder, checksummed, renamed), e.g.
+build/images/<key>/{image/, layers.json, net.pkl, chain.npz}.
 """
 from __future__ import annotations
 
@@ -12,11 +13,10 @@ import json
 import os
 import shutil
 import tempfile
-import warnings
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
-from tb.sim import SimError, clean_leftovers
+from tb.sim import clean_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
@@ -66,7 +66,7 @@ def _image_key(m: Any, idx: int, cfg: Any) -> str:
     (_model_tensors: not only state_dict(), which leaves out non-persistent buffers and plain
     tensor attributes, so a weight edit there kept the old image), the calibration batch, the test
     data, the test image's index, the hardware configuration, and the code of golden/, hexgen/
-    and this file. Not file names: a helper module a factory imports that changes a layer changes
+    and this file (a flow adds its own code: tb/engine/images.py, tb/target_image.py). Not file names: a helper module a factory imports that changes a layer changes
     the graph or the tensors, and so the key. Quantizing is deterministic, so the same key means
     the same quantized network; the key costs a trace (~10 ms), quantizing costs seconds."""
     import torch.fx
@@ -90,48 +90,12 @@ def _image_key(m: Any, idx: int, cfg: Any) -> str:
     return h.hexdigest()
 
 
-CHAIN_IMAGES = 32
 #: Memory images, keyed by content (_image_key): build/images/<key>/{image/, layers.json, net.pkl, chain.npz}
 IMAGES = ROOT / "build" / "images"
 
 
 def _test_set(m: Any) -> Any:
     return m.x_test if m.x_test is not None else m.calibration
-
-
-def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, list[dict[str, Any]], int]:
-    """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
-
-    Returns the cache folder (image/ inside), every layer of the network (name, kind, shapes, MACs,
-    whether the RTL runs it and why not) and the index of the test image used."""
-    warnings.filterwarnings("ignore")
-    from golden.models import load_model
-    from hexgen.hw import load_hw
-
-    cfg = load_hw(hw)
-    m = load_model(model)
-    x = _test_set(m)
-    if len(x) == 0:
-        raise SimError(f"model {model}: no test images (its calibration batch is empty)")
-    idx = seed % len(x)
-    try:
-        key: str | None = _image_key(m, idx, cfg)
-    except _NoKey:
-        key = None
-    if key is not None:
-        cdir = IMAGES / key[:24]
-        if cdir.is_dir():
-            damage = _entry_damage(cdir)
-            if damage is None:
-                cached = json.loads((cdir / "layers.json").read_text())
-                if cached.get("key") == key:
-                    return cdir, list(cached["layers"]), idx
-                damage = "its layers.json names another key"
-            print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
-    else:
-        cdir = IMAGES / f"untraceable-{os.getpid()}"
-    layers = store_entry(cdir, lambda tmp: _write_image(m, idx, cfg, tmp, key or ""))
-    return cdir, layers, idx
 
 
 def store_entry(cdir: Path, write: Callable[[Path], T]) -> T:
@@ -192,55 +156,3 @@ def _entry_damage(cdir: Path, needs: tuple[str, ...] = ("layers.json", "net.pkl"
         if need not in have:
             return f"{need} is missing"
     return None
-
-
-def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[str, Any]]:
-    import pickle
-
-    import numpy as np
-
-    from golden import extract, quantize
-    from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
-    from hexgen.plan import is_compute, is_vector
-
-    qm = quantize(m.float_model, m.calibration)
-    net = extract(qm, m.calibration[:2])
-    x = _test_set(m)
-    x_q = net.quantize_input(x[idx : idx + 1])
-    unsupported: dict[str, str] = {}
-    tiling: dict[str, str] = {}  # how a layer the engine runs is cut into passes
-    engine = [l for l in net.layers if is_compute(l) or is_vector(l)]  # conv / fc, add and pooling
-    for l in engine:  # hexgen refuses what the accelerator's layouts cannot hold
-        try:
-            plan = plan_layer(l, cfg)
-        except HexgenError as exc:
-            unsupported[l.name] = str(exc)
-            continue
-        bands, groups = 1 + max(p.band for p in plan.passes), 1 + max(p.group for p in plan.passes)
-        d = plan.descriptor
-        group_text = f" x {groups} groups of <= {d['group_k_tiles']} k_tiles" if groups > 1 else ""
-        tiling[l.name] = ("one pass" if bands == groups == 1 else
-                          f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{group_text}")
-    supported = [l.name for l in engine if l.name not in unsupported]
-    if supported:
-        write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")
-        problems = check_image(out / "image")  # whole, golden re-run included: the bench reads without it
-        if problems:
-            raise SimError(f"hexgen wrote an image that does not check: {problems[0]}")
-    # for CHAIN=1: the golden network and a sample of test images (with labels when the model has them)
-    n = min(CHAIN_IMAGES, len(x))
-    order = [(idx + i) % len(x) for i in range(n)]
-    xs = net.quantize_input(x[order])
-    labels = m.y_test[order].numpy() if m.y_test is not None else np.full(n, -1)
-    np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
-    (out / "net.pkl").write_bytes(pickle.dumps(net))
-    compute = set(supported)
-    golden_only = "golden only: the accelerator runs conv, fc, add and pooling layers"
-    layers = [
-        {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
-         "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),
-         "unsupported": unsupported.get(l.name, "") if l in engine else golden_only}
-        for l in net.layers
-    ]
-    (out / "layers.json").write_text(json.dumps({"key": key, "model": m.name, "image_index": idx, "layers": layers}, indent=1))
-    return layers

@@ -1,7 +1,7 @@
 """The layer runner behind `make sim`: run a model's layers on the accelerator RTL and compare them
 with golden (the command line is tb.sim_cli; `python -m tb.layer_sim` runs it).
 
-Steps: the memory image of one test image (tb/images.py: cached by the model's content), the
+Steps: the memory image of one test image (its target's flow; cached by the model's content, tb/images.py), the
 simulator build (tb.sim.build: cached by content), every chosen layer in one simulation (twice on
 Verilator, one X seed each; a new simulation after one that stopped), a result per layer: PASS,
 FAIL or UNSUPP. A run is one record, tb.run_settings.RunSettings; on failure the run folder, the

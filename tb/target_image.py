@@ -27,7 +27,7 @@ def images_folder(target: Target) -> Path:
 
 def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, list[dict[str, Any]], int]:
     """(cache folder with image/ and layers.json, every layer of the network with whether the
-    target runs it and why not, the test image's index), as tb.images.prepare_image gives them."""
+    target runs it and why not, the test image's index), as the engine's tb.engine.images.prepare_image gives them."""
     warnings.filterwarnings("ignore")
     from golden.models import load_model
     from hexgen import HardwareConfig

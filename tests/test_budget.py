@@ -1,5 +1,5 @@
 """Cycle budgets (issue 12 item 6): the check that turns a slow or over-moving layer into a FAIL
-(tb.budget), and the cycle model's traffic against hexgen's memory map (hexgen.cycles). The
+(tb/engine/budget.py), and the cycle model's traffic against hexgen's memory map (hexgen.cycles). The
 model against measured cycles: tests/test_engine.py (every layer of the default model within a
 few percent) and tests/test_budget_sim.py (real RTL performance faults fail their layer)."""
 from __future__ import annotations
@@ -13,8 +13,8 @@ import pytest
 from hexgen.cycles import BUDGET_SLACK, layer_budget
 from hexgen.hw import load_hw
 from hexgen.rules import descriptor_registers
-from tb.budget import check_budget
-from tb.images import prepare_image
+from tb.engine.budget import check_budget
+from tb.engine.images import prepare_image
 
 #: a pointwise layer 16x6x6 -> 24x6x6 as hexgen's memory map describes it
 ENTRY = {"descriptor": {"kind": "pointwise", "in_shape": [16, 6, 6], "out_shape": [24, 6, 6], "kernel": [1, 1],

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from tb import layer_sim
-from tb.budget import baseline_differences
+from tb.engine.budget import baseline_differences
 
 pytestmark = pytest.mark.sim
 

@@ -148,7 +148,7 @@ def _overflowing_bias_record(model: str, layer: str, seed: int) -> tuple[int, in
 
     from hexgen import read_image, to_words
 
-    from tb.images import prepare_image
+    from tb.engine.images import prepare_image
 
     cdir, _, _ = prepare_image(model, seed)
     rb = read_image(cdir / "image")

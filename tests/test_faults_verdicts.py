@@ -122,7 +122,7 @@ def test_slowest_documented_memory_settings_pass_correct_rtl(stall: int, latency
 
 def test_watchdog_limit_grows_with_stalls_and_latency():
     from hexgen import read_image
-    from tb.images import prepare_image
+    from tb.engine.images import prepare_image
     from tb.engine.test_layers import watchdog_limit
 
     cdir, _, _ = prepare_image("mobilenetv2", 0)
@@ -203,9 +203,10 @@ def test_an_edited_cached_image_is_made_again(tmp_path, monkeypatch, capsys, vic
     """One digit changed in a cached .memh made every later run FAIL "simulation stopped" until
     build/images was deleted by hand; an edited layers.json silently turned a layer into UNSUPP."""
     from tb import images
+    from tb.engine import images as engine_images
 
     monkeypatch.setattr(images, "IMAGES", tmp_path / "images")
-    cdir, layers, _ = images.prepare_image("mlp", 0)
+    cdir, layers, _ = engine_images.prepare_image("mlp", 0)
     target = cdir / victim
     good = target.read_bytes()
     text = good.decode()
@@ -217,12 +218,12 @@ def test_an_edited_cached_image_is_made_again(tmp_path, monkeypatch, capsys, vic
     assert bad != text
     target.write_text(bad)
     capsys.readouterr()
-    again, layers2, _ = images.prepare_image("mlp", 0)
+    again, layers2, _ = engine_images.prepare_image("mlp", 0)
     out = capsys.readouterr().out
     assert again == cdir and layers2 == layers
     assert f"{victim} was changed since it was written" in out and "making it again" in out, out
     assert target.read_bytes() == good
-    images.prepare_image("mlp", 0)  # and the rebuilt entry is reused quietly
+    engine_images.prepare_image("mlp", 0)  # and the rebuilt entry is reused quietly
     assert "damaged" not in capsys.readouterr().out
 
 
@@ -230,10 +231,11 @@ def test_an_edited_cached_image_is_made_again(tmp_path, monkeypatch, capsys, vic
 def test_sim_both_runs_one_image_on_both_simulators(monkeypatch):
     """A factory that is not deterministic gave each simulator other weights: SIM=both reported a
     difference that was the model's. The image is now made once and given to both runs."""
-    from tb import images, layer_sim, sim_both
+    from tb import layer_sim, sim_both
+    from tb.engine import images as engine_images
 
     made, got = [], []
-    monkeypatch.setattr(images, "prepare_image", lambda *a: made.append(a) or (Path(f"/img{len(made)}"), [], 0))
+    monkeypatch.setattr(engine_images, "prepare_image", lambda *a: made.append(a) or (Path(f"/img{len(made)}"), [], 0))
     monkeypatch.setattr(layer_sim, "run", lambda **kw: got.append((kw["sim"], kw["image"])) or [])
     sim_both.run_both(layers=None, model="x.py:make", seed=0, hw=None)
     assert len(made) == 1 and [s for s, _ in got] == ["icarus", "verilator"] and got[0][1] is got[1][1]
@@ -397,7 +399,7 @@ def test_a_five_percent_performance_fault_fails_the_cycle_baseline():
     passed the 10% budget; the committed baseline holds the exact cycles (make test checks the
     shipped models' runs against it in tests/test_engine.py)."""
     from tb import layer_sim
-    from tb.budget import baseline_differences
+    from tb.engine.budget import baseline_differences
 
     res = layer_sim.run(layers=["conv4", "fc1"], sim="icarus", model="mobilenetv2", seed=0, defines=("MUT_SELECT",),
                         plusargs=("+MUT_WR_IDLE",), run_tag="-mut_wr_idle")
@@ -408,7 +410,7 @@ def test_a_five_percent_performance_fault_fails_the_cycle_baseline():
 
 
 def test_the_baseline_names_a_faster_layer_too():
-    from tb.budget import BASELINE_FILE, baseline_differences
+    from tb.engine.budget import BASELINE_FILE, baseline_differences
 
     import json
 
@@ -443,8 +445,8 @@ def test_the_budget_is_two_sided():
     from hexgen import HardwareConfig
     from hexgen.cycles import BUDGET_SLACK, layer_budget
     from hexgen.rules import descriptor_registers
-    from tb.budget import check_budget
-    from tb.images import prepare_image
+    from tb.engine.budget import check_budget
+    from tb.engine.images import prepare_image
 
     cdir, _, _ = prepare_image("mobilenetv2", 0)
     mm = json.loads((cdir / "image" / "memory_map.json").read_text())

@@ -2,13 +2,13 @@
 from a target with a driver (tb.target_flow) is the engine's, and lives here.
 
 - image: golden's network laid out by hexgen's plan for the hardware description (HW=), cached by
-  content (tb.images); sizes the engine refuses are refused before golden runs;
+  content (tb/engine/images.py); sizes the engine refuses are refused before golden runs;
 - build: the layer bench (tb/engine/hdl/accel_tb.sv around accel_top) with the description's sizes and a
   memory as large as the image (tb.engine.accel_build);
 - job: the bench's own options (memory stalls and latency, chained images, CSR overrides and
   pokes for the fault tests, the reset-value check), read by tb/engine/test_layers.py, its driver;
 - finish: utilisation and memory-port occupancy, the traffic, counters and cycle budget against
-  hexgen's cycle model (tb.budget), and functional coverage (tb.coverage).
+  hexgen's cycle model (tb/engine/budget.py), and functional coverage (tb.coverage).
 """
 from __future__ import annotations
 
@@ -32,7 +32,7 @@ class EngineFlow(Flow):
     def image(self, target: Target, s: RunSettings) -> Image:
         require_checkout()
         from hexgen.hw import load_hw, rtl_parameters
-        from tb.images import prepare_image
+        from tb.engine.images import prepare_image
 
         cfg = load_hw(s.hw)  # an unknown preset or a bad file: one line before anything runs
         if not s.default_hw:  # and sizes the engine refuses, before golden and hexgen run
@@ -60,7 +60,7 @@ class EngineFlow(Flow):
 
     def finish(self, target: Target, s: RunSettings, image: Image, results: list[dict[str, Any]]) -> None:
         from hexgen.hw import load_hw
-        from tb.budget import check_budget
+        from tb.engine.budget import check_budget
         from tb.coverage import sample_results
 
         cfg = load_hw(s.hw)

@@ -158,7 +158,7 @@ def counters_against_bench(counters: dict[str, int], bench: dict[str, int], arra
     """What is wrong with the engine's performance counters of a layer that ran to done, held to
     what the bench counted itself (tb/engine/hdl/accel_tb.sv: cycles from start to done, words the memory
     port moved) and to what they cannot exceed; "" when nothing is. The cycle budget and the
-    traffic check (tb.budget) read these counters, so they must not be trusted to count themselves."""
+    traffic check (tb/engine/budget.py) read these counters, so they must not be trusted to count themselves."""
     pairs = [("CYCLES", counters["CYCLES"], "cycles from start to done", bench["cycles"]),
              ("WORDS_READ", counters["WORDS_READ"], "words read through the memory port", bench["rd_words"]),
              ("WORDS_WRITTEN", counters["WORDS_WRITTEN"], "words written through the memory port", bench["wr_words"])]
