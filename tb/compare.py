@@ -4,8 +4,12 @@ Pure functions (no simulator): the layer bench calls them, and tests check them 
 """
 from __future__ import annotations
 
+import json
+
 from dataclasses import dataclass, field
 from itertools import combinations
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
@@ -149,3 +153,12 @@ def compare(layer: str, expected: NDArray[np.integer], got: NDArray[np.integer])
         m.max_abs_diff = int(np.abs(e3 - g3).max())
         m.border = borders(bad.any(axis=0))
     return m
+
+
+def write_results(job: dict[str, Any], results: Any) -> None:
+    """The job's results file, whole or not at all (a temporary file renamed): a full disk or a kill
+    mid-write must not leave half a JSON for tb.layer_sim to read."""
+    path = Path(job["results"])
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    tmp.replace(path)

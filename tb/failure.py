@@ -180,14 +180,14 @@ def segment_of_role(rb: Any, layer: str, role: str) -> str:
 
 # ---- the step tb.layer_sim runs ---------------------------------------------------------------------
 def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path | None = None,
-                      widths: dict[str, int] | None = None, top: str = "", groups: Any = ()) -> None:
+                      widths: dict[str, int] | None = None, target: Any = None) -> None:
     """For each failing layer with a saved output (r["got_file"]): the diagnosis (r["diagnosis"]:
     kind, explained, wrong, text), where (r["where"]), both and the requantiser stages appended to
     r["report"], and the failure bundle (r["bundle"]). The image and the network are read once.
     dump (a run with waves): the bundle also gets the waveform and a GTKWave save file marking
     the write of the first wrong element (r["waves"]), and the stages table the RTL's own
-    requantiser values for it, read from the waveform. top, groups: a target's harness top and
-    signal groups (Target.bench.top, Target.signal_groups) for its save file."""
+    requantiser values for it, read from the waveform where the target's flow can (our engine's:
+    tb/engine/waves.py; Flow.failure_waves)."""
     failing = [r for r in results if r["status"] == "FAIL" and r.get("got_file")]
     if not failing:
         return
@@ -209,11 +209,9 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
         r["where"] = where
         parts = [r.get("report") or f"{r['layer']}: {r.get('reason', '')}", diagnosis_report(found), location_table(where)]
         rtl: dict[str, int | None] | None = None
-        if dump is not None and rb.target != "engine":  # a target: the marker where its driver saw the write
-            note = _target_waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"], top, groups)
+        if dump is not None and target is not None:
+            note, rtl = target.run_flow.failure_waves(target, r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
             parts.append(note)
-        elif dump is not None:
-            rtl = _waves(r, rb, dump, widths or {}, FAILURES / Path(r["run_dir"]).name / r["layer"])
         if where:
             w0 = where[0]
             parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"]), rtl))  # type: ignore[arg-type]
@@ -221,7 +219,7 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
         r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(raw.shape), raw, ctx.layer_input, wcycle))
 
 
-def _target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path, top: str, groups: Any) -> str:
+def target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path, top: str, groups: Any) -> str:
     """A target's failing layer: its waveform and save file into the bundle folder (r["waves"]),
     with the target's own groups and the marker at the time its driver saw the
     first wrong element's word written (r["write_ps_file"], converted to the dump's unit); "" or one
@@ -251,45 +249,3 @@ def _target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int]
     r["waves"] = save_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus or {"time": None}, top=top, groups=groups)
     return note
 
-
-def _waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path) -> dict[str, int | None] | None:
-    """The failing layer's waveform and save file into its bundle folder (r["waves"]), the marker
-    on the port's write of the first wrong element's word; the RTL's requantiser stages for that
-    element (None when the waveform does not reach it)."""
-    from hexgen.rules import descriptor_registers
-    from tb.waves import Dump, rtl_requant_stages, save_waves, write_edge
-
-    where = r.get("where") or []
-    diag = r.get("diagnosis") or []
-    focus: dict[str, Any] = {"kind": diag[0]["kind"] if diag else ""}
-    w0 = where[0] if where else None
-    entry = next((e for e in rb.memory_map["layers"] if e["name"] == r["layer"]), None)
-    vector = bool(where) and "vec_lane" in where[0]
-    focus["vector"] = vector  # a layer of the vector unit: its group on top, no requantiser lane
-    if w0 is not None and w0.get("word") is not None and w0.get("cycle") is not None and entry is not None:
-        addr = rb.segment_info(r["layer"], "output")["base_word"] + int(w0["word"])
-        focus.update(lane=int(w0["vec_lane" if vector else "pe_row"]), addr=addr, cycle=int(w0["cycle"]))
-    r["waves"] = save_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus)
-    if "addr" not in focus or entry is None or vector:  # the requantiser has no part in a vector-unit layer
-        return None
-    edge = write_edge(Dump(dest / f"{r['layer']}{dump.suffix}", ["accel_tb.wd_cnt_q", "accel_tb.u_mem.w_fire",
-                                                                  "accel_tb.u_mem.w_beat_addr"]), focus["addr"], focus["cycle"])
-    if edge is None:
-        return None
-    beat = drain_beat(descriptor_registers(entry["descriptor"]), rb.config.array_rows, int(w0["c"]), int(w0["y"]),  # type: ignore[arg-type]
-                      int(w0["x"]))  # type: ignore[arg-type]
-    return rtl_requant_stages(dest / f"{r['layer']}{dump.suffix}", beat, int(w0["pe_row"]), edge[0])  # type: ignore[arg-type]
-
-
-def drain_beat(regs: dict[str, int], rows: int, c: int, y: int, x: int) -> int:
-    """The requantiser beat (counted from the layer's start) that carries output channel c of
-    pixel (y, x): passes in the engine's order (hexgen.rules.passes), each draining its k_tiles
-    one after the other, a k_tile its pixels in raster order."""
-    from hexgen.rules import passes
-
-    kt, beat = c // rows, 0
-    for p in passes(regs, rows):
-        if p.k_tile <= kt < p.k_tile + p.k_tiles and p.out_y <= y < p.out_y + p.out_rows:
-            return beat + (kt - p.k_tile) * p.npix + (y - p.out_y) * regs["OUT_W"] + x
-        beat += p.k_tiles * p.npix
-    raise ValueError(f"no pass holds channel {c}, row {y}")

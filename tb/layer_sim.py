@@ -22,12 +22,11 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from tb.engine.engine_flow import ENGINE_BENCH
 from tb.run_settings import RunSettings
 from tb.sim import SimError, runner_for, xrand_plusargs
 from tb.target import ENGINE, OPTIONS, Target, load_target
 from tb.toolchain import SIM_PROCESS_ENV, apply_simulator_env
-from tb.waves import found_dump, save_waves
+from tb.waves import found_dump
 
 ROOT = Path(__file__).resolve().parent.parent
 RUNS = ROOT / "build" / "layers"
@@ -59,7 +58,7 @@ def _run_dir(base: Path) -> Iterator[Path]:
 def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, plusargs: list[str], waves: bool) -> list[dict[str, Any]] | None:
     """One simulator process over the job; its per-layer results, or None if it wrote none."""
     # the layer bench of the job (its flow's): (cocotb test module, HDL top, the variable naming the job file)
-    test_module, toplevel, job_var = job.get("bench") or ENGINE_BENCH
+    test_module, toplevel, job_var = job["bench"]
     results = rdir / f"results{name}.json"
     setup_error = results.with_suffix(".setup_error")  # the bench could not read the image (tb/engine/test_layers.py)
     for old in (results, rdir / "sim_errors.txt", setup_error):
@@ -261,8 +260,7 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
     widths = json.loads((rdir / "wave_signals.json").read_text()) if waves and (rdir / "wave_signals.json").is_file() else {}
     # failing layers: diagnosis, where, requantiser stages, bundle (with waves: the waveform marked
     # at the first wrong element, and the RTL's own requantiser stages read from it)
-    diagnose_failures(res, cdir, dump=found_dump(rdir) if waves else None, widths=widths, top=target.bench.top,
-                      groups=target.signal_groups)
+    diagnose_failures(res, cdir, dump=found_dump(rdir) if waves else None, widths=widths, target=target)
     flow.finish(target, s, image, res)  # the target's own: budgets, traffic, coverage
     # in the order asked for (a layer may be asked for twice: the counter test runs back to back)
     pending = res + refused
@@ -273,7 +271,7 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
             ordered.append(pending.pop(i))
     res = ordered + pending
     if waves:
-        gtkw = save_waves(rdir, to_run, widths, dest=ROOT / "build" / "waves", top=target.bench.top, groups=target.signal_groups)
+        gtkw = flow.save_waves(target, rdir, to_run, widths, ROOT / "build" / "waves")
         for r in res:
             if r.get("waves") and len(to_run) == 1:  # `make waves LAYER=` opens the failure's marked view
                 shutil.copy2(r["waves"], gtkw)

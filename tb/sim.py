@@ -386,7 +386,7 @@ def build_bench(
     if waves is None:
         waves = os.environ.get("WAVES", "0") == "1"
     if sim == "verilator" and waves and "--trace-fst" not in args:
-        from tb.engine.accel_build import fst_available
+        from tb.toolchain import fst_available
 
         if fst_available():  # FST, as the engine's waves build: a layer's dump stays small (cocotb's --trace alone: VCD)
             args.append("--trace-fst")

@@ -72,6 +72,20 @@ class Flow:
     def finish(self, target: "Target", s: Any, image: tuple[Path, list[dict[str, Any]], int], results: list[dict[str, Any]]) -> None:
         """After the verdicts: what the target adds to each row (budgets, coverage). May FAIL a PASS."""
 
+    def save_waves(self, target: "Target", rdir: Path, layers: list[str], widths: dict[str, int], dest: Path) -> str:
+        """The run's dump and its GTKWave save file (tb.waves.save_waves: the target's signal groups)."""
+        from tb.waves import save_waves
+
+        return save_waves(rdir, layers, widths, dest=dest, top=target.bench.top, groups=target.signal_groups)
+
+    def failure_waves(self, target: "Target", r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int],
+                      dest: Path) -> tuple[str, dict[str, int | None] | None]:
+        """A failing layer's waveform and save file into its bundle folder (r["waves"]), the marker at
+        its first wrong element's write: (a line for the report, the RTL's requantizer stages or None)."""
+        from tb.failure import target_waves
+
+        return target_waves(r, rb, dump, widths, dest, target.bench.top, target.signal_groups), None
+
 
 @dataclass(frozen=True, kw_only=True)
 class Target:

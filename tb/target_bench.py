@@ -27,8 +27,7 @@ import numpy as np
 
 from hexgen import from_words, read_image
 from hexgen.memh import read_memh
-from tb.compare import compare
-from tb.engine.test_layers import write_results as _write_results
+from tb.compare import compare, write_results
 
 
 def _driver(path: str) -> Any:
@@ -134,6 +133,6 @@ async def run_target_layers(dut: Any) -> None:
         results.append(r)
         print(f"[{prog['offset'] + len(results)}/{prog['total']}{prog['tag']}] {name}: {r['status']} cycles {r.get('cycles', 0)}"
               + (f" ({r['reason']})" if r.get("reason") else ""), flush=True)
-        _write_results(job, results)
+        write_results(job, results)
     failed = [r["layer"] for r in results if r["status"] != "PASS"]
     assert not failed, f"layers failed: {', '.join(failed)}"

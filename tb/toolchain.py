@@ -99,3 +99,8 @@ def check_toolchain() -> list[str]:
         )
     lines.append(f"Verilator {ver[0]}.{ver[1]:03d} at {env['VERILATOR_ROOT']}")
     return lines
+
+
+def fst_available() -> bool:
+    """Verilator's FST writer compiles against the lz4 headers (Debian's liblz4-dev, bootstrap)."""
+    return any(Path(d, "lz4.h").is_file() for d in ("/usr/include", "/usr/local/include"))

@@ -55,11 +55,11 @@ def _declared(path: Path) -> set[str]:
 
 
 def test_gtkwave_save_file_signals_exist_in_the_rtl():
-    """WAVES=1 writes a GTKWave save file from tb.waves.WAVE_GROUPS (and a failing layer's requantiser
+    """WAVES=1 writes a GTKWave save file from tb.engine.waves.WAVE_GROUPS (and a failing layer's requantiser
     lane, requant_group); a renamed RTL signal would
     silently drop out of it. Every listed signal must be declared in the bench, the top or the unit
     its path names."""
-    from tb.waves import WAVE_GROUPS, requant_group
+    from tb.engine.waves import WAVE_GROUPS, requant_group
 
     # the instance path of each unit the save file reaches into, and the file that declares it
     scopes = {"": ROOT / "tb" / "engine" / "hdl" / "accel_tb.sv", "u_accel": ROOT / "rtl" / "accel_top.sv",

@@ -17,6 +17,7 @@ import pytest
 from hexgen import read_image
 from tb import layer_sim
 from tb.engine import accel_build
+from tb.engine.engine_flow import ENGINE_BENCH
 
 pytestmark = pytest.mark.sim
 
@@ -76,7 +77,7 @@ def test_image_laid_out_for_another_build_fails_naming_the_field(tmp_path: Path)
     image = write_image(build_image(net, net.quantize_input(m.x_test[:1]), cfg, model="mlp"), tmp_path / "image")
     job = {"image_dir": str(image), "layers": ["fc1", "fc2"], "seed": 0, "mem_stall": 0, "mem_latency": 8,
            "macs": {l.name: l.macs for l in net.layers}, "csr_overrides": {}, "pokes": {}, "watchdog_cycles": 0,
-           "wave_signals": [], "chain": None}
+           "wave_signals": [], "chain": None, "bench": list(ENGINE_BENCH)}
     (tmp_path / "run").mkdir()
     res = layer_sim._simulate("icarus", accel_build.build_accel("icarus"), tmp_path / "run", job, "", [], False)
     assert res is not None and [r["status"] for r in res] == ["FAIL", "FAIL"], res

@@ -272,7 +272,7 @@ def test_the_save_file_of_a_vector_unit_layer_opens_on_the_vector_unit(tmp_path)
     import re
     from pathlib import Path
 
-    from tb.waves import WAVE_GROUPS, save_waves
+    from tb.engine.waves import WAVE_GROUPS, save_engine_waves as save_waves
 
     run = tmp_path / "run"
     run.mkdir()
@@ -339,7 +339,8 @@ def test_max_pool_comparing_as_signed_fails_and_is_located_on_the_vector_unit() 
     import re
     from pathlib import Path
 
-    from tb.waves import TOP, Dump, as_int
+    from tb.engine.waves import TOP
+    from tb.waves import Dump, as_int
 
     r = _run("vgg", "pool1", "MAXPOOL_SIGNED", waves=True)
     assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
@@ -356,7 +357,7 @@ def test_max_pool_comparing_as_signed_fails_and_is_located_on_the_vector_unit() 
     assert len(traces) > 10, traces
     dump = Path(r["bundle"]) / "pool1.fst"
     d = Dump(dump, [re.sub(r"\[\d+:\d+\]$", "", t) for t in traces] + [f"{TOP}.u_mem.w_fire", f"{TOP}.u_mem.w_beat_addr",
-                                                                       f"{TOP}.wd_cnt_q"])
+                                                                       f"{TOP}.wd_cnt_q"], top=TOP)
     marker = int(re.search(r"^\*[-\d.]+ (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
     w0 = r["where"][0]
     out_base = next(s["base_word"] for s in json.loads((Path(r["image_dir"]) / "memory_map.json").read_text())["segments"]

@@ -372,7 +372,8 @@ def test_half_written_bench_results_are_one_line(tmp_path, monkeypatch):
 
     monkeypatch.setattr(layer_sim, "runner_for", lambda sim: Runner())
     with pytest.raises(layer_sim.SimError, match=r"results.json: the bench's results are not whole .*disk full"):
-        layer_sim._simulate("icarus", tmp_path, rdir, {"image_dir": str(tmp_path)}, "", [], False)
+        layer_sim._simulate("icarus", tmp_path, rdir, {"image_dir": str(tmp_path), "bench": ["tb.engine.test_layers", "accel_tb", "LAYER_JOB"]},
+                            "", [], False)
 
 
 # ---- faults that passed: a CSR written while busy ----------------------------------------------

@@ -140,3 +140,31 @@ def test_make_sim_refuses_while_a_mutant_is_in_a_targets_verilog(tmp_path, capsy
     err = [l for l in capsys.readouterr().err.splitlines() if l.strip()]
     assert len(err) == 1 and "core.sv" in err[0] and "mutant" in err[0], err
     assert core.read_text().endswith("a - b; endmodule\n")  # nothing restored behind the user's back
+
+
+def test_the_framework_does_not_import_the_engine():
+    """tb/ serves every target; our engine's part is tb/engine/, reached through its target record
+    (targets/engine/target.py) and Flow like any target's. A framework module that imports the
+    engine would tie every target to it again. Likewise golden/ never imports tb/ or cocotb, and
+    hexgen/ never imports tb/."""
+    import ast
+
+    def imports(path: Path) -> set[str]:
+        names = set()
+        for node in ast.walk(ast.parse(path.read_text(), str(path))):
+            if isinstance(node, ast.Import):
+                names |= {a.name for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+                names.add(node.module)
+                names |= {f"{node.module}.{a.name}" for a in node.names}
+        return names
+
+    rules = [("tb/*.py", ("tb.engine",)), ("golden/**/*.py", ("tb", "cocotb")), ("hexgen/*.py", ("tb", "cocotb"))]
+    bad = []
+    for pattern, banned in rules:
+        files = sorted(ROOT.glob(pattern))
+        assert files, pattern
+        for f in files:
+            bad += [f"{f.relative_to(ROOT)} imports {n}" for n in sorted(imports(f))
+                    if any(n == b or n.startswith(b + ".") for b in banned)]
+    assert not bad, bad

@@ -14,7 +14,8 @@ from pathlib import Path
 import pytest
 
 from tb import layer_sim
-from tb.waves import TOP, VIEW_CYCLES, Dump, as_int
+from tb.engine.waves import TOP
+from tb.waves import VIEW_CYCLES, Dump, as_int
 
 pytestmark = pytest.mark.sim
 
@@ -50,7 +51,7 @@ def test_a_failing_layer_opens_gtkwave_at_its_first_wrong_element(fault: str) ->
     assert groups[0].startswith(group), groups
     # the marker is the edge at which the port wrote the first wrong element's word, in this dump
     w0 = r["where"][0]
-    d = Dump(bundle / "conv3.fst", [f"{TOP}.u_mem.w_fire", f"{TOP}.u_mem.w_beat_addr", f"{TOP}.wd_cnt_q"])
+    d = Dump(bundle / "conv3.fst", [f"{TOP}.u_mem.w_fire", f"{TOP}.u_mem.w_beat_addr", f"{TOP}.wd_cnt_q"], top=TOP)
     out_base = next(s["base_word"] for s in json.loads((Path(r["image_dir"]) / "memory_map.json").read_text())["segments"]
                     if s["layer"] == "conv3" and s["segment"] == "output")
     assert marker in d.edges and d.at(f"{TOP}.u_mem.w_fire", marker) == "1"

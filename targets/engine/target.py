@@ -7,7 +7,7 @@ from __future__ import annotations
 from tb.engine.engine_flow import EngineFlow
 from tb.sim import ROOT, bench_of
 from tb.target import Target
-from tb.waves import WAVE_GROUPS
+from tb.engine.waves import WAVE_GROUPS
 
 TARGET = Target(
     name="engine",

@@ -10,6 +10,7 @@ import time
 from pathlib import Path
 
 from tb.sim import SimError
+from tb.toolchain import fst_available
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 RTL = ROOT / "rtl"
@@ -66,11 +67,6 @@ def accel_build_args(sim: str, *, waves: bool = False, defines: tuple[str, ...] 
         elif fst_available():  # FST: a whole layer's dump stays small (VCD without the lz4 headers)
             args.append("--trace-fst")
     return args
-
-
-def fst_available() -> bool:
-    """Verilator's FST writer compiles against the lz4 headers (Debian's liblz4-dev, bootstrap)."""
-    return any(Path(d, "lz4.h").is_file() for d in ("/usr/include", "/usr/local/include"))
 
 
 def refuse_parameters(hw: str, sizes: dict[str, int]) -> None:

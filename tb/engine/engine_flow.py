@@ -8,7 +8,8 @@ from a target with a driver (tb.target_flow) is the engine's, and lives here.
 - job: the bench's own options (memory stalls and latency, chained images, CSR overrides and
   pokes for the fault tests, the reset-value check), read by tb/engine/test_layers.py, its driver;
 - finish: utilisation and memory-port occupancy, the traffic, counters and cycle budget against
-  hexgen's cycle model (tb/engine/budget.py), and functional coverage (tb.coverage).
+  hexgen's cycle model (tb/engine/budget.py), and functional coverage (tb.coverage);
+- waves: its save files and the RTL's requantizer stages of a failing layer (tb/engine/waves.py).
 """
 from __future__ import annotations
 
@@ -75,6 +76,18 @@ class EngineFlow(Flow):
             if r["layer"] not in s.csr_overrides:
                 check_budget(r, entries[r["layer"]], cfg, mem_latency=s.mem_latency, mem_stall=s.mem_stall)
         sample_results([r for r in results if r["layer"] not in s.csr_overrides], entries, cfg.array_rows, cfg.array_cols)
+
+
+    def save_waves(self, target: Target, rdir: Path, layers: list[str], widths: dict[str, int], dest: Path) -> str:
+        from tb.engine.waves import save_engine_waves
+
+        return save_engine_waves(rdir, layers, widths, dest=dest)
+
+    def failure_waves(self, target: Target, r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int],
+                      dest: Path) -> tuple[str, dict[str, int | None] | None]:
+        from tb.engine.waves import failure_waves
+
+        return "", failure_waves(r, rb, dump, widths, dest)
 
 
 def _memory_map(image: Image) -> dict[str, Any]:

@@ -24,21 +24,12 @@ import numpy as np
 
 from hexgen import from_words, read_image, to_words
 from hexgen.plan import is_compute, is_vector, segments_of
-from tb.compare import compare
+from tb.compare import compare, write_results
 from tb.engine.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
 
 CLOCK_NS = 10
 #: the bits of UNITS that its fields own
 UNITS_MASK = sum(((1 << w) - 1) << lsb for _, lsb, w, _ in UNITS_FIELDS)
-
-
-def write_results(job: dict[str, Any], results: Any) -> None:
-    """The job's results file, whole or not at all (a temporary file renamed): a full disk or a kill
-    mid-write must not leave half a JSON for tb.layer_sim to read."""
-    path = Path(job["results"])
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    tmp.replace(path)
 
 
 async def write_csr(dut: Any, name: str, value: int) -> None:
