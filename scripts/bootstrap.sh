@@ -23,6 +23,8 @@ command -v yosys >/dev/null 2>&1 || want_apt+=(yosys)
 # GTKWave for make waves and a failing layer's save file; xvfb drives it headless in make test-slow
 command -v gtkwave >/dev/null 2>&1 || want_apt+=(gtkwave)
 command -v xvfb-run >/dev/null 2>&1 || want_apt+=(xvfb xauth)
+# ccache: Verilator builds of unchanged sources compile from its cache (tb/toolchain.py), in a clean clone too
+command -v ccache >/dev/null 2>&1 || want_apt+=(ccache)
 if [ "$((${#need_apt[@]} + ${#want_apt[@]}))" -gt 0 ]; then
     all_apt=("${need_apt[@]}" "${want_apt[@]}")
     if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
@@ -34,7 +36,7 @@ if [ "$((${#need_apt[@]} + ${#want_apt[@]}))" -gt 0 ]; then
         echo "    apt-get update && apt-get install -y ${all_apt[*]}" >&2
         exit 1
     else
-        echo "bootstrap: ${want_apt[*]} missing (make resources needs yosys, Verilator's FST waves liblz4-dev, make waves gtkwave). Run as root:" >&2
+        echo "bootstrap: ${want_apt[*]} missing (make resources needs yosys, Verilator's FST waves liblz4-dev, make waves gtkwave, faster Verilator builds ccache). Run as root:" >&2
         echo "    apt-get update && apt-get install -y ${want_apt[*]}" >&2
     fi
 fi

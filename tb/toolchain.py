@@ -45,6 +45,15 @@ def simulator_env(base: dict[str, str] | None = None) -> dict[str, str]:
     if "CFG_CXXFLAGS_PCH_I" not in env.get("MAKEFLAGS", ""):
         fix = "CFG_CXXFLAGS_PCH_I=-include CFG_CXXFLAGS_STD=-std=c++20 CFG_CXXFLAGS_COROUTINES=-fcoroutines"
         env["MAKEFLAGS"] = (env.get("MAKEFLAGS", "") + " " + fix).strip()
+    # ccache, when installed (bootstrap installs it), for the C++ compiles of Verilator builds
+    # (verilated.mk's OBJCACHE): a clean checkout's builds of unchanged sources take their objects
+    # from it (measured: the layer bench's build 16.9 s -> 6.3 s, 28 s -> 7 s of CPU). ccache keys
+    # an object by the preprocessed source and the flags, so it never gives another build's object;
+    # paths under the checkout count relative to it (CCACHE_BASEDIR), so another clone hits too.
+    # OBJCACHE= (empty) in the environment turns it off.
+    if "OBJCACHE" not in env and shutil.which("ccache", path=env["PATH"]):
+        env["OBJCACHE"] = "ccache"
+        env.setdefault("CCACHE_BASEDIR", str(Path(__file__).resolve().parent.parent))
     return env
 
 
