@@ -491,17 +491,21 @@ def _artifact_damage(bdir: Path, artifact: str) -> str | None:
 
 #: Verilator's runtime objects do not depend on the design: compiled once, copied into every new
 #: Verilator build directory (with their make dependency files and times, so make keeps them).
+#: One copy per builds folder (build/sim/, a target's own): the dependency files may name the
+#: runtime's sources relative to the build directory (ccache's CCACHE_BASEDIR, tb.toolchain), and
+#: every build directory of one folder lies at the same depth.
 _RUNTIME = ("verilated", "verilated_dpi", "verilated_vpi", "verilated_threads")
-_RUNTIME_CACHE = BUILD / ".verilator-runtime"
+_RUNTIME_FOLDER = ".verilator-runtime"
 
 
 def _seed_runtime(bdir: Path) -> bool:
-    if not all((_RUNTIME_CACHE / f"{n}.o").is_file() for n in _RUNTIME):
+    cache = bdir.parent / _RUNTIME_FOLDER
+    if not all((cache / f"{n}.o").is_file() for n in _RUNTIME):
         return False
     bdir.mkdir(parents=True, exist_ok=True)
     for n in _RUNTIME:
         for ext in (".o", ".d"):
-            src = _RUNTIME_CACHE / (n + ext)
+            src = cache / (n + ext)
             if src.is_file():
                 shutil.copy2(src, bdir / (n + ext))
     return True
@@ -550,13 +554,14 @@ def runner_for(sim: str):
 
 
 def _save_runtime(bdir: Path) -> None:
-    if all((_RUNTIME_CACHE / f"{n}.o").is_file() for n in _RUNTIME):
+    cache = bdir.parent / _RUNTIME_FOLDER
+    if all((cache / f"{n}.o").is_file() for n in _RUNTIME):
         return
-    _RUNTIME_CACHE.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(parents=True, exist_ok=True)
     for n in _RUNTIME:
         for ext in (".o", ".d"):
             if (bdir / (n + ext)).is_file():
-                shutil.copy2(bdir / (n + ext), _RUNTIME_CACHE / (n + ext))
+                shutil.copy2(bdir / (n + ext), cache / (n + ext))
 
 
 #: Verilator builds are 2-state: an X becomes a value chosen at build time unless the build says
