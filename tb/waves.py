@@ -45,15 +45,25 @@ def save_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, dest: P
     and optionally "first" (the title of the group to put on top)."""
     from vcd.gtkw import GTKWSave
 
+    copied = copy_dump(rdir, layers, dest)
+    if copied is None:
+        return ""
+    dump, gtkw = copied
+    return _save_generic(GTKWSave, dump, gtkw, top, groups or (), widths, focus)
+
+
+def copy_dump(rdir: Path, layers: list[str], dest: Path) -> tuple[Path, Path] | None:
+    """The run's dump copied to dest/<tag>.fst|vcd (tag: the layer, or "all"), and the path its save
+    file gets beside it; None when the run left no dump."""
     src = found_dump(rdir)
     if src is None:
-        return ""
+        return None
     dest.mkdir(parents=True, exist_ok=True)
     tag = layers[0] if len(layers) == 1 else "all"
     dump = dest / f"{tag}{src.suffix}"
     if src.resolve() != dump.resolve():
         shutil.copy2(src, dump)
-    return _save_generic(GTKWSave, dump, dest / f"{tag}.gtkw", top, groups or (), widths, focus)
+    return dump, dest / f"{tag}.gtkw"
 
 
 def _save_generic(GTKWSave: Any, dump: Path, gtkw: Path, top: str, groups: Sequence[tuple[str, Sequence[tuple[str, str]]]],

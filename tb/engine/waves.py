@@ -8,11 +8,10 @@ for that element read back from the dump (tb.failure prints them beside golden's
 from __future__ import annotations
 
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
-from tb.waves import VIEW_CYCLES, Dump, as_int, found_dump
+from tb.waves import VIEW_CYCLES, Dump, as_int, copy_dump
 
 #: GTKWave groups: (title, [(signal path under the bench top, display format)]).
 WAVE_GROUPS = [
@@ -87,14 +86,10 @@ def save_engine_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, 
     wrote it); the marker is found in the dump from them."""
     from vcd.gtkw import GTKWSave
 
-    src = found_dump(rdir)
-    if src is None:
+    copied = copy_dump(rdir, layers, dest)
+    if copied is None:
         return ""
-    dest.mkdir(parents=True, exist_ok=True)
-    tag = layers[0] if len(layers) == 1 else "all"
-    dump = dest / f"{tag}{src.suffix}"
-    if src.resolve() != dump.resolve():
-        shutil.copy2(src, dump)
+    dump, gtkw = copied
     groups = list(WAVE_GROUPS)
     marker = None
     if focus and focus.get("vector"):  # add / pool: the vector unit, never the idle requantizer
@@ -109,7 +104,6 @@ def save_engine_waves(rdir: Path, layers: list[str], widths: dict[str, int], *, 
         if focus.get("addr") is not None and focus.get("cycle") is not None:
             marker = write_edge(Dump(dump, [f"{TOP}.wd_cnt_q", f"{TOP}.u_mem.w_fire", f"{TOP}.u_mem.w_beat_addr"], top=TOP),
                                 int(focus["addr"]), int(focus["cycle"]))
-    gtkw = dest / f"{tag}.gtkw"
     with gtkw.open("w") as f:
         g = GTKWSave(f)
         g.dumpfile(str(dump))
