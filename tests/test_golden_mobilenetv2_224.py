@@ -57,6 +57,10 @@ def test_full_size_model_through_golden_matches_pytorchs_kernels() -> None:
     # TF 'SAME': the stem and the four stride-2 depthwise convs pad right and bottom only
     asym = [l.name for l in convs if not l.symmetric]
     assert len(asym) == 5 and all(l.pads == (0, 1, 0, 1) for l in convs if not l.symmetric), asym
+    # every ReLU6 folded into its conv's output range: 256 codes, not 16 (conv2's before the fold)
+    relu6 = [l for l in convs if l.requant.lo == l.requant.z_out]
+    assert len(relu6) == 35 and all(l.requant.z_out == 0 and l.requant.hi == 255 for l in relu6), \
+        [(l.name, l.requant.z_out, l.requant.hi) for l in relu6 if l.requant.hi != 255 or l.requant.z_out]
     rows = compare_layers(net, q, x[:1])
     bad = [str(r) for r in rows if not r.within_bound]
     assert not bad, "golden outside the bound of PyTorch's int8 kernels:\n" + "\n".join(bad)

@@ -22,11 +22,37 @@ def test_mobilenetv2_has_every_layer_kind_the_accelerator_needs(shipped):
     assert {"fc", "add", "avgpool", "flatten"} <= {l.kind for l in net.layers}
     stem = net["conv1"]
     assert isinstance(stem, ConvLayer) and stem.in_shape == (3, 24, 24) and stem.kernel == (3, 3)
-    # ReLU6 folded into the clamp bounds: upper bound below 255 somewhere, lower bound = zero point
+    # ReLU6 folded into the conv: its clamp bounds (lower bound = zero point), over the full code range
     relu6 = [l for l in net.compute_layers() if isinstance(l, ConvLayer) and l.requant.lo == l.requant.z_out]
-    assert relu6 and any(l.requant.hi < 255 for l in relu6)
+    assert len(relu6) >= 11 and all(l.requant.z_out == 0 and l.requant.hi == 255 for l in relu6), \
+        [(l.name, l.requant.z_out, l.requant.hi) for l in relu6]
     names = net.names
     assert names[:3] == ["conv1", "conv2", "conv3"] and "fc1" in names and "add1" in names and "pool1" in names
+
+
+def test_a_clamp_activation_sets_the_output_range_of_the_layer_before_it():
+    """A conv followed by ReLU6 was quantized on its pre-activation range: the clamp sat at a zero
+    point far above 0 and the codes below it were never used (mobilenetv2's conv1 used 85 of 256).
+    Folded as TFLite does (golden.ptq.observe_clamped), the conv's output range is the ReLU6's,
+    [0, 6] over every code; quantize(fold_clamps=False) keeps FX's own ranges to compare."""
+    import warnings
+
+    from golden import quantize
+
+    m = load_model("mobilenetv2")
+    x = m.calibration[:64]
+
+    def codes(fold: bool) -> dict[str, int]:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            net = extract(quantize(m.float_model, x, fold_clamps=fold), x[:2])
+        # layers with a folded ReLU/ReLU6 (lower bound = zero point): the codes they can output
+        return {l.name: l.requant.hi - l.requant.lo + 1 for l in net.compute_layers()
+                if isinstance(l, ConvLayer) and l.requant.lo == l.requant.z_out}
+
+    unfolded, folded = codes(False), codes(True)
+    assert sum(n < 200 for n in unfolded.values()) >= 11, unfolded  # FX alone wastes codes
+    assert folded.keys() == unfolded.keys() and all(n == 256 for n in folded.values()), folded
 
 
 def test_every_shipped_model_loads_with_its_test_split():
