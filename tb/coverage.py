@@ -9,7 +9,8 @@ Cover points (docs/engine.md, "Functional coverage"): kind; kernel height and wi
 per axis 1..4; padding none / symmetric / asymmetric; input and output channels below, at, a
 multiple of, and above with a remainder, the array's rows; output pixels below, at, a multiple
 of, and above with a remainder, the array's columns; the bias records' shifts (0, 1-7, 8-15); outputs at the lower and the upper
-clamp bound; the input and output zero points at 0, at 255 and between.
+clamp bound; the input and output zero points at 0, at 255 and between; a padded layer's input zero
+point 0 and not 0 (the padding holds z_in).
 """
 from __future__ import annotations
 
@@ -48,7 +49,10 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
             "sy": d.get("stride", [1, 1])[0], "sx": d.get("stride", [1, 1])[1], "pad": pad,
             "in_c": _fill(ins[0], rows), "out_c": _fill(outs[0], rows), "pixels": _fill(outs[1] * outs[2], cols),
             "clamp_lo": bool(r.get("clamp_lo")), "clamp_hi": bool(r.get("clamp_hi")),
-            "z_in": _zp(int(d.get("z_in", 1))), "z_out": _zp(int(d.get("z_out", 1)))}
+            "z_in": _zp(int(d.get("z_in", 1))), "z_out": _zp(int(d.get("z_out", 1))),
+            # padding holds z_in: a padded layer whose z_in is 0 cannot show padding with 0 instead
+            # (since clamps are folded, a conv after ReLU6 reads zero point 0)
+            "pad_z_in": None if pad == "none" else "0" if int(d.get("z_in", 1)) == 0 else "not 0"}
 
 
 #: (cover point, value of the features, bins)
@@ -66,6 +70,7 @@ POINTS: list[tuple[str, Any, list[Any]]] = [
     ("clamp_hi_hit", lambda f: f["clamp_hi"], [True]),
     ("z_in", lambda f: f["z_in"], ZP),
     ("z_out", lambda f: f["z_out"], ZP),
+    ("padded_z_in", lambda f: f["pad_z_in"], ["0", "not 0"]),
 ]
 SHIFTS = ["0", "1-7", "8-15"]
 

@@ -11,7 +11,8 @@ CONV = {"name": "c", "descriptor": {"kind": "conv", "in_shape": [12, 9, 9], "out
 def test_a_layer_fills_its_bins() -> None:
     f = features(CONV["descriptor"], 8, 8, {"clamp_lo": 3, "clamp_hi": 0})
     assert f == {"kind": "conv", "kh": 3, "kw": 4, "sy": 2, "sx": 4, "pad": "asymmetric", "in_c": "remainder",
-                 "out_c": "multiple", "pixels": "at", "clamp_lo": True, "clamp_hi": False, "z_in": "0", "z_out": "255"}
+                 "out_c": "multiple", "pixels": "at", "clamp_lo": True, "clamp_hi": False, "z_in": "0", "z_out": "255",
+                 "pad_z_in": "0"}
 
 
 def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
