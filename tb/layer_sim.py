@@ -169,9 +169,9 @@ def run(settings: RunSettings | None = None, /, *, image: tuple[Path, list[dict[
 def refuse_options(s: RunSettings, target: Target) -> None:
     """A setting the target's flow does not take is one line, not silently ignored."""
     asked = {"waves": s.waves is True, "hw": not s.default_hw, "mem_stall": s.mem_stall != 0, "mem_latency": s.mem_latency != 8,
-             "chain": s.chain > 0, "csr": bool(s.csr_overrides or s.pokes or s.check_reset)}
+             "chain": s.chain > 0, "csr": bool(s.csr_overrides or s.pokes), "reset": s.check_reset}
     names = {"waves": "WAVES=1", "hw": "HW=", "mem_stall": "MEM_STALL", "mem_latency": "MEM_LATENCY", "chain": "CHAIN",
-             "csr": "CSR overrides, pokes and the reset-value check"}
+             "csr": "CSR overrides and pokes", "reset": "the reset-value check"}
     refused = [names[o] for o in OPTIONS if asked[o] and o not in target.run_flow.options]
     if refused:
         raise SimError(f"TARGET={s.target}: target {target.name} does not take {', '.join(refused)} "

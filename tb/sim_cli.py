@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.sim == "both":
         return main_both(a, layers)
     res = layer_sim.run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-                        mem_latency=a.mem_latency, hw=a.hw, check_reset=a.target == ENGINE, target=a.target)
+                        mem_latency=a.mem_latency, hw=a.hw, check_reset="reset" in t.run_flow.options, target=a.target)
     golden_only = []
     if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
         info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())

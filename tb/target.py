@@ -13,6 +13,8 @@ The driver module (Target.driver, a path) is imported inside the simulator proce
     async def run_layer(handle, layer: dict, bases: dict[str, int], watchdog_cycles: int) -> dict
         {"status": "done" | "error" | "watchdog", "reason": str, "cycles": int, "bench_cycles": int,
          optional: "writes": [(sim time in ps, byte address, bytes), ...], "start_ps": int, "period_ps": int}
+    async def check_reset(handle) -> list[str]   (optional) its registers right after reset against their
+        documented values: one line a wrong one (make sim runs it first; a wrong one FAILs every layer)
     def read_words(handle, base_byte: int, n: int) -> list[int]
     def write_words(handle, base_byte: int, words: list[int]) -> None
 `layer` is the layer's memory-map entry (hexgen.target: golden's record and the segments), `bases`
@@ -47,7 +49,7 @@ SHIPPED = ROOT / "targets"
 ENGINE = "engine"
 
 #: the make sim settings a flow may take beyond MODEL, SIM, SEED and LAYER (RunSettings fields)
-OPTIONS = ("waves", "hw", "mem_stall", "mem_latency", "chain", "csr")
+OPTIONS = ("waves", "hw", "mem_stall", "mem_latency", "chain", "csr", "reset")
 
 
 class Flow:

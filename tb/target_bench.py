@@ -126,6 +126,13 @@ async def run_target_layers(dut: Any) -> None:
 
         record_widths(dut, job["wave_signals"], Path(job["results"]).with_name("wave_signals.json"))
     h = await drv.setup(dut, list(dram), rb.config.word_bits)
+    # the registers right after reset against their documented values (make sim; the driver's own
+    # check_reset, optional): a wrong reset value fails every layer of the run, naming the register
+    wrong = await drv.check_reset(h) if job.get("check_reset") and hasattr(drv, "check_reset") else []
+    if wrong:
+        write_results(job, [{"layer": n, "kind": rb.layer(n)["kind"], "status": "FAIL", "reason": f"after reset: {wrong[0]}"}
+                            for n in job["layers"]])
+        raise AssertionError("; ".join(wrong))
     results = []
     prog = job.get("progress") or {"offset": 0, "total": len(job["layers"]), "tag": ""}
     for name in job["layers"]:

@@ -20,7 +20,7 @@ Image = tuple[Path, list[dict[str, Any]], int]
 
 
 class DriverFlow(Flow):
-    options: frozenset[str] = frozenset({"waves"})
+    options: frozenset[str] = frozenset({"waves", "reset"})
 
     def image(self, target: Target, s: RunSettings) -> Image:
         return prepare_target_image(target, s.model, s.seed)
@@ -38,7 +38,7 @@ class DriverFlow(Flow):
         macs = {l["name"]: l["macs"] for l in layers}
         mm = json.loads((cdir / "image" / "memory_map.json").read_text())
         return {"driver": str(target.driver), "bench": ["tb.target_bench", target.bench.top, "TARGET_JOB"],
-                "macs_per_cycle": target.macs_per_cycle, "record_all": s.record,
+                "macs_per_cycle": target.macs_per_cycle, "record_all": s.record, "check_reset": s.check_reset,
                 "watchdog_cycles": {n: s.watchdog_cycles or target_watchdog(macs[n], mm, n) for n in to_run}}
 
     def finish(self, target: Target, s: RunSettings, image: Image, results: list[dict[str, Any]]) -> None:

@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.mark.sim
 @pytest.mark.parametrize("sim", ["icarus", "verilator"])
 def test_pwfc_runs_the_mlp_and_the_pointwise_layers_of_the_default_model(sim: str) -> None:
-    res = layer_sim.run(target="pwfc", model="mlp", sim=sim, seed=0)
+    res = layer_sim.run(target="pwfc", model="mlp", sim=sim, seed=0, check_reset=True)  # as make sim runs it
     assert [(r["layer"], r["status"]) for r in res] == [("fc1", "PASS"), ("fc2", "PASS"), ("fc3", "PASS")], \
         [r.get("reason") for r in res]
     # pointwise layers of K=8 (2 groups of 4), K=96 from C=24 and C=96, fc1 (K=10: a partial group and
@@ -53,6 +53,20 @@ def test_a_zero_point_fault_in_pwfc_fails_its_layers() -> None:
     res = layer_sim.run(target="pwfc", model="mlp", sim="icarus", seed=0, layers=["fc2"], defines=("PWFC_MUT",),
                         run_tag="-mut_none")
     assert res[0]["status"] == "PASS", res[0]
+
+
+@pytest.mark.sim
+def test_a_wrong_reset_value_fails_the_run_through_the_drivers_reset_check() -> None:
+    """+PWFC_MUT_RESET: HW resets to 1, not 0 (a mutant make mutate found surviving: the driver writes
+    HW before every start, so no layer shows it). The driver's check_reset, which make sim runs
+    first, reads every register back after reset: each layer FAILs naming the register."""
+    res = layer_sim.run(target="pwfc", model="mlp", sim="icarus", seed=0, layers=["fc1", "fc2"], defines=("PWFC_MUT",),
+                        plusargs=("+PWFC_MUT_RESET",), check_reset=True, run_tag="-mut_reset")
+    assert [r["status"] for r in res] == ["FAIL", "FAIL"], res
+    assert all(r["reason"] == "after reset: HW reads 0x1, documented 0x0" for r in res), [r["reason"] for r in res]
+    res = layer_sim.run(target="pwfc", model="mlp", sim="icarus", seed=0, layers=["fc1"], defines=("PWFC_MUT",),
+                        plusargs=("+PWFC_MUT_RESET",), run_tag="-mut_reset_unchecked")
+    assert res[0]["status"] == "PASS", res[0]  # the layers alone cannot see it
 
 
 @pytest.mark.sim

@@ -19,7 +19,7 @@ from cocotb.triggers import ClockCycles, First, RisingEdge, Timer
 from cocotb.utils import get_sim_time
 from cocotbext.axi import AxiBus, AxiLiteBus, AxiLiteMaster, AxiRam
 
-from targets.pwfc.regs import CTRL_BITS, ERR_CODES, ID_VALUE, REGS
+from targets.pwfc.regs import CTRL_BITS, ERR_CODES, ID_VALUE, REGS, RESET
 
 PERIOD_NS = 10  # the clock setup() starts
 
@@ -58,6 +58,12 @@ async def setup(dut: Any, dram_words: list[int], word_bits: int) -> Handle:
 
     ram.write_if._write = recorded
     return h
+
+
+async def check_reset(h: Handle) -> list[str]:
+    """Every register right after reset (setup) against its documented value (regs.RESET)."""
+    got = {name: await h.regs.read_dword(REGS[name]) for name in RESET}
+    return [f"{n} reads 0x{v:x}, documented 0x{RESET[n]:x}" for n, v in got.items() if v != RESET[n]]
 
 
 def _pixels(layer: dict[str, Any], c: int) -> int:

@@ -37,6 +37,9 @@ ERR_CODES: dict[int, str] = {
     5: "AXI read error response", 6: "AXI write error response",
 }
 ID_VALUE = 0x50574643  # "PWFC"
+#: every register's value right after reset (CAPS, the build's parameters, aside): the driver's
+#: check_reset reads them back before the first layer
+RESET: dict[str, int] = {name: ID_VALUE if name == "ID" else 0 for name in REGS if name != "CAPS"}
 SVH = Path(__file__).resolve().parent / "rtl" / "pwfc_regs.svh"
 
 

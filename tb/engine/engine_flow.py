@@ -28,7 +28,7 @@ ENGINE_BENCH = ("tb.engine.test_layers", "accel_tb", "LAYER_JOB")
 
 
 class EngineFlow(Flow):
-    options = frozenset({"waves", "hw", "mem_stall", "mem_latency", "chain", "csr"})
+    options = frozenset({"waves", "hw", "mem_stall", "mem_latency", "chain", "csr", "reset"})
 
     def image(self, target: Target, s: RunSettings) -> Image:
         require_checkout()

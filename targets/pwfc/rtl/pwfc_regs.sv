@@ -79,6 +79,14 @@ module pwfc_regs #(
   logic [15:0] c_q, k_q;
   logic [23:0] hw_q;
   logic [7:0]  z_in_q, z_out_q, lo_q, hi_q, err_code_q;
+  // HW's reset value (a fault under PWFC_MUT: +PWFC_MUT_RESET resets it to 1, which no layer sees,
+  // since the driver writes HW before every start; the reset-value check does)
+  logic [23:0] hw_reset;
+`ifdef PWFC_MUT
+  initial hw_reset = $test$plusargs("PWFC_MUT_RESET") != 0 ? 24'd1 : 24'd0;
+`else
+  assign hw_reset = '0;
+`endif
   logic        done_q, error_q, irq_en_q, running_q;
   logic [31:0] cycles_q;
   logic        bvalid_q, rvalid_q;
@@ -138,7 +146,7 @@ module pwfc_regs #(
     if (rst_i) begin
       c_q <= '0;
       k_q <= '0;
-      hw_q <= '0;
+      hw_q <= hw_reset;
       z_in_q <= '0;
       z_out_q <= '0;
       lo_q <= '0;
