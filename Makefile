@@ -68,7 +68,7 @@ waves:
 	gtkwave $$f
 
 golden: $(STAMP)
-	$(PY) -m golden summary --model $(MODEL)
+	$(PY) -m golden summary --model $(MODEL) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)
 
 # golden's integers for a testbench of your own (docs/golden.md, "Export for your own testbench")
 IMAGES ?= 1

@@ -1,8 +1,9 @@
 """python -m golden summary [--model NAME|path.py:factory] [--bias-mode M] [--m0-bits B] [--pow2]
+                           [--w-bits N] [--a-bits M] [--keep-ends]
 python -m golden export [--model ...] [--out DIR] [--images N]
 
 summary prints the layer table and the digits test accuracy of float, PyTorch int8 and golden side
-by side; export writes golden's integers per layer for a testbench of your own (golden.export,
+by side (below 8 bits, float and golden: PyTorch's converted model still clamps at 0..255); export writes golden's integers per layer for a testbench of your own (golden.export,
 docs/golden.md "Export for your own testbench").
 """
 from __future__ import annotations
@@ -27,8 +28,11 @@ def summary(args: argparse.Namespace) -> int:
     t0 = time.time()
     m = load_model(args.model)
     count = m.calibration.shape[0] if m.calibration.dim() else 0
-    print(f"model {m.name}: quantizing (FX PTQ, {count} calibration images) ...", flush=True)
-    qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2)
+    narrow = (args.w_bits, args.a_bits, args.keep_ends) != (8, 8, False)
+    widths = f", weights {args.w_bits} bits, activations {args.a_bits} bits" + (", first/last layer 8/8" if args.keep_ends else "")
+    print(f"model {m.name}: quantizing (FX PTQ, {count} calibration images{widths if narrow else ''}) ...", flush=True)
+    qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2, w_bits=args.w_bits, a_bits=args.a_bits,
+                  keep_ends=args.keep_ends)
     net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
     print(net.table())
     x = m.x_test if m.x_test is not None else m.calibration
@@ -37,6 +41,11 @@ def summary(args: argparse.Namespace) -> int:
         f_out = m.float_model(x)
     q_out = torch_int8_output(qm, x)
     g_codes = net.run(net.quantize_input(x)).output
+    if narrow:
+        # PyTorch's converted model keeps quint8 containers and clamps at 0..255: it is not the
+        # narrow network, so there is no PyTorch int8 line (golden is checked against PyTorch's
+        # fake-quantized float layer by layer: tests/test_golden_bits.py)
+        return _narrow_accuracy(m, net, f_out, x, what, t0)
     if q_out.dim() != 2:
         # Not a vector of class scores ([N, C, H, W] from a conv-only model, ...): no top-1 to
         # speak of; compare golden's output codes with PyTorch's element by element instead.
@@ -60,6 +69,23 @@ def summary(args: argparse.Namespace) -> int:
         print(f"  PyTorch int8     {np.mean(q_pred == y):.4f}")
         print(f"  golden           {np.mean(g_pred == y):.4f}")
     print(f"golden top-1 agrees with PyTorch int8 on {agree:.2%} of {len(g_pred)} {what} ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def _narrow_accuracy(m: object, net: object, f_out: torch.Tensor, x: torch.Tensor, what: str, t0: float) -> int:
+    g_codes = net.run(net.quantize_input(x)).output  # type: ignore[attr-defined]
+    y = getattr(m, "y_test", None)
+    print()
+    if f_out.dim() != 2 or y is None:
+        print(f"output {'x'.join(map(str, f_out.shape[1:]))}: no top-1 accuracy lines ({time.time() - t0:.1f} s)")
+        return 0
+    g_pred = g_codes.reshape(g_codes.shape[0], -1).argmax(axis=1)
+    f_pred = f_out.argmax(1).numpy()
+    yy = y.numpy()
+    print(f"digits test split ({len(yy)} images)   top-1 accuracy")
+    print(f"  float            {np.mean(f_pred == yy):.4f}")
+    print(f"  golden           {np.mean(g_pred == yy):.4f}   (at the widths above)")
+    print(f"golden top-1 agrees with float on {np.mean(g_pred == f_pred):.2%} of {len(g_pred)} {what} ({time.time() - t0:.1f} s)")
     return 0
 
 
@@ -114,6 +140,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     e.add_argument("--out", default="", help="the folder to write (new, empty or a previous export; "
                    "default build/golden-export/MODEL)")
     e.add_argument("--images", type=int, default=1, help="export the first N test images (default 1)")
+    s.add_argument("--w-bits", type=int, default=8, help="weight width, 2..8 (default 8)")
+    s.add_argument("--a-bits", type=int, default=8, help="activation width, 4..8 (default 8)")
+    s.add_argument("--keep-ends", action="store_true", help="keep the first and the last conv / fc at 8/8")
     for a in (s, o, e):
         a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
         a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)

@@ -32,8 +32,9 @@ from golden.layers import (
     Network,
     Requant,
     conv_kind,
+    set_widths,
 )
-from golden.ptq import is_converted, reference_engine, torch_quiet
+from golden.ptq import act_qmax, converted_bits, is_converted, reference_engine, torch_quiet, weight_qmax
 from golden.support import module_problem
 
 _CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)
@@ -128,6 +129,9 @@ class _Builder:
         self.saturations: dict[str, int] = {}
         # zero-padding nodes waiting for the conv that reads them: FX node -> (left, right, top, bottom)
         self.pads: dict[str, tuple[int, int, int, int]] = {}
+        # widths (golden.ptq.quantize's gm.meta; 8/8 for a model quantized elsewhere)
+        self.bits = converted_bits(gm)
+        self.a_bits_of: dict[str, int] = {INPUT: int(self.bits["input"])}  # golden layer name -> output width
 
     # ---- helpers -----------------------------------------------------------------------------
     def new_name(self, prefix: str) -> str:
@@ -162,9 +166,20 @@ class _Builder:
             raise QuantSchemeError(f"{self.where(node)}: output is not a uint8 quantized tensor")
         return v
 
-    def add(self, node: fx.Node, layer: Layer) -> None:
-        self.layers.append(layer)
+    def add(self, node: fx.Node, layer: Layer, a_bits: int, w_bits: int | None = None) -> None:
+        self.layers.append(set_widths(layer, a_bits, w_bits))
         self.produced[node.name] = layer.name
+        self.a_bits_of[layer.name] = a_bits
+
+    def widths(self, node: fx.Node) -> tuple[int, int]:
+        """(w_bits, a_bits of the output) of a conv / fc node."""
+        wa = self.bits["modules"].get(str(node.target)) if node.op == "call_module" else None
+        w, a = wa if wa is not None else self.bits["default"]
+        return int(w), int(a)
+
+    def check_zero_point(self, name: str, z_out: int, a_bits: int) -> None:
+        if not 0 <= z_out <= act_qmax(a_bits):
+            raise QuantSchemeError(f"layer {name}: output zero point {z_out} is outside its {a_bits}-bit codes 0..{act_qmax(a_bits)}")
 
     def index(self, name: str) -> int:
         for i, l in enumerate(self.layers):
@@ -207,12 +222,12 @@ class _Builder:
             scales[dead] = float(np.median(scales[~dead]))
         return codes, scales, bias
 
-    def requant_fields(self, name: str, s_in: float, s_w: np.ndarray, s_out: float, z_out: int, lo: int) -> Requant:
+    def requant_fields(self, name: str, s_in: float, s_w: np.ndarray, s_out: float, z_out: int, lo: int, a_bits: int) -> Requant:
         m0 = np.empty(len(s_w), np.int64)
         n = np.empty(len(s_w), np.int64)
         for k, sw in enumerate(s_w):
             m0[k], n[k] = arith.quantize_multiplier(s_in * float(sw) / s_out, m0_bits=self.m0_bits, where=f"layer {name} channel {k}")
-        return Requant(m0, n, z_out, lo, 255, self.m0_bits)
+        return Requant(m0, n, z_out, lo, act_qmax(a_bits), self.m0_bits)
 
     def bias_codes(self, name: str, bias: np.ndarray, s_in: float, s_w: np.ndarray, k_dot: int) -> arith.BiasCodes:
         codes = arith.encode_bias(bias / (s_in * s_w), mode=self.bias_mode, where=f"layer {name}", saturate_policy=self.saturate_policy)
@@ -283,7 +298,8 @@ class _Builder:
             **common, stride=_pair(mod.stride), padding=(py + top, px + left), groups=groups, kind_name=kind,
             pad_end=None if pad_end == (py + top, px + left) else pad_end,
         )
-        self.add(node, layer)
+        w_bits, a_bits = self.widths(node)
+        self.add(node, layer, a_bits, w_bits)
 
     @staticmethod
     def relu(node: fx.Node, mod: Any) -> bool:
@@ -296,9 +312,16 @@ class _Builder:
         self, node: fx.Node, name: str, src: str, xin: torch.Tensor, out: torch.Tensor,
         codes: np.ndarray, s_w: np.ndarray, bias: np.ndarray, k_dot: int, relu: bool,
     ) -> dict[str, Any]:
-        """The record fields conv and fc layers share: shapes, weights, bias codes, requant fields."""
+        """The record fields conv and fc layers share: shapes, weights, bias codes, requant fields
+        (the output clamp at most 2^a_bits - 1; weight codes checked inside +-(2^(w_bits-1) - 1))."""
         s_in, z_in = float(xin.q_scale()), int(xin.q_zero_point())
         s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
+        w_bits, a_bits = self.widths(node)
+        wq = weight_qmax(w_bits)
+        if codes.size and (int(codes.min()) < -wq or int(codes.max()) > wq):
+            raise QuantSchemeError(f"layer {name} ({self.where(node)}): weight codes {int(codes.min())}..{int(codes.max())} "
+                                   f"are outside its {w_bits}-bit range -{wq}..{wq}")
+        self.check_zero_point(name, z_out, a_bits)
         return dict(
             name=name,
             inputs=(src,),
@@ -308,7 +331,7 @@ class _Builder:
             source=node.name,
             weight=codes,
             bias=self.bias_codes(name, bias, s_in, s_w, k_dot),
-            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, z_out if relu else 0),
+            requant=self.requant_fields(name, s_in, s_w, s_out, z_out, z_out if relu else 0, a_bits),
             z_in=z_in,
             scale_in=s_in,
             scale_out=s_out,
@@ -323,7 +346,8 @@ class _Builder:
         codes, s_w, bias = self.weights(node, mod)
         name = self.new_name("fc")
         common = self.compute_fields(node, name, src, xin, out, codes, s_w, bias, codes.shape[1], self.relu(node, mod))
-        self.add(node, LinearLayer(**common))
+        w_bits, a_bits = self.widths(node)
+        self.add(node, LinearLayer(**common), a_bits, w_bits)
 
     def fold_relu(self, node: fx.Node, six: bool) -> None:
         arg = node.args[0]
@@ -350,7 +374,7 @@ class _Builder:
             folded: Layer = dataclasses.replace(producer, lo=lo, hi=hi, source=node.name)
         else:
             folded = dataclasses.replace(producer, requant=producer.requant.with_bounds(lo, hi), source=node.name)
-        self.layers[i] = folded
+        self.layers[i] = set_widths(folded, producer.a_bits, producer.w_bits)
         self.produced[node.name] = src
 
     def add_op(self, node: fx.Node) -> None:
@@ -363,6 +387,8 @@ class _Builder:
         s_out, z_out = float(out.q_scale()), int(out.q_zero_point())
         a0, b0, n = arith.add_params(float(a.q_scale()), float(b.q_scale()), s_out, m0_bits=self.m0_bits, where=f"layer {name}")
         lo = z_out if node.target is torch.ops.quantized.add_relu else 0
+        a_bits = int(self.bits["default"][1])  # an add is a function, never a module `bits` names
+        self.check_zero_point(name, z_out, a_bits)
         self.add(
             node,
             AddLayer(
@@ -379,11 +405,12 @@ class _Builder:
                 n=n,
                 z_out=z_out,
                 lo=lo,
-                hi=255,
+                hi=act_qmax(a_bits),
                 scale_a=float(a.q_scale()),
                 scale_b=float(b.q_scale()),
                 scale_out=s_out,
             ),
+            a_bits,
         )
 
     def same_qparams(self, node: fx.Node, xin: torch.Tensor, out: torch.Tensor) -> None:
@@ -414,7 +441,7 @@ class _Builder:
             layer = AvgPoolLayer(name=self.new_name("pool"), kernel=_pair(mod.kernel_size), stride=_pair(stride), **common)  # type: ignore[arg-type]
         else:  # pragma: no cover - dispatch guarantees one of the above
             raise UnsupportedLayerError(self.where(node))
-        self.add(node, layer)
+        self.add(node, layer, self.a_bits_of[src])  # pooling keeps its input's width
 
     def flatten(self, node: fx.Node, start_dim: int, end_dim: int) -> None:
         src, xin = self.qtensor(node, node.args[0], "input")
@@ -431,6 +458,7 @@ class _Builder:
                 module=str(node.target) if node.op == "call_module" else node.name,
                 source=node.name,
             ),
+            self.a_bits_of[src],
         )
 
     # ---- the walk ----------------------------------------------------------------------------
@@ -454,7 +482,12 @@ class _Builder:
             if self.input_quant is not None:
                 raise UnsupportedLayerError(f"{self.where(node)}: the model has more than one input")
             v = self.out_q(node)
-            self.input_quant = InputQuant(float(v.q_scale()), int(v.q_zero_point()), tuple(int(d) for d in v.shape[1:]))
+            a_in = int(self.bits["input"])
+            if not 0 <= int(v.q_zero_point()) <= act_qmax(a_in):
+                raise QuantSchemeError(f"{self.where(node)}: the input zero point {int(v.q_zero_point())} is outside its "
+                                       f"{a_in}-bit codes 0..{act_qmax(a_in)}")
+            self.input_quant = InputQuant(float(v.q_scale()), int(v.q_zero_point()), tuple(int(d) for d in v.shape[1:]),
+                                          act_qmax(a_in))
             self.produced[node.name] = INPUT
             return
         if (op == "call_method" and tgt == "dequantize") or (op == "call_function" and tgt is torch.dequantize):

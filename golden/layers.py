@@ -76,6 +76,27 @@ class Layer:
     def describe(self) -> dict[str, str]:
         return {}
 
+    # Widths (issue 25; docs/golden.md "Narrow widths"). They are set by golden.graph.extract with
+    # set_widths and are not dataclass fields: hexgen writes a record's fields as they are
+    # (hexgen.target.record_json), and an 8/8 network's records stay byte-identical that way.
+    @property
+    def a_bits(self) -> int:
+        """Width of this layer's output codes: 0..2^a_bits - 1 (pooling and flatten keep their input's)."""
+        return int(self.__dict__.get("_a_bits", 8))
+
+    @property
+    def w_bits(self) -> int | None:
+        """Width of the weight codes, -(2^(w_bits-1) - 1)..2^(w_bits-1) - 1; None for a layer without weights."""
+        return None
+
+
+def set_widths(layer: "Layer", a_bits: int, w_bits: int | None = None) -> "Layer":
+    """The layer, its output width a_bits and (conv / fc) weight width w_bits set; returns it."""
+    object.__setattr__(layer, "_a_bits", int(a_bits))
+    if w_bits is not None:
+        object.__setattr__(layer, "_w_bits", int(w_bits))
+    return layer
+
 
 def conv_kind(in_channels: int, groups: int, kernel: Sequence[int]) -> str:
     """What kind of conv a Conv2d is: the one definition (golden's graph, hexgen's plan and
@@ -117,6 +138,10 @@ class ConvLayer(Layer):
     @property
     def kind(self) -> str:  # type: ignore[override]
         return self.kind_name
+
+    @property
+    def w_bits(self) -> int | None:
+        return int(self.__dict__.get("_w_bits", 8))
 
     @property
     def kernel(self) -> tuple[int, int]:
@@ -177,6 +202,10 @@ class LinearLayer(Layer):
     @property
     def macs(self) -> int:
         return int(self.weight.size)
+
+    @property
+    def w_bits(self) -> int | None:
+        return int(self.__dict__.get("_w_bits", 8))
 
     def accumulate(self, x: NDArray[np.uint8], *, channels_last: bool = False, exact_float: bool = False) -> IntArray:
         return arith.linear_acc(x.reshape(x.shape[0], -1), self.weight, self.bias.term, z_in=self.z_in, exact_float=exact_float)
@@ -257,11 +286,17 @@ class FlattenLayer(Layer):
 
 @dataclass(frozen=True)
 class InputQuant:
-    """Quantization of the network input: codes = clamp(round(x / scale) + zero_point, 0, 255)."""
+    """Quantization of the network input: codes = clamp(round(x / scale) + zero_point, 0, qmax),
+    qmax = 2^a_bits - 1 (255 at 8 bits)."""
 
     scale: float
     zero_point: int
     shape: Shape  # per-sample
+    qmax: int = 255
+
+    @property
+    def a_bits(self) -> int:
+        return int(self.qmax).bit_length()
 
 
 @dataclass
@@ -344,7 +379,9 @@ class Network:
 
         with torch_quiet():  # the first quantized tensor of a process that unpickled this network
             q = torch.quantize_per_tensor(t, self.input_quant.scale, self.input_quant.zero_point, torch.quint8)
-        return q.int_repr().numpy()
+        codes = q.int_repr().numpy()
+        qmax = self.input_quant.qmax
+        return codes if qmax >= 255 else np.minimum(codes, np.uint8(qmax))
 
     def check_input(self, x_q: Any) -> NDArray[np.uint8]:
         if not isinstance(x_q, np.ndarray):
@@ -358,6 +395,10 @@ class Network:
             x_q = x_q[None]
         if x_q.shape[1:] != shape:
             raise InputError(f"network input has shape {x_q.shape}; expected [N, {', '.join(map(str, shape))}]")
+        qmax = self.input_quant.qmax
+        if qmax < 255 and x_q.size and int(x_q.max()) > qmax:
+            raise InputError(f"network input has code {int(x_q.max())}; its codes are {self.input_quant.a_bits}-bit, "
+                             f"0..{qmax} (use Network.quantize_input for real values)")
         return x_q
 
     def run(self, x_q: NDArray[np.uint8], *, accumulators: bool = False, until: str | None = None) -> RunResult:

@@ -86,7 +86,7 @@ class _Pow2ScaleMixin:
 LIVE_SCALE_RATIO = 256.0
 
 
-def live_channel_scales(scale: torch.Tensor, min_val: torch.Tensor, max_val: torch.Tensor) -> torch.Tensor:
+def live_channel_scales(scale: torch.Tensor, min_val: torch.Tensor, max_val: torch.Tensor, qmax: int = 127) -> torch.Tensor:
     """Per-channel weight scales every channel can use (what TFLite's converter does for dead
     channels). PyTorch's observer gives a channel whose weights are all zero (a pruned or dead
     filter) the scale eps = 1.2e-7, and a near-dead channel a scale as small as its weights: the
@@ -98,7 +98,7 @@ def live_channel_scales(scale: torch.Tensor, min_val: torch.Tensor, max_val: tor
     amax = torch.maximum(-min_val, max_val)
     live = amax > 0
     if not bool(live.any()):
-        return torch.full_like(scale, 1.0 / 127)  # a layer of dead channels: any scale computes 0
+        return torch.full_like(scale, 1.0 / qmax)  # a layer of dead channels: any scale computes 0
     median = scale[live].median()
     return torch.where(live, torch.maximum(scale, median / LIVE_SCALE_RATIO), median)
 
@@ -108,10 +108,29 @@ class _LiveScaleMixin:
 
     def _calculate_qparams(self, min_val: torch.Tensor, max_val: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         scale, zero_point = super()._calculate_qparams(min_val, max_val)  # type: ignore[misc]
-        return live_channel_scales(scale, min_val, max_val), zero_point
+        return live_channel_scales(scale, min_val, max_val, int(self.quant_max)), zero_point  # type: ignore[attr-defined]
+
+
+class _WidthHistogramMixin:
+    """HistogramObserver searches for its range as if it had 2^8 codes (dst_nbins is taken from the
+    dtype, torch.quint8, whatever quant_min/quant_max say): at M < 8 bits it gets 2^M - 1 codes'
+    worth of histogram bins to search with instead, the quantization error it minimises being the
+    one of the codes the tensor really has. Used only below 8 bits (8/8 keeps PyTorch's observer)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.dst_nbins = int(self.quant_max) - int(self.quant_min) + 1  # type: ignore[attr-defined]
 
 
 class Pow2HistogramObserver(_Pow2ScaleMixin, HistogramObserver):
+    pass
+
+
+class NarrowHistogramObserver(_WidthHistogramMixin, HistogramObserver):
+    pass
+
+
+class NarrowPow2HistogramObserver(_WidthHistogramMixin, _Pow2ScaleMixin, HistogramObserver):
     pass
 
 
@@ -123,15 +142,129 @@ class Pow2PerChannelMinMaxObserver(_Pow2ScaleMixin, _LiveScaleMixin, PerChannelM
     pass
 
 
-def contract_qconfig(*, pow2_scales: bool = False) -> QConfig:
-    act_cls = Pow2HistogramObserver if pow2_scales else HistogramObserver
+#: The widths golden quantizes to (issue 25): weights 2..8 bits, activations 4..8 bits.
+W_BITS_RANGE = (2, 8)
+A_BITS_RANGE = (4, 8)
+#: gm.meta key of a converted model's widths (see quantize); a model without it is 8/8.
+BITS_META = "int8sim_bits"
+
+
+def weight_qmax(w_bits: int) -> int:
+    """Largest weight code at w_bits: codes are -qmax..qmax (narrow, symmetric)."""
+    return (1 << (w_bits - 1)) - 1
+
+
+def act_qmax(a_bits: int) -> int:
+    """Largest activation code at a_bits: codes are 0..qmax."""
+    return (1 << a_bits) - 1
+
+
+def contract_qconfig(*, pow2_scales: bool = False, w_bits: int = 8, a_bits: int = 8) -> QConfig:
+    """The contract's qconfig at w_bits / a_bits (8/8: arithmetic.md's int8 scheme, unchanged)."""
+    if a_bits == 8:
+        act_cls: Any = Pow2HistogramObserver if pow2_scales else HistogramObserver
+        act = act_cls.with_args(reduce_range=False, dtype=torch.quint8)
+    else:
+        act_cls = NarrowPow2HistogramObserver if pow2_scales else NarrowHistogramObserver
+        act = act_cls.with_args(reduce_range=False, dtype=torch.quint8, quant_min=0, quant_max=act_qmax(a_bits))
     w_cls = Pow2PerChannelMinMaxObserver if pow2_scales else LivePerChannelMinMaxObserver
+    q = weight_qmax(w_bits)
     return QConfig(
-        activation=act_cls.with_args(reduce_range=False, dtype=torch.quint8),
-        weight=w_cls.with_args(
-            dtype=torch.qint8, qscheme=torch.per_channel_symmetric, quant_min=-127, quant_max=127
-        ),
+        activation=act,
+        weight=w_cls.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric, quant_min=-q, quant_max=q),
     )
+
+
+def _check_width(what: str, value: Any, lo_hi: tuple[int, int]) -> int:
+    lo, hi = lo_hi
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise InputError(f"{what}={value!r}: golden quantizes to {lo}..{hi} bits")
+    return value
+
+
+#: Modules FX fuses into the conv / fc before them (they must share its qconfig), and the clamp
+#: activations that share its output observer.
+_FOLLOWERS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.ReLU, nn.ReLU6)
+
+
+def layer_widths(
+    model: nn.Module, traced: torch.fx.GraphModule | None, w_bits: int, a_bits: int,
+    bits: Any, keep_ends: bool,
+) -> dict[str, tuple[int, int]]:
+    """(w_bits, a_bits) of every Conv2d / Linear module of the float model, by module name, in graph
+    order: the global widths; keep_ends puts the first and the last at 8/8; `bits` overrides any
+    ({module name: (w_bits, a_bits)}, a_bits being that layer's output's). InputError names a
+    width out of range or a name that is not a conv / fc module of the model."""
+    _check_width("w_bits", w_bits, W_BITS_RANGE)
+    _check_width("a_bits", a_bits, A_BITS_RANGE)
+    compute = [] if traced is None else [
+        str(n.target) for n in traced.graph.nodes
+        if n.op == "call_module" and isinstance(traced.get_submodule(str(n.target)), (nn.Conv2d, nn.Linear))]
+    widths = {name: (w_bits, a_bits) for name in compute}
+    if keep_ends and compute:
+        widths[compute[0]] = widths[compute[-1]] = (8, 8)
+    if bits is None:
+        return widths
+    if not isinstance(bits, dict):
+        raise InputError(f"bits must be a dict {{module name: (w_bits, a_bits)}}, got {type(bits).__name__}")
+    for name, wa in bits.items():
+        if name not in widths:
+            some = ", ".join(compute[:6]) + (", ..." if len(compute) > 6 else "")
+            raise InputError(f"bits: {name!r} is not a Conv2d or Linear module of {type(model).__name__} "
+                             f"(its conv / fc modules: {some})")
+        if not (isinstance(wa, (tuple, list)) and len(wa) == 2):
+            raise InputError(f"bits[{name!r}]={wa!r}: give (w_bits, a_bits)")
+        widths[name] = (_check_width(f"bits[{name!r}] w_bits", wa[0], W_BITS_RANGE),
+                        _check_width(f"bits[{name!r}] a_bits", wa[1], A_BITS_RANGE))
+    return widths
+
+
+def _followers(traced: torch.fx.GraphModule, name: str) -> list[str]:
+    """The BatchNorm / ReLU / ReLU6 modules that directly follow module `name` (alone reading it)."""
+    node = next(n for n in traced.graph.nodes if n.op == "call_module" and str(n.target) == name)
+    out = []
+    while len(node.users) == 1:
+        (user,) = node.users
+        if user.op != "call_module" or not isinstance(traced.get_submodule(str(user.target)), _FOLLOWERS):
+            break
+        out.append(str(user.target))
+        node = user
+    return out
+
+
+def _record_bits(prepared: torch.fx.GraphModule, widths: dict[str, tuple[int, int]], w_bits: int, a_bits: int) -> dict[str, Any]:
+    """The widths the converted model's tensors were calibrated for (gm.meta[BITS_META]), read back
+    from the observers FX placed: the network input's, and per conv / fc module its output's."""
+    from torch.ao.quantization.observer import ObserverBase
+
+    def observed_bits(node: torch.fx.Node) -> int | None:
+        for u in node.users:
+            if u.op == "call_module":
+                obs: Any = prepared.get_submodule(str(u.target))
+                if isinstance(obs, ObserverBase):
+                    qmax: Any = getattr(obs, "quant_max")
+                    return int(qmax).bit_length()
+        return None
+
+    modules: dict[str, list[int]] = {}
+    inp = 8
+    for node in prepared.graph.nodes:
+        if node.op == "placeholder":
+            inp = observed_bits(node) or inp
+        elif node.op == "call_module" and str(node.target) in widths:
+            got = observed_bits(node)
+            w, a = widths[str(node.target)]
+            if got is not None and got != a:  # FX shared another layer's observer: say what it did
+                a = got
+            modules[str(node.target)] = [w, a]
+    return {"input": inp, "default": [w_bits, a_bits], "modules": modules}
+
+
+def converted_bits(gm: torch.nn.Module) -> dict[str, Any]:
+    """A converted model's widths (quantize's gm.meta[BITS_META]); 8/8 for one golden did not quantize."""
+    meta = getattr(gm, "meta", None)
+    got = meta.get(BITS_META) if isinstance(meta, dict) else None
+    return got if isinstance(got, dict) else {"input": 8, "default": [8, 8], "modules": {}}
 
 
 def _flatten_modules_to_function(model: nn.Module) -> nn.Module:
@@ -288,6 +421,10 @@ def quantize(
     pow2_scales: bool = False,
     calibration_chunk: int = 256,
     fold_clamps: bool = True,
+    w_bits: int = 8,
+    a_bits: int = 8,
+    bits: dict[str, tuple[int, int]] | None = None,
+    keep_ends: bool = False,
 ) -> torch.fx.GraphModule:
     """Quantize a float model post-training with FX; returns the converted GraphModule.
 
@@ -300,8 +437,21 @@ def quantize(
     fold_clamps (default): a ReLU6 or ReLU after a layer sets that layer's output range
     (observe_clamped); False quantizes a conv followed by ReLU6 on its pre-activation range, as
     FX alone does (kept to measure what folding gives).
+
+    Widths (issue 25, docs/golden.md "Narrow widths"): weights per-channel symmetric in
+    +-(2^(w_bits-1) - 1), w_bits 2..8; activations 0..2^a_bits - 1, a_bits 4..8. `bits` overrides
+    them per conv / fc module, {module name: (w_bits, a_bits)}, a_bits being the width of that
+    layer's output (the network input takes the width of the first layer reading it; pooling,
+    flatten and clamps keep their input's). keep_ends=True keeps the first and the last conv / fc
+    at 8/8 (an entry of `bits` for them still wins). PyTorch's converted model keeps quint8
+    containers whatever the width, so the widths travel with it in gm.meta[BITS_META]:
+    {"input": a_bits of the network input, "default": [w_bits, a_bits],
+    "modules": {conv / fc module name: [w_bits, a_bits of its output]}}; extract() applies them.
+    At the defaults (8/8) the qconfig, and so the converted model, is the one of before.
     """
     if is_converted(model):
+        if (w_bits, a_bits, bits, keep_ends) != (8, 8, None, False):
+            raise InputError("the model is already quantized: widths are chosen when quantizing a float model")
         return model  # type: ignore[return-value]
     check_calibration_batch(calibration_batch)
     if not isinstance(model, nn.Module):
@@ -311,7 +461,13 @@ def quantize(
     traced = trace_float(float_model)
     check_supported(float_model, traced)
     check_model_accepts(float_model, traced, calibration_batch)
-    mapping = QConfigMapping().set_global(contract_qconfig(pow2_scales=pow2_scales))
+    widths = layer_widths(model, traced, w_bits, a_bits, bits, keep_ends)
+    mapping = QConfigMapping().set_global(contract_qconfig(pow2_scales=pow2_scales, w_bits=w_bits, a_bits=a_bits))
+    for name, (w, a) in widths.items():
+        if (w, a) != (w_bits, a_bits):
+            q = contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a)
+            for each in (name, *(_followers(traced, name) if traced is not None else [])):  # FX fuses only modules of one qconfig
+                mapping.set_module_name(each, q)
     try:
         with torch_quiet():
             prepared = prepare_fx(
@@ -326,8 +482,11 @@ def quantize(
         with torch.no_grad():
             for start in range(0, calibration_batch.shape[0], calibration_chunk):
                 prepared(calibration_batch[start : start + calibration_chunk])
+        recorded = _record_bits(prepared, widths, w_bits, a_bits)
         with reference_engine(), torch_quiet():
-            return _pad_quantized(convert_fx(prepared, backend_config=_backend_config()))
+            gm = _pad_quantized(convert_fx(prepared, backend_config=_backend_config()))
+        gm.meta[BITS_META] = recorded
+        return gm
     except Exception as exc:  # an observer or FX's convert: not expected after the checks above
         raise QuantSchemeError(
             f"FX could not quantize {type(model).__name__}: {type(exc).__name__}: {_one_line(exc)}"

@@ -29,6 +29,7 @@ def layer_rows(net: "Network") -> list[dict[str, str]]:
             "in": _shape(l.in_shape),
             "out": _shape(l.out_shape),
             "MACs": f"{l.macs:,}" if l.macs else "",
+            "bits": (f"w{l.w_bits}a{l.a_bits}" if l.w_bits is not None else f"a{l.a_bits}"),
             "M0": "",
             "n": "",
             "bias shift": "",
@@ -61,14 +62,19 @@ def format_table(rows: list[dict[str, str]]) -> str:
     return "\n".join([head, "-" * len(head), *(fmt(r) for r in rows)])
 
 
+def _codes(a_bits: int) -> str:
+    return "uint8" if a_bits == 8 else f"{a_bits}-bit codes 0..{(1 << a_bits) - 1}"
+
+
 def layer_table(net: "Network") -> str:
     total = sum(l.macs for l in net.layers)
     iq = net.input_quant
     lines = [
-        f"input {_shape(iq.shape)} uint8 (scale {iq.scale:.6g}, zero point {iq.zero_point}); "
+        f"input {_shape(iq.shape)} {_codes(iq.a_bits)} (scale {iq.scale:.6g}, zero point {iq.zero_point}); "
         f"bias mode {net.bias_mode}; m0_bits {net.m0_bits}",
         format_table(layer_rows(net)),
-        f"{len(net.layers)} layers, {total:,} MACs per image; output {net.output_name}",
+        f"{len(net.layers)} layers, {total:,} MACs per image; output {net.output_name}; "
+        "bits: wNaM = N-bit weights, M-bit output codes",
     ]
     if net.saturations:
         lines.append("bias saturations: " + ", ".join(f"{k}: {v}" for k, v in net.saturations.items()))
