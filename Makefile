@@ -13,6 +13,7 @@ all: test
 
 help:
 	@echo "make sim [LAYER=conv3] [SIM=verilator|icarus|both] [WAVES=1|auto] [MODEL=...] [SEED=n] [MEM_STALL=0..255]"
+	@echo "         [W_BITS=2..8] [A_BITS=4..8] [KEEP_ENDS=1]  weights / activations golden quantizes to (default 8/8)"
 	@echo "                          run conv/fc layers on the accelerator RTL and compare with golden"
 	@echo "make layers [MODEL=...]   list the model's layers (RTL or golden only)"
 	@echo "make waves LAYER=conv3    open GTKWave on the last waveform of that layer"
@@ -52,10 +53,11 @@ TARGET ?= engine
 sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --target $(TARGET) --sim $(or $(SIM),verilator) --seed $(SEED) \
 		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
-		$(if $(LAYER),--layer $(LAYER)) --waves $(or $(WAVES),auto) $(if $(CHAIN),--chain-setting $(CHAIN)) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES))
+		$(if $(LAYER),--layer $(LAYER)) --waves $(or $(WAVES),auto) $(if $(CHAIN),--chain-setting $(CHAIN)) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES)) \
+		$(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)
 
 layers: $(STAMP)
-	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW) --target $(TARGET)
+	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW) --target $(TARGET) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)
 
 # the accelerators make sim can verify, one a line, name first (tb/target.py)
 targets: $(STAMP)

@@ -31,6 +31,9 @@ class RunSettings:
     mem_stall: int = 0  # external memory stalls per 256 cycles
     mem_latency: int = 8  # external memory read latency, cycles
     hw: str | None = None  # a hexgen.hw preset or path.json; None: the default preset
+    w_bits: int = 8  # weights' and activations' widths (golden.quantize); keep_ends: first and last layer at 8/8
+    a_bits: int = 8
+    keep_ends: bool = False
     chain: int = 0  # > 0: the RTL's own outputs fed forward for this many test images
     xcheck: bool | None = None  # a second run under another X seed (None: on Verilator without waves)
     check_reset: bool = False  # every CSR and status output against its documented reset value first
@@ -67,6 +70,18 @@ class RunSettings:
             raise SimError(f"--chain {self.chain}: the number of images must be >= 1")
         if self.waves not in (True, False, "auto"):
             raise SimError(f"--waves {self.waves!r}: on, off or auto")
+        from golden.ptq import A_BITS_RANGE, W_BITS_RANGE  # golden's, the one source of the widths it takes
+
+        for name, v, (lo, hi) in (("W_BITS", self.w_bits, W_BITS_RANGE), ("A_BITS", self.a_bits, A_BITS_RANGE)):
+            if not lo <= v <= hi:
+                raise SimError(f"{name}={v}: golden quantizes to {lo}..{hi} bits")
+
+    @property
+    def widths(self) -> dict[str, object] | None:
+        """golden.quantize's width arguments, None at the 8-bit default (its images are unchanged)."""
+        if (self.w_bits, self.a_bits, self.keep_ends) == (8, 8, False):
+            return None
+        return {"w_bits": self.w_bits, "a_bits": self.a_bits, "keep_ends": self.keep_ends}
 
     @property
     def default_hw(self) -> bool:
@@ -84,6 +99,8 @@ class RunSettings:
             tag = "target_" + (Path(self.target).parent.name if self.target.endswith(".py") else self.target) + "-" + tag
         if not self.default_hw:
             tag += "-hw_" + Path(str(self.hw)).stem
+        if self.widths:
+            tag += f"-w{self.w_bits}a{self.a_bits}" + ("-ends8" if self.keep_ends else "")
         return f"{tag}-{self.sim}-seed{self.seed}{self.run_tag}"
 
     def rerun(self, layer: str) -> str:
@@ -97,4 +114,6 @@ class RunSettings:
             parts.append(f"MEM_STALL={self.mem_stall}")
         if self.mem_latency != 8:
             parts.append(f"MEM_LATENCY={self.mem_latency}")
+        if self.widths:
+            parts += [f"W_BITS={self.w_bits}", f"A_BITS={self.a_bits}"] + (["KEEP_ENDS=1"] if self.keep_ends else [])
         return "make sim " + " ".join(parts) + (" WAVES=1" if self.waves is True else "")

@@ -14,7 +14,7 @@ import os
 import sys
 import warnings
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 from golden.cli import run_cli
 from tb import layer_sim
@@ -23,11 +23,12 @@ from tb.sim_both import main_both
 from tb.target import ENGINE, load_target
 
 
-def _list_layers(model: str, hw: str | None, target_spec: str = ENGINE) -> int:
+def _list_layers(model: str, hw: str | None, target_spec: str = ENGINE, **widths: Any) -> int:
     warnings.filterwarnings("ignore")
     from tb.run_settings import RunSettings
 
-    s = RunSettings(model=model, hw=hw, target=target_spec)
+    s = RunSettings(model=model, hw=hw, target=target_spec, **widths)
+    s.check()
     target = load_target(target_spec)
     layer_sim.refuse_options(s, target)
     _cdir, layers, _idx = target.run_flow.image(target, s)  # sizes make sim would refuse: said as make sim says it
@@ -69,6 +70,9 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mem-stall", type=int, default=0, help="external memory stalls per 256 cycles (0..255)")
     p.add_argument("--mem-latency", type=int, default=8, help="external memory read latency in cycles (default 8)")
     p.add_argument("--list", action="store_true", help="list the model's layers and exit")
+    p.add_argument("--w-bits", type=int, default=8, help="weight width golden quantizes to, 2..8 (default 8)")
+    p.add_argument("--a-bits", type=int, default=8, help="activation width, 4..8 (default 8)")
+    p.add_argument("--keep-ends", action="store_true", help="first and last conv/fc layer at 8/8 bits")
     p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json (default: default)")
     p.add_argument("--chain", type=int, default=None, metavar="N",
                    help="feed the RTL's own outputs through the whole network for N >= 1 test images")
@@ -87,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
     if a.chain_setting == "0":
         a.chain = None
     if a.list:
-        return _list_layers(a.model, a.hw, a.target)
+        return _list_layers(a.model, a.hw, a.target, **_widths(a))
     from tb.mutant_guard import mutant_in_place, target_folders
 
     # a verdict on a mutant make mutate left in rtl/ or the target's Verilog (a killed run) is no
@@ -102,7 +106,8 @@ def main(argv: list[str] | None = None) -> int:
     if a.sim == "both":
         return main_both(a, layers)
     res = layer_sim.run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
-                        mem_latency=a.mem_latency, hw=a.hw, check_reset="reset" in t.run_flow.options, target=a.target)
+                        mem_latency=a.mem_latency, hw=a.hw, check_reset="reset" in t.run_flow.options, target=a.target,
+                        **_widths(a))
     golden_only = []
     if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
         info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())
@@ -126,10 +131,14 @@ def main(argv: list[str] | None = None) -> int:
     return status
 
 
+def _widths(a: argparse.Namespace) -> dict[str, Any]:
+    return {"w_bits": a.w_bits, "a_bits": a.a_bits, "keep_ends": a.keep_ends}
+
+
 def main_chain(a: argparse.Namespace) -> int:
     # its own run folder (-chain): a chained run never replaces the per-layer run's results
     res = layer_sim.run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, mem_latency=a.mem_latency,
-              chain=a.chain, hw=a.hw, run_tag="-chain")
+              chain=a.chain, hw=a.hw, run_tag="-chain", **_widths(a))
     n = len(res)
     labelled = [r for r in res if r["label"] >= 0]
     print(f"{'image':>5s} {'label':>5s} {'RTL':>4s} {'golden':>6s}  layers equal to golden")

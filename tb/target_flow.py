@@ -23,7 +23,7 @@ class DriverFlow(Flow):
     options: frozenset[str] = frozenset({"waves", "reset"})
 
     def image(self, target: Target, s: RunSettings) -> Image:
-        return prepare_target_image(target, s.model, s.seed)
+        return prepare_target_image(target, s.model, s.seed, s.widths)
 
     def build(self, target: Target, s: RunSettings, image: Image, waves: bool) -> Path:
         bench = target.bench if target.bench.root else replace(target.bench, root=target.folder / "build" / "sim")

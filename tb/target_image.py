@@ -25,7 +25,7 @@ def images_folder(target: Target) -> Path:
     return target.folder / "build" / "images"
 
 
-def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, list[dict[str, Any]], int]:
+def prepare_target_image(target: Target, model: str, seed: int, widths: dict[str, Any] | None = None) -> tuple[Path, list[dict[str, Any]], int]:
     """(cache folder with image/ and layers.json, every layer of the network with whether the
     target runs it and why not, the test image's index), as the engine's tb.engine.images.prepare_image gives them."""
     warnings.filterwarnings("ignore")
@@ -37,7 +37,7 @@ def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, l
     if len(x) == 0:
         raise SimError(f"model {model}: no test images (its calibration batch is empty)")
     idx = seed % len(x)
-    h = hashlib.sha256(f"target|{target.name}|{target.word_bits}".encode())
+    h = hashlib.sha256(f"target|{target.name}|{target.word_bits}|{json.dumps(widths or {}, sort_keys=True)}".encode())
     try:
         h.update(_image_key(m, idx, HardwareConfig(word_bits=target.word_bits)).encode())
     except _NoKey:
@@ -54,16 +54,16 @@ def prepare_target_image(target: Target, model: str, seed: int) -> tuple[Path, l
         if damage is None:
             return cdir, list(json.loads((cdir / "layers.json").read_text())["layers"]), idx
         print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
-    layers = store_entry(cdir, lambda tmp: _write(target, m, idx, tmp, key))
+    layers = store_entry(cdir, lambda tmp: _write(target, m, idx, tmp, key, widths or {}))
     return cdir, layers, idx
 
 
-def _write(target: Target, m: Any, idx: int, out: Path, key: str) -> list[dict[str, Any]]:
+def _write(target: Target, m: Any, idx: int, out: Path, key: str, widths: dict[str, Any]) -> list[dict[str, Any]]:
     from golden import extract, quantize
     from hexgen import TargetLayoutError, build_target_image, check_image, write_image
     from hexgen.plan import is_compute, is_vector
 
-    net = extract(quantize(m.float_model, m.calibration), m.calibration[:2])
+    net = extract(quantize(m.float_model, m.calibration, **widths), m.calibration[:2])
     x_q = net.quantize_input(_test_set(m)[idx : idx + 1])
     layouts: dict[str, Any] = {}
     unsupported: dict[str, str] = {}

@@ -38,7 +38,7 @@ class EngineFlow(Flow):
         cfg = load_hw(s.hw)  # an unknown preset or a bad file: one line before anything runs
         if not s.default_hw:  # and sizes the engine refuses, before golden and hexgen run
             refuse_parameters(str(s.hw), rtl_parameters(cfg))
-        return prepare_image(s.model, s.seed, s.hw)
+        return prepare_image(s.model, s.seed, s.hw, s.widths)
 
     def build(self, target: Target, s: RunSettings, image: Image, waves: bool) -> Path:
         words = int(_memory_map(image)["dram"]["words"])

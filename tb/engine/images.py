@@ -21,8 +21,9 @@ from tb.sim import SimError
 CHAIN_IMAGES = 32
 
 
-def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, list[dict[str, Any]], int]:
+def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str, Any] | None = None) -> tuple[Path, list[dict[str, Any]], int]:
     """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
+    widths: golden.quantize's w_bits, a_bits and keep_ends (None: 8/8), in the image's key.
 
     Returns the cache folder (image/ inside), every layer of the network (name, kind, shapes, MACs,
     whether the RTL runs it and why not) and the index of the test image used."""
@@ -37,7 +38,8 @@ def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, l
         raise SimError(f"model {model}: no test images (its calibration batch is empty)")
     idx = seed % len(x)
     try:
-        key: str | None = hashlib.sha256((_image_key(m, idx, cfg) + Path(__file__).read_text()).encode()).hexdigest()
+        key: str | None = hashlib.sha256((_image_key(m, idx, cfg) + Path(__file__).read_text()
+                                          + json.dumps(widths or {}, sort_keys=True)).encode()).hexdigest()
     except _NoKey:
         key = None
     if key is not None:
@@ -52,12 +54,12 @@ def prepare_image(model: str, seed: int, hw: str | None = None) -> tuple[Path, l
             print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
     else:
         cdir = images.IMAGES / f"untraceable-{os.getpid()}"
-    layers = store_entry(cdir, lambda tmp: _write_image(m, idx, cfg, tmp, key or ""))
+    layers = store_entry(cdir, lambda tmp: _write_image(m, idx, cfg, tmp, key or "", widths or {}))
     return cdir, layers, idx
 
 
 
-def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[str, Any]]:
+def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[str, Any]) -> list[dict[str, Any]]:
     import pickle
 
     import numpy as np
@@ -66,7 +68,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str) -> list[dict[s
     from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
     from hexgen.plan import is_compute, is_vector
 
-    qm = quantize(m.float_model, m.calibration)
+    qm = quantize(m.float_model, m.calibration, **widths)
     net = extract(qm, m.calibration[:2])
     x = _test_set(m)
     x_q = net.quantize_input(x[idx : idx + 1])
