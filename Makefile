@@ -7,7 +7,7 @@ MODEL ?= mobilenetv2
 # Parallel pytest workers; CI machines have two cores.
 JOBS  ?= 2
 
-.PHONY: all bootstrap sim layers targets waves test test-fast test-slow golden golden-export models bench bench-golden lint typecheck train accept-cycles clean help
+.PHONY: all bootstrap clean-cache sim layers targets waves test test-fast test-slow golden golden-export models bench bench-golden lint typecheck train accept-cycles clean help
 
 all: test
 
@@ -111,6 +111,10 @@ accept-cycles: $(STAMP)
 
 clean:
 	rm -rf build sim_build .pytest_cache
+
+# the memory images this user's checkouts share (tb.images.cache_root: ~/.cache/int8sim/images)
+clean-cache: $(STAMP)
+	@$(PY) -c "import shutil; from tb.images import IMAGES; shutil.rmtree(IMAGES, ignore_errors=True); print('removed', IMAGES)"
 
 # ---- RTL (issue 4): lint, unit benches, unit benchmark -------------------------------------
 .PHONY: lint test-rtl bench-units

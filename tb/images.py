@@ -4,7 +4,7 @@ A target's flow (tb/engine/images.py for our engine, tb/target_image.py for a ta
 driver) quantizes the model, lays out the layers and checks the folder whole once; this module
 keys it by the model's content (_image_key, never a file name) and keeps it in a cache entry
 (store_entry: written to a temporary folder, checksummed, renamed), e.g.
-build/images/<key>/{image/, layers.json, net.pkl, chain.npz}.
+<cache>/images/<key>/{image/, layers.json, net.pkl, chain.npz} (cache_root: shared by the user's checkouts).
 """
 from __future__ import annotations
 
@@ -90,8 +90,21 @@ def _image_key(m: Any, idx: int, cfg: Any) -> str:
     return h.hexdigest()
 
 
-#: Memory images, keyed by content (_image_key): build/images/<key>/{image/, layers.json, net.pkl, chain.npz}
-IMAGES = ROOT / "build" / "images"
+def cache_root() -> Path:
+    """int8sim's cache, shared by this user's checkouts: $INT8SIM_CACHE, else $XDG_CACHE_HOME/int8sim,
+    else ~/.cache/int8sim. What it holds is keyed by content (the model and the code of golden/,
+    hexgen/ and the image's maker, _image_key), so a checkout only ever reuses an entry its own
+    code would write; a fresh clone starts from the images another made (make test's golden and
+    hexgen work: about 60 s of CPU on this machine's two cores)."""
+    env = os.environ.get("INT8SIM_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "int8sim"
+
+
+#: Memory images, keyed by content (_image_key): <cache>/images/<key>/{image/, layers.json, net.pkl, chain.npz}
+IMAGES = cache_root() / "images"
 
 
 def _test_set(m: Any) -> Any:

@@ -1,7 +1,7 @@
 """Our engine's memory images for `make sim`: golden quantizes the model, hexgen's plan lays out
 the conv/fc, add and pool layers the engine can run (for the hardware description) for one test
 image, the folder is checked whole once, and the cache (tb.images) keeps it in
-build/images/<key>/{image/, layers.json, net.pkl, chain.npz}; the key is the model's content
+<cache>/images/<key>/{image/, layers.json, net.pkl, chain.npz} (tb.images.cache_root); the key is the model's content
 (tb.images._image_key) and this file's code.
 """
 from __future__ import annotations
