@@ -76,7 +76,8 @@ def pytest_terminal_summary(terminalreporter, exitstatus, config) -> None:  # ty
 LONG_FIRST = ("test_waves_sim.py", "test_faults_sim.py", "test_engine.py", "test_engine_hw.py", "test_sim_both.py",
               "test_diagnose_sim.py", "test_budget_sim.py", "test_protocol.py", "test_layer_bands.py",
               "test_golden_mobilenetv2_224.py", "test_golden_models.py", "test_resources.py", "test_faults_verdicts.py",
-              "test_faults_diagnosis.py", "test_mutate_target.py", "test_target_pwfc.py", "test_target_waves.py")
+              "test_faults_diagnosis.py", "test_mutate_target.py", "test_target_pwfc.py", "test_target_waves.py", "test_engine_bits.py",
+              "test_golden_bits.py")
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
