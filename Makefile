@@ -28,6 +28,7 @@ help:
 	@echo "make bench                benchmarks (ratios, not timed tests)"
 	@echo "make train                retrain the shipped digits models (rewrites golden/models/checkpoints)"
 	@echo "make accept-cycles        accept the shipped models' exact cycles per layer (tests/cycle_baseline.json)"
+	@echo "make clean-cache          remove the memory images this user's checkouts share (~/.cache/int8sim/images)"
 
 $(STAMP): pyproject.toml scripts/bootstrap.sh
 	bash scripts/bootstrap.sh
