@@ -484,3 +484,18 @@ def test_a_damaged_cached_build_is_built_again(tmp_path, monkeypatch, capsys):
     assert sim.build("tiny", "icarus") == bdir
     assert "sim.vvp was changed since it was built" in capsys.readouterr().out
     assert _tiny_value(bdir) == "VALUE=7"
+
+
+def test_the_image_cache_is_the_users_and_can_be_moved(monkeypatch, tmp_path):
+    """Images are shared by a user's checkouts (content-keyed: tb.images._image_key covers golden/,
+    hexgen/ and the maker's code), in $INT8SIM_CACHE, else $XDG_CACHE_HOME/int8sim, else ~/.cache/int8sim."""
+    from tb import images
+
+    monkeypatch.setenv("INT8SIM_CACHE", str(tmp_path / "mine"))
+    assert images.cache_root() == tmp_path / "mine"
+    monkeypatch.delenv("INT8SIM_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert images.cache_root() == tmp_path / "xdg" / "int8sim"
+    monkeypatch.delenv("XDG_CACHE_HOME")
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    assert images.cache_root() == tmp_path / "home" / ".cache" / "int8sim"
