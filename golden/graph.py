@@ -34,7 +34,8 @@ from golden.layers import (
     conv_kind,
     set_widths,
 )
-from golden.ptq import act_qmax, converted_bits, is_converted, reference_engine, torch_quiet, weight_qmax
+from golden.ptq import is_converted, reference_engine, torch_quiet
+from golden.widths import act_qmax, converted_bits, weight_qmax
 from golden.support import module_problem
 
 _CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)

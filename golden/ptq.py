@@ -19,6 +19,7 @@ from torch.ao.quantization.observer import HistogramObserver, PerChannelMinMaxOb
 from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 
 from golden.errors import InputError, QuantSchemeError
+from golden.widths import BITS_META, act_qmax, followers, layer_widths, record_bits, weight_qmax
 from golden.support import (
     check_calibration_batch,
     check_finite_parameters,
@@ -142,23 +143,6 @@ class Pow2PerChannelMinMaxObserver(_Pow2ScaleMixin, _LiveScaleMixin, PerChannelM
     pass
 
 
-#: The widths golden quantizes to (issue 25): weights 2..8 bits, activations 4..8 bits.
-W_BITS_RANGE = (2, 8)
-A_BITS_RANGE = (4, 8)
-#: gm.meta key of a converted model's widths (see quantize); a model without it is 8/8.
-BITS_META = "int8sim_bits"
-
-
-def weight_qmax(w_bits: int) -> int:
-    """Largest weight code at w_bits: codes are -qmax..qmax (narrow, symmetric)."""
-    return (1 << (w_bits - 1)) - 1
-
-
-def act_qmax(a_bits: int) -> int:
-    """Largest activation code at a_bits: codes are 0..qmax."""
-    return (1 << a_bits) - 1
-
-
 def contract_qconfig(*, pow2_scales: bool = False, w_bits: int = 8, a_bits: int = 8) -> QConfig:
     """The contract's qconfig at w_bits / a_bits (8/8: arithmetic.md's int8 scheme, unchanged)."""
     if a_bits == 8:
@@ -173,98 +157,6 @@ def contract_qconfig(*, pow2_scales: bool = False, w_bits: int = 8, a_bits: int 
         activation=act,
         weight=w_cls.with_args(dtype=torch.qint8, qscheme=torch.per_channel_symmetric, quant_min=-q, quant_max=q),
     )
-
-
-def _check_width(what: str, value: Any, lo_hi: tuple[int, int]) -> int:
-    lo, hi = lo_hi
-    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise InputError(f"{what}={value!r}: golden quantizes to {lo}..{hi} bits")
-    return value
-
-
-#: Modules FX fuses into the conv / fc before them (they must share its qconfig), and the clamp
-#: activations that share its output observer.
-_FOLLOWERS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.ReLU, nn.ReLU6)
-
-
-def layer_widths(
-    model: nn.Module, traced: torch.fx.GraphModule | None, w_bits: int, a_bits: int,
-    bits: Any, keep_ends: bool,
-) -> dict[str, tuple[int, int]]:
-    """(w_bits, a_bits) of every Conv2d / Linear module of the float model, by module name, in graph
-    order: the global widths; keep_ends puts the first and the last at 8/8; `bits` overrides any
-    ({module name: (w_bits, a_bits)}, a_bits being that layer's output's). InputError names a
-    width out of range or a name that is not a conv / fc module of the model."""
-    _check_width("w_bits", w_bits, W_BITS_RANGE)
-    _check_width("a_bits", a_bits, A_BITS_RANGE)
-    compute = [] if traced is None else [
-        str(n.target) for n in traced.graph.nodes
-        if n.op == "call_module" and isinstance(traced.get_submodule(str(n.target)), (nn.Conv2d, nn.Linear))]
-    widths = {name: (w_bits, a_bits) for name in compute}
-    if keep_ends and compute:
-        widths[compute[0]] = widths[compute[-1]] = (8, 8)
-    if bits is None:
-        return widths
-    if not isinstance(bits, dict):
-        raise InputError(f"bits must be a dict {{module name: (w_bits, a_bits)}}, got {type(bits).__name__}")
-    for name, wa in bits.items():
-        if name not in widths:
-            some = ", ".join(compute[:6]) + (", ..." if len(compute) > 6 else "")
-            raise InputError(f"bits: {name!r} is not a Conv2d or Linear module of {type(model).__name__} "
-                             f"(its conv / fc modules: {some})")
-        if not (isinstance(wa, (tuple, list)) and len(wa) == 2):
-            raise InputError(f"bits[{name!r}]={wa!r}: give (w_bits, a_bits)")
-        widths[name] = (_check_width(f"bits[{name!r}] w_bits", wa[0], W_BITS_RANGE),
-                        _check_width(f"bits[{name!r}] a_bits", wa[1], A_BITS_RANGE))
-    return widths
-
-
-def _followers(traced: torch.fx.GraphModule, name: str) -> list[str]:
-    """The BatchNorm / ReLU / ReLU6 modules that directly follow module `name` (alone reading it)."""
-    node = next(n for n in traced.graph.nodes if n.op == "call_module" and str(n.target) == name)
-    out = []
-    while len(node.users) == 1:
-        (user,) = node.users
-        if user.op != "call_module" or not isinstance(traced.get_submodule(str(user.target)), _FOLLOWERS):
-            break
-        out.append(str(user.target))
-        node = user
-    return out
-
-
-def _record_bits(prepared: torch.fx.GraphModule, widths: dict[str, tuple[int, int]], w_bits: int, a_bits: int) -> dict[str, Any]:
-    """The widths the converted model's tensors were calibrated for (gm.meta[BITS_META]), read back
-    from the observers FX placed: the network input's, and per conv / fc module its output's."""
-    from torch.ao.quantization.observer import ObserverBase
-
-    def observed_bits(node: torch.fx.Node) -> int | None:
-        for u in node.users:
-            if u.op == "call_module":
-                obs: Any = prepared.get_submodule(str(u.target))
-                if isinstance(obs, ObserverBase):
-                    qmax: Any = getattr(obs, "quant_max")
-                    return int(qmax).bit_length()
-        return None
-
-    modules: dict[str, list[int]] = {}
-    inp = 8
-    for node in prepared.graph.nodes:
-        if node.op == "placeholder":
-            inp = observed_bits(node) or inp
-        elif node.op == "call_module" and str(node.target) in widths:
-            got = observed_bits(node)
-            w, a = widths[str(node.target)]
-            if got is not None and got != a:  # FX shared another layer's observer: say what it did
-                a = got
-            modules[str(node.target)] = [w, a]
-    return {"input": inp, "default": [w_bits, a_bits], "modules": modules}
-
-
-def converted_bits(gm: torch.nn.Module) -> dict[str, Any]:
-    """A converted model's widths (quantize's gm.meta[BITS_META]); 8/8 for one golden did not quantize."""
-    meta = getattr(gm, "meta", None)
-    got = meta.get(BITS_META) if isinstance(meta, dict) else None
-    return got if isinstance(got, dict) else {"input": 8, "default": [8, 8], "modules": {}}
 
 
 def _flatten_modules_to_function(model: nn.Module) -> nn.Module:
@@ -378,7 +270,7 @@ def observe_clamped(prepared: torch.fx.GraphModule) -> int:
     from torch.ao.quantization.observer import ObserverBase
 
     folded = 0
-    for node in gm_nodes(prepared):
+    for node in list(prepared.graph.nodes):
         if node.op != "call_module" or not isinstance(prepared.get_submodule(str(node.target)), ObserverBase):
             continue
         bounds = {_clamp_bounds(prepared, u) for u in node.users}
@@ -398,10 +290,6 @@ def observe_clamped(prepared: torch.fx.GraphModule) -> int:
         obs._int8sim_clamp = (lo, hi)
         folded += 1
     return folded
-
-
-def gm_nodes(gm: torch.fx.GraphModule) -> list[torch.fx.Node]:
-    return list(gm.graph.nodes)
 
 
 def is_converted(model: torch.nn.Module) -> bool:
@@ -466,7 +354,7 @@ def quantize(
     for name, (w, a) in widths.items():
         if (w, a) != (w_bits, a_bits):
             q = contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a)
-            for each in (name, *(_followers(traced, name) if traced is not None else [])):  # FX fuses only modules of one qconfig
+            for each in (name, *(followers(traced, name) if traced is not None else [])):  # FX fuses only modules of one qconfig
                 mapping.set_module_name(each, q)
     try:
         with torch_quiet():
@@ -482,7 +370,7 @@ def quantize(
         with torch.no_grad():
             for start in range(0, calibration_batch.shape[0], calibration_chunk):
                 prepared(calibration_batch[start : start + calibration_chunk])
-        recorded = _record_bits(prepared, widths, w_bits, a_bits)
+        recorded = record_bits(prepared, widths, w_bits, a_bits)
         with reference_engine(), torch_quiet():
             gm = _pad_quantized(convert_fx(prepared, backend_config=_backend_config()))
         gm.meta[BITS_META] = recorded

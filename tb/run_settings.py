@@ -70,7 +70,7 @@ class RunSettings:
             raise SimError(f"--chain {self.chain}: the number of images must be >= 1")
         if self.waves not in (True, False, "auto"):
             raise SimError(f"--waves {self.waves!r}: on, off or auto")
-        from golden.ptq import A_BITS_RANGE, W_BITS_RANGE  # golden's, the one source of the widths it takes
+        from golden.widths import A_BITS_RANGE, W_BITS_RANGE  # golden's, the one source of the widths it takes
 
         for name, v, (lo, hi) in (("W_BITS", self.w_bits, W_BITS_RANGE), ("A_BITS", self.a_bits, A_BITS_RANGE)):
             if not lo <= v <= hi:
