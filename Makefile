@@ -30,7 +30,15 @@ help:
 	@echo "make accept-cycles        accept the shipped models' exact cycles per layer (tests/cycle_baseline.json)"
 	@echo "make clean-cache          remove the memory images this user's checkouts share (~/.cache/int8sim/images)"
 
-$(STAMP): pyproject.toml scripts/bootstrap.sh
+# .venv takes its dependencies from an environment in int8sim's cache (scripts/bootstrap.sh): when
+# that was removed, the stamp goes and the set-up runs again
+ifneq ($(wildcard $(VENV)/int8sim-deps),)
+ifeq ($(wildcard $(shell cat $(VENV)/int8sim-deps)/.int8sim-complete),)
+$(shell rm -f $(STAMP))
+endif
+endif
+
+$(STAMP): pyproject.toml scripts/bootstrap.sh scripts/deps_key.py
 	bash scripts/bootstrap.sh
 	@touch $@
 
