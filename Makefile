@@ -4,8 +4,8 @@ VENV  := .venv
 PY    := $(VENV)/bin/python
 STAMP := $(VENV)/.bootstrap-stamp
 MODEL ?= mobilenetv2
-# Parallel pytest workers; CI machines have two cores.
-JOBS  ?= 2
+# Work run at once: pytest's workers, make sim's simulations; default every core this shell may use
+JOBS  ?= $(shell nproc 2>/dev/null || echo 2)
 
 .PHONY: all bootstrap clean-cache sim layers targets waves test test-fast test-slow golden golden-export models bench bench-golden lint typecheck train accept-cycles clean help
 
@@ -14,6 +14,7 @@ all: test
 help:
 	@echo "make sim [LAYER=conv3] [SIM=verilator|icarus|both] [WAVES=1|auto] [MODEL=...] [SEED=n] [MEM_STALL=0..255]"
 	@echo "         [W_BITS=2..8] [A_BITS=4..8] [KEEP_ENDS=1]  weights / activations golden quantizes to (default 8/8)"
+	@echo "         [JOBS=n]         simulations at once, the layers split between them (default: every core)"
 	@echo "                          run conv/fc layers on the accelerator RTL and compare with golden"
 	@echo "make layers [MODEL=...]   list the model's layers (RTL or golden only)"
 	@echo "make waves LAYER=conv3    open GTKWave on the last waveform of that layer"
@@ -63,7 +64,8 @@ sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --target $(TARGET) --sim $(or $(SIM),verilator) --seed $(SEED) \
 		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
 		$(if $(LAYER),--layer $(LAYER)) --waves $(or $(WAVES),auto) $(if $(CHAIN),--chain-setting $(CHAIN)) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES)) \
-		$(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)
+		$(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends) \
+		--jobs $(JOBS)
 
 layers: $(STAMP)
 	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW) --target $(TARGET) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)

@@ -18,10 +18,11 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
+from tb.jobs import Job, balance, run_jobs
 from tb.run_settings import RunSettings
 from tb.sim import SimError, runner_for, xrand_plusargs
 from tb.target import ENGINE, OPTIONS, Target, load_target
@@ -238,15 +239,42 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
             raise SimError(f"the chained simulation wrote no results; see {rdir}")
         print(f"sim: {len(res)} image(s) in {time.time() - t0:.1f} s", flush=True)
         return res
-    print(f"sim: running {len(to_run)} layer(s){of} on {s.sim}" + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "")
-          + (f"; {len(refused)} more UNSUPP (not run)" if refused else "") + " ...", flush=True)
     kinds = {n: by_name[n]["kind"] for n in to_run}
-    res = _simulate_resuming(s.sim, bdir, rdir, job, "", plus, waves, kinds, s.rerun, f" X seed {seeds[0]}" if xcheck else "")
-    if xcheck:
-        again = [r["layer"] for r in res if r["status"] == "PASS"]
-        res2 = _simulate_resuming(s.sim, bdir, rdir, {**job, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
-                                  waves, kinds, s.rerun, f" X seed {seeds[1]}") if again else []
-        res = _x_merge(res, res2, seeds)
+    # the layers split into jobs of near-equal work, one simulation each, run at once on the
+    # machine's cores (JOBS=N); one job where the layers must share one simulation: waves (one dump),
+    # a layer asked for twice or layers run without a reset between them (the counter tests)
+    one_sim = waves or len(set(to_run)) < len(to_run) or not s.reset_each_layer
+    if one_sim or s.jobs == 1:
+        shards = [to_run]
+    else:
+        cost = flow.layer_costs(target, s, image, sorted(set(to_run)))
+        shards = balance([(n, cost[n]) for n in to_run], s.jobs)
+    jobs = [Job(model=s.model, target=s.target, hw=str(s.hw or "default"), sim=s.sim, seed=s.seed, widths=s.widths_tag(),
+                layers=tuple(part), defines=tuple(s.defines), image_key=cdir.name, build_key=_build_key(bdir))
+            for part in shards]
+    print(f"sim: running {len(to_run)} layer(s){of} on {s.sim}" + (f", twice (X seeds {seeds[0]} and {seeds[1]})" if xcheck else "")
+          + (f", in {len(jobs)} simulations at once" if len(jobs) > 1 else "")
+          + (f"; {len(refused)} more UNSUPP (not run)" if refused else "") + " ...", flush=True)
+
+    def run_job(i: int) -> list[dict[str, Any]]:
+        jdir = rdir if len(jobs) == 1 else rdir / f"job{i + 1}"
+        jdir.mkdir(exist_ok=True)
+        part = f", job {i + 1}/{len(jobs)}" if len(jobs) > 1 else ""
+        jjob = {**job, "layers": list(jobs[i].layers)}
+        out = _simulate_resuming(s.sim, bdir, jdir, jjob, "", plus, waves, kinds, s.rerun, (f" X seed {seeds[0]}" if xcheck else "") + part)
+        if xcheck:
+            again = [r["layer"] for r in out if r["status"] == "PASS"]
+            out2 = _simulate_resuming(s.sim, bdir, jdir, {**jjob, "layers": again}, "-xseed2", xrand_plusargs(seeds[1]) + list(s.plusargs),
+                                      waves, kinds, s.rerun, f" X seed {seeds[1]}{part}") if again else []
+            out = _x_merge(out, out2, seeds)
+        for r in out:
+            r["job"] = jobs[i].key[:16]
+        return out
+
+    parts = run_jobs(run_job, range(len(jobs)), len(jobs))
+    (rdir / "jobs.json").write_text(json.dumps([{"key": j.key, **asdict(j), "results": [r["status"] for r in p]}
+                                                for j, p in zip(jobs, parts)], indent=1))
+    res = [r for p in parts for r in p]
     for r in res:
         r.update(rows[r["layer"]])
         l = by_name[r["layer"]]
@@ -279,6 +307,12 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
     print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
           + f" in {time.time() - t0:.1f} s", flush=True)
     return res
+
+
+def _build_key(bdir: Path) -> str:
+    """The build's content key (tb.sim writes it beside every build; a target's build may not)."""
+    stamp = bdir / ".stamp"
+    return stamp.read_text().strip() if stamp.is_file() else ""
 
 
 #: a run whose simulations stop this many times runs no more of its layers (each stop costs a new

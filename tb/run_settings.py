@@ -46,6 +46,7 @@ class RunSettings:
     pokes: Mapping[str, Sequence[tuple[str, int, int]]] = field(default_factory=dict)
     watchdog_cycles: int = 0  # 0: the bench's own bound (tb.engine.test_layers.watchdog_limit)
     reset_each_layer: bool = True
+    jobs: int = 1  # simulations run at once, the layers split between them (JOBS=N; make sim: every core)
 
     def __post_init__(self) -> None:
         # lists given by callers become tuples: the record is frozen all the way down
@@ -68,6 +69,8 @@ class RunSettings:
             raise SimError(f"--seed {self.seed}: the test image number must be >= 0")
         if self.chain < 0:
             raise SimError(f"--chain {self.chain}: the number of images must be >= 1")
+        if self.jobs < 1:
+            raise SimError(f"JOBS={self.jobs}: the simulations to run at once must be >= 1")
         if self.waves not in (True, False, "auto"):
             raise SimError(f"--waves {self.waves!r}: on, off or auto")
         from golden.widths import A_BITS_RANGE, W_BITS_RANGE  # golden's, the one source of the widths it takes
@@ -82,6 +85,10 @@ class RunSettings:
         if (self.w_bits, self.a_bits, self.keep_ends) == (8, 8, False):
             return None
         return {"w_bits": self.w_bits, "a_bits": self.a_bits, "keep_ends": self.keep_ends}
+
+    def widths_tag(self) -> str:
+        """The widths in a name: w8a8, w4a4, w4a4-ends8 (first and last layer kept at 8 bits)."""
+        return f"w{self.w_bits}a{self.a_bits}" + ("-ends8" if self.keep_ends else "")
 
     @property
     def default_hw(self) -> bool:
@@ -100,7 +107,7 @@ class RunSettings:
         if not self.default_hw:
             tag += "-hw_" + Path(str(self.hw)).stem
         if self.widths:
-            tag += f"-w{self.w_bits}a{self.a_bits}" + ("-ends8" if self.keep_ends else "")
+            tag += "-" + self.widths_tag()
         return f"{tag}-{self.sim}-seed{self.seed}{self.run_tag}"
 
     def rerun(self, layer: str) -> str:

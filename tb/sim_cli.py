@@ -18,6 +18,7 @@ from typing import Any, NoReturn
 
 from golden.cli import run_cli
 from tb import layer_sim
+from tb.jobs import local_cores
 from tb.sim import SimError
 from tb.sim_both import main_both
 from tb.target import ENGINE, load_target
@@ -56,6 +57,16 @@ def _seed(text: str) -> int:
     return v
 
 
+def _jobs(text: str) -> int:
+    try:
+        v = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"JOBS={text!r}: a whole number >= 1") from None
+    if v < 1:
+        raise argparse.ArgumentTypeError(f"JOBS={v}: a whole number >= 1")
+    return v
+
+
 def _parser() -> argparse.ArgumentParser:
     p = _Parser(prog="python -m tb.layer_sim", description=layer_sim.__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--layer", default="", help="comma-separated layer names (default: every conv/fc layer)")
@@ -76,6 +87,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json (default: default)")
     p.add_argument("--chain", type=int, default=None, metavar="N",
                    help="feed the RTL's own outputs through the whole network for N >= 1 test images")
+    p.add_argument("--jobs", type=_jobs, default=None, metavar="N",
+                   help="simulations run at once, the layers split between them (default: every core this process may use)")
     p.add_argument("--chain-setting", default="", metavar="CHAIN",
                    help="make's CHAIN= as given: 1 (with --chain N), 0 or empty; anything else is refused")
     return p
@@ -84,6 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     a.waves = {"0": False, "1": True, "auto": "auto"}[a.waves]
+    if a.jobs is None:
+        a.jobs = local_cores()
     if a.chain_setting not in ("", "0", "1"):
         raise SimError(f"CHAIN={a.chain_setting!r}: 1 runs the chained test, 0 or nothing the per-layer test")
     if a.chain is not None and a.chain < 1:
@@ -107,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         return main_both(a, layers)
     res = layer_sim.run(layers=layers, sim=a.sim, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
                         mem_latency=a.mem_latency, hw=a.hw, check_reset="reset" in t.run_flow.options, target=a.target,
-                        **_widths(a))
+                        jobs=a.jobs, **_widths(a))
     golden_only = []
     if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
         info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())

@@ -71,6 +71,18 @@ class Flow:
         """The job's own fields; "bench": [cocotb test module, HDL top, the variable naming the job file]."""
         raise NotImplementedError
 
+    def layer_costs(self, target: "Target", s: Any, image: tuple[Path, list[dict[str, Any]], int], layers: list[str]) -> dict[str, float]:
+        """Each layer's work, in any unit: the run splits its layers into jobs of near-equal cost
+        (tb.jobs.balance). Default: its MACs and the elements it reads and writes."""
+        def elements(shape: list[int]) -> int:
+            n = 1
+            for d in shape:
+                n *= int(d)
+            return n
+
+        by_name = {l["name"]: l for l in image[1]}
+        return {n: float(by_name[n]["macs"] + elements(by_name[n]["in_shape"]) + elements(by_name[n]["out_shape"])) for n in layers}
+
     def finish(self, target: "Target", s: Any, image: tuple[Path, list[dict[str, Any]], int], results: list[dict[str, Any]]) -> None:
         """After the verdicts: what the target adds to each row (budgets, coverage). May FAIL a PASS."""
 
