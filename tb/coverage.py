@@ -148,7 +148,7 @@ def sample_target(results: list[dict[str, Any]], image_dir: Path, net: Any, top:
     golden's records; channels and pixels are measured against the target's `lanes`."""
     from hexgen import read_image
 
-    rb = read_image(image_dir, run_golden=False)
+    rb = read_image(image_dir, run_golden=False, layers=[r["layer"] for r in results if r.get("status") == "PASS"])
     by_name = {l.name: l for l in net.layers}
     entries: dict[str, dict[str, Any]] = {}
     rows = []

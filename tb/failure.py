@@ -194,7 +194,7 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
     from hexgen.check import read_image
     from tb.bundle import FAILURES, write_bundle
 
-    rb = read_image(cdir / "image", run_golden=False)
+    rb = read_image(cdir / "image", run_golden=False, layers=[r["layer"] for r in failing])
     net = pickle.loads((cdir / "net.pkl").read_bytes())
     for r in failing:
         expected, ctx = image_context(rb, net, r["layer"])

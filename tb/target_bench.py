@@ -115,7 +115,8 @@ def write_cycles(writes: list[Any], start_ps: int, period_ps: int, base_byte: in
 async def run_target_layers(dut: Any) -> None:
     job = json.loads(Path(os.environ["TARGET_JOB"]).read_text())
     try:
-        rb = read_image(job["image_dir"], run_golden=False)  # checked whole (golden included) when written
+        # checked whole (golden included) when written; its layers read (every file against its checksum)
+        rb = read_image(job["image_dir"], run_golden=False, layers=job["layers"])
         drv = _driver(job["driver"])
         dram = read_memh(Path(job["image_dir"]) / "dram.memh", rb.config.word_bits).words
     except Exception as exc:  # no layer can run: said once by tb.layer_sim

@@ -335,7 +335,9 @@ async def run_layers(dut: Any) -> None:
     if os.environ.get("HDL_CLOCK") != "1":  # otherwise the bench generates its own clock
         Clock(dut.clk_i, CLOCK_NS, unit="ns", impl="gpi").start()
     try:
-        rb = read_image(job["image_dir"], run_golden=False)  # checked whole (golden included) when written
+        # checked whole (golden included) when written; a per-layer run reads its layers only (every
+        # file still against its checksum), a chained run every layer
+        rb = read_image(job["image_dir"], run_golden=False, layers=None if job.get("chain") else job["layers"])
     except Exception as exc:  # no layer can run: said once by tb.layer_sim, not as a stop in the first layer
         Path(job["results"]).with_suffix(".setup_error").write_text(f"{type(exc).__name__}: {exc}")
         raise
