@@ -12,7 +12,8 @@ for every conv/fc layer of the shipped models and of scripts/bench_model.py, who
 array (goal: >= 85% on 3x3 and 1x1 convs whose channels fill the array). With --network MODEL
 (`make bench-sim HW=edge NETWORK=mobilenetv2_224`): the whole network, every conv/fc layer on
 Verilator after the build, timed as golden + hexgen (a fresh memory image, no cache) plus the
-simulation of every layer (one run each), and its utilisation per layer kind (goal: <= 60 s).
+simulation of every layer (one run each), and its utilisation per layer kind (goal: <= 60 s); then
+make sim's run of its layers in one job against one job per core (tb.jobs; aim: 1.8x on two cores).
 """
 from __future__ import annotations
 
@@ -143,6 +144,7 @@ def whole_network(model: str, hw: str) -> None:
     bad = [r["layer"] for r in res if r["status"] != "PASS"]
     if bad:
         raise SystemExit(f"{model}: {len(bad)} layer(s) did not pass: {bad}")
+    jobs_line = split_into_jobs(model, hw, rtl)
     cycles = sum(int(r["cycles"]) for r in res)
     print(f"{len(res)} layers PASS; golden + hexgen {t_image:.1f} s, simulation {t_sim:.1f} s "
           f"({cycles:,} cycles, {cycles / t_sim:,.0f} cycles/s over the whole run), total {t_image + t_sim:.1f} s (goal <= 60 s)")
@@ -155,9 +157,30 @@ def whole_network(model: str, hw: str) -> None:
                                    int(r["words_read"]), int(r["words_written"]))  # type: ignore[call-overload]
               for r in res if r["golden_macs"]}
     print(kind_table(res, cfg.array_rows * cfg.array_cols, bounds))
+    print(jobs_line)
     print("bound: the cycles the MAC array needs with this dataflow (hexgen.cycles: one beat per real input channel\n"
           "and kernel position per pixel tile, or the gather's cycles, or its drained columns), or the words moved\n"
           "on the busier memory channel, whichever is more, per layer; the budget (the whole model) is in make sim")
+
+
+def split_into_jobs(model: str, hw: str, layers: list[str]) -> str:
+    """make sim's run of every layer (both X seeds, as make sim runs it) in one job and split into
+    one job per core (tb.jobs), timed in this one run: the wall times and their ratio."""
+    from tb.jobs import local_cores
+
+    cores = local_cores()
+    if cores < 2:
+        return f"jobs: this process may use one core; the split into jobs is not timed"
+    walls = {}
+    for jobs in (1, cores):
+        t0 = time.perf_counter()
+        res = layer_sim.run(layers=layers, sim="verilator", model=model, seed=0, quiet=True, hw=hw, jobs=jobs)
+        walls[jobs] = time.perf_counter() - t0
+        bad = [r["layer"] for r in res if r["status"] != "PASS"]
+        if bad:
+            raise SystemExit(f"{model} in {jobs} job(s): {len(bad)} layer(s) did not pass: {bad}")
+    return (f"\nmake sim of every layer (both X seeds) in one job: {walls[1]:.1f} s; in {cores} jobs at once (JOBS={cores}): "
+            f"{walls[cores]:.1f} s; {walls[1] / walls[cores]:.2f}x on {cores} cores (aim: 1.8x on two)")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
