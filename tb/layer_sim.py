@@ -233,12 +233,7 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
         plus.append(f"+dumpfile_path={rdir / (target.bench.top + '.fst')}")
     of = f" of target {target.name}" if target.name != ENGINE else ""
     if s.chain:
-        print(f"sim: chained run of {s.model} on {s.sim}: {s.chain} image(s), RTL outputs fed forward ...", flush=True)
-        res = _simulate(s.sim, bdir, rdir, job, "", plus, waves)
-        if res is None:
-            raise SimError(f"the chained simulation wrote no results; see {rdir}")
-        print(f"sim: {len(res)} image(s) in {time.time() - t0:.1f} s", flush=True)
-        return res
+        return _run_chain(rdir, s, bdir, job, plus, waves, t0)
     kinds = {n: by_name[n]["kind"] for n in to_run}
     # the layers split into jobs of near-equal work, one simulation each, run at once on the
     # machine's cores (JOBS=N); one job where the layers must share one simulation: waves (one dump),
@@ -306,6 +301,34 @@ def _run_in(rdir: Path, image: tuple[Path, list[dict[str, Any]], int], s: RunSet
             r.setdefault("waves", gtkw)
     print(f"sim: {len(to_run)} layer(s) run" + (f", {len(refused)} UNSUPP" if refused else "")
           + f" in {time.time() - t0:.1f} s", flush=True)
+    return res
+
+
+def _run_chain(rdir: Path, s: RunSettings, bdir: Path, job: dict[str, Any], plus: list[str], waves: bool, t0: float) -> list[dict[str, Any]]:
+    """CHAIN=1: the images split into jobs of consecutive images (one simulation each, at once; one
+    with waves), each image's result from the job that ran it, in image order."""
+    n = s.chain
+    parts = 1 if waves else max(1, min(s.jobs, n))
+    chunks = [list(range(n * i // parts, n * (i + 1) // parts)) for i in range(parts)]
+    jobs = [Job(model=s.model, target=s.target, hw=str(s.hw or "default"), sim=s.sim, seed=s.seed, widths=s.widths_tag(),
+                layers=tuple(f"image{i}" for i in c), defines=tuple(s.defines), image_key=Path(job["image_dir"]).parent.name,
+                build_key=_build_key(bdir)) for c in chunks]
+    print(f"sim: chained run of {s.model} on {s.sim}: {n} image(s), RTL outputs fed forward"
+          + (f", in {parts} simulations at once" if parts > 1 else "") + " ...", flush=True)
+
+    def run_job(i: int) -> list[dict[str, Any]]:
+        jdir = rdir if parts == 1 else rdir / f"job{i + 1}"
+        jdir.mkdir(exist_ok=True)
+        out = _simulate(s.sim, bdir, jdir, {**job, "chain": {**job["chain"], "indices": chunks[i]}}, "", plus, waves)
+        if out is None:
+            raise SimError(f"the chained simulation wrote no results; see {jdir}")
+        return out
+
+    done = run_jobs(run_job, range(parts), parts)
+    (rdir / "jobs.json").write_text(json.dumps([{"key": j.key, **asdict(j), "results": [r["image"] for r in p]}
+                                                for j, p in zip(jobs, done)], indent=1))
+    res = sorted((r for p in done for r in p), key=lambda r: r["image"])
+    print(f"sim: {len(res)} image(s) in {time.time() - t0:.1f} s", flush=True)
     return res
 
 

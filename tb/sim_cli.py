@@ -153,7 +153,7 @@ def _widths(a: argparse.Namespace) -> dict[str, Any]:
 def main_chain(a: argparse.Namespace) -> int:
     # its own run folder (-chain): a chained run never replaces the per-layer run's results
     res = layer_sim.run(layers=None, sim=a.sim, model=a.model, seed=a.seed, mem_stall=a.mem_stall, mem_latency=a.mem_latency,
-              chain=a.chain, hw=a.hw, run_tag="-chain", **_widths(a))
+              chain=a.chain, hw=a.hw, run_tag="-chain", jobs=a.jobs, **_widths(a))
     n = len(res)
     labelled = [r for r in res if r["label"] >= 0]
     print(f"{'image':>5s} {'label':>5s} {'RTL':>4s} {'golden':>6s}  layers equal to golden")
