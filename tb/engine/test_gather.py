@@ -11,8 +11,8 @@ size. The bench plays the reader and the compute unit:
 - the compute unit pops the oldest full set after a random delay.
 Every set popped is checked against the expected sequence, which comes from elsewhere: the order
 of the sets is the layer's schedule in hexgen's memory map (`schedule`, `pixel_tile`); the input
-pixel each column of a step reads is PyTorch's convolution window (torch.nn.functional.unfold of
-an index image); the word it holds is the input segment's word at hexgen's address function
+pixel each column of a step reads is the convolution window of an index image (numpy's
+sliding_window_view over the padded image, at the strides); the word it holds is the input segment's word at hexgen's address function
 (hexgen.layout.element_address, which the memory map's exported `strides` must agree with), or
 z_in in every lane where the window lies in the padding.
 Checked per set: the COLS vectors of the columns in use, first / last / k_tile-last, the column

@@ -1,6 +1,6 @@
 """What the engine's unit benches share (tb/engine/test_gather.py, tb/engine/test_compute_issue.py,
 tb/engine/test_drain_requant.py): random layers hexgen lays out for a hardware description, the register
-sets the gather must produce (from hexgen's schedule and addresses and PyTorch's window), golden's
+sets the gather must produce (from hexgen's schedule and addresses and numpy's windows), golden's
 accumulators, and the cocotb driver that runs a unit over random layers of every kind."""
 from __future__ import annotations
 
@@ -63,10 +63,9 @@ def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, f
 
 
 def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
-    """The register sets in the order the memory map's schedule gives, from PyTorch's window and
-    hexgen's address function (with p0, the tile's first pixel, which the unit does not output)."""
-    import torch
-    import torch.nn.functional as F
+    """The register sets in the order the memory map's schedule gives, from numpy's sliding window
+    and hexgen's address function (with p0, the tile's first pixel, which the unit does not output)."""
+    from numpy.lib.stride_tricks import sliding_window_view
 
     entry = image.memory_map()["layers"][0]
     regs = descriptor_registers(entry["descriptor"])
@@ -77,9 +76,12 @@ def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
     h, w = regs["IN_H"], regs["IN_W"]
     # source[tap, p]: 1 + the input pixel (y * W + x) output pixel p reads at kernel tap
     # (ky * KW + kx), 0 where the window lies in the padding
-    index = torch.arange(1, h * w + 1, dtype=torch.float64).reshape(1, 1, h, w)
-    padded = F.pad(index, (regs["PAD_LEFT"], regs["PAD_RIGHT"], regs["PAD_TOP"], regs["PAD_BOTTOM"]))
-    source = F.unfold(padded, (regs["KH"], regs["KW"]), stride=(regs["STRIDE_Y"], regs["STRIDE_X"]))[0].numpy().astype(np.int64)
+    # (numpy's windows, not PyTorch's unfold as before: the same windows without importing PyTorch,
+    # 2 s in each simulator process, and still apart from hexgen's address function)
+    index = np.arange(1, h * w + 1, dtype=np.int64).reshape(h, w)
+    padded = np.pad(index, ((regs["PAD_TOP"], regs["PAD_BOTTOM"]), (regs["PAD_LEFT"], regs["PAD_RIGHT"])))
+    windows = sliding_window_view(padded, (regs["KH"], regs["KW"]))[:: regs["STRIDE_Y"], :: regs["STRIDE_X"]]
+    source = windows.reshape(-1, regs["KH"] * regs["KW"]).T  # [tap (ky * KW + kx), output pixel (row-major)]
     assert source.shape[1] == need.npix, (source.shape, need.npix)
     pad_word = int.from_bytes(bytes([entry["descriptor"]["z_in"]]) * r, "little")
     # the strides the memory map exports for address generators written by hand: they must name
