@@ -62,8 +62,12 @@ def test_requantize_extremes_do_not_overflow():
     "c,k,kh,stride,pad,groups,hw",
     [(3, 8, 3, 2, 1, 1, 9), (8, 8, 3, 1, 1, 8, 7), (8, 16, 3, 2, 1, 8, 8), (6, 9, 5, 1, 2, 3, 10), (80, 4, 3, 1, 1, 1, 5), (600, 3, 1, 1, 0, 1, 3)],
 )
-def test_conv_acc_equals_pytorch_float64_conv(c, k, kh, stride, pad, groups, hw):
-    """Covers the float32 carrier (K <= 512), the float64 carrier (K = 720, 600) and every grouping path."""
+@pytest.mark.parametrize("carrier", ["numpy", "torch"])
+def test_conv_acc_equals_pytorch_float64_conv(c, k, kh, stride, pad, groups, hw, carrier, monkeypatch):
+    """Covers the float32 carrier (K <= 512), the float64 carrier (K = 720, 600) and every grouping
+    path, on numpy's convolution (small convs in a process without PyTorch) and on PyTorch's
+    (arith._numpy_carrier replaced so that each case takes the path asked for)."""
+    monkeypatch.setattr(arith, "_numpy_carrier", lambda macs: carrier == "numpy")
     rng = np.random.default_rng(c * 1000 + k)
     x = rng.integers(0, 256, size=(2, c, hw, hw), dtype=np.uint8)
     w = rng.integers(-127, 128, size=(k, c // groups, kh, kh), dtype=np.int8)
@@ -73,6 +77,35 @@ def test_conv_acc_equals_pytorch_float64_conv(c, k, kh, stride, pad, groups, hw)
     xt = torch.from_numpy(x.astype(np.float64) - z)
     ref = F.conv2d(xt, torch.from_numpy(w.astype(np.float64)), torch.from_numpy(bias.astype(np.float64)), stride=stride, padding=pad, groups=groups)
     np.testing.assert_array_equal(got, ref.numpy().astype(np.int64))
+
+
+def test_numpy_conv_equals_pytorch_float64_conv_on_random_geometries(monkeypatch):
+    """The numpy carrier (what a small conv takes) on random layers: groups, depthwise with a channel
+    multiplier, kernels 1..5 per axis, strides 1..3 per axis, padding 0..3 on each side (TF 'SAME'
+    pads more below and right), channels first and last."""
+    monkeypatch.setattr(arith, "_numpy_carrier", lambda macs: True)  # this process has PyTorch: numpy asked for
+    r = np.random.default_rng(11)
+    for _ in range(150):
+        kind = int(r.integers(0, 3))
+        groups = int(r.integers(1, 4)) if kind < 2 else int(r.integers(1, 9))
+        c = groups * int(r.integers(1, 5)) if kind < 2 else groups
+        k = groups * int(r.integers(1, 5)) if kind < 2 else groups * int(r.integers(1, 3))
+        kh, kw = (int(v) for v in r.integers(1, 6, size=2))
+        h, w = int(r.integers(kh, 12)), int(r.integers(kw, 12))
+        pad = tuple(int(v) for v in r.integers(0, 4, size=4))
+        stride = tuple(int(v) for v in r.integers(1, 4, size=2))
+        x = r.integers(0, 256, size=(2, c, h, w), dtype=np.uint8)
+        wt = r.integers(-127, 128, size=(k, c // groups, kh, kw), dtype=np.int8)
+        bias = r.integers(-(2**20), 2**20, size=k).astype(np.int64)
+        z = int(r.integers(0, 256))
+        got = arith.conv_acc(x, wt, bias, z_in=z, stride=stride, padding=pad, groups=groups)
+        got_last = arith.conv_acc(x.transpose(0, 2, 3, 1).copy(), wt, bias, z_in=z, stride=stride, padding=pad, groups=groups,
+                                  channels_last=True)
+        xt = F.pad(torch.from_numpy(x.astype(np.float64) - z), (pad[2], pad[3], pad[0], pad[1]))
+        ref = F.conv2d(xt, torch.from_numpy(wt.astype(np.float64)), torch.from_numpy(bias.astype(np.float64)),
+                       stride=stride, groups=groups).numpy().astype(np.int64)
+        np.testing.assert_array_equal(got, ref)
+        np.testing.assert_array_equal(got_last.transpose(0, 3, 1, 2), ref)
 
 
 def test_linear_acc_equals_pytorch_float64_linear():
