@@ -171,7 +171,7 @@ def _conv_numpy(x: NDArray[np.uint8], w: NDArray[np.int8], *, z_in: int, stride:
     win = sliding_window_view(xc, (kh, kw), axis=(1, 2))[:, :: stride[0], :: stride[1]]  # N, HO, WO, C, KH, KW
     n, ho, wo = win.shape[:3]
     win = win.reshape(n, ho, wo, groups, cg, kh, kw)
-    wg = w.astype(dt).reshape(groups, k // groups, cg, kh, kw)
+    wg: Any = w.astype(dt).reshape(groups, k // groups, cg, kh, kw)
     out = np.einsum("nhwgcij,gkcij->nhwgk", win, wg, optimize=True)
     return out.reshape(n, ho, wo, k)
 

@@ -4,12 +4,13 @@ containers whatever the width: gm.meta[BITS_META], read back by extract). golden
 uses them; golden.graph applies them (clamp bounds, code checks)."""
 from __future__ import annotations
 
-from typing import Any
-
-import torch
-from torch import nn
+from typing import TYPE_CHECKING, Any
 
 from golden.errors import InputError
+
+if TYPE_CHECKING:  # PyTorch is imported where it is used: the width ranges are read by tools that
+    import torch   # do not quantize (make sim checks W_BITS / A_BITS before anything else runs)
+    from torch import nn
 
 #: The widths golden quantizes to (issue 25): weights 2..8 bits, activations 4..8 bits.
 W_BITS_RANGE = (2, 8)
@@ -35,9 +36,12 @@ def check_width(what: str, value: Any, lo_hi: tuple[int, int]) -> int:
     return value
 
 
-#: Modules FX fuses into the conv / fc before them (they must share its qconfig), and the clamp
-#: activations that share its output observer.
-_FOLLOWERS = (nn.BatchNorm2d, nn.BatchNorm1d, nn.ReLU, nn.ReLU6)
+def _follower_types() -> tuple[type, ...]:
+    """Modules FX fuses into the conv / fc before them (they must share its qconfig), and the clamp
+    activations that share its output observer."""
+    from torch import nn
+
+    return (nn.BatchNorm2d, nn.BatchNorm1d, nn.ReLU, nn.ReLU6)
 
 
 def layer_widths(
@@ -48,6 +52,8 @@ def layer_widths(
     order: the global widths; keep_ends puts the first and the last at 8/8; `bits` overrides any
     ({module name: (w_bits, a_bits)}, a_bits being that layer's output's). InputError names a
     width out of range or a name that is not a conv / fc module of the model."""
+    from torch import nn
+
     check_width("w_bits", w_bits, W_BITS_RANGE)
     check_width("a_bits", a_bits, A_BITS_RANGE)
     compute = [] if traced is None else [
@@ -76,9 +82,10 @@ def followers(traced: torch.fx.GraphModule, name: str) -> list[str]:
     """The BatchNorm / ReLU / ReLU6 modules that directly follow module `name` (alone reading it)."""
     node = next(n for n in traced.graph.nodes if n.op == "call_module" and str(n.target) == name)
     out = []
+    kinds = _follower_types()
     while len(node.users) == 1:
         (user,) = node.users
-        if user.op != "call_module" or not isinstance(traced.get_submodule(str(user.target)), _FOLLOWERS):
+        if user.op != "call_module" or not isinstance(traced.get_submodule(str(user.target)), kinds):
             break
         out.append(str(user.target))
         node = user

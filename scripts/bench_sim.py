@@ -186,7 +186,6 @@ def split_into_jobs(model: str, hw: str, layers: list[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
-    from golden.models import load_model
     from hexgen.hw import load_hw
 
     p = argparse.ArgumentParser(prog="bench-sim", description=__doc__)
@@ -197,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     # bad input is one line before anything is built (ConfigError, ModelLoadError: run_cli)
     load_hw(hw)
     if a.network:
+        from golden.models import load_model  # PyTorch: after the checks that do not need it
+
         load_model(a.network)
         whole_network(a.network, hw)
         return 0
