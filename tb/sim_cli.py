@@ -18,7 +18,7 @@ from typing import Any, NoReturn
 
 from golden.cli import run_cli
 from tb import layer_sim
-from tb.jobs import local_cores
+from tb.jobs import cluster_setting, cluster_workers, local_cores
 from tb.sim import SimError
 from tb.sim_both import main_both
 from tb.target import ENGINE, load_target
@@ -97,8 +97,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     a = _parser().parse_args(argv)
     a.waves = {"0": False, "1": True, "auto": "auto"}[a.waves]
-    if a.jobs is None:
-        a.jobs = local_cores()
+    if a.jobs is None:  # every core here, or every worker of the cluster ($INT8SIM_CLUSTER, tb.jobs)
+        a.jobs = cluster_workers() if cluster_setting() else local_cores()
     if a.chain_setting not in ("", "0", "1"):
         raise SimError(f"CHAIN={a.chain_setting!r}: 1 runs the chained test, 0 or nothing the per-layer test")
     if a.chain is not None and a.chain < 1:
