@@ -22,7 +22,7 @@ help:
 	@echo "make test                 the regression (pytest, both simulators where benches exist)"
 	@echo "make test-fast            pure-Python tests only (no simulator)"
 	@echo "make test-slow            long sweeps (marker: slow)"
-	@echo "make mutate [MUTATE_COUNT=40] [TARGET=...] mutation testing of rtl/ (or a target's Verilog): killed / survived per change (docs/rtl.md)"
+	@echo "make mutate [MUTATE_COUNT=40] [TARGET=...] [JOBS=n] mutation testing of rtl/ (or a target's Verilog): killed / survived per change (docs/rtl.md); n workers, each in a copy of the checkout"
 	@echo "make coverage             functional coverage of the layer space the last runs hit, with the holes"
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
 	@echo "make golden-export [MODEL=...] [OUT=dir] [IMAGES=1]  golden's integers per layer (.npz) and geometry (JSON)"
@@ -173,7 +173,7 @@ mutate: $(STAMP)
 	$(PY) scripts/mutate.py --count $(MUTATE_COUNT) --seed $(MUTATE_SEED) $(if $(MUTATE_FILES),--files $(MUTATE_FILES)) \
 		$(if $(MUTATE_LINES),--lines $(MUTATE_LINES)) $(if $(MUTATE_TESTS),--tests "$(MUTATE_TESTS)") \
 		$(if $(MUTATE_RESUME),--resume $(MUTATE_RESUME)) --target "$(TARGET)" $(if $(MUTATE_MODEL),--model $(MUTATE_MODEL)) \
-		$(MUTATE_ARGS)
+		--jobs $(JOBS) $(MUTATE_ARGS)
 
 .PHONY: mutate
 

@@ -544,7 +544,27 @@ def _commit() -> str:
     return r.stdout.strip()
 
 
-def summary(done: list[Mutant], report: Path | str, left: int, runner: str = "pytest") -> None:
+#: the worker counts the projection of a whole run is given for (a farm's sizes)
+PROJECT_WORKERS = (1, 2, 8, 64)
+
+
+def projection(done: list[Mutant], total_sites: int, where: str) -> str:
+    """How long every site of `where` would take, from the measured seconds of the judged mutants,
+    on 1, 2, 8 and 64 workers (each on a core of its own: the sites divide, nothing else does)."""
+    timed = [m.seconds for m in done if m.outcome in ("killed", "survived") and m.seconds > 0]
+    if not timed or not total_sites:
+        return ""
+    mean = sum(timed) / len(timed)
+
+    def hours(s: float) -> str:
+        return f"{s / 3600:.1f} h" if s >= 3600 else f"{s / 60:.0f} min"
+
+    at = ", ".join(f"{hours(total_sites * mean / w)} on {w}" for w in PROJECT_WORKERS)
+    return (f"the whole of {where}: {total_sites} sites at {mean:.0f} s a mutant (mean of {len(timed)} judged): "
+            f"{at} worker(s)")
+
+
+def summary(done: list[Mutant], report: Path | str, left: int, runner: str = "pytest", projected: str = "") -> None:
     """The per-file table, the totals and every survivor with file:line and the change."""
     not_run = f", {left} sites not yet run" if left else ""
     kinds = ("killed", "survived", "could not build", "error")
@@ -558,11 +578,50 @@ def summary(done: list[Mutant], report: Path | str, left: int, runner: str = "py
     errors = f", {counts['error']} not judged ({runner} error; rerun by --resume)" if counts["error"] else ""
     print(f"\nkilled {counts['killed']}, survived {counts['survived']}, could not build {counts['could not build']}{errors} "
           f"(of {len(done)}{not_run}; report {report})")
+    if projected:
+        print(projected)
     for m in done:
         if m.outcome == "survived":
             print(f"  survived {m.file}:{m.line}: {m.op}\n    - {m.before.strip()}\n    + {m.after.strip()}")
         elif m.outcome == "error":
             print(f"  not judged {m.file}:{m.line}: {m.op}: {m.killed_by}")
+
+
+def _all_sites(target: TargetRun | None) -> int:
+    """Every site make mutate could run: rtl/*.sv's, or the target's own files'."""
+    return sum(len(sites(f)) for f in (target.files if target else sorted(RTL.glob("*.sv"))))
+
+
+def _where(target: TargetRun | None) -> str:
+    return f"TARGET={target.spec}'s Verilog" if target else "rtl/"
+
+
+def _farm(a: argparse.Namespace, target: TargetRun | None) -> int:
+    """--jobs N: the run split over N workers, each in a copy of this checkout (scripts/mutate_farm.py)."""
+    from mutate_farm import run_farm
+
+    spec = a.target
+    if target is not None:
+        folder = Path(target.spec).resolve().parent if a.target.endswith(".py") else None
+        if folder is not None and not folder.is_relative_to(ROOT):
+            print(f"mutate: error: JOBS={a.jobs}: TARGET={a.target} lies outside this checkout, so every worker would "
+                  "mutate the same files; run it with JOBS=1 (or copy the target into the checkout)", file=sys.stderr)
+            return 2
+        if folder is not None:  # the same target in each worker's copy
+            spec = str(Path(a.target).resolve().relative_to(ROOT))
+    fwd = ["--count", str(a.count), "--seed", str(a.seed), "--timeout", str(a.timeout), "--target", spec]
+    for flag, value in (("--files", a.files), ("--tests", a.tests), ("--lines", a.lines), ("--model", a.model)):
+        if value:
+            fwd += [flag, value]
+    if a.resume:  # read by every worker where it lies (each writes its own report)
+        fwd += ["--resume", ",".join(str(Path(r).resolve()) for r in a.resume.split(",") if r)]
+    if a.rerun_survivors:
+        fwd.append("--rerun-survivors")
+    code, merged, _parts = run_farm(fwd, a.jobs)
+    data = json.loads(merged.read_text())
+    done = [_with_nth(Mutant(**x)) for x in data["mutants"]]
+    summary(done, merged, left=0, runner="run" if target else "pytest", projected=projection(done, _all_sites(target), _where(target)))
+    return code
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -585,7 +644,12 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--target", default="engine", help="engine (rtl/, the default), a shipped target or path/to/target.py: "
                    "its own Verilog is mutated and judged by its own verdicts")
     p.add_argument("--model", default="", help="with --target: the model whose layers judge each mutant (default mlp)")
+    p.add_argument("--jobs", type=int, default=1, help="workers at once, each in its own copy of the checkout "
+                   "(scripts/mutate_farm.py; make mutate passes JOBS, every core by default)")
     a = p.parse_args(argv)
+    if a.jobs < 1:
+        print(f"mutate: error: --jobs {a.jobs}: the workers to run at once must be >= 1", file=sys.stderr)
+        return 2
     target: TargetRun | None = None
     if a.target not in ("", "engine"):
         from golden.errors import UserError
@@ -619,6 +683,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     for line in left:
         print(f"mutate: {line}", file=sys.stderr)
+    if a.jobs > 1 and not (a.shard or a.list or a.summary or a.restore or a.report):
+        return _farm(a, target)
     if a.restore:
         if not restored:
             print("mutate: nothing to restore: no file holds a mutant of a stopped run")
@@ -696,7 +762,7 @@ def main(argv: list[str] | None = None) -> int:
     chosen = chosen[shard[0] - 1::shard[1]]
     runner = "run" if target else "pytest"
     if a.summary:
-        summary(done, a.resume, left=len(chosen), runner=runner)
+        summary(done, a.resume, left=len(chosen), runner=runner, projected=projection(done, _all_sites(target), _where(target)))
         return 0
     # the test sets must pass on the unmutated rtl/, or every mutant would count as killed (once,
     # on all of them together)
@@ -743,7 +809,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"mutate: error: {guard.describe(ROOT / m.file, ROOT, a.target if target else '')}; the run stops here (report {report})",
                   file=sys.stderr)
             return 2
-    summary(done, report, left=0, runner=runner)
+    summary(done, report, left=0, runner=runner, projected=projection(done, _all_sites(target), _where(target)))
     return 0
 
 
