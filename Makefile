@@ -22,6 +22,8 @@ help:
 	@echo "make test                 the regression (pytest, both simulators where benches exist)"
 	@echo "make test-fast            pure-Python tests only (no simulator)"
 	@echo "make test-slow            long sweeps (marker: slow)"
+	@echo "make test-shard SPLITS=4 GROUP=k   one shard of make test, cut by stored durations (the CI workflow's; docs/ci.md)"
+	@echo "make ci-report            the shards' JUnit results, coverage and mutation reports merged into one report"
 	@echo "make mutate [MUTATE_COUNT=40] [TARGET=...] [JOBS=n] mutation testing of rtl/ (or a target's Verilog): killed / survived per change (docs/rtl.md); n workers, each in a copy of the checkout"
 	@echo "make coverage             functional coverage of the layer space the last runs hit, with the holes"
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
@@ -95,6 +97,27 @@ models: $(STAMP)
 # otherwise leave one core idle at the end; measured 172 s -> 161 s on a clean clone)
 test: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) --dist worksteal -q
+
+# ---- CI (issue 29): the regression in shards of equal stored duration, merged (docs/ci.md) ----
+# make test-shard SPLITS=4 GROUP=2: one shard (pytest-split, tests/.test_durations) into CI_OUT
+# (JUnit results and the coverage its processes exported); make ci-report merges the shards' folders
+SPLITS ?= 4
+GROUP  ?= 1
+CI_OUT ?= build/ci/shard-$(GROUP)
+test-shard: $(STAMP)
+	@mkdir -p $(CI_OUT)/coverage-$(GROUP)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal -q --splits $(SPLITS) --group $(GROUP) \
+		--durations-path tests/.test_durations --junitxml $(CI_OUT)/junit-$(GROUP).xml; status=$$?; \
+		cp build/coverage/cov-*.yml $(CI_OUT)/coverage-$(GROUP)/ 2>/dev/null; exit $$status
+
+# the stored durations the shards are cut by: rerun after adding many tests (commit the file)
+test-durations: $(STAMP)
+	$(PY) -m pytest -n $(JOBS) --dist worksteal -q --store-durations --durations-path tests/.test_durations
+
+ci-report: $(STAMP)
+	$(PY) scripts/ci_report.py $(or $(CI_FOLDERS),$(wildcard build/ci/shard-*))
+
+.PHONY: test-shard test-durations ci-report
 
 test-fast: $(STAMP)
 	$(PY) -m pytest -n $(JOBS) -q -m "not sim and not slow"

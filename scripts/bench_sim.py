@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from tb import layer_sim  # noqa: E402
+from tb.jobs import local_cores  # noqa: E402
 
 from tb.engine import accel_build
 from hexgen.rules import descriptor_registers  # noqa: E402
@@ -126,7 +127,7 @@ def whole_network(model: str, hw: str) -> None:
 
     cfg = load_hw(hw)
     print(f"\nwhole network {model}, HW={hw}: building (not timed) ...", flush=True)
-    warm = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw, xcheck=False)
+    warm = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw, xcheck=False, jobs=local_cores())
     rtl = [r["layer"] for r in warm]
     cached = images.IMAGES
     with tempfile.TemporaryDirectory(dir=ROOT / "build") as tmp:
@@ -166,8 +167,6 @@ def whole_network(model: str, hw: str) -> None:
 def split_into_jobs(model: str, hw: str, layers: list[str]) -> str:
     """make sim's run of every layer (both X seeds, as make sim runs it) in one job and split into
     one job per core (tb.jobs), timed in this one run: the wall times and their ratio."""
-    from tb.jobs import local_cores
-
     cores = local_cores()
     if cores < 2:
         return f"jobs: this process may use one core; the split into jobs is not timed"
@@ -241,7 +240,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     print("\nMAC-array utilisation, every conv/fc layer (Verilator); rd / wr = words moved per cycle on the memory port's read / write channel")
     for model in UTIL_MODELS:
-        res = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw)
+        # every core: utilisation and traffic are per layer, whichever job ran it (tb.jobs)
+        res = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=hw, jobs=local_cores())
         print(f"\n{label(model)}")
         print(layer_sim.table(res))
     print("\nGoal: >= 85% on 3x3 and 1x1 convs whose channels fill the array. Layers on 6x6 and 3x3 images")
