@@ -29,6 +29,7 @@ help:
 	@echo "make golden [MODEL=...]   layer table and accuracies of float / PyTorch int8 / golden"
 	@echo "make golden-export [MODEL=...] [OUT=dir] [IMAGES=1]  golden's integers per layer (.npz) and geometry (JSON)"
 	@echo "make bench                benchmarks (ratios, not timed tests)"
+	@echo "make sweep MODEL=vgg      test accuracy of float and golden at weights 2..8 x activations 4..8, accumulator bits, a plot"
 	@echo "make train                retrain the shipped digits models (rewrites golden/models/checkpoints)"
 	@echo "make accept-cycles        accept the shipped models' exact cycles per layer (tests/cycle_baseline.json)"
 	@echo "make clean-cache          remove the memory images this user's checkouts share (~/.cache/int8sim/images)"
@@ -135,6 +136,13 @@ bench-sim: $(STAMP)
 
 bench-golden: $(STAMP)
 	$(PY) scripts/bench_golden.py --model $(MODEL)
+
+# test accuracy of float and of golden at weights 2..8 x activations 4..8, the accumulator bits each
+# layer needs, and a plot (scripts/sweep.py; docs/golden.md, "Narrow widths")
+sweep: $(STAMP)
+	$(PY) scripts/sweep.py --model $(MODEL) $(if $(SWEEP_W_BITS),--w-bits $(SWEEP_W_BITS)) $(if $(SWEEP_A_BITS),--a-bits $(SWEEP_A_BITS))
+
+.PHONY: sweep
 
 train: $(STAMP)
 	$(PY) scripts/train_models.py

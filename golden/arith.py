@@ -138,6 +138,16 @@ def _carrier_dtype(k_dot: int) -> type:
     return np.float32 if k_dot * MAX_TERM < 2**24 else np.float64
 
 
+def accumulator_bits(bias_term: IntArray, k_dot: int, *, in_bits: int, z_in: int, w_bits: int) -> int:
+    """Bits of the signed accumulator that holds every sum a layer can make at these widths, whatever
+    its input: |bias| + K x max|a - z_in| x max|w|, with a in 0..2^in_bits - 1 and weights in
+    +-(2^(w_bits-1) - 1) (K: taps x input channels per group). The data-independent bound a
+    hardware designer provisions for (Brevitas' A2Q bounds the same sum); it falls with the widths."""
+    worst_act = max(int(z_in), (1 << in_bits) - 1 - int(z_in))
+    worst = int(np.abs(np.asarray(bias_term, np.int64)).max(initial=0)) + int(k_dot) * worst_act * ((1 << (w_bits - 1)) - 1)
+    return worst.bit_length() + 1
+
+
 def conv_out_size(size: int, before: int, after: int, kernel: int, stride: int) -> int:
     """Output size of a conv along one axis with `before` / `after` zero padding: the one formula
     (golden's conv, hexgen's rule book and checker, the synthetic layers; rtl/desc_check.sv mirrors it)."""

@@ -125,3 +125,28 @@ def converted_bits(gm: torch.nn.Module) -> dict[str, Any]:
     meta = getattr(gm, "meta", None)
     got = meta.get(BITS_META) if isinstance(meta, dict) else None
     return got if isinstance(got, dict) else {"input": 8, "default": [8, 8], "modules": {}}
+
+
+def accumulator_needs(net: Any, x_q: Any) -> list[dict[str, Any]]:
+    """Per conv / fc layer of a golden Network: the accumulator bits its widths can need whatever the
+    input (golden.arith.accumulator_bits) and the bits its sums needed on the codes x_q (the largest
+    |accumulator| over them), with its widths and K."""
+    import numpy as np
+
+    from golden import arith
+    from golden.layers import INPUT, ConvLayer
+
+    run = net.run(x_q)
+    codes = {INPUT: x_q, **run.outputs}
+    out = []
+    for layer in net.compute_layers():
+        src = layer.inputs[0]
+        in_bits = net.input_quant.a_bits if src == INPUT else net[src].a_bits
+        w = layer.weight
+        k_dot = int(np.prod(w.shape[1:])) if isinstance(layer, ConvLayer) else int(w.shape[1])
+        acc = layer.accumulate(codes[src])
+        measured = int(np.abs(acc).max(initial=0))
+        out.append({"layer": layer.name, "w_bits": layer.w_bits, "in_bits": in_bits, "k": k_dot,
+                    "bound_bits": arith.accumulator_bits(layer.bias.term, k_dot, in_bits=in_bits, z_in=layer.z_in, w_bits=layer.w_bits),
+                    "measured_bits": measured.bit_length() + 1})
+    return out
