@@ -16,6 +16,7 @@ import tempfile
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
+from golden.cache import cache_root as _cache_root
 from tb.sim import clean_leftovers
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,16 +92,10 @@ def _image_key(m: Any, idx: int, cfg: Any) -> str:
 
 
 def cache_root() -> Path:
-    """int8sim's cache, shared by this user's checkouts: $INT8SIM_CACHE, else $XDG_CACHE_HOME/int8sim,
-    else ~/.cache/int8sim. What it holds is keyed by content (the model and the code of golden/,
-    hexgen/ and the image's maker, _image_key), so a checkout only ever reuses an entry its own
-    code would write; a fresh clone starts from the images another made (make test's golden and
-    hexgen work: about 60 s of CPU on this machine's two cores)."""
-    env = os.environ.get("INT8SIM_CACHE")
-    if env:
-        return Path(env).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "int8sim"
+    """int8sim's cache (golden.cache.cache_root, the one definition). A fresh clone starts from the
+    images another made (make test's golden and hexgen work: about 60 s of CPU on this machine's two
+    cores)."""
+    return _cache_root()
 
 
 #: Memory images, keyed by content (_image_key): <cache>/images/<key>/{image/, layers.json, net.pkl, chain.npz}
