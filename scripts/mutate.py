@@ -218,17 +218,39 @@ def count_kill(kills: dict[str, dict[str, int]], m: Mutant) -> None:
         per_file[m.killed_by] = per_file.get(m.killed_by, 0) + 1
 
 
-def stages(tests: list[str], kills: dict[str, int], first: int = 3) -> list[list[str]]:
+def stages(tests: list[str], kills: dict[str, int], first: int = 3, durations: dict[str, float] | None = None) -> list[list[str]]:
     """The test set in two runs: the `first` tests (node ids) that killed most mutants of this
-    file so far, then the whole set with their files first. pytest -x stops at the first failure,
-    so a mutant like the last ones is killed in seconds; a survivor pays one more start. The order
-    changes no verdict."""
-    top = [t for t, _ in sorted(kills.items(), key=lambda kv: -kv[1])[:first]]
+    file so far for their time (kills a second, by make test's stored durations: tests/.test_durations;
+    most kills first where no duration is known), then the whole set with the files that kill most
+    for their time first. pytest -x stops at the first failure, so a mutant like the last ones is
+    killed in seconds; a survivor pays one more start. The order changes no verdict."""
+    durations = durations or {}
+
+    def seconds(test: str) -> float:  # a node id's stored time, or its file's (all its tests)
+        if test in durations:
+            return durations[test]
+        f = [v for k, v in durations.items() if k == test or k.startswith(test + "::")]
+        return sum(f) if f else 0.0
+
+    def rate(test: str, n: int) -> tuple[float, int]:
+        t = seconds(test)
+        return (n / max(t, 0.05) if t else 0.0, n)
+
+    top = [t for t, _ in sorted(kills.items(), key=lambda kv: tuple(-v for v in rate(kv[0], kv[1])))[:first]]
     by_file: dict[str, int] = {}
     for t, n in kills.items():
         f = t.split("::")[0]
         by_file[f] = by_file.get(f, 0) + n
-    return [top, sorted(tests, key=lambda t: -by_file.get(t.split("::")[0], 0))]
+    return [top, sorted(tests, key=lambda t: tuple(-v for v in rate(t.split("::")[0], by_file.get(t.split("::")[0], 0))))]
+
+
+def stored_durations() -> dict[str, float]:
+    """make test's stored durations by node id (tests/.test_durations, the CI shards'); {} without."""
+    try:
+        got = json.loads((ROOT / "tests" / ".test_durations").read_text())
+        return {str(k): float(v) for k, v in got.items()} if isinstance(got, dict) else {}
+    except (OSError, ValueError):
+        return {}
 
 
 def wait_while_paused(pause: Path) -> float:
@@ -791,10 +813,12 @@ def main(argv: list[str] | None = None) -> int:
     kills: dict[str, dict[str, int]] = {}  # file -> test (node id) -> mutants of the file it killed
     for m in done:
         count_kill(kills, m)
+    durations = stored_durations()
     t_start = time.time()
     for i, m in enumerate(chosen, 1):
         t_start += wait_while_paused(OUT / "PAUSE")
-        run_mutant(m, [] if target else stages(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {})),
+        run_mutant(m, [] if target else stages(a.tests.split() if a.tests else default_tests(m.file), kills.get(m.file, {}),
+                                               durations=durations),
                    a.timeout, target)
         count_kill(kills, m)
         done.append(m)

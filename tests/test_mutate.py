@@ -74,6 +74,16 @@ def test_killing_tests_run_first() -> None:
     assert mutate.stages(["a.py", "b.py"], {}) == [[], ["a.py", "b.py"]]
 
 
+def test_the_killers_that_kill_most_for_their_time_run_first() -> None:
+    """With make test's stored durations: kills a second first (a 1 s test with 2 kills before a
+    30 s test with 3), most kills where no time is known; files by their kills for their time."""
+    kills = {"c.py::t[1]": 3, "a.py::v": 2, "b.py::u": 1}
+    durations = {"c.py::t[1]": 30.0, "c.py::t[2]": 10.0, "a.py::v": 1.0, "a.py::w": 1.0, "b.py::u": 0.5}
+    assert mutate.stages(["a.py", "b.py", "c.py"], kills, first=2, durations=durations) == [
+        ["a.py::v", "b.py::u"], ["b.py", "a.py", "c.py"]]  # files: b 1/0.5 s, a 2/2 s, c 3/40 s
+    assert mutate.stages(["a.py", "b.py", "c.py"], kills, first=2, durations={}) == [["c.py::t[1]", "a.py::v"], ["c.py", "a.py", "b.py"]]
+
+
 def test_resume_keeps_results_by_line_text_wherever_the_line_moved(rtl: Path, tmp_path: Path) -> None:
     first = mutate.sites(rtl)
     first[0].outcome, first[0].killed_by = "killed", "tests/test_x.py::t"
