@@ -267,17 +267,20 @@ def observe_clamped(prepared: torch.fx.GraphModule) -> int:
     model PyTorch converts is the same function (its conv's own clamp at code 0 is the ReLU, and the
     quantized ReLU6 still clamps at round(6 / S)), so golden is checked against its kernels as before.
     Returns how many observers now see a clamped range."""
+    from torch.ao.quantization.fake_quantize import FakeQuantizeBase
     from torch.ao.quantization.observer import ObserverBase
 
     folded = 0
     for node in list(prepared.graph.nodes):
-        if node.op != "call_module" or not isinstance(prepared.get_submodule(str(node.target)), ObserverBase):
+        if node.op != "call_module" or not isinstance(prepared.get_submodule(str(node.target)), (ObserverBase, FakeQuantizeBase)):
             continue
         bounds = {_clamp_bounds(prepared, u) for u in node.users}
         if len(bounds) != 1 or None in bounds or not node.users:
             continue
         lo, hi = bounds.pop()  # type: ignore[misc]
         obs: Any = prepared.get_submodule(str(node.target))
+        if isinstance(obs, FakeQuantizeBase):  # quantization-aware training (golden.qat): its observer sees the clamped range
+            obs = obs.activation_post_process
         if getattr(obs, "_int8sim_clamp", None) is not None:
             continue  # shared with another node already folded
         observe = obs.forward
@@ -290,6 +293,20 @@ def observe_clamped(prepared: torch.fx.GraphModule) -> int:
         obs._int8sim_clamp = (lo, hi)
         folded += 1
     return folded
+
+
+def qconfig_mapping(traced: torch.fx.GraphModule | None, widths: dict[str, tuple[int, int]], w_bits: int, a_bits: int,
+                    qconfig: Any) -> QConfigMapping:
+    """The global qconfig at w_bits / a_bits and, for each conv / fc of other widths, its own (and
+    its followers': FX fuses only modules of one qconfig). qconfig(w, a) makes one (post-training
+    observers here, fake quantizers in golden.qat)."""
+    mapping = QConfigMapping().set_global(qconfig(w_bits, a_bits))
+    for name, (w, a) in widths.items():
+        if (w, a) != (w_bits, a_bits):
+            q = qconfig(w, a)
+            for each in (name, *(followers(traced, name) if traced is not None else [])):
+                mapping.set_module_name(each, q)
+    return mapping
 
 
 def is_converted(model: torch.nn.Module) -> bool:
@@ -350,12 +367,7 @@ def quantize(
     check_supported(float_model, traced)
     check_model_accepts(float_model, traced, calibration_batch)
     widths = layer_widths(model, traced, w_bits, a_bits, bits, keep_ends)
-    mapping = QConfigMapping().set_global(contract_qconfig(pow2_scales=pow2_scales, w_bits=w_bits, a_bits=a_bits))
-    for name, (w, a) in widths.items():
-        if (w, a) != (w_bits, a_bits):
-            q = contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a)
-            for each in (name, *(followers(traced, name) if traced is not None else [])):  # FX fuses only modules of one qconfig
-                mapping.set_module_name(each, q)
+    mapping = qconfig_mapping(traced, widths, w_bits, a_bits, lambda w, a: contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a))
     try:
         with torch_quiet():
             prepared = prepare_fx(

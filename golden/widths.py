@@ -95,13 +95,14 @@ def followers(traced: torch.fx.GraphModule, name: str) -> list[str]:
 def record_bits(prepared: torch.fx.GraphModule, widths: dict[str, tuple[int, int]], w_bits: int, a_bits: int) -> dict[str, Any]:
     """The widths the converted model's tensors were calibrated for (gm.meta[BITS_META]), read back
     from the observers FX placed: the network input's, and per conv / fc module its output's."""
+    from torch.ao.quantization.fake_quantize import FakeQuantizeBase
     from torch.ao.quantization.observer import ObserverBase
 
     def observed_bits(node: torch.fx.Node) -> int | None:
         for u in node.users:
             if u.op == "call_module":
                 obs: Any = prepared.get_submodule(str(u.target))
-                if isinstance(obs, ObserverBase):
+                if isinstance(obs, (ObserverBase, FakeQuantizeBase)):  # post-training, or quantization-aware training
                     qmax: Any = getattr(obs, "quant_max")
                     return int(qmax).bit_length()
         return None
