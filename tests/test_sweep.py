@@ -48,10 +48,11 @@ def test_sweep_writes_accuracies_accumulators_and_a_plot(tmp_path: Path, capsys)
     out = capsys.readouterr().out
     res = json.loads((tmp_path / "mlp.json").read_text())
     assert (tmp_path / "mlp.png").stat().st_size > 10_000
-    assert len(res["post_training"]) == 4 and res["test_images"] == 360
+    assert len(res["post_training"]) == 4 and len(res["trained"]) == 4 and res["test_images"] == 360
+    assert "quantization-aware training (golden.qat), every layer at w/a:" in out
     assert f"float {res['float_accuracy']:.2%}" in out and "post-training, every layer at w/a:" in out
     by = {(r["w_bits"], r["keep_ends"]): r for r in res["post_training"]}
-    for r in res["post_training"]:
+    for r in res["post_training"] + res["trained"]:
         assert 0.5 < r["accuracy"] <= 1.0  # the MLP classifies digits at 4 and 8 bits
         for n in r["accumulators"]:
             assert n["measured_bits"] <= n["bound_bits"], n
