@@ -309,6 +309,24 @@ def qconfig_mapping(traced: torch.fx.GraphModule | None, widths: dict[str, tuple
     return mapping
 
 
+def checked_copy(model: Any, calibration_batch: Any, w_bits: int, a_bits: int, bits: Any,
+                 keep_ends: bool) -> tuple[nn.Module, torch.fx.GraphModule | None, dict[str, tuple[int, int]]]:
+    """Before FX runs (quantize, golden.qat.train_qat): the calibration batch (float, N >= 1,
+    finite, a shape the model accepts), the model's parameters and buffers (finite) and its modules
+    and functions (ones golden/ evaluates) checked (golden.support: InputError or
+    UnsupportedLayerError naming the module); returns a copy of the model in eval mode (the
+    user's is never modified), its trace and each conv / fc's widths (layer_widths)."""
+    check_calibration_batch(calibration_batch)
+    if not isinstance(model, nn.Module):
+        raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    float_model = copy.deepcopy(model).eval()
+    check_finite_parameters(float_model)
+    traced = trace_float(float_model)
+    check_supported(float_model, traced)
+    check_model_accepts(float_model, traced, calibration_batch)
+    return float_model, traced, layer_widths(model, traced, w_bits, a_bits, bits, keep_ends)
+
+
 def is_converted(model: torch.nn.Module) -> bool:
     """True if `model` is already a quantized (converted) FX GraphModule."""
     if not isinstance(model, torch.fx.GraphModule):
@@ -358,15 +376,7 @@ def quantize(
         if (w_bits, a_bits, bits, keep_ends) != (8, 8, None, False):
             raise InputError("the model is already quantized: widths are chosen when quantizing a float model")
         return model  # type: ignore[return-value]
-    check_calibration_batch(calibration_batch)
-    if not isinstance(model, nn.Module):
-        raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
-    float_model = copy.deepcopy(model).eval()
-    check_finite_parameters(float_model)
-    traced = trace_float(float_model)
-    check_supported(float_model, traced)
-    check_model_accepts(float_model, traced, calibration_batch)
-    widths = layer_widths(model, traced, w_bits, a_bits, bits, keep_ends)
+    float_model, traced, widths = checked_copy(model, calibration_batch, w_bits, a_bits, bits, keep_ends)
     mapping = qconfig_mapping(traced, widths, w_bits, a_bits, lambda w, a: contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a))
     try:
         with torch_quiet():

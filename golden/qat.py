@@ -15,7 +15,6 @@ gm.meta (golden.widths.BITS_META), which golden.extract takes as any converted m
 """
 from __future__ import annotations
 
-import copy
 import time
 from typing import Any, Callable
 
@@ -23,8 +22,7 @@ import torch
 from torch import nn
 
 from golden.errors import InputError, QuantSchemeError
-from golden.support import check_calibration_batch, check_finite_parameters, check_model_accepts, check_supported, trace_float
-from golden.widths import BITS_META, act_qmax, layer_widths, record_bits, weight_qmax
+from golden.widths import BITS_META, act_qmax, record_bits, weight_qmax
 
 
 def qat_qconfig(w_bits: int, a_bits: int) -> Any:
@@ -72,25 +70,18 @@ def train_qat(
         _flatten_modules_to_function,
         _one_line,
         _pad_quantized,
+        checked_copy,
         observe_clamped,
         qconfig_mapping,
         reference_engine,
         torch_quiet,
     )
 
-    check_calibration_batch(calibration)
-    if not isinstance(model, nn.Module):
-        raise InputError(f"model must be a torch.nn.Module, got {type(model).__name__}")
     if len(x_train) != len(y_train) or len(x_train) == 0:
         raise InputError(f"training set: {len(x_train)} inputs and {len(y_train)} labels; give as many of each, at least one")
     if not 0 <= freeze_epoch <= epochs:
         raise InputError(f"freeze_epoch={freeze_epoch}: between 0 and epochs={epochs}")
-    float_model = copy.deepcopy(model).eval()
-    check_finite_parameters(float_model)
-    traced = trace_float(float_model)
-    check_supported(float_model, traced)
-    check_model_accepts(float_model, traced, calibration)
-    widths = layer_widths(model, traced, w_bits, a_bits, bits, keep_ends)
+    float_model, traced, widths = checked_copy(model, calibration, w_bits, a_bits, bits, keep_ends)
     torch.manual_seed(seed)
     try:
         with torch_quiet():

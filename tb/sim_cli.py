@@ -47,24 +47,22 @@ class _Parser(argparse.ArgumentParser):
         raise SimError(f"{message} (python -m tb.layer_sim --help lists the options)")
 
 
-def _seed(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"SEED={text!r}: a whole number >= 0") from None
-    if v < 0:
-        raise argparse.ArgumentTypeError(f"SEED={v}: a whole number >= 0")
-    return v
+def _whole(name: str, least: int) -> Any:
+    """An argparse type: a whole number >= least, refused as make's NAME= setting."""
+    def parse(text: str) -> int:
+        try:
+            v = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{name}={text!r}: a whole number >= {least}") from None
+        if v < least:
+            raise argparse.ArgumentTypeError(f"{name}={v}: a whole number >= {least}")
+        return v
+
+    return parse
 
 
-def _jobs(text: str) -> int:
-    try:
-        v = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"JOBS={text!r}: a whole number >= 1") from None
-    if v < 1:
-        raise argparse.ArgumentTypeError(f"JOBS={v}: a whole number >= 1")
-    return v
+_seed = _whole("SEED", 0)
+_jobs = _whole("JOBS", 1)
 
 
 def _parser() -> argparse.ArgumentParser:
