@@ -13,7 +13,7 @@ all: test
 
 help:
 	@echo "make sim [LAYER=conv3] [SIM=verilator|icarus|both] [WAVES=1|auto] [MODEL=...] [SEED=n] [MEM_STALL=0..255]"
-	@echo "         [W_BITS=2..8] [A_BITS=4..8] [KEEP_ENDS=1]  weights / activations golden quantizes to (default 8/8)"
+	@echo "         [W_BITS=2..8] [A_BITS=4..8] [KEEP_ENDS=1] [QAT=1]  weights / activations golden quantizes to (default 8/8); QAT=1: trained at them"
 	@echo "         [JOBS=n]         simulations at once, the layers split between them (default: every core)"
 	@echo "                          run conv/fc layers on the accelerator RTL and compare with golden"
 	@echo "make layers [MODEL=...]   list the model's layers (RTL or golden only)"
@@ -67,11 +67,11 @@ sim: $(STAMP)
 	$(PY) -m tb.layer_sim --model $(MODEL) --target $(TARGET) --sim $(or $(SIM),verilator) --seed $(SEED) \
 		--mem-stall $(MEM_STALL) --mem-latency $(MEM_LATENCY) --hw $(HW) \
 		$(if $(LAYER),--layer $(LAYER)) --waves $(or $(WAVES),auto) $(if $(CHAIN),--chain-setting $(CHAIN)) $(if $(filter 1,$(CHAIN)),--chain $(CHAIN_IMAGES)) \
-		$(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends) \
+		$(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends) $(if $(filter 1,$(QAT)),--qat) \
 		--jobs $(JOBS)
 
 layers: $(STAMP)
-	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW) --target $(TARGET) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)
+	$(PY) -m tb.layer_sim --list --model $(MODEL) --hw $(HW) --target $(TARGET) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends) $(if $(filter 1,$(QAT)),--qat)
 
 # the accelerators make sim can verify, one a line, name first (tb/target.py)
 targets: $(STAMP)
@@ -84,7 +84,7 @@ waves:
 	gtkwave $$f
 
 golden: $(STAMP)
-	$(PY) -m golden summary --model $(MODEL) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends)
+	$(PY) -m golden summary --model $(MODEL) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) $(if $(filter 1,$(KEEP_ENDS)),--keep-ends) $(if $(filter 1,$(QAT)),--qat)
 
 # golden's integers for a testbench of your own (docs/golden.md, "Export for your own testbench")
 IMAGES ?= 1

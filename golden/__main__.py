@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from golden import extract, quantize
+from golden.qat import quantized_model
 from golden.arith import BIAS_MODES
 from golden.errors import InputError
 from golden.cli import run_cli
@@ -28,11 +29,11 @@ def summary(args: argparse.Namespace) -> int:
     t0 = time.time()
     m = load_model(args.model)
     count = m.calibration.shape[0] if m.calibration.dim() else 0
-    narrow = (args.w_bits, args.a_bits, args.keep_ends) != (8, 8, False)
+    narrow = (args.w_bits, args.a_bits, args.keep_ends, args.qat) != (8, 8, False, False)
     widths = f", weights {args.w_bits} bits, activations {args.a_bits} bits" + (", first/last layer 8/8" if args.keep_ends else "")
-    print(f"model {m.name}: quantizing (FX PTQ, {count} calibration images{widths if narrow else ''}) ...", flush=True)
-    qm = quantize(m.float_model, m.calibration, pow2_scales=args.pow2, w_bits=args.w_bits, a_bits=args.a_bits,
-                  keep_ends=args.keep_ends)
+    how = "quantization-aware training (golden.qat) on the training set" if args.qat else "FX PTQ"
+    print(f"model {m.name}: quantizing ({how}, {count} calibration images{widths if narrow else ''}) ...", flush=True)
+    qm = quantized_model(m, pow2_scales=args.pow2, w_bits=args.w_bits, a_bits=args.a_bits, keep_ends=args.keep_ends, qat=args.qat)
     net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
     print(net.table())
     x = m.x_test if m.x_test is not None else m.calibration
@@ -143,6 +144,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--w-bits", type=int, default=8, help="weight width, 2..8 (default 8)")
     s.add_argument("--a-bits", type=int, default=8, help="activation width, 4..8 (default 8)")
     s.add_argument("--keep-ends", action="store_true", help="keep the first and the last conv / fc at 8/8")
+    s.add_argument("--qat", action="store_true", help="train at the widths (golden.qat; a shipped model's training set) "
+                   "instead of post-training quantization")
     for a in (s, o, e):
         a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
         a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)

@@ -125,3 +125,26 @@ def train_qat(
     except Exception as exc:
         raise QuantSchemeError(f"FX could not convert {type(model).__name__} after quantization-aware training: "
                                f"{type(exc).__name__}: {_one_line(exc)}") from exc
+
+
+def quantized_model(m: Any, *, w_bits: int = 8, a_bits: int = 8, keep_ends: bool = False, qat: bool = False,
+                    pow2_scales: bool = False) -> torch.fx.GraphModule:
+    """A loaded model (golden.models.load_model) quantized at the widths: post-training
+    (golden.quantize), or with qat trained at them on its training set (train_qat with its
+    defaults; a shipped model's digits training split: a factory's model brings none). What make
+    golden, make sim and make layers run with QAT=1."""
+    from golden.ptq import quantize
+
+    if not qat:
+        return quantize(m.float_model, m.calibration, pow2_scales=pow2_scales, w_bits=w_bits, a_bits=a_bits, keep_ends=keep_ends)
+    from golden.models import SHIPPED
+    from golden.models.digits import digits
+
+    if m.name not in SHIPPED:
+        raise InputError(f"QAT=1: model {m.name} has no training set golden knows (the shipped models' digits: "
+                         f"{', '.join(SHIPPED)}); train it with golden.qat.train_qat and pass the converted model")
+    if pow2_scales:
+        raise InputError("QAT=1 trains with the contract's scales; power-of-two scales are post-training only")
+    spec = SHIPPED[m.name]
+    data = digits(spec.size, spec.channels)
+    return train_qat(m.float_model, m.calibration, data.x_train, data.y_train, w_bits=w_bits, a_bits=a_bits, keep_ends=keep_ends)

@@ -34,6 +34,7 @@ class RunSettings:
     w_bits: int = 8  # weights' and activations' widths (golden.quantize); keep_ends: first and last layer at 8/8
     a_bits: int = 8
     keep_ends: bool = False
+    qat: bool = False  # trained at the widths (golden.qat, QAT=1) instead of post-training quantized
     chain: int = 0  # > 0: the RTL's own outputs fed forward for this many test images
     xcheck: bool | None = None  # a second run under another X seed (None: on Verilator without waves)
     check_reset: bool = False  # every CSR and status output against its documented reset value first
@@ -81,14 +82,15 @@ class RunSettings:
 
     @property
     def widths(self) -> dict[str, object] | None:
-        """golden.quantize's width arguments, None at the 8-bit default (its images are unchanged)."""
-        if (self.w_bits, self.a_bits, self.keep_ends) == (8, 8, False):
+        """golden.qat.quantized_model's arguments, None at the default, 8/8 post-training (its images
+        are unchanged); "qat" only when asked for (the post-training images' keys stay as they were)."""
+        if (self.w_bits, self.a_bits, self.keep_ends, self.qat) == (8, 8, False, False):
             return None
-        return {"w_bits": self.w_bits, "a_bits": self.a_bits, "keep_ends": self.keep_ends}
+        return {"w_bits": self.w_bits, "a_bits": self.a_bits, "keep_ends": self.keep_ends, **({"qat": True} if self.qat else {})}
 
     def widths_tag(self) -> str:
-        """The widths in a name: w8a8, w4a4, w4a4-ends8 (first and last layer kept at 8 bits)."""
-        return f"w{self.w_bits}a{self.a_bits}" + ("-ends8" if self.keep_ends else "")
+        """The widths in a name: w8a8, w4a4, w4a4-ends8 (first and last layer kept at 8 bits), -qat (trained)."""
+        return f"w{self.w_bits}a{self.a_bits}" + ("-ends8" if self.keep_ends else "") + ("-qat" if self.qat else "")
 
     @property
     def default_hw(self) -> bool:
@@ -122,5 +124,6 @@ class RunSettings:
         if self.mem_latency != 8:
             parts.append(f"MEM_LATENCY={self.mem_latency}")
         if self.widths:
-            parts += [f"W_BITS={self.w_bits}", f"A_BITS={self.a_bits}"] + (["KEEP_ENDS=1"] if self.keep_ends else [])
+            parts += [f"W_BITS={self.w_bits}", f"A_BITS={self.a_bits}"] + (["KEEP_ENDS=1"] if self.keep_ends else []) \
+                + (["QAT=1"] if self.qat else [])
         return "make sim " + " ".join(parts) + (" WAVES=1" if self.waves is True else "")

@@ -93,7 +93,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 def main_both(a: argparse.Namespace, layers: list[str] | None) -> int:
     rows = run_both(layers=layers, model=a.model, seed=a.seed, waves=a.waves, mem_stall=a.mem_stall,
                     mem_latency=a.mem_latency, hw=a.hw, target=a.target, w_bits=a.w_bits, a_bits=a.a_bits,
-                    keep_ends=a.keep_ends, jobs=a.jobs)
+                    keep_ends=a.keep_ends, qat=a.qat, jobs=a.jobs)
     print(table(rows))
     bad = [r["layer"] for r in rows if not r["agree"]]
     # only UNSUPP layers is nothing run, as in plain make sim (layer_sim.verdict): exit 1

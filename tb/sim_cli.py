@@ -82,6 +82,8 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--w-bits", type=int, default=8, help="weight width golden quantizes to, 2..8 (default 8)")
     p.add_argument("--a-bits", type=int, default=8, help="activation width, 4..8 (default 8)")
     p.add_argument("--keep-ends", action="store_true", help="first and last conv/fc layer at 8/8 bits")
+    p.add_argument("--qat", action="store_true", help="the network trained at the widths (golden.qat; a shipped model) "
+                   "instead of post-training quantized")
     p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json (default: default)")
     p.add_argument("--chain", type=int, default=None, metavar="N",
                    help="feed the RTL's own outputs through the whole network for N >= 1 test images")
@@ -145,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _widths(a: argparse.Namespace) -> dict[str, Any]:
-    return {"w_bits": a.w_bits, "a_bits": a.a_bits, "keep_ends": a.keep_ends}
+    return {"w_bits": a.w_bits, "a_bits": a.a_bits, "keep_ends": a.keep_ends, "qat": a.qat}
 
 
 def main_chain(a: argparse.Namespace) -> int:

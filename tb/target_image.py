@@ -59,11 +59,12 @@ def prepare_target_image(target: Target, model: str, seed: int, widths: dict[str
 
 
 def _write(target: Target, m: Any, idx: int, out: Path, key: str, widths: dict[str, Any]) -> list[dict[str, Any]]:
-    from golden import extract, quantize
+    from golden import extract
+    from golden.qat import quantized_model
     from hexgen import TargetLayoutError, build_target_image, check_image, write_image
     from hexgen.plan import is_compute, is_vector
 
-    net = extract(quantize(m.float_model, m.calibration, **widths), m.calibration[:2])
+    net = extract(quantized_model(m, **widths), m.calibration[:2])
     x_q = net.quantize_input(_test_set(m)[idx : idx + 1])
     layouts: dict[str, Any] = {}
     unsupported: dict[str, str] = {}

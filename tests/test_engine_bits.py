@@ -47,3 +47,16 @@ def test_widths_outside_golden_s_are_one_line():
     s = RunSettings(model="vgg", w_bits=4, a_bits=4, keep_ends=True)
     assert s.rerun("conv1").endswith("W_BITS=4 A_BITS=4 KEEP_ENDS=1") and "-w4a4-ends8" in s.folder_name()
     assert RunSettings(model="vgg").widths is None  # the 8-bit default's images stay as they were
+
+
+@pytest.mark.parametrize("sim", ["verilator", "icarus"])
+def test_a_network_trained_at_its_widths_is_bit_exact(sim: str) -> None:
+    """QAT=1 (golden.qat): the MLP trained at w2a4 runs bit-exact on both simulators; its image is the
+    trained network's (other weights than post-training's at the same widths), named and rerun as such."""
+    res = layer_sim.run(model="mlp", sim=sim, seed=0, w_bits=2, a_bits=4, qat=True)
+    assert len(res) == 3 and all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
+    assert all(r["rerun"].endswith("W_BITS=2 A_BITS=4 QAT=1") for r in res) and "-w2a4-qat-" in res[0]["run_dir"]
+    ptq = layer_sim.run(model="mlp", sim=sim, seed=0, w_bits=2, a_bits=4, layers=["fc1"])
+    trained_w = np.asarray(read_image(res[0]["image_dir"], run_golden=False)[("fc1", "weights")])
+    ptq_w = np.asarray(read_image(ptq[0]["image_dir"], run_golden=False)[("fc1", "weights")])
+    assert abs(trained_w).max() <= 1 and not np.array_equal(trained_w, ptq_w)

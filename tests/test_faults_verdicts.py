@@ -311,7 +311,7 @@ def test_chained_summary_with_a_golden_layer_does_not_contradict_itself(monkeypa
     import argparse
 
     a = argparse.Namespace(sim="verilator", model="m", seed=0, mem_stall=0, mem_latency=8, chain=3, hw="default",
-                           w_bits=8, a_bits=8, keep_ends=False, jobs=1)
+                           w_bits=8, a_bits=8, keep_ends=False, qat=False, jobs=1)
     assert sim_cli.main_chain(a) == 0
     out = capsys.readouterr().out
     assert "3 passed, 0 failed (golden ran pool1 on every image" in out, out

@@ -23,7 +23,7 @@ CHAIN_IMAGES = 32
 
 def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str, Any] | None = None) -> tuple[Path, list[dict[str, Any]], int]:
     """Quantize, run golden, write the memory image of test image number `seed` (or reuse it).
-    widths: golden.quantize's w_bits, a_bits and keep_ends (None: 8/8), in the image's key.
+    widths: golden.qat.quantized_model's w_bits, a_bits, keep_ends and qat (None: 8/8 post-training), in the image's key.
 
     Returns the cache folder (image/ inside), every layer of the network (name, kind, shapes, MACs,
     whether the RTL runs it and why not) and the index of the test image used."""
@@ -64,11 +64,12 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
 
     import numpy as np
 
-    from golden import extract, quantize
+    from golden import extract
+    from golden.qat import quantized_model
     from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
     from hexgen.plan import is_compute, is_vector
 
-    qm = quantize(m.float_model, m.calibration, **widths)
+    qm = quantized_model(m, **widths)
     net = extract(qm, m.calibration[:2])
     x = _test_set(m)
     x_q = net.quantize_input(x[idx : idx + 1])
