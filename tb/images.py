@@ -108,8 +108,11 @@ def _test_set(m: Any) -> Any:
 
 def store_entry(cdir: Path, write: Callable[[Path], T]) -> T:
     """Make the cache entry `cdir` whole or not at all: `write` fills a temporary folder beside
-    it, the checksums are written last, and the folder is renamed into place (an entry there
-    already, made by a concurrent run or damaged, is replaced). write's result is returned."""
+    it, the checksums are written last, and the folder is renamed into place. An entry there
+    already that is whole (a concurrent run with the same key made it meanwhile: the same content)
+    is kept and ours dropped: a run may be reading it (two make test workers asked for one new
+    image at once, and the second's replacement deleted the files under the first's simulation).
+    A damaged one (or an untraceable model's leftover) is replaced. write's result is returned."""
     root = cdir.parent
     root.mkdir(parents=True, exist_ok=True)
     clean_leftovers(root)
@@ -117,7 +120,10 @@ def store_entry(cdir: Path, write: Callable[[Path], T]) -> T:
     try:
         out = write(tmp)
         (tmp / ENTRY_SUMS).write_text(_entry_sums(tmp))  # last: the entry is complete
-        if cdir.exists():  # made by a concurrent run meanwhile, or an untraceable model's leftover
+        if cdir.exists() and not cdir.name.startswith("untraceable-") and _entry_damage(cdir, needs=()) is None:
+            shutil.rmtree(tmp, ignore_errors=True)  # made by a concurrent run meanwhile, whole: kept
+            return out
+        if cdir.exists():  # damaged, or an untraceable model's leftover
             old = root / f".{cdir.name}.old-{os.getpid()}"
             cdir.rename(old)
             shutil.rmtree(old, ignore_errors=True)
