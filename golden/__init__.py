@@ -34,13 +34,14 @@ from golden.layers import (
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from golden.brevitas_import import extract_brevitas
     from golden.graph import extract, trace_values
     from golden.ptq import contract_qconfig, quantize
 
 # quantize / extract need torch (a 3 s import); they load on first use so that code reading layer
 # records or memory images (hexgen's reader, the testbenches) starts fast.
 _LAZY = {"quantize": "golden.ptq", "contract_qconfig": "golden.ptq", "extract": "golden.graph",
-         "trace_values": "golden.graph"}
+         "trace_values": "golden.graph", "extract_brevitas": "golden.brevitas_import"}
 
 
 def __getattr__(name: str) -> Any:
@@ -60,5 +61,5 @@ __all__ = [
     "BIAS_MODES", "INPUT", "AddLayer", "AvgPoolLayer", "BiasSaturationError", "ConvLayer", "FlattenLayer",
     "GoldenError", "InputError", "InputQuant", "Layer", "LinearLayer", "MaxPoolLayer", "ModelLoadError", "Network",
     "QuantSchemeError", "RangeError", "Requant", "RunResult", "ShapeError", "UnsupportedLayerError",
-    "contract_qconfig", "extract", "quantize", "quantize_input", "trace_values",
+    "contract_qconfig", "extract", "extract_brevitas", "quantize", "quantize_input", "trace_values",
 ]

@@ -32,12 +32,20 @@ def summary(args: argparse.Namespace) -> int:
     narrow = (args.w_bits, args.a_bits, args.keep_ends, args.qat) != (8, 8, False, False)
     widths = f", weights {args.w_bits} bits, activations {args.a_bits} bits" + (", first/last layer 8/8" if args.keep_ends else "")
     how = "quantization-aware training (golden.qat) on the training set" if args.qat else "FX PTQ"
+    from golden.brevitas_import import is_brevitas_model, summary_lines
+
+    if is_brevitas_model(m.float_model):
+        how = "a Brevitas model: its own quantizers"
     print(f"model {m.name}: quantizing ({how}, {count} calibration images{widths if narrow else ''}) ...", flush=True)
     qm = quantized_model(m, pow2_scales=args.pow2, w_bits=args.w_bits, a_bits=args.a_bits, keep_ends=args.keep_ends, qat=args.qat)
     net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
     print(net.table())
     x = m.x_test if m.x_test is not None else m.calibration
     what = "test images" if m.x_test is not None else "calibration images (the model has no test data)"
+    if is_brevitas_model(qm):  # quantized in Brevitas: its own forward pass is the reference
+        print()
+        print("\n".join(summary_lines(qm, net, x, m.y_test, what)) + f" ({time.time() - t0:.1f} s)")
+        return 0
     with torch.no_grad():
         f_out = m.float_model(x)
     q_out = torch_int8_output(qm, x)

@@ -568,7 +568,8 @@ def extract(
 ) -> Network:
     """The quantized graph as a Network of layer records (see golden.layers).
 
-    quantized_model: a converted FX GraphModule (golden.quantize's output or the user's own).
+    quantized_model: a converted FX GraphModule (golden.quantize's output or the user's own), or a
+    Brevitas model (brevitas.nn layers), read by golden.brevitas_import.extract_brevitas (exact=True).
     example_input: a float batch [N, ...] of the model's input; run once to read shapes and qparams.
     bias_mode: int16_shift (default), int16_saturate or int32 (arithmetic.md, "Bias").
     saturate_policy: for int16_saturate, "warn" (count and report) or "error" (raise).
@@ -579,6 +580,11 @@ def extract(
         raise ValueError(f"saturate_policy={saturate_policy!r}; choose warn or error")
     if not 1 <= m0_bits <= 31:
         raise RangeError(f"m0_bits={m0_bits} is outside 1..31")
+    from golden.brevitas_import import extract_brevitas, is_brevitas_model
+
+    if is_brevitas_model(quantized_model):  # brevitas.nn layers: read from Brevitas' own quantizers
+        return extract_brevitas(quantized_model, example_input, bias_mode=bias_mode, m0_bits=m0_bits,
+                                saturate_policy=saturate_policy)
     if not is_converted(quantized_model):
         for name, mod in quantized_model.named_modules():
             if isinstance(mod, (nn.Conv2d, nn.Linear)) and not isinstance(mod, (nnq.Conv2d, nnq.Linear)):

@@ -351,7 +351,8 @@ def quantize(
 ) -> torch.fx.GraphModule:
     """Quantize a float model post-training with FX; returns the converted GraphModule.
 
-    A model that is already converted is returned unchanged (extract() checks its scheme).
+    A model that is already converted is returned unchanged (extract() checks its scheme), and so
+    is a Brevitas model (brevitas.nn layers: its quantizers are its own; golden.brevitas_import).
     The float model is not modified (a deep copy is prepared). Before FX runs, the calibration
     batch (float, N >= 1, finite, a shape the model accepts), the model's parameters and buffers
     (finite) and its modules and functions (ones golden/ evaluates) are checked (golden.support):
@@ -372,6 +373,11 @@ def quantize(
     "modules": {conv / fc module name: [w_bits, a_bits of its output]}}; extract() applies them.
     At the defaults (8/8) the qconfig, and so the converted model, is the one of before.
     """
+    from golden.brevitas_import import accept_brevitas, is_brevitas_model
+
+    if is_brevitas_model(model):  # quantized by the user in Brevitas: taken as it is (extract reads it)
+        return accept_brevitas(model, calibration_batch, pow2_scales=pow2_scales, w_bits=w_bits, a_bits=a_bits,  # type: ignore[return-value]
+                               bits=bits, keep_ends=keep_ends)
     if is_converted(model):
         if (w_bits, a_bits, bits, keep_ends) != (8, 8, None, False):
             raise InputError("the model is already quantized: widths are chosen when quantizing a float model")
