@@ -77,7 +77,7 @@ def check_layer(
     # golden's layer record from the descriptor and the data segments (zeros where a file was unreadable)
     from golden.arith import BiasCodes
     from golden.errors import GoldenError
-    from golden.layers import ConvLayer, LinearLayer, Requant
+    from golden.layers import ConvLayer, LinearLayer, Requant, set_widths
 
     missing = [f for f in ("m0_bits", "bias_mode") if f not in d]
     if missing:
@@ -92,9 +92,11 @@ def check_layer(
     weights = arr("weights", tuple(w_shape))
     bias = arr("bias", (k, 2))
     scale = arr("scale", (k, 2))
+    w_bits = int(d.get("weight_bits", 8))
+    q = (1 << (w_bits - 1)) - 1
     try:
-        if np.any(weights < -127) or np.any(weights > 127):
-            raise LayoutError("int8 weights outside -127..127")
+        if np.any(weights < -q) or np.any(weights > q):
+            raise LayoutError(f"{w_bits}-bit weights outside -{q}..{q}")
         codes = BiasCodes(d["bias_mode"], bias[:, 0], bias[:, 1], 0)
         rq = Requant(scale[:, 0], scale[:, 1], d["z_out"], d["lo"], d["hi"], d["m0_bits"])
         common: dict[str, Any] = dict(
@@ -107,6 +109,8 @@ def check_layer(
         else:
             layer = ConvLayer(**common, stride=(sy, sx), padding=(py, px), groups=g, kind_name=d["kind"],
                               pad_end=None if (pb, pr) == (py, px) else (pb, pr))
+        if w_bits != 8:
+            set_widths(layer, 8, w_bits)  # the width the weights are stored at: the plan stores them so again
         plan = plan_layer(layer, cfg, images=images, check_fit=False)
     except (GoldenError, HexgenError, ValueError) as exc:
         return [f"{where} ({name}): the descriptor and the weights segment do not make a layer: {exc}"]

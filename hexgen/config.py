@@ -6,7 +6,7 @@ layer's plan (hexgen.plan). Depths are in memory words of `word_bits` bits.
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 from hexgen.errors import ConfigError
 from hexgen.layout import WORD_BITS
@@ -26,6 +26,15 @@ MAX_BUF_WORDS = 1 << 26
 #: written word by word: an alignment of 2^30 bytes made hexgen try to allocate ~120 GB. A 4 KiB
 #: page is the largest alignment a DMA engine commonly needs.
 MAX_ALIGN_BYTES = 4096
+#: Weight element widths an engine can be built to unpack (rtl/wgt_unpack.sv): 8-bit weights one
+#: per byte, 4- and 2-bit weights two and four to a byte. A layer's weights of other widths (3, 5..7
+#: bits) are stored at the next accepted width up.
+WEIGHT_WIDTHS = (2, 4, 8)
+
+
+def widths_of_mask(mask: int) -> tuple[int, ...]:
+    """The weight widths a WGT_WIDTHS value (the build fact: bit b for b-bit weights) names."""
+    return tuple(b for b in WEIGHT_WIDTHS if mask >> b & 1)
 
 
 @dataclass(frozen=True)
@@ -39,6 +48,9 @@ class HardwareConfig:
     word_bits: width of one external-memory word (and one line of a .memh file): 32, 64 or 128.
     *_buf_words: depth in words of the weight, activation, bias and scale buffers.
     align_bytes: every DRAM segment starts at a multiple of this (a power of two, >= one word).
+    weight_bits: the weight element widths the engine unpacks (a non-empty subset of WEIGHT_WIDTHS,
+        ascending): hexgen stores a layer's weights at the narrowest of them that holds its codes;
+        a layer whose weights are wider than all of them is refused (field W_BITS).
     """
 
     array_rows: int = 8
@@ -49,9 +61,18 @@ class HardwareConfig:
     bias_buf_words: int = 256
     scale_buf_words: int = 256
     align_bytes: int = 64
+    weight_bits: tuple[int, ...] = WEIGHT_WIDTHS
 
     def __post_init__(self) -> None:
+        wb = self.weight_bits
+        if (not isinstance(wb, Sequence) or isinstance(wb, str) or not wb
+                or any(not isinstance(b, int) or isinstance(b, bool) or b not in WEIGHT_WIDTHS for b in wb)):
+            raise ConfigError(f"HardwareConfig.weight_bits={wb!r}: must be a non-empty list of widths from "
+                              f"{', '.join(map(str, WEIGHT_WIDTHS))}")
+        object.__setattr__(self, "weight_bits", tuple(sorted(set(wb))))
         for f in fields(self):
+            if f.name == "weight_bits":
+                continue
             v = getattr(self, f.name)
             if not isinstance(v, int) or isinstance(v, bool):
                 raise ConfigError(f"HardwareConfig.{f.name}={v!r}: must be an int")
@@ -94,13 +115,25 @@ class HardwareConfig:
     def pixel_tile(self) -> int:
         return self.array_cols
 
+    def weight_store_bits(self, code_bits: int) -> int:
+        """The element width a layer's weight codes of `code_bits` bits are stored at: the narrowest
+        accepted width that holds them; `code_bits` itself when none does (the rule book refuses it)."""
+        return next((b for b in self.weight_bits if b >= code_bits), code_bits)
+
+    @property
+    def weight_widths_mask(self) -> int:
+        """weight_bits as the RTL's WGT_WIDTHS parameter: bit b set when b-bit weights are accepted."""
+        return sum(1 << b for b in self.weight_bits)
+
     def buffer_words(self, buffer: str) -> int:
         if buffer not in BUFFERS:
             raise ConfigError(f"unknown buffer {buffer!r}; buffers are {', '.join(BUFFERS)}")
         return int(getattr(self, f"{buffer}_buf_words"))
 
-    def to_json(self) -> dict[str, int]:
-        return asdict(self)
+    def to_json(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["weight_bits"] = list(self.weight_bits)
+        return d
 
     @classmethod
     def from_json(cls, d: Mapping[str, Any]) -> "HardwareConfig":

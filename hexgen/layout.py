@@ -7,9 +7,15 @@ A `Layout` says how one tensor is cut into tiles and in which order the pieces a
   `d_tile` (ceil(S / T) tiles) and `d_lane` (T elements); the last tile is padded with `pad`.
 * `order`: the storage loop order of those axes, outermost first. The innermost axis is the
   *vector*: it starts on a word boundary and is padded with `pad` up to a whole number of words.
+* `word_aligned` (optional): an axis of `order` from which inward the axes are stored densely as one
+  *block* (vectors back to back, several to a word) that starts on a word boundary and is padded
+  with `pad` up to a whole number of words. Packed 4- and 2-bit weights use it: a weight vector of
+  ROWS x 4 bits is half a word, and each output-channel tile's block starts a word of its own. Left
+  empty, the block is the vector alone (the rule above).
 * Elements of `elem_bits` bits are packed into words of `word_bits` bits, element i of a word in
   bits [i*elem_bits, (i+1)*elem_bits) (lane 0 in the least significant bits). An element wider than
   a word (a 64-bit record in 32-bit words) spans consecutive words, least significant word first.
+  Elements of 2 and 4 bits follow the same rule (a little-endian bit stream).
 * Record tensors (bias, scale) store one record per channel; `fields` say where each field sits in
   the record. Their logical array is [channels, fields] int64.
 
@@ -27,7 +33,7 @@ from numpy.typing import NDArray
 
 from hexgen.errors import LayoutError
 
-ELEM_BITS = (8, 16, 32, 64)
+ELEM_BITS = (2, 4, 8, 16, 32, 64)
 WORD_BITS = (32, 64, 128)
 IntArray = NDArray[np.int64]
 
@@ -80,6 +86,7 @@ class Layout:
     pad: int
     word_bits: int
     fields: tuple[Field, ...] = ()
+    word_aligned: str = ""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "dims", tuple(str(d) for d in self.dims))
@@ -103,6 +110,11 @@ class Layout:
         names = [a for a, _ in self.storage_axes]
         if sorted(names) != sorted(self.order):
             raise LayoutError(f"layout order {self.order} is not a permutation of the storage axes {tuple(names)}")
+        if self.word_aligned and self.word_aligned not in self.order:
+            raise LayoutError(f"layout word_aligned axis {self.word_aligned!r} is not one of {self.order}")
+        if self.word_aligned and self.elem_bits > self.word_bits:
+            raise LayoutError(f"layout word_aligned={self.word_aligned!r}: {self.elem_bits}-bit elements span words; "
+                              "only elements within a word pack into blocks")
         lo, hi = elem_range(self.elem_bits, self.signed)
         if not lo <= self.pad <= hi:
             raise LayoutError(f"layout pad value {self.pad} does not fit a {'signed' if self.signed else 'unsigned'} {self.elem_bits}-bit element")
@@ -143,45 +155,68 @@ class Layout:
 
     @property
     def vector_elems(self) -> int:
-        """Elements one vector occupies: vector_len padded up to a whole number of words."""
-        v = self.vector_len
+        """Elements one vector occupies: vector_len padded up to a whole number of words (a layout
+        without word_aligned)."""
+        return self._whole_words(self.vector_len)
+
+    def _whole_words(self, n: int) -> int:
         if self.elem_bits >= self.word_bits:
-            return v
+            return n
         per = self.word_bits // self.elem_bits
-        return -(-v // per) * per
+        return -(-n // per) * per
 
     @property
-    def vector_words(self) -> int:
-        return self.vector_elems * self.elem_bits // self.word_bits
+    def block_start(self) -> int:
+        """Index in `order` of the outermost axis of the word-aligned block."""
+        if not self.order:
+            return 0
+        return self.order.index(self.word_aligned) if self.word_aligned else len(self.order) - 1
 
     @property
-    def storage_shape(self) -> tuple[int, ...]:
-        """Sizes of the storage axes in `order`, the innermost padded to whole words."""
+    def block_len(self) -> int:
+        """Elements of one block before padding: the product of the block's axes."""
         sizes = dict(self.storage_axes)
-        shp = [sizes[a] for a in self.order]
-        if shp:
-            shp[-1] = self.vector_elems
-        return tuple(shp)
+        return math.prod(sizes[a] for a in self.order[self.block_start:])
+
+    @property
+    def block_elems(self) -> int:
+        """Elements one block occupies: block_len padded up to a whole number of words."""
+        return self._whole_words(self.block_len)
+
+    @property
+    def block_words(self) -> int:
+        return -(-self.block_elems * self.elem_bits // self.word_bits)
+
+    @property
+    def outer_shape(self) -> tuple[int, ...]:
+        """Sizes of the storage axes outside the block, outermost first."""
+        sizes = dict(self.storage_axes)
+        return tuple(sizes[a] for a in self.order[: self.block_start])
 
     @property
     def strides(self) -> tuple[tuple[str, int, int], ...]:
         """(axis, size, stride in elements) of every storage axis, outermost first. An address
-        generator computes element = sum(coord * stride); word = element * elem_bits // word_bits."""
+        generator computes element = sum(coord * stride); word = element * elem_bits // word_bits.
+        Inside the block the axes are dense; the axis outside it steps by the padded block."""
         out: list[tuple[str, int, int]] = []
-        stride = 1
         sizes = dict(self.storage_axes)
-        for a, padded in reversed(list(zip(self.order, self.storage_shape))):
+        stride = 1
+        for a in reversed(self.order[self.block_start:]):
             out.append((a, sizes[a], stride))
-            stride *= padded
+            stride *= sizes[a]
+        stride = self.block_elems
+        for a in reversed(self.order[: self.block_start]):
+            out.append((a, sizes[a], stride))
+            stride *= sizes[a]
         return tuple(reversed(out))
 
     @property
     def elements(self) -> int:
-        return math.prod(self.storage_shape)
+        return math.prod(self.outer_shape) * self.block_elems if self.order else 0
 
     @property
     def words(self) -> int:
-        return self.elements * self.elem_bits // self.word_bits
+        return -(-self.elements * self.elem_bits // self.word_bits)
 
     @property
     def logical_shape(self) -> tuple[int, ...]:
@@ -204,7 +239,8 @@ class Layout:
             "signed": self.signed,
             "pad": self.pad,
             "word_bits": self.word_bits,
-            "vector_words": self.vector_words,
+            "word_aligned": self.order[self.block_start] if self.order else "",
+            "block_words": self.block_words,
             "strides": [{"axis": a, "size": n, "stride": st} for a, n, st in self.strides],
             "words": self.words,
             "text": self.describe(),
@@ -226,11 +262,18 @@ class Layout:
                 pad=int(d["pad"]),
                 word_bits=int(d["word_bits"]),
                 fields=tuple(Field.from_json(f) for f in d.get("fields", ())),
+                word_aligned=_aligned_axis(d),
             )
         except (KeyError, TypeError, ValueError) as exc:
             if isinstance(exc, LayoutError):
                 raise
             raise LayoutError(f"malformed layout description {dict(d)!r}: {exc!r}") from exc
+
+
+def _aligned_axis(d: Mapping[str, Any]) -> str:
+    """The word_aligned axis of a layout description: "" when absent or the innermost (the vector)."""
+    axis, order = str(d.get("word_aligned", "")), list(d["order"])
+    return "" if order and axis == order[-1] else axis
 
 
 def elem_range(bits: int, signed: bool) -> tuple[int, int]:
@@ -266,8 +309,11 @@ def tile_order(x: NDArray[Any], layout: Layout) -> IntArray:
     xp = np.pad(x, pads, constant_values=layout.pad) if any(p for _, p in pads) else x
     names = [a for a, _ in layout.storage_axes]
     xt = xp.reshape(split).transpose([names.index(a) for a in layout.order])
-    extra = layout.vector_elems - layout.vector_len
-    if extra and xt.ndim:
+    if not xt.ndim:
+        return np.ascontiguousarray(xt).reshape(-1)
+    xt = np.ascontiguousarray(xt).reshape(layout.outer_shape + (layout.block_len,))
+    extra = layout.block_elems - layout.block_len
+    if extra:
         xt = np.pad(xt, [(0, 0)] * (xt.ndim - 1) + [(0, extra)], constant_values=layout.pad)
     return np.ascontiguousarray(xt).reshape(-1)
 
@@ -277,10 +323,13 @@ def untile(storage: NDArray[Any], layout: Layout) -> IntArray:
     s = np.asarray(storage, dtype=np.int64).reshape(-1)
     if s.size != layout.elements:
         raise LayoutError(f"{s.size} storage elements; the layout holds {layout.elements}")
-    xt = s.reshape(layout.storage_shape)
-    if xt.ndim:
-        xt = xt[..., : layout.vector_len]
     names = [a for a, _ in layout.storage_axes]
+    sizes = dict(layout.storage_axes)
+    if layout.order:
+        xt = s.reshape(layout.outer_shape + (layout.block_elems,))[..., : layout.block_len]
+        xt = xt.reshape([sizes[a] for a in layout.order])
+    else:
+        xt = s
     perm = [layout.order.index(a) for a in names]
     xs = xt.transpose(perm)
     padded = [math.prod(size for _, size in _axes_of(layout, d)) for d in layout.dims]
@@ -294,7 +343,8 @@ def _axes_of(layout: Layout, dim: str) -> list[tuple[str, int]]:
 
 def padding_mask(layout: Layout) -> NDArray[np.bool_]:
     """True at every storage element that is padding (a partial tile or a vector's spare lanes)."""
-    plain = Layout(layout.dims, layout.shape, layout.tiles, layout.order, layout.elem_bits, False, 0, layout.word_bits)
+    plain = Layout(layout.dims, layout.shape, layout.tiles, layout.order, layout.elem_bits, False, 0, layout.word_bits,
+                   word_aligned=layout.word_aligned)
     ones = tile_order(np.ones(layout.shape, np.int64), plain)
     mask: NDArray[np.bool_] = ones == 0
     return mask
@@ -304,7 +354,7 @@ def element_address(layout: Layout, index: Sequence[int]) -> tuple[int, int]:
     """(word offset from the segment base, lane) of the element at logical `index`.
 
     The scalar form of tile_order, written as the RTL's address generator computes it:
-    storage coordinates -> flat element number (row-major over storage_shape) -> word and lane.
+    storage coordinates -> flat element number (sum of coordinate x stride) -> word and lane.
     For an element wider than a word, the word is its first (least significant) word and lane 0."""
     if len(index) != len(layout.shape):
         raise LayoutError(f"index {tuple(index)} has {len(index)} coordinates; the layout has {len(layout.shape)} dims")
@@ -317,9 +367,7 @@ def element_address(layout: Layout, index: Sequence[int]) -> tuple[int, int]:
             coord[d] = int(i)
         else:
             coord[f"{d}_tile"], coord[f"{d}_lane"] = int(i) // t, int(i) % t
-    flat = 0
-    for a, size in zip(layout.order, layout.storage_shape):
-        flat = flat * size + coord[a]
+    flat = sum(coord[a] * stride for a, _, stride in layout.strides)
     bit = flat * layout.elem_bits
     return bit // layout.word_bits, (bit % layout.word_bits) // layout.elem_bits
 
@@ -402,8 +450,17 @@ def pack_words(values: NDArray[Any] | Sequence[int], elem_bits: int, word_bits: 
             i = int(np.flatnonzero((s < lo) | (s > hi))[0])
             raise LayoutError(f"pack_words: element {i} = {int(s[i])} does not fit {elem_bits} bits")
         u = s.astype(np.uint64)
-    eb, wb = elem_bits // 8, word_bits // 8
-    b = np.ascontiguousarray(np.ascontiguousarray(u.astype("<u8")).view(np.uint8).reshape(-1, 8)[:, :eb]).reshape(-1)
+    wb = word_bits // 8
+    if elem_bits < 8:  # several elements to a byte, element 0 in the least significant bits
+        per = 8 // elem_bits
+        sub = (u & np.uint64((1 << elem_bits) - 1)).astype(np.uint8)
+        sub = np.concatenate([sub, np.zeros(-sub.size % per, np.uint8)]).reshape(-1, per)
+        b = np.zeros(sub.shape[0], np.uint8)
+        for j in range(per):
+            b |= sub[:, j] << np.uint8(j * elem_bits)
+    else:
+        eb = elem_bits // 8
+        b = np.ascontiguousarray(np.ascontiguousarray(u.astype("<u8")).view(np.uint8).reshape(-1, 8)[:, :eb]).reshape(-1)
     if b.size % wb:
         b = np.concatenate([b, np.zeros(wb - b.size % wb, np.uint8)])
     if wb == 4:
@@ -425,13 +482,18 @@ def unpack_words(
     for i, w in enumerate(ws):
         if not isinstance(w, (int, np.integer)) or not 0 <= int(w) < 1 << word_bits:
             raise LayoutError(f"unpack_words: word {i} = {w!r} is not a {word_bits}-bit unsigned value")
-    wb, eb = word_bits // 8, elem_bits // 8
+    wb = word_bits // 8
     if word_bits <= 64:
         b = np.array(ws, dtype=np.uint64).astype(f"<u{wb}").view(np.uint8)
     else:
         m = (1 << 64) - 1
         pairs = np.array([[int(w) & m, int(w) >> 64] for w in ws], dtype=np.uint64).reshape(-1, 2)
         b = pairs.astype("<u8").view(np.uint8).reshape(-1)
+    if elem_bits < 8:  # split each byte into its elements, then read them as one-byte elements
+        per = 8 // elem_bits
+        shifts = (np.arange(per, dtype=np.uint8) * np.uint8(elem_bits))[None, :]
+        b = ((b[:, None] >> shifts) & np.uint8((1 << elem_bits) - 1)).reshape(-1).astype(np.uint8)
+    eb = max(1, elem_bits // 8)
     total = b.size // eb
     if count is None:
         count = total

@@ -12,6 +12,10 @@ HardwareConfig with R = array_rows, P = array_cols:
   holds channel k_tile*R + r, and reads its own channel's activation, which is lane r of the same
   activation vector, so the activation vector of one pixel feeds every row at once.
 * fc weights [K, C]: [k_tile][c_tile][c_lane][k_lane] (the conv layout with KH = KW = 1).
+* weights are stored at the narrowest width the hardware description's weight_bits accepts that
+  holds their codes (descriptor `weight_bits`, register W_BITS): 8 bits one per byte as above; 4 and
+  2 bits with the same order, the vectors back to back (8 / W_BITS to a word) and each k_tile's block
+  padded to whole words, so a k_tile's weights start a word of their own.
 * bias and scale: one 64-bit record per output channel, [k_tile][k_lane] (hexgen.layout.BIAS_FIELDS,
   SCALE_FIELDS).
 
@@ -31,7 +35,8 @@ from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer
 from hexgen.config import HardwareConfig
-from hexgen.rules import Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs
+from hexgen.rules import (PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs,
+                          weight_bits_refusal)
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
 
@@ -44,7 +49,7 @@ VECTOR_SEGMENTS = {"add": ("input", "input2", "expected", "output"), "maxpool": 
 DATA_SEGMENTS = ("weights", "bias", "scale", "input", "expected")
 #: What each segment holds, for headers and docs.
 SEGMENT_TEXT = {
-    "weights": "int8 weights",
+    "weights": "signed weights (int8; int4, int2 packed)",
     "bias": "bias records {shift[35:32], mantissa[31:0]}",
     "scale": "requant records {n[37:32], M0[30:0]}",
     "input": "uint8 input activations (golden output of the producing layer)",
@@ -196,6 +201,13 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         return _plan_vector(layer, desc, cfg, images, check_fit)
     assert isinstance(layer, (ConvLayer, LinearLayer))  # layer_descriptor raised otherwise
     r, wb = cfg.array_rows, cfg.word_bits
+    # the weights' storage width: the narrowest the engine unpacks that holds the codes; packed
+    # widths store each output-channel tile as one block of vectors back to back (hexgen.layout)
+    sb = cfg.weight_store_bits(int(layer.w_bits or 8))
+    desc["weight_bits"] = sb
+    if sb not in cfg.weight_bits:
+        raise LayoutError(f"layer {layer.name}: the engine cannot run field W_BITS: {weight_bits_refusal(sb, cfg)}")
+    block = "" if sb not in PACKED_WEIGHT_BITS else ("c" if isinstance(layer, ConvLayer) and layer.kind == "depthwise" else "c_tile")
     if isinstance(layer, ConvLayer):
         k, cg, kh, kw = (int(s) for s in layer.weight.shape)
         depthwise = layer.kind == "depthwise"  # golden.layers.conv_kind
@@ -205,18 +217,20 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
                 f"(channel multiplier {k // max(layer.groups, 1)}); the depthwise mapping needs one output channel per input channel"
             )
         if depthwise:
-            w = Layout(("k", "c", "ky", "kx"), (k, cg, kh, kw), (("k", r),), ("k_tile", "c", "ky", "kx", "k_lane"), 8, True, 0, wb)
+            w = Layout(("k", "c", "ky", "kx"), (k, cg, kh, kw), (("k", r),), ("k_tile", "c", "ky", "kx", "k_lane"), sb, True, 0, wb,
+                       word_aligned=block)
             schedule: tuple[str, ...] = ("k_tile", "p_tile", "ky", "kx")
         else:
             w = Layout(
                 ("k", "c", "ky", "kx"), (k, cg, kh, kw), (("k", r), ("c", r)),
-                ("k_tile", "c_tile", "ky", "kx", "c_lane", "k_lane"), 8, True, 0, wb,
+                ("k_tile", "c_tile", "ky", "kx", "c_lane", "k_lane"), sb, True, 0, wb, word_aligned=block,
             )
             schedule = ("k_tile", "p_tile", "c_tile", "ky", "kx", "c_lane")
         pixels = int(layer.out_shape[1]) * int(layer.out_shape[2])
     else:
         k, c = (int(s) for s in layer.weight.shape)
-        w = Layout(("k", "c"), (k, c), (("k", r), ("c", r)), ("k_tile", "c_tile", "c_lane", "k_lane"), 8, True, 0, wb)
+        w = Layout(("k", "c"), (k, c), (("k", r), ("c", r)), ("k_tile", "c_tile", "c_lane", "k_lane"), sb, True, 0, wb,
+                   word_aligned=block)
         schedule = ("k_tile", "c_tile", "c_lane")
         pixels = 1
     bias = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, 0, wb, BIAS_FIELDS)

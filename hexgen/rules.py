@@ -30,7 +30,10 @@ MAX_STRIDE = 4
 COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
-             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "LO", "HI")
+             "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS",
+             "LO", "HI")
+#: The W_BITS register of a layer without weights (add, pooling): its reset value, never read.
+NO_WEIGHT_BITS = 8
 
 
 def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
@@ -47,8 +50,18 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
         "PAD_BOTTOM": d["padding_end"][0], "PAD_RIGHT": d["padding_end"][1],
         "GROUPS": d["groups"], "BAND_ROWS": d["band_rows"], "GROUP_KT": d["group_k_tiles"],
-        "ADD_SHIFT": d["shift"] if d["kind"] == "add" else 0, "LO": d["lo"], "HI": d["hi"],
+        "ADD_SHIFT": d["shift"] if d["kind"] == "add" else 0,
+        "W_BITS": _weight_bits(d), "LO": d["lo"], "HI": d["hi"],
     }
+
+
+def _weight_bits(d: Mapping[str, Any]) -> int:
+    """The width the layer's weights are stored at (hexgen.plan: HardwareConfig.weight_store_bits)."""
+    if KIND_CODES[d["kind"]] in VECTOR_KINDS:
+        return NO_WEIGHT_BITS
+    if "weight_bits" not in d:
+        raise KeyError("weight_bits (the width its weights are stored at)")
+    return int(d["weight_bits"])
 
 
 @dataclass(frozen=True)
@@ -63,7 +76,8 @@ class Needs:
     steps: int      # steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
     act: int        # activation buffer words: one band's input rows (halo included) of every channel
                     # tile (depthwise: of GROUP_KT channel tiles, a group's own)
-    weight: int     # weight bank words: one k_tile of weights
+    weight: int     # weight bank words: one k_tile of weights (W_BITS-bit weights, 8 / W_BITS
+                    # vectors to a word when packed)
     out: int        # output words
     records: int    # words of bias (and of scale) records of one output-channel group: ROWS 64-bit
                     # records per k_tile, packed into words of word_bits
@@ -82,8 +96,27 @@ def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None
     # a depthwise pass reads only its own channel tiles (one per output-channel tile of its group)
     act_tiles = r["GROUP_KT"] if dw else ct_in
     return Needs(dw, ct_in, kt_out, r["IN_H"] * r["IN_W"], npix, steps, act_tiles * in_rows * r["IN_W"],
-                 steps if dw else steps * rows, kt_out * npix, r["GROUP_KT"] * record_words_per_k_tile(rows, wb),
-                 in_rows)
+                 weight_words_per_k_tile(steps if dw else steps * rows, r["W_BITS"]), kt_out * npix,
+                 r["GROUP_KT"] * record_words_per_k_tile(rows, wb), in_rows)
+
+
+def weight_bits_refusal(w_bits: int, cfg: HardwareConfig) -> str:
+    return (f"weights of {w_bits} bits: the engine unpacks {', '.join(map(str, cfg.weight_bits))}-bit weights "
+            "(the hardware description's weight_bits)")
+
+
+#: Weight widths stored several to a byte (hexgen.plan packs them; rtl/wgt_unpack.sv unpacks them).
+PACKED_WEIGHT_BITS = (2, 4)
+
+
+def weight_words_per_k_tile(vectors: int, w_bits: int) -> int:
+    """Weight bank words of one k_tile's `vectors` weight vectors (ROWS elements each; one word each
+    at 8 bits on the engine, where word_bits = ROWS x 8): packed widths (2, 4 bits) 8 / W_BITS to a
+    word, the k_tile's block padded to whole words, as hexgen.plan lays them out; any other W_BITS
+    as 8-bit."""
+    if w_bits in PACKED_WEIGHT_BITS:
+        return -(-vectors * w_bits // 8)
+    return vectors
 
 
 def record_words_per_k_tile(rows: int, word_bits: int) -> int:
@@ -242,6 +275,8 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     if n.act > cfg.act_buf_words:
         return "BAND_ROWS", (f"a band of {r['BAND_ROWS']} output rows reads {n.band_in_rows} input rows, {n.act} words of "
                              f"the act buffer, which holds {cfg.act_buf_words}")
+    if r["W_BITS"] not in cfg.weight_bits:
+        return "W_BITS", weight_bits_refusal(r["W_BITS"], cfg)
     if n.weight > cfg.weight_buf_words:
         return "IN_C", f"one output-channel tile of weights needs {n.weight} words of a weight bank, which holds {cfg.weight_buf_words}"
     if n.records > cfg.bias_buf_words:

@@ -18,8 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
-from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, REMOVED_FIELDS
-from hexgen.layout import WORD_BITS
+from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, REMOVED_FIELDS, WEIGHT_WIDTHS
+from hexgen.layout import ELEM_BITS, WORD_BITS
 from hexgen.plan import ROLE_TEXT
 
 Problem = tuple[str, str]
@@ -190,6 +190,7 @@ CONFIG_SCHEMA = Obj({
     "array_rows": ARRAY, "array_cols": ARRAY, "word_bits": Int(choices=WORD_BITS),
     "weight_buf_words": BUF, "act_buf_words": BUF, "bias_buf_words": BUF,
     "scale_buf_words": BUF, "align_bytes": Int(lo=1, hi=MAX_ALIGN_BYTES),
+    "weight_bits": List(Int(choices=WEIGHT_WIDTHS)),
 }, removed=REMOVED_FIELDS)
 
 FIELD_SCHEMA = Obj({"name": Str(), "lsb": NAT, "width": POS, "signed": Bool(), "lo": Int(), "hi": Int()})
@@ -200,17 +201,18 @@ LAYOUT_SCHEMA = Obj(
         "shape": List(NAT),
         "tiles": Map(POS),
         "order": List(Str()),
-        "elem_bits": Int(choices=(8, 16, 32, 64)),
+        "elem_bits": Int(choices=ELEM_BITS),
         "signed": Bool(),
         "pad": Int(),
         "word_bits": Int(choices=WORD_BITS),
-        "vector_words": POS,
+        "word_aligned": Str(),
+        "block_words": NAT,
         "strides": List(Obj({"axis": Str(), "size": POS, "stride": NAT})),
         "words": NAT,
         "text": Str(),
         "fields": List(FIELD_SCHEMA),
     },
-    optional=("fields",),
+    optional=("fields", "word_aligned", "block_words"),
 )
 
 DESCRIPTOR_SCHEMA = Obj({
@@ -234,7 +236,8 @@ DESCRIPTOR_SCHEMA = Obj({
     "a0": Int(lo=0, hi=(1 << 31) - 1),
     "b0": Int(lo=0, hi=(1 << 31) - 1),
     "shift": Int(lo=1, hi=63),
-}, optional=("m0_bits", "bias_mode", "z_in2", "a0", "b0", "shift"))
+    "weight_bits": Int(choices=WEIGHT_WIDTHS),
+}, optional=("m0_bits", "bias_mode", "z_in2", "a0", "b0", "shift", "weight_bits"))
 
 LAYER_SCHEMA = Obj({
     "name": Str(),

@@ -2,10 +2,15 @@
 in docs/memory-map.md and for hexgen's property tests. Pure: every value comes from `rng`."""
 from __future__ import annotations
 
+from typing import TypeVar
+
 import numpy as np
 
 from golden.arith import BiasCodes, conv_out_size
-from golden.layers import INPUT, ConvLayer, FlattenLayer, InputQuant, Layer, LinearLayer, Network, Requant, conv_kind
+from golden.layers import INPUT, ConvLayer, FlattenLayer, InputQuant, Layer, LinearLayer, Network, Requant, conv_kind, set_widths
+
+
+L = TypeVar("L", bound=Layer)
 
 
 def _requant(rng: np.random.Generator, k: int, z_out: int, m0_bits: int = 16) -> Requant:
@@ -37,9 +42,10 @@ def conv_layer(
     z_in: int | None = None,
     z_out: int | None = None,
     bias_mode: str = "int16_shift",
+    w_bits: int = 8,
 ) -> ConvLayer:
-    """A conv (or depthwise conv, k = c) with random int8 weights, bias and requant fields;
-    padding (top, left), pad_end (bottom, right) if they differ."""
+    """A conv (or depthwise conv, k = c) with random weights of w_bits bits (±(2^(w_bits-1) - 1)),
+    bias and requant fields; padding (top, left), pad_end (bottom, right) if they differ."""
     groups = c if depthwise else 1
     if depthwise and k != c:
         raise ValueError("a depthwise layer has k == c")
@@ -51,14 +57,15 @@ def conv_layer(
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
     kind = conv_kind(c, groups, kernel)  # a 1-channel "depthwise" conv is a plain conv
-    return ConvLayer(
+    q = (1 << (w_bits - 1)) - 1
+    return _narrow(ConvLayer(
         name=name,
         inputs=inputs,
         in_shape=(c, *hw),
         out_shape=(k, ho, wo),
         module=name,
         source=name,
-        weight=rng.integers(-127, 128, (k, cg, kh, kw)).astype(np.int8),
+        weight=rng.integers(-q, q + 1, (k, cg, kh, kw)).astype(np.int8),
         bias=_bias(rng, k, mode=bias_mode),
         requant=_requant(rng, k, z_out),
         stride=stride,
@@ -68,28 +75,36 @@ def conv_layer(
         z_in=z_in,
         weight_scale=np.ones(k),
         kind_name=kind,
-    )
+    ), w_bits)
+
+
+def _narrow(layer: L, w_bits: int) -> L:
+    """The layer with its weight width set (golden.layers.set_widths) when it is not 8."""
+    if w_bits != 8:
+        set_widths(layer, 8, w_bits)
+    return layer
 
 
 def fc_layer(
     rng: np.random.Generator, *, name: str = "fc1", inputs: tuple[str, ...] = (INPUT,), c: int, k: int,
-    z_in: int | None = None, z_out: int | None = None, bias_mode: str = "int16_shift",
+    z_in: int | None = None, z_out: int | None = None, bias_mode: str = "int16_shift", w_bits: int = 8,
 ) -> LinearLayer:
+    q = (1 << (w_bits - 1)) - 1
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
-    return LinearLayer(
+    return _narrow(LinearLayer(
         name=name,
         inputs=inputs,
         in_shape=(c,),
         out_shape=(k,),
         module=name,
         source=name,
-        weight=rng.integers(-127, 128, (k, c)).astype(np.int8),
+        weight=rng.integers(-q, q + 1, (k, c)).astype(np.int8),
         bias=_bias(rng, k, mode=bias_mode),
         requant=_requant(rng, k, z_out),
         z_in=z_in,
         weight_scale=np.ones(k),
-    )
+    ), w_bits)
 
 
 def flatten_layer(*, name: str = "flatten1", src: str, in_shape: tuple[int, ...]) -> FlattenLayer:

@@ -9,4 +9,5 @@
 `define HW_ACT_WORDS 4096
 `define HW_WGT_WORDS 2048
 `define HW_REC_WORDS 256
+`define HW_WGT_WIDTHS 276
 `endif

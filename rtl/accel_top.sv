@@ -37,6 +37,7 @@ module accel_top #(
     parameter int ACT_WORDS = `HW_ACT_WORDS,
     parameter int WGT_WORDS = `HW_WGT_WORDS,
     parameter int REC_WORDS = `HW_REC_WORDS,
+    parameter int WGT_WIDTHS = `HW_WGT_WIDTHS,  // bit b set: b-bit weights are unpacked (weight_bits)
     parameter int MAX_K = 7,
     parameter int MAX_BURST = 16,
     localparam int ACT_AW = $clog2(ACT_WORDS),
@@ -113,20 +114,22 @@ module accel_top #(
   logic [7:0]  z_in, z_out, lo, hi, z_in2;
   logic [30:0] add_a0, add_b0;
   logic [5:0]  add_shift;
+  logic [3:0]  w_bits;                       // the width the weights are stored at (W_BITS)
   logic        start, run_start, run, next_pass, last_pass;
   logic [31:0] pass_id;
   logic [7:0]  bad_field;                    // desc_check: first field the engine cannot run
   logic        rq_ovf, pass_written;
   logic [31:0] beats, macs, words_rd, words_wr, units;
 
-  ctrl_regs #(.ROWS(ROWS), .COLS(COLS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS)) u_regs (
+  ctrl_regs #(.ROWS(ROWS), .COLS(COLS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
+              .WGT_WIDTHS(WGT_WIDTHS)) u_regs (
       .clk_i, .rst_i, .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .kind_o(kind), .in_c_o(in_c), .in_h_o(in_h), .in_w_o(in_w), .out_c_o(out_c), .out_h_o(out_h), .out_w_o(out_w),
       .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups), .band_rows_o(band_rows), .group_kt_o(group_kt),
       .pad_top_o(pad_top), .pad_left_o(pad_left), .pad_bottom_o(pad_bottom), .pad_right_o(pad_right),
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .in2_base_o(in2_base), .z_in2_o(z_in2), .add_a0_o(add_a0), .add_b0_o(add_b0), .add_shift_o(add_shift),
-      .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi),
+      .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi), .w_bits_o(w_bits),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
       .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
       .start_o(start), .run_start_o(run_start), .next_pass_o(next_pass), .run_o(run), .busy_o, .done_o, .error_o,
@@ -140,12 +143,13 @@ module accel_top #(
 
   desc_check #(
       .ROWS(ROWS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
-      .MAX_K(MAX_K)
+      .MAX_K(MAX_K), .WGT_WIDTHS(WGT_WIDTHS)
   ) u_desc (
       .kind_i(kind), .in_c_i(in_c), .in_h_i(in_h), .in_w_i(in_w), .out_c_i(out_c), .out_h_i(out_h),
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
       .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
-      .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .add_shift_i(add_shift), .lo_i(lo), .hi_i(hi),
+      .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .add_shift_i(add_shift), .w_bits_i(w_bits),
+      .lo_i(lo), .hi_i(hi),
       .is_dw_o(is_dw), .is_vec_o(is_vec), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
   );
@@ -259,8 +263,9 @@ module accel_top #(
   logic [CW-1:0]          mac_cols;
   logic                   c_wgt_wait;
 
-  compute_issue #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .WGT_WORDS(WGT_WORDS)) u_compute (
+  compute_issue #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .WGT_WORDS(WGT_WORDS), .WGT_WIDTHS(WGT_WIDTHS)) u_compute (
       .clk_i, .rst_i, .start_i(c_start), .run_start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw), .in_c_i(in_c),
+      .w_bits_i(w_bits),
       .wgt_we_i(bw_valid && r_buf_tag == TgWgt), .wgt_waddr_i(bw_addr[WGT_AW:0]), .wgt_wdata_i(bw_data),
       .wloaded_i(wloaded),
       .set_valid_i(set_valid), .set_pop_o(set_pop), .set_data_i(set_data), .set_first_i(set_first),

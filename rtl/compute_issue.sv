@@ -6,12 +6,13 @@
 // beats to the MAC array.
 //
 // The reader writes k_tile t's weights into bank t % 2 word for word as hexgen lays them out
-// ([c_tile][ky][kx][c_lane] vectors of ROWS output-channel weights; depthwise [ky][kx]) and counts
-// the k_tiles whose weights are in (wloaded_i). For the gather's oldest register set (step s of a
-// pixel tile of k_tile t), once t's weights are in, the unit issues one beat per real input
-// channel c of the step's channel tile: weight word s * ROWS + c of the bank down the rows, lane c
-// of every column's vector across them. Depthwise: one beat per set, weight word s, every cell
-// (r, j) taking lane r of column j's vector (its own channel). The set is popped with its last
+// ([c_tile][ky][kx][c_lane] vectors of ROWS output-channel weights; depthwise [ky][kx]; at W_BITS
+// 4 and 2, two and four vectors to a word) and counts the k_tiles whose weights are in
+// (wloaded_i). For the gather's oldest register set (step s of a pixel tile of k_tile t), once t's
+// weights are in, the unit issues one beat per real input channel c of the step's channel tile:
+// weight vector s * ROWS + c of the bank (word v >> log2(8 / W_BITS), unpacked by wgt_unpack) down
+// the rows, lane c of every column's vector across them. Depthwise: one beat per set, weight vector
+// s, every cell (r, j) taking lane r of column j's vector (its own channel). The set is popped with its last
 // beat; a k_tile's last set popped counts in cfin_o (its weight bank is free again).
 // tb/engine/test_compute_issue.py checks the beats against hexgen's weight layout.
 module compute_issue #(
@@ -19,6 +20,7 @@ module compute_issue #(
     parameter int COLS = 8,
     parameter int WORD_BITS = 64,
     parameter int WGT_WORDS = 1024,
+    parameter int WGT_WIDTHS = 'h114,   // the weight widths the build unpacks (rtl/wgt_unpack.sv)
     localparam int WGT_AW = $clog2(WGT_WORDS),
     localparam int CW = $clog2(COLS + 1),
     localparam int RW = (ROWS > 1) ? $clog2(ROWS) : 1
@@ -31,6 +33,7 @@ module compute_issue #(
 
     input  logic                      is_dw_i,
     input  logic [15:0]               in_c_i,        // input channels
+    input  logic [3:0]                w_bits_i,      // the width the weights are stored at
 
     // the weight banks' write port (the reader: bank t % 2 at [WGT_AW], word below) and the
     // k_tiles whose weights are in
@@ -91,7 +94,8 @@ module compute_issue #(
   logic [15:0] lane_q;        // the beat within the set: its input channel
   logic        wgt_ok, fire, last_beat;
   logic [15:0] lanes;         // beats of the set
-  logic [31:0] waddr;
+  logic [31:0] waddr, wvec;  // the beat's weight word in the banks; its vector within the k_tile
+  logic [1:0]  wshift;       // log2 of the vectors a word holds
 
   assign wgt_ok = wloaded_i > set_kt_i;
   // one beat per real input channel of the step's channel tile
@@ -106,12 +110,12 @@ module compute_issue #(
     mut_hang = $test$plusargs("MUT_HANG");  // no beat is ever issued (the watchdog must fire)
   end
 `endif
+  assign wvec = is_dw_i ? 32'(set_step_i) : 32'(set_step_i) * ROWS + 32'(lane_q);
+  assign wshift = w_bits_i == 4'd4 ? 2'd1 : w_bits_i == 4'd2 ? 2'd2 : 2'd0;
 `ifdef MUT_SELECT
-  assign waddr = ((set_kt_i[0] && !(mut_bank && set_kt_i == 16'd1)) ? 32'(WGT_WORDS) : 32'd0)
-               + (is_dw_i ? 32'(set_step_i) : 32'(set_step_i) * ROWS + 32'(lane_q));
+  assign waddr = ((set_kt_i[0] && !(mut_bank && set_kt_i == 16'd1)) ? 32'(WGT_WORDS) : 32'd0) + (wvec >> wshift);
 `else
-  assign waddr = (set_kt_i[0] ? 32'(WGT_WORDS) : 32'd0)
-               + (is_dw_i ? 32'(set_step_i) : 32'(set_step_i) * ROWS + 32'(lane_q));
+  assign waddr = (set_kt_i[0] ? 32'(WGT_WORDS) : 32'd0) + (wvec >> wshift);
 `endif
 `ifdef MUT_SELECT
   assign mac_valid_o = set_valid_i && wgt_ok && run_i && !mut_hang;
@@ -123,7 +127,12 @@ module compute_issue #(
   assign mac_first_o = set_first_i && lane_q == 0;
   assign mac_last_o = set_last_i && last_beat;
   assign mac_cols_o = set_cols_i;
-  assign mac_w_o = wgt_buf[waddr[WGT_AW:0]];
+  logic [WORD_BITS-1:0] wword;
+  logic [1:0]           wsel;
+  assign wword = wgt_buf[waddr[WGT_AW:0]];
+  assign wsel = wvec[1:0] & ((2'd1 << wshift) - 2'd1);
+  wgt_unpack #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .WGT_WIDTHS(WGT_WIDTHS)) u_unpack (
+      .word_i(wword), .w_bits_i(w_bits_i), .sel_i(wsel), .vec_o(mac_w_o));
   for (genvar j = 0; j < COLS; j++) begin : g_acol
     logic [WORD_BITS-1:0] vec;
     assign vec = set_data_i[j*WORD_BITS +: WORD_BITS];

@@ -19,7 +19,8 @@ module ctrl_regs #(
     parameter int COLS = 8,
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 1024,
-    parameter int REC_WORDS = 256
+    parameter int REC_WORDS = 256,
+    parameter int WGT_WIDTHS = 'h114  // bit b set: b-bit weights are unpacked (a build fact)
 ) (
     input  logic        clk_i,
     input  logic        rst_i,
@@ -59,6 +60,7 @@ module ctrl_regs #(
     output logic [30:0] add_a0_o,
     output logic [30:0] add_b0_o,
     output logic [5:0]  add_shift_o,
+    output logic [3:0]  w_bits_o,        // the width the weights are stored at
     output logic [7:0]  z_in_o,
     output logic [7:0]  z_out_o,
     output logic [7:0]  lo_o,
@@ -132,7 +134,7 @@ module ctrl_regs #(
       pad_bottom_o <= '0; pad_right_o <= '0; groups_o <= '0; band_rows_o <= '0; group_kt_o <= '0;
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
-      z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET);
+      z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET); w_bits_o <= 4'(CSR_W_BITS_RESET);
     end else if (desc_we) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];
@@ -163,6 +165,7 @@ module ctrl_regs #(
         CSR_ADD_A0:   add_a0_o   <= csr_wdata_i[30:0];
         CSR_ADD_B0:   add_b0_o   <= csr_wdata_i[30:0];
         CSR_ADD_SHIFT: add_shift_o <= csr_wdata_i[5:0];
+        CSR_W_BITS:   w_bits_o   <= csr_wdata_i[3:0];
         CSR_Z_IN:     z_in_o     <= csr_wdata_i[7:0];
         CSR_Z_OUT:    z_out_o    <= csr_wdata_i[7:0];
         CSR_LO:       lo_o       <= csr_wdata_i[7:0];
@@ -205,6 +208,7 @@ module ctrl_regs #(
       CSR_ADD_A0:        csr_rdata_o = {1'b0, add_a0_o};
       CSR_ADD_B0:        csr_rdata_o = {1'b0, add_b0_o};
       CSR_ADD_SHIFT:     csr_rdata_o = {26'd0, add_shift_o};
+      CSR_W_BITS:        csr_rdata_o = {28'd0, w_bits_o};
       CSR_Z_IN:          csr_rdata_o = {24'd0, z_in_o};
       CSR_Z_OUT:         csr_rdata_o = {24'd0, z_out_o};
       CSR_LO:            csr_rdata_o = {24'd0, lo_o};
@@ -224,6 +228,7 @@ module ctrl_regs #(
       CSR_ACT_WORDS:     csr_rdata_o = 32'(ACT_WORDS);
       CSR_WGT_WORDS:     csr_rdata_o = 32'(WGT_WORDS);
       CSR_REC_WORDS:     csr_rdata_o = 32'(REC_WORDS);
+      CSR_WGT_WIDTHS:    csr_rdata_o = 32'(WGT_WIDTHS);
       default:           csr_rdata_o = '0;
     endcase
   end

@@ -17,7 +17,8 @@ module desc_check #(
     parameter int WGT_WORDS = 2048,
     parameter int REC_WORDS = 256,
     parameter int MAX_K = 7,
-    parameter int POOL_MAX_K = 255
+    parameter int POOL_MAX_K = 255,
+    parameter int WGT_WIDTHS = 'h114  // bit b set: the build unpacks b-bit weights
 ) (
     input  logic [15:0] kind_i,
     input  logic [15:0] in_c_i,
@@ -38,6 +39,7 @@ module desc_check #(
     input  logic [15:0] band_rows_i,
     input  logic [15:0] group_kt_i,
     input  logic [5:0]  add_shift_i,
+    input  logic [3:0]  w_bits_i,
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
 
@@ -86,7 +88,14 @@ module desc_check #(
   assign band_in_rows = band_span < 32'(in_h_i) ? band_span : 32'(in_h_i);
   // (a depthwise pass loads only its group's GROUP_KT channel tiles)
   assign act_need_o = (is_dw_o ? 32'(group_kt_i) : 32'(ct_in_o)) * band_in_rows * 32'(in_w_i);
-  assign wgt_need_o = is_dw_o ? steps32 : steps32 * ROWS;
+  // weight vectors of a k_tile: one word each at 8 bits; packed 4-bit two and 2-bit four to a word,
+  // the k_tile's block padded to whole words (hexgen.rules.weight_words_per_k_tile)
+  logic [31:0] wgt_vectors;
+  localparam logic [15:0] WIDTHS = 16'(WGT_WIDTHS);
+  assign wgt_vectors = is_dw_o ? steps32 : steps32 * ROWS;
+  assign wgt_need_o = w_bits_i == 4'd4 ? (wgt_vectors + 32'd1) >> 1
+                    : w_bits_i == 4'd2 ? (wgt_vectors + 32'd3) >> 2
+                    : wgt_vectors;
   assign out_need_o = 32'(kt_out_o) * npix32;
   logic [31:0] h_padded, w_padded;  // the input with its padding
   assign h_padded = 32'(in_h_i) + 32'(pad_top_i) + 32'(pad_bottom_i);
@@ -125,6 +134,7 @@ module desc_check #(
     else if (is_vec_o) bad_field_o = lo_i > hi_i ? CSR_LO : 8'd0;
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
     else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_BAND_ROWS;
+    else if (!WIDTHS[w_bits_i]) bad_field_o = CSR_W_BITS;
     else if (wgt_need_o > 32'(WGT_WORDS)) bad_field_o = CSR_IN_C;
     // the records of one group of output-channel tiles: ROWS 64-bit records per k_tile, packed in words
     else if (32'(group_kt_i) * 32'(ROWS * 64 / WORD_BITS) > REC_WORDS) bad_field_o = CSR_GROUP_KT;

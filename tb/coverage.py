@@ -10,7 +10,8 @@ per axis 1..4; padding none / symmetric / asymmetric; input and output channels 
 multiple of, and above with a remainder, the array's rows; output pixels below, at, a multiple
 of, and above with a remainder, the array's columns; the bias records' shifts (0, 1-7, 8-15); outputs at the lower and the upper
 clamp bound; the input and output zero points at 0, at 255 and between; a padded layer's input zero
-point 0 and not 0 (the padding holds z_in).
+point 0 and not 0 (the padding holds z_in); the width its weights are stored at (8, and 4 and 2
+packed: the unpacker's paths).
 """
 from __future__ import annotations
 
@@ -52,7 +53,9 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
             "z_in": _zp(int(d.get("z_in", 1))), "z_out": _zp(int(d.get("z_out", 1))),
             # padding holds z_in: a padded layer whose z_in is 0 cannot show padding with 0 instead
             # (since clamps are folded, a conv after ReLU6 reads zero point 0)
-            "pad_z_in": None if pad == "none" else "0" if int(d.get("z_in", 1)) == 0 else "not 0"}
+            "pad_z_in": None if pad == "none" else "0" if int(d.get("z_in", 1)) == 0 else "not 0",
+            # conv and fc layers only (add and pooling have no weights)
+            "w_bits": d.get("weight_bits")}
 
 
 #: (cover point, value of the features, bins)
@@ -71,6 +74,7 @@ POINTS: list[tuple[str, Any, list[Any]]] = [
     ("z_in", lambda f: f["z_in"], ZP),
     ("z_out", lambda f: f["z_out"], ZP),
     ("padded_z_in", lambda f: f["pad_z_in"], ["0", "not 0"]),
+    ("weight_bits", lambda f: f["w_bits"], [8, 4, 2]),
 ]
 SHIFTS = ["0", "1-7", "8-15"]
 
@@ -134,6 +138,8 @@ def golden_descriptor(layer: Any) -> dict[str, Any]:
                          "z_in": g.get("zero_point_in", g.get("zero_point_a", 1)), "z_out": g.get("zero_point_out", 1)}
     if "kernel" in g:
         d.update(kernel=g["kernel"], stride=g["stride"])
+    if getattr(layer, "w_bits", None) is not None:  # a target's weights at their codes' width
+        d["weight_bits"] = int(layer.w_bits)
     if "pads" in g:  # (top, bottom, left, right)
         top_, bottom, left, right = g["pads"]
         d.update(padding=[top_, left], padding_end=[bottom, right])

@@ -19,7 +19,7 @@ from tb.engine.images import prepare_image
 #: a pointwise layer 16x6x6 -> 24x6x6 as hexgen's memory map describes it
 ENTRY = {"descriptor": {"kind": "pointwise", "in_shape": [16, 6, 6], "out_shape": [24, 6, 6], "kernel": [1, 1],
                         "stride": [1, 1], "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "band_rows": 6,
-                        "group_k_tiles": 3, "shift": 0, "lo": 0, "hi": 255}}
+                        "group_k_tiles": 3, "shift": 0, "lo": 0, "hi": 255, "weight_bits": 8}}
 CFG = load_hw("default")
 
 

@@ -5,14 +5,15 @@ from __future__ import annotations
 from tb.coverage import POINTS, features, holes
 
 CONV = {"name": "c", "descriptor": {"kind": "conv", "in_shape": [12, 9, 9], "out_shape": [16, 4, 2], "kernel": [3, 4],
-                                    "stride": [2, 4], "padding": [1, 0], "padding_end": [0, 0], "z_in": 0, "z_out": 255}}
+                                    "stride": [2, 4], "padding": [1, 0], "padding_end": [0, 0], "z_in": 0, "z_out": 255,
+                                    "weight_bits": 4}}
 
 
 def test_a_layer_fills_its_bins() -> None:
     f = features(CONV["descriptor"], 8, 8, {"clamp_lo": 3, "clamp_hi": 0})
     assert f == {"kind": "conv", "kh": 3, "kw": 4, "sy": 2, "sx": 4, "pad": "asymmetric", "in_c": "remainder",
                  "out_c": "multiple", "pixels": "at", "clamp_lo": True, "clamp_hi": False, "z_in": "0", "z_out": "255",
-                 "pad_z_in": "0"}
+                 "pad_z_in": "0", "w_bits": 4}
 
 
 def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
@@ -24,3 +25,4 @@ def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
     assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool"]
     assert got["kernel_h"] == [1, 2, 4, 5, 6, 7] and got["stride_x"] == [1, 2, 3]
     assert got["bias_shift"] == ["1-7"] and "clamp_lo_hit" not in got and got["clamp_hi_hit"] == [True]
+    assert got["weight_bits"] == [8, 2]  # the packed 4-bit path's bin is the layer's

@@ -1,8 +1,8 @@
-"""Narrow widths on the engine (issue 25 item 3, first step): golden's networks at w4a4 and w2a8 run
-bit-exact, layer by layer, on both simulators. The engine needs no change: its clamp bounds
-(lo, hi) come from golden's records, and 2- or 4-bit weight codes are int8 codes of a smaller
-range (packing them densely is a later step). Expected values are golden's, checked against
-PyTorch's fake-quantized float at the same widths in tests/test_golden_bits.py."""
+"""Narrow widths on the engine (issue 25 item 3): golden's networks at w4a4 and w2a8 run bit-exact,
+layer by layer, on both simulators, with their weights packed as hexgen stores them (4-bit two to a
+byte, 2-bit four; register W_BITS, rtl/wgt_unpack.sv). The clamp bounds (lo, hi) come from golden's
+records. Expected values are golden's, checked against PyTorch's fake-quantized float at the same
+widths in tests/test_golden_bits.py."""
 from __future__ import annotations
 
 import json
@@ -13,6 +13,7 @@ import pytest
 
 from hexgen import read_image
 from tb import layer_sim
+from tb.coverage import holes
 
 pytestmark = pytest.mark.sim
 
@@ -32,6 +33,18 @@ def test_vgg_at_narrow_widths_is_bit_exact(w_bits: int, a_bits: int, sim: str, l
     for name in ("conv1", "fc1"):
         w = np.asarray(rb[(name, "weights")])
         assert -(2 ** (w_bits - 1) - 1) <= w.min() and w.max() <= 2 ** (w_bits - 1) - 1 and w.max() > 0, (name, w.min(), w.max())
+    # ... stored packed at its width: the descriptor's W_BITS and the weight segment's element width,
+    # each k_tile's weights in 1/2 or 1/4 of the words the same layer takes at 8 bits
+    mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
+    for entry in (e for e in mm["layers"] if e["kind"] in ("conv", "fc")):
+        assert entry["descriptor"]["weight_bits"] == w_bits, entry["descriptor"]
+        seg = next(s for s in mm["segments"] if s["layer"] == entry["name"] and s["segment"] == "weights")
+        assert seg["layout"]["elem_bits"] == w_bits and seg["layout"]["word_aligned"] == seg["layout"]["order"][1], seg["layout"]
+        rows = seg["layout"]["tiles"]["k"]
+        vectors = int(np.prod([a["size"] for a in seg["layout"]["strides"][1:]])) // rows  # one k_tile's weight vectors
+        assert seg["layout"]["block_words"] * 8 == vectors * w_bits, (entry["name"], seg["layout"]["block_words"], vectors)
+    # the coverage bin of the width (tb.coverage: weight_bits) is hit by these runs
+    assert w_bits not in holes(res, {e["name"]: e for e in mm["layers"]}, 8, 8).get("weight_bits", []), res
     expected = np.asarray(rb[("conv1", "expected")])
     assert expected.max() <= 2 ** a_bits - 1, expected.max()
     assert json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())["model"] == "vgg"

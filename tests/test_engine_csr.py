@@ -17,7 +17,7 @@ def test_rtl_csr_header_is_generated_from_tb_csr():
 
 def test_every_descriptor_field_is_a_csr():
     layer = {"descriptor": {"kind": "fc", "in_shape": [64], "out_shape": [10], "kernel": [1, 1], "stride": [1, 1],
-                            "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "band_rows": 1, "group_k_tiles": 1,
+                            "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "band_rows": 1, "group_k_tiles": 1, "weight_bits": 8,
                             "z_in": 3, "z_out": 4, "lo": 4, "hi": 255}}
     bases = {"weights": 1, "bias": 2, "scale": 3, "input": 4, "output": 5}
     writes = dict(descriptor_csrs(layer, bases))

@@ -34,6 +34,38 @@ from hexgen.layout import decode_records, encode_records, padding_mask
 # ---- packing: hand-computed words ---------------------------------------------------------------
 
 
+def test_pack_narrow_elements_lane0_least_significant() -> None:
+    # 4-bit: nibbles 1, F (-1), 2, 8 (-8) from bit 0 up; the rest of the word is zero
+    assert pack_words([1, -1, 2, -8], 4, 32) == [0x000082F1]
+    # 2-bit: 1, 3 (-1), 2 (-2), 0 -> 0b00_10_11_01 in the first byte; sixteen per 32-bit word
+    assert pack_words([1, -1, -2, 0], 2, 32) == [0x2D]
+    assert pack_words([1] * 17, 2, 32) == [0x55555555, 0x1]
+    assert unpack_words([0x000082F1], 4, 32, signed=True, count=4).tolist() == [1, -1, 2, -8]
+    assert unpack_words([0x2D], 2, 32, signed=False, count=4).tolist() == [1, 3, 2, 0]
+    with pytest.raises(LayoutError, match="does not fit 4 bits"):
+        pack_words([8, -9], 4, 32)
+
+
+def test_word_aligned_block_packs_vectors_and_pads_each_block() -> None:
+    # depthwise-like 4-bit weights [k=10, ky=3]: k tiles of 4 (k_tile[3] ky[3] k_lane[4]); a vector is
+    # 16 bits, two to a 32-bit word; each k_tile's block of 3 vectors (48 bits) is padded to 2 words
+    lay = Layout(("k", "ky"), (10, 3), (("k", 4),), ("k_tile", "ky", "k_lane"), 4, True, 0, 32, word_aligned="ky")
+    assert lay.block_words == 2 and lay.words == 6
+    assert [s for _, _, s in lay.strides] == [16, 4, 1]  # k_tile steps by the padded block (16 nibbles)
+    x = np.arange(30).reshape(10, 3) % 15 - 7
+    words = to_words(x, lay)
+    # word 0: ky 0 then ky 1 of channels 0..3; word 1: ky 2, then 16 bits of padding
+    nib = lambda v: v & 0xF  # noqa: E731
+    w0 = sum(nib(int(x[k, ky])) << (4 * (ky * 4 + k)) for ky in (0, 1) for k in range(4))
+    w1 = sum(nib(int(x[k, 2])) << (4 * k) for k in range(4))
+    assert words[:2] == [w0, w1]
+    assert element_address(lay, (5, 2)) == (3, 1)  # k_tile 1 starts at word 2; ky 2 lane 1 -> word 3, lane 1
+    back, problems = from_words(words, lay)
+    assert problems == [] and np.array_equal(back, x)
+    # without word_aligned each 16-bit vector takes a word of its own
+    assert Layout(("k", "ky"), (10, 3), (("k", 4),), ("k_tile", "ky", "k_lane"), 4, True, 0, 32).words == 9
+
+
 def test_pack_lane0_is_least_significant() -> None:
     assert pack_words([1, 2, 3, 4], 8, 32) == [0x04030201]
     assert pack_words([-1, 2, 0, 0x80], 8, 32) == [0x800002FF]
@@ -249,8 +281,11 @@ def layouts(draw: st.DrawFn) -> Layout:
     if record:
         return Layout(dims, shape, tiles, order, 64, False, draw(st.integers(0, 2**40)), word_bits)
     signed = draw(st.booleans())
-    pad = draw(st.integers(-128, 127) if signed else st.integers(0, 255))
-    return Layout(dims, shape, tiles, order, 8, signed, pad, word_bits)
+    bits = draw(st.sampled_from([2, 4, 8]))
+    lo, hi = (-(1 << (bits - 1)), (1 << (bits - 1)) - 1) if signed else (0, (1 << bits) - 1)
+    pad = draw(st.integers(lo, hi))
+    aligned = draw(st.sampled_from(("",) + order))  # a block from any axis inward
+    return Layout(dims, shape, tiles, order, bits, signed, pad, word_bits, word_aligned=aligned)
 
 
 @settings(max_examples=80, deadline=None)
@@ -260,7 +295,8 @@ def test_random_layout_round_trip_and_address(lay: Layout, seed: int) -> None:
     if lay.elem_bits == 64:
         x = rng.integers(0, 2**40, lay.shape)
     else:
-        x = rng.integers(-128, 128, lay.shape) if lay.signed else rng.integers(0, 256, lay.shape)
+        half = 1 << (lay.elem_bits - 1)
+        x = rng.integers(-half, half, lay.shape) if lay.signed else rng.integers(0, 2 * half, lay.shape)
     words = to_words(x, lay)
     assert len(words) == lay.words
     back, problems = from_words(words, lay)

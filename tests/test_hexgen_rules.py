@@ -47,7 +47,8 @@ def test_band_arithmetic_of_the_documented_stem_example() -> None:
 
     cfg = PRESETS["edge"]
     d = {"kind": "conv", "in_shape": [3, 224, 224], "out_shape": [32, 112, 112], "kernel": [3, 3], "stride": [2, 2],
-         "padding": [0, 0], "padding_end": [1, 1], "groups": 1, "lo": 0, "hi": 255, "band_rows": 0, "group_k_tiles": 0}
+         "padding": [0, 0], "padding_end": [1, 1], "groups": 1, "lo": 0, "hi": 255, "band_rows": 0, "group_k_tiles": 0,
+         "weight_bits": 8}
     r = descriptor_registers(d)
     r.update(plan_tiling(r, cfg))
     assert (r["BAND_ROWS"], r["GROUP_KT"]) == (28, 2)

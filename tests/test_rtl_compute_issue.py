@@ -13,7 +13,7 @@ pytestmark = pytest.mark.sim
 
 
 def params(hw: str) -> dict[str, int]:
-    return sim.unit_parameters(hw, ("ROWS", "COLS", "WORD_BITS", "WGT_WORDS"))
+    return sim.unit_parameters(hw, ("ROWS", "COLS", "WORD_BITS", "WGT_WORDS", "WGT_WIDTHS"))
 
 
 CASES = [pytest.param("icarus", "tiny", id="icarus-tiny"), pytest.param("icarus", "edge", id="icarus-edge"),

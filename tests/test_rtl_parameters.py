@@ -40,6 +40,9 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
     "band_seq": [({"REC_WPK": 1}, None), ({"REC_WPK": 0}, "REC_WPK")],
     "load_seq": [({"REC_WPK": 1, "WGT_WORDS": 1, "BUF_AW": 16}, None), ({"REC_WPK": 0}, "REC_WPK"),
                  ({"WGT_WORDS": 0}, "WGT_WORDS"), ({"BUF_AW": 15}, "BUF_AW")],
+    # the weight widths a build unpacks: 8, 4 and 2 bits only, at least one
+    "wgt_unpack": [({"ROWS": 4, "WORD_BITS": 32, "WGT_WIDTHS": 0x4}, None), ({"WGT_WIDTHS": 0x108}, "WGT_WIDTHS = 'h108"),
+                   ({"WGT_WIDTHS": 0}, "WGT_WIDTHS = 'h0"), ({"ROWS": 4, "WORD_BITS": 64}, "WORD_BITS = 64 must be ROWS * 8 = 32")],
     "compute_issue": [({"ROWS": 4, "WORD_BITS": 32}, None), ({"ROWS": 4, "WORD_BITS": 40}, "WORD_BITS = 40 must be ROWS * 8 = 32"),
                       ({"COLS": 1, "WGT_WORDS": 1}, None), ({"COLS": 0}, "COLS"), ({"WGT_WORDS": 3}, "WGT_WORDS")],
     "drain_requant": [({"ROWS": 4, "WORD_BITS": 32}, None), ({"ROWS": 4, "WORD_BITS": 40}, "WORD_BITS = 40 must be ROWS * 8 = 32"),
@@ -64,7 +67,7 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
 
 
 #: the modules a module instantiates (the rest are leaves); accel_top takes every file
-USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes"], "drain_requant": ["requant"]}
+USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes"], "drain_requant": ["requant"], "compute_issue": ["wgt_unpack"]}
 
 
 def _run(module: str, params: dict[str, int], tmp: Path) -> tuple[bool, str]:

@@ -31,6 +31,9 @@ CSR = {
     # the vector unit's layers (KIND add, maxpool, avgpool): the residual add's second input (word
     # address, zero point) and its multipliers A0, B0 (31 bits) and shift n (arithmetic.md)
     "IN2_BASE": 28, "Z_IN2": 29, "ADD_A0": 30, "ADD_B0": 31, "ADD_SHIFT": 42,
+    # the width the layer's weights are stored at (hexgen: 8, or 4 and 2 packed two and four to a
+    # byte); the engine runs the widths its build unpacks (WGT_WIDTHS)
+    "W_BITS": 43,
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -45,17 +48,19 @@ CSR = {
     "PASS": 41,  # the pass running (or last run): band in bits 15:0, output-channel group in 31:16
     # read-only build facts
     "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52, "REC_WORDS": 53,
+    "WGT_WIDTHS": 54,  # bit b set: the build unpacks b-bit weights (the description's weight_bits)
 }
 #: Bits each writable register holds (the rest read 0); tb/engine/test_ctrl_regs.py checks the RTL agrees.
 BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y",
                            "STRIDE_X", "PAD_TOP", "PAD_LEFT", "PAD_BOTTOM", "PAD_RIGHT", "GROUPS", "BAND_ROWS",
                            "GROUP_KT")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE", "IN2_BASE")},
-        **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6}
+        **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6,
+        "W_BITS": 4}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
 #: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a
-#: layer programmed without a clamp does not clamp.
-RESET = {"HI": 0xFF}
+#: layer programmed without a clamp does not clamp; W_BITS = 8: nor with packed weights.
+RESET = {"HI": 0xFF, "W_BITS": 8}
 #: ERR_FIELD value for an accumulator + bias that left int32 (not a CSR address).
 ERR_BIAS_OVERFLOW = 0xF0
 KIND = KIND_CODES  # the KIND register's codes: hexgen.rules, the engine's one rule book

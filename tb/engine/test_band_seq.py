@@ -54,6 +54,7 @@ def random_registers(rng: random.Random, rows: int) -> dict[str, int]:
     r["BAND_ROWS"] = rng.choice([1, r["OUT_H"], rng.randint(1, r["OUT_H"])])
     r["GROUP_KT"] = rng.choice([1, kt_out, rng.randint(1, kt_out)])
     r["LO"], r["HI"] = 0, 255
+    r["W_BITS"] = rng.choice([8, 4, 2])  # packed weights: fewer weight words per k_tile (w_offset)
     return r
 
 

@@ -1,7 +1,8 @@
 """cocotb bench of rtl/compute_issue.sv (the engine's compute-issue unit: weight banks and beats).
 
 Each case is a random conv, depthwise, pointwise or fc layer laid out by hexgen for the hardware
-description ($HW) (tb.engine.unit_layers.random_layer). The bench plays the units around it:
+description ($HW) (tb.engine.unit_layers.random_layer), every other one with narrow weights that
+hexgen packs (4 or 2 bits, or 3-bit codes in 4-bit elements: register W_BITS). The bench plays the units around it:
 - the reader: k_tile t's weights (the weight segment's words from hexgen's element_address of the
   k_tile's first weight) go into bank t % 2 with random gaps, k_tile t + 2's only once k_tile t is
   finished (cfin_o), and wloaded_i counts the k_tiles that are in;
@@ -54,7 +55,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
         return list(wseg.words[first:first + need.weight])
 
     wgt_words = cfg.weight_buf_words  # the build's WGT_WORDS (tests/test_rtl_compute_issue.py)
-    drive = {"is_dw_i": int(need.depthwise), "in_c_i": regs["IN_C"], "wloaded_i": 0, "set_valid_i": 0, "wgt_we_i": 0,
+    drive = {"is_dw_i": int(need.depthwise), "in_c_i": regs["IN_C"], "w_bits_i": regs["W_BITS"], "wloaded_i": 0, "set_valid_i": 0, "wgt_we_i": 0,
              "mac_ready_i": 0, "run_i": 0}
     for port, v in drive.items():
         getattr(dut, port).value = v

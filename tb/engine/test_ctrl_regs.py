@@ -86,7 +86,8 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     # reset values
     facts = {"ID": ID_VALUE, "ROWS": params.get("ROWS", 8), "COLS": params.get("COLS", 8),
              "ACT_WORDS": params.get("ACT_WORDS", 4096), "WGT_WORDS": params.get("WGT_WORDS", 1024),
-             "REC_WORDS": params.get("REC_WORDS", 256), "UNITS": 0x5A5A1234, "PASS": 0x00030002}
+             "REC_WORDS": params.get("REC_WORDS", 256), "WGT_WIDTHS": params.get("WGT_WIDTHS", 0x114),
+             "UNITS": 0x5A5A1234, "PASS": 0x00030002}
     for name in CSR:
         expect(f"{name} after reset", await bus.read(name), facts.get(name, RESET.get(name, 0)))
     expect("state_o after reset", int(dut.state_o.value), STATE["StIdle"])
@@ -106,6 +107,7 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
         expect(f"{name} read back", await bus.read(name), values[name])
     expect("the descriptor output kind_o", int(dut.kind_o.value), values["KIND"])
     expect("the descriptor output hi_o", int(dut.hi_o.value), values["HI"])
+    expect("the descriptor output w_bits_o", int(dut.w_bits_o.value), values["W_BITS"])
 
     # a refused descriptor: check -> error, ERR_FIELD = the field, never run
     dut.bad_field_i.value = CSR["STRIDE_X"]

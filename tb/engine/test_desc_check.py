@@ -22,6 +22,7 @@ from cocotb.triggers import Timer
 
 from golden.arith import conv_out_size
 from hexgen import HardwareConfig
+from hexgen.config import WEIGHT_WIDTHS
 from hexgen.rules import COUNTER_MAX, KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, plan_tiling, register_needs
 from tb.engine.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
@@ -31,8 +32,9 @@ PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
          "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
-         "LO": "lo_i", "HI": "hi_i"}
-DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7}
+         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i"}
+DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7,
+            "WGT_WIDTHS": HardwareConfig().weight_widths_mask}
 
 
 def build_params() -> dict[str, int]:
@@ -41,7 +43,8 @@ def build_params() -> dict[str, int]:
 
 def config(p: dict[str, int]) -> HardwareConfig:
     return HardwareConfig(array_rows=p["ROWS"], word_bits=p["WORD_BITS"], act_buf_words=p["ACT_WORDS"], weight_buf_words=p["WGT_WORDS"],
-                          bias_buf_words=p["REC_WORDS"], scale_buf_words=p["REC_WORDS"])
+                          bias_buf_words=p["REC_WORDS"], scale_buf_words=p["REC_WORDS"],
+                          weight_bits=tuple(b for b in WEIGHT_WIDTHS if p["WGT_WIDTHS"] >> b & 1))
 
 
 def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
@@ -78,6 +81,8 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
     # an add's shift is 1..63 (0 now and then: refused); other kinds ignore the register
     r["ADD_SHIFT"] = (0 if rng.random() < 0.1 else rng.randint(1, 63)) if kind == "add" else rng.randint(0, 63)
+    # the weights' storage width: one the hexgen plan writes (a width the build does not unpack is refused)
+    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in ("add", "maxpool", "avgpool") else 8
     r.update(plan_tiling(r, config(p)))
     if kind in ("add", "maxpool", "avgpool") or rng.random() < 0.15:  # the whole layer in one pass
         r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
@@ -138,7 +143,7 @@ async def test_random_descriptors(dut: Any) -> None:
             break
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
     fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
-              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "LO", "runs"}
+              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS", "LO", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")
@@ -189,7 +194,8 @@ def conv_layer(p: dict[str, int], in_c: int, in_hw: tuple[int, int], k: tuple[in
     return {"KIND": KIND_CODES["conv"], "IN_C": in_c, "IN_H": in_hw[0], "IN_W": in_hw[1], "OUT_C": p["ROWS"],
             "OUT_H": conv_out_size(in_hw[0], top, bottom, k[0], stride), "OUT_W": conv_out_size(in_hw[1], left, right, k[1], stride),
             "KH": k[0], "KW": k[1], "STRIDE_Y": stride, "STRIDE_X": stride, "PAD_TOP": top, "PAD_BOTTOM": bottom,
-            "PAD_LEFT": left, "PAD_RIGHT": right, "GROUPS": 1, "BAND_ROWS": 1, "GROUP_KT": 1, "ADD_SHIFT": 0, "LO": 0, "HI": 255}
+            "PAD_LEFT": left, "PAD_RIGHT": right, "GROUPS": 1, "BAND_ROWS": 1, "GROUP_KT": 1, "ADD_SHIFT": 0, "W_BITS": 8,
+            "LO": 0, "HI": 255}
 
 
 @cocotb.test()

@@ -26,18 +26,25 @@ KINDS = ("conv", "depthwise", "pointwise", "fc")
 RunCase = Callable[[Any, random.Random, Any, Any, Any, Any], Awaitable[list[str]]]
 
 
+#: Weight widths of the random layers: 8 bits, the packed widths, and widths stored at the next
+#: packed width up (3 bits in 4-bit elements); those `cfg` does not unpack are drawn again.
+WEIGHT_BITS = (8, 4, 2, 3)
+
+
 def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, fc_max_c: int | None = None,
-                 max_k: int | None = None) -> tuple[Any, Any, Any]:
-    """A small layer of `kind` that hexgen lays out for `cfg` (drawn again until one fits): the
-    golden layer, hexgen's image and the input (uint8 [1, *in_shape]). Image sides up to max_hw,
-    fc inputs up to fc_max_c (default 3 x rows + 5), outputs up to max_k (default 2 x rows + 3)."""
+                 max_k: int | None = None, w_bits: int = 8) -> tuple[Any, Any, Any]:
+    """A small layer of `kind` with w_bits-bit weights that hexgen lays out for `cfg` (drawn again
+    until one fits): the golden layer, hexgen's image and the input (uint8 [1, *in_shape]). Image
+    sides up to max_hw, fc inputs up to fc_max_c (default 3 x rows + 5), outputs up to max_k
+    (default 2 x rows + 3)."""
     nrng = np.random.default_rng(rng.randrange(2**31))
     r = cfg.array_rows
     while True:
         c = rng.choice([1, 3, r - 1, r, r + 1, 2 * r + 3])
         c = max(c, 1)
         if kind == "fc":
-            layer = synth.fc_layer(nrng, c=rng.randint(1, fc_max_c or 3 * r + 5), k=rng.randint(1, max_k or 2 * r + 3))
+            layer = synth.fc_layer(nrng, c=rng.randint(1, fc_max_c or 3 * r + 5), k=rng.randint(1, max_k or 2 * r + 3),
+                                   w_bits=w_bits)
         else:
             if kind == "pointwise":
                 kernel = (1, 1)
@@ -51,7 +58,7 @@ def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, f
             end = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1)) if rng.random() < 0.5 else None
             layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, max_k or 2 * r + 3), hw=hw,
                                      kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad, pad_end=end,
-                                     depthwise=kind == "depthwise")
+                                     depthwise=kind == "depthwise", w_bits=w_bits)
             if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
                 continue
         net = synth.network([layer], layer.in_shape)
@@ -152,7 +159,10 @@ async def run_random_layers(dut: Any, test_file: str, unit: str, idle: tuple[str
     problems: list[str] = []
     kinds = set()
     for i in range(int(os.environ.get(cases_var, "24"))):  # the kinds in turn, so each is covered
-        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)])
+        # every other round of the kinds with narrow weights (packed), at a width the description unpacks
+        narrow = [b for b in WEIGHT_BITS[1:] if cfg.weight_store_bits(b) in cfg.weight_bits]
+        w_bits = rng.choice(narrow) if (i // len(KINDS)) % 2 and narrow else 8
+        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)], w_bits=w_bits)
         kinds.add(layer.kind)
         problems += await run_case(dut, rng, cfg, layer, image, x)
         if problems:
