@@ -255,10 +255,9 @@ def test_training_reaches_the_digits_and_golden_predicts_as_brevitas() -> None:
     assert float((pred == d.y_test.numpy()).mean()) > 0.8
 
 
-def _agreement(net: Any, model: nn.Module, x: torch.Tensor) -> list[tuple[str, float, int]]:
-    """Each requantizing layer of golden fed Brevitas' own codes of its inputs (pool and flatten are
-    exact): the share of its outputs equal to Brevitas' and the largest difference."""
-    want = _brevitas_codes(model, x)
+def _agreement(net: Any, want: list[np.ndarray]) -> list[tuple[str, float, int]]:
+    """Each requantizing layer of golden fed Brevitas' own codes of its inputs (want: _brevitas_codes;
+    pool and flatten are exact): the share of its outputs equal to Brevitas' and the largest difference."""
     outs: dict[str, np.ndarray] = {"input": want[0].astype(np.uint8)}
     rows = []
     it = iter(want[1:])
@@ -285,10 +284,11 @@ def test_brevitas_defaults_are_refused_exact_and_taken_approximately(arch: str) 
     msg = str(err.value)
     # (the input quantizer's scale is 2^-7 here: Int8ActPerTensorFloat's threshold 1.0 over 128 codes)
     assert "\n" not in msg and "module 'relu1' (QuantReLU)" in msg and "not a power of two" in msg, msg
+    want = _brevitas_codes(model, d.x_test)
     for m0_bits in (16, 31):
         net = extract_brevitas(model, d.x_train[:2], m0_bits=m0_bits, exact=False)
         assert net.input_quant.zero_point == 128  # signed input codes, shifted
-        rows = _agreement(net, model, d.x_test)
+        rows = _agreement(net, want)
         print(f"{arch} defaults m0_bits {m0_bits}: " + ", ".join(f"{n} {eq:.4%} max {mx}" for n, eq, mx in rows))
         assert all(mx <= 1 and eq >= 0.995 for _, eq, mx in rows), rows
 
@@ -302,9 +302,28 @@ def test_ties_to_even_are_refused_exact_and_differ_only_at_ties() -> None:
     with pytest.raises(QuantSchemeError, match=r"module 'relu1' \(QuantReLU\) act_quant .*ROUND rounds ties to even"):
         extract(model, d.x_train[:2])
     net = extract_brevitas(model, d.x_train[:2], exact=False)
-    rows = _agreement(net, model, d.x_test)
+    want = _brevitas_codes(model, d.x_test)
+    rows = _agreement(net, want)
     print("fixed point, ROUND: " + ", ".join(f"{n} {eq:.4%} max {mx}" for n, eq, mx in rows))
     assert all(mx <= 1 for _, _, mx in rows) and min(eq for _, eq, _ in rows) < 1.0
+    # where they differ, acc * M is k + 1/2 exactly (golden's accumulator on Brevitas' input codes)
+    # with k even: Brevitas gives k, golden k + 1
+    outs: dict[str, np.ndarray] = {"input": want[0].astype(np.uint8)}
+    it = iter(want[1:])
+    for layer in net.layers:
+        xs = [outs[i] for i in layer.inputs]
+        if isinstance(layer, (ConvLayer, LinearLayer)):
+            codes = next(it)
+            acc = layer.accumulate(xs[0])
+            shape = [1, -1] + [1] * (acc.ndim - 2)
+            m0, n = layer.requant.m0.reshape(shape), layer.requant.n.reshape(shape)
+            tie = (acc * m0) % (np.int64(1) << n) == (np.int64(1) << (n - 1))
+            diff = layer.forward(xs).astype(np.int64) - codes
+            assert np.all(diff[~tie] == 0) and np.all(diff[diff != 0] == 1), layer.name
+            assert np.all(codes[tie & (diff == 1)] % 2 == 0), layer.name
+            outs[layer.name] = codes.astype(np.uint8)
+        else:
+            outs[layer.name] = layer.forward(xs)
 
 
 # ---- refusals: one line naming the module and the setting --------------------------------------
