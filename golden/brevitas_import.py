@@ -237,6 +237,7 @@ class _Builder:
         self.layers: list[Layer] = []
         self.counters: dict[str, int] = {}
         self.input_quant: InputQuant | None = None
+        self.input_shape: tuple[int, ...] = ()
         self.output: _Codes | None = None
         self.saturations: dict[str, int] = {}
 
@@ -333,17 +334,16 @@ class _Builder:
         if self.input_quant is not None:
             raise UnsupportedLayerError(f"{q.where}: a second quantizer of the model input; golden takes one")
         if q.lo != 0:
-            raise QuantSchemeError(f"{q.where}: its lowest input code is {q.lo - (q.z if q.signed else 0)} "
-                                   f"({'narrow_range=True' if not q.relu else 'a ReLU on signed codes'}); golden's "
-                                   "input codes run from the bottom of their range (Network.quantize_input)")
+            raise QuantSchemeError(f"{q.where}: its codes start {q.lo} above the bottom of their {q.bits}-bit range "
+                                   "(narrow_range=True on signed codes, or a ReLU above the zero point); golden's input "
+                                   "codes take the whole range (Network.quantize_input)")
         if self.exact and q.rounding != "ROUND":
             raise QuantSchemeError(f"{q.where}: float_to_int_impl_type {q.rounding}; golden's Network.quantize_input "
                                    "rounds half to even as ROUND does: give the input quantizer ROUND")
         if self.exact and not _pow2(q.scale):
             raise QuantSchemeError(f"{q.where}: scale {q.scale:.6g} is not a power of two: Brevitas' float arithmetic "
                                    f"is not exact with it; {_FIX_EXACT}, {_OR_APPROX}")
-        shape = tuple(int(d) for d in _value(self.value).shape[1:])
-        self.input_quant = InputQuant(q.scale, q.z, shape, q.hi)
+        self.input_quant = InputQuant(q.scale, q.z, self.input_shape, q.hi)
         return _Codes(INPUT, q.scale, q.z, q.bits, q.lo, q.hi, q.where)
 
     def requantized(self, node: fx.Node, src: Any, q: _Act) -> _Codes:
@@ -586,6 +586,7 @@ class _Builder:
             if any(s == "float input" for s in self.sym.values()):
                 raise UnsupportedLayerError("the model has more than one input; golden takes one")
             self.sym[node.name] = "float input"
+            self.input_shape = tuple(int(d) for d in _value(value).shape[1:])
             return
         if op == "get_attr":
             self.sym[node.name] = None

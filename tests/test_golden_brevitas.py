@@ -9,6 +9,7 @@ integer requantization, and what that costs is measured here (docs/golden.md, "B
 from __future__ import annotations
 
 import copy
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import lru_cache
@@ -130,6 +131,32 @@ class SplitResNet(ResNet):
         return self.out(self.fc1(x.view(x.shape[0], -1)))
 
 
+class OwnQuant(nn.Module):
+    """Layers with quantizers of their own: the input quantized by the first conv's input_quant,
+    each conv / fc requantized by its output_quant (one shared by both convs), the residual add by
+    a QuantEltwiseAdd's output_quant at twice their scale (CEIL)."""
+
+    def __init__(self, w: int, a: int, cfg: dict[str, Any]) -> None:
+        super().__init__()
+        fixed = dict(weight_quant=Int8WeightPerTensorFixedPoint, weight_bit_width=w, bias_quant=Int32Bias,
+                     return_quant_tensor=True)
+        self.conv1 = qnn.QuantConv2d(1, 8, 3, stride=2, padding=1, input_quant=Uint8ActPerTensorFixedPoint,
+                                     output_quant=Int8ActPerTensorFixedPoint, output_bit_width=a,
+                                     output_float_to_int_impl_type=FLOOR, **fixed)
+        with warnings.catch_warnings():  # Brevitas warns of the weight keywords beside a quantizer instance
+            warnings.filterwarnings("ignore", "Keyword arguments are being passed")
+            self.conv2 = qnn.QuantConv2d(8, 8, 3, padding=1, output_quant=self.conv1.output_quant, **fixed)
+        self.add = qnn.QuantEltwiseAdd(input_quant=None, output_quant=Int8ActPerTensorFixedPoint, output_bit_width=a,
+                                       output_float_to_int_impl_type=CEIL, return_quant_tensor=True)
+        self.fc1 = qnn.QuantLinear(128, 10, output_quant=Int8ActPerTensorFixedPoint,
+                                   output_float_to_int_impl_type=FLOOR, **fixed)
+
+    def forward(self, x: Any) -> Any:
+        x = self.conv1(x)
+        x = self.add(x, self.conv2(x))
+        return self.fc1(torch.flatten(x, 1))
+
+
 @contextmanager
 def _one_thread() -> Iterator[None]:
     """Brevitas' small training steps are 30x slower on two threads beside another busy process."""
@@ -152,7 +179,7 @@ def _trained(arch: str, w: int, a: int, setting: str, steps: int = 40) -> nn.Mod
     cfg = {"exact": EXACT, "exact_ceil": {**EXACT, "rounding": CEIL}, "defaults": {},
            "fixed_round": {**EXACT, "rounding": ROUND}}[setting]
     torch.manual_seed(0)
-    model = {"conv": ConvNet, "mlp": MLP, "resnet": ResNet, "split": SplitResNet}[arch](w, a, cfg)
+    model = {"conv": ConvNet, "mlp": MLP, "resnet": ResNet, "split": SplitResNet, "own": OwnQuant}[arch](w, a, cfg)
     d = _data()
     opt = torch.optim.Adam(model.parameters(), 1e-2)
     gen = torch.Generator().manual_seed(0)
@@ -177,8 +204,13 @@ def _brevitas_codes(model: nn.Module, x: torch.Tensor) -> list[np.ndarray]:
         codes = out.int().to(torch.int64).numpy()
         got.append(codes + (1 << (int(out.bit_width) - 1) if bool(out.signed) else 0))
 
-    handles = [m.act_quant.register_forward_hook(hook) for m in model.modules()
-               if isinstance(m, (qnn.QuantIdentity, qnn.QuantReLU))]
+    proxies: dict[int, nn.Module] = {}  # each quantizer once (layers may share one)
+    for m in model.modules():
+        for attr in ("act_quant", "input_quant", "output_quant"):
+            proxy = getattr(m, attr, None)
+            if isinstance(proxy, nn.Module) and getattr(proxy, "is_quant_enabled", False):
+                proxies[id(proxy)] = proxy
+    handles = [p.register_forward_hook(hook) for p in proxies.values()]
     try:
         with torch.no_grad(), _one_thread():
             model(x)
@@ -193,7 +225,7 @@ def _requant_layers(net: Any) -> list[Any]:
 
 
 CASES = [(arch, w, a, "exact") for arch in ("conv", "mlp") for (w, a) in ((8, 8), (4, 4), (2, 8))] + [
-    ("resnet", 4, 8, "exact"), ("split", 4, 8, "exact_ceil")]
+    ("resnet", 4, 8, "exact"), ("split", 4, 8, "exact_ceil"), ("own", 4, 6, "exact")]
 
 
 @pytest.mark.parametrize("arch,w,a,setting", CASES, ids=[f"{c}-w{w}a{a}-{s}" for c, w, a, s in CASES])
@@ -218,9 +250,9 @@ def test_golden_equals_brevitas_at_every_quantizer(arch: str, w: int, a: int, se
     assert [l.w_bits for l in net.compute_layers()] == [w] * len(net.compute_layers())
     assert [l.a_bits for l in layers[:-1]] == [a] * (len(layers) - 1) and layers[-1].a_bits == 8
     adds = [l for l in layers if isinstance(l, AddLayer)]
-    if arch == "split":  # the add's operands at half its scale: exact only because CEIL is half up there
+    if arch in ("split", "own"):  # the add's operands at half its scale: exact only because CEIL is half up there
         assert adds[0].scale_a == adds[0].scale_b == adds[0].scale_out / 2
-    assert len(adds) == (arch in ("resnet", "split"))
+    assert len(adds) == (arch in ("resnet", "split", "own"))
 
 
 def test_an_add_that_floors_halves_is_refused() -> None:
