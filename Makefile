@@ -132,7 +132,7 @@ typecheck: $(STAMP)
 bench: bench-golden bench-sim
 
 bench-sim: $(STAMP)
-	$(PY) scripts/bench_sim.py --hw $(HW) $(if $(NETWORK),--network $(NETWORK))
+	$(PY) scripts/bench_sim.py --hw $(HW) $(if $(NETWORK),--network $(NETWORK)) $(if $(PACKED),--packed-only)
 
 bench-golden: $(STAMP)
 	$(PY) scripts/bench_golden.py --model $(MODEL)

@@ -14,6 +14,9 @@ array (goal: >= 85% on 3x3 and 1x1 convs whose channels fill the array). With --
 Verilator after the build, timed as golden + hexgen (a fresh memory image, no cache) plus the
 simulation of every layer (one run each), and its utilisation per layer kind (goal: <= 60 s); then
 make sim's run of its layers in one job against one job per core (tb.jobs; aim: 1.8x on two cores).
+Last, packed weights (issue 25): the narrow networks' conv/fc layers with their weights stored one
+per byte (a build of the same description that unpacks 8-bit weights only) against packed 4 and 2
+to a byte: cycles and words read per layer, and their ratio.
 """
 from __future__ import annotations
 
@@ -182,6 +185,45 @@ def split_into_jobs(model: str, hw: str, layers: list[str]) -> str:
             f"{walls[cores]:.1f} s; {walls[1] / walls[cores]:.2f}x on {cores} cores (aim: 1.8x on two)")
 
 
+#: (model, W_BITS, A_BITS) of the packed-weight comparison: a conv net with fc layers, and depthwise
+PACKED_CASES = [("vgg", 4, 4), ("vgg", 2, 8), ("mobilenetv2", 4, 8)]
+
+
+def packed_weights(hw: str) -> None:
+    """Every conv/fc layer of each narrow network twice on Verilator: weights one per byte (this
+    description with weight_bits [8]: hexgen stores them so, the build has no unpacker) and packed."""
+    import dataclasses
+
+    from hexgen.hw import hw_name, load_hw
+
+    unpacked = dataclasses.replace(load_hw(hw), weight_bits=(8,))
+    path = ROOT / "build" / "bench" / f"{Path(hw_name(hw)).stem}-bytes.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(unpacked.to_json(), indent=1) + "\n")
+    print(f"\nPacked weights against one per byte (HW={hw}; one per byte: {path.relative_to(ROOT)}, weight_bits [8])")
+    for model, w_bits, a_bits in PACKED_CASES:
+        runs = {}
+        for name, spec in (("bytes", str(path)), ("packed", hw)):
+            res = layer_sim.run(layers=None, sim="verilator", model=model, seed=0, quiet=True, hw=spec, w_bits=w_bits,
+                                a_bits=a_bits, jobs=local_cores())
+            bad = [r for r in res if r["status"] != "PASS"]
+            if bad:
+                raise SystemExit(f"{model} w{w_bits}a{a_bits} ({name}): {bad[0]['layer']} {bad[0]['status']}: {bad[0].get('reason')}")
+            runs[name] = {r["layer"]: r for r in res if r["kind"] in ("conv", "pointwise", "depthwise", "fc")}
+        print(f"\n{label(model)} W_BITS={w_bits} A_BITS={a_bits}")
+        print(f"{'layer':12s} {'kind':10s} {'cycles 8b':>10s} {'packed':>10s} {'ratio':>6s} {'read 8b':>9s} {'packed':>9s} {'ratio':>6s}")
+        tot = {"bytes": [0, 0], "packed": [0, 0]}
+        for layer, b in runs["bytes"].items():
+            pk = runs["packed"][layer]
+            for name, r in (("bytes", b), ("packed", pk)):
+                tot[name][0] += int(r["cycles"])
+                tot[name][1] += int(r["words_read"])
+            print(f"{layer:12s} {b['kind']:10s} {b['cycles']:>10,} {pk['cycles']:>10,} {pk['cycles'] / b['cycles']:>6.2f} "
+                  f"{b['words_read']:>9,} {pk['words_read']:>9,} {pk['words_read'] / b['words_read']:>6.2f}")
+        (cb, rb), (cp, rp) = tot["bytes"], tot["packed"]
+        print(f"{'all':12s} {'':10s} {cb:>10,} {cp:>10,} {cp / cb:>6.2f} {rb:>9,} {rp:>9,} {rp / rb:>6.2f}")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     import argparse
 
@@ -190,6 +232,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="bench-sim", description=__doc__)
     p.add_argument("--hw", default="default", help="hardware description: a hexgen.hw preset or path.json")
     p.add_argument("--network", default="", help="also time this whole network (golden + hexgen + simulation)")
+    p.add_argument("--packed-only", action="store_true", help="only the packed-weight comparison (cycles, words read)")
     a = p.parse_args(argv)
     hw = a.hw
     # bad input is one line before anything is built (ConfigError, ModelLoadError: run_cli)
@@ -199,6 +242,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         load_model(a.network)
         whole_network(a.network, hw)
+        return 0
+    if a.packed_only:
+        packed_weights(hw)
         return 0
     print(f"bench-sim: HW={hw}", flush=True)
     rows = []
@@ -246,6 +292,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(layer_sim.table(res))
     print("\nGoal: >= 85% on 3x3 and 1x1 convs whose channels fill the array. Layers on 6x6 and 3x3 images")
     print("leave columns idle in their last pixel tile (36 pixels use 36 of 40 columns, 9 use 9 of 16).")
+    packed_weights(hw)
     return 0
 
 
