@@ -145,7 +145,8 @@ sweep: $(STAMP)
 .PHONY: sweep
 
 train: $(STAMP)
-	$(PY) scripts/train_models.py
+	$(PY) scripts/train_models.py $(MODELS) $(if $(filter 1,$(QAT)),--qat --w-bits $(or $(W_BITS),8) --a-bits $(or $(A_BITS),8) \
+		$(if $(filter 1,$(KEEP_ENDS)),--keep-ends) $(if $(EPOCHS),--epochs $(EPOCHS)))
 
 # the exact cycles of every layer of the shipped models, which make test holds (tests/cycle_baseline.json)
 accept-cycles: $(STAMP)

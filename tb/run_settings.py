@@ -86,7 +86,14 @@ class RunSettings:
         are unchanged); "qat" only when asked for (the post-training images' keys stay as they were)."""
         if (self.w_bits, self.a_bits, self.keep_ends, self.qat) == (8, 8, False, False):
             return None
-        return {"w_bits": self.w_bits, "a_bits": self.a_bits, "keep_ends": self.keep_ends, **({"qat": True} if self.qat else {})}
+        w: dict[str, object] = {"w_bits": self.w_bits, "a_bits": self.a_bits, "keep_ends": self.keep_ends}
+        if self.qat:
+            from golden.qat import NO_TRAINED, trained_digest
+
+            # the model make train QAT=1 kept at these widths, if any: golden reads it, so the
+            # image's key covers it (a retrained one makes a new image)
+            w.update(qat=True, trained=trained_digest(self.model, self.w_bits, self.a_bits, self.keep_ends) or NO_TRAINED)
+        return w
 
     def widths_tag(self) -> str:
         """The widths in a name: w8a8, w4a4, w4a4-ends8 (first and last layer kept at 8 bits), -qat (trained)."""
