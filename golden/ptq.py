@@ -112,6 +112,40 @@ class _LiveScaleMixin:
         return live_channel_scales(scale, min_val, max_val, int(self.quant_max)), zero_point  # type: ignore[attr-defined]
 
 
+#: Clipping ratios mse_clip tries: 0.20, 0.21, ..., 1.00 of a channel's largest |w|.
+MSE_RATIOS = 81
+
+
+def mse_clip(weight: torch.Tensor, qmax: int) -> torch.Tensor:
+    """The weight with each output channel (axis 0) clipped to +-c, c chosen among MSE_RATIOS
+    fractions of the channel's largest |w| to minimise its squared quantization error at the
+    symmetric scale c / qmax (sum of (s * clamp(round(w / s), -qmax, qmax) - w)^2). Min-max (c =
+    the largest |w|) is a candidate and is replaced only by a strictly smaller error, so a channel
+    of zeros stays as it is. After clipping, the min-max observer's scale is c / qmax: FX's
+    converted weights, its fake-quantized float and golden's codes all see the clipped weight
+    (an observer alone could not clip: FX's reference conversion rounds weights to int8 without
+    the observer's code range, so codes past +-qmax would reach golden)."""
+    wf = weight.detach().to(torch.float64).reshape(weight.shape[0], -1)
+    amax = wf.abs().amax(1)
+    q = float(qmax)
+
+    def error(c: torch.Tensor) -> torch.Tensor:
+        s = torch.where(c > 0, c / q, torch.ones_like(c))[:, None]
+        return ((torch.clamp(torch.round(wf / s), -q, q) * s - wf) ** 2).sum(1)
+
+    best, best_err = amax, error(amax)
+    for r in torch.linspace(0.2, 1.0, MSE_RATIOS, dtype=torch.float64)[:-1]:
+        e = error(amax * r)
+        better = e < best_err
+        best, best_err = torch.where(better, amax * r, best), torch.where(better, e, best_err)
+    c = best.to(weight.dtype).reshape(-1, *([1] * (weight.dim() - 1)))
+    return torch.maximum(torch.minimum(weight, c), -c)
+
+
+#: How quantize chooses narrow weights' range: "mse" (mse_clip, below 8 bits) or "minmax".
+WEIGHT_CLIPS = ("mse", "minmax")
+
+
 class _WidthHistogramMixin:
     """HistogramObserver searches for its range as if it had 2^8 codes (dst_nbins is taken from the
     dtype, torch.quint8, whatever quant_min/quant_max say): at M < 8 bits it gets 2^M - 1 codes'
@@ -137,6 +171,8 @@ class NarrowPow2HistogramObserver(_WidthHistogramMixin, _Pow2ScaleMixin, Histogr
 
 class LivePerChannelMinMaxObserver(_LiveScaleMixin, PerChannelMinMaxObserver):
     pass
+
+
 
 
 class Pow2PerChannelMinMaxObserver(_Pow2ScaleMixin, _LiveScaleMixin, PerChannelMinMaxObserver):
@@ -348,6 +384,7 @@ def quantize(
     a_bits: int = 8,
     bits: dict[str, tuple[int, int]] | None = None,
     keep_ends: bool = False,
+    weight_clip: str = "mse",
 ) -> torch.fx.GraphModule:
     """Quantize a float model post-training with FX; returns the converted GraphModule.
 
@@ -372,6 +409,8 @@ def quantize(
     {"input": a_bits of the network input, "default": [w_bits, a_bits],
     "modules": {conv / fc module name: [w_bits, a_bits of its output]}}; extract() applies them.
     At the defaults (8/8) the qconfig, and so the converted model, is the one of before.
+    weight_clip="mse" (default) clips each narrow (below 8 bits) conv / fc weight channel where its
+    squared quantization error is least (mse_clip) before observing; "minmax" keeps the full range.
     """
     from golden.brevitas_import import accept_brevitas, is_brevitas_model
 
@@ -382,7 +421,15 @@ def quantize(
         if (w_bits, a_bits, bits, keep_ends) != (8, 8, None, False):
             raise InputError("the model is already quantized: widths are chosen when quantizing a float model")
         return model  # type: ignore[return-value]
+    if weight_clip not in WEIGHT_CLIPS:
+        raise InputError(f"weight_clip={weight_clip!r}: one of {', '.join(WEIGHT_CLIPS)}")
     float_model, traced, widths = checked_copy(model, calibration_batch, w_bits, a_bits, bits, keep_ends)
+    if weight_clip == "mse":
+        with torch.no_grad():  # (the copy: the user's model keeps its weights)
+            for name, (w, _a) in widths.items():
+                if w < 8:
+                    mod = float_model.get_submodule(name)
+                    mod.weight.copy_(mse_clip(mod.weight, weight_qmax(w)))
     mapping = qconfig_mapping(traced, widths, w_bits, a_bits, lambda w, a: contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a))
     try:
         with torch_quiet():

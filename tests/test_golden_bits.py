@@ -36,6 +36,12 @@ from golden.models import load_model
 
 MIN_EQUAL_FRACTION = 0.995
 MAX_STEPS = 1
+#: Cases measured below the bound, still never more than one step off: mobilenetv2 at w2a8 with
+#: MSE-clipped weights (golden.ptq.mse_clip, the default below 8 bits), conv5 (depthwise) 98.98%
+#: equal: its 2-bit codes at the clipped scale give accumulators up to ~1,000 on an M of ~0.5, and
+#: M0's 16 bits (relative rounding 2^-17) then move ~1e-2 of a step, enough to cross a rounding tie
+#: in 1% of its outputs (with min-max weights the same layer was above 99.5%).
+LOOSER = {("mobilenetv2", 2, 8): 0.985}
 BIAS_IN_ACCUMULATOR_UNITS = True
 WIDTHS = [(8, 8), (4, 8), (4, 4), (2, 8)]
 
@@ -111,12 +117,12 @@ def _uniform(net: Any, w_bits: int, a_bits: int) -> dict[str, tuple[int, int]]:
     return {l.module: (w_bits, a_bits) for l in net.compute_layers()}
 
 
-def _check_bound(title: str, rows: list[tuple[str, float, int]]) -> None:
+def _check_bound(title: str, rows: list[tuple[str, float, int]], min_equal: float = MIN_EQUAL_FRACTION) -> None:
     print(title)
     for name, eq, worst in rows:
         print(f"  {name:8s} {eq:9.5%} equal, max |diff| {worst} step(s)")
-    bad = [r for r in rows if r[1] < MIN_EQUAL_FRACTION or r[2] > MAX_STEPS]
-    assert rows and not bad, f"{title}: outside >= {MIN_EQUAL_FRACTION:.1%} equal / <= {MAX_STEPS} step: {bad}"
+    bad = [r for r in rows if r[1] < min_equal or r[2] > MAX_STEPS]
+    assert rows and not bad, f"{title}: outside >= {min_equal:.1%} equal / <= {MAX_STEPS} step: {bad}"
 
 
 @pytest.mark.parametrize("w_bits,a_bits", WIDTHS, ids=[f"w{w}a{a}" for w, a in WIDTHS])
@@ -124,7 +130,8 @@ def _check_bound(title: str, rows: list[tuple[str, float, int]]) -> None:
 def test_golden_exact_against_fake_quantized_float_layer_by_layer(model, w_bits, a_bits):
     qm, net = _quantized(model, w_bits, a_bits)
     x = _model(model).x_test
-    _check_bound(f"{model} w{w_bits}a{a_bits}", _fake_quant_rows(qm, net, x, _uniform(net, w_bits, a_bits)))
+    _check_bound(f"{model} w{w_bits}a{a_bits}", _fake_quant_rows(qm, net, x, _uniform(net, w_bits, a_bits)),
+                 LOOSER.get((model, w_bits, a_bits), MIN_EQUAL_FRACTION))
 
 
 @pytest.mark.parametrize("w_bits,a_bits", WIDTHS, ids=[f"w{w}a{a}" for w, a in WIDTHS])
@@ -233,3 +240,23 @@ def test_input_codes_above_the_width_are_refused():
     x_q[0, 0, 0, 0] = 16
     with pytest.raises(InputError, match="network input has code 16; its codes are 4-bit, 0..15"):
         net.run(x_q)
+
+
+def test_mse_clipped_weights_keep_what_the_whole_range_loses_at_two_bits() -> None:
+    """golden.ptq.mse_clip (the default below 8 bits): each narrow weight channel clipped where its
+    squared quantization error is least. At 2 bits the whole range (min-max) sends most weights to
+    code 0; vgg w2a8 keeps 26% of the digits that way and more than 90% clipped (float 97.8%). The
+    user's model is not modified, and 8-bit layers are not clipped (their converted model is the
+    one of before)."""
+    m = _model("vgg")
+    before = {k: v.clone() for k, v in m.float_model.state_dict().items()}
+    acc = {}
+    for clip in ("minmax", "mse"):
+        net = extract(quantize(m.float_model, m.calibration, w_bits=2, a_bits=8, weight_clip=clip), m.calibration[:2])
+        acc[clip] = float((net.predict(net.quantize_input(m.x_test)) == m.y_test.numpy()).mean())
+    assert acc["minmax"] < 0.5 and acc["mse"] > 0.9, acc
+    assert all(torch.equal(before[k], v) for k, v in m.float_model.state_dict().items())
+    at8 = [extract(quantize(m.float_model, m.calibration, weight_clip=c), m.calibration[:2]) for c in ("mse", "minmax")]
+    assert all(np.array_equal(a.weight, b.weight) for a, b in zip(at8[0].compute_layers(), at8[1].compute_layers()))
+    with pytest.raises(InputError, match="weight_clip='max'"):
+        quantize(m.float_model, m.calibration, w_bits=2, weight_clip="max")
