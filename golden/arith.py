@@ -125,9 +125,13 @@ def encode_bias(
     raise ValueError(f"{where}: unknown bias mode {mode!r}; choose one of {', '.join(BIAS_MODES)}")
 
 
-def relu6_upper(z_out: int, scale_out: float) -> int:
-    """Upper clamp of a quantized ReLU6: min(255, z_out + round(6 / S_out)) (arithmetic.md)."""
-    return min(255, z_out + round_half_even(6.0 / scale_out))
+def clamp_code(value: float, z: int, scale: float) -> int:
+    """The code a quantized clamp / hardtanh bound `value` becomes on a tensor of scale S and zero
+    point z: z + round(value / S) (ties to even, as PyTorch's quantize_val), within 0..255; -inf and
+    inf (no bound) give 0 and 255. A ReLU6's upper bound is clamp_code(6.0, z, S) (arithmetic.md)."""
+    if math.isinf(value):
+        return 0 if value < 0 else 255
+    return min(255, max(0, z + round_half_even(value / scale)))
 
 
 # --------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ ReLU / ReLU6 that follow a conv, fc or add are folded into its clamp bounds.
 from __future__ import annotations
 
 import dataclasses
+import math
 import operator
 import warnings
 from typing import Any
@@ -36,7 +37,7 @@ from golden.layers import (
 )
 from golden.ptq import is_converted, reference_engine, torch_quiet
 from golden.widths import act_qmax, converted_bits, weight_qmax
-from golden.support import module_problem
+from golden.support import clamp_args, module_problem
 
 _CONV_MODULES = (nnq.Conv2d, nniq.ConvReLU2d)
 _LINEAR_MODULES = (nnq.Linear, nniq.LinearReLU)
@@ -302,6 +303,13 @@ class _Builder:
         w_bits, a_bits = self.widths(node)
         self.add(node, layer, a_bits, w_bits)
 
+    def clamp_bounds(self, node: fx.Node) -> tuple[float, float]:
+        bounds = clamp_args(node)
+        if bounds is None:
+            raise UnsupportedLayerError(f"{self.where(node)}: a clamp whose bounds are not numbers (golden folds "
+                                        "constant bounds into the layer before it)")
+        return bounds
+
     @staticmethod
     def relu(node: fx.Node, mod: Any) -> bool:
         """A conv / fc with its ReLU fused in (module or function)."""
@@ -351,16 +359,22 @@ class _Builder:
         self.add(node, LinearLayer(**common), a_bits, w_bits)
 
     def fold_relu(self, node: fx.Node, six: bool) -> None:
+        self.fold_clamp(node, 0.0, 6.0 if six else math.inf)
+
+    def fold_clamp(self, node: fx.Node, lo_f: float, hi_f: float) -> None:
+        """A ReLU, ReLU6, hardtanh or clamp on the output of a conv, fc or add: its float bounds
+        become code bounds on that output (arith.clamp_code, as PyTorch's quantized kernels) and
+        narrow the layer's own clamp."""
         arg = node.args[0]
         src, xin = self.qtensor(node, arg, "input")
         out = self.out_q(node)
         if (float(out.q_scale()), int(out.q_zero_point())) != (float(xin.q_scale()), int(xin.q_zero_point())):
-            raise UnsupportedLayerError(f"{self.where(node)}: ReLU with different input and output qparams")
+            raise UnsupportedLayerError(f"{self.where(node)}: a clamp activation with different input and output qparams")
         i = self.index(src) if src != INPUT else -1
         producer = self.layers[i] if i >= 0 else None
         if not isinstance(producer, (ConvLayer, LinearLayer, AddLayer)) or len(arg.users) != 1:  # type: ignore[union-attr]
             raise UnsupportedLayerError(
-                f"{self.where(node)}: a ReLU/ReLU6 must directly follow a conv, fc or add whose output it alone reads, "
+                f"{self.where(node)}: a ReLU/ReLU6/hardtanh/clamp must directly follow a conv, fc or add whose output it alone reads, "
                 "so it can be folded into that layer's clamp bounds"
             )
         z, s = int(xin.q_zero_point()), float(xin.q_scale())
@@ -368,9 +382,8 @@ class _Builder:
             lo, hi = producer.lo, producer.hi
         else:
             lo, hi = producer.requant.lo, producer.requant.hi
-        lo = max(lo, z)
-        if six:
-            hi = min(hi, arith.relu6_upper(z, s))
+        lo = max(lo, arith.clamp_code(lo_f, z, s))
+        hi = min(hi, arith.clamp_code(hi_f, z, s))
         if isinstance(producer, AddLayer):
             folded: Layer = dataclasses.replace(producer, lo=lo, hi=hi, source=node.name)
         else:
@@ -506,6 +519,8 @@ class _Builder:
                 return self.linear(node, mod)
             if isinstance(mod, _RELU_MODULES):
                 return self.fold_relu(node, six=isinstance(mod, (nn.ReLU6, nnq.ReLU6)))
+            if isinstance(mod, nn.Hardtanh):  # (nn.ReLU6 is one: matched above)
+                return self.fold_clamp(node, float(mod.min_val), float(mod.max_val))
             if isinstance(mod, (nn.MaxPool2d, nn.AdaptiveAvgPool2d, nn.AvgPool2d)):
                 return self.pool(node, mod)
             if isinstance(mod, nn.Flatten):
@@ -533,6 +548,8 @@ class _Builder:
                 return self.linear(node, self.packed(node, conv=False))
             if tgt in _RELU_FUNCS:
                 return self.fold_relu(node, six=tgt is torch.nn.functional.relu6)
+            if tgt in (torch.nn.functional.hardtanh, torch.clamp):
+                return self.fold_clamp(node, *self.clamp_bounds(node))
             if tgt is torch.nn.functional.pad:
                 return self.zero_pad(node)
             if tgt is torch.flatten:
@@ -546,6 +563,8 @@ class _Builder:
         if op == "call_method":
             if tgt in ("relu", "relu_"):
                 return self.fold_relu(node, six=False)
+            if tgt == "clamp":
+                return self.fold_clamp(node, *self.clamp_bounds(node))
             if tgt == "flatten":
                 start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
                 return self.flatten(node, int(start), -1)  # type: ignore[arg-type]

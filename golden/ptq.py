@@ -21,6 +21,7 @@ from torch.ao.quantization.quantize_fx import convert_fx, prepare_fx
 from golden.errors import InputError, QuantSchemeError
 from golden.widths import BITS_META, act_qmax, followers, layer_widths, record_bits, weight_qmax
 from golden.support import (
+    clamp_args,
     check_calibration_batch,
     check_finite_parameters,
     check_model_accepts,
@@ -278,7 +279,8 @@ def _pad_quantized(gm: torch.fx.GraphModule) -> torch.fx.GraphModule:
 
 #: Activations that are a clamp, by their float bounds: folded into the output range of the layer
 #: before them (observe_clamped). ReLU after a conv or fc is fused by FX itself (ConvReLU2d).
-_CLAMP_MODULES: dict[type, Any] = {nn.ReLU6: lambda m: (0.0, 6.0), nn.ReLU: lambda m: (0.0, math.inf)}
+_CLAMP_MODULES: dict[type, Any] = {nn.ReLU6: lambda m: (0.0, 6.0), nn.ReLU: lambda m: (0.0, math.inf),
+                                   nn.Hardtanh: lambda m: (float(m.min_val), float(m.max_val))}
 _CLAMP_FUNCS: dict[Any, tuple[float, float]] = {torch.nn.functional.relu6: (0.0, 6.0), torch.nn.functional.relu: (0.0, math.inf),
                                                 torch.relu: (0.0, math.inf)}
 
@@ -289,13 +291,13 @@ def _clamp_bounds(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[float,
         sub = gm.get_submodule(str(node.target))
         bounds = _CLAMP_MODULES.get(type(sub))
         return bounds(sub) if bounds is not None else None
-    if node.op == "call_function":
-        return _CLAMP_FUNCS.get(node.target)
-    return None
+    if node.op == "call_function" and node.target in _CLAMP_FUNCS:
+        return _CLAMP_FUNCS[node.target]
+    return clamp_args(node)
 
 
 def observe_clamped(prepared: torch.fx.GraphModule) -> int:
-    """Fold each clamp activation (ReLU6, ReLU) into the output range of the layer before it, as
+    """Fold each clamp activation (ReLU6, ReLU, Hardtanh, clamp) into the output range of the layer before it, as
     TFLite does: the observer of that layer's output sees the values after the clamp, so its scale
     and zero point cover [0, 6] (ReLU6) over all 256 codes. FX otherwise observes a conv followed by
     ReLU6 on its pre-activation range: the clamp then sits at a zero point far above 0 and the codes
@@ -428,8 +430,9 @@ def quantize(
         with torch.no_grad():  # (the copy: the user's model keeps its weights)
             for name, (w, _a) in widths.items():
                 if w < 8:
-                    mod = float_model.get_submodule(name)
-                    mod.weight.copy_(mse_clip(mod.weight, weight_qmax(w)))
+                    weight = float_model.get_submodule(name).weight
+                    assert isinstance(weight, torch.Tensor)  # a Conv2d's or Linear's (layer_widths)
+                    weight.copy_(mse_clip(weight, weight_qmax(w)))
     mapping = qconfig_mapping(traced, widths, w_bits, a_bits, lambda w, a: contract_qconfig(pow2_scales=pow2_scales, w_bits=w, a_bits=a))
     try:
         with torch_quiet():

@@ -14,6 +14,7 @@ the module (and its type) instead of a PyTorch error from deep inside FX or an o
 """
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
@@ -30,6 +31,7 @@ SUPPORTED_MODULES: dict[type[nn.Module], str] = {
     nn.BatchNorm2d: "folded into the conv right before it",
     nn.ReLU: "folded into the clamp bounds of the layer before it",
     nn.ReLU6: "folded into the clamp bounds of the layer before it",
+    nn.Hardtanh: "folded into the clamp bounds of the layer before it",
     nn.MaxPool2d: "max pool",
     nn.AvgPool2d: "average pool",
     nn.AdaptiveAvgPool2d: "global average pool (output 1x1)",
@@ -42,13 +44,13 @@ SUPPORTED_MODULES: dict[type[nn.Module], str] = {
 #: Functions a float model's forward may call (operands of a residual add, ReLU, flatten; the
 #: functional conv/fc FX makes of a bare nn.Conv2d / nn.Linear; shape helpers, left to extract()).
 SUPPORTED_FUNCTIONS: frozenset[Any] = frozenset({
-    operator.add, operator.iadd, torch.add, torch.relu, torch.relu_, F.relu, F.relu6, torch.flatten,
+    operator.add, operator.iadd, torch.add, torch.relu, torch.relu_, F.relu, F.relu6, F.hardtanh, torch.clamp, torch.flatten,
     F.linear, F.conv2d, F.pad, getattr, operator.getitem,
 })
 
 #: Tensor methods a float model's forward may call.
 SUPPORTED_METHODS: frozenset[str] = frozenset({
-    "add", "add_", "relu", "relu_", "flatten", "view", "reshape", "size", "dim",
+    "add", "add_", "relu", "relu_", "clamp", "flatten", "view", "reshape", "size", "dim",
 })
 
 
@@ -145,6 +147,27 @@ def _supported_list() -> str:
     return ", ".join(t.__name__ for t in SUPPORTED_MODULES)
 
 
+def clamp_args(node: fx.Node) -> tuple[float, float] | None:
+    """The float bounds of a hardtanh or clamp call (F.hardtanh(x, min_val=-1, max_val=1),
+    torch.clamp(x, min, max), x.clamp(min, max); a bound left out or None is -inf / inf), or None
+    when it is not one or a bound is not a number (a tensor bound is no clamp golden folds)."""
+    hardtanh = node.op == "call_function" and node.target is torch.nn.functional.hardtanh
+    clamp = (node.op == "call_function" and node.target is torch.clamp) or (node.op == "call_method" and node.target == "clamp")
+    if not (hardtanh or clamp):
+        return None
+    names = ("min_val", "max_val") if hardtanh else ("min", "max")
+    default = (-1.0, 1.0) if hardtanh else (None, None)
+    bounds = []
+    for i, (key, dflt) in enumerate(zip(names, default)):
+        v = node.args[i + 1] if len(node.args) > i + 1 else node.kwargs.get(key, dflt)
+        if v is None:
+            v = -math.inf if i == 0 else math.inf
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            return None
+        bounds.append(float(v))
+    return bounds[0], bounds[1]
+
+
 def check_supported(model: nn.Module, gm: fx.GraphModule | None) -> None:
     """Refuse, naming the module and its type, what golden/ cannot evaluate (see the module doc)."""
     if _torch_leaf(model):  # a bare nn.Conv2d, nn.Linear, ...: FX traces its forward as functions
@@ -172,6 +195,14 @@ def check_supported(model: nn.Module, gm: fx.GraphModule | None) -> None:
             raise UnsupportedLayerError(
                 f"method .{node.target}() (FX node {node.name}){_where(model, node)} is not supported by golden/"
             )
+        if (node.op == "call_function" and node.target in (F.hardtanh, torch.clamp)) or (node.op == "call_method" and node.target == "clamp"):
+            bounds = clamp_args(node)
+            if bounds is None:
+                raise UnsupportedLayerError(f"clamp (FX node {node.name}){_where(model, node)}: its bounds are not numbers; "
+                                            "golden folds constant bounds into the layer before it")
+            if math.isinf(bounds[0]) or math.isinf(bounds[1]):
+                raise UnsupportedLayerError(f"clamp (FX node {node.name}){_where(model, node)} has one bound: PyTorch's "
+                                            "quantized clamp needs both (give min and max)")
 
 
 def _torch_leaf(mod: nn.Module) -> bool:
