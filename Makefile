@@ -179,7 +179,8 @@ HEXGEN_OUT ?= build/hexgen/$(MODEL)
 HEXGEN_ARGS ?=
 
 hexgen: $(STAMP)
-	$(PY) -m hexgen --model $(MODEL) --hw $(HW) --out $(HEXGEN_OUT) $(HEXGEN_ARGS)
+	$(PY) -m hexgen --model $(MODEL) --hw $(HW) --out $(HEXGEN_OUT) $(if $(W_BITS),--w-bits $(W_BITS)) $(if $(A_BITS),--a-bits $(A_BITS)) \
+		$(if $(filter 1,$(KEEP_ENDS)),--keep-ends) $(if $(filter 1,$(QAT)),--qat) $(HEXGEN_ARGS)
 	$(PY) -m hexgen check $(HEXGEN_OUT)
 
 hexgen-check: $(STAMP)

@@ -60,7 +60,21 @@ def _gen_parser() -> argparse.ArgumentParser:
         ("align_bytes", "--align-bytes"),
     ):
         hw.add_argument(flag, dest=name, type=int, default=None, help=f"default: the preset's ({getattr(DEFAULTS, name)} in default)")
+    hw.add_argument("--weight-bits", dest="weight_bits", type=_widths, default=None,
+                    help="the weight widths the engine unpacks, e.g. 8 or 2,4,8 (default: the preset's)")
+    q = p.add_argument_group("widths golden quantizes to (golden.qat.quantized_model, as make golden and make sim)")
+    q.add_argument("--w-bits", type=int, default=8, help="weight bits 2..8 (default 8)")
+    q.add_argument("--a-bits", type=int, default=8, help="activation bits 4..8 (default 8)")
+    q.add_argument("--keep-ends", action="store_true", help="first and last conv / fc at 8/8")
+    q.add_argument("--qat", action="store_true", help="trained at the widths (a kept `make train QAT=1` model, or trained now)")
     return p
+
+
+def _widths(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(v) for v in text.split(",") if v.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r}: widths separated by commas, e.g. 2,4,8") from None
 
 
 def generate(args: argparse.Namespace) -> int:
@@ -68,7 +82,8 @@ def generate(args: argparse.Namespace) -> int:
 
     # PyTorch 2.13 warns on every quantized tensor it creates; it says nothing about this run.
     warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
-    from golden import extract, quantize
+    from golden import extract
+    from golden.qat import quantized_model
     from golden.models import load_model
     from hexgen.folder import write_image
     from hexgen.image import build_image
@@ -84,7 +99,8 @@ def generate(args: argparse.Namespace) -> int:
     data = m.x_test if m.x_test is not None else m.calibration
     if not 1 <= args.images <= len(data):
         raise HexgenError(f"--images {args.images}: the model's {'test split' if m.x_test is not None else 'calibration batch'} has {len(data)} images")
-    net = extract(quantize(m.float_model, m.calibration), m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
+    qm = quantized_model(m, w_bits=args.w_bits, a_bits=args.a_bits, keep_ends=args.keep_ends, qat=args.qat)
+    net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
     x_q = net.quantize_input(data[: args.images])
     layers = [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else None
     image = build_image(net, x_q, cfg, model=m.name, layers=layers)

@@ -365,7 +365,27 @@ def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert "unknown model 'nosuch'" in capsys.readouterr().err
     assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-buf-words", "8"]) == 2
     assert "layer fc1: one output-channel tile of weights needs 64 words of the weight buffer, which holds 8" in capsys.readouterr().err
+    # 8-bit weights on an engine that unpacks 2- and 4-bit ones only: the field and the widths, before writing
+    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-bits", "2,4"]) == 2
+    assert "layer fc1: the engine cannot run field W_BITS: weights of 8 bits: the engine unpacks 2, 4-bit" in capsys.readouterr().err
+    assert main(["--model", "mlp", "--out", str(tmp_path / "x"), "--weight-bits", "2,x"]) == 2
+    assert "'2,x': widths separated by commas" in capsys.readouterr().err
     assert not (tmp_path / "x").exists()
+
+
+def test_cli_narrow_widths_are_stored_packed(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """make hexgen W_BITS=2 A_BITS=4: golden at those widths, weights stored two bits each (four to
+    a byte: a quarter of the words), codes checked inside their widths."""
+    words = {}
+    for w in (8, 2):
+        out = tmp_path / f"w{w}"
+        assert main(["--model", "mlp", "--out", str(out), "--w-bits", str(w), "--a-bits", "4", "--quiet"]) == 0
+        mm = json.loads((out / "memory_map.json").read_text())
+        seg = next(s for s in mm["segments"] if s["layer"] == "fc1" and s["segment"] == "weights")
+        words[w] = seg["layout"]["words"]
+        assert seg["layout"]["elem_bits"] == w and next(e for e in mm["layers"] if e["name"] == "fc1")["descriptor"]["weight_bits"] == w
+        assert main(["check", str(out)]) == 0
+    assert words[2] * 4 == words[8], words
 
 
 FACTORY = """
