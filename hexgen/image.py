@@ -45,6 +45,23 @@ def dtype_text(layout: Layout) -> str:
     return f"{'int' if layout.signed else 'uint'}{layout.elem_bits}"
 
 
+#: Segments the accelerator never reads or writes (the bench compares against them).
+NOT_ACCESSED = ("expected",)
+
+
+def layer_window(memory_map: Mapping[str, Any], layer: str) -> tuple[int, int]:
+    """(first word, words) of the span of DRAM one layer's run touches: its segments the accelerator
+    reads or writes (not `expected`), which hexgen lays out one after the other. A bench whose
+    memory is smaller than the whole image loads one layer's window at a time and runs it with
+    every base moved down by the first word (the layers are independent test cases)."""
+    segs = [s for s in memory_map["segments"] if s["layer"] == layer and s["segment"] not in NOT_ACCESSED]
+    if not segs:
+        raise KeyError(f"no segment of layer {layer} in the memory map")
+    first = min(int(s["base_word"]) for s in segs)
+    end = max(int(s["base_word"]) + int(s["words"]) for s in segs)
+    return first, end - first
+
+
 def segment_file(layer: str, segment: str) -> str:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", layer)
     return f"{safe}.{segment}.memh"

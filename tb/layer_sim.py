@@ -78,7 +78,8 @@ def _simulate(sim: str, bdir: Path, rdir: Path, job: dict[str, Any], name: str, 
             extra_env={job_var: str(rdir / f"job{name}.json"), "PYTHONPATH": str(ROOT), "HDL_CLOCK": "1", **SIM_PROCESS_ENV,
                        # cocotb's own chatter off unless asked for (SIM_VERBOSE=1); the bench prints progress
                        **({} if os.environ.get("SIM_VERBOSE") == "1" else {"COCOTB_LOG_LEVEL": "WARNING", "GPI_LOG_LEVEL": "WARNING"})},
-            plusargs=[f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}", f"+XFER_FILE={xfer}",
+            # the whole image at time 0, unless the bench loads each layer's window itself ("windows")
+            plusargs=[*([] if job.get("windows") else [f"+MEM_INIT={Path(job['image_dir']) / 'dram.memh'}"]), f"+XFER_FILE={xfer}",
                       f"+SIM_ERROR_FILE={rdir / 'sim_errors.txt'}", *plusargs],
             waves=waves,
             results_xml=str(rdir / f"results{name}.xml"),

@@ -385,6 +385,6 @@ def test_max_pool_comparing_as_signed_fails_and_is_located_on_the_vector_unit() 
     marker = int(re.search(r"^\*[-\d.]+ (\d+)", text, re.M).group(1))  # type: ignore[union-attr]
     w0 = r["where"][0]
     out_base = next(s["base_word"] for s in json.loads((Path(r["image_dir"]) / "memory_map.json").read_text())["segments"]
-                    if s["layer"] == "pool1" and s["segment"] == "output")
+                    if s["layer"] == "pool1" and s["segment"] == "output") - r["mem_offset"]  # where the bench loaded it
     assert d.at(f"{TOP}.u_mem.w_fire", marker) == "1" and as_int(d.at(f"{TOP}.wd_cnt_q", marker)) == w0["cycle"]
     assert as_int(d.at(f"{TOP}.u_mem.w_beat_addr", marker)) == out_base + w0["word"]

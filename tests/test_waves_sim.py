@@ -53,7 +53,7 @@ def test_a_failing_layer_opens_gtkwave_at_its_first_wrong_element(fault: str) ->
     w0 = r["where"][0]
     d = Dump(bundle / "conv3.fst", [f"{TOP}.u_mem.w_fire", f"{TOP}.u_mem.w_beat_addr", f"{TOP}.wd_cnt_q"], top=TOP)
     out_base = next(s["base_word"] for s in json.loads((Path(r["image_dir"]) / "memory_map.json").read_text())["segments"]
-                    if s["layer"] == "conv3" and s["segment"] == "output")
+                    if s["layer"] == "conv3" and s["segment"] == "output") - r["mem_offset"]  # where the bench loaded it
     assert marker in d.edges and d.at(f"{TOP}.u_mem.w_fire", marker) == "1"
     assert as_int(d.at(f"{TOP}.u_mem.w_beat_addr", marker)) == out_base + w0["word"]
     assert as_int(d.at(f"{TOP}.wd_cnt_q", marker)) == w0["cycle"]

@@ -17,6 +17,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from hexgen.image import layer_window
 from tb.engine.accel_build import MAX_ADDR_W, bench_addr_w, build_accel, refuse_parameters
 from tb.run_settings import RunSettings
 from tb.sim import SimError, require_checkout
@@ -41,11 +42,16 @@ class EngineFlow(Flow):
         return prepare_image(s.model, s.seed, s.hw, s.widths)
 
     def build(self, target: Target, s: RunSettings, image: Image, waves: bool) -> Path:
-        words = int(_memory_map(image)["dram"]["words"])
+        mm = _memory_map(image)
+        if s.chain:  # the RTL's outputs feed the next layers: the whole image stays in memory
+            words, what = int(mm["dram"]["words"]), f"the memory image of {s.model}"
+        else:  # each layer's window in turn (hexgen.image.layer_window)
+            windows = {e["name"]: layer_window(mm, e["name"])[1] for e in mm["layers"]}
+            name = max(windows, key=lambda n: windows[n])
+            words, what = windows[name], f"layer {name} of {s.model} (its segments, loaded alone)"
         addr_w = bench_addr_w(words)
         if addr_w > MAX_ADDR_W:
-            raise SimError(f"the memory image of {s.model} needs {words} words; the bench's external memory "
-                           f"holds at most {1 << MAX_ADDR_W}")
+            raise SimError(f"{what} needs {words} words; the bench's external memory holds at most {1 << MAX_ADDR_W}")
         return build_accel(s.sim, waves=waves, defines=s.defines, hw=s.hw, addr_w=addr_w)
 
     def job(self, target: Target, s: RunSettings, image: Image, to_run: list[str]) -> dict[str, Any]:
@@ -56,6 +62,8 @@ class EngineFlow(Flow):
             "csr_overrides": {k: dict(v) for k, v in s.csr_overrides.items()}, "pokes": {k: list(v) for k, v in s.pokes.items()},
             "watchdog_cycles": s.watchdog_cycles, "reset_each_layer": s.reset_each_layer, "record_all": s.record,
             "check_reset": s.check_reset,
+            # one layer's segments in memory at a time, its bases moved down to 0 (not in a chained run)
+            "windows": not s.chain,
             "chain": {"images": s.chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if s.chain else None,
         }
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import time
 from pathlib import Path
 from typing import Any
@@ -23,6 +24,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 import numpy as np
 
 from hexgen import from_words, read_image, to_words
+from hexgen.image import layer_window
 from hexgen.config import WEIGHT_WIDTHS, widths_of_mask
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare, write_results
@@ -122,15 +124,34 @@ async def read_words(dut: Any, base: int, n: int, xfer_file: str, *, cycles: boo
     return words, bad, bad_at
 
 
+async def load_file(dut: Any, base: int, n: int, memh: Path, xfer_file: str) -> None:
+    """A .memh file of n words (hexgen's segment file: its // header lines are comments to
+    $readmemh) into the external memory model from word `base`, through one $readmemh of the bench."""
+    if n <= 0:
+        return
+    shutil.copyfile(memh, xfer_file)
+    await _load_xfer(dut, base, n)
+
+
 async def write_words(dut: Any, base: int, words: list[int], xfer_file: str, word_bits: int) -> None:
     """Words into the external memory model, through one $readmemh of the bench."""
     if not words:
         return
     Path(xfer_file).write_text("".join(f"{w:0{word_bits // 4}x}\n" for w in words))
+    await _load_xfer(dut, base, len(words))
+
+
+async def _load_xfer(dut: Any, base: int, n: int) -> None:
+    """The bench's $readmemh of the transfer file into words base .. base + n - 1. Waits until the
+    edge's always blocks have run (ReadOnly) before returning: cocotb may resume at the edge before
+    Icarus has run the block that reads the file, and the next transfer rewrites that file (seen:
+    a layer's segments loaded back to back read the next segment's words on Icarus)."""
     dut.xfer_first_i.value = base
-    dut.xfer_last_i.value = base + len(words) - 1
+    dut.xfer_last_i.value = base + n - 1
     dut.xfer_load_i.value = 1
     await RisingEdge(dut.clk)
+    await ReadOnly()
+    await Timer(1, "ns")  # out of the read-only phase, before the next edge
     dut.xfer_load_i.value = 0
 
 
@@ -172,12 +193,19 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     input); the result then carries the decoded output ("got") instead of a comparison with the
     image's expected output."""
     layer = rb.layer(name)
-    bases = {s: rb.segment_info(name, s)["base_word"] for s in segments_of(layer["kind"]) if s != "expected"}
+    # windows: the layer's own segments alone in memory, every base moved down by its window's first
+    # word (hexgen.image.layer_window); otherwise the whole image is in memory at its own addresses
+    offset = layer_window(rb.memory_map, name)[0] if job.get("windows") else 0
+    bases = {s: rb.segment_info(name, s)["base_word"] - offset for s in segments_of(layer["kind"]) if s != "expected"}
     # the engine is reset before every layer unless the job says otherwise (the counter test runs
     # layers back to back, as a driver would)
     if job.get("reset_each_layer", True) or not job.get("_started"):
         await reset(dut, job)
     job["_started"] = True
+    if job.get("windows"):
+        for seg, base in bases.items():  # each segment file as hexgen wrote it, through one $readmemh
+            await load_file(dut, base, int(rb.segment_info(name, seg)["words"]),
+                            rb.folder / rb.segment_info(name, seg)["file"], job["xfer_file"])
     if x_in is not None:
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")),
                           job["xfer_file"], rb.config.word_bits)
@@ -191,7 +219,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     overrides = job.get("csr_overrides", {}).get(name, {})
     for csr, value in descriptor_csrs(layer, bases):
         await write_csr(dut, csr, overrides.get(csr, value))
-    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": job["array_size"]}
+    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": job["array_size"], "mem_offset": offset}
     # The engine's own descriptor check, read before start: a layer it refuses is UNSUPP (with the
     # field); once started, any error status is a FAIL.
     refused = await read_csr(dut, "DESC_CHECK")
@@ -207,8 +235,8 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     dut.watchdog_cycles_i.value = limit_cycles
     # the output region's write-cycle record starts at "never written" (tb/engine/hdl/accel_tb.sv wr_cycle)
     out_info = rb.segment_info(name, "output")
-    dut.xfer_first_i.value = out_info["base_word"]
-    dut.xfer_last_i.value = out_info["base_word"] + max(out_info["words"], 1) - 1
+    dut.xfer_first_i.value = bases["output"]
+    dut.xfer_last_i.value = bases["output"] + max(out_info["words"], 1) - 1
     dut.xfer_clear_i.value = 1
     await RisingEdge(dut.clk)
     dut.xfer_clear_i.value = 0
@@ -245,7 +273,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         result.update(status="FAIL", reason=wrong_count)
         return result
     info = rb.segment_info(name, "output")
-    words, bad, bad_at = await read_words(dut, info["base_word"], info["words"], job["xfer_file"])
+    words, bad, bad_at = await read_words(dut, bases["output"], info["words"], job["xfer_file"])
     # Decoded with the expected output's layout: its padding lanes hold z_out, which is what the
     # engine must write there (padded channels have M0 = 0, so they requantise to z_out).
     got, problems = from_words(words, rb.layout(name, "expected"))
@@ -273,7 +301,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         got_file = Path(job["results"]).with_name(f"{name}.got.npy")
         np.save(got_file, np.asarray(got[0], np.int64))
         # and when the port wrote each output word (cycles since the start), recorded by the bench's Verilog
-        wcycle, _, _ = await read_words(dut, info["base_word"], info["words"], job["xfer_file"], cycles=True)
+        wcycle, _, _ = await read_words(dut, bases["output"], info["words"], job["xfer_file"], cycles=True)
         cycle_file = Path(job["results"]).with_name(f"{name}.wcycle.npy")
         np.save(cycle_file, np.asarray(wcycle, np.int64))
         result.update(got_file=str(got_file), wcycle_file=str(cycle_file), xz_words=bad_at)

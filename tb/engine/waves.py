@@ -192,7 +192,9 @@ def failure_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int]
     vector = bool(where) and "vec_lane" in where[0]
     focus["vector"] = vector  # a layer of the vector unit: its group on top, no requantiser lane
     if w0 is not None and w0.get("word") is not None and w0.get("cycle") is not None and entry is not None:
-        addr = rb.segment_info(r["layer"], "output")["base_word"] + int(w0["word"])
+        # the port's address: the output's base where the bench loaded the layer (moved down by its
+        # window's first word when it loaded the layer's window alone)
+        addr = rb.segment_info(r["layer"], "output")["base_word"] - int(r.get("mem_offset", 0)) + int(w0["word"])
         focus.update(lane=int(w0["vec_lane" if vector else "pe_row"]), addr=addr, cycle=int(w0["cycle"]))
     r["waves"] = save_engine_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus)
     if "addr" not in focus or entry is None or vector:  # the requantiser has no part in a vector-unit layer
