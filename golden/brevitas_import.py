@@ -119,6 +119,15 @@ def _injector_name(proxy: Any) -> str:
     return str(getattr(inj, "__name__", type(inj).__name__))
 
 
+def _whole_bits(qt: Any, where: str, field: str, what: str, lo_hi: tuple[int, int]) -> int:
+    """A quantizer's bit width: a whole number inside golden's range for `what`, else one line."""
+    bw = _scalar(qt.bit_width)
+    bits = int(bw)
+    if bits != bw or not lo_hi[0] <= bits <= lo_hi[1]:
+        raise QuantSchemeError(f"{where}: {field} {bw:g}; golden's {what} are {lo_hi[0]}..{lo_hi[1]} bits")
+    return bits
+
+
 def _scalar(t: Any) -> float:
     return float(torch.as_tensor(t).detach().reshape(-1)[0])
 
@@ -295,11 +304,7 @@ class _Builder:
         if torch.as_tensor(qt.scale).numel() != 1 or torch.as_tensor(qt.zero_point).numel() != 1:
             raise QuantSchemeError(f"{where}: a per-channel activation scale or zero point; golden's activations "
                                    "are quantized per tensor")
-        bw = _scalar(qt.bit_width)
-        bits = int(bw)
-        if bits != bw or not A_BITS_RANGE[0] <= bits <= A_BITS_RANGE[1]:
-            raise QuantSchemeError(f"{where}: bit_width {bw:g}; golden's activations are {A_BITS_RANGE[0]}.."
-                                   f"{A_BITS_RANGE[1]} bits")
+        bits = _whole_bits(qt, where, "bit_width", "activations", A_BITS_RANGE)
         zp = _scalar(qt.zero_point)
         if zp != round(zp):
             raise QuantSchemeError(f"{where}: zero point {zp:g} is not an integer")
@@ -373,11 +378,7 @@ class _Builder:
         if not isinstance(qt, IntQuantTensor):
             raise QuantSchemeError(f"{where}: the weights are not integer-quantized (weight_quant=None, or not an "
                                    "integer quantizer); golden takes integer weights")
-        bw = _scalar(qt.bit_width)
-        bits = int(bw)
-        if bits != bw or not W_BITS_RANGE[0] <= bits <= W_BITS_RANGE[1]:
-            raise QuantSchemeError(f"{where}: weight_bit_width {bw:g}; golden's weights are {W_BITS_RANGE[0]}.."
-                                   f"{W_BITS_RANGE[1]} bits")
+        bits = _whole_bits(qt, where, "weight_bit_width", "weights", W_BITS_RANGE)
         if not bool(qt.signed):
             raise QuantSchemeError(f"{where}: unsigned weights; golden's are signed and symmetric")
         if bool(torch.any(torch.as_tensor(qt.zero_point) != 0)):
