@@ -16,13 +16,14 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 RTL = ROOT / "rtl"
 TB_HDL = ROOT / "tb" / "engine" / "hdl"
 ADDR_W = 18  # word-address width of the bench's external memory model (a build parameter of accel_tb), at least
-#: A larger memory image gets a bench whose memory is the next power of two, up to 2^MAX_ADDR_W
+#: A layer whose window (hexgen.image.layer_window; a chained run: the whole image) is larger gets a
+#: bench whose memory is the next power of two, up to 2^MAX_ADDR_W
 #: words (a build of its own, kept beside the default one): 4M words of 128 bits is 64 MiB.
 MAX_ADDR_W = 22
 
 
 def bench_addr_w(words: int) -> int:
-    """The bench memory's address width for a memory image of `words` words."""
+    """The bench memory's address width for `words` words in memory at once."""
     return max(ADDR_W, (max(words, 1) - 1).bit_length())
 
 
