@@ -30,6 +30,10 @@ MAX_ALIGN_BYTES = 4096
 #: per byte, 4- and 2-bit weights two and four to a byte. A layer's weights of other widths (3, 5..7
 #: bits) are stored at the next accepted width up.
 WEIGHT_WIDTHS = (2, 4, 8)
+#: Widths the engine's pixel counters can be built at (the description's pixel_bits): a layer's
+#: output image is at most 2^pixel_bits - 1 pixels; 16 bits stop at 256 x 255, 32 at what 16-bit
+#: OUT_H and OUT_W registers can hold.
+PIXEL_BITS = (16, 32)
 
 
 def widths_of_mask(mask: int) -> tuple[int, ...]:
@@ -51,6 +55,10 @@ class HardwareConfig:
     weight_bits: the weight element widths the engine unpacks (a non-empty subset of WEIGHT_WIDTHS,
         ascending): hexgen stores a layer's weights at the narrowest of them that holds its codes;
         a layer whose weights are wider than all of them is refused (field W_BITS).
+    pixel_bits: width of the engine's pixel counters (PIX_W): a layer's output image (OUT_H x OUT_W,
+        also the pixels of one pass) is at most 2^pixel_bits - 1 pixels; a larger one is refused
+        (field OUT_H). 24 bits count a 4096 x 4096 image. The input image is not counted: it is
+        addressed with the 32-bit base registers.
     """
 
     array_rows: int = 8
@@ -62,6 +70,7 @@ class HardwareConfig:
     scale_buf_words: int = 256
     align_bytes: int = 64
     weight_bits: tuple[int, ...] = WEIGHT_WIDTHS
+    pixel_bits: int = 24
 
     def __post_init__(self) -> None:
         wb = self.weight_bits
@@ -87,6 +96,8 @@ class HardwareConfig:
             v = getattr(self, name)
             if not 1 <= v <= MAX_BUF_WORDS:
                 raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{MAX_BUF_WORDS}")
+        if not PIXEL_BITS[0] <= self.pixel_bits <= PIXEL_BITS[1]:
+            raise ConfigError(f"HardwareConfig.pixel_bits={self.pixel_bits}: must be in {PIXEL_BITS[0]}..{PIXEL_BITS[1]}")
         a = self.align_bytes
         if a > MAX_ALIGN_BYTES:
             raise ConfigError(f"HardwareConfig.align_bytes={a}: must be at most {MAX_ALIGN_BYTES} (every segment of a "
@@ -124,6 +135,11 @@ class HardwareConfig:
     def weight_widths_mask(self) -> int:
         """weight_bits as the RTL's WGT_WIDTHS parameter: bit b set when b-bit weights are accepted."""
         return sum(1 << b for b in self.weight_bits)
+
+    @property
+    def pixel_max(self) -> int:
+        """The most output pixels a layer may have: the largest value of a pixel_bits-bit counter."""
+        return (1 << self.pixel_bits) - 1
 
     def buffer_words(self, buffer: str) -> int:
         if buffer not in BUFFERS:

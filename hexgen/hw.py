@@ -112,7 +112,7 @@ def rtl_parameters(cfg: HardwareConfig) -> dict[str, int]:
                           "the engine has one record depth (REC_WORDS) for both")
     return {"ROWS": cfg.array_rows, "COLS": cfg.array_cols, "WORD_BITS": cfg.word_bits,
             "ACT_WORDS": cfg.act_buf_words, "WGT_WORDS": cfg.weight_buf_words, "REC_WORDS": cfg.bias_buf_words,
-            "WGT_WIDTHS": cfg.weight_widths_mask}
+            "WGT_WIDTHS": cfg.weight_widths_mask, "PIX_W": cfg.pixel_bits}
 
 
 def verilog_defaults(cfg: HardwareConfig | None = None) -> str:
@@ -132,13 +132,13 @@ def verilog_defaults(cfg: HardwareConfig | None = None) -> str:
 
 def table() -> str:
     """The presets side by side (docs/engine.md)."""
-    head = "| preset | array | word | activations | weights, per bank (two banks) | bias and scale records | weight widths |"
-    rows = [head, "|---|---|---|---|---|---|---|"]
+    head = "| preset | array | word | activations | weights, per bank (two banks) | bias and scale records | weight widths | pixel counters |"
+    rows = [head, "|---|---|---|---|---|---|---|---|"]
     for name, c in PRESETS.items():
         rows.append(f"| {name} | {c.array_rows}x{c.array_cols} | {c.word_bits} bits | {c.act_buf_words} words, "
                     f"{kib(c, c.act_buf_words):g} KiB | {c.weight_buf_words} words, {kib(c, c.weight_buf_words):g} KiB | "
                     f"{c.bias_buf_words} each, {kib(c, c.bias_buf_words + c.scale_buf_words):g} KiB | "
-                    f"{', '.join(map(str, reversed(c.weight_bits)))} bits |")
+                    f"{', '.join(map(str, reversed(c.weight_bits)))} bits | {c.pixel_bits} bits |")
     return "\n".join(rows)
 
 

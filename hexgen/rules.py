@@ -26,7 +26,8 @@ POOL_MAX_KERNEL = 255
 #: Largest kernel side (accel_top's MAX_K) and stride the engine runs.
 MAX_KERNEL = 7
 MAX_STRIDE = 4
-#: The engine's plane (input rows x columns), pixel and step counters are 16 bits wide.
+#: The engine's step counter (steps per pixel tile) is 16 bits wide; its pixel counters are as wide
+#: as the hardware description's pixel_bits (HardwareConfig.pixel_max).
 COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
@@ -262,10 +263,9 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     if not 1 <= r["GROUP_KT"] <= n.kt_out or (vec and r["GROUP_KT"] != n.kt_out):
         return "GROUP_KT", (f"group of {r['GROUP_KT']} output-channel tiles: 1..{n.kt_out} (the layer's tiles)"
                             + ("; add and pooling run in one pass" if vec else ""))
-    if n.plane > COUNTER_MAX:
-        return "IN_H", f"input image of {n.plane} pixels: the engine counts at most {COUNTER_MAX}"
-    if n.npix > COUNTER_MAX:
-        return "OUT_H", f"output image of {n.npix} pixels: the engine counts at most {COUNTER_MAX}"
+    if n.npix > cfg.pixel_max:
+        return "OUT_H", (f"output image of {n.npix} pixels: the engine counts at most {cfg.pixel_max} "
+                         f"(the hardware description's pixel_bits = {cfg.pixel_bits})")
     if vec:  # the vector unit reads memory directly: no buffer to fit
         if add and not 1 <= r["ADD_SHIFT"] <= 63:
             return "ADD_SHIFT", f"shift {r['ADD_SHIFT']}: 1..63"

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
-from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, REMOVED_FIELDS, WEIGHT_WIDTHS
+from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, PIXEL_BITS, REMOVED_FIELDS, WEIGHT_WIDTHS
 from hexgen.layout import ELEM_BITS, WORD_BITS
 from hexgen.plan import ROLE_TEXT
 
@@ -191,6 +191,7 @@ CONFIG_SCHEMA = Obj({
     "weight_buf_words": BUF, "act_buf_words": BUF, "bias_buf_words": BUF,
     "scale_buf_words": BUF, "align_bytes": Int(lo=1, hi=MAX_ALIGN_BYTES),
     "weight_bits": List(Int(choices=WEIGHT_WIDTHS)),
+    "pixel_bits": Int(lo=PIXEL_BITS[0], hi=PIXEL_BITS[1]),
 }, removed=REMOVED_FIELDS)
 
 FIELD_SCHEMA = Obj({"name": Str(), "lsb": NAT, "width": POS, "signed": Bool(), "lo": Int(), "hi": Int()})

@@ -51,6 +51,7 @@ localparam logic [7:0] CSR_ACT_WORDS = 8'd51;
 localparam logic [7:0] CSR_WGT_WORDS = 8'd52;
 localparam logic [7:0] CSR_REC_WORDS = 8'd53;
 localparam logic [7:0] CSR_WGT_WIDTHS = 8'd54;
+localparam logic [7:0] CSR_PIX_W = 8'd55;
 localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd240;
 localparam logic [31:0] CSR_HI_RESET = 32'hff;
 localparam logic [31:0] CSR_W_BITS_RESET = 32'h8;

@@ -10,4 +10,5 @@
 `define HW_WGT_WORDS 2048
 `define HW_REC_WORDS 256
 `define HW_WGT_WIDTHS 276
+`define HW_PIX_W 24
 `endif

@@ -38,6 +38,7 @@ module accel_top #(
     parameter int WGT_WORDS = `HW_WGT_WORDS,
     parameter int REC_WORDS = `HW_REC_WORDS,
     parameter int WGT_WIDTHS = `HW_WGT_WIDTHS,  // bit b set: b-bit weights are unpacked (weight_bits)
+    parameter int PIX_W = `HW_PIX_W,            // the pixel counters' width (pixel_bits)
     parameter int MAX_K = 7,
     parameter int MAX_BURST = 16,
     localparam int ACT_AW = $clog2(ACT_WORDS),
@@ -122,7 +123,7 @@ module accel_top #(
   logic [31:0] beats, macs, words_rd, words_wr, units;
 
   ctrl_regs #(.ROWS(ROWS), .COLS(COLS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
-              .WGT_WIDTHS(WGT_WIDTHS)) u_regs (
+              .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W)) u_regs (
       .clk_i, .rst_i, .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .kind_o(kind), .in_c_o(in_c), .in_h_o(in_h), .in_w_o(in_w), .out_c_o(out_c), .out_h_o(out_h), .out_w_o(out_w),
       .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups), .band_rows_o(band_rows), .group_kt_o(group_kt),
@@ -138,12 +139,13 @@ module accel_top #(
 
   // ------------------------------------------------------------------ descriptor decode and check
   logic        is_dw, is_vec;
-  logic [15:0] ct_in, kt_out, npix, steps;
+  logic [15:0] ct_in, kt_out, steps;
+  logic [PIX_W-1:0] npix, p_npix;             // output pixels of the layer and of the pass
   logic [31:0] act_need, wgt_need, out_need;
 
   desc_check #(
       .ROWS(ROWS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
-      .MAX_K(MAX_K), .WGT_WIDTHS(WGT_WIDTHS)
+      .MAX_K(MAX_K), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W)
   ) u_desc (
       .kind_i(kind), .in_c_i(in_c), .in_h_i(in_h), .in_w_i(in_w), .out_c_i(out_c), .out_h_i(out_h),
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
@@ -164,10 +166,10 @@ module accel_top #(
   // ------------------------------------------------------------------ passes
   // rtl/band_seq.sv: the band of output rows and group of output-channel tiles running; every
   // unit below sees the pass as its layer (its input rows, padding, pixels, k_tiles and bases).
-  logic [15:0] p_in_rows, p_pad_top, p_pad_bottom, p_out_rows, p_npix, p_k_tiles, p_c_tiles, p_band, p_group, p_out_cmd_rows;
+  logic [15:0] p_in_rows, p_pad_top, p_pad_bottom, p_out_rows, p_k_tiles, p_c_tiles, p_band, p_group, p_out_cmd_rows;
   logic [31:0] p_w_base, p_b_base, p_s_base, p_in_base, p_out_base, p_in_plane, p_out_cmd_len, p_out_cmd_stride;
 
-  band_seq #(.REC_WPK(REC_WPK)) u_band (
+  band_seq #(.REC_WPK(REC_WPK), .PIX_W(PIX_W)) u_band (
       .clk_i, .rst_i, .start_i(start), .next_i(next_pass),
       .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .sy_i(sy), .pad_top_i(pad_top),
       .band_rows_i(band_rows), .group_kt_i(group_kt), .is_dw_i(is_dw), .ct_in_i(ct_in), .kt_out_i(kt_out), .npix_i(npix),
@@ -242,7 +244,7 @@ module accel_top #(
   logic [15:0]               set_step, set_ct, set_kt;
   logic                      g_active, g_row_wait, g_set_wait;
 
-  gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS)) u_gather (
+  gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .PIX_W(PIX_W)) u_gather (
       .clk_i, .rst_i, .start_i(c_run_start),
       .is_dw_i(is_dw), .in_h_i(p_in_rows), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
       .pad_top_i(p_pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(p_npix), .steps_i(steps),
@@ -304,7 +306,7 @@ module accel_top #(
   logic                 rq_out_valid, w_in_ready, rq_rec_wait;  // w_in_ready: the writer takes a word
   logic [WORD_BITS-1:0] rq_out_data;
 
-  drain_requant #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .REC_WORDS(REC_WORDS)) u_drain (
+  drain_requant #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .REC_WORDS(REC_WORDS), .PIX_W(PIX_W)) u_drain (
       .clk_i, .rst_i, .start_i(c_run_start), .npix_i(p_npix), .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
       .rec_we_i(bw_valid && (r_buf_tag == TgBias || r_buf_tag == TgScale)), .rec_bias_i(r_buf_tag == TgBias),
       .rec_waddr_i(bw_addr[REC_AW-1:0]), .rec_wdata_i(bw_data), .recs_kt_i(recs_kt),

@@ -15,7 +15,8 @@
 // every pass of random layers against it. The pass counters step on next_i (the main FSM, after
 // a pass's last output word is written); every output is combinational from them.
 module band_seq #(
-    parameter int REC_WPK = 8   // record words per k_tile
+    parameter int REC_WPK = 8,  // record words per k_tile
+    parameter int PIX_W = 24    // the pixel counters' width (the description's pixel_bits)
 ) (
     input  logic        clk_i,
     input  logic        rst_i,
@@ -35,7 +36,7 @@ module band_seq #(
     input  logic        is_dw_i,     // depthwise: a pass loads only its own channel tiles
     input  logic [15:0] ct_in_i,
     input  logic [15:0] kt_out_i,
-    input  logic [15:0] npix_i,      // output pixels of the layer (one k_tile's output plane)
+    input  logic [PIX_W-1:0] npix_i, // output pixels of the layer (one k_tile's output plane)
     input  logic [31:0] wgt_need_i,  // weight words per k_tile
     input  logic [31:0] w_base_i,
     input  logic [31:0] b_base_i,
@@ -51,7 +52,7 @@ module band_seq #(
     output logic [15:0] pad_top_o,   // zero rows above / below them
     output logic [15:0] pad_bottom_o,
     output logic [15:0] out_rows_o,
-    output logic [15:0] npix_o,      // its output pixels (out_rows x OUT_W)
+    output logic [PIX_W-1:0] npix_o, // its output pixels (out_rows x OUT_W)
     output logic [15:0] k_tiles_o,   // its output-channel tiles (its kt_out)
     output logic [15:0] c_tiles_o,   // input channel tiles it loads (depthwise: k_tiles_o; else all)
     output logic [31:0] w_base_o,    // segment bases moved to its rows and channel tiles
@@ -68,8 +69,8 @@ module band_seq #(
 );
 
   initial begin
-    if (REC_WPK < 1) begin
-      $error("%m: REC_WPK = %0d must be >= 1", REC_WPK);
+    if (REC_WPK < 1 || PIX_W < 16 || PIX_W > 32) begin
+      $error("%m: REC_WPK = %0d must be >= 1, PIX_W = %0d 16..32", REC_WPK, PIX_W);
       $finish;
     end
   end
@@ -100,7 +101,7 @@ module band_seq #(
   assign pad_top_o = 16'(iy0 - first);
   assign pad_bottom_o = 16'(last - iy1);
   assign out_rows_o = 16'(out_rows);
-  assign npix_o = 16'(out_rows * 32'(out_w_i));
+  assign npix_o = PIX_W'(out_rows * 32'(out_w_i));
   assign k_tiles_o = 16'(kts);
 
   assign in_plane_o = 32'(in_h_i) * 32'(in_w_i);

@@ -20,7 +20,8 @@ module ctrl_regs #(
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 1024,
     parameter int REC_WORDS = 256,
-    parameter int WGT_WIDTHS = 'h114  // bit b set: b-bit weights are unpacked (a build fact)
+    parameter int WGT_WIDTHS = 'h114, // bit b set: b-bit weights are unpacked (a build fact)
+    parameter int PIX_W = 24          // the pixel counters' width (a build fact)
 ) (
     input  logic        clk_i,
     input  logic        rst_i,
@@ -229,6 +230,7 @@ module ctrl_regs #(
       CSR_WGT_WORDS:     csr_rdata_o = 32'(WGT_WORDS);
       CSR_REC_WORDS:     csr_rdata_o = 32'(REC_WORDS);
       CSR_WGT_WIDTHS:    csr_rdata_o = 32'(WGT_WIDTHS);
+      CSR_PIX_W:         csr_rdata_o = 32'(PIX_W);
       default:           csr_rdata_o = '0;
     endcase
   end

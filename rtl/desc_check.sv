@@ -18,7 +18,8 @@ module desc_check #(
     parameter int REC_WORDS = 256,
     parameter int MAX_K = 7,
     parameter int POOL_MAX_K = 255,
-    parameter int WGT_WIDTHS = 'h114  // bit b set: the build unpacks b-bit weights
+    parameter int WGT_WIDTHS = 'h114,  // bit b set: the build unpacks b-bit weights
+    parameter int PIX_W = 24           // the pixel counters' width (the description's pixel_bits)
 ) (
     input  logic [15:0] kind_i,
     input  logic [15:0] in_c_i,
@@ -47,7 +48,7 @@ module desc_check #(
     output logic        is_vec_o,     // add or pooling: the vector unit's layer
     output logic [15:0] ct_in_o,      // input channel tiles (ROWS channels each)
     output logic [15:0] kt_out_o,     // output channel tiles
-    output logic [15:0] npix_o,       // output pixels
+    output logic [PIX_W-1:0] npix_o,  // output pixels
     output logic [15:0] steps_o,      // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
     output logic [31:0] act_need_o,   // activation buffer words: one pass's input rows, halo included
     output logic [31:0] wgt_need_o,   // weight bank words: one k_tile of weights
@@ -64,6 +65,10 @@ module desc_check #(
       $error("%m: ROWS = %0d and MAX_K = %0d must be >= 1 and ROWS * 64 a multiple of WORD_BITS = %0d", ROWS, MAX_K, WORD_BITS);
       $finish;
     end
+    if (PIX_W < 16 || PIX_W > 32) begin
+      $error("%m: PIX_W = %0d must be 16..32", PIX_W);
+      $finish;
+    end
   end
 
   logic        is_fc, is_add, is_avg;
@@ -78,7 +83,9 @@ module desc_check #(
   assign ct_in_o = 16'((32'(in_c_i) + ROWS - 1) / ROWS);
   assign kt_out_o = 16'((32'(out_c_i) + ROWS - 1) / ROWS);
   assign npix32 = 32'(out_h_i) * 32'(out_w_i);
-  assign npix_o = npix32[15:0];
+  assign npix_o = npix32[PIX_W-1:0];
+  // the largest output image the pixel counters count: 2^PIX_W - 1 (64-bit: PIX_W may be 32)
+  localparam logic [63:0] PIX_MAX = (64'd1 << PIX_W) - 64'd1;
   assign steps32 = is_dw_o ? 32'(kh_i) * 32'(kw_i) : 32'(ct_in_o) * 32'(kh_i) * 32'(kw_i);
   assign steps_o = steps32[15:0];
   // a band of BAND_ROWS output rows reads at most (BAND_ROWS - 1) * STRIDE_Y + KH input rows
@@ -126,12 +133,12 @@ module desc_check #(
     // add and pooling run in one pass
     else if (band_rows_i == 0 || band_rows_i > out_h_i || (is_vec_o && band_rows_i != out_h_i)) bad_field_o = CSR_BAND_ROWS;
     else if (group_kt_i == 0 || group_kt_i > kt_out_o || (is_vec_o && group_kt_i != kt_out_o)) bad_field_o = CSR_GROUP_KT;
-    // the engine's plane, pixel and step counters are 16 bits wide
-    else if (32'(in_h_i) * 32'(in_w_i) > 32'd65535) bad_field_o = CSR_IN_H;
-    else if (npix32 > 32'd65535) bad_field_o = CSR_OUT_H;
+    // the engine's pixel counters are PIX_W bits wide (the input image is addressed, not counted)
+    else if (64'(npix32) > PIX_MAX) bad_field_o = CSR_OUT_H;
     // the vector unit reads memory directly: no buffer to fit
     else if (is_add && add_shift_i == 0) bad_field_o = CSR_ADD_SHIFT;
     else if (is_vec_o) bad_field_o = lo_i > hi_i ? CSR_LO : 8'd0;
+    // the step counter is 16 bits wide
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
     else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_BAND_ROWS;
     else if (!WIDTHS[w_bits_i]) bad_field_o = CSR_W_BITS;

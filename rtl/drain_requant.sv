@@ -17,13 +17,14 @@ module drain_requant #(
     parameter int ROWS = 8,
     parameter int WORD_BITS = 64,
     parameter int REC_WORDS = 256,
+    parameter int PIX_W = 24,       // the pixel counters' width (the description's pixel_bits)
     localparam int REC_AW = $clog2(REC_WORDS),
     localparam int REC_WPK = ROWS * 64 / WORD_BITS  // record words per k_tile
 ) (
     input  logic                   clk_i,
     input  logic                   rst_i,
     input  logic                   start_i,      // a layer starts running: from its first pixel
-    input  logic [15:0]            npix_i,       // output pixels per k_tile
+    input  logic [PIX_W-1:0]       npix_i,       // output pixels per k_tile
     input  logic [7:0]             z_out_i,
     input  logic [7:0]             lo_i,
     input  logic [7:0]             hi_i,
@@ -75,7 +76,8 @@ module drain_requant #(
 
   // Drained pixels come out in the output's order, [k_tile][y][x]: count them to know which
   // k_tile's records the requantizer needs.
-  logic [15:0] pix_q, kt_q;
+  logic [PIX_W-1:0] pix_q;
+  logic [15:0] kt_q;
   logic        recs_ok, rq_in_valid, rq_in_ready, fire;
   assign recs_ok = recs_kt_i > kt_q;
   assign rq_in_valid = in_valid_i && recs_ok;

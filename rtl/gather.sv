@@ -25,6 +25,7 @@ module gather #(
     parameter int COLS = 8,
     parameter int WORD_BITS = 64,
     parameter int ACT_WORDS = 4096,
+    parameter int PIX_W = 24,       // the pixel counters' width (the description's pixel_bits)
     localparam int ACT_AW = $clog2(ACT_WORDS),
     localparam int CW = $clog2(COLS + 1),
     localparam int JW = (COLS > 1) ? $clog2(COLS) : 1,
@@ -46,7 +47,7 @@ module gather #(
     input  logic [15:0]               pad_top_i,
     input  logic [15:0]               pad_left_i,
     input  logic [7:0]                z_in_i,
-    input  logic [15:0]               npix_i,       // output pixels
+    input  logic [PIX_W-1:0]          npix_i,       // output pixels
     input  logic [15:0]               steps_i,      // steps per pixel tile
     input  logic [15:0]               kt_out_i,     // k_tiles
 
@@ -120,7 +121,8 @@ module gather #(
 
   // ------------------------------------------------------------------ the walk
   logic        g_active_q, g_set_q;   // g_set_q: the set being filled
-  logic [15:0] g_kt_q, g_p0_q, g_oy0_q, g_ox0_q, g_oy_q, g_ox_q, g_ct_q, g_ky_q, g_kx_q, g_step_q;
+  logic [PIX_W-1:0] g_p0_q;   // the pixel tile's first output pixel
+  logic [15:0] g_kt_q, g_oy0_q, g_ox0_q, g_oy_q, g_ox_q, g_ct_q, g_ky_q, g_kx_q, g_step_q;
   logic [CW-1:0] g_j_q;
   logic [CW-1:0] g_cols;
   logic        g_free, g_go, g_act_wait, g_set_done, g_last_step, g_last_tile, g_pop;
@@ -130,7 +132,7 @@ module gather #(
   assign g_free = !full_q[g_set_q];
   assign g_set_done = 32'(g_j_q) + 32'(cq_n) == 32'(g_cols);
   assign g_last_step = (g_step_q + 1 == steps_i);
-  assign g_last_tile = 32'(g_p0_q) + COLS >= 32'(npix_i);
+  assign g_last_tile = 64'(g_p0_q) + 64'(COLS) >= 64'(npix_i);  // 64 bits: PIX_W may be 32
   assign g_ct_eff = is_dw_i ? g_kt_q : g_ct_q;
   assign g_pop = set_pop_i && set_valid_o;
 
@@ -296,7 +298,7 @@ module gather #(
             g_ct_q <= '0; g_ky_q <= '0; g_kx_q <= '0;
             if (!g_last_tile) begin
               // next pixel tile: starts at the pixel after this tile's last one
-              g_p0_q <= g_p0_q + 16'(COLS);
+              g_p0_q <= g_p0_q + PIX_W'(COLS);
               g_ox0_q <= cq_ox[cq_n]; g_oy0_q <= cq_oy[cq_n];
               g_ox_q  <= cq_ox[cq_n]; g_oy_q  <= cq_oy[cq_n];
             end else begin

@@ -79,7 +79,7 @@ module load_seq #(
 
   seq_e        seg_q;
   logic [15:0] kt_q, y_q;
-  logic [15:0] plane;      // words of one channel tile of the pass's input rows in the buffer
+  logic [BUF_AW-1:0] plane; // words of one channel tile of the pass's input rows in the buffer
   logic        bank_hi;    // the next weights go to bank 1
   logic [15:0] wloaded_q, recs_kt_q;
   logic [31:0] act_rows_q;
@@ -87,7 +87,7 @@ module load_seq #(
 
   assign wgt_need16 = wgt_need_i[15:0];
 
-  assign plane = 16'(32'(in_h_i) * 32'(in_w_i));
+  assign plane = BUF_AW'(32'(in_h_i) * 32'(in_w_i));
   assign bank_hi = kt_q[0];
   // weights of k_tile t wait until the compute unit is done with k_tile t - 2 (same bank)
 `ifdef MUT_SELECT  // mutation tests (tests/test_budget_sim.py): faults chosen at run time, +MUT_<name>
@@ -130,7 +130,7 @@ module load_seq #(
         // row y of every channel tile: in_base + c_tile * in_plane + y * in_w in the segment,
         // (c_tile * in_h + y) * in_w in the buffer
         cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(in_w_i); cmd_ext_stride_o = in_plane_i;
-        cmd_buf_o = BUF_AW'(32'(y_q) * 32'(in_w_i)); cmd_buf_stride_o = BUF_AW'(plane);
+        cmd_buf_o = BUF_AW'(32'(y_q) * 32'(in_w_i)); cmd_buf_stride_o = plane;
         cmd_len_o = in_w_i; cmd_rows_o = ct_in_i;
         if (is_dw_i) begin
           // depthwise: row y of channel tile kt_q only

@@ -33,13 +33,18 @@ LINT_PARAMS: dict[str, list[dict[str, int]]] = {
     "mem_loader": [{"DATA_W": 64, "MAX_BURST": 1, "MAX_OUTSTANDING": 1}, {"LEN_W": 8, "MAX_BURST": 255, "BUF_AW": 4},
                    {"LEN_W": 4, "MAX_BURST": 16, "MAX_OUTSTANDING": 4}],
     "burst_reader": [{"MAX_BURST": 1, "DEPTH": 2}, {"DATA_W": 64, "MAX_BURST": 255, "TAG_W": 1}, {"BUF_AW": 20}],
-    "gather": [{"ROWS": 4, "COLS": 8, "WORD_BITS": 32, "ACT_WORDS": 64}, {"ROWS": 16, "COLS": 16, "WORD_BITS": 128}],
+    "gather": [{"ROWS": 4, "COLS": 8, "WORD_BITS": 32, "ACT_WORDS": 64, "PIX_W": 16},
+               {"ROWS": 16, "COLS": 16, "WORD_BITS": 128, "PIX_W": 32}],
     "compute_issue": [{"ROWS": 4, "COLS": 8, "WORD_BITS": 32, "WGT_WORDS": 1}, {"ROWS": 16, "COLS": 16, "WORD_BITS": 128},
                       {"WGT_WIDTHS": 0x100}],
     # builds that unpack fewer weight widths (hexgen's weight_bits): 8-bit only, 4-bit only, 2 and 8
     "wgt_unpack": [{"ROWS": 4, "WORD_BITS": 32, "WGT_WIDTHS": 0x100}, {"ROWS": 16, "WORD_BITS": 128, "WGT_WIDTHS": 0x10},
                    {"WGT_WIDTHS": 0x104}],
-    "drain_requant": [{"ROWS": 4, "WORD_BITS": 32, "REC_WORDS": 8}, {"ROWS": 16, "WORD_BITS": 128, "REC_WORDS": 1024}],
+    "drain_requant": [{"ROWS": 4, "WORD_BITS": 32, "REC_WORDS": 8, "PIX_W": 16},
+                      {"ROWS": 16, "WORD_BITS": 128, "REC_WORDS": 1024, "PIX_W": 32}],
+    # the pixel counters' widths at both ends (the description's pixel_bits; default 24)
+    "band_seq": [{"PIX_W": 16}, {"PIX_W": 32}],
+    "desc_check": [{"PIX_W": 16}, {"PIX_W": 32}],
     "ext_mem_model": [{"ADDR_W": 4, "FIFO_DEPTH": 2}, {"DATA_W": 64, "FIFO_DEPTH": 16}],
 }
 

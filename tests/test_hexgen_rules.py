@@ -86,3 +86,41 @@ def test_input_loads_cover_each_pass_input_once(kind: str) -> None:
             assert sorted(named) == [(t, y) for t in range(p.c_tiles) for y in range(rows)], (kind, p)
             if kind == "depthwise":
                 assert named == sorted(named) and all(len(tiles) == 1 for tiles, _ in loads)
+
+
+def test_large_planes_run_and_the_pixel_counters_are_the_descriptions() -> None:
+    """Issue 26: the input image is addressed, not counted, so the 513 x 513 stem of a segmentation
+    network (263,169 input pixels, 257 x 257 = 66,049 output pixels: both past 16 bits) is planned in
+    bands on `edge`; the output-pixel counters are as wide as the description's pixel_bits: a
+    16-bit build refuses the same layer naming OUT_H and pixel_bits, and a 24-bit one refuses an output
+    of 4096 x 4096 but not 4095 x 4097 (2^24 - 1)."""
+    from dataclasses import replace
+
+    from hexgen.errors import ConfigError
+    from hexgen.hw import PRESETS
+    from hexgen.rules import engine_refusal, plan_tiling
+
+    edge = PRESETS["edge"]
+    stem = {"kind": "conv", "in_shape": [3, 513, 513], "out_shape": [32, 257, 257], "kernel": [3, 3], "stride": [2, 2],
+            "padding": [1, 1], "padding_end": [1, 1], "groups": 1, "lo": 0, "hi": 255, "band_rows": 0, "group_k_tiles": 0,
+            "weight_bits": 8}
+    r = descriptor_registers(stem)
+    r.update(plan_tiling(r, edge))
+    assert engine_refusal(r, edge) is None and r["BAND_ROWS"] < 257
+    narrow = replace(edge, pixel_bits=16)
+    field, why = engine_refusal(r, narrow)
+    assert field == "OUT_H" and "66049" in why and "pixel_bits = 16" in why and "65535" in why
+
+    def one_by_one(h: int, w: int) -> dict[str, int]:
+        d = {**stem, "in_shape": [16, h, w], "out_shape": [16, h, w], "kernel": [1, 1], "stride": [1, 1],
+             "padding": [0, 0], "padding_end": [0, 0]}
+        regs = descriptor_registers(d)
+        regs.update({"BAND_ROWS": 1, "GROUP_KT": 1})
+        return regs
+
+    assert engine_refusal(one_by_one(4096, 4096), edge)[0] == "OUT_H"
+    at_limit = engine_refusal(one_by_one(4095, 4097), edge)
+    assert at_limit is None or at_limit[0] != "OUT_H", at_limit
+    for bad in (15, 33):
+        with pytest.raises(ConfigError, match="pixel_bits"):
+            replace(edge, pixel_bits=bad)

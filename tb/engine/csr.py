@@ -49,6 +49,7 @@ CSR = {
     # read-only build facts
     "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52, "REC_WORDS": 53,
     "WGT_WIDTHS": 54,  # bit b set: the build unpacks b-bit weights (the description's weight_bits)
+    "PIX_W": 55,  # the width of the pixel counters (the description's pixel_bits)
 }
 #: Bits each writable register holds (the rest read 0); tb/engine/test_ctrl_regs.py checks the RTL agrees.
 BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y",

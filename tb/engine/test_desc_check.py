@@ -5,9 +5,9 @@ Descriptors: layers the engine runs (kind, channels, image, kernel, stride, padd
 random, output sizes from the conv formula's owner, hexgen.rules), each then either kept or with
 one register set to an edge or random value (0, 1, the limit, one past it, 65535). Every
 refusal field of the rule must be hit at least once, so a generator that stopped reaching a
-branch fails the test. The engine's 16-bit counters (input plane, output pixels, steps per pixel
-tile) are met exactly at 65,535 and 65,536 by layers built for it (no register reaches those
-products on its own). Environment: RTL_SEED (default random, printed), RTL_PARAMS (the build's
+branch fails the test. The engine's counters (output pixels: PIX_W bits, the description's
+pixel_bits; steps per pixel tile: 16 bits) are met exactly at their largest value and one past it
+by layers built for it (no register reaches those products on its own). Environment: RTL_SEED (default random, printed), RTL_PARAMS (the build's
 parameters, set by tb.sim.run), DESC_CASES (descriptors per run).
 """
 from __future__ import annotations
@@ -34,7 +34,7 @@ PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i",
          "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
          "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7,
-            "WGT_WIDTHS": HardwareConfig().weight_widths_mask}
+            "WGT_WIDTHS": HardwareConfig().weight_widths_mask, "PIX_W": HardwareConfig().pixel_bits}
 
 
 def build_params() -> dict[str, int]:
@@ -44,7 +44,7 @@ def build_params() -> dict[str, int]:
 def config(p: dict[str, int]) -> HardwareConfig:
     return HardwareConfig(array_rows=p["ROWS"], word_bits=p["WORD_BITS"], act_buf_words=p["ACT_WORDS"], weight_buf_words=p["WGT_WORDS"],
                           bias_buf_words=p["REC_WORDS"], scale_buf_words=p["REC_WORDS"],
-                          weight_bits=tuple(b for b in WEIGHT_WIDTHS if p["WGT_WIDTHS"] >> b & 1))
+                          weight_bits=tuple(b for b in WEIGHT_WIDTHS if p["WGT_WIDTHS"] >> b & 1), pixel_bits=p["PIX_W"])
 
 
 def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
@@ -198,40 +198,54 @@ def conv_layer(p: dict[str, int], in_c: int, in_hw: tuple[int, int], k: tuple[in
             "LO": 0, "HI": 255}
 
 
+def image_of(pixels: int) -> tuple[int, int] | None:
+    """An output image (rows, columns) of exactly `pixels` pixels that 16-bit OUT_H and OUT_W hold,
+    or None if there is none (a prime above 65,535, or more than 65,535 x 65,535)."""
+    top = (1 << 16) - 1
+    for h in range(max(1, -(-pixels // top)), top + 1):
+        if pixels % h == 0 and pixels // h <= top:
+            return h, pixels // h
+    return None
+
+
 @cocotb.test()
 async def test_counter_limits(dut: Any) -> None:
-    """Each 16-bit counter's rule at its edge: a layer whose product is exactly 65,535 (the largest
-    the engine counts) and one at 65,536; both sides must get the rule book's verdict. At 65,535
-    the rule book goes on to a later rule (here: the buffers), so a counter rule that refused
-    65,535 would name the wrong field."""
+    """Each counter's rule at its edge: a layer whose count is exactly the largest the engine counts
+    (output pixels: 2^PIX_W - 1; steps: 65,535) and one a count past it; both sides must get the rule
+    book's verdict. At the limit the rule book goes on to a later rule (here: the buffers), so a
+    counter rule that refused the limit would name the wrong field. A limit that 16-bit registers
+    cannot reach or pass (PIX_W 31, 32) is checked at the largest image they hold."""
     p = build_params()
     cfg = config(p)
     rows = p["ROWS"]
-    # (counter, its refusal field, the layer at 65,535, the layer at 65,536)
-    edges = [
-        # input plane 255 x 257 (65,535) and 256 x 256, stride 2: the output stays small
-        ("input plane", "IN_H", conv_layer(p, rows, (255, 257), (1, 1), 2, (0, 0, 0, 0)),
-         conv_layer(p, rows, (256, 256), (1, 1), 2, (0, 0, 0, 0))),
-        # output 255 x 257 from a 253 x 255 input padded by 2 on each side (kernel 3)
-        ("output pixels", "OUT_H", conv_layer(p, rows, (253, 255), (3, 3), 1, (2, 2, 2, 2)),
-         conv_layer(p, rows, (254, 254), (3, 3), 1, (2, 2, 2, 2))),
-    ]
+    # (counter, its refusal field, its limit, the layer at the limit, the layer past it)
+    edges = []
+    at, past = image_of(cfg.pixel_max), image_of(cfg.pixel_max + 1)
+    if at is None:  # no image of exactly 2^PIX_W - 1 pixels: the largest one the registers hold
+        at = (65535, 65535) if cfg.pixel_max >= 65535 * 65535 else None
+    assert at is not None, f"PIX_W = {p['PIX_W']}: no 16-bit image meets the pixel limit {cfg.pixel_max}; pick a testable width"
+    # a 1 x 1 kernel at stride 1: the output image is the input image
+    edges.append(("output pixels", "OUT_H", cfg.pixel_max, conv_layer(p, rows, at, (1, 1), 1, (0, 0, 0, 0)),
+                  conv_layer(p, rows, past, (1, 1), 1, (0, 0, 0, 0)) if past else None))
     if 4369 * rows <= 65535:  # IN_C holds 4,369 tiles up to 15 rows (past that, no kernel meets 65,535 exactly)
         # 4,369 channel tiles x a 3 x 5 kernel = 65,535 steps; 4,096 tiles x 4 x 4 = 65,536 (a 1 x 1 image, padded)
-        edges.append(("steps per pixel tile", "IN_C", conv_layer(p, 4369 * rows, (1, 1), (3, 5), 1, (1, 1, 2, 2)),
+        edges.append(("steps per pixel tile", "IN_C", COUNTER_MAX, conv_layer(p, 4369 * rows, (1, 1), (3, 5), 1, (1, 1, 2, 2)),
                       conv_layer(p, 4096 * rows, (1, 1), (4, 4), 1, (1, 2, 1, 2))))
     bad = []
-    for what, field, at_limit, past in edges:
-        for r, side in ((at_limit, COUNTER_MAX), (past, COUNTER_MAX + 1)):
+    for what, field, limit, at_limit, past in edges:
+        for r, beyond in ((at_limit, False), (past, True)):
+            if r is None:
+                continue
             want = engine_refusal(r, cfg, max_kernel=p["MAX_K"])
+            count = r["OUT_H"] * r["OUT_W"] if field == "OUT_H" else r["KH"] * r["KW"] * -(-r["IN_C"] // rows)
             # the layers must meet the counter's rule where it decides, or this test tests nothing
-            assert (want is not None and want[0] == field and str(side) in want[1]) == (side > COUNTER_MAX), \
-                f"{what} at {side}: hexgen.rules says {want}; the layer does not meet the counter's edge"
+            assert (want is not None and want[0] == field and str(count) in want[1]) == beyond == (count > limit), \
+                f"{what} at {count}: hexgen.rules says {want}; the layer does not meet the counter's edge"
             for name, port in PORTS.items():
                 getattr(dut, port).value = r[name]
             await Timer(1, "ns")
             got = int(dut.bad_field_o.value)
             if got != (CSR[want[0]] if want else 0):
-                bad.append(f"{what} = {side} ({r}): RTL refuses {field_name(got) if got else 'nothing'}, "
+                bad.append(f"{what} = {count} ({r}): RTL refuses {field_name(got) if got else 'nothing'}, "
                            f"hexgen.rules {want[0] + ' (' + want[1] + ')' if want else 'nothing'}")
-    assert not bad, "desc_check disagrees with hexgen.rules at the 16-bit counters' limits:\n  " + "\n  ".join(bad)
+    assert not bad, "desc_check disagrees with hexgen.rules at the counters' limits:\n  " + "\n  ".join(bad)
