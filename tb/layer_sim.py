@@ -315,7 +315,9 @@ def _run_chain(rdir: Path, s: RunSettings, bdir: Path, job: dict[str, Any], plus
                 layers=tuple(f"image{i}" for i in c), defines=tuple(s.defines), image_key=Path(job["image_dir"]).parent.name,
                 build_key=_build_key(bdir)) for c in chunks]
     print(f"sim: chained run of {s.model} on {s.sim}: {n} image(s), RTL outputs fed forward"
-          + (f", in {parts} simulations at once" if parts > 1 else "") + " ...", flush=True)
+          + (f", in {parts} simulations at once" if parts > 1 else "")
+          + (", each layer's window loaded before it runs (the whole image is larger than the bench's memory)"
+             if job.get("windows") else "") + " ...", flush=True)
 
     def run_job(i: int) -> list[dict[str, Any]]:
         jdir = rdir if parts == 1 else rdir / f"job{i + 1}"

@@ -1,8 +1,9 @@
 """No memory limit but the layer's own (issue 26 item 1): a per-layer run loads each layer's window
 alone (hexgen.image.layer_window: its segments but the expected output, which hexgen lays out one
 after the other), every base moved down by the window's first word, so a network whose whole
-memory image exceeds the bench's external memory still runs layer by layer; a chained run, which
-keeps the whole image, is refused in one line. Here the bench's memory is cut to 4,096 words
+memory image exceeds the bench's external memory still runs layer by layer, and so does a chained
+run (which keeps the whole image in memory when it fits); a layer larger than the bench's memory is
+refused in one line naming it. Here the bench's memory is cut to 4,096 words
 (vgg w4a4's image is 7,872) to show it without a 513x513 network."""
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from hexgen.image import layer_window
 from tb import layer_sim
 from tb.engine import accel_build, engine_flow
 from tb.sim import SimError
@@ -28,5 +30,25 @@ def test_layers_run_in_their_own_windows_when_the_image_does_not_fit(monkeypatch
     # fc1 ran at addresses moved down by its window's first word (its segments sit high in the image)
     fc1 = next(r for r in res if r["layer"] == "fc1")
     assert fc1["mem_offset"] > 0 and fc1["mem_offset"] == min(s["base_word"] for s in mm["segments"] if s["layer"] == "fc1")
-    with pytest.raises(SimError, match=r"the memory image of vgg needs \d+ words; the bench's external memory holds at most 4096"):
-        layer_sim.run(model="vgg", sim="icarus", seed=0, w_bits=4, a_bits=4, chain=1)
+
+
+def test_a_chained_run_whose_image_does_not_fit_runs_in_windows(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A chained run keeps the whole image in memory when it fits; when not, each layer's window is
+    loaded, then the RTL's own output of the layer before is written as its input (the mlp: its
+    image is 3 windows, the bench's memory cut to the largest); a layer larger than the bench's
+    memory is refused in one line naming it."""
+    from tb.engine.images import prepare_image
+
+    mm = json.loads((prepare_image("mlp", 0, None, {})[0] / "image" / "memory_map.json").read_text())
+    largest = max(layer_window(mm, e["name"])[1] for e in mm["layers"])
+    addr_w = (largest - 1).bit_length()
+    assert mm["dram"]["words"] > 1 << addr_w  # the whole image would not fit
+    monkeypatch.setattr(accel_build, "ADDR_W", addr_w)
+    monkeypatch.setattr(engine_flow, "MAX_ADDR_W", addr_w)
+    chained = layer_sim.run(model="mlp", sim="icarus", seed=0, chain=1)
+    assert len(chained) == 1 and chained[0]["layers_equal"] == chained[0]["layers"] and not chained[0]["problem"], chained
+    assert chained[0]["rtl_pred"] == chained[0]["golden_pred"]
+    monkeypatch.setattr(engine_flow, "MAX_ADDR_W", addr_w - 1)
+    with pytest.raises(SimError, match=rf"layer \w+ of mlp \(its segments, loaded alone\) needs {largest} words; the bench's "
+                                       rf"external memory holds at most {1 << (addr_w - 1)}"):
+        layer_sim.run(model="mlp", sim="icarus", seed=0, chain=1)

@@ -43,12 +43,7 @@ class EngineFlow(Flow):
 
     def build(self, target: Target, s: RunSettings, image: Image, waves: bool) -> Path:
         mm = _memory_map(image)
-        if s.chain:  # the RTL's outputs feed the next layers: the whole image stays in memory
-            words, what = int(mm["dram"]["words"]), f"the memory image of {s.model}"
-        else:  # each layer's window in turn (hexgen.image.layer_window)
-            windows = {e["name"]: layer_window(mm, e["name"])[1] for e in mm["layers"]}
-            name = max(windows, key=lambda n: windows[n])
-            words, what = windows[name], f"layer {name} of {s.model} (its segments, loaded alone)"
+        words, what = _bench_words(mm, s)
         addr_w = bench_addr_w(words)
         if addr_w > MAX_ADDR_W:
             raise SimError(f"{what} needs {words} words; the bench's external memory holds at most {1 << MAX_ADDR_W}")
@@ -62,8 +57,9 @@ class EngineFlow(Flow):
             "csr_overrides": {k: dict(v) for k, v in s.csr_overrides.items()}, "pokes": {k: list(v) for k, v in s.pokes.items()},
             "watchdog_cycles": s.watchdog_cycles, "reset_each_layer": s.reset_each_layer, "record_all": s.record,
             "check_reset": s.check_reset,
-            # one layer's segments in memory at a time, its bases moved down to 0 (not in a chained run)
-            "windows": not s.chain,
+            # one layer's segments in memory at a time, its bases moved down to 0 (a chained run keeps
+            # the whole image in memory when it fits the bench's, and runs in windows when not)
+            "windows": _in_windows(_memory_map(image), s),
             "chain": {"images": s.chain, "npz": str(cdir / "chain.npz"), "net": str(cdir / "net.pkl")} if s.chain else None,
         }
 
@@ -107,6 +103,22 @@ class EngineFlow(Flow):
         from tb.engine.waves import failure_waves
 
         return "", failure_waves(r, rb, dump, widths, dest)
+
+
+def _in_windows(mm: dict[str, Any], s: RunSettings) -> bool:
+    """Whether the bench loads each layer's window alone: always per layer; a chained run (whose
+    inputs are the RTL's own outputs, written by the bench before each layer) when its whole image
+    does not fit the bench's largest memory."""
+    return not s.chain or bench_addr_w(int(mm["dram"]["words"])) > MAX_ADDR_W
+
+
+def _bench_words(mm: dict[str, Any], s: RunSettings) -> tuple[int, str]:
+    """The words the bench's memory must hold, and what needs them (for the refusal)."""
+    if not _in_windows(mm, s):
+        return int(mm["dram"]["words"]), f"the memory image of {s.model}"
+    windows = {e["name"]: layer_window(mm, e["name"])[1] for e in mm["layers"]}
+    name = max(windows, key=lambda n: windows[n])
+    return windows[name], f"layer {name} of {s.model} (its segments, loaded alone)"
 
 
 def _memory_map(image: Image) -> dict[str, Any]:
