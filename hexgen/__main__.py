@@ -99,6 +99,10 @@ def generate(args: argparse.Namespace) -> int:
     data = m.x_test if m.x_test is not None else m.calibration
     if not 1 <= args.images <= len(data):
         raise HexgenError(f"--images {args.images}: the model's {'test split' if m.x_test is not None else 'calibration batch'} has {len(data)} images")
+    from hexgen.fit import fit_report
+
+    for line in fit_report(m.float_model, m.calibration, cfg, w_bits=args.w_bits):  # before the slow part
+        print(line, flush=True)
     qm = quantized_model(m, w_bits=args.w_bits, a_bits=args.a_bits, keep_ends=args.keep_ends, qat=args.qat)
     net = extract(qm, m.calibration[:2], bias_mode=args.bias_mode, m0_bits=args.m0_bits)
     x_q = net.quantize_input(data[: args.images])

@@ -54,9 +54,25 @@ def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str
             print(f"sim: the cached memory image {cdir} is damaged ({damage}); making it again", flush=True)
     else:
         cdir = images.IMAGES / f"untraceable-{os.getpid()}"
+    _say_what_will_not_fit(m, cfg, widths or {})
     layers = store_entry(cdir, lambda tmp: _write_image(m, idx, cfg, tmp, key or "", widths or {}))
     return cdir, layers, idx
 
+
+
+def _say_what_will_not_fit(m: Any, cfg: Any, widths: dict[str, Any]) -> None:
+    """Before quantization (the slow part for a large network): the layers the engine will refuse,
+    printed, and a layer whose memory window the bench cannot hold, refused (hexgen.fit)."""
+    from hexgen.fit import fit_report
+    from tb.engine.accel_build import MAX_ADDR_W
+
+    lines = fit_report(m.float_model, m.calibration, cfg, w_bits=int(widths.get("w_bits") or 8),
+                       memory_words=1 << MAX_ADDR_W, prog="sim")
+    for line in lines:
+        print(line, flush=True)
+    too_big = [l for l in lines if "words of memory" in l]
+    if too_big:
+        raise SimError(too_big[0].removeprefix("sim: fit: ") + " (its segments, loaded alone; nothing was quantized)")
 
 
 def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[str, Any]) -> list[dict[str, Any]]:
