@@ -21,6 +21,7 @@ from golden.layers import (
     INPUT,
     AddLayer,
     AvgPoolLayer,
+    ConcatLayer,
     ConvLayer,
     FlattenLayer,
     InputQuant,
@@ -30,6 +31,7 @@ from golden.layers import (
     Network,
     Requant,
     RunResult,
+    UpsampleLayer,
 )
 from typing import TYPE_CHECKING, Any
 
@@ -58,8 +60,8 @@ def quantize_input(net: Network, x: object) -> object:
 
 
 __all__ = [
-    "BIAS_MODES", "INPUT", "AddLayer", "AvgPoolLayer", "BiasSaturationError", "ConvLayer", "FlattenLayer",
+    "BIAS_MODES", "INPUT", "AddLayer", "AvgPoolLayer", "BiasSaturationError", "ConcatLayer", "ConvLayer", "FlattenLayer",
     "GoldenError", "InputError", "InputQuant", "Layer", "LinearLayer", "MaxPoolLayer", "ModelLoadError", "Network",
-    "QuantSchemeError", "RangeError", "Requant", "RunResult", "ShapeError", "UnsupportedLayerError",
+    "QuantSchemeError", "RangeError", "Requant", "RunResult", "ShapeError", "UnsupportedLayerError", "UpsampleLayer",
     "contract_qconfig", "extract", "extract_brevitas", "quantize", "quantize_input", "trace_values",
 ]

@@ -152,10 +152,16 @@ def accumulator_bits(bias_term: IntArray, k_dot: int, *, in_bits: int, z_in: int
     return worst.bit_length() + 1
 
 
-def conv_out_size(size: int, before: int, after: int, kernel: int, stride: int) -> int:
+def conv_out_size(size: int, before: int, after: int, kernel: int, stride: int, dilation: int = 1) -> int:
     """Output size of a conv along one axis with `before` / `after` zero padding: the one formula
-    (golden's conv, hexgen's rule book and checker, the synthetic layers; rtl/desc_check.sv mirrors it)."""
-    return (size + before + after - kernel) // stride + 1
+    (golden's conv, hexgen's rule book and checker, the synthetic layers; rtl/desc_check.sv mirrors it).
+    A dilated kernel spans dilation x (kernel - 1) + 1 input positions (dilated_span)."""
+    return (size + before + after - dilated_span(kernel, dilation)) // stride + 1
+
+
+def dilated_span(kernel: int, dilation: int) -> int:
+    """Input positions a kernel of `kernel` taps spaced `dilation` apart covers along one axis."""
+    return dilation * (kernel - 1) + 1
 
 
 #: In a process that has not imported PyTorch, a conv of at most this many multiply-adds is carried
@@ -171,10 +177,11 @@ def _numpy_carrier(macs: int) -> bool:
 
 
 def _conv_numpy(x: NDArray[np.uint8], w: NDArray[np.int8], *, z_in: int, stride: tuple[int, int],
-                padding: tuple[int, int, int, int], groups: int, channels_last: bool, dt: type) -> Any:
+                padding: tuple[int, int, int, int], groups: int, channels_last: bool, dt: type,
+                dilation: tuple[int, int] = (1, 1)) -> Any:
     """The centred activations' convolution in the carrier dtype, [N, HO, WO, K]: every window
-    (numpy's sliding_window_view over the zero-padded centred image, at the strides) against every
-    kernel of its group."""
+    (numpy's sliding_window_view over the zero-padded centred image, at the strides; a dilated
+    window is the span's every dilation-th row and column) against every kernel of its group."""
     from numpy.lib.stride_tricks import sliding_window_view
 
     top, bottom, left, right = padding
@@ -182,7 +189,9 @@ def _conv_numpy(x: NDArray[np.uint8], w: NDArray[np.int8], *, z_in: int, stride:
     xc -= dt(z_in)
     xc = np.pad(xc, ((0, 0), (top, bottom), (left, right), (0, 0)))  # zeros of the centred image: z_in
     k, cg, kh, kw = w.shape
-    win = sliding_window_view(xc, (kh, kw), axis=(1, 2))[:, :: stride[0], :: stride[1]]  # N, HO, WO, C, KH, KW
+    dy, dx = dilation
+    span = (dilated_span(kh, dy), dilated_span(kw, dx))
+    win = sliding_window_view(xc, span, axis=(1, 2))[:, :: stride[0], :: stride[1], :, ::dy, ::dx]  # N, HO, WO, C, KH, KW
     n, ho, wo = win.shape[:3]
     win = win.reshape(n, ho, wo, groups, cg, kh, kw)
     wg: Any = w.astype(dt).reshape(groups, k // groups, cg, kh, kw)
@@ -199,13 +208,15 @@ def conv_acc(
     stride: tuple[int, int],
     padding: tuple[int, ...],
     groups: int,
+    dilation: tuple[int, int] = (1, 1),
     channels_last: bool = False,
     exact_float: bool = False,
 ) -> IntArray:
-    """acc[n,k,y,x] = bias[k] + sum_{c,i,j} (a[n, c, y*s+i-p, x*s+j-p] - z_in) * w[k,c,i,j].
+    """acc[n,k,y,x] = bias[k] + sum_{c,i,j} (a[n, c, y*s+i*d-p, x*s+j*d-p] - z_in) * w[k,c,i,j].
 
     x: uint8 [N, C, H, W]; w: int8 [K, C/groups, KH, KW]; bias: int64 [K] (bias_term).
-    padding: (py, px) on both sides, or (top, bottom, left, right).
+    padding: (py, px) on both sides, or (top, bottom, left, right). dilation: (dy, dx), the
+    spacing of the kernel's taps (1: adjacent).
     Padding positions hold z_in, so they contribute 0. Returns int64 [N, K, HO, WO], every
     value checked to fit int32. With channels_last, x is [N, H, W, C] and the result
     [N, HO, WO, K] (what Network.run uses internally: no transposes between layers).
@@ -221,11 +232,12 @@ def conv_acc(
     sy, sx = stride
     top, bottom, left, right = (padding[0], padding[0], padding[1], padding[1]) if len(padding) == 2 else padding
     dt = _carrier_dtype(cg * kh * kw)
-    ho = conv_out_size(h, top, bottom, kh, sy)
-    wo = conv_out_size(wd, left, right, kw, sx)
+    dy, dx = dilation
+    ho = conv_out_size(h, top, bottom, kh, sy, dy)
+    wo = conv_out_size(wd, left, right, kw, sx, dx)
     if _numpy_carrier(n * ho * wo * k * cg * kh * kw):
         out_np = _conv_numpy(x, w, z_in=z_in, stride=(sy, sx), padding=(top, bottom, left, right), groups=groups,
-                             channels_last=channels_last, dt=dt)
+                             channels_last=channels_last, dt=dt, dilation=(dy, dx))
         acc_np: Any = out_np.astype(np.float64 if exact_float else np.int64)
         acc_np += bias.astype(np.float64 if exact_float else np.int64)
         if not exact_float:
@@ -244,9 +256,9 @@ def conv_acc(
     wt = torch.from_numpy(w.astype(dt))  # a writable copy: layer records are read-only
     with torch.no_grad():
         if top == bottom and left == right:
-            yt = F.conv2d(xt, wt, None, stride=(sy, sx), padding=(top, left), groups=groups)
+            yt = F.conv2d(xt, wt, None, stride=(sy, sx), padding=(top, left), dilation=(dy, dx), groups=groups)
         else:  # zeros of the centred activations are z_in
-            yt = F.conv2d(F.pad(xt, (left, right, top, bottom)), wt, None, stride=(sy, sx), groups=groups)
+            yt = F.conv2d(F.pad(xt, (left, right, top, bottom)), wt, None, stride=(sy, sx), dilation=(dy, dx), groups=groups)
     out = yt.permute(0, 2, 3, 1)  # NHWC
     if tuple(out.shape[1:3]) != (ho, wo):
         raise RangeError(f"conv output {tuple(out.shape[1:3])} != expected {(ho, wo)}")
@@ -344,6 +356,22 @@ def requantize(
     y += np.int64(z_out)
     np.clip(y, lo, hi, out=y)
     return y.astype(np.uint8)
+
+
+def requantize_codes(
+    x: NDArray[np.uint8], *, z_in: int, m0: int, n: int, z_out: int, lo: int, hi: int
+) -> NDArray[np.uint8]:
+    """Codes of one tensor brought to another scale and zero point (a concat's input quantized
+    otherwise than its output): requantize(a - z_in) with one M0 * 2^-n = S_in / S_out, i.e. a
+    residual add of one operand, clamp(((M0 * (a - z_in) + 2**(n-1)) >> n) + z_out, lo, hi)."""
+    acc = x.astype(np.int64) - np.int64(z_in)
+    return requantize(acc, m0=np.array([m0], np.int64), n=np.array([n], np.int64), z_out=z_out, lo=lo, hi=hi)
+
+
+def upsample_nearest(x: NDArray[np.uint8], *, scale: tuple[int, int], channels_last: bool = False) -> NDArray[np.uint8]:
+    """Nearest upsampling by whole factors (sy, sx): output (y, x) is input (y // sy, x // sx), a copy."""
+    hax, wax = (1, 2) if channels_last else (2, 3)
+    return np.repeat(np.repeat(x, scale[0], axis=hax), scale[1], axis=wax)
 
 
 def add_requant(

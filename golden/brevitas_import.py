@@ -535,7 +535,7 @@ class _Builder:
             if cg * groups != c_in:
                 raise ShapeError(f"{where}: weight expects {cg * groups} input channels, input has {c_in}")
             layer: Layer = ConvLayer(**common, stride=_pair(mod.stride), padding=_pair(mod.padding), groups=groups,
-                                     kind_name=conv_kind(c_in, groups, (kh, kw)))
+                                     kind_name=conv_kind(c_in, groups, (kh, kw)), dilation=_pair(mod.dilation))
         else:
             if len(common["in_shape"]) != 1:
                 raise UnsupportedLayerError(f"{where}: fully connected input must be [N, C], got "

@@ -29,12 +29,14 @@ from golden.layers import (
     INPUT,
     AddLayer,
     AvgPoolLayer,
+    ConcatLayer,
     ConvLayer,
     FlattenLayer,
     Layer,
     LinearLayer,
     MaxPoolLayer,
     Network,
+    UpsampleLayer,
 )
 
 #: network.json's "format" and "version": a folder whose network.json carries this format is an export.
@@ -80,6 +82,7 @@ def _params(layer: Layer, bias_mode: str) -> Arrays:
             p["stride"] = _i32(layer.stride, f"{where} stride")
             p["pads"] = _i32(layer.pads, f"{where} pads")
             p["groups"] = _i32(layer.groups, f"{where} groups")
+            p["dilation"] = _i32(layer.dilation, f"{where} dilation")
     elif isinstance(layer, AddLayer):
         for f in ("z_a", "z_b", "a0", "b0", "n", "z_out", "lo", "hi"):
             p[f] = _i32(getattr(layer, f), f"{where} {f}")
@@ -90,11 +93,19 @@ def _params(layer: Layer, bias_mode: str) -> Arrays:
     elif isinstance(layer, AvgPoolLayer):
         p["kernel"] = _i32(layer.kernel, f"{where} kernel")
         p["stride"] = _i32(layer.stride, f"{where} stride")
+    elif isinstance(layer, UpsampleLayer):
+        p["scale"] = _i32(layer.scale, f"{where} scale")
+    elif isinstance(layer, ConcatLayer):
+        for f, v in (("channels", layer.channels), ("offsets", layer.offsets), ("copy", layer.copies), ("z_in", layer.z_ins),
+                     ("m0", layer.m0s), ("n", layer.ns), ("z_out", layer.z_out), ("lo", layer.lo), ("hi", layer.hi)):
+            p[f] = _i32(v, f"{where} {f}")
     return p
 
 
 def _input_keys(layer: Layer) -> tuple[str, ...]:
     """The npz names of a layer's inputs, in the order of layer.inputs."""
+    if isinstance(layer, ConcatLayer):  # an input may appear twice: named by position
+        return tuple(f"input_{i}" for i in range(len(layer.inputs)))
     return ("input_a", "input_b") if isinstance(layer, AddLayer) else ("input",)
 
 
@@ -149,7 +160,8 @@ def layer_geometry(layer: Layer) -> dict[str, Any]:
         "out_shape": list(layer.out_shape), "module": layer.module, "macs": layer.macs,
     }
     if isinstance(layer, ConvLayer):
-        g.update(kernel=list(layer.kernel), stride=list(layer.stride), pads=list(layer.pads), groups=layer.groups)
+        g.update(kernel=list(layer.kernel), stride=list(layer.stride), pads=list(layer.pads), groups=layer.groups,
+                 dilation=list(layer.dilation))
     if isinstance(layer, (ConvLayer, LinearLayer)):
         g.update(scale_in=float(layer.scale_in), zero_point_in=layer.z_in, scale_out=float(layer.scale_out),
                  zero_point_out=layer.requant.z_out, weight_scale=_floats(layer.weight_scale))
@@ -160,6 +172,12 @@ def layer_geometry(layer: Layer) -> dict[str, Any]:
         g.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=list(layer.padding))
     elif isinstance(layer, AvgPoolLayer):
         g.update(kernel=list(layer.kernel), stride=list(layer.stride), global_pool=layer.global_pool)
+    elif isinstance(layer, UpsampleLayer):
+        g.update(scale=list(layer.scale))
+    elif isinstance(layer, ConcatLayer):
+        g.update(channels=list(layer.channels), offsets=list(layer.offsets), copy=list(layer.copies),
+                 scale_in=list(layer.scale_ins), zero_point_in=list(layer.z_ins), scale_out=float(layer.scale_out),
+                 zero_point_out=layer.z_out)
     elif not isinstance(layer, FlattenLayer):  # pragma: no cover - every record kind is listed above
         raise InputError(f"layer {layer.name}: kind {layer.kind} has no export")
     return g

@@ -35,6 +35,7 @@ from golden.layers import (
     conv_kind,
     set_widths,
 )
+from golden.graph_shapes import concat, upsample
 from golden.ptq import is_converted, reference_engine, torch_quiet
 from golden.widths import act_qmax, converted_bits, weight_qmax
 from golden.support import clamp_args, module_problem
@@ -298,7 +299,7 @@ class _Builder:
         pad_end = (py + bottom, px + right)
         layer = ConvLayer(
             **common, stride=_pair(mod.stride), padding=(py + top, px + left), groups=groups, kind_name=kind,
-            pad_end=None if pad_end == (py + top, px + left) else pad_end,
+            pad_end=None if pad_end == (py + top, px + left) else pad_end, dilation=_pair(mod.dilation),
         )
         w_bits, a_bits = self.widths(node)
         self.add(node, layer, a_bits, w_bits)
@@ -552,6 +553,10 @@ class _Builder:
                 return self.fold_clamp(node, *self.clamp_bounds(node))
             if tgt is torch.nn.functional.pad:
                 return self.zero_pad(node)
+            if tgt is torch.cat:
+                return concat(self, node)
+            if tgt is torch.nn.functional.interpolate:
+                return upsample(self, node)
             if tgt is torch.flatten:
                 start = node.args[1] if len(node.args) > 1 else node.kwargs.get("start_dim", 0)
                 end = node.args[2] if len(node.args) > 2 else node.kwargs.get("end_dim", -1)

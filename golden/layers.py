@@ -127,6 +127,7 @@ class ConvLayer(Layer):
     kind_name: str = "conv"
     # (bottom, right) when they differ from (top, left): TF 'SAME' padding, an nn.ZeroPad2d folded in
     pad_end: tuple[int, int] | None = None
+    dilation: tuple[int, int] = (1, 1)  # (y, x): the kernel's taps are this far apart (atrous conv)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "weight", _frozen(self.weight, np.int8))
@@ -134,6 +135,10 @@ class ConvLayer(Layer):
         if self.weight.ndim != 4:  # kernel, macs and conv_acc index [K, C/groups, KH, KW]
             raise ShapeError(f"layer {self.name}: conv weights have shape {list(self.weight.shape)}; a conv layer's "
                              "weights are 4-D [K, C/groups, KH, KW] (a pointwise conv's [K, C, 1, 1])")
+        if len(self.dilation) != 2 or min(self.dilation) < 1:
+            raise ShapeError(f"layer {self.name}: dilation {tuple(self.dilation)}; give (y, x), each at least 1")
+        # along an axis of one tap the dilation changes nothing: 1 there (a 1x1 conv is never dilated)
+        object.__setattr__(self, "dilation", tuple(1 if k == 1 else int(d) for k, d in zip(self.kernel, self.dilation)))
 
     @property
     def kind(self) -> str:  # type: ignore[override]
@@ -167,7 +172,7 @@ class ConvLayer(Layer):
         """int32 accumulators (int64 array; exact float64 with exact_float, see arith.conv_acc)."""
         return arith.conv_acc(
             x, self.weight, self.bias.term, z_in=self.z_in, stride=self.stride, padding=self.pads, groups=self.groups,
-            channels_last=channels_last, exact_float=exact_float,
+            dilation=self.dilation, channels_last=channels_last, exact_float=exact_float,
         )
 
     def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
@@ -282,6 +287,74 @@ class FlattenLayer(Layer):
         if channels_last and x.ndim == 4:  # flatten in PyTorch's (C, H, W) order
             x = x.transpose(0, 3, 1, 2)
         return x.reshape(x.shape[0], *self.out_shape)
+
+
+@dataclass(frozen=True, kw_only=True)
+class UpsampleLayer(Layer):
+    """Nearest upsampling by whole factors (nn.Upsample / F.interpolate, mode 'nearest'): each code
+    repeated scale[0] times down and scale[1] times across. Input and output share their qparams
+    (PyTorch's quantized interpolate keeps them), so the codes are copied."""
+
+    scale: tuple[int, int] = (2, 2)
+    kind: ClassVar[str] = "upsample"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "scale", tuple(int(s) for s in self.scale))
+        if len(self.scale) != 2 or min(self.scale) < 1:
+            raise ShapeError(f"layer {self.name}: upsampling factors {self.scale}; give (y, x), whole numbers >= 1")
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        return arith.upsample_nearest(xs[0], scale=self.scale, channels_last=channels_last)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ConcatLayer(Layer):
+    """Concatenation along channels of len(inputs) tensors (an input may appear more than once),
+    in the order of `inputs`: input i fills output channels offsets[i] .. offsets[i] + channels[i] - 1.
+    An input quantized as the output (FX's default: cat's inputs share its observer) is copied,
+    m0s[i] = ns[i] = 0; any other is requantized to the output's qparams, clamp(((a - z_ins[i]) *
+    m0s[i] + 2^(ns[i]-1)) >> ns[i]) + z_out, lo, hi), M0 * 2^-n = S_in / S_out (arithmetic.md)."""
+
+    channels: tuple[int, ...] = ()
+    z_ins: tuple[int, ...] = ()
+    m0s: tuple[int, ...] = ()  # 0: copied
+    ns: tuple[int, ...] = ()  # 0: copied
+    z_out: int = 0
+    lo: int = 0
+    hi: int = 255
+    scale_ins: tuple[float, ...] = ()
+    scale_out: float = 1.0
+    kind: ClassVar[str] = "concat"
+
+    def __post_init__(self) -> None:
+        for f in ("channels", "z_ins", "m0s", "ns"):
+            object.__setattr__(self, f, tuple(int(v) for v in getattr(self, f)))
+        object.__setattr__(self, "scale_ins", tuple(float(v) for v in self.scale_ins))
+        counts = {len(self.inputs), len(self.channels), len(self.z_ins), len(self.m0s), len(self.ns)}
+        if len(counts) != 1 or len(self.inputs) < 2:
+            raise ShapeError(f"layer {self.name}: a concat of {len(self.inputs)} inputs with {len(self.channels)} channel "
+                             f"counts, {len(self.z_ins)} zero points and {len(self.m0s)} multipliers (one each, 2 or more)")
+        if any(copy and z != self.z_out for copy, z in zip(self.copies, self.z_ins)):
+            raise ShapeError(f"layer {self.name}: a copied input (M0 0) with zero points {list(self.z_ins)}; "
+                             f"a copy has the output's, {self.z_out}")
+        if sum(self.channels) != int(self.out_shape[0]):
+            raise ShapeError(f"layer {self.name}: channels {list(self.channels)} add up to {sum(self.channels)}, "
+                             f"the output has {self.out_shape[0]}")
+
+    @property
+    def offsets(self) -> tuple[int, ...]:
+        """The first output channel of each input."""
+        return tuple(int(v) for v in np.cumsum((0, *self.channels[:-1])))
+
+    @property
+    def copies(self) -> tuple[bool, ...]:
+        """Per input: True when its codes are copied (it has the output's qparams)."""
+        return tuple(m0 == 0 for m0 in self.m0s)
+
+    def forward(self, xs: Sequence[NDArray[np.uint8]], *, channels_last: bool = False) -> NDArray[np.uint8]:
+        parts = [x if copy else arith.requantize_codes(x, z_in=z, m0=m0, n=n, z_out=self.z_out, lo=self.lo, hi=self.hi)
+                 for x, copy, z, m0, n in zip(xs, self.copies, self.z_ins, self.m0s, self.ns)]
+        return np.concatenate(parts, axis=-1 if channels_last else 1)
 
 
 @dataclass(frozen=True)

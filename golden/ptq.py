@@ -196,26 +196,46 @@ def contract_qconfig(*, pow2_scales: bool = False, w_bits: int = 8, a_bits: int 
     )
 
 
-def _flatten_modules_to_function(model: nn.Module) -> nn.Module:
-    """Replace nn.Flatten modules by torch.flatten calls.
+def _functional_forms(model: nn.Module) -> nn.Module:
+    """nn.Flatten modules as torch.flatten calls, nn.Upsample modules as F.interpolate calls and
+    torch.concat / torch.concatenate as torch.cat.
 
-    FX's native backend treats torch.flatten as a shape op sharing its input's qparams, but runs
-    an nn.Flatten module in float between a dequantize and a new quantize: a needless extra
-    requantisation (and one the accelerator would have to model). Models without nn.Flatten are
-    returned as they are.
+    FX's native backend treats torch.flatten, F.interpolate and torch.cat as ops on quantized
+    tensors (sharing their input's qparams; cat's inputs share its output's observer), but runs
+    nn.Flatten, nn.Upsample, torch.concat and torch.concatenate in float between a dequantize and a
+    new quantize: a needless extra requantisation (and one the accelerator would have to model).
+    Models without them are returned as they are (and so is one FX cannot trace: prepare_fx says why).
     """
-    if not any(isinstance(m, nn.Flatten) for m in model.modules()):
+    try:
+        gm = torch.fx.symbolic_trace(model)
+    except Exception:
         return model
-    gm = torch.fx.symbolic_trace(model)
+    replaced = 0
     for node in list(gm.graph.nodes):
-        if node.op == "call_module" and isinstance(gm.get_submodule(str(node.target)), nn.Flatten):
-            mod: Any = gm.get_submodule(str(node.target))
-            with gm.graph.inserting_after(node):
-                new = gm.graph.call_function(torch.flatten, (node.args[0], mod.start_dim, mod.end_dim))
-            node.replace_all_uses_with(new)
-            gm.graph.erase_node(node)
+        mod: Any = gm.get_submodule(str(node.target)) if node.op == "call_module" else None
+        if isinstance(mod, nn.Flatten):
+            _replace(gm, node, torch.flatten, (node.args[0], mod.start_dim, mod.end_dim), {})
+        elif isinstance(mod, nn.Upsample):
+            _replace(gm, node, torch.nn.functional.interpolate, (node.args[0],),
+                     dict(size=mod.size, scale_factor=mod.scale_factor, mode=mod.mode, align_corners=mod.align_corners,
+                          recompute_scale_factor=mod.recompute_scale_factor))
+        elif node.op == "call_function" and node.target in (torch.concat, torch.concatenate):
+            _replace(gm, node, torch.cat, node.args, {"dim" if k == "axis" else k: v for k, v in node.kwargs.items()})
+        else:
+            continue
+        replaced += 1
+    if not replaced:
+        return model
     gm.recompile()
     return gm
+
+
+def _replace(gm: torch.fx.GraphModule, node: torch.fx.Node, fn: Any, args: Any, kwargs: Any) -> None:
+    """node replaced by a call of fn(*args, **kwargs) in gm's graph."""
+    with gm.graph.inserting_after(node):
+        new = gm.graph.call_function(fn, tuple(args), dict(kwargs))
+    node.replace_all_uses_with(new)
+    gm.graph.erase_node(node)
 
 
 def _backend_config() -> Any:
@@ -437,7 +457,7 @@ def quantize(
     try:
         with torch_quiet():
             prepared = prepare_fx(
-                _flatten_modules_to_function(float_model), mapping, example_inputs=(calibration_batch[:1],),
+                _functional_forms(float_model), mapping, example_inputs=(calibration_batch[:1],),
                 backend_config=_backend_config(),
             )
     except Exception as exc:  # FX tracing errors name the offending code; keep them

@@ -111,12 +111,12 @@ def _prepared(model: nn.Module, calibration: torch.Tensor, w_bits: int, a_bits: 
     before any training: what train_qat trains and load_trained fills with a trained state."""
     from torch.ao.quantization.quantize_fx import prepare_qat_fx
 
-    from golden.ptq import _backend_config, _flatten_modules_to_function, _one_line, checked_copy, observe_clamped, qconfig_mapping, torch_quiet
+    from golden.ptq import _backend_config, _functional_forms, _one_line, checked_copy, observe_clamped, qconfig_mapping, torch_quiet
 
     float_model, traced, widths = checked_copy(model, calibration, w_bits, a_bits, bits, keep_ends)
     try:
         with torch_quiet():
-            prepared = prepare_qat_fx(_flatten_modules_to_function(float_model).train(),
+            prepared = prepare_qat_fx(_functional_forms(float_model).train(),
                                       qconfig_mapping(traced, widths, w_bits, a_bits, qat_qconfig),
                                       example_inputs=(calibration[:1],), backend_config=_backend_config())
     except Exception as exc:

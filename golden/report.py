@@ -19,7 +19,7 @@ def _shape(s: tuple[int, ...]) -> str:
 
 
 def layer_rows(net: "Network") -> list[dict[str, str]]:
-    from golden.layers import AddLayer, ConvLayer, LinearLayer
+    from golden.layers import AddLayer, ConcatLayer, ConvLayer, LinearLayer, UpsampleLayer
 
     rows = []
     for l in net.layers:
@@ -39,6 +39,8 @@ def layer_rows(net: "Network") -> list[dict[str, str]]:
         }
         if isinstance(l, ConvLayer):
             row["kind"] = f"{l.kind} {l.kernel[0]}x{l.kernel[1]}/s{l.stride[0]}" + (f" g{l.groups}" if l.groups > 1 else "")
+            dy, dx = l.dilation
+            row["kind"] += "" if (dy, dx) == (1, 1) else f" d{dy}" if dy == dx else f" d{dy}x{dx}"
         if isinstance(l, (ConvLayer, LinearLayer)):
             r = l.requant
             row.update(M0=_rng(r.m0), n=_rng(r.n), clamp=f"{r.lo}..{r.hi}")
@@ -46,6 +48,11 @@ def layer_rows(net: "Network") -> list[dict[str, str]]:
             row["bias sat"] = str(l.bias.saturated) if l.bias.mode == "int16_saturate" else "-"
         if isinstance(l, AddLayer):
             row.update(M0=f"{l.a0},{l.b0}", n=str(l.n), clamp=f"{l.lo}..{l.hi}")
+        if isinstance(l, UpsampleLayer):
+            row["kind"] = f"upsample x{l.scale[0]}" + ("" if l.scale[0] == l.scale[1] else f"x{l.scale[1]}")
+        if isinstance(l, ConcatLayer):  # a copied input's M0 is "copy"
+            row.update(M0=",".join("copy" if c else str(m) for c, m in zip(l.copies, l.m0s)),
+                       n=",".join("-" if c else str(n) for c, n in zip(l.copies, l.ns)), clamp=f"{l.lo}..{l.hi}")
         rows.append(row)
     return rows
 

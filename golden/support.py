@@ -9,8 +9,9 @@ the module (and its type) instead of a PyTorch error from deep inside FX or an o
 - every parameter and buffer of the model is finite;
 - every module FX keeps as a leaf, and every function and method the forward calls, is one
   golden/ evaluates (SUPPORTED_MODULES, SUPPORTED_FUNCTIONS, SUPPORTED_METHODS); batch norm only
-  directly after a conv that FX folds it into; conv / pool options golden/ supports
-  (module_problem(), which extract() applies to the quantized modules as well).
+  directly after a conv that FX folds it into; conv / pool / upsampling options golden/ supports
+  (module_problem(), which extract() applies to the quantized modules as well); concatenation
+  along channels and nearest upsampling by whole factors (function_problem(), extract() too).
 """
 from __future__ import annotations
 
@@ -39,14 +40,19 @@ SUPPORTED_MODULES: dict[type[nn.Module], str] = {
     nn.Dropout: "identity (eval mode)",
     nn.Identity: "identity",
     nn.ZeroPad2d: "zero padding, folded into the conv it feeds (TF 'SAME' padding: top/bottom, left/right may differ)",
+    nn.Upsample: "nearest upsampling by whole factors per axis (mode 'nearest')",
 }
 
 #: Functions a float model's forward may call (operands of a residual add, ReLU, flatten; the
 #: functional conv/fc FX makes of a bare nn.Conv2d / nn.Linear; shape helpers, left to extract()).
 SUPPORTED_FUNCTIONS: frozenset[Any] = frozenset({
     operator.add, operator.iadd, torch.add, torch.relu, torch.relu_, F.relu, F.relu6, F.hardtanh, torch.clamp, torch.flatten,
-    F.linear, F.conv2d, F.pad, getattr, operator.getitem,
+    F.linear, F.conv2d, F.pad, getattr, operator.getitem, F.interpolate, torch.cat, torch.concat, torch.concatenate,
 })
+
+#: The names of concatenation (torch.concat and torch.concatenate are torch.cat: golden.ptq calls
+#: them so before FX prepares the model).
+CAT_FUNCTIONS: frozenset[Any] = frozenset({torch.cat, torch.concat, torch.concatenate})
 
 #: Tensor methods a float model's forward may call.
 SUPPORTED_METHODS: frozenset[str] = frozenset({
@@ -70,8 +76,6 @@ def module_problem(mod: Any) -> str | None:
     if hasattr(mod, "dilation") and hasattr(mod, "groups"):  # a conv
         if getattr(mod, "padding_mode", "zeros") != "zeros":
             return f"padding_mode={mod.padding_mode!r}; only zero padding is supported"
-        if _pair(mod.dilation) != (1, 1):
-            return f"dilation {tuple(_pair(mod.dilation))} is not supported (only 1)"
         if isinstance(mod.padding, str):
             return f"padding={mod.padding!r}; give explicit padding"
         return None
@@ -85,6 +89,59 @@ def module_problem(mod: Any) -> str | None:
     elif isinstance(mod, nn.AvgPool2d):
         if _pair(mod.padding) != (0, 0) or mod.ceil_mode or mod.divisor_override:
             return "average pool with padding, ceil_mode or divisor_override is not supported"
+    elif isinstance(mod, nn.Upsample):
+        return upsample_problem(mod.mode, mod.align_corners, mod.scale_factor)
+    return None
+
+
+#: F.interpolate's parameters after its input, with their defaults.
+_INTERPOLATE_ARGS = (("size", None), ("scale_factor", None), ("mode", "nearest"), ("align_corners", None),
+                     ("recompute_scale_factor", None), ("antialias", False))
+
+
+def interpolate_args(node: fx.Node) -> dict[str, Any]:
+    """The arguments of an F.interpolate node (given by position or keyword, or the defaults)."""
+    return {k: node.args[i + 1] if len(node.args) > i + 1 else node.kwargs.get(k, d) for i, (k, d) in enumerate(_INTERPOLATE_ARGS)}
+
+
+def whole_factors(scale_factor: Any) -> bool:
+    """A scale_factor that is a whole number >= 1 per axis (2, 2.0, (2, 3))."""
+    factors = tuple(scale_factor) if isinstance(scale_factor, (tuple, list)) else (scale_factor, scale_factor)
+    return len(factors) == 2 and all(isinstance(f, (int, float)) and not isinstance(f, bool) and f >= 1 and float(f).is_integer()
+                                     for f in factors)
+
+
+def upsample_problem(mode: Any, align_corners: Any, scale_factor: Any, antialias: Any = False) -> str | None:
+    """Why golden cannot evaluate this upsampling (nn.Upsample or F.interpolate), or None: the one
+    place what it supports is written down (nearest, whole factors per axis; a size= is checked
+    against the input's shape by extract)."""
+    if mode != "nearest":
+        return f"mode={mode!r}; golden upsamples by nearest neighbour only (mode='nearest')"
+    if align_corners or antialias:
+        return f"{'align_corners' if align_corners else 'antialias'}=True; golden upsamples by nearest neighbour only"
+    if scale_factor is not None and not whole_factors(scale_factor):
+        return f"scale_factor={scale_factor!r}; golden upsamples by whole factors (2, 3, ...) per axis only"
+    return None
+
+
+def cat_dim(node: fx.Node) -> Any:
+    """The dim of a concatenation node (`dim`, or torch.concatenate's `axis`; 0 when not given, as
+    torch.cat's default)."""
+    return node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", node.kwargs.get("axis", 0))
+
+
+def function_problem(node: fx.Node, rank: int | None = None) -> str | None:
+    """Why golden cannot evaluate this concatenation or interpolation node, or None. rank: the
+    input's number of dims, when known (a negative cat dim is then checked too)."""
+    if node.target in CAT_FUNCTIONS:
+        dim = cat_dim(node)
+        channels = dim == 1 or (rank is not None and isinstance(dim, int) and dim == 1 - rank)
+        if not channels and not (rank is None and isinstance(dim, int) and dim < 0):
+            return f"concatenation along dim {dim!r}; golden concatenates along channels only (dim=1)"
+        return None
+    if node.target is F.interpolate:
+        a = interpolate_args(node)
+        return upsample_problem(a["mode"], a["align_corners"], a["scale_factor"], a["antialias"])
     return None
 
 
@@ -195,6 +252,9 @@ def check_supported(model: nn.Module, gm: fx.GraphModule | None) -> None:
             raise UnsupportedLayerError(
                 f"method .{node.target}() (FX node {node.name}){_where(model, node)} is not supported by golden/"
             )
+        elif node.op == "call_function" and (problem := function_problem(node)):
+            fname = getattr(node.target, "__name__", str(node.target))
+            raise UnsupportedLayerError(f"function {fname} (FX node {node.name}){_where(model, node)}: {problem}")
         if (node.op == "call_function" and node.target in (F.hardtanh, torch.clamp)) or (node.op == "call_method" and node.target == "clamp"):
             bounds = clamp_args(node)
             if bounds is None:

@@ -207,10 +207,10 @@ UNSUPPORTED = {
                       r"module '2' \(BatchNorm2d\) is an unfused batch norm: it reads module '1' \(ReLU\), not a conv"),
     "bn-not-fusable": (SharedConvOutput, (4, 6, 6),
                        r"module 'bn' \(BatchNorm2d\) is an unfused batch norm: the output of module 'conv' \(Conv2d\)"),
-    "dilation": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2)), (1, 8, 8),
-                 r"module '0' \(Conv2d\): dilation \(2, 2\) is not supported"),
-    "bare-dilated-conv": (lambda: nn.Conv2d(1, 4, 3, dilation=2), (1, 8, 8),
-                          r"the model \(Conv2d\): dilation \(2, 2\) is not supported"),
+    "bilinear": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.Upsample(scale_factor=2, mode="bilinear")), (1, 8, 8),
+                 r"module '1' \(Upsample\): mode='bilinear'; golden upsamples by nearest neighbour only"),
+    "bare-upsample-by-1.5": (lambda: nn.Upsample(scale_factor=1.5), (1, 8, 8),
+                             r"the model \(Upsample\): scale_factor=1.5; golden upsamples by whole factors"),
     "conv1d": (lambda: nn.Sequential(nn.Conv1d(1, 4, 3)), (1, 8), r"module '0' \(Conv1d\) is not supported"),
 }
 

@@ -267,8 +267,8 @@ def test_factory_returning_none_is_one_line(tmp_path: Path, capsys):
 
 @pytest.mark.parametrize("body, says", [
     ("nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sigmoid())", "Sigmoid"),
-    ("nn.Sequential(nn.Conv2d(1, 4, 3, dilation=2))", "dilation"),
-], ids=["sigmoid", "dilation"])
+    ("nn.Sequential(nn.Conv2d(1, 4, 3), nn.Upsample(scale_factor=2, mode='bilinear'))", "bilinear"),
+], ids=["sigmoid", "bilinear"])
 def test_unsupported_module_in_make_sim_is_one_line(tmp_path: Path, body: str, says: str, capsys):
     f = tmp_path / "bad.py"
     f.write_text(f"import torch\nfrom torch import nn\n\ndef make():\n    return {body}.eval(), torch.rand(4, 1, 8, 8)\n")

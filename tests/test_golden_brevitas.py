@@ -80,6 +80,14 @@ class ConvNet(nn.Module):
         return self.out(self.fc1(torch.flatten(x, 1)))
 
 
+class DilatedConvNet(ConvNet):
+    """ConvNet with its second conv dilated 2 (issue 26): golden walks the dilated window."""
+
+    def __init__(self, w: int, a: int, cfg: dict[str, Any]) -> None:
+        super().__init__(w, a, cfg)
+        self.conv2 = qnn.QuantConv2d(8, 16, 3, padding=2, dilation=2, **_w(cfg, w))
+
+
 class MLP(nn.Module):
     def __init__(self, w: int, a: int, cfg: dict[str, Any]) -> None:
         super().__init__()
@@ -182,7 +190,7 @@ def _trained(arch: str, w: int, a: int, setting: str, steps: int | None = None) 
     cfg = {"exact": EXACT, "exact_ceil": {**EXACT, "rounding": CEIL}, "defaults": {}, "float_int32bias": {"bias": Int32Bias},
            "fixed_round": {**EXACT, "rounding": ROUND}}[setting]
     torch.manual_seed(0)
-    model = {"conv": ConvNet, "mlp": MLP, "resnet": ResNet, "split": SplitResNet, "own": OwnQuant}[arch](w, a, cfg)
+    model = {"conv": ConvNet, "dilated": DilatedConvNet, "mlp": MLP, "resnet": ResNet, "split": SplitResNet, "own": OwnQuant}[arch](w, a, cfg)
     d = _data()
     opt = torch.optim.Adam(model.parameters(), 1e-2)
     gen = torch.Generator().manual_seed(0)
@@ -228,7 +236,7 @@ def _requant_layers(net: Any) -> list[Any]:
 
 
 CASES = [(arch, w, a, "exact") for arch in ("conv", "mlp") for (w, a) in ((8, 8), (4, 4), (2, 8))] + [
-    ("resnet", 4, 8, "exact"), ("split", 4, 8, "exact_ceil"), ("own", 4, 6, "exact")]
+    ("resnet", 4, 8, "exact"), ("split", 4, 8, "exact_ceil"), ("own", 4, 6, "exact"), ("dilated", 8, 8, "exact")]
 
 
 @pytest.mark.parametrize("arch,w,a,setting", CASES, ids=[f"{c}-w{w}a{a}-{s}" for c, w, a, s in CASES])
@@ -256,6 +264,8 @@ def test_golden_equals_brevitas_at_every_quantizer(arch: str, w: int, a: int, se
     if arch in ("split", "own"):  # the add's operands at half its scale: exact only because CEIL is half up there
         assert adds[0].scale_a == adds[0].scale_b == adds[0].scale_out / 2
     assert len(adds) == (arch in ("resnet", "split", "own"))
+    if arch == "dilated":
+        assert (net["conv1"].dilation, net["conv2"].dilation) == ((1, 1), (2, 2))
 
 
 def test_an_add_that_floors_halves_is_refused() -> None:
