@@ -171,6 +171,9 @@ def layer_descriptor(layer: Layer) -> dict[str, Any]:
         return vector_descriptor(layer)
     if not isinstance(layer, (ConvLayer, LinearLayer)):
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator (conv and fc only)")
+    if isinstance(layer, ConvLayer) and layer.dilation != (1, 1):  # until the gather walks a dilated window
+        raise LayoutError(f"layer {layer.name}: dilation {layer.dilation[0]}x{layer.dilation[1]}: the engine runs "
+                          "undilated convs only (dilation 1)")
     r = layer.requant
     d: dict[str, Any] = {
         "kind": layer.kind,
