@@ -51,6 +51,7 @@ def check_layer(
         out.append(f"{where}.descriptor.lo: {d['lo']} is above hi {d['hi']} (clamp bounds need lo <= hi)")
     ins, outs, (kh, kw), (sy, sx), (py, px), g = d["in_shape"], d["out_shape"], d["kernel"], d["stride"], d["padding"], d["groups"]
     pb, pr = d["padding_end"]
+    dy, dx = d.get("dilation", (1, 1))  # a memory map from before dilation ran: taps adjacent
     fc = d["kind"] == "fc"
     if fc:
         if len(ins) != 1 or len(outs) != 1:
@@ -62,10 +63,10 @@ def check_layer(
         if len(ins) != 3 or len(outs) != 3:
             out.append(f"{where}.descriptor: a {d['kind']} layer has 3-element in_shape and out_shape, not {ins} and {outs}")
         else:
-            ho, wo = conv_out_size(ins[1], py, pb, kh, sy), conv_out_size(ins[2], px, pr, kw, sx)
+            ho, wo = conv_out_size(ins[1], py, pb, kh, sy, dy), conv_out_size(ins[2], px, pr, kw, sx, dx)
             if [ho, wo] != outs[1:]:
-                out.append(f"{where}.descriptor.out_shape: {outs} does not follow from in_shape {ins}, kernel, stride "
-                           f"and padding (gives {outs[0]}x{ho}x{wo})")
+                out.append(f"{where}.descriptor.out_shape: {outs} does not follow from in_shape {ins}, kernel, dilation, "
+                           f"stride and padding (gives {outs[0]}x{ho}x{wo})")
             if ins[0] % g or outs[0] % g:
                 out.append(f"{where}.descriptor.groups: {g} does not divide the channels ({ins[0]} in, {outs[0]} out)")
             kind = conv_kind(ins[0], g, (kh, kw))
@@ -108,15 +109,16 @@ def check_layer(
             layer = LinearLayer(**common)
         else:
             layer = ConvLayer(**common, stride=(sy, sx), padding=(py, px), groups=g, kind_name=d["kind"],
-                              pad_end=None if (pb, pr) == (py, px) else (pb, pr))
+                              pad_end=None if (pb, pr) == (py, px) else (pb, pr), dilation=(dy, dx))
         if w_bits != 8:
             set_widths(layer, 8, w_bits)  # the width the weights are stored at: the plan stores them so again
         plan = plan_layer(layer, cfg, images=images, check_fit=False)
     except (GoldenError, HexgenError, ValueError) as exc:
         return [f"{where} ({name}): the descriptor and the weights segment do not make a layer: {exc}"]
     for key, want in plan.descriptor.items():
-        if d[key] != want:
-            out.append(f"{where}.descriptor.{key}: is {d[key]!r}; the weights segment (shape {list(w_shape)}) gives {want!r}")
+        have = d.get(key, [1, 1] if key == "dilation" else None)  # dilation: absent before issue 26
+        if have != want:
+            out.append(f"{where}.descriptor.{key}: is {have!r}; the weights segment (shape {list(w_shape)}) gives {want!r}")
     for seg, lay in plan.layouts:
         j, info, got = segs[seg]
         if got != lay:

@@ -109,7 +109,8 @@ def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
                 # the input row a step's window row ky reads last (an image of one row: one load)
                 oy_last = (p0 + ncol - 1) // r["OUT_W"]
                 row = lambda ky: (kt if n.depthwise else 0,  # noqa: E731
-                                  min(p.in_rows - 1, max(0, oy_last * r["STRIDE_Y"] - p.pad_top + ky)) if by_rows else 0)
+                                  min(p.in_rows - 1, max(0, oy_last * r["STRIDE_Y"] - p.pad_top + ky * r["DIL_Y"]))
+                                  if by_rows else 0)
                 comp = max(comp, w_in[kt])
                 if rows_in[row(r["KH"] - 1)] + GATHER <= comp:
                     comp += tile
@@ -147,8 +148,8 @@ def _tile_steps(r: Mapping[str, int], in_rows: int, pad_top: int, p0: int, ncol:
         for kx in range(kw):
             used: set[int] = set()
             for oy, ox in pix:
-                iy = oy * r["STRIDE_Y"] + ky - pad_top
-                ix = ox * r["STRIDE_X"] + kx - r["PAD_LEFT"]
+                iy = oy * r["STRIDE_Y"] + ky * r["DIL_Y"] - pad_top  # taps DIL apart (a dilated window)
+                ix = ox * r["STRIDE_X"] + kx * r["DIL_X"] - r["PAD_LEFT"]
                 if 0 <= iy < in_rows and 0 <= ix < r["IN_W"]:
                     bank = (iy * r["IN_W"] + ix) % cols
                     if bank in used:

@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from golden.arith import dilated_span
 from hexgen.config import HardwareConfig
 from hexgen.rules import VECTOR_KINDS, descriptor_registers, engine_refusal, plan_tiling, register_needs
 
@@ -58,11 +59,13 @@ def _descriptor(node: Any, mod: Any, cfg: HardwareConfig, w_bits: int) -> dict[s
     if isinstance(mod, nn.Conv2d) and len(ins) == 3:
         pad = (0, 0) if isinstance(mod.padding, str) else _pair(mod.padding)
         if isinstance(mod.padding, str) and mod.padding == "same":  # PyTorch's 'same': the extra row below / right
-            k = _pair(mod.kernel_size)
-            pad = ((k[0] - 1) // 2, (k[1] - 1) // 2)
-        end = [(outs[i + 1] - 1) * _pair(mod.stride)[i] + _pair(mod.kernel_size)[i] - ins[i + 1] - pad[i] for i in (0, 1)]
+            ks, ds = _pair(mod.kernel_size), _pair(mod.dilation)
+            pad = (ds[0] * (ks[0] - 1) // 2, ds[1] * (ks[1] - 1) // 2)
+        k, dil = _pair(mod.kernel_size), [1 if k_ == 1 else d_ for k_, d_ in zip(_pair(mod.kernel_size), _pair(mod.dilation))]
+        span = [dilated_span(k[i], dil[i]) for i in (0, 1)]
+        end = [(outs[i + 1] - 1) * _pair(mod.stride)[i] + span[i] - ins[i + 1] - pad[i] for i in (0, 1)]
         dw = mod.groups > 1 and mod.groups == mod.in_channels == mod.out_channels
-        d.update(kind="depthwise" if dw else "conv", kernel=list(_pair(mod.kernel_size)), stride=list(_pair(mod.stride)),
+        d.update(kind="depthwise" if dw else "conv", kernel=list(k), stride=list(_pair(mod.stride)), dilation=dil,
                  padding=list(pad), padding_end=[max(0, e) for e in end], groups=mod.groups)
     elif isinstance(mod, nn.Linear) and len(ins) == 1:  # fc on a flat vector (tokens are not the engine's yet)
         d.update(kind="fc", out_shape=[outs[-1]])

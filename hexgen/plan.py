@@ -171,9 +171,6 @@ def layer_descriptor(layer: Layer) -> dict[str, Any]:
         return vector_descriptor(layer)
     if not isinstance(layer, (ConvLayer, LinearLayer)):
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator (conv and fc only)")
-    if isinstance(layer, ConvLayer) and layer.dilation != (1, 1):  # until the gather walks a dilated window
-        raise LayoutError(f"layer {layer.name}: dilation {layer.dilation[0]}x{layer.dilation[1]}: the engine runs "
-                          "undilated convs only (dilation 1)")
     r = layer.requant
     d: dict[str, Any] = {
         "kind": layer.kind,
@@ -189,9 +186,9 @@ def layer_descriptor(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, ConvLayer):
         top, bottom, left, right = layer.pads
         d.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=[top, left], padding_end=[bottom, right],
-                 groups=int(layer.groups))
+                 groups=int(layer.groups), dilation=[int(v) for v in layer.dilation])
     else:
-        d.update(kernel=[1, 1], stride=[1, 1], padding=[0, 0], padding_end=[0, 0], groups=1)
+        d.update(kernel=[1, 1], stride=[1, 1], padding=[0, 0], padding_end=[0, 0], groups=1, dilation=[1, 1])
     return d
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
-from golden.arith import conv_out_size
+from golden.arith import conv_out_size, dilated_span
 from hexgen.config import HardwareConfig
 
 #: KIND register codes (conv and pointwise share one mapping); add, maxpool and avgpool (global
@@ -26,13 +26,16 @@ POOL_MAX_KERNEL = 255
 #: Largest kernel side (accel_top's MAX_K) and stride the engine runs.
 MAX_KERNEL = 7
 MAX_STRIDE = 4
+#: Largest kernel tap spacing (dilation) of a conv: the DIL_Y and DIL_X registers' 8 bits. A dilated
+#: kernel of KH taps spans dilated_span(KH, DIL_Y) input rows (golden.arith).
+MAX_DILATION = 255
 #: The engine's step counter (steps per pixel tile) is 16 bits wide; its pixel counters are as wide
 #: as the hardware description's pixel_bits (HardwareConfig.pixel_max).
 COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
              "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS",
-             "LO", "HI")
+             "LO", "HI", "DIL_Y", "DIL_X")
 #: The W_BITS register of a layer without weights (add, pooling): its reset value, never read.
 NO_WEIGHT_BITS = 8
 
@@ -53,7 +56,14 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "GROUPS": d["groups"], "BAND_ROWS": d["band_rows"], "GROUP_KT": d["group_k_tiles"],
         "ADD_SHIFT": d["shift"] if d["kind"] == "add" else 0,
         "W_BITS": _weight_bits(d), "LO": d["lo"], "HI": d["hi"],
+        # a memory map written before dilation was run (issue 26) has none: taps adjacent
+        "DIL_Y": d.get("dilation", (1, 1))[0], "DIL_X": d.get("dilation", (1, 1))[1],
     }
+
+
+def kernel_span(r: Mapping[str, int], axis: str) -> int:
+    """The input rows (axis "Y") or columns ("X") one window covers: KH (KW) taps DIL_Y (DIL_X) apart."""
+    return dilated_span(r["KH" if axis == "Y" else "KW"], r[f"DIL_{axis}"])
 
 
 def _weight_bits(d: Mapping[str, Any]) -> int:
@@ -93,7 +103,7 @@ def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None
     kt_out = -(-r["OUT_C"] // rows)
     npix = r["OUT_H"] * r["OUT_W"]
     steps = r["KH"] * r["KW"] * (1 if dw else ct_in)
-    in_rows = band_in_rows(r["BAND_ROWS"], r["STRIDE_Y"], r["KH"], r["IN_H"])
+    in_rows = band_in_rows(r["BAND_ROWS"], r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"])
     # a depthwise pass reads only its own channel tiles (one per output-channel tile of its group)
     act_tiles = r["GROUP_KT"] if dw else ct_in
     return Needs(dw, ct_in, kt_out, r["IN_H"] * r["IN_W"], npix, steps, act_tiles * in_rows * r["IN_W"],
@@ -169,7 +179,7 @@ def passes(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> lis
     """Every pass of the layer, in the engine's order (band outer, output-channel group inner)."""
     wb = word_bits or rows * 8
     n = register_needs(r, rows, wb)
-    sy, kh, in_h, in_w, out_w = r["STRIDE_Y"], r["KH"], r["IN_H"], r["IN_W"], r["OUT_W"]
+    sy, kh, in_h, in_w, out_w = r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"], r["IN_W"], r["OUT_W"]
     out: list[Pass] = []
     for band, oy0 in enumerate(range(0, r["OUT_H"], r["BAND_ROWS"])):
         oy1 = min(oy0 + r["BAND_ROWS"], r["OUT_H"])
@@ -212,7 +222,7 @@ def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
     act_tiles = group if r["KIND"] == KIND_CODES["depthwise"] else ct_in  # as register_needs
     out_h = max(r["OUT_H"], 1)
     band = out_h
-    while band > 1 and act_tiles * band_in_rows(band, r["STRIDE_Y"], r["KH"], r["IN_H"]) * r["IN_W"] > cfg.act_buf_words:
+    while band > 1 and act_tiles * band_in_rows(band, r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"]) * r["IN_W"] > cfg.act_buf_words:
         band -= 1
     return {"BAND_ROWS": _even(out_h, band), "GROUP_KT": group}
 
@@ -241,9 +251,13 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     for f in ("STRIDE_Y", "STRIDE_X"):
         if not 1 <= r[f] <= MAX_STRIDE or (add and r[f] != 1):
             return f, f"stride {r[f]}: 1..{MAX_STRIDE}" + (" (add: 1)" if add else "")
-    for f, k in (("PAD_TOP", "KH"), ("PAD_BOTTOM", "KH"), ("PAD_LEFT", "KW"), ("PAD_RIGHT", "KW")):
-        if r[f] >= r[k] or (kind == KIND_CODES["avgpool"] and r[f] != 0):
-            return f, f"padding {r[f]} must be below the kernel ({r[k]})" + (" (average pool: 0)" if vec else "")
+    for f in ("DIL_Y", "DIL_X"):
+        if not 1 <= r[f] <= MAX_DILATION or ((vec or fc) and r[f] != 1):
+            return f, f"dilation {r[f]}: 1..{MAX_DILATION}" + (" (fc, add and pooling: 1)" if vec or fc else "")
+    for f, axis in (("PAD_TOP", "Y"), ("PAD_BOTTOM", "Y"), ("PAD_LEFT", "X"), ("PAD_RIGHT", "X")):
+        span = kernel_span(r, axis)
+        if r[f] >= span or (kind == KIND_CODES["avgpool"] and r[f] != 0):
+            return f, f"padding {r[f]} must be below the kernel's span ({span})" + (" (average pool: 0)" if vec else "")
     if vec:
         if r["GROUPS"] != 1:
             return "GROUPS", f"groups {r['GROUPS']}: 1 for add and pooling"
@@ -253,10 +267,11 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
         return "GROUPS", f"depthwise needs groups = in channels = out channels ({r['GROUPS']}, {r['IN_C']}, {r['OUT_C']})"
     if not n.depthwise and r["GROUPS"] != 1:
         return "GROUPS", f"groups {r['GROUPS']}: the engine runs groups = 1 and depthwise only"
-    for f, size, before, after, k, s in (("OUT_H", "IN_H", "PAD_TOP", "PAD_BOTTOM", "KH", "STRIDE_Y"),
-                                         ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "KW", "STRIDE_X")):
-        if r[size] + r[before] + r[after] < r[k] or r[f] != conv_out_size(r[size], r[before], r[after], r[k], r[s]):
-            return f, f"output size {r[f]} does not follow from the input, kernel, stride and padding"
+    for f, size, before, after, axis in (("OUT_H", "IN_H", "PAD_TOP", "PAD_BOTTOM", "Y"),
+                                         ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "X")):
+        k, d, st = r["KH" if axis == "Y" else "KW"], r[f"DIL_{axis}"], r[f"STRIDE_{axis}"]
+        if r[size] + r[before] + r[after] < kernel_span(r, axis) or r[f] != conv_out_size(r[size], r[before], r[after], k, st, d):
+            return f, f"output size {r[f]} does not follow from the input, kernel, dilation, stride and padding"
     if not 1 <= r["BAND_ROWS"] <= r["OUT_H"] or (vec and r["BAND_ROWS"] != r["OUT_H"]):
         return "BAND_ROWS", (f"band of {r['BAND_ROWS']} output rows: 1..{r['OUT_H']} (the output height)"
                              + ("; add and pooling run in one pass" if vec else ""))

@@ -230,6 +230,7 @@ DESCRIPTOR_SCHEMA = Obj({
     "stride": PAIR_POS,
     "padding": List(NAT, lens=(2,)),
     "padding_end": List(NAT, lens=(2,)),
+    "dilation": List(POS, lens=(2,)),
     "groups": POS,
     "band_rows": POS,
     "group_k_tiles": POS,
@@ -238,7 +239,7 @@ DESCRIPTOR_SCHEMA = Obj({
     "b0": Int(lo=0, hi=(1 << 31) - 1),
     "shift": Int(lo=1, hi=63),
     "weight_bits": Int(choices=WEIGHT_WIDTHS),
-}, optional=("m0_bits", "bias_mode", "z_in2", "a0", "b0", "shift", "weight_bits"))
+}, optional=("m0_bits", "bias_mode", "z_in2", "a0", "b0", "shift", "weight_bits", "dilation"))
 
 LAYER_SCHEMA = Obj({
     "name": Str(),

@@ -43,17 +43,19 @@ def conv_layer(
     z_out: int | None = None,
     bias_mode: str = "int16_shift",
     w_bits: int = 8,
+    dilation: tuple[int, int] = (1, 1),
 ) -> ConvLayer:
     """A conv (or depthwise conv, k = c) with random weights of w_bits bits (±(2^(w_bits-1) - 1)),
-    bias and requant fields; padding (top, left), pad_end (bottom, right) if they differ."""
+    bias and requant fields; padding (top, left), pad_end (bottom, right) if they differ; taps
+    `dilation` apart."""
     groups = c if depthwise else 1
     if depthwise and k != c:
         raise ValueError("a depthwise layer has k == c")
     cg = c // groups
     kh, kw = kernel
     bottom, right = pad_end if pad_end is not None else padding
-    ho = conv_out_size(hw[0], padding[0], bottom, kh, stride[0])
-    wo = conv_out_size(hw[1], padding[1], right, kw, stride[1])
+    ho = conv_out_size(hw[0], padding[0], bottom, kh, stride[0], dilation[0])
+    wo = conv_out_size(hw[1], padding[1], right, kw, stride[1], dilation[1])
     z_in = int(rng.integers(0, 256)) if z_in is None else z_in
     z_out = int(rng.integers(0, 256)) if z_out is None else z_out
     kind = conv_kind(c, groups, kernel)  # a 1-channel "depthwise" conv is a plain conv
@@ -75,6 +77,7 @@ def conv_layer(
         z_in=z_in,
         weight_scale=np.ones(k),
         kind_name=kind,
+        dilation=dilation,
     ), w_bits)
 
 

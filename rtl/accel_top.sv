@@ -116,6 +116,8 @@ module accel_top #(
   logic [30:0] add_a0, add_b0;
   logic [5:0]  add_shift;
   logic [3:0]  w_bits;                       // the width the weights are stored at (W_BITS)
+  logic [7:0]  dil_y, dil_x;                 // the kernel's tap spacing (DIL_Y, DIL_X)
+  logic [15:0] kh_span;                      // input rows one window covers (desc_check)
   logic        start, run_start, run, next_pass, last_pass;
   logic [31:0] pass_id;
   logic [7:0]  bad_field;                    // desc_check: first field the engine cannot run
@@ -131,6 +133,7 @@ module accel_top #(
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .in2_base_o(in2_base), .z_in2_o(z_in2), .add_a0_o(add_a0), .add_b0_o(add_b0), .add_shift_o(add_shift),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi), .w_bits_o(w_bits),
+      .dil_y_o(dil_y), .dil_x_o(dil_x),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
       .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
       .start_o(start), .run_start_o(run_start), .next_pass_o(next_pass), .run_o(run), .busy_o, .done_o, .error_o,
@@ -151,6 +154,7 @@ module accel_top #(
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
       .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
       .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .add_shift_i(add_shift), .w_bits_i(w_bits),
+      .dil_y_i(dil_y), .dil_x_i(dil_x), .kh_span_o(kh_span),
       .lo_i(lo), .hi_i(hi),
       .is_dw_o(is_dw), .is_vec_o(is_vec), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
@@ -171,7 +175,7 @@ module accel_top #(
 
   band_seq #(.REC_WPK(REC_WPK), .PIX_W(PIX_W)) u_band (
       .clk_i, .rst_i, .start_i(start), .next_i(next_pass),
-      .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .sy_i(sy), .pad_top_i(pad_top),
+      .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh_span), .sy_i(sy), .pad_top_i(pad_top),
       .band_rows_i(band_rows), .group_kt_i(group_kt), .is_dw_i(is_dw), .ct_in_i(ct_in), .kt_out_i(kt_out), .npix_i(npix),
       .wgt_need_i(wgt_need),
       .w_base_i(w_base), .b_base_i(b_base), .s_base_i(s_base), .in_base_i(in_base), .out_base_i(out_base),
@@ -247,7 +251,8 @@ module accel_top #(
   gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .PIX_W(PIX_W)) u_gather (
       .clk_i, .rst_i, .start_i(c_run_start),
       .is_dw_i(is_dw), .in_h_i(p_in_rows), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
-      .pad_top_i(p_pad_top), .pad_left_i(pad_left), .z_in_i(z_in), .npix_i(p_npix), .steps_i(steps),
+      .pad_top_i(p_pad_top), .pad_left_i(pad_left), .dil_y_i(dil_y), .dil_x_i(dil_x), .z_in_i(z_in), .npix_i(p_npix),
+      .steps_i(steps),
       .kt_out_i(p_k_tiles),
       .act_we_i(bw_valid && r_buf_tag == TgAct), .act_waddr_i(bw_addr[ACT_AW-1:0]), .act_wdata_i(bw_data),
       .act_rows_i(act_rows),

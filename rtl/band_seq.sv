@@ -28,7 +28,7 @@ module band_seq #(
     input  logic [15:0] in_w_i,
     input  logic [15:0] out_h_i,
     input  logic [15:0] out_w_i,
-    input  logic [15:0] kh_i,
+    input  logic [15:0] kh_i,        // input rows one window covers (a dilated window: its span)
     input  logic [15:0] sy_i,
     input  logic [15:0] pad_top_i,
     input  logic [15:0] band_rows_i,

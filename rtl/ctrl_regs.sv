@@ -62,6 +62,8 @@ module ctrl_regs #(
     output logic [30:0] add_b0_o,
     output logic [5:0]  add_shift_o,
     output logic [3:0]  w_bits_o,        // the width the weights are stored at
+    output logic [7:0]  dil_y_o,         // the kernel's tap spacing (dilation) along rows and columns
+    output logic [7:0]  dil_x_o,
     output logic [7:0]  z_in_o,
     output logic [7:0]  z_out_o,
     output logic [7:0]  lo_o,
@@ -136,6 +138,7 @@ module ctrl_regs #(
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET); w_bits_o <= 4'(CSR_W_BITS_RESET);
+      dil_y_o <= 8'(CSR_DIL_Y_RESET); dil_x_o <= 8'(CSR_DIL_X_RESET);
     end else if (desc_we) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];
@@ -167,6 +170,8 @@ module ctrl_regs #(
         CSR_ADD_B0:   add_b0_o   <= csr_wdata_i[30:0];
         CSR_ADD_SHIFT: add_shift_o <= csr_wdata_i[5:0];
         CSR_W_BITS:   w_bits_o   <= csr_wdata_i[3:0];
+        CSR_DIL_Y:    dil_y_o    <= csr_wdata_i[7:0];
+        CSR_DIL_X:    dil_x_o    <= csr_wdata_i[7:0];
         CSR_Z_IN:     z_in_o     <= csr_wdata_i[7:0];
         CSR_Z_OUT:    z_out_o    <= csr_wdata_i[7:0];
         CSR_LO:       lo_o       <= csr_wdata_i[7:0];
@@ -210,6 +215,8 @@ module ctrl_regs #(
       CSR_ADD_B0:        csr_rdata_o = {1'b0, add_b0_o};
       CSR_ADD_SHIFT:     csr_rdata_o = {26'd0, add_shift_o};
       CSR_W_BITS:        csr_rdata_o = {28'd0, w_bits_o};
+      CSR_DIL_Y:         csr_rdata_o = {24'd0, dil_y_o};
+      CSR_DIL_X:         csr_rdata_o = {24'd0, dil_x_o};
       CSR_Z_IN:          csr_rdata_o = {24'd0, z_in_o};
       CSR_Z_OUT:         csr_rdata_o = {24'd0, z_out_o};
       CSR_LO:            csr_rdata_o = {24'd0, lo_o};

@@ -41,6 +41,8 @@ module desc_check #(
     input  logic [15:0] group_kt_i,
     input  logic [5:0]  add_shift_i,
     input  logic [3:0]  w_bits_i,
+    input  logic [7:0]  dil_y_i,      // the kernel's tap spacing (dilation)
+    input  logic [7:0]  dil_x_i,
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
 
@@ -50,6 +52,7 @@ module desc_check #(
     output logic [15:0] kt_out_o,     // output channel tiles
     output logic [PIX_W-1:0] npix_o,  // output pixels
     output logic [15:0] steps_o,      // steps per pixel tile: conv (c_tile, ky, kx); depthwise (ky, kx)
+    output logic [15:0] kh_span_o,    // input rows one window covers: DIL_Y x (KH - 1) + 1
     output logic [31:0] act_need_o,   // activation buffer words: one pass's input rows, halo included
     output logic [31:0] wgt_need_o,   // weight bank words: one k_tile of weights
     output logic [31:0] out_need_o,   // output words
@@ -88,10 +91,15 @@ module desc_check #(
   localparam logic [63:0] PIX_MAX = (64'd1 << PIX_W) - 64'd1;
   assign steps32 = is_dw_o ? 32'(kh_i) * 32'(kw_i) : 32'(ct_in_o) * 32'(kh_i) * 32'(kw_i);
   assign steps_o = steps32[15:0];
-  // a band of BAND_ROWS output rows reads at most (BAND_ROWS - 1) * STRIDE_Y + KH input rows
-  // (hexgen.rules.band_in_rows), never more than the image
+  // a dilated window covers DIL x (K - 1) + 1 input rows / columns (golden.arith.dilated_span)
+  logic [31:0] kh_span, kw_span;
+  assign kh_span = kh_i == 0 ? 32'd0 : 32'(dil_y_i) * (32'(kh_i) - 32'd1) + 32'd1;
+  assign kw_span = kw_i == 0 ? 32'd0 : 32'(dil_x_i) * (32'(kw_i) - 32'd1) + 32'd1;
+  assign kh_span_o = 16'(kh_span);
+  // a band of BAND_ROWS output rows reads at most (BAND_ROWS - 1) * STRIDE_Y + the window's span of
+  // input rows (hexgen.rules.band_in_rows), never more than the image
   logic [31:0] band_span, band_in_rows;
-  assign band_span = (band_rows_i == 0 ? 32'd0 : 32'(band_rows_i) - 32'd1) * 32'(sy_i) + 32'(kh_i);
+  assign band_span = (band_rows_i == 0 ? 32'd0 : 32'(band_rows_i) - 32'd1) * 32'(sy_i) + kh_span;
   assign band_in_rows = band_span < 32'(in_h_i) ? band_span : 32'(in_h_i);
   // (a depthwise pass loads only its group's GROUP_KT channel tiles)
   assign act_need_o = (is_dw_o ? 32'(group_kt_i) : 32'(ct_in_o)) * band_in_rows * 32'(in_w_i);
@@ -107,8 +115,8 @@ module desc_check #(
   logic [31:0] h_padded, w_padded;  // the input with its padding
   assign h_padded = 32'(in_h_i) + 32'(pad_top_i) + 32'(pad_bottom_i);
   assign w_padded = 32'(in_w_i) + 32'(pad_left_i) + 32'(pad_right_i);
-  assign oh_expect = (sy_i == 0) ? 32'd0 : (h_padded - 32'(kh_i)) / 32'(sy_i) + 1;
-  assign ow_expect = (sx_i == 0) ? 32'd0 : (w_padded - 32'(kw_i)) / 32'(sx_i) + 1;
+  assign oh_expect = (sy_i == 0) ? 32'd0 : (h_padded - kh_span) / 32'(sy_i) + 1;
+  assign ow_expect = (sx_i == 0) ? 32'd0 : (w_padded - kw_span) / 32'(sx_i) + 1;
 
   always_comb begin
     bad_field_o = 8'd0;
@@ -121,15 +129,19 @@ module desc_check #(
     else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add) && kw_i != 1)) bad_field_o = CSR_KW;
     else if (sy_i == 0 || sy_i > 4 || (is_add && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
     else if (sx_i == 0 || sx_i > 4 || (is_add && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
-    else if (pad_top_i >= kh_i || (is_avg && pad_top_i != 0)) bad_field_o = CSR_PAD_TOP;
-    else if (pad_bottom_i >= kh_i || (is_avg && pad_bottom_i != 0)) bad_field_o = CSR_PAD_BOTTOM;
-    else if (pad_left_i >= kw_i || (is_avg && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
-    else if (pad_right_i >= kw_i || (is_avg && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
+    // dilation: 1..255 (the registers' 8 bits), 1 for fc, add and pooling
+    else if (dil_y_i == 0 || ((is_fc || is_vec_o) && dil_y_i != 1)) bad_field_o = CSR_DIL_Y;
+    else if (dil_x_i == 0 || ((is_fc || is_vec_o) && dil_x_i != 1)) bad_field_o = CSR_DIL_X;
+    // padding below the window's span
+    else if (32'(pad_top_i) >= kh_span || (is_avg && pad_top_i != 0)) bad_field_o = CSR_PAD_TOP;
+    else if (32'(pad_bottom_i) >= kh_span || (is_avg && pad_bottom_i != 0)) bad_field_o = CSR_PAD_BOTTOM;
+    else if (32'(pad_left_i) >= kw_span || (is_avg && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
+    else if (32'(pad_right_i) >= kw_span || (is_avg && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
     else if (is_vec_o && groups_i != 1) bad_field_o = CSR_GROUPS;
     else if (is_vec_o && out_c_i != in_c_i) bad_field_o = CSR_OUT_C;
     else if (!is_vec_o && (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1))) bad_field_o = CSR_GROUPS;
-    else if (h_padded < 32'(kh_i) || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
-    else if (w_padded < 32'(kw_i) || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
+    else if (h_padded < kh_span || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
+    else if (w_padded < kw_span || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
     // add and pooling run in one pass
     else if (band_rows_i == 0 || band_rows_i > out_h_i || (is_vec_o && band_rows_i != out_h_i)) bad_field_o = CSR_BAND_ROWS;
     else if (group_kt_i == 0 || group_kt_i > kt_out_o || (is_vec_o && group_kt_i != kt_out_o)) bad_field_o = CSR_GROUP_KT;

@@ -46,6 +46,8 @@ module gather #(
     input  logic [15:0]               sx_i,
     input  logic [15:0]               pad_top_i,
     input  logic [15:0]               pad_left_i,
+    input  logic [7:0]                dil_y_i,      // the kernel's tap spacing (dilation; 1: adjacent taps)
+    input  logic [7:0]                dil_x_i,
     input  logic [7:0]                z_in_i,
     input  logic [PIX_W-1:0]          npix_i,       // output pixels
     input  logic [15:0]               steps_i,      // steps per pixel tile
@@ -134,6 +136,10 @@ module gather #(
   assign g_last_step = (g_step_q + 1 == steps_i);
   assign g_last_tile = 64'(g_p0_q) + 64'(COLS) >= 64'(npix_i);  // 64 bits: PIX_W may be 32
   assign g_ct_eff = is_dw_i ? g_kt_q : g_ct_q;
+  // the step's tap offsets in the input: ky x DIL_Y rows, kx x DIL_X columns (a dilated window)
+  logic [15:0] g_kyo, g_kxo;
+  assign g_kyo = 16'(32'(g_ky_q) * 32'(dil_y_i));
+  assign g_kxo = 16'(32'(g_kx_q) * 32'(dil_x_i));
   assign g_pop = set_pop_i && set_valid_o;
 
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py, test_budget_sim.py): faults chosen at run time
@@ -162,15 +168,17 @@ module gather #(
   assign cq_oy[0] = g_oy_q;
   assign cq_ox[0] = g_ox_q;
   for (genvar q = 0; q < COLS; q++) begin : g_cq
-    logic signed [17:0] iy, ix;
+    // the window tap's input position: output position x stride + tap offset - padding (34 bits:
+    // a 65,535-wide output at stride 4 is past 18)
+    logic signed [33:0] iy, ix;
     assign cq_ox[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_i)) ? 16'd0 : cq_ox[q] + 16'd1;
     assign cq_oy[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_i)) ? cq_oy[q] + 16'd1 : cq_oy[q];
-    assign iy = 18'($signed({2'b0, cq_oy[q]}) * $signed({2'b0, sy_i})) + $signed({2'b0, g_ky_q}) - $signed({2'b0, pad_top_i});
-    assign ix = 18'($signed({2'b0, cq_ox[q]}) * $signed({2'b0, sx_i})) + $signed({2'b0, g_kx_q}) - $signed({2'b0, pad_left_i});
+    assign iy = $signed({2'b0, 32'(cq_oy[q]) * 32'(sy_i)}) + $signed({18'b0, g_kyo}) - $signed({18'b0, pad_top_i});
+    assign ix = $signed({2'b0, 32'(cq_ox[q]) * 32'(sx_i)}) + $signed({18'b0, g_kxo}) - $signed({18'b0, pad_left_i});
     assign cq_valid[q] = 32'(g_j_q) + q < 32'(g_cols);
-    assign cq_inb[q] = (iy >= 0) && (iy < $signed({2'b0, in_h_i})) && (ix >= 0) && (ix < $signed({2'b0, in_w_i}));
+    assign cq_inb[q] = (iy >= 0) && (iy < $signed({18'b0, in_h_i})) && (ix >= 0) && (ix < $signed({18'b0, in_w_i}));
 `ifdef MUT_SELECT
-    assign cq_br[q] = (iy >= $signed({2'b0, in_h_i})) || (ix >= $signed({2'b0, in_w_i}));
+    assign cq_br[q] = (iy >= $signed({18'b0, in_h_i})) || (ix >= $signed({18'b0, in_w_i}));
 `endif
 `ifdef MUT_SELECT
     assign cq_wait[q] = cq_inb[q] && (mut_gather_all || row_base + 32'(iy[15:0]) >= act_rows_i) && act_rows_i != rows_all;

@@ -11,7 +11,8 @@ multiple of, and above with a remainder, the array's rows; output pixels below, 
 of, and above with a remainder, the array's columns; the bias records' shifts (0, 1-7, 8-15); outputs at the lower and the upper
 clamp bound; the input and output zero points at 0, at 255 and between; a padded layer's input zero
 point 0 and not 0 (the padding holds z_in); the width its weights are stored at (8, and 4 and 2
-packed: the unpacker's paths).
+packed: the unpacker's paths); a conv's dilation (1; 2; 3 to 7; 8 and more: DeepLab's atrous rates),
+the largest of its two axes.
 """
 from __future__ import annotations
 
@@ -55,7 +56,14 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
             # (since clamps are folded, a conv after ReLU6 reads zero point 0)
             "pad_z_in": None if pad == "none" else "0" if int(d.get("z_in", 1)) == 0 else "not 0",
             # conv and fc layers only (add and pooling have no weights)
-            "w_bits": d.get("weight_bits")}
+            "w_bits": d.get("weight_bits"),
+            # conv and depthwise layers only (fc, add and pooling have no window to dilate)
+            "dilation": _dilation(d) if d["kind"] in ("conv", "pointwise", "depthwise") else None}
+
+
+def _dilation(d: Mapping[str, Any]) -> str:
+    v = max(d.get("dilation", [1, 1]))
+    return "1" if v == 1 else "2" if v == 2 else "3-7" if v < 8 else "8+"
 
 
 #: (cover point, value of the features, bins)
@@ -75,6 +83,7 @@ POINTS: list[tuple[str, Any, list[Any]]] = [
     ("z_out", lambda f: f["z_out"], ZP),
     ("padded_z_in", lambda f: f["pad_z_in"], ["0", "not 0"]),
     ("weight_bits", lambda f: f["w_bits"], [8, 4, 2]),
+    ("dilation", lambda f: f["dilation"], ["1", "2", "3-7", "8+"]),
 ]
 SHIFTS = ["0", "1-7", "8-15"]
 

@@ -13,7 +13,10 @@ def test_a_layer_fills_its_bins() -> None:
     f = features(CONV["descriptor"], 8, 8, {"clamp_lo": 3, "clamp_hi": 0})
     assert f == {"kind": "conv", "kh": 3, "kw": 4, "sy": 2, "sx": 4, "pad": "asymmetric", "in_c": "remainder",
                  "out_c": "multiple", "pixels": "at", "clamp_lo": True, "clamp_hi": False, "z_in": "0", "z_out": "255",
-                 "pad_z_in": "0", "w_bits": 4}
+                 "pad_z_in": "0", "w_bits": 4, "dilation": "1"}  # a memory map's descriptor without dilation: 1
+    atrous = features({**CONV["descriptor"], "dilation": [2, 12]}, 8, 8, {})
+    assert atrous["dilation"] == "8+"
+    assert features({**CONV["descriptor"], "kind": "fc", "dilation": [1, 1]}, 8, 8, {})["dilation"] is None
 
 
 def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
@@ -26,3 +29,4 @@ def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
     assert got["kernel_h"] == [1, 2, 4, 5, 6, 7] and got["stride_x"] == [1, 2, 3]
     assert got["bias_shift"] == ["1-7"] and "clamp_lo_hit" not in got and got["clamp_hi_hit"] == [True]
     assert got["weight_bits"] == [8, 2]  # the packed 4-bit path's bin is the layer's
+    assert got["dilation"] == ["2", "3-7", "8+"]

@@ -126,6 +126,8 @@ def test_coverage_model_leaves_no_bin_of_the_layer_space_empty():
     # one model quantizes at one weight width (8 bits here): the packed widths' bins are the narrow
     # networks' (tests/test_engine_bits.py checks its runs hit them)
     assert empty.pop("weight_bits", None) == [4, 2], empty
+    # and its convs are not dilated: the atrous bins are tests/test_engine_dilation.py's (which checks them)
+    assert empty.pop("dilation", None) == ["2", "3-7", "8+"], empty
     assert not empty, f"bins no layer of the coverage model hits: {empty}"
 
 

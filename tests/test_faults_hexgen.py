@@ -405,8 +405,9 @@ def test_every_field_of_the_description_sizes_the_rtl_or_the_layout(image: Image
     base = PRESETS["default"]
     for f in dataclasses.fields(HardwareConfig):
         value = getattr(base, f.name)
-        # weight_bits: a build that unpacks 8-bit weights only
-        changed = dataclasses.replace(base, **{f.name: (8,) if f.name == "weight_bits" else value * 2})
+        # weight_bits: a build that unpacks 8-bit weights only; pixel_bits: 16-bit pixel counters
+        other = {"weight_bits": (8,), "pixel_bits": 16}.get(f.name, value * 2)
+        changed = dataclasses.replace(base, **{f.name: other})
         if f.name == "align_bytes":  # the segment bases the descriptors give the engine
             again = small_image(dataclasses.replace(CFG, align_bytes=CFG.align_bytes * 2))
             assert [s.base for s in again.segments] != [s.base for s in image.segments]

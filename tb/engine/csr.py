@@ -34,6 +34,9 @@ CSR = {
     # the width the layer's weights are stored at (hexgen: 8, or 4 and 2 packed two and four to a
     # byte); the engine runs the widths its build unpacks (WGT_WIDTHS)
     "W_BITS": 43,
+    # the kernel's tap spacing (dilation) along rows and columns: 1 adjacent taps, d: d - 1 input
+    # positions between taps (an atrous conv); the gather walks the window KH x KW taps at it
+    "DIL_Y": 44, "DIL_X": 45,
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -57,11 +60,12 @@ BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OU
                            "GROUP_KT")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE", "IN2_BASE")},
         **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6,
-        "W_BITS": 4}
+        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
 #: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a
-#: layer programmed without a clamp does not clamp; W_BITS = 8: nor with packed weights.
-RESET = {"HI": 0xFF, "W_BITS": 8}
+#: layer programmed without a clamp does not clamp; W_BITS = 8: nor with packed weights; DIL_Y = DIL_X =
+#: 1: nor with a dilated window (a driver written before dilation runs undilated convs as before).
+RESET = {"HI": 0xFF, "W_BITS": 8, "DIL_Y": 1, "DIL_X": 1}
 #: ERR_FIELD value for an accumulator + bias that left int32 (not a CSR address).
 ERR_BIAS_OVERFLOW = 0xF0
 KIND = KIND_CODES  # the KIND register's codes: hexgen.rules, the engine's one rule book

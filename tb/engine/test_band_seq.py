@@ -24,11 +24,11 @@ import cocotb
 from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
-from golden.arith import conv_out_size
+from golden.arith import conv_out_size, dilated_span
 from hexgen import HardwareConfig
 from hexgen.layout import element_address
 from hexgen.plan import act_layout
-from hexgen.rules import KIND_CODES, Pass, passes, register_needs
+from hexgen.rules import KIND_CODES, Pass, kernel_span, passes, register_needs
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_band_seq.py"
@@ -43,13 +43,18 @@ def random_registers(rng: random.Random, rows: int) -> dict[str, int]:
              "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
     else:
         kh, kw = rng.randint(1, 7), rng.randint(1, 7)
-        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(kh, 40), "IN_W": rng.randint(kw, 12),
+        # a third of the windows dilated: the band's halo is the window's span
+        dy, dx = (rng.randint(1, 6), rng.randint(1, 6)) if rng.random() < 0.3 else (1, 1)
+        sh, sw = dilated_span(kh, dy), dilated_span(kw, dx)
+        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(sh, sh + 40), "IN_W": rng.randint(sw, sw + 12),
              "OUT_C": c if kind == "depthwise" else rng.randint(1, 6 * rows), "KH": kh, "KW": kw,
-             "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4), "PAD_TOP": rng.randint(0, kh - 1),
-             "PAD_BOTTOM": rng.randint(0, kh - 1), "PAD_LEFT": rng.randint(0, kw - 1), "PAD_RIGHT": rng.randint(0, kw - 1),
-             "GROUPS": c if kind == "depthwise" else 1}
-    r["OUT_H"] = conv_out_size(r["IN_H"], r["PAD_TOP"], r["PAD_BOTTOM"], r["KH"], r["STRIDE_Y"])
-    r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"])
+             "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4), "PAD_TOP": rng.randint(0, sh - 1),
+             "PAD_BOTTOM": rng.randint(0, sh - 1), "PAD_LEFT": rng.randint(0, sw - 1), "PAD_RIGHT": rng.randint(0, sw - 1),
+             "GROUPS": c if kind == "depthwise" else 1, "DIL_Y": dy, "DIL_X": dx}
+    r.setdefault("DIL_Y", 1)
+    r.setdefault("DIL_X", 1)
+    r["OUT_H"] = conv_out_size(r["IN_H"], r["PAD_TOP"], r["PAD_BOTTOM"], r["KH"], r["STRIDE_Y"], r["DIL_Y"])
+    r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"], r["DIL_X"])
     kt_out = -(-r["OUT_C"] // rows)
     r["BAND_ROWS"] = rng.choice([1, r["OUT_H"], rng.randint(1, r["OUT_H"])])
     r["GROUP_KT"] = rng.choice([1, kt_out, rng.randint(1, kt_out)])
@@ -112,7 +117,8 @@ async def test_passes_against_hexgen(dut: Any) -> None:
         r = random_registers(rng, rows)
         need = register_needs(r, rows, cfg.word_bits)
         bases = {b: rng.randrange(0, 1 << 24) for b in BASES}
-        drive = {"in_h_i": r["IN_H"], "in_w_i": r["IN_W"], "out_h_i": r["OUT_H"], "out_w_i": r["OUT_W"], "kh_i": r["KH"],
+        drive = {"in_h_i": r["IN_H"], "in_w_i": r["IN_W"], "out_h_i": r["OUT_H"], "out_w_i": r["OUT_W"],
+                 "kh_i": kernel_span(r, "Y"),  # the window's span (accel_top wires desc_check's kh_span_o)
                  "sy_i": r["STRIDE_Y"], "pad_top_i": r["PAD_TOP"], "band_rows_i": r["BAND_ROWS"],
                  "group_kt_i": r["GROUP_KT"], "is_dw_i": int(need.depthwise), "ct_in_i": need.ct_in, "kt_out_i": need.kt_out, "npix_i": need.npix, "wgt_need_i": need.weight,
                  **{f"{b}_i": v for b, v in bases.items()}}

@@ -20,10 +20,11 @@ from typing import Any
 import cocotb
 from cocotb.triggers import Timer
 
-from golden.arith import conv_out_size
+from golden.arith import conv_out_size, dilated_span
 from hexgen import HardwareConfig
 from hexgen.config import WEIGHT_WIDTHS
-from hexgen.rules import COUNTER_MAX, KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, plan_tiling, register_needs
+from hexgen.rules import (COUNTER_MAX, KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, kernel_span, plan_tiling,
+                          register_needs)
 from tb.engine.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
 
@@ -32,7 +33,7 @@ PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
          "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
-         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i"}
+         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i", "DIL_Y": "dil_y_i", "DIL_X": "dil_x_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7,
             "WGT_WIDTHS": HardwareConfig().weight_widths_mask, "PIX_W": HardwareConfig().pixel_bits}
 
@@ -69,14 +70,19 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
              "GROUPS": 1}
     else:
         kh, kw = rng.randint(1, p["MAX_K"]), rng.randint(1, p["MAX_K"])
-        side = max(kh, kw, int(2 * (p["ACT_WORDS"] // -(-c // rows)) ** 0.5))
-        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(kh, side), "IN_W": rng.randint(kw, side),
+        # a quarter of the windows dilated: the span sets the padding limit, the output size and the halo
+        dy, dx = (rng.choice([2, 3, 6, 255]), rng.choice([1, 2, 4])) if rng.random() < 0.25 else (1, 1)
+        sh, sw = dilated_span(kh, dy), dilated_span(kw, dx)
+        side = max(sh, sw, int(2 * (p["ACT_WORDS"] // -(-c // rows)) ** 0.5))
+        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(sh, max(sh, side)), "IN_W": rng.randint(sw, max(sw, side)),
              "OUT_C": c if kind == "depthwise" else rng.randint(1, max_k), "KH": kh, "KW": kw,
              "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4),
-             "PAD_TOP": rng.randint(0, kh - 1), "PAD_BOTTOM": rng.randint(0, kh - 1), "PAD_LEFT": rng.randint(0, kw - 1),
-             "PAD_RIGHT": rng.randint(0, kw - 1), "GROUPS": c if kind == "depthwise" else 1}
-    r["OUT_H"] = conv_out_size(r["IN_H"], r["PAD_TOP"], r["PAD_BOTTOM"], r["KH"], r["STRIDE_Y"])
-    r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"])
+             "PAD_TOP": rng.randint(0, sh - 1), "PAD_BOTTOM": rng.randint(0, sh - 1), "PAD_LEFT": rng.randint(0, sw - 1),
+             "PAD_RIGHT": rng.randint(0, sw - 1), "GROUPS": c if kind == "depthwise" else 1, "DIL_Y": dy, "DIL_X": dx}
+    r.setdefault("DIL_Y", 1)
+    r.setdefault("DIL_X", 1)
+    r["OUT_H"] = conv_out_size(r["IN_H"], r["PAD_TOP"], r["PAD_BOTTOM"], r["KH"], r["STRIDE_Y"], r["DIL_Y"])
+    r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"], r["DIL_X"])
     lo = rng.randint(0, 255)
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
     # an add's shift is 1..63 (0 now and then: refused); other kinds ignore the register
@@ -135,7 +141,8 @@ async def test_random_descriptors(dut: Any) -> None:
         elif want is None:  # the derived sizes the engine runs the layer with
             n = register_needs(r, p["ROWS"], p["WORD_BITS"])
             derived = {"is_dw_o": int(n.depthwise), "is_vec_o": int(r["KIND"] in VECTOR_KINDS), "ct_in_o": n.ct_in, "kt_out_o": n.kt_out, "npix_o": n.npix,
-                       "steps_o": n.steps, "act_need_o": n.act, "wgt_need_o": n.weight, "out_need_o": n.out}
+                       "steps_o": n.steps, "act_need_o": n.act, "wgt_need_o": n.weight, "out_need_o": n.out,
+                       "kh_span_o": kernel_span(r, "Y")}
             for port, v in derived.items():
                 if int(getattr(dut, port).value) != v:
                     bad.append(f"{r}: {port} = {int(getattr(dut, port).value)}, hexgen.rules {v}")
@@ -143,7 +150,8 @@ async def test_random_descriptors(dut: Any) -> None:
             break
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
     fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
-              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS", "LO", "runs"}
+              "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS", "LO", "DIL_Y",
+              "DIL_X", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")
@@ -195,7 +203,7 @@ def conv_layer(p: dict[str, int], in_c: int, in_hw: tuple[int, int], k: tuple[in
             "OUT_H": conv_out_size(in_hw[0], top, bottom, k[0], stride), "OUT_W": conv_out_size(in_hw[1], left, right, k[1], stride),
             "KH": k[0], "KW": k[1], "STRIDE_Y": stride, "STRIDE_X": stride, "PAD_TOP": top, "PAD_BOTTOM": bottom,
             "PAD_LEFT": left, "PAD_RIGHT": right, "GROUPS": 1, "BAND_ROWS": 1, "GROUP_KT": 1, "ADD_SHIFT": 0, "W_BITS": 8,
-            "LO": 0, "HI": 255}
+            "LO": 0, "HI": 255, "DIL_Y": 1, "DIL_X": 1}
 
 
 def image_of(pixels: int) -> tuple[int, int] | None:

@@ -58,7 +58,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
     seg = image.segment(layer.name, "input")
     lay, words = seg.layout, seg.words
     name = f"{entry['kind']} {entry['descriptor']['in_shape']}->{entry['descriptor']['out_shape']} " \
-           f"k{regs['KH']}x{regs['KW']} s{regs['STRIDE_Y']}x{regs['STRIDE_X']} pad (t, b, l, r) {regs['PAD_TOP']}, {regs['PAD_BOTTOM']}, {regs['PAD_LEFT']}, {regs['PAD_RIGHT']}"
+           f"k{regs['KH']}x{regs['KW']} d{regs['DIL_Y']}x{regs['DIL_X']} s{regs['STRIDE_Y']}x{regs['STRIDE_X']} pad (t, b, l, r) {regs['PAD_TOP']}, {regs['PAD_BOTTOM']}, {regs['PAD_LEFT']}, {regs['PAD_RIGHT']}"
     want = expected_sets(image, layer, cfg)
     mask = (1 << cfg.word_bits) - 1
     # the reader: before start every input word's complement (stale data), then row by row
@@ -83,7 +83,8 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
     rows = len(row_words)
     drive = {"is_dw_i": int(need.depthwise), "in_h_i": regs["IN_H"], "in_w_i": regs["IN_W"], "out_w_i": regs["OUT_W"],
              "kh_i": regs["KH"], "kw_i": regs["KW"], "sy_i": regs["STRIDE_Y"], "sx_i": regs["STRIDE_X"],
-             "pad_top_i": regs["PAD_TOP"], "pad_left_i": regs["PAD_LEFT"], "z_in_i": entry["descriptor"]["z_in"],
+             "pad_top_i": regs["PAD_TOP"], "pad_left_i": regs["PAD_LEFT"], "dil_y_i": regs["DIL_Y"], "dil_x_i": regs["DIL_X"],
+             "z_in_i": entry["descriptor"]["z_in"],
              "npix_i": need.npix, "steps_i": need.steps, "kt_out_i": need.kt_out, "act_rows_i": 0}
     for port, v in drive.items():
         getattr(dut, port).value = v

@@ -226,7 +226,8 @@ async def test_commands_against_the_memory_map(dut: Any) -> None:
         # every other round of the kinds with packed weights (fewer words per k_tile: the weight commands)
         w_bits = rng.choice([4, 2]) if (i // len(KINDS)) % 2 else 8
         layer, image, _x = random_layer(rng, cfg, KINDS[i % len(KINDS)], max_hw=14, fc_max_c=300,
-                                        max_k=4 * cfg.array_rows + 5, w_bits=w_bits)
+                                        max_k=4 * cfg.array_rows + 5, w_bits=w_bits,
+                                        dilated=(i // len(KINDS)) % 3 == 2)  # a dilated window's halo rows
         mm = image.memory_map()
         kinds.add(mm["layers"][0]["kind"])
         problems += await run_case(dut, rng, cfg, mm, cfg.weight_buf_words)

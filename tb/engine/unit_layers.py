@@ -13,7 +13,7 @@ import numpy as np
 from cocotb.clock import Clock
 from cocotb.triggers import RisingEdge
 
-from golden.arith import conv_acc, linear_acc
+from golden.arith import conv_acc, dilated_span, linear_acc
 from hexgen import build_image, synth
 from hexgen.errors import HexgenError
 from hexgen.hw import load_hw
@@ -32,11 +32,12 @@ WEIGHT_BITS = (8, 4, 2, 3)
 
 
 def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, fc_max_c: int | None = None,
-                 max_k: int | None = None, w_bits: int = 8) -> tuple[Any, Any, Any]:
+                 max_k: int | None = None, w_bits: int = 8, dilated: bool = False) -> tuple[Any, Any, Any]:
     """A small layer of `kind` with w_bits-bit weights that hexgen lays out for `cfg` (drawn again
     until one fits): the golden layer, hexgen's image and the input (uint8 [1, *in_shape]). Image
     sides up to max_hw, fc inputs up to fc_max_c (default 3 x rows + 5), outputs up to max_k
-    (default 2 x rows + 3)."""
+    (default 2 x rows + 3). dilated: a conv or depthwise window with taps 2 or 3 apart along at
+    least one axis of more than one tap (an atrous conv)."""
     nrng = np.random.default_rng(rng.randrange(2**31))
     r = cfg.array_rows
     while True:
@@ -52,13 +53,19 @@ def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, f
                 kernel = (rng.choice([1, 2, 3, 5]), rng.choice([1, 2, 3, 5]))
                 if kind == "conv" and kernel == (1, 1):
                     kernel = (3, 1)
-            hw = (rng.randint(kernel[0], max_hw), rng.randint(kernel[1], max_hw))
-            pad = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1))
+            dil = (1, 1)
+            if dilated and kind != "pointwise":  # taps 2 or 3 apart along an axis of more than one tap
+                kernel = kernel if max(kernel) > 1 else (3, 1)
+                dil = (rng.choice([2, 3]) if kernel[0] > 1 else 1,
+                       rng.choice([2, 3] if kernel[0] == 1 else [1, 2, 3]) if kernel[1] > 1 else 1)
+            span = (dilated_span(kernel[0], dil[0]), dilated_span(kernel[1], dil[1]))
+            hw = (rng.randint(span[0], max(span[0], max_hw)), rng.randint(span[1], max(span[1], max_hw)))
+            pad = (rng.randint(0, span[0] - 1), rng.randint(0, span[1] - 1))
             # half the layers padded differently below / right (TF 'SAME')
-            end = (rng.randint(0, kernel[0] - 1), rng.randint(0, kernel[1] - 1)) if rng.random() < 0.5 else None
+            end = (rng.randint(0, span[0] - 1), rng.randint(0, span[1] - 1)) if rng.random() < 0.5 else None
             layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, max_k or 2 * r + 3), hw=hw,
                                      kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad, pad_end=end,
-                                     depthwise=kind == "depthwise", w_bits=w_bits)
+                                     depthwise=kind == "depthwise", w_bits=w_bits, dilation=dil)
             if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
                 continue
         net = synth.network([layer], layer.in_shape)
@@ -87,7 +94,9 @@ def expected_sets(image: Any, layer: Any, cfg: Any) -> list[dict[str, Any]]:
     # 2 s in each simulator process, and still apart from hexgen's address function)
     index = np.arange(1, h * w + 1, dtype=np.int64).reshape(h, w)
     padded = np.pad(index, ((regs["PAD_TOP"], regs["PAD_BOTTOM"]), (regs["PAD_LEFT"], regs["PAD_RIGHT"])))
-    windows = sliding_window_view(padded, (regs["KH"], regs["KW"]))[:: regs["STRIDE_Y"], :: regs["STRIDE_X"]]
+    span = (dilated_span(regs["KH"], regs["DIL_Y"]), dilated_span(regs["KW"], regs["DIL_X"]))
+    # a dilated window: the span's every DIL-th row and column
+    windows = sliding_window_view(padded, span)[:: regs["STRIDE_Y"], :: regs["STRIDE_X"], :: regs["DIL_Y"], :: regs["DIL_X"]]
     source = windows.reshape(-1, regs["KH"] * regs["KW"]).T  # [tap (ky * KW + kx), output pixel (row-major)]
     assert source.shape[1] == need.npix, (source.shape, need.npix)
     pad_word = int.from_bytes(bytes([entry["descriptor"]["z_in"]]) * r, "little")
@@ -136,7 +145,7 @@ def golden_acc(layer: Any, x: Any) -> Any:
     if layer.kind == "fc":
         return linear_acc(x, layer.weight, zero, z_in=layer.z_in).reshape(k, 1)
     acc = conv_acc(x, layer.weight, zero, z_in=layer.z_in, stride=layer.stride, padding=layer.pads,
-                   groups=layer.groups)
+                   groups=layer.groups, dilation=layer.dilation)
     return acc.reshape(k, -1)
 
 
@@ -162,10 +171,14 @@ async def run_random_layers(dut: Any, test_file: str, unit: str, idle: tuple[str
         # every other round of the kinds with narrow weights (packed), at a width the description unpacks
         narrow = [b for b in WEIGHT_BITS[1:] if cfg.weight_store_bits(b) in cfg.weight_bits]
         w_bits = rng.choice(narrow) if (i // len(KINDS)) % 2 and narrow else 8
-        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)], w_bits=w_bits)
+        # every third round of the kinds with dilated windows (conv and depthwise)
+        layer, image, x = random_layer(rng, cfg, KINDS[i % len(KINDS)], w_bits=w_bits, dilated=(i // len(KINDS)) % 3 == 1)
         kinds.add(layer.kind)
+        if getattr(layer, "dilation", (1, 1)) != (1, 1):
+            kinds.add("dilated")
         problems += await run_case(dut, rng, cfg, layer, image, x)
         if problems:
             break
     assert not problems, f"{unit} disagrees (seed {seed}):\n  " + "\n  ".join(problems[:5])
-    assert kinds == set(KINDS), f"the cases covered only {kinds}"
+    want = set(KINDS) | ({"dilated"} if int(os.environ.get(cases_var, "24")) > len(KINDS) else set())
+    assert kinds == want, f"the cases covered only {kinds}"
