@@ -316,6 +316,62 @@ def _clamp_bounds(gm: torch.fx.GraphModule, node: torch.fx.Node) -> tuple[float,
     return clamp_args(node)
 
 
+def _keeps_qparams(gm: torch.fx.GraphModule, node: torch.fx.Node) -> bool:
+    """A node whose quantized output keeps its input's scale and zero point (nearest upsampling,
+    max pooling): its input and output observers must be one when a cat shares either."""
+    if node.op == "call_function":
+        return node.target in (torch.nn.functional.interpolate, torch.nn.functional.max_pool2d)
+    if node.op == "call_module":
+        return isinstance(gm.get_submodule(str(node.target)), (nn.MaxPool2d, nn.Upsample))
+    return False
+
+
+def share_cat_observers(prepared: torch.fx.GraphModule) -> int:
+    """One observer for a concatenation's inputs and output, as TFLite requires of its int8 concat:
+    every cat's inputs and output (and, through them, whatever already shares with them: an upsample
+    its input's, another cat's) observe into one instance, so after conversion every input is a copy
+    of its codes (golden's ConcatLayer: copies) and the accelerator can place the inputs side by side
+    instead of requantizing them (hexgen.plan.concat_placement). FX shares a cat's observer with its
+    inputs, but an input that is also another cat's, or an upsample's output (which keeps its input's
+    qparams), kept its own: measured on a YOLO-style neck, each cat after an upsample requantized one
+    input. Run before calibration (and before observe_clamped). Returns the observers replaced."""
+    from torch.ao.quantization.observer import ObserverBase
+
+    mods = dict(prepared.named_modules(remove_duplicate=False))  # an instance FX shares is under each of its names
+
+    def observer(n: Any) -> Any:
+        m = mods.get(str(n.target)) if isinstance(n, torch.fx.Node) and n.op == "call_module" else None
+        return m if isinstance(m, ObserverBase) else None
+
+    parent: dict[int, int] = {}
+
+    def find(i: int) -> int:
+        while parent.setdefault(i, i) != i:
+            parent[i] = parent[parent[i]]
+            i = parent[i]
+        return i
+
+    for node in prepared.graph.nodes:
+        if node.op == "call_function" and node.target is torch.cat:
+            tensors = node.args[0] if node.args else node.kwargs.get("tensors", ())
+        elif _keeps_qparams(prepared, node):  # its output is its input's codes: one observer for both
+            tensors = node.args[:1]
+        else:
+            continue
+        group = [o for o in [*(observer(n) for n in tensors), *(observer(u) for u in node.users)] if o is not None]
+        for o in group[1:]:
+            parent[find(id(o))] = find(id(group[0]))
+    by_id = {id(m): m for m in mods.values() if isinstance(m, ObserverBase)}
+    replaced = 0
+    for name, m in list(mods.items()):
+        if isinstance(m, ObserverBase) and id(m) in parent:
+            rep = by_id[find(id(m))]
+            if rep is not m:
+                prepared.set_submodule(name, rep)
+                replaced += 1
+    return replaced
+
+
 def observe_clamped(prepared: torch.fx.GraphModule) -> int:
     """Fold each clamp activation (ReLU6, ReLU, Hardtanh, clamp) into the output range of the layer before it, as
     TFLite does: the observer of that layer's output sees the values after the clamp, so its scale
@@ -462,6 +518,7 @@ def quantize(
             )
     except Exception as exc:  # FX tracing errors name the offending code; keep them
         raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization: {_one_line(exc)}") from exc
+    share_cat_observers(prepared)
     if fold_clamps:
         observe_clamped(prepared)
     try:

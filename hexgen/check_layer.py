@@ -171,10 +171,10 @@ def check_vector_layer(
     images: int,
     run_golden: bool,
 ) -> list[str]:
-    """An add or pooling layer: golden's record rebuilt from the descriptor, planned again and
+    """An add, pooling or upsample layer: golden's record rebuilt from the descriptor, planned again and
     compared with the map, and run on the input segment(s) to give the expected segment."""
     from golden.errors import GoldenError
-    from golden.layers import AddLayer, AvgPoolLayer, Layer, MaxPoolLayer
+    from golden.layers import AddLayer, AvgPoolLayer, Layer, MaxPoolLayer, UpsampleLayer
 
     name, d = entry["name"], entry["descriptor"]
     where = f"{MAP_FILE}: layers[{i}]"
@@ -190,6 +190,8 @@ def check_vector_layer(
                              lo=d["lo"], hi=d["hi"])
         elif d["kind"] == "maxpool":
             layer = MaxPoolLayer(**common, kernel=tuple(d["kernel"]), stride=tuple(d["stride"]), padding=tuple(d["padding"]))
+        elif d["kind"] == "upsample":  # the factors in the stride
+            layer = UpsampleLayer(**common, scale=tuple(d["stride"]))
         else:
             layer = AvgPoolLayer(**common, kernel=tuple(d["kernel"]), stride=tuple(d["stride"]))
         plan = plan_layer(layer, cfg, images=images, check_fit=False)
@@ -202,7 +204,7 @@ def check_vector_layer(
         if got != lay:
             out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give")
     if entry["passes"] != plan.passes_json():
-        out.append(f"{where}.passes: an add or pooling layer runs in one pass")
+        out.append(f"{where}.passes: a layer of the vector unit runs in one pass")
     data = [s for s in segments_of(d["kind"]) if s != "output"]
     if out or not run_golden or not all((name, s) in arrays for s in data):
         return out

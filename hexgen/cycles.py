@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from hexgen.config import HardwareConfig
-from hexgen.rules import KIND_CODES, input_loads, passes, record_words_per_k_tile, register_needs
+from hexgen.rules import KIND_CODES, VECTOR_KINDS, input_loads, passes, record_words_per_k_tile, register_needs
 
 #: A layer fails its budget when it takes more than this over the model.
 BUDGET_SLACK = 0.10
@@ -59,7 +59,7 @@ class Budget:
 
 def layer_budget(r: Mapping[str, int], cfg: HardwareConfig, mem_latency: int = 8) -> Budget:
     """The model's cycles for one layer (registers as hexgen.rules.descriptor_registers gives)."""
-    if r["KIND"] in (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"]):
+    if r["KIND"] in VECTOR_KINDS:
         return _vector_budget(r, cfg, mem_latency)
     return _conv_budget(r, cfg, mem_latency)
 
@@ -209,7 +209,9 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
       latency, b's words right behind them, then the k output words, one a cycle;
     - pool, per output pixel and window row: a row outside the image costs 1 cycle; a row inside
       it, per burst of k <= max_burst words, its request (1), the latency, its k words; then
-      (average) the 32-cycle division, and the word (1)."""
+      (average) the 32-cycle division, and the word (1);
+    - upsample, per output pixel: the first of each run of STRIDE_X copies along a row reads its
+      input word (request, latency, the word) before its word (1); the others are given one a cycle."""
     wait = max(1, latency)  # request accepted to its first word
     pushes: list[int] = []
     t = 0
@@ -225,7 +227,10 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
         return pushes
     div = 32 if r["KIND"] == KIND_CODES["avgpool"] else 0
     pixel_cycles = []  # per output pixel of a channel tile: its cycles up to its word (every tile walks the same windows)
-    for rows_read in _pool_windows(r):
+    if r["KIND"] == KIND_CODES["upsample"]:
+        row = [1 + wait + 1 if ox % r["STRIDE_X"] == 0 else 0 for ox in range(r["OUT_W"])]
+        pixel_cycles = row * r["OUT_H"]
+    for rows_read in (_pool_windows(r) if r["KIND"] != KIND_CODES["upsample"] else []):
         c = div  # VDiv
         for xw in rows_read:
             if not xw:
@@ -259,6 +264,8 @@ def _vector_read_words(r: Mapping[str, int], rows: int) -> int:
     ct = -(-r["IN_C"] // rows)
     if r["KIND"] == KIND_CODES["add"]:
         return 2 * ct * r["IN_H"] * r["IN_W"]
+    if r["KIND"] == KIND_CODES["upsample"]:  # each input word once per output row it spreads over
+        return ct * r["OUT_H"] * r["IN_W"]
     return ct * sum(sum(w) for w in _pool_windows(r))
 
 

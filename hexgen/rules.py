@@ -17,10 +17,14 @@ from typing import Any, Mapping
 from golden.arith import conv_out_size, dilated_span
 from hexgen.config import HardwareConfig
 
-#: KIND register codes (conv and pointwise share one mapping); add, maxpool and avgpool (global
-#: average pool: a window of the whole image) run on the vector unit (rtl/vec_unit.sv).
-KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5}
-VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"])
+#: KIND register codes (conv and pointwise share one mapping); add, maxpool, avgpool (global
+#: average pool: a window of the whole image) and upsample (nearest, whole factors) run on the
+#: vector unit (rtl/vec_unit.sv).
+KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5, "upsample": 6}
+VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"])
+#: Largest nearest-upsampling factor per axis (an upsample's STRIDE_Y and STRIDE_X hold its factors;
+#: DeepLab's image-pooling branch spreads a 1 x 1 map over its 65 x 65 features).
+MAX_UPSAMPLE = 255
 #: Largest pool window side (the vector unit's average divides by KH x KW with a 32-bit divider).
 POOL_MAX_KERNEL = 255
 #: Largest kernel side (accel_top's MAX_K) and stride the engine runs.
@@ -237,7 +241,7 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     """The first register the engine cannot run and why, or None if it runs the descriptor.
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
     kind, fc = r["KIND"], r["KIND"] == KIND_CODES["fc"]
-    add, vec = kind == KIND_CODES["add"], kind in VECTOR_KINDS
+    add, vec, up = kind == KIND_CODES["add"], kind in VECTOR_KINDS, kind == KIND_CODES["upsample"]
     n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
@@ -246,18 +250,20 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
             return f, "is 0"
     k_max = POOL_MAX_KERNEL if vec else max_kernel
     for f in ("KH", "KW"):
-        if r[f] == 0 or r[f] > k_max or ((fc or add) and r[f] != 1):
-            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add: 1)" if fc or add else "")
-    for f in ("STRIDE_Y", "STRIDE_X"):
-        if not 1 <= r[f] <= MAX_STRIDE or (add and r[f] != 1):
-            return f, f"stride {r[f]}: 1..{MAX_STRIDE}" + (" (add: 1)" if add else "")
+        if r[f] == 0 or r[f] > k_max or ((fc or add or up) and r[f] != 1):
+            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, upsample: 1)" if fc or add or up else "")
+    for f in ("STRIDE_Y", "STRIDE_X"):  # an upsample's: its factor
+        s_max = MAX_UPSAMPLE if up else MAX_STRIDE
+        if not 1 <= r[f] <= s_max or (add and r[f] != 1):
+            return f, (f"upsampling factor {r[f]}: 1..{s_max}" if up else
+                       f"stride {r[f]}: 1..{s_max}" + (" (add: 1)" if add else ""))
     for f in ("DIL_Y", "DIL_X"):
         if not 1 <= r[f] <= MAX_DILATION or ((vec or fc) and r[f] != 1):
             return f, f"dilation {r[f]}: 1..{MAX_DILATION}" + (" (fc, add and pooling: 1)" if vec or fc else "")
     for f, axis in (("PAD_TOP", "Y"), ("PAD_BOTTOM", "Y"), ("PAD_LEFT", "X"), ("PAD_RIGHT", "X")):
         span = kernel_span(r, axis)
-        if r[f] >= span or (kind == KIND_CODES["avgpool"] and r[f] != 0):
-            return f, f"padding {r[f]} must be below the kernel's span ({span})" + (" (average pool: 0)" if vec else "")
+        if r[f] >= span or (kind in (KIND_CODES["avgpool"], KIND_CODES["upsample"]) and r[f] != 0):
+            return f, f"padding {r[f]} must be below the kernel's span ({span})" + (" (average pool, upsample: 0)" if vec else "")
     if vec:
         if r["GROUPS"] != 1:
             return "GROUPS", f"groups {r['GROUPS']}: 1 for add and pooling"
@@ -270,14 +276,17 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     for f, size, before, after, axis in (("OUT_H", "IN_H", "PAD_TOP", "PAD_BOTTOM", "Y"),
                                          ("OUT_W", "IN_W", "PAD_LEFT", "PAD_RIGHT", "X")):
         k, d, st = r["KH" if axis == "Y" else "KW"], r[f"DIL_{axis}"], r[f"STRIDE_{axis}"]
-        if r[size] + r[before] + r[after] < kernel_span(r, axis) or r[f] != conv_out_size(r[size], r[before], r[after], k, st, d):
+        if up:
+            if r[f] != r[size] * st:
+                return f, f"output size {r[f]} is not the input's {r[size]} times the upsampling factor {st}"
+        elif r[size] + r[before] + r[after] < kernel_span(r, axis) or r[f] != conv_out_size(r[size], r[before], r[after], k, st, d):
             return f, f"output size {r[f]} does not follow from the input, kernel, dilation, stride and padding"
     if not 1 <= r["BAND_ROWS"] <= r["OUT_H"] or (vec and r["BAND_ROWS"] != r["OUT_H"]):
         return "BAND_ROWS", (f"band of {r['BAND_ROWS']} output rows: 1..{r['OUT_H']} (the output height)"
-                             + ("; add and pooling run in one pass" if vec else ""))
+                             + ("; the vector unit's layers run in one pass" if vec else ""))
     if not 1 <= r["GROUP_KT"] <= n.kt_out or (vec and r["GROUP_KT"] != n.kt_out):
         return "GROUP_KT", (f"group of {r['GROUP_KT']} output-channel tiles: 1..{n.kt_out} (the layer's tiles)"
-                            + ("; add and pooling run in one pass" if vec else ""))
+                            + ("; the vector unit's layers run in one pass" if vec else ""))
     if n.npix > cfg.pixel_max:
         return "OUT_H", (f"output image of {n.npix} pixels: the engine counts at most {cfg.pixel_max} "
                          f"(the hardware description's pixel_bits = {cfg.pixel_bits})")

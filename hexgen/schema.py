@@ -217,7 +217,7 @@ LAYOUT_SCHEMA = Obj(
 )
 
 DESCRIPTOR_SCHEMA = Obj({
-    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool")),
+    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample")),
     "in_shape": List(POS, lens=(1, 3)),
     "out_shape": List(POS, lens=(1, 3)),
     "z_in": BYTE,
@@ -243,7 +243,7 @@ DESCRIPTOR_SCHEMA = Obj({
 
 LAYER_SCHEMA = Obj({
     "name": Str(),
-    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool")),
+    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample")),
     "descriptor": DESCRIPTOR_SCHEMA,
     "schedule": List(Str()),
     "pixel_tile": POS,

@@ -18,6 +18,7 @@ module desc_check #(
     parameter int REC_WORDS = 256,
     parameter int MAX_K = 7,
     parameter int POOL_MAX_K = 255,
+    parameter int MAX_UPSAMPLE = 255,  // an upsample's largest factor (hexgen.rules.MAX_UPSAMPLE)
     parameter int WGT_WIDTHS = 'h114,  // bit b set: the build unpacks b-bit weights
     parameter int PIX_W = 24           // the pixel counters' width (the description's pixel_bits)
 ) (
@@ -74,14 +75,18 @@ module desc_check #(
     end
   end
 
-  logic        is_fc, is_add, is_avg;
+  logic        is_fc, is_add, is_avg, is_up;
   logic [31:0] k_max;
   logic [31:0] npix32, steps32, oh_expect, ow_expect;
   assign is_dw_o = kind_i == KIND_DEPTHWISE;
   assign is_fc = kind_i == KIND_FC;
   assign is_add = kind_i == KIND_ADD;
   assign is_avg = kind_i == KIND_AVGPOOL;
-  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg;
+  assign is_up = kind_i == KIND_UPSAMPLE;
+  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up;
+  // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..4
+  logic [15:0] s_max;
+  assign s_max = is_up ? 16'(MAX_UPSAMPLE) : 16'd4;
   assign k_max = is_vec_o ? 32'(POOL_MAX_K) : 32'(MAX_K);
   assign ct_in_o = 16'((32'(in_c_i) + ROWS - 1) / ROWS);
   assign kt_out_o = 16'((32'(out_c_i) + ROWS - 1) / ROWS);
@@ -125,24 +130,27 @@ module desc_check #(
     else if (in_h_i == 0) bad_field_o = CSR_IN_H;
     else if (in_w_i == 0) bad_field_o = CSR_IN_W;
     else if (out_c_i == 0) bad_field_o = CSR_OUT_C;
-    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_add) && kh_i != 1)) bad_field_o = CSR_KH;
-    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add) && kw_i != 1)) bad_field_o = CSR_KW;
-    else if (sy_i == 0 || sy_i > 4 || (is_add && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
-    else if (sx_i == 0 || sx_i > 4 || (is_add && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
+    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_add || is_up) && kh_i != 1)) bad_field_o = CSR_KH;
+    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add || is_up) && kw_i != 1)) bad_field_o = CSR_KW;
+    else if (sy_i == 0 || sy_i > s_max || (is_add && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
+    else if (sx_i == 0 || sx_i > s_max || (is_add && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
     // dilation: 1..255 (the registers' 8 bits), 1 for fc, add and pooling
     else if (dil_y_i == 0 || ((is_fc || is_vec_o) && dil_y_i != 1)) bad_field_o = CSR_DIL_Y;
     else if (dil_x_i == 0 || ((is_fc || is_vec_o) && dil_x_i != 1)) bad_field_o = CSR_DIL_X;
     // padding below the window's span
-    else if (32'(pad_top_i) >= kh_span || (is_avg && pad_top_i != 0)) bad_field_o = CSR_PAD_TOP;
-    else if (32'(pad_bottom_i) >= kh_span || (is_avg && pad_bottom_i != 0)) bad_field_o = CSR_PAD_BOTTOM;
-    else if (32'(pad_left_i) >= kw_span || (is_avg && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
-    else if (32'(pad_right_i) >= kw_span || (is_avg && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
+    else if (32'(pad_top_i) >= kh_span || ((is_avg || is_up) && pad_top_i != 0)) bad_field_o = CSR_PAD_TOP;
+    else if (32'(pad_bottom_i) >= kh_span || ((is_avg || is_up) && pad_bottom_i != 0)) bad_field_o = CSR_PAD_BOTTOM;
+    else if (32'(pad_left_i) >= kw_span || ((is_avg || is_up) && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
+    else if (32'(pad_right_i) >= kw_span || ((is_avg || is_up) && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
     else if (is_vec_o && groups_i != 1) bad_field_o = CSR_GROUPS;
     else if (is_vec_o && out_c_i != in_c_i) bad_field_o = CSR_OUT_C;
     else if (!is_vec_o && (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1))) bad_field_o = CSR_GROUPS;
-    else if (h_padded < kh_span || 32'(out_h_i) != oh_expect) bad_field_o = CSR_OUT_H;
-    else if (w_padded < kw_span || 32'(out_w_i) != ow_expect) bad_field_o = CSR_OUT_W;
-    // add and pooling run in one pass
+    // an upsample's output is its input times the factors; any other's follows the conv formula
+    else if (is_up ? 32'(out_h_i) != 32'(in_h_i) * 32'(sy_i) : (h_padded < kh_span || 32'(out_h_i) != oh_expect))
+      bad_field_o = CSR_OUT_H;
+    else if (is_up ? 32'(out_w_i) != 32'(in_w_i) * 32'(sx_i) : (w_padded < kw_span || 32'(out_w_i) != ow_expect))
+      bad_field_o = CSR_OUT_W;
+    // the vector unit's layers run in one pass
     else if (band_rows_i == 0 || band_rows_i > out_h_i || (is_vec_o && band_rows_i != out_h_i)) bad_field_o = CSR_BAND_ROWS;
     else if (group_kt_i == 0 || group_kt_i > kt_out_o || (is_vec_o && group_kt_i != kt_out_o)) bad_field_o = CSR_GROUP_KT;
     // the engine's pixel counters are PIX_W bits wide (the input image is addressed, not counted)

@@ -11,6 +11,10 @@
 //              every window holds a real element, so out-of-image positions are skipped)
 //   KIND_AVGPOOL  average pool, global average pool (a window of the whole image):
 //              (sum + floor(N/2)) // N per lane, N = KH x KW (golden.arith.avg_pool / global_avg_pool)
+//   KIND_UPSAMPLE nearest upsampling by whole factors (STRIDE_Y, STRIDE_X hold them): output (oy, ox)
+//              is input (oy / STRIDE_Y, ox / STRIDE_X), read as a one-word window (the max of one
+//              word is the word) and given STRIDE_X times along the row before the next is read
+//              (golden.arith.upsample_nearest)
 // The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
 // is requested only when the unit can take all its words without waiting (its own buffers), so
@@ -72,10 +76,11 @@ module vec_unit #(
 `include "accel_csr.svh"
   /* verilator lint_on UNUSEDPARAM */
 
-  logic is_add, is_max, is_avg;
+  logic is_add, is_max, is_avg, is_up;
   assign is_add = kind_i == KIND_ADD;
-  assign is_max = kind_i == KIND_MAXPOOL;
-  assign is_avg = !is_add && !is_max;  // desc_check lets only the three kinds reach this unit
+  assign is_up = kind_i == KIND_UPSAMPLE;
+  assign is_max = kind_i == KIND_MAXPOOL || is_up;  // an upsample's window is one word: its max is it
+  assign is_avg = !is_add && !is_max;  // desc_check lets only the four kinds reach this unit
   localparam int LW = $clog2(MAX_BURST + 1);
   localparam int IW = MAX_BURST > 1 ? $clog2(MAX_BURST) : 1;  // a word's index in a burst
 
@@ -112,6 +117,10 @@ module vec_unit #(
 
   // ---------------------------------------------------------------- pooling: one output word at a time
   logic [15:0] c_q, oy_q, ox_q, ky_q, xoff_q; // output pixel, window row, columns of it read
+  // upsample: the input pixel (uy_q, ux_q) output (oy_q, ox_q) copies, and where the output is in
+  // its factor (fy_q < STRIDE_Y, fx_q < STRIDE_X): a counter per axis instead of a divider
+  logic [15:0] uy_q, ux_q, fy_q, fx_q;
+  logic        up_same;                      // the next output pixel copies the same input word
   logic signed [31:0] iy, x0, x_lo, x_hi, xs; // input row; the window row's columns in the image, the next
   logic        row_in, row_more;
   logic [31:0] row_left;                       // columns of the row still to read from xs
@@ -121,8 +130,9 @@ module vec_unit #(
   logic [31:0] cnt_n;                          // N = KH x KW
 
   assign cnt_n = 32'(kh_i) * 32'(kw_i);
-  assign iy = $signed(32'(oy_q) * 32'(sy_i)) + $signed(32'(ky_q)) - $signed(32'(pad_top_i));
-  assign x0 = $signed(32'(ox_q) * 32'(sx_i)) - $signed(32'(pad_left_i));
+  assign iy = is_up ? $signed(32'(uy_q)) : $signed(32'(oy_q) * 32'(sy_i)) + $signed(32'(ky_q)) - $signed(32'(pad_top_i));
+  assign x0 = is_up ? $signed(32'(ux_q)) : $signed(32'(ox_q) * 32'(sx_i)) - $signed(32'(pad_left_i));
+  assign up_same = is_up && 32'(fx_q) + 1 != 32'(sx_i) && ox_q + 1 != out_w_i;
   assign x_lo = x0 > 0 ? x0 : 32'sd0;
   assign x_hi = (x0 + $signed(32'(kw_i)) - 32'sd1 < $signed(32'(in_w_i)) - 32'sd1)
                 ? x0 + $signed(32'(kw_i)) - 32'sd1 : $signed(32'(in_w_i)) - 32'sd1;
@@ -214,6 +224,7 @@ module vec_unit #(
           len_q <= total < 32'(MAX_BURST) ? LW'(total) : LW'(MAX_BURST);
           cnt_q <= '0;
           {c_q, oy_q, ox_q, ky_q, xoff_q} <= '0;
+          {uy_q, ux_q, fy_q, fx_q} <= '0;
           for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
           st_q <= VReqA;
         end
@@ -304,19 +315,26 @@ module vec_unit #(
               end
             end
           end else begin
-            for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
+            // an upsample's next pixel copying the same word is given straight away, unread
+            if (!up_same) for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
             ky_q <= '0;
             if (pixel_last) begin
               st_q <= VIdle;
               done_o <= 1'b1;
             end else begin
-              st_q <= VReqA;
-              if (ox_q + 1 != out_w_i) ox_q <= ox_q + 1;
-              else begin
-                ox_q <= '0;
-                if (oy_q + 1 != out_h_i) oy_q <= oy_q + 1;
-                else begin
-                  oy_q <= '0;
+              st_q <= up_same ? VPush : VReqA;
+              if (ox_q + 1 != out_w_i) begin
+                ox_q <= ox_q + 1;
+                fx_q <= 32'(fx_q) + 1 == 32'(sx_i) ? '0 : fx_q + 1;
+                if (32'(fx_q) + 1 == 32'(sx_i)) ux_q <= ux_q + 1;
+              end else begin
+                ox_q <= '0; fx_q <= '0; ux_q <= '0;
+                if (oy_q + 1 != out_h_i) begin
+                  oy_q <= oy_q + 1;
+                  fy_q <= 32'(fy_q) + 1 == 32'(sy_i) ? '0 : fy_q + 1;
+                  if (32'(fy_q) + 1 == 32'(sy_i)) uy_q <= uy_q + 1;
+                end else begin
+                  oy_q <= '0; fy_q <= '0; uy_q <= '0;
                   c_q <= c_q + 1;
                 end
               end

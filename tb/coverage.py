@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COVERAGE = ROOT / "build" / "coverage"
 TOP = "engine"
 
-KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool"]
+KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample"]
 FILL = ["below", "at", "multiple", "remainder"]
 ZP = ["0", "255", "between"]
 

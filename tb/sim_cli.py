@@ -21,6 +21,7 @@ from tb import layer_sim
 from tb.jobs import cluster_setting, cluster_workers, local_cores
 from tb.sim import SimError
 from tb.sim_both import main_both
+from tb.images import BY_LAYOUT
 from tb.target import ENGINE, load_target
 
 
@@ -126,7 +127,8 @@ def main(argv: list[str] | None = None) -> int:
     golden_only = []
     if layers is None and res:  # the run's own image (a second prepare_image could quantize afresh)
         info = json.loads((Path(res[0]["image_dir"]).parent / "layers.json").read_text())
-        golden_only = [f"{l['name']} ({l['kind']})" for l in info["layers"] if not l["rtl"] and l["name"] not in {r["layer"] for r in res}]
+        golden_only = [f"{l['name']} ({l['kind']}" + (", by layout" if l["unsupported"].startswith(BY_LAYOUT) else "") + ")"
+                       for l in info["layers"] if not l["rtl"] and l["name"] not in {r["layer"] for r in res}]
     print(layer_sim.table(res, golden_only))
     for r in res:
         if r["status"] == "UNSUPP":

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from tb import images
-from tb.images import _entry_damage, _image_key, _NoKey, _test_set, store_entry
+from tb.images import BY_LAYOUT, _entry_damage, _image_key, _NoKey, _test_set, store_entry
 from tb.sim import SimError
 
 #: CHAIN=1: the test images the chained run feeds forward at most
@@ -58,6 +58,21 @@ def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str
     layers = store_entry(cdir, lambda tmp: _write_image(m, idx, cfg, tmp, key or "", widths or {}))
     return cdir, layers, idx
 
+
+
+def _not_run(layer: Any, cfg: Any, golden_only: str) -> str:
+    """Why the engine does not run a layer that is not conv, fc or the vector unit's: a concat its
+    inputs' placement makes (hexgen.plan.concat_placement), or golden only."""
+    from golden.layers import ConcatLayer
+    from hexgen.plan import concat_placement
+
+    if not isinstance(layer, ConcatLayer):
+        return golden_only
+    where = concat_placement(layer, cfg)
+    if isinstance(where, str):
+        return f"golden only: {where}"
+    return (f"{BY_LAYOUT}: its inputs ({', '.join(layer.inputs)}) are written at words {', '.join(f'{w:,}' for w in where)} "
+            "of its output, read as one tensor")
 
 
 def _say_what_will_not_fit(m: Any, cfg: Any, widths: dict[str, Any]) -> None:
@@ -117,11 +132,11 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
     (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
-    golden_only = "golden only: the accelerator runs conv, fc, add and pooling layers"
+    golden_only = "golden only: the accelerator runs conv, fc, add, pooling and upsample layers"
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
          "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),
-         "unsupported": unsupported.get(l.name, "") if l in engine else golden_only}
+         "unsupported": unsupported.get(l.name, "") if l in engine else _not_run(l, cfg, golden_only)}
         for l in net.layers
     ]
     (out / "layers.json").write_text(json.dumps({"key": key, "model": m.name, "image_index": idx, "layers": layers}, indent=1))

@@ -1,4 +1,5 @@
-"""cocotb bench of rtl/vec_unit.sv (residual add, max pool, average and global average pool) on the
+"""cocotb bench of rtl/vec_unit.sv (residual add, max pool, average and global average pool, nearest
+upsampling by whole factors, 1..4 and now and then 13, per axis) on the
 external memory model (tb/engine/hdl/vec_unit_tb.sv), against golden.arith.
 
 Each case is a random layer: add (A0, B0, n from golden.arith.add_params; zero points and clamp
@@ -39,7 +40,7 @@ from tb.sim import bench_seed
 TEST_FILE = "tests/test_rtl_vec_unit.py"
 #: the cases in turn, with the KIND register's code (hexgen.rules) each is run with
 OPS = {"add": KIND_CODES["add"], "maxpool": KIND_CODES["maxpool"], "avgpool": KIND_CODES["avgpool"],
-       "global": KIND_CODES["avgpool"]}
+       "global": KIND_CODES["avgpool"], "upsample": KIND_CODES["upsample"]}
 INPUTS = ("start_i", "kind_i", "ct_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
           "pad_left_i", "in_base_i", "in2_base_i", "z_a_i", "z_b_i", "a0_i", "b0_i", "n_i", "z_out_i", "lo_i", "hi_i",
           "out_ready_i", "mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i")
@@ -74,6 +75,9 @@ def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
     elif kind == "global":
         r["kh"], r["kw"] = h, w
         y = arith.global_avg_pool(xp[None])[0]
+    elif kind == "upsample":  # factors 1..4 per axis (STRIDE_Y, STRIDE_X), now and then one large
+        r["sy"], r["sx"] = rng.choice([1, 2, 3, 4, 13]), rng.choice([1, 2, 3, 4, 13])
+        y = arith.upsample_nearest(xp[None], scale=(r["sy"], r["sx"]))[0]
     else:
         r["kh"], r["kw"] = rng.randint(1, min(3, h)), rng.randint(1, min(3, w))
         r["sy"], r["sx"] = rng.randint(1, 3), rng.randint(1, 3)
