@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tb import sim_cli, target
+from tb.coverage import KINDS
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -112,7 +113,7 @@ def test_a_targets_cycle_model_sets_budgets_and_its_layers_are_covered(tmp_path,
     text = coverage.report(sorted((tmp_path / "cov").glob("cov-*.yml")))
     mine = text.split("target pwfc_tight:")[1] if "target pwfc_tight:" in text else text
     kind = next(l for l in mine.splitlines() if l.split()[:1] == ["kind"])
-    assert kind.split()[1] == "1/7" and "fc" not in kind.split()[2:], kind  # fc1 passed: the fc bin, nothing else
+    assert kind.split()[1] == f"1/{len(KINDS)}" and "fc" not in kind.split()[2:], kind  # fc1 passed: the fc bin, nothing else
     assert "(pwfc_tight; bins of layers it does not take stay holes)" in text, text
 
 
