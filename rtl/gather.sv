@@ -138,8 +138,15 @@ module gather #(
   assign g_ct_eff = is_dw_i ? g_kt_q : g_ct_q;
   // the step's tap offsets in the input: ky x DIL_Y rows, kx x DIL_X columns (a dilated window)
   logic [15:0] g_kyo, g_kxo;
+`ifdef MUT_SELECT  // diagnosis tests (tests/test_diagnose_sim.py): the tap spacing ignored, taps adjacent
+  logic mut_dil;
+  initial mut_dil = $test$plusargs("MUT_DIL");
+  assign g_kyo = 16'(32'(g_ky_q) * (mut_dil ? 32'd1 : 32'(dil_y_i)));
+  assign g_kxo = 16'(32'(g_kx_q) * (mut_dil ? 32'd1 : 32'(dil_x_i)));
+`else
   assign g_kyo = 16'(32'(g_ky_q) * 32'(dil_y_i));
   assign g_kxo = 16'(32'(g_kx_q) * 32'(dil_x_i));
+`endif
   assign g_pop = set_pop_i && set_valid_o;
 
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py, test_budget_sim.py): faults chosen at run time

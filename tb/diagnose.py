@@ -29,7 +29,7 @@ REPORT_FRACTION = 0.5
 #: the order of findings that explain as many elements, most specific first
 #: (a clamp and one LSB below the other causes: activations put many values at a bound, and many
 #: faults are that small; the confinements, which say where but not why, last)
-SPECIFIC = ("xz", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
+SPECIFIC = ("xz", "dilation", "input_channel_shift", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
             "channel_permutation", "never_written", "equals_input", "equals_previous", "offset_per_channel",
             "factor_per_channel", "edge", "value_range", "clamp", "lsb", "k_tile", "pixel_tile", "pe_row",
             "pe_column", "word_range")
@@ -37,7 +37,7 @@ SPECIFIC = ("xz", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pi
 #: (each wrong element falling there independently, at the rate the whole output does)
 CHANCE = 1e-4
 #: layer kinds the vector unit runs (rtl/vec_unit.sv): no MAC array, no requantizer, no pixel tiles
-VECTOR_KINDS = ("add", "maxpool", "avgpool")
+VECTOR_KINDS = ("add", "maxpool", "avgpool", "upsample")
 
 
 @dataclass(frozen=True)
@@ -75,6 +75,10 @@ class Context:
     #: the layer ran on our engine (its MAC array and vector unit are where elements belong); a
     #: target's elements are located by output word and lane only
     on_engine: bool = True
+    #: a conv's dilation (y, x), and golden's output of the layer at another dilation on the same
+    #: input (None: not a conv with a window, or unknown), for the tap-spacing hypothesis
+    dilation: tuple[int, int] | None = None
+    at_dilation: Callable[[tuple[int, int]], IntArray] | None = None
 
     @property
     def vector(self) -> bool:
@@ -114,7 +118,7 @@ def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Conte
     if not n:
         return []
     found: list[Finding] = []
-    for h in (_xz, _shift, _input_shift, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp,
+    for h in (_xz, _dilation, _shift, _input_shift, _input_channels, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp,
               _value_range, _edge):
         found += [f for f in h(e, g, wrong, n, ctx) if f.fraction >= REPORT_FRACTION]
     # most explaining first, confinements among them (a line that explains every wrong element comes
@@ -218,6 +222,51 @@ def _input_shift(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx
     what = f"x{d:+d}" if abs(d) == 1 else f"y{d // W:+d}"
     return [Finding("input_shift", k, n, f"RTL = golden on the input read at (c, y, x) -> ({'c, y, ' + what if abs(d) == 1 else 'c, ' + what + ', x'}): "
                                          "the input pixel address is off by one " + ("column" if abs(d) == 1 else "row"))]
+
+
+def _dilation(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """Golden at another dilation (the taps one more or one less apart along an axis, not dilated,
+    or the axes swapped) on the same input: a tap spacing the engine took wrong (DIL_Y / DIL_X).
+    Another dilation gives another output size: the elements both have are compared."""
+    if ctx.at_dilation is None or ctx.dilation is None:
+        return []
+    dy, dx = ctx.dilation
+    tries = {(1, 1), (dy + 1, dx), (dy, dx + 1), (dx, dy), (max(1, dy - 1), dx), (dy, max(1, dx - 1))} - {(dy, dx)}
+    best: tuple[int, tuple[int, int]] = (0, (dy, dx))
+    for d in sorted(tries):
+        try:
+            other = ctx.at_dilation(d)
+        except Exception:  # a dilation the input is too small for: no hypothesis there
+            continue
+        h, w = min(other.shape[1], g.shape[1]), min(other.shape[2], g.shape[2])
+        k = int((wrong[:, :h, :w] & (g[:, :h, :w] == other[:, :h, :w])).sum())
+        if k > best[0]:
+            best = (k, d)
+    k, d = best
+    if not k:
+        return []
+    return [Finding("dilation", k, n, f"RTL = golden at dilation {d[0]}x{d[1]}, the layer's is {dy}x{dx}: the window's taps "
+                                      "are read that far apart (the tap spacing, DIL_Y / DIL_X)")]
+
+
+def _input_channels(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """Golden on the layer's input with its channels shifted (by whole channel tiles or a few
+    channels): an input tensor placed off, as a concat input written at another channel offset is."""
+    x = ctx.layer_input
+    if ctx.recompute is None or x is None or x.shape[0] < 2:
+        return []
+    C = x.shape[0]
+    best = (0, 0)
+    for dc in sorted({d for r in (1, 2, ctx.rows, 2 * ctx.rows) if r < C for d in (r, -r)}):
+        k = int((wrong & (g == as_chw(ctx.recompute(np.roll(x, dc, axis=0))))).sum())
+        if k > best[0]:
+            best = (k, dc)
+    k, dc = best
+    if not k:
+        return []
+    return [Finding("input_channel_shift", k, n, f"RTL = golden on its input with channel c read as c{-dc:+d}: an input "
+                                                 f"placed {abs(dc)} channel(s) off (a concat input's channel offset, or "
+                                                 "the input channel address)")]
 
 
 def _channels(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:

@@ -164,10 +164,28 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
                                   r.z_out, r.lo, r.hi, np.asarray(g.bias.term, np.int64))
             shape = x.shape[1:]
             ctx.recompute = lambda xin: as_chw(g.forward([np.asarray(xin, np.int64).reshape(1, *shape).astype(np.uint8)])[0])
+        if isinstance(g, ConvLayer) and max(g.kernel) > 1:  # a window whose taps could be read at another spacing
+            ctx.dilation = (int(g.dilation[0]), int(g.dilation[1]))
+            ctx.at_dilation = lambda d, x=x: as_chw(_at_dilation(g, d, x))
     prev_seg = segment_of_role(rb, prev, "expected") if prev is not None else ""
     if prev is not None and (prev, prev_seg) in rb.arrays:
         ctx.previous = as_chw(rb[(prev, prev_seg)][0])
     return expected, ctx
+
+
+def _at_dilation(g: Any, d: tuple[int, int], x: Any) -> Any:
+    """Golden's conv on input x with its taps d apart (its output size follows)."""
+    import dataclasses
+
+    from golden.arith import conv_out_size
+
+    top, bottom, left, right = g.pads
+    h, w = (conv_out_size(int(x.shape[2]), top, bottom, int(g.kernel[0]), int(g.stride[0]), d[0]),
+            conv_out_size(int(x.shape[3]), left, right, int(g.kernel[1]), int(g.stride[1]), d[1]))
+    if min(h, w) < 1:
+        raise ValueError(f"dilation {d}: no output")
+    other = dataclasses.replace(g, dilation=d, out_shape=(int(g.out_shape[0]), h, w))
+    return other.forward([x.astype(np.uint8)])[0]
 
 
 def segment_of_role(rb: Any, layer: str, role: str) -> str:

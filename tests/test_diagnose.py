@@ -275,3 +275,53 @@ def test_requant_stages_end_in_golden_requantize(layer):
         text = requant_stages(ctx(rq), c, yy, xx, 0)
         clamp_line = next(l for l in text.splitlines() if "clamp to" in l)
         assert clamp_line.split()[-3] == str(int(y[c, yy, xx])), text  # "... <golden>   RTL: 0"
+
+
+def _dilated_layer():
+    """A 16 -> 24 channel 3x3 conv at dilation 2 (padding 2) on a 14x16 image, from hexgen's synth."""
+    from hexgen import synth
+
+    rng = np.random.default_rng(11)
+    conv = synth.conv_layer(rng, c=16, k=24, hw=(14, 16), kernel=(3, 3), padding=(2, 2), dilation=(2, 2))
+    x = rng.integers(0, 256, (1, 16, 14, 16), dtype=np.uint8)
+    return conv, x
+
+
+def test_a_wrong_tap_spacing_reads_as_the_dilation_it_used():
+    """Issue 26: the RTL's output is golden at dilation 1 (the spacing register ignored): named as
+    the dilation it equals, before any shift or confinement."""
+    import dataclasses
+
+    from tb.failure import _at_dilation
+
+    conv, x = _dilated_layer()
+    e = conv.forward([x])[0].astype(np.int64)
+    g = np.asarray(_at_dilation(conv, (1, 1), x), np.int64)[:, :e.shape[1], :e.shape[2]]
+    got = e.copy()
+    got[:, :g.shape[1], :g.shape[2]] = g
+    c = Context(rows=ROWS, cols=COLS, layer_input=x[0].astype(np.int64), dilation=(2, 2),
+                at_dilation=lambda d: np.asarray(_at_dilation(conv, d, x), np.int64),
+                recompute=lambda xin: np.asarray(conv.forward([np.asarray(xin).reshape(1, 16, 14, 16).astype(np.uint8)])[0],
+                                                 np.int64))
+    f = first(e, got, c)
+    assert f[0].kind == "dilation" and "dilation 1x1, the layer's is 2x2" in f[0].text and f[0].fraction > 0.9, report(f)
+    assert dataclasses.replace(conv).dilation == (2, 2)
+
+
+def test_an_input_placed_a_channel_tile_off_reads_as_its_channel_offset(layer):
+    """Issue 26: a consumer of a concat whose second input was written one channel tile off: RTL =
+    golden on its input with channels shifted by 8."""
+    x, e, rq = layer
+    rng = np.random.default_rng(3)  # the fixture's draws, in its order
+    rng.integers(0, 256, (1, 16, 10, 12), dtype=np.uint8)
+    w = rng.integers(-127, 128, (24, 16, 3, 3), dtype=np.int8)
+    bias = rng.integers(-5000, 5000, 24).astype(np.int64)
+
+    def recompute(xin):
+        acc = arith.conv_acc(np.asarray(xin, np.uint8)[None], w, bias, z_in=7, stride=(1, 1), padding=(1, 1, 1, 1), groups=1)[0]
+        return arith.requantize(acc[None], m0=rq.m0, n=rq.n, z_out=100, lo=0, hi=255)[0].astype(np.int64)
+
+    assert np.array_equal(recompute(x), e)
+    got = recompute(np.roll(x, 8, axis=0))
+    f = first(e, got, ctx(rq, layer_input=x, recompute=recompute))
+    assert f[0].kind == "input_channel_shift" and "placed 8 channel(s) off" in f[0].text, report(f)

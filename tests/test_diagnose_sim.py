@@ -9,6 +9,8 @@ which checks their diagnosis (kind "xz") too.
 """
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from tb import layer_sim
@@ -58,6 +60,20 @@ def test_rtl_fault_is_caught_and_diagnosed_as_its_kind(fault: str) -> None:
         assert all((w["pe_row"], w["pe_col"]) == (1, 2) for w in where), r["report"]
     if kind == "k_tile":
         assert all(w["k_tile"] == 1 for w in where), r["report"]
+
+
+def test_a_tap_spacing_fault_reads_as_the_dilation_it_used(tmp_path: Path) -> None:
+    """Issue 26: with +MUT_DIL the gather reads a dilated window's taps adjacent (rtl/gather.sv);
+    the atrous layer fails and the diagnosis names the dilation the RTL computed, 1x1."""
+    f = tmp_path / "atrous.py"  # small: Icarus runs the engine at about a thousand cycles a second
+    f.write_text("import torch\nfrom torch import nn\n\ndef make():\n    torch.manual_seed(2)\n"
+                 "    return nn.Sequential(nn.Conv2d(3, 8, 3, padding=2, dilation=2), nn.ReLU()).eval(), torch.rand(4, 3, 12, 10)\n")
+    r = layer_sim.run(layers=["conv1"], sim="icarus", model=f"{f}:make", seed=0, defines=("MUT_SELECT",),
+                      plusargs=("+MUT_DIL",), run_tag="-mut_dil")[0]
+    assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
+    first = r["diagnosis"][0]
+    assert first["kind"] == "dilation" and "dilation 1x1, the layer's is 2x2" in r["report"], r["report"]
+    assert first["explained"] >= 0.95 * first["wrong"], r["report"]
 
 
 def test_without_a_plusarg_the_fault_build_passes() -> None:
