@@ -66,27 +66,29 @@ class MobileNetV2_224(nn.Module):
         return self.classifier(self.flatten(self.pool(self.features(x))))
 
 
-def calibration_images(n: int, seed: int = 1) -> torch.Tensor:
-    """n synthetic 3x224x224 images in [0, 1]: smooth random fields (noise at 7, 28 and 112 pixels
-    upsampled and mixed) with per-image colour balance, seeded."""
+def calibration_images(n: int, seed: int = 1, size: int = INPUT_SHAPE[1]) -> torch.Tensor:
+    """n synthetic 3 x size x size images in [0, 1]: smooth random fields (noise at 7, 28 and 112
+    pixels upsampled and mixed) with per-image colour balance, seeded."""
     g = torch.Generator().manual_seed(seed)
-    img = torch.zeros(n, 3, 224, 224)
-    for size, weight in ((7, 0.6), (28, 0.3), (112, 0.1)):
-        noise = torch.rand(n, 3, size, size, generator=g)
-        img += weight * nn.functional.interpolate(noise, size=(224, 224), mode="bilinear", align_corners=False)
+    img = torch.zeros(n, 3, size, size)
+    for side, weight in ((7, 0.6), (28, 0.3), (112, 0.1)):
+        noise = torch.rand(n, 3, side, side, generator=g)
+        img += weight * nn.functional.interpolate(noise, size=(size, size), mode="bilinear", align_corners=False)
     img *= 0.6 + 0.8 * torch.rand(n, 3, 1, 1, generator=g)
     return img.clamp(0, 1)
 
 
+def weighted_layers(model: nn.Module) -> list[nn.Conv2d | nn.Linear]:
+    """The model's convs and fc layers in module order (the order DEAD's indices count)."""
+    return [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
+
+
 @torch.no_grad()
-def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNetV2_224:
-    """The model with deterministic generated weights (see the module docstring)."""
-    g = torch.Generator().manual_seed(seed)
-    model = MobileNetV2_224().eval()
-    x = calibration_images(8, seed + 1) if calibration is None else calibration[:8]
-    convs = [m for m in model.modules() if isinstance(m, (nn.Conv2d, nn.Linear))]
-    dead = dict(DEAD)
-    for i, m in enumerate(convs):
+def draw_weights(layers: list[nn.Conv2d | nn.Linear], g: torch.Generator, dead: dict[int, int]) -> None:
+    """Each layer's weights and bias drawn from g: per-output-channel spreads drawn log-normally
+    (as BN folding makes them), biases of a few hundredths, and dead[i] all-zero output channels in
+    layer i."""
+    for i, m in enumerate(layers):
         assert m.bias is not None  # every layer has one (batch norm folded)
         fan_in = m.weight[0].numel()
         spread = torch.exp(0.5 * torch.randn(m.weight.shape[0], generator=g))  # per-channel (folded BN) scales
@@ -95,9 +97,13 @@ def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNe
         m.bias.copy_(0.02 + 0.05 * torch.randn(m.bias.shape, generator=g))
         if i in dead:
             m.weight[torch.randperm(m.weight.shape[0], generator=g)[: dead[i]]] = 0
-    # data-dependent scaling: each layer's pre-activation spread 1 on the calibration images. One
-    # forward pass: each hook rescales its layer and returns the rescaled output, so every later
-    # layer sees its inputs as they will be.
+
+
+@torch.no_grad()
+def unit_spread(model: nn.Module, layers: list[nn.Conv2d | nn.Linear], x: torch.Tensor) -> None:
+    """Data-dependent scaling: each of `layers` rescaled so that its output (before its activation)
+    has spread 1 on x. One forward pass: each hook rescales its layer and returns the rescaled
+    output, so every later layer sees its inputs as they will be."""
     def rescale(m: nn.Module, _inputs: object, out: torch.Tensor) -> torch.Tensor:
         std = float(out.std())
         if std > 0:
@@ -106,10 +112,23 @@ def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNe
             out = out / std
         return out
 
-    hooks = [m.register_forward_hook(rescale) for m in convs[:-1]]
-    model(x)
-    for h in hooks:
-        h.remove()
+    hooks = [m.register_forward_hook(rescale) for m in layers]
+    try:
+        model(x)
+    finally:
+        for h in hooks:
+            h.remove()
+
+
+@torch.no_grad()
+def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNetV2_224:
+    """The model with deterministic generated weights (see the module docstring)."""
+    g = torch.Generator().manual_seed(seed)
+    model = MobileNetV2_224().eval()
+    x = calibration_images(8, seed + 1) if calibration is None else calibration[:8]
+    convs = weighted_layers(model)
+    draw_weights(convs, g, dict(DEAD))
+    unit_spread(model, convs[:-1], x)
     # the classifier reads the features' deviation from their mean over the calibration images
     # (folded into its bias), so the prediction depends on the image: a random deep network's
     # pooled features share a large image-independent part
