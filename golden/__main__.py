@@ -20,9 +20,10 @@ from golden import extract, quantize
 from golden.qat import quantized_model
 from golden.arith import BIAS_MODES
 from golden.errors import InputError
+from golden.layers import Network, RunResult
 from golden.cli import run_cli
 from golden.models import DEFAULT_MODEL, SHIPPED, load_model
-from golden.graph import torch_int8_output
+from golden.graph import torch_int8_outputs
 
 
 def summary(args: argparse.Namespace) -> int:
@@ -46,26 +47,22 @@ def summary(args: argparse.Namespace) -> int:
         print()
         print("\n".join(summary_lines(qm, net, x, m.y_test, what)) + f" ({time.time() - t0:.1f} s)")
         return 0
-    with torch.no_grad():
-        f_out = m.float_model(x)
-    q_out = torch_int8_output(qm, x)
-    g_codes = net.run(net.quantize_input(x)).output
     if narrow:
         # PyTorch's converted model keeps quint8 containers and clamps at 0..255: it is not the
         # narrow network, so there is no PyTorch int8 line (golden is checked against PyTorch's
         # fake-quantized float layer by layer: tests/test_golden_bits.py)
-        return _narrow_accuracy(m, net, f_out, x, what, t0)
-    if q_out.dim() != 2:
-        # Not a vector of class scores ([N, C, H, W] from a conv-only model, ...): no top-1 to
-        # speak of; compare golden's output codes with PyTorch's element by element instead.
-        q_codes = np.round(q_out.numpy() / net.output_scale).astype(np.int64) + net.output_zero_point
-        equal = float(np.mean(q_codes == g_codes.astype(np.int64)))
-        print()
-        print(f"output {'x'.join(map(str, q_out.shape[1:]))} is not a vector of class scores [N, classes]: "
-              "no top-1 accuracy lines")
-        print(f"golden output codes equal PyTorch int8's on {equal:.2%} of {q_codes.size:,} elements, "
-              f"{len(x)} {what} ({time.time() - t0:.1f} s)")
-        return 0
+        with torch.no_grad():
+            f_out = m.float_model(x)
+        return _narrow_accuracy(m, net, f_out[0] if isinstance(f_out, (tuple, list)) else f_out, x, what, t0)
+    q_outs = torch_int8_outputs(qm, x)
+    res = net.run(net.quantize_input(x))
+    q_out, g_codes = q_outs[0], res.output
+    if len(q_outs) > 1 or q_out.dim() != 2:
+        # Not a vector of class scores ([N, C, H, W] from a segmentation or conv-only model, a
+        # detector's several heads, ...): no top-1 to speak of
+        return _code_agreement(net, qm, res, q_outs, x, what, t0)
+    with torch.no_grad():
+        f_out = m.float_model(x)
     f_pred = f_out.argmax(1).numpy()
     q_pred = q_out.argmax(1).numpy()
     g_pred = g_codes.reshape(g_codes.shape[0], -1).argmax(axis=1)
@@ -78,6 +75,38 @@ def summary(args: argparse.Namespace) -> int:
         print(f"  PyTorch int8     {np.mean(q_pred == y):.4f}")
         print(f"  golden           {np.mean(g_pred == y):.4f}")
     print(f"golden top-1 agrees with PyTorch int8 on {agree:.2%} of {len(g_pred)} {what} ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def _code_agreement(net: Network, qm: torch.fx.GraphModule, res: RunResult, q_outs: list[torch.Tensor], x: torch.Tensor,
+                    what: str, t0: float) -> int:
+    """golden's output codes against PyTorch int8's element by element, each output on its own line
+    (a single image output [N, C, H, W] also per pixel: the class, argmax over C), and golden
+    layer by layer on PyTorch's own inputs (the first image): a generated network spreads a
+    difference of one code at a tie through every later layer."""
+    from golden.oracle import compare_layers
+
+    print()
+    shapes = ", ".join("x".join(map(str, q.shape[1:])) for q in q_outs)
+    print(f"output{'s' * (len(q_outs) > 1)} {shapes} {'are' if len(q_outs) > 1 else 'is'} not a vector of class "
+          "scores [N, classes]: no top-1 accuracy lines")
+    for name, q in zip(net.output_names, q_outs):
+        scale, zero_point = net.output_qparams(name)
+        q_codes = np.round(q.numpy() / scale).astype(np.int64) + zero_point
+        g_codes = res[name].astype(np.int64)
+        which = f" {name}" if len(q_outs) > 1 else ""
+        print(f"golden output{which} codes equal PyTorch int8's on {np.mean(q_codes == g_codes):.2%} of {q_codes.size:,} "
+              f"elements (max |diff| {int(np.abs(q_codes - g_codes).max())}), {len(x)} {what}")
+        if len(q_outs) == 1 and q_codes.ndim == 4 and q_codes.shape[1] > 1:
+            pixels = q_codes.shape[0] * q_codes.shape[2] * q_codes.shape[3]
+            print(f"golden's per-pixel class (argmax over {q_codes.shape[1]} channels) equals PyTorch int8's on "
+                  f"{np.mean(q_codes.argmax(1) == g_codes.argmax(1)):.2%} of {pixels:,} pixels")
+    rows = compare_layers(net, qm, x[:1])
+    worst = min(rows, key=lambda r: r.equal_fraction)
+    bad = [r.layer for r in rows if not r.within_bound]
+    print(f"layer by layer on PyTorch's own inputs (the first image): worst {worst.layer} {worst.equal_fraction:.3%} equal, "
+          + (f"outside the bound: {', '.join(bad)}" if bad else f"all {len(rows)} layers within the bound")
+          + f" ({time.time() - t0:.1f} s)")
     return 0
 
 

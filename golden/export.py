@@ -191,6 +191,8 @@ def geometry(net: Network, *, model: str | None = None, images: Mapping[str, Any
         "bias_mode": net.bias_mode, "m0_bits": net.m0_bits, "layout": "NCHW",
         "input": {"file": INPUT_FILE, "shape": list(iq.shape), "scale": float(iq.scale), "zero_point": iq.zero_point},
         "output": {"layer": net.output_name, "scale": float(net.output_scale), "zero_point": net.output_zero_point},
+        "outputs": [{"layer": name, "scale": float(s), "zero_point": z}
+                    for name, (s, z) in ((name, net.output_qparams(name)) for name in net.output_names)],
         "layers": [layer_geometry(l) for l in net.layers],
     }
 

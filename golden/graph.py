@@ -105,11 +105,17 @@ def trace_values(gm: fx.GraphModule, example_input: torch.Tensor) -> dict[str, A
     return rec.values
 
 
-def torch_int8_output(gm: fx.GraphModule, x: torch.Tensor) -> torch.Tensor:
-    """PyTorch's int8 model output (float, dequantized) with the same engine and layout fix as trace_values."""
+def torch_int8_outputs(gm: fx.GraphModule, x: torch.Tensor) -> list[torch.Tensor]:
+    """PyTorch's int8 model outputs (float, dequantized; one, or each of a tuple / list the model
+    returns) with the same engine and layout fix as trace_values."""
     values = trace_values(gm, x)
-    out_node = next(n for n in gm.graph.nodes if n.op == "output")
-    return values[out_node.args[0].name]
+    res = next(n for n in gm.graph.nodes if n.op == "output").args[0]
+    return [values[out.name] for out in (res if isinstance(res, (tuple, list)) else [res])]
+
+
+def torch_int8_output(gm: fx.GraphModule, x: torch.Tensor) -> torch.Tensor:
+    """PyTorch's int8 model output (its first, for a model returning several: Network.output_name's)."""
+    return torch_int8_outputs(gm, x)[0]
 
 
 def _pair(v: Any) -> tuple[int, int]:
@@ -127,8 +133,8 @@ class _Builder:
         self.produced: dict[str, str] = {}  # FX node name -> golden layer name (or INPUT)
         self.counters: dict[str, int] = {}
         self.input_quant: InputQuant | None = None
-        self.output_name: str | None = None
-        self.dequantized: set[str] = set()
+        self.outputs: list[str] = []  # golden layer names of the model's outputs, in its order
+        self.dequantized: dict[str, str] = {}  # FX dequantize node -> the golden layer it reads
         self.saturations: dict[str, int] = {}
         # zero-padding nodes waiting for the conv that reads them: FX node -> (left, right, top, bottom)
         self.pads: dict[str, tuple[int, int, int, int]] = {}
@@ -481,12 +487,15 @@ class _Builder:
         op, tgt = node.op, node.target
         if op in ("placeholder", "get_attr"):
             return
-        if op == "output":
+        if op == "output":  # one tensor, or a tuple / list of them (a detector's heads): each a dequantized layer
             res = node.args[0]
-            if not isinstance(res, fx.Node):
-                raise UnsupportedLayerError("the model returns several outputs; golden/ supports one output tensor")
-            if res.name not in self.dequantized:
-                raise UnsupportedLayerError(f"the model output {res.name} is not a dequantized quantized tensor")
+            for out in list(res) if isinstance(res, (tuple, list)) else [res]:
+                if not isinstance(out, fx.Node):
+                    raise UnsupportedLayerError(f"the model returns {type(res).__name__}s holding a {type(out).__name__}; "
+                                                "golden takes a tensor, or a tuple or list of tensors")
+                if out.name not in self.dequantized:
+                    raise UnsupportedLayerError(f"the model output {out.name} is not a dequantized quantized tensor")
+                self.outputs.append(self.dequantized[out.name])
             return
         if op == "call_function" and tgt in (torch.quantize_per_tensor,):
             x, dtype = node.args[0], node.args[3]
@@ -507,10 +516,7 @@ class _Builder:
             return
         if (op == "call_method" and tgt == "dequantize") or (op == "call_function" and tgt is torch.dequantize):
             src, _ = self.qtensor(node, node.args[0], "input")
-            if self.output_name is not None and self.output_name != src:
-                raise UnsupportedLayerError(f"{self.where(node)}: a second dequantize; golden/ supports one integer output")
-            self.output_name = src
-            self.dequantized.add(node.name)
+            self.dequantized[node.name] = src  # an output of the model (anything else reading it is refused)
             return
         if op == "call_module":
             mod = self.gm.get_submodule(str(tgt))
@@ -638,19 +644,21 @@ def extract(
             raise UnsupportedLayerError(f"{b.where(node)}: {type(exc).__name__}: {exc}") from exc
     if b.input_quant is None:
         raise UnsupportedLayerError("the graph has no quantize_per_tensor on its input")
-    if b.output_name is None or b.output_name == INPUT:
+    if not b.outputs or INPUT in b.outputs:
         raise UnsupportedLayerError("the graph has no integer layer before its dequantize")
-    last = b.layers[b.index(b.output_name)]
-    out_v = values[last.source]
+    outputs = [(name, float(v.q_scale()), int(v.q_zero_point()))
+               for name, v in ((name, values[b.layers[b.index(name)].source]) for name in b.outputs)]
+    (output_name, output_scale, output_zero_point), *extra = outputs
     return Network(
         layers=tuple(b.layers),
         input_quant=b.input_quant,
-        output_name=b.output_name,
-        output_scale=float(out_v.q_scale()),
-        output_zero_point=int(out_v.q_zero_point()),
+        output_name=output_name,
+        output_scale=output_scale,
+        output_zero_point=output_zero_point,
         bias_mode=bias_mode,
         m0_bits=m0_bits,
         saturations=dict(b.saturations),
+        extra_outputs=tuple(extra),
     )
 
 

@@ -390,7 +390,11 @@ class RunResult:
 
 @dataclass(frozen=True)
 class Network:
-    """A quantized network as a topologically ordered tuple of layer records."""
+    """A quantized network as a topologically ordered tuple of layer records.
+
+    `output_name` is the layer whose codes are the model's output (its first, for a model that
+    returns a tuple or list of tensors: a detector's heads); `extra_outputs` the others, in the
+    model's order, each (layer name, scale, zero point); `output_names` all of them."""
 
     layers: tuple[Layer, ...]
     input_quant: InputQuant
@@ -400,6 +404,7 @@ class Network:
     bias_mode: str
     m0_bits: int
     saturations: Mapping[str, int] = field(default_factory=dict)
+    extra_outputs: tuple[tuple[str, float, int], ...] = ()
 
     def __post_init__(self) -> None:
         names = [l.name for l in self.layers]
@@ -411,6 +416,22 @@ class Network:
                 if i not in known:
                     raise ShapeError(f"layer {l.name}: input {i!r} is not produced before it")
             known.add(l.name)
+        for name, _, _ in self.extra_outputs:
+            if name not in known:
+                raise ShapeError(f"output {name!r} is not a layer of the network")
+
+    @property
+    def output_names(self) -> tuple[str, ...]:
+        """Every output of the model, in its order (one name for a model returning one tensor)."""
+        return (self.output_name, *(name for name, _, _ in self.extra_outputs))
+
+    def output_qparams(self, name: str | None = None) -> tuple[float, int]:
+        """(scale, zero point) of an output's codes (the first output's by default)."""
+        qparams = {self.output_name: (self.output_scale, self.output_zero_point)}
+        qparams.update((n, (s, z)) for n, s, z in self.extra_outputs)
+        if (name or self.output_name) not in qparams:
+            raise KeyError(f"{name!r} is not an output of the network; its outputs are {', '.join(self.output_names)}")
+        return qparams[name or self.output_name]
 
     # ---- look-up ---------------------------------------------------------------------------
     def __getitem__(self, name: str) -> Layer:
@@ -510,8 +531,10 @@ class Network:
         out = self.run(x_q).output
         return out.reshape(out.shape[0], -1).argmax(axis=1)
 
-    def dequantize_output(self, y: NDArray[np.uint8]) -> NDArray[np.float64]:
-        return ((y.astype(np.int64) - self.output_zero_point) * self.output_scale).astype(np.float64)
+    def dequantize_output(self, y: NDArray[np.uint8], name: str | None = None) -> NDArray[np.float64]:
+        """Output codes as real values; `name` one of output_names (default the first)."""
+        scale, zero_point = self.output_qparams(name)
+        return ((y.astype(np.int64) - zero_point) * scale).astype(np.float64)
 
     # ---- reporting ---------------------------------------------------------------------------
     def table(self) -> str:

@@ -80,7 +80,8 @@ def layer_table(net: "Network") -> str:
         f"input {_shape(iq.shape)} {_codes(iq.a_bits)} (scale {iq.scale:.6g}, zero point {iq.zero_point}); "
         f"bias mode {net.bias_mode}; m0_bits {net.m0_bits}",
         format_table(layer_rows(net)),
-        f"{len(net.layers)} layers, {total:,} MACs per image; output {net.output_name}; "
+        f"{len(net.layers)} layers, {total:,} MACs per image; output{'s' * (len(net.output_names) > 1)} "
+        f"{', '.join(net.output_names)}; "
         "bits: wNaM = N-bit weights, M-bit output codes",
     ]
     if net.saturations:
