@@ -1,4 +1,6 @@
-"""golden's networks of several outputs (golden.layers.Network.output_names): a detector's heads."""
+"""The generated model MODEL=yolo_small (golden/models/yolo_small.py): a YOLO-style detector at
+320x320 (residual backbone, an FPN neck that upsamples and concatenates, two heads), and golden's
+networks of several outputs (golden.layers.Network.output_names) that its two heads need."""
 from __future__ import annotations
 
 import warnings
@@ -13,7 +15,10 @@ from golden import extract, quantize
 from golden.__main__ import main
 from golden.errors import ShapeError, UnsupportedLayerError
 from golden.graph import torch_int8_output, torch_int8_outputs
-from golden.layers import Network
+from golden.layers import AddLayer, ConcatLayer, ConvLayer, Network, UpsampleLayer
+from golden.models import GENERATED, load_model
+from golden.models.mobilenetv2_224 import calibration_images
+from golden.models.yolo_small import DEAD, YoloSmall, generate, load
 from golden.oracle import compare_layers
 
 
@@ -95,3 +100,76 @@ def test_summary_compares_each_output(tmp_path, capsys) -> None:
     assert "outputs 5x8x8, 6x8x8 are not a vector of class scores" in out
     assert "golden output conv2 codes equal PyTorch int8's on" in out and "golden output conv3 codes equal" in out
     assert "all 3 layers within the bound" in out
+
+
+def conv_macs(model: nn.Module, size: int) -> tuple[tuple[torch.Tensor, ...], int]:
+    """(outputs, MACs) of one image through the model on the meta device (shapes only)."""
+    macs = []
+    hooks = [m.register_forward_hook(lambda m, _i, out: macs.append(out.numel() * m.weight[0].numel()))
+             for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        out = model.to("meta")(torch.empty(1, 3, size, size, device="meta"))
+    finally:
+        for h in hooks:
+            h.remove()
+    return out, sum(macs)
+
+
+def test_architecture_at_320() -> None:
+    model = YoloSmall()
+    (out1, out2), macs = conv_macs(model, 320)
+    assert (tuple(out1.shape), tuple(out2.shape)) == ((1, 75, 10, 10), (1, 75, 20, 20)) and macs == 420_684_800
+    assert sum(p.numel() for p in model.parameters()) == 1_497_222
+    convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
+    assert len(convs) == 21 and sum(c.stride == (2, 2) for c in convs) == 5
+    # TF 'SAME' on even sides: every stride-2 conv pads right and bottom (mobilenetv2_224's conv)
+    assert sum(isinstance(m, nn.ZeroPad2d) and m.padding == (0, 1, 0, 1) for m in model.modules()) == 5
+    with pytest.raises(ValueError, match="multiple of 32"):
+        YoloSmall(300)
+
+
+def test_generated_weights_are_deterministic_with_dead_channels() -> None:
+    a, calibration = load()  # what MODEL=yolo_small loads
+    assert GENERATED["yolo_small"][1] == load.__module__ and tuple(calibration.shape) == (16, 3, 320, 320)
+    b, c = generate(calibration=calibration), generate(seed=1, calibration=calibration)
+    assert all(torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values()))
+    assert not torch.equal(a.head2_out.weight, c.head2_out.weight)
+    convs = [m for m in a.modules() if isinstance(m, nn.Conv2d)]
+    dead = [int((m.weight.flatten(1).abs().sum(1) == 0).sum()) for m in convs]
+    assert {i: n for i, n in enumerate(dead) if n} == dict(DEAD)
+
+
+def test_trained_weights_load_through_a_factory(tmp_path) -> None:
+    trained = YoloSmall()
+    with torch.no_grad():
+        for p in trained.parameters():
+            p.uniform_(-0.1, 0.1)
+    torch.save(trained.state_dict(), tmp_path / "weights.pt")
+    (tmp_path / "mine.py").write_text(
+        "from golden.models.yolo_small import load\n\n\n"
+        f"def make():\n    return load({str(tmp_path / 'weights.pt')!r}, size=64)\n")
+    loaded = load_model(f"{tmp_path / 'mine.py'}:make")
+    got = loaded.float_model.state_dict()
+    assert all(torch.equal(got[k], v) for k, v in trained.state_dict().items())
+    assert tuple(loaded.calibration.shape[1:]) == (3, 64, 64)
+    assert {"to_c4.0.1.weight", "to_c4.7.conv.1.0.weight", "to_c5.1.conv.0.0.bias", "merge.0.weight",
+            "head1_out.weight", "head2_out.bias"} <= set(got)
+
+
+def test_golden_matches_pytorchs_kernels_at_320() -> None:
+    x = calibration_images(4, size=320)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        q = quantize(generate(calibration=x), x)
+        net = extract(q, x[:2])
+    assert sum(isinstance(l, ConvLayer) for l in net.layers) == 21 and sum(isinstance(l, AddLayer) for l in net.layers) == 5
+    assert sum(l.macs for l in net.compute_layers()) == 420_684_800
+    (up,) = [l for l in net.layers if isinstance(l, UpsampleLayer)]
+    (cat,) = [l for l in net.layers if isinstance(l, ConcatLayer)]
+    assert (up.scale, up.in_shape, up.out_shape) == ((2, 2), (64, 10, 10), (64, 20, 20))
+    assert cat.inputs[0] == up.name and cat.channels == (64, 128) and all(cat.copies)
+    assert net[cat.inputs[1]].kind == "add"  # C4, the last residual add at stride 16, read by the cat and the next conv
+    assert [(net[n].module, net[n].out_shape) for n in net.output_names] == [("head1_out", (75, 10, 10)), ("head2_out", (75, 20, 20))]
+    rows = compare_layers(net, q, x[:1])
+    bad = [str(r) for r in rows if not r.within_bound]
+    assert not bad, "golden outside the bound of PyTorch's int8 kernels:\n" + "\n".join(bad)
