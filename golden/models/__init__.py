@@ -48,6 +48,8 @@ SHIPPED: dict[str, ShippedModel] = {
 GENERATED: dict[str, tuple[str, str]] = {
     "mobilenetv2_224": ("MobileNetV2 1.0, 3x224x224, TF 'SAME' padding, generated weights with dead channels",
                         "golden.models.mobilenetv2_224"),
+    "deeplabv3_513": ("DeepLabV3 (MobileNetV2 backbone, output stride 16, ASPP), 3x513x513 -> 21x528x528, generated weights",
+                      "golden.models.deeplabv3_513"),
     "yolo_small": ("YOLO-style detector, 3x320x320, residual backbone, FPN neck (upsample, concat), two heads 75x10x10 "
                    "and 75x20x20, generated weights", "golden.models.yolo_small"),
 }
