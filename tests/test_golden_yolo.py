@@ -102,24 +102,11 @@ def test_summary_compares_each_output(tmp_path, capsys) -> None:
     assert "all 3 layers within the bound" in out
 
 
-def conv_macs(model: nn.Module, size: int) -> tuple[tuple[torch.Tensor, ...], int]:
-    """(outputs, MACs) of one image through the model on the meta device (shapes only)."""
-    macs = []
-    hooks = [m.register_forward_hook(lambda m, _i, out: macs.append(out.numel() * m.weight[0].numel()))
-             for m in model.modules() if isinstance(m, nn.Conv2d)]
-    try:
-        out = model.to("meta")(torch.empty(1, 3, size, size, device="meta"))
-    finally:
-        for h in hooks:
-            h.remove()
-    return out, sum(macs)
-
-
 def test_architecture_at_320() -> None:
     model = YoloSmall()
-    (out1, out2), macs = conv_macs(model, 320)
-    assert (tuple(out1.shape), tuple(out2.shape)) == ((1, 75, 10, 10), (1, 75, 20, 20)) and macs == 420_684_800
     assert sum(p.numel() for p in model.parameters()) == 1_497_222
+    out1, out2 = model.to("meta")(torch.empty(1, 3, 320, 320, device="meta"))  # shapes only (MACs: golden's, below)
+    assert (tuple(out1.shape), tuple(out2.shape)) == ((1, 75, 10, 10), (1, 75, 20, 20))
     convs = [m for m in model.modules() if isinstance(m, nn.Conv2d)]
     assert len(convs) == 21 and sum(c.stride == (2, 2) for c in convs) == 5
     # TF 'SAME' on even sides: every stride-2 conv pads right and bottom (mobilenetv2_224's conv)

@@ -35,7 +35,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from golden.models.mobilenetv2_224 import BLOCKS, calibration_images, draw_weights, unit_spread, weighted_layers
+from golden.models.mobilenetv2_224 import BLOCKS, calibration_images, generate_weights, load_weights
 from golden.models.zoo import InvertedResidual
 
 INPUT_SIZE = 513
@@ -132,25 +132,15 @@ def tf_scopes(model: DeepLabV3_513) -> dict[str, str]:
     return scopes
 
 
-@torch.no_grad()
 def generate(seed: int = 0, calibration: torch.Tensor | None = None, size: int = INPUT_SIZE,
              aspp_channels: int = ASPP_CHANNELS) -> DeepLabV3_513:
     """The model with deterministic generated weights (see the module docstring)."""
-    g = torch.Generator().manual_seed(seed)
-    model = DeepLabV3_513(size, aspp_channels).eval()
     x = calibration_images(8, seed + 1, size) if calibration is None else calibration[:8]
-    convs = weighted_layers(model)
-    draw_weights(convs, g, dict(DEAD))
-    unit_spread(model, convs, x)
-    return model
+    return generate_weights(DeepLabV3_513(size, aspp_channels), x, DEAD, seed)
 
 
 def load(weights: str | Path | None = None, size: int = INPUT_SIZE) -> tuple[nn.Module, torch.Tensor]:
     """(model, calibration batch): generated weights, or a user's state_dict file for this
     architecture (trained, BN folded into the conv biases)."""
     calib = calibration_images(16, size=size)
-    if weights is None:
-        return generate(calibration=calib, size=size), calib
-    model = DeepLabV3_513(size).eval()
-    model.load_state_dict(torch.load(Path(weights), map_location="cpu", weights_only=True))
-    return model, calib
+    return (generate(calibration=calib, size=size) if weights is None else load_weights(DeepLabV3_513(size), weights)), calib

@@ -18,6 +18,7 @@ them instead: `load_state_dict` with the names of `MobileNetV2_224().state_dict(
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 import torch
 from torch import nn
@@ -29,6 +30,7 @@ BLOCKS = [(1, 16, 1, 1), (6, 24, 2, 2), (6, 32, 3, 2), (6, 64, 4, 2), (6, 96, 3,
 INPUT_SHAPE = (3, 224, 224)
 #: Dead output channels of the generated weights: (conv index in module order, how many)
 DEAD = [(4, 2), (10, 1), (19, 3), (31, 2), (44, 1)]
+Model = TypeVar("Model", bound=nn.Module)
 
 
 def conv(c_in: int, c_out: int, k: int, stride: int, groups: int = 1, act: bool = True) -> nn.Sequential:
@@ -121,14 +123,30 @@ def unit_spread(model: nn.Module, layers: list[nn.Conv2d | nn.Linear], x: torch.
 
 
 @torch.no_grad()
+def generate_weights(model: Model, x: torch.Tensor, dead: list[tuple[int, int]], seed: int = 0,
+                     scale_last: bool = True) -> Model:
+    """The model in eval mode with its weights drawn from `seed` (draw_weights, `dead` as DEAD) and
+    every conv / fc scaled to a unit output spread on x (unit_spread; the last one too unless
+    scale_last is False)."""
+    g = torch.Generator().manual_seed(seed)
+    layers = weighted_layers(model.eval())
+    draw_weights(layers, g, dict(dead))
+    unit_spread(model, layers if scale_last else layers[:-1], x)
+    return model
+
+
+def load_weights(model: Model, weights: str | Path) -> Model:
+    """The model in eval mode with a user's state_dict file loaded (trained, BN folded into the conv
+    biases)."""
+    model.load_state_dict(torch.load(Path(weights), map_location="cpu", weights_only=True))
+    return model.eval()
+
+
+@torch.no_grad()
 def generate(seed: int = 0, calibration: torch.Tensor | None = None) -> MobileNetV2_224:
     """The model with deterministic generated weights (see the module docstring)."""
-    g = torch.Generator().manual_seed(seed)
-    model = MobileNetV2_224().eval()
     x = calibration_images(8, seed + 1) if calibration is None else calibration[:8]
-    convs = weighted_layers(model)
-    draw_weights(convs, g, dict(DEAD))
-    unit_spread(model, convs[:-1], x)
+    model = generate_weights(MobileNetV2_224(), x, DEAD, seed, scale_last=False)
     # the classifier reads the features' deviation from their mean over the calibration images
     # (folded into its bias), so the prediction depends on the image: a random deep network's
     # pooled features share a large image-independent part
@@ -144,8 +162,4 @@ def load(weights: str | Path | None = None) -> tuple[nn.Module, torch.Tensor]:
     """(model, calibration batch): generated weights, or a user's state_dict file for this
     architecture (trained, BN folded into the conv biases)."""
     calib = calibration_images(16)
-    if weights is None:
-        return generate(), calib
-    model = MobileNetV2_224().eval()
-    model.load_state_dict(torch.load(Path(weights), map_location="cpu", weights_only=True))
-    return model, calib
+    return (generate() if weights is None else load_weights(MobileNetV2_224(), weights)), calib

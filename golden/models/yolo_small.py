@@ -28,7 +28,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from golden.models.mobilenetv2_224 import calibration_images, conv, draw_weights, unit_spread, weighted_layers
+from golden.models.mobilenetv2_224 import calibration_images, conv, generate_weights, load_weights
 
 INPUT_SIZE = 320
 NUM_CLASSES = 20
@@ -79,24 +79,14 @@ class YoloSmall(nn.Module):
         return self.head1_out(self.head1(p5)), self.head2_out(self.merge(torch.cat([up, c4], dim=1)))
 
 
-@torch.no_grad()
 def generate(seed: int = 0, calibration: torch.Tensor | None = None, size: int = INPUT_SIZE) -> YoloSmall:
     """The model with deterministic generated weights (see the module docstring)."""
-    g = torch.Generator().manual_seed(seed)
-    model = YoloSmall(size).eval()
     x = calibration_images(8, seed + 1, size) if calibration is None else calibration[:8]
-    convs = weighted_layers(model)
-    draw_weights(convs, g, dict(DEAD))
-    unit_spread(model, convs, x)
-    return model
+    return generate_weights(YoloSmall(size), x, DEAD, seed)
 
 
 def load(weights: str | Path | None = None, size: int = INPUT_SIZE) -> tuple[nn.Module, torch.Tensor]:
     """(model, calibration batch): generated weights, or a user's state_dict file for this
     architecture (trained, BN folded into the conv biases)."""
     calib = calibration_images(16, size=size)
-    if weights is None:
-        return generate(calibration=calib, size=size), calib
-    model = YoloSmall(size).eval()
-    model.load_state_dict(torch.load(Path(weights), map_location="cpu", weights_only=True))
-    return model, calib
+    return (generate(calibration=calib, size=size) if weights is None else load_weights(YoloSmall(size), weights)), calib
