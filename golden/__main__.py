@@ -22,7 +22,7 @@ from golden.arith import BIAS_MODES
 from golden.errors import InputError
 from golden.layers import Network, RunResult
 from golden.cli import run_cli
-from golden.models import DEFAULT_MODEL, SHIPPED, load_model
+from golden.models import DEFAULT_MODEL, GENERATED, SHIPPED, load_model
 from golden.graph import torch_int8_outputs
 
 
@@ -184,7 +184,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     s.add_argument("--qat", action="store_true", help="train at the widths (golden.qat; a shipped model's training set) "
                    "instead of post-training quantization")
     for a in (s, o, e):
-        a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory")
+        a.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join([*SHIPPED, *GENERATED])}) or path.py:factory")
         a.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
         a.add_argument("--m0-bits", type=int, default=16)
         a.add_argument("--pow2", action="store_true", help="constrain scales to powers of two (use with --m0-bits 1)")
@@ -195,7 +195,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = p.parse_args(words)
     if args.cmd == "models":
         for name, spec in SHIPPED.items():
-            print(f"{name:12s} {spec.description}")
+            print(f"{name:16s} {spec.description}")
+        for name, (description, _) in GENERATED.items():
+            print(f"{name:16s} {description}")
         return 0
     if args.cmd == "oracle":
         return oracle(args)

@@ -160,3 +160,9 @@ def test_golden_matches_pytorchs_kernels_at_320() -> None:
     rows = compare_layers(net, q, x[:1])
     bad = [str(r) for r in rows if not r.within_bound]
     assert not bad, "golden outside the bound of PyTorch's int8 kernels:\n" + "\n".join(bad)
+
+
+def test_make_models_lists_the_generated_models(capsys) -> None:
+    assert main(["models"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
+    assert names[-3:] == ["mobilenetv2_224", "deeplabv3_513", "yolo_small"] == list(GENERATED)
