@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 from hexgen.config import HardwareConfig
-from hexgen.rules import KIND_CODES, VECTOR_KINDS, input_loads, passes, record_words_per_k_tile, register_needs
+from hexgen.rules import KIND_CODES, VECTOR_KINDS, input_loads, passes, record_words_per_k_tile, register_needs, tap_rows
 
 #: A layer fails its budget when it takes more than this over the model.
 BUDGET_SLACK = 0.10
@@ -72,6 +72,8 @@ def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
     ct_beats = [1] if n.depthwise else [min(rows, r["IN_C"] - c * rows) for c in range(n.ct_in)]
     t = 0
     arr = rd_words = wr_words = beats = macs = 0
+    # a pass of tap rows (hexgen.rules.tap_rows) holds its taps as adjacent rows: the gather walks them 1 apart
+    walk = {**r, "DIL_Y": 1} if tap_rows(r) else r
     for p in passes(r, rows, wb):
         t += START if t == 0 else PASS_GAP
         # ---- read side: the arrival time of each command's last word
@@ -103,13 +105,13 @@ def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
             for p0 in range(0, p.npix, cols):
                 ncol = min(cols, p.npix - p0)
                 if p0 not in steps_of:  # the same for every k_tile of the pass
-                    steps_of[p0] = _tile_steps(r, p.in_rows, p.pad_top, p0, ncol, ct_beats, cols)
+                    steps_of[p0] = _tile_steps(walk, p.in_rows, p.pad_top, p0, ncol, ct_beats, cols)
                 steps = steps_of[p0]
                 tile = sum(c for _, c in steps)
                 # the input row a step's window row ky reads last (an image of one row: one load)
                 oy_last = (p0 + ncol - 1) // r["OUT_W"]
                 row = lambda ky: (kt if n.depthwise else 0,  # noqa: E731
-                                  min(p.in_rows - 1, max(0, oy_last * r["STRIDE_Y"] - p.pad_top + ky * r["DIL_Y"]))
+                                  min(p.in_rows - 1, max(0, oy_last * r["STRIDE_Y"] - p.pad_top + ky * walk["DIL_Y"]))
                                   if by_rows else 0)
                 comp = max(comp, w_in[kt])
                 if rows_in[row(r["KH"] - 1)] + GATHER <= comp:

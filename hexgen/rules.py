@@ -107,7 +107,7 @@ def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None
     kt_out = -(-r["OUT_C"] // rows)
     npix = r["OUT_H"] * r["OUT_W"]
     steps = r["KH"] * r["KW"] * (1 if dw else ct_in)
-    in_rows = band_in_rows(r["BAND_ROWS"], r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"])
+    in_rows = pass_in_rows(r)
     # a depthwise pass reads only its own channel tiles (one per output-channel tile of its group)
     act_tiles = r["GROUP_KT"] if dw else ct_in
     return Needs(dw, ct_in, kt_out, r["IN_H"] * r["IN_W"], npix, steps, act_tiles * in_rows * r["IN_W"],
@@ -147,6 +147,23 @@ def band_in_rows(band_rows: int, stride: int, kernel: int, in_h: int) -> int:
     return min(in_h, max(0, band_rows - 1) * stride + kernel)
 
 
+def tap_rows(r: Mapping[str, int], band_rows: int | None = None) -> bool:
+    """Whether a pass of `band_rows` (default BAND_ROWS) output rows loads only its window's tap
+    rows: one output row of a dilated conv reads KH rows DIL_Y apart, not the DIL_Y x (KH - 1) + 1
+    rows its window spans (DeepLab's ASPP at dilation 18: 3 rows of 37), so those are all a pass
+    loads (row step DIL_Y in memory); the gather then sees the taps as adjacent rows."""
+    return (r["BAND_ROWS"] if band_rows is None else band_rows) == 1 and r["DIL_Y"] > 1
+
+
+def pass_in_rows(r: Mapping[str, int], band_rows: int | None = None) -> int:
+    """The input rows a pass of `band_rows` output rows loads at most: its taps' rows (tap_rows),
+    else its band's rows with the halo (band_in_rows)."""
+    b = r["BAND_ROWS"] if band_rows is None else band_rows
+    if tap_rows(r, b):
+        return min(r["KH"], r["IN_H"])
+    return band_in_rows(b, r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"])
+
+
 # ---- bands and output-channel groups -----------------------------------------------------------
 # A layer whose input does not fit the activation buffer runs in bands of BAND_ROWS output rows;
 # one whose records do not fit the record buffers in groups of GROUP_KT output-channel tiles. The
@@ -164,9 +181,9 @@ class Pass:
     out_y: int       # first output row
     out_rows: int
     in_y: int        # first input row it loads (0 <= in_y < IN_H)
-    in_rows: int     # input rows it loads, halo included, clipped to the image
-    pad_top: int     # zero rows above its first loaded row (the layer's padding, first band only)
-    pad_bottom: int  # zero rows below its last loaded row (last band only)
+    in_rows: int     # input rows it loads, halo included, clipped to the image (tap_rows: its taps' rows)
+    pad_top: int     # zero rows above its first loaded row (the layer's padding, first band only;
+    pad_bottom: int  # tap_rows: taps above / below the image) and below its last (last band only)
     k_tile: int      # first output-channel tile
     k_tiles: int
     c_tile: int      # first input channel tile it loads (depthwise: its k_tile; else 0)
@@ -185,15 +202,26 @@ def passes(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> lis
     n = register_needs(r, rows, wb)
     sy, kh, in_h, in_w, out_w = r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"], r["IN_W"], r["OUT_W"]
     out: list[Pass] = []
+    taps, dy = tap_rows(r), r["DIL_Y"]
     for band, oy0 in enumerate(range(0, r["OUT_H"], r["BAND_ROWS"])):
         oy1 = min(oy0 + r["BAND_ROWS"], r["OUT_H"])
         first = oy0 * sy - r["PAD_TOP"]             # input row of the band's first window (may be < 0)
         last = (oy1 - 1) * sy - r["PAD_TOP"] + kh - 1  # input row of its last window's bottom (may be >= IN_H)
         iy0, iy1 = max(first, 0), min(last, in_h - 1)
+        pad_top, pad_bottom = iy0 - first, last - iy1
+        if taps:  # its taps' rows only, DIL_Y apart: ky0..ky1 in the image; padding counted in taps
+            ky0 = max(0, -(first // dy)) if first < 0 else 0
+            ky1 = min(r["KH"] - 1, (in_h - 1 - first) // dy)
+            if ky1 < ky0:  # no tap row in the image: one row loaded, every tap in the padding above it
+                iy0, iy1, pad_top, pad_bottom = min(max(first, 0), in_h - 1), min(max(first, 0), in_h - 1), r["KH"], 0
+            else:
+                iy0 = first + ky0 * dy
+                iy1 = iy0 + ky1 - ky0  # the loaded rows, counted (they lie DIL_Y apart in memory)
+                pad_top, pad_bottom = ky0, r["KH"] - 1 - ky1
         for group, kt0 in enumerate(range(0, n.kt_out, r["GROUP_KT"])):
             kts = min(r["GROUP_KT"], n.kt_out - kt0)
             ct0, cts = (kt0, kts) if n.depthwise else (0, n.ct_in)
-            out.append(Pass(band, group, oy0, oy1 - oy0, iy0, iy1 - iy0 + 1, iy0 - first, last - iy1, kt0, kts, ct0, cts,
+            out.append(Pass(band, group, oy0, oy1 - oy0, iy0, iy1 - iy0 + 1, pad_top, pad_bottom, kt0, kts, ct0, cts,
                             (oy1 - oy0) * out_w, cts * (iy1 - iy0 + 1) * in_w, ct0 * n.plane + iy0 * in_w,
                             kt0 * n.npix + oy0 * out_w, kt0 * n.weight, kt0 * record_words_per_k_tile(rows, wb)))
     return out
@@ -226,7 +254,7 @@ def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
     act_tiles = group if r["KIND"] == KIND_CODES["depthwise"] else ct_in  # as register_needs
     out_h = max(r["OUT_H"], 1)
     band = out_h
-    while band > 1 and act_tiles * band_in_rows(band, r["STRIDE_Y"], kernel_span(r, "Y"), r["IN_H"]) * r["IN_W"] > cfg.act_buf_words:
+    while band > 1 and act_tiles * pass_in_rows(r, band) * r["IN_W"] > cfg.act_buf_words:
         band -= 1
     return {"BAND_ROWS": _even(out_h, band), "GROUP_KT": group}
 

@@ -170,16 +170,20 @@ module accel_top #(
   // ------------------------------------------------------------------ passes
   // rtl/band_seq.sv: the band of output rows and group of output-channel tiles running; every
   // unit below sees the pass as its layer (its input rows, padding, pixels, k_tiles and bases).
+  logic [15:0] p_row_step;                   // the pass's input rows' spacing in memory (tap rows: DIL_Y)
+  logic [7:0]  p_dil_y;                      // the tap spacing the gather walks in them
   logic [15:0] p_in_rows, p_pad_top, p_pad_bottom, p_out_rows, p_k_tiles, p_c_tiles, p_band, p_group, p_out_cmd_rows;
   logic [31:0] p_w_base, p_b_base, p_s_base, p_in_base, p_out_base, p_in_plane, p_out_cmd_len, p_out_cmd_stride;
 
   band_seq #(.REC_WPK(REC_WPK), .PIX_W(PIX_W)) u_band (
       .clk_i, .rst_i, .start_i(start), .next_i(next_pass),
-      .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh_span), .sy_i(sy), .pad_top_i(pad_top),
+      .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh_span), .taps_i(kh), .dil_y_i(dil_y),
+      .sy_i(sy), .pad_top_i(pad_top),
       .band_rows_i(band_rows), .group_kt_i(group_kt), .is_dw_i(is_dw), .ct_in_i(ct_in), .kt_out_i(kt_out), .npix_i(npix),
       .wgt_need_i(wgt_need),
       .w_base_i(w_base), .b_base_i(b_base), .s_base_i(s_base), .in_base_i(in_base), .out_base_i(out_base),
       .last_o(last_pass), .band_o(p_band), .group_o(p_group), .in_rows_o(p_in_rows), .pad_top_o(p_pad_top),
+      .row_step_o(p_row_step), .dil_y_o(p_dil_y),
       .pad_bottom_o(p_pad_bottom), .out_rows_o(p_out_rows), .npix_o(p_npix), .k_tiles_o(p_k_tiles), .c_tiles_o(p_c_tiles),
       .w_base_o(p_w_base), .b_base_o(p_b_base), .s_base_o(p_s_base), .in_base_o(p_in_base), .out_base_o(p_out_base),
       .in_plane_o(p_in_plane), .out_cmd_len_o(p_out_cmd_len), .out_cmd_rows_o(p_out_cmd_rows),
@@ -213,7 +217,8 @@ module accel_top #(
 
   load_seq #(.WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
       .clk_i, .rst_i, .start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw),
-      .in_h_i(p_in_rows), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles), .kt_out_i(p_k_tiles),
+      .in_h_i(p_in_rows), .row_step_i(p_row_step), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles),
+      .kt_out_i(p_k_tiles),
       .wgt_need_i(wgt_need), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base), .in_base_i(p_in_base),
       .cfin_i(cfin),
       .cmd_valid_o(r_cmd_valid), .cmd_ready_i(r_cmd_ready), .cmd_tag_o(r_cmd_tag), .cmd_ext_o(r_cmd_ext),
@@ -251,7 +256,7 @@ module accel_top #(
   gather #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .PIX_W(PIX_W)) u_gather (
       .clk_i, .rst_i, .start_i(c_run_start),
       .is_dw_i(is_dw), .in_h_i(p_in_rows), .in_w_i(in_w), .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx),
-      .pad_top_i(p_pad_top), .pad_left_i(pad_left), .dil_y_i(dil_y), .dil_x_i(dil_x), .z_in_i(z_in), .npix_i(p_npix),
+      .pad_top_i(p_pad_top), .pad_left_i(pad_left), .dil_y_i(p_dil_y), .dil_x_i(dil_x), .z_in_i(z_in), .npix_i(p_npix),
       .steps_i(steps),
       .kt_out_i(p_k_tiles),
       .act_we_i(bw_valid && r_buf_tag == TgAct), .act_waddr_i(bw_addr[ACT_AW-1:0]), .act_wdata_i(bw_data),

@@ -29,6 +29,8 @@ module band_seq #(
     input  logic [15:0] out_h_i,
     input  logic [15:0] out_w_i,
     input  logic [15:0] kh_i,        // input rows one window covers (a dilated window: its span)
+    input  logic [15:0] taps_i,      // the window's rows of taps (KH)
+    input  logic [7:0]  dil_y_i,     // their spacing (DIL_Y)
     input  logic [15:0] sy_i,
     input  logic [15:0] pad_top_i,
     input  logic [15:0] band_rows_i,
@@ -49,6 +51,8 @@ module band_seq #(
     output logic [15:0] band_o,      // band and group index (status)
     output logic [15:0] group_o,
     output logic [15:0] in_rows_o,   // input rows it loads (its IN_H)
+    output logic [15:0] row_step_o,  // their spacing in memory: DIL_Y for a pass of tap rows, else 1
+    output logic [7:0]  dil_y_o,     // the tap spacing the gather walks in them: 1 for tap rows, else DIL_Y
     output logic [15:0] pad_top_o,   // zero rows above / below them
     output logic [15:0] pad_bottom_o,
     output logic [15:0] out_rows_o,
@@ -97,9 +101,23 @@ module band_seq #(
   assign band_o = band_q;
   assign group_o = group_q;
 
-  assign in_rows_o = 16'(iy1 - iy0 + 34'sd1);
-  assign pad_top_o = 16'(iy0 - first);
-  assign pad_bottom_o = 16'(last - iy1);
+  // a pass of one output row of a dilated conv loads its taps' rows only, DIL_Y apart
+  // (hexgen.rules.tap_rows / passes): taps ky0..ky1 lie in the image, the others are padding
+  logic        taps, no_tap;
+  logic [33:0] ky0, ky1, dil;
+  assign taps = band_rows_i == 16'd1 && dil_y_i > 8'd1;
+  assign dil = 34'(dil_y_i);
+  assign ky0 = first < 0 ? (34'(-first) + dil - 34'd1) / dil : 34'd0;
+  assign ky1 = 34'(34'(in_h_i) - 34'sd1 - first) / dil < 34'(taps_i) - 34'd1
+               ? 34'(34'(in_h_i) - 34'sd1 - first) / dil : 34'(taps_i) - 34'd1;
+  assign no_tap = ky1 < ky0;  // every tap in the padding: one row loaded, the taps above it
+  logic signed [33:0] iy0_taps;
+  assign iy0_taps = no_tap ? iy0 : first + $signed(ky0 * dil);
+  assign in_rows_o = !taps ? 16'(iy1 - iy0 + 34'sd1) : no_tap ? 16'd1 : 16'(ky1 - ky0 + 34'd1);
+  assign pad_top_o = !taps ? 16'(iy0 - first) : no_tap ? taps_i : 16'(ky0);
+  assign pad_bottom_o = !taps ? 16'(last - iy1) : no_tap ? 16'd0 : 16'(34'(taps_i) - 34'd1 - ky1);
+  assign row_step_o = taps ? 16'(dil_y_i) : 16'd1;
+  assign dil_y_o = taps ? 8'd1 : dil_y_i;
   assign out_rows_o = 16'(out_rows);
   assign npix_o = PIX_W'(out_rows * 32'(out_w_i));
   assign k_tiles_o = 16'(kts);
@@ -110,7 +128,7 @@ module band_seq #(
   assign s_base_o = s_base_i + 32'(kt0_q) * REC_WPK;
   assign c_tiles_o = is_dw_i ? 16'(kts) : ct_in_i;
   // depthwise: from the group's first channel tile (= its first k_tile)
-  assign in_base_o = in_base_i + (is_dw_i ? 32'(kt0_q) * in_plane_o : 32'd0) + 32'(iy0) * 32'(in_w_i);
+  assign in_base_o = in_base_i + (is_dw_i ? 32'(kt0_q) * in_plane_o : 32'd0) + 32'(taps ? iy0_taps : iy0) * 32'(in_w_i);
   assign out_base_o = out_base_i + 32'(kt0_q) * 32'(npix_i) + 32'(oy0_q) * 32'(out_w_i);
   // every output row: the group's k_tiles are one run of consecutive words
   assign out_cmd_rows_o = out_rows == 32'(out_h_i) ? 16'd1 : 16'(kts);

@@ -105,7 +105,12 @@ module desc_check #(
   // input rows (hexgen.rules.band_in_rows), never more than the image
   logic [31:0] band_span, band_in_rows;
   assign band_span = (band_rows_i == 0 ? 32'd0 : 32'(band_rows_i) - 32'd1) * 32'(sy_i) + kh_span;
-  assign band_in_rows = band_span < 32'(in_h_i) ? band_span : 32'(in_h_i);
+  // ... or, one output row of a dilated conv, its KH tap rows only (hexgen.rules.pass_in_rows)
+  logic        tap_rows;
+  logic [31:0] rows_read;
+  assign tap_rows = band_rows_i == 16'd1 && dil_y_i > 8'd1;
+  assign rows_read = tap_rows ? 32'(kh_i) : band_span;
+  assign band_in_rows = rows_read < 32'(in_h_i) ? rows_read : 32'(in_h_i);
   // (a depthwise pass loads only its group's GROUP_KT channel tiles)
   assign act_need_o = (is_dw_o ? 32'(group_kt_i) : 32'(ct_in_o)) * band_in_rows * 32'(in_w_i);
   // weight vectors of a k_tile: one word each at 8 bits; packed 4-bit two and 2-bit four to a word,

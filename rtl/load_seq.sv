@@ -35,6 +35,7 @@ module load_seq #(
 
     // the pass: its input rows and k_tiles (band_seq), derived sizes (desc_check), segment word bases
     input  logic [15:0]       in_h_i,      // input rows the pass loads
+    input  logic [15:0]       row_step_i,  // their spacing in the segment, in rows (a pass of tap rows: DIL_Y)
     input  logic [15:0]       in_w_i,
     input  logic [31:0]       in_plane_i,  // words between channel tiles in the input segment
     input  logic [15:0]       ct_in_i,
@@ -127,14 +128,14 @@ module load_seq #(
         cmd_buf_o = bank_hi ? BUF_AW'(WGT_WORDS) : '0; cmd_len_o = wgt_need16;
       end
       SqAct: begin
-        // row y of every channel tile: in_base + c_tile * in_plane + y * in_w in the segment,
+        // row y of every channel tile: in_base + c_tile * in_plane + y * row_step * in_w in the segment,
         // (c_tile * in_h + y) * in_w in the buffer
-        cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(in_w_i); cmd_ext_stride_o = in_plane_i;
+        cmd_tag_o = TgAct; cmd_ext_o = in_base_i + 32'(y_q) * 32'(row_step_i) * 32'(in_w_i); cmd_ext_stride_o = in_plane_i;
         cmd_buf_o = BUF_AW'(32'(y_q) * 32'(in_w_i)); cmd_buf_stride_o = plane;
         cmd_len_o = in_w_i; cmd_rows_o = ct_in_i;
         if (is_dw_i) begin
           // depthwise: row y of channel tile kt_q only
-          cmd_ext_o = in_base_i + 32'(kt_q) * in_plane_i + 32'(y_q) * 32'(in_w_i);
+          cmd_ext_o = in_base_i + 32'(kt_q) * in_plane_i + 32'(y_q) * 32'(row_step_i) * 32'(in_w_i);
           cmd_buf_o = BUF_AW'((32'(kt_q) * 32'(in_h_i) + 32'(y_q)) * 32'(in_w_i)); cmd_rows_o = 16'd1;
         end else if (in_plane_i == 32'(in_w_i)) begin
           // an image of one row (fc: a 1x1 image): every channel tile's row is consecutive, one row

@@ -28,7 +28,7 @@ from golden.arith import conv_out_size, dilated_span
 from hexgen import HardwareConfig
 from hexgen.layout import element_address
 from hexgen.plan import act_layout
-from hexgen.rules import KIND_CODES, Pass, kernel_span, passes, register_needs
+from hexgen.rules import KIND_CODES, Pass, kernel_span, passes, register_needs, tap_rows
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_band_seq.py"
@@ -77,6 +77,8 @@ def output_words(r: dict[str, int], p: Pass, cfg: HardwareConfig) -> list[int]:
 def check_pass(dut: Any, r: dict[str, int], p: Pass, last: bool, bases: dict[str, int], cfg: HardwareConfig) -> list[str]:
     need = register_needs(r, cfg.array_rows, cfg.word_bits)
     want = {"in_rows_o": p.in_rows, "pad_top_o": p.pad_top, "pad_bottom_o": p.pad_bottom, "out_rows_o": p.out_rows,
+            # a pass of tap rows (hexgen.rules.tap_rows): its rows DIL_Y apart, walked 1 apart by the gather
+            "row_step_o": r["DIL_Y"] if tap_rows(r) else 1, "dil_y_o": 1 if tap_rows(r) else r["DIL_Y"],
             "npix_o": p.npix, "k_tiles_o": p.k_tiles, "c_tiles_o": p.c_tiles, "band_o": p.band, "group_o": p.group, "last_o": int(last),
             "w_base_o": bases["w_base"] + p.w_offset, "b_base_o": bases["b_base"] + p.rec_offset,
             "s_base_o": bases["s_base"] + p.rec_offset, "in_base_o": bases["in_base"] + p.in_offset,
@@ -112,13 +114,14 @@ async def test_passes_against_hexgen(dut: Any) -> None:
         await RisingEdge(dut.clk_i)
     dut.rst_i.value = 0
     problems: list[str] = []
-    total = 0
+    total = tapped = 0
     for _ in range(int(os.environ.get("BAND_CASES", "60"))):
         r = random_registers(rng, rows)
         need = register_needs(r, rows, cfg.word_bits)
         bases = {b: rng.randrange(0, 1 << 24) for b in BASES}
         drive = {"in_h_i": r["IN_H"], "in_w_i": r["IN_W"], "out_h_i": r["OUT_H"], "out_w_i": r["OUT_W"],
                  "kh_i": kernel_span(r, "Y"),  # the window's span (accel_top wires desc_check's kh_span_o)
+                 "taps_i": r["KH"], "dil_y_i": r["DIL_Y"],
                  "sy_i": r["STRIDE_Y"], "pad_top_i": r["PAD_TOP"], "band_rows_i": r["BAND_ROWS"],
                  "group_kt_i": r["GROUP_KT"], "is_dw_i": int(need.depthwise), "ct_in_i": need.ct_in, "kt_out_i": need.kt_out, "npix_i": need.npix, "wgt_need_i": need.weight,
                  **{f"{b}_i": v for b, v in bases.items()}}
@@ -139,7 +142,10 @@ async def test_passes_against_hexgen(dut: Any) -> None:
             await RisingEdge(dut.clk_i)
             dut.next_i.value = 0
         total += len(want)
+        tapped += int(tap_rows(r))
         if problems:
             break
     assert not problems, f"band_seq disagrees with hexgen.rules.passes (seed {seed}):\n  " + "\n  ".join(problems[:5])
-    dut._log.info(f"{total} passes checked")
+    # one-row bands of a dilated conv (passes of tap rows) must have been drawn, or their rows were not checked
+    assert tapped or int(os.environ.get("BAND_CASES", "60")) < 30, f"no layer of tap-row passes drawn (seed {seed})"
+    dut._log.info(f"{total} passes checked, {tapped} layer(s) of tap-row passes")

@@ -35,7 +35,7 @@ from cocotb.triggers import ReadOnly, RisingEdge
 from hexgen.hw import load_hw
 from hexgen.layout import Layout, element_address
 from hexgen.plan import act_layout
-from hexgen.rules import (KIND_CODES, Pass, descriptor_registers, input_loads, passes, record_words_per_k_tile,
+from hexgen.rules import (KIND_CODES, Pass, descriptor_registers, input_loads, passes, record_words_per_k_tile, tap_rows,
                           register_needs)
 from tb.engine.csr import BUFFER_TAGS, READER_STATES
 from tb.sim import bench_seed
@@ -71,11 +71,12 @@ def expected_tag(regs: dict[str, int], p: Pass, i: int) -> int:
     return TAG[pattern[i]] if i < len(pattern) else -1
 
 
-def expected_reads(cfg: Any, mm: dict[str, Any], p: Pass, need: Any, wgt_words: int) -> dict[str, list[tuple[int, int]]]:
+def expected_reads(cfg: Any, mm: dict[str, Any], p: Pass, need: Any, wgt_words: int, step: int = 1) -> dict[str, list[tuple[int, int]]]:
     """(segment word, buffer address) of every word the pass must read, from hexgen's layouts: its
     k_tiles' weights (k_tile t of the pass from the start of bank t % 2) and records (word for
     word), and its input rows, which land where they would in the input segment of an image
-    of those rows alone (the activation buffer mirrors the pass's input)."""
+    of those rows alone (the activation buffer mirrors the pass's input); a pass of tap rows
+    (hexgen.rules.tap_rows) reads its rows `step` (DIL_Y) apart."""
     entry, seg = mm["layers"][0], {s["segment"]: s for s in mm["segments"]}
     rec_wpk = record_words_per_k_tile(cfg.array_rows, cfg.word_bits)
     reads = {"weights": [(p.w_offset + j, (j // need.weight) % 2 * wgt_words + j % need.weight)
@@ -90,7 +91,7 @@ def expected_reads(cfg: Any, mm: dict[str, Any], p: Pass, need: Any, wgt_words: 
         reads["input"] = [(element_address(inp, (0, c))[0],) * 2 for c in cs]
     else:
         band = act_layout((min(ins[0] - c0, p.c_tiles * cfg.array_rows), p.in_rows, ins[2]), 1, inp.pad, cfg)
-        reads["input"] = [(element_address(inp, (0, c, p.in_y + y, x))[0], element_address(band, (0, c - c0, y, x))[0])
+        reads["input"] = [(element_address(inp, (0, c, p.in_y + y * step, x))[0], element_address(band, (0, c - c0, y, x))[0])
                           for c in cs for y in range(p.in_rows) for x in range(ins[2])]
     return {s: sorted((seg[s]["base_word"] + e, b) for e, b in r) for s, r in reads.items()}
 
@@ -100,12 +101,17 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     regs = descriptor_registers(entry["descriptor"])
     # a random tiling of the layer into bands and output-channel groups, and one of its passes
     kt_out = register_needs(regs, cfg.array_rows, cfg.word_bits).kt_out
-    regs.update(BAND_ROWS=rng.randint(1, regs["OUT_H"]), GROUP_KT=rng.randint(1, kt_out))
+    # (a dilated layer in one-row bands: passes of tap rows, DIL_Y apart in memory)
+    band = 1 if regs["DIL_Y"] > 1 else rng.randint(1, regs["OUT_H"])
+    regs.update(BAND_ROWS=band, GROUP_KT=rng.randint(1, kt_out))
     need = register_needs(regs, cfg.array_rows, cfg.word_bits)
     all_passes = passes(regs, cfg.array_rows, cfg.word_bits)
-    p = rng.choice(all_passes)
+    # (of tap rows, a pass of more than one row: their spacing shows)
+    p = rng.choice([q for q in all_passes if q.in_rows > 1 or not tap_rows(regs)] or all_passes)
+    step = regs["DIL_Y"] if tap_rows(regs) else 1  # a pass of tap rows: its rows DIL_Y apart in memory
     seg = {s["segment"]: s for s in mm["segments"]}
-    drive = {"is_dw_i": int(regs["KIND"] == KIND_CODES["depthwise"]), "in_h_i": p.in_rows, "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
+    drive = {"is_dw_i": int(regs["KIND"] == KIND_CODES["depthwise"]), "in_h_i": p.in_rows, "row_step_i": step,
+             "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
              "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight,
              "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
              "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
@@ -168,7 +174,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         for r in range(c["rows"]):
             for i in range(c["len"]):
                 reads[c["tag"]].append((c["ext"] + r * c["ext_stride"] + i, c["buf"] + r * c["buf_stride"] + i))
-    for s, want in expected_reads(cfg, mm, p, need, wgt_words).items():
+    for s, want in expected_reads(cfg, mm, p, need, wgt_words, step).items():
         got = sorted(reads[SEGMENT_TAG[s]])
         if got != want:
             bad = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
@@ -184,7 +190,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         if len(ins) == 1:
             want_words = sorted(seg["input"]["base_word"] + element_address(inp, (0, ch))[0] for ch in chans)
         else:
-            want_words = sorted(seg["input"]["base_word"] + element_address(inp, (0, ch, p.in_y + y, x))[0]
+            want_words = sorted(seg["input"]["base_word"] + element_address(inp, (0, ch, p.in_y + y * step, x))[0]
                                 for ch in chans for x in range(ins[2]))
         got_words = sorted(c["ext"] + r * c["ext_stride"] + j for r in range(c["rows"]) for j in range(c["len"]))
         if got_words != want_words:
@@ -220,14 +226,16 @@ async def test_commands_against_the_memory_map(dut: Any) -> None:
     dut.rst_i.value = 0
     problems: list[str] = []
     kinds = set()
-    for i in range(int(os.environ.get("LOAD_CASES", "14"))):  # the kinds in turn, so each is covered
+    cases = int(os.environ.get("LOAD_CASES", "14"))
+    # the kinds in turn, so each is covered; then a dilated conv and depthwise (passes of tap rows)
+    for i, kind in enumerate([KINDS[i % len(KINDS)] for i in range(cases)] + ["conv", "depthwise"]):
         # larger images, fc inputs and channel counts than the other unit benches: more rows,
         # bursts across MAX_BURST and k_tiles to sequence
         # every other round of the kinds with packed weights (fewer words per k_tile: the weight commands)
         w_bits = rng.choice([4, 2]) if (i // len(KINDS)) % 2 else 8
-        layer, image, _x = random_layer(rng, cfg, KINDS[i % len(KINDS)], max_hw=14, fc_max_c=300,
+        layer, image, _x = random_layer(rng, cfg, kind, max_hw=14, fc_max_c=300,
                                         max_k=4 * cfg.array_rows + 5, w_bits=w_bits,
-                                        dilated=(i // len(KINDS)) % 3 == 2)  # a dilated window's halo rows
+                                        dilated=i >= cases or (i // len(KINDS)) % 3 == 2)
         mm = image.memory_map()
         kinds.add(mm["layers"][0]["kind"])
         problems += await run_case(dut, rng, cfg, mm, cfg.weight_buf_words)

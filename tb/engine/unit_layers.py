@@ -54,10 +54,9 @@ def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, f
                 if kind == "conv" and kernel == (1, 1):
                     kernel = (3, 1)
             dil = (1, 1)
-            if dilated and kind != "pointwise":  # taps 2 or 3 apart along an axis of more than one tap
-                kernel = kernel if max(kernel) > 1 else (3, 1)
-                dil = (rng.choice([2, 3]) if kernel[0] > 1 else 1,
-                       rng.choice([2, 3] if kernel[0] == 1 else [1, 2, 3]) if kernel[1] > 1 else 1)
+            if dilated and kind != "pointwise":  # taps 2 or 3 apart down (1, 2 or 3 across)
+                kernel = kernel if kernel[0] > 1 else (3, kernel[1])
+                dil = (rng.choice([2, 3]), rng.choice([1, 2, 3]) if kernel[1] > 1 else 1)
             span = (dilated_span(kernel[0], dil[0]), dilated_span(kernel[1], dil[1]))
             hw = (rng.randint(span[0], max(span[0], max_hw)), rng.randint(span[1], max(span[1], max_hw)))
             pad = (rng.randint(0, span[0] - 1), rng.randint(0, span[1] - 1))
