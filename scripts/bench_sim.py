@@ -10,10 +10,11 @@ The plain harness is timed over N runs minus one run, so process start-up and im
 cancel out (N = 8 on Icarus, about 2M cycles' worth on Verilator). Then MAC-array utilisation (MACs / (cycles x array size)) and memory port occupancy
 for every conv/fc layer of the shipped models and of scripts/bench_model.py, whose layers fill the
 array (goal: >= 85% on 3x3 and 1x1 convs whose channels fill the array). With --network MODEL
-(`make bench-sim HW=edge NETWORK=mobilenetv2_224`): the whole network, every conv/fc layer on
+(`make bench-sim HW=edge NETWORK=mobilenetv2_224`, also deeplabv3_513 and yolo_small): the whole network, every layer on
 Verilator after the build, timed as golden + hexgen (a fresh memory image, no cache) plus the
-simulation of every layer (one run each), and its utilisation per layer kind (goal: <= 60 s); then
-make sim's run of its layers in one job against one job per core (tb.jobs; aim: 1.8x on two cores).
+simulation of every layer (one run each), and its utilisation per layer kind (goal: <= 60 s), a
+chained run of one image (CHAIN=1: the RTL's own outputs through the whole network); then make
+sim's run of its layers in one job against one job per core (tb.jobs; aim: 1.8x on two cores).
 Last, packed weights (issue 25): the narrow networks' conv/fc layers with their weights stored one
 per byte (a build of the same description that unpacks 8-bit weights only) against packed 4 and 2
 to a byte: cycles and words read per layer, and their ratio.
@@ -148,10 +149,17 @@ def whole_network(model: str, hw: str) -> None:
     bad = [r["layer"] for r in res if r["status"] != "PASS"]
     if bad:
         raise SystemExit(f"{model}: {len(bad)} layer(s) did not pass: {bad}")
+    t0 = time.perf_counter()  # CHAIN=1 of one image: the RTL's own outputs through the whole network
+    chained = layer_sim.run(sim="verilator", model=model, seed=0, quiet=True, hw=hw, chain=1)[0]
+    t_chain = time.perf_counter() - t0
+    if chained["layers_equal"] != chained["layers"]:
+        raise SystemExit(f"{model}: the chained run differs from golden at {chained['first_diff']}")
     jobs_line = split_into_jobs(model, hw, rtl)
     cycles = sum(int(r["cycles"]) for r in res)
     print(f"{len(res)} layers PASS; golden + hexgen {t_image:.1f} s, simulation {t_sim:.1f} s "
           f"({cycles:,} cycles, {cycles / t_sim:,.0f} cycles/s over the whole run), total {t_image + t_sim:.1f} s (goal <= 60 s)")
+    print(f"CHAIN=1, one image: {t_chain:.1f} s, {chained['layers_equal']}/{chained['layers']} layers equal to golden"
+          + (f" (golden ran {', '.join(chained['golden_ran'])})" if chained.get("golden_ran") else ""))
     # the bound: the array's cycles for this dataflow, or the words the layer moved on the busier
     # port channel (one word a cycle each), whichever is more
     regs = {e["name"]: descriptor_registers(e["descriptor"]) for e in mm["layers"]}
