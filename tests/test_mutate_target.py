@@ -91,7 +91,8 @@ def test_a_mutant_of_a_users_target_is_killed_and_its_file_restored(tmp_path: Pa
     lanes' `dot + product` made `dot - product`) killed by pwfc's own FAIL on mlp; the file is back
     byte for byte, and the mutant's build is gone while the baseline's stays."""
     mine = tmp_path / "my_accel"
-    shutil.copytree(PWFC, mine, ignore=shutil.ignore_patterns("sim", "__pycache__"))  # its images: the cache hits
+    # its images: the cache hits (not an entry another test is writing at the moment: .<key>.tmp-<pid>-...)
+    shutil.copytree(PWFC, mine, ignore=shutil.ignore_patterns("sim", "__pycache__", ".*.tmp-*"))
     core = mine / "rtl" / "pwfc_core.sv"
     original = core.read_bytes()
     line = next(i + 1 for i, l in enumerate(original.decode().splitlines()) if "dot = dot + $signed" in l)
