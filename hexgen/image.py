@@ -338,7 +338,7 @@ def build_image(
                 raise LayoutError(f"no layer named {name!r}; the conv/fc layers are {compute}")
             l = net[name]
             if not is_compute(l) and not is_vector(l):
-                raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv, fc, add and pooling only)")
+                raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv, fc, add, pooling and upsample only)")
             if any(c.name == name for c in chosen):
                 raise LayoutError(f"layer {name} is named twice")
             chosen.append(l)
