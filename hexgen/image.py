@@ -49,17 +49,30 @@ def dtype_text(layout: Layout) -> str:
 NOT_ACCESSED = ("expected",)
 
 
-def layer_window(memory_map: Mapping[str, Any], layer: str) -> tuple[int, int]:
-    """(first word, words) of the span of DRAM one layer's run touches: its segments the accelerator
-    reads or writes (not `expected`), which hexgen lays out one after the other. A bench whose
-    memory is smaller than the whole image loads one layer's window at a time and runs it with
-    every base moved down by the first word (the layers are independent test cases)."""
+def window_bases(memory_map: Mapping[str, Any], layer: str) -> dict[str, int]:
+    """Where a bench whose memory holds one layer at a time puts each segment of `layer` the
+    accelerator reads or writes (not `expected`, which hexgen lays out between the input and the
+    output): one after the other from word 0 in DRAM order, each at the image's segment alignment.
+    The layer runs with these bases programmed (the layers are independent test cases)."""
     segs = [s for s in memory_map["segments"] if s["layer"] == layer and s["segment"] not in NOT_ACCESSED]
     if not segs:
         raise KeyError(f"no segment of layer {layer} in the memory map")
-    first = min(int(s["base_word"]) for s in segs)
-    end = max(int(s["base_word"]) + int(s["words"]) for s in segs)
-    return first, end - first
+    cfg = memory_map["config"]
+    align = max(1, int(cfg["align_bytes"]) // (int(cfg["word_bits"]) // 8))
+    bases, at = {}, 0
+    for s in sorted(segs, key=lambda s: int(s["base_word"])):
+        bases[str(s["segment"])] = at
+        at += -(-int(s["words"]) // align) * align
+    return bases
+
+
+def layer_window(memory_map: Mapping[str, Any], layer: str) -> tuple[int, int]:
+    """(first word in the image, words a bench's memory needs) of one layer's run: its segments
+    the accelerator reads or writes, packed as window_bases places them."""
+    segs = {str(s["segment"]): s for s in memory_map["segments"] if s["layer"] == layer}
+    bases = window_bases(memory_map, layer)
+    last = max(bases, key=lambda n: bases[n])
+    return min(int(segs[n]["base_word"]) for n in bases), bases[last] + int(segs[last]["words"])
 
 
 def segment_file(layer: str, segment: str) -> str:

@@ -1,6 +1,6 @@
 """No memory limit but the layer's own (issue 26 item 1): a per-layer run loads each layer's window
-alone (hexgen.image.layer_window: its segments but the expected output, which hexgen lays out one
-after the other), every base moved down by the window's first word, so a network whose whole
+alone (hexgen.image.window_bases: the segments the accelerator reads or writes, packed from word 0;
+the expected output, which hexgen lays out between input and output, left out), so a network whose whole
 memory image exceeds the bench's external memory still runs layer by layer, and so does a chained
 run (which keeps the whole image in memory when it fits); a layer larger than the bench's memory is
 refused in one line naming it. Here the bench's memory is cut to 4,096 words
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from hexgen.image import layer_window
+from hexgen.image import layer_window, window_bases
 from tb import layer_sim
 from tb.engine import accel_build, engine_flow
 from tb.sim import SimError
@@ -27,9 +27,13 @@ def test_layers_run_in_their_own_windows_when_the_image_does_not_fit(monkeypatch
     assert [r["status"] for r in res] == ["PASS"] * 3, [(r["layer"], r.get("reason")) for r in res]
     mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
     assert mm["dram"]["words"] > 4096  # the whole image would not have fit
-    # fc1 ran at addresses moved down by its window's first word (its segments sit high in the image)
+    # fc1 ran with its segments packed from word 0 (they sit high in the image; the expected output,
+    # between its input and output there, left out): its output's words moved down by mem_offset
     fc1 = next(r for r in res if r["layer"] == "fc1")
-    assert fc1["mem_offset"] > 0 and fc1["mem_offset"] == min(s["base_word"] for s in mm["segments"] if s["layer"] == "fc1")
+    segs = {s["segment"]: s for s in mm["segments"] if s["layer"] == "fc1"}
+    bases = window_bases(mm, "fc1")
+    assert bases["weights"] == 0 and bases["output"] < segs["output"]["base_word"] - segs["weights"]["base_word"]
+    assert fc1["mem_offset"] == segs["output"]["base_word"] - bases["output"] > 0
 
 
 def test_a_chained_run_whose_image_does_not_fit_runs_in_windows(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -24,7 +24,7 @@ from cocotb.triggers import ReadOnly, RisingEdge, Timer
 import numpy as np
 
 from hexgen import from_words, read_image, to_words
-from hexgen.image import layer_window
+from hexgen.image import window_bases
 from hexgen.config import WEIGHT_WIDTHS, widths_of_mask
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare, write_results
@@ -193,10 +193,11 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     input); the result then carries the decoded output ("got") instead of a comparison with the
     image's expected output."""
     layer = rb.layer(name)
-    # windows: the layer's own segments alone in memory, every base moved down by its window's first
-    # word (hexgen.image.layer_window); otherwise the whole image is in memory at its own addresses
-    offset = layer_window(rb.memory_map, name)[0] if job.get("windows") else 0
-    bases = {s: rb.segment_info(name, s)["base_word"] - offset for s in segments_of(layer["kind"]) if s != "expected"}
+    # windows: the layer's own segments alone in memory, packed from word 0 (hexgen.image.window_bases);
+    # otherwise the whole image is in memory at its own addresses
+    image_bases = {s: int(rb.segment_info(name, s)["base_word"]) for s in segments_of(layer["kind"]) if s != "expected"}
+    bases = window_bases(rb.memory_map, name) if job.get("windows") else image_bases
+    offset = image_bases["output"] - bases["output"]  # where the output's words are in the image, for waves
     # the engine is reset before every layer unless the job says otherwise (the counter test runs
     # layers back to back, as a driver would)
     if job.get("reset_each_layer", True) or not job.get("_started"):
