@@ -42,7 +42,7 @@ def _widths(text: str, what: str, lo_hi: tuple[int, int]) -> list[int]:
     return out
 
 
-def sweep(model: str, w_list: list[int], a_list: list[int], trained: bool = True) -> dict[str, Any]:
+def sweep(model: str, w_list: list[int], a_list: list[int], trained: bool = True, epochs: int = 6) -> dict[str, Any]:
     import torch
 
     from golden import extract, quantize
@@ -73,7 +73,8 @@ def sweep(model: str, w_list: list[int], a_list: list[int], trained: bool = True
                         warnings.simplefilter("ignore")
                         if how == "trained":
                             assert data is not None
-                            gm = train_qat(m.float_model, m.calibration, data.x_train, data.y_train, w_bits=w, a_bits=a, keep_ends=keep_ends)
+                            gm = train_qat(m.float_model, m.calibration, data.x_train, data.y_train, w_bits=w, a_bits=a, keep_ends=keep_ends,
+                                           epochs=epochs, freeze_epoch=min(4, epochs))  # observers frozen at 4 (or the end)
                         else:
                             gm = quantize(m.float_model, m.calibration, w_bits=w, a_bits=a, keep_ends=keep_ends)
                         net = extract(gm, m.calibration[:2])
@@ -146,10 +147,13 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--out", default=str(ROOT / "build" / "sweep"))
     p.add_argument("--docs", action="store_true", help="also write docs/sweep-<model>.png")
     p.add_argument("--no-trained", action="store_true", help="post-training only (no quantization-aware training columns)")
+    p.add_argument("--epochs", type=int, default=6, help="epochs of quantization-aware training per width (default 6)")
     a = p.parse_args(argv)
     w_list = _widths(a.w_bits, "w-bits", W_BITS_RANGE)
     a_list = _widths(a.a_bits, "a-bits", A_BITS_RANGE)
-    res = sweep(a.model, w_list, a_list, trained=not a.no_trained)
+    if a.epochs < 1:
+        raise InputError(f"--epochs {a.epochs}: at least 1")
+    res = sweep(a.model, w_list, a_list, trained=not a.no_trained, epochs=a.epochs)
     print()
     print(tables(res))
     out = Path(a.out)
