@@ -99,6 +99,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     from golden.qat import quantized_model
     from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
     from hexgen.plan import is_compute, is_vector
+    from hexgen.rules import descriptor_registers, tap_rows
 
     qm = quantized_model(m, **widths)
     net = extract(qm, m.calibration[:2])
@@ -116,8 +117,9 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
         bands, groups = 1 + max(p.band for p in plan.passes), 1 + max(p.group for p in plan.passes)
         d = plan.descriptor
         group_text = f" x {groups} groups of <= {d['group_k_tiles']} k_tiles" if groups > 1 else ""
+        taps = " (its tap rows only, {} apart)".format(d["dilation"][0]) if tap_rows(descriptor_registers(d)) else ""
         tiling[l.name] = ("one pass" if bands == groups == 1 else
-                          f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{group_text}")
+                          f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{taps}{group_text}")
     supported = [l.name for l in engine if l.name not in unsupported]
     if supported:
         write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")
