@@ -197,13 +197,15 @@ def contract_qconfig(*, pow2_scales: bool = False, w_bits: int = 8, a_bits: int 
 
 
 def _functional_forms(model: nn.Module) -> nn.Module:
-    """nn.Flatten modules as torch.flatten calls, nn.Upsample modules as F.interpolate calls and
-    torch.concat / torch.concatenate as torch.cat.
+    """nn.Flatten modules as torch.flatten calls, nn.Upsample modules as F.interpolate calls,
+    torch.concat / torch.concatenate as torch.cat, and torch.relu / Tensor.relu as F.relu.
 
     FX's native backend treats torch.flatten, F.interpolate and torch.cat as ops on quantized
     tensors (sharing their input's qparams; cat's inputs share its output's observer), but runs
     nn.Flatten, nn.Upsample, torch.concat and torch.concatenate in float between a dequantize and a
     new quantize: a needless extra requantisation (and one the accelerator would have to model).
+    F.relu after a conv or fc is fused with it; torch.relu and Tensor.relu were left in float, where
+    extract refused them.
     Models without them are returned as they are (and so is one FX cannot trace: prepare_fx says why).
     """
     try:
@@ -221,6 +223,8 @@ def _functional_forms(model: nn.Module) -> nn.Module:
                           recompute_scale_factor=mod.recompute_scale_factor))
         elif node.op == "call_function" and node.target in (torch.concat, torch.concatenate):
             _replace(gm, node, torch.cat, node.args, {"dim" if k == "axis" else k: v for k, v in node.kwargs.items()})
+        elif (node.op == "call_function" and node.target is torch.relu) or (node.op == "call_method" and node.target == "relu"):
+            _replace(gm, node, torch.nn.functional.relu, node.args[:1], {})
         else:
             continue
         replaced += 1

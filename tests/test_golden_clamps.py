@@ -84,3 +84,28 @@ def test_a_clamp_golden_cannot_fold_is_one_line_naming_it(how: str) -> None:
     msg = str(e.value)
     assert "\n" not in msg and "clamp (FX node clamp" in msg, msg
     assert ("not numbers" if how == "tensor" else "needs both") in msg, msg
+
+
+def test_torch_relu_and_tensor_relu_fold_as_f_relu() -> None:
+    """`torch.relu(conv(x))` and `conv(x).relu()` (common in user models) are quantized as F.relu is:
+    fused with the conv, not left in float (extract refused them: "its input is a dequantized (float)
+    tensor"); golden equals PyTorch's kernels on the converted model."""
+
+    class Relus(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.c1, self.c2, self.c3 = nn.Conv2d(3, 8, 3, padding=1), nn.Conv2d(8, 8, 1), nn.Conv2d(8, 4, 1)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.c3(self.c2(torch.relu(self.c1(x))).relu())
+
+    torch.manual_seed(4)
+    x = torch.randn(32, 3, 8, 8)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        qm = quantize(Relus().eval(), x)
+        net = extract(qm, x[:2])
+    assert [l.kind for l in net.layers] == ["conv", "pointwise", "pointwise"]
+    assert net["conv1"].requant.lo == net["conv1"].requant.z_out and net["conv2"].requant.lo == net["conv2"].requant.z_out
+    rows = compare_layers(net, qm, x)
+    assert rows and all(r.within_bound for r in rows), rows
