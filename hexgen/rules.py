@@ -246,11 +246,19 @@ def input_loads(depthwise: bool, c_tiles: int, in_rows: int, in_h: int) -> list[
 def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
     """BAND_ROWS and GROUP_KT for a layer (registers without them): the fewest passes whose input
     rows fit the activation buffer and whose records fit the record buffers, their sizes evened
-    out (112 rows in bands of at most 35 become 4 bands of 28, not 35, 35, 35 and 7). When not even
+    out (112 rows in bands of at most 35 become 4 bands of 28, not 35, 35, 35 and 7); a depthwise
+    layer's groups also as small as one output row of their channel tiles needs. When not even
     one output row fits, BAND_ROWS is 1 and engine_refusal names the buffer."""
     ct_in = -(-r["IN_C"] // cfg.array_rows)
     kt_out = max(1, -(-r["OUT_C"] // cfg.array_rows))
     group = _even(kt_out, max(1, min(kt_out, cfg.bias_buf_words // record_words_per_k_tile(cfg.array_rows, cfg.word_bits))))
+    if r["KIND"] == KIND_CODES["depthwise"]:
+        # a depthwise pass loads its group's channel tiles only: when one output row of them does not
+        # fit the activation buffer, fewer tiles a group (DeepLab's 192-channel depthwise at 65 x 65
+        # on the default preset: 24 tiles x 3 rows x 65 = 4,680 words of 4,096)
+        while group > 1 and group * pass_in_rows(r, 1) * r["IN_W"] > cfg.act_buf_words:
+            group -= 1
+        group = _even(kt_out, group)
     act_tiles = group if r["KIND"] == KIND_CODES["depthwise"] else ct_in  # as register_needs
     out_h = max(r["OUT_H"], 1)
     band = out_h

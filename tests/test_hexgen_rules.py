@@ -124,3 +124,22 @@ def test_large_planes_run_and_the_pixel_counters_are_the_descriptions() -> None:
     for bad in (15, 33):
         with pytest.raises(ConfigError, match="pixel_bits"):
             replace(edge, pixel_bits=bad)
+
+
+def test_a_depthwise_layer_too_wide_for_one_row_of_its_group_runs_in_smaller_groups() -> None:
+    """A depthwise pass loads only its group's channel tiles, so when one output row of a group
+    sized by the record buffers does not fit the activation buffer, the plan takes fewer tiles a
+    group: DeepLab's 192-channel depthwise at 65 x 65 on the default preset (24 tiles x 3 rows x 65 =
+    4,680 words of 4,096) was refused; it now runs in groups whose row fits."""
+    from hexgen.hw import PRESETS
+    from hexgen.rules import engine_refusal, plan_tiling, register_needs
+
+    cfg = PRESETS["default"]
+    d = {"kind": "depthwise", "in_shape": [192, 65, 65], "out_shape": [192, 65, 65], "kernel": [3, 3], "stride": [1, 1],
+         "padding": [1, 1], "padding_end": [1, 1], "groups": 192, "lo": 0, "hi": 255, "band_rows": 0,
+         "group_k_tiles": 0, "weight_bits": 8}
+    r = descriptor_registers(d)
+    r.update(plan_tiling(r, cfg))
+    assert engine_refusal(r, cfg) is None
+    # by hand: 4,096 // (3 rows x 65) = 21 tiles fit one row; 24 tiles in two groups, evened to 12 each
+    assert r["GROUP_KT"] == 12 and register_needs(r, 8).act <= cfg.act_buf_words
