@@ -3,7 +3,7 @@ quantization loses (2-bit weights, 4-bit activations) trained back.
 
 train_qat(model, calibration, x_train, y_train, w_bits=N, a_bits=M) runs FX's QAT flow on a copy of
 a float model: the same graph, widths and clamp folding as golden.quantize (layer_widths,
-qconfig_mapping, observe_clamped), with each observer in a FakeQuantize, so the forward pass computes
+qconfig_mapping, golden.observe), with each observer in a FakeQuantize, so the forward pass computes
 on weights and activations rounded to their codes and the gradients pass straight through the
 rounding (FakeQuantize's straight-through estimator). Weights: per-channel symmetric in
 +-(2^(N-1) - 1), the post-training weight observer's; activations 0..2^M - 1 with a moving-average
@@ -111,7 +111,8 @@ def _prepared(model: nn.Module, calibration: torch.Tensor, w_bits: int, a_bits: 
     before any training: what train_qat trains and load_trained fills with a trained state."""
     from torch.ao.quantization.quantize_fx import prepare_qat_fx
 
-    from golden.ptq import _backend_config, _functional_forms, _one_line, checked_copy, observe_clamped, qconfig_mapping, torch_quiet
+    from golden.observe import observe_clamped, share_cat_observers
+    from golden.ptq import _backend_config, _functional_forms, _one_line, checked_copy, qconfig_mapping, torch_quiet
 
     float_model, traced, widths = checked_copy(model, calibration, w_bits, a_bits, bits, keep_ends)
     try:
@@ -121,6 +122,7 @@ def _prepared(model: nn.Module, calibration: torch.Tensor, w_bits: int, a_bits: 
                                       example_inputs=(calibration[:1],), backend_config=_backend_config())
     except Exception as exc:
         raise QuantSchemeError(f"FX could not prepare {type(model).__name__} for quantization-aware training: {_one_line(exc)}") from exc
+    share_cat_observers(prepared)  # as golden.ptq.quantize: every concat input a copy of its codes
     observe_clamped(prepared)
     return prepared, widths
 

@@ -1,6 +1,6 @@
 """Clamp activations other than ReLU and ReLU6 (issue 25 item 0: "every activation that is a
 clamp"): nn.Hardtanh, F.hardtanh, torch.clamp and Tensor.clamp after a conv, fc or add are folded
-into that layer's output range when quantizing (golden.ptq.observe_clamped: the layer's codes span
+into that layer's output range when quantizing (golden.observe.observe_clamped: the layer's codes span
 the clamp's range) and into its clamp bounds when extracting (golden.arith.clamp_code). Expected
 values: PyTorch's own int8 kernels on the converted model."""
 from __future__ import annotations

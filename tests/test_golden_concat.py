@@ -319,3 +319,29 @@ def test_miniseg_engine_image_lists_the_kinds_it_does_not_run(tmp_path: Path, mo
         assert by[name]["unsupported"].startswith("by layout, no copy: its inputs"), by[name]
     mm = json.loads((cdir / "image" / "memory_map.json").read_text())
     assert [l["name"] for l in mm["layers"]] == engine
+
+
+def test_quantization_aware_training_shares_a_cats_observer_too() -> None:
+    """golden.qat prepares with the same observer passes as quantize (golden.observe): a cat of an
+    upsampled map and a skip is a copy of both inputs' codes after training, as after post-training
+    quantization, so the accelerator places them without a copy."""
+    from golden.qat import train_qat
+
+    class Neck(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.skip, self.deep = nn.Conv2d(3, 4, 3, padding=1), nn.Conv2d(3, 4, 3, stride=2, padding=1)
+            self.up = nn.Upsample(scale_factor=2, mode="nearest")
+            self.head = nn.Linear(8 * 6 * 6, 3)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return self.head(torch.flatten(torch.cat([self.skip(x), self.up(self.deep(x))], 1), 1))
+
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 3, 6, 6), torch.randint(0, 3, (32,))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        gm = train_qat(Neck().eval(), x, x, y, epochs=1, freeze_epoch=1)
+        net = extract(gm, x[:2])
+    (cat,) = [l for l in net.layers if isinstance(l, ConcatLayer)]
+    assert all(cat.copies), (cat.m0s, cat.ns)

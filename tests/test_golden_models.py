@@ -33,7 +33,7 @@ def test_mobilenetv2_has_every_layer_kind_the_accelerator_needs(shipped):
 def test_a_clamp_activation_sets_the_output_range_of_the_layer_before_it():
     """A conv followed by ReLU6 was quantized on its pre-activation range: the clamp sat at a zero
     point far above 0 and the codes below it were never used (mobilenetv2's conv1 used 85 of 256).
-    Folded as TFLite does (golden.ptq.observe_clamped), the conv's output range is the ReLU6's,
+    Folded as TFLite does (golden.observe.observe_clamped), the conv's output range is the ReLU6's,
     [0, 6] over every code; quantize(fold_clamps=False) keeps FX's own ranges to compare."""
     import warnings
 
