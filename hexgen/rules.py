@@ -96,7 +96,7 @@ class Needs:
     out: int        # output words
     records: int    # words of bias (and of scale) records of one output-channel group: ROWS 64-bit
                     # records per k_tile, packed into words of word_bits
-    band_in_rows: int  # input rows a band of BAND_ROWS output rows reads at most (halo included)
+    band_in_rows: int  # input rows a pass of BAND_ROWS output rows loads at most (pass_in_rows: halo included, or its tap rows)
 
 
 def register_needs(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> Needs:
