@@ -213,7 +213,9 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
       it, per burst of k <= max_burst words, its request (1), the latency, its k words; then
       (average) the 32-cycle division, and the word (1);
     - upsample, per output pixel: the first of each run of STRIDE_X copies along a row reads its
-      input word (request, latency, the word) before its word (1); the others are given one a cycle."""
+      input word (request, latency, the word) before its word (1); the others are given one a cycle;
+    - concat, per output tile and chunk of k <= max_burst words of it: an add's chunk, or with L = 0
+      (OUT_C = IN_C) one stream only: its request (1), the latency, its k words, the k outputs."""
     wait = max(1, latency)  # request accepted to its first word
     pushes: list[int] = []
     t = 0
@@ -226,6 +228,17 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
             pushes += range(t, t + k)  # VPush
             t += k
             left -= k
+        return pushes
+    if r["KIND"] == KIND_CODES["concat"]:  # an add's chunks within each output tile; one stream when L = 0
+        one = r["OUT_C"] == r["IN_C"]
+        for _ in range(-(-r["OUT_C"] // rows)):
+            left = r["IN_H"] * r["IN_W"]
+            while left:
+                k = min(max_burst, left)
+                t += 1 + wait + (1 if one else 2) * k
+                pushes += range(t, t + k)
+                t += k
+                left -= k
         return pushes
     div = 32 if r["KIND"] == KIND_CODES["avgpool"] else 0
     pixel_cycles = []  # per output pixel of a channel tile: its cycles up to its word (every tile walks the same windows)
@@ -266,6 +279,8 @@ def _vector_read_words(r: Mapping[str, int], rows: int) -> int:
     ct = -(-r["IN_C"] // rows)
     if r["KIND"] == KIND_CODES["add"]:
         return 2 * ct * r["IN_H"] * r["IN_W"]
+    if r["KIND"] == KIND_CODES["concat"]:  # per output word, the input's (and, when L > 0, the tile before's)
+        return (1 if r["OUT_C"] == r["IN_C"] else 2) * -(-r["OUT_C"] // rows) * r["IN_H"] * r["IN_W"]
     if r["KIND"] == KIND_CODES["upsample"]:  # each input word once per output row it spreads over
         return ct * r["OUT_H"] * r["IN_W"]
     return ct * sum(sum(w) for w in _pool_windows(r))

@@ -18,10 +18,13 @@ from golden.arith import conv_out_size, dilated_span
 from hexgen.config import HardwareConfig
 
 #: KIND register codes (conv and pointwise share one mapping); add, maxpool, avgpool (global
-#: average pool: a window of the whole image) and upsample (nearest, whole factors) run on the
-#: vector unit (rtl/vec_unit.sv).
-KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5, "upsample": 6}
-VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"])
+#: average pool: a window of the whole image), upsample (nearest, whole factors) and concat (one
+#: input of a concatenation copied, or requantized, into its place: hexgen.plan.concat_runs) run
+#: on the vector unit (rtl/vec_unit.sv).
+KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
+              "concat": 7}
+VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"],
+                KIND_CODES["concat"])
 #: Largest nearest-upsampling factor per axis (an upsample's STRIDE_Y and STRIDE_X hold its factors;
 #: DeepLab's image-pooling branch spreads a 1 x 1 map over its 65 x 65 features).
 MAX_UPSAMPLE = 255
@@ -58,7 +61,7 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
         "PAD_BOTTOM": d["padding_end"][0], "PAD_RIGHT": d["padding_end"][1],
         "GROUPS": d["groups"], "BAND_ROWS": d["band_rows"], "GROUP_KT": d["group_k_tiles"],
-        "ADD_SHIFT": d["shift"] if d["kind"] == "add" else 0,
+        "ADD_SHIFT": d["shift"] if d["kind"] in ("add", "concat") else 0,
         "W_BITS": _weight_bits(d), "LO": d["lo"], "HI": d["hi"],
         # a memory map written before dilation was run (issue 26) has none: taps adjacent
         "DIL_Y": d.get("dilation", (1, 1))[0], "DIL_X": d.get("dilation", (1, 1))[1],
@@ -278,6 +281,7 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
     kind, fc = r["KIND"], r["KIND"] == KIND_CODES["fc"]
     add, vec, up = kind == KIND_CODES["add"], kind in VECTOR_KINDS, kind == KIND_CODES["upsample"]
+    cat = kind == KIND_CODES["concat"]
     n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
@@ -286,13 +290,13 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
             return f, "is 0"
     k_max = POOL_MAX_KERNEL if vec else max_kernel
     for f in ("KH", "KW"):
-        if r[f] == 0 or r[f] > k_max or ((fc or add or up) and r[f] != 1):
-            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, upsample: 1)" if fc or add or up else "")
+        if r[f] == 0 or r[f] > k_max or ((fc or add or up or cat) and r[f] != 1):
+            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, upsample, concat: 1)" if fc or add or up or cat else "")
     for f in ("STRIDE_Y", "STRIDE_X"):  # an upsample's: its factor
         s_max = MAX_UPSAMPLE if up else MAX_STRIDE
-        if not 1 <= r[f] <= s_max or (add and r[f] != 1):
+        if not 1 <= r[f] <= s_max or ((add or cat) and r[f] != 1):
             return f, (f"upsampling factor {r[f]}: 1..{s_max}" if up else
-                       f"stride {r[f]}: 1..{s_max}" + (" (add: 1)" if add else ""))
+                       f"stride {r[f]}: 1..{s_max}" + (" (add, concat: 1)" if add or cat else ""))
     for f in ("DIL_Y", "DIL_X"):
         if not 1 <= r[f] <= MAX_DILATION or ((vec or fc) and r[f] != 1):
             return f, f"dilation {r[f]}: 1..{MAX_DILATION}" + (" (fc, add and pooling: 1)" if vec or fc else "")
@@ -303,7 +307,10 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     if vec:
         if r["GROUPS"] != 1:
             return "GROUPS", f"groups {r['GROUPS']}: 1 for add and pooling"
-        if r["OUT_C"] != r["IN_C"]:
+        if cat and not 0 <= r["OUT_C"] - r["IN_C"] < cfg.array_rows:
+            return "OUT_C", (f"{r['OUT_C']} output channels for {r['IN_C']} input channels: a concat run's input starts "
+                             f"OUT_C - IN_C = 0..{cfg.array_rows - 1} lanes into its first channel tile")
+        if not cat and r["OUT_C"] != r["IN_C"]:
             return "OUT_C", f"{r['OUT_C']} output channels: add and pooling keep the {r['IN_C']} input channels"
     elif n.depthwise and (r["GROUPS"] != r["IN_C"] or r["OUT_C"] != r["IN_C"]):
         return "GROUPS", f"depthwise needs groups = in channels = out channels ({r['GROUPS']}, {r['IN_C']}, {r['OUT_C']})"
@@ -327,7 +334,7 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
         return "OUT_H", (f"output image of {n.npix} pixels: the engine counts at most {cfg.pixel_max} "
                          f"(the hardware description's pixel_bits = {cfg.pixel_bits})")
     if vec:  # the vector unit reads memory directly: no buffer to fit
-        if add and not 1 <= r["ADD_SHIFT"] <= 63:
+        if (add or cat) and not 1 <= r["ADD_SHIFT"] <= 63:
             return "ADD_SHIFT", f"shift {r['ADD_SHIFT']}: 1..63"
         return ("LO", f"clamp bounds lo {r['LO']} > hi {r['HI']}") if r["LO"] > r["HI"] else None
     if n.steps > COUNTER_MAX:

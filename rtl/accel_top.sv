@@ -333,7 +333,7 @@ module accel_top #(
   logic [31:0]          v_words_rd;
   vec_unit #(.ROWS(ROWS), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST)) u_vec (
       .clk_i, .rst_i, .start_i(run_start && is_vec),
-      .kind_i(kind), .ct_i(ct_in), .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .kw_i(kw),
+      .kind_i(kind), .ct_i(ct_in), .kt_i(kt_out), .in_c_i(in_c), .out_c_i(out_c), .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh), .kw_i(kw),
       .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top), .pad_left_i(pad_left), .in_base_i(ADDR_W'(in_base)),
       .in2_base_i(ADDR_W'(in2_base)), .z_a_i(z_in), .z_b_i(z_in2), .a0_i(add_a0), .b0_i(add_b0), .n_i(add_shift),
       .z_out_i(z_out), .lo_i(lo), .hi_i(hi),

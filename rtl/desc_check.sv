@@ -75,7 +75,7 @@ module desc_check #(
     end
   end
 
-  logic        is_fc, is_add, is_avg, is_up;
+  logic        is_fc, is_add, is_avg, is_up, is_cat;
   logic [31:0] k_max;
   logic [31:0] npix32, steps32, oh_expect, ow_expect;
   assign is_dw_o = kind_i == KIND_DEPTHWISE;
@@ -83,7 +83,8 @@ module desc_check #(
   assign is_add = kind_i == KIND_ADD;
   assign is_avg = kind_i == KIND_AVGPOOL;
   assign is_up = kind_i == KIND_UPSAMPLE;
-  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up;
+  assign is_cat = kind_i == KIND_CONCAT;
+  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up || is_cat;
   // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..4
   logic [15:0] s_max;
   assign s_max = is_up ? 16'(MAX_UPSAMPLE) : 16'd4;
@@ -135,10 +136,10 @@ module desc_check #(
     else if (in_h_i == 0) bad_field_o = CSR_IN_H;
     else if (in_w_i == 0) bad_field_o = CSR_IN_W;
     else if (out_c_i == 0) bad_field_o = CSR_OUT_C;
-    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_add || is_up) && kh_i != 1)) bad_field_o = CSR_KH;
-    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add || is_up) && kw_i != 1)) bad_field_o = CSR_KW;
-    else if (sy_i == 0 || sy_i > s_max || (is_add && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
-    else if (sx_i == 0 || sx_i > s_max || (is_add && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
+    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_add || is_up || is_cat) && kh_i != 1)) bad_field_o = CSR_KH;
+    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add || is_up || is_cat) && kw_i != 1)) bad_field_o = CSR_KW;
+    else if (sy_i == 0 || sy_i > s_max || ((is_add || is_cat) && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
+    else if (sx_i == 0 || sx_i > s_max || ((is_add || is_cat) && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
     // dilation: 1..255 (the registers' 8 bits), 1 for fc, add and pooling
     else if (dil_y_i == 0 || ((is_fc || is_vec_o) && dil_y_i != 1)) bad_field_o = CSR_DIL_Y;
     else if (dil_x_i == 0 || ((is_fc || is_vec_o) && dil_x_i != 1)) bad_field_o = CSR_DIL_X;
@@ -148,7 +149,9 @@ module desc_check #(
     else if (32'(pad_left_i) >= kw_span || ((is_avg || is_up) && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
     else if (32'(pad_right_i) >= kw_span || ((is_avg || is_up) && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
     else if (is_vec_o && groups_i != 1) bad_field_o = CSR_GROUPS;
-    else if (is_vec_o && out_c_i != in_c_i) bad_field_o = CSR_OUT_C;
+    // a concat run's output starts OUT_C - IN_C lanes into its first channel tile (fewer than ROWS)
+    else if (is_cat ? (out_c_i < in_c_i || 32'(out_c_i - in_c_i) >= 32'(ROWS)) : (is_vec_o && out_c_i != in_c_i))
+      bad_field_o = CSR_OUT_C;
     else if (!is_vec_o && (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1))) bad_field_o = CSR_GROUPS;
     // an upsample's output is its input times the factors; any other's follows the conv formula
     else if (is_up ? 32'(out_h_i) != 32'(in_h_i) * 32'(sy_i) : (h_padded < kh_span || 32'(out_h_i) != oh_expect))
@@ -161,7 +164,7 @@ module desc_check #(
     // the engine's pixel counters are PIX_W bits wide (the input image is addressed, not counted)
     else if (64'(npix32) > PIX_MAX) bad_field_o = CSR_OUT_H;
     // the vector unit reads memory directly: no buffer to fit
-    else if (is_add && add_shift_i == 0) bad_field_o = CSR_ADD_SHIFT;
+    else if ((is_add || is_cat) && add_shift_i == 0) bad_field_o = CSR_ADD_SHIFT;
     else if (is_vec_o) bad_field_o = lo_i > hi_i ? CSR_LO : 8'd0;
     // the step counter is 16 bits wide
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;

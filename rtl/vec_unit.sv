@@ -15,6 +15,14 @@
 //              is input (oy / STRIDE_Y, ox / STRIDE_X), read as a one-word window (the max of one
 //              word is the word) and given STRIDE_X times along the row before the next is read
 //              (golden.arith.upsample_nearest)
+//   KIND_CONCAT   one input of a concatenation put in its place (hexgen.plan.concat_runs): the
+//              output (OUT_C channels, kt_i tiles) is the input (IN_C channels at in_base) moved
+//              L = OUT_C - IN_C lanes up, requantized to the output's codes as an add of one operand
+//              (A0 = 0: copied as it is; golden.layers.ConcatLayer), after L lanes kept from the
+//              word at in2_base (the concatenation's channels before it, already in place), its lanes
+//              past OUT_C z_out (padding). Output tile t is made from the input's tiles t - 1 and t:
+//              two streams as an add's, the first (tile t - 1, or at t = 0 the kept word) skipped
+//              when L = 0
 // The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
 // is requested only when the unit can take all its words without waiting (its own buffers), so
@@ -33,7 +41,10 @@ module vec_unit #(
     input  logic                 start_i,     // run the layer below (one cycle)
 
     input  logic [15:0]          kind_i,      // the KIND register: KIND_ADD, KIND_MAXPOOL, KIND_AVGPOOL
-    input  logic [15:0]          ct_i,        // channel tiles
+    input  logic [15:0]          ct_i,        // channel tiles (concat: of the input)
+    input  logic [15:0]          kt_i,        // output channel tiles (concat)
+    input  logic [15:0]          in_c_i,      // channels of the input and of the output (concat)
+    input  logic [15:0]          out_c_i,
     input  logic [15:0]          in_h_i,
     input  logic [15:0]          in_w_i,
     input  logic [15:0]          out_h_i,
@@ -76,11 +87,12 @@ module vec_unit #(
 `include "accel_csr.svh"
   /* verilator lint_on UNUSEDPARAM */
 
-  logic is_add, is_max, is_avg, is_up;
-  assign is_add = kind_i == KIND_ADD;
+  logic is_max, is_avg, is_up, is_cat, two_in;
+  assign is_cat = kind_i == KIND_CONCAT;
+  assign two_in = kind_i == KIND_ADD || is_cat;  // the streamed kinds: two inputs, word by word
   assign is_up = kind_i == KIND_UPSAMPLE;
   assign is_max = kind_i == KIND_MAXPOOL || is_up;  // an upsample's window is one word: its max is it
-  assign is_avg = !is_add && !is_max;  // desc_check lets only the four kinds reach this unit
+  assign is_avg = !two_in && !is_max;  // desc_check lets only the five kinds reach this unit
   localparam int LW = $clog2(MAX_BURST + 1);
   localparam int IW = MAX_BURST > 1 ? $clog2(MAX_BURST) : 1;  // a word's index in a burst
 
@@ -99,8 +111,17 @@ module vec_unit #(
   // ---------------------------------------------------------------- add: chunks of MAX_BURST words
   logic [WORD_BITS-1:0] buf_a [MAX_BURST];
   logic [WORD_BITS-1:0] buf_y [MAX_BURST];
-  logic [31:0]          words_q;     // words of the tensor (add) done so far
-  logic [31:0]          total;       // ct x in_h x in_w
+  logic [31:0]          words_q;     // words of the tensor (add, concat) done so far
+  logic [31:0]          total;       // add: ct x in_h x in_w; concat: kt x in_h x in_w
+  logic [31:0]          plane;       // in_h x in_w
+  // concat: a chunk stays in one output tile (its streams change there); pix_q the chunk's first
+  // word in its tile, tile_q the tile
+  logic [31:0]          pix_q;
+  logic [15:0]          tile_q;
+  logic [31:0]          pix_n, seg_n; // after this chunk: pix_q, and the words the next may take (to
+                                      // the end of the tile (concat) or of the tensor)
+  logic [15:0]          tile_n;
+  logic                 skip_a;      // concat with L = 0: no lanes from the first stream
   logic [LW-1:0]        len_q;       // words of the current burst
   logic [LW-1:0]        cnt_q;       // words of it received / pushed
   logic [WORD_BITS-1:0] y_add;
@@ -108,12 +129,47 @@ module vec_unit #(
 
   assign idx = IW'(cnt_q);
 
-  assign total = 32'(ct_i) * 32'(in_h_i) * 32'(in_w_i);
+  assign plane = 32'(in_h_i) * 32'(in_w_i);
+  assign total = 32'(is_cat ? kt_i : ct_i) * plane;
+  assign skip_a = is_cat && out_c_i == in_c_i;
+  always_comb begin
+    pix_n = pix_q + 32'(len_q);
+    tile_n = tile_q;
+    seg_n = total - words_q - 32'(len_q);
+    if (is_cat) begin
+      if (pix_n == plane) begin
+        pix_n = '0;
+        tile_n = tile_q + 16'd1;
+      end
+      seg_n = plane - pix_n;
+    end
+  end
 
+  // concat: the output word from the first stream's word (buf_a: the input's tile t - 1, or the kept
+  // word at t = 0) and the second's (rd_data_i: the input's tile t, or t - 1 again past its last)
+  logic [15:0]            cat_l;     // L = OUT_C - IN_C
+  /* verilator lint_off UNUSEDSIGNAL */  // its low word is the lanes that land in the tile
+  logic [2*WORD_BITS-1:0] cat_pair;
+  /* verilator lint_on UNUSEDSIGNAL */
+  logic [WORD_BITS-1:0]   cat_in;    // the input's lanes as they land in the output tile
+  logic [WORD_BITS-1:0]   cat_y;     // the tile's output word
+  logic [WORD_BITS-1:0]   lanes_y;   // add_lanes' result: the add, or a concat's requantized lanes
+  assign cat_l = out_c_i - in_c_i;
+  assign cat_pair = {rd_data_i, buf_a[idx]} >> ((ROWS - 32'(cat_l)) * 8);
+  assign cat_in = cat_pair[WORD_BITS-1:0];
+  // the concat's requantization is the add's with b's term zero (b = z_b)
   add_lanes #(.LANES(ROWS)) u_add (
-      .a_i(buf_a[idx]), .b_i(rd_data_i), .z_a_i, .z_b_i, .a0_i, .b0_i, .n_i, .z_out_i, .lo_i, .hi_i,
-      .y_o(y_add)
+      .a_i(is_cat ? cat_in : buf_a[idx]), .b_i(is_cat ? {ROWS{z_b_i}} : rd_data_i), .z_a_i, .z_b_i, .a0_i, .b0_i,
+      .n_i, .z_out_i, .lo_i, .hi_i, .y_o(lanes_y)
   );
+  for (genvar l = 0; l < ROWS; l++) begin : g_cat
+    logic [31:0] ch;  // the lane's channel in the run's output
+    assign ch = 32'(tile_q) * ROWS + l;
+    assign cat_y[l*8 +: 8] = ch < 32'(cat_l) ? buf_a[idx][l*8 +: 8]            // kept
+                           : ch >= 32'(out_c_i) ? z_out_i                         // padding
+                           : a0_i == '0 ? cat_in[l*8 +: 8] : lanes_y[l*8 +: 8];   // copied, requantized
+  end
+  assign y_add = is_cat ? cat_y : lanes_y;
 
   // ---------------------------------------------------------------- pooling: one output word at a time
   logic [15:0] c_q, oy_q, ox_q, ky_q, xoff_q; // output pixel, window row, columns of it read
@@ -174,16 +230,20 @@ module vec_unit #(
     req_addr_o = '0;
     req_len_o = '0;
 `ifdef MUT_SELECT
-    if (st_q == VReqA && is_add && !mut_vec_hang) begin
+    if (st_q == VReqA && two_in && !mut_vec_hang) begin
 `else
-    if (st_q == VReqA && is_add) begin
+    if (st_q == VReqA && two_in) begin
 `endif
       req_valid_o = 1'b1;
-      req_addr_o = in_base_i + ADDR_W'(words_q);
+      // concat: the kept word (tile 0), else the input's tile before this one
+      req_addr_o = !is_cat ? in_base_i + ADDR_W'(words_q)
+                 : tile_q == '0 ? in2_base_i + ADDR_W'(pix_q) : in_base_i + ADDR_W'(words_q - plane);
       req_len_o = 8'(len_q);
     end else if (st_q == VReqB) begin
       req_valid_o = 1'b1;
-      req_addr_o = in2_base_i + ADDR_W'(words_q);
+      // concat: the input's tile; past its last (a tile of lanes moved up from it only) the last again
+      req_addr_o = !is_cat ? in2_base_i + ADDR_W'(words_q)
+                 : tile_q < ct_i ? in_base_i + ADDR_W'(words_q) : in_base_i + ADDR_W'(words_q - plane);
       req_len_o = 8'(len_q);
     end else if (st_q == VReqA && row_in) begin  // pooling: a window row (at most MAX_BURST words)
       req_valid_o = 1'b1;
@@ -200,7 +260,7 @@ module vec_unit #(
     assign pool_word[l*8 +: 8] = acc_q[l][7:0];
   end
   assign out_valid_o = st_q == VPush;
-  assign out_data_o = is_add ? buf_y[idx] : pool_word;
+  assign out_data_o = two_in ? buf_y[idx] : pool_word;
 
   logic add_last_chunk;
   assign add_last_chunk = words_q + 32'(len_q) >= total;
@@ -221,15 +281,17 @@ module vec_unit #(
       case (st_q)
         VIdle: if (start_i) begin
           words_q <= '0;
-          len_q <= total < 32'(MAX_BURST) ? LW'(total) : LW'(MAX_BURST);
+          pix_q <= '0;
+          tile_q <= '0;
+          len_q <= (is_cat ? plane : total) < 32'(MAX_BURST) ? LW'(is_cat ? plane : total) : LW'(MAX_BURST);
           cnt_q <= '0;
           {c_q, oy_q, ox_q, ky_q, xoff_q} <= '0;
           {uy_q, ux_q, fy_q, fx_q} <= '0;
           for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
-          st_q <= VReqA;
+          st_q <= skip_a ? VReqB : VReqA;
         end
         VReqA: begin
-          if (is_add) begin
+          if (two_in) begin
             if (req_ready_i) st_q <= VReqB;  // b's burst right behind a's: one memory latency per chunk
           end else if (!row_in) begin  // a window row outside the image: the next row, or the result
             ky_q <= ky_q + 1;
@@ -244,7 +306,7 @@ module vec_unit #(
           for (int l = 0; l < ROWS; l++) rem_q[l] <= '0;
         end
         VRxA: if (rd_valid_i) begin
-          if (is_add) buf_a[idx] <= rd_data_i;
+          if (two_in) buf_a[idx] <= rd_data_i;
           else begin
             for (int l = 0; l < ROWS; l++) begin
 `ifdef MUT_SELECT
@@ -260,7 +322,7 @@ module vec_unit #(
           cnt_q <= cnt_q + 1'b1;
           if (cnt_q + 1'b1 == len_q) begin
             cnt_q <= '0;
-            if (is_add) st_q <= VRxB;  // b's words follow a's (requested already)
+            if (two_in) st_q <= VRxB;  // b's words follow a's (requested already)
             else if (xs + $signed(32'(len_q)) <= x_hi) begin  // more of this window row
               xoff_q <= xoff_q + 16'(len_q);
               st_q <= VReqA;
@@ -273,14 +335,14 @@ module vec_unit #(
         end
 `ifdef MUT_SELECT
         VReqB: if (req_ready_i) begin
-          st_q <= VRxA;
+          st_q <= skip_a ? VRxB : VRxA;
           if (mut_vec_reread && !mut_reread_q) begin
             st_q <= VReqA;
             mut_reread_q <= 1'b1;
           end
         end
 `else
-        VReqB: if (req_ready_i) st_q <= VRxA;
+        VReqB: if (req_ready_i) st_q <= skip_a ? VRxB : VRxA;
 `endif
         VRxB: if (rd_valid_i) begin
           buf_y[idx] <= y_add;
@@ -301,17 +363,19 @@ module vec_unit #(
           if (div_q == 6'd31) st_q <= VPush;
         end
         VPush: if (out_ready_i) begin
-          if (is_add) begin
+          if (two_in) begin
             cnt_q <= cnt_q + 1'b1;
             if (cnt_q + 1'b1 == len_q) begin
               cnt_q <= '0;
               words_q <= words_q + 32'(len_q);
-              len_q <= total - words_q - 32'(len_q) < 32'(MAX_BURST) ? LW'(total - words_q - 32'(len_q)) : LW'(MAX_BURST);
+              pix_q <= pix_n;
+              tile_q <= tile_n;
+              len_q <= seg_n < 32'(MAX_BURST) ? LW'(seg_n) : LW'(MAX_BURST);
               if (add_last_chunk) begin
                 st_q <= VIdle;
                 done_o <= 1'b1;
               end else begin
-                st_q <= VReqA;
+                st_q <= skip_a ? VReqB : VReqA;
               end
             end
           end else begin

@@ -1,10 +1,13 @@
 """cocotb bench of rtl/vec_unit.sv (residual add, max pool, average and global average pool, nearest
-upsampling by whole factors, 1..4 and now and then 13, per axis) on the
-external memory model (tb/engine/hdl/vec_unit_tb.sv), against golden.arith.
+upsampling by whole factors, 1..4 and now and then 13, per axis, and one input of a concatenation
+put in its place) on the external memory model (tb/engine/hdl/vec_unit_tb.sv), against golden.
 
 Each case is a random layer: add (A0, B0, n from golden.arith.add_params; zero points and clamp
 bounds at random), max pool (kernel 1..3, stride 1..3, padding up to kernel / 2), average pool
-(kernel 1..3, stride 1..3) or global average pool, on 1..3 channel tiles (partial tiles included)
+(kernel 1..3, stride 1..3), global average pool, or a concat run (an input of 1..3 tiles, L = 0..ROWS - 1
+lanes into its first output tile after L channels kept from the word there, whose other lanes are
+garbage; copied or requantized, against golden.layers.ConcatLayer of the kept channels and the
+input), on 1..3 channel tiles (partial tiles included)
 of images up to 9 x 21 (rows longer than MAX_BURST words). Tensors are laid out with hexgen's
 activation layout (hexgen.plan.act_layout); golden runs on the tensors with their channels padded
 to whole tiles with the layout's pad value, so the padding lanes are golden's results too. The
@@ -33,6 +36,7 @@ from hexgen.config import HardwareConfig
 from hexgen.cycles import vector_unit_pushes
 from hexgen.layout import to_words
 from hexgen.plan import act_layout
+from golden.layers import ConcatLayer
 from hexgen.rules import KIND_CODES
 from tb.engine.ext_mem import start_on_ext_mem
 from tb.sim import bench_seed
@@ -40,8 +44,8 @@ from tb.sim import bench_seed
 TEST_FILE = "tests/test_rtl_vec_unit.py"
 #: the cases in turn, with the KIND register's code (hexgen.rules) each is run with
 OPS = {"add": KIND_CODES["add"], "maxpool": KIND_CODES["maxpool"], "avgpool": KIND_CODES["avgpool"],
-       "global": KIND_CODES["avgpool"], "upsample": KIND_CODES["upsample"]}
-INPUTS = ("start_i", "kind_i", "ct_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
+       "global": KIND_CODES["avgpool"], "upsample": KIND_CODES["upsample"], "concat": KIND_CODES["concat"]}
+INPUTS = ("start_i", "kind_i", "ct_i", "kt_i", "in_c_i", "out_c_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
           "pad_left_i", "in_base_i", "in2_base_i", "z_a_i", "z_b_i", "a0_i", "b0_i", "n_i", "z_out_i", "lo_i", "hi_i",
           "out_ready_i", "mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i")
 
@@ -61,6 +65,8 @@ def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
     x = np.array([[[rng.randrange(256) for _ in range(w)] for _ in range(h)] for _ in range(c)], np.uint8)
     xp = padded(x, rows, r["z_a"])
     r["inputs"] = [xp]
+    if kind == "concat":
+        return concat_case(rng, rows, r, x)
     if kind == "add":
         r["z_b"], r["z_out"] = rng.randrange(256), rng.randrange(256)
         r["lo"] = rng.choice([0, r["z_out"]])
@@ -90,12 +96,40 @@ def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
     return r
 
 
+def concat_case(rng: random.Random, rows: int, r: dict[str, Any], x: np.ndarray) -> dict[str, Any]:
+    """A concat run: input x ([C, H, W]) after L = lanes kept channels, in the output tile whose word
+    the unit reads at in2_base (its lanes from L on are garbage the run must overwrite)."""
+    c, h, w = x.shape
+    lanes = rng.choice([0, rng.randrange(rows)])
+    r["z_out"] = rng.randrange(256)
+    copy = rng.random() < 0.3
+    if copy:
+        r["z_a"], m0, n = r["z_out"], 0, 0
+        r["lo"], r["hi"] = 0, 255
+    else:
+        m0, n = arith.quantize_multiplier(10 ** rng.uniform(-1.5, 1.5), m0_bits=rng.choice([31, 16]), where="bench")
+        r["lo"] = rng.choice([0, r["z_out"]])
+        r["hi"] = rng.choice([255, max(r["lo"], rng.randrange(256))])
+    r.update(lanes=lanes, a0=m0, n=max(n, 1), b0=rng.randrange(1 << 31), z_b=rng.randrange(256))
+    kept = np.array([[[rng.randrange(256) for _ in range(w)] for _ in range(h)] for _ in range(rows)], np.uint8)
+    r["inputs"] = [padded(x, rows, r["z_a"]), kept]
+    if lanes == 0:
+        y = x if copy else arith.requantize_codes(x[None], z_in=r["z_a"], m0=m0, n=n, z_out=r["z_out"], lo=r["lo"], hi=r["hi"])[0]
+    else:
+        cat = ConcatLayer(name="cat", inputs=("kept", "x"), in_shape=(lanes, h, w), out_shape=(lanes + c, h, w), module="",
+                          source="", channels=(lanes, c), z_ins=(r["z_out"], r["z_a"]), m0s=(0, m0), ns=(0, n),
+                          z_out=r["z_out"], lo=r["lo"], hi=r["hi"])
+        y = cat.forward([kept[None, :lanes], x[None]])[0]
+    r["expected"] = padded(y, rows, r["z_out"])
+    r["out_c"] = lanes + c
+    return r
+
+
 async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: HardwareConfig, kind: str,
                    timed: bool) -> list[str]:
     rows = p["ROWS"]
     r = random_case(rng, rows, kind)
-    lay_in = act_layout(r["inputs"][0].shape, 1, 0, cfg)
-    words_in = [to_words(t[None], lay_in) for t in r["inputs"]]
+    words_in = [to_words(t[None], act_layout(t.shape, 1, 0, cfg)) for t in r["inputs"]]
     bases = [rng.randrange(0, 64)]
     if len(words_in) > 1:
         bases.append(bases[0] + len(words_in[0]) + rng.randrange(0, 64))
@@ -112,7 +146,9 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
     dut.cfg_load_i.value = 1
     await RisingEdge(dut.clk_i)
     dut.cfg_load_i.value = 0
-    drive = {"kind_i": OPS[r["kind"]], "ct_i": -(-r["c"] // rows), "in_h_i": r["h"], "in_w_i": r["w"], "out_h_i": y.shape[1],
+    out_c = r.get("out_c", r["c"])
+    drive = {"kind_i": OPS[r["kind"]], "ct_i": -(-r["c"] // rows), "kt_i": -(-out_c // rows), "in_c_i": r["c"],
+             "out_c_i": out_c, "in_h_i": r["h"], "in_w_i": r["w"], "out_h_i": y.shape[1],
              "out_w_i": y.shape[2], "kh_i": r["kh"], "kw_i": r["kw"], "sy_i": r["sy"], "sx_i": r["sx"],
              "pad_top_i": r["pad"], "pad_left_i": r["pad"], "in_base_i": bases[0], "in2_base_i": bases[-1],
              "z_a_i": r["z_a"], "z_b_i": r["z_b"], "a0_i": r["a0"], "b0_i": r["b0"], "n_i": r["n"], "z_out_i": r["z_out"],
@@ -157,12 +193,14 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
         problems.append(f"words_read_o {int(dut.words_read_o.value)}, {reads} read words taken")
     if r["kind"] == "add" and reads != sum(len(w) for w in words_in):
         problems.append(f"{reads} words read for an add of two {len(words_in[0])}-word tensors")
+    if r["kind"] == "concat" and reads != (1 if r["lanes"] == 0 else 2) * len(want):
+        problems.append(f"{reads} words read for a concat run of {len(want)} output words, L = {r['lanes']}")
     if got != want:
         bad = next((i for i, (a, b) in enumerate(zip(got, want)) if a != b), min(len(got), len(want)))
         problems.append(f"{len(got)} words out, {len(want)} expected; first difference at word {bad}: "
                         f"{got[bad] if bad < len(got) else None!r:} vs {want[bad] if bad < len(want) else None!r}")
     if timed and not problems:
-        regs = {"KIND": OPS[r["kind"]], "IN_C": r["c"], "IN_H": r["h"], "IN_W": r["w"], "OUT_H": y.shape[1],
+        regs = {"KIND": OPS[r["kind"]], "IN_C": r["c"], "OUT_C": out_c, "IN_H": r["h"], "IN_W": r["w"], "OUT_H": y.shape[1],
                 "OUT_W": y.shape[2], "KH": r["kh"], "KW": r["kw"], "STRIDE_Y": r["sy"], "STRIDE_X": r["sx"],
                 "PAD_TOP": r["pad"], "PAD_LEFT": r["pad"]}
         plan = vector_unit_pushes(regs, rows, latency, p["MAX_BURST"])

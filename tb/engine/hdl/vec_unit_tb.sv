@@ -22,6 +22,9 @@ module vec_unit_tb #(
     input  logic                 start_i,
     input  logic [15:0]          kind_i,
     input  logic [15:0]          ct_i,
+    input  logic [15:0]          kt_i,
+    input  logic [15:0]          in_c_i,
+    input  logic [15:0]          out_c_i,
     input  logic [15:0]          in_h_i,
     input  logic [15:0]          in_w_i,
     input  logic [15:0]          out_h_i,
@@ -58,7 +61,7 @@ module vec_unit_tb #(
   logic [WORD_BITS-1:0] rd_data;
 
   vec_unit #(.ROWS(ROWS), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST)) u_vec (
-      .clk_i, .rst_i, .start_i, .kind_i, .ct_i, .in_h_i, .in_w_i, .out_h_i, .out_w_i, .kh_i, .kw_i, .sy_i, .sx_i,
+      .clk_i, .rst_i, .start_i, .kind_i, .ct_i, .kt_i, .in_c_i, .out_c_i, .in_h_i, .in_w_i, .out_h_i, .out_w_i, .kh_i, .kw_i, .sy_i, .sx_i,
       .pad_top_i, .pad_left_i, .in_base_i, .in2_base_i, .z_a_i, .z_b_i, .a0_i, .b0_i, .n_i, .z_out_i, .lo_i, .hi_i,
       .req_valid_o(req_valid), .req_ready_i(req_ready), .req_addr_o(req_addr), .req_len_o(req_len),
       .rd_valid_i(rd_valid), .rd_ready_o(rd_ready), .rd_data_i(rd_data),
