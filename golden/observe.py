@@ -47,7 +47,7 @@ def share_cat_observers(prepared: torch.fx.GraphModule) -> int:
     every cat's inputs and output (and, through them, whatever already shares with them: an upsample
     its input's, another cat's) observe into one instance, so after conversion every input is a copy
     of its codes (golden's ConcatLayer: copies) and the accelerator can place the inputs side by side
-    instead of requantizing them (hexgen.plan.concat_placement). FX shares a cat's observer with its
+    instead of requantizing them (hexgen.concat.concat_placement). FX shares a cat's observer with its
     inputs, but an input that is also another cat's, or an upsample's output (which keeps its input's
     qparams), kept its own: measured on a YOLO-style neck, each cat after an upsample requantized one
     input. Run before calibration or training (and before observe_clamped). Returns the observers replaced."""

@@ -45,6 +45,8 @@ def check_layer(
         return out + [f"{where} ({name}): no {', '.join(missing)} segment(s) in segments[]"]
     if any(s not in segs for s in segments_of(d["kind"])):
         return out  # a segment entry that is unusable, reported above
+    if d["kind"] == "concat":
+        return out + check_concat_layer(i, entry, segs, arrays, cfg, images, run_golden)
     if d["kind"] in VECTOR_SEGMENTS:
         return out + check_vector_layer(i, entry, segs, arrays, cfg, images, run_golden)
     if d["lo"] > d["hi"]:
@@ -217,4 +219,52 @@ def check_vector_layer(
         out.append(f"{where}.descriptor ({name}): golden run on the descriptor and the input segment(s) differs from "
                    f"{segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: golden "
                    f"{int(y[at])}, file {int(exp[at])})")
+    return out
+
+
+def check_concat_layer(
+    i: int,
+    entry: Mapping[str, Any],
+    segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]],
+    arrays: Mapping[tuple[str, str], NDArray[np.int64]],
+    cfg: HardwareConfig,
+    images: int,
+    run_golden: bool,
+) -> list[str]:
+    """A concat's runs (hexgen.concat): golden's record rebuilt from the descriptor's parts, planned
+    again and compared with the map; its inputs taken back from the input segment and the placed
+    channels of the output region, golden run on them to give the expected segment, and the output
+    region ~expected everywhere else."""
+    from golden.errors import GoldenError
+    from hexgen.concat import concat_from_descriptor, split_inputs
+
+    name, d = entry["name"], entry["descriptor"]
+    where = f"{MAP_FILE}: layers[{i}]"
+    try:
+        layer = concat_from_descriptor(name, dict(d))
+        plan = plan_layer(layer, cfg, images=images, check_fit=False)
+    except (GoldenError, HexgenError, ValueError, TypeError, KeyError) as exc:
+        return [f"{where} ({name}): the descriptor does not make a concat layer: {exc}"]
+    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
+           for key, want in plan.descriptor.items() if d.get(key) != want]
+    for seg, lay in plan.layouts:
+        j, info, got = segs[seg]
+        if got != lay:
+            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give")
+    if out or not run_golden or not all((name, s) in arrays for s in ("input", "expected", "output")):
+        return out
+    exp, o = arrays[(name, "expected")], arrays[(name, "output")]
+    xs = split_inputs(dict(d), arrays[(name, "input")], o, cfg.channel_tile)
+    y = np.asarray(layer.forward([x.astype(np.uint8) for x in xs]), np.int64)
+    bad = np.argwhere(y != exp)
+    if len(bad):
+        at = tuple(int(v) for v in bad[0])
+        out.append(f"{where}.descriptor ({name}): golden run on the descriptor, the input segment and the placed channels "
+                   f"differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)})")
+    placed = np.zeros(exp.shape[1], bool)
+    for part, offset in zip(d["parts"], layer.offsets):
+        placed[offset:offset + part["channels"]] |= not part["run"]
+    run_ch = ~placed
+    if np.any(o[:, run_ch] != 255 - exp[:, run_ch]):
+        out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected where the runs write")
     return out

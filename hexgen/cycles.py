@@ -24,10 +24,11 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import Mapping
+from typing import Any, Mapping
 
 from hexgen.config import HardwareConfig
-from hexgen.rules import KIND_CODES, VECTOR_KINDS, input_loads, passes, record_words_per_k_tile, register_needs, tap_rows
+from hexgen.rules import (KIND_CODES, VECTOR_KINDS, descriptor_registers, descriptor_runs, input_loads, passes,
+                          record_words_per_k_tile, register_needs, tap_rows)
 
 #: A layer fails its budget when it takes more than this over the model.
 BUDGET_SLACK = 0.10
@@ -62,6 +63,13 @@ def layer_budget(r: Mapping[str, int], cfg: HardwareConfig, mem_latency: int = 8
     if r["KIND"] in VECTOR_KINDS:
         return _vector_budget(r, cfg, mem_latency)
     return _conv_budget(r, cfg, mem_latency)
+
+
+def entry_budget(d: Mapping[str, Any], cfg: HardwareConfig, mem_latency: int = 8) -> Budget:
+    """The model of a layer descriptor (memory map `layers[].descriptor`): its runs' budgets summed
+    (hexgen.rules.descriptor_runs; the engine's counters restart at each run's start)."""
+    bs = [layer_budget(descriptor_registers(run), cfg, mem_latency) for run in descriptor_runs(d)]
+    return Budget(*(sum(getattr(b, f) for b in bs) for f in ("cycles", "array", "read_words", "write_words", "beats", "macs")))
 
 
 def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:

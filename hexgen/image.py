@@ -18,7 +18,8 @@ from typing import Any, Iterable, Mapping, Sequence
 import numpy as np
 from numpy.typing import NDArray
 
-from golden.layers import INPUT, Layer, Network
+from golden.layers import INPUT, ConcatLayer, Layer, Network
+from hexgen.concat import concat_arrays
 from hexgen.config import HardwareConfig
 from hexgen.errors import LayoutError
 from hexgen.layout import Layout, to_words
@@ -350,14 +351,18 @@ def build_image(
             if name not in net.names:
                 raise LayoutError(f"no layer named {name!r}; the conv/fc layers are {compute}")
             l = net[name]
-            if not is_compute(l) and not is_vector(l):
-                raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv, fc, add, pooling and upsample only)")
+            if not is_compute(l) and not is_vector(l) and not isinstance(l, ConcatLayer):
+                raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv, fc, add, pooling, "
+                                  "upsample and concat only)")
             if any(c.name == name for c in chosen):
                 raise LayoutError(f"layer {name} is named twice")
             chosen.append(l)
     items = []
     for l in chosen:
         plan = plan_layer(l, cfg, images=int(x_q.shape[0]), check_fit=check_fit)
+        if isinstance(l, ConcatLayer):
+            items.append((plan, concat_arrays(l, plan.descriptor, [outs[i] for i in l.inputs], outs[l.name], cfg.channel_tile)))
+            continue
         x2 = outs[l.inputs[1]] if len(l.inputs) > 1 else None
         items.append((plan, layer_arrays(l, outs[l.inputs[0]], outs[l.name], x2)))
     return place(items, cfg, model=model, images=int(x_q.shape[0]))

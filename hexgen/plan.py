@@ -44,7 +44,9 @@ from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode
 SEGMENTS = ("weights", "bias", "scale", "input", "expected", "output")
 #: Segments of the vector unit's layers (residual add: its second input is `input2`).
 VECTOR_SEGMENTS = {"add": ("input", "input2", "expected", "output"), "maxpool": ("input", "expected", "output"),
-                   "avgpool": ("input", "expected", "output"), "upsample": ("input", "expected", "output")}
+                   "avgpool": ("input", "expected", "output"), "upsample": ("input", "expected", "output"),
+                   # the inputs a concat's runs put in place (hexgen.concat)
+                   "concat": ("input", "expected", "output")}
 #: Segments that are the layer's data; `output` is derived from `expected`.
 DATA_SEGMENTS = ("weights", "bias", "scale", "input", "expected")
 #: What each segment holds, for headers and docs.
@@ -113,26 +115,6 @@ def is_compute(layer: Layer) -> bool:
 def is_vector(layer: Layer) -> bool:
     """A layer of the engine's vector unit: residual add, max pool, average pool, nearest upsampling."""
     return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer, UpsampleLayer))
-
-
-def concat_placement(layer: ConcatLayer, cfg: HardwareConfig) -> list[int] | str:
-    """A concat without a copy (issue 26 item 2): the word offset of each input in the concatenated
-    tensor ([c_tile][y][x], channel tile R = array_rows), where its producer writes its output so
-    that the consumer reads the inputs as one tensor; or why it needs a copy. It needs none when
-    every input is a copy of its codes (quantized as the output: FX's shared observer) and starts a
-    channel tile of its own (every input but the last a whole number of tiles): input i's tiles are
-    then words offsets[i] / R x H x W on of the output's, its padding lanes (the last input's) the
-    output's, which hold the same zero point."""
-    r = cfg.channel_tile
-    plane = int(layer.out_shape[1]) * int(layer.out_shape[2]) if len(layer.out_shape) == 3 else 1
-    if not all(layer.copies):
-        which = [n for n, c in zip(layer.inputs, layer.copies) if not c]
-        return f"input(s) {', '.join(which)} quantized apart from the output: a requantizing copy, which the engine does not run"
-    bad = [(n, o) for n, o in zip(layer.inputs, layer.offsets) if o % r]
-    if bad:
-        return (f"input {bad[0][0]} starts at channel {bad[0][1]}, inside a channel tile of {r}: placing it needs a lane "
-                "shift, a copy the engine does not run")
-    return [o // r * plane for o in layer.offsets]
 
 
 def segments_of(kind: str) -> tuple[str, ...]:
@@ -218,6 +200,10 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     """Layouts, loop order and buffer needs of one conv/fc layer; FitError if a buffer is too small."""
     if images < 1:
         raise LayoutError(f"layer {layer.name}: images={images}; must be >= 1")
+    if isinstance(layer, ConcatLayer):
+        from hexgen.concat import plan_concat
+
+        return plan_concat(layer, cfg, images, check_fit)  # type: ignore[no-any-return]
     desc = layer_descriptor(layer)
     if is_vector(layer):
         return _plan_vector(layer, desc, cfg, images, check_fit)

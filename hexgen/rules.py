@@ -68,6 +68,12 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
     }
 
 
+def descriptor_runs(d: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """The engine runs of a layer descriptor, in order: a concat's runs (hexgen.concat: one per input
+    the vector unit puts in place), any other layer's one descriptor."""
+    return list(d["runs"]) if d["kind"] == "concat" else [d]
+
+
 def kernel_span(r: Mapping[str, int], axis: str) -> int:
     """The input rows (axis "Y") or columns ("X") one window covers: KH (KW) taps DIL_Y (DIL_X) apart."""
     return dilated_span(r["KH" if axis == "Y" else "KW"], r[f"DIL_{axis}"])

@@ -70,7 +70,15 @@ class Map:
     key: str = r".+"
 
 
-Spec = Union[Int, Str, Bool, Const, List, Obj, Map]
+@dataclass(frozen=True)
+class ByKind:
+    """An object whose spec its own "kind" field chooses (`default` for the kinds not in `kinds`)."""
+
+    kinds: Mapping[str, "Spec"]
+    default: "Spec"
+
+
+Spec = Union[Int, Str, Bool, Const, List, Obj, Map, ByKind]
 
 
 def _kind(v: Any) -> str:
@@ -157,6 +165,9 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
                 out.append((where, f"key {k!r} is not a valid name here"))
             out += validate(v, spec.value, _join(path, k))
         return out
+    if isinstance(spec, ByKind):
+        kind = value.get("kind") if isinstance(value, dict) else None
+        return validate(value, spec.kinds.get(kind, spec.default) if isinstance(kind, str) else spec.default, path)
     assert isinstance(spec, Obj)
     if not isinstance(value, dict):
         return [(where, f"{_is(value)}, expected an object")]
@@ -216,8 +227,9 @@ LAYOUT_SCHEMA = Obj(
     optional=("fields", "word_aligned", "block_words"),
 )
 
-DESCRIPTOR_SCHEMA = Obj({
-    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample")),
+KINDS = ("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat")
+LAYER_DESCRIPTOR_SCHEMA = Obj({
+    "kind": Str(choices=KINDS[:-1]),
     "in_shape": List(POS, lens=(1, 3)),
     "out_shape": List(POS, lens=(1, 3)),
     "z_in": BYTE,
@@ -240,10 +252,23 @@ DESCRIPTOR_SCHEMA = Obj({
     "shift": Int(lo=1, hi=63),
     "weight_bits": Int(choices=WEIGHT_WIDTHS),
 }, optional=("m0_bits", "bias_mode", "z_in2", "a0", "b0", "shift", "weight_bits", "dilation"))
+#: a concat (hexgen.concat): its inputs, and the registers of each run with its word offsets
+CONCAT_RUN_SCHEMA = Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("m0_bits", "bias_mode", "z_in2", "b0",
+                                                                                                   "weight_bits")},
+                         "kind": Const("concat"), "in_shape": List(POS, lens=(3,)), "out_shape": List(POS, lens=(3,)),
+                         "in_word": NAT, "out_word": NAT})
+CONCAT_DESCRIPTOR_SCHEMA = Obj({
+    "kind": Const("concat"), "in_shape": List(POS, lens=(3,)), "out_shape": List(POS, lens=(3,)),
+    "z_out": BYTE, "lo": BYTE, "hi": BYTE,
+    "parts": List(Obj({"input": Str(), "channels": POS, "z_in": BYTE, "m0": Int(lo=0, hi=(1 << 31) - 1), "n": Int(lo=0, hi=63),
+                       "run": Bool()})),
+    "runs": List(CONCAT_RUN_SCHEMA),
+})
+DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA}, LAYER_DESCRIPTOR_SCHEMA)
 
 LAYER_SCHEMA = Obj({
     "name": Str(),
-    "kind": Str(choices=("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample")),
+    "kind": Str(choices=KINDS),
     "descriptor": DESCRIPTOR_SCHEMA,
     "schedule": List(Str()),
     "pixel_tile": POS,

@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COVERAGE = ROOT / "build" / "coverage"
 TOP = "engine"
 
-KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample"]
+KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat"]
 FILL = ["below", "at", "multiple", "remainder"]
 ZP = ["0", "255", "between"]
 
@@ -58,7 +58,16 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
             # conv and fc layers only (add and pooling have no weights)
             "w_bits": d.get("weight_bits"),
             # conv and depthwise layers only (fc, add and pooling have no window to dilate)
-            "dilation": _dilation(d) if d["kind"] in ("conv", "pointwise", "depthwise") else None}
+            "dilation": _dilation(d) if d["kind"] in ("conv", "pointwise", "depthwise") else None,
+            # concat layers only (hexgen.concat): what its runs did to the inputs they put in place
+            "concat": _concat(d) if d["kind"] == "concat" else None}
+
+
+def _concat(d: Mapping[str, Any]) -> str:
+    runs = d.get("runs", [])
+    if any(run["a0"] for run in runs):
+        return "requantized"
+    return "lanes shifted" if any(run["out_shape"][0] != run["in_shape"][0] for run in runs) else "copied"
 
 
 def _dilation(d: Mapping[str, Any]) -> str:
@@ -84,6 +93,7 @@ POINTS: list[tuple[str, Any, list[Any]]] = [
     ("padded_z_in", lambda f: f["pad_z_in"], ["0", "not 0"]),
     ("weight_bits", lambda f: f["w_bits"], [8, 4, 2]),
     ("dilation", lambda f: f["dilation"], ["1", "2", "3-7", "8+"]),
+    ("concat", lambda f: f["concat"], ["lanes shifted", "requantized"]),
 ]
 SHIFTS = ["0", "1-7", "8-15"]
 

@@ -22,7 +22,7 @@ from tb.sim import clean_leftovers
 ROOT = Path(__file__).resolve().parent.parent
 T = TypeVar("T")
 #: How a layer list names a layer the accelerator needs not run because memory placement does its
-#: work (a concat whose inputs' producers write side by side, hexgen.plan.concat_placement): make
+#: work (a concat whose inputs' producers write side by side, hexgen.concat.concat_placement): make
 #: layers shows the reason, make sim lists it apart from the golden-only layers.
 BY_LAYOUT = "by layout, no copy"
 

@@ -4,9 +4,11 @@
   read once per output row and given STRIDE_X times), bit-exact against golden;
 - a concat whose inputs are copies (FX's shared observer) starting whole channel tiles needs no
   copy: its inputs' producers write at word offsets of the concatenated tensor
-  (hexgen.plan.concat_placement) and the consumer reads them as one tensor. That the placement is
+  (hexgen.concat.concat_placement) and the consumer reads them as one tensor. That the placement is
   exact is checked on hexgen's own layout: the inputs' words at those offsets are the concat's words,
-  padding lanes included. Any other concat is golden only, with the reason.
+  padding lanes included;
+- an input that starts inside a channel tile is put in place by a run of the vector unit (KIND
+  concat, hexgen.concat): the concat runs on the engine, per layer and chained.
 """
 from __future__ import annotations
 
@@ -62,7 +64,8 @@ def test_a_tile_aligned_concat_of_copies_is_its_inputs_side_by_side(tmp_path: Pa
     from golden.layers import ConcatLayer
     from hexgen.hw import load_hw
     from hexgen.layout import to_words
-    from hexgen.plan import act_layout, concat_placement
+    from hexgen.concat import concat_placement
+    from hexgen.plan import act_layout
 
     _f, m, net = _network(tmp_path)
     cfg = load_hw("default")
@@ -73,7 +76,7 @@ def test_a_tile_aligned_concat_of_copies_is_its_inputs_side_by_side(tmp_path: Pa
     for cat in cats:
         where = concat_placement(cat, cfg)
         if isinstance(where, str):
-            assert "inside a channel tile of 8" in where, where
+            assert where == "input(s) upsample2 (at channel 12, inside a tile of 8) put in place by the vector unit", where
             continue
         placed += 1
         words = to_words(out[cat.name], act_layout(cat.out_shape, 1, cat.z_out, cfg))
@@ -94,20 +97,25 @@ def test_upsample_runs_and_concats_are_placed(tmp_path: Path, capsys: pytest.Cap
     f.write_text(MODEL)
     res = layer_sim.run(sim="verilator", model=f"{f}:make", seed=0)
     got = {r["layer"]: r["status"] for r in res}
-    assert got == dict.fromkeys(["conv1", "conv2", "upsample1", "conv3", "conv4", "upsample2", "conv5", "conv6"], "PASS"), \
+    assert got == dict.fromkeys(["conv1", "conv2", "upsample1", "conv3", "conv4", "upsample2", "concat2", "conv5", "conv6"],
+                                "PASS"), \
         [(r["layer"], r["status"], r.get("reason")) for r in res]
     mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
     up = next(e for e in mm["layers"] if e["kind"] == "upsample")
     assert up["descriptor"]["stride"] == [2, 2] and up["descriptor"]["kernel"] == [1, 1]
     from tb.coverage import holes
 
-    assert "upsample" not in holes(res, {e["name"]: e for e in mm["layers"]}, 8, 8)["kind"]
+    cat = next(e for e in mm["layers"] if e["kind"] == "concat")
+    assert [(p["run"], p["channels"]) for p in cat["descriptor"]["parts"]] == [(False, 12), (True, 8)]
+    assert cat["descriptor"]["runs"][0]["out_shape"][0] == 4 + 8  # 4 lanes kept, then the 8 channels of f
+    empty = holes(res, {e["name"]: e for e in mm["layers"]}, 8, 8)
+    assert "upsample" not in empty["kind"] and "concat" not in empty["kind"] and empty["concat"] == ["requantized"], empty
     capsys.readouterr()
     sim_cli._list_layers(f"{f}:make", None)
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
     cats = [line for name, line in listed.items() if " concat " in line]
     assert sum("by layout, no copy: its inputs" in c for c in cats) == 2, cats
-    assert sum("golden only: input" in c and "inside a channel tile of 8" in c for c in cats) == 1, cats
+    assert sum("1 run(s) of the vector unit put" in c and "placed by layout" in c for c in cats) == 1, cats
     # chained: the RTL's own outputs through the whole network, the concats placed (in memory order)
     chained = layer_sim.run(sim="verilator", model=f"{f}:make", seed=0, chain=1)
     assert chained[0]["layers_equal"] == chained[0]["layers"] == 11 and not chained[0]["golden_ran"], chained

@@ -20,8 +20,7 @@ from pathlib import Path
 from typing import Any, Mapping
 
 from hexgen.config import HardwareConfig
-from hexgen.cycles import BUDGET_SLACK, layer_budget
-from hexgen.rules import descriptor_registers
+from hexgen.cycles import BUDGET_SLACK, entry_budget
 
 
 def check_budget(r: dict[str, Any], entry: Mapping[str, Any], cfg: HardwareConfig, *, mem_latency: int,
@@ -31,7 +30,7 @@ def check_budget(r: dict[str, Any], entry: Mapping[str, Any], cfg: HardwareConfi
     naming the traffic or the cycles that are off. Anything else is left as it is."""
     if r["status"] != "PASS" or r.get("cycles") is None:
         return
-    b = layer_budget(descriptor_registers(entry["descriptor"]), cfg, mem_latency)
+    b = entry_budget(entry["descriptor"], cfg, mem_latency)
     # exact, stalls or not: the words moved and the counted beats and MACs against the plan's
     for measured, planned, text in [
         ((r.get("words_read"), r.get("words_written")), (b.read_words, b.write_words),

@@ -121,10 +121,24 @@ BASE_CSR = {"weights": "W_BASE", "bias": "B_BASE", "scale": "S_BASE", "input": "
 
 
 def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
-    """CSR writes for one layer: its memory-map entry (hexgen) and its segments' word bases."""
-    d = layer["descriptor"]
+    """CSR writes for one layer of one run: its memory-map entry (hexgen) and its segments' word
+    bases (a concat, which runs several times: run_csrs)."""
+    if layer["descriptor"]["kind"] == "concat":
+        raise ValueError(f"layer {layer['name']}: a concat runs once per input put in place (tb.engine.csr.run_csrs)")
+    return run_csrs(layer["descriptor"], bases)
+
+
+def run_csrs(d: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
+    """CSR writes for one run of the engine: a layer descriptor, or a concat's run (hexgen.concat),
+    which reads its input at in_word of the input segment and the word it keeps lanes of where it
+    writes, at out_word of the output region."""
     regs = descriptor_registers(d)
+    if d["kind"] == "concat":
+        bases = {"input": bases["input"] + d["in_word"], "input2": bases["output"] + d["out_word"],
+                 "output": bases["output"] + d["out_word"]}
     add = [("Z_IN2", d["z_in2"]), ("ADD_A0", d["a0"]), ("ADD_B0", d["b0"])] if d["kind"] == "add" else []
+    if d["kind"] == "concat":
+        add = [("ADD_A0", d["a0"])]
     return [
         *[(n, regs[n]) for n in REGISTERS if n not in ("LO", "HI")],
         *[(BASE_CSR[s], base) for s, base in bases.items() if s in BASE_CSR],

@@ -66,13 +66,12 @@ class EngineFlow(Flow):
     def layer_costs(self, target: Target, s: RunSettings, image: Image, layers: list[str]) -> dict[str, float]:
         """hexgen's cycle model of each layer (the budget make sim checks): within a few percent of
         the measured cycles, where MACs miss the memory-bound layers (depthwise, fc)."""
-        from hexgen.cycles import layer_budget
+        from hexgen.cycles import entry_budget
         from hexgen.hw import load_hw
-        from hexgen.rules import descriptor_registers
 
         cfg = load_hw(s.hw)
         entries = {e["name"]: e for e in _memory_map(image)["layers"]}
-        return {n: float(layer_budget(descriptor_registers(entries[n]["descriptor"]), cfg, s.mem_latency).cycles) for n in layers}
+        return {n: float(entry_budget(entries[n]["descriptor"], cfg, s.mem_latency).cycles) for n in layers}
 
     def finish(self, target: Target, s: RunSettings, image: Image, results: list[dict[str, Any]]) -> None:
         from hexgen.hw import load_hw

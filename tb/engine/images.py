@@ -62,9 +62,9 @@ def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str
 
 def _not_run(layer: Any, cfg: Any, golden_only: str) -> str:
     """Why the engine does not run a layer that is not conv, fc or the vector unit's: a concat its
-    inputs' placement makes (hexgen.plan.concat_placement), or golden only."""
+    inputs' placement makes (hexgen.concat.concat_placement), or golden only."""
     from golden.layers import ConcatLayer
-    from hexgen.plan import concat_placement
+    from hexgen.concat import concat_placement
 
     if not isinstance(layer, ConcatLayer):
         return golden_only
@@ -98,6 +98,8 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     from golden import extract
     from golden.qat import quantized_model
     from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
+    from golden.layers import ConcatLayer
+    from hexgen.concat import by_layout
     from hexgen.plan import is_compute, is_vector
     from hexgen.rules import descriptor_registers, tap_rows
 
@@ -107,12 +109,19 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     x_q = net.quantize_input(x[idx : idx + 1])
     unsupported: dict[str, str] = {}
     tiling: dict[str, str] = {}  # how a layer the engine runs is cut into passes
-    engine = [l for l in net.layers if is_compute(l) or is_vector(l)]  # conv / fc, add and pooling
+    # conv / fc, add, pooling and upsample, and the concats whose inputs are not all placed by layout
+    engine = [l for l in net.layers if is_compute(l) or is_vector(l) or (isinstance(l, ConcatLayer) and not all(by_layout(l, cfg)))]
     for l in engine:  # hexgen refuses what the accelerator's layouts cannot hold
         try:
             plan = plan_layer(l, cfg)
         except HexgenError as exc:
             unsupported[l.name] = str(exc)
+            continue
+        if isinstance(l, ConcatLayer):
+            ran = [p["input"] for p in plan.descriptor["parts"] if p["run"]]
+            placed = [p["input"] for p in plan.descriptor["parts"] if not p["run"]]
+            tiling[l.name] = (f"{len(ran)} run(s) of the vector unit put {', '.join(ran)} in place"
+                              + (f"; {', '.join(placed)} placed by layout" if placed else ""))
             continue
         bands, groups = 1 + max(p.band for p in plan.passes), 1 + max(p.group for p in plan.passes)
         d = plan.descriptor
@@ -134,7 +143,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
     (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
-    golden_only = "golden only: the accelerator runs conv, fc, add, pooling and upsample layers"
+    golden_only = "golden only: the accelerator runs conv, fc, add, pooling, upsample and concat layers"
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
          "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),

@@ -28,7 +28,8 @@ from hexgen.image import window_bases
 from hexgen.config import WEIGHT_WIDTHS, widths_of_mask
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare, write_results
-from tb.engine.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, descriptor_csrs, field_name, units_text
+from hexgen.rules import descriptor_runs
+from tb.engine.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, field_name, run_csrs, units_text
 
 CLOCK_NS = 10
 #: the bits of UNITS that its fields own
@@ -160,10 +161,9 @@ def watchdog_limit(layer: dict[str, Any], cfg: Any, *, macs: int, words: int, me
     4x the cycle model's time at the run's memory latency (hexgen.cycles), plus a margin, all
     stretched by the memory's stalls (it is ready on (256 - stall) of 256 cycles): a stuck engine
     is stopped, a slow one or a slow memory (MEM_STALL up to 255, MEM_LATENCY up to 65535) is not."""
-    from hexgen.cycles import layer_budget
-    from hexgen.rules import descriptor_registers
+    from hexgen.cycles import entry_budget
 
-    modelled = layer_budget(descriptor_registers(layer["descriptor"]), cfg, mem_latency).cycles
+    modelled = entry_budget(layer["descriptor"], cfg, mem_latency).cycles
     work = 50 * (macs // (cfg.array_rows * cfg.array_cols) + words) + 4 * modelled + 20_000
     return min(work * 256 // (256 - mem_stall), 2**32 - 1)
 
@@ -207,7 +207,10 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         for seg, base in bases.items():  # each segment file as hexgen wrote it, through one $readmemh
             await load_file(dut, base, int(rb.segment_info(name, seg)["words"]),
                             rb.folder / rb.segment_info(name, seg)["file"], job["xfer_file"])
-    if x_in is not None:
+    if x_in is not None and layer["kind"] == "concat":  # x_in: every input; see _concat_segments
+        for seg, arr in _concat_segments(rb, name, x_in).items():
+            await write_words(dut, bases[seg], to_words(arr, rb.layout(name, seg)), job["xfer_file"], rb.config.word_bits)
+    elif x_in is not None:
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")),
                           job["xfer_file"], rb.config.word_bits)
     if x_in2 is not None:
@@ -218,15 +221,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     for seg, index, value in job.get("pokes", {}).get(name, []):
         await write_words(dut, bases[seg] + int(index), [int(value)], job["xfer_file"], rb.config.word_bits)
     overrides = job.get("csr_overrides", {}).get(name, {})
-    for csr, value in descriptor_csrs(layer, bases):
-        await write_csr(dut, csr, overrides.get(csr, value))
     result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": job["array_size"], "mem_offset": offset}
-    # The engine's own descriptor check, read before start: a layer it refuses is UNSUPP (with the
-    # field); once started, any error status is a FAIL.
-    refused = await read_csr(dut, "DESC_CHECK")
-    if refused:
-        result.update(status="UNSUPP", reason=f"the engine refuses field {field_name(refused)} (descriptor check before start)")
-        return result
     expected = rb[(name, "expected")][0]
     macs = int(job["macs"][name])
     words = sum(rb.segment_info(name, s)["words"] for s in bases)
@@ -241,38 +236,55 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     dut.xfer_clear_i.value = 1
     await RisingEdge(dut.clk)
     dut.xfer_clear_i.value = 0
-    t0 = time.perf_counter()
-    await write_csr(dut, "CTRL", 1)
-    # one trigger: done, error or the bench's watchdog (tb/engine/hdl/accel_tb.sv) ends the wait
-    await RisingEdge(dut.finished_o)
-    wall = time.perf_counter() - t0
-    await ReadOnly()
-    await RisingEdge(dut.clk)
-    result["wall_s"] = wall
-    counters = {k: await read_csr(dut, k) for k in ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN", "STATE", "UNITS",
-                                                    "PASS")}
-    result.update({k.lower(): v for k, v in counters.items()})
-    # UNITS bits outside its fields (tb.engine.csr.UNITS_FIELDS) read 0
-    stray = counters["UNITS"] & ~UNITS_MASK & 0xFFFFFFFF
-    if stray:
-        result.update(status="FAIL", reason=f"UNITS has bits outside its fields set: 0x{stray:08x}")
-        return result
-    if int(dut.watchdog_o.value) and not int(dut.done_o.value) and not int(dut.error_o.value):
-        state = STATES.get(counters["STATE"], str(counters["STATE"]))
-        where = f"band {counters['PASS'] & 0xFFFF}, group {counters['PASS'] >> 16}"
-        result.update(status="FAIL", reason=f"watchdog: no done after {limit_cycles} cycles; engine state {state}, {where} "
-                                            f"({units_text(counters['UNITS'])})")
-        return result
-    if int(dut.error_o.value):
-        f = await read_csr(dut, "ERR_FIELD")
-        what = field_name(f) if f == ERR_BIAS_OVERFLOW else f"field {field_name(f)} refused at start"
-        result.update(status="FAIL", reason=f"engine error status: {what} (ERR_FIELD 0x{f:02x})")
-        return result
-    wrong_count = counters_against_bench(counters, {k: int(getattr(dut, f"bench_{k}_q").value) for k in ("cycles", "rd_words", "wr_words")},
-                                         job["array_size"])
-    if wrong_count:
-        result.update(status="FAIL", reason=wrong_count)
-        return result
+    # a layer is one run of the engine, a concat one per input the vector unit puts in place
+    # (hexgen.concat), in order; the counters restart at each start and are summed
+    runs = descriptor_runs(layer["descriptor"])
+    summed = ("CYCLES", "BUSY_CYCLES", "MACS", "WORDS_READ", "WORDS_WRITTEN")
+    totals = dict.fromkeys(summed, 0)
+    result["wall_s"] = 0.0
+    for k, run in enumerate(runs):
+        which = f"run {k + 1} of {len(runs)}: " if len(runs) > 1 else ""
+        for csr, value in run_csrs(dict(run), bases):
+            await write_csr(dut, csr, overrides.get(csr, value))
+        # The engine's own descriptor check, read before start: a layer it refuses is UNSUPP (with the
+        # field); once started, any error status is a FAIL.
+        refused = await read_csr(dut, "DESC_CHECK")
+        if refused:
+            result.update(status="UNSUPP", reason=f"{which}the engine refuses field {field_name(refused)} (descriptor check before start)")
+            return result
+        t0 = time.perf_counter()
+        await write_csr(dut, "CTRL", 1)
+        # one trigger: done, error or the bench's watchdog (tb/engine/hdl/accel_tb.sv) ends the wait
+        await RisingEdge(dut.finished_o)
+        result["wall_s"] += time.perf_counter() - t0
+        await ReadOnly()
+        await RisingEdge(dut.clk)
+        counters = {k: await read_csr(dut, k) for k in (*summed, "STATE", "UNITS", "PASS")}
+        # UNITS bits outside its fields (tb.engine.csr.UNITS_FIELDS) read 0
+        stray = counters["UNITS"] & ~UNITS_MASK & 0xFFFFFFFF
+        if stray:
+            result.update(status="FAIL", reason=f"{which}UNITS has bits outside its fields set: 0x{stray:08x}")
+            return result
+        if int(dut.watchdog_o.value) and not int(dut.done_o.value) and not int(dut.error_o.value):
+            state = STATES.get(counters["STATE"], str(counters["STATE"]))
+            where = f"band {counters['PASS'] & 0xFFFF}, group {counters['PASS'] >> 16}"
+            result.update(status="FAIL", reason=f"{which}watchdog: no done after {limit_cycles} cycles; engine state {state}, "
+                                                f"{where} ({units_text(counters['UNITS'])})")
+            return result
+        if int(dut.error_o.value):
+            f = await read_csr(dut, "ERR_FIELD")
+            what = field_name(f) if f == ERR_BIAS_OVERFLOW else f"field {field_name(f)} refused at start"
+            result.update(status="FAIL", reason=f"{which}engine error status: {what} (ERR_FIELD 0x{f:02x})")
+            return result
+        wrong_count = counters_against_bench(counters, {k: int(getattr(dut, f"bench_{k}_q").value) for k in ("cycles", "rd_words", "wr_words")},
+                                             job["array_size"])
+        if wrong_count:
+            result.update(status="FAIL", reason=which + wrong_count)
+            return result
+        for c in summed:
+            totals[c] += counters[c]
+        result.update({c.lower(): counters[c] for c in ("STATE", "UNITS", "PASS")})
+    result.update({c.lower(): v for c, v in totals.items()})
     info = rb.segment_info(name, "output")
     words, bad, bad_at = await read_words(dut, bases["output"], info["words"], job["xfer_file"])
     # Decoded with the expected output's layout: its padding lanes hold z_out, which is what the
@@ -312,6 +324,19 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     return result
 
 
+def _concat_segments(rb: Any, name: str, xs: list[Any]) -> dict[str, Any]:
+    """A chained concat's segments from its inputs (the RTL's outputs): the inputs its runs put in
+    place, and its output region as the image pre-filled it but for the inputs placed by layout,
+    which hold what their producers wrote (hexgen.concat)."""
+    from hexgen.concat import concat_arrays, concat_from_descriptor
+
+    d = rb.layer(name)["descriptor"]
+    prefill = np.asarray(rb[(name, "output")], np.int64)
+    arrs = concat_arrays(concat_from_descriptor(name, d), d, [np.asarray(x, np.int64) for x in xs], 255 - prefill,
+                         rb.config.channel_tile)
+    return {"input": arrs["input"], "output": arrs["output"]}
+
+
 async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
     """CHAIN=1: every layer in network order, the RTL's own outputs fed forward (golden runs the
     layers the RTL does not), one result per image: prediction and layers equal to golden."""
@@ -336,7 +361,10 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         for layer in net.layers:
             ins = [vals[s] for s in layer.inputs]
             if layer.name in compute:
-                r = await run_layer(dut, rb, layer.name, job, x_in=ins[0], x_in2=ins[1] if len(ins) > 1 else None)
+                if layer.kind == "concat":  # every input (its runs' and the ones placed by layout)
+                    r = await run_layer(dut, rb, layer.name, job, x_in=ins)
+                else:
+                    r = await run_layer(dut, rb, layer.name, job, x_in=ins[0], x_in2=ins[1] if len(ins) > 1 else None)
                 if r["status"] != "PASS":
                     problem = problem or f"{layer.name}: {r.get('reason', '')}"
                 out = np.asarray(r.get("got", np.zeros((1, *layer.out_shape))), np.int64).reshape(1, *layer.out_shape)
