@@ -13,10 +13,15 @@ def test_a_layer_fills_its_bins() -> None:
     f = features(CONV["descriptor"], 8, 8, {"clamp_lo": 3, "clamp_hi": 0})
     assert f == {"kind": "conv", "kh": 3, "kw": 4, "sy": 2, "sx": 4, "pad": "asymmetric", "in_c": "remainder",
                  "out_c": "multiple", "pixels": "at", "clamp_lo": True, "clamp_hi": False, "z_in": "0", "z_out": "255",
-                 "pad_z_in": "0", "w_bits": 4, "dilation": "1"}  # a memory map's descriptor without dilation: 1
+                 "pad_z_in": "0", "w_bits": 4, "dilation": "1", "concat": None}  # a memory map's descriptor without dilation: 1
     atrous = features({**CONV["descriptor"], "dilation": [2, 12]}, 8, 8, {})
     assert atrous["dilation"] == "8+"
     assert features({**CONV["descriptor"], "kind": "fc", "dilation": [1, 1]}, 8, 8, {})["dilation"] is None
+    # a concat's runs (hexgen.concat): a requantizing run wins over a lane shift
+    run = {"in_shape": [8, 3, 3], "out_shape": [12, 3, 3], "a0": 0}
+    cat = {"kind": "concat", "in_shape": [8, 3, 3], "out_shape": [20, 3, 3], "z_out": 3, "runs": [run]}
+    assert features(cat, 8, 8, {})["concat"] == "lanes shifted"
+    assert features({**cat, "runs": [run, {**run, "out_shape": [8, 3, 3], "a0": 1 << 30}]}, 8, 8, {})["concat"] == "requantized"
 
 
 def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
@@ -25,7 +30,7 @@ def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
     failed = holes([{"layer": "c", "status": "FAIL", "clamp_lo": 1, "bias_shifts": [0]}], {"c": CONV}, 8, 8)
     assert set(failed) == every
     got = holes([{"layer": "c", "status": "PASS", "clamp_lo": 1, "bias_shifts": [0, 9]}], {"c": CONV}, 8, 8)
-    assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample"]
+    assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat"]
     assert got["kernel_h"] == [1, 2, 4, 5, 6, 7] and got["stride_x"] == [1, 2, 3]
     assert got["bias_shift"] == ["1-7"] and "clamp_lo_hit" not in got and got["clamp_hi_hit"] == [True]
     assert got["weight_bits"] == [8, 2]  # the packed 4-bit path's bin is the layer's

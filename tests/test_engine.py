@@ -128,8 +128,9 @@ def test_coverage_model_leaves_no_bin_of_the_layer_space_empty():
     assert empty.pop("weight_bits", None) == [4, 2], empty
     # and its convs are not dilated: the atrous bins are tests/test_engine_dilation.py's (which checks them)
     assert empty.pop("dilation", None) == ["2", "3-7", "8+"], empty
-    # nor does it upsample: tests/test_engine_concat_upsample.py's (which checks it)
-    assert empty.pop("kind", None) == ["upsample"], empty
+    # nor does it upsample or concatenate: tests/test_engine_concat_upsample.py's (which checks them)
+    assert empty.pop("kind", None) == ["upsample", "concat"], empty
+    assert empty.pop("concat", None) == ["lanes shifted", "requantized"], empty
     assert not empty, f"bins no layer of the coverage model hits: {empty}"
 
 

@@ -119,3 +119,34 @@ def test_upsample_runs_and_concats_are_placed(tmp_path: Path, capsys: pytest.Cap
     # chained: the RTL's own outputs through the whole network, the concats placed (in memory order)
     chained = layer_sim.run(sim="verilator", model=f"{f}:make", seed=0, chain=1)
     assert chained[0]["layers_equal"] == chained[0]["layers"] == 11 and not chained[0]["golden_ran"], chained
+
+
+@pytest.mark.sim
+def test_requantized_concat_inputs_run_on_the_vector_unit(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A model quantized without one observer per cat (as a model converted elsewhere may be: FX
+    alone requantizes a cat's input after an upsample) has concat inputs quantized apart from the
+    output; each is put in place by a requantizing run (hexgen.concat), per layer and chained."""
+    import golden.ptq
+    from golden.layers import ConcatLayer
+    from hexgen.hw import load_hw
+    from tb import layer_sim
+    from tb.coverage import holes
+    from tb.engine.images import _write_image
+
+    f, m, _ = _network(tmp_path)
+    # the image is written here, not in the cache: its key would not say that the pass was left out
+    monkeypatch.setattr(golden.ptq, "share_cat_observers", lambda prepared: 0)
+    layers = _write_image(m, 0, load_hw("default"), tmp_path, "", {})
+    net = __import__("pickle").loads((tmp_path / "net.pkl").read_bytes())
+    cats = [l for l in net.layers if isinstance(l, ConcatLayer)]
+    assert sum(not c for cat in cats for c in cat.copies) >= 2, [cat.copies for cat in cats]
+    ran = {l["name"] for l in layers if l["rtl"] and l["kind"] == "concat"}
+    assert ran == {cat.name for cat in cats if not all(cat.copies)}, layers
+    res = layer_sim.run(image=(tmp_path, layers, 0), sim="verilator", model=f"{f}:make", seed=0)
+    assert all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
+    mm = json.loads((tmp_path / "image" / "memory_map.json").read_text())
+    runs = [run for e in mm["layers"] if e["kind"] == "concat" for run in e["descriptor"]["runs"]]
+    assert any(run["a0"] and run["out_shape"][0] > run["in_shape"][0] for run in runs), runs  # requantized and shifted
+    assert holes(res, {e["name"]: e for e in mm["layers"]}, 8, 8)["concat"] == ["lanes shifted"]  # every run requantizes
+    chained = layer_sim.run(image=(tmp_path, layers, 0), sim="verilator", model=f"{f}:make", seed=0, chain=1)
+    assert chained[0]["layers_equal"] == chained[0]["layers"] == 11 and not chained[0]["golden_ran"], chained
