@@ -53,7 +53,7 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     buffers, now and then right at their limits or past them, cut into the bands and output-channel
     groups hexgen plans (hexgen.rules.plan_tiling) or, now and then, run whole."""
     rows = p["ROWS"]
-    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample"])
+    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat"])
     c = rng.randint(1, 3 * rows)
     max_k = max(1, 2 * p["REC_WORDS"])  # output channels up to twice the record buffers
     if kind == "fc":
@@ -66,6 +66,10 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": h, "IN_W": w, "OUT_C": c, "KH": 1, "KW": 1, "STRIDE_Y": sy,
              "STRIDE_X": sx, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1,
              "OUT_H": min(65535, h * sy), "OUT_W": min(65535, w * sx)}
+    elif kind == "concat":  # a run of the vector unit: the input moved OUT_C - IN_C (0..ROWS - 1) lanes up
+        h, w = rng.randint(1, 60), rng.randint(1, 60)
+        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": h, "IN_W": w, "OUT_C": c + rng.randrange(rows), "KH": 1, "KW": 1,
+             "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
     elif kind in ("add", "maxpool", "avgpool"):  # the vector unit: channels kept, no buffer
         h, w = rng.randint(1, 60), rng.randint(1, 60)
         kh, kw = (1, 1) if kind == "add" else rng.choice([(rng.randint(1, min(h, 7)), rng.randint(1, min(w, 7))), (h, w)])
@@ -92,12 +96,12 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
         r["OUT_W"] = conv_out_size(r["IN_W"], r["PAD_LEFT"], r["PAD_RIGHT"], r["KW"], r["STRIDE_X"], r["DIL_X"])
     lo = rng.randint(0, 255)
     r["LO"], r["HI"] = lo, rng.randint(lo, 255)
-    # an add's shift is 1..63 (0 now and then: refused); other kinds ignore the register
-    r["ADD_SHIFT"] = (0 if rng.random() < 0.1 else rng.randint(1, 63)) if kind == "add" else rng.randint(0, 63)
+    # an add's and a concat run's shift is 1..63 (0 now and then: refused); other kinds ignore the register
+    r["ADD_SHIFT"] = (0 if rng.random() < 0.1 else rng.randint(1, 63)) if kind in ("add", "concat") else rng.randint(0, 63)
     # the weights' storage width: one the hexgen plan writes (a width the build does not unpack is refused)
-    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in ("add", "maxpool", "avgpool", "upsample") else 8
+    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in ("add", "maxpool", "avgpool", "upsample", "concat") else 8
     r.update(plan_tiling(r, config(p)))
-    if kind in ("add", "maxpool", "avgpool", "upsample") or rng.random() < 0.15:  # the whole layer in one pass
+    if kind in ("add", "maxpool", "avgpool", "upsample", "concat") or rng.random() < 0.15:  # the whole layer in one pass
         r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
     return r
 
@@ -175,7 +179,7 @@ async def test_every_field_at_its_boundaries(dut: Any) -> None:
     cfg = config(p)
     rng = random.Random(7)
     bases: dict[int, dict[str, int]] = {}
-    while len(bases) < 7:  # one layer the rule runs per kind
+    while len(bases) < len(set(KIND_CODES.values())):  # one layer the rule runs per kind
         r = runnable(rng, p)
         if engine_refusal(r, cfg, max_kernel=p["MAX_K"]) is None:
             bases.setdefault(r["KIND"], r)
