@@ -155,7 +155,13 @@ module vec_unit #(
   logic [WORD_BITS-1:0]   cat_y;     // the tile's output word
   logic [WORD_BITS-1:0]   lanes_y;   // add_lanes' result: the add, or a concat's requantized lanes
   assign cat_l = out_c_i - in_c_i;
+`ifdef MUT_SELECT  // +MUT_CAT_LANE: the input lands one lane too high (its channels one off in the output)
+  logic mut_cat_lane;
+  initial mut_cat_lane = $test$plusargs("MUT_CAT_LANE");
+  assign cat_pair = {rd_data_i, buf_a[idx]} >> ((ROWS - 32'(cat_l) - (mut_cat_lane ? 32'd1 : 32'd0)) * 8);
+`else
   assign cat_pair = {rd_data_i, buf_a[idx]} >> ((ROWS - 32'(cat_l)) * 8);
+`endif
   assign cat_in = cat_pair[WORD_BITS-1:0];
   // the concat's requantization is the add's with b's term zero (b = z_b)
   add_lanes #(.LANES(ROWS)) u_add (

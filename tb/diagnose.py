@@ -23,6 +23,9 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from hexgen.rules import KIND_CODES
+from hexgen.rules import VECTOR_KINDS as VECTOR_KIND_CODES
+
 IntArray = NDArray[np.int64]
 #: a hypothesis is reported when it explains at least this fraction of the wrong elements
 REPORT_FRACTION = 0.5
@@ -36,8 +39,9 @@ SPECIFIC = ("xz", "dilation", "input_channel_shift", "input_shift", "shift", "la
 #: a pattern of values or places is reported only when chance would give it less often than this
 #: (each wrong element falling there independently, at the rate the whole output does)
 CHANCE = 1e-4
-#: layer kinds the vector unit runs (rtl/vec_unit.sv): no MAC array, no requantizer, no pixel tiles
-VECTOR_KINDS = ("add", "maxpool", "avgpool", "upsample")
+#: layer kinds the vector unit runs (rtl/vec_unit.sv; hexgen.rules, the engine's rule book): no MAC
+#: array, no requantizer, no pixel tiles
+VECTOR_KINDS = tuple(k for k, code in KIND_CODES.items() if code in VECTOR_KIND_CODES)
 
 
 @dataclass(frozen=True)

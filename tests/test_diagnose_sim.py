@@ -76,6 +76,24 @@ def test_a_tap_spacing_fault_reads_as_the_dilation_it_used(tmp_path: Path) -> No
     assert first["explained"] >= 0.95 * first["wrong"], r["report"]
 
 
+def test_a_concat_input_one_lane_off_reads_as_a_channel_shift(tmp_path: Path) -> None:
+    """Issue 26: with +MUT_CAT_LANE a concat run puts its input one lane too high (rtl/vec_unit.sv);
+    the concat fails and the diagnosis names the channel shift of that input's channels."""
+    f = tmp_path / "cat.py"  # 4 + 8 channels: the second input starts 4 lanes into a tile of 8
+    f.write_text("import torch\nfrom torch import nn\n\nclass Cat(nn.Module):\n"
+                 "    def __init__(self):\n        super().__init__()\n"
+                 "        self.a = nn.Conv2d(3, 4, 1)\n        self.b = nn.Conv2d(3, 8, 1)\n        self.c = nn.Conv2d(12, 4, 1)\n"
+                 "    def forward(self, x):\n        return self.c(torch.cat([self.a(x), self.b(x)], dim=1))\n\n"
+                 "def make():\n    torch.manual_seed(3)\n    return Cat().eval(), torch.rand(4, 3, 6, 5)\n")
+    r = layer_sim.run(layers=["concat1"], sim="icarus", model=f"{f}:make", seed=0, defines=("MUT_SELECT",),
+                      plusargs=("+MUT_CAT_LANE",), run_tag="-mut_cat_lane")[0]
+    assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
+    first = r["diagnosis"][0]
+    assert first["kind"] == "channel_shift", r["report"]
+    # each of the input's channels lands one higher; channel 4 (its first) takes a lane of the kept word
+    assert first["explained"] >= 0.8 * first["wrong"] and "channel c-1" in r["report"], r["report"]
+
+
 def test_without_a_plusarg_the_fault_build_passes() -> None:
     """The MUT_SELECT build with no fault switched on is the engine: a layer passes on it (so each
     failure above is its fault's, not the build's)."""
