@@ -5,7 +5,7 @@ integer constants (once per layer; nothing here rounds a float at run time).
 - LayerNorm over the last axis: exact centring `x = C*q - sum(q)`, the variance sum, a restoring
   (digit-by-digit) square root of LN_SQRT_ITERS fixed iterations, one reciprocal per row, a
   per-channel multiplier and bias (gamma, beta, sqrt(C) and 1/S_out folded) and the clamp.
-- softmax over the last axis: max subtraction, a 256-entry table of exp as 16-bit fixed point, the
+- softmax over the last axis: max subtraction, a 256-entry table of exp as 21-bit fixed point, the
   row sum, one integer division per row, the output codes.
 - GELU: a 256-entry table of output codes.
 - matmul of two activations: (a - z_a) times the int8 (b - 128), summed exactly, then
@@ -32,16 +32,19 @@ IntArray = NDArray[np.int64]
 LN_SQRT_ITERS = 24
 #: The row reciprocal is Rr = floor((2^LN_RECIP_BITS - 1) / max(r, 1)), an unsigned 48-bit quotient.
 LN_RECIP_BITS = 48
-#: Fraction bits of the normalized value t = round(2^LN_NORM_BITS * x / sqrt(V)), |t| <= 2^16.
-LN_NORM_BITS = 16
-#: Largest per-channel shift n of the LayerNorm output multiplier (keeps the bias term below 2^50).
-LN_MAX_SHIFT = 40
+#: Fraction bits of the normalized value t = round(2^LN_NORM_BITS * x / sqrt(V)), |t| <= 2^24.
+LN_NORM_BITS = 24
+#: Largest per-channel shift n of the LayerNorm output multiplier (keeps the bias term below 2^57).
+LN_MAX_SHIFT = 48
 
 # ---- softmax ---------------------------------------------------------------------------------
-#: exp table entries are 2^SM_EXP_BITS * exp(-d * S_in) rounded: EXP[0] = 2^15, 16-bit unsigned.
-SM_EXP_BITS = 15
-#: Longest softmax row: the row sum (< L * 2^15 + 1) stays below 2^32.
-SM_MAX_ROW = (1 << 17) - 1
+#: exp table entries are 2^SM_EXP_BITS * exp(-d * S_in) rounded: EXP[0] = 2^20, 21-bit unsigned. (16-bit
+#: entries, EXP[0] = 2^15, lose up to (1 + L) / 2^16 of a probability in the row sum: 4 LSB on 1024-long rows.)
+SM_EXP_BITS = 20
+#: The division's dividend D = round(2^P / S_out) is normalised to 2^51 <= D < 2^52.
+SM_DIV_BITS = 52
+#: Longest softmax row: the row sum (<= L * 2^20) stays below 2^32.
+SM_MAX_ROW = 4095
 
 # ---- matmul ----------------------------------------------------------------------------------
 #: The b operand's zero point: its codes minus 128 are its int8 values (code ^ 0x80 in hardware).
@@ -102,7 +105,7 @@ def layernorm_params(
     """The integer constants of a LayerNorm over C channels (arithmetic.md, "LayerNorm"):
     sqrt_shift P (the largest with 4^P * max sum of squares + E < 2^48), eps_term E =
     round_half_even(4^P * C^3 * eps / S_in^2), and per channel the signed multiplier G, shift n and
-    bias B of y = ((t*G + B + 2^(n-1)) >> n) + z_out, G * 2^-n = gamma * sqrt(C) / (S_out * 2^16),
+    bias B of y = ((t*G + B + 2^(n-1)) >> n) + z_out, G * 2^-n = gamma * sqrt(C) / (S_out * 2^24),
     B = round_half_even(b' * 2^n), b' = beta / S_out clamped to +-(257 + |gamma| sqrt(C) / S_out)
     (beyond that every output of the channel is clamped to 0 or 255 anyway)."""
     g = np.asarray(gamma, dtype=np.float64).reshape(-1)
@@ -154,11 +157,11 @@ def layernorm_center(q: NDArray[np.uint8]) -> IntArray:
 
 
 def layernorm_normalize(x: IntArray, *, sqrt_shift: int, eps_term: int) -> IntArray:
-    """t = round(2^16 * x * 2^P / r) per element, r = floor(sqrt(V)), V = 4^P * sum(x^2) + E:
+    """t = round(2^24 * x * 2^P / r) per element, r = floor(sqrt(V)), V = 4^P * sum(x^2) + E:
         V  = (sum_c x^2 << 2P) + E              # < 2^48 (checked at extraction)
         r  = isqrt_fixed(V)                     # 24 iterations, r < 2^24
         Rr = (2^48 - 1) // max(r, 1)            # one division per row, < 2^48
-        t  = ((x * Rr) + 2^(s-1)) >> s,  s = 48 - 16 - P   # |x * Rr| <= 2^(48-P), |t| <= 2^16
+        t  = ((x * Rr) + 2^(s-1)) >> s,  s = 48 - 24 - P   # |x * Rr| <= 2^(48-P), |t| <= 2^24
     """
     v = (np.square(x).sum(axis=-1, keepdims=True) << np.int64(2 * sqrt_shift)) + np.int64(eps_term)
     r = isqrt_fixed(v)
@@ -170,7 +173,7 @@ def layernorm_normalize(x: IntArray, *, sqrt_shift: int, eps_term: int) -> IntAr
 def layernorm_output(t: IntArray, *, gain: IntArray, shift: IntArray, bias: IntArray, z_out: int, lo: int, hi: int
                      ) -> NDArray[np.uint8]:
     """y = clamp(((t*G + B + 2^(n-1)) >> n) + z_out, lo, hi) per channel (the last axis); the sum
-    is below 2^50 (|t| <= 2^16, |G| < 2^31, |B| < 2^49)."""
+    is below 2^58 (|t| <= 2^24, |G| < 2^31, |B| < 2^57)."""
     y = (t * gain + bias + (np.int64(1) << (shift - 1))) >> shift
     return np.clip(y + np.int64(z_out), lo, hi).astype(np.uint8)
 
@@ -185,15 +188,20 @@ def layernorm(q: NDArray[np.uint8], *, sqrt_shift: int, eps_term: int, gain: Int
 # =============================================================================================
 # softmax
 # =============================================================================================
-def softmax_params(*, scale_in: float, scale_out: float, m0_bits: int, where: str) -> dict[str, Any]:
-    """exp_table[d] = round_half_even(2^15 * exp(-d * S_in)) for d = 0..255 (16-bit unsigned,
-    exp_table[0] = 2^15), and the division's constant D * 2^-P = 1 / S_out (D of m0_bits bits)."""
-    if not (scale_in > 0 and math.isfinite(scale_in)):
-        raise RangeError(f"{where}: softmax input scale {scale_in!r} is not positive")
-    if m0_bits < 24:
-        raise RangeError(f"{where}: softmax needs m0_bits >= 24 for its row reciprocal (got {m0_bits})")
+def softmax_params(*, scale_in: float, scale_out: float, where: str) -> dict[str, Any]:
+    """exp_table[d] = round_half_even(2^20 * exp(-d * S_in)) for d = 0..255 (21-bit unsigned,
+    exp_table[0] = 2^20), and the division's dividend D = round(2^P / S_out) (round half up), with P
+    such that 2^51 <= D < 2^52."""
+    if not (scale_in > 0 and math.isfinite(scale_in) and scale_out > 0 and math.isfinite(scale_out)):
+        raise RangeError(f"{where}: softmax scales must be positive (S_in={scale_in!r}, S_out={scale_out!r})")
     table = np.array([round_half_even(math.ldexp(math.exp(-d * scale_in), SM_EXP_BITS)) for d in range(256)], np.int64)
-    dividend, p = requant_multiplier(1.0 / scale_out, m0_bits, where)
+    frac, exp = math.frexp(1.0 / scale_out)  # 1/S_out = frac * 2^exp, 0.5 <= frac < 1
+    p = SM_DIV_BITS - exp
+    dividend = math.floor(math.ldexp(frac, SM_DIV_BITS) + 0.5)
+    if dividend == 1 << SM_DIV_BITS:
+        dividend, p = dividend >> 1, p - 1
+    if not 1 <= p <= arith.MAX_SHIFT:
+        raise RangeError(f"{where}: softmax output scale {scale_out:.3g} needs a shift of {p}, outside 1..{arith.MAX_SHIFT}")
     return {"exp_table": table, "dividend": dividend, "shift": p}
 
 
@@ -201,10 +209,10 @@ def softmax(q: NDArray[np.uint8], *, exp_table: IntArray, dividend: int, shift: 
             hi: int = 255) -> NDArray[np.uint8]:
     """softmax of uint8 codes over the last axis:
         d = max(q) - q                  # 0..255, 8 bits (z_in cancels)
-        e = EXP[d]                      # 16-bit unsigned, EXP[0] = 2^15
-        S = sum(e)                      # 2^15 <= S < L * 2^15 + 1 (23 bits for L = 197)
-        R = D // S                      # one integer division per row, R <= 2^(m0_bits - 15)
-        y = clamp(((e*R + 2^(P-1)) >> P) + z_out, lo, hi)     # e*R < 2^(m0_bits + 1)
+        e = EXP[d]                      # 21-bit unsigned, EXP[0] = 2^20
+        S = sum(e)                      # 2^20 <= S <= L * 2^20 (28 bits for L = 197, 32 for L <= 4095)
+        R = D // S                      # one integer division per row: 2^19 <= R <= 2^32
+        y = clamp(((e*R + 2^(P-1)) >> P) + z_out, lo, hi)     # e*R < 2^52
     """
     if q.shape[-1] > SM_MAX_ROW:
         raise RangeError(f"softmax row of {q.shape[-1]} elements; at most {SM_MAX_ROW}")

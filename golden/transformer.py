@@ -42,16 +42,16 @@ def _check_scale(s: float, what: str, where: str) -> float:
 class LayerNormLayer(Layer):
     """LayerNorm over the last axis (C channels) of a token tensor [T, C] (any leading shape):
         x = C*q - sum(q);  V = (sum x^2 << 2P) + eps_term;  r = isqrt(V) (24 iterations)
-        Rr = (2^48 - 1) // max(r, 1);  t = (x*Rr + 2^(s-1)) >> s, s = 32 - P
+        Rr = (2^48 - 1) // max(r, 1);  t = (x*Rr + 2^(s-1)) >> s, s = 24 - P
         y = clamp(((t*gain[c] + bias[c] + 2^(shift[c]-1)) >> shift[c]) + z_out, lo, hi)
-    gain[c] * 2^-shift[c] = gamma[c] * sqrt(C) / (S_out * 2^16); bias[c] = beta[c] / S_out * 2^shift[c]."""
+    gain[c] * 2^-shift[c] = gamma[c] * sqrt(C) / (S_out * 2^24); bias[c] = beta[c] / S_out * 2^shift[c]."""
 
     z_in: int = 0
     sqrt_shift: int = 0  # P: the radicand is 4^P * sum(x^2) + eps_term, below 2^48
     eps_term: int = 0  # round_half_even(4^P * C^3 * eps / S_in^2)
     gain: IntArray = field(repr=False)  # [C] signed, |gain| < 2^m0_bits
-    shift: IntArray = field(repr=False)  # [C] in 1..40
-    bias: IntArray = field(repr=False)  # [C] signed, |bias| < 2^49
+    shift: IntArray = field(repr=False)  # [C] in 1..48
+    bias: IntArray = field(repr=False)  # [C] signed, |bias| < 2^57
     z_out: int = 0
     lo: int = 0
     hi: int = 255
@@ -75,7 +75,7 @@ class LayerNormLayer(Layer):
         if (tf_arith.layernorm_max_sumsq(c) << (2 * self.sqrt_shift)) + self.eps_term >= 1 << (2 * tf_arith.LN_SQRT_ITERS):
             raise RangeError(f"layer {self.name}: the LayerNorm radicand can reach 2^{2 * tf_arith.LN_SQRT_ITERS}")
         if c and (self.shift.min() < 1 or self.shift.max() > tf_arith.LN_MAX_SHIFT
-                  or np.abs(self.gain).max() >= 1 << self.m0_bits or np.abs(self.bias).max() >= 1 << 49):
+                  or np.abs(self.gain).max() >= 1 << self.m0_bits or np.abs(self.bias).max() >= 1 << 57):
             raise RangeError(f"layer {self.name}: LayerNorm gain, shift or bias outside their widths")
 
     @property
@@ -112,12 +112,13 @@ class LayerNormLayer(Layer):
 @dataclass(frozen=True, kw_only=True)
 class SoftmaxLayer(Layer):
     """softmax over the last axis, any leading shape ([heads, T, T] in attention):
-        d = max(q) - q;  e = exp_table[d] (16-bit, exp_table[0] = 2^15);  S = sum(e)
+        d = max(q) - q;  e = exp_table[d] (21-bit, exp_table[0] = 2^20);  S = sum(e)
         R = dividend // S (one division per row);  y = clamp(((e*R + 2^(shift-1)) >> shift) + z_out, lo, hi)
-    dividend * 2^-shift = 1 / S_out; z_in cancels in the max subtraction (kept for reports)."""
+    dividend * 2^-shift = 1 / S_out, 2^51 <= dividend < 2^52; z_in cancels in the max subtraction (kept
+    for reports); m0_bits is not used (the dividend has its own 52 bits)."""
 
     z_in: int = 0
-    exp_table: IntArray = field(repr=False)  # [256], 0..2^15
+    exp_table: IntArray = field(repr=False)  # [256], 0..2^20
     dividend: int = 1
     shift: int = 1
     z_out: int = 0
@@ -132,8 +133,8 @@ class SoftmaxLayer(Layer):
         object.__setattr__(self, "exp_table", _frozen(self.exp_table, np.int64))
         t = self.exp_table
         if t.shape != (256,) or int(t[0]) != 1 << tf_arith.SM_EXP_BITS or t.min() < 0 or np.any(np.diff(t) > 0):
-            raise RangeError(f"layer {self.name}: the exp table must hold 256 non-increasing entries from 2^15 down to >= 0")
-        if not (1 <= self.shift <= arith.MAX_SHIFT and 0 < self.dividend < 1 << self.m0_bits):
+            raise RangeError(f"layer {self.name}: the exp table must hold 256 non-increasing entries from 2^20 down to >= 0")
+        if not (1 <= self.shift <= arith.MAX_SHIFT and 1 << (tf_arith.SM_DIV_BITS - 1) <= self.dividend < 1 << tf_arith.SM_DIV_BITS):
             raise RangeError(f"layer {self.name}: softmax dividend {self.dividend} or shift {self.shift} out of range")
         if tuple(self.out_shape) != tuple(self.in_shape) or not self.in_shape:
             raise ShapeError(f"layer {self.name}: softmax keeps its shape; in {self.in_shape}, out {self.out_shape}")
@@ -145,7 +146,7 @@ class SoftmaxLayer(Layer):
                    z_in: int, scale_out: float, z_out: int, m0_bits: int = 31) -> "SoftmaxLayer":
         shape = tuple(int(s) for s in in_shape)
         s_in, s_out = _check_scale(scale_in, "input", name), _check_scale(scale_out, "output", name)
-        p = tf_arith.softmax_params(scale_in=s_in, scale_out=s_out, m0_bits=m0_bits, where=f"layer {name}")
+        p = tf_arith.softmax_params(scale_in=s_in, scale_out=s_out, where=f"layer {name}")
         return cls(name=name, inputs=tuple(inputs), in_shape=shape, out_shape=shape, module=module, source=source,
                    z_in=_check_zero_point(z_in, "input", name), exp_table=p["exp_table"], dividend=p["dividend"],
                    shift=p["shift"], z_out=_check_zero_point(z_out, "output", name), m0_bits=m0_bits, scale_in=s_in,
@@ -157,7 +158,7 @@ class SoftmaxLayer(Layer):
 
     def describe(self) -> dict[str, str]:
         zeros = int(np.count_nonzero(self.exp_table == 0))
-        return {"row": str(self.in_shape[-1]), "exp": f"256 x 16-bit table ({zeros} zero entries)",
+        return {"row": str(self.in_shape[-1]), "exp": f"256 x 21-bit table ({zeros} zero entries)",
                 "reciprocal": f"{self.dividend} // sum, >> {self.shift}"}
 
 
