@@ -47,6 +47,11 @@ class _State:
     unbind: int | None = None  # an unbind node: the axis (of the permuted value) it splits
 
 
+def _args(node: fx.Node) -> Any:
+    """A node's positional arguments, untyped (FX's Argument union helps no check here)."""
+    return node.args
+
+
 def weight_codes(w: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
     """Per-output-channel symmetric int8 codes in [-127, 127] and their scales (max |w| / 127, dead
     channels at their layer's median scale: golden.ptq.live_channel_scales)."""
@@ -119,10 +124,10 @@ class _Builder:
         return 1 if self.qp[node.name][1] == 128 and self.p.find(self.p.resolve(node.name)[0]) in self.p.symmetric else 0
 
     # ---- conv, linear ----------------------------------------------------------------------
-    def compute(self, node: fx.Node, mod: nn.Module, out_node: fx.Node) -> dict[str, Any]:
-        src, s_in, z_in = self.operand(node, node.args[0], "input")
-        codes, s_w = weight_codes(mod.weight)  # type: ignore[arg-type]
-        bias = mod.bias.detach().to(torch.float64).numpy() if mod.bias is not None else np.zeros(len(s_w))  # type: ignore[union-attr]
+    def compute(self, node: fx.Node, mod: Any, out_node: fx.Node) -> dict[str, Any]:
+        src, s_in, z_in = self.operand(node, _args(node)[0], "input")
+        codes, s_w = weight_codes(mod.weight)
+        bias = mod.bias.detach().to(torch.float64).numpy() if mod.bias is not None else np.zeros(len(s_w))
         s_out, z_out = self.qp[out_node.name]
         relu = out_node is not node
         name = self.new_name("conv" if isinstance(mod, nn.Conv2d) else "fc" if len(self.shape(node)) == 1 else "linear")
@@ -139,7 +144,7 @@ class _Builder:
         if worst > arith.INT32_MAX:
             raise RangeError(f"layer {name}: |bias| + K*255*127 = {worst} can overflow the int32 accumulator")
         lo = max(z_out if relu else 0, self.lo(out_node))
-        return dict(name=name, inputs=(src,), in_shape=self.shape(node.args[0]), out_shape=self.shape(node),  # type: ignore[arg-type]
+        return dict(name=name, inputs=(src,), in_shape=self.shape(_args(node)[0]), out_shape=self.shape(node),
                     module=self.module(node), source=out_node.name, weight=codes, bias=bc,
                     requant=Requant(m0, n, z_out, lo, 255, self.m0_bits), z_in=z_in, scale_in=s_in, scale_out=s_out,
                     weight_scale=s_w)
@@ -165,7 +170,7 @@ class _Builder:
         f = self.compute(node, mod, out)
         c_in = f["in_shape"][0]
         k, cg, kh, kw = f["weight"].shape
-        pad = (int(mod.padding[0]), int(mod.padding[1]))  # type: ignore[index]
+        pad = (int(mod.padding[0]), int(mod.padding[1]))
         self.emit(node, ConvLayer(**f, stride=(int(mod.stride[0]), int(mod.stride[1])), padding=pad, groups=int(mod.groups),
                                   kind_name=conv_kind(c_in, int(mod.groups), (kh, kw)),
                                   dilation=(int(mod.dilation[0]), int(mod.dilation[1]))))
@@ -176,16 +181,16 @@ class _Builder:
     def unary(self, node: fx.Node, kind: str) -> None:
         from golden import transformer as tr
 
-        src, s_in, z_in = self.operand(node, node.args[0], "input")
+        src, s_in, z_in = self.operand(node, _args(node)[0], "input")
         s_out, z_out = self.qp[node.name]
-        shape = self.shape(node.args[0])  # type: ignore[arg-type]
+        shape = self.shape(_args(node)[0])
         common: dict[str, Any] = dict(name=self.new_name({"layernorm": "ln"}.get(kind, kind)), inputs=(src,), in_shape=shape,
                                       module=self.module(node), source=node.name, scale_in=s_in, z_in=z_in,
                                       scale_out=s_out, z_out=z_out)
         if kind == "softmax":
-            dim = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            dim = _args(node)[1] if len(_args(node)) > 1 else node.kwargs.get("dim")
             if node.op == "call_module":
-                dim = self.gm.get_submodule(str(node.target)).dim  # type: ignore[assignment]
+                dim = self.gm.get_submodule(str(node.target)).dim
             if dim not in (-1, len(shape)):
                 raise UnsupportedLayerError(f"{where(node)}: softmax over dim {dim}; golden's is over the last axis (dim=-1)")
             layer: Layer = tr.SoftmaxLayer.from_float(**common)
@@ -209,20 +214,20 @@ class _Builder:
     def matmul(self, node: fx.Node) -> None:
         from golden import transformer as tr
 
-        src_a, s_a, z_a = self.operand(node, node.args[0], "first operand")
-        b = node.args[1]
-        st = self.state[b.name]  # type: ignore[union-attr]
+        src_a, s_a, z_a = self.operand(node, _args(node)[0], "first operand")
+        b = _args(node)[1]
+        st = self.state[b.name]
         if st.perm is not None or st.unbind is not None:
             raise UnsupportedLayerError(f"{where(node)}: its second operand has the batch axis moved from the front")
-        s_b, z_b = self.qp[b.name]  # type: ignore[union-attr]
+        s_b, z_b = self.qp[b.name]
         if z_b != 128:
             raise UnsupportedLayerError(f"{where(node)}: its second operand's zero point is {z_b}, not 128 (symmetric)")
-        shape_b = self.shape(b)  # type: ignore[arg-type]
+        shape_b = self.shape(b)
         if st.swap:
             shape_b = (*shape_b[:-2], shape_b[-1], shape_b[-2])
         s_out, z_out = self.qp[node.name]
         self.emit(node, tr.MatmulLayer.from_float(
-            name=self.new_name("matmul"), inputs=(src_a, st.src), in_shape=self.shape(node.args[0]), in_shape_b=shape_b,  # type: ignore[arg-type]
+            name=self.new_name("matmul"), inputs=(src_a, st.src), in_shape=self.shape(_args(node)[0]), in_shape_b=shape_b,
             module=self.module(node), source=node.name, scale_a=s_a, z_a=z_a, scale_b=s_b, z_b=z_b, transpose_b=st.swap,
             scale_out=s_out, z_out=z_out))
 
@@ -241,24 +246,24 @@ class _Builder:
         return v[0].numpy()
 
     def add(self, node: fx.Node) -> None:
-        a_node, b_node = node.args[0], node.args[1]
+        a_node, b_node = _args(node)[0], _args(node)[1]
         src_a, s_a, z_a = self.operand(node, a_node, "first operand")
         src_b, s_b, z_b = self.operand(node, b_node, "second operand")
-        if self.shape(a_node) != self.shape(b_node):  # type: ignore[arg-type]
-            raise ShapeError(f"{where(node)}: add of shapes {self.shape(a_node)} and {self.shape(b_node)} (no broadcasting)")  # type: ignore[arg-type]
+        if self.shape(a_node) != self.shape(b_node):
+            raise ShapeError(f"{where(node)}: add of shapes {self.shape(a_node)} and {self.shape(b_node)} (no broadcasting)")
         s_out, z_out = self.qp[node.name]
         name = self.new_name("add")
         a0, b0, n = arith.add_params(s_a, s_b, s_out, m0_bits=self.m0_bits, where=f"layer {name}")
-        self.emit(node, AddLayer(name=name, inputs=(src_a, src_b), in_shape=self.shape(a_node), out_shape=self.shape(node),  # type: ignore[arg-type]
+        self.emit(node, AddLayer(name=name, inputs=(src_a, src_b), in_shape=self.shape(a_node), out_shape=self.shape(node),
                                  module=self.module(node), source=node.name, z_a=z_a, z_b=z_b, a0=a0, b0=b0, n=n, z_out=z_out,
                                  scale_a=s_a, scale_b=s_b, scale_out=s_out))
 
     def add_const(self, node: fx.Node) -> None:
-        ops = node.args[:2]
+        ops = _args(node)[:2]
         act = next(a for a in ops if isinstance(a, fx.Node) and a.name in self.p.data)
         const = next(a for a in ops if a is not act)
         src, s_a, z_a = self.operand(node, act, "activation operand")
-        c = self.constant(node, const)  # type: ignore[arg-type]
+        c = self.constant(node, const)
         lo_f, hi_f = min(0.0, float(c.min())), max(0.0, float(c.max()))
         s_c = (hi_f - lo_f) / 255.0 if hi_f > lo_f else 1.0
         z_c = int(np.clip(round(-lo_f / s_c), 0, 255))
@@ -269,12 +274,13 @@ class _Builder:
         name = self.new_name("addc")
         a0, b0, n = arith.add_params(s_a, s_c, s_out, m0_bits=self.m0_bits, where=f"layer {name}")
         self.emit(node, ConstAddLayer(name=name, inputs=(src,), in_shape=self.shape(act), out_shape=self.shape(node),
-                                      module=const.name, source=node.name, constant=codes, z_a=z_a, z_b=z_c,  # type: ignore[union-attr]
+                                      module=const.name, source=node.name, constant=codes, z_a=z_a, z_b=z_c,
                                       a0=a0, b0=b0, n=n, z_out=z_out, scale_a=s_a, scale_b=s_c, scale_out=s_out))
 
     def cat(self, node: fx.Node) -> None:
-        tensors = list(node.args[0] if node.args else node.kwargs["tensors"])  # type: ignore[arg-type]
-        dim = int(node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0))  # type: ignore[arg-type]
+        kw: Any = node.kwargs
+        tensors = list(_args(node)[0] if _args(node) else kw["tensors"])
+        dim = int(_args(node)[1] if len(_args(node)) > 1 else kw.get("dim", 0))
         rank = self.values[node.name].dim()
         dim = dim + rank if dim < 0 else dim
         if dim == 0:
@@ -300,7 +306,7 @@ class _Builder:
                     m0s.append(m0)
                     ns.append(n)
             else:
-                c = self.constant(node, t)  # type: ignore[arg-type]
+                c = self.constant(node, t)
                 pieces.append(-1 - len(consts))
                 consts.append(np.clip(np.round(c / s_out) + z_out, 0, 255).astype(np.uint8))
         self.emit(node, TokenConcatLayer(name=name, inputs=tuple(inputs), in_shape=self.shape(tensors[pieces.index(0)]),
@@ -310,9 +316,9 @@ class _Builder:
 
     # ---- data movement -----------------------------------------------------------------------
     def move(self, node: fx.Node) -> None:
-        x = node.args[0]
-        st = self.state[x.name]  # type: ignore[union-attr]
-        v, vin = self.values[node.name], self.values[x.name]  # type: ignore[union-attr]
+        x = _args(node)[0]
+        st = self.state[x.name]
+        v, vin = self.values[node.name], self.values[x.name]
         tgt = node.target if node.op != "call_module" else "flatten"
         name = getattr(tgt, "__name__", str(tgt))
         if name in ("contiguous",):
@@ -327,17 +333,18 @@ class _Builder:
             if tuple(v.shape) == tuple(vin.shape):
                 self.state[node.name] = st
             else:
-                self.emit(node, ReshapeLayer(name=self.new_name("reshape"), inputs=(st.src,), in_shape=self.shape(x),  # type: ignore[arg-type]
+                self.emit(node, ReshapeLayer(name=self.new_name("reshape"), inputs=(st.src,), in_shape=self.shape(x),
                                              out_shape=self.shape(node), module=self.module(node), source=node.name))
         elif name in ("permute", "transpose"):
             rank = vin.dim()
-            dims = [a for a in node.args[1:]] or list(node.kwargs.get("dims", ()))
+            kw: Any = node.kwargs
+            dims = [a for a in _args(node)[1:]] or list(kw.get("dims", ()))
             if name == "transpose":
-                i, j = (int(d) % rank for d in dims[:2])  # type: ignore[call-overload]
+                i, j = (int(d) % rank for d in dims[:2])
                 order = list(range(rank))
                 order[i], order[j] = order[j], order[i]
             else:
-                order = [int(d) % rank for d in (dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)]  # type: ignore[call-overload]
+                order = [int(d) % rank for d in (dims[0] if len(dims) == 1 and isinstance(dims[0], (tuple, list)) else dims)]
             if st.swap or st.unbind is not None:
                 raise UnsupportedLayerError(f"{where(node)}: a permute of a transposed matmul operand")
             base = st.perm if st.perm is not None else tuple(range(rank))
@@ -346,7 +353,7 @@ class _Builder:
             if full == tuple(range(rank)):
                 self.state[node.name] = _State(st.src)
             elif st.perm is None and swap_last and rank >= 3 and node.users and all(
-                    self.p.kind.get(u.name) == "matmul" and u.args[1] is node and u.args[0] is not node for u in node.users):
+                    self.p.kind.get(u.name) == "matmul" and _args(u)[1] is node and _args(u)[0] is not node for u in node.users):
                 self.state[node.name] = _State(st.src, swap=True)
             elif full[0] == 0:
                 self.emit(node, PermuteLayer(name=self.new_name("permute"), inputs=(st.src,), in_shape=self.shape_of(st.src),
@@ -355,7 +362,7 @@ class _Builder:
             else:
                 self.state[node.name] = _State(st.src, perm=full)
         elif name == "unbind":
-            dim = int(node.args[1] if len(node.args) > 1 else node.kwargs.get("dim", 0))  # type: ignore[arg-type]
+            dim = int(_args(node)[1] if len(_args(node)) > 1 else dict(node.kwargs).get("dim", 0))  # type: ignore[arg-type]
             rank = vin.dim()
             self.state[node.name] = _State(st.src, perm=st.perm if st.perm is not None else tuple(range(rank)),
                                            unbind=dim % rank)
@@ -368,9 +375,9 @@ class _Builder:
         return next(l.out_shape for l in self.layers if l.name == layer) if layer != INPUT else self.input_quant.shape  # type: ignore[union-attr]
 
     def getitem(self, node: fx.Node, st: _State, vin: Any) -> None:
-        idx = node.args[1]
+        idx = _args(node)[1]
         if st.unbind is not None:  # one of an unbind's tensors
-            full, d, i = st.perm, st.unbind, int(idx)  # type: ignore[arg-type]
+            full, d, i = st.perm, st.unbind, int(idx)
         else:
             if st.swap:
                 raise UnsupportedLayerError(f"{where(node)}: indexing a transposed matmul operand")
@@ -379,7 +386,7 @@ class _Builder:
             if len(ints) != 1 or any(not (isinstance(it, int) or it == slice(None)) for it in items):
                 raise UnsupportedLayerError(f"{where(node)}: indexing {idx!r}; golden takes one integer index and full "
                                             "slices (x[:, 0])")
-            d, i = ints[0], int(items[ints[0]])  # type: ignore[arg-type]
+            d, i = ints[0], int(items[ints[0]])
             full = st.perm if st.perm is not None else tuple(range(vin.dim()))
         assert full is not None
         axis = full[d]
@@ -398,7 +405,7 @@ class _Builder:
     def visit(self, node: fx.Node) -> None:
         k = self.p.kind[node.name]
         if k == "output":
-            res = node.args[0]
+            res = _args(node)[0]
             for out in list(res) if isinstance(res, (tuple, list)) else [res]:
                 if not isinstance(out, fx.Node) or out.name not in self.p.data:
                     raise UnsupportedLayerError("the model output is not an activation tensor")
@@ -431,7 +438,7 @@ class _Builder:
             if node.name not in self.state:
                 raise UnsupportedLayerError(f"{where(node)}: a ReLU golden could not fold")
         elif k in ("identity", "mul", "div"):
-            x = next(a for a in node.args if isinstance(a, fx.Node))
+            x = next(a for a in _args(node) if isinstance(a, fx.Node))
             self.state[node.name] = self.state[x.name]
         elif k == "move":
             self.move(node)

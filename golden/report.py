@@ -75,7 +75,7 @@ def _token_row(l: object, row: dict[str, str]) -> None:
             m0 = getattr(l, field)
             row.update(M0=f"{m0},{l.b0}" if field == "a0" else str(m0), n=str(l.n))  # type: ignore[attr-defined]
     if hasattr(l, "lo") and hasattr(l, "hi"):
-        row["clamp"] = f"{l.lo}..{l.hi}"  # type: ignore[attr-defined]
+        row["clamp"] = f"{l.lo}..{l.hi}"
 
 
 def format_table(rows: list[dict[str, str]]) -> str:

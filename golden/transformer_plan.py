@@ -80,6 +80,11 @@ def category(gm: fx.GraphModule, node: fx.Node) -> str:
     return _METHODS.get(str(node.target), "other")
 
 
+def _args(node: fx.Node) -> Any:
+    """A node's positional arguments, untyped (FX's Argument union helps no check here)."""
+    return node.args
+
+
 def _number(v: Any) -> bool:
     return isinstance(v, (int, float)) and not isinstance(v, bool)
 
@@ -124,7 +129,7 @@ def plan(gm: fx.GraphModule) -> Plan:
         if n.name not in p.data or k == "output":
             p.kind[n.name] = k
             continue
-        args = list(n.args)
+        args = list(_args(n))
         if k in ("mul", "div"):
             num = [a for a in args[:2] if _number(a)]
             if len(num) != 1 or float(num[0]) <= 0 or (k == "div" and _number(args[0])):
@@ -137,7 +142,7 @@ def plan(gm: fx.GraphModule) -> Plan:
             if not all(isinstance(a, fx.Node) for a in ops) or len(n.kwargs):
                 raise UnsupportedLayerError(f"{where(n)}: golden adds two tensors (an activation and an activation or a "
                                             "constant tensor), not a number")
-            if sum(a.name in p.data for a in ops) == 1:  # type: ignore[union-attr]
+            if sum(a.name in p.data for a in ops) == 1:
                 k = "add_const"
         elif k in ("move", "identity"):
             src = args[0]
@@ -157,28 +162,66 @@ def plan(gm: fx.GraphModule) -> Plan:
         if n.name not in p.data:
             continue
         if k == "relu":  # folded into the linear / conv before it: that one takes the ReLU's qparams
-            src = n.args[0]
+            src = _args(n)[0]
             sk = p.kind.get(src.name) if isinstance(src, fx.Node) else None
-            if sk not in ("linear", "conv") or len(src.users) != 1:  # type: ignore[union-attr]
+            if sk not in ("linear", "conv") or len(src.users) != 1:
                 raise UnsupportedLayerError(f"{where(n)}: a ReLU must directly follow a Linear or Conv2d whose output it "
                                             "alone reads (folded into its requantization)")
-            p.observed.remove(src.name)  # type: ignore[union-attr]
-            p.parent[src.name] = (n.name, 1.0)  # type: ignore[union-attr]
+            p.observed.remove(src.name)
+            p.parent[src.name] = (n.name, 1.0)
         if k == "cat":
-            tensors = n.args[0] if n.args else n.kwargs.get("tensors", ())
-            for t in tensors:  # type: ignore[union-attr]
+            tensors = _args(n)[0] if _args(n) else n.kwargs.get("tensors", ())
+            for t in tensors:
                 if isinstance(t, fx.Node) and t.name in p.data:
                     root, f = p.resolve(t.name)
                     if f == 1.0:
                         p.union[p.find(root)] = p.find(n.name)
     for n in nodes:
         if p.kind[n.name] == "matmul" and n.name in p.data:
-            b = n.args[1]
+            b = _args(n)[1]
             if not isinstance(b, fx.Node) or b.name not in p.data:
                 raise UnsupportedLayerError(f"{where(n)}: a matmul of an activation and a constant (use nn.Linear)")
             p.symmetric.add(p.find(p.resolve(b.name)[0]))
     del by_name
     return p
+
+
+_SDPA_ARGS = ("query", "key", "value", "attn_mask", "dropout_p", "is_causal", "scale", "enable_gqa")
+
+
+def expand_sdpa(gm: fx.GraphModule, example: torch.Tensor) -> int:
+    """Each F.scaled_dot_product_attention call (timm's fused attention) written out as
+    softmax(q @ k.transpose(-2, -1) * scale) @ v, the nodes golden extracts (scale None: head_dim^-0.5,
+    head_dim from a shape propagation on `example`). A mask, dropout or is_causal is one line naming it.
+    Returns the calls expanded."""
+    nodes = [n for n in gm.graph.nodes if n.op == "call_function" and n.target is F.scaled_dot_product_attention]
+    if not nodes:
+        return 0
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    with torch.no_grad():
+        ShapeProp(gm).propagate(example)
+    for n in nodes:
+        a = {k: (_args(n)[i] if len(_args(n)) > i else n.kwargs.get(k)) for i, k in enumerate(_SDPA_ARGS)}
+        if a["attn_mask"] is not None or a["is_causal"] or a["dropout_p"] not in (None, 0, 0.0) or a["enable_gqa"]:
+            raise UnsupportedLayerError(f"{where(n)}: scaled_dot_product_attention with a mask, is_causal, dropout or "
+                                        "enable_gqa is not supported by golden/")
+        q = a["query"]
+        scale = a["scale"] if a["scale"] is not None else q.meta["tensor_meta"].shape[-1] ** -0.5
+        g = gm.graph
+        with g.inserting_before(n):
+            kt = g.call_method("transpose", (a["key"], -2, -1))
+            logits = g.call_function(operator.mul, (g.call_function(operator.matmul, (q, kt)), float(scale)))
+            attn = g.call_method("softmax", (logits,), {"dim": -1})
+            out = g.call_function(operator.matmul, (attn, a["value"]))
+        out.meta["nn_module_stack"] = n.meta.get("nn_module_stack", {})
+        for new in (kt, logits, attn):
+            new.meta["nn_module_stack"] = n.meta.get("nn_module_stack", {})
+        n.replace_all_uses_with(out)
+        g.erase_node(n)
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return len(nodes)
 
 
 def _observer(symmetric: bool) -> Any:
@@ -235,6 +278,7 @@ def quantize_transformer(model: nn.Module, calibration_batch: torch.Tensor, *, c
         gm = fx.symbolic_trace(float_model)
     except Exception as exc:
         raise UnsupportedLayerError(f"torch.fx cannot trace {type(model).__name__}: {' '.join(str(exc).split())}") from exc
+    expand_sdpa(gm, calibration_batch[:1])
     p = plan(gm)
     roots = {p.find(n) for n in p.observed}
     with torch_quiet():
@@ -267,4 +311,5 @@ def is_transformer(model: nn.Module) -> bool:
         gm = fx.symbolic_trace(model)
     except Exception:
         return False
-    return any(category(gm, n) in ("matmul", "softmax", "gelu") for n in gm.graph.nodes)
+    return any(category(gm, n) in ("matmul", "softmax", "gelu") or n.target is F.scaled_dot_product_attention
+               for n in gm.graph.nodes)

@@ -168,7 +168,7 @@ def rewrite(model: nn.Module) -> nn.Module:
         return model
     model = copy.deepcopy(model).eval()
     if isinstance(model, tuple(_REWRITES)):  # the model is one of them
-        return _REWRITES[type(model)]("", model).eval()  # type: ignore[no-any-return]
+        return _REWRITES[type(model)]("", model).eval()
     _replace(model, "")
     return model.eval()
 

@@ -118,6 +118,35 @@ def test_torch_encoder_extracts_runs_and_agrees_with_float(vit: nn.Module, calib
     assert agree >= MIN_CLASS_AGREEMENT and cos >= MIN_COSINE, (agree, cos, worst)
 
 
+class _FusedAttention(deit.Attention):
+    """timm's attention when fused_attn is on (timm's default): F.scaled_dot_product_attention."""
+
+    causal = False
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        x = torch.nn.functional.scaled_dot_product_attention(q, k, v, dropout_p=0.0, is_causal=self.causal)
+        return self.proj(x.transpose(1, 2).reshape(b, n, c))
+
+
+def test_scaled_dot_product_attention_is_written_out(vit: nn.Module, timm_net: tuple, calib: torch.Tensor,  # type: ignore[type-arg]
+                                                     held_out: torch.Tensor) -> None:
+    import copy
+
+    fused = copy.deepcopy(vit)
+    for blk in fused.blocks:  # type: ignore[union-attr]
+        blk.attn.__class__ = _FusedAttention
+    qm, net = _net(fused, calib)
+    assert [l.kind for l in net] == [l.kind for l in timm_net[1]]  # type: ignore[attr-defined]
+    _check_layers(net, qm, held_out[:2])
+    agree, cos, _ = output_agreement(net, fused, held_out)  # type: ignore[arg-type]
+    assert agree >= MIN_CLASS_AGREEMENT and cos >= MIN_COSINE
+    fused.blocks[0].attn.causal = True  # type: ignore[index]
+    with pytest.raises(UnsupportedLayerError, match="scaled_dot_product_attention.*is_causal"):
+        quantize(fused, calib)
+
+
 def test_matmul_second_operands_are_symmetric(timm_net: tuple) -> None:  # type: ignore[type-arg]
     qm, net = timm_net
     qp = qm.meta[META]["qparams"]

@@ -21,8 +21,9 @@ at 224, normalised with ImageNet's mean and std as DeiT's preprocessing).
 A user's trained weights load with `load(path)` from a state_dict file of timm's
 `deit_tiny_patch16_224` (its names are this module's: `patch_embed.proj`, `cls_token`, `pos_embed`,
 `blocks.N.{norm1, attn.qkv, attn.proj, norm2, mlp.fc1, mlp.fc2}`, `norm`, `head`) or of Hugging
-Face's `DeiTForImageClassification` / `ViTForImageClassification` (facebook/deit-tiny-patch16-224),
-mapped by `from_hf` (prefix `deit.` or `vit.`):
+Face's facebook/deit-tiny-patch16-224, which is stored as a `ViTForImageClassification` (prefix
+`vit.`; tests/test_golden_deit_hf.py checks the mapping against Hugging Face's own ViT), mapped by
+`from_hf` (the same names under `deit.` are taken too):
     embeddings.cls_token                                 -> cls_token
     embeddings.position_embeddings                       -> pos_embed
     embeddings.patch_embeddings.projection               -> patch_embed.proj
@@ -37,11 +38,13 @@ mapped by `from_hf` (prefix `deit.` or `vit.`):
 (a `module.` prefix, as DistributedDataParallel saves, is dropped). Hugging Face's DeiT config has
 layer_norm_eps 1e-12 where timm's is 1e-6: `load(path, eps=1e-12)` for a faithful float model
 (the difference is far below one int8 step). The distilled DeiT (a second, distillation token and
-head) is refused with one message.
+head: timm's `dist_token`, and every Hugging Face `DeiTModel`, whose embeddings always hold one) is
+refused with one message.
 """
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -156,7 +159,7 @@ def generate_weights(model: VisionTransformer, x: torch.Tensor, seed: int = 0, q
         ln.weight.copy_(1 + normal(ln.weight.numel(), std=0.1))
         ln.bias.copy_(normal(ln.bias.numel(), std=0.05))
 
-    conv = model.patch_embed.proj
+    conv: Any = model.patch_embed.proj
     conv.weight.copy_(normal(*conv.weight.shape, std=1.0))
     conv.bias.zero_()
     spread = conv(x[:8]).std(dim=(0, 2, 3))  # each channel to a unit spread on the images
@@ -164,7 +167,8 @@ def generate_weights(model: VisionTransformer, x: torch.Tensor, seed: int = 0, q
     conv.bias.copy_(normal(conv.out_channels, std=0.1))
     model.cls_token.copy_(normal(*model.cls_token.shape, std=0.5))
     model.pos_embed.copy_(normal(*model.pos_embed.shape, std=0.2))
-    for blk in model.blocks:
+    blocks: list[Any] = list(model.blocks)
+    for blk in blocks:
         norm(blk.norm1)
         norm(blk.norm2)
         c = blk.attn.proj.in_features

@@ -12,6 +12,8 @@ so with norm_first=True and GELU it computes the same function.
 """
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import nn
 
@@ -57,7 +59,8 @@ def encoder_vit(vit: VisionTransformer, norm_first: bool = True, activation: str
     m.patch_embed.load_state_dict(vit.patch_embed.state_dict())
     m.cls_token.copy_(vit.cls_token)
     m.pos_embed.copy_(vit.pos_embed)
-    for blk, layer in zip(vit.blocks, m.encoder.layers):
+    pairs: list[tuple[Any, Any]] = list(zip(vit.blocks, m.encoder.layers))
+    for blk, layer in pairs:
         layer.self_attn.in_proj_weight.copy_(blk.attn.qkv.weight)
         layer.self_attn.in_proj_bias.copy_(blk.attn.qkv.bias)
         layer.self_attn.out_proj.load_state_dict(blk.attn.proj.state_dict())
