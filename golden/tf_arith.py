@@ -73,9 +73,9 @@ def isqrt_fixed(v: Any, *, iters: int = LN_SQRT_ITERS) -> IntArray:
         repeat iters times: if v >= res + bit: v -= res + bit; res = (res >> 1) + bit
                             else: res >>= 1
                             bit >>= 2
-    Invariant: after iteration i (bit = 4^j), res = 2^j * floor(sqrt(v0) / 2^j) ... and the
-    remainder v0 - (res/2^j)^2 * 4^j; at the end (j = 0) res = floor(sqrt(v0)). Widths: v and the
-    remainder 2*iters bits, res + bit 2*iters + 1 bits, the root iters bits.
+    Invariant (docs/arithmetic.md proves it): after the iteration of bit = 4^j, with y_j =
+    floor(sqrt(v0) / 2^j), res = y_j * 4^j and v = v0 - y_j^2 * 4^j; at the end (j = 0) res =
+    floor(sqrt(v0)). Widths: v, the remainder and res + bit 2*iters bits, the root iters bits.
     """
     rem = np.array(v, dtype=np.int64, copy=True)
     if rem.size and (int(rem.min()) < 0 or int(rem.max()) >= 1 << (2 * iters)):
