@@ -224,6 +224,44 @@ def expand_sdpa(gm: fx.GraphModule, example: torch.Tensor) -> int:
     return len(nodes)
 
 
+def fold_scalar_operands(gm: fx.GraphModule, batch: torch.Tensor) -> int:
+    """A multiply or divide of an activation by a number the forward computes (`* q.shape[-1] ** -0.5`,
+    `/ math.sqrt(self.head_dim)` on a traced shape) takes that number as a constant when it is the
+    same for a batch of one and of two samples (a shape of the model, not of the batch); the plan
+    then folds it into the next requantization. Returns the operands folded."""
+    data = {n.name for n in gm.graph.nodes if n.op == "placeholder"}
+    candidates: list[tuple[fx.Node, fx.Node]] = []
+    for n in gm.graph.nodes:
+        k = category(gm, n)
+        if k not in ("shape", "attr") and any(a.name in data for a in n.all_input_nodes):
+            data.add(n.name)
+            if k in ("mul", "div"):
+                candidates += [(n, a) for a in _args(n)[:2] if isinstance(a, fx.Node) and a.name not in data]
+    if not candidates or batch.shape[0] < 2:
+        return 0
+    seen: dict[str, list[Any]] = {a.name: [] for _, a in candidates}
+
+    class _Values(fx.Interpreter):
+        def run_node(self, n: fx.Node) -> Any:
+            out = super().run_node(n)
+            if n.name in seen:
+                seen[n.name].append(out)
+            return out
+
+    with torch.no_grad():
+        _Values(gm).run(batch[:1])
+        _Values(gm).run(batch[:2])
+    folded = 0
+    for n, a in candidates:
+        one, two = seen[a.name]
+        if _number(one) and one == two:
+            n.args = tuple(one if x is a else x for x in _args(n))
+            folded += 1
+    gm.graph.eliminate_dead_code()
+    gm.recompile()
+    return folded
+
+
 def _observer(symmetric: bool) -> Any:
     from torch.ao.quantization.observer import HistogramObserver
 
@@ -279,6 +317,7 @@ def quantize_transformer(model: nn.Module, calibration_batch: torch.Tensor, *, c
     except Exception as exc:
         raise UnsupportedLayerError(f"torch.fx cannot trace {type(model).__name__}: {' '.join(str(exc).split())}") from exc
     expand_sdpa(gm, calibration_batch[:1])
+    fold_scalar_operands(gm, calibration_batch[:2])
     p = plan(gm)
     roots = {p.find(n) for n in p.observed}
     with torch_quiet():

@@ -4,6 +4,7 @@ shipped models' shapes and state_dict loading. Bounds and figures: docs/golden.m
 from __future__ import annotations
 
 import dataclasses
+import math
 import warnings
 
 import numpy as np
@@ -145,6 +146,34 @@ def test_scaled_dot_product_attention_is_written_out(vit: nn.Module, timm_net: t
     fused.blocks[0].attn.causal = True  # type: ignore[index]
     with pytest.raises(UnsupportedLayerError, match="scaled_dot_product_attention.*is_causal"):
         quantize(fused, calib)
+
+
+class _ShapeScale(nn.Module):
+    """Attention scaled by numbers computed from traced shapes; `batch_scale` by the batch size (not a constant)."""
+
+    batch_scale = False
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.norm, self.q, self.k, self.fc = nn.LayerNorm(16), nn.Linear(16, 16), nn.Linear(16, 16), nn.Linear(16, 4)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = self.norm(x)
+        if self.batch_scale:
+            return self.fc(x * x.shape[0])
+        q, k = self.q(x), self.k(x)
+        a = (q @ k.transpose(-2, -1)) / math.sqrt(q.shape[-1]) * (q.size(-1) ** -0.5)
+        return self.fc(a.softmax(-1) @ k)
+
+
+def test_a_number_computed_from_a_shape_is_folded() -> None:
+    model, x = _ShapeScale().eval(), torch.randn(16, 5, 16)
+    qm, net = _net(model, x)
+    assert [l.kind for l in net] == ["layernorm", "linear", "linear", "matmul", "softmax", "matmul", "linear"]  # type: ignore[attr-defined]
+    _check_layers(net, qm, x[:4])
+    model.batch_scale = True
+    with pytest.raises(UnsupportedLayerError, match="positive number"):
+        quantize(model, x)
 
 
 def test_matmul_second_operands_are_symmetric(timm_net: tuple) -> None:  # type: ignore[type-arg]
