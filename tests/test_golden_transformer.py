@@ -322,3 +322,24 @@ def test_deit_tiny_loads_a_hugging_face_state_dict_file(tmp_path: object) -> Non
     assert calib.shape == (8, 3, 224, 224)
     for k, v in src.state_dict().items():
         assert torch.equal(m.state_dict()[k], v), k
+
+
+def test_export_writes_the_token_records(timm_net: tuple, calib: torch.Tensor, tmp_path: object) -> None:  # type: ignore[type-arg]
+    import json
+    from pathlib import Path
+
+    from golden.export import export
+
+    net = timm_net[1]
+    x_q = net.quantize_input(calib[:1])
+    out = export(net, x_q, Path(str(tmp_path)) / "exp")
+    doc = json.loads((out / "network.json").read_text())
+    outs = net.run(x_q).outputs
+    for entry in doc["layers"]:
+        a = np.load(out / entry["file"])
+        assert np.array_equal(a["output"], outs[entry["name"]]), entry["name"]
+        if entry["kind"] == "matmul":
+            assert entry["input_arrays"] == ["input_a", "input_b"] and int(a["z_b"]) == 128
+        if entry["kind"] == "select":
+            layer = net[entry["name"]]
+            assert tuple(a["perm"]) == layer.perm and int(a["axis"]) == layer.axis
