@@ -47,6 +47,10 @@ def summary(args: argparse.Namespace) -> int:
         print()
         print("\n".join(summary_lines(qm, net, x, m.y_test, what)) + f" ({time.time() - t0:.1f} s)")
         return 0
+    from golden.transformer_plan import is_quantized_transformer
+
+    if is_quantized_transformer(qm):  # no PyTorch int8 model: golden against float (docs/golden.md, "Transformers")
+        return _transformer_summary(m, net, qm, x, what, t0)
     if narrow:
         # PyTorch's converted model keeps quint8 containers and clamps at 0..255: it is not the
         # narrow network, so there is no PyTorch int8 line (golden is checked against PyTorch's
@@ -107,6 +111,32 @@ def _code_agreement(net: Network, qm: torch.fx.GraphModule, res: RunResult, q_ou
     print(f"layer by layer on PyTorch's own inputs (the first image): worst {worst.layer} {worst.equal_fraction:.3%} equal, "
           + (f"outside the bound: {', '.join(bad)}" if bad else f"all {len(rows)} layers within the bound")
           + f" ({time.time() - t0:.1f} s)")
+    return 0
+
+
+def _transformer_summary(m: object, net: Network, qm: torch.fx.GraphModule, x: torch.Tensor, what: str, t0: float) -> int:
+    """A transformer: golden's output against the float model's (class, cosine similarity) and each
+    layer against its float operation on golden's own input (golden.transformer_check)."""
+    from golden.transformer_check import layer_errors, output_agreement
+
+    agree, cos, worst = output_agreement(net, m.float_model, x)  # type: ignore[attr-defined]
+    y = getattr(m, "y_test", None)
+    print()
+    if y is not None:
+        g_pred = net.predict(net.quantize_input(x))
+        with torch.no_grad():
+            f_pred = m.float_model(x).argmax(1).numpy()  # type: ignore[attr-defined]
+        print(f"top-1 accuracy on {len(y)} {what}: float {np.mean(f_pred == y.numpy()):.4f}, golden {np.mean(g_pred == y.numpy()):.4f}")
+    print(f"golden's class agrees with float's on {agree:.2%} of {len(x)} {what}; cosine similarity of the outputs "
+          f"mean {cos:.5f}, worst {worst:.5f}")
+    rows = layer_errors(net, qm, x[:2])
+    worst_row = max(rows, key=lambda r: (r.max_lsb, -r.equal))
+    kinds: dict[str, int] = {}
+    for r in rows:
+        kinds[r.kind] = max(kinds.get(r.kind, 0), r.max_lsb)
+    print("layer by layer against the float operation on golden's own input (2 images), max |error| in output LSB: "
+          + ", ".join(f"{k} {v}" for k, v in kinds.items()))
+    print(f"worst: {worst_row} ({time.time() - t0:.1f} s)")
     return 0
 
 

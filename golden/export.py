@@ -27,6 +27,7 @@ from numpy.typing import NDArray
 from golden.errors import InputError, RangeError
 from golden.layers import (
     INPUT,
+    LOGICAL_KINDS,
     AddLayer,
     AvgPoolLayer,
     ConcatLayer,
@@ -99,14 +100,68 @@ def _params(layer: Layer, bias_mode: str) -> Arrays:
         for f, v in (("channels", layer.channels), ("offsets", layer.offsets), ("copy", layer.copies), ("z_in", layer.z_ins),
                      ("m0", layer.m0s), ("n", layer.ns), ("z_out", layer.z_out), ("lo", layer.lo), ("hi", layer.hi)):
             p[f] = _i32(v, f"{where} {f}")
+    elif layer.kind in LOGICAL_KINDS:
+        p.update(_token_params(layer))
     return p
 
 
 def _input_keys(layer: Layer) -> tuple[str, ...]:
     """The npz names of a layer's inputs, in the order of layer.inputs."""
-    if isinstance(layer, ConcatLayer):  # an input may appear twice: named by position
+    if isinstance(layer, ConcatLayer) or layer.kind == "concat_tokens":  # an input may appear twice: named by position
         return tuple(f"input_{i}" for i in range(len(layer.inputs)))
-    return ("input_a", "input_b") if isinstance(layer, AddLayer) else ("input",)
+    return ("input_a", "input_b") if isinstance(layer, AddLayer) or layer.kind == "matmul" else ("input",)
+
+
+#: The fields every record has (network.json's entries carry them).
+_COMMON = frozenset({"name", "inputs", "in_shape", "out_shape", "module", "source"})
+
+
+def _token_params(layer: Layer) -> Arrays:
+    """The integer fields of a transformer record (golden.tokens, golden.transformer: LOGICAL_KINDS),
+    each by its field name: int32 where it fits, else int64 (a LayerNorm's radicand terms); uint8
+    constants (concat_tokens' `constants_<i>`, add_const's `constant`) stay uint8."""
+    import dataclasses
+
+    where = f"layer {layer.name}"
+    p: Arrays = {}
+
+    def put(key: str, v: Any) -> None:
+        arr = np.asarray(v)
+        if arr.dtype == np.uint8:
+            p[key] = np.array(arr, order="C")
+        elif arr.size == 0 or (int(arr.min()) >= -2**31 and int(arr.max()) < 2**31):
+            p[key] = _i32(arr, f"{where} {key}")
+        else:
+            p[key] = _exact(arr, np.int64, f"{where} {key}")
+
+    for f in dataclasses.fields(layer):
+        v = getattr(layer, f.name)
+        if f.name in _COMMON:
+            continue
+        if isinstance(v, (bool, int, np.integer)):
+            put(f.name, int(v))
+        elif isinstance(v, np.ndarray) and v.dtype.kind in "iub":
+            put(f.name, v)
+        elif isinstance(v, tuple) and v and all(isinstance(x, np.ndarray) for x in v):
+            for i, x in enumerate(v):
+                put(f"{f.name}_{i}", x)
+        elif isinstance(v, tuple) and all(isinstance(x, (bool, int, np.integer)) for x in v):
+            put(f.name, np.array([int(x) for x in v], np.int64))
+    return p
+
+
+def _token_geometry(layer: Layer) -> dict[str, Any]:
+    """network.json's extra entries of a transformer record: its float fields (scales, eps, ...)."""
+    import dataclasses
+
+    g: dict[str, Any] = {}
+    for f in dataclasses.fields(layer):
+        v = getattr(layer, f.name)
+        if isinstance(v, float):
+            g[f.name] = float(v)
+        elif isinstance(v, tuple) and v and all(isinstance(x, float) for x in v):
+            g[f.name] = [float(x) for x in v]
+    return g
 
 
 def _collect(net: Network, x_q: NDArray[np.uint8], until: str | None) -> dict[str, Arrays]:
@@ -178,6 +233,8 @@ def layer_geometry(layer: Layer) -> dict[str, Any]:
         g.update(channels=list(layer.channels), offsets=list(layer.offsets), copy=list(layer.copies),
                  scale_in=list(layer.scale_ins), zero_point_in=list(layer.z_ins), scale_out=float(layer.scale_out),
                  zero_point_out=layer.z_out)
+    elif layer.kind in LOGICAL_KINDS:
+        g.update(_token_geometry(layer))
     elif not isinstance(layer, FlattenLayer):  # pragma: no cover - every record kind is listed above
         raise InputError(f"layer {layer.name}: kind {layer.kind} has no export")
     return g

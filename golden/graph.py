@@ -615,6 +615,13 @@ def extract(
     if is_brevitas_model(quantized_model):  # brevitas.nn layers: read from Brevitas' own quantizers
         return extract_brevitas(quantized_model, example_input, bias_mode=bias_mode, m0_bits=m0_bits,
                                 saturate_policy=saturate_policy)
+    from golden.transformer_plan import is_quantized_transformer
+
+    if is_quantized_transformer(quantized_model):  # golden.quantize's transformer path
+        from golden.graph_transformer import extract_transformer
+
+        return extract_transformer(quantized_model, example_input, bias_mode=bias_mode, m0_bits=m0_bits,  # type: ignore[arg-type]
+                                   saturate_policy=saturate_policy)
     if not is_converted(quantized_model):
         for name, mod in quantized_model.named_modules():
             if isinstance(mod, (nn.Conv2d, nn.Linear)) and not isinstance(mod, (nnq.Conv2d, nnq.Linear)):

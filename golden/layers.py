@@ -372,6 +372,13 @@ class InputQuant:
         return int(self.qmax).bit_length()
 
 
+#: Kinds whose records read and write tensors in PyTorch's own axis order (token tensors [T, C],
+#: per-head [H, T, D], ...): Network.run hands them logical arrays with channels_last=False, never
+#: the channels-last storage it keeps 4-D images in (golden.tokens, golden.transformer).
+LOGICAL_KINDS = frozenset({"linear", "reshape", "permute", "select", "concat_tokens", "add_const",
+                           "layernorm", "softmax", "gelu", "matmul"})
+
+
 @dataclass
 class RunResult:
     """Every layer's uint8 output (and, when asked, the int32 accumulators of conv/fc layers)."""
@@ -498,21 +505,29 @@ class Network:
     def run(self, x_q: NDArray[np.uint8], *, accumulators: bool = False, until: str | None = None) -> RunResult:
         """Integer-only evaluation of every layer. x_q: uint8 codes [N, *input shape]."""
         x_q = self.check_input(x_q)
-        # Channels-last inside (no transposes between layers); NCHW views outside.
+        # Channels-last inside (no transposes between layers); NCHW views outside. The records of
+        # LOGICAL_KINDS (token tensors) take and give PyTorch's axis order: a 4-D tensor is kept
+        # in the order its producer gave it (`stored`) and turned only where a reader wants the other.
         outs: dict[str, NDArray[np.uint8]] = {INPUT: _to_nhwc(x_q)}
+        nhwc = {INPUT}  # names whose 4-D arrays are stored channels-last
         accs: dict[str, IntArray] = {}
         for l in self.layers:
-            xs = [outs[i] for i in l.inputs]
+            logical = l.kind in LOGICAL_KINDS
+            xs = [outs[i] if (i in nhwc) != logical else (_to_nchw(outs[i]) if logical else _to_nhwc(outs[i]))
+                  for i in l.inputs]
             if accumulators and isinstance(l, (ConvLayer, LinearLayer)):
-                acc = l.accumulate(xs[0], channels_last=True)
-                accs[l.name] = _to_nchw(acc)
-                outs[l.name] = l.requantize(acc, channels_last=True)
+                acc = l.accumulate(xs[0], channels_last=not logical)
+                accs[l.name] = acc if logical else _to_nchw(acc)
+                outs[l.name] = l.requantize(acc, channels_last=not logical)
             else:
-                outs[l.name] = l.forward(xs, channels_last=True)
+                outs[l.name] = l.forward(xs, channels_last=not logical)
+            if not logical:
+                nhwc.add(l.name)
             if l.name == until:
                 break
         del outs[INPUT]
-        return RunResult({k: _to_nchw(v) for k, v in outs.items()}, accs, self.output_name if until is None else until)
+        return RunResult({k: _to_nchw(v) if k in nhwc else v for k, v in outs.items()}, accs,
+                         self.output_name if until is None else until)
 
     def run_layer(self, name: str, *inputs: NDArray[np.uint8]) -> NDArray[np.uint8]:
         """One layer on given uint8 inputs (each [N, *shape])."""

@@ -387,6 +387,17 @@ def quantize(
     if is_brevitas_model(model):  # quantized by the user in Brevitas: taken as it is (extract reads it)
         return accept_brevitas(model, calibration_batch, pow2_scales=pow2_scales, w_bits=w_bits, a_bits=a_bits,  # type: ignore[return-value]
                                bits=bits, keep_ends=keep_ends)
+    from golden.transformer_plan import is_quantized_transformer, is_transformer, quantize_transformer
+
+    if is_quantized_transformer(model):  # golden.transformer_plan's: its qparams are calibrated
+        return model  # type: ignore[return-value]
+    if isinstance(model, nn.Module) and not is_converted(model) and is_transformer(model):
+        # a transformer (LayerNorm, GELU, softmax, matmul, PyTorch's encoder modules): observers on
+        # every new tensor of the float graph, not FX's conversion (docs/golden.md, "Transformers")
+        if (pow2_scales, w_bits, a_bits, bits, keep_ends) != (False, 8, 8, None, False):
+            raise InputError("a transformer is quantized at 8-bit weights and activations without pow2 scales "
+                             "(narrow widths and power-of-two scales are for CNNs)")
+        return quantize_transformer(model, calibration_batch, calibration_chunk=min(calibration_chunk, 64))
     if is_converted(model):
         if (w_bits, a_bits, bits, keep_ends) != (8, 8, None, False):
             raise InputError("the model is already quantized: widths are chosen when quantizing a float model")

@@ -19,7 +19,7 @@ def _shape(s: tuple[int, ...]) -> str:
 
 
 def layer_rows(net: "Network") -> list[dict[str, str]]:
-    from golden.layers import AddLayer, ConcatLayer, ConvLayer, LinearLayer, UpsampleLayer
+    from golden.layers import LOGICAL_KINDS, AddLayer, ConcatLayer, ConvLayer, LinearLayer, UpsampleLayer
 
     rows = []
     for l in net.layers:
@@ -53,8 +53,29 @@ def layer_rows(net: "Network") -> list[dict[str, str]]:
         if isinstance(l, ConcatLayer):  # a copied input's M0 is "copy"
             row.update(M0=",".join("copy" if c else str(m) for c, m in zip(l.copies, l.m0s)),
                        n=",".join("-" if c else str(n) for c, n in zip(l.copies, l.ns)), clamp=f"{l.lo}..{l.hi}")
+        if l.kind in LOGICAL_KINDS and not isinstance(l, (ConvLayer, LinearLayer)):
+            _token_row(l, row)
         rows.append(row)
     return rows
+
+
+def _token_row(l: object, row: dict[str, str]) -> None:
+    """The columns of a transformer record (golden.tokens, golden.transformer)."""
+    kind = row["kind"]
+    if kind == "permute":
+        row["kind"] = f"permute {','.join(map(str, l.perm))}"  # type: ignore[attr-defined]
+    elif kind == "select":
+        perm = tuple(l.perm)  # type: ignore[attr-defined]
+        moved = "" if perm == tuple(range(len(perm))) else f" perm {','.join(map(str, perm))}"
+        row["kind"] = f"select a{l.axis}[{l.index}]{moved}"  # type: ignore[attr-defined]
+    elif kind == "matmul":
+        row["kind"] = "matmul a.bT" if l.transpose_b else "matmul a.b"  # type: ignore[attr-defined]
+    for field in ("m0", "a0"):
+        if hasattr(l, field) and hasattr(l, "n"):
+            m0 = getattr(l, field)
+            row.update(M0=f"{m0},{l.b0}" if field == "a0" else str(m0), n=str(l.n))  # type: ignore[attr-defined]
+    if hasattr(l, "lo") and hasattr(l, "hi"):
+        row["clamp"] = f"{l.lo}..{l.hi}"
 
 
 def format_table(rows: list[dict[str, str]]) -> str:

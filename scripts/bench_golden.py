@@ -56,6 +56,10 @@ def main() -> int:
         with torch.no_grad():
             qm(x)
 
+    from golden.transformer_plan import is_quantized_transformer
+
+    if is_quantized_transformer(qm):  # no PyTorch int8 model: golden against PyTorch float, one image
+        return _transformer(m, net, args.repeat)
     t_golden, t_torch, t_torch_x86 = best_times([lambda: net.run(x_q), torch_int8, torch_int8_x86], args.repeat)
     n = len(x)
     print(f"model {m.name}, batch {n} images, best of 3 blocks x {args.repeat} runs, {torch.get_num_threads()} threads")
@@ -64,6 +68,24 @@ def main() -> int:
     print(f"  PyTorch int8 (default engine {torch.backends.quantized.engine:7s})  {t_torch_x86 * 1e3:8.1f} ms")
     ratio = t_golden / t_torch
     print(f"ratio golden / PyTorch int8 = {ratio:.2f}x  (goal <= 2x: {'met' if ratio <= 2 else 'NOT met'})")
+    return 0
+
+
+def _transformer(m, net, repeat: int) -> int:  # type: ignore[no-untyped-def]
+    """A transformer (golden.transformer_plan): golden on one image against PyTorch float on it."""
+    x = m.calibration[:1]
+    x_q = net.quantize_input(x)
+
+    def torch_float() -> None:
+        with torch.no_grad():
+            m.float_model(x)
+
+    t_golden, t_float = best_times([lambda: net.run(x_q), torch_float], repeat)
+    print(f"model {m.name} (a transformer: no PyTorch int8 model), one image, best of 3 blocks x {repeat} runs, "
+          f"{torch.get_num_threads()} threads")
+    print(f"  golden (numpy, integer results)       {t_golden * 1e3:8.1f} ms")
+    print(f"  PyTorch float                         {t_float * 1e3:8.1f} ms")
+    print(f"ratio golden / PyTorch float = {t_golden / t_float:.2f}x")
     return 0
 
 

@@ -52,6 +52,10 @@ GENERATED: dict[str, tuple[str, str]] = {
                       "golden.models.deeplabv3_513"),
     "yolo_small": ("YOLO-style detector, 3x320x320, residual backbone, FPN neck (upsample, concat), two heads 75x10x10 "
                    "and 75x20x20, generated weights", "golden.models.yolo_small"),
+    "deit_tiny": ("DeiT-tiny vision transformer, 3x224x224, patch 16, 197 tokens, 192 channels, 3 heads, 12 blocks, "
+                  "MLP 768, 1000 classes, generated weights", "golden.models.deit_tiny"),
+    "vit_small_test": ("small vision transformer for the tests, 3x32x32, patch 8, 17 tokens, 64 channels, 2 heads, "
+                       "2 blocks, 10 classes, generated weights", "golden.models.vit_small_test"),
 }
 
 
