@@ -50,7 +50,8 @@ def _descriptor(node: Any, mod: Any, cfg: HardwareConfig, w_bits: int) -> dict[s
 
     meta = node.meta.get("tensor_meta")
     args = [a for a in node.args if hasattr(a, "meta")]
-    if meta is None or not args or args[0].meta.get("tensor_meta") is None:
+    # (a node of several outputs, a transformer's unbind or attention, carries a tuple: not the engine's)
+    if meta is None or not args or not hasattr(meta, "shape") or not hasattr(args[0].meta.get("tensor_meta"), "shape"):
         return None
     ins, outs = list(args[0].meta["tensor_meta"].shape[1:]), list(meta.shape[1:])
     d: dict[str, Any] = {"in_shape": ins, "out_shape": outs, "kernel": [1, 1], "stride": [1, 1], "padding": [0, 0],

@@ -35,7 +35,7 @@ from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConcatLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer, UpsampleLayer
 from hexgen.config import HardwareConfig
-from hexgen.rules import (PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs,
+from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs,
                           weight_bits_refusal)
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
@@ -109,7 +109,9 @@ class LayerPlan:
 
 
 def is_compute(layer: Layer) -> bool:
-    return isinstance(layer, (ConvLayer, LinearLayer))
+    """A conv or fc layer of the engine's MAC array. A linear over tokens (golden.tokens, kind
+    "linear": a transformer's) is not one yet: the engine has no kind code for it (issue 28)."""
+    return isinstance(layer, (ConvLayer, LinearLayer)) and layer.kind in KIND_CODES
 
 
 def is_vector(layer: Layer) -> bool:
@@ -135,6 +137,9 @@ def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfi
 def vector_descriptor(layer: Layer) -> dict[str, Any]:
     """The CSR facts of a vector-unit layer (JSON-ready): shapes as a conv's, the window of a pool
     as its kernel, stride and padding, the add's parameters (arithmetic.md)."""
+    if len(layer.in_shape) != 3:  # a transformer's token tensor [T, C] (golden.tokens)
+        raise LayoutError(f"layer {layer.name}: {layer.kind} on {len(layer.in_shape)}-D tensors "
+                          f"({'x'.join(map(str, layer.in_shape))}); the vector unit runs [C, H, W] images")
     c, h, w = (int(v) for v in layer.in_shape)
     d: dict[str, Any] = {"kind": layer.kind, "in_shape": [c, h, w], "out_shape": [int(v) for v in layer.out_shape],
                          "kernel": [1, 1], "stride": [1, 1], "padding": [0, 0], "padding_end": [0, 0], "groups": 1,
@@ -203,7 +208,7 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     if isinstance(layer, ConcatLayer):
         from hexgen.concat import plan_concat
 
-        return plan_concat(layer, cfg, images, check_fit)  # type: ignore[no-any-return]
+        return plan_concat(layer, cfg, images, check_fit)
     desc = layer_descriptor(layer)
     if is_vector(layer):
         return _plan_vector(layer, desc, cfg, images, check_fit)
