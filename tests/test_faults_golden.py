@@ -160,7 +160,7 @@ class Block(nn.Module):
         self.conv = nn.Conv2d(1, 4, 3)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return F.gelu(self.conv(x))
+        return F.silu(self.conv(x))
 
 
 class WithBlock(nn.Module):
@@ -197,8 +197,8 @@ class SharedConvOutput(nn.Module):
 UNSUPPORTED = {
     "sigmoid": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.Sigmoid()), (1, 8, 8), r"module '1' \(Sigmoid\) is not supported"),
     "lstm": (Recurrent, (3, 8), r"module 'rnn' \(LSTM\) is not supported"),
-    "gelu-module": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.GELU()), (1, 8, 8), r"module '1' \(GELU\) is not supported"),
-    "gelu-function": (WithBlock, (1, 8, 8), r"function gelu \(FX node .*\) in module 'blk' \(Block\) is not supported"),
+    "silu-module": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.SiLU()), (1, 8, 8), r"module '1' \(SiLU\) is not supported"),
+    "silu-function": (WithBlock, (1, 8, 8), r"function silu \(FX node .*\) in module 'blk' \(Block\) is not supported"),
     "conv-transpose": (lambda: nn.Sequential(nn.Conv2d(1, 4, 3), nn.ConvTranspose2d(4, 4, 3)), (1, 8, 8),
                        r"module '1' \(ConvTranspose2d\) is not supported"),
     "bn-first": (lambda: nn.Sequential(nn.BatchNorm2d(1), nn.Conv2d(1, 4, 3)), (1, 8, 8),
