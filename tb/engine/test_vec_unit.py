@@ -65,8 +65,8 @@ def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
     x = np.array([[[rng.randrange(256) for _ in range(w)] for _ in range(h)] for _ in range(c)], np.uint8)
     xp = padded(x, rows, r["z_a"])
     r["inputs"] = [xp]
-    if kind == "concat":
-        return concat_case(rng, rows, r, x)
+    if kind == "concat":  # at most 3 rows: its tiles (up to 4 with the lanes moved up) make the words
+        return concat_case(rng, rows, r, x[:, :3])
     if kind == "add":
         r["z_b"], r["z_out"] = rng.randrange(256), rng.randrange(256)
         r["lo"] = rng.choice([0, r["z_out"]])
@@ -100,6 +100,7 @@ def concat_case(rng: random.Random, rows: int, r: dict[str, Any], x: np.ndarray)
     """A concat run: input x ([C, H, W]) after L = lanes kept channels, in the output tile whose word
     the unit reads at in2_base (its lanes from L on are garbage the run must overwrite)."""
     c, h, w = x.shape
+    r["h"] = h
     lanes = rng.choice([0, rng.randrange(rows)])
     r["z_out"] = rng.randrange(256)
     copy = rng.random() < 0.3
