@@ -281,7 +281,7 @@ CONCAT_DESCRIPTOR_SCHEMA = Obj({
 SHAPE = List(POS)
 INT32 = Int(lo=-(1 << 31), hi=(1 << 31) - 1)
 M0 = Int(lo=0, hi=(1 << 31) - 1)
-_TOKEN_COMMON = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out": BYTE, "lo": BYTE, "hi": BYTE}
+_TOKEN_COMMON: dict[str, Spec] = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out": BYTE, "lo": BYTE, "hi": BYTE}
 _ADD_CONST = Obj({"kind": Const("add_const"), **_TOKEN_COMMON, "z_in": BYTE, "z_in2": BYTE, "a0": M0, "b0": M0,
                   "shift": Int(lo=1, hi=63)})
 TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {

@@ -246,7 +246,9 @@ def token_layer_from(name: str, d: Mapping[str, Any], arrays: Mapping[str, NDArr
         t = arrays["table"]
         wrong = [i for i in range(len(t)) if (t[i] != 1 << 20 if i == 0 else not 0 <= t[i] <= t[i - 1])]
         if wrong:
-            raise LayoutError(f"table entry {wrong[0]} is {int(t[wrong[0]])}: the exp table holds 256 non-increasing "
+            i = wrong[0]
+            after = "" if i == 0 or t[i] < 0 else f", above entry {i - 1} ({int(t[i - 1])})"
+            raise LayoutError(f"table entry {i} is {int(t[i])}{after}: the exp table holds 256 non-increasing "
                               "entries from 2^20 down to >= 0")
         layer = SoftmaxLayer(**common, z_in=d["z_in"], exp_table=arrays["table"], dividend=d["dividend"], shift=d["shift"],
                              z_out=d["z_out"], lo=d["lo"], hi=d["hi"])
