@@ -147,3 +147,33 @@ def test_layers_named(vit: Any) -> None:
     assert [p.kind for p in img.plans] == ["softmax", "matmul", "add"]
     with pytest.raises(HexgenError, match="reshape1: kind reshape is golden only: a pure reshape: no arithmetic"):
         build_image(net, x_q[:1], CFG, layers=["reshape1"])
+
+
+def _edit_map(folder: Path, tmp: Path, edit: Any) -> list[str]:
+    import json
+
+    bad = tmp / "bad"
+    shutil.copytree(folder, bad)
+    mm = json.loads((bad / "memory_map.json").read_text())
+    edit(mm)
+    (bad / "memory_map.json").write_text(json.dumps(mm, indent=1))
+    return [q for q in check_image(bad) if q.startswith("memory_map.json")]
+
+
+def _layer(mm: dict[str, Any], name: str) -> dict[str, Any]:
+    return next(l for l in mm["layers"] if l["name"] == name)
+
+
+def test_a_descriptor_against_its_schema_and_golden(folder: Path, tmp_path: Path) -> None:
+    def bad_types(mm: dict[str, Any]) -> None:
+        _layer(mm, "softmax1")["descriptor"]["dividend"] = "big"
+        _layer(mm, "add1")["descriptor"]["kernel"] = [1, 1]  # a token add has no window
+
+    probs = _edit_map(folder, tmp_path, bad_types)
+    assert any(".descriptor.dividend: is \"big\" (a string)" in p for p in probs), probs
+    assert any(".descriptor.kernel: unknown field" in p for p in probs), probs
+
+
+def test_a_wrong_requant_field_is_found_by_golden(folder: Path, tmp_path: Path) -> None:
+    probs = _edit_map(folder, tmp_path, lambda mm: _layer(mm, "matmul2")["descriptor"].update(m0=_layer(mm, "matmul2")["descriptor"]["m0"] // 2))
+    assert any("(matmul2): golden run on the descriptor and the input, input2 segments differs" in p for p in probs), probs
