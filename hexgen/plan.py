@@ -19,6 +19,10 @@ HardwareConfig with R = array_rows, P = array_cols:
 * bias and scale: one 64-bit record per output channel, [k_tile][k_lane] (hexgen.layout.BIAS_FIELDS,
   SCALE_FIELDS).
 
+A transformer's layers (linear, matmul, softmax, gelu, layernorm, add_const, the add of token
+tensors) are planned by hexgen.tokens: token tensors as one-column images, a matmul's b operand as
+per-head fc weights (docs/memory-map.md, "Transformer layers").
+
 Padding: weights 0; input activations z_in; expected output z_out; bias records 0; scale records
 M0 = 0, n = 1 (a padded channel then requantises to exactly z_out); the output region is pre-filled
 with the bitwise complement of the expected output, so an element the accelerator never writes

@@ -231,7 +231,7 @@ def token_layer_from(name: str, d: Mapping[str, Any], arrays: Mapping[str, NDArr
         w, bias, scale = arrays["weights"], arrays["bias"], arrays["scale"]
         k, wb = int(w.shape[0]), int(d.get("weight_bits", 8))
         q = (1 << (wb - 1)) - 1
-        if np.any(np.abs(w) > q) or np.any(w < -q):
+        if np.any(np.abs(w) > q):
             raise LayoutError(f"{wb}-bit weights outside -{q}..{q}")
         layer = TokenLinearLayer(**common, weight=w.astype(np.int8), bias=BiasCodes(d["bias_mode"], bias[:, 0], bias[:, 1], 0),
                                  requant=Requant(scale[:, 0], scale[:, 1], d["z_out"], d["lo"], d["hi"], d["m0_bits"]),

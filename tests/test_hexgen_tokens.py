@@ -177,3 +177,18 @@ def test_a_descriptor_against_its_schema_and_golden(folder: Path, tmp_path: Path
 def test_a_wrong_requant_field_is_found_by_golden(folder: Path, tmp_path: Path) -> None:
     probs = _edit_map(folder, tmp_path, lambda mm: _layer(mm, "matmul2")["descriptor"].update(m0=_layer(mm, "matmul2")["descriptor"]["m0"] // 2))
     assert any("(matmul2): golden run on the descriptor and the input, input2 segments differs" in p for p in probs), probs
+
+
+def test_v_as_weights_is_the_qkv_linears_token_layout_padded(image: Any) -> None:
+    """docs/memory-map.md: for A @ V the weight order [d_tile][t_tile][t_lane][d_lane] is the token
+    layout of V's head slice (channels 2*64 + 32*h .. of the qkv linear's output, D = 32 a whole
+    number of tiles) with the tokens padded to whole tiles, every byte ^ 0x80."""
+    qkv = image.segment("linear1", "expected").words  # [n][24 c_tiles][17 t][8 lanes]
+    b = image.segment("matmul2", "input2").words  # [n][2 h][4 d_tiles][3 t_tiles][8 t_lanes][8 d_lanes]
+    for n in range(2):
+        for h in range(2):
+            for j in range(4):
+                for t in range(24):
+                    got = b[((n * 2 + h) * 4 + j) * 24 + t]
+                    want = qkv[(n * 24 + 16 + 4 * h + j) * 17 + t] ^ 0x8080808080808080 if t < 17 else 0
+                    assert got == want, (n, h, j, t)
