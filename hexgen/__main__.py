@@ -43,7 +43,8 @@ def _gen_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", default=DEFAULT_MODEL, help=f"shipped model ({', '.join(SHIPPED)}) or path.py:factory (default {DEFAULT_MODEL})")
     p.add_argument("--out", required=True, help="output folder (written whole, or not at all)")
     p.add_argument("--images", type=int, default=1, help="test images to run (default 1: the first)")
-    p.add_argument("--layers", default=None, help="comma-separated conv/fc layer names (default: all)")
+    p.add_argument("--layers", default=None, help="comma-separated layer names (default: every conv/fc layer; for a transformer "
+                   "every layer with arithmetic: linear, matmul, softmax, gelu, layernorm, add_const, add)")
     p.add_argument("--bias-mode", default="int16_shift", choices=BIAS_MODES)
     p.add_argument("--m0-bits", type=int, default=16)
     p.add_argument("--quiet", action="store_true", help="do not print the memory map table")
@@ -109,6 +110,12 @@ def generate(args: argparse.Namespace) -> int:
     layers = [s.strip() for s in args.layers.split(",") if s.strip()] if args.layers else None
     image = build_image(net, x_q, cfg, model=m.name, layers=layers)
     out = write_image(image, args.out)
+    moved = [n for n, why in image.skipped if why.startswith("a pure reshape")]
+    if moved:
+        print(f"hexgen: golden only (a pure reshape: no arithmetic; concat_tokens' class token is a constant): {', '.join(moved)}")
+    for n, why in image.skipped:
+        if not why.startswith("a pure reshape"):
+            print(f"hexgen: not laid out: {n}: {why}")
     if not args.quiet:
         print(image.table())
     print(f"hexgen: wrote {len(image.segments)} segments of {len(image.plans)} layers to {out} ({time.time() - t0:.1f} s)")

@@ -4,6 +4,8 @@ check_layer: a conv / fc layer's descriptor against its segments; golden's layer
 from the descriptor and the weights, bias and scale segments, planned again (hexgen.plan) and
 compared with the map field by field, and run on the input segment to give the expected segment.
 check_vector_layer: the same for an add or pooling layer, rebuilt from its descriptor alone.
+check_token_layer: a transformer's layer (hexgen.tokens), rebuilt from its descriptor and its
+parameter segments (weights, bias, scale; the tables and LayerNorm records decoded).
 """
 from __future__ import annotations
 
@@ -19,6 +21,7 @@ from hexgen.errors import HexgenError, LayoutError
 from hexgen.image import MAP_FILE
 from hexgen.layout import Layout
 from hexgen.plan import DATA_SEGMENTS, VECTOR_SEGMENTS, plan_layer, segments_of
+from hexgen.tokens import TOKEN_KINDS
 
 
 def check_layer(
@@ -47,6 +50,8 @@ def check_layer(
         return out  # a segment entry that is unusable, reported above
     if d["kind"] == "concat":
         return out + check_concat_layer(i, entry, segs, arrays, cfg, images, run_golden)
+    if d["kind"] in TOKEN_KINDS or (d["kind"] == "add" and len(d["in_shape"]) != 3):
+        return out + check_token_layer(i, entry, segs, arrays, cfg, images, run_golden)
     if d["kind"] in VECTOR_SEGMENTS:
         return out + check_vector_layer(i, entry, segs, arrays, cfg, images, run_golden)
     if d["lo"] > d["hi"]:
@@ -267,4 +272,65 @@ def check_concat_layer(
     run_ch = ~placed
     if np.any(o[:, run_ch] != 255 - exp[:, run_ch]):
         out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected where the runs write")
+    return out
+
+
+def check_token_layer(
+    i: int,
+    entry: Mapping[str, Any],
+    segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]],
+    arrays: Mapping[tuple[str, str], NDArray[np.int64]],
+    cfg: HardwareConfig,
+    images: int,
+    run_golden: bool,
+) -> list[str]:
+    """A transformer's layer (hexgen.tokens): golden's record rebuilt from the descriptor and the
+    parameter segments (tables and records decoded), planned again and compared with the map, and
+    run on the input segment(s) (a matmul's b taken back from its weight order) to give the
+    expected segment; the output region ~expected."""
+    from golden.errors import GoldenError
+    from hexgen.tokens import golden_inputs, plan_token_layer, token_layer_from
+
+    name, d = entry["name"], entry["descriptor"]
+    where = f"{MAP_FILE}: layers[{i}]"
+    segments = segments_of(d["kind"])
+    params = [s for s in segments if s not in ("input", "input2", "expected", "output")]
+    got = {s: arrays[(name, s)] for s in segments if (name, s) in arrays}
+    if any(s not in got for s in params):
+        return []  # a parameter segment that could not be read, reported already
+    try:
+        layer = token_layer_from(name, dict(d), got)
+        plan = plan_token_layer(layer, cfg, images)
+    except (GoldenError, HexgenError, ValueError, TypeError, KeyError) as exc:
+        files = ", ".join(f"{segs[s][1]['file']} ({s})" for s in params)
+        return [f"{where} ({name}): the descriptor and {files or 'the descriptor alone'} do not make a {d['kind']} layer: {exc}"]
+    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
+            for key, want in plan.descriptor.items() if d.get(key) != want]
+    out += [f"{where}.descriptor.{key}: unknown field" for key in d if key not in plan.descriptor]
+    for seg, lay in plan.layouts:
+        j, info, have = segs[seg]
+        if have != lay:
+            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give "
+                       f"({lay.describe()}, pad {lay.pad})")
+    if entry["schedule"] or entry["passes"] or entry["buffers"]:
+        out.append(f"{where}: a {d['kind']} layer has no schedule, buffers or passes yet (the engine runs it from issue 28)")
+    data = [s for s in segments if s != "output"]
+    if out or not all(s in got for s in data):
+        return out
+    exp, o = got["expected"], got.get("output")
+    if o is not None and o.shape == exp.shape and np.any(o != 255 - exp):
+        out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected "
+                   f"({int(np.count_nonzero(o != 255 - exp))} elements differ)")
+    if not run_golden:
+        return out
+    try:
+        y = np.asarray(layer.forward(golden_inputs(layer, got)), np.int64)
+    except (GoldenError, HexgenError, ValueError) as exc:
+        return out + [f"{where} ({name}): golden cannot run the layer on its input segment(s): {exc}"]
+    bad = np.argwhere(y != exp) if y.shape == exp.shape else np.argwhere(np.ones(exp.shape, bool))
+    if len(bad):
+        at = tuple(int(v) for v in bad[0])
+        out.append(f"{where}.descriptor ({name}): golden run on the descriptor and the {', '.join(s for s in data if s != 'expected')} "
+                   f"segments differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at "
+                   f"{list(at)}: golden {int(y[at]) if y.shape == exp.shape else '-'}, file {int(exp[at])})")
     return out

@@ -21,9 +21,10 @@ from numpy.typing import NDArray
 from golden.layers import INPUT, ConcatLayer, Layer, Network
 from hexgen.concat import concat_arrays
 from hexgen.config import HardwareConfig
-from hexgen.errors import LayoutError
+from hexgen.errors import HexgenError, LayoutError
 from hexgen.layout import Layout, to_words
 from hexgen.plan import ROLE_TEXT, SEGMENT_TEXT, LayerPlan, is_compute, is_vector, layer_arrays, plan_layer
+from hexgen.tokens import is_token_layer, not_laid_out, plan_token_layer, token_arrays
 
 MAP_FILE = "memory_map.json"
 TABLE_FILE = "memory_map.txt"
@@ -162,6 +163,8 @@ class Image:
     target: str = ENGINE
     #: a target image's memory-map entry of each layer (name, kind, golden's record); empty for the engine
     layer_entries: list[dict[str, Any]] = field(default_factory=list, repr=False)
+    #: (layer, why) of the layers a transformer's default selection leaves out (golden only)
+    skipped: list[tuple[str, str]] = field(default_factory=list, repr=False)
 
     @property
     def end(self) -> int:
@@ -332,7 +335,10 @@ def build_image(
     layers: Sequence[str] | None = None,
     check_fit: bool = True,
 ) -> Image:
-    """Run golden on x_q [N, ...] and lay out every conv/fc layer (or the named ones).
+    """Run golden on x_q [N, ...] and lay out every conv/fc layer (or the named ones). For a
+    transformer (a network with token layers, hexgen.tokens) the default is every layer with
+    arithmetic: the token layers and the conv/fc layers the engine takes; the others are listed in
+    Image.skipped with the reason (a pure reshape, or what the engine refuses).
 
     Each layer's input segment is the golden output of its producer (the network input for the
     first layer), so layers are independent test cases."""
@@ -341,28 +347,52 @@ def build_image(
     outs: dict[str, NDArray[np.uint8]] = dict(run.outputs)
     outs[INPUT] = x_q
     chosen: list[Layer] = []
-    if layers is None:
+    skipped: list[tuple[str, str]] = []
+    images = int(x_q.shape[0])
+    transformer = any(is_token_layer(l) for l in net.layers)
+    if layers is None and not transformer:
         chosen = [l for l in net.layers if is_compute(l)]
+    elif layers is None:  # a transformer: every layer with arithmetic (hexgen.tokens) and the conv/fc the engine takes
+        for l in net.layers:
+            if is_token_layer(l):
+                chosen.append(l)
+            elif is_compute(l):
+                try:
+                    plan_layer(l, cfg, images=images, check_fit=check_fit)
+                    chosen.append(l)
+                except HexgenError as exc:
+                    skipped.append((l.name, str(exc)))
+            else:
+                skipped.append((l.name, not_laid_out(l) or f"kind {l.kind} is not laid out"))
     else:
-        compute = ", ".join(l.name for l in net.layers if is_compute(l)) or "none"
+        compute = ", ".join(l.name for l in net.layers if is_compute(l) or is_token_layer(l)) or "none"
         if not layers:
-            raise LayoutError(f"no layer named; the conv/fc layers are {compute}")
+            raise LayoutError(f"no layer named; the layers with arithmetic are {compute}")
         for name in layers:
             if name not in net.names:
-                raise LayoutError(f"no layer named {name!r}; the conv/fc layers are {compute}")
+                raise LayoutError(f"no layer named {name!r}; the layers with arithmetic are {compute}")
             l = net[name]
-            if not is_compute(l) and not is_vector(l) and not isinstance(l, ConcatLayer):
+            if not_laid_out(l) is not None:
+                raise LayoutError(f"layer {name}: kind {l.kind} is golden only: {not_laid_out(l)}")
+            if not is_compute(l) and not is_vector(l) and not isinstance(l, ConcatLayer) and not is_token_layer(l):
                 raise LayoutError(f"layer {name}: kind {l.kind} is not run by the accelerator (conv, fc, add, pooling, "
-                                  "upsample and concat only)")
+                                  "upsample and concat, and a transformer's linear, matmul, softmax, gelu, layernorm and "
+                                  "add_const only)")
             if any(c.name == name for c in chosen):
                 raise LayoutError(f"layer {name} is named twice")
             chosen.append(l)
     items = []
     for l in chosen:
-        plan = plan_layer(l, cfg, images=int(x_q.shape[0]), check_fit=check_fit)
+        if is_token_layer(l):
+            items.append((plan_token_layer(l, cfg, images), token_arrays(l, [outs[i] for i in l.inputs], outs[l.name])))
+            continue
+        plan = plan_layer(l, cfg, images=images, check_fit=check_fit)
         if isinstance(l, ConcatLayer):
             items.append((plan, concat_arrays(l, plan.descriptor, [outs[i] for i in l.inputs], outs[l.name], cfg.channel_tile)))
             continue
         x2 = outs[l.inputs[1]] if len(l.inputs) > 1 else None
         items.append((plan, layer_arrays(l, outs[l.inputs[0]], outs[l.name], x2)))
-    return place(items, cfg, model=model, images=int(x_q.shape[0]))
+    image = place(items, cfg, model=model, images=images)
+    image.skipped = skipped
+    return image
+

@@ -19,6 +19,10 @@ HardwareConfig with R = array_rows, P = array_cols:
 * bias and scale: one 64-bit record per output channel, [k_tile][k_lane] (hexgen.layout.BIAS_FIELDS,
   SCALE_FIELDS).
 
+A transformer's layers (linear, matmul, softmax, gelu, layernorm, add_const, the add of token
+tensors) are planned by hexgen.tokens: token tensors as one-column images, a matmul's b operand as
+per-head fc weights (docs/memory-map.md, "Transformer layers").
+
 Padding: weights 0; input activations z_in; expected output z_out; bias records 0; scale records
 M0 = 0, n = 1 (a padded channel then requantises to exactly z_out); the output region is pre-filled
 with the bitwise complement of the expected output, so an element the accelerator never writes
@@ -55,9 +59,12 @@ SEGMENT_TEXT = {
     "bias": "bias records {shift[35:32], mantissa[31:0]}",
     "scale": "requant records {n[37:32], M0[30:0]}",
     "input": "uint8 input activations (golden output of the producing layer)",
-    "input2": "uint8 second input of a residual add (golden output of its producer)",
+    "input2": "second input: a residual add's uint8 (golden output of its producer), add_const's uint8 constant, "
+              "a matmul's int8 b operand (codes - 128) in the fc weight order",
     "expected": "uint8 golden output",
     "output": "region the accelerator writes (pre-filled with ~expected)",
+    "table": "lookup table: softmax's 256 exp entries (uint32) or GELU's 256 output codes (uint8)",
+    "records": "LayerNorm per-channel records {bias[127:64], shift[37:32], gain[31:0]}",
 }
 SCALE_PAD = int(encode_records(np.array([[0, 1]]), SCALE_FIELDS)[0])
 #: What a segment of a target's own layout holds (hexgen.target): its role names golden's array.
@@ -121,7 +128,9 @@ def is_vector(layer: Layer) -> bool:
 
 def segments_of(kind: str) -> tuple[str, ...]:
     """The segments of a layer of this kind, in DRAM order."""
-    return VECTOR_SEGMENTS.get(kind, SEGMENTS)
+    from hexgen.tokens import TOKEN_SEGMENTS
+
+    return TOKEN_SEGMENTS.get(kind) or VECTOR_SEGMENTS.get(kind, SEGMENTS)
 
 
 def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfig) -> Layout:
@@ -201,6 +210,23 @@ def layer_descriptor(layer: Layer) -> dict[str, Any]:
     return d
 
 
+def fc_weight_layout(k: int, c: int, store_bits: int, cfg: HardwareConfig) -> Layout:
+    """The fc weight layout of [K, C] weights: [k_tile][c_tile][c_lane][k_lane], stored at store_bits
+    (packed widths: each k_tile's block starts a word of its own). A linear over tokens uses it too
+    (hexgen.tokens)."""
+    r = cfg.array_rows
+    block = "c_tile" if store_bits in PACKED_WEIGHT_BITS else ""
+    return Layout(("k", "c"), (k, c), (("k", r), ("c", r)), ("k_tile", "c_tile", "c_lane", "k_lane"), store_bits, True, 0,
+                  cfg.word_bits, word_aligned=block)
+
+
+def record_layouts(k: int, cfg: HardwareConfig) -> tuple[Layout, Layout]:
+    """The bias and scale record layouts of K output channels: [k_tile][k_lane], one 64-bit record each."""
+    r, wb = cfg.array_rows, cfg.word_bits
+    return (Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, 0, wb, BIAS_FIELDS),
+            Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, SCALE_PAD, wb, SCALE_FIELDS))
+
+
 def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit: bool = True) -> LayerPlan:
     """Layouts, loop order and buffer needs of one conv/fc layer; FitError if a buffer is too small."""
     if images < 1:
@@ -209,6 +235,10 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         from hexgen.concat import plan_concat
 
         return plan_concat(layer, cfg, images, check_fit)
+    from hexgen.tokens import is_token_layer, plan_token_layer
+
+    if is_token_layer(layer) and not isinstance(layer, AddLayer):  # a transformer's (hexgen.tokens); a token
+        return plan_token_layer(layer, cfg, images)  # add is the vector unit's, refused (build_image lays it out)
     desc = layer_descriptor(layer)
     if is_vector(layer):
         return _plan_vector(layer, desc, cfg, images, check_fit)
@@ -242,12 +272,10 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         pixels = int(layer.out_shape[1]) * int(layer.out_shape[2])
     else:
         k, c = (int(s) for s in layer.weight.shape)
-        w = Layout(("k", "c"), (k, c), (("k", r), ("c", r)), ("k_tile", "c_tile", "c_lane", "k_lane"), sb, True, 0, wb,
-                   word_aligned=block)
+        w = fc_weight_layout(k, c, sb, cfg)
         schedule = ("k_tile", "c_tile", "c_lane")
         pixels = 1
-    bias = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, 0, wb, BIAS_FIELDS)
-    scale = Layout(("k",), (k,), (("k", r),), ("k_tile", "k_lane"), RECORD_BITS, False, SCALE_PAD, wb, SCALE_FIELDS)
+    bias, scale = record_layouts(k, cfg)
     z_out = int(layer.requant.z_out)
     inp = act_layout(layer.in_shape, images, int(layer.z_in), cfg)
     exp = act_layout(layer.out_shape, images, z_out, cfg)

@@ -78,7 +78,15 @@ class ByKind:
     default: "Spec"
 
 
-Spec = Union[Int, Str, Bool, Const, List, Obj, Map, ByKind]
+@dataclass(frozen=True)
+class AnyOf:
+    """A value that follows one of `options` (an add's descriptor: a [C, H, W] image's or a token
+    tensor's); when it follows none, the problems against the option it comes closest to."""
+
+    options: tuple["Spec", ...]
+
+
+Spec = Union[Int, Str, Bool, Const, List, Obj, Map, ByKind, AnyOf]
 
 
 def _kind(v: Any) -> str:
@@ -165,6 +173,9 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
                 out.append((where, f"key {k!r} is not a valid name here"))
             out += validate(v, spec.value, _join(path, k))
         return out
+    if isinstance(spec, AnyOf):
+        tried = [validate(value, o, path) for o in spec.options]
+        return [] if any(not t for t in tried) else min(tried, key=len)
     if isinstance(spec, ByKind):
         kind = value.get("kind") if isinstance(value, dict) else None
         return validate(value, spec.kinds.get(kind, spec.default) if isinstance(kind, str) else spec.default, path)
@@ -228,6 +239,8 @@ LAYOUT_SCHEMA = Obj(
 )
 
 KINDS = ("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat")
+#: a transformer's kinds hexgen lays out (hexgen.tokens; the engine runs them from issue 28)
+TOKEN_KINDS = ("linear", "matmul", "softmax", "gelu", "layernorm", "add_const")
 LAYER_DESCRIPTOR_SCHEMA = Obj({
     "kind": Str(choices=KINDS[:-1]),
     "in_shape": List(POS, lens=(1, 3)),
@@ -264,11 +277,33 @@ CONCAT_DESCRIPTOR_SCHEMA = Obj({
                        "run": Bool()})),
     "runs": List(CONCAT_RUN_SCHEMA),
 })
-DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA}, LAYER_DESCRIPTOR_SCHEMA)
+#: a transformer's layers (hexgen.tokens): token tensors [.., T, C] of any rank >= 2
+SHAPE = List(POS)
+INT32 = Int(lo=-(1 << 31), hi=(1 << 31) - 1)
+M0 = Int(lo=0, hi=(1 << 31) - 1)
+_TOKEN_COMMON: dict[str, Spec] = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out": BYTE, "lo": BYTE, "hi": BYTE}
+_ADD_CONST = Obj({"kind": Const("add_const"), **_TOKEN_COMMON, "z_in": BYTE, "z_in2": BYTE, "a0": M0, "b0": M0,
+                  "shift": Int(lo=1, hi=63)})
+TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
+    "linear": Obj({"kind": Const("linear"), **_TOKEN_COMMON, "z_in": BYTE, "m0_bits": Int(lo=1, hi=31),
+                   "bias_mode": LAYER_DESCRIPTOR_SCHEMA.fields["bias_mode"], "weight_bits": Int(choices=WEIGHT_WIDTHS)}),
+    "matmul": Obj({"kind": Const("matmul"), **_TOKEN_COMMON, "in_shape_b": SHAPE, "transpose_b": Bool(), "z_a": BYTE,
+                   "z_b": Int(choices=(128,)), "m0": M0, "n": Int(lo=1, hi=63), "m0_bits": Int(lo=1, hi=31)}),
+    "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
+                    "shift": Int(lo=1, hi=63)}),
+    "gelu": Obj({"kind": Const("gelu"), **_TOKEN_COMMON, "z_in": BYTE}),
+    "layernorm": Obj({"kind": Const("layernorm"), **_TOKEN_COMMON, "z_in": BYTE, "sqrt_shift": Int(lo=0, hi=24),
+                      "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}),
+    "add_const": _ADD_CONST,
+}
+#: the residual add of two token tensors (hexgen.tokens): add_const's fields
+TOKEN_ADD_SCHEMA = Obj({**_ADD_CONST.fields, "kind": Const("add")})
+DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA, **TOKEN_DESCRIPTOR_SCHEMAS,
+                            "add": AnyOf((LAYER_DESCRIPTOR_SCHEMA, TOKEN_ADD_SCHEMA))}, LAYER_DESCRIPTOR_SCHEMA)
 
 LAYER_SCHEMA = Obj({
     "name": Str(),
-    "kind": Str(choices=KINDS),
+    "kind": Str(choices=KINDS + TOKEN_KINDS),
     "descriptor": DESCRIPTOR_SCHEMA,
     "schedule": List(Str()),
     "pixel_tile": POS,
@@ -280,7 +315,7 @@ LAYER_SCHEMA = Obj({
 
 SEGMENT_SCHEMA = Obj({
     "layer": Str(),
-    "segment": Str(choices=("weights", "bias", "scale", "input", "input2", "expected", "output")),
+    "segment": Str(choices=("weights", "bias", "scale", "table", "records", "input", "input2", "expected", "output")),
     "base": NAT,
     "base_hex": Str(pattern=r"0x[0-9a-f]{8,}"),
     "base_word": NAT,
