@@ -169,6 +169,31 @@ def check_layer(
     return out
 
 
+def _plan_differences(where: str, name: str, d: Mapping[str, Any], plan: Any,
+                      segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]]) -> list[str]:
+    """The descriptor's fields and the segments' layouts against the layer planned again."""
+    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
+           for key, want in plan.descriptor.items() if d.get(key) != want]
+    for seg, lay in plan.layouts:
+        j, _info, have = segs[seg]
+        if have != lay:
+            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give "
+                       f"({lay.describe()}, pad {lay.pad})")
+    return out
+
+
+def _golden_differences(where: str, name: str, y: NDArray[np.int64], exp: NDArray[np.int64], run_on: str,
+                        segs: Mapping[str, tuple[int, Mapping[str, Any], Layout]]) -> list[str]:
+    """Golden's output y, run on `run_on`, against the expected segment: one line at the first difference."""
+    bad = np.argwhere(y != exp) if y.shape == exp.shape else np.argwhere(np.ones(exp.shape, bool))
+    if not len(bad):
+        return []
+    at = tuple(int(v) for v in bad[0])
+    return [f"{where}.descriptor ({name}): golden run on {run_on} differs from {segs['expected'][1]['file']} in "
+            f"{len(bad)} of {exp.size} elements (first at {list(at)}: golden {int(y[at]) if y.shape == exp.shape else '-'}, "
+            f"file {int(exp[at])})"]
+
+
 def check_vector_layer(
     i: int,
     entry: Mapping[str, Any],
@@ -204,27 +229,15 @@ def check_vector_layer(
         plan = plan_layer(layer, cfg, images=images, check_fit=False)
     except (GoldenError, HexgenError, ValueError, TypeError) as exc:
         return [f"{where} ({name}): the descriptor does not make a {d['kind']} layer: {exc}"]
-    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
-           for key, want in plan.descriptor.items() if d.get(key) != want]
-    for seg, lay in plan.layouts:
-        j, info, got = segs[seg]
-        if got != lay:
-            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give")
+    out = _plan_differences(where, name, d, plan, segs)
     if entry["passes"] != plan.passes_json():
         out.append(f"{where}.passes: a layer of the vector unit runs in one pass")
     data = [s for s in segments_of(d["kind"]) if s != "output"]
     if out or not run_golden or not all((name, s) in arrays for s in data):
         return out
     xs = [arrays[(name, s)].astype(np.uint8) for s in data if s.startswith("input")]
-    exp = arrays[(name, "expected")]
     y = np.asarray(layer.forward(xs), np.int64)
-    bad = np.argwhere(y != exp)
-    if len(bad):
-        at = tuple(int(v) for v in bad[0])
-        out.append(f"{where}.descriptor ({name}): golden run on the descriptor and the input segment(s) differs from "
-                   f"{segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)}: golden "
-                   f"{int(y[at])}, file {int(exp[at])})")
-    return out
+    return out + _golden_differences(where, name, y, arrays[(name, "expected")], "the descriptor and the input segment(s)", segs)
 
 
 def check_concat_layer(
@@ -250,22 +263,13 @@ def check_concat_layer(
         plan = plan_layer(layer, cfg, images=images, check_fit=False)
     except (GoldenError, HexgenError, ValueError, TypeError, KeyError) as exc:
         return [f"{where} ({name}): the descriptor does not make a concat layer: {exc}"]
-    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
-           for key, want in plan.descriptor.items() if d.get(key) != want]
-    for seg, lay in plan.layouts:
-        j, info, got = segs[seg]
-        if got != lay:
-            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give")
+    out = _plan_differences(where, name, d, plan, segs)
     if out or not run_golden or not all((name, s) in arrays for s in ("input", "expected", "output")):
         return out
     exp, o = arrays[(name, "expected")], arrays[(name, "output")]
     xs = split_inputs(dict(d), arrays[(name, "input")], o, cfg.channel_tile)
     y = np.asarray(layer.forward([x.astype(np.uint8) for x in xs]), np.int64)
-    bad = np.argwhere(y != exp)
-    if len(bad):
-        at = tuple(int(v) for v in bad[0])
-        out.append(f"{where}.descriptor ({name}): golden run on the descriptor, the input segment and the placed channels "
-                   f"differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at {list(at)})")
+    out += _golden_differences(where, name, y, exp, "the descriptor, the input segment and the placed channels", segs)
     placed = np.zeros(exp.shape[1], bool)
     for part, offset in zip(d["parts"], layer.offsets):
         placed[offset:offset + part["channels"]] |= not part["run"]
@@ -304,14 +308,8 @@ def check_token_layer(
     except (GoldenError, HexgenError, ValueError, TypeError, KeyError) as exc:
         files = ", ".join(f"{segs[s][1]['file']} ({s})" for s in params)
         return [f"{where} ({name}): the descriptor and {files or 'the descriptor alone'} do not make a {d['kind']} layer: {exc}"]
-    out = [f"{where}.descriptor.{key}: is {d.get(key)!r}; the layer gives {want!r}"
-            for key, want in plan.descriptor.items() if d.get(key) != want]
+    out = _plan_differences(where, name, d, plan, segs)
     out += [f"{where}.descriptor.{key}: unknown field" for key in d if key not in plan.descriptor]
-    for seg, lay in plan.layouts:
-        j, info, have = segs[seg]
-        if have != lay:
-            out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): disagrees with what the descriptor and config give "
-                       f"({lay.describe()}, pad {lay.pad})")
     if entry["schedule"] or entry["passes"] or entry["buffers"]:
         out.append(f"{where}: a {d['kind']} layer has no schedule, buffers or passes yet (the engine runs it from issue 28)")
     data = [s for s in segments if s != "output"]
@@ -327,10 +325,5 @@ def check_token_layer(
         y = np.asarray(layer.forward(golden_inputs(layer, got)), np.int64)
     except (GoldenError, HexgenError, ValueError) as exc:
         return out + [f"{where} ({name}): golden cannot run the layer on its input segment(s): {exc}"]
-    bad = np.argwhere(y != exp) if y.shape == exp.shape else np.argwhere(np.ones(exp.shape, bool))
-    if len(bad):
-        at = tuple(int(v) for v in bad[0])
-        out.append(f"{where}.descriptor ({name}): golden run on the descriptor and the {', '.join(s for s in data if s != 'expected')} "
-                   f"segments differs from {segs['expected'][1]['file']} in {len(bad)} of {exp.size} elements (first at "
-                   f"{list(at)}: golden {int(y[at]) if y.shape == exp.shape else '-'}, file {int(exp[at])})")
-    return out
+    run_on = f"the descriptor and the {', '.join(s for s in data if s != 'expected')} segments"
+    return out + _golden_differences(where, name, y, exp, run_on, segs)
