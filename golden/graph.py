@@ -122,6 +122,30 @@ def _pair(v: Any) -> tuple[int, int]:
     return (int(v), int(v)) if isinstance(v, int) else (int(v[0]), int(v[1]))
 
 
+def channel_multipliers(name: str, s_in: float, s_w: np.ndarray, s_out: float, m0_bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per output channel (M0, n) with M0 * 2^-n = S_in * S_w / S_out (arithmetic.md): a conv's or
+    linear's requantization, for the CNN and the transformer front ends alike."""
+    m0 = np.empty(len(s_w), np.int64)
+    n = np.empty(len(s_w), np.int64)
+    for k, sw in enumerate(s_w):
+        m0[k], n[k] = arith.quantize_multiplier(s_in * float(sw) / s_out, m0_bits=m0_bits, where=f"layer {name} channel {k}")
+    return m0, n
+
+
+def bias_codes(name: str, bias: np.ndarray, s_in: float, s_w: np.ndarray, k_dot: int, *, bias_mode: str,
+               saturate_policy: str, saturations: dict[str, int]) -> arith.BiasCodes:
+    """A conv's or linear's bias encoded (arithmetic.md), its saturated channels counted in
+    `saturations` (and warned of); RangeError when bias plus K products can leave int32."""
+    codes = arith.encode_bias(bias / (s_in * s_w), mode=bias_mode, where=f"layer {name}", saturate_policy=saturate_policy)
+    if codes.saturated:
+        saturations[name] = codes.saturated
+        warnings.warn(f"layer {name}: {codes.saturated} bias channel(s) saturated to int16", stacklevel=5)
+    worst = int(np.abs(codes.term).max(initial=0)) + k_dot * arith.MAX_TERM
+    if worst > arith.INT32_MAX:
+        raise RangeError(f"layer {name}: |bias| + K*255*127 = {worst} can overflow the int32 accumulator")
+    return codes
+
+
 class _Builder:
     def __init__(self, gm: fx.GraphModule, values: dict[str, Any], *, bias_mode: str, m0_bits: int, saturate_policy: str) -> None:
         self.gm = gm
@@ -232,21 +256,12 @@ class _Builder:
         return codes, scales, bias
 
     def requant_fields(self, name: str, s_in: float, s_w: np.ndarray, s_out: float, z_out: int, lo: int, a_bits: int) -> Requant:
-        m0 = np.empty(len(s_w), np.int64)
-        n = np.empty(len(s_w), np.int64)
-        for k, sw in enumerate(s_w):
-            m0[k], n[k] = arith.quantize_multiplier(s_in * float(sw) / s_out, m0_bits=self.m0_bits, where=f"layer {name} channel {k}")
+        m0, n = channel_multipliers(name, s_in, s_w, s_out, self.m0_bits)
         return Requant(m0, n, z_out, lo, act_qmax(a_bits), self.m0_bits)
 
     def bias_codes(self, name: str, bias: np.ndarray, s_in: float, s_w: np.ndarray, k_dot: int) -> arith.BiasCodes:
-        codes = arith.encode_bias(bias / (s_in * s_w), mode=self.bias_mode, where=f"layer {name}", saturate_policy=self.saturate_policy)
-        if codes.saturated:
-            self.saturations[name] = codes.saturated
-            warnings.warn(f"layer {name}: {codes.saturated} bias channel(s) saturated to int16", stacklevel=4)
-        worst = int(np.abs(codes.term).max(initial=0)) + k_dot * arith.MAX_TERM
-        if worst > arith.INT32_MAX:
-            raise RangeError(f"layer {name}: |bias| + K*255*127 = {worst} can overflow the int32 accumulator")
-        return codes
+        return bias_codes(name, bias, s_in, s_w, k_dot, bias_mode=self.bias_mode, saturate_policy=self.saturate_policy,
+                          saturations=self.saturations)
 
     def packed(self, node: fx.Node, conv: bool) -> _PackedWeights:
         arg = node.args[1] if len(node.args) > 1 else None

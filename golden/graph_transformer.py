@@ -19,7 +19,6 @@ records reshape, permute and select (golden.tokens). How a node becomes a record
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,7 +27,8 @@ import torch
 from torch import fx, nn
 
 from golden import arith
-from golden.errors import RangeError, ShapeError, UnsupportedLayerError
+from golden.errors import ShapeError, UnsupportedLayerError
+from golden.graph import bias_codes, channel_multipliers
 from golden.layers import INPUT, AddLayer, ConvLayer, InputQuant, Layer, LinearLayer, Network, Requant, conv_kind
 from golden.ptq import live_channel_scales, torch_quiet
 from golden.support import module_problem
@@ -131,18 +131,9 @@ class _Builder:
         s_out, z_out = self.qp[out_node.name]
         relu = out_node is not node
         name = self.new_name("conv" if isinstance(mod, nn.Conv2d) else "fc" if len(self.shape(node)) == 1 else "linear")
-        m0 = np.empty(len(s_w), np.int64)
-        n = np.empty(len(s_w), np.int64)
-        for k, sw in enumerate(s_w):
-            m0[k], n[k] = arith.quantize_multiplier(s_in * float(sw) / s_out, m0_bits=self.m0_bits, where=f"layer {name} channel {k}")
-        k_dot = int(codes[0].size)
-        bc = arith.encode_bias(bias / (s_in * s_w), mode=self.bias_mode, where=f"layer {name}", saturate_policy=self.saturate_policy)
-        if bc.saturated:
-            self.saturations[name] = bc.saturated
-            warnings.warn(f"layer {name}: {bc.saturated} bias channel(s) saturated to int16", stacklevel=3)
-        worst = int(np.abs(bc.term).max(initial=0)) + k_dot * arith.MAX_TERM
-        if worst > arith.INT32_MAX:
-            raise RangeError(f"layer {name}: |bias| + K*255*127 = {worst} can overflow the int32 accumulator")
+        m0, n = channel_multipliers(name, s_in, s_w, s_out, self.m0_bits)
+        bc = bias_codes(name, bias, s_in, s_w, int(codes[0].size), bias_mode=self.bias_mode,
+                        saturate_policy=self.saturate_policy, saturations=self.saturations)
         lo = max(z_out if relu else 0, self.lo(out_node))
         return dict(name=name, inputs=(src,), in_shape=self.shape(_args(node)[0]), out_shape=self.shape(node),
                     module=self.module(node), source=out_node.name, weight=codes, bias=bc,
