@@ -40,7 +40,7 @@ module vec_unit #(
     input  logic                 rst_i,
     input  logic                 start_i,     // run the layer below (one cycle)
 
-    input  logic [15:0]          kind_i,      // the KIND register: KIND_ADD, KIND_MAXPOOL, KIND_AVGPOOL
+    input  logic [15:0]          kind_i,      // the KIND register: a vector kind (add, pools, upsample, concat)
     input  logic [15:0]          ct_i,        // channel tiles (concat: of the input)
     input  logic [15:0]          kt_i,        // output channel tiles (concat)
     input  logic [15:0]          in_c_i,      // channels of the input and of the output (concat)

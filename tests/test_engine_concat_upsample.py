@@ -152,3 +152,28 @@ def test_requantized_concat_inputs_run_on_the_vector_unit(tmp_path: Path, monkey
     assert holes(res, {e["name"]: e for e in mm["layers"]}, 8, 8)["concat"] == ["lanes shifted"]  # every run requantizes
     chained = layer_sim.run(image=(tmp_path, layers, 0), sim="verilator", model=f"{f}:make", seed=0, chain=1)
     assert chained[0]["layers_equal"] == chained[0]["layers"] == 11 and not chained[0]["golden_ran"], chained
+
+
+def test_what_a_concat_run_must_write_starts_unlike_golden(tmp_path: Path) -> None:
+    """The verdict of a concat: its output region starts as ~expected wherever a run writes (every
+    element differs from golden's, so a run that did not happen, or stopped short, FAILs the layer)
+    and as the inputs' own codes where they are placed by layout (what their producers wrote); the
+    run inputs are in the input segment, each padded to whole tiles with its zero point."""
+    import numpy as np
+
+    from golden.layers import ConcatLayer
+    from hexgen.concat import concat_arrays, concat_descriptor
+    from hexgen.hw import load_hw
+
+    _f, m, net = _network(tmp_path)
+    cfg = load_hw("default")
+    out = net.run(net.quantize_input(m.calibration[:1])).outputs
+    cat = next(l for l in net.layers if isinstance(l, ConcatLayer) and l.channels == (12, 8))
+    d = concat_descriptor(cat, cfg)
+    arrs = concat_arrays(cat, d, [out[i] for i in cat.inputs], out[cat.name], cfg.channel_tile)
+    y = out[cat.name].astype(np.int64)
+    assert np.array_equal(arrs["output"][:, :12], y[:, :12])  # side: placed by layout, its producer's codes
+    assert np.all(arrs["output"][:, 12:] != y[:, 12:])  # upsample2's channels: the run must write each
+    x = out[cat.inputs[1]].astype(np.int64)
+    assert arrs["input"].shape[1] == 8 and np.array_equal(arrs["input"], x)  # 8 channels: one whole tile
+    assert d["runs"][0]["out_word"] == 1 * 12 * 10 and d["runs"][0]["out_shape"][0] == 4 + 8  # tile 1, 4 lanes kept

@@ -28,8 +28,9 @@ CSR = {
     # the layer's passes (hexgen.rules.plan_tiling): bands of BAND_ROWS output rows, each in groups
     # of GROUP_KT output-channel tiles, walked by the engine (rtl/band_seq.sv)
     "BAND_ROWS": 26, "GROUP_KT": 27,
-    # the vector unit's layers (KIND add, maxpool, avgpool): the residual add's second input (word
-    # address, zero point) and its multipliers A0, B0 (31 bits) and shift n (arithmetic.md)
+    # the vector unit's layers (KIND add, maxpool, avgpool, upsample, concat): the residual add's second
+    # input (word address, zero point) and its multipliers A0, B0 (31 bits) and shift n (arithmetic.md);
+    # a concat run's kept word (IN2_BASE) and its input's requantization (ADD_A0 = M0, 0: copied; ADD_SHIFT)
     "IN2_BASE": 28, "Z_IN2": 29, "ADD_A0": 30, "ADD_B0": 31, "ADD_SHIFT": 42,
     # the width the layer's weights are stored at (hexgen: 8, or 4 and 2 packed two and four to a
     # byte); the engine runs the widths its build unpacks (WGT_WIDTHS)
