@@ -50,7 +50,7 @@ def check_layer(
         return out  # a segment entry that is unusable, reported above
     if d["kind"] == "concat":
         return out + check_concat_layer(i, entry, segs, arrays, cfg, images, run_golden)
-    if d["kind"] in TOKEN_KINDS or (d["kind"] == "add" and len(d["in_shape"]) != 3):
+    if d["kind"] in TOKEN_KINDS:
         return out + check_token_layer(i, entry, segs, arrays, cfg, images, run_golden)
     if d["kind"] in VECTOR_SEGMENTS:
         return out + check_vector_layer(i, entry, segs, arrays, cfg, images, run_golden)
@@ -132,19 +132,7 @@ def check_layer(
             diff = sorted(f for f, v in lay.to_json().items() if info["layout"].get(f) != v)
             out.append(f"{MAP_FILE}: segments[{j}].layout ({name}.{seg}): {', '.join(diff)} disagree with what the "
                        f"descriptor and config give ({lay.describe()}, pad {lay.pad}, {lay.word_bits}-bit words)")
-    if entry["schedule"] != list(plan.schedule):
-        out.append(f"{where}.schedule: is {entry['schedule']}; the layer gives {list(plan.schedule)}")
-    if entry["pixel_tile"] != plan.pixel_tile:
-        out.append(f"{where}.pixel_tile: is {entry['pixel_tile']}; config.array_cols {cfg.array_cols} gives {plan.pixel_tile}")
-    if entry["passes"] != plan.passes_json():
-        out.append(f"{where}.passes: disagree with the bands and groups the descriptor gives "
-                   f"(band_rows {plan.descriptor['band_rows']}, group_k_tiles {plan.descriptor['group_k_tiles']})")
-    want_buf = [{"buffer": b.buffer, "what": b.what, "need": b.need, "capacity": b.capacity} for b in plan.buffers]
-    if entry["buffers"] != want_buf:
-        out.append(f"{where}.buffers: disagree with the layer's needs and config's capacities ({want_buf})")
-    for b in plan.buffers:
-        if not b.fits:
-            out.append(f"{where} ({name}): {b.what} needs {b.need} words of the {b.buffer} buffer, which holds {b.capacity}")
+    out += _mac_plan_differences(where, name, entry, plan, cfg)
     if out or not all((name, s) in arrays for s in DATA_SEGMENTS):
         return out
     x, exp = arrays[(name, "input")], arrays[(name, "expected")]
@@ -279,6 +267,26 @@ def check_concat_layer(
     return out
 
 
+def _mac_plan_differences(where: str, name: str, entry: Mapping[str, Any], plan: Any, cfg: HardwareConfig) -> list[str]:
+    """A MAC-array layer's (conv, fc, a transformer's linear) schedule, pixel tile, passes and
+    buffers in the map against its plan."""
+    out = []
+    if entry["schedule"] != list(plan.schedule):
+        out.append(f"{where}.schedule: is {entry['schedule']}; the layer gives {list(plan.schedule)}")
+    if entry["pixel_tile"] != plan.pixel_tile:
+        out.append(f"{where}.pixel_tile: is {entry['pixel_tile']}; config.array_cols {cfg.array_cols} gives {plan.pixel_tile}")
+    if entry["passes"] != plan.passes_json():
+        out.append(f"{where}.passes: disagree with the bands and groups the descriptor gives "
+                   f"(band_rows {plan.descriptor['band_rows']}, group_k_tiles {plan.descriptor['group_k_tiles']})")
+    want_buf = [{"buffer": b.buffer, "what": b.what, "need": b.need, "capacity": b.capacity} for b in plan.buffers]
+    if entry["buffers"] != want_buf:
+        out.append(f"{where}.buffers: disagree with the layer's needs and config's capacities ({want_buf})")
+    for b in plan.buffers:
+        if not b.fits:
+            out.append(f"{where} ({name}): {b.what} needs {b.need} words of the {b.buffer} buffer, which holds {b.capacity}")
+    return out
+
+
 def check_token_layer(
     i: int,
     entry: Mapping[str, Any],
@@ -293,7 +301,8 @@ def check_token_layer(
     run on the input segment(s) (a matmul's b taken back from its weight order) to give the
     expected segment; the output region ~expected."""
     from golden.errors import GoldenError
-    from hexgen.tokens import golden_inputs, plan_token_layer, token_layer_from
+    from hexgen.plan import plan_layer
+    from hexgen.tokens import golden_inputs, token_layer_from
 
     name, d = entry["name"], entry["descriptor"]
     where = f"{MAP_FILE}: layers[{i}]"
@@ -304,13 +313,15 @@ def check_token_layer(
         return []  # a parameter segment that could not be read, reported already
     try:
         layer = token_layer_from(name, dict(d), got)
-        plan = plan_token_layer(layer, cfg, images)
+        plan = plan_layer(layer, cfg, images=images, check_fit=False)  # the linear: the MAC array's
     except (GoldenError, HexgenError, ValueError, TypeError, KeyError) as exc:
         files = ", ".join(f"{segs[s][1]['file']} ({s})" for s in params)
         return [f"{where} ({name}): the descriptor and {files or 'the descriptor alone'} do not make a {d['kind']} layer: {exc}"]
     out = _plan_differences(where, name, d, plan, segs)
     out += [f"{where}.descriptor.{key}: unknown field" for key in d if key not in plan.descriptor]
-    if entry["schedule"] or entry["passes"] or entry["buffers"]:
+    if d["kind"] == "linear":  # on the MAC array: a pointwise conv over the tokens
+        out += _mac_plan_differences(where, name, entry, plan, cfg)
+    elif entry["schedule"] or entry["passes"] or entry["buffers"]:
         out.append(f"{where}: a {d['kind']} layer has no schedule, buffers or passes yet (the engine runs it from issue 28)")
     data = [s for s in segments if s != "output"]
     if out or not all(s in got for s in data):

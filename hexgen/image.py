@@ -24,7 +24,7 @@ from hexgen.config import HardwareConfig
 from hexgen.errors import HexgenError, LayoutError
 from hexgen.layout import Layout, to_words
 from hexgen.plan import ROLE_TEXT, SEGMENT_TEXT, LayerPlan, is_compute, is_vector, layer_arrays, plan_layer
-from hexgen.tokens import is_token_layer, not_laid_out, plan_token_layer, token_arrays
+from hexgen.tokens import is_token_layer, not_laid_out, token_arrays
 
 MAP_FILE = "memory_map.json"
 TABLE_FILE = "memory_map.txt"
@@ -354,9 +354,9 @@ def build_image(
         chosen = [l for l in net.layers if is_compute(l)]
     elif layers is None:  # a transformer: every layer with arithmetic (hexgen.tokens) and the conv/fc the engine takes
         for l in net.layers:
-            if is_token_layer(l):
+            if is_token_layer(l) and not is_compute(l) and not is_vector(l):
                 chosen.append(l)
-            elif is_compute(l):
+            elif is_compute(l) or is_vector(l):  # the MAC array's and the vector unit's: when the engine takes them
                 try:
                     plan_layer(l, cfg, images=images, check_fit=check_fit)
                     chosen.append(l)
@@ -383,10 +383,10 @@ def build_image(
             chosen.append(l)
     items = []
     for l in chosen:
-        if is_token_layer(l):
-            items.append((plan_token_layer(l, cfg, images), token_arrays(l, [outs[i] for i in l.inputs], outs[l.name])))
-            continue
         plan = plan_layer(l, cfg, images=images, check_fit=check_fit)
+        if is_token_layer(l):  # a transformer's (hexgen.tokens: golden's token tensors)
+            items.append((plan, token_arrays(l, [outs[i] for i in l.inputs], outs[l.name])))
+            continue
         if isinstance(l, ConcatLayer):
             items.append((plan, concat_arrays(l, plan.descriptor, [outs[i] for i in l.inputs], outs[l.name], cfg.channel_tile)))
             continue

@@ -38,9 +38,10 @@ import numpy as np
 from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConcatLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer, UpsampleLayer
+from golden.tokens import TokenLinearLayer
 from hexgen.config import HardwareConfig
-from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, passes, plan_tiling, register_needs,
-                          weight_bits_refusal)
+from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, engine_shapes, passes, plan_tiling,
+                          register_needs, weight_bits_refusal)
 from hexgen.errors import FitError, LayoutError
 from hexgen.layout import BIAS_FIELDS, RECORD_BITS, SCALE_FIELDS, Layout, encode_records
 
@@ -116,8 +117,8 @@ class LayerPlan:
 
 
 def is_compute(layer: Layer) -> bool:
-    """A conv or fc layer of the engine's MAC array. A linear over tokens (golden.tokens, kind
-    "linear": a transformer's) is not one yet: the engine has no kind code for it (issue 28)."""
+    """A conv or fc layer of the engine's MAC array, or a transformer's linear over tokens
+    (golden.tokens, kind "linear": a pointwise conv whose pixels are the tokens)."""
     return isinstance(layer, (ConvLayer, LinearLayer)) and layer.kind in KIND_CODES
 
 
@@ -146,11 +147,13 @@ def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfi
 def vector_descriptor(layer: Layer) -> dict[str, Any]:
     """The CSR facts of a vector-unit layer (JSON-ready): shapes as a conv's, the window of a pool
     as its kernel, stride and padding, the add's parameters (arithmetic.md)."""
-    if len(layer.in_shape) != 3:  # a transformer's token tensor [T, C] (golden.tokens)
+    token_add = isinstance(layer, AddLayer) and len(layer.in_shape) == 2  # a transformer's residual add of [T, C]
+    if len(layer.in_shape) != 3 and not token_add:
         raise LayoutError(f"layer {layer.name}: {layer.kind} on {len(layer.in_shape)}-D tensors "
-                          f"({'x'.join(map(str, layer.in_shape))}); the vector unit runs [C, H, W] images")
-    c, h, w = (int(v) for v in layer.in_shape)
-    d: dict[str, Any] = {"kind": layer.kind, "in_shape": [c, h, w], "out_shape": [int(v) for v in layer.out_shape],
+                          f"({'x'.join(map(str, layer.in_shape))}); the vector unit runs [C, H, W] images "
+                          "(and the add of [T, C] token tensors)")
+    h, w = (1, 1) if token_add else (int(v) for v in layer.in_shape[1:])
+    d: dict[str, Any] = {"kind": layer.kind, "in_shape": [int(v) for v in layer.in_shape], "out_shape": [int(v) for v in layer.out_shape],
                          "kernel": [1, 1], "stride": [1, 1], "padding": [0, 0], "padding_end": [0, 0], "groups": 1,
                          "z_in": 0, "z_out": 0, "lo": 0, "hi": 255}
     if isinstance(layer, AddLayer):
@@ -237,12 +240,16 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         return plan_concat(layer, cfg, images, check_fit)
     from hexgen.tokens import is_token_layer, plan_token_layer
 
-    if is_token_layer(layer) and not isinstance(layer, AddLayer):  # a transformer's (hexgen.tokens); a token
-        return plan_token_layer(layer, cfg, images)  # add is the vector unit's, refused (build_image lays it out)
+    if is_token_layer(layer) and not is_compute(layer) and not is_vector(layer):  # a transformer's (hexgen.tokens); its
+        return plan_token_layer(layer, cfg, images)  # linear is the MAC array's and its residual add the vector unit's
     desc = layer_descriptor(layer)
     if is_vector(layer):
         return _plan_vector(layer, desc, cfg, images, check_fit)
     assert isinstance(layer, (ConvLayer, LinearLayer))  # layer_descriptor raised otherwise
+    token = isinstance(layer, TokenLinearLayer)
+    if token and len(layer.in_shape) != 2:
+        raise LayoutError(f"layer {layer.name}: a linear over {len(layer.in_shape)}-D tokens "
+                          f"({'x'.join(map(str, layer.in_shape))}); the MAC array runs a linear over [T, C] tokens")
     r, wb = cfg.array_rows, cfg.word_bits
     # the weights' storage width: the narrowest the engine unpacks that holds the codes; packed
     # widths store each output-channel tile as one block of vectors back to back (hexgen.layout)
@@ -273,13 +280,21 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
     else:
         k, c = (int(s) for s in layer.weight.shape)
         w = fc_weight_layout(k, c, sb, cfg)
-        schedule = ("k_tile", "c_tile", "c_lane")
-        pixels = 1
+        # a linear over tokens: a pointwise conv whose T pixels are the tokens (hexgen.rules.engine_shapes)
+        schedule = ("k_tile", "p_tile", "c_tile", "c_lane") if token else ("k_tile", "c_tile", "c_lane")
+        pixels = int(layer.in_shape[0]) if token else 1
     bias, scale = record_layouts(k, cfg)
     z_out = int(layer.requant.z_out)
-    inp = act_layout(layer.in_shape, images, int(layer.z_in), cfg)
-    exp = act_layout(layer.out_shape, images, z_out, cfg)
-    out = act_layout(layer.out_shape, images, 255 - z_out, cfg)
+    if token:  # golden's [T, C] token tensors, in the words of the one-column image the engine reads
+        from hexgen.tokens import token_layout
+
+        inp = token_layout(layer.in_shape, int(layer.z_in), cfg, images)
+        exp = token_layout(layer.out_shape, z_out, cfg, images)
+        out = token_layout(layer.out_shape, 255 - z_out, cfg, images)
+    else:
+        inp = act_layout(layer.in_shape, images, int(layer.z_in), cfg)
+        exp = act_layout(layer.out_shape, images, z_out, cfg)
+        out = act_layout(layer.out_shape, images, 255 - z_out, cfg)
     p_tile = min(cfg.pixel_tile, pixels)
     # bands of output rows and groups of output-channel tiles (hexgen.rules.plan_tiling), then the
     # engine's needs, computed once (hexgen.rules, mirrored in rtl/desc_check.sv)
@@ -309,14 +324,19 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
 
 def _plan_vector(layer: Layer, desc: dict[str, Any], cfg: HardwareConfig, images: int, check_fit: bool) -> LayerPlan:
     """A vector-unit layer: activation layouts only, one pass (it reads memory directly, no buffer)."""
-    c, oh = int(layer.out_shape[0]), int(layer.out_shape[1])
+    (c, oh, _) = engine_shapes(desc)[1]
     desc.update(band_rows=oh, group_k_tiles=-(-c // cfg.array_rows))
     if isinstance(layer, AddLayer):
         pads = {"input": desc["z_in"], "input2": desc["z_in2"], "expected": desc["z_out"], "output": 255 - desc["z_out"]}
     else:  # a pool's padding lanes keep the input's value
         pads = {"input": desc["z_in"], "expected": desc["z_in"], "output": 255 - desc["z_in"]}
     shapes = {"input": layer.in_shape, "input2": layer.in_shape, "expected": layer.out_shape, "output": layer.out_shape}
-    layouts = tuple((s, act_layout(tuple(shapes[s]), images, int(pads[s]), cfg)) for s in segments_of(layer.kind))
+    if len(layer.in_shape) == 2:  # a residual add of token tensors, in the words of a one-column image
+        from hexgen.tokens import token_layout
+
+        layouts = tuple((s, token_layout(tuple(shapes[s]), int(pads[s]), cfg, images)) for s in segments_of(layer.kind))
+    else:
+        layouts = tuple((s, act_layout(tuple(shapes[s]), images, int(pads[s]), cfg)) for s in segments_of(layer.kind))
     if check_fit:
         refusal = engine_refusal(descriptor_registers(desc), cfg)
         if refusal is not None:

@@ -17,11 +17,12 @@ from typing import Any, Mapping
 from golden.arith import conv_out_size, dilated_span
 from hexgen.config import HardwareConfig
 
-#: KIND register codes (conv and pointwise share one mapping); add, maxpool, avgpool (global
+#: KIND register codes (conv and pointwise share one mapping; a transformer's linear over tokens is a
+#: pointwise conv whose pixels are the tokens, engine_shapes); add, maxpool, avgpool (global
 #: average pool: a window of the whole image), upsample (nearest, whole factors) and concat (one
 #: input of a concatenation copied, or requantized, into its place: hexgen.plan.concat_runs) run
 #: on the vector unit (rtl/vec_unit.sv).
-KIND_CODES = {"conv": 0, "pointwise": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
+KIND_CODES = {"conv": 0, "pointwise": 0, "linear": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
               "concat": 7}
 VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"],
                 KIND_CODES["concat"])
@@ -31,8 +32,8 @@ MAX_UPSAMPLE = 255
 #: Largest pool window side (the vector unit's average divides by KH x KW with a 32-bit divider).
 POOL_MAX_KERNEL = 255
 #: Largest kernel side (accel_top's MAX_K) and stride the engine runs.
-MAX_KERNEL = 7
-MAX_STRIDE = 4
+MAX_KERNEL = 16
+MAX_STRIDE = 16
 #: Largest kernel tap spacing (dilation) of a conv: the DIL_Y and DIL_X registers' 8 bits. A dilated
 #: kernel of KH taps spans dilated_span(KH, DIL_Y) input rows (golden.arith).
 MAX_DILATION = 255
@@ -47,11 +48,21 @@ REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "K
 NO_WEIGHT_BITS = 8
 
 
+def engine_shapes(d: Mapping[str, Any]) -> tuple[list[int], list[int]]:
+    """A descriptor's input and output shapes as the engine's [C, H, W] images: an fc's [C] is a 1x1
+    image; a transformer's token tensors [T, C] (a linear's, a residual add's) are one-column images
+    of T rows, the tokens as pixels (hexgen.tokens.token_layout: the same words as [c_tile][t][c_lane])."""
+    ins, outs = list(d["in_shape"]), list(d["out_shape"])
+    if len(ins) == 2:
+        return [ins[1], ins[0], 1], [outs[1], outs[0], 1]
+    if len(ins) == 1:  # fc: a 1x1 image
+        return [ins[0], 1, 1], [outs[0], 1, 1]
+    return ins, outs
+
+
 def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
     """A hexgen layer descriptor (memory map `layers[].descriptor`) as the engine's registers."""
-    ins, outs = list(d["in_shape"]), list(d["out_shape"])
-    if len(ins) == 1:  # fc: a 1x1 image
-        ins, outs = [ins[0], 1, 1], [outs[0], 1, 1]
+    ins, outs = engine_shapes(d)
     return {
         "KIND": KIND_CODES[d["kind"]],
         "IN_C": ins[0], "IN_H": ins[1], "IN_W": ins[2],

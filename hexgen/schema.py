@@ -243,8 +243,9 @@ KINDS = ("conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "u
 TOKEN_KINDS = ("linear", "matmul", "softmax", "gelu", "layernorm", "add_const")
 LAYER_DESCRIPTOR_SCHEMA = Obj({
     "kind": Str(choices=KINDS[:-1]),
-    "in_shape": List(POS, lens=(1, 3)),
-    "out_shape": List(POS, lens=(1, 3)),
+    # [C, H, W]; an fc's [C]; a transformer's residual add of [T, C] token tensors (hexgen.rules.engine_shapes)
+    "in_shape": List(POS, lens=(1, 2, 3)),
+    "out_shape": List(POS, lens=(1, 2, 3)),
     "z_in": BYTE,
     "z_out": BYTE,
     "lo": BYTE,
@@ -285,8 +286,9 @@ _TOKEN_COMMON: dict[str, Spec] = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out"
 _ADD_CONST = Obj({"kind": Const("add_const"), **_TOKEN_COMMON, "z_in": BYTE, "z_in2": BYTE, "a0": M0, "b0": M0,
                   "shift": Int(lo=1, hi=63)})
 TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
-    "linear": Obj({"kind": Const("linear"), **_TOKEN_COMMON, "z_in": BYTE, "m0_bits": Int(lo=1, hi=31),
-                   "bias_mode": LAYER_DESCRIPTOR_SCHEMA.fields["bias_mode"], "weight_bits": Int(choices=WEIGHT_WIDTHS)}),
+    # on the MAC array: a pointwise conv's fields, golden's [T, C] shapes (hexgen.rules.engine_shapes)
+    "linear": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("z_in2", "a0", "b0", "shift")},
+                   "kind": Const("linear"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))}),
     "matmul": Obj({"kind": Const("matmul"), **_TOKEN_COMMON, "in_shape_b": SHAPE, "transpose_b": Bool(), "z_a": BYTE,
                    "z_b": Int(choices=(128,)), "m0": M0, "n": Int(lo=1, hi=63), "m0_bits": Int(lo=1, hi=31)}),
     "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
@@ -296,10 +298,7 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
                       "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}),
     "add_const": _ADD_CONST,
 }
-#: the residual add of two token tensors (hexgen.tokens): add_const's fields
-TOKEN_ADD_SCHEMA = Obj({**_ADD_CONST.fields, "kind": Const("add")})
-DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA, **TOKEN_DESCRIPTOR_SCHEMAS,
-                            "add": AnyOf((LAYER_DESCRIPTOR_SCHEMA, TOKEN_ADD_SCHEMA))}, LAYER_DESCRIPTOR_SCHEMA)
+DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA, **TOKEN_DESCRIPTOR_SCHEMAS}, LAYER_DESCRIPTOR_SCHEMA)
 
 LAYER_SCHEMA = Obj({
     "name": Str(),

@@ -6,8 +6,9 @@ linears on the MAC array with the tokens as pixels, and a matmul's b operand fed
   dims ("n", <leading>, "t", "c"), channel tile R = array_rows, order ("n", <leading>, "c_tile",
   "t", "c_lane"), uint8; pad the tensor's zero point (the output region 255 - z_out, pre-filled
   with ~expected as every output region is). A vector is the R channels of one token.
-* linear (golden.tokens.TokenLinearLayer): weights, bias and scale exactly as the fc's
-  (hexgen.plan.fc_weight_layout, record_layouts); input / expected / output token tensors.
+* linear (golden.tokens.TokenLinearLayer): planned by hexgen.plan as the MAC array's pointwise conv
+  whose pixels are the tokens (hexgen.rules.engine_shapes); weights, bias and scale exactly as the
+  fc's (hexgen.plan.fc_weight_layout, record_layouts); input / expected / output token tensors.
 * matmul (golden.transformer.MatmulLayer, a [.., M, K] x b [.., K, N] or b [.., N, K] transposed):
   `input` a as a token tensor (M tokens, K channels); `input2` b as the weights of a per-head fc
   whose output channels are b's N columns and whose input channels the reduction axis K:
@@ -133,11 +134,7 @@ def token_descriptor(layer: Layer) -> dict[str, Any]:
     """The facts of a token layer (JSON-ready): its kind, shapes and integer constants."""
     d: dict[str, Any] = {"kind": layer.kind, "in_shape": [int(v) for v in layer.in_shape],
                          "out_shape": [int(v) for v in layer.out_shape]}
-    if isinstance(layer, TokenLinearLayer):
-        r = layer.requant
-        d.update(z_in=int(layer.z_in), z_out=int(r.z_out), lo=int(r.lo), hi=int(r.hi), m0_bits=int(r.m0_bits),
-                 bias_mode=layer.bias.mode)
-    elif isinstance(layer, MatmulLayer):
+    if isinstance(layer, MatmulLayer):
         d.update(in_shape_b=[int(v) for v in layer.in_shape_b], transpose_b=bool(layer.transpose_b), z_a=int(layer.z_a),
                  z_b=int(layer.z_b), m0=int(layer.m0), n=int(layer.n), m0_bits=int(layer.m0_bits), z_out=int(layer.z_out),
                  lo=int(layer.lo), hi=int(layer.hi))
@@ -158,9 +155,10 @@ def token_descriptor(layer: Layer) -> dict[str, Any]:
 
 
 def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
-    """The LayerPlan of a token layer: its segments' layouts and descriptor. The engine does not run
-    these kinds yet (issue 28): no schedule, buffers or passes."""
-    from hexgen.plan import LayerPlan, fc_weight_layout, record_layouts
+    """The LayerPlan of a token layer other than the linear (hexgen.plan plans that one as the MAC
+    array's): its segments' layouts and descriptor. The engine does not run these kinds yet (issue
+    28): no schedule, buffers or passes."""
+    from hexgen.plan import LayerPlan
 
     d = token_descriptor(layer)
     z_in = d.get("z_a", d.get("z_in", 0))
@@ -169,15 +167,7 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
         "expected": token_layout(layer.out_shape, d["z_out"], cfg, images),
         "output": token_layout(layer.out_shape, 255 - d["z_out"], cfg, images),
     }
-    if isinstance(layer, TokenLinearLayer):
-        k, c = (int(s) for s in layer.weight.shape)
-        sb = cfg.weight_store_bits(int(layer.w_bits or 8))
-        if sb not in cfg.weight_bits:
-            raise LayoutError(f"layer {layer.name}: {sb}-bit weights; the hardware description's weight_bits are {list(cfg.weight_bits)}")
-        d["weight_bits"] = sb
-        lay["weights"] = fc_weight_layout(k, c, sb, cfg)
-        lay["bias"], lay["scale"] = record_layouts(k, cfg)
-    elif isinstance(layer, MatmulLayer):
+    if isinstance(layer, MatmulLayer):
         lay["input2"] = b_weight_layout(layer.in_shape_b, layer.transpose_b, images, cfg)
     elif isinstance(layer, SoftmaxLayer):
         lay["table"] = Layout(("d",), (256,), (), ("d",), 32, False, 0, cfg.word_bits)

@@ -39,7 +39,7 @@ module accel_top #(
     parameter int REC_WORDS = `HW_REC_WORDS,
     parameter int WGT_WIDTHS = `HW_WGT_WIDTHS,  // bit b set: b-bit weights are unpacked (weight_bits)
     parameter int PIX_W = `HW_PIX_W,            // the pixel counters' width (pixel_bits)
-    parameter int MAX_K = 7,
+    parameter int MAX_K = 16,
     parameter int MAX_BURST = 16,
     localparam int ACT_AW = $clog2(ACT_WORDS),
     localparam int WGT_AW = $clog2(WGT_WORDS),

@@ -16,7 +16,7 @@ module desc_check #(
     parameter int ACT_WORDS = 4096,
     parameter int WGT_WORDS = 2048,
     parameter int REC_WORDS = 256,
-    parameter int MAX_K = 7,
+    parameter int MAX_K = 16,
     parameter int POOL_MAX_K = 255,
     parameter int MAX_UPSAMPLE = 255,  // an upsample's largest factor (hexgen.rules.MAX_UPSAMPLE)
     parameter int WGT_WIDTHS = 'h114,  // bit b set: the build unpacks b-bit weights
@@ -87,7 +87,7 @@ module desc_check #(
   assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up || is_cat;
   // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..4
   logic [15:0] s_max;
-  assign s_max = is_up ? 16'(MAX_UPSAMPLE) : 16'd4;
+  assign s_max = is_up ? 16'(MAX_UPSAMPLE) : 16'd16;
   assign k_max = is_vec_o ? 32'(POOL_MAX_K) : 32'(MAX_K);
   assign ct_in_o = 16'((32'(in_c_i) + ROWS - 1) / ROWS);
   assign kt_out_o = 16'((32'(out_c_i) + ROWS - 1) / ROWS);

@@ -66,7 +66,8 @@ def write_bundle(r: dict[str, Any], image_dir: Path, expected: np.ndarray, got: 
 
 def heat_map(expected: np.ndarray, got: np.ndarray, path: Path, title: str, most: int = 64) -> bool:
     """|got - expected| of each output channel as a small image (rows x columns of the output;
-    an fc output as one row of channels), the first `most` channels in a grid. False when
+    an fc output as one row of channels; a token tensor as one image of tokens x channels), the
+    first `most` channels in a grid. False when
     matplotlib is missing (the rest of the bundle is still written)."""
     try:
         import matplotlib
@@ -78,6 +79,8 @@ def heat_map(expected: np.ndarray, got: np.ndarray, path: Path, title: str, most
     d = np.abs(np.asarray(got, np.int64) - np.asarray(expected, np.int64))
     if d.ndim == 1:  # fc: one image of the channels
         d = d.reshape(1, 1, -1)
+    elif d.ndim == 2:  # a transformer's [T, C] tokens: one image, tokens down and channels across
+        d = d[None]
     n = min(d.shape[0], most)
     cols = int(np.ceil(np.sqrt(n)))
     rows = -(-n // cols)

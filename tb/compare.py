@@ -114,10 +114,12 @@ class Mismatch:
         if b is not None and sum(map(bool, b.depth.values())) > 1:
             where = [f"{b.text()} only ({b.edges()} border of the image, {b.pixels} of {b.total} pixels)"]
         else:
-            where = [span(self.rows, self._n[1], "rows"), span(self.cols, self._n[2], "columns")]
+            where = [span(self.rows, self._n[1], self._axes[1] + "s"), span(self.cols, self._n[2], self._axes[2] + "s")]
         return "; ".join([span(self.channels, self._n[0], "channels"), *where])
 
     _n: tuple[int, int, int] = (0, 0, 0)
+    # what the three axes are: an image's, or a token tensor's (tokens as the rows of a one-column image)
+    _axes: tuple[str, str, str] = ("channel", "row", "column")
 
     def report(self, limit: int = 10) -> str:
         if self.ok:
@@ -126,24 +128,42 @@ class Mismatch:
             f"{self.layer}: {self.wrong} of {self.total} outputs wrong ({self.wrong / self.total:.2%}), "
             f"max |diff| {self.max_abs_diff}",
             f"  pattern: {self.pattern()}",
-            "  first wrong elements (channel, row, column): expected, got",
+            f"  first wrong elements ({', '.join(self._axes)}): expected, got",
         ]
         for c, y, x, e, g in self.first[:limit]:
             lines.append(f"    [{c}, {y}, {x}]: expected {e}, got {g}")
         return "\n".join(lines)
 
 
+def as_chw(a: NDArray[np.integer]) -> NDArray[np.int64]:
+    """An output as int64 [C, H, W] as the engine computes it: an fc's [C] as [C, 1, 1], a
+    transformer's [T, C] token tensor as the one-column image [C, T, 1] (hexgen.rules.engine_shapes)."""
+    a = np.asarray(a, np.int64)
+    if a.ndim == 2:
+        return a.T[:, :, None]
+    return a.reshape(a.shape[0], 1, 1) if a.ndim == 1 else a
+
+
+def chw_as(a: NDArray[np.integer], shape: tuple[int, ...]) -> NDArray[np.int64]:
+    """The inverse of as_chw: an [C, H, W] array back in the output's own shape."""
+    a = np.asarray(a, np.int64)
+    return a[:, :, 0].T.reshape(shape) if len(shape) == 2 else a.reshape(shape)
+
+
 def compare(layer: str, expected: NDArray[np.integer], got: NDArray[np.integer]) -> Mismatch:
-    """expected, got: [C, H, W] (or [C] for fc), integer arrays of one image."""
+    """expected, got: [C, H, W] (or [C] for fc, or a transformer's [T, C] token tensor: compared as
+    the one-column image [C, T, 1] the engine computes, its rows named tokens), integer arrays of one
+    image."""
     e = np.asarray(expected, dtype=np.int64)
     g = np.asarray(got, dtype=np.int64)
     if e.shape != g.shape:
         raise ValueError(f"{layer}: expected shape {e.shape} but the RTL output decodes to {g.shape}")
-    e3 = e.reshape(e.shape[0], 1, 1) if e.ndim == 1 else e
-    g3 = g.reshape(e3.shape)
+    e3, g3 = as_chw(e), as_chw(g)
     bad = e3 != g3
     m = Mismatch(layer, int(e3.size), int(bad.sum()))
     m._n = (e3.shape[0], e3.shape[1], e3.shape[2])
+    if e.ndim == 2:
+        m._axes = ("channel", "token", "column")
     if m.wrong:
         idx = np.argwhere(bad)
         m.first = [(int(c), int(y), int(x), int(e3[c, y, x]), int(g3[c, y, x])) for c, y, x in idx[:50]]

@@ -5,8 +5,8 @@ target's flow, in the run's own process: no simulator time) under the target's c
 and `python -m tb.coverage` (make coverage; pytest prints it at the end of make test) merges the
 files and prints each cover point's bins with the holes.
 
-Cover points (docs/engine.md, "Functional coverage"): kind; kernel height and width 1..7; stride
-per axis 1..4; padding none / symmetric / asymmetric; input and output channels below, at, a
+Cover points (docs/engine.md, "Functional coverage"): kind; kernel height and width 1..7 and 8-16;
+stride per axis 1..4 and 5-16; padding none / symmetric / asymmetric; input and output channels below, at, a
 multiple of, and above with a remainder, the array's rows; output pixels below, at, a multiple
 of, and above with a remainder, the array's columns; the bias records' shifts (0, 1-7, 8-15); outputs at the lower and the upper
 clamp bound; the input and output zero points at 0, at 255 and between; a padded layer's input zero
@@ -23,11 +23,24 @@ from typing import Any, Mapping
 
 from cocotb_coverage.coverage import CoverPoint, coverage_db, merge_coverage
 
+from hexgen.rules import engine_shapes
+
 ROOT = Path(__file__).resolve().parent.parent
 COVERAGE = ROOT / "build" / "coverage"
 TOP = "engine"
 
-KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat"]
+KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear"]
+#: kernel sides past 7 and strides past 4 (a transformer's patch embedding: 16x16, stride 16) share a bin each
+KERNELS: list[Any] = [*range(1, 8), "8-16"]
+STRIDES: list[Any] = [*range(1, 5), "5-16"]
+
+
+def _kernel(v: int) -> Any:
+    return v if v < 8 else "8-16"
+
+
+def _stride(v: int) -> Any:
+    return v if v < 5 else "5-16"
 FILL = ["below", "at", "multiple", "remainder"]
 ZP = ["0", "255", "between"]
 
@@ -42,9 +55,7 @@ def _zp(z: int) -> str:
 
 def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -> dict[str, Any]:
     """The cover points' values of one layer: its memory-map descriptor and its run's result."""
-    ins, outs = list(d["in_shape"]), list(d["out_shape"])
-    if len(ins) == 1:
-        ins, outs = [ins[0], 1, 1], [outs[0], 1, 1]
+    ins, outs = engine_shapes(d)  # the images the engine computes (an fc's 1x1, tokens as pixels)
     pads, pade = list(d.get("padding", [0, 0])), list(d.get("padding_end", [0, 0]))
     pad = "none" if not any(pads + pade) else "symmetric" if pads == pade else "asymmetric"
     return {"kind": d["kind"], "kh": d.get("kernel", [1, 1])[0], "kw": d.get("kernel", [1, 1])[1],
@@ -78,10 +89,10 @@ def _dilation(d: Mapping[str, Any]) -> str:
 #: (cover point, value of the features, bins)
 POINTS: list[tuple[str, Any, list[Any]]] = [
     ("kind", lambda f: f["kind"], KINDS),
-    ("kernel_h", lambda f: f["kh"], list(range(1, 8))),
-    ("kernel_w", lambda f: f["kw"], list(range(1, 8))),
-    ("stride_y", lambda f: f["sy"], list(range(1, 5))),
-    ("stride_x", lambda f: f["sx"], list(range(1, 5))),
+    ("kernel_h", lambda f: _kernel(f["kh"]), KERNELS),
+    ("kernel_w", lambda f: _kernel(f["kw"]), KERNELS),
+    ("stride_y", lambda f: _stride(f["sy"]), STRIDES),
+    ("stride_x", lambda f: _stride(f["sx"]), STRIDES),
     ("padding", lambda f: f["pad"], ["none", "symmetric", "asymmetric"]),
     ("in_channels", lambda f: f["in_c"], FILL),
     ("out_channels", lambda f: f["out_c"], FILL),

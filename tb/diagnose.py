@@ -25,6 +25,7 @@ from numpy.typing import NDArray
 
 from hexgen.rules import KIND_CODES
 from hexgen.rules import VECTOR_KINDS as VECTOR_KIND_CODES
+from tb.compare import as_chw  # noqa: F401  (the diagnosis's arrays; tb.failure imports it from here)
 
 IntArray = NDArray[np.int64]
 #: a hypothesis is reported when it explains at least this fraction of the wrong elements
@@ -103,12 +104,6 @@ class Finding:
 
     def line(self) -> str:
         return f"{self.text} ({self.explained} of {self.wrong} wrong elements)"
-
-
-def as_chw(a: NDArray[np.integer]) -> IntArray:
-    """An output as int64 [C, H, W] (an fc output [C] as [C, 1, 1])."""
-    a = np.asarray(a, np.int64)
-    return a.reshape(a.shape[0], 1, 1) if a.ndim == 1 else a
 
 
 def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Context) -> list[Finding]:

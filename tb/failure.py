@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
+from tb.compare import chw_as
 from tb.diagnose import Context, IntArray, Requant, acc_bounds, as_chw, diagnose
 from tb.diagnose import report as diagnosis_report
 
@@ -216,8 +217,8 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
     net = pickle.loads((cdir / "net.pkl").read_bytes())
     for r in failing:
         expected, ctx = image_context(rb, net, r["layer"])
-        raw = np.load(r["got_file"])  # the output's own shape ([C] for fc)
-        got = raw.reshape(expected.shape)
+        raw = np.load(r["got_file"])  # the output's own shape ([C] for fc, [T, C] for tokens)
+        got = as_chw(raw).reshape(expected.shape)
         if r.get("xz_words") and ctx.word is not None:
             ctx.xz = np.isin(ctx.word, r["xz_words"])
         found = diagnose(expected, got, ctx)
@@ -234,7 +235,7 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
             w0 = where[0]
             parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"]), rtl))  # type: ignore[arg-type]
         r["report"] = "\n".join(p for p in parts if p)
-        r["bundle"] = str(write_bundle(r, cdir / "image", expected.reshape(raw.shape), raw, ctx.layer_input, wcycle))
+        r["bundle"] = str(write_bundle(r, cdir / "image", chw_as(expected, raw.shape), raw, ctx.layer_input, wcycle))
 
 
 def target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path, top: str, groups: Any) -> str:

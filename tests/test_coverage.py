@@ -22,6 +22,15 @@ def test_a_layer_fills_its_bins() -> None:
     cat = {"kind": "concat", "in_shape": [8, 3, 3], "out_shape": [20, 3, 3], "z_out": 3, "runs": [run]}
     assert features(cat, 8, 8, {})["concat"] == "lanes shifted"
     assert features({**cat, "runs": [run, {**run, "out_shape": [8, 3, 3], "a0": 1 << 30}]}, 8, 8, {})["concat"] == "requantized"
+    # a transformer's linear over 17 tokens of 64 channels: the tokens are the pixels; a 16x16
+    # stride-16 patch embedding: the large kernel and stride bins
+    lin = features({**CONV["descriptor"], "kind": "linear", "in_shape": [17, 64], "out_shape": [17, 8], "kernel": [1, 1],
+                    "stride": [1, 1], "padding": [0, 0]}, 8, 8, {})
+    assert (lin["kind"], lin["in_c"], lin["out_c"], lin["pixels"]) == ("linear", "multiple", "at", "remainder"), lin
+    patch = features({**CONV["descriptor"], "kernel": [16, 8], "stride": [16, 5]}, 8, 8, {})
+    assert [patch[k] for k in ("kh", "kw", "sy", "sx")] == [16, 8, 16, 5]
+    binned = {name: xf(patch) for name, xf, _ in POINTS}
+    assert [binned[k] for k in ("kernel_h", "kernel_w", "stride_y", "stride_x")] == ["8-16", "8-16", "5-16", "5-16"]
 
 
 def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
@@ -30,8 +39,8 @@ def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
     failed = holes([{"layer": "c", "status": "FAIL", "clamp_lo": 1, "bias_shifts": [0]}], {"c": CONV}, 8, 8)
     assert set(failed) == every
     got = holes([{"layer": "c", "status": "PASS", "clamp_lo": 1, "bias_shifts": [0, 9]}], {"c": CONV}, 8, 8)
-    assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat"]
-    assert got["kernel_h"] == [1, 2, 4, 5, 6, 7] and got["stride_x"] == [1, 2, 3]
+    assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear"]
+    assert got["kernel_h"] == [1, 2, 4, 5, 6, 7, "8-16"] and got["stride_x"] == [1, 2, 3, "5-16"]
     assert got["bias_shift"] == ["1-7"] and "clamp_lo_hit" not in got and got["clamp_hi_hit"] == [True]
     assert got["weight_bits"] == [8, 2]  # the packed 4-bit path's bin is the layer's
     assert got["dilation"] == ["2", "3-7", "8+"]

@@ -53,7 +53,10 @@ def test_every_layer_with_arithmetic_is_laid_out_and_checks_clean(vit: Any, imag
     kinds = {p.kind for p in image.plans}
     assert {"linear", "matmul", "softmax", "gelu", "layernorm", "add_const", "add", "fc"} <= kinds
     skipped = dict(image.skipped)
-    assert "KH: kernel 8" in skipped["conv1"]  # the patch embedding: the engine refuses its kernel (issue 28)
+    # the patch embedding (an 8x8 stride-8 conv) and every linear: the MAC array's, with its passes
+    assert "conv1" in {p.name for p in image.plans}
+    linears = [p for p in image.plans if p.kind == "linear"]
+    assert linears and all(p.passes and p.schedule[:2] == ("k_tile", "p_tile") for p in linears)
     for l in net.layers:  # data movement is golden only, with its reason
         if l.kind in ("reshape", "permute", "select", "concat_tokens"):
             assert skipped[l.name].startswith("a pure reshape: no arithmetic"), (l.name, skipped[l.name])
@@ -167,11 +170,13 @@ def _layer(mm: dict[str, Any], name: str) -> dict[str, Any]:
 def test_a_descriptor_against_its_schema_and_golden(folder: Path, tmp_path: Path) -> None:
     def bad_types(mm: dict[str, Any]) -> None:
         _layer(mm, "softmax1")["descriptor"]["dividend"] = "big"
-        _layer(mm, "add1")["descriptor"]["kernel"] = [1, 1]  # a token add has no window
+        _layer(mm, "gelu1")["descriptor"]["kernel"] = [1, 1]  # a table lookup has no window
+        _layer(mm, "add1")["descriptor"]["in_shape"] = [17, 64, 1, 1]  # a token add's shapes are [T, C]
 
     probs = _edit_map(folder, tmp_path, bad_types)
     assert any(".descriptor.dividend: is \"big\" (a string)" in p for p in probs), probs
     assert any(".descriptor.kernel: unknown field" in p for p in probs), probs
+    assert any(".descriptor.in_shape: has 4 entries, expected 1 or 2 or 3" in p for p in probs), probs
 
 
 def test_a_wrong_requant_field_is_found_by_golden(folder: Path, tmp_path: Path) -> None:

@@ -1,7 +1,7 @@
 """cocotb bench of rtl/band_seq.sv (the engine's band sequencer) against hexgen's passes.
 
-Each case is a random conv, depthwise or fc layer (kernel 1..7, stride 1..4, any padding below
-the kernel, images of 1..40 rows) with random BAND_ROWS (1..OUT_H) and GROUP_KT (1..its k_tiles)
+Each case is a random conv, depthwise or fc layer (kernel 1..7 and stride 1..4, one in six up to
+MAX_KERNEL and MAX_STRIDE; any padding below the kernel, images of 1..40 rows) with random BAND_ROWS (1..OUT_H) and GROUP_KT (1..its k_tiles)
 and random segment bases. The bench starts the unit and steps it with next_i through the layer;
 at every pass it checks, with hexgen.rules.passes (the one definition) as the reference:
 - the input rows, their padding, the output rows and pixels, the k_tiles, the input channel tiles
@@ -28,7 +28,7 @@ from golden.arith import conv_out_size, dilated_span
 from hexgen import HardwareConfig
 from hexgen.layout import element_address
 from hexgen.plan import act_layout
-from hexgen.rules import KIND_CODES, Pass, kernel_span, passes, register_needs, tap_rows
+from hexgen.rules import KIND_CODES, MAX_KERNEL, MAX_STRIDE, Pass, kernel_span, passes, register_needs, tap_rows
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_band_seq.py"
@@ -43,7 +43,10 @@ def random_registers(rng: random.Random, rows: int, taps: bool = False) -> dict[
         r = {"KIND": KIND_CODES["fc"], "IN_C": c, "IN_H": 1, "IN_W": 1, "OUT_C": rng.randint(1, 6 * rows), "KH": 1, "KW": 1,
              "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
     else:
-        kh, kw = rng.randint(1, 7), rng.randint(1, 7)
+        # one layer in six with the large kernels and strides (a ViT's 16x16 stride-16 patch embedding)
+        big = rng.random() < 1 / 6
+        kh, kw = (rng.randint(1, MAX_KERNEL), rng.randint(1, MAX_KERNEL)) if big else (rng.randint(1, 7), rng.randint(1, 7))
+        s_max = MAX_STRIDE if big else 4
         # a third of the windows dilated: the band's halo is the window's span
         dy, dx = (rng.randint(1, 6), rng.randint(1, 6)) if rng.random() < 0.3 else (1, 1)
         if taps:
@@ -51,7 +54,7 @@ def random_registers(rng: random.Random, rows: int, taps: bool = False) -> dict[
         sh, sw = dilated_span(kh, dy), dilated_span(kw, dx)
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(sh, sh + 40), "IN_W": rng.randint(sw, sw + 12),
              "OUT_C": c if kind == "depthwise" else rng.randint(1, 6 * rows), "KH": kh, "KW": kw,
-             "STRIDE_Y": rng.randint(1, 4), "STRIDE_X": rng.randint(1, 4), "PAD_TOP": rng.randint(0, sh - 1),
+             "STRIDE_Y": rng.randint(1, s_max), "STRIDE_X": rng.randint(1, s_max), "PAD_TOP": rng.randint(0, sh - 1),
              "PAD_BOTTOM": rng.randint(0, sh - 1), "PAD_LEFT": rng.randint(0, sw - 1), "PAD_RIGHT": rng.randint(0, sw - 1),
              "GROUPS": c if kind == "depthwise" else 1, "DIL_Y": dy, "DIL_X": dx}
     r.setdefault("DIL_Y", 1)

@@ -23,7 +23,7 @@ from cocotb.triggers import Timer
 from golden.arith import conv_out_size, dilated_span
 from hexgen import HardwareConfig
 from hexgen.config import WEIGHT_WIDTHS
-from hexgen.rules import (COUNTER_MAX, KIND_CODES, REGISTERS, VECTOR_KINDS, engine_refusal, kernel_span, plan_tiling,
+from hexgen.rules import (COUNTER_MAX, KIND_CODES, MAX_KERNEL, REGISTERS, VECTOR_KINDS, engine_refusal, kernel_span, plan_tiling,
                           register_needs)
 from tb.engine.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
@@ -34,7 +34,7 @@ PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
          "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
          "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i", "DIL_Y": "dil_y_i", "DIL_X": "dil_x_i"}
-DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": 7,
+DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": MAX_KERNEL,
             "WGT_WIDTHS": HardwareConfig().weight_widths_mask, "PIX_W": HardwareConfig().pixel_bits}
 
 

@@ -2,8 +2,8 @@
 
 Each case is a random conv, depthwise, pointwise or fc layer that fits the hardware description
 ($HW: a hexgen.hw preset), laid out by hexgen (build_image): random kernel (non-square too),
-stride 1..4 per axis, padding 0..kernel-1 per axis, channel counts below, at and above the array
-size. The bench plays the reader and the compute unit:
+stride 1..4 per axis (one layer in ten past them: kernels 8..16, strides up to 16), padding
+0..kernel-1 per axis, channel counts below, at and above the array size. The bench plays the reader and the compute unit:
 - before start the activation buffer holds the complement of every input word, so a word read
   before its row arrived cannot match; after start the input rows arrive in order, word for word
   at their segment offsets, in the engine's load order (hexgen.rules.input_loads: depthwise channel

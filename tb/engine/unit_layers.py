@@ -18,7 +18,7 @@ from hexgen import build_image, synth
 from hexgen.errors import HexgenError
 from hexgen.hw import load_hw
 from hexgen.layout import element_address
-from hexgen.rules import descriptor_registers, register_needs
+from hexgen.rules import MAX_KERNEL, MAX_STRIDE, descriptor_registers, register_needs
 from tb.sim import bench_seed
 
 KINDS = ("conv", "depthwise", "pointwise", "fc")
@@ -51,6 +51,8 @@ def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, f
                 kernel = (1, 1)
             else:
                 kernel = (rng.choice([1, 2, 3, 5]), rng.choice([1, 2, 3, 5]))
+                if rng.random() < 0.1 and not dilated:  # now and then past 7 (a ViT's 16x16 patch embedding)
+                    kernel = (rng.choice([8, 11, MAX_KERNEL]), rng.choice([1, 9, MAX_KERNEL]))
                 if kind == "conv" and kernel == (1, 1):
                     kernel = (3, 1)
             dil = (1, 1)
@@ -62,8 +64,10 @@ def random_layer(rng: random.Random, cfg: Any, kind: str, *, max_hw: int = 11, f
             pad = (rng.randint(0, span[0] - 1), rng.randint(0, span[1] - 1))
             # half the layers padded differently below / right (TF 'SAME')
             end = (rng.randint(0, span[0] - 1), rng.randint(0, span[1] - 1)) if rng.random() < 0.5 else None
+            s_max = MAX_STRIDE if rng.random() < 0.1 else 4  # now and then past 4 (a patch embedding's 16)
+            stride = (rng.randint(1, s_max), rng.randint(1, s_max))
             layer = synth.conv_layer(nrng, c=c, k=c if kind == "depthwise" else rng.randint(1, max_k or 2 * r + 3), hw=hw,
-                                     kernel=kernel, stride=(rng.randint(1, 4), rng.randint(1, 4)), padding=pad, pad_end=end,
+                                     kernel=kernel, stride=stride, padding=pad, pad_end=end,
                                      depthwise=kind == "depthwise", w_bits=w_bits, dilation=dil)
             if layer.kind != kind:  # golden's classification (a 1-channel depthwise is a conv)
                 continue
