@@ -85,7 +85,7 @@ module desc_check #(
   assign is_up = kind_i == KIND_UPSAMPLE;
   assign is_cat = kind_i == KIND_CONCAT;
   assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up || is_cat;
-  // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..4
+  // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..16 (hexgen.rules.MAX_STRIDE)
   logic [15:0] s_max;
   assign s_max = is_up ? 16'(MAX_UPSAMPLE) : 16'd16;
   assign k_max = is_vec_o ? 32'(POOL_MAX_K) : 32'(MAX_K);

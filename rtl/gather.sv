@@ -176,7 +176,7 @@ module gather #(
   assign cq_ox[0] = g_ox_q;
   for (genvar q = 0; q < COLS; q++) begin : g_cq
     // the window tap's input position: output position x stride + tap offset - padding (34 bits:
-    // a 65,535-wide output at stride 4 is past 18)
+    // a 65,535-wide output at stride 16 is past 20)
     logic signed [33:0] iy, ix;
     assign cq_ox[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_i)) ? 16'd0 : cq_ox[q] + 16'd1;
     assign cq_oy[q+1] = (32'(cq_ox[q]) + 1 == 32'(out_w_i)) ? cq_oy[q] + 16'd1 : cq_oy[q];
