@@ -321,6 +321,9 @@ def check_token_layer(
     out += [f"{where}.descriptor.{key}: unknown field" for key in d if key not in plan.descriptor]
     if d["kind"] == "linear":  # on the MAC array: a pointwise conv over the tokens
         out += _mac_plan_differences(where, name, entry, plan, cfg)
+    elif plan.passes:  # the vector unit's (add_const: an add of the constant)
+        if entry["passes"] != plan.passes_json():
+            out.append(f"{where}.passes: a layer of the vector unit runs in one pass")
     elif entry["schedule"] or entry["passes"] or entry["buffers"]:
         out.append(f"{where}: a {d['kind']} layer has no schedule, buffers or passes yet (the engine runs it from issue 28)")
     data = [s for s in segments if s != "output"]

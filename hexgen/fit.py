@@ -68,15 +68,18 @@ def _descriptor(node: Any, mod: Any, cfg: HardwareConfig, w_bits: int) -> dict[s
         dw = mod.groups > 1 and mod.groups == mod.in_channels == mod.out_channels
         d.update(kind="depthwise" if dw else "conv", kernel=list(k), stride=list(_pair(mod.stride)), dilation=dil,
                  padding=list(pad), padding_end=[max(0, e) for e in end], groups=mod.groups)
-    elif isinstance(mod, nn.Linear) and len(ins) == 1:  # fc on a flat vector (tokens are not the engine's yet)
+    elif isinstance(mod, nn.Linear) and len(ins) == 1:  # fc on a flat vector
         d.update(kind="fc", out_shape=[outs[-1]])
+    elif isinstance(mod, nn.Linear) and len(ins) == 2:  # a transformer's linear over [T, C] tokens (hexgen.rules.engine_shapes)
+        d.update(kind="linear")
     elif isinstance(mod, (nn.MaxPool2d, nn.AvgPool2d)) and len(ins) == 3:
         pad = _pair(mod.padding)
         d.update(kind="maxpool" if isinstance(mod, nn.MaxPool2d) else "avgpool", kernel=list(_pair(mod.kernel_size)),
                  stride=list(_pair(mod.stride or mod.kernel_size)), padding=list(pad), padding_end=list(pad))
     elif isinstance(mod, nn.AdaptiveAvgPool2d) and len(ins) == 3 and outs[1:] == [1, 1]:
         d.update(kind="avgpool", kernel=ins[1:])  # global average pool: a window of the whole image, stride 1
-    elif mod is None and node.target in (operator.add, operator.iadd, torch.add) and len(args) == 2 and len(ins) == 3:
+    elif mod is None and node.target in (operator.add, operator.iadd, torch.add) and len(args) == 2 and len(ins) in (2, 3) \
+            and list(getattr(args[1].meta.get("tensor_meta"), "shape", [None])[1:]) == ins:  # a residual add (images or [T, C] tokens)
         d.update(kind="add", shift=1)
     else:
         return None

@@ -38,7 +38,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConcatLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer, UpsampleLayer
-from golden.tokens import TokenLinearLayer
+from golden.tokens import ConstAddLayer, TokenLinearLayer
 from hexgen.config import HardwareConfig
 from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, engine_shapes, passes, plan_tiling,
                           register_needs, weight_bits_refusal)
@@ -123,8 +123,9 @@ def is_compute(layer: Layer) -> bool:
 
 
 def is_vector(layer: Layer) -> bool:
-    """A layer of the engine's vector unit: residual add, max pool, average pool, nearest upsampling."""
-    return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer, UpsampleLayer))
+    """A layer of the engine's vector unit: residual add, max pool, average pool, nearest upsampling,
+    and a transformer's add of a constant (the position embedding)."""
+    return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer, UpsampleLayer, ConstAddLayer))
 
 
 def segments_of(kind: str) -> tuple[str, ...]:
@@ -147,7 +148,8 @@ def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfi
 def vector_descriptor(layer: Layer) -> dict[str, Any]:
     """The CSR facts of a vector-unit layer (JSON-ready): shapes as a conv's, the window of a pool
     as its kernel, stride and padding, the add's parameters (arithmetic.md)."""
-    token_add = isinstance(layer, AddLayer) and len(layer.in_shape) == 2  # a transformer's residual add of [T, C]
+    # a transformer's residual add of [T, C] tokens, or its add of a constant (the constant as input2)
+    token_add = isinstance(layer, (AddLayer, ConstAddLayer)) and len(layer.in_shape) == 2
     if len(layer.in_shape) != 3 and not token_add:
         raise LayoutError(f"layer {layer.name}: {layer.kind} on {len(layer.in_shape)}-D tensors "
                           f"({'x'.join(map(str, layer.in_shape))}); the vector unit runs [C, H, W] images "
@@ -156,7 +158,7 @@ def vector_descriptor(layer: Layer) -> dict[str, Any]:
     d: dict[str, Any] = {"kind": layer.kind, "in_shape": [int(v) for v in layer.in_shape], "out_shape": [int(v) for v in layer.out_shape],
                          "kernel": [1, 1], "stride": [1, 1], "padding": [0, 0], "padding_end": [0, 0], "groups": 1,
                          "z_in": 0, "z_out": 0, "lo": 0, "hi": 255}
-    if isinstance(layer, AddLayer):
+    if isinstance(layer, (AddLayer, ConstAddLayer)):
         d.update(z_in=int(layer.z_a), z_in2=int(layer.z_b), a0=int(layer.a0), b0=int(layer.b0), shift=int(layer.n),
                  z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
     elif isinstance(layer, MaxPoolLayer):
@@ -168,7 +170,7 @@ def vector_descriptor(layer: Layer) -> dict[str, Any]:
         d.update(stride=list(layer.scale))
     else:
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator")
-    if d["kind"] not in ("add", "upsample"):
+    if d["kind"] not in ("add", "add_const", "upsample"):
         d["stride"] = [single_window_stride(size, before, after, k, s, out) for size, before, after, k, s, out
                        in zip((h, w), d["padding"], d["padding_end"], d["kernel"], d["stride"], d["out_shape"][1:])]
     return d
@@ -326,7 +328,7 @@ def _plan_vector(layer: Layer, desc: dict[str, Any], cfg: HardwareConfig, images
     """A vector-unit layer: activation layouts only, one pass (it reads memory directly, no buffer)."""
     (c, oh, _) = engine_shapes(desc)[1]
     desc.update(band_rows=oh, group_k_tiles=-(-c // cfg.array_rows))
-    if isinstance(layer, AddLayer):
+    if isinstance(layer, (AddLayer, ConstAddLayer)):
         pads = {"input": desc["z_in"], "input2": desc["z_in2"], "expected": desc["z_out"], "output": 255 - desc["z_out"]}
     else:  # a pool's padding lanes keep the input's value
         pads = {"input": desc["z_in"], "expected": desc["z_in"], "output": 255 - desc["z_in"]}

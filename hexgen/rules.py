@@ -18,11 +18,12 @@ from golden.arith import conv_out_size, dilated_span
 from hexgen.config import HardwareConfig
 
 #: KIND register codes (conv and pointwise share one mapping; a transformer's linear over tokens is a
-#: pointwise conv whose pixels are the tokens, engine_shapes); add, maxpool, avgpool (global
+#: pointwise conv whose pixels are the tokens, engine_shapes; its add of a constant, the position
+#: embedding, an add whose second input is the constant); add, maxpool, avgpool (global
 #: average pool: a window of the whole image), upsample (nearest, whole factors) and concat (one
 #: input of a concatenation copied, or requantized, into its place: hexgen.plan.concat_runs) run
 #: on the vector unit (rtl/vec_unit.sv).
-KIND_CODES = {"conv": 0, "pointwise": 0, "linear": 0, "depthwise": 1, "fc": 2, "add": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
+KIND_CODES = {"conv": 0, "pointwise": 0, "linear": 0, "depthwise": 1, "fc": 2, "add": 3, "add_const": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
               "concat": 7}
 VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"],
                 KIND_CODES["concat"])
@@ -72,7 +73,7 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "PAD_TOP": d["padding"][0], "PAD_LEFT": d["padding"][1],
         "PAD_BOTTOM": d["padding_end"][0], "PAD_RIGHT": d["padding_end"][1],
         "GROUPS": d["groups"], "BAND_ROWS": d["band_rows"], "GROUP_KT": d["group_k_tiles"],
-        "ADD_SHIFT": d["shift"] if d["kind"] in ("add", "concat") else 0,
+        "ADD_SHIFT": d["shift"] if KIND_CODES[d["kind"]] in (KIND_CODES["add"], KIND_CODES["concat"]) else 0,
         "W_BITS": _weight_bits(d), "LO": d["lo"], "HI": d["hi"],
         # a memory map written before dilation was run (issue 26) has none: taps adjacent
         "DIL_Y": d.get("dilation", (1, 1))[0], "DIL_X": d.get("dilation", (1, 1))[1],

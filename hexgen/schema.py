@@ -283,8 +283,6 @@ SHAPE = List(POS)
 INT32 = Int(lo=-(1 << 31), hi=(1 << 31) - 1)
 M0 = Int(lo=0, hi=(1 << 31) - 1)
 _TOKEN_COMMON: dict[str, Spec] = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out": BYTE, "lo": BYTE, "hi": BYTE}
-_ADD_CONST = Obj({"kind": Const("add_const"), **_TOKEN_COMMON, "z_in": BYTE, "z_in2": BYTE, "a0": M0, "b0": M0,
-                  "shift": Int(lo=1, hi=63)})
 TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
     # on the MAC array: a pointwise conv's fields, golden's [T, C] shapes (hexgen.rules.engine_shapes)
     "linear": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("z_in2", "a0", "b0", "shift")},
@@ -296,7 +294,10 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
     "gelu": Obj({"kind": Const("gelu"), **_TOKEN_COMMON, "z_in": BYTE}),
     "layernorm": Obj({"kind": Const("layernorm"), **_TOKEN_COMMON, "z_in": BYTE, "sqrt_shift": Int(lo=0, hi=24),
                       "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}),
-    "add_const": _ADD_CONST,
+    # on the vector unit: an add's fields, its second input the constant (hexgen.rules.engine_shapes)
+    "add_const": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("m0_bits", "bias_mode", "weight_bits")},
+                      "kind": Const("add_const"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))},
+                     optional=("dilation",)),
 }
 DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA, **TOKEN_DESCRIPTOR_SCHEMAS}, LAYER_DESCRIPTOR_SCHEMA)
 

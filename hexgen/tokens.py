@@ -20,9 +20,10 @@ linears on the MAC array with the tokens as pixels, and a matmul's b operand fed
 * layernorm: token tensors; `records` one 128-bit record per channel, [c_tile][c_lane], as two
   64-bit elements (low first): {shift[37:32] u, gain[31:0] s} and bias (64-bit two's complement,
   |bias| < 2^57). gain (32 bits), shift (6) and bias (58) do not fit one 64-bit record.
-* add_const: `input` a token tensor; `input2` the constant's codes broadcast to the per-sample
-  shape, a token tensor without the image axis (the same for every image).
-* add on token tensors (the residual add): `input` and `input2` token tensors.
+* add_const: `input` a token tensor; `input2` the constant's codes once per image, a token tensor:
+  hexgen.plan plans it as the vector unit's add of the constant.
+* add on token tensors (the residual add): `input` and `input2` token tensors, planned by
+  hexgen.plan as the vector unit's add.
 * reshape, permute, select, concat_tokens: pure data movement, not laid out (golden only).
 """
 from __future__ import annotations
@@ -146,9 +147,6 @@ def token_descriptor(layer: Layer) -> dict[str, Any]:
     elif isinstance(layer, LayerNormLayer):
         d.update(z_in=int(layer.z_in), sqrt_shift=int(layer.sqrt_shift), eps_term=int(layer.eps_term), m0_bits=int(layer.m0_bits),
                  z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
-    elif isinstance(layer, (ConstAddLayer, AddLayer)):
-        d.update(z_in=int(layer.z_a), z_in2=int(layer.z_b), a0=int(layer.a0), b0=int(layer.b0), shift=int(layer.n),
-                 z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
     else:
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not a transformer layer hexgen lays out")
     return d
@@ -176,10 +174,6 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
     elif isinstance(layer, LayerNormLayer):
         lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
                                 cfg.word_bits)
-    elif isinstance(layer, ConstAddLayer):
-        lay["input2"] = token_layout(layer.in_shape, d["z_in2"], cfg, None)
-    else:  # a residual add of token tensors
-        lay["input2"] = token_layout(layer.in_shape, d["z_in2"], cfg, images)
     segs = TOKEN_SEGMENTS.get(layer.kind, ("input", "input2", "expected", "output"))
     return LayerPlan(layer.name, layer.kind, tuple((s, lay[s]) for s in segs), (), 1, (), d, ())
 
@@ -200,8 +194,8 @@ def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8]
         arrs["table"] = np.asarray(layer.table, np.int64)
     elif isinstance(layer, LayerNormLayer):
         arrs["records"] = ln_records(layer)
-    elif isinstance(layer, ConstAddLayer):
-        arrs["input2"] = np.broadcast_to(np.asarray(layer.constant, np.int64), tuple(layer.in_shape)).copy()
+    elif isinstance(layer, ConstAddLayer):  # the constant per image: the vector unit's add reads it as its second input
+        arrs["input2"] = np.broadcast_to(np.asarray(layer.constant, np.int64), xs[0].shape).copy()
     else:
         arrs["input2"] = np.asarray(xs[1], np.int64)
     return arrs
@@ -254,14 +248,13 @@ def token_layer_from(name: str, d: Mapping[str, Any], arrays: Mapping[str, NDArr
         layer = LayerNormLayer(**common, z_in=d["z_in"], sqrt_shift=d["sqrt_shift"], eps_term=d["eps_term"], gain=gain, shift=shift,
                                bias=bias, z_out=d["z_out"], lo=d["lo"], hi=d["hi"], m0_bits=d["m0_bits"])
     elif kind == "add_const":
-        c = arrays["input2"]
+        c = arrays["input2"]  # the constant, once per image
         if c.min() < 0 or c.max() > 255:
             raise LayoutError("constant codes outside 0..255")
-        layer = ConstAddLayer(**common, constant=c.astype(np.uint8), z_a=d["z_in"], z_b=d["z_in2"], a0=d["a0"], b0=d["b0"],
+        if c.ndim > len(d["in_shape"]) and np.any(c != c[:1]):
+            raise LayoutError("the constant differs between images")
+        layer = ConstAddLayer(**common, constant=c[0].astype(np.uint8) if c.ndim > len(d["in_shape"]) else c.astype(np.uint8), z_a=d["z_in"], z_b=d["z_in2"], a0=d["a0"], b0=d["b0"],
                               n=d["shift"], z_out=d["z_out"], lo=d["lo"], hi=d["hi"])
-    elif kind == "add":
-        layer = AddLayer(**{**common, "inputs": ("input", "input2")}, z_a=d["z_in"], z_b=d["z_in2"], a0=d["a0"], b0=d["b0"],
-                         n=d["shift"], z_out=d["z_out"], lo=d["lo"], hi=d["hi"])
     else:
         raise LayoutError(f"kind {kind} is not a token layer")
     return layer
@@ -272,8 +265,6 @@ def golden_inputs(layer: Layer, arrays: Mapping[str, NDArray[np.int64]]) -> list
     xs = [arrays["input"]]
     if isinstance(layer, MatmulLayer):
         xs.append(b_codes(arrays["input2"], layer.transpose_b))
-    elif isinstance(layer, AddLayer):
-        xs.append(arrays["input2"])
     for x in xs:
         if x.size and (x.min() < 0 or x.max() > 255):
             raise LayoutError("input codes outside 0..255 (b - 128 outside the int8 range?)")

@@ -137,7 +137,7 @@ def run_csrs(d: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
     if d["kind"] == "concat":
         bases = {"input": bases["input"] + d["in_word"], "input2": bases["output"] + d["out_word"],
                  "output": bases["output"] + d["out_word"]}
-    add = [("Z_IN2", d["z_in2"]), ("ADD_A0", d["a0"]), ("ADD_B0", d["b0"])] if d["kind"] == "add" else []
+    add = [("Z_IN2", d["z_in2"]), ("ADD_A0", d["a0"]), ("ADD_B0", d["b0"])] if KIND[d["kind"]] == KIND["add"] else []
     if d["kind"] == "concat":
         add = [("ADD_A0", d["a0"])]
     return [
@@ -152,7 +152,7 @@ def svh() -> str:
     lines += [f"localparam logic [7:0] CSR_{k} = 8'd{v};" for k, v in CSR.items()]
     lines.append(f"localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd{ERR_BIAS_OVERFLOW};")
     lines += [f"localparam logic [31:0] CSR_{k}_RESET = 32'h{v:x};" for k, v in RESET.items()]
-    lines += [f"localparam logic [15:0] KIND_{k.upper()} = 16'd{v};" for k, v in KIND.items() if k not in ("pointwise", "linear")]
+    lines += [f"localparam logic [15:0] KIND_{k.upper()} = 16'd{v};" for k, v in KIND.items() if k not in ("pointwise", "linear", "add_const")]
     lines.append(f"localparam logic [31:0] CSR_ID_VALUE = 32'h{ID_VALUE:08x};")
     lines += ["", "// engine states (STATE register) and the reader's sequencer (UNITS READER field)"]
     lines.append("typedef enum logic [3:0] {" + ", ".join(f"{n} = 4'd{v}" for v, n in STATES.items()) + "} state_e;")
