@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import warnings
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 from golden.layers import ConcatLayer, Layer, Network
 from hexgen.config import BUFFERS, HardwareConfig
@@ -167,15 +167,18 @@ def network_footprint(net: Network, cfg: HardwareConfig, *, images: int = 1) -> 
     return [layer_footprint(l, cfg, images=images, transformer=transformer) for l in net.layers]
 
 
-def load_network(model: str) -> Network:
+def load_network(model: str, *, say: Callable[[str], None] | None = None) -> Network:
     """Golden's network of a shipped model or path.py:factory, quantized as `make hexgen` does it
-    (golden.qat.quantized_model at 8/8, golden.extract on two calibration images)."""
+    (golden.qat.quantized_model at 8/8, golden.extract on two calibration images). `say` is told
+    once the model has loaded (quantizing deit_tiny takes ~20 s)."""
     warnings.filterwarnings("ignore", message=".*quantized tensor creation functions.*")
     from golden import extract
     from golden.models import load_model
     from golden.qat import quantized_model
 
     m = load_model(model)
+    if say is not None:
+        say(f"golden quantizes {m.name} (8/8 post-training, as make hexgen) ...")
     return extract(quantized_model(m), m.calibration[:2])
 
 
