@@ -99,17 +99,22 @@ class LayerFootprint:
         if self.refusal:
             return f"refused: {self.refusal}" + (f" ({parts})" if parts else "")
         if not self.runs:
-            bad = [b for b in self.buffers if not b.fits]
+            bad = [b for b in self.buffers if not b.fits and not (b.buffer == "scale" and len(self.buffers) > 1)]
             return "does not fit: " + ", ".join(_need_text(b, cfg, self.how) for b in bad)
         passes = "1 pass" if self.passes == 1 else f"in {self.passes} passes"
         where = "" if self.how == "engine" else " (whole segments)"
         return f"fits {passes}{where}: {parts}" if parts else f"fits{where}"
 
 
+def kib_text(n_bytes: int) -> str:
+    """A buffer's size in KiB: 64, 0.125, 0.031."""
+    return f"{kib(n_bytes):.3f}".rstrip("0").rstrip(".")
+
+
 def _need_text(b: BufferNeed, cfg: HardwareConfig, how: str) -> str:
-    need, cap = kib(b.need * cfg.word_bytes), kib(b.capacity * cfg.word_bytes)
+    """`w 36.0/64`: the need and the buffer in KiB (bias and scale records are one `rec`: equal needs)."""
     name = {"weight": "w", "act": "act", "bias": "rec", "scale": "rec"}[b.buffer]
-    text = f"{name} {need:.1f}/{cap:g}"
+    text = f"{name} {kib(b.need * cfg.word_bytes):.1f}/{kib_text(b.capacity * cfg.word_bytes)}"
     if how == "token" and not b.fits:
         text += f" ({-(-b.need // b.capacity)} passes)"
     return text
@@ -213,22 +218,21 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
         cells = [r[0].ljust(w[0]), r[1].ljust(w[1]), *(r[i].rjust(w[i]) for i in range(2, len(w)))]
         return "  ".join(cells) + "  " + r[-1]
 
-    wk, ak, rk = (kib(cfg.buffer_words(b) * cfg.word_bytes) for b in ("weight", "act", "bias"))
+    wk, ak, rk = (kib_text(cfg.buffer_words(b) * cfg.word_bytes) for b in ("weight", "act", "bias"))
     out = [f"memory: model {model}, HW={hw}: word {cfg.word_bits} bits, array {cfg.array_rows}x{cfg.array_cols}; "
-           f"buffers: weight 2 banks x {wk:g} KiB, act {ak:g} KiB, bias and scale {rk:g} KiB each",
+           f"buffers: weight 2 banks x {wk} KiB, act {ak} KiB, bias and scale {rk} KiB each",
            "memory: KiB per layer as hexgen lays the segments out (one image); fit: conv/fc by hexgen.plan's buffer "
            "needs and passes, a transformer's layers by whole segments (issue 28), docs/resources.md",
            line(head), "-" * len(line(head)), *(line(r) for r in rows), "-" * len(line(head))]
     t = totals(fps)
-    all_w = t["weights_kib"] * 1024
-    bank = cfg.weight_buf_words * cfg.word_bytes
+    all_w, bank, act = t["weights_kib"] * 1024, cfg.weight_buf_words * cfg.word_bytes, cfg.act_buf_words * cfg.word_bytes
     out += [
-        f"total weights {t['weights_kib']:,.1f} KiB ({all_w / (2 * bank):.1f}x the weight buffer's 2 x {wk:g} KiB); "
+        f"total weights {t['weights_kib']:,.1f} KiB ({all_w / (2 * bank):.1f}x the weight buffer's 2 x {wk} KiB); "
         f"largest: {t['largest_weights']['layer']} {t['largest_weights']['kib']:,.1f} KiB",
         f"total bias+scale records {t['bias_scale_kib']:,.1f} KiB; tables and LayerNorm records "
         f"{t['tables_records_kib']:,.1f} KiB",
         f"largest activation {t['largest_activation']['segment']} {t['largest_activation']['kib']:,.1f} KiB "
-        f"(act buffer {ak:g} KiB: {'fits' if t['largest_activation']['kib'] <= ak else 'does not fit'}); largest "
+        f"(act buffer {ak} KiB: {'fits' if t['largest_activation']['kib'] * 1024 <= act else 'does not fit'}); largest "
         f"inputs + output of a layer: {t['largest_layer_activations']['layer']} "
         f"{t['largest_layer_activations']['kib']:,.1f} KiB",
         "layers: " + _counts(fps),
