@@ -42,7 +42,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from golden.cli import run_cli
 from tb.sim import RTL, ROOT, SimError, _die_with_parent, require_checkout
@@ -438,7 +438,7 @@ def memory_config(hw: str | None, items: Sequence[str], *, memory_only: bool = F
     from hexgen.hw import load_hw
 
     cfg = load_hw(hw)
-    given: dict[str, object] = {}
+    given: dict[str, Any] = {}
     for name, value in parse_overrides(items, _any_name(items)).items():
         if name not in _CONFIG_FIELDS:
             if memory_only:
