@@ -72,6 +72,7 @@ class LayerFootprint:
     buffers: tuple[BufferNeed, ...] = ()
     passes: int = 1  # engine: hexgen's planned passes; token: the most any segment needs
     refusal: str = ""  # the engine's refusal (hexgen's message), "" when it runs the layer
+    cut: str = ""  # engine: how hexgen cuts it into passes, e.g. "4 bands x 2 groups"
 
     def bytes_of(self, column: str) -> int:
         return sum(b for s, b in self.segments if s in COLUMNS[column])
@@ -101,7 +102,7 @@ class LayerFootprint:
         if not self.runs:
             bad = [b for b in self.buffers if not b.fits and not (b.buffer == "scale" and len(self.buffers) > 1)]
             return "does not fit: " + ", ".join(_need_text(b, cfg, self.how) for b in bad)
-        passes = "1 pass" if self.passes == 1 else f"in {self.passes} passes"
+        passes = "1 pass" if self.passes == 1 else f"in {self.passes} passes" + (f" ({self.cut})" if self.cut else "")
         where = "" if self.how == "engine" else " (whole segments)"
         return f"fits {passes}{where}: {parts}" if parts else f"fits{where}"
 
@@ -136,6 +137,14 @@ def _token_buffers(plan: LayerPlan, cfg: HardwareConfig) -> tuple[BufferNeed, ..
                             cfg.buffer_words(buf)) for buf in BUFFERS if buf in need)
 
 
+def _cut(plan: LayerPlan) -> str:
+    """`4 bands x 2 groups`: the bands of output rows and groups of output-channel tiles of hexgen's passes."""
+    if len(plan.passes) < 2:
+        return ""
+    bands, groups = 1 + max(p.band for p in plan.passes), 1 + max(p.group for p in plan.passes)
+    return " x ".join(f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((bands, "band"), (groups, "group")) if n > 1)
+
+
 def movement_layout(layer: Layer, cfg: HardwareConfig, images: int, transformer: bool) -> Layout:
     """The output activation of a data-movement layer in hexgen's layout: a token tensor's in a
     transformer (hexgen.tokens.token_layout), an image's or a vector's otherwise (hexgen.plan.act_layout)."""
@@ -162,7 +171,8 @@ def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, trans
         how = "engine" if is_compute(layer) else "vector"
         if how == "engine" and refusal and not all(b.fits for b in plan.buffers):
             refusal = ""  # a buffer too small: said by the buffers themselves
-        return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), how, plan.buffers, max(1, len(plan.passes)), refusal)
+        return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), how, plan.buffers, max(1, len(plan.passes)), refusal,
+                              _cut(plan) if how == "engine" else "")
     lay = movement_layout(layer, cfg, images, transformer)
     return LayerFootprint(layer.name, layer.kind, (("output", lay.words * cfg.word_bytes),), "movement")
 

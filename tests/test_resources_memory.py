@@ -121,9 +121,10 @@ def test_cnn_sizes_are_hexgens_segments_and_fits_its_buffer_needs(cnn: Any, monk
                 name = {"weight": "w", "act": "act", "bias": "rec", "scale": "rec"}[b.buffer]
                 assert f"{name} {b.need * CNN_CFG.word_bytes / 1024:.1f}/" in fit, (fit, b)
         else:
-            n = len(plan.passes)
+            n, bands, groups = len(plan.passes), {p.band for p in plan.passes}, {p.group for p in plan.passes}
             verdicts.add("one pass" if n == 1 else "passes")
-            assert fit.startswith("fits 1 pass" if n == 1 else f"fits in {n} passes:"), (fit, n)
+            cut = " x ".join(f"{len(k)} {w}s" for k, w in ((bands, "band"), (groups, "group")) if len(k) > 1)
+            assert fit.startswith("fits 1 pass:" if n == 1 else f"fits in {n} passes ({cut}):"), (fit, n, cut)
     assert verdicts == {"does not fit", "passes"}, verdicts  # the description cuts the layers both ways
     total = sum(s.n_bytes for s in image.segments if s.name == "weights") / 1024
     assert f"total weights {total:,.1f} KiB" in out
