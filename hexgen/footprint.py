@@ -31,6 +31,7 @@ Fit, against the description's buffers (weight: one bank of two; act; bias and s
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 from typing import Any, Callable, Sequence
@@ -206,6 +207,7 @@ def totals(fps: Sequence[LayerFootprint]) -> dict[str, Any]:
     """Sums over the layers (KiB) and the largest activation segment and layer."""
     acts = [(f.segment_bytes(s), f"{f.name}.{s}") for f in fps for s, _ in f.segments
             if s in COLUMNS["inputs"] + COLUMNS["output"]]
+    run = [(b, s) for b, s in acts if not next(f for f in fps if s.startswith(f"{f.name}.")).refusal]
     working = [(f.bytes_of("inputs") + f.bytes_of("output"), f.name) for f in fps if f.how != "movement"]
     weights = [(f.bytes_of("weights"), f.name) for f in fps]
     big_act, big_work, big_w = max(acts, default=(0, "-")), max(working, default=(0, "-")), max(weights, default=(0, "-"))
@@ -214,6 +216,7 @@ def totals(fps: Sequence[LayerFootprint]) -> dict[str, Any]:
         "bias_scale_kib": kib(sum(f.bytes_of("bias+scale") for f in fps)),
         "tables_records_kib": kib(sum(f.bytes_of("table/rec") for f in fps)),
         "largest_activation": {"segment": big_act[1], "kib": kib(big_act[0])},
+        "largest_activation_run": {"segment": max(run, default=(0, "-"))[1], "kib": kib(max(run, default=(0, "-"))[0])},
         "largest_layer_activations": {"layer": big_work[1], "kib": kib(big_work[0])},
     }
 
@@ -235,6 +238,7 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
            "needs and passes, a transformer's layers by whole segments (issue 28), docs/resources.md",
            line(head), "-" * len(line(head)), *(line(r) for r in rows), "-" * len(line(head))]
     t = totals(fps)
+    run = t["largest_activation_run"]
     all_w, bank, act = t["weights_kib"] * 1024, cfg.weight_buf_words * cfg.word_bytes, cfg.act_buf_words * cfg.word_bytes
     out += [
         f"total weights {t['weights_kib']:,.1f} KiB ({all_w / (2 * bank):.1f}x the weight buffer's 2 x {wk} KiB); "
@@ -242,12 +246,18 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
         f"total bias+scale records {t['bias_scale_kib']:,.1f} KiB; tables and LayerNorm records "
         f"{t['tables_records_kib']:,.1f} KiB",
         f"largest activation {t['largest_activation']['segment']} {t['largest_activation']['kib']:,.1f} KiB "
-        f"(act buffer {ak} KiB: {'fits' if t['largest_activation']['kib'] * 1024 <= act else 'does not fit'}); largest "
-        f"inputs + output of a layer: {t['largest_layer_activations']['layer']} "
+        f"(act buffer {ak} KiB: {_fits(t['largest_activation']['kib'], act)})"
+        + (f"; of a layer the engine does not refuse: {run['segment']} {run['kib']:,.1f} KiB ({_fits(run['kib'], act)})"
+           if run["segment"] != t["largest_activation"]["segment"] else ""),
+        f"largest inputs + output of a layer: {t['largest_layer_activations']['layer']} "
         f"{t['largest_layer_activations']['kib']:,.1f} KiB",
         "layers: " + _counts(fps),
     ]
     return "\n".join(out)
+
+
+def _fits(kib_: float, n_bytes: int) -> str:
+    return "fits" if kib_ * 1024 <= n_bytes else "does not fit"
 
 
 def _counts(fps: Sequence[LayerFootprint]) -> str:
@@ -277,3 +287,11 @@ def as_json(fps: Sequence[LayerFootprint], cfg: HardwareConfig) -> dict[str, Any
                                 for b in f.buffers]} for f in fps],
         "totals": totals(fps),
     }
+
+
+def model_report(model: str, cfg: HardwareConfig, *, hw: str, say: Callable[[str], None] | None = None) -> tuple[str, dict[str, Any]]:
+    """`make resources MODEL=...`'s table of a model (golden quantizes it as make hexgen does) and its JSON."""
+    t0 = time.monotonic()
+    fps = network_footprint(load_network(model, say=say), cfg)
+    text = report(fps, cfg, model=model, hw=hw) + f"\nmemory: {len(fps)} layers in {time.monotonic() - t0:.1f} s (quantizing included)"
+    return text, as_json(fps, cfg)

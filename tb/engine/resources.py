@@ -455,19 +455,12 @@ def _any_name(items: Sequence[str]) -> dict[str, int]:
     return {tok.partition("=")[0]: 0 for item in items for tok in item.split()}
 
 
-def model_memory(model: str, hw: str | None, items: Sequence[str], *, memory_only: bool = False,
-                 say: bool = True) -> tuple[str, dict[str, object]]:
-    """The memory table of `model` (text) and its JSON; golden quantizes the model as make hexgen does."""
-    from hexgen import footprint
+def model_memory(model: str, hw: str | None, items: Sequence[str], *, memory_only: bool = False) -> tuple[str, dict[str, Any]]:
+    """The memory table of `model` (text) and its JSON (hexgen.footprint), on `hw` with the `--param` sizes."""
+    from hexgen.footprint import model_report
 
     cfg = memory_config(hw, items, memory_only=memory_only)
-    t0 = time.monotonic()
-    net = footprint.load_network(model, say=(lambda text: print(f"memory: {text}", file=sys.stderr, flush=True))
-                                 if say else None)
-    fps = footprint.network_footprint(net, cfg)
-    text = footprint.report(fps, cfg, model=model, hw=hw or "default")
-    text += f"\nmemory: {len(fps)} layers in {time.monotonic() - t0:.1f} s (quantizing included)"
-    return text, footprint.as_json(fps, cfg)
+    return model_report(model, cfg, hw=hw or "default", say=lambda text: print(f"memory: {text}", file=sys.stderr, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -484,7 +477,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = ap.parse_args(argv)
     if args.memory_only and not args.model:
         raise SimError("--memory-only prints a model's memory table: give --model NAME (make resources MODEL=NAME)")
-    memory: dict[str, object] | None = None
+    memory: dict[str, Any] | None = None
     if args.model:  # before Yosys: a bad model name is one line at once, and the table does not wait for synthesis
         text, memory = model_memory(args.model, args.hw, args.param, memory_only=args.memory_only)
         if args.json != "-":
