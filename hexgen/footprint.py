@@ -210,13 +210,16 @@ def totals(fps: Sequence[LayerFootprint]) -> dict[str, Any]:
     run = [(b, s) for b, s in acts if not next(f for f in fps if s.startswith(f"{f.name}.")).refusal]
     working = [(f.bytes_of("inputs") + f.bytes_of("output"), f.name) for f in fps if f.how != "movement"]
     weights = [(f.bytes_of("weights"), f.name) for f in fps]
-    big_act, big_work, big_w = max(acts, default=(0, "-")), max(working, default=(0, "-")), max(weights, default=(0, "-"))
+    def first_largest(items: list[tuple[int, str]]) -> tuple[int, str]:  # ties: the first in the network's order
+        return max(items, key=lambda item: item[0], default=(0, "-"))
+
+    big_act, big_work, big_w, big_run = (first_largest(x) for x in (acts, working, weights, run))
     return {
         "weights_kib": kib(sum(b for b, _ in weights)), "largest_weights": {"layer": big_w[1], "kib": kib(big_w[0])},
         "bias_scale_kib": kib(sum(f.bytes_of("bias+scale") for f in fps)),
         "tables_records_kib": kib(sum(f.bytes_of("table/rec") for f in fps)),
         "largest_activation": {"segment": big_act[1], "kib": kib(big_act[0])},
-        "largest_activation_run": {"segment": max(run, default=(0, "-"))[1], "kib": kib(max(run, default=(0, "-"))[0])},
+        "largest_activation_run": {"segment": big_run[1], "kib": kib(big_run[0])},
         "largest_layer_activations": {"layer": big_work[1], "kib": kib(big_work[0])},
     }
 
