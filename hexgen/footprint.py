@@ -25,7 +25,8 @@ Fit, against the description's buffers (weight: one bank of two; act; bias and s
     it would go to, as a by-hand BRAM estimate does: `fits` when it is no larger, else `in N
     passes` (N = its words over the buffer's, rounded up). Tables and LayerNorm records have no
     buffer in the description: listed, not fitted.
-  * add, pooling, upsample, concat: the vector unit reads memory directly (no buffer).
+  * add, pooling, upsample, concat: the vector unit reads memory directly (no buffer); a concat whose
+    inputs are all written in place by their producers (hexgen.concat.by_layout) runs nothing.
   * reshape, permute, select, concat_tokens, flatten: data movement (golden only), listed with their
     output activation in hexgen's activation layout.
 """
@@ -37,6 +38,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Sequence
 
 from golden.layers import ConcatLayer, Layer, Network
+from hexgen.concat import by_layout
 from hexgen.config import BUFFERS, HardwareConfig
 from hexgen.errors import HexgenError
 from hexgen.layout import Layout
@@ -69,7 +71,8 @@ class LayerFootprint:
     name: str
     kind: str
     segments: tuple[tuple[str, int], ...]  # (segment, bytes) in hexgen's DRAM order, `expected` included
-    how: str  # "engine" (hexgen.plan's buffers), "token" (whole segments vs buffers), "vector", "movement"
+    how: str  # "engine" (hexgen.plan's buffers), "token" (whole segments vs buffers), "vector", "layout"
+    # (a concat whose inputs are all placed by their producers), "movement"
     buffers: tuple[BufferNeed, ...] = ()
     passes: int = 1  # engine: hexgen's planned passes; token: the most any segment needs
     refusal: str = ""  # the engine's refusal (hexgen's message), "" when it runs the layer
@@ -95,6 +98,8 @@ class LayerFootprint:
     def verdict(self, cfg: HardwareConfig) -> str:
         if self.how == "movement":
             return f"data movement ({self.kind}): golden only"
+        if self.how == "layout":
+            return "by layout, no copy: its producers write its inputs in place"
         if self.how == "vector":
             return "vector unit: reads memory, no buffer" + (f"; refused: {self.refusal}" if self.refusal else "")
         parts = ", ".join(_need_text(b, cfg, self.how) for b in self.buffers if b.buffer != "scale")
@@ -146,36 +151,42 @@ def _cut(plan: LayerPlan) -> str:
     return " x ".join(f"{n} {what}{'s' if n > 1 else ''}" for n, what in ((bands, "band"), (groups, "group")) if n > 1)
 
 
-def movement_layout(layer: Layer, cfg: HardwareConfig, images: int, transformer: bool) -> Layout:
-    """The output activation of a data-movement layer in hexgen's layout: a token tensor's in a
-    transformer (hexgen.tokens.token_layout), an image's or a vector's otherwise (hexgen.plan.act_layout)."""
-    shape = tuple(int(s) for s in layer.out_shape)
-    if transformer and len(shape) >= 2:
-        return token_layout(shape, 0, cfg, images)
-    return act_layout(shape, images, 0, cfg)
+def activation_layout(shape: Sequence[int], cfg: HardwareConfig, images: int, transformer: bool) -> Layout:
+    """A tensor in hexgen's activation layout: an image's [C, H, W] or a vector's [C] (hexgen.plan.act_layout),
+    a token tensor's in a transformer or for any other rank (hexgen.tokens.token_layout)."""
+    shape = tuple(int(s) for s in shape) or (1,)
+    if len(shape) == 1 or (len(shape) == 3 and not transformer):
+        return act_layout(shape, images, 0, cfg)
+    return token_layout(shape, 0, cfg, images)
 
 
 def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, transformer: bool = False) -> LayerFootprint:
     """The footprint of one of golden's layers on the description `cfg`."""
-    if is_token_layer(layer):
-        plan = plan_token_layer(layer, cfg, images)
+    token = is_token_layer(layer)
+    placed = isinstance(layer, ConcatLayer) and all(by_layout(layer, cfg))  # nothing runs, nothing laid out (hexgen.concat)
+    if placed or not (token or is_compute(layer) or is_vector(layer) or isinstance(layer, ConcatLayer)):
+        lay = activation_layout(layer.out_shape, cfg, images, transformer)
+        return LayerFootprint(layer.name, layer.kind, (("output", lay.words * cfg.word_bytes),), "layout" if placed else "movement")
+    how = "token" if token else "engine" if is_compute(layer) else "vector"
+    refusal = ""
+    try:  # hexgen's own verdict: a buffer too small (FitError) or a field the engine refuses
+        plan = plan_token_layer(layer, cfg, images) if token else plan_layer(layer, cfg, images=images)
+    except HexgenError as exc:
+        refusal = str(exc).removeprefix(f"layer {layer.name}: ")
+        try:
+            plan = plan_layer(layer, cfg, images=images, check_fit=False)
+        except HexgenError:  # no layout at all (hexgen refuses it whatever the buffers): its activations only
+            acts = tuple((s, activation_layout(shape, cfg, images, transformer).words * cfg.word_bytes)
+                         for s, shape in (("input", layer.in_shape), ("output", layer.out_shape)))
+            return LayerFootprint(layer.name, layer.kind, acts, how, refusal=refusal)
+    if token:
         bufs = _token_buffers(plan, cfg)
         return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), "token", bufs,
                               max([-(-b.need // b.capacity) for b in bufs], default=1))
-    if is_compute(layer) or is_vector(layer) or isinstance(layer, ConcatLayer):
-        refusal = ""
-        try:  # hexgen's own verdict: a buffer too small (FitError) or a field the engine refuses
-            plan_layer(layer, cfg, images=images)
-        except HexgenError as exc:
-            refusal = str(exc).removeprefix(f"layer {layer.name}: ")
-        plan = plan_layer(layer, cfg, images=images, check_fit=False)
-        how = "engine" if is_compute(layer) else "vector"
-        if how == "engine" and refusal and not all(b.fits for b in plan.buffers):
-            refusal = ""  # a buffer too small: said by the buffers themselves
-        return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), how, plan.buffers, max(1, len(plan.passes)), refusal,
-                              _cut(plan) if how == "engine" else "")
-    lay = movement_layout(layer, cfg, images, transformer)
-    return LayerFootprint(layer.name, layer.kind, (("output", lay.words * cfg.word_bytes),), "movement")
+    if how == "engine" and refusal and not all(b.fits for b in plan.buffers):
+        refusal = ""  # a buffer too small: said by the buffers themselves
+    return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), how, plan.buffers, max(1, len(plan.passes)), refusal,
+                          _cut(plan) if how == "engine" else "")
 
 
 def network_footprint(net: Network, cfg: HardwareConfig, *, images: int = 1) -> list[LayerFootprint]:
@@ -260,7 +271,7 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
 
 
 def _fits(kib_: float, n_bytes: int) -> str:
-    return "fits" if kib_ * 1024 <= n_bytes else "does not fit"
+    return "fits whole" if kib_ * 1024 <= n_bytes else "does not fit whole"
 
 
 def _counts(fps: Sequence[LayerFootprint]) -> str:
@@ -273,7 +284,7 @@ def _counts(fps: Sequence[LayerFootprint]) -> str:
             refused = sum(bool(f.refusal) for f in fs)
             parts.append(f"{len(fs)} {label} ({one} fit in 1 pass, {many} in several, {len(fs) - one - many - refused} "
                          f"do not fit, {refused} refused)")
-    for how, label in (("vector", "vector unit"), ("movement", "data movement")):
+    for how, label in (("vector", "vector unit"), ("layout", "concat by layout"), ("movement", "data movement")):
         n = sum(f.how == how for f in fps)
         if n:
             parts.append(f"{n} {label}")
