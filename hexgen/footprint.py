@@ -43,7 +43,7 @@ from hexgen.config import BUFFERS, HardwareConfig
 from hexgen.errors import HexgenError
 from hexgen.layout import Layout
 from hexgen.plan import BufferNeed, LayerPlan, act_layout, is_compute, is_vector, plan_layer
-from hexgen.tokens import MOVEMENT_KINDS, is_token_layer, plan_token_layer, token_layout
+from hexgen.tokens import is_token_layer, plan_token_layer, token_layout
 
 #: The columns of the table and the segments each one adds up.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -53,8 +53,6 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     "output": ("output",),
     "table/rec": ("table", "records"),
 }
-#: Data movement: golden only, no arithmetic (hexgen.tokens.MOVEMENT_KINDS and a CNN's flatten).
-MOVEMENT = (*MOVEMENT_KINDS, "flatten")
 #: For a transformer layer hexgen does not plan buffers for: the buffer each segment goes to (a
 #: matmul's b operand goes where weights go; any other second input is an activation).
 TOKEN_BUFFERS = {"weights": "weight", "input": "act", "input2": "act", "bias": "bias", "scale": "scale"}
