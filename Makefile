@@ -192,7 +192,7 @@ hexgen-check: $(STAMP)
 PARAMS ?=
 
 resources: $(STAMP)
-	$(PY) -m tb.engine.resources --hw $(HW) $(foreach p,$(PARAMS),--param $(p))
+	$(PY) -m tb.engine.resources --hw $(HW) $(foreach p,$(PARAMS),--param $(p)) $(if $(filter-out default file,$(origin MODEL)),--model $(MODEL))
 
 # make mutate [MUTATE_FILES=rtl/gather.sv,...] [MUTATE_LINES=rtl/gather.sv:86,...] [MUTATE_COUNT=40] [MUTATE_SEED=1]
 #             [MUTATE_TESTS="pytest args"] [MUTATE_RESUME=build/mutate/<stamp>.json[,...]] [MUTATE_ARGS="--summary"]

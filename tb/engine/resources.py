@@ -1,6 +1,13 @@
 """`make resources`: what the accelerator's RTL costs, per unit, from a Yosys synthesis.
 
     python -m tb.engine.resources [--hw PRESET|path.json] [--param NAME=VALUE ...] [--json [FILE]]
+                                  [--model NAME|path.py:factory [--memory-only]]
+
+With --model (make resources MODEL=...), the model's memory table comes first: per layer the KiB
+of its weights, bias and scale records, input(s), output and tables / LayerNorm records as hexgen
+lays its memory images out, what fits the description's buffers, and totals (hexgen.footprint);
+then the Yosys figures of the RTL, whose buffers those are (--memory-only: the table alone, no
+Yosys needed).
 
 Yosys (Debian's `yosys`, 0.23 checked) reads rtl/ (the hardware: not the testbench model
 ext_mem_model.sv), sets accel_top's parameters and runs the coarse part of its generic synthesis
@@ -35,9 +42,13 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from golden.cli import run_cli
 from tb.sim import RTL, ROOT, SimError, _die_with_parent, require_checkout
+
+if TYPE_CHECKING:
+    from hexgen.config import HardwareConfig
 
 TOP = "accel_top"
 #: rtl/ files that are not hardware: the external memory is a testbench model.
@@ -392,7 +403,8 @@ def report(units: Sequence[Unit], params: Mapping[str, int], version: str, secon
     return "\n".join(out)
 
 
-def as_json(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float, hw: str = "default") -> str:
+def as_json(units: Sequence[Unit], params: Mapping[str, int], version: str, seconds: float, hw: str = "default",
+            extra: Mapping[str, object] | None = None) -> str:
     data = {
         "top": TOP, "hw": hw, "parameters": dict(params), "yosys": version, "seconds": round(seconds, 2),
         "level": "coarse: synth -run begin:fine -noalumacc (word-level cells)",
@@ -401,8 +413,54 @@ def as_json(units: Sequence[Unit], params: Mapping[str, int], version: str, seco
                            "latch_bits": u.latch_bits, "memories": u.memories, "multipliers": u.multipliers}
                   for u in units},
         "total": totals(units),
+        **(extra or {}),
     }
     return json.dumps(data, indent=2)
+
+
+# ------------------------------------------------------------------ a model's memory (hexgen.footprint)
+
+#: accel_top's parameters that are sizes of the hardware description (hexgen.hw.rtl_parameters),
+#: and the HardwareConfig fields they set: `--param` overrides of them change the memory table too.
+_CONFIG_FIELDS = {"ROWS": ("array_rows",), "COLS": ("array_cols",), "WORD_BITS": ("word_bits",),
+                  "ACT_WORDS": ("act_buf_words",), "WGT_WORDS": ("weight_buf_words",),
+                  "REC_WORDS": ("bias_buf_words", "scale_buf_words"), "PIX_W": ("pixel_bits",),
+                  "WGT_WIDTHS": ("weight_bits",)}
+
+
+def memory_config(hw: str | None, items: Sequence[str], *, memory_only: bool = False) -> HardwareConfig:
+    """The HardwareConfig the memory table is for: the description `hw` with the `--param`
+    overrides of its sizes. Other parameters do not change memory (Yosys's part checks them; with
+    memory_only they are refused, as nothing would check them)."""
+    from dataclasses import replace
+
+    from hexgen.config import widths_of_mask
+    from hexgen.hw import load_hw
+
+    cfg = load_hw(hw)
+    given: dict[str, Any] = {}
+    for name, value in parse_overrides(items, _any_name(items)).items():
+        if name not in _CONFIG_FIELDS:
+            if memory_only:
+                raise SimError(f"parameter {name} is not a size of the hardware description: the memory table "
+                               f"(--memory-only) takes {', '.join(_CONFIG_FIELDS)}")
+            continue
+        for f in _CONFIG_FIELDS[name]:
+            given[f] = widths_of_mask(value) if f == "weight_bits" else value
+    return replace(cfg, **given) if given else cfg
+
+
+def _any_name(items: Sequence[str]) -> dict[str, int]:
+    """Every NAME of the `--param` items (parse_overrides then checks only their form and values)."""
+    return {tok.partition("=")[0]: 0 for item in items for tok in item.split()}
+
+
+def model_memory(model: str, hw: str | None, items: Sequence[str], *, memory_only: bool = False) -> tuple[str, dict[str, Any]]:
+    """The memory table of `model` (text) and its JSON (hexgen.footprint), on `hw` with the `--param` sizes."""
+    from hexgen.footprint import model_report
+
+    cfg = memory_config(hw, items, memory_only=memory_only)
+    return model_report(model, cfg, hw=hw or "default", say=lambda text: print(f"memory: {text}", file=sys.stderr, flush=True))
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -413,18 +471,34 @@ def main(argv: Sequence[str] | None = None) -> int:
                     help="hardware description (hexgen.hw: default, large, tiny, edge, or a JSON file)")
     ap.add_argument("--json", nargs="?", const="-", metavar="FILE",
                     help="the figures as JSON: on stdout instead of the table, or into FILE next to the table")
+    ap.add_argument("--model", default=None, metavar="NAME|path.py:factory",
+                    help="first print the model's memory per layer as hexgen lays it out, and what fits the buffers")
+    ap.add_argument("--memory-only", action="store_true", help="with --model: the memory table alone (no Yosys)")
     args = ap.parse_args(argv)
+    if args.memory_only and not args.model:
+        raise SimError("--memory-only prints a model's memory table: give --model NAME (make resources MODEL=NAME)")
+    memory: dict[str, Any] | None = None
+    if args.model:  # before Yosys: a bad model name is one line at once, and the table does not wait for synthesis
+        text, memory = model_memory(args.model, args.hw, args.param, memory_only=args.memory_only)
+        if args.json != "-":
+            print(text + ("" if args.memory_only else "\n"), flush=True)
+        if args.memory_only:
+            if args.json:
+                data = json.dumps({"model": args.model, "hw": args.hw or "default", "memory": memory}, indent=2)
+                print(data) if args.json == "-" else Path(args.json).write_text(data + "\n")
+            return 0
     require_checkout()
     defaults = top_parameters()
     params = {**bench_parameters(defaults, args.hw), **parse_overrides(args.param, defaults)}
     hw = args.hw or "default"
     netlist, version, seconds = run_yosys(params, hw)
     units = count(netlist)
+    extra = {"model": args.model, "memory": memory} if memory is not None else {}
     if args.json == "-":
-        print(as_json(units, params, version, seconds, hw))
+        print(as_json(units, params, version, seconds, hw, extra))
         return 0
     if args.json:
-        Path(args.json).write_text(as_json(units, params, version, seconds, hw) + "\n")
+        Path(args.json).write_text(as_json(units, params, version, seconds, hw, extra) + "\n")
     print(report(units, params, version, seconds, hw))
     return 0
 
