@@ -2,7 +2,7 @@
 (issue 28 item 7: `make resources MODEL=... HW=...`).
 
 Every size here is a segment's as hexgen writes it: the layer's plan (hexgen.plan.plan_layer, or
-hexgen.tokens.plan_token_layer for a transformer's layers) gives each segment's Layout, and a
+through it hexgen.tokens.plan_token_layer for a transformer's layers) gives each segment's Layout, and a
 segment is Layout.words words of the description's word_bits (hexgen.image.Segment.n_bytes, before
 the alignment padding between segments). Nothing is re-derived from the tensors' shapes: lane and
 tile padding, packed narrow weights and 128-bit LayerNorm records are counted as they are stored.
@@ -17,15 +17,17 @@ Columns (KiB = 1024 bytes, one image):
   table/rec   softmax's and GELU's `table`, LayerNorm's `records`
 
 Fit, against the description's buffers (weight: one bank of two; act; bias and scale):
-  * conv / fc layers: hexgen.plan's BufferNeed, the engine's own rule (one output-channel tile of
+  * conv / fc layers and a transformer's linears (a pointwise conv over the tokens): hexgen.plan's
+    BufferNeed, the engine's own rule (one output-channel tile of
     weights in a bank; one band of input rows in the act buffer; one group's records), and the
     passes (bands x groups) hexgen plans; a layer the engine refuses says why (hexgen's message).
-  * a transformer's linear, matmul and LayerNorm / softmax / GELU layers: the engine does not plan
+  * a transformer's matmul and LayerNorm / softmax / GELU layers: the engine does not plan
     them yet (issue 28: no buffers or passes), so each whole segment is held against the buffer
     it would go to, as a by-hand BRAM estimate does: `fits` when it is no larger, else `in N
     passes` (N = its words over the buffer's, rounded up). Tables and LayerNorm records have no
     buffer in the description: listed, not fitted.
-  * add, pooling, upsample, concat: the vector unit reads memory directly (no buffer); a concat whose
+  * add (a transformer's residual add and add_const too), pooling, upsample, concat: the vector unit
+    reads memory directly (no buffer); a concat whose
     inputs are all written in place by their producers (hexgen.concat.by_layout) runs nothing.
   * reshape, permute, select, concat_tokens, flatten: data movement (golden only), listed with their
     output activation in hexgen's activation layout.
@@ -43,7 +45,7 @@ from hexgen.config import BUFFERS, HardwareConfig
 from hexgen.errors import HexgenError
 from hexgen.layout import Layout
 from hexgen.plan import BufferNeed, LayerPlan, act_layout, is_compute, is_vector, plan_layer
-from hexgen.tokens import is_token_layer, plan_token_layer, token_layout
+from hexgen.tokens import is_token_layer, token_layout
 
 #: The columns of the table and the segments each one adds up.
 COLUMNS: dict[str, tuple[str, ...]] = {
@@ -160,7 +162,8 @@ def activation_layout(shape: Sequence[int], cfg: HardwareConfig, images: int, tr
 
 def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, transformer: bool = False) -> LayerFootprint:
     """The footprint of one of golden's layers on the description `cfg`."""
-    token = is_token_layer(layer)
+    # a transformer's linear (the MAC array's), residual add and add_const (the vector unit's) are the engine's
+    token = is_token_layer(layer) and not is_compute(layer) and not is_vector(layer)
     placed = isinstance(layer, ConcatLayer) and all(by_layout(layer, cfg))  # nothing runs, nothing laid out (hexgen.concat)
     if placed or not (token or is_compute(layer) or is_vector(layer) or isinstance(layer, ConcatLayer)):
         lay = activation_layout(layer.out_shape, cfg, images, transformer)
@@ -168,7 +171,7 @@ def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, trans
     how = "token" if token else "engine" if is_compute(layer) else "vector"
     refusal = ""
     try:  # hexgen's own verdict: a buffer too small (FitError) or a field the engine refuses
-        plan = plan_token_layer(layer, cfg, images) if token else plan_layer(layer, cfg, images=images)
+        plan = plan_layer(layer, cfg, images=images)  # a token layer's: hexgen.tokens.plan_token_layer
     except HexgenError as exc:
         refusal = str(exc).removeprefix(f"layer {layer.name}: ")
         try:
