@@ -319,25 +319,33 @@ def check_token_layer(
         return [f"{where} ({name}): the descriptor and {files or 'the descriptor alone'} do not make a {d['kind']} layer: {exc}"]
     out = _plan_differences(where, name, d, plan, segs)
     out += [f"{where}.descriptor.{key}: unknown field" for key in d if key not in plan.descriptor]
-    if d["kind"] == "linear":  # on the MAC array: a pointwise conv over the tokens
+    if d["kind"] in ("linear", "matmul"):  # on the MAC array: a pointwise conv over the tokens (a matmul: per head)
         out += _mac_plan_differences(where, name, entry, plan, cfg)
     elif plan.passes:  # the vector unit's (add_const: an add of the constant)
         if entry["passes"] != plan.passes_json():
             out.append(f"{where}.passes: a layer of the vector unit runs in one pass")
     elif entry["schedule"] or entry["passes"] or entry["buffers"]:
         out.append(f"{where}: a {d['kind']} layer has no schedule, buffers or passes yet (the engine runs it from issue 28)")
-    data = [s for s in segments if s != "output"]
+    records = []  # a matmul's records: what the engine requantizes with, the descriptor's m0 and n (reported last)
+    if d["kind"] == "matmul" and all(s in got for s in ("bias", "scale")):
+        from hexgen.matmul import matmul_records
+
+        for s, want in matmul_records(layer).items():
+            if got[s].shape != want.shape or np.any(got[s] != want):
+                records.append(f"{where} ({name}): the {s} segment ({segs[s][1]['file']}) is not "
+                               f"{'0' if s == 'bias' else 'the descriptor m0 and n'} on every output channel")
+    data = [s for s in segments if s not in ("output", "bias", "scale")]  # what golden runs on
     if out or not all(s in got for s in data):
-        return out
+        return out + records
     exp, o = got["expected"], got.get("output")
     if o is not None and o.shape == exp.shape and np.any(o != 255 - exp):
         out.append(f"{segs['output'][1]['file']}: the output region is not pre-filled with ~expected "
                    f"({int(np.count_nonzero(o != 255 - exp))} elements differ)")
     if not run_golden:
-        return out
+        return out + records
     try:
         y = np.asarray(layer.forward(golden_inputs(layer, got)), np.int64)
     except (GoldenError, HexgenError, ValueError) as exc:
-        return out + [f"{where} ({name}): golden cannot run the layer on its input segment(s): {exc}"]
+        return out + [f"{where} ({name}): golden cannot run the layer on its input segment(s): {exc}"] + records
     run_on = f"the descriptor and the {', '.join(s for s in data if s != 'expected')} segments"
-    return out + _golden_differences(where, name, y, exp, run_on, segs)
+    return out + _golden_differences(where, name, y, exp, run_on, segs) + records

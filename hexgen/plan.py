@@ -39,6 +39,7 @@ from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConcatLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer, UpsampleLayer
 from golden.tokens import ConstAddLayer, TokenLinearLayer
+from golden.transformer import MatmulLayer
 from hexgen.config import HardwareConfig
 from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, engine_shapes, passes, plan_tiling,
                           register_needs, weight_bits_refusal)
@@ -117,9 +118,10 @@ class LayerPlan:
 
 
 def is_compute(layer: Layer) -> bool:
-    """A conv or fc layer of the engine's MAC array, or a transformer's linear over tokens
-    (golden.tokens, kind "linear": a pointwise conv whose pixels are the tokens)."""
-    return isinstance(layer, (ConvLayer, LinearLayer)) and layer.kind in KIND_CODES
+    """A conv or fc layer of the engine's MAC array, a transformer's linear over tokens
+    (golden.tokens, kind "linear": a pointwise conv whose pixels are the tokens) or its matmul of two
+    activations (a linear per head whose weights are the b operand: hexgen.matmul)."""
+    return (isinstance(layer, (ConvLayer, LinearLayer)) and layer.kind in KIND_CODES) or isinstance(layer, MatmulLayer)
 
 
 def is_vector(layer: Layer) -> bool:
@@ -242,6 +244,10 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
         return plan_concat(layer, cfg, images, check_fit)
     from hexgen.tokens import is_token_layer, plan_token_layer
 
+    if isinstance(layer, MatmulLayer):  # one linear run per head (hexgen.matmul)
+        from hexgen.matmul import plan_matmul
+
+        return plan_matmul(layer, cfg, images, check_fit)
     if is_token_layer(layer) and not is_compute(layer) and not is_vector(layer):  # a transformer's (hexgen.tokens); its
         return plan_token_layer(layer, cfg, images)  # linear is the MAC array's and its residual add the vector unit's
     desc = layer_descriptor(layer)

@@ -51,9 +51,11 @@ NO_WEIGHT_BITS = 8
 
 def engine_shapes(d: Mapping[str, Any]) -> tuple[list[int], list[int]]:
     """A descriptor's input and output shapes as the engine's [C, H, W] images: an fc's [C] is a 1x1
-    image; a transformer's token tensors [T, C] (a linear's, a residual add's) are one-column images
-    of T rows, the tokens as pixels (hexgen.tokens.token_layout: the same words as [c_tile][t][c_lane])."""
+    image; a transformer's token tensors [T, C] (a linear's, a residual add's, one head of a
+    matmul's) are one-column images of T rows, the tokens as pixels (hexgen.tokens.token_layout: the same words as [c_tile][t][c_lane])."""
     ins, outs = list(d["in_shape"]), list(d["out_shape"])
+    if d["kind"] == "matmul":  # a's [.., M, K] -> [.., M, N], one head a run (hexgen.matmul)
+        ins, outs = ins[-2:], outs[-2:]
     if len(ins) == 2:
         return [ins[1], ins[0], 1], [outs[1], outs[0], 1]
     if len(ins) == 1:  # fc: a 1x1 image
@@ -82,8 +84,9 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
 
 def descriptor_runs(d: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The engine runs of a layer descriptor, in order: a concat's runs (hexgen.concat: one per input
-    the vector unit puts in place), any other layer's one descriptor."""
-    return list(d["runs"]) if d["kind"] == "concat" else [d]
+    the vector unit puts in place), a matmul's (hexgen.matmul: one linear per head), any other
+    layer's one descriptor."""
+    return list(d["runs"]) if d["kind"] in ("concat", "matmul") else [d]
 
 
 def kernel_span(r: Mapping[str, int], axis: str) -> int:

@@ -283,12 +283,16 @@ SHAPE = List(POS)
 INT32 = Int(lo=-(1 << 31), hi=(1 << 31) - 1)
 M0 = Int(lo=0, hi=(1 << 31) - 1)
 _TOKEN_COMMON: dict[str, Spec] = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out": BYTE, "lo": BYTE, "hi": BYTE}
+#: on the MAC array: a pointwise conv's fields, golden's [T, C] shapes (hexgen.rules.engine_shapes)
+_LINEAR = Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("z_in2", "a0", "b0", "shift")},
+               "kind": Const("linear"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))})
 TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
-    # on the MAC array: a pointwise conv's fields, golden's [T, C] shapes (hexgen.rules.engine_shapes)
-    "linear": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("z_in2", "a0", "b0", "shift")},
-                   "kind": Const("linear"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))}),
+    "linear": _LINEAR,
+    # one linear run per head (hexgen.matmul): its input, weight (b) and output word offsets
     "matmul": Obj({"kind": Const("matmul"), **_TOKEN_COMMON, "in_shape_b": SHAPE, "transpose_b": Bool(), "z_a": BYTE,
-                   "z_b": Int(choices=(128,)), "m0": M0, "n": Int(lo=1, hi=63), "m0_bits": Int(lo=1, hi=31)}),
+                   "z_b": Int(choices=(128,)), "m0": M0, "n": Int(lo=1, hi=63), "m0_bits": Int(lo=1, hi=31),
+                   "weight_bits": Int(choices=(8,)),
+                   "runs": List(Obj({**_LINEAR.fields, "in_word": NAT, "w_word": NAT, "out_word": NAT}))}),
     "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
                     "shift": Int(lo=1, hi=63)}),
     "gelu": Obj({"kind": Const("gelu"), **_TOKEN_COMMON, "z_in": BYTE}),

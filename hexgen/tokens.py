@@ -43,7 +43,7 @@ from hexgen.layout import Field, Layout, decode_records, record_problems
 #: Segments of each token kind, in DRAM order ("add": the vector add's, hexgen.plan.VECTOR_SEGMENTS).
 TOKEN_SEGMENTS: dict[str, tuple[str, ...]] = {
     "linear": ("weights", "bias", "scale", "input", "expected", "output"),
-    "matmul": ("input", "input2", "expected", "output"),
+    "matmul": ("input", "input2", "bias", "scale", "expected", "output"),
     "softmax": ("table", "input", "expected", "output"),
     "gelu": ("table", "input", "expected", "output"),
     "layernorm": ("records", "input", "expected", "output"),
@@ -165,9 +165,7 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
         "expected": token_layout(layer.out_shape, d["z_out"], cfg, images),
         "output": token_layout(layer.out_shape, 255 - d["z_out"], cfg, images),
     }
-    if isinstance(layer, MatmulLayer):
-        lay["input2"] = b_weight_layout(layer.in_shape_b, layer.transpose_b, images, cfg)
-    elif isinstance(layer, SoftmaxLayer):
+    if isinstance(layer, SoftmaxLayer):
         lay["table"] = Layout(("d",), (256,), (), ("d",), 32, False, 0, cfg.word_bits)
     elif isinstance(layer, GeluLayer):
         lay["table"] = Layout(("q",), (256,), (), ("q",), 8, False, 0, cfg.word_bits)
@@ -187,7 +185,10 @@ def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8]
         arrs["bias"] = np.stack([layer.bias.mantissa, layer.bias.shift], axis=1).astype(np.int64)
         arrs["scale"] = np.stack([layer.requant.m0, layer.requant.n], axis=1).astype(np.int64)
     elif isinstance(layer, MatmulLayer):
+        from hexgen.matmul import matmul_records
+
         arrs["input2"] = b_weights(xs[1], layer.transpose_b)
+        arrs.update(matmul_records(layer))
     elif isinstance(layer, SoftmaxLayer):
         arrs["table"] = np.asarray(layer.exp_table, np.int64)
     elif isinstance(layer, GeluLayer):

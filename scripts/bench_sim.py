@@ -35,7 +35,6 @@ from tb import layer_sim  # noqa: E402
 from tb.jobs import local_cores  # noqa: E402
 
 from tb.engine import accel_build
-from hexgen.rules import descriptor_registers  # noqa: E402
 from tb.engine.csr import CSR, descriptor_csrs  # noqa: E402
 from tb.sim import BENCHES, VERILATOR_ARGS  # noqa: E402
 from tb.toolchain import simulator_env  # noqa: E402
@@ -162,10 +161,10 @@ def whole_network(model: str, hw: str) -> None:
           + (f" (golden ran {', '.join(chained['golden_ran'])})" if chained.get("golden_ran") else ""))
     # the bound: the array's cycles for this dataflow, or the words the layer moved on the busier
     # port channel (one word a cycle each), whichever is more
-    regs = {e["name"]: descriptor_registers(e["descriptor"]) for e in mm["layers"]}
-    from hexgen.cycles import layer_budget
+    entries = {e["name"]: e["descriptor"] for e in mm["layers"]}
+    from hexgen.cycles import entry_budget
 
-    bounds = {str(r["layer"]): max(layer_budget(regs[str(r["layer"])], cfg).array,
+    bounds = {str(r["layer"]): max(entry_budget(entries[str(r["layer"])], cfg).array,  # a matmul's heads summed
                                    int(r["words_read"]), int(r["words_written"]))  # type: ignore[call-overload]
               for r in res if r["golden_macs"]}
     print(kind_table(res, cfg.array_rows * cfg.array_cols, bounds))

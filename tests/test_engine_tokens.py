@@ -1,9 +1,10 @@
 """A transformer on the engine (issue 28 item 1): the patch embedding (vit_small_test's 8x8
 stride-8 conv; deit_tiny's is 16x16 stride 16) runs as a conv, every linear over tokens runs on the
-MAC array as a pointwise conv whose pixels are the tokens (hexgen.rules.engine_shapes), and the
+MAC array as a pointwise conv whose pixels are the tokens (hexgen.rules.engine_shapes), each
+attention matmul as one such linear per head whose weights are its b operand (hexgen.matmul), and the
 residual adds of token tensors and the position embedding's add of a constant (add_const: the
 constant as the add's second input) run on the vector unit, per layer on both simulators and
-chained. The kinds with no engine unit yet (LayerNorm, softmax, GELU, the matmuls) are listed
+chained. The kinds with no engine unit yet (LayerNorm, softmax, GELU) are listed
 golden only, and a chained run names them as golden's."""
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tb import layer_sim
 pytestmark = pytest.mark.sim
 MODEL = "vit_small_test"
 #: the kinds golden computes for the engine until their units are wired in (issue 28 items 2-3)
-GOLDEN_KINDS = {"layernorm", "matmul", "softmax", "gelu"}
+GOLDEN_KINDS = {"layernorm", "softmax", "gelu"}
 
 
 def test_a_transformers_layers_are_listed_with_what_runs(capsys: pytest.CaptureFixture[str]) -> None:
@@ -27,7 +28,7 @@ def test_a_transformers_layers_are_listed_with_what_runs(capsys: pytest.CaptureF
     listed = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip() and " -> " in line}
     kinds = {name: line.split()[1] for name, line in listed.items()}
     for name, kind in kinds.items():
-        if kind in ("conv", "linear", "add", "add_const", "fc"):
+        if kind in ("conv", "linear", "matmul", "add", "add_const", "fc"):
             assert "RTL" in listed[name], listed[name]
         elif kind in GOLDEN_KINDS or kind in ("reshape", "permute", "select", "concat_tokens"):
             assert "golden only" in listed[name], listed[name]
@@ -37,12 +38,14 @@ def test_a_transformers_layers_are_listed_with_what_runs(capsys: pytest.CaptureF
 @pytest.mark.parametrize("simulator", ["verilator", "icarus"])
 def test_patch_embedding_linears_and_residual_adds_pass(simulator: str) -> None:
     """Every layer the engine takes on Verilator; on Icarus (slower) the patch embedding and its
-    position embedding, one block's MLP pair with its residual add, and the head."""
-    layers = None if simulator == "verilator" else ["conv1", "addc1", "linear3", "linear4", "add2", "fc1"]
+    position embedding, one block's attention matmuls (Q K^T and A V, both heads), its MLP pair
+    with its residual add, and the head."""
+    layers = None if simulator == "verilator" else ["conv1", "addc1", "matmul1", "matmul2", "linear3", "linear4", "add2", "fc1"]
     res = layer_sim.run(layers=layers, sim=simulator, model=MODEL, seed=0)
     assert res and all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
     kinds = [r["kind"] for r in res]
-    assert kinds.count("linear") == (8 if layers is None else 2) and "conv" in kinds and "add" in kinds, kinds
+    assert kinds.count("linear") == (8 if layers is None else 2) and kinds.count("matmul") == (4 if layers is None else 2), kinds
+    assert {"conv", "add", "add_const", "fc"} <= set(kinds), kinds
     # every layer within its cycle budget, and the model tight: the linears' cycles are the
     # pointwise conv's model over T pixels (hexgen.cycles), not a guess
     loose = [(r["layer"], r["cycles"], r["budget"]) for r in res if not 0.95 <= r["budget_ratio"] <= 1.05]
@@ -54,7 +57,7 @@ def test_patch_embedding_linears_and_residual_adds_pass(simulator: str) -> None:
         mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
         cfg = load_hw(None)
         empty = holes(res, {e["name"]: e for e in mm["layers"]}, cfg.array_rows, cfg.array_cols)
-        assert "linear" not in empty["kind"] and "add_const" not in empty["kind"], empty["kind"]
+        assert not {"linear", "matmul", "add_const"} & set(empty["kind"]), empty["kind"]
         for point in ("kernel_h", "kernel_w"):
             assert "8-16" not in empty[point], (point, empty[point])
         for point in ("stride_y", "stride_x"):
@@ -66,9 +69,9 @@ def test_chained_transformer_equals_golden_and_names_what_golden_ran() -> None:
     assert len(res) == 2, res
     for r in res:
         assert r["layers_equal"] == r["layers"] and not r["problem"] and r["rtl_pred"] == r["golden_pred"], r
-        # the LayerNorms, matmuls, softmaxes and GELUs ran in golden, and the result says so
-        assert {"ln1", "matmul1", "softmax1", "gelu1"} <= set(r["golden_ran"]), r["golden_ran"]
-        assert not {"conv1", "addc1", "linear1", "add1", "fc1"} & set(r["golden_ran"]), r["golden_ran"]
+        # the LayerNorms, softmaxes and GELUs ran in golden, and the result says so
+        assert {"ln1", "softmax1", "gelu1"} <= set(r["golden_ran"]), r["golden_ran"]
+        assert not {"conv1", "addc1", "linear1", "matmul1", "matmul2", "add1", "fc1"} & set(r["golden_ran"]), r["golden_ran"]
 
 
 def test_a_lane_fault_in_a_linear_fails_and_reads_as_tokens() -> None:

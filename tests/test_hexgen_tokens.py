@@ -182,6 +182,8 @@ def test_a_descriptor_against_its_schema_and_golden(folder: Path, tmp_path: Path
 def test_a_wrong_requant_field_is_found_by_golden(folder: Path, tmp_path: Path) -> None:
     probs = _edit_map(folder, tmp_path, lambda mm: _layer(mm, "matmul2")["descriptor"].update(m0=_layer(mm, "matmul2")["descriptor"]["m0"] // 2))
     assert any("(matmul2): golden run on the descriptor and the input, input2 segments differs" in p for p in probs), probs
+    # and the scale records the engine requantizes with no longer hold the descriptor's m0
+    assert any("(matmul2): the scale segment (matmul2.scale.memh) is not the descriptor m0 and n" in p for p in probs), probs
 
 
 def test_v_as_weights_is_the_qkv_linears_token_layout_padded(image: Any) -> None:

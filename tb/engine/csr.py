@@ -130,10 +130,14 @@ def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[
 
 
 def run_csrs(d: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
-    """CSR writes for one run of the engine: a layer descriptor, or a concat's run (hexgen.concat),
+    """CSR writes for one run of the engine: a layer descriptor, a concat's run (hexgen.concat),
     which reads its input at in_word of the input segment and the word it keeps lanes of where it
-    writes, at out_word of the output region."""
+    writes, at out_word of the output region, or a matmul's head (hexgen.matmul), a linear whose
+    weights are its b operand at w_word of input2, its input at in_word, its output at out_word."""
     regs = descriptor_registers(d)
+    if "w_word" in d:  # a matmul's head (hexgen.matmul): its weights are the b operand, input2
+        bases = {"weights": bases["input2"] + d["w_word"], "bias": bases["bias"], "scale": bases["scale"],
+                 "input": bases["input"] + d["in_word"], "output": bases["output"] + d["out_word"]}
     if d["kind"] == "concat":
         bases = {"input": bases["input"] + d["in_word"], "input2": bases["output"] + d["out_word"],
                  "output": bases["output"] + d["out_word"]}

@@ -101,7 +101,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     from golden.layers import ConcatLayer
     from hexgen.concat import by_layout
     from hexgen.plan import is_compute, is_vector
-    from hexgen.rules import descriptor_registers, tap_rows
+    from hexgen.rules import descriptor_registers, descriptor_runs, tap_rows
 
     qm = quantized_model(m, **widths)
     net = extract(qm, m.calibration[:2])
@@ -124,11 +124,13 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
                               + (f"; {', '.join(placed)} placed by layout" if placed else ""))
             continue
         bands, groups = 1 + max(p.band for p in plan.passes), 1 + max(p.group for p in plan.passes)
-        d = plan.descriptor
+        runs = descriptor_runs(plan.descriptor)  # a matmul: one linear run per head, alike (hexgen.matmul)
+        d = runs[0]
         group_text = f" x {groups} groups of <= {d['group_k_tiles']} k_tiles" if groups > 1 else ""
         taps = " (its tap rows only, {} apart)".format(d["dilation"][0]) if tap_rows(descriptor_registers(d)) else ""
-        tiling[l.name] = ("one pass" if bands == groups == 1 else
-                          f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{taps}{group_text}")
+        tiling[l.name] = (("one pass" if bands == groups == 1 else
+                           f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{taps}{group_text}")
+                          + (f" per head, {len(runs)} heads" if len(runs) > 1 else ""))
     supported = [l.name for l in engine if l.name not in unsupported]
     if supported:
         write_image(build_image(net, x_q, cfg, model=m.name, layers=supported), out / "image")

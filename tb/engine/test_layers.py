@@ -29,7 +29,7 @@ from hexgen.config import WEIGHT_WIDTHS, widths_of_mask
 from hexgen.plan import is_compute, is_vector, segments_of
 from tb.compare import compare, write_results
 from hexgen.rules import descriptor_runs
-from hexgen.tokens import is_token_layer
+from hexgen.tokens import b_weights, is_token_layer
 from tb.engine.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, field_name, run_csrs, units_text
 
 CLOCK_NS = 10
@@ -215,6 +215,8 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")),
                           job["xfer_file"], rb.config.word_bits)
     if x_in2 is not None:
+        if layer["kind"] == "matmul":  # b's codes into the weight order the engine reads, minus 128: a host step
+            x_in2 = b_weights(x_in2, bool(layer["descriptor"]["transpose_b"]))  # until its producer writes it so
         await write_words(dut, bases["input2"], to_words(np.asarray(x_in2, np.int64), rb.layout(name, "input2")),
                           job["xfer_file"], rb.config.word_bits)
     # test hook (tests/test_faults_sim.py): words of a segment replaced before start, e.g. a bias

@@ -182,7 +182,7 @@ def failure_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int]
     """The failing layer's waveform and save file into its bundle folder (r["waves"]), the marker
     on the port's write of the first wrong element's word; the RTL's requantiser stages for that
     element (None when the waveform does not reach it)."""
-    from hexgen.rules import descriptor_registers
+    from hexgen.rules import descriptor_registers, descriptor_runs
 
     where = r.get("where") or []
     diag = r.get("diagnosis") or []
@@ -198,6 +198,8 @@ def failure_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int]
         focus.update(lane=int(w0["vec_lane" if vector else "pe_row"]), addr=addr, cycle=int(w0["cycle"]))
     r["waves"] = save_engine_waves(dump.parent, [r["layer"]], widths, dest=dest, focus=focus)
     if "addr" not in focus or entry is None or vector:  # the requantiser has no part in a vector-unit layer
+        return None
+    if len(descriptor_runs(entry["descriptor"])) > 1:  # a matmul's heads: which run wrote the word is not traced yet
         return None
     edge = write_edge(Dump(dest / f"{r['layer']}{dump.suffix}", [f"{TOP}.wd_cnt_q", f"{TOP}.u_mem.w_fire",
                                                                   f"{TOP}.u_mem.w_beat_addr"], top=TOP), focus["addr"], focus["cycle"])
