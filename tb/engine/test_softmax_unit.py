@@ -8,6 +8,10 @@ bounds in the others. Each set's exp table is written through the unit's table p
 Rows: every length of 1, LANES - 1, LANES, LANES + 1, 197 and a long one (4095 = SM_MAX_ROW, the
 largest sum S, for the rows of equal codes; 1000..1500 for the others) with every kind of row (all
 codes equal, one large code among small ones, all 0, all 255, random), shuffled over the sets. The
+Then rounding-tie rows: rows of equal codes (S = L 2^20, every e = 2^20) of 1, LANES + 1, 197
+and 4095 codes, each with a dividend and shift (tie_params) that put e R + 2^(P-1) exactly on a
+multiple of 2^P, or one e below it: a quotient R one too small (first) or one too large (second)
+changes the output code there, where a random row would need a tie to show it. The
 last word's padding lanes carry random codes (different in each pass), which the unit must ignore;
 so do the data lines while in_valid_i is low.
 Every other row is timed: the source offers a word every cycle and the output is always ready, and
@@ -50,6 +54,20 @@ def param_set(rng: random.Random, i: int) -> dict[str, Any]:
         lo, hi = min(lo, hi), max(lo, hi)
     return {"name": f"S_in={s_in:.4g} S_out={s_out:.4g} z_out={z_out} lo={lo} hi={hi}", "exp_table": p["exp_table"],
             "dividend": p["dividend"], "shift": p["shift"], "z_out": z_out, "lo": lo, "hi": hi}
+
+
+def tie_params(rng: random.Random, length: int, below: bool) -> tuple[int, int]:
+    """(D, P) for a row of `length` equal codes (S = length * 2^20, e = 2^20): R = D // S with
+    2^20 R = 2^(P-1) modulo 2^P (a rounding tie: R - 1 rounds down), or with `below` 2^20 less
+    (R + 1 reaches the tie and rounds up); 2^51 <= D < 2^52, P such that the code is below 256."""
+    s = length << 20
+    r_lo, r_hi = -(-(1 << 51) // s), ((1 << 52) - 1) // s
+    p = 20 + r_hi.bit_length() - 7
+    step, off = 1 << (p - 20), (1 << (p - 21)) - (1 if below else 0)
+    r = rng.randrange(-(-(r_lo - off) // step), (r_hi - off) // step) * step + off
+    d = r * s + rng.randrange(s)
+    assert (1 << 51) <= d < (1 << 52) and d // s == r
+    return d, p
 
 
 def row_of(rng: random.Random, kind: str, length: int) -> np.ndarray:
@@ -205,6 +223,13 @@ async def test_rows_against_golden(dut: Any) -> None:
                 break
         if problems:
             break
+    for n in ([] if problems else [1, lanes + 1, 197, SM_MAX_ROW]):
+        for below in (False, True):
+            d, shift = tie_params(rng, n, below)
+            p = {**p, "name": f"tie{' - e' if below else ''} D={d} P={shift}", "dividend": d, "shift": shift,
+                 "z_out": 0, "lo": 0, "hi": 255}
+            problems += await run_row(dut, rng, lanes, p, "equal", row_of(rng, "equal", n), timed=rows % 2 == 0)
+            rows += 1
     assert not problems, f"softmax_unit disagrees with golden.tf_arith.softmax (seed {seed}):\n  " + "\n  ".join(problems[:5])
     dut._log.info(f"{rows} rows of {lanes}-lane words over {sets} parameter sets equal golden's, the timed ones at "
                   "hexgen.cycles.softmax_cycles")
