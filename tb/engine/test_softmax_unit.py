@@ -3,8 +3,8 @@ output pass; the row streamed three times) against golden.tf_arith.softmax, cycl
 
 Parameter sets: golden.tf_arith.softmax_params over S_in 1e-3..1 (the first sets at S_in = 1,
 whose table falls to 0 past d = 15, and 1e-3, a nearly flat one) and S_out 1/256, 1/255, 1/128,
-2^-12, 0.5 or random in 1e-3..1e-1; z_out 0 with bounds 0..255 in most, random z_out and clamp
-bounds in the others. Each set's exp table is written through the unit's table port.
+2^-12, 0.5 or random in 1e-3..1e-1; z_out 0 with bounds 0..255 in two sets of three, in the third
+a random z_out with lo above it and hi at most 40 above lo (both clamps reached). Each set's exp table is written through the unit's table port.
 Rows: every length of 1, LANES - 1, LANES, LANES + 1, 197 and a long one (4095 = SM_MAX_ROW, the
 largest sum S, for the rows of equal codes; 1000..1500 for the others) with every kind of row (all
 codes equal, one large code among small ones, all 0, all 255, random), shuffled over the sets. The
@@ -48,10 +48,10 @@ def param_set(rng: random.Random, i: int) -> dict[str, Any]:
     s_out = rng.choice([1 / 256, 1 / 256, 1 / 255, 1 / 128, 2.0 ** -12, 0.5, 10 ** rng.uniform(-3, -1)])
     p = softmax_params(scale_in=s_in, scale_out=s_out, where="bench")
     z_out, lo, hi = 0, 0, 255
-    if i % 3 == 2:
-        z_out = rng.randrange(256)
-        lo, hi = rng.choice([(0, 255), (z_out, 255), (rng.randrange(256), rng.randrange(256))])
-        lo, hi = min(lo, hi), max(lo, hi)
+    if i % 3 == 2:  # both bounds bite: lo above z_out (small codes), hi a little above lo (large ones)
+        z_out = rng.randrange(200)
+        lo = z_out + rng.randint(1, 20)
+        hi = min(255, lo + rng.randint(0, 40))
     return {"name": f"S_in={s_in:.4g} S_out={s_out:.4g} z_out={z_out} lo={lo} hi={hi}", "exp_table": p["exp_table"],
             "dividend": p["dividend"], "shift": p["shift"], "z_out": z_out, "lo": lo, "hi": hi}
 
