@@ -19,7 +19,8 @@ each output word must be taken at the cycle hexgen.cycles.softmax_out_cycles giv
 hexgen.cycles.softmax_cycles (a unit a cycle slower, outputs still right, fails here). The other
 rows have random input gaps and output ready (back-pressure). Every output word, padding lanes
 (z_out) included, must equal golden.tf_arith.softmax's row; the unit takes exactly the row's three
-passes of words and gives exactly ceil(L / LANES) words, then is idle (busy_o low, nothing offered).
+passes of words and gives exactly ceil(L / LANES) words, busy_o high from start until the last is
+taken, then is idle (busy_o low, nothing offered).
 The harness (tb/engine/hdl/softmax_unit_tb.sv) checks both streams' valid/ready rules.
 Environment: RTL_SEED (default random, printed), RTL_PARAMS (LANES), SM_SETS (parameter sets).
 """
@@ -111,16 +112,21 @@ async def source(dut: Any, words: list[int], rng: random.Random, p_gap: float, b
     dut.in_valid_i.value = 0
 
 
-async def sink(dut: Any, n: int, rng: random.Random, p_ready: float, limit: int) -> tuple[list[int], list[int]]:
+async def sink(dut: Any, n: int, rng: random.Random, p_ready: float, limit: int
+               ) -> tuple[list[int], list[int], list[int]]:
     """Take `n` output words with a random ready: (words, the cycles they were taken at, counted
-    from the edge that sampled start_i as 0). Stops after `limit` cycles."""
+    from the edge that sampled start_i as 0, the cycles busy_o was low before the last was taken).
+    Stops after `limit` cycles."""
     got: list[int] = []
     at: list[int] = []
+    idle: list[int] = []
     cycle = 1
     while len(got) < n and cycle <= limit:
         ready = rng.random() < p_ready
         dut.out_ready_i.value = int(ready)
         await ReadOnly()
+        if not int(dut.busy_o.value):
+            idle.append(cycle)
         if ready and int(dut.out_valid_o.value):
             v = dut.out_data_o.value
             got.append(int(v) if v.is_resolvable else -1)
@@ -128,7 +134,7 @@ async def sink(dut: Any, n: int, rng: random.Random, p_ready: float, limit: int)
         await RisingEdge(dut.clk_i)
         cycle += 1
     dut.out_ready_i.value = 0
-    return got, at
+    return got, at, idle
 
 
 async def load_table(dut: Any, table: np.ndarray) -> None:
@@ -161,9 +167,11 @@ async def run_row(dut: Any, rng: random.Random, lanes: int, p: dict[str, Any], k
     p_gap, p_ready = (0.0, 1.0) if timed else (rng.choice([0.2, 0.5]), rng.choice([0.3, 0.7]))
     src = cocotb.start_soon(source(dut, [w for ws in passes for w in ws], rng, p_gap, 8 * lanes))
     limit = 8 * (3 * len(want) + 60) + 200
-    got, at = await sink(dut, len(want), rng, p_ready, limit)
+    got, at, idle = await sink(dut, len(want), rng, p_ready, limit)
     problems = []
     where = f"{p['name']}, {kind} row of {length}{' (timed)' if timed else ''}"
+    if idle:
+        problems.append(f"{where}: busy_o low at cycle {idle[0]} after start, before the last output word was taken")
     if not src.done():
         problems.append(f"{where}: the unit took only part of the three passes' {3 * len(want)} input words")
         src.cancel()
