@@ -14,7 +14,8 @@
 // The read is combinational (golden.tf_arith.lookup), so a user registers it where its timing
 // wants; every lane reads the same table, a copy per lane in hardware (LANES read ports). The
 // write is synchronous: an entry written at an edge is read from that edge on. Entries are not
-// reset (a table is always loaded before use). tb/engine/test_lut_lanes.py checks it against golden.
+// reset (a table is always loaded before use). tb/engine/test_lut_lanes.py checks it against
+// golden.
 module lut_lanes #(
     parameter int LANES = 8,
     parameter int W = 8

@@ -25,7 +25,8 @@
 //
 // Config (len_i .. hi_i) is held while a row runs; the table is written (tbl_we_i) while idle.
 // Outside the contract: len_i = 0 (the unit would wait for words forever); a table whose entry 0
-// is below 2^20 (S may then be small enough for R to need more than 33 bits: its top bits are lost).
+// is below 2^20 (S may then be small enough for R to need more than 33 bits: its top bits are
+// lost).
 // tb/engine/test_softmax_unit.py checks it against golden.tf_arith.softmax, cycles included.
 module softmax_unit #(
     parameter int LANES = 8
@@ -87,7 +88,8 @@ module softmax_unit #(
 
   // pass 3 takes a word when the output register is free or is emptied at this edge; passes 1 and
   // 2 take one every cycle; between them (dividing) and while idle, none
-  assign in_ready_o = st_q == SMax || st_q == SSum || (st_q == SOut && (!out_valid_q || out_ready_i));
+  assign in_ready_o = st_q == SMax || st_q == SSum
+                   || (st_q == SOut && (!out_valid_q || out_ready_i));
   // busy until the last output word is taken
   assign busy_o = st_q != SIdle || out_valid_q;
   assign out_valid_o = out_valid_q;

@@ -4,7 +4,8 @@ output pass; the row streamed three times) against golden.tf_arith.softmax, cycl
 Parameter sets: golden.tf_arith.softmax_params over S_in 1e-3..1 (the first sets at S_in = 1,
 whose table falls to 0 past d = 15, and 1e-3, a nearly flat one) and S_out 1/256, 1/255, 1/128,
 2^-12, 0.5 or random in 1e-3..1e-1; z_out 0 with bounds 0..255 in two sets of three, in the third
-a random z_out with lo above it and hi at most 40 above lo (both clamps reached). Each set's exp table is written through the unit's table port.
+a random z_out with lo above it and hi at most 40 above lo (both clamps reached). Each set's exp
+table is written through the unit's table port.
 Rows: every length of 1, LANES - 1, LANES, LANES + 1, 197 and a long one (4095 = SM_MAX_ROW, the
 largest sum S, for the rows of equal codes; 1000..1500 for the others) with every kind of row (all
 codes equal, one large code among small ones, all 0, all 255, random), shuffled over the sets. The

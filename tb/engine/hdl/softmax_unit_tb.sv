@@ -36,12 +36,15 @@ module softmax_unit_tb #(
 );
 
   softmax_unit #(.LANES(LANES)) u_sm (
-      .clk_i, .rst_i, .len_i, .dividend_i, .shift_i, .z_out_i, .lo_i, .hi_i, .tbl_we_i, .tbl_addr_i, .tbl_data_i,
-      .start_i, .busy_o, .in_valid_i, .in_ready_o, .in_data_i, .out_valid_o, .out_ready_i, .out_data_o
+      .clk_i, .rst_i, .len_i, .dividend_i, .shift_i, .z_out_i, .lo_i, .hi_i,
+      .tbl_we_i, .tbl_addr_i, .tbl_data_i, .start_i, .busy_o,
+      .in_valid_i, .in_ready_o, .in_data_i, .out_valid_o, .out_ready_i, .out_data_o
   );
 
-  vr_check #(.W(LANES * 8)) u_chk_in (.clk_i, .rst_i, .valid_i(in_valid_i), .ready_i(in_ready_o), .data_i(in_data_i));
-  vr_check #(.W(LANES * 8)) u_chk_out (.clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i), .data_i(out_data_o));
+  vr_check #(.W(LANES * 8)) u_chk_in (
+      .clk_i, .rst_i, .valid_i(in_valid_i), .ready_i(in_ready_o), .data_i(in_data_i));
+  vr_check #(.W(LANES * 8)) u_chk_out (
+      .clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i), .data_i(out_data_o));
 
 endmodule
 
