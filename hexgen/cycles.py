@@ -300,3 +300,36 @@ def _vector_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budge
     # a word is in the writer's FIFO the cycle after the unit gives it
     done = _write_side([(START + c + 1, 1) for c in pushes]) + DONE
     return Budget(done, 0, _vector_read_words(r, cfg.array_rows), len(pushes))
+
+
+# ---- softmax unit (rtl/softmax_unit.sv) ----
+#: the softmax unit's divider steps: one quotient bit per bit of the dividend D < 2^52
+#: (golden.tf_arith.SM_DIV_BITS)
+SM_DIV_CYCLES = 52
+
+
+def softmax_words(length: int, lanes: int) -> int:
+    """Words of one pass over a softmax row of `length` codes, `lanes` a word: ceil(L / LANES)."""
+    return -(-length // lanes)
+
+
+def softmax_out_cycles(length: int, lanes: int) -> list[int]:
+    """The cycles at which rtl/softmax_unit.sv's output words are taken, counted from the edge that
+    samples start_i (cycle 0), with an input that is never empty and an output always ready:
+
+        W = ceil(L / LANES)                      words per pass (the row is sent three times)
+        cycles 1 .. W                            pass 1 (max), one word a cycle
+        cycles W + 1 .. 2W                       pass 2 (exp table, sum), one word a cycle
+        cycles 2W + 1 .. 2W + 52                 the division D // S, one quotient bit a cycle
+                                                 (SM_DIV_CYCLES; in_ready_o low)
+        cycles 2W + 53 .. 3W + 52                pass 3 words taken, one a cycle
+        + 1                                      the output register: word i leaves at 2W + 54 + i
+    """
+    w = softmax_words(length, lanes)
+    return [2 * w + SM_DIV_CYCLES + 2 + i for i in range(w)]
+
+
+def softmax_cycles(length: int, lanes: int) -> int:
+    """Cycles from start (the edge that samples start_i) to the last output word taken, no stalls:
+    3 W + SM_DIV_CYCLES + 1 with W = ceil(L / LANES) words per pass (softmax_out_cycles)."""
+    return 3 * softmax_words(length, lanes) + SM_DIV_CYCLES + 1
