@@ -63,6 +63,8 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
                                          TB_HDL / "burst_reader_tb.sv"]),
     # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
     "accel": ("accel_tb", [*ACCEL_RTL, RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
+    # the LayerNorm unit (issue 28 item 3), with protocol checkers on both streams
+    "layernorm_unit": ("layernorm_unit_tb", [*CHECKERS, RTL / "layernorm_unit.sv", TB_HDL / "layernorm_unit_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
 #: Verilator main loops other than cocotb's (tb/engine/hdl/verilator_main.cpp: quiet time slots skip the
