@@ -273,6 +273,7 @@ module layernorm_unit #(
         res_q <= (res_q >> 1) + (sq_ge ? bit_q : '0);
         bit_q <= bit_q >> 2;
         drem_q <= '0;
+        quo_q <= '0;
         dcnt_q <= '0;
       end
       StDiv: begin

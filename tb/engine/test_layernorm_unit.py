@@ -4,10 +4,14 @@ rtl/vr_check.sv on its input and output streams) against golden.tf_arith.layerno
 Rows: lengths C = 2, LANES - 1, LANES, LANES + 1, 192 and LN_BIG (default 2580, the longest row
 golden allows); at each length five rows: equal codes (variance 0, r from eps alone), equal codes with
 eps = 0 (E = 0, so r = 0 and Rr = (2^48 - 1) // 1), one large code among zeros, half 0s and half 255s
-(the largest sum of squares; shuffled), random codes. Each row gets its own constants from
-golden.tf_arith.layernorm_params: random input and output scales, gamma per channel a mix of
-about 1, negative, zero and tiny (the shift-48 branch), beta up to beyond the clamp bound, eps 1e-5,
-1e-6 or 0, m0_bits 31, 16, 8 or 2, z_out and the clamp bounds at random. The last word's padding
+(the largest sum of squares; shuffled), random codes, and two "zoom" rows (one large value,
+random). Each row gets its own constants from golden.tf_arith.layernorm_params: random input and
+output scales, eps 1e-5, 1e-6 or 0, z_out; gamma per channel a mix of about 1, negative, zero
+and tiny (the shift-48 branch), beta up to beyond the clamp bound, m0_bits 31, 16, 8 or 2, random
+clamp bounds. A zoom row's gamma makes one unit of t worth 1..32 output codes, and its beta
+(chosen per channel from golden's t, layernorm_normalize) brings every output inside 20..235:
+there every bit of t, r and Rr shows (a reciprocal one too large passes every other row: its
+effect on t, |x| / 2^s, is far below an output code at ordinary gains). The last word's padding
 lanes carry random codes and records, and pass-1 words random records: the unit must ignore them.
 Every lane of every output word must equal golden's (padding lanes z_out).
 
@@ -22,6 +26,7 @@ Environment: RTL_SEED (default random, printed), RTL_PARAMS (LANES), LN_BIG (the
 from __future__ import annotations
 
 import ast
+import math
 import os
 import random
 from dataclasses import dataclass
@@ -33,14 +38,14 @@ from cocotb.clock import Clock
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from golden.errors import RangeError
-from golden.tf_arith import layernorm, layernorm_params
+from golden.tf_arith import LN_NORM_BITS, layernorm, layernorm_center, layernorm_normalize, layernorm_params
 from hexgen.cycles import layernorm_cycles
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_layernorm_unit.py"
 INPUTS = ("start_i", "len_i", "sqrt_shift_i", "eps_term_i", "z_out_i", "lo_i", "hi_i", "in_valid_i", "in_data_i",
           "gain_i", "shift_i", "bias_i", "out_ready_i")
-KINDS = ("equal", "equal-eps0", "one", "extreme", "random")
+KINDS = ("equal", "equal-eps0", "one", "extreme", "random", "one-zoom", "random-zoom")
 #: the record fields' widths (hexgen.tokens: gain 32-bit signed, shift 6 bits, bias 64-bit signed)
 GAIN_W, SHIFT_W, BIAS_W = 32, 6, 64
 
@@ -70,7 +75,7 @@ def row_codes(rng: random.Random, c: int, kind: str) -> np.ndarray:
     if kind.startswith("equal"):
         v = rng.choice([0, 255, rng.randrange(256)])
         return np.full(c, v, np.uint8)
-    if kind == "one":  # one large value among zeros
+    if kind.startswith("one"):  # one large value among zeros
         q = np.zeros(c, np.uint8)
         q[rng.randrange(c)] = rng.choice([255, rng.randint(128, 255)])
         return q
@@ -82,22 +87,39 @@ def row_codes(rng: random.Random, c: int, kind: str) -> np.ndarray:
     return np.array([rng.randrange(256) for _ in range(c)], np.uint8)
 
 
-def row_consts(rng: random.Random, nrng: np.random.Generator, c: int, kind: str) -> dict[str, Any]:
+def row_consts(rng: random.Random, nrng: np.random.Generator, q: np.ndarray, kind: str) -> dict[str, Any]:
     """Constants from golden.tf_arith.layernorm_params on random scales, gamma, beta and eps (a
-    draw golden refuses, an eps past the square root's range, is drawn again)."""
+    draw golden refuses, an eps past the square root's range, is drawn again).
+
+    A "-zoom" row gets gamma with G 2^-n = 1..32 output codes per unit of t (t's last bit shows in
+    y), and beta per channel chosen, from golden's t of the row (layernorm_normalize), to bring
+    the channel's output near a random code inside 20..235: every lane is unclamped and depends on
+    every bit of t, so a reciprocal or square root one off, or t's rounding, changes outputs."""
+    c = q.shape[-1]
+    zoom = kind.endswith("-zoom")
     for _ in range(20):
         scale_in = 10 ** rng.uniform(-2.3, -0.5)
         scale_out = 10 ** rng.uniform(-2, 0)
         eps = 0.0 if kind == "equal-eps0" else rng.choice([1e-5, 1e-6, 0.0])
-        m0_bits = rng.choice([31, 31, 16, 8, 2])
-        # gamma per channel: about 1, negative, zero, tiny (fewer bits of G at the largest shift)
-        pick = nrng.integers(0, 4, c)
-        gamma = np.select([pick == 0, pick == 1, pick == 2],
-                          [nrng.normal(1.0, 0.3, c), -nrng.uniform(0.05, 3.0, c), np.zeros(c)],
-                          nrng.uniform(-1.0, 1.0, c) * 10.0 ** nrng.uniform(-12, -4, c))
-        beta = nrng.normal(0.0, 1.0, c) * rng.choice([0.1, 1.0, 100.0])
+        m0_bits = rng.choice([31, 16] if zoom else [31, 31, 16, 8, 2])
         z_out = rng.randrange(256)
         lo, hi = rng.choice([(0, 255), (0, 255), (z_out, 255), tuple(sorted((rng.randrange(256), rng.randrange(256))))])
+        if zoom:
+            lo, hi = 0, 255
+            # P and E do not depend on gamma and beta: golden's t of this row first
+            pe = layernorm_params(c=c, scale_in=scale_in, gamma=np.ones(c), beta=np.zeros(c), eps=eps,
+                                  scale_out=scale_out, z_out=z_out, m0_bits=m0_bits, where="bench")
+            t = layernorm_normalize(layernorm_center(q), sqrt_shift=pe["sqrt_shift"], eps_term=pe["eps_term"])
+            ratio = 2.0 ** nrng.uniform(0, 5, c) * nrng.choice([-1.0, 1.0], c)  # codes per unit of t
+            gamma = ratio * scale_out * 2.0**LN_NORM_BITS / math.sqrt(c)
+            beta = scale_out * (nrng.uniform(20, 235, c) - z_out - ratio * t)
+        else:
+            # gamma per channel: about 1, negative, zero, tiny (fewer bits of G at the largest shift)
+            pick = nrng.integers(0, 4, c)
+            gamma = np.select([pick == 0, pick == 1, pick == 2],
+                              [nrng.normal(1.0, 0.3, c), -nrng.uniform(0.05, 3.0, c), np.zeros(c)],
+                              nrng.uniform(-1.0, 1.0, c) * 10.0 ** nrng.uniform(-12, -4, c))
+            beta = nrng.normal(0.0, 1.0, c) * rng.choice([0.1, 1.0, 100.0])
         try:
             k = layernorm_params(c=c, scale_in=scale_in, gamma=gamma, beta=beta, eps=eps, scale_out=scale_out, z_out=z_out,
                                  m0_bits=m0_bits, where="bench")
@@ -117,7 +139,7 @@ def check_records(r: Row) -> None:
 
 def make_row(rng: random.Random, nrng: np.random.Generator, c: int, kind: str, timed: bool) -> Row:
     q = row_codes(rng, c, kind)
-    k = row_consts(rng, nrng, c, kind)
+    k = row_consts(rng, nrng, q, kind)
     y = layernorm(q, sqrt_shift=k["sqrt_shift"], eps_term=k["eps_term"], gain=k["gain"], shift=k["shift"], bias=k["bias"],
                   z_out=k["z_out"], lo=k["lo"], hi=k["hi"])
     return Row(c, kind, q, k, y, timed)
@@ -220,8 +242,9 @@ async def run_row(dut: Any, rng: random.Random, r: Row, lanes: int) -> list[str]
         if bad < min(len(got), len(want)):
             lane = next(l for l in range(lanes) if (got[bad] >> 8 * l) & 255 != (want[bad] >> 8 * l) & 255)
             ch = bad * lanes + lane
+            rtl = "X" if got[bad] < 0 else (got[bad] >> 8 * lane) & 255
             problems.append(f"{len(got)} words out of {len(want)}; word {bad} lane {lane} (channel {ch}"
-                            f"{', padding' if ch >= r.c else f', code {int(r.q[ch])}'}): RTL {(got[bad] >> 8 * lane) & 255}, "
+                            f"{', padding' if ch >= r.c else f', code {int(r.q[ch])}'}): RTL {rtl}, "
                             f"golden {(want[bad] >> 8 * lane) & 255}")
         else:
             problems.append(f"{len(got)} words out, {len(want)} expected")
