@@ -333,3 +333,24 @@ def softmax_cycles(length: int, lanes: int) -> int:
     """Cycles from start (the edge that samples start_i) to the last output word taken, no stalls:
     3 W + SM_DIV_CYCLES + 1 with W = ceil(L / LANES) words per pass (softmax_out_cycles)."""
     return 3 * softmax_words(length, lanes) + SM_DIV_CYCLES + 1
+
+# ---- LayerNorm unit (rtl/layernorm_unit.sv) ----
+def layernorm_cycles(channels: int, lanes: int) -> int:
+    """Cycles of one LayerNorm row on rtl/layernorm_unit.sv with no stalls (input always valid,
+    output always ready): clock edges after the one that samples start_i, through the one that
+    takes the row's last output word. Exact (tb/engine/test_layernorm_unit.py checks it):
+
+        2 * W + 2 + LN_SQRT_ITERS + LN_RECIP_BITS + 3,    W = ceil(channels / lanes)
+
+    - W words of pass 1 (S and Q), one a cycle;
+    - 2 cycles for the variance: C*Q - S^2, then the radicand V = (C * (C*Q - S^2) << 2P) + E;
+    - LN_SQRT_ITERS = 24 cycles of the restoring square root (one root bit each);
+    - LN_RECIP_BITS = 48 cycles of the restoring divider (2^48 - 1) // max(r, 1), one quotient bit each;
+    - W words of pass 2, one a cycle;
+    - 3 cycles of the output pipeline (the word and its records, t, the output word) after the
+      last pass-2 word is taken.
+    """
+    from golden.tf_arith import LN_RECIP_BITS, LN_SQRT_ITERS
+
+    words = -(-channels // lanes)
+    return 2 * words + 2 + LN_SQRT_ITERS + LN_RECIP_BITS + 3

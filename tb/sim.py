@@ -67,6 +67,8 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "lut_lanes": ("lut_lanes", [RTL / "lut_lanes.sv"]),
     "softmax_unit": ("softmax_unit_tb", [*CHECKERS, RTL / "lut_lanes.sv", RTL / "softmax_unit.sv",
                                          TB_HDL / "softmax_unit_tb.sv"]),
+    # the LayerNorm unit (issue 28 item 3), with protocol checkers on both streams
+    "layernorm_unit": ("layernorm_unit_tb", [*CHECKERS, RTL / "layernorm_unit.sv", TB_HDL / "layernorm_unit_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
 #: Verilator main loops other than cocotb's (tb/engine/hdl/verilator_main.cpp: quiet time slots skip the
