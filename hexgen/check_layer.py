@@ -301,6 +301,7 @@ def check_token_layer(
     run on the input segment(s) (a matmul's b taken back from its weight order) to give the
     expected segment; the output region ~expected."""
     from golden.errors import GoldenError
+    from golden.transformer import MatmulLayer
     from hexgen.plan import plan_layer
     from hexgen.tokens import golden_inputs, token_layer_from
 
@@ -327,7 +328,7 @@ def check_token_layer(
     elif entry["schedule"] or entry["passes"] or entry["buffers"]:
         out.append(f"{where}: a {d['kind']} layer has no schedule, buffers or passes yet (the engine runs it from issue 28)")
     records = []  # a matmul's records: what the engine requantizes with, the descriptor's m0 and n (reported last)
-    if d["kind"] == "matmul" and all(s in got for s in ("bias", "scale")):
+    if isinstance(layer, MatmulLayer) and all(s in got for s in ("bias", "scale")):
         from hexgen.matmul import matmul_records
 
         for s, want in matmul_records(layer).items():
