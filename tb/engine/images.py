@@ -62,10 +62,17 @@ def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str
 
 def _not_run(layer: Any, cfg: Any, golden_only: str) -> str:
     """Why the engine does not run a layer that is not conv, fc or the vector unit's: a concat its
-    inputs' placement makes (hexgen.concat.concat_placement), or golden only."""
+    inputs' placement makes (hexgen.concat.concat_placement), a transformer's data movement (no
+    arithmetic) or kind with no engine unit yet, or golden only."""
     from golden.layers import ConcatLayer
     from hexgen.concat import concat_placement
+    from hexgen.tokens import is_token_layer, not_laid_out
 
+    moved = not_laid_out(layer)
+    if moved is not None:
+        return f"golden only: {moved}"
+    if is_token_layer(layer):
+        return f"golden only: the engine has no {layer.kind} unit wired in yet (issue 28)"
     if not isinstance(layer, ConcatLayer):
         return golden_only
     where = concat_placement(layer, cfg)
@@ -145,7 +152,8 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     np.savez(out / "chain.npz", x_q=xs, labels=labels, golden_pred=net.predict(xs))
     (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
-    golden_only = "golden only: the accelerator runs conv, fc, add, pooling, upsample and concat layers"
+    golden_only = ("golden only: the accelerator runs conv, fc, add, pooling, upsample and concat layers, and a "
+                   "transformer's linear, matmul and add_const")
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
          "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),
