@@ -1,0 +1,84 @@
+"""A matmul of two activations as the MAC array runs it (hexgen.matmul, issue 28 item 2), without
+a simulator: one linear per head whose weights are the head's b operand computes golden's matmul
+exactly; each head's run reads and writes where the segments' layouts put that head; the records
+are the matmul's (m0, n) and a zero bias; operands that broadcast are refused with the reason."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from golden.transformer import MatmulLayer
+from hexgen.config import HardwareConfig
+from hexgen.errors import LayoutError
+from hexgen.layout import element_address
+from hexgen.matmul import head_linear, matmul_records
+from hexgen.plan import plan_layer
+from hexgen.tokens import b_weights
+
+CFG = HardwareConfig()  # 8x8, 64-bit words
+H, M, K, N = 3, 5, 12, 7
+
+
+def _matmul(transpose_b: bool, *, lead_b: tuple[int, ...] = (H,)) -> MatmulLayer:
+    shape_b = (*lead_b, N, K) if transpose_b else (*lead_b, K, N)
+    return MatmulLayer(name="mm", inputs=("a", "b"), in_shape=(H, M, K), out_shape=(H, M, N), module="mm", source="mm",
+                       in_shape_b=shape_b, z_a=37, transpose_b=transpose_b, m0=1_234_567_890, n=41, z_out=11, lo=3,
+                       hi=250, m0_bits=31)
+
+
+@pytest.mark.parametrize("transpose_b", [False, True], ids=["A@V", "Q@K^T"])
+def test_each_heads_linear_on_b_as_weights_is_goldens_matmul(transpose_b: bool) -> None:
+    layer = _matmul(transpose_b)
+    rng = np.random.default_rng(5)
+    a = rng.integers(0, 256, (2, H, M, K), dtype=np.uint8)
+    # codes 1..255 (weights -127..127: golden's fc contract, which the head's linear is checked
+    # with); a code 0 is the int8 -128, which the MAC array multiplies as any other (below)
+    b = rng.integers(1, 256, (2, *layer.in_shape_b), dtype=np.uint8)
+    want = layer.forward([a, b])
+    w = b_weights(b, transpose_b)  # [n, h, N, K]: what the input2 segment holds, code - 128
+    view = head_linear(layer)
+    for h in range(H):
+        for img in range(2):
+            lin = view.__class__(**{**view.__dict__, "weight": w[img, h].astype(np.int8)})
+            got = lin.forward([a[img : img + 1, h]])
+            assert np.array_equal(got[0], want[img, h]), (h, img)
+
+
+@pytest.mark.parametrize("transpose_b", [False, True], ids=["A@V", "Q@K^T"])
+def test_each_run_reads_and_writes_its_heads_words(transpose_b: bool) -> None:
+    layer = _matmul(transpose_b)
+    plan = plan_layer(layer, CFG, images=2)
+    lay = dict(plan.layouts)
+    runs = plan.descriptor["runs"]
+    assert len(runs) == H and all(r["kind"] == "linear" and r["in_shape"] == [M, K] and r["out_shape"] == [M, N] for r in runs)
+    for h, run in enumerate(runs):
+        # the head's first element in each segment, where the layouts put it (image 0)
+        assert run["in_word"] == element_address(lay["input"], (0, h, 0, 0))[0]
+        assert run["out_word"] == element_address(lay["output"], (0, h, 0, 0))[0]
+        assert run["w_word"] == element_address(lay["input2"], (0, h, 0, 0))[0]
+    records = matmul_records(layer)
+    assert not records["bias"].any()
+    assert (records["scale"] == [layer.m0, layer.n]).all() and len(records["scale"]) == N
+    # the schedule, buffers and passes are the head's linear's, with the runs in front
+    assert plan.schedule[0] == "run" and plan.passes and plan.buffers
+
+
+def test_a_b_code_of_0_is_the_weight_minus_128_in_its_segment() -> None:
+    """b's zero point is 128, so its code 0 is -128: the matmul's contract allows it (|term| <= 255 x
+    128, golden.tf_arith.MATMUL_MAX_TERM) and the segment holds it as the byte 0x80."""
+    from hexgen.layout import to_words
+
+    layer = _matmul(False)
+    b = np.full((1, *layer.in_shape_b), 128, np.uint8)
+    b[0, 1, 2, 3] = 0
+    w = b_weights(b, False)
+    lay = dict(plan_layer(layer, CFG, images=1).layouts)["input2"]
+    words = to_words(w, lay)
+    word, lane = element_address(lay, (0, 1, 3, 2))
+    assert w[0, 1, 3, 2] == -128 and (words[word] >> (8 * lane)) & 0xFF == 0x80
+    assert sum(bin(x).count("1") for x in words) == 1  # every other weight is 0
+
+
+def test_operands_that_broadcast_are_refused_with_the_reason() -> None:
+    with pytest.raises(LayoutError, match="broadcast .*same leading axes"):
+        plan_layer(_matmul(False, lead_b=(1,)), CFG, images=1)
