@@ -144,6 +144,14 @@ def as_chw(a: NDArray[np.integer]) -> NDArray[np.int64]:
     return a.reshape(a.shape[0], 1, 1) if a.ndim == 1 else a
 
 
+def token_rows(a: NDArray[Any], layout: Any) -> NDArray[Any]:
+    """A token tensor with leading axes, [.., T, C] (its layout has a "t" dim: a matmul's heads), as
+    [rows, C]: the heads' tokens one after another, as the engine's runs take them, so that as_chw
+    makes it the one-column image the engine computed; any other array as it is."""
+    a = np.asarray(a)
+    return a.reshape(-1, a.shape[-1]) if "t" in layout.dims and a.ndim > 2 else a
+
+
 def chw_as(a: NDArray[np.integer], shape: tuple[int, ...]) -> NDArray[np.int64]:
     """The inverse of as_chw: an [C, H, W] array back in the output's own shape."""
     a = np.asarray(a, np.int64)

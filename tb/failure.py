@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-from tb.compare import chw_as
+from tb.compare import chw_as, token_rows
 from tb.diagnose import Context, IntArray, Requant, acc_bounds, as_chw, diagnose
 from tb.diagnose import report as diagnosis_report
 
@@ -140,7 +140,8 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     from hexgen.layout import untile
     seg = {role: segment_of_role(rb, layer, role) for role in ("expected", "output", "input")}
     lay = rb.layout(layer, seg["expected"])
-    expected = as_chw(rb[(layer, seg["expected"])][0])
+    # a token tensor [.., T, C] as the one-column image the engine computed (tb.compare.token_rows, as_chw)
+    expected = as_chw(token_rows(rb[(layer, seg["expected"])][0], lay))
     pos = untile(np.arange(lay.elements, dtype=np.int64), lay)[0]
     per = max(1, lay.word_bits // lay.elem_bits)
     names = [l.name for l in net.layers]
@@ -152,12 +153,13 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     # a target's image: its output word's lanes stand for the engine's array rows, one pixel a tile
     rows, cols = (rb.config.array_rows, rb.config.array_cols) if rb.target == "engine" else (per, 1)
     ctx = Context(rows=rows, cols=cols,
-                  initial=as_chw(rb[(layer, seg["output"])][0]), word=as_chw(pos // per), lane=as_chw(pos % per),
+                  initial=as_chw(token_rows(rb[(layer, seg["output"])][0], lay)), word=as_chw(token_rows(pos // per, lay)),
+                  lane=as_chw(token_rows(pos % per, lay)),
                   kind=str(g.kind), pads=tuple(int(p) for p in pads) if pads is not None else None,  # type: ignore[arg-type]
                   on_engine=rb.target == "engine")
     if seg["input"] and (layer, seg["input"]) in rb.arrays:
         x = rb[(layer, seg["input"])]
-        ctx.layer_input = as_chw(x[0])
+        ctx.layer_input = as_chw(token_rows(x[0], rb.layout(layer, seg["input"])))
         if isinstance(g, (ConvLayer, LinearLayer)):
             acc = g.accumulate(x.astype(np.uint8))[0]
             r = g.requant
@@ -170,7 +172,7 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
             ctx.at_dilation = lambda d, x=x: as_chw(_at_dilation(g, d, x))
     prev_seg = segment_of_role(rb, prev, "expected") if prev is not None else ""
     if prev is not None and (prev, prev_seg) in rb.arrays:
-        ctx.previous = as_chw(rb[(prev, prev_seg)][0])
+        ctx.previous = as_chw(token_rows(rb[(prev, prev_seg)][0], rb.layout(prev, prev_seg)))
     return expected, ctx
 
 
@@ -217,8 +219,9 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
     net = pickle.loads((cdir / "net.pkl").read_bytes())
     for r in failing:
         expected, ctx = image_context(rb, net, r["layer"])
-        raw = np.load(r["got_file"])  # the output's own shape ([C] for fc, [T, C] for tokens)
-        got = as_chw(raw).reshape(expected.shape)
+        raw = np.load(r["got_file"])  # the output's own shape ([C] for fc, [.., T, C] for tokens)
+        rows = token_rows(raw, rb.layout(r["layer"], segment_of_role(rb, r["layer"], "expected")))
+        got = as_chw(rows).reshape(expected.shape)
         if r.get("xz_words") and ctx.word is not None:
             ctx.xz = np.isin(ctx.word, r["xz_words"])
         found = diagnose(expected, got, ctx)
@@ -235,7 +238,7 @@ def diagnose_failures(results: list[dict[str, Any]], cdir: Path, *, dump: Path |
             w0 = where[0]
             parts.append(requant_stages(ctx, int(w0["c"]), int(w0["y"]), int(w0["x"]), int(w0["got"]), rtl))  # type: ignore[arg-type]
         r["report"] = "\n".join(p for p in parts if p)
-        r["bundle"] = str(write_bundle(r, cdir / "image", chw_as(expected, raw.shape), raw, ctx.layer_input, wcycle))
+        r["bundle"] = str(write_bundle(r, cdir / "image", chw_as(expected, rows.shape).reshape(raw.shape), raw, ctx.layer_input, wcycle))
 
 
 def target_waves(r: dict[str, Any], rb: Any, dump: Path, widths: dict[str, int], dest: Path, top: str, groups: Any) -> str:

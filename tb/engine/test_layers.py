@@ -27,7 +27,7 @@ from hexgen import from_words, read_image, to_words
 from hexgen.image import window_bases
 from hexgen.config import WEIGHT_WIDTHS, widths_of_mask
 from hexgen.plan import is_compute, is_vector, segments_of
-from tb.compare import compare, write_results
+from tb.compare import compare, token_rows, write_results
 from hexgen.rules import descriptor_runs
 from hexgen.tokens import b_weights, is_token_layer
 from tb.engine.csr import CSR, ERR_BIAS_OVERFLOW, ID_VALUE, RESET, STATES, UNITS_FIELDS, field_name, run_csrs, units_text
@@ -296,7 +296,8 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     if x_in is not None:
         result.update(status="FAIL" if bad else "PASS", got=got, reason="X/Z in the output" if bad else "")
         return result
-    m = compare(name, expected, got[0])
+    lay = rb.layout(name, "expected")  # a matmul's heads: their tokens one after another (tb.compare.token_rows)
+    m = compare(name, token_rows(expected, lay), token_rows(got[0], lay))
     g0 = np.asarray(got[0])
     result.update(
         status="PASS" if m.ok else "FAIL",
