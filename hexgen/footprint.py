@@ -17,11 +17,12 @@ Columns (KiB = 1024 bytes, one image):
   table/rec   softmax's and GELU's `table`, LayerNorm's `records`
 
 Fit, against the description's buffers (weight: one bank of two; act; bias and scale):
-  * conv / fc layers and a transformer's linears (a pointwise conv over the tokens): hexgen.plan's
-    BufferNeed, the engine's own rule (one output-channel tile of
-    weights in a bank; one band of input rows in the act buffer; one group's records), and the
-    passes (bands x groups) hexgen plans; a layer the engine refuses says why (hexgen's message).
-  * a transformer's matmul and LayerNorm / softmax / GELU layers: the engine does not plan
+  * conv / fc layers, a transformer's linears (a pointwise conv over the tokens) and matmuls (one
+    such linear per head, hexgen.matmul): hexgen.plan's BufferNeed, the engine's own rule (one
+    output-channel tile of weights in a bank; one band of input rows in the act buffer; one
+    group's records), and the passes (bands x groups) hexgen plans; a layer the engine refuses
+    says why (hexgen's message).
+  * a transformer's LayerNorm / softmax / GELU layers: the engine does not run
     them yet (issue 28: no buffers or passes), so each whole segment is held against the buffer
     it would go to, as a by-hand BRAM estimate does: `fits` when it is no larger, else `in N
     passes` (N = its words over the buffer's, rounded up). Tables and LayerNorm records have no
@@ -91,8 +92,9 @@ class LayerFootprint:
 
     @property
     def runs(self) -> bool:
-        """It fits in `passes` passes: the engine's plan fits (conv / fc), or a transformer layer's
-        larger segments are streamed through their buffer (whole segments, issue 28)."""
+        """It fits in `passes` passes: the engine's plan fits (conv / fc / linear / matmul), or a
+        LayerNorm's, softmax's or GELU's larger segments are streamed through their buffer (whole
+        segments, issue 28)."""
         return not self.refusal and (self.how == "token" or self.fits)
 
     def verdict(self, cfg: HardwareConfig) -> str:
@@ -250,7 +252,8 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
     out = [f"memory: model {model}, HW={hw}: word {cfg.word_bits} bits, array {cfg.array_rows}x{cfg.array_cols}; "
            f"buffers: weight 2 banks x {wk} KiB, act {ak} KiB, bias and scale {rk} KiB each",
            "memory: KiB per layer as hexgen lays the segments out (one image); fit: conv/fc by hexgen.plan's buffer "
-           "needs and passes, a transformer's layers by whole segments (issue 28), docs/resources.md",
+           "needs and passes (a transformer's linear and matmul too), its LayerNorm, softmax and GELU by whole segments "
+           "(issue 28), docs/resources.md",
            line(head), "-" * len(line(head)), *(line(r) for r in rows), "-" * len(line(head))]
     t = totals(fps)
     run = t["largest_activation_run"]
@@ -277,7 +280,7 @@ def _fits(kib_: float, n_bytes: int) -> str:
 
 def _counts(fps: Sequence[LayerFootprint]) -> str:
     parts = []
-    for how, label in (("engine", "conv/fc"), ("token", "transformer")):
+    for how, label in (("engine", "conv/fc"), ("token", "layernorm/softmax/gelu")):
         fs = [f for f in fps if f.how == how]
         if fs:
             one = sum(f.runs and f.passes == 1 for f in fs)
