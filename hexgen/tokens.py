@@ -92,6 +92,12 @@ def token_layout(shape: tuple[int, ...], pad: int, cfg: HardwareConfig, images: 
     return Layout(dims, shape, (("c", cfg.channel_tile),), order, 8, False, int(pad), cfg.word_bits)
 
 
+def gelu_table_layout(cfg: HardwareConfig) -> Layout:
+    """A GELU's table: the 256 output codes, uint8 in order (word_bits / 8 to a word; the vector
+    unit reads it at IN2_BASE, rtl/vec_unit.sv)."""
+    return Layout(("q",), (256,), (), ("q",), 8, False, 0, cfg.word_bits)
+
+
 def b_weight_layout(b_shape: tuple[int, ...], transpose_b: bool, images: int, cfg: HardwareConfig) -> Layout:
     """A matmul's b operand as per-head fc weights [n][..][k_tile][c_tile][c_lane][k_lane] (k: b's
     N columns, c: the reduction axis K), int8 = code - 128."""
@@ -168,7 +174,7 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
     if isinstance(layer, SoftmaxLayer):
         lay["table"] = Layout(("d",), (256,), (), ("d",), 32, False, 0, cfg.word_bits)
     elif isinstance(layer, GeluLayer):
-        lay["table"] = Layout(("q",), (256,), (), ("q",), 8, False, 0, cfg.word_bits)
+        lay["table"] = gelu_table_layout(cfg)
     elif isinstance(layer, LayerNormLayer):
         lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
                                 cfg.word_bits)
