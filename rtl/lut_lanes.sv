@@ -14,8 +14,9 @@
 // The write port writes WR entries at once (WR = 1: one entry a write; the vector unit's GELU
 // writes a memory word of ROWS codes a cycle, WR = ROWS): write waddr_i writes entries
 // waddr_i x WR + k from wdata_i[k*W +: W], k < WR, those past 255 dropped (a table of 256 entries
-// is ceil(256 / WR) writes). The read is combinational (golden.tf_arith.lookup), so a user registers it where its timing
-// wants; every lane reads the same table, a copy per lane in hardware (LANES read ports). The
+// is ceil(256 / WR) writes). The read is combinational (golden.tf_arith.lookup), so a user
+// registers it where its timing wants; every lane reads the same table, a copy per lane in
+// hardware (LANES read ports). The
 // write is synchronous: an entry written at an edge is read from that edge on. Entries are not
 // reset (a table is always loaded before use). tb/engine/test_lut_lanes.py checks it against
 // golden.
@@ -51,7 +52,8 @@ module lut_lanes #(
 
   always_ff @(posedge clk_i) begin
     for (int k = 0; k < WR; k++) begin
-      if (we_i && 32'(waddr_i) * WR + k < 256) table_q[8'(32'(waddr_i) * WR + k)] <= wdata_i[k*W +: W];
+      if (we_i && 32'(waddr_i) * WR + k < 256)
+        table_q[8'(32'(waddr_i) * WR + k)] <= wdata_i[k*W +: W];
     end
   end
 

@@ -26,13 +26,15 @@
 //   KIND_GELU     a transformer's GELU on [T, C] tokens (the one-column image [C, T, 1]):
 //              out = table[q] per lane (golden.transformer.GeluLayer, golden.tf_arith.lookup). The
 //              table (256 uint8 codes, ROWS to a word, hexgen.tokens) is read first from in2_base
-//              in bursts of MAX_BURST words, each word written into the lane table (rtl/lut_lanes.sv,
-//              ROWS entries a write) as it arrives; then the input streams as a concat run's with
-//              L = 0 (one stream, chunks within a channel tile), output word i the lookup of input
-//              word i, its lanes past OUT_C z_out (padding: the table's entry for z_in need not be)
+//              in bursts of MAX_BURST words, each word written into the lane table
+//              (rtl/lut_lanes.sv, ROWS entries a write) as it arrives; then the input streams as a
+//              concat run's with L = 0 (one stream, chunks within a channel tile), output word i
+//              the lookup of input word i, its lanes past OUT_C z_out (padding: the table's entry
+//              for the input's padding code need not be z_out)
 // The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
-// is requested only when the unit can take all its words without waiting (its own buffers), so
+// is requested only when the unit can take all its words without waiting (its own buffers; a
+// GELU's table words go straight into the table), so
 // read data never waits for the output stream (a unit that did could stall the read channel,
 // and with it the port, on its own output). Work is sequential (an add requests a's and b's bursts back to back, takes their
 // words, then gives the output; a pool one window row at a time); the layers it runs are a few
@@ -47,7 +49,7 @@ module vec_unit #(
     input  logic                 rst_i,
     input  logic                 start_i,     // run the layer below (one cycle)
 
-    input  logic [15:0]          kind_i,      // the KIND register: a vector kind (add, pools, upsample, concat, gelu)
+    input  logic [15:0]          kind_i,      // the KIND register: a vector kind
     input  logic [15:0]          ct_i,        // channel tiles (concat: of the input)
     input  logic [15:0]          kt_i,        // output channel tiles (concat)
     input  logic [15:0]          in_c_i,      // channels of the input and of the output (concat)
@@ -97,7 +99,7 @@ module vec_unit #(
   logic is_max, is_avg, is_up, is_cat, is_gelu, stream, tiled;
   assign is_cat = kind_i == KIND_CONCAT;
   assign is_gelu = kind_i == KIND_GELU;
-  assign stream = kind_i == KIND_ADD || is_cat || is_gelu;  // the streamed kinds: word i from word i
+  assign stream = kind_i == KIND_ADD || is_cat || is_gelu;  // streamed: word i from word i
   assign tiled = is_cat || is_gelu;  // chunks within a channel tile (the lanes past OUT_C: padding)
   assign is_up = kind_i == KIND_UPSAMPLE;
   assign is_max = kind_i == KIND_MAXPOOL || is_up;  // an upsample's window is one word: its max is it
@@ -191,8 +193,8 @@ module vec_unit #(
   logic [8:0]           tab_q;
   logic [WORD_BITS-1:0] lut_y, gelu_y;
   lut_lanes #(.LANES(ROWS), .W(8), .WR(ROWS)) u_lut (
-      .clk_i, .we_i(st_q == VTabRx && rd_valid_i), .waddr_i(8'(tab_q)), .wdata_i(rd_data_i), .q_i(rd_data_i),
-      .y_o(lut_y)
+      .clk_i, .we_i(st_q == VTabRx && rd_valid_i), .waddr_i(8'(tab_q)), .wdata_i(rd_data_i),
+      .q_i(rd_data_i), .y_o(lut_y)
   );
   for (genvar l = 0; l < ROWS; l++) begin : g_gelu
     assign gelu_y[l*8 +: 8] = 32'(tile_q) * ROWS + l >= 32'(out_c_i) ? z_out_i : lut_y[l*8 +: 8];
@@ -337,7 +339,8 @@ module vec_unit #(
               len_q <= plane < 32'(MAX_BURST) ? LW'(plane) : LW'(MAX_BURST);
               st_q <= VReqB;
             end else begin
-              len_q <= TAB_WORDS - 32'(tab_q) - 1 < MAX_BURST ? LW'(TAB_WORDS - 32'(tab_q) - 1) : LW'(MAX_BURST);
+              len_q <= TAB_WORDS - 32'(tab_q) - 1 < MAX_BURST ? LW'(TAB_WORDS - 32'(tab_q) - 1)
+                                                                : LW'(MAX_BURST);
               st_q <= VTabReq;
             end
           end
