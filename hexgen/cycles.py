@@ -223,7 +223,10 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
     - upsample, per output pixel: the first of each run of STRIDE_X copies along a row reads its
       input word (request, latency, the word) before its word (1); the others are given one a cycle;
     - concat, per output tile and chunk of k <= max_burst words of it: an add's chunk, or with L = 0
-      (OUT_C = IN_C) one stream only: its request (1), the latency, its k words, the k outputs."""
+      (OUT_C = IN_C) one stream only: its request (1), the latency, its k words, the k outputs;
+    - gelu: first the table (gelu_table_words words), per burst of k <= max_burst words its request
+      (1), the latency, its k words (each written into the table as it arrives); then a concat run's
+      chunks with L = 0."""
     wait = max(1, latency)  # request accepted to its first word
     pushes: list[int] = []
     t = 0
@@ -237,7 +240,13 @@ def vector_unit_pushes(r: Mapping[str, int], rows: int, latency: int, max_burst:
             t += k
             left -= k
         return pushes
-    if r["KIND"] == KIND_CODES["concat"]:  # an add's chunks within each output tile; one stream when L = 0
+    if r["KIND"] == KIND_CODES["gelu"]:  # the table's bursts, one at a time
+        left = gelu_table_words(rows)
+        while left:
+            k = min(max_burst, left)
+            t += 1 + wait + k  # VTabReq, VTabRx
+            left -= k
+    if r["KIND"] in (KIND_CODES["concat"], KIND_CODES["gelu"]):  # an add's chunks within each output tile; one stream when L = 0
         one = r["OUT_C"] == r["IN_C"]
         for _ in range(-(-r["OUT_C"] // rows)):
             left = r["IN_H"] * r["IN_W"]
@@ -281,10 +290,17 @@ def _pool_windows(r: Mapping[str, int]) -> list[list[int]]:
     return out
 
 
+def gelu_table_words(rows: int) -> int:
+    """The words of a GELU table: 256 uint8 codes, `rows` to a word (hexgen.tokens)."""
+    return -(-256 // rows)
+
+
 def _vector_read_words(r: Mapping[str, int], rows: int) -> int:
     """The words the vector unit reads: an add each word of both inputs once, a pool every window
-    row's in-image words of every output pixel."""
+    row's in-image words of every output pixel, a GELU its table and each input word once."""
     ct = -(-r["IN_C"] // rows)
+    if r["KIND"] == KIND_CODES["gelu"]:
+        return gelu_table_words(rows) + ct * r["IN_H"] * r["IN_W"]
     if r["KIND"] == KIND_CODES["add"]:
         return 2 * ct * r["IN_H"] * r["IN_W"]
     if r["KIND"] == KIND_CODES["concat"]:  # per output word, the input's (and, when L > 0, the tile before's)

@@ -164,7 +164,7 @@ def activation_layout(shape: Sequence[int], cfg: HardwareConfig, images: int, tr
 
 def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, transformer: bool = False) -> LayerFootprint:
     """The footprint of one of golden's layers on the description `cfg`."""
-    # a transformer's linear (the MAC array's), residual add and add_const (the vector unit's) are the engine's
+    # a transformer's linear (the MAC array's), residual add, add_const and GELU (the vector unit's) are the engine's
     token = is_token_layer(layer) and not is_compute(layer) and not is_vector(layer)
     placed = isinstance(layer, ConcatLayer) and all(by_layout(layer, cfg))  # nothing runs, nothing laid out (hexgen.concat)
     if placed or not (token or is_compute(layer) or is_vector(layer) or isinstance(layer, ConcatLayer)):

@@ -20,7 +20,8 @@ HardwareConfig with R = array_rows, P = array_cols:
   SCALE_FIELDS).
 
 A transformer's layers (linear, matmul, softmax, gelu, layernorm, add_const, the add of token
-tensors) are planned by hexgen.tokens: token tensors as one-column images, a matmul's b operand as
+tensors) are laid out by hexgen.tokens (the linear, matmul, adds and GELU planned here as the
+engine's): token tensors as one-column images, a matmul's b operand as
 per-head fc weights (docs/memory-map.md, "Transformer layers").
 
 Padding: weights 0; input activations z_in; expected output z_out; bias records 0; scale records
@@ -39,7 +40,7 @@ from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConcatLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer, UpsampleLayer
 from golden.tokens import ConstAddLayer, TokenLinearLayer
-from golden.transformer import MatmulLayer
+from golden.transformer import GeluLayer, MatmulLayer
 from hexgen.config import HardwareConfig
 from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, engine_shapes, passes, plan_tiling,
                           register_needs, weight_bits_refusal)
@@ -126,8 +127,8 @@ def is_compute(layer: Layer) -> bool:
 
 def is_vector(layer: Layer) -> bool:
     """A layer of the engine's vector unit: residual add, max pool, average pool, nearest upsampling,
-    and a transformer's add of a constant (the position embedding)."""
-    return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer, UpsampleLayer, ConstAddLayer))
+    and a transformer's add of a constant (the position embedding) and GELU (a table lookup)."""
+    return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer, UpsampleLayer, ConstAddLayer, GeluLayer))
 
 
 def segments_of(kind: str) -> tuple[str, ...]:
@@ -149,13 +150,14 @@ def act_layout(shape: tuple[int, ...], images: int, pad: int, cfg: HardwareConfi
 
 def vector_descriptor(layer: Layer) -> dict[str, Any]:
     """The CSR facts of a vector-unit layer (JSON-ready): shapes as a conv's, the window of a pool
-    as its kernel, stride and padding, the add's parameters (arithmetic.md)."""
-    # a transformer's residual add of [T, C] tokens, or its add of a constant (the constant as input2)
-    token_add = isinstance(layer, (AddLayer, ConstAddLayer)) and len(layer.in_shape) == 2
-    if len(layer.in_shape) != 3 and not token_add:
+    as its kernel, stride and padding, the add's parameters (arithmetic.md), a GELU's zero points
+    (its table is a segment)."""
+    # a transformer's residual add of [T, C] tokens, its add of a constant (the constant as input2), its GELU
+    token_add = isinstance(layer, (AddLayer, ConstAddLayer, GeluLayer)) and len(layer.in_shape) == 2
+    if len(layer.in_shape) != 3 and not token_add or isinstance(layer, GeluLayer) and not token_add:
         raise LayoutError(f"layer {layer.name}: {layer.kind} on {len(layer.in_shape)}-D tensors "
                           f"({'x'.join(map(str, layer.in_shape))}); the vector unit runs [C, H, W] images "
-                          "(and the add of [T, C] token tensors)")
+                          "(and the add and GELU of [T, C] token tensors)")
     h, w = (1, 1) if token_add else (int(v) for v in layer.in_shape[1:])
     d: dict[str, Any] = {"kind": layer.kind, "in_shape": [int(v) for v in layer.in_shape], "out_shape": [int(v) for v in layer.out_shape],
                          "kernel": [1, 1], "stride": [1, 1], "padding": [0, 0], "padding_end": [0, 0], "groups": 1,
@@ -163,6 +165,8 @@ def vector_descriptor(layer: Layer) -> dict[str, Any]:
     if isinstance(layer, (AddLayer, ConstAddLayer)):
         d.update(z_in=int(layer.z_a), z_in2=int(layer.z_b), a0=int(layer.a0), b0=int(layer.b0), shift=int(layer.n),
                  z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
+    elif isinstance(layer, GeluLayer):  # out = table[q]: the table is the layer's `table` segment
+        d.update(z_in=int(layer.z_in), z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
     elif isinstance(layer, MaxPoolLayer):
         py, px = (int(v) for v in layer.padding)
         d.update(kernel=list(layer.kernel), stride=list(layer.stride), padding=[py, px], padding_end=[py, px])
@@ -172,7 +176,7 @@ def vector_descriptor(layer: Layer) -> dict[str, Any]:
         d.update(stride=list(layer.scale))
     else:
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not run by the accelerator")
-    if d["kind"] not in ("add", "add_const", "upsample"):
+    if d["kind"] not in ("add", "add_const", "gelu", "upsample"):
         d["stride"] = [single_window_stride(size, before, after, k, s, out) for size, before, after, k, s, out
                        in zip((h, w), d["padding"], d["padding_end"], d["kernel"], d["stride"], d["out_shape"][1:])]
     return d
@@ -336,13 +340,16 @@ def _plan_vector(layer: Layer, desc: dict[str, Any], cfg: HardwareConfig, images
     desc.update(band_rows=oh, group_k_tiles=-(-c // cfg.array_rows))
     if isinstance(layer, (AddLayer, ConstAddLayer)):
         pads = {"input": desc["z_in"], "input2": desc["z_in2"], "expected": desc["z_out"], "output": 255 - desc["z_out"]}
+    elif isinstance(layer, GeluLayer):  # the unit gives its padding lanes z_out
+        pads = {"input": desc["z_in"], "expected": desc["z_out"], "output": 255 - desc["z_out"]}
     else:  # a pool's padding lanes keep the input's value
         pads = {"input": desc["z_in"], "expected": desc["z_in"], "output": 255 - desc["z_in"]}
     shapes = {"input": layer.in_shape, "input2": layer.in_shape, "expected": layer.out_shape, "output": layer.out_shape}
-    if len(layer.in_shape) == 2:  # a residual add of token tensors, in the words of a one-column image
-        from hexgen.tokens import token_layout
+    if len(layer.in_shape) == 2:  # token tensors (add, add_const, GELU), in the words of a one-column image
+        from hexgen.tokens import gelu_table_layout, token_layout
 
-        layouts = tuple((s, token_layout(tuple(shapes[s]), int(pads[s]), cfg, images)) for s in segments_of(layer.kind))
+        layouts = tuple((s, gelu_table_layout(cfg) if s == "table" else token_layout(tuple(shapes[s]), int(pads[s]), cfg, images))
+                        for s in segments_of(layer.kind))
     else:
         layouts = tuple((s, act_layout(tuple(shapes[s]), images, int(pads[s]), cfg)) for s in segments_of(layer.kind))
     if check_fit:

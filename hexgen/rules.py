@@ -22,11 +22,12 @@ from hexgen.config import HardwareConfig
 #: embedding, an add whose second input is the constant); add, maxpool, avgpool (global
 #: average pool: a window of the whole image), upsample (nearest, whole factors) and concat (one
 #: input of a concatenation copied, or requantized, into its place: hexgen.plan.concat_runs) run
-#: on the vector unit (rtl/vec_unit.sv).
+#: on the vector unit (rtl/vec_unit.sv), and so does a transformer's GELU over [T, C] tokens (a
+#: table lookup of one input, out = table[q]: the table loaded first, then an add's stream of one input).
 KIND_CODES = {"conv": 0, "pointwise": 0, "linear": 0, "depthwise": 1, "fc": 2, "add": 3, "add_const": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
-              "concat": 7}
+              "concat": 7, "gelu": 8}
 VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"],
-                KIND_CODES["concat"])
+                KIND_CODES["concat"], KIND_CODES["gelu"])
 #: Largest nearest-upsampling factor per axis (an upsample's STRIDE_Y and STRIDE_X hold its factors;
 #: DeepLab's image-pooling branch spreads a 1 x 1 map over its 65 x 65 features).
 MAX_UPSAMPLE = 255
@@ -302,7 +303,8 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
     kind, fc = r["KIND"], r["KIND"] == KIND_CODES["fc"]
     add, vec, up = kind == KIND_CODES["add"], kind in VECTOR_KINDS, kind == KIND_CODES["upsample"]
-    cat = kind == KIND_CODES["concat"]
+    cat, gelu = kind == KIND_CODES["concat"], kind == KIND_CODES["gelu"]
+    one = add or gelu  # an add's shape rules: kernel 1, stride 1, channels kept (GELU: an add of one input)
     n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
@@ -311,13 +313,13 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
             return f, "is 0"
     k_max = POOL_MAX_KERNEL if vec else max_kernel
     for f in ("KH", "KW"):
-        if r[f] == 0 or r[f] > k_max or ((fc or add or up or cat) and r[f] != 1):
-            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, upsample, concat: 1)" if fc or add or up or cat else "")
+        if r[f] == 0 or r[f] > k_max or ((fc or one or up or cat) and r[f] != 1):
+            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, gelu, upsample, concat: 1)" if fc or one or up or cat else "")
     for f in ("STRIDE_Y", "STRIDE_X"):  # an upsample's: its factor
         s_max = MAX_UPSAMPLE if up else MAX_STRIDE
-        if not 1 <= r[f] <= s_max or ((add or cat) and r[f] != 1):
+        if not 1 <= r[f] <= s_max or ((one or cat) and r[f] != 1):
             return f, (f"upsampling factor {r[f]}: 1..{s_max}" if up else
-                       f"stride {r[f]}: 1..{s_max}" + (" (add, concat: 1)" if add or cat else ""))
+                       f"stride {r[f]}: 1..{s_max}" + (" (add, gelu, concat: 1)" if one or cat else ""))
     for f in ("DIL_Y", "DIL_X"):
         if not 1 <= r[f] <= MAX_DILATION or ((vec or fc) and r[f] != 1):
             return f, f"dilation {r[f]}: 1..{MAX_DILATION}" + (" (fc, add and pooling: 1)" if vec or fc else "")

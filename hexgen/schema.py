@@ -295,7 +295,11 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
                    "runs": List(Obj({**_LINEAR.fields, "in_word": NAT, "w_word": NAT, "out_word": NAT}))}),
     "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
                     "shift": Int(lo=1, hi=63)}),
-    "gelu": Obj({"kind": Const("gelu"), **_TOKEN_COMMON, "z_in": BYTE}),
+    # on the vector unit: a one-input add's shape fields (kernel 1, stride 1), its table a segment
+    "gelu": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items()
+                    if k not in ("m0_bits", "bias_mode", "weight_bits", "z_in2", "a0", "b0", "shift")},
+                 "kind": Const("gelu"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))},
+                optional=("dilation",)),
     "layernorm": Obj({"kind": Const("layernorm"), **_TOKEN_COMMON, "z_in": BYTE, "sqrt_shift": Int(lo=0, hi=24),
                       "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}),
     # on the vector unit: an add's fields, its second input the constant (hexgen.rules.engine_shapes)

@@ -16,7 +16,8 @@ linears on the MAC array with the tokens as pixels, and a matmul's b operand fed
   "k_tile", "c_tile", "c_lane", "k_lane"), int8 = code - 128 (b's zero point is 128 by contract).
 * softmax: token tensors over [.., rows, L] (the reduced axis in lanes); `table` the 256 exp
   entries (21-bit) as uint32 elements.
-* gelu: token tensors; `table` the 256 output codes, uint8.
+* gelu: token tensors; `table` the 256 output codes, uint8 (gelu_table_layout): hexgen.plan plans
+  it as the vector unit's, which loads the table and looks every input word up in it.
 * layernorm: token tensors; `records` one 128-bit record per channel, [c_tile][c_lane], as two
   64-bit elements (low first): {shift[37:32] u, gain[31:0] s} and bias (64-bit two's complement,
   |bias| < 2^57). gain (32 bits), shift (6) and bias (58) do not fit one 64-bit record.
@@ -92,6 +93,12 @@ def token_layout(shape: tuple[int, ...], pad: int, cfg: HardwareConfig, images: 
     return Layout(dims, shape, (("c", cfg.channel_tile),), order, 8, False, int(pad), cfg.word_bits)
 
 
+def gelu_table_layout(cfg: HardwareConfig) -> Layout:
+    """A GELU's table: the 256 output codes, uint8 in order (word_bits / 8 to a word; the vector
+    unit reads it at IN2_BASE, rtl/vec_unit.sv)."""
+    return Layout(("q",), (256,), (), ("q",), 8, False, 0, cfg.word_bits)
+
+
 def b_weight_layout(b_shape: tuple[int, ...], transpose_b: bool, images: int, cfg: HardwareConfig) -> Layout:
     """A matmul's b operand as per-head fc weights [n][..][k_tile][c_tile][c_lane][k_lane] (k: b's
     N columns, c: the reduction axis K), int8 = code - 128."""
@@ -142,8 +149,6 @@ def token_descriptor(layer: Layer) -> dict[str, Any]:
     elif isinstance(layer, SoftmaxLayer):
         d.update(z_in=int(layer.z_in), dividend=int(layer.dividend), shift=int(layer.shift), z_out=int(layer.z_out),
                  lo=int(layer.lo), hi=int(layer.hi))
-    elif isinstance(layer, GeluLayer):
-        d.update(z_in=int(layer.z_in), z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
     elif isinstance(layer, LayerNormLayer):
         d.update(z_in=int(layer.z_in), sqrt_shift=int(layer.sqrt_shift), eps_term=int(layer.eps_term), m0_bits=int(layer.m0_bits),
                  z_out=int(layer.z_out), lo=int(layer.lo), hi=int(layer.hi))
@@ -167,8 +172,6 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
     }
     if isinstance(layer, SoftmaxLayer):
         lay["table"] = Layout(("d",), (256,), (), ("d",), 32, False, 0, cfg.word_bits)
-    elif isinstance(layer, GeluLayer):
-        lay["table"] = Layout(("q",), (256,), (), ("q",), 8, False, 0, cfg.word_bits)
     elif isinstance(layer, LayerNormLayer):
         lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
                                 cfg.word_bits)

@@ -67,6 +67,7 @@ localparam logic [15:0] KIND_MAXPOOL = 16'd4;
 localparam logic [15:0] KIND_AVGPOOL = 16'd5;
 localparam logic [15:0] KIND_UPSAMPLE = 16'd6;
 localparam logic [15:0] KIND_CONCAT = 16'd7;
+localparam logic [15:0] KIND_GELU = 16'd8;
 localparam logic [31:0] CSR_ID_VALUE = 32'h494e5438;
 
 // engine states (STATE register) and the reader's sequencer (UNITS READER field)

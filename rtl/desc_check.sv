@@ -48,7 +48,7 @@ module desc_check #(
     input  logic [7:0]  hi_i,
 
     output logic        is_dw_o,      // depthwise: one output channel per input channel
-    output logic        is_vec_o,     // add or pooling: the vector unit's layer
+    output logic        is_vec_o,     // add, pooling, upsample, concat, GELU: the vector unit's layer
     output logic [15:0] ct_in_o,      // input channel tiles (ROWS channels each)
     output logic [15:0] kt_out_o,     // output channel tiles
     output logic [PIX_W-1:0] npix_o,  // output pixels
@@ -75,7 +75,7 @@ module desc_check #(
     end
   end
 
-  logic        is_fc, is_add, is_avg, is_up, is_cat;
+  logic        is_fc, is_add, is_avg, is_up, is_cat, is_gelu, is_one;
   logic [31:0] k_max;
   logic [31:0] npix32, steps32, oh_expect, ow_expect;
   assign is_dw_o = kind_i == KIND_DEPTHWISE;
@@ -84,7 +84,9 @@ module desc_check #(
   assign is_avg = kind_i == KIND_AVGPOOL;
   assign is_up = kind_i == KIND_UPSAMPLE;
   assign is_cat = kind_i == KIND_CONCAT;
-  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up || is_cat;
+  assign is_gelu = kind_i == KIND_GELU;
+  assign is_one = is_add || is_gelu;  // an add's shape rules (GELU: an add of one input)
+  assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up || is_cat || is_gelu;
   // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..16 (hexgen.rules.MAX_STRIDE)
   logic [15:0] s_max;
   assign s_max = is_up ? 16'(MAX_UPSAMPLE) : 16'd16;
@@ -136,10 +138,10 @@ module desc_check #(
     else if (in_h_i == 0) bad_field_o = CSR_IN_H;
     else if (in_w_i == 0) bad_field_o = CSR_IN_W;
     else if (out_c_i == 0) bad_field_o = CSR_OUT_C;
-    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_add || is_up || is_cat) && kh_i != 1)) bad_field_o = CSR_KH;
-    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_add || is_up || is_cat) && kw_i != 1)) bad_field_o = CSR_KW;
-    else if (sy_i == 0 || sy_i > s_max || ((is_add || is_cat) && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
-    else if (sx_i == 0 || sx_i > s_max || ((is_add || is_cat) && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
+    else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_one || is_up || is_cat) && kh_i != 1)) bad_field_o = CSR_KH;
+    else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_one || is_up || is_cat) && kw_i != 1)) bad_field_o = CSR_KW;
+    else if (sy_i == 0 || sy_i > s_max || ((is_one || is_cat) && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
+    else if (sx_i == 0 || sx_i > s_max || ((is_one || is_cat) && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
     // dilation: 1..255 (the registers' 8 bits), 1 for fc, add and pooling
     else if (dil_y_i == 0 || ((is_fc || is_vec_o) && dil_y_i != 1)) bad_field_o = CSR_DIL_Y;
     else if (dil_x_i == 0 || ((is_fc || is_vec_o) && dil_x_i != 1)) bad_field_o = CSR_DIL_X;

@@ -23,9 +23,18 @@
 //              past OUT_C z_out (padding). Output tile t is made from the input's tiles t - 1 and t:
 //              two streams as an add's, the first (tile t - 1, or at t = 0 the kept word) skipped
 //              when L = 0
+//   KIND_GELU     a transformer's GELU on [T, C] tokens (the one-column image [C, T, 1]):
+//              out = table[q] per lane (golden.transformer.GeluLayer, golden.tf_arith.lookup). The
+//              table (256 uint8 codes, ROWS to a word, hexgen.tokens) is read first from in2_base
+//              in bursts of MAX_BURST words, each word written into the lane table
+//              (rtl/lut_lanes.sv, ROWS entries a write) as it arrives; then the input streams as a
+//              concat run's with L = 0 (one stream, chunks within a channel tile), output word i
+//              the lookup of input word i, its lanes past OUT_C z_out (padding: the table's entry
+//              for the input's padding code need not be z_out)
 // The output words leave in the layout's order ([c_tile][oy][ox]) on a valid/ready stream (the
 // writer). Reads: bursts of at most MAX_BURST words on a request channel, data in order. A burst
-// is requested only when the unit can take all its words without waiting (its own buffers), so
+// is requested only when the unit can take all its words without waiting (its own buffers; a
+// GELU's table words go straight into the table), so
 // read data never waits for the output stream (a unit that did could stall the read channel,
 // and with it the port, on its own output). Work is sequential (an add requests a's and b's bursts back to back, takes their
 // words, then gives the output; a pool one window row at a time); the layers it runs are a few
@@ -40,7 +49,7 @@ module vec_unit #(
     input  logic                 rst_i,
     input  logic                 start_i,     // run the layer below (one cycle)
 
-    input  logic [15:0]          kind_i,      // the KIND register: a vector kind (add, pools, upsample, concat)
+    input  logic [15:0]          kind_i,      // the KIND register: a vector kind
     input  logic [15:0]          ct_i,        // channel tiles (concat: of the input)
     input  logic [15:0]          kt_i,        // output channel tiles (concat)
     input  logic [15:0]          in_c_i,      // channels of the input and of the output (concat)
@@ -56,7 +65,7 @@ module vec_unit #(
     input  logic [15:0]          pad_top_i,
     input  logic [15:0]          pad_left_i,
     input  logic [ADDR_W-1:0]    in_base_i,   // word addresses of the input (add: a) and of b
-    input  logic [ADDR_W-1:0]    in2_base_i,
+    input  logic [ADDR_W-1:0]    in2_base_i,  // (concat: the kept word; gelu: the table)
     input  logic [7:0]           z_a_i,
     input  logic [7:0]           z_b_i,
     input  logic [30:0]          a0_i,
@@ -87,14 +96,17 @@ module vec_unit #(
 `include "accel_csr.svh"
   /* verilator lint_on UNUSEDPARAM */
 
-  logic is_max, is_avg, is_up, is_cat, two_in;
+  logic is_max, is_avg, is_up, is_cat, is_gelu, stream, tiled;
   assign is_cat = kind_i == KIND_CONCAT;
-  assign two_in = kind_i == KIND_ADD || is_cat;  // the streamed kinds: two inputs, word by word
+  assign is_gelu = kind_i == KIND_GELU;
+  assign stream = kind_i == KIND_ADD || is_cat || is_gelu;  // streamed: word i from word i
+  assign tiled = is_cat || is_gelu;  // chunks within a channel tile (the lanes past OUT_C: padding)
   assign is_up = kind_i == KIND_UPSAMPLE;
   assign is_max = kind_i == KIND_MAXPOOL || is_up;  // an upsample's window is one word: its max is it
-  assign is_avg = !two_in && !is_max;  // desc_check lets only the five kinds reach this unit
+  assign is_avg = !stream && !is_max;  // desc_check lets only the six kinds reach this unit
   localparam int LW = $clog2(MAX_BURST + 1);
   localparam int IW = MAX_BURST > 1 ? $clog2(MAX_BURST) : 1;  // a word's index in a burst
+  localparam int TAB_WORDS = (256 + ROWS - 1) / ROWS;  // a GELU table's words (ROWS codes each)
 
   initial begin
     if (ROWS < 1 || MAX_BURST < 1 || MAX_BURST > 255 || ADDR_W < 1 || ADDR_W > 32) begin
@@ -103,25 +115,25 @@ module vec_unit #(
     end
   end
 
-  typedef enum logic [2:0] {
-    VIdle, VReqA, VRxA, VReqB, VRxB, VDiv, VPush
+  typedef enum logic [3:0] {
+    VIdle, VReqA, VRxA, VReqB, VRxB, VDiv, VPush, VTabReq, VTabRx
   } vst_e;
   vst_e st_q;
 
   // ---------------------------------------------------------------- add: chunks of MAX_BURST words
   logic [WORD_BITS-1:0] buf_a [MAX_BURST];
   logic [WORD_BITS-1:0] buf_y [MAX_BURST];
-  logic [31:0]          words_q;     // words of the tensor (add, concat) done so far
-  logic [31:0]          total;       // add: ct x in_h x in_w; concat: kt x in_h x in_w
+  logic [31:0]          words_q;     // words of the tensor (add, concat, gelu) done so far
+  logic [31:0]          total;       // add: ct x in_h x in_w; concat, gelu: kt x in_h x in_w
   logic [31:0]          plane;       // in_h x in_w
-  // concat: a chunk stays in one output tile (its streams change there); pix_q the chunk's first
-  // word in its tile, tile_q the tile
+  // concat, gelu: a chunk stays in one output tile (a concat's streams change there); pix_q the
+  // chunk's first word in its tile, tile_q the tile
   logic [31:0]          pix_q;
   logic [15:0]          tile_q;
   logic [31:0]          pix_n, seg_n; // after this chunk: pix_q, and the words the next may take (to
-                                      // the end of the tile (concat) or of the tensor)
+                                      // the end of the tile (concat, gelu) or of the tensor)
   logic [15:0]          tile_n;
-  logic                 skip_a;      // concat with L = 0: no lanes from the first stream
+  logic                 skip_a;      // concat with L = 0, gelu: no lanes from the first stream
   logic [LW-1:0]        len_q;       // words of the current burst
   logic [LW-1:0]        cnt_q;       // words of it received / pushed
   logic [WORD_BITS-1:0] y_add;
@@ -130,13 +142,13 @@ module vec_unit #(
   assign idx = IW'(cnt_q);
 
   assign plane = 32'(in_h_i) * 32'(in_w_i);
-  assign total = 32'(is_cat ? kt_i : ct_i) * plane;
-  assign skip_a = is_cat && out_c_i == in_c_i;
+  assign total = 32'(tiled ? kt_i : ct_i) * plane;
+  assign skip_a = (is_cat && out_c_i == in_c_i) || is_gelu;
   always_comb begin
     pix_n = pix_q + 32'(len_q);
     tile_n = tile_q;
     seg_n = total - words_q - 32'(len_q);
-    if (is_cat) begin
+    if (tiled) begin
       if (pix_n == plane) begin
         pix_n = '0;
         tile_n = tile_q + 16'd1;
@@ -175,7 +187,19 @@ module vec_unit #(
                            : ch >= 32'(out_c_i) ? z_out_i                         // padding
                            : a0_i == '0 ? cat_in[l*8 +: 8] : lanes_y[l*8 +: 8];   // copied, requantized
   end
-  assign y_add = is_cat ? cat_y : lanes_y;
+
+  // gelu: the table, loaded word by word from the table's bursts (tab_q: words loaded), read by
+  // every lane of the input word; lanes past OUT_C are padding (z_out)
+  logic [8:0]           tab_q;
+  logic [WORD_BITS-1:0] lut_y, gelu_y;
+  lut_lanes #(.LANES(ROWS), .W(8), .WR(ROWS)) u_lut (
+      .clk_i, .we_i(st_q == VTabRx && rd_valid_i), .waddr_i(8'(tab_q)), .wdata_i(rd_data_i),
+      .q_i(rd_data_i), .y_o(lut_y)
+  );
+  for (genvar l = 0; l < ROWS; l++) begin : g_gelu
+    assign gelu_y[l*8 +: 8] = 32'(tile_q) * ROWS + l >= 32'(out_c_i) ? z_out_i : lut_y[l*8 +: 8];
+  end
+  assign y_add = is_gelu ? gelu_y : is_cat ? cat_y : lanes_y;
 
   // ---------------------------------------------------------------- pooling: one output word at a time
   logic [15:0] c_q, oy_q, ox_q, ky_q, xoff_q; // output pixel, window row, columns of it read
@@ -236,9 +260,9 @@ module vec_unit #(
     req_addr_o = '0;
     req_len_o = '0;
 `ifdef MUT_SELECT
-    if (st_q == VReqA && two_in && !mut_vec_hang) begin
+    if (st_q == VReqA && stream && !mut_vec_hang) begin
 `else
-    if (st_q == VReqA && two_in) begin
+    if (st_q == VReqA && stream) begin
 `endif
       req_valid_o = 1'b1;
       // concat: the kept word (tile 0), else the input's tile before this one
@@ -248,16 +272,20 @@ module vec_unit #(
     end else if (st_q == VReqB) begin
       req_valid_o = 1'b1;
       // concat: the input's tile; past its last (a tile of lanes moved up from it only) the last again
-      req_addr_o = !is_cat ? in2_base_i + ADDR_W'(words_q)
+      req_addr_o = !is_cat ? (is_gelu ? in_base_i : in2_base_i) + ADDR_W'(words_q)
                  : tile_q < ct_i ? in_base_i + ADDR_W'(words_q) : in_base_i + ADDR_W'(words_q - plane);
       req_len_o = 8'(len_q);
     end else if (st_q == VReqA && row_in) begin  // pooling: a window row (at most MAX_BURST words)
       req_valid_o = 1'b1;
       req_addr_o = in_base_i + ADDR_W'((32'(c_q) * 32'(in_h_i) + 32'(iy)) * 32'(in_w_i) + 32'(xs));
       req_len_o = row_more ? 8'(MAX_BURST) : 8'(row_left);
+    end else if (st_q == VTabReq) begin  // gelu: a burst of the table
+      req_valid_o = 1'b1;
+      req_addr_o = in2_base_i + ADDR_W'(tab_q);
+      req_len_o = 8'(len_q);
     end
   end
-  assign rd_ready_o = st_q == VRxA || st_q == VRxB;
+  assign rd_ready_o = st_q == VRxA || st_q == VRxB || st_q == VTabRx;
   assign busy_o = st_q != VIdle;
 
   // ---------------------------------------------------------------- output word
@@ -266,7 +294,7 @@ module vec_unit #(
     assign pool_word[l*8 +: 8] = acc_q[l][7:0];
   end
   assign out_valid_o = st_q == VPush;
-  assign out_data_o = two_in ? buf_y[idx] : pool_word;
+  assign out_data_o = stream ? buf_y[idx] : pool_word;
 
   logic add_last_chunk;
   assign add_last_chunk = words_q + 32'(len_q) >= total;
@@ -289,15 +317,36 @@ module vec_unit #(
           words_q <= '0;
           pix_q <= '0;
           tile_q <= '0;
-          len_q <= (is_cat ? plane : total) < 32'(MAX_BURST) ? LW'(is_cat ? plane : total) : LW'(MAX_BURST);
+          len_q <= (tiled ? plane : total) < 32'(MAX_BURST) ? LW'(tiled ? plane : total) : LW'(MAX_BURST);
           cnt_q <= '0;
+          tab_q <= '0;
           {c_q, oy_q, ox_q, ky_q, xoff_q} <= '0;
           {uy_q, ux_q, fy_q, fx_q} <= '0;
           for (int l = 0; l < ROWS; l++) acc_q[l] <= '0;
           st_q <= skip_a ? VReqB : VReqA;
+          if (is_gelu) begin  // the table first
+            len_q <= TAB_WORDS < MAX_BURST ? LW'(TAB_WORDS) : LW'(MAX_BURST);
+            st_q <= VTabReq;
+          end
+        end
+        VTabReq: if (req_ready_i) st_q <= VTabRx;
+        VTabRx: if (rd_valid_i) begin  // the word is written into the table (u_lut) this edge
+          tab_q <= tab_q + 1'b1;
+          cnt_q <= cnt_q + 1'b1;
+          if (cnt_q + 1'b1 == len_q) begin
+            cnt_q <= '0;
+            if (32'(tab_q) + 1 == TAB_WORDS) begin  // the table is in: the input's first chunk
+              len_q <= plane < 32'(MAX_BURST) ? LW'(plane) : LW'(MAX_BURST);
+              st_q <= VReqB;
+            end else begin
+              len_q <= TAB_WORDS - 32'(tab_q) - 1 < MAX_BURST ? LW'(TAB_WORDS - 32'(tab_q) - 1)
+                                                                : LW'(MAX_BURST);
+              st_q <= VTabReq;
+            end
+          end
         end
         VReqA: begin
-          if (two_in) begin
+          if (stream) begin
             if (req_ready_i) st_q <= VReqB;  // b's burst right behind a's: one memory latency per chunk
           end else if (!row_in) begin  // a window row outside the image: the next row, or the result
             ky_q <= ky_q + 1;
@@ -312,7 +361,7 @@ module vec_unit #(
           for (int l = 0; l < ROWS; l++) rem_q[l] <= '0;
         end
         VRxA: if (rd_valid_i) begin
-          if (two_in) buf_a[idx] <= rd_data_i;
+          if (stream) buf_a[idx] <= rd_data_i;
           else begin
             for (int l = 0; l < ROWS; l++) begin
 `ifdef MUT_SELECT
@@ -328,7 +377,7 @@ module vec_unit #(
           cnt_q <= cnt_q + 1'b1;
           if (cnt_q + 1'b1 == len_q) begin
             cnt_q <= '0;
-            if (two_in) st_q <= VRxB;  // b's words follow a's (requested already)
+            if (stream) st_q <= VRxB;  // b's words follow a's (requested already)
             else if (xs + $signed(32'(len_q)) <= x_hi) begin  // more of this window row
               xoff_q <= xoff_q + 16'(len_q);
               st_q <= VReqA;
@@ -369,7 +418,7 @@ module vec_unit #(
           if (div_q == 6'd31) st_q <= VPush;
         end
         VPush: if (out_ready_i) begin
-          if (two_in) begin
+          if (stream) begin
             cnt_q <= cnt_q + 1'b1;
             if (cnt_q + 1'b1 == len_q) begin
               cnt_q <= '0;

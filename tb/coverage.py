@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COVERAGE = ROOT / "build" / "coverage"
 TOP = "engine"
 
-KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear", "matmul", "add_const"]
+KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear", "matmul", "add_const", "gelu"]
 #: kernel sides past 7 and strides past 4 (a transformer's patch embedding: 16x16, stride 16) share a bin each
 KERNELS: list[Any] = [*range(1, 8), "8-16"]
 STRIDES: list[Any] = [*range(1, 5), "5-16"]

@@ -36,7 +36,7 @@ SIMS = ("icarus", "verilator")
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
 ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
                                "gather.sv", "compute_issue.sv", "wgt_unpack.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
-                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "vr_check.sv",
+                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "lut_lanes.sv", "vr_check.sv",
                                "outstanding_check.sv", "bank_check.sv")]
 #: The simulation-only protocol checkers every unit instantiates on its channels (empty under
 #: SYNTHESIS): part of every bench's sources.
@@ -46,7 +46,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "desc_check": ("desc_check", [RTL / "desc_check.sv"]),
     "band_seq": ("band_seq", [RTL / "band_seq.sv"]),
     "add_lanes": ("add_lanes", [RTL / "add_lanes.sv"]),
-    "vec_unit": ("vec_unit_tb", [*CHECKERS, RTL / "vec_unit.sv", RTL / "add_lanes.sv", RTL / "ext_mem_model.sv",
+    "vec_unit": ("vec_unit_tb", [*CHECKERS, RTL / "vec_unit.sv", RTL / "add_lanes.sv", RTL / "lut_lanes.sv", RTL / "ext_mem_model.sv",
                                  TB_HDL / "vec_unit_tb.sv"]),
     "load_seq": ("load_seq", [*CHECKERS, RTL / "load_seq.sv"]),
     "gather": ("gather", [RTL / "bank_check.sv", RTL / "gather.sv"]),
@@ -63,7 +63,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
                                          TB_HDL / "burst_reader_tb.sv"]),
     # the layer bench (tb/layer_sim.py): the accelerator and the external memory model
     "accel": ("accel_tb", [*ACCEL_RTL, RTL / "ext_mem_model.sv", TB_HDL / "accel_tb.sv"]),
-    # the transformer's table and softmax units (issue 28 item 3; not yet wired into accel_top)
+    # the transformer's table (the vector unit's GELU) and softmax units (issue 28 item 3)
     "lut_lanes": ("lut_lanes", [RTL / "lut_lanes.sv"]),
     "softmax_unit": ("softmax_unit_tb", [*CHECKERS, RTL / "lut_lanes.sv", RTL / "softmax_unit.sv",
                                          TB_HDL / "softmax_unit_tb.sv"]),

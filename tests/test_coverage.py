@@ -39,7 +39,7 @@ def test_only_passing_layers_count_and_the_rest_are_holes() -> None:
     failed = holes([{"layer": "c", "status": "FAIL", "clamp_lo": 1, "bias_shifts": [0]}], {"c": CONV}, 8, 8)
     assert set(failed) == every
     got = holes([{"layer": "c", "status": "PASS", "clamp_lo": 1, "bias_shifts": [0, 9]}], {"c": CONV}, 8, 8)
-    assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear", "matmul", "add_const"]
+    assert got["kind"] == ["pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear", "matmul", "add_const", "gelu"]
     assert got["kernel_h"] == [1, 2, 4, 5, 6, 7, "8-16"] and got["stride_x"] == [1, 2, 3, "5-16"]
     assert got["bias_shift"] == ["1-7"] and "clamp_lo_hit" not in got and got["clamp_hi_hit"] == [True]
     assert got["weight_bits"] == [8, 2]  # the packed 4-bit path's bin is the layer's

@@ -129,9 +129,9 @@ def test_coverage_model_leaves_no_bin_of_the_layer_space_empty():
     # and its convs are not dilated: the atrous bins are tests/test_engine_dilation.py's (which checks them)
     assert empty.pop("dilation", None) == ["2", "3-7", "8+"], empty
     # nor does it upsample or concatenate: tests/test_engine_concat_upsample.py's (which checks them)
-    assert empty.pop("kind", None) == ["upsample", "concat", "linear", "matmul", "add_const"], empty
+    assert empty.pop("kind", None) == ["upsample", "concat", "linear", "matmul", "add_const", "gelu"], empty
     assert empty.pop("concat", None) == ["lanes shifted", "requantized"], empty
-    # nor is it a transformer: the linear, the matmul, the add_const, the large kernel and stride of its patch embedding are
+    # nor is it a transformer: the linear, the matmul, the add_const, the GELU, the large kernel and stride of its patch embedding are
     # tests/test_engine_tokens.py's (which checks them)
     for point in ("kernel_h", "kernel_w"):
         assert empty.pop(point, None) == ["8-16"], empty

@@ -38,7 +38,8 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
     "requant": [({"LANES": 1}, None), ({"LANES": 0}, "LANES")],
     "add_lanes": [({"LANES": 1}, None), ({"LANES": 0}, "LANES")],
     # the transformer's units (issue 28 item 3): a table entry of 1..32 bits
-    "lut_lanes": [({"LANES": 1, "W": 1}, None), ({"W": 32}, None), ({"LANES": 0}, "LANES"), ({"W": 0}, ELAB), ({"W": 33}, "W = 33")],
+    "lut_lanes": [({"LANES": 1, "W": 1}, None), ({"W": 32}, None), ({"LANES": 0}, "LANES"), ({"W": 0}, ELAB), ({"W": 33}, "W = 33"),
+                  ({"WR": 256}, None), ({"WR": 0}, "WR = 0"), ({"WR": 257}, "WR = 257")],
     "softmax_unit": [({"LANES": 1}, None), ({"LANES": 0}, "LANES")],
     "layernorm_unit": [({"LANES": 1}, None), ({"LANES": 0}, "LANES")],
     "band_seq": [({"REC_WPK": 1}, None), ({"REC_WPK": 0}, "REC_WPK")],
@@ -71,7 +72,7 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
 
 
 #: the modules a module instantiates (the rest are leaves); accel_top takes every file
-USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes"], "softmax_unit": ["lut_lanes"], "drain_requant": ["requant"], "compute_issue": ["wgt_unpack"]}
+USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes", "lut_lanes"], "softmax_unit": ["lut_lanes"], "drain_requant": ["requant"], "compute_issue": ["wgt_unpack"]}
 
 
 def _run(module: str, params: dict[str, int], tmp: Path) -> tuple[bool, str]:

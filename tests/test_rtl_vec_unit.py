@@ -1,5 +1,6 @@
 """RTL regression: the vector unit (rtl/vec_unit.sv: residual add, max pool, average and global
-average pool, nearest upsampling, a concat run; bench tb/engine/test_vec_unit.py) against golden on the external memory model, on both
+average pool, nearest upsampling, a concat run, a GELU (its table loaded into rtl/lut_lanes.sv); bench
+tb/engine/test_vec_unit.py) against golden on the external memory model, on both
 simulators (8 lanes with 16-word bursts; 16 lanes with 5-word bursts, so window rows span bursts and
 a burst length is not a power of two, where a remainder's truncation to the length's bits shows)."""
 from __future__ import annotations

@@ -30,7 +30,8 @@ CSR = {
     "BAND_ROWS": 26, "GROUP_KT": 27,
     # the vector unit's layers (KIND add, maxpool, avgpool, upsample, concat): the residual add's second
     # input (word address, zero point) and its multipliers A0, B0 (31 bits) and shift n (arithmetic.md);
-    # a concat run's kept word (IN2_BASE) and its input's requantization (ADD_A0 = M0, 0: copied; ADD_SHIFT)
+    # a concat run's kept word (IN2_BASE) and its input's requantization (ADD_A0 = M0, 0: copied; ADD_SHIFT);
+    # a GELU's table (IN2_BASE: 256 uint8 output codes, ROWS to a word)
     "IN2_BASE": 28, "Z_IN2": 29, "ADD_A0": 30, "ADD_B0": 31, "ADD_SHIFT": 42,
     # the width the layer's weights are stored at (hexgen: 8, or 4 and 2 packed two and four to a
     # byte); the engine runs the widths its build unpacks (WGT_WIDTHS)
@@ -118,7 +119,7 @@ def field_name(addr: int) -> str:
 
 #: The base register of each segment a layer has (hexgen.plan.segments_of its kind).
 BASE_CSR = {"weights": "W_BASE", "bias": "B_BASE", "scale": "S_BASE", "input": "IN_BASE", "input2": "IN2_BASE",
-            "output": "OUT_BASE"}
+            "table": "IN2_BASE", "output": "OUT_BASE"}  # a GELU's table: the vector unit reads it at IN2_BASE
 
 
 def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:

@@ -53,7 +53,7 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     buffers, now and then right at their limits or past them, cut into the bands and output-channel
     groups hexgen plans (hexgen.rules.plan_tiling) or, now and then, run whole."""
     rows = p["ROWS"]
-    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat"])
+    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "gelu"])
     c = rng.randint(1, 3 * rows)
     max_k = max(1, 2 * p["REC_WORDS"])  # output channels up to twice the record buffers
     if kind == "fc":
@@ -70,10 +70,10 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
         h, w = rng.randint(1, 60), rng.randint(1, 60)
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": h, "IN_W": w, "OUT_C": c + rng.randrange(rows), "KH": 1, "KW": 1,
              "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
-    elif kind in ("add", "maxpool", "avgpool"):  # the vector unit: channels kept, no buffer
+    elif kind in ("add", "gelu", "maxpool", "avgpool"):  # the vector unit: channels kept, no buffer (GELU: an add of one input)
         h, w = rng.randint(1, 60), rng.randint(1, 60)
-        kh, kw = (1, 1) if kind == "add" else rng.choice([(rng.randint(1, min(h, 7)), rng.randint(1, min(w, 7))), (h, w)])
-        s = (1, 1) if kind == "add" else (rng.randint(1, 4), rng.randint(1, 4))
+        kh, kw = (1, 1) if kind in ("add", "gelu") else rng.choice([(rng.randint(1, min(h, 7)), rng.randint(1, min(w, 7))), (h, w)])
+        s = (1, 1) if kind in ("add", "gelu") else (rng.randint(1, 4), rng.randint(1, 4))
         pad = rng.randint(0, min(kh, kw) // 2) if kind == "maxpool" else 0
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": h, "IN_W": w, "OUT_C": c, "KH": kh, "KW": kw,
              "STRIDE_Y": s[0], "STRIDE_X": s[1], "PAD_TOP": pad, "PAD_BOTTOM": pad, "PAD_LEFT": pad, "PAD_RIGHT": pad,
@@ -99,9 +99,10 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     # an add's and a concat run's shift is 1..63 (0 now and then: refused); other kinds ignore the register
     r["ADD_SHIFT"] = (0 if rng.random() < 0.1 else rng.randint(1, 63)) if kind in ("add", "concat") else rng.randint(0, 63)
     # the weights' storage width: one the hexgen plan writes (a width the build does not unpack is refused)
-    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in ("add", "maxpool", "avgpool", "upsample", "concat") else 8
+    vector = ("add", "maxpool", "avgpool", "upsample", "concat", "gelu")
+    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in vector else 8
     r.update(plan_tiling(r, config(p)))
-    if kind in ("add", "maxpool", "avgpool", "upsample", "concat") or rng.random() < 0.15:  # the whole layer in one pass
+    if kind in vector or rng.random() < 0.15:  # the whole layer in one pass
         r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
     return r
 

@@ -5,11 +5,13 @@ scale_in (1e-3..1), z_in, scale_out (1e-3..1), z_out and clamp bounds, and the e
 1e-3 and 1, z_in 0 and 255, scale_out 1e-3 (every output clamped but near zero) and 1, z_out 0 and
 255, lo > z_out, hi < 255). W = 21: softmax's exp table, golden.tf_arith.softmax_params'
 exp_table over S_in 1e-3..1 (and S_in 1, whose entries fall to 0 past d = 15).
-Each set is written through the write port (the previous set's entries stay until overwritten, so
+Each set is written through the write port, WR entries a write (WR = 1, or a word of codes as the
+vector unit's GELU writes them; groups in random order, a last group's entries past 255 garbage that
+must be dropped) (the previous set's entries stay until overwritten, so
 a lost write reads the old table), then the port is given random addresses and data with we_i low
 for a few cycles (they must not write), then all 256 codes are read in every lane (lane l reads
 code (k + 97 l) mod 256 at step k): every lane of every read equals golden.tf_arith.lookup.
-Environment: RTL_SEED (default random, printed), RTL_PARAMS (LANES, W), LUT_CASES (sets per run).
+Environment: RTL_SEED (default random, printed), RTL_PARAMS (LANES, W, WR), LUT_CASES (sets per run).
 """
 from __future__ import annotations
 
@@ -61,8 +63,8 @@ def table_for(rng: random.Random, w: int, i: int) -> tuple[str, np.ndarray]:
 async def test_tables_against_golden(dut: Any) -> None:
     seed = bench_seed(dut._log, TEST_FILE)
     rng = random.Random(seed)
-    p = {"LANES": 8, "W": 8, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
-    lanes, w = p["LANES"], p["W"]
+    p = {"LANES": 8, "W": 8, "WR": 1, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
+    lanes, w, wr = p["LANES"], p["W"], p["WR"]
     Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
     dut.we_i.value = 0
     dut.q_i.value = 0
@@ -72,15 +74,18 @@ async def test_tables_against_golden(dut: Any) -> None:
         name, table = table_for(rng, w, i)
         assert int(table.max()) < 1 << w and int(table.min()) >= 0, f"{name} does not fit {w} bits"
         await RisingEdge(dut.clk_i)
-        for a in rng.sample(range(256), 256):  # every entry once, in random order
+        groups = -(-256 // wr)
+        for a in rng.sample(range(groups), groups):  # every entry once, WR a write, in random order
             dut.we_i.value = 1
             dut.waddr_i.value = a
-            dut.wdata_i.value = int(table[a])
+            # entries past 255 (the last group's): garbage, dropped
+            dut.wdata_i.value = sum((int(table[e]) if e < 256 else rng.getrandbits(w)) << (w * k)
+                                    for k, e in enumerate(range(a * wr, a * wr + wr)))
             await RisingEdge(dut.clk_i)
         dut.we_i.value = 0
         for _ in range(4):  # the port busy with other values, not enabled: no write
             dut.waddr_i.value = rng.randrange(256)
-            dut.wdata_i.value = rng.getrandbits(w)
+            dut.wdata_i.value = rng.getrandbits(w * wr)
             await RisingEdge(dut.clk_i)
         for k in range(256):
             q = np.array([(k + 97 * l) % 256 for l in range(lanes)], np.uint8)

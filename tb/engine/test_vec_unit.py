@@ -7,7 +7,11 @@ bounds at random), max pool (kernel 1..3, stride 1..3, padding up to kernel / 2)
 (kernel 1..3, stride 1..3), global average pool, or a concat run (an input of 1..3 tiles, L = 0..ROWS - 1
 lanes into its first output tile after L channels kept from the word there, whose other lanes are
 garbage; copied or requantized, against golden.layers.ConcatLayer of the kept channels and the
-input), on 1..3 channel tiles (partial tiles included)
+input), or a GELU (golden.tf_arith.gelu_table at random scales, zero points and clamp bounds,
+loaded from its table segment, hexgen.tokens.gelu_table_layout; on a token tensor [T, C] as the
+one-column image [C, T, 1], C not a multiple of ROWS half the time, the input's padding lanes
+garbage: the output's must be z_out whatever they hold; golden.tf_arith.lookup), on 1..3 channel
+tiles (partial tiles included)
 of images up to 9 x 21 (rows longer than MAX_BURST words). Tensors are laid out with hexgen's
 activation layout (hexgen.plan.act_layout); golden runs on the tensors with their channels padded
 to whole tiles with the layout's pad value, so the padding lanes are golden's results too. The
@@ -32,19 +36,22 @@ import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge
 
 from golden import arith
+from golden.tf_arith import gelu_table, lookup
 from hexgen.config import HardwareConfig
-from hexgen.cycles import vector_unit_pushes
+from hexgen.cycles import gelu_table_words, vector_unit_pushes
 from hexgen.layout import to_words
 from hexgen.plan import act_layout
 from golden.layers import ConcatLayer
 from hexgen.rules import KIND_CODES
+from hexgen.tokens import gelu_table_layout
 from tb.engine.ext_mem import start_on_ext_mem
 from tb.sim import bench_seed
 
 TEST_FILE = "tests/test_rtl_vec_unit.py"
 #: the cases in turn, with the KIND register's code (hexgen.rules) each is run with
 OPS = {"add": KIND_CODES["add"], "maxpool": KIND_CODES["maxpool"], "avgpool": KIND_CODES["avgpool"],
-       "global": KIND_CODES["avgpool"], "upsample": KIND_CODES["upsample"], "concat": KIND_CODES["concat"]}
+       "global": KIND_CODES["avgpool"], "upsample": KIND_CODES["upsample"], "concat": KIND_CODES["concat"],
+       "gelu": KIND_CODES["gelu"]}
 INPUTS = ("start_i", "kind_i", "ct_i", "kt_i", "in_c_i", "out_c_i", "in_h_i", "in_w_i", "out_h_i", "out_w_i", "kh_i", "kw_i", "sy_i", "sx_i", "pad_top_i",
           "pad_left_i", "in_base_i", "in2_base_i", "z_a_i", "z_b_i", "a0_i", "b0_i", "n_i", "z_out_i", "lo_i", "hi_i",
           "out_ready_i", "mem_load_i", "cfg_load_i", "cfg_latency_i", "cfg_stall_i", "cfg_seed_i")
@@ -67,6 +74,8 @@ def random_case(rng: random.Random, rows: int, kind: str) -> dict[str, Any]:
     r["inputs"] = [xp]
     if kind == "concat":  # at most 3 rows: its tiles (up to 4 with the lanes moved up) make the words
         return concat_case(rng, rows, r, x[:, :3])
+    if kind == "gelu":
+        return gelu_case(rng, rows, r)
     if kind == "add":
         r["z_b"], r["z_out"] = rng.randrange(256), rng.randrange(256)
         r["lo"] = rng.choice([0, r["z_out"]])
@@ -126,11 +135,32 @@ def concat_case(rng: random.Random, rows: int, r: dict[str, Any], x: np.ndarray)
     return r
 
 
+def gelu_case(rng: random.Random, rows: int, r: dict[str, Any]) -> dict[str, Any]:
+    """A GELU on [T, C] tokens (the one-column image [C, T, 1]): golden's table at random scales,
+    C not a multiple of ROWS half the time, the input's padding lanes garbage."""
+    c = rng.randint(1, 3 * rows)
+    if rng.random() < 0.5 and c % rows == 0:
+        c = c - rng.randint(1, rows - 1) if rows > 1 else c
+    t = rng.randint(1, 40)
+    z_out = rng.randrange(256)
+    lo, hi = rng.choice([(0, 255), (0, 255), (rng.randrange(256), 255), (0, rng.randrange(256))])
+    table = gelu_table(scale_in=10 ** rng.uniform(-3, 0), z_in=r["z_a"], scale_out=10 ** rng.uniform(-3, 0), z_out=z_out,
+                       lo=min(lo, hi), hi=max(lo, hi))
+    x = np.array([[[rng.randrange(256)] for _ in range(t)] for _ in range(c)], np.uint8)
+    xp = padded(x, rows, 0)
+    xp[c:] = np.array([rng.randrange(256) for _ in range(xp[c:].size)], np.uint8).reshape(xp[c:].shape)
+    r.update(c=c, h=t, w=1, z_out=z_out, lo=min(lo, hi), hi=max(lo, hi), table=table, inputs=[xp])
+    r["expected"] = padded(lookup(x, table), rows, z_out)  # golden.tf_arith.lookup; padding lanes z_out
+    return r
+
+
 async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: HardwareConfig, kind: str,
                    timed: bool) -> list[str]:
     rows = p["ROWS"]
     r = random_case(rng, rows, kind)
     words_in = [to_words(t[None], act_layout(t.shape, 1, 0, cfg)) for t in r["inputs"]]
+    if kind == "gelu":  # its table, read at in2_base
+        words_in.append(to_words(np.asarray(r["table"], np.int64), gelu_table_layout(cfg)))
     bases = [rng.randrange(0, 64)]
     if len(words_in) > 1:
         bases.append(bases[0] + len(words_in[0]) + rng.randrange(0, 64))
@@ -194,6 +224,8 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
         problems.append(f"words_read_o {int(dut.words_read_o.value)}, {reads} read words taken")
     if r["kind"] == "add" and reads != sum(len(w) for w in words_in):
         problems.append(f"{reads} words read for an add of two {len(words_in[0])}-word tensors")
+    if r["kind"] == "gelu" and reads != gelu_table_words(rows) + len(want):
+        problems.append(f"{reads} words read for a GELU of {len(want)} words and a {gelu_table_words(rows)}-word table")
     if r["kind"] == "concat" and reads != (1 if r["lanes"] == 0 else 2) * len(want):
         problems.append(f"{reads} words read for a concat run of {len(want)} output words, L = {r['lanes']}")
     if got != want:
@@ -211,7 +243,7 @@ async def run_case(dut: Any, rng: random.Random, p: dict[str, int], cfg: Hardwar
                             f"{len(pushed_at)} left at cycle {pushed_at[late]} where hexgen.cycles.vector_unit_pushes "
                             f"plans cycle {plan[late]} ({len(plan)} words planned); done_o at {done_at}, planned {plan[-1] + 1} "
                             f"(outputs right: a performance fault)")
-    name = {k: v for k, v in r.items() if k not in ("inputs", "expected")}
+    name = {k: v for k, v in r.items() if k not in ("inputs", "expected", "table")}
     return [f"{name}: {m}" for m in problems]
 
 
@@ -222,7 +254,7 @@ async def test_layers_against_golden(dut: Any) -> None:
     p = {"ROWS": 8, "ADDR_W": 14, "MAX_BURST": 16, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
     cfg = HardwareConfig(array_rows=p["ROWS"], word_bits=8 * p["ROWS"])
     problems: list[str] = []
-    cases = int(os.environ.get("VEC_CASES", "24"))
+    cases = int(os.environ.get("VEC_CASES", "28"))
     for i in range(cases):  # the kinds in turn, so each is covered
         problems += await run_case(dut, rng, p, cfg, list(OPS)[i % len(OPS)], timed=(i // len(OPS)) % 2 == 0)
         if problems:
