@@ -22,7 +22,7 @@ Fit, against the description's buffers (weight: one bank of two; act; bias and s
     output-channel tile of weights in a bank; one band of input rows in the act buffer; one
     group's records), and the passes (bands x groups) hexgen plans; a layer the engine refuses
     says why (hexgen's message).
-  * a transformer's LayerNorm / softmax / GELU layers: the engine does not run
+  * a transformer's LayerNorm / softmax layers: the engine does not run
     them yet (issue 28: no buffers or passes), so each whole segment is held against the buffer
     it would go to, as a by-hand BRAM estimate does: `fits` when it is no larger, else `in N
     passes` (N = its words over the buffer's, rounded up). Tables and LayerNorm records have no
@@ -93,7 +93,7 @@ class LayerFootprint:
     @property
     def runs(self) -> bool:
         """It fits in `passes` passes: the engine's plan fits (conv / fc / linear / matmul), or a
-        LayerNorm's, softmax's or GELU's larger segments are streamed through their buffer (whole
+        LayerNorm's or softmax's larger segments are streamed through their buffer (whole
         segments, issue 28)."""
         return not self.refusal and (self.how == "token" or self.fits)
 
@@ -252,7 +252,7 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
     out = [f"memory: model {model}, HW={hw}: word {cfg.word_bits} bits, array {cfg.array_rows}x{cfg.array_cols}; "
            f"buffers: weight 2 banks x {wk} KiB, act {ak} KiB, bias and scale {rk} KiB each",
            "memory: KiB per layer as hexgen lays the segments out (one image); fit: conv/fc by hexgen.plan's buffer "
-           "needs and passes (a transformer's linear and matmul too), its LayerNorm, softmax and GELU by whole segments "
+           "needs and passes (a transformer's linear and matmul too), its LayerNorm and softmax by whole segments "
            "(issue 28), docs/resources.md",
            line(head), "-" * len(line(head)), *(line(r) for r in rows), "-" * len(line(head))]
     t = totals(fps)
@@ -280,7 +280,7 @@ def _fits(kib_: float, n_bytes: int) -> str:
 
 def _counts(fps: Sequence[LayerFootprint]) -> str:
     parts = []
-    for how, label in (("engine", "conv/fc"), ("token", "layernorm/softmax/gelu")):
+    for how, label in (("engine", "conv/fc"), ("token", "layernorm/softmax")):
         fs = [f for f in fps if f.how == how]
         if fs:
             one = sum(f.runs and f.passes == 1 for f in fs)

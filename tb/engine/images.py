@@ -153,7 +153,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
     golden_only = ("golden only: the accelerator runs conv, fc, add, pooling, upsample and concat layers, and a "
-                   "transformer's linear, matmul and add_const")
+                   "transformer's linear, matmul, add_const and GELU")
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
          "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),
