@@ -86,3 +86,13 @@ def test_a_lane_fault_in_a_linear_fails_and_reads_as_tokens() -> None:
     assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
     assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "lane_swap", r["report"]
     assert "(channel, token, column)" in r["report"] and "tokens" in r["report"], r["report"]
+
+
+def test_a_lane_fault_in_a_matmul_fails_and_reads_as_tokens_of_its_heads() -> None:
+    """+MUT_LANE in Q K^T: FAIL, diagnosed as the lane swap, its heads' tokens one after another as
+    the engine's runs took them (tb.compare.token_rows), not heads read as channels."""
+    r = layer_sim.run(layers=["matmul1"], sim="icarus", model=MODEL, seed=0, defines=("MUT_SELECT",),
+                      plusargs=("+MUT_LANE",), run_tag="-mut_lane")[0]
+    assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
+    assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "lane_swap", r["report"]
+    assert "(channel, token, column)" in r["report"], r["report"]
