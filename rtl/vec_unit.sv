@@ -192,8 +192,16 @@ module vec_unit #(
   // every lane of the input word; lanes past OUT_C are padding (z_out)
   logic [8:0]           tab_q;
   logic [WORD_BITS-1:0] lut_y, gelu_y;
+  logic [7:0] tab_waddr;  // the table write of the word arriving: its first entry is tab_q x ROWS
+`ifdef MUT_SELECT  // +MUT_GELU_TAB: every table word written one word later (a GELU reads entry q - ROWS)
+  logic mut_gelu_tab;
+  initial mut_gelu_tab = $test$plusargs("MUT_GELU_TAB");
+  assign tab_waddr = 8'(tab_q) + (mut_gelu_tab ? 8'd1 : 8'd0);
+`else
+  assign tab_waddr = 8'(tab_q);
+`endif
   lut_lanes #(.LANES(ROWS), .W(8), .WR(ROWS)) u_lut (
-      .clk_i, .we_i(st_q == VTabRx && rd_valid_i), .waddr_i(8'(tab_q)), .wdata_i(rd_data_i),
+      .clk_i, .we_i(st_q == VTabRx && rd_valid_i), .waddr_i(tab_waddr), .wdata_i(rd_data_i),
       .q_i(rd_data_i), .y_o(lut_y)
   );
   for (genvar l = 0; l < ROWS; l++) begin : g_gelu

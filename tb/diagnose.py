@@ -33,7 +33,7 @@ REPORT_FRACTION = 0.5
 #: the order of findings that explain as many elements, most specific first
 #: (a clamp and one LSB below the other causes: activations put many values at a bound, and many
 #: faults are that small; the confinements, which say where but not why, last)
-SPECIFIC = ("xz", "dilation", "input_channel_shift", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
+SPECIFIC = ("xz", "dilation", "table_offset", "input_channel_shift", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
             "channel_permutation", "never_written", "equals_input", "equals_previous", "offset_per_channel",
             "factor_per_channel", "edge", "value_range", "clamp", "lsb", "k_tile", "pixel_tile", "pe_row",
             "pe_column", "word_range")
@@ -77,6 +77,9 @@ class Context:
     kind: str = ""
     #: the layer's padding (top, bottom, left, right), None when unknown or none
     pads: tuple[int, int, int, int] | None = None
+    #: a table lookup's 256 output codes (a GELU: out = table[q], q the layer's input), for the
+    #: hypothesis that the table was read, or written, some entries off
+    table: IntArray | None = None
     #: the layer ran on our engine (its MAC array and vector unit are where elements belong); a
     #: target's elements are located by output word and lane only
     on_engine: bool = True
@@ -117,8 +120,8 @@ def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Conte
     if not n:
         return []
     found: list[Finding] = []
-    for h in (_xz, _dilation, _shift, _input_shift, _input_channels, _channels, _stale_pixel_tile, _equal_tensor, _offset, _factor, _lsb, _clamp,
-              _value_range, _edge):
+    for h in (_xz, _dilation, _shift, _input_shift, _input_channels, _channels, _stale_pixel_tile, _equal_tensor, _table, _offset, _factor,
+              _lsb, _clamp, _value_range, _edge):
         found += [f for f in h(e, g, wrong, n, ctx) if f.fraction >= REPORT_FRACTION]
     # most explaining first, confinements among them (a line that explains every wrong element comes
     # before one that explains 97%); on a tie the more specific (SPECIFIC)
@@ -331,6 +334,33 @@ def _equal_tensor(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ct
         if k:
             out.append(Finding(kind, k, n, f"RTL values equal {what}"))
     return out
+
+
+#: table offsets the lookup hypothesis tries: an entry or a word of entries off either way
+TABLE_OFFSETS = range(-32, 33)
+
+
+def _table(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """A table lookup (GELU) whose RTL values are the table's entries k away from the input code's:
+    a table address off by k when read, or the table written k entries off (k = a word's lanes:
+    one write a word off). Entries past either end are out of the table (never matched)."""
+    if ctx.table is None or ctx.layer_input is None or as_chw(ctx.layer_input).shape != e.shape:
+        return []
+    q = as_chw(ctx.layer_input)
+    table = np.asarray(ctx.table, np.int64)
+    best, best_k = 0, 0
+    for k in TABLE_OFFSETS:
+        if k == 0:
+            continue
+        idx = q + k
+        inside = (idx >= 0) & (idx < len(table))
+        hit = int((wrong & inside & (g == table[np.clip(idx, 0, len(table) - 1)])).sum())
+        if hit > best:
+            best, best_k = hit, k
+    if not best:
+        return []
+    return [Finding("table_offset", best, n, f"RTL = the table's entry {best_k:+d} from the input code's (table[q {'+' if best_k > 0 else '-'} "
+                                              f"{abs(best_k)}]): the table read or written {abs(best_k)} entries off")]
 
 
 def _lsb(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:

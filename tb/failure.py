@@ -160,6 +160,8 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     if seg["input"] and (layer, seg["input"]) in rb.arrays:
         x = rb[(layer, seg["input"])]
         ctx.layer_input = as_chw(token_rows(x[0], rb.layout(layer, seg["input"])))
+        if g.kind == "gelu":  # a table lookup: its 256 output codes (golden.transformer.GeluLayer)
+            ctx.table = np.asarray(getattr(g, "table"), np.int64)
         if isinstance(g, (ConvLayer, LinearLayer)):
             acc = g.accumulate(x.astype(np.uint8))[0]
             r = g.requant

@@ -325,3 +325,19 @@ def test_an_input_placed_a_channel_tile_off_reads_as_its_channel_offset(layer):
     got = recompute(np.roll(x, 8, axis=0))
     f = first(e, got, ctx(rq, layer_input=x, recompute=recompute))
     assert f[0].kind == "input_channel_shift" and "placed 8 channel(s) off" in f[0].text, report(f)
+
+
+def test_a_table_read_a_word_off_is_named_with_its_offset() -> None:
+    """A GELU (out = table[q]) whose RTL wrote its table one 8-entry word late reads table[q - 8]:
+    the table hypothesis names the offset; the same values against the right table are no finding."""
+    from golden.tf_arith import gelu_table
+
+    rng = np.random.default_rng(3)
+    table = gelu_table(scale_in=0.05, z_in=120, scale_out=0.03, z_out=20).astype(np.int64)
+    q = rng.integers(8, 256, (16, 9, 1))  # a [T, C] token tensor as the engine's one-column image
+    e = table[q]
+    g = table[q - 8]
+    found = diagnose(e, g, Context(rows=8, cols=8, layer_input=q, table=table, kind="gelu"))
+    assert found and found[0].kind == "table_offset" and found[0].explained == found[0].wrong, report(found)
+    assert "entry -8" in found[0].text, found[0].text
+    assert not diagnose(e, e, Context(rows=8, cols=8, layer_input=q, table=table, kind="gelu"))

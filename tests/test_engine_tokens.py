@@ -96,3 +96,13 @@ def test_a_lane_fault_in_a_matmul_fails_and_reads_as_tokens_of_its_heads() -> No
     assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
     assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "lane_swap", r["report"]
     assert "(channel, token, column)" in r["report"], r["report"]
+
+
+def test_a_gelu_table_written_a_word_late_fails_and_is_named() -> None:
+    """+MUT_GELU_TAB (rtl/vec_unit.sv: every table word written one word later, so the unit reads
+    entry q - ROWS): FAIL, and the diagnosis names the table read or written ROWS entries off."""
+    r = layer_sim.run(layers=["gelu1"], sim="icarus", model=MODEL, seed=0, defines=("MUT_SELECT",),
+                      plusargs=("+MUT_GELU_TAB",), run_tag="-mut_gelu_tab")[0]
+    assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
+    assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "table_offset", r["report"]
+    assert "entry -8 from the input code's" in r["report"], r["report"]
