@@ -81,15 +81,31 @@ def test_mac_array_has_one_multiplier_per_cell(small: dict) -> None:
 def test_accel_top_memory_bits_are_its_buffers(small: dict) -> None:
     p = small["parameters"]
     # the units' buffers, all of WORD_BITS words: act_buf [ACT_WORDS] (gather.sv), wgt_buf
-    # [2 * WGT_WORDS] (compute_issue.sv), bias_buf and scale_buf [REC_WORDS] (drain_requant.sv).
+    # [2 * WGT_WORDS] (compute_issue.sv), bias_buf and scale_buf [REC_WORDS] (drain_requant.sv);
+    # and the vector unit's GELU table, 256 codes of 8 bits (lut_lanes.sv's table_q).
     # Counted over accel_top and the units under it; every other array is of 64 words or fewer.
     expect = (p["ACT_WORDS"] * p["WORD_BITS"] + 2 * p["WGT_WORDS"] * p["WORD_BITS"]
-              + 2 * p["REC_WORDS"] * p["WORD_BITS"])
+              + 2 * p["REC_WORDS"] * p["WORD_BITS"] + 256 * 8)
     memories = [m for u in small["units"].values() for m in u["memories"]]
     assert small["total"]["mem_bits"] == expect, memories
-    assert sorted(m["name"] for m in memories) == ["act_buf", "bias_buf", "scale_buf", "wgt_buf"]
-    # 256 x 64, 256 (2 x 128) x 64, 128 x 64 twice: two 512 x 36 blocks each (BRAM18 rule)
-    assert small["total"]["bram18"] == 2 + 2 + 2 + 2
+    assert sorted(m["name"] for m in memories) == ["act_buf", "bias_buf", "scale_buf", "table_q", "wgt_buf"]
+    # 256 x 64, 256 (2 x 128) x 64, 128 x 64 twice: two 512 x 36 blocks each (BRAM18 rule); the
+    # table 256 x 8: one
+    assert small["total"]["bram18"] == 2 + 2 + 2 + 2 + 1
+
+
+@pytest.mark.slow
+def test_units_not_in_accel_top_yet_are_synthesised_on_their_own(small_run: tuple[str, dict]) -> None:
+    """softmax_unit and layernorm_unit (issue 28: own benches, not wired in) at LANES = ROWS: one
+    e x R multiplier a lane in softmax (21 x 33 bits), one t x G a lane in LayerNorm; the table
+    unit inside softmax; both printed after the table."""
+    table, data = small_run
+    rows = data["parameters"]["ROWS"]
+    sm, ln = data["standalone"]["softmax_unit"], data["standalone"]["layernorm_unit"]
+    assert set(sm) == {"softmax_unit", "lut_lanes"} and all(u["cells"] > 0 for u in sm.values()), sm
+    assert sm["softmax_unit"]["mults"] == rows and sm["lut_lanes"]["mem_bits"] == 256 * 21, sm
+    assert ln["layernorm_unit"]["cells"] > 0 and ln["layernorm_unit"]["mults"] >= 3 * rows, ln
+    assert f"each on its own at LANES={rows}" in table and "softmax_unit (softmax_unit + lut_lanes)" in table, table
 
 
 @pytest.mark.slow
