@@ -158,9 +158,9 @@ def token_descriptor(layer: Layer) -> dict[str, Any]:
 
 
 def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
-    """The LayerPlan of a token layer other than the linear (hexgen.plan plans that one as the MAC
-    array's): its segments' layouts and descriptor. The engine does not run these kinds yet (issue
-    28): no schedule, buffers or passes."""
+    """The LayerPlan of a token layer the engine does not run yet, LayerNorm and softmax (issue 28;
+    hexgen.plan plans the linear and matmul as the MAC array's, the adds and GELU as the vector
+    unit's): its segments' layouts and descriptor, no schedule, buffers or passes."""
     from hexgen.plan import LayerPlan
 
     d = token_descriptor(layer)

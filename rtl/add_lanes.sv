@@ -9,8 +9,7 @@
 //
 // Lane l is bits [l*8 +: 8] of a, b and y: one activation word of two tensors in the same layout
 // gives the output word in that layout. Combinational; tb/engine/test_add_lanes.py checks it against
-// golden.arith.add_requant. The unit of the engine's add layers (issue 11 item 4: not yet wired
-// into accel_top).
+// golden.arith.add_requant. The unit of the engine's add layers (instantiated by rtl/vec_unit.sv).
 module add_lanes #(
     parameter int LANES = 8
 ) (
