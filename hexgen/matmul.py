@@ -9,15 +9,18 @@ record (m0, n).
 
 Segments (hexgen.tokens.TOKEN_SEGMENTS["matmul"]):
 * input: a as a token tensor, [n][h][c_tile][t][c_lane] (heads contiguous);
-* input2: b as per-head fc weights, [n][h][k_tile][c_tile][c_lane][k_lane], int8 = code - 128
-  (hexgen.tokens.b_weight_layout), the weight base of each head's run;
+* input2: b, the weight base of each head's run: A V's V where its producer wrote it, a token
+  tensor of codes [n][h][c_tile][t][c_lane] (the runs' W_XOR makes them code - 128, W_KT_STRIDE
+  steps T words a channel tile: b_in_place); Q K^T's K as per-head fc weights,
+  [n][h][k_tile][c_tile][c_lane][k_lane], int8 = code - 128 (hexgen.tokens.b_weight_layout);
 * bias, scale: the N output channels' records, shared by the heads (bias 0; scale m0, n);
 * expected, output: token tensors, heads contiguous.
 
 Descriptor: golden's matmul fields (hexgen.tokens.token_descriptor), and `runs`: per head the
 descriptor of the linear the engine runs (hexgen.plan, kind "linear", [M, K] -> [M, N]) with the
 word offsets of its input (in_word), weights (w_word) and output (out_word) in their segments
-(tb.engine.csr.run_csrs adds them to the bases).
+(tb.engine.csr.run_csrs adds them to the bases), and for A V how its weights are read (w_xor,
+w_kt_stride: the W_XOR and W_KT_STRIDE registers).
 """
 from __future__ import annotations
 
@@ -55,9 +58,18 @@ def heads(layer: MatmulLayer) -> int:
     return int(np.prod(lead_a, dtype=np.int64)) if lead_a else 1
 
 
+def b_in_place(layer: MatmulLayer) -> bool:
+    """b is read where its producer wrote it: A V's V (b [.., K = T, N = D]) in its token layout,
+    uint8 codes, W_XOR making them code - 128 and W_KT_STRIDE stepping T words a channel tile; Q
+    K^T's K (transposed: its weight order is the token layout transposed) is laid out in the weight
+    order, code - 128, until its producer writes it so."""
+    return not layer.transpose_b
+
+
 def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit: bool) -> Any:
     """The matmul's LayerPlan: the head linear's plan (hexgen.plan: schedule, buffers, passes) with
     the matmul's segments, and its descriptor with one run per head."""
+    from hexgen.layout import element_address
     from hexgen.plan import LayerPlan, plan_layer
     from hexgen.tokens import TOKEN_SEGMENTS, b_weight_layout, token_descriptor, token_layout
 
@@ -66,21 +78,47 @@ def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit:
     lay = dict(view.layouts)
     per_head = {s: lay[s].words for s in ("input", "output")}  # one image, one head: the linear's own layouts
     w_words = lay["weights"].words
-    run = {k: v for k, v in view.descriptor.items()}
-    d = token_descriptor(layer)
-    d.update(weight_bits=run["weight_bits"], runs=[{**run, "in_word": i * per_head["input"], "w_word": i * w_words,
-                                                    "out_word": i * per_head["output"]} for i in range(h)])
+    in_place = b_in_place(layer)
     layouts = {
         "input": token_layout(layer.in_shape, int(layer.z_a), cfg, images),
-        "input2": b_weight_layout(layer.in_shape_b, layer.transpose_b, images, cfg),
+        # A V: V's token tensor as its producer wrote it (codes; padding 128, the int8 0)
+        "input2": (token_layout(layer.in_shape_b, 128, cfg, images) if in_place
+                   else b_weight_layout(layer.in_shape_b, layer.transpose_b, images, cfg)),
         "bias": lay["bias"], "scale": lay["scale"],
         "expected": token_layout(layer.out_shape, int(layer.z_out), cfg, images),
         "output": token_layout(layer.out_shape, 255 - int(layer.z_out), cfg, images),
     }
     # the heads back to back in every segment that has them (a head starts a word of its own)
     for s, words in (("input", per_head["input"]), ("input2", w_words), ("output", per_head["output"])):
+        if s == "input2" and in_place:
+            continue  # V's heads are its token layout's (below)
         if layouts[s].words != images * h * words:
             raise LayoutError(f"layer {layer.name}: the {s} segment's heads are not {words} words apart")
+    run = {k: v for k, v in view.descriptor.items()}
+    lead = (0,) * (len(layer.in_shape_b) - 2)
+    if in_place:
+        b2 = layouts["input2"]
+        k_len, n_len = (int(v) for v in layer.in_shape_b[-2:])
+        r = cfg.array_rows
+        first = element_address(b2, (0, *lead, 0, 0))[0]
+        # a channel tile of V (the head's next R output channels) is the next word block: T words on
+        stride = element_address(b2, (0, *lead, 0, r))[0] - first if n_len > r else 0
+        # each k_tile reads the weight order's padded T (T_pad words): the words past V's T land on
+        # a's padding channels (code z_a: (a - z_a) = 0), and past the segment's end on the records
+        # after it, which must be there
+        over = -(-k_len // r) * r - k_len
+        after = lay["bias"].words + lay["scale"].words
+        if over > after:
+            raise LayoutError(f"layer {layer.name}: A V reads {over} words past V's segment; the records after it are {after}")
+        run.update(w_xor=1, w_kt_stride=stride)
+        lead_shape = tuple(int(v) for v in layer.in_shape_b[:-2])
+        w_at = [element_address(b2, (0, *(int(j) for j in np.unravel_index(i, lead_shape)), 0, 0))[0] if lead_shape
+                else first for i in range(h)]
+    else:
+        w_at = [i * w_words for i in range(h)]
+    d = token_descriptor(layer)
+    d.update(weight_bits=run["weight_bits"], runs=[{**run, "in_word": i * per_head["input"], "w_word": w_at[i],
+                                                    "out_word": i * per_head["output"]} for i in range(h)])
     return LayerPlan(layer.name, layer.kind, tuple((s, layouts[s]) for s in TOKEN_SEGMENTS["matmul"]), ("run", *view.schedule),
                      view.pixel_tile, view.buffers, d, view.passes)
 

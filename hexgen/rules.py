@@ -46,6 +46,10 @@ COUNTER_MAX = 0xFFFF
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
              "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS",
              "LO", "HI", "DIL_Y", "DIL_X")
+#: Registers of how the weights are read, which the rule book does not judge: W_XOR (8-bit weights'
+#: bit 7 inverted: a matmul's b codes as int8) and W_KT_STRIDE (words between output-channel tiles'
+#: weights; 0: back to back). Every run writes them (a layer's setting never leaks into the next).
+WEIGHT_READ = ("W_XOR", "W_KT_STRIDE")
 #: The W_BITS register of a layer without weights (add, pooling): its reset value, never read.
 NO_WEIGHT_BITS = 8
 
@@ -80,6 +84,7 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         "W_BITS": _weight_bits(d), "LO": d["lo"], "HI": d["hi"],
         # a memory map written before dilation was run (issue 26) has none: taps adjacent
         "DIL_Y": d.get("dilation", (1, 1))[0], "DIL_X": d.get("dilation", (1, 1))[1],
+        "W_XOR": int(d.get("w_xor", 0)), "W_KT_STRIDE": int(d.get("w_kt_stride", 0)),
     }
 
 
@@ -248,7 +253,8 @@ def passes(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> lis
             ct0, cts = (kt0, kts) if n.depthwise else (0, n.ct_in)
             out.append(Pass(band, group, oy0, oy1 - oy0, iy0, iy1 - iy0 + 1, pad_top, pad_bottom, kt0, kts, ct0, cts,
                             (oy1 - oy0) * out_w, cts * (iy1 - iy0 + 1) * in_w, ct0 * n.plane + iy0 * in_w,
-                            kt0 * n.npix + oy0 * out_w, kt0 * n.weight, kt0 * record_words_per_k_tile(rows, wb)))
+                            kt0 * n.npix + oy0 * out_w, kt0 * (r.get("W_KT_STRIDE") or n.weight),
+                            kt0 * record_words_per_k_tile(rows, wb)))
     return out
 
 

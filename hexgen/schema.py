@@ -292,7 +292,9 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
     "matmul": Obj({"kind": Const("matmul"), **_TOKEN_COMMON, "in_shape_b": SHAPE, "transpose_b": Bool(), "z_a": BYTE,
                    "z_b": Int(choices=(128,)), "m0": M0, "n": Int(lo=1, hi=63), "m0_bits": Int(lo=1, hi=31),
                    "weight_bits": Int(choices=(8,)),
-                   "runs": List(Obj({**_LINEAR.fields, "in_word": NAT, "w_word": NAT, "out_word": NAT}))}),
+                   "runs": List(Obj({**_LINEAR.fields, "in_word": NAT, "w_word": NAT, "out_word": NAT,
+                                     # A V: V read where its producer wrote it (W_XOR, W_KT_STRIDE)
+                                     "w_xor": Int(choices=(0, 1)), "w_kt_stride": NAT}, optional=("w_xor", "w_kt_stride")))}),
     "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
                     "shift": Int(lo=1, hi=63)}),
     # on the vector unit: a one-input add's shape fields (kernel 1, stride 1), its table a segment

@@ -10,10 +10,12 @@ linears on the MAC array with the tokens as pixels, and a matmul's b operand fed
   whose pixels are the tokens (hexgen.rules.engine_shapes); weights, bias and scale exactly as the
   fc's (hexgen.plan.fc_weight_layout, record_layouts); input / expected / output token tensors.
 * matmul (golden.transformer.MatmulLayer, a [.., M, K] x b [.., K, N] or b [.., N, K] transposed):
-  `input` a as a token tensor (M tokens, K channels); `input2` b as the weights of a per-head fc
-  whose output channels are b's N columns and whose input channels the reduction axis K:
-  dims ("n", <b's leading>, "k", "c") = [N images, .., N columns, K], order ("n", <leading>,
-  "k_tile", "c_tile", "c_lane", "k_lane"), int8 = code - 128 (b's zero point is 128 by contract).
+  `input` a as a token tensor (M tokens, K channels); `input2` b, the weights of a per-head fc
+  whose output channels are b's N columns and whose input channels the reduction axis K
+  (hexgen.matmul): A V's V as its producer wrote it, a token tensor of codes, which the engine
+  reads with W_XOR and W_KT_STRIDE; Q K^T's K in the weight order (b_weight_layout): dims ("n",
+  <b's leading>, "k", "c") = [N images, .., N columns, K], order ("n", <leading>, "k_tile",
+  "c_tile", "c_lane", "k_lane"), int8 = code - 128 (b's zero point is 128 by contract).
 * softmax: token tensors over [.., rows, L] (the reduced axis in lanes); `table` the 256 exp
   entries (21-bit) as uint32 elements.
 * gelu: token tensors; `table` the 256 output codes, uint8 (gelu_table_layout): hexgen.plan plans
@@ -188,9 +190,10 @@ def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8]
         arrs["bias"] = np.stack([layer.bias.mantissa, layer.bias.shift], axis=1).astype(np.int64)
         arrs["scale"] = np.stack([layer.requant.m0, layer.requant.n], axis=1).astype(np.int64)
     elif isinstance(layer, MatmulLayer):
-        from hexgen.matmul import matmul_records
+        from hexgen.matmul import b_in_place, matmul_records
 
-        arrs["input2"] = b_weights(xs[1], layer.transpose_b)
+        # A V: V's codes where its producer wrote them; Q K^T: K in the weight order, code - 128
+        arrs["input2"] = np.asarray(xs[1], np.int64) if b_in_place(layer) else b_weights(xs[1], layer.transpose_b)
         arrs.update(matmul_records(layer))
     elif isinstance(layer, SoftmaxLayer):
         arrs["table"] = np.asarray(layer.exp_table, np.int64)
@@ -268,7 +271,9 @@ def golden_inputs(layer: Layer, arrays: Mapping[str, NDArray[np.int64]]) -> list
     """The inputs golden runs a token layer on, from its input segment(s)."""
     xs = [arrays["input"]]
     if isinstance(layer, MatmulLayer):
-        xs.append(b_codes(arrays["input2"], layer.transpose_b))
+        from hexgen.matmul import b_in_place
+
+        xs.append(arrays["input2"] if b_in_place(layer) else b_codes(arrays["input2"], layer.transpose_b))
     for x in xs:
         if x.size and (x.min() < 0 or x.max() > 255):
             raise LayoutError("input codes outside 0..255 (b - 128 outside the int8 range?)")

@@ -117,6 +117,8 @@ module accel_top #(
   logic [5:0]  add_shift;
   logic [3:0]  w_bits;                       // the width the weights are stored at (W_BITS)
   logic [7:0]  dil_y, dil_x;                 // the kernel's tap spacing (DIL_Y, DIL_X)
+  logic        w_xor;                        // 8-bit weights' bit 7 inverted (W_XOR)
+  logic [31:0] w_kt_stride;                  // words between output-channel tiles' weights (W_KT_STRIDE; 0: back to back)
   logic [15:0] kh_span;                      // input rows one window covers (desc_check)
   logic        start, run_start, run, next_pass, last_pass;
   logic [31:0] pass_id;
@@ -133,7 +135,7 @@ module accel_top #(
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .in2_base_o(in2_base), .z_in2_o(z_in2), .add_a0_o(add_a0), .add_b0_o(add_b0), .add_shift_o(add_shift),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi), .w_bits_o(w_bits),
-      .dil_y_o(dil_y), .dil_x_o(dil_x),
+      .dil_y_o(dil_y), .dil_x_o(dil_x), .w_xor_o(w_xor), .w_kt_stride_o(w_kt_stride),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
       .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
       .start_o(start), .run_start_o(run_start), .next_pass_o(next_pass), .run_o(run), .busy_o, .done_o, .error_o,
@@ -145,6 +147,9 @@ module accel_top #(
   logic [15:0] ct_in, kt_out, steps;
   logic [PIX_W-1:0] npix, p_npix;             // output pixels of the layer and of the pass
   logic [31:0] act_need, wgt_need, out_need;
+  // words from one output-channel tile's weights to the next's: W_KT_STRIDE, or (0) the tile's own words
+  logic [31:0] wgt_step;
+  assign wgt_step = w_kt_stride != '0 ? w_kt_stride : wgt_need;
 
   desc_check #(
       .ROWS(ROWS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
@@ -180,7 +185,7 @@ module accel_top #(
       .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh_span), .taps_i(kh), .dil_y_i(dil_y),
       .sy_i(sy), .pad_top_i(pad_top),
       .band_rows_i(band_rows), .group_kt_i(group_kt), .is_dw_i(is_dw), .ct_in_i(ct_in), .kt_out_i(kt_out), .npix_i(npix),
-      .wgt_need_i(wgt_need),
+      .wgt_need_i(wgt_step),  // a group's first k_tile's weights: the tiles before it, W_KT_STRIDE apart
       .w_base_i(w_base), .b_base_i(b_base), .s_base_i(s_base), .in_base_i(in_base), .out_base_i(out_base),
       .last_o(last_pass), .band_o(p_band), .group_o(p_group), .in_rows_o(p_in_rows), .pad_top_o(p_pad_top),
       .row_step_o(p_row_step), .dil_y_o(p_dil_y),
@@ -219,8 +224,8 @@ module accel_top #(
       .clk_i, .rst_i, .start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw),
       .in_h_i(p_in_rows), .row_step_i(p_row_step), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles),
       .kt_out_i(p_k_tiles),
-      .wgt_need_i(wgt_need), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base), .in_base_i(p_in_base),
-      .cfin_i(cfin),
+      .wgt_need_i(wgt_need), .wgt_step_i(wgt_step), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base),
+      .in_base_i(p_in_base), .cfin_i(cfin),
       .cmd_valid_o(r_cmd_valid), .cmd_ready_i(r_cmd_ready), .cmd_tag_o(r_cmd_tag), .cmd_ext_o(r_cmd_ext),
       .cmd_ext_stride_o(r_cmd_ext_stride), .cmd_buf_o(r_cmd_buf), .cmd_buf_stride_o(r_cmd_buf_stride),
       .cmd_len_o(r_cmd_len), .cmd_rows_o(r_cmd_rows), .done_i(r_done), .done_tag_i(r_done_tag),
@@ -277,7 +282,7 @@ module accel_top #(
 
   compute_issue #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .WGT_WORDS(WGT_WORDS), .WGT_WIDTHS(WGT_WIDTHS)) u_compute (
       .clk_i, .rst_i, .start_i(c_start), .run_start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw), .in_c_i(in_c),
-      .w_bits_i(w_bits),
+      .w_bits_i(w_bits), .w_xor_i(w_xor),
       .wgt_we_i(bw_valid && r_buf_tag == TgWgt), .wgt_waddr_i(bw_addr[WGT_AW:0]), .wgt_wdata_i(bw_data),
       .wloaded_i(wloaded),
       .set_valid_i(set_valid), .set_pop_o(set_pop), .set_data_i(set_data), .set_first_i(set_first),

@@ -34,6 +34,7 @@ module compute_issue #(
     input  logic                      is_dw_i,
     input  logic [15:0]               in_c_i,        // input channels
     input  logic [3:0]                w_bits_i,      // the width the weights are stored at
+    input  logic                      w_xor_i,       // 8-bit weights' bit 7 inverted (W_XOR: b's codes as int8)
 
     // the weight banks' write port (the reader: bank t % 2 at [WGT_AW], word below) and the
     // k_tiles whose weights are in
@@ -132,7 +133,7 @@ module compute_issue #(
   assign wword = wgt_buf[waddr[WGT_AW:0]];
   assign wsel = wvec[1:0] & ((2'd1 << wshift) - 2'd1);
   wgt_unpack #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .WGT_WIDTHS(WGT_WIDTHS)) u_unpack (
-      .word_i(wword), .w_bits_i(w_bits_i), .sel_i(wsel), .vec_o(mac_w_o));
+      .word_i(wword), .w_bits_i(w_bits_i), .xor_i(w_xor_i), .sel_i(wsel), .vec_o(mac_w_o));
   for (genvar j = 0; j < COLS; j++) begin : g_acol
     logic [WORD_BITS-1:0] vec;
     assign vec = set_data_i[j*WORD_BITS +: WORD_BITS];

@@ -64,6 +64,8 @@ module ctrl_regs #(
     output logic [3:0]  w_bits_o,        // the width the weights are stored at
     output logic [7:0]  dil_y_o,         // the kernel's tap spacing (dilation) along rows and columns
     output logic [7:0]  dil_x_o,
+    output logic        w_xor_o,         // 8-bit weights' bit 7 inverted (a matmul's b codes as int8)
+    output logic [31:0] w_kt_stride_o,   // words between output-channel tiles' weights (0: back to back)
     output logic [7:0]  z_in_o,
     output logic [7:0]  z_out_o,
     output logic [7:0]  lo_o,
@@ -138,7 +140,7 @@ module ctrl_regs #(
       w_base_o <= '0; b_base_o <= '0; s_base_o <= '0; in_base_o <= '0; out_base_o <= '0;
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET); w_bits_o <= 4'(CSR_W_BITS_RESET);
-      dil_y_o <= 8'(CSR_DIL_Y_RESET); dil_x_o <= 8'(CSR_DIL_X_RESET);
+      dil_y_o <= 8'(CSR_DIL_Y_RESET); dil_x_o <= 8'(CSR_DIL_X_RESET); w_xor_o <= 1'b0; w_kt_stride_o <= '0;
     end else if (desc_we) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];
@@ -172,6 +174,8 @@ module ctrl_regs #(
         CSR_W_BITS:   w_bits_o   <= csr_wdata_i[3:0];
         CSR_DIL_Y:    dil_y_o    <= csr_wdata_i[7:0];
         CSR_DIL_X:    dil_x_o    <= csr_wdata_i[7:0];
+        CSR_W_XOR:    w_xor_o    <= csr_wdata_i[0];
+        CSR_W_KT_STRIDE: w_kt_stride_o <= csr_wdata_i;
         CSR_Z_IN:     z_in_o     <= csr_wdata_i[7:0];
         CSR_Z_OUT:    z_out_o    <= csr_wdata_i[7:0];
         CSR_LO:       lo_o       <= csr_wdata_i[7:0];
@@ -217,6 +221,8 @@ module ctrl_regs #(
       CSR_W_BITS:        csr_rdata_o = {28'd0, w_bits_o};
       CSR_DIL_Y:         csr_rdata_o = {24'd0, dil_y_o};
       CSR_DIL_X:         csr_rdata_o = {24'd0, dil_x_o};
+      CSR_W_XOR:         csr_rdata_o = {31'd0, w_xor_o};
+      CSR_W_KT_STRIDE:   csr_rdata_o = w_kt_stride_o;
       CSR_Z_IN:          csr_rdata_o = {24'd0, z_in_o};
       CSR_Z_OUT:         csr_rdata_o = {24'd0, z_out_o};
       CSR_LO:            csr_rdata_o = {24'd0, lo_o};

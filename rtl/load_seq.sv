@@ -40,7 +40,10 @@ module load_seq #(
     input  logic [31:0]       in_plane_i,  // words between channel tiles in the input segment
     input  logic [15:0]       ct_in_i,
     input  logic [15:0]       kt_out_i,
+    /* verilator lint_off UNUSEDSIGNAL */  // a burst's length: the low 16 bits (a k_tile's weights fit a bank)
     input  logic [31:0]       wgt_need_i,  // words of one k_tile of weights
+    /* verilator lint_on UNUSEDSIGNAL */
+    input  logic [31:0]       wgt_step_i,  // words from one k_tile's weights to the next's (W_KT_STRIDE, or wgt_need_i)
     input  logic [31:0]       w_base_i,
     input  logic [31:0]       b_base_i,
     input  logic [31:0]       s_base_i,
@@ -124,7 +127,7 @@ module load_seq #(
         cmd_buf_o = BUF_AW'(32'(kt_q) * REC_WPK); cmd_len_o = 16'(REC_WPK);
       end
       SqWgt: begin
-        cmd_tag_o = TgWgt; cmd_ext_o = w_base_i + 32'(kt_q) * wgt_need_i;
+        cmd_tag_o = TgWgt; cmd_ext_o = w_base_i + 32'(kt_q) * wgt_step_i;
         cmd_buf_o = bank_hi ? BUF_AW'(WGT_WORDS) : '0; cmd_len_o = wgt_need16;
       end
       SqAct: begin

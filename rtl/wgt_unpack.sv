@@ -12,7 +12,9 @@
 // unit takes vector sel_i of the word and sign-extends each lane to 8 bits, so the MAC array sees
 // the same int8 weights whatever the storage width. Only the widths the build unpacks (WGT_WIDTHS,
 // bit b for b-bit weights: the hardware description's weight_bits) have a path; desc_check refuses
-// the others before a layer runs, and this unit gives zeros for them. Combinational.
+// the others before a layer runs, and this unit gives zeros for them. With xor_i (register W_XOR)
+// an 8-bit weight's bit 7 is inverted: a matmul's b operand, uint8 codes of zero point 128 as its
+// producer wrote them, read as the int8 code - 128 (hexgen.matmul). Combinational.
 // tb/engine/test_wgt_unpack.py checks every lane of every vector at every width against
 // hexgen.layout's packing.
 module wgt_unpack #(
@@ -22,6 +24,7 @@ module wgt_unpack #(
 ) (
     input  logic [WORD_BITS-1:0] word_i,
     input  logic [3:0]           w_bits_i,
+    input  logic                 xor_i,     // 8-bit weights: bit 7 of each inverted (code ^ 0x80: a code of zero point 128 as int8)
     input  logic [1:0]           sel_i,     // the vector within the word: 0..8 / W_BITS - 1
     output logic [ROWS*8-1:0]    vec_o
 );
@@ -44,7 +47,7 @@ module wgt_unpack #(
   logic [ROWS*8-1:0] v8, v4, v2;
   logic [ROWS*4-1:0] sub4;
   logic [ROWS*2-1:0] sub2;
-  assign v8 = HAS8 ? word_i : '0;
+  assign v8 = HAS8 ? word_i ^ (xor_i ? {ROWS{8'h80}} : '0) : '0;
   assign sub4 = word_i[sel_i[0]*ROWS*4 +: ROWS*4];
   assign sub2 = word_i[sel_i*ROWS*2 +: ROWS*2];
   for (genvar r = 0; r < ROWS; r++) begin : g_lane

@@ -65,13 +65,14 @@ def test_each_run_reads_and_writes_its_heads_words(transpose_b: bool) -> None:
 
 def test_a_b_code_of_0_is_the_weight_minus_128_in_its_segment() -> None:
     """b's zero point is 128, so its code 0 is -128: the matmul's contract allows it (|term| <= 255 x
-    128, golden.tf_arith.MATMUL_MAX_TERM) and the segment holds it as the byte 0x80."""
+    128, golden.tf_arith.MATMUL_MAX_TERM) and Q K^T's segment (K in the weight order) holds it as
+    the byte 0x80."""
     from hexgen.layout import to_words
 
-    layer = _matmul(False)
+    layer = _matmul(True)
     b = np.full((1, *layer.in_shape_b), 128, np.uint8)
-    b[0, 1, 2, 3] = 0
-    w = b_weights(b, False)
+    b[0, 1, 3, 2] = 0
+    w = b_weights(b, True)
     lay = dict(plan_layer(layer, CFG, images=1).layouts)["input2"]
     words = to_words(w, lay)
     word, lane = element_address(lay, (0, 1, 3, 2))
@@ -82,3 +83,23 @@ def test_a_b_code_of_0_is_the_weight_minus_128_in_its_segment() -> None:
 def test_operands_that_broadcast_are_refused_with_the_reason() -> None:
     with pytest.raises(LayoutError, match="broadcast .*same leading axes"):
         plan_layer(_matmul(False, lead_b=(1,)), CFG, images=1)
+
+
+def test_a_v_reads_v_where_its_producer_wrote_it() -> None:
+    """A V's b (V: [.., K = T tokens, N = D channels]) is its token layout, codes as they are: each
+    head's run reads it with W_XOR (code ^ 0x80 = code - 128) and W_KT_STRIDE (a channel tile of V
+    is T words on), the head's block where the layout puts it; Q K^T's runs read the weight order."""
+    from hexgen.tokens import token_layout
+
+    av, qk = plan_layer(_matmul(False), CFG, images=2), plan_layer(_matmul(True), CFG, images=2)
+    v_lay = token_layout((H, K, N), 128, CFG, 2)
+    assert dict(av.layouts)["input2"] == v_lay
+    for h, run in enumerate(av.descriptor["runs"]):
+        assert (run["w_xor"], run["w_word"]) == (1, element_address(v_lay, (0, h, 0, 0))[0])
+        # N = 7 channels: one channel tile, so no tile to step to
+        assert run["w_kt_stride"] == 0
+    assert not any(r.get("w_xor") or r.get("w_kt_stride") for r in qk.descriptor["runs"])
+    wide = MatmulLayer(**{**_matmul(False).__dict__, "in_shape_b": (H, K, 20), "out_shape": (H, M, 20)})
+    runs = plan_layer(wide, CFG, images=1).descriptor["runs"]
+    lay = token_layout((H, K, 20), 128, CFG, 1)
+    assert runs[0]["w_kt_stride"] == element_address(lay, (0, 0, 0, 8))[0] == K  # K = 12 token words a tile

@@ -96,9 +96,10 @@ def test_softmax_table_and_layernorm_records(vit: Any, image: Any) -> None:
         assert words[2 * c + 1] == int(ln.bias[c]) & (2**64 - 1)
 
 
-def test_matmul_b_is_per_head_fc_weights(vit: Any, image: Any) -> None:
-    """input2 = b as fc weights [n][head][k_tile][c_tile][c_lane][k_lane], k = b's columns, c = the
-    reduction axis, int8 = code - 128."""
+def test_matmul_b_is_per_head_fc_weights_or_vs_token_layout(vit: Any, image: Any) -> None:
+    """Q K^T: input2 = K as fc weights [n][head][k_tile][c_tile][c_lane][k_lane], k = b's columns,
+    c = the reduction axis, int8 = code - 128. A V: input2 = V's codes in its token layout
+    [n][head][c_tile][t][c_lane], which the engine reads as weights (W_XOR, W_KT_STRIDE)."""
     _, _, outs = vit
     k_b = outs["select2"]  # matmul1's b = k [N, 2, 17 tokens, 32], transposed: columns = tokens, reduction = 32
     words = image.segment("matmul1", "input2").words
@@ -106,12 +107,11 @@ def test_matmul_b_is_per_head_fc_weights(vit: Any, image: Any) -> None:
     c_tiles, k_tiles = 4, 3
     e = ((((img * 2 + h) * k_tiles + col // 8) * c_tiles + red // 8) * 8 + red % 8) * 8 + col % 8
     assert _byte(words[e // 8], e % 8) == (int(k_b[img, h, col, red]) - 128) & 0xFF
-    v = outs["select3"]  # matmul2's b = v [N, 2, 17, 32] not transposed: columns = its 32 channels, reduction = 17 tokens
+    v = outs["select3"]  # matmul2's b = v [N, 2, 17 tokens, 32 channels], not transposed
     words = image.segment("matmul2", "input2").words
-    img, h, col, red = 0, 1, 9, 16
-    c_tiles, k_tiles = 3, 4
-    e = ((((img * 2 + h) * k_tiles + col // 8) * c_tiles + red // 8) * 8 + red % 8) * 8 + col % 8
-    assert _byte(words[e // 8], e % 8) == (int(v[img, h, red, col]) - 128) & 0xFF
+    img, h, t, c = 0, 1, 16, 9
+    e = (((img * 2 + h) * 4 + c // 8) * 17 + t) * 8 + c % 8
+    assert _byte(words[e // 8], e % 8) == int(v[img, h, t, c])
 
 
 def _corrupt(folder: Path, tmp: Path, file: str, word: int, value: int) -> list[str]:
@@ -188,16 +188,17 @@ def test_a_wrong_requant_field_is_found_by_golden(folder: Path, tmp_path: Path) 
     assert any("(matmul2): the scale segment (matmul2.scale.memh) is not the descriptor m0 and n" in p for p in probs), probs
 
 
-def test_v_as_weights_is_the_qkv_linears_token_layout_padded(image: Any) -> None:
-    """docs/memory-map.md: for A @ V the weight order [d_tile][t_tile][t_lane][d_lane] is the token
-    layout of V's head slice (channels 2*64 + 32*h .. of the qkv linear's output, D = 32 a whole
-    number of tiles) with the tokens padded to whole tiles, every byte ^ 0x80."""
+def test_v_is_the_qkv_linears_output_word_for_word(image: Any) -> None:
+    """docs/memory-map.md: A @ V reads V where the qkv linear wrote it: each head's d-tile j is the
+    linear's channel tile 16 + 4h + j (channels 2*64 + 32*h .., D = 32 a whole number of tiles),
+    its 17 token words as they are (the engine's W_XOR makes them code - 128, W_KT_STRIDE steps 17
+    words a tile, the weight order's padded 24 read past them onto a's zero-point lanes)."""
     qkv = image.segment("linear1", "expected").words  # [n][24 c_tiles][17 t][8 lanes]
-    b = image.segment("matmul2", "input2").words  # [n][2 h][4 d_tiles][3 t_tiles][8 t_lanes][8 d_lanes]
+    b = image.segment("matmul2", "input2").words  # [n][2 h][4 d_tiles][17 t][8 lanes]
     for n in range(2):
         for h in range(2):
             for j in range(4):
-                for t in range(24):
-                    got = b[((n * 2 + h) * 4 + j) * 24 + t]
-                    want = qkv[(n * 24 + 16 + 4 * h + j) * 17 + t] ^ 0x8080808080808080 if t < 17 else 0
-                    assert got == want, (n, h, j, t)
+                for t in range(17):
+                    assert b[((n * 2 + h) * 4 + j) * 17 + t] == qkv[(n * 24 + 16 + 4 * h + j) * 17 + t], (n, h, j, t)
+    runs = next(p for p in image.plans if p.name == "matmul2").descriptor["runs"]
+    assert [(r["w_xor"], r["w_kt_stride"], r["w_word"]) for r in runs] == [(1, 17, 0), (1, 17, 4 * 17)]

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from hexgen.rules import KIND_CODES, REGISTERS, descriptor_registers
+from hexgen.rules import KIND_CODES, REGISTERS, WEIGHT_READ, descriptor_registers
 
 #: Writable layer descriptor and control (word addresses on the CSR port).
 CSR = {
@@ -39,6 +39,11 @@ CSR = {
     # the kernel's tap spacing (dilation) along rows and columns: 1 adjacent taps, d: d - 1 input
     # positions between taps (an atrous conv); the gather walks the window KH x KW taps at it
     "DIL_Y": 44, "DIL_X": 45,
+    # how the weights are read (a matmul's b operand read where its producer wrote it, hexgen.matmul):
+    # W_XOR bit 0 inverts bit 7 of every 8-bit weight (b's codes, zero point 128, as int8: code ^ 0x80);
+    # W_KT_STRIDE the words from one output-channel tile's weights to the next's (0: the tile's own
+    # words, weights back to back)
+    "W_XOR": 46, "W_KT_STRIDE": 47,
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -62,7 +67,7 @@ BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OU
                            "GROUP_KT")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE", "IN2_BASE")},
         **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6,
-        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8}
+        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8, "W_XOR": 1, "W_KT_STRIDE": 32}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
 #: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a
 #: layer programmed without a clamp does not clamp; W_BITS = 8: nor with packed weights; DIL_Y = DIL_X =
@@ -146,7 +151,7 @@ def run_csrs(d: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
     if d["kind"] == "concat":
         add = [("ADD_A0", d["a0"])]
     return [
-        *[(n, regs[n]) for n in REGISTERS if n not in ("LO", "HI")],
+        *[(n, regs[n]) for n in (*REGISTERS, *WEIGHT_READ) if n not in ("LO", "HI")],
         *[(BASE_CSR[s], base) for s, base in bases.items() if s in BASE_CSR],
         ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), *add, ("LO", regs["LO"]), ("HI", regs["HI"]),
     ]

@@ -55,7 +55,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, layer: Any, image: An
         return list(wseg.words[first:first + need.weight])
 
     wgt_words = cfg.weight_buf_words  # the build's WGT_WORDS (tests/test_rtl_compute_issue.py)
-    drive = {"is_dw_i": int(need.depthwise), "in_c_i": regs["IN_C"], "w_bits_i": regs["W_BITS"], "wloaded_i": 0, "set_valid_i": 0, "wgt_we_i": 0,
+    drive = {"is_dw_i": int(need.depthwise), "in_c_i": regs["IN_C"], "w_bits_i": regs["W_BITS"], "w_xor_i": regs["W_XOR"], "wloaded_i": 0, "set_valid_i": 0, "wgt_we_i": 0,
              "mac_ready_i": 0, "run_i": 0}
     for port, v in drive.items():
         getattr(dut, port).value = v

@@ -215,8 +215,10 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")),
                           job["xfer_file"], rb.config.word_bits)
     if x_in2 is not None:
-        if layer["kind"] == "matmul":  # b's codes into the weight order the engine reads, minus 128: a host step
-            x_in2 = b_weights(x_in2, bool(layer["descriptor"]["transpose_b"]))  # until its producer writes it so
+        if layer["kind"] == "matmul" and not layer["descriptor"]["runs"][0].get("w_xor"):
+            # Q K^T: K's codes into the weight order the engine reads, minus 128 (a host step until
+            # its producer writes K so); A V reads V's codes as they come (W_XOR, W_KT_STRIDE)
+            x_in2 = b_weights(x_in2, bool(layer["descriptor"]["transpose_b"]))
         await write_words(dut, bases["input2"], to_words(np.asarray(x_in2, np.int64), rb.layout(name, "input2")),
                           job["xfer_file"], rb.config.word_bits)
     # test hook (tests/test_faults_sim.py): words of a segment replaced before start, e.g. a bias

@@ -112,7 +112,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     seg = {s["segment"]: s for s in mm["segments"]}
     drive = {"is_dw_i": int(regs["KIND"] == KIND_CODES["depthwise"]), "in_h_i": p.in_rows, "row_step_i": step,
              "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
-             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight,
+             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight, "wgt_step_i": need.weight,
              "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
              "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
     for port, v in drive.items():

@@ -54,15 +54,22 @@ async def test_against_hexgen_packing(dut: Any) -> None:
                 continue  # no such vector in the word (the compute unit never asks for it)
             dut.w_bits_i.value = w_bits
             dut.sel_i.value = sel
-            for word in words:
-                dut.word_i.value = word
-                await Timer(1, "ns")
-                got = int(dut.vec_o.value)
-                want = expected(word, w_bits, sel, rows, wb, widths)
-                checked += 1
-                if got != want:
-                    bad.append(f"W_BITS {w_bits} sel {sel} word 0x{word:0{wb // 4}x}: RTL 0x{got:0{wb // 4}x}, hexgen 0x{want:0{wb // 4}x}")
-                if len(bad) >= 6:
-                    break
+            for xor in (0, 1):  # W_XOR: 8-bit weights stored as codes of zero point 128 (a matmul's b)
+                dut.xor_i.value = xor
+                for word in words:
+                    dut.word_i.value = word
+                    await Timer(1, "ns")
+                    got = int(dut.vec_o.value)
+                    want = expected(word, w_bits, sel, rows, wb, widths)
+                    if xor and w_bits == 8 and widths >> 8 & 1:
+                        # the byte as a code of b: code - 128 (hexgen.tokens.b_weights' inverse of b_codes)
+                        codes = unpack_words([word], 8, wb, signed=False)
+                        want = int(pack_words([int(c) - 128 for c in codes], 8, wb)[0])
+                    checked += 1
+                    if got != want:
+                        bad.append(f"W_BITS {w_bits} W_XOR {xor} sel {sel} word 0x{word:0{wb // 4}x}: RTL 0x{got:0{wb // 4}x}, "
+                                   f"hexgen 0x{want:0{wb // 4}x}")
+                    if len(bad) >= 6:
+                        break
     assert not bad, f"wgt_unpack disagrees with hexgen.layout (seed {seed}, WGT_WIDTHS 0x{widths:x}):\n  " + "\n  ".join(bad)
     dut._log.info(f"{checked} words agree (WGT_WIDTHS 0x{widths:x})")
