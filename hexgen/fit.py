@@ -78,6 +78,14 @@ def _descriptor(node: Any, mod: Any, cfg: HardwareConfig, w_bits: int) -> dict[s
                  stride=list(_pair(mod.stride or mod.kernel_size)), padding=list(pad), padding_end=list(pad))
     elif isinstance(mod, nn.AdaptiveAvgPool2d) and len(ins) == 3 and outs[1:] == [1, 1]:
         d.update(kind="avgpool", kernel=ins[1:])  # global average pool: a window of the whole image, stride 1
+    elif isinstance(mod, nn.GELU) and len(ins) == 2:  # a transformer's GELU over [T, C] tokens: the vector unit's table
+        d.update(kind="gelu")
+    elif mod is None and node.target in (operator.matmul, torch.matmul) and len(args) == 2 and len(ins) >= 2:
+        # a matmul of two activations: one linear a head over a's rows, b its weights (hexgen.matmul)
+        b = list(getattr(args[1].meta.get("tensor_meta"), "shape", [])[1:])
+        if len(b) < 2 or b[-2] != ins[-1]:
+            return None
+        d.update(kind="linear", label="matmul", in_shape=ins[-2:], out_shape=[ins[-2], b[-1]])
     elif mod is None and node.target in (operator.add, operator.iadd, torch.add) and len(args) == 2 and len(ins) in (2, 3) \
             and list(getattr(args[1].meta.get("tensor_meta"), "shape", [None])[1:]) == ins:  # a residual add (images or [T, C] tokens)
         d.update(kind="add", shift=1)
@@ -93,6 +101,8 @@ def _window_words(r: dict[str, int], cfg: HardwareConfig, kind: str) -> int:
     inputs = n.ct_in * n.plane * (2 if kind == "add" else 1)
     if kind in ("add", "maxpool", "avgpool"):
         return inputs + n.out
+    if kind == "gelu":  # its input, output and table (256 codes, word_bits / 8 a word)
+        return inputs + n.out + -(-256 * 8 // cfg.word_bits)
     records = 2 * n.kt_out * n.records // max(1, r["GROUP_KT"])
     return n.kt_out * n.weight + records + inputs + n.out
 
@@ -127,7 +137,7 @@ def fit_layers(model: Any, example: Any, cfg: HardwareConfig, *, w_bits: int = 8
             r.update(BAND_ROWS=r["OUT_H"], GROUP_KT=-(-r["OUT_C"] // cfg.array_rows))
         else:
             r.update(plan_tiling(r, cfg))
-        out.append(LayerFit(str(node.target) if mod is not None else node.name, d["kind"], tuple(d["in_shape"]),
+        out.append(LayerFit(str(node.target) if mod is not None else node.name, d.get("label", d["kind"]), tuple(d["in_shape"]),
                             tuple(d["out_shape"]), engine_refusal(r, cfg), _window_words(r, cfg, d["kind"])))
     return out
 

@@ -91,20 +91,23 @@ def test_make_sim_refuses_a_window_larger_than_the_bench_before_quantizing(tmp_p
         images.prepare_image(f"{f}:make", 0, None, {})
 
 
-def test_a_transformers_linears_and_adds_are_checked_from_its_shapes() -> None:
+def test_a_transformers_engine_layers_are_checked_from_its_shapes() -> None:
     """vit_small_test: the early word sees every linear over tokens (a pointwise conv over its T
-    tokens, hexgen.rules.engine_shapes) and every add of token tensors (the residual adds and the
-    position embedding's), in network order, with hexgen's verdict and at most its windows."""
+    tokens, hexgen.rules.engine_shapes), every matmul (its one head's linear), every GELU and every
+    add of token tensors (the residual adds and the position embedding's), in network order, with
+    hexgen's verdict and at most its windows."""
     warnings.filterwarnings("ignore")
     cfg = load_hw("default")
     m = load_model("vit_small_test")
     shapes = fit_layers(m.float_model, m.calibration, cfg) or []
     net = extract(quantized_model(m), m.calibration[:2])
     mm = build_image(net, net.quantize_input(m.calibration[:1]), cfg, model="vit_small_test").memory_map()
-    for kinds, fit_kind in ((("linear",), "linear"), (("add", "add_const"), "add")):
+    for kinds, fit_kind in ((("linear",), "linear"), (("matmul",), "matmul"), (("gelu",), "gelu"), (("add", "add_const"), "add")):
         layers = [l for l in net.layers if l.kind in kinds]
         fits = [f for f in shapes if f.kind == fit_kind]
         assert len(layers) == len(fits) > 0, (kinds, [f.text() for f in fits])
         for l, f in zip(layers, fits):
-            assert f.refusal is None and list(f.in_shape) == list(l.in_shape), (l.name, f.text(), f.refusal)
+            # a matmul's: one head's rows and reduction (a's last two axes)
+            want = list(l.in_shape[-2:]) if fit_kind == "matmul" else list(l.in_shape)
+            assert f.refusal is None and list(f.in_shape) == want, (l.name, f.text(), f.refusal)
             assert f.window_words <= layer_window(mm, l.name)[1], l.name
