@@ -78,15 +78,7 @@ class ByKind:
     default: "Spec"
 
 
-@dataclass(frozen=True)
-class AnyOf:
-    """A value that follows one of `options` (an add's descriptor: a [C, H, W] image's or a token
-    tensor's); when it follows none, the problems against the option it comes closest to."""
-
-    options: tuple["Spec", ...]
-
-
-Spec = Union[Int, Str, Bool, Const, List, Obj, Map, ByKind, AnyOf]
+Spec = Union[Int, Str, Bool, Const, List, Obj, Map, ByKind]
 
 
 def _kind(v: Any) -> str:
@@ -173,9 +165,6 @@ def validate(value: Any, spec: Spec, path: str = "") -> list[Problem]:
                 out.append((where, f"key {k!r} is not a valid name here"))
             out += validate(v, spec.value, _join(path, k))
         return out
-    if isinstance(spec, AnyOf):
-        tried = [validate(value, o, path) for o in spec.options]
-        return [] if any(not t for t in tried) else min(tried, key=len)
     if isinstance(spec, ByKind):
         kind = value.get("kind") if isinstance(value, dict) else None
         return validate(value, spec.kinds.get(kind, spec.default) if isinstance(kind, str) else spec.default, path)
