@@ -272,9 +272,19 @@ SHAPE = List(POS)
 INT32 = Int(lo=-(1 << 31), hi=(1 << 31) - 1)
 M0 = Int(lo=0, hi=(1 << 31) - 1)
 _TOKEN_COMMON: dict[str, Spec] = {"in_shape": SHAPE, "out_shape": SHAPE, "z_out": BYTE, "lo": BYTE, "hi": BYTE}
-#: on the MAC array: a pointwise conv's fields, golden's [T, C] shapes (hexgen.rules.engine_shapes)
-_LINEAR = Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("z_in2", "a0", "b0", "shift")},
-               "kind": Const("linear"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))})
+_ADD_FIELDS = ("z_in2", "a0", "b0", "shift")
+_WEIGHT_FIELDS = ("m0_bits", "bias_mode", "weight_bits")
+
+
+def _engine_tokens(kind: str, *, without: tuple[str, ...], optional: tuple[str, ...] = ()) -> Obj:
+    """A transformer layer the engine runs on [T, C] token tensors (hexgen.rules.engine_shapes): the
+    engine descriptor's fields but `without`, golden's 2-D shapes."""
+    return Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in without},
+                "kind": Const(kind), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))}, optional=optional)
+
+
+#: on the MAC array: a pointwise conv's fields
+_LINEAR = _engine_tokens("linear", without=_ADD_FIELDS)
 TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
     "linear": _LINEAR,
     # one linear run per head (hexgen.matmul): its input, weight (b) and output word offsets
@@ -287,16 +297,11 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
     "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
                     "shift": Int(lo=1, hi=63)}),
     # on the vector unit: a one-input add's shape fields (kernel 1, stride 1), its table a segment
-    "gelu": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items()
-                    if k not in ("m0_bits", "bias_mode", "weight_bits", "z_in2", "a0", "b0", "shift")},
-                 "kind": Const("gelu"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))},
-                optional=("dilation",)),
+    "gelu": _engine_tokens("gelu", without=_WEIGHT_FIELDS + _ADD_FIELDS, optional=("dilation",)),
     "layernorm": Obj({"kind": Const("layernorm"), **_TOKEN_COMMON, "z_in": BYTE, "sqrt_shift": Int(lo=0, hi=24),
                       "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}),
-    # on the vector unit: an add's fields, its second input the constant (hexgen.rules.engine_shapes)
-    "add_const": Obj({**{k: v for k, v in LAYER_DESCRIPTOR_SCHEMA.fields.items() if k not in ("m0_bits", "bias_mode", "weight_bits")},
-                      "kind": Const("add_const"), "in_shape": List(POS, lens=(2,)), "out_shape": List(POS, lens=(2,))},
-                     optional=("dilation",)),
+    # on the vector unit: an add's fields, its second input the constant
+    "add_const": _engine_tokens("add_const", without=_WEIGHT_FIELDS, optional=("dilation",)),
 }
 DESCRIPTOR_SCHEMA = ByKind({"concat": CONCAT_DESCRIPTOR_SCHEMA, **TOKEN_DESCRIPTOR_SCHEMAS}, LAYER_DESCRIPTOR_SCHEMA)
 
