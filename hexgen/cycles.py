@@ -291,8 +291,11 @@ def _pool_windows(r: Mapping[str, int]) -> list[list[int]]:
 
 
 def gelu_table_words(rows: int) -> int:
-    """The words of a GELU table: 256 uint8 codes, `rows` to a word (hexgen.tokens)."""
-    return -(-256 // rows)
+    """The words of a GELU table as hexgen lays it out (hexgen.tokens.gelu_table_layout) in the
+    engine's words of `rows` bytes."""
+    from hexgen.tokens import table_layout
+
+    return table_layout(8, rows * 8).words
 
 
 def _vector_read_words(r: Mapping[str, int], rows: int) -> int:

@@ -95,10 +95,17 @@ def token_layout(shape: tuple[int, ...], pad: int, cfg: HardwareConfig, images: 
     return Layout(dims, shape, (("c", cfg.channel_tile),), order, 8, False, int(pad), cfg.word_bits)
 
 
+def table_layout(elem_bits: int, word_bits: int, dim: str = "q") -> Layout:
+    """A 256-entry table of `elem_bits`-bit unsigned entries in order, word_bits / elem_bits to a
+    word: GELU's output codes (8 bits, indexed by the input code q), softmax's exp values (32-bit
+    elements, indexed by d = max - q)."""
+    return Layout((dim,), (256,), (), (dim,), elem_bits, False, 0, word_bits)
+
+
 def gelu_table_layout(cfg: HardwareConfig) -> Layout:
-    """A GELU's table: the 256 output codes, uint8 in order (word_bits / 8 to a word; the vector
-    unit reads it at IN2_BASE, rtl/vec_unit.sv)."""
-    return Layout(("q",), (256,), (), ("q",), 8, False, 0, cfg.word_bits)
+    """A GELU's table: the 256 output codes, uint8 in order (the vector unit reads it at IN2_BASE,
+    rtl/vec_unit.sv)."""
+    return table_layout(8, cfg.word_bits)
 
 
 def b_weight_layout(b_shape: tuple[int, ...], transpose_b: bool, images: int, cfg: HardwareConfig) -> Layout:
@@ -173,7 +180,7 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
         "output": token_layout(layer.out_shape, 255 - d["z_out"], cfg, images),
     }
     if isinstance(layer, SoftmaxLayer):
-        lay["table"] = Layout(("d",), (256,), (), ("d",), 32, False, 0, cfg.word_bits)
+        lay["table"] = table_layout(32, cfg.word_bits, "d")
     elif isinstance(layer, LayerNormLayer):
         lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
                                 cfg.word_bits)
