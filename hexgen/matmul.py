@@ -71,6 +71,7 @@ def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit:
     the matmul's segments, and its descriptor with one run per head."""
     from hexgen.layout import element_address
     from hexgen.plan import LayerPlan, plan_layer
+    from hexgen.rules import descriptor_registers, register_needs
     from hexgen.tokens import TOKEN_SEGMENTS, b_weight_layout, token_descriptor, token_layout
 
     h = heads(layer)
@@ -103,10 +104,11 @@ def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit:
         first = element_address(b2, (0, *lead, 0, 0))[0]
         # a channel tile of V (the head's next R output channels) is the next word block: T words on
         stride = element_address(b2, (0, *lead, 0, r))[0] - first if n_len > r else 0
-        # each k_tile reads the weight order's padded T (T_pad words): the words past V's T land on
-        # a's padding channels (code z_a: (a - z_a) = 0), and past the segment's end on the records
-        # after it, which must be there
-        over = -(-k_len // r) * r - k_len
+        # each k_tile reads the weight order's padded T (the engine's rule, hexgen.rules.register_needs):
+        # the words past V's channel tile land on a's padding channels (code z_a: (a - z_a) = 0), and
+        # past the segment's end on the records after it, which must be there
+        tile = element_address(b2, (0, *lead, k_len - 1, 0))[0] - first + 1
+        over = register_needs(descriptor_registers(run), r, cfg.word_bits).weight - tile
         after = lay["bias"].words + lay["scale"].words
         if over > after:
             raise LayoutError(f"layer {layer.name}: A V reads {over} words past V's segment; the records after it are {after}")
