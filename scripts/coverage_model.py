@@ -1,6 +1,7 @@
 """The coverage model: one deterministic network whose layers hit every bin of the functional
 coverage of the layer space (tb/coverage.py) on the default hardware description (8x8 array):
-every kind, kernel sides 1..7, strides 1..4 on each axis, no / symmetric / asymmetric padding,
+every CNN kind, kernel sides 1..7, strides 1..4 on each axis (a transformer's kinds and the patch
+embedding's large kernel and stride are tests/test_engine_tokens.py's), no / symmetric / asymmetric padding,
 channels and output pixels below, at, a multiple of and above with a remainder the array's
 rows and columns, bias shifts 0, 1-7 and 8-15, both clamp bounds hit, zero points 0, 255 and
 between. tests/test_engine.py runs it in the fast suite and checks that no bin stays empty.

@@ -108,10 +108,11 @@ def test_random_layers_on_verilator(tmp_path: Path, seed: int):
 
 
 def test_coverage_model_leaves_no_bin_of_the_layer_space_empty():
-    """scripts/coverage_model.py: every bin of tb.coverage (kinds, kernels 1..7, strides 1..4,
+    """scripts/coverage_model.py: every bin of tb.coverage (CNN kinds, kernels 1..7, strides 1..4,
     padding kinds, channel and pixel fills, bias shifts, clamp hits, zero points) from one
     deterministic model, every layer PASS within its cycle budget (make test's third random
-    model, seed 13, moved to make test-slow for it)."""
+    model, seed 13, moved to make test-slow for it); the bins it cannot hit are named below with
+    the test that hits them."""
     import json
 
     from hexgen.hw import load_hw
