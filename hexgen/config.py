@@ -22,6 +22,8 @@ REMOVED_FIELDS = {
 #: Limits of a description's sizes (hexgen.schema's CONFIG_SCHEMA uses the same).
 MAX_ARRAY = 1024
 MAX_BUF_WORDS = 1 << 26
+#: Limit of the row unit's buffer depths (row_buf_words, ln_tiles): its word counters are 16 bits.
+MAX_ROW_BUF = 1 << 15
 #: Every segment of a memory image is padded to the alignment, and the image is held in memory and
 #: written word by word: an alignment of 2^30 bytes made hexgen try to allocate ~120 GB. A 4 KiB
 #: page is the largest alignment a DMA engine commonly needs.
@@ -59,6 +61,11 @@ class HardwareConfig:
         also the pixels of one pass) is at most 2^pixel_bits - 1 pixels; a larger one is refused
         (field OUT_H). 24 bits count a 4096 x 4096 image. The input image is not counted: it is
         addressed with the 32-bit base registers.
+    row_buf_words: depth in words of the row unit's staging buffers (rtl/row_unit.sv: one holds a
+        block of tokens' rows as read, one their outputs): a softmax or LayerNorm runs in blocks of
+        tokens whose rows fit it (a row of C channels is ceil(C / array_rows) words).
+    ln_tiles: entries of the row unit's LayerNorm record buffer, one channel tile's records each:
+        a LayerNorm of more than ln_tiles x array_rows channels is refused (field IN_C).
     """
 
     array_rows: int = 8
@@ -71,6 +78,8 @@ class HardwareConfig:
     align_bytes: int = 64
     weight_bits: tuple[int, ...] = WEIGHT_WIDTHS
     pixel_bits: int = 24
+    row_buf_words: int = 256
+    ln_tiles: int = 64
 
     def __post_init__(self) -> None:
         wb = self.weight_bits
@@ -96,6 +105,10 @@ class HardwareConfig:
             v = getattr(self, name)
             if not 1 <= v <= MAX_BUF_WORDS:
                 raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{MAX_BUF_WORDS}")
+        for name in ("row_buf_words", "ln_tiles"):
+            v = getattr(self, name)
+            if not 1 <= v <= MAX_ROW_BUF:
+                raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{MAX_ROW_BUF}")
         if not PIXEL_BITS[0] <= self.pixel_bits <= PIXEL_BITS[1]:
             raise ConfigError(f"HardwareConfig.pixel_bits={self.pixel_bits}: must be in {PIXEL_BITS[0]}..{PIXEL_BITS[1]}")
         a = self.align_bytes

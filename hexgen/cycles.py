@@ -27,13 +27,11 @@ from dataclasses import dataclass
 from typing import Any, Mapping
 
 from hexgen.config import HardwareConfig
-from hexgen.rules import (KIND_CODES, VECTOR_KINDS, descriptor_registers, descriptor_runs, input_loads, passes,
+from hexgen.rules import (KIND_CODES, MAX_BURST, ROW_KINDS, VECTOR_KINDS, descriptor_registers, descriptor_runs, input_loads, passes,
                           record_words_per_k_tile, register_needs, tap_rows)
 
 #: A layer fails its budget when it takes more than this over the model.
 BUDGET_SLACK = 0.10
-#: accel_top's read, write and vector-unit burst (the RTL parameter's default).
-MAX_BURST = 16
 #: read requests the bench's memory queues (tb/engine/hdl ext_mem_model's FIFO_DEPTH)
 MEM_QUEUE = 4
 
@@ -62,6 +60,8 @@ def layer_budget(r: Mapping[str, int], cfg: HardwareConfig, mem_latency: int = 8
     """The model's cycles for one layer (registers as hexgen.rules.descriptor_registers gives)."""
     if r["KIND"] in VECTOR_KINDS:
         return _vector_budget(r, cfg, mem_latency)
+    if r["KIND"] in ROW_KINDS:
+        return _row_budget(r, cfg, mem_latency)
     return _conv_budget(r, cfg, mem_latency)
 
 
@@ -319,6 +319,21 @@ def _vector_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budge
     # a word is in the writer's FIFO the cycle after the unit gives it
     done = _write_side([(START + c + 1, 1) for c in pushes]) + DONE
     return Budget(done, 0, _vector_read_words(r, cfg.array_rows), len(pushes))
+
+
+def _row_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
+    """The row unit's passes (blocks of tokens, hexgen.rules.passes), one after another: each from
+    its start through the unit's output words (row_unit_pushes; the table or records loaded on
+    the first) and the write side."""
+    ln = r["KIND"] == KIND_CODES["layernorm"]
+    t = rd_words = wr_words = 0
+    for p in passes(r, cfg.array_rows, cfg.word_bits):
+        t += START if t == 0 else PASS_GAP
+        pushes = row_unit_pushes(ln, r["IN_C"], p.npix, p.band == 0, cfg.array_rows, lat)
+        t = _write_side([(t + c + 1, 1) for c in pushes]) + DONE
+        rd_words += row_unit_read_words(ln, r["IN_C"], p.npix, p.band == 0, cfg.array_rows)
+        wr_words += len(pushes)
+    return Budget(t, 0, rd_words, wr_words)
 
 
 # ---- softmax unit (rtl/softmax_unit.sv) ----

@@ -112,7 +112,8 @@ def rtl_parameters(cfg: HardwareConfig) -> dict[str, int]:
                           "the engine has one record depth (REC_WORDS) for both")
     return {"ROWS": cfg.array_rows, "COLS": cfg.array_cols, "WORD_BITS": cfg.word_bits,
             "ACT_WORDS": cfg.act_buf_words, "WGT_WORDS": cfg.weight_buf_words, "REC_WORDS": cfg.bias_buf_words,
-            "WGT_WIDTHS": cfg.weight_widths_mask, "PIX_W": cfg.pixel_bits}
+            "WGT_WIDTHS": cfg.weight_widths_mask, "PIX_W": cfg.pixel_bits, "ROW_WORDS": cfg.row_buf_words,
+            "LN_TILES": cfg.ln_tiles}
 
 
 def verilog_defaults(cfg: HardwareConfig | None = None) -> str:

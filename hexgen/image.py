@@ -23,7 +23,7 @@ from hexgen.concat import concat_arrays
 from hexgen.config import HardwareConfig
 from hexgen.errors import HexgenError, LayoutError
 from hexgen.layout import Layout, to_words
-from hexgen.plan import ROLE_TEXT, SEGMENT_TEXT, LayerPlan, is_compute, is_vector, layer_arrays, plan_layer
+from hexgen.plan import ROLE_TEXT, SEGMENT_TEXT, LayerPlan, engine_runs, is_compute, is_vector, layer_arrays, plan_layer
 from hexgen.tokens import is_token_layer, not_laid_out, token_arrays
 
 MAP_FILE = "memory_map.json"
@@ -354,9 +354,9 @@ def build_image(
         chosen = [l for l in net.layers if is_compute(l)]
     elif layers is None:  # a transformer: every layer with arithmetic (hexgen.tokens) and the conv/fc the engine takes
         for l in net.layers:
-            if is_token_layer(l) and not is_compute(l) and not is_vector(l):
+            if is_token_layer(l) and not engine_runs(l):
                 chosen.append(l)
-            elif is_compute(l) or is_vector(l):  # the MAC array's and the vector unit's: when the engine takes them
+            elif engine_runs(l):  # the MAC array's, the vector unit's and the row unit's: when the engine takes them
                 try:
                     plan_layer(l, cfg, images=images, check_fit=check_fit)
                     chosen.append(l)

@@ -40,7 +40,7 @@ from numpy.typing import NDArray
 
 from golden.layers import AddLayer, AvgPoolLayer, ConcatLayer, ConvLayer, Layer, LinearLayer, MaxPoolLayer, UpsampleLayer
 from golden.tokens import ConstAddLayer, TokenLinearLayer
-from golden.transformer import GeluLayer, MatmulLayer
+from golden.transformer import GeluLayer, LayerNormLayer, MatmulLayer, SoftmaxLayer
 from hexgen.config import HardwareConfig
 from hexgen.rules import (KIND_CODES, PACKED_WEIGHT_BITS, Pass, descriptor_registers, engine_refusal, engine_shapes, passes, plan_tiling,
                           register_needs, weight_bits_refusal)
@@ -129,6 +129,17 @@ def is_vector(layer: Layer) -> bool:
     """A layer of the engine's vector unit: residual add, max pool, average pool, nearest upsampling,
     and a transformer's add of a constant (the position embedding) and GELU (a table lookup)."""
     return isinstance(layer, (AddLayer, MaxPoolLayer, AvgPoolLayer, UpsampleLayer, ConstAddLayer, GeluLayer))
+
+
+def is_row(layer: Layer) -> bool:
+    """A layer of the engine's row unit (rtl/row_unit.sv): a transformer's softmax or LayerNorm,
+    which reduce over each token's channels (hexgen.tokens.plan_token_layer)."""
+    return isinstance(layer, (SoftmaxLayer, LayerNormLayer))
+
+
+def engine_runs(layer: Layer) -> bool:
+    """A layer of one of the engine's units: the MAC array's, the vector unit's or the row unit's."""
+    return is_compute(layer) or is_vector(layer) or is_row(layer)
 
 
 def segments_of(kind: str) -> tuple[str, ...]:
@@ -253,7 +264,7 @@ def plan_layer(layer: Layer, cfg: HardwareConfig, *, images: int = 1, check_fit:
 
         return plan_matmul(layer, cfg, images, check_fit)
     if is_token_layer(layer) and not is_compute(layer) and not is_vector(layer):  # a transformer's (hexgen.tokens); its
-        return plan_token_layer(layer, cfg, images)  # linear is the MAC array's and its residual add the vector unit's
+        return plan_token_layer(layer, cfg, images, check_fit)  # linear: the MAC array's; residual add: the vector unit's
     desc = layer_descriptor(layer)
     if is_vector(layer):
         return _plan_vector(layer, desc, cfg, images, check_fit)

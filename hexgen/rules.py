@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from golden import tf_arith
 from golden.arith import conv_out_size, dilated_span
 from hexgen.config import HardwareConfig
 
@@ -24,10 +25,23 @@ from hexgen.config import HardwareConfig
 #: input of a concatenation copied, or requantized, into its place: hexgen.plan.concat_runs) run
 #: on the vector unit (rtl/vec_unit.sv), and so does a transformer's GELU over [T, C] tokens (a
 #: table lookup of one input, out = table[q]: the table loaded first, then an add's stream of one input).
+#: A transformer's softmax and LayerNorm reduce over each token's channels: the row unit
+#: (rtl/row_unit.sv) runs them on blocks of tokens (ROW_KINDS).
 KIND_CODES = {"conv": 0, "pointwise": 0, "linear": 0, "depthwise": 1, "fc": 2, "add": 3, "add_const": 3, "maxpool": 4, "avgpool": 5, "upsample": 6,
-              "concat": 7, "gelu": 8}
+              "concat": 7, "gelu": 8, "softmax": 9, "layernorm": 10}
 VECTOR_KINDS = (KIND_CODES["add"], KIND_CODES["maxpool"], KIND_CODES["avgpool"], KIND_CODES["upsample"],
                 KIND_CODES["concat"], KIND_CODES["gelu"])
+#: The row unit's kinds. A pass is a block of BAND_ROWS x IN_W tokens (pixels): the unit reads
+#: their rows (IN_C channels, ceil(IN_C / ROWS) words IN_H x IN_W apart) into its staging buffer,
+#: runs the softmax or LayerNorm unit on each row, and gives the outputs in the layout's order.
+ROW_KINDS = (KIND_CODES["softmax"], KIND_CODES["layernorm"])
+#: The longest softmax row (golden.tf_arith.SM_MAX_ROW: the sum of its exp entries fits 32 bits) and
+#: the widest LayerNorm (its sum of squares below 2^48, golden.tf_arith.layernorm_max_sumsq).
+SM_MAX_ROW = tf_arith.SM_MAX_ROW
+LN_MAX_C = max(c for c in range(2, 4096) if tf_arith.layernorm_max_sumsq(c) < 1 << (2 * tf_arith.LN_SQRT_ITERS))
+#: accel_top's read, write, vector-unit and row-unit bursts (the RTL parameter's default): at most
+#: MAX_BURST words.
+MAX_BURST = 16
 #: Largest nearest-upsampling factor per axis (an upsample's STRIDE_Y and STRIDE_X hold its factors;
 #: DeepLab's image-pooling branch spreads a 1 x 1 map over its 65 x 65 features).
 MAX_UPSAMPLE = 255
@@ -45,11 +59,15 @@ COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
              "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS",
-             "LO", "HI", "DIL_Y", "DIL_X")
+             "LO", "HI", "DIL_Y", "DIL_X", "ROW_SHIFT")
 #: Registers of how the weights are read, which the rule book does not judge: W_XOR (8-bit weights'
 #: bit 7 inverted: a matmul's b codes as int8) and W_KT_STRIDE (words between output-channel tiles'
 #: weights; 0: back to back). Every run writes them (a layer's setting never leaks into the next).
 WEIGHT_READ = ("W_XOR", "W_KT_STRIDE")
+#: The row unit's constant, which the rule book does not judge either: ROW_K (two registers, low 32
+#: bits and the rest) is a softmax's dividend D (52 bits) or a LayerNorm's eps_term E (48 bits).
+#: Every run writes them.
+ROW_CONSTANT = ("ROW_K_LO", "ROW_K_HI")
 #: The W_BITS register of a layer without weights (add, pooling): its reset value, never read.
 NO_WEIGHT_BITS = 8
 
@@ -59,7 +77,7 @@ def engine_shapes(d: Mapping[str, Any]) -> tuple[list[int], list[int]]:
     image; a transformer's token tensors [T, C] (a linear's, a residual add's, one head of a
     matmul's) are one-column images of T rows, the tokens as pixels (hexgen.tokens.token_layout: the same words as [c_tile][t][c_lane])."""
     ins, outs = list(d["in_shape"]), list(d["out_shape"])
-    if d["kind"] == "matmul":  # a's [.., M, K] -> [.., M, N], one head a run (hexgen.matmul)
+    if d["kind"] in ("matmul", "softmax"):  # [.., M, K]: one head a run (hexgen.matmul, hexgen.tokens)
         ins, outs = ins[-2:], outs[-2:]
     if len(ins) == 2:
         return [ins[1], ins[0], 1], [outs[1], outs[0], 1]
@@ -71,6 +89,7 @@ def engine_shapes(d: Mapping[str, Any]) -> tuple[list[int], list[int]]:
 def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
     """A hexgen layer descriptor (memory map `layers[].descriptor`) as the engine's registers."""
     ins, outs = engine_shapes(d)
+    row_k = int(d.get("dividend", 0) if d["kind"] == "softmax" else d.get("eps_term", 0))
     return {
         "KIND": KIND_CODES[d["kind"]],
         "IN_C": ins[0], "IN_H": ins[1], "IN_W": ins[2],
@@ -85,14 +104,17 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         # a memory map written before dilation was run (issue 26) has none: taps adjacent
         "DIL_Y": d.get("dilation", (1, 1))[0], "DIL_X": d.get("dilation", (1, 1))[1],
         "W_XOR": int(d.get("w_xor", 0)), "W_KT_STRIDE": int(d.get("w_kt_stride", 0)),
+        # the row unit's: a softmax's shift P and dividend D, a LayerNorm's sqrt_shift and eps_term
+        "ROW_SHIFT": int(d.get("shift", 0) if d["kind"] == "softmax" else d.get("sqrt_shift", 0)),
+        "ROW_K_LO": row_k & 0xFFFFFFFF, "ROW_K_HI": row_k >> 32,
     }
 
 
 def descriptor_runs(d: Mapping[str, Any]) -> list[Mapping[str, Any]]:
     """The engine runs of a layer descriptor, in order: a concat's runs (hexgen.concat: one per input
     the vector unit puts in place), a matmul's (hexgen.matmul: one linear per head), any other
-    layer's one descriptor."""
-    return list(d["runs"]) if d["kind"] in ("concat", "matmul") else [d]
+    layer's one descriptor (a softmax over heads: one run per head, hexgen.tokens)."""
+    return list(d["runs"]) if d["kind"] in ("concat", "matmul") or "runs" in d else [d]
 
 
 def kernel_span(r: Mapping[str, int], axis: str) -> int:
@@ -102,7 +124,7 @@ def kernel_span(r: Mapping[str, int], axis: str) -> int:
 
 def _weight_bits(d: Mapping[str, Any]) -> int:
     """The width the layer's weights are stored at (hexgen.plan: HardwareConfig.weight_store_bits)."""
-    if KIND_CODES[d["kind"]] in VECTOR_KINDS:
+    if KIND_CODES[d["kind"]] in VECTOR_KINDS + ROW_KINDS:
         return NO_WEIGHT_BITS
     if "weight_bits" not in d:
         raise KeyError("weight_bits (the width its weights are stored at)")
@@ -282,6 +304,10 @@ def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
     one output row fits, BAND_ROWS is 1 and engine_refusal names the buffer."""
     ct_in = -(-r["IN_C"] // cfg.array_rows)
     kt_out = max(1, -(-r["OUT_C"] // cfg.array_rows))
+    if r["KIND"] in ROW_KINDS:  # blocks of tokens whose rows fit the row unit (row_refusal), one burst a tile
+        out_h = max(r["OUT_H"], 1)
+        most = min(MAX_BURST, cfg.row_buf_words // ct_in) // max(1, r["IN_W"])
+        return {"BAND_ROWS": _even(out_h, max(1, min(out_h, most))), "GROUP_KT": kt_out}
     group = _even(kt_out, max(1, min(kt_out, cfg.bias_buf_words // record_words_per_k_tile(cfg.array_rows, cfg.word_bits))))
     if r["KIND"] == KIND_CODES["depthwise"]:
         # a depthwise pass loads its group's channel tiles only: when one output row of them does not
@@ -298,6 +324,33 @@ def plan_tiling(r: Mapping[str, int], cfg: HardwareConfig) -> dict[str, int]:
     return {"BAND_ROWS": _even(out_h, band), "GROUP_KT": group}
 
 
+def row_refusal(r: Mapping[str, int], cfg: HardwareConfig) -> tuple[str, str] | None:
+    """The row unit's rules (softmax, LayerNorm), after the shape rules every kind has: a block of
+    BAND_ROWS x IN_W tokens is one read burst per channel tile and fits the staging buffers; the
+    row's length and the shift are the units' (rtl/softmax_unit.sv, rtl/layernorm_unit.sv)."""
+    ln = r["KIND"] == KIND_CODES["layernorm"]
+    ct = -(-r["IN_C"] // cfg.array_rows)
+    block = r["BAND_ROWS"] * r["IN_W"]
+    if ln and not 2 <= r["IN_C"] <= LN_MAX_C:
+        return "IN_C", f"LayerNorm over {r['IN_C']} channels: 2..{LN_MAX_C} (its sum of squares below 2^48)"
+    if not ln and r["IN_C"] > SM_MAX_ROW:
+        return "IN_C", f"softmax over rows of {r['IN_C']}: at most {SM_MAX_ROW} (the sum of the exp entries fits 32 bits)"
+    if ln and ct > cfg.ln_tiles:
+        return "IN_C", (f"LayerNorm over {r['IN_C']} channels, {ct} channel tiles of records: the row unit's record "
+                        f"buffer holds {cfg.ln_tiles} (the hardware description's ln_tiles)")
+    if ct > cfg.row_buf_words:
+        return "IN_C", (f"a row of {r['IN_C']} channels is {ct} words: the row unit's buffers hold {cfg.row_buf_words} "
+                        "(the hardware description's row_buf_words)")
+    if block > MAX_BURST or block * ct > cfg.row_buf_words:
+        return "BAND_ROWS", (f"a block of {r['BAND_ROWS']} rows of {r['IN_W']} tokens: the row unit reads at most "
+                             f"{MAX_BURST} tokens a burst and holds {cfg.row_buf_words // ct} rows of {ct} words "
+                             f"(row_buf_words = {cfg.row_buf_words})")
+    shift_lo, shift_hi = (0, tf_arith.LN_SQRT_ITERS - 1) if ln else (1, 63)
+    if not shift_lo <= r["ROW_SHIFT"] <= shift_hi:
+        return "ROW_SHIFT", f"{'sqrt_shift' if ln else 'shift'} {r['ROW_SHIFT']}: {shift_lo}..{shift_hi}"
+    return ("LO", f"clamp bounds lo {r['LO']} > hi {r['HI']}") if r["LO"] > r["HI"] else None
+
+
 def _even(size: int, most: int) -> int:
     """The part size that cuts `size` into as few parts of at most `most` as possible, evened out."""
     parts = -(-size // most)
@@ -309,8 +362,10 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     `cfg`'s buffer depths are the engine's ACT_WORDS, WGT_WORDS and REC_WORDS."""
     kind, fc = r["KIND"], r["KIND"] == KIND_CODES["fc"]
     add, vec, up = kind == KIND_CODES["add"], kind in VECTOR_KINDS, kind == KIND_CODES["upsample"]
-    cat, gelu = kind == KIND_CODES["concat"], kind == KIND_CODES["gelu"]
-    one = add or gelu  # an add's shape rules: kernel 1, stride 1, channels kept (GELU: an add of one input)
+    cat, gelu, row = kind == KIND_CODES["concat"], kind == KIND_CODES["gelu"], kind in ROW_KINDS
+    # an add's shape rules: kernel 1, stride 1, channels kept (GELU: an add of one input; softmax and
+    # LayerNorm: a token's channels in, its channels out)
+    one = add or gelu or row
     n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
@@ -320,27 +375,28 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     k_max = POOL_MAX_KERNEL if vec else max_kernel
     for f in ("KH", "KW"):
         if r[f] == 0 or r[f] > k_max or ((fc or one or up or cat) and r[f] != 1):
-            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, gelu, upsample, concat: 1)" if fc or one or up or cat else "")
+            return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, gelu, softmax, layernorm, upsample, concat: 1)"
+                                                        if fc or one or up or cat else "")
     for f in ("STRIDE_Y", "STRIDE_X"):  # an upsample's: its factor
         s_max = MAX_UPSAMPLE if up else MAX_STRIDE
         if not 1 <= r[f] <= s_max or ((one or cat) and r[f] != 1):
             return f, (f"upsampling factor {r[f]}: 1..{s_max}" if up else
-                       f"stride {r[f]}: 1..{s_max}" + (" (add, gelu, concat: 1)" if one or cat else ""))
+                       f"stride {r[f]}: 1..{s_max}" + (" (add, gelu, softmax, layernorm, concat: 1)" if one or cat else ""))
     for f in ("DIL_Y", "DIL_X"):
-        if not 1 <= r[f] <= MAX_DILATION or ((vec or fc) and r[f] != 1):
-            return f, f"dilation {r[f]}: 1..{MAX_DILATION}" + (" (fc, add and pooling: 1)" if vec or fc else "")
+        if not 1 <= r[f] <= MAX_DILATION or ((vec or fc or row) and r[f] != 1):
+            return f, f"dilation {r[f]}: 1..{MAX_DILATION}" + (" (fc, add, pooling, softmax, layernorm: 1)" if vec or fc or row else "")
     for f, axis in (("PAD_TOP", "Y"), ("PAD_BOTTOM", "Y"), ("PAD_LEFT", "X"), ("PAD_RIGHT", "X")):
         span = kernel_span(r, axis)
         if r[f] >= span or (kind in (KIND_CODES["avgpool"], KIND_CODES["upsample"]) and r[f] != 0):
             return f, f"padding {r[f]} must be below the kernel's span ({span})" + (" (average pool, upsample: 0)" if vec else "")
-    if vec:
+    if vec or row:
         if r["GROUPS"] != 1:
-            return "GROUPS", f"groups {r['GROUPS']}: 1 for add and pooling"
+            return "GROUPS", f"groups {r['GROUPS']}: 1 for add, pooling, softmax and layernorm"
         if cat and not 0 <= r["OUT_C"] - r["IN_C"] < cfg.array_rows:
             return "OUT_C", (f"{r['OUT_C']} output channels for {r['IN_C']} input channels: a concat run's input starts "
                              f"OUT_C - IN_C = 0..{cfg.array_rows - 1} lanes into its first channel tile")
         if not cat and r["OUT_C"] != r["IN_C"]:
-            return "OUT_C", f"{r['OUT_C']} output channels: add and pooling keep the {r['IN_C']} input channels"
+            return "OUT_C", f"{r['OUT_C']} output channels: add, pooling, softmax and layernorm keep the {r['IN_C']} input channels"
     elif n.depthwise and (r["GROUPS"] != r["IN_C"] or r["OUT_C"] != r["IN_C"]):
         return "GROUPS", f"depthwise needs groups = in channels = out channels ({r['GROUPS']}, {r['IN_C']}, {r['OUT_C']})"
     if not n.depthwise and r["GROUPS"] != 1:
@@ -356,9 +412,10 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     if not 1 <= r["BAND_ROWS"] <= r["OUT_H"] or (vec and r["BAND_ROWS"] != r["OUT_H"]):
         return "BAND_ROWS", (f"band of {r['BAND_ROWS']} output rows: 1..{r['OUT_H']} (the output height)"
                              + ("; the vector unit's layers run in one pass" if vec else ""))
-    if not 1 <= r["GROUP_KT"] <= n.kt_out or (vec and r["GROUP_KT"] != n.kt_out):
+    if not 1 <= r["GROUP_KT"] <= n.kt_out or ((vec or row) and r["GROUP_KT"] != n.kt_out):
         return "GROUP_KT", (f"group of {r['GROUP_KT']} output-channel tiles: 1..{n.kt_out} (the layer's tiles)"
-                            + ("; the vector unit's layers run in one pass" if vec else ""))
+                            + ("; the vector unit's layers run in one pass" if vec else "")
+                            + ("; the row unit's passes hold every channel of their tokens" if row else ""))
     if n.npix > cfg.pixel_max:
         return "OUT_H", (f"output image of {n.npix} pixels: the engine counts at most {cfg.pixel_max} "
                          f"(the hardware description's pixel_bits = {cfg.pixel_bits})")
@@ -366,6 +423,8 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
         if (add or cat) and not 1 <= r["ADD_SHIFT"] <= 63:
             return "ADD_SHIFT", f"shift {r['ADD_SHIFT']}: 1..63"
         return ("LO", f"clamp bounds lo {r['LO']} > hi {r['HI']}") if r["LO"] > r["HI"] else None
+    if row:  # the row unit reads memory directly, a block of tokens at a time (row_refusal)
+        return row_refusal(r, cfg)
     if n.steps > COUNTER_MAX:
         return "IN_C", f"{n.steps} steps per pixel tile: the engine counts at most {COUNTER_MAX}"
     if n.act > cfg.act_buf_words:

@@ -18,7 +18,7 @@ import re
 from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence, Union
 
-from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, PIXEL_BITS, REMOVED_FIELDS, WEIGHT_WIDTHS
+from hexgen.config import BUFFERS, MAX_ALIGN_BYTES, MAX_ARRAY, MAX_BUF_WORDS, MAX_ROW_BUF, PIXEL_BITS, REMOVED_FIELDS, WEIGHT_WIDTHS
 from hexgen.layout import ELEM_BITS, WORD_BITS
 from hexgen.plan import ROLE_TEXT
 
@@ -203,7 +203,8 @@ CONFIG_SCHEMA = Obj({
     "scale_buf_words": BUF, "align_bytes": Int(lo=1, hi=MAX_ALIGN_BYTES),
     "weight_bits": List(Int(choices=WEIGHT_WIDTHS)),
     "pixel_bits": Int(lo=PIXEL_BITS[0], hi=PIXEL_BITS[1]),
-}, removed=REMOVED_FIELDS)
+    "row_buf_words": Int(lo=1, hi=MAX_ROW_BUF), "ln_tiles": Int(lo=1, hi=MAX_ROW_BUF),
+}, removed=REMOVED_FIELDS, optional=("row_buf_words", "ln_tiles"))
 
 FIELD_SCHEMA = Obj({"name": Str(), "lsb": NAT, "width": POS, "signed": Bool(), "lo": Int(), "hi": Int()})
 
@@ -285,6 +286,8 @@ def _engine_tokens(kind: str, *, without: tuple[str, ...], optional: tuple[str, 
 
 #: on the MAC array: a pointwise conv's fields
 _LINEAR = _engine_tokens("linear", without=_ADD_FIELDS)
+#: on the row unit: a one-input add's shape fields (kernel 1, stride 1) over [T, C]
+_ROW = _engine_tokens("row", without=_WEIGHT_FIELDS + _ADD_FIELDS)
 TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
     "linear": _LINEAR,
     # one linear run per head (hexgen.matmul): its input, weight (b) and output word offsets
@@ -294,12 +297,17 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
                    "runs": List(Obj({**_LINEAR.fields, "in_word": NAT, "w_word": NAT, "out_word": NAT,
                                      # A V: V read where its producer wrote it (W_XOR, W_KT_STRIDE)
                                      "w_xor": Int(choices=(0, 1)), "w_kt_stride": NAT}, optional=("w_xor", "w_kt_stride")))}),
-    "softmax": Obj({"kind": Const("softmax"), **_TOKEN_COMMON, "z_in": BYTE, "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
-                    "shift": Int(lo=1, hi=63)}),
+    # on the row unit (hexgen.tokens.plan_token_layer): a one-input add's shape fields over the rows
+    # [T, L], the exp table a segment; over [.., T, L] one run per head at its word offsets
+    "softmax": Obj({**_ROW.fields, "kind": Const("softmax"), "in_shape": SHAPE, "out_shape": SHAPE,
+                    "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1), "shift": Int(lo=1, hi=63),
+                    "runs": List(Obj({**_ROW.fields, "kind": Const("softmax"), "dividend": Int(lo=1 << 51, hi=(1 << 52) - 1),
+                                      "shift": Int(lo=1, hi=63), "in_word": NAT, "out_word": NAT}, optional=("dilation",)))},
+                   optional=("dilation", "runs")),
     # on the vector unit: a one-input add's shape fields (kernel 1, stride 1), its table a segment
     "gelu": _engine_tokens("gelu", without=_WEIGHT_FIELDS + _ADD_FIELDS, optional=("dilation",)),
-    "layernorm": Obj({"kind": Const("layernorm"), **_TOKEN_COMMON, "z_in": BYTE, "sqrt_shift": Int(lo=0, hi=24),
-                      "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}),
+    "layernorm": Obj({**_ROW.fields, "kind": Const("layernorm"), "sqrt_shift": Int(lo=0, hi=24),
+                      "eps_term": Int(lo=0, hi=(1 << 48) - 1), "m0_bits": Int(lo=1, hi=31)}, optional=("dilation",)),
     # on the vector unit: an add's fields, its second input the constant
     "add_const": _engine_tokens("add_const", without=_WEIGHT_FIELDS, optional=("dilation",)),
 }

@@ -166,11 +166,15 @@ def token_descriptor(layer: Layer) -> dict[str, Any]:
     return d
 
 
-def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
-    """The LayerPlan of a token layer the engine does not run yet, LayerNorm and softmax (issue 28;
-    hexgen.plan plans the linear and matmul as the MAC array's, the adds and GELU as the vector
-    unit's): its segments' layouts and descriptor, no schedule, buffers or passes."""
+def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int, check_fit: bool = True) -> Any:
+    """The LayerPlan of a softmax or LayerNorm (the engine's row unit, rtl/row_unit.sv; hexgen.plan
+    plans the linear and matmul as the MAC array's, the adds and GELU as the vector unit's): token
+    layouts, the exp table or the records (read at IN2_BASE), and the engine descriptor of a layer
+    over the one-column image [C, T, 1] (hexgen.rules.engine_shapes) in blocks of tokens
+    (BAND_ROWS: hexgen.rules.plan_tiling, the row unit's rule), one run per head when the rows have
+    leading axes (a softmax over [H, T, L]: the heads back to back, each run at its word offsets)."""
     from hexgen.plan import LayerPlan
+    from hexgen.rules import descriptor_registers, engine_refusal, passes, plan_tiling
 
     d = token_descriptor(layer)
     z_in = d.get("z_a", d.get("z_in", 0))
@@ -184,8 +188,30 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int) -> Any:
     elif isinstance(layer, LayerNormLayer):
         lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
                                 cfg.word_bits)
-    segs = TOKEN_SEGMENTS.get(layer.kind, ("input", "input2", "expected", "output"))
-    return LayerPlan(layer.name, layer.kind, tuple((s, lay[s]) for s in segs), (), 1, (), d, ())
+    segs = TOKEN_SEGMENTS[layer.kind]
+    layouts = tuple((s, lay[s]) for s in segs)
+    if not isinstance(layer, (SoftmaxLayer, LayerNormLayer)):
+        return LayerPlan(layer.name, layer.kind, layouts, (), 1, (), d, ())
+    rows, length = (int(v) for v in layer.in_shape[-2:])
+    run = {**d, "in_shape": [rows, length], "out_shape": [rows, length], "kernel": [1, 1], "stride": [1, 1],
+           "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "band_rows": rows, "group_k_tiles": -(-length // cfg.array_rows)}
+    tiling = plan_tiling(descriptor_registers(run), cfg)
+    run.update(band_rows=tiling["BAND_ROWS"], group_k_tiles=tiling["GROUP_KT"])
+    regs = descriptor_registers(run)
+    if check_fit:
+        refusal = engine_refusal(regs, cfg)
+        if refusal is not None:
+            raise LayoutError(f"layer {layer.name}: the engine cannot run field {refusal[0]}: {refusal[1]}")
+    d.update({k: v for k, v in run.items() if k not in ("in_shape", "out_shape")})
+    lead = tuple(int(v) for v in layer.in_shape[:-2])
+    if lead:  # one run per head: its rows at the head's word offsets (the heads back to back in a token tensor)
+        from hexgen.layout import element_address
+
+        at = [element_address(lay["input"], (0, *(int(j) for j in np.unravel_index(i, lead)), 0, 0))[0]
+              for i in range(int(np.prod(lead)))]
+        d["runs"] = [{**run, "in_word": w, "out_word": w} for w in at]
+    return LayerPlan(layer.name, layer.kind, layouts, ("run", "block", "c_tile", "t"), 1, (), d,
+                     tuple(passes(regs, cfg.array_rows, cfg.word_bits)))
 
 
 def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8]) -> dict[str, NDArray[np.int64]]:

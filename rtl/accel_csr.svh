@@ -38,6 +38,9 @@ localparam logic [7:0] CSR_DIL_Y = 8'd44;
 localparam logic [7:0] CSR_DIL_X = 8'd45;
 localparam logic [7:0] CSR_W_XOR = 8'd46;
 localparam logic [7:0] CSR_W_KT_STRIDE = 8'd47;
+localparam logic [7:0] CSR_ROW_K_LO = 8'd56;
+localparam logic [7:0] CSR_ROW_K_HI = 8'd57;
+localparam logic [7:0] CSR_ROW_SHIFT = 8'd58;
 localparam logic [7:0] CSR_ERR_FIELD = 8'd32;
 localparam logic [7:0] CSR_CYCLES = 8'd33;
 localparam logic [7:0] CSR_BUSY_CYCLES = 8'd34;
@@ -56,6 +59,8 @@ localparam logic [7:0] CSR_WGT_WORDS = 8'd52;
 localparam logic [7:0] CSR_REC_WORDS = 8'd53;
 localparam logic [7:0] CSR_WGT_WIDTHS = 8'd54;
 localparam logic [7:0] CSR_PIX_W = 8'd55;
+localparam logic [7:0] CSR_ROW_WORDS = 8'd59;
+localparam logic [7:0] CSR_LN_TILES = 8'd60;
 localparam logic [7:0] CSR_BIAS_OVERFLOW = 8'd240;
 localparam logic [31:0] CSR_HI_RESET = 32'hff;
 localparam logic [31:0] CSR_W_BITS_RESET = 32'h8;
@@ -70,6 +75,8 @@ localparam logic [15:0] KIND_AVGPOOL = 16'd5;
 localparam logic [15:0] KIND_UPSAMPLE = 16'd6;
 localparam logic [15:0] KIND_CONCAT = 16'd7;
 localparam logic [15:0] KIND_GELU = 16'd8;
+localparam logic [15:0] KIND_SOFTMAX = 16'd9;
+localparam logic [15:0] KIND_LAYERNORM = 16'd10;
 localparam logic [31:0] CSR_ID_VALUE = 32'h494e5438;
 
 // engine states (STATE register) and the reader's sequencer (UNITS READER field)
@@ -96,6 +103,8 @@ localparam int UNITS_GATHER_SET_WAIT_LSB = 9;
 localparam int UNITS_GATHER_SET_WAIT_W = 1;
 localparam int UNITS_VECTOR_BUSY_LSB = 10;
 localparam int UNITS_VECTOR_BUSY_W = 1;
+localparam int UNITS_ROW_BUSY_LSB = 11;
+localparam int UNITS_ROW_BUSY_W = 1;
 localparam int UNITS_COMPUTE_KT_LSB = 16;
 localparam int UNITS_COMPUTE_KT_W = 16;
 

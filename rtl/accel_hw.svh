@@ -11,4 +11,6 @@
 `define HW_REC_WORDS 256
 `define HW_WGT_WIDTHS 276
 `define HW_PIX_W 24
+`define HW_ROW_WORDS 256
+`define HW_LN_TILES 64
 `endif

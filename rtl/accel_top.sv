@@ -39,6 +39,8 @@ module accel_top #(
     parameter int REC_WORDS = `HW_REC_WORDS,
     parameter int WGT_WIDTHS = `HW_WGT_WIDTHS,  // bit b set: b-bit weights are unpacked (weight_bits)
     parameter int PIX_W = `HW_PIX_W,            // the pixel counters' width (pixel_bits)
+    parameter int ROW_WORDS = `HW_ROW_WORDS,    // the row unit's staging buffers (row_buf_words)
+    parameter int LN_TILES = `HW_LN_TILES,      // its LayerNorm record buffer's channel tiles (ln_tiles)
     parameter int MAX_K = 16,
     parameter int MAX_BURST = 16,
     localparam int ACT_AW = $clog2(ACT_WORDS),
@@ -119,6 +121,8 @@ module accel_top #(
   logic [7:0]  dil_y, dil_x;                 // the kernel's tap spacing (DIL_Y, DIL_X)
   logic        w_xor;                        // 8-bit weights' bit 7 inverted (W_XOR)
   logic [31:0] w_kt_stride;                  // words between output-channel tiles' weights (W_KT_STRIDE; 0: back to back)
+  logic [51:0] row_k;                        // the row unit's constant (ROW_K_HI, ROW_K_LO) and shift
+  logic [5:0]  row_shift;
   logic [15:0] kh_span;                      // input rows one window covers (desc_check)
   logic        start, run_start, run, next_pass, last_pass;
   logic [31:0] pass_id;
@@ -127,7 +131,7 @@ module accel_top #(
   logic [31:0] beats, macs, words_rd, words_wr, units;
 
   ctrl_regs #(.ROWS(ROWS), .COLS(COLS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
-              .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W)) u_regs (
+              .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W), .ROW_WORDS(ROW_WORDS), .LN_TILES(LN_TILES)) u_regs (
       .clk_i, .rst_i, .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
       .kind_o(kind), .in_c_o(in_c), .in_h_o(in_h), .in_w_o(in_w), .out_c_o(out_c), .out_h_o(out_h), .out_w_o(out_w),
       .kh_o(kh), .kw_o(kw), .sy_o(sy), .sx_o(sx), .groups_o(groups), .band_rows_o(band_rows), .group_kt_o(group_kt),
@@ -135,7 +139,8 @@ module accel_top #(
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .in2_base_o(in2_base), .z_in2_o(z_in2), .add_a0_o(add_a0), .add_b0_o(add_b0), .add_shift_o(add_shift),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi), .w_bits_o(w_bits),
-      .dil_y_o(dil_y), .dil_x_o(dil_x), .w_xor_o(w_xor), .w_kt_stride_o(w_kt_stride),
+      .dil_y_o(dil_y), .dil_x_o(dil_x), .w_xor_o(w_xor), .w_kt_stride_o(w_kt_stride), .row_k_o(row_k),
+      .row_shift_o(row_shift),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
       .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
       .start_o(start), .run_start_o(run_start), .next_pass_o(next_pass), .run_o(run), .busy_o, .done_o, .error_o,
@@ -143,7 +148,7 @@ module accel_top #(
   );
 
   // ------------------------------------------------------------------ descriptor decode and check
-  logic        is_dw, is_vec;
+  logic        is_dw, is_vec, is_row;
   logic [15:0] ct_in, kt_out, steps;
   logic [PIX_W-1:0] npix, p_npix;             // output pixels of the layer and of the pass
   logic [31:0] act_need, wgt_need, out_need;
@@ -153,24 +158,27 @@ module accel_top #(
 
   desc_check #(
       .ROWS(ROWS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
-      .MAX_K(MAX_K), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W)
+      .MAX_K(MAX_K), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W), .ROW_WORDS(ROW_WORDS), .LN_TILES(LN_TILES),
+      .MAX_BURST(MAX_BURST)
   ) u_desc (
       .kind_i(kind), .in_c_i(in_c), .in_h_i(in_h), .in_w_i(in_w), .out_c_i(out_c), .out_h_i(out_h),
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
       .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
       .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .add_shift_i(add_shift), .w_bits_i(w_bits),
-      .dil_y_i(dil_y), .dil_x_i(dil_x), .kh_span_o(kh_span),
+      .dil_y_i(dil_y), .dil_x_i(dil_x), .kh_span_o(kh_span), .row_shift_i(row_shift),
       .lo_i(lo), .hi_i(hi),
-      .is_dw_o(is_dw), .is_vec_o(is_vec), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
+      .is_dw_o(is_dw), .is_vec_o(is_vec), .is_row_o(is_row), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)
   );
 
   // The convolution units run conv / depthwise / fc layers; add and pooling run on the vector unit
-  // (rtl/vec_unit.sv), which shares the memory port's read side and the writer with them.
-  logic c_start, c_run_start, c_run;
-  assign c_start = start && !is_vec;
-  assign c_run_start = run_start && !is_vec;
-  assign c_run = run && !is_vec;
+  // (rtl/vec_unit.sv), softmax and LayerNorm on the row unit (rtl/row_unit.sv): both share the memory
+  // port's read side and the writer with them.
+  logic c_start, c_run_start, c_run, is_conv;
+  assign is_conv = !is_vec && !is_row;
+  assign c_start = start && is_conv;
+  assign c_run_start = run_start && is_conv;
+  assign c_run = run && is_conv;
 
   // ------------------------------------------------------------------ passes
   // rtl/band_seq.sv: the band of output rows and group of output-channel tiles running; every
@@ -246,7 +254,7 @@ module accel_top #(
       .cmd_buf_addr_i(r_cmd_buf), .cmd_buf_stride_i(r_cmd_buf_stride),
       .cmd_row_len_i(r_cmd_len), .cmd_rows_i(r_cmd_rows),
       .req_valid_o(r_req_valid), .req_ready_i(r_req_ready), .req_addr_o(r_req_addr), .req_len_o(r_req_len),
-      .rd_valid_i(rd_valid_i && !is_vec), .rd_ready_o(r_rd_ready), .rd_data_i,
+      .rd_valid_i(rd_valid_i && is_conv), .rd_ready_o(r_rd_ready), .rd_data_i,
       .buf_valid_o(bw_valid), .buf_tag_o(r_buf_tag), .buf_addr_o(bw_addr), .buf_data_o(bw_data),
       .done_o(r_done), .done_tag_o(r_done_tag), .words_read_o(r_words_rd)
   );
@@ -326,7 +334,7 @@ module accel_top #(
       .rec_we_i(bw_valid && (r_buf_tag == TgBias || r_buf_tag == TgScale)), .rec_bias_i(r_buf_tag == TgBias),
       .rec_waddr_i(bw_addr[REC_AW-1:0]), .rec_wdata_i(bw_data), .recs_kt_i(recs_kt),
       .in_valid_i(mac_out_valid), .in_ready_o(mac_out_ready), .in_acc_i(mac_out_acc),
-      .out_valid_o(rq_out_valid), .out_ready_i(w_in_ready && !is_vec), .out_data_o(rq_out_data), .ovf_o(rq_ovf),
+      .out_valid_o(rq_out_valid), .out_ready_i(w_in_ready && is_conv), .out_data_o(rq_out_data), .ovf_o(rq_ovf),
       .rec_wait_o(rq_rec_wait)
   );
 
@@ -347,8 +355,30 @@ module accel_top #(
       .out_valid_o(v_out_valid), .out_ready_i(w_in_ready && is_vec), .out_data_o(v_out_data),
       .busy_o(v_busy), .done_o(v_done), .words_read_o(v_words_rd)
   );
-  assign rd_ready_o = is_vec ? v_rd_ready : r_rd_ready;
-  assign words_rd = r_words_rd + v_words_rd;  // WORDS_READ: every word taken from the read channel
+
+  // ------------------------------------------------------------------ row unit
+  // rtl/row_unit.sv: a pass is a block of the pass's tokens (band_seq: BAND_ROWS rows of IN_W), their
+  // rows of IN_C channels IN_H x IN_W words apart; the table or records at IN2_BASE, loaded on the
+  // run's first pass; its outputs in the layout's order, which the writer's commands for the pass
+  // (one run of the block's words per channel tile) put in place.
+  logic                 x_req_valid, x_req_ready, x_rd_ready, x_out_valid, x_busy, x_done;
+  logic [ADDR_W-1:0]    x_req_addr;
+  logic [7:0]           x_req_len;
+  logic [WORD_BITS-1:0] x_out_data;
+  logic [31:0]          x_words_rd;
+  row_unit #(.ROWS(ROWS), .ADDR_W(ADDR_W), .MAX_BURST(MAX_BURST), .ROW_WORDS(ROW_WORDS), .LN_TILES(LN_TILES)) u_row (
+      .clk_i, .rst_i, .start_i(run_start && is_row), .is_ln_i(kind == KIND_LAYERNORM), .first_i(p_band == '0),
+      .len_i(in_c), .ct_i(ct_in), .rows_i(16'(p_npix)), .plane_i(p_in_plane), .in_base_i(ADDR_W'(p_in_base)),
+      .tab_base_i(ADDR_W'(in2_base)), .dividend_i(row_k), .shift_i(row_shift), .sqrt_shift_i(row_shift[4:0]),
+      .eps_term_i(row_k[47:0]), .z_out_i(z_out), .lo_i(lo), .hi_i(hi),
+      .req_valid_o(x_req_valid), .req_ready_i(x_req_ready), .req_addr_o(x_req_addr), .req_len_o(x_req_len),
+      .rd_valid_i(rd_valid_i && is_row), .rd_ready_o(x_rd_ready), .rd_data_i,
+      .out_valid_o(x_out_valid), .out_ready_i(w_in_ready && is_row), .out_data_o(x_out_data),
+      .busy_o(x_busy), .done_o(x_done), .words_read_o(x_words_rd)
+  );
+  assign rd_ready_o = is_vec ? v_rd_ready : is_row ? x_rd_ready : r_rd_ready;
+  // WORDS_READ: every word taken from the read channel
+  assign words_rd = r_words_rd + v_words_rd + x_words_rd;
 
   // ------------------------------------------------------------------ output writer
   // rtl/out_writer.sv: the output FIFO and one write command over the whole output region; a
@@ -361,8 +391,8 @@ module accel_top #(
       .clk_i, .rst_i, .start_i(run_start), .run_i(run),
       .out_base_i(ADDR_W'(p_out_base)), .out_len_i(p_out_cmd_len), .out_rows_i(p_out_cmd_rows),
       .out_stride_i(ADDR_W'(p_out_cmd_stride)),
-      .in_valid_i(is_vec ? v_out_valid : rq_out_valid), .in_ready_o(w_in_ready),
-      .in_data_i(is_vec ? v_out_data : rq_out_data),
+      .in_valid_i(is_vec ? v_out_valid : is_row ? x_out_valid : rq_out_valid), .in_ready_o(w_in_ready),
+      .in_data_i(is_vec ? v_out_data : is_row ? x_out_data : rq_out_data),
       .req_valid_o(w_req_valid), .req_ready_i(w_req_ready), .req_addr_o(w_req_addr), .req_len_o(w_req_len),
       .wr_valid_o, .wr_ready_i, .wr_data_o,
       .written_o(pass_written), .busy_o(w_busy), .words_written_o(words_wr)
@@ -370,16 +400,18 @@ module accel_top #(
 
   // ------------------------------------------------------------------ memory request channels
   // The writer has the write channel to itself. On the read channel the reader goes first, else
-  // the vector unit (which runs only when the reader has nothing to read).
+  // the vector unit, else the row unit (each of the two runs only its own kinds, when the reader
+  // has nothing to read).
   assign wreq_valid_o = w_req_valid;
   assign wreq_addr_o  = w_req_addr;
   assign wreq_len_o   = w_req_len;
   assign w_req_ready  = wreq_ready_i;
-  assign rreq_valid_o = r_req_valid || v_req_valid;
-  assign rreq_addr_o  = r_req_valid ? r_req_addr : v_req_addr;
-  assign rreq_len_o   = r_req_valid ? r_req_len : v_req_len;
+  assign rreq_valid_o = r_req_valid || v_req_valid || x_req_valid;
+  assign rreq_addr_o  = r_req_valid ? r_req_addr : v_req_valid ? v_req_addr : x_req_addr;
+  assign rreq_len_o   = r_req_valid ? r_req_len : v_req_valid ? v_req_len : x_req_len;
   assign r_req_ready  = rreq_ready_i;
   assign v_req_ready  = rreq_ready_i && !r_req_valid;
+  assign x_req_ready  = rreq_ready_i && !r_req_valid && !v_req_valid;
 
   // ------------------------------------------------------------------ UNITS status word
   // Field positions from tb/engine/csr.py (UNITS_FIELDS, through accel_csr.svh), which also decodes them.
@@ -395,6 +427,7 @@ module accel_top #(
     units[UNITS_GATHER_SET_WAIT_LSB +: UNITS_GATHER_SET_WAIT_W] = g_set_wait;
     units[UNITS_COMPUTE_KT_LSB +: UNITS_COMPUTE_KT_W] = set_kt;
     units[UNITS_VECTOR_BUSY_LSB +: UNITS_VECTOR_BUSY_W] = v_busy;
+    units[UNITS_ROW_BUSY_LSB +: UNITS_ROW_BUSY_W] = x_busy;
   end
 
   // unused: the drained column index and tile flag are implied by the pixel count; the sizes the
@@ -403,7 +436,7 @@ module accel_top #(
   logic unused;
   assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, out_need, out_c, out_base, pad_bottom,
                     pad_right, groups, p_pad_bottom, p_out_rows, p_out_base,
-                    p_out_cmd_stride, v_done, in2_base};
+                    p_out_cmd_stride, v_done, x_done, in2_base};
 
 `ifndef SYNTHESIS
   // ---------------------------------------------------------------- protocol checkers (rtl/vr_check.sv)

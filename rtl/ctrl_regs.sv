@@ -21,7 +21,9 @@ module ctrl_regs #(
     parameter int WGT_WORDS = 1024,
     parameter int REC_WORDS = 256,
     parameter int WGT_WIDTHS = 'h114, // bit b set: b-bit weights are unpacked (a build fact)
-    parameter int PIX_W = 24          // the pixel counters' width (a build fact)
+    parameter int PIX_W = 24,         // the pixel counters' width (a build fact)
+    parameter int ROW_WORDS = 256,    // the row unit's staging buffer depth (a build fact)
+    parameter int LN_TILES = 64       // its LayerNorm record buffer's channel tiles (a build fact)
 ) (
     input  logic        clk_i,
     input  logic        rst_i,
@@ -66,6 +68,8 @@ module ctrl_regs #(
     output logic [7:0]  dil_x_o,
     output logic        w_xor_o,         // 8-bit weights' bit 7 inverted (a matmul's b codes as int8)
     output logic [31:0] w_kt_stride_o,   // words between output-channel tiles' weights (0: back to back)
+    output logic [51:0] row_k_o,         // the row unit's constant {ROW_K_HI, ROW_K_LO}
+    output logic [5:0]  row_shift_o,
     output logic [7:0]  z_in_o,
     output logic [7:0]  z_out_o,
     output logic [7:0]  lo_o,
@@ -141,6 +145,7 @@ module ctrl_regs #(
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET); w_bits_o <= 4'(CSR_W_BITS_RESET);
       dil_y_o <= 8'(CSR_DIL_Y_RESET); dil_x_o <= 8'(CSR_DIL_X_RESET); w_xor_o <= 1'b0; w_kt_stride_o <= '0;
+      row_k_o <= '0; row_shift_o <= '0;
     end else if (desc_we) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];
@@ -176,6 +181,9 @@ module ctrl_regs #(
         CSR_DIL_X:    dil_x_o    <= csr_wdata_i[7:0];
         CSR_W_XOR:    w_xor_o    <= csr_wdata_i[0];
         CSR_W_KT_STRIDE: w_kt_stride_o <= csr_wdata_i;
+        CSR_ROW_K_LO: row_k_o[31:0] <= csr_wdata_i;
+        CSR_ROW_K_HI: row_k_o[51:32] <= csr_wdata_i[19:0];
+        CSR_ROW_SHIFT: row_shift_o <= csr_wdata_i[5:0];
         CSR_Z_IN:     z_in_o     <= csr_wdata_i[7:0];
         CSR_Z_OUT:    z_out_o    <= csr_wdata_i[7:0];
         CSR_LO:       lo_o       <= csr_wdata_i[7:0];
@@ -223,6 +231,9 @@ module ctrl_regs #(
       CSR_DIL_X:         csr_rdata_o = {24'd0, dil_x_o};
       CSR_W_XOR:         csr_rdata_o = {31'd0, w_xor_o};
       CSR_W_KT_STRIDE:   csr_rdata_o = w_kt_stride_o;
+      CSR_ROW_K_LO:      csr_rdata_o = row_k_o[31:0];
+      CSR_ROW_K_HI:      csr_rdata_o = {12'd0, row_k_o[51:32]};
+      CSR_ROW_SHIFT:     csr_rdata_o = {26'd0, row_shift_o};
       CSR_Z_IN:          csr_rdata_o = {24'd0, z_in_o};
       CSR_Z_OUT:         csr_rdata_o = {24'd0, z_out_o};
       CSR_LO:            csr_rdata_o = {24'd0, lo_o};
@@ -244,6 +255,8 @@ module ctrl_regs #(
       CSR_REC_WORDS:     csr_rdata_o = 32'(REC_WORDS);
       CSR_WGT_WIDTHS:    csr_rdata_o = 32'(WGT_WIDTHS);
       CSR_PIX_W:         csr_rdata_o = 32'(PIX_W);
+      CSR_ROW_WORDS:     csr_rdata_o = 32'(ROW_WORDS);
+      CSR_LN_TILES:      csr_rdata_o = 32'(LN_TILES);
       default:           csr_rdata_o = '0;
     endcase
   end

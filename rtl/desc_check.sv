@@ -20,7 +20,13 @@ module desc_check #(
     parameter int POOL_MAX_K = 255,
     parameter int MAX_UPSAMPLE = 255,  // an upsample's largest factor (hexgen.rules.MAX_UPSAMPLE)
     parameter int WGT_WIDTHS = 'h114,  // bit b set: the build unpacks b-bit weights
-    parameter int PIX_W = 24           // the pixel counters' width (the description's pixel_bits)
+    parameter int PIX_W = 24,          // the pixel counters' width (the description's pixel_bits)
+    parameter int ROW_WORDS = 256,     // the row unit's staging buffer words (row_buf_words)
+    parameter int LN_TILES = 64,       // its LayerNorm record buffer's channel tiles (ln_tiles)
+    parameter int MAX_BURST = 16,      // a block of tokens is one read burst per channel tile
+    // the longest softmax row and the widest LayerNorm (hexgen.rules.SM_MAX_ROW, LN_MAX_C: golden's)
+    parameter int SM_MAX_ROW = 4095,
+    parameter int LN_MAX_C = 2580
 ) (
     input  logic [15:0] kind_i,
     input  logic [15:0] in_c_i,
@@ -44,11 +50,13 @@ module desc_check #(
     input  logic [3:0]  w_bits_i,
     input  logic [7:0]  dil_y_i,      // the kernel's tap spacing (dilation)
     input  logic [7:0]  dil_x_i,
+    input  logic [5:0]  row_shift_i,  // a softmax's shift P, a LayerNorm's sqrt_shift
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
 
     output logic        is_dw_o,      // depthwise: one output channel per input channel
     output logic        is_vec_o,     // add, pooling, upsample, concat, GELU: the vector unit's layer
+    output logic        is_row_o,     // softmax, LayerNorm: the row unit's layer
     output logic [15:0] ct_in_o,      // input channel tiles (ROWS channels each)
     output logic [15:0] kt_out_o,     // output channel tiles
     output logic [PIX_W-1:0] npix_o,  // output pixels
@@ -75,7 +83,7 @@ module desc_check #(
     end
   end
 
-  logic        is_fc, is_add, is_avg, is_up, is_cat, is_gelu, is_one;
+  logic        is_fc, is_add, is_avg, is_up, is_cat, is_gelu, is_one, is_ln;
   logic [31:0] k_max;
   logic [31:0] npix32, steps32, oh_expect, ow_expect;
   assign is_dw_o = kind_i == KIND_DEPTHWISE;
@@ -85,7 +93,10 @@ module desc_check #(
   assign is_up = kind_i == KIND_UPSAMPLE;
   assign is_cat = kind_i == KIND_CONCAT;
   assign is_gelu = kind_i == KIND_GELU;
-  assign is_one = is_add || is_gelu;  // an add's shape rules (GELU: an add of one input)
+  assign is_ln = kind_i == KIND_LAYERNORM;
+  assign is_row_o = is_ln || kind_i == KIND_SOFTMAX;
+  // an add's shape rules (GELU: an add of one input; softmax, LayerNorm: a token's channels in and out)
+  assign is_one = is_add || is_gelu || is_row_o;
   assign is_vec_o = is_add || kind_i == KIND_MAXPOOL || is_avg || is_up || is_cat || is_gelu;
   // an upsample's STRIDE registers hold its factors, up to MAX_UPSAMPLE; every other kind's stride is 1..16 (hexgen.rules.MAX_STRIDE)
   logic [15:0] s_max;
@@ -128,12 +139,15 @@ module desc_check #(
   logic [31:0] h_padded, w_padded;  // the input with its padding
   assign h_padded = 32'(in_h_i) + 32'(pad_top_i) + 32'(pad_bottom_i);
   assign w_padded = 32'(in_w_i) + 32'(pad_left_i) + 32'(pad_right_i);
+  // the row unit (hexgen.rules.row_refusal): a block of BAND_ROWS x IN_W tokens, each row ct_in words
+  logic [31:0] row_block;
+  assign row_block = 32'(band_rows_i) * 32'(in_w_i);
   assign oh_expect = (sy_i == 0) ? 32'd0 : (h_padded - kh_span) / 32'(sy_i) + 1;
   assign ow_expect = (sx_i == 0) ? 32'd0 : (w_padded - kw_span) / 32'(sx_i) + 1;
 
   always_comb begin
     bad_field_o = 8'd0;
-    if (kind_i != KIND_CONV && kind_i != KIND_DEPTHWISE && kind_i != KIND_FC && !is_vec_o) bad_field_o = CSR_KIND;
+    if (kind_i != KIND_CONV && kind_i != KIND_DEPTHWISE && kind_i != KIND_FC && !is_vec_o && !is_row_o) bad_field_o = CSR_KIND;
     else if (in_c_i == 0) bad_field_o = CSR_IN_C;
     else if (in_h_i == 0) bad_field_o = CSR_IN_H;
     else if (in_w_i == 0) bad_field_o = CSR_IN_W;
@@ -142,17 +156,17 @@ module desc_check #(
     else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_one || is_up || is_cat) && kw_i != 1)) bad_field_o = CSR_KW;
     else if (sy_i == 0 || sy_i > s_max || ((is_one || is_cat) && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
     else if (sx_i == 0 || sx_i > s_max || ((is_one || is_cat) && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
-    // dilation: 1..255 (the registers' 8 bits), 1 for fc, add and pooling
-    else if (dil_y_i == 0 || ((is_fc || is_vec_o) && dil_y_i != 1)) bad_field_o = CSR_DIL_Y;
-    else if (dil_x_i == 0 || ((is_fc || is_vec_o) && dil_x_i != 1)) bad_field_o = CSR_DIL_X;
+    // dilation: 1..255 (the registers' 8 bits), 1 for fc, add, pooling, softmax and LayerNorm
+    else if (dil_y_i == 0 || ((is_fc || is_vec_o || is_row_o) && dil_y_i != 1)) bad_field_o = CSR_DIL_Y;
+    else if (dil_x_i == 0 || ((is_fc || is_vec_o || is_row_o) && dil_x_i != 1)) bad_field_o = CSR_DIL_X;
     // padding below the window's span
     else if (32'(pad_top_i) >= kh_span || ((is_avg || is_up) && pad_top_i != 0)) bad_field_o = CSR_PAD_TOP;
     else if (32'(pad_bottom_i) >= kh_span || ((is_avg || is_up) && pad_bottom_i != 0)) bad_field_o = CSR_PAD_BOTTOM;
     else if (32'(pad_left_i) >= kw_span || ((is_avg || is_up) && pad_left_i != 0)) bad_field_o = CSR_PAD_LEFT;
     else if (32'(pad_right_i) >= kw_span || ((is_avg || is_up) && pad_right_i != 0)) bad_field_o = CSR_PAD_RIGHT;
-    else if (is_vec_o && groups_i != 1) bad_field_o = CSR_GROUPS;
+    else if ((is_vec_o || is_row_o) && groups_i != 1) bad_field_o = CSR_GROUPS;
     // a concat run's output starts OUT_C - IN_C lanes into its first channel tile (fewer than ROWS)
-    else if (is_cat ? (out_c_i < in_c_i || 32'(out_c_i - in_c_i) >= 32'(ROWS)) : (is_vec_o && out_c_i != in_c_i))
+    else if (is_cat ? (out_c_i < in_c_i || 32'(out_c_i - in_c_i) >= 32'(ROWS)) : ((is_vec_o || is_row_o) && out_c_i != in_c_i))
       bad_field_o = CSR_OUT_C;
     else if (!is_vec_o && (is_dw_o ? (groups_i != in_c_i || out_c_i != in_c_i) : (groups_i != 1))) bad_field_o = CSR_GROUPS;
     // an upsample's output is its input times the factors; any other's follows the conv formula
@@ -162,12 +176,22 @@ module desc_check #(
       bad_field_o = CSR_OUT_W;
     // the vector unit's layers run in one pass
     else if (band_rows_i == 0 || band_rows_i > out_h_i || (is_vec_o && band_rows_i != out_h_i)) bad_field_o = CSR_BAND_ROWS;
-    else if (group_kt_i == 0 || group_kt_i > kt_out_o || (is_vec_o && group_kt_i != kt_out_o)) bad_field_o = CSR_GROUP_KT;
+    else if (group_kt_i == 0 || group_kt_i > kt_out_o || ((is_vec_o || is_row_o) && group_kt_i != kt_out_o))
+      bad_field_o = CSR_GROUP_KT;
     // the engine's pixel counters are PIX_W bits wide (the input image is addressed, not counted)
     else if (64'(npix32) > PIX_MAX) bad_field_o = CSR_OUT_H;
     // the vector unit reads memory directly: no buffer to fit
     else if ((is_add || is_cat) && add_shift_i == 0) bad_field_o = CSR_ADD_SHIFT;
     else if (is_vec_o) bad_field_o = lo_i > hi_i ? CSR_LO : 8'd0;
+    // the row unit reads memory directly, a block of tokens at a time: the units' row lengths, its buffers
+    else if (is_ln && (in_c_i < 2 || 32'(in_c_i) > 32'(LN_MAX_C))) bad_field_o = CSR_IN_C;
+    else if (is_row_o && !is_ln && 32'(in_c_i) > 32'(SM_MAX_ROW)) bad_field_o = CSR_IN_C;
+    else if (is_ln && 32'(ct_in_o) > 32'(LN_TILES)) bad_field_o = CSR_IN_C;
+    else if (is_row_o && 32'(ct_in_o) > 32'(ROW_WORDS)) bad_field_o = CSR_IN_C;
+    else if (is_row_o && (row_block > 32'(MAX_BURST) || row_block * 32'(ct_in_o) > 32'(ROW_WORDS))) bad_field_o = CSR_BAND_ROWS;
+    // sqrt_shift 0..23 (golden.tf_arith.LN_SQRT_ITERS - 1), a softmax shift 1..63
+    else if (is_row_o && (is_ln ? row_shift_i > 6'd23 : row_shift_i == 6'd0)) bad_field_o = CSR_ROW_SHIFT;
+    else if (is_row_o) bad_field_o = lo_i > hi_i ? CSR_LO : 8'd0;
     // the step counter is 16 bits wide
     else if (steps32 > 32'd65535) bad_field_o = CSR_IN_C;
     else if (act_need_o > 32'(ACT_WORDS)) bad_field_o = CSR_BAND_ROWS;

@@ -36,7 +36,8 @@ SIMS = ("icarus", "verilator")
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
 ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
                                "gather.sv", "compute_issue.sv", "wgt_unpack.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
-                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "lut_lanes.sv", "vr_check.sv",
+                               "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "lut_lanes.sv",
+                               "row_unit.sv", "softmax_unit.sv", "layernorm_unit.sv", "vr_check.sv",
                                "outstanding_check.sv", "bank_check.sv")]
 #: The simulation-only protocol checkers every unit instantiates on its channels (empty under
 #: SYNTHESIS): part of every bench's sources.

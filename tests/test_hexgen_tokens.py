@@ -170,13 +170,13 @@ def _layer(mm: dict[str, Any], name: str) -> dict[str, Any]:
 def test_a_descriptor_against_its_schema_and_golden(folder: Path, tmp_path: Path) -> None:
     def bad_types(mm: dict[str, Any]) -> None:
         _layer(mm, "softmax1")["descriptor"]["dividend"] = "big"
-        _layer(mm, "ln1")["descriptor"]["kernel"] = [1, 1]  # a LayerNorm (golden's yet) has no window
+        _layer(mm, "ln1")["descriptor"]["a0"] = 1  # the row unit's LayerNorm: a one-input add's shape fields, no multipliers
         _layer(mm, "gelu1")["descriptor"]["shift"] = 1  # the vector unit's GELU: a one-input add's shape fields only
         _layer(mm, "add1")["descriptor"]["in_shape"] = [17, 64, 1, 1]  # a token add's shapes are [T, C]
 
     probs = _edit_map(folder, tmp_path, bad_types)
     assert any(".descriptor.dividend: is \"big\" (a string)" in p for p in probs), probs
-    assert any(".descriptor.kernel: unknown field" in p for p in probs), probs
+    assert any(".descriptor.a0: unknown field" in p for p in probs), probs
     assert any(".descriptor.shift: unknown field" in p for p in probs), probs
     assert any(".descriptor.in_shape: has 4 entries, expected 1 or 2 or 3" in p for p in probs), probs
 

@@ -15,5 +15,6 @@ CASES = [pytest.param("icarus", "default", id="icarus-default"), pytest.param("i
 
 @pytest.mark.parametrize("simulator, hw", CASES)
 def test_ctrl_regs(simulator: str, hw: str) -> None:
-    params = sim.unit_parameters(hw, ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS", "WGT_WIDTHS"))
+    params = sim.unit_parameters(hw, ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS", "WGT_WIDTHS", "ROW_WORDS",
+                                                           "LN_TILES"))
     sim.run("ctrl_regs", simulator, "tb.engine.test_ctrl_regs", parameters=params, run_name=hw)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from hexgen.rules import KIND_CODES, REGISTERS, WEIGHT_READ, descriptor_registers
+from hexgen.rules import KIND_CODES, REGISTERS, ROW_CONSTANT, WEIGHT_READ, descriptor_registers
 
 #: Writable layer descriptor and control (word addresses on the CSR port).
 CSR = {
@@ -44,6 +44,10 @@ CSR = {
     # W_KT_STRIDE the words from one output-channel tile's weights to the next's (0: the tile's own
     # words, weights back to back)
     "W_XOR": 46, "W_KT_STRIDE": 47,
+    # the row unit's layers (KIND softmax, layernorm; rtl/row_unit.sv): ROW_K the constant, low 32 bits
+    # and the rest (a softmax's dividend D, 52 bits; a LayerNorm's eps_term E, 48 bits), ROW_SHIFT
+    # (a softmax's shift P; a LayerNorm's sqrt_shift); the exp table or the records at IN2_BASE
+    "ROW_K_LO": 56, "ROW_K_HI": 57, "ROW_SHIFT": 58,
     # read-only status and performance counters (cleared by start)
     "ERR_FIELD": 32,  # the CSR address of the first descriptor field the engine cannot run
     "CYCLES": 33,  # cycles from start to done
@@ -60,6 +64,8 @@ CSR = {
     "ID": 48, "ROWS": 49, "COLS": 50, "ACT_WORDS": 51, "WGT_WORDS": 52, "REC_WORDS": 53,
     "WGT_WIDTHS": 54,  # bit b set: the build unpacks b-bit weights (the description's weight_bits)
     "PIX_W": 55,  # the width of the pixel counters (the description's pixel_bits)
+    # the row unit's staging buffer depth and LayerNorm record tiles (row_buf_words, ln_tiles)
+    "ROW_WORDS": 59, "LN_TILES": 60,
 }
 #: Bits each writable register holds (the rest read 0); tb/engine/test_ctrl_regs.py checks the RTL agrees.
 BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y",
@@ -67,7 +73,8 @@ BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OU
                            "GROUP_KT")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE", "IN2_BASE")},
         **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6,
-        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8, "W_XOR": 1, "W_KT_STRIDE": 32}
+        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8, "W_XOR": 1, "W_KT_STRIDE": 32,
+        "ROW_K_LO": 32, "ROW_K_HI": 20, "ROW_SHIFT": 6}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
 #: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a
 #: layer programmed without a clamp does not clamp; W_BITS = 8: nor with packed weights; DIL_Y = DIL_X =
@@ -90,7 +97,8 @@ UNITS_FIELDS = [
     ("REQUANT_REC_WAIT", 7, 1, "requantizer waits for the records"),
     ("WRITER_BUSY", 8, 1, "writer busy"),
     ("GATHER_SET_WAIT", 9, 1, "gather waits for the compute unit"),
-    ("VECTOR_BUSY", 10, 1, "vector unit busy (add, pooling)"),
+    ("VECTOR_BUSY", 10, 1, "vector unit busy (add, pooling, GELU)"),
+    ("ROW_BUSY", 11, 1, "row unit busy (softmax, LayerNorm)"),
     ("COMPUTE_KT", 16, 16, "compute on k_tile {}"),
 ]
 #: The reader's sequencer: what it issues next (enum seq_e in accel_csr.svh; UNITS READER field).
@@ -124,7 +132,8 @@ def field_name(addr: int) -> str:
 
 #: The base register of each segment a layer has (hexgen.plan.segments_of its kind).
 BASE_CSR = {"weights": "W_BASE", "bias": "B_BASE", "scale": "S_BASE", "input": "IN_BASE", "input2": "IN2_BASE",
-            "table": "IN2_BASE", "output": "OUT_BASE"}  # a GELU's table: the vector unit reads it at IN2_BASE
+            # a GELU's table (the vector unit), a softmax's exp table and a LayerNorm's records (the row unit)
+            "table": "IN2_BASE", "records": "IN2_BASE", "output": "OUT_BASE"}
 
 
 def descriptor_csrs(layer: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
@@ -139,7 +148,8 @@ def run_csrs(d: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
     """CSR writes for one run of the engine: a layer descriptor, a concat's run (hexgen.concat),
     which reads its input at in_word of the input segment and the word it keeps lanes of where it
     writes, at out_word of the output region, or a matmul's head (hexgen.matmul), a linear whose
-    weights are its b operand at w_word of input2, its input at in_word, its output at out_word."""
+    weights are its b operand at w_word of input2, its input at in_word, its output at out_word, or a
+    softmax's head (hexgen.tokens), its rows at in_word and out_word."""
     regs = descriptor_registers(d)
     if "w_word" in d:  # a matmul's head (hexgen.matmul): its weights are the b operand, input2
         bases = {"weights": bases["input2"] + d["w_word"], "bias": bases["bias"], "scale": bases["scale"],
@@ -147,11 +157,13 @@ def run_csrs(d: dict[str, Any], bases: dict[str, int]) -> list[tuple[str, int]]:
     if d["kind"] == "concat":
         bases = {"input": bases["input"] + d["in_word"], "input2": bases["output"] + d["out_word"],
                  "output": bases["output"] + d["out_word"]}
+    elif "in_word" in d and "w_word" not in d:  # a softmax's head (hexgen.tokens): its rows at the head's offsets
+        bases = {**bases, "input": bases["input"] + d["in_word"], "output": bases["output"] + d["out_word"]}
     add = [("Z_IN2", d["z_in2"]), ("ADD_A0", d["a0"]), ("ADD_B0", d["b0"])] if KIND[d["kind"]] == KIND["add"] else []
     if d["kind"] == "concat":
         add = [("ADD_A0", d["a0"])]
     return [
-        *[(n, regs[n]) for n in (*REGISTERS, *WEIGHT_READ) if n not in ("LO", "HI")],
+        *[(n, regs[n]) for n in (*REGISTERS, *WEIGHT_READ, *ROW_CONSTANT) if n not in ("LO", "HI")],
         *[(BASE_CSR[s], base) for s, base in bases.items() if s in BASE_CSR],
         ("Z_IN", d["z_in"]), ("Z_OUT", d["z_out"]), *add, ("LO", regs["LO"]), ("HI", regs["HI"]),
     ]

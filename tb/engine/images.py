@@ -61,18 +61,16 @@ def prepare_image(model: str, seed: int, hw: str | None = None, widths: dict[str
 
 
 def _not_run(layer: Any, cfg: Any, golden_only: str) -> str:
-    """Why the engine does not run a layer that is not conv, fc or the vector unit's: a concat its
-    inputs' placement makes (hexgen.concat.concat_placement), a transformer's data movement (no
-    arithmetic) or kind with no engine unit yet, or golden only."""
+    """Why the engine does not run a layer that is not one of its units': a concat its inputs'
+    placement makes (hexgen.concat.concat_placement), a transformer's data movement (no arithmetic),
+    or golden only."""
     from golden.layers import ConcatLayer
     from hexgen.concat import concat_placement
-    from hexgen.tokens import is_token_layer, not_laid_out
+    from hexgen.tokens import not_laid_out
 
     moved = not_laid_out(layer)
     if moved is not None:
         return f"golden only: {moved}"
-    if is_token_layer(layer):
-        return f"golden only: the engine has no {layer.kind} unit wired in yet (issue 28)"
     if not isinstance(layer, ConcatLayer):
         return golden_only
     where = concat_placement(layer, cfg)
@@ -107,7 +105,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     from hexgen import HexgenError, build_image, check_image, plan_layer, write_image
     from golden.layers import ConcatLayer
     from hexgen.concat import by_layout
-    from hexgen.plan import is_compute, is_vector
+    from hexgen.plan import engine_runs
     from hexgen.rules import descriptor_registers, descriptor_runs, tap_rows
 
     qm = quantized_model(m, **widths)
@@ -117,7 +115,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     unsupported: dict[str, str] = {}
     tiling: dict[str, str] = {}  # how a layer the engine runs is cut into passes
     # conv / fc, add, pooling and upsample, and the concats whose inputs are not all placed by layout
-    engine = [l for l in net.layers if is_compute(l) or is_vector(l) or (isinstance(l, ConcatLayer) and not all(by_layout(l, cfg)))]
+    engine = [l for l in net.layers if engine_runs(l) or (isinstance(l, ConcatLayer) and not all(by_layout(l, cfg)))]
     for l in engine:  # hexgen refuses what the accelerator's layouts cannot hold
         try:
             plan = plan_layer(l, cfg)
@@ -135,6 +133,10 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
         d = runs[0]
         group_text = f" x {groups} groups of <= {d['group_k_tiles']} k_tiles" if groups > 1 else ""
         taps = " (its tap rows only, {} apart)".format(d["dilation"][0]) if tap_rows(descriptor_registers(d)) else ""
+        if d["kind"] in ("softmax", "layernorm"):  # the row unit: blocks of tokens
+            tiling[l.name] = (f"{bands} block(s) of <= {d['band_rows'] * d['in_shape'][1] if len(d['in_shape']) == 3 else d['band_rows']}"
+                              " tokens" + (f" per head, {len(runs)} heads" if len(runs) > 1 else ""))
+            continue
         tiling[l.name] = (("one pass" if bands == groups == 1 else
                            f"{len(plan.passes)} passes: {bands} band(s) of <= {d['band_rows']} output rows{taps}{group_text}")
                           + (f" per head, {len(runs)} heads" if len(runs) > 1 else ""))
@@ -153,7 +155,7 @@ def _write_image(m: Any, idx: int, cfg: Any, out: Path, key: str, widths: dict[s
     (out / "net.pkl").write_bytes(pickle.dumps(net))
     compute = set(supported)
     golden_only = ("golden only: the accelerator runs conv, fc, add, pooling, upsample and concat layers, and a "
-                   "transformer's linear, matmul, add_const and GELU")
+                   "transformer's linear, matmul, add_const, GELU, softmax and LayerNorm")
     layers = [
         {"name": l.name, "kind": l.kind, "in_shape": list(l.in_shape), "out_shape": list(l.out_shape),
          "macs": l.macs, "rtl": l.name in compute, "compute": l in engine, "tiling": tiling.get(l.name, ""),

@@ -87,7 +87,7 @@ async def test_registers_and_fsm_follow_the_csr_map(dut: Any) -> None:
     facts = {"ID": ID_VALUE, "ROWS": params.get("ROWS", 8), "COLS": params.get("COLS", 8),
              "ACT_WORDS": params.get("ACT_WORDS", 4096), "WGT_WORDS": params.get("WGT_WORDS", 1024),
              "REC_WORDS": params.get("REC_WORDS", 256), "WGT_WIDTHS": params.get("WGT_WIDTHS", 0x114),
-             "PIX_W": params.get("PIX_W", 24),
+             "PIX_W": params.get("PIX_W", 24), "ROW_WORDS": params.get("ROW_WORDS", 256), "LN_TILES": params.get("LN_TILES", 64),
              "UNITS": 0x5A5A1234, "PASS": 0x00030002}
     for name in CSR:
         expect(f"{name} after reset", await bus.read(name), facts.get(name, RESET.get(name, 0)))

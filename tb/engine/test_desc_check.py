@@ -23,8 +23,8 @@ from cocotb.triggers import Timer
 from golden.arith import conv_out_size, dilated_span
 from hexgen import HardwareConfig
 from hexgen.config import WEIGHT_WIDTHS
-from hexgen.rules import (COUNTER_MAX, KIND_CODES, MAX_KERNEL, REGISTERS, VECTOR_KINDS, engine_refusal, kernel_span, plan_tiling,
-                          register_needs)
+from hexgen.rules import (COUNTER_MAX, KIND_CODES, LN_MAX_C, MAX_KERNEL, REGISTERS, ROW_KINDS, SM_MAX_ROW, VECTOR_KINDS,
+                          engine_refusal, kernel_span, plan_tiling, register_needs)
 from tb.engine.csr import BITS, CSR, field_name
 from tb.sim import bench_seed
 
@@ -33,9 +33,10 @@ PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
          "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
-         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i", "DIL_Y": "dil_y_i", "DIL_X": "dil_x_i"}
+         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i", "DIL_Y": "dil_y_i", "DIL_X": "dil_x_i", "ROW_SHIFT": "row_shift_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": MAX_KERNEL,
-            "WGT_WIDTHS": HardwareConfig().weight_widths_mask, "PIX_W": HardwareConfig().pixel_bits}
+            "WGT_WIDTHS": HardwareConfig().weight_widths_mask, "PIX_W": HardwareConfig().pixel_bits,
+            "ROW_WORDS": HardwareConfig().row_buf_words, "LN_TILES": HardwareConfig().ln_tiles}
 
 
 def build_params() -> dict[str, int]:
@@ -45,7 +46,8 @@ def build_params() -> dict[str, int]:
 def config(p: dict[str, int]) -> HardwareConfig:
     return HardwareConfig(array_rows=p["ROWS"], word_bits=p["WORD_BITS"], act_buf_words=p["ACT_WORDS"], weight_buf_words=p["WGT_WORDS"],
                           bias_buf_words=p["REC_WORDS"], scale_buf_words=p["REC_WORDS"],
-                          weight_bits=tuple(b for b in WEIGHT_WIDTHS if p["WGT_WIDTHS"] >> b & 1), pixel_bits=p["PIX_W"])
+                          weight_bits=tuple(b for b in WEIGHT_WIDTHS if p["WGT_WIDTHS"] >> b & 1), pixel_bits=p["PIX_W"],
+                          row_buf_words=p["ROW_WORDS"], ln_tiles=p["LN_TILES"])
 
 
 def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
@@ -53,7 +55,7 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     buffers, now and then right at their limits or past them, cut into the bands and output-channel
     groups hexgen plans (hexgen.rules.plan_tiling) or, now and then, run whole."""
     rows = p["ROWS"]
-    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "gelu"])
+    kind = rng.choice(["conv", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "gelu", "softmax", "layernorm"])
     c = rng.randint(1, 3 * rows)
     max_k = max(1, 2 * p["REC_WORDS"])  # output channels up to twice the record buffers
     if kind == "fc":
@@ -70,6 +72,13 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
         h, w = rng.randint(1, 60), rng.randint(1, 60)
         r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": h, "IN_W": w, "OUT_C": c + rng.randrange(rows), "KH": 1, "KW": 1,
              "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0, "GROUPS": 1}
+    elif kind in ("softmax", "layernorm"):  # the row unit: rows of IN_C channels, BAND_ROWS x IN_W tokens a block
+        if rng.random() < 0.3:  # a row at the units' and the buffers' limits, or past them
+            c = rng.choice([1, 2, LN_MAX_C, LN_MAX_C + 1, SM_MAX_ROW, SM_MAX_ROW + 1, p["LN_TILES"] * rows,
+                            p["LN_TILES"] * rows + 1, p["ROW_WORDS"] * rows, p["ROW_WORDS"] * rows + 1])
+        r = {"KIND": KIND_CODES[kind], "IN_C": c, "IN_H": rng.randint(1, 200), "IN_W": rng.choice([1, 1, 1, 2, 5]), "OUT_C": c,
+             "KH": 1, "KW": 1, "STRIDE_Y": 1, "STRIDE_X": 1, "PAD_TOP": 0, "PAD_BOTTOM": 0, "PAD_LEFT": 0, "PAD_RIGHT": 0,
+             "GROUPS": 1}
     elif kind in ("add", "gelu", "maxpool", "avgpool"):  # the vector unit: channels kept, no buffer (GELU: an add of one input)
         h, w = rng.randint(1, 60), rng.randint(1, 60)
         kh, kw = (1, 1) if kind in ("add", "gelu") else rng.choice([(rng.randint(1, min(h, 7)), rng.randint(1, min(w, 7))), (h, w)])
@@ -100,7 +109,10 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     r["ADD_SHIFT"] = (0 if rng.random() < 0.1 else rng.randint(1, 63)) if kind in ("add", "concat") else rng.randint(0, 63)
     # the weights' storage width: one the hexgen plan writes (a width the build does not unpack is refused)
     vector = ("add", "maxpool", "avgpool", "upsample", "concat", "gelu")
-    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in vector else 8
+    r["W_BITS"] = rng.choice(WEIGHT_WIDTHS) if kind not in vector + ("softmax", "layernorm") else 8
+    # a LayerNorm's sqrt_shift is 0..23, a softmax's shift 1..63 (now and then one past: refused)
+    r["ROW_SHIFT"] = (rng.choice([0, 24, 63]) if rng.random() < 0.1 else rng.randint(0, 23) if kind == "layernorm"
+                      else rng.randint(1, 63))
     r.update(plan_tiling(r, config(p)))
     if kind in vector or rng.random() < 0.15:  # the whole layer in one pass
         r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
@@ -152,7 +164,8 @@ async def test_random_descriptors(dut: Any) -> None:
                        f"{want[0] + ' (' + want[1] + ')' if want else 'nothing'}")
         elif want is None:  # the derived sizes the engine runs the layer with
             n = register_needs(r, p["ROWS"], p["WORD_BITS"])
-            derived = {"is_dw_o": int(n.depthwise), "is_vec_o": int(r["KIND"] in VECTOR_KINDS), "ct_in_o": n.ct_in, "kt_out_o": n.kt_out, "npix_o": n.npix,
+            derived = {"is_dw_o": int(n.depthwise), "is_vec_o": int(r["KIND"] in VECTOR_KINDS),
+                       "is_row_o": int(r["KIND"] in ROW_KINDS), "ct_in_o": n.ct_in, "kt_out_o": n.kt_out, "npix_o": n.npix,
                        "steps_o": n.steps, "act_need_o": n.act, "wgt_need_o": n.weight, "out_need_o": n.out,
                        "kh_span_o": kernel_span(r, "Y")}
             for port, v in derived.items():
@@ -163,7 +176,7 @@ async def test_random_descriptors(dut: Any) -> None:
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
     fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
               "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS", "LO", "DIL_Y",
-              "DIL_X", "runs"}
+              "DIL_X", "ROW_SHIFT", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")
@@ -215,7 +228,7 @@ def conv_layer(p: dict[str, int], in_c: int, in_hw: tuple[int, int], k: tuple[in
             "OUT_H": conv_out_size(in_hw[0], top, bottom, k[0], stride), "OUT_W": conv_out_size(in_hw[1], left, right, k[1], stride),
             "KH": k[0], "KW": k[1], "STRIDE_Y": stride, "STRIDE_X": stride, "PAD_TOP": top, "PAD_BOTTOM": bottom,
             "PAD_LEFT": left, "PAD_RIGHT": right, "GROUPS": 1, "BAND_ROWS": 1, "GROUP_KT": 1, "ADD_SHIFT": 0, "W_BITS": 8,
-            "LO": 0, "HI": 255, "DIL_Y": 1, "DIL_X": 1}
+            "LO": 0, "HI": 255, "DIL_Y": 1, "DIL_X": 1, "ROW_SHIFT": 0}
 
 
 def image_of(pixels: int) -> tuple[int, int] | None:

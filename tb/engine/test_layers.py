@@ -62,7 +62,8 @@ async def reset_values(dut: Any, facts: dict[str, int]) -> list[str]:
     cfg = HardwareConfig(array_rows=facts["ROWS"], array_cols=facts["COLS"], word_bits=facts["ROWS"] * 8,
                          act_buf_words=facts["ACT_WORDS"], weight_buf_words=facts["WGT_WORDS"],
                          bias_buf_words=facts["REC_WORDS"], scale_buf_words=facts["REC_WORDS"],
-                         weight_bits=widths_of_mask(facts["WGT_WIDTHS"]) or WEIGHT_WIDTHS, pixel_bits=facts["PIX_W"])
+                         weight_bits=widths_of_mask(facts["WGT_WIDTHS"]) or WEIGHT_WIDTHS, pixel_bits=facts["PIX_W"],
+                         row_buf_words=facts["ROW_WORDS"], ln_tiles=facts["LN_TILES"])
     refused = engine_refusal(regs, cfg)
     want = {**{n: RESET.get(n, 0) for n in CSR}, **facts, "ID": ID_VALUE, "DESC_CHECK": CSR[refused[0]] if refused else 0}
     out = [f"after reset, {n} reads 0x{got:x}, documented 0x{want[n]:x}"
@@ -411,7 +412,8 @@ async def run_layers(dut: Any) -> None:
         raise
     await reset(dut, job)
     # the memory image must be laid out for this build: hexgen's config against every build-fact CSR
-    facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS", "WGT_WIDTHS", "PIX_W")}
+    facts = {n: await read_csr(dut, n) for n in ("ROWS", "COLS", "ACT_WORDS", "WGT_WORDS", "REC_WORDS", "WGT_WIDTHS", "PIX_W",
+                                                  "ROW_WORDS", "LN_TILES")}
     # every CSR and status output right after reset, against its documented value (tb.engine.csr): make sim
     # and the tests that ask (45 register reads a simulator process)
     wrong_reset = await reset_values(dut, facts) if job.get("check_reset") else []
@@ -428,7 +430,8 @@ async def run_layers(dut: Any) -> None:
              ("bias_buf_words", cfg.bias_buf_words, "REC_WORDS", facts["REC_WORDS"]),
              ("scale_buf_words", cfg.scale_buf_words, "REC_WORDS", facts["REC_WORDS"]),
              ("weight_bits", cfg.weight_bits, "WGT_WIDTHS", widths_of_mask(facts["WGT_WIDTHS"])),
-             ("pixel_bits", cfg.pixel_bits, "PIX_W", facts["PIX_W"])]
+             ("pixel_bits", cfg.pixel_bits, "PIX_W", facts["PIX_W"]),
+             ("row_buf_words", cfg.row_buf_words, "ROW_WORDS", facts["ROW_WORDS"]), ("ln_tiles", cfg.ln_tiles, "LN_TILES", facts["LN_TILES"])]
     wrong = [f"memory image {job['image_dir']} is laid out for config.{field} = {want}; this accelerator "
              f"build has {csr} = {got}" for field, want, csr, got in pairs if want != got]
     if wrong:  # every layer fails, naming the field (no layer of this image can run on this build)

@@ -17,6 +17,8 @@ module accel_plain_tb #(
     parameter int REC_WORDS = `HW_REC_WORDS,
     parameter int WGT_WIDTHS = `HW_WGT_WIDTHS,
     parameter int PIX_W = `HW_PIX_W,
+    parameter int ROW_WORDS = `HW_ROW_WORDS,
+    parameter int LN_TILES = `HW_LN_TILES,
     parameter int ADDR_W = 18
 );
 
@@ -31,7 +33,7 @@ module accel_plain_tb #(
 
   accel_tb #(
       .ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS),
-      .REC_WORDS(REC_WORDS), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W), .ADDR_W(ADDR_W)
+      .REC_WORDS(REC_WORDS), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W), .ROW_WORDS(ROW_WORDS), .LN_TILES(LN_TILES), .ADDR_W(ADDR_W)
   ) u_tb (
       .clk_i(clk), .rst_i(rst),
       .csr_we_i(csr_we), .csr_addr_i(csr_addr), .csr_wdata_i(csr_wdata), .csr_rdata_o(csr_rdata),

@@ -18,6 +18,8 @@ module accel_tb #(
     parameter int REC_WORDS = `HW_REC_WORDS,
     parameter int WGT_WIDTHS = `HW_WGT_WIDTHS,
     parameter int PIX_W = `HW_PIX_W,
+    parameter int ROW_WORDS = `HW_ROW_WORDS,
+    parameter int LN_TILES = `HW_LN_TILES,
     // the bench's external memory: 2^ADDR_W words
     parameter int ADDR_W = 18
 ) (
@@ -84,7 +86,7 @@ module accel_tb #(
 
   accel_top #(
       .ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .ADDR_W(ADDR_W),
-      .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W)
+      .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS), .WGT_WIDTHS(WGT_WIDTHS), .PIX_W(PIX_W), .ROW_WORDS(ROW_WORDS), .LN_TILES(LN_TILES)
   ) u_accel (
       .clk_i(clk), .rst_i,
       .csr_we_i, .csr_addr_i, .csr_wdata_i, .csr_rdata_o,
