@@ -80,6 +80,10 @@ def _descriptor(node: Any, mod: Any, cfg: HardwareConfig, w_bits: int) -> dict[s
         d.update(kind="avgpool", kernel=ins[1:])  # global average pool: a window of the whole image, stride 1
     elif isinstance(mod, nn.GELU) and len(ins) == 2:  # a transformer's GELU over [T, C] tokens: the vector unit's table
         d.update(kind="gelu")
+    elif isinstance(mod, nn.LayerNorm) and len(ins) == 2:  # over [T, C] tokens: the row unit's, in blocks of tokens
+        d.update(kind="layernorm", shift=0)
+    elif (_is_softmax(node, mod) and len(ins) >= 2):  # over [.., T, L] rows: the row unit's, one run a head
+        d.update(kind="softmax", in_shape=ins[-2:], out_shape=outs[-2:], shift=1)
     elif mod is None and node.target in (operator.matmul, torch.matmul) and len(args) == 2 and len(ins) >= 2:
         # a matmul of two activations: one linear a head over a's rows, b its weights (hexgen.matmul)
         b = list(getattr(args[1].meta.get("tensor_meta"), "shape", [])[1:])
@@ -94,6 +98,20 @@ def _descriptor(node: Any, mod: Any, cfg: HardwareConfig, w_bits: int) -> dict[s
     return d
 
 
+def _is_softmax(node: Any, mod: Any) -> bool:
+    """A softmax over the last axis: nn.Softmax, torch.softmax / F.softmax, or a tensor's .softmax()."""
+    import torch
+    from torch import nn
+
+    dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+    if isinstance(mod, nn.Softmax):
+        dim = mod.dim
+    elif not ((node.op == "call_function" and node.target in (torch.softmax, torch.nn.functional.softmax))
+              or (node.op == "call_method" and node.target == "softmax")):
+        return False
+    return dim == -1 or (isinstance(dim, int) and dim == len(node.meta["tensor_meta"].shape) - 1)
+
+
 def _window_words(r: dict[str, int], cfg: HardwareConfig, kind: str) -> int:
     """A layer's memory window (hexgen.image.layer_window: every segment but the expected output) in
     words, from the rule book's sizes, alignment left out."""
@@ -103,6 +121,10 @@ def _window_words(r: dict[str, int], cfg: HardwareConfig, kind: str) -> int:
         return inputs + n.out
     if kind == "gelu":  # its input, output and table (256 codes, word_bits / 8 a word)
         return inputs + n.out + -(-256 * 8 // cfg.word_bits)
+    if kind == "softmax":  # one head's input and output, and the exp table (256 32-bit entries)
+        return inputs + n.out + -(-256 * 32 // cfg.word_bits)
+    if kind == "layernorm":  # its input, output and records (128 bits a channel)
+        return inputs + n.out + -(-r["IN_C"] * 128 // cfg.word_bits)
     records = 2 * n.kt_out * n.records // max(1, r["GROUP_KT"])
     return n.kt_out * n.weight + records + inputs + n.out
 
@@ -126,7 +148,7 @@ def fit_layers(model: Any, example: Any, cfg: HardwareConfig, *, w_bits: int = 8
     mods = dict(gm.named_modules())
     out = []
     for node in gm.graph.nodes:
-        if node.op not in ("call_module", "call_function"):
+        if node.op not in ("call_module", "call_function", "call_method"):
             continue
         mod = mods.get(str(node.target)) if node.op == "call_module" else None
         d = _descriptor(node, mod, cfg, w_bits)

@@ -29,7 +29,7 @@ ROOT = Path(__file__).resolve().parent.parent
 COVERAGE = ROOT / "build" / "coverage"
 TOP = "engine"
 
-KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear", "matmul", "add_const", "gelu"]
+KINDS = ["conv", "pointwise", "depthwise", "fc", "add", "maxpool", "avgpool", "upsample", "concat", "linear", "matmul", "add_const", "gelu", "softmax", "layernorm"]
 #: kernel sides past 7 and strides past 4 (a transformer's patch embedding: 16x16, stride 16) share a bin each
 KERNELS: list[Any] = [*range(1, 8), "8-16"]
 STRIDES: list[Any] = [*range(1, 5), "5-16"]
@@ -71,7 +71,9 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
             # conv and depthwise layers only (fc, add and pooling have no window to dilate)
             "dilation": _dilation(d) if d["kind"] in ("conv", "pointwise", "depthwise") else None,
             # concat layers only (hexgen.concat): what its runs did to the inputs they put in place
-            "concat": _concat(d) if d["kind"] == "concat" else None}
+            "concat": _concat(d) if d["kind"] == "concat" else None,
+            # softmax and LayerNorm only: the extreme rows their input held (tb.engine.test_layers row_extremes)
+            "rows": list(r.get("row_extremes", [])) if d["kind"] in ("softmax", "layernorm") else []}
 
 
 def _concat(d: Mapping[str, Any]) -> str:
@@ -106,6 +108,8 @@ POINTS: list[tuple[str, Any, list[Any]]] = [
     ("dilation", lambda f: f["dilation"], ["1", "2", "3-7", "8+"]),
     ("concat", lambda f: f["concat"], ["lanes shifted", "requantized"]),
 ]
+#: the extreme rows of a softmax's or LayerNorm's input (a row sampled once per bin it holds)
+ROW_BINS = ["equal", "one large", "code 0"]
 SHIFTS = ["0", "1-7", "8-15"]
 
 
@@ -113,7 +117,7 @@ def _shift_bucket(v: int) -> str:
     return "0" if v == 0 else "1-7" if v < 8 else "8-15"
 
 
-def _samplers(top: str) -> tuple[Any, Any]:
+def _samplers(top: str) -> tuple[Any, Any, Any]:
     """The sampling functions of one target's cover points (`<top>.<point>`), made once a process:
     cocotb-coverage's points are named, and a target's bins are its own."""
     if top not in _SAMPLERS:
@@ -125,11 +129,16 @@ def _samplers(top: str) -> tuple[Any, Any]:
 
         for name, xf, bins in POINTS:
             sample = CoverPoint(f"{top}.{name}", xf=xf, bins=bins)(sample)
-        _SAMPLERS[top] = (sample, CoverPoint(f"{top}.bias_shift", xf=lambda b: b, bins=SHIFTS)(sample_shift))
+        _SAMPLERS[top] = (sample, CoverPoint(f"{top}.bias_shift", xf=lambda b: b, bins=SHIFTS)(sample_shift),
+                          CoverPoint(f"{top}.rows", xf=lambda b: b, bins=ROW_BINS)(_sample_row))
     return _SAMPLERS[top]
 
 
-_SAMPLERS: dict[str, tuple[Any, Any]] = {}
+def _sample_row(bucket: str) -> None:
+    pass
+
+
+_SAMPLERS: dict[str, tuple[Any, Any, Any]] = {}
 _samplers(TOP)  # the engine's points exist in every process's export (a run that sampled none included)
 
 
@@ -140,6 +149,8 @@ def holes(results: list[dict[str, Any]], entries: Mapping[str, Mapping[str, Any]
     out = {name: [b for b in bins if not any(xf(f) == b for f in feats)] for name, xf, bins in POINTS}
     shifts = {_shift_bucket(v) for r in passed for v in r.get("bias_shifts", [])}
     out["bias_shift"] = [b for b in SHIFTS if b not in shifts]
+    rows = {b for f in feats for b in f["rows"]}
+    out["rows"] = [b for b in ROW_BINS if b not in rows]
     return {k: v for k, v in out.items() if v}
 
 
@@ -147,12 +158,15 @@ def sample_results(results: list[dict[str, Any]], entries: Mapping[str, Mapping[
                    top: str = TOP) -> None:
     """Sample every layer that passed (entries: each layer's {"descriptor": ...}), under the cover
     points of `top` (the target's name), then export this process's coverage (replacing its file)."""
-    sample, sample_shift = _samplers(top)
+    sample, sample_shift, sample_row = _samplers(top)
     passed = [r for r in results if r.get("status") == "PASS" and r.get("layer") in entries]
     for r in passed:
-        sample(features(entries[r["layer"]]["descriptor"], rows, cols, r))
+        f = features(entries[r["layer"]]["descriptor"], rows, cols, r)
+        sample(f)
         for bucket in sorted({_shift_bucket(v) for v in r.get("bias_shifts", [])}):
             sample_shift(bucket)
+        for bucket in f["rows"]:
+            sample_row(bucket)
     if passed:
         COVERAGE.mkdir(parents=True, exist_ok=True)
         _export(COVERAGE / f"cov-{os.getpid()}.yml")

@@ -130,7 +130,7 @@ def test_coverage_model_leaves_no_bin_of_the_layer_space_empty():
     # and its convs are not dilated: the atrous bins are tests/test_engine_dilation.py's (which checks them)
     assert empty.pop("dilation", None) == ["2", "3-7", "8+"], empty
     # nor does it upsample or concatenate: tests/test_engine_concat_upsample.py's (which checks them)
-    assert empty.pop("kind", None) == ["upsample", "concat", "linear", "matmul", "add_const", "gelu"], empty
+    assert empty.pop("kind", None) == ["upsample", "concat", "linear", "matmul", "add_const", "gelu", "softmax", "layernorm"], empty
     assert empty.pop("concat", None) == ["lanes shifted", "requantized"], empty
     # nor is it a transformer: the linear, the matmul, the add_const, the GELU, the large kernel and stride of its patch embedding are
     # tests/test_engine_tokens.py's (which checks them)
@@ -138,6 +138,8 @@ def test_coverage_model_leaves_no_bin_of_the_layer_space_empty():
         assert empty.pop(point, None) == ["8-16"], empty
     for point in ("stride_y", "stride_x"):
         assert empty.pop(point, None) == ["5-16"], empty
+    # and has no softmax or LayerNorm rows (tests/test_engine_tokens.py's)
+    assert empty.pop("rows", None) == ["equal", "one large", "code 0"], empty
     assert not empty, f"bins no layer of the coverage model hits: {empty}"
 
 

@@ -310,6 +310,7 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         clamp_lo=int((g0 == layer["descriptor"]["lo"]).sum()),
         clamp_hi=int((g0 == layer["descriptor"]["hi"]).sum()),
         bias_shifts=sorted({int(v) for v in np.asarray(rb[(name, "bias")])[:, 1]}) if (name, "bias") in rb.arrays else [],
+        row_extremes=row_extremes(rb[(name, "input")][0]) if layer["kind"] in ("softmax", "layernorm") else [],
         report=m.report(),
         padding_problems=[p for _, p in problems][:5],
     )
@@ -329,6 +330,22 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
         result.update(status="FAIL", reason=f"X/Z in {len(bad)} output word(s): " + "; ".join(bad[:3]))
         result["report"] = result["report"] + "\n  X/Z words (read as 0 above): " + "; ".join(bad[:10])
     return result
+
+
+def row_extremes(x: Any) -> list[str]:
+    """The extreme rows a softmax's or LayerNorm's input holds (the coverage bins of tb.coverage.ROW_BINS;
+    a row: the last axis): every code equal; one code at least 128 above all the others; a code 0
+    (the most negative value of the row's scale)."""
+    rows = np.asarray(x, np.int64).reshape(-1, np.asarray(x).shape[-1])
+    top2 = np.sort(rows, axis=1)[:, -2:] if rows.shape[1] > 1 else np.concatenate([rows, rows], axis=1)
+    out = []
+    if np.any(rows.max(axis=1) == rows.min(axis=1)):
+        out.append("equal")
+    if rows.shape[1] > 1 and np.any(top2[:, 1] - top2[:, 0] >= 128):
+        out.append("one large")
+    if np.any(rows == 0):
+        out.append("code 0")
+    return out
 
 
 def _concat_segments(rb: Any, name: str, xs: list[Any]) -> dict[str, Any]:
@@ -355,7 +372,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
     # golden and is named in each image's golden_ran (the chain is then not all RTL, and make sim
     # says so beside its verdict)
     compute = {l["name"] for l in rb.memory_map["layers"]}
-    # (a transformer's layers with arithmetic the engine has no unit for yet, hexgen.tokens, are named too)
+    # (a transformer's layer with arithmetic that the engine refused, hexgen.tokens, is named too)
     refused = [l.name for l in net.layers if (is_compute(l) or is_vector(l) or is_token_layer(l)) and l.name not in compute]
     results = []
     # the images of this job (tb.layer_sim splits a chained run's images into jobs); all by default
