@@ -388,3 +388,55 @@ def layernorm_cycles(channels: int, lanes: int) -> int:
 
     words = -(-channels // lanes)
     return 2 * words + 2 + LN_SQRT_ITERS + LN_RECIP_BITS + 3
+
+
+# ---- row unit (rtl/row_unit.sv): softmax and LayerNorm over token tensors in memory ----
+#: words of one channel tile's LayerNorm records: ROWS records of 128 bits (hexgen.tokens, the
+#: "records" layout: two 64-bit elements a channel, [c_tile][c_lane]) in words of 8 ROWS bits
+ROW_REC_WORDS = 16
+#: the row unit's table unpacking: one of the 256 exp entries written a cycle
+ROW_UNPACK_CYCLES = 256
+
+
+def row_unit_read_words(is_ln: bool, length: int, nb: int, first: bool, rows: int) -> int:
+    """The words rtl/row_unit.sv reads for one block of `nb` tokens of rows of `length` (W =
+    ceil(length / rows) words): the block once (W bursts of nb words), and on the run's first block
+    the exp table (hexgen.tokens.table_layout(32, ..)'s words) or W tiles of LayerNorm records."""
+    from hexgen.tokens import table_layout
+
+    w = softmax_words(length, rows)
+    params = 0
+    if first:
+        params = w * ROW_REC_WORDS if is_ln else table_layout(32, rows * 8, "d").words
+    return params + w * nb
+
+
+def row_unit_pushes(is_ln: bool, length: int, nb: int, first: bool, rows: int, latency: int,
+                    max_burst: int = MAX_BURST) -> list[int]:
+    """The cycles at which rtl/row_unit.sv gives each output word of a block, counted as
+    vector_unit_pushes counts (0: the unit's first cycle after start; a memory that never stalls, a
+    burst's first word max(1, latency) + 1 cycles after its request; the output always ready);
+    done_o is high the cycle after the last. Exact (tb/engine/test_row_unit.py checks it), phase
+    after phase:
+    - first block only, the parameters: per burst of k <= max_burst words of the table or the
+      records, its request (1), the latency, its k words; softmax then writes the table's 256
+      entries, one a cycle (ROW_UNPACK_CYCLES);
+    - the block: per channel tile (W of them) one burst of nb words: request, latency, nb words;
+    - per token: a cycle to start the math unit, then the unit's own cycles with its input never
+      empty and output always ready (softmax_cycles, layernorm_cycles: through its last word);
+    - the W nb output words, one a cycle."""
+    wait = max(1, latency)
+    w = softmax_words(length, rows)
+    t = 0
+    if first:
+        left = row_unit_read_words(is_ln, length, 0, True, rows)  # the parameters' words
+        while left:
+            k = min(max_burst, left)
+            t += 1 + wait + k
+            left -= k
+        if not is_ln:
+            t += ROW_UNPACK_CYCLES
+    t += w * (1 + wait + nb)
+    row = layernorm_cycles(length, rows) if is_ln else softmax_cycles(length, rows)
+    t += nb * (1 + row)
+    return list(range(t, t + w * nb))

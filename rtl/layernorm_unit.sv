@@ -191,7 +191,13 @@ module layernorm_unit #(
   logic signed [XR_W-1:0] rr_s;    // Rr, non-negative
   assign sh_s = 5'(NORM_BITS) - sqrt_shift_i;
   assign half_s = sh_s == '0 ? '0 : XR_W'(1) <<< (sh_s - 5'd1);
+`ifdef MUT_SELECT  // +MUT_LN_RECIP: Rr one larger than (2^48 - 1) // max(r, 1)
+  logic mut_ln_recip;
+  initial mut_ln_recip = $test$plusargs("MUT_LN_RECIP");
+  assign rr_s = $signed({2'b00, quo_q}) + (mut_ln_recip ? XR_W'(1) : XR_W'(0));
+`else
   assign rr_s = $signed({2'b00, quo_q});
+`endif
 
   for (genvar l = 0; l < LANES; l++) begin : g_lane
     // stage 2: x = C q - S, t = (x Rr + 2^(s-1)) >>> s

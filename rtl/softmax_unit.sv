@@ -105,8 +105,16 @@ module softmax_unit #(
     assign d[l*8 +: 8] = max_q - in_data_i[l*8 +: 8];
   end
 
+  logic [EW-1:0] tbl_data;  // the entry written
+`ifdef MUT_SELECT  // +MUT_SM_EXP: the entry for d = 1 written one too large (a wrong exp constant)
+  logic mut_sm_exp;
+  initial mut_sm_exp = $test$plusargs("MUT_SM_EXP");
+  assign tbl_data = tbl_data_i + (mut_sm_exp && tbl_addr_i == 8'd1 ? 21'd1 : 21'd0);
+`else
+  assign tbl_data = tbl_data_i;
+`endif
   lut_lanes #(.LANES(LANES), .W(EW)) u_exp (
-      .clk_i, .we_i(tbl_we_i), .waddr_i(tbl_addr_i), .wdata_i(tbl_data_i), .q_i(d), .y_o(e)
+      .clk_i, .we_i(tbl_we_i), .waddr_i(tbl_addr_i), .wdata_i(tbl_data), .q_i(d), .y_o(e)
   );
 
   // the word's max and its entries' sum over the row's lanes (0 is neutral for both: codes >= 0)
@@ -138,7 +146,13 @@ module softmax_unit #(
   logic [63:0] recip;   // R
   logic [63:0] half;    // 2^(P-1); P = 0 is outside the contract (then no rounding term)
   assign quo = quo_q;
+`ifdef MUT_SELECT  // +MUT_SM_RECIP: R one larger than the quotient D // S
+  logic mut_sm_recip;
+  initial mut_sm_recip = $test$plusargs("MUT_SM_RECIP");
+  assign recip = 64'(quo[32:0]) + (mut_sm_recip ? 64'd1 : 64'd0);
+`else
   assign recip = 64'(quo[32:0]);
+`endif
   assign half = shift_i == 6'd0 ? 64'd0 : 64'd1 << (shift_i - 6'd1);
 
   logic [LANES*8-1:0] y_word;

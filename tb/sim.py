@@ -70,6 +70,9 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
                                          TB_HDL / "softmax_unit_tb.sv"]),
     # the LayerNorm unit (issue 28 item 3), with protocol checkers on both streams
     "layernorm_unit": ("layernorm_unit_tb", [*CHECKERS, RTL / "layernorm_unit.sv", TB_HDL / "layernorm_unit_tb.sv"]),
+    # softmax and LayerNorm layers over token tensors in memory: the two units, staged by blocks of tokens
+    "row_unit": ("row_unit_tb", [*CHECKERS, RTL / "lut_lanes.sv", RTL / "softmax_unit.sv", RTL / "layernorm_unit.sv",
+                                 RTL / "row_unit.sv", RTL / "ext_mem_model.sv", TB_HDL / "row_unit_tb.sv"]),
 }
 #: Files a bench depends on besides its sources (included headers, Verilator control files).
 #: Verilator main loops other than cocotb's (tb/engine/hdl/verilator_main.cpp: quiet time slots skip the

@@ -1,0 +1,30 @@
+"""RTL regression: the row unit (rtl/row_unit.sv: softmax and LayerNorm layers over token tensors in
+external memory, a block of tokens staged at a time; bench tb/engine/test_row_unit.py, harness
+tb/engine/hdl/row_unit_tb.sv) against golden.tf_arith on the external memory model, its cycles
+against hexgen.cycles.row_unit_pushes: 8 and 4 lanes on Icarus (4: one exp table entry a word, the
+table filling the staging buffer), 16 lanes with 5-word bursts on Verilator. Then each run-time
+fault of the MUT_SELECT build once (Icarus, 8 lanes): the bench wants it to change the output."""
+from __future__ import annotations
+
+import pytest
+
+from tb import sim
+
+pytestmark = pytest.mark.sim
+SIZES = {"rows8": {"ROWS": 8, "ADDR_W": 14, "MAX_BURST": 16}, "rows4": {"ROWS": 4, "ADDR_W": 14, "MAX_BURST": 16},
+         "rows16": {"ROWS": 16, "ADDR_W": 14, "MAX_BURST": 5}}
+CASES = [pytest.param("icarus", "rows8", id="icarus-rows8"), pytest.param("icarus", "rows4", id="icarus-rows4"),
+         pytest.param("verilator", "rows16", id="verilator-rows16")]
+FAULTS = ["MUT_ROW_LANE_SWAP", "MUT_SM_EXP", "MUT_SM_RECIP", "MUT_LN_RECIP"]
+
+
+@pytest.mark.parametrize("simulator, size", CASES)
+def test_row_unit(simulator: str, size: str) -> None:
+    sim.run("row_unit", simulator, "tb.engine.test_row_unit", parameters=SIZES[size], plusargs=["+MEM_INIT=mem_init.hex"],
+            run_name=size)
+
+
+@pytest.mark.parametrize("fault", FAULTS)
+def test_row_unit_fault_reached(fault: str) -> None:
+    sim.run("row_unit", "icarus", "tb.engine.test_row_unit", parameters=SIZES["rows8"], defines=["MUT_SELECT"],
+            plusargs=["+MEM_INIT=mem_init.hex", f"+{fault}"], extra_env={"ROW_FAULT": fault}, run_name=fault.lower())
