@@ -126,6 +126,11 @@ module ctrl_regs #(
   end
 `endif
 
+  // ROW_K in two registers (Icarus takes no part-selects of one in always_* processes)
+  logic [31:0] row_k_lo_q;
+  logic [19:0] row_k_hi_q;
+  assign row_k_o = {row_k_hi_q, row_k_lo_q};
+
   // a descriptor write is taken while idle only (a layer runs on the descriptor it started with)
   logic desc_we;
 `ifdef MUT_SELECT
@@ -145,7 +150,7 @@ module ctrl_regs #(
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET); w_bits_o <= 4'(CSR_W_BITS_RESET);
       dil_y_o <= 8'(CSR_DIL_Y_RESET); dil_x_o <= 8'(CSR_DIL_X_RESET); w_xor_o <= 1'b0; w_kt_stride_o <= '0;
-      row_k_o <= '0; row_shift_o <= '0;
+      row_k_lo_q <= '0; row_k_hi_q <= '0; row_shift_o <= '0;
     end else if (desc_we) begin
       case (csr_addr_i)
         CSR_KIND:     kind_o     <= csr_wdata_i[15:0];
@@ -181,8 +186,8 @@ module ctrl_regs #(
         CSR_DIL_X:    dil_x_o    <= csr_wdata_i[7:0];
         CSR_W_XOR:    w_xor_o    <= csr_wdata_i[0];
         CSR_W_KT_STRIDE: w_kt_stride_o <= csr_wdata_i;
-        CSR_ROW_K_LO: row_k_o[31:0] <= csr_wdata_i;
-        CSR_ROW_K_HI: row_k_o[51:32] <= csr_wdata_i[19:0];
+        CSR_ROW_K_LO: row_k_lo_q <= csr_wdata_i;
+        CSR_ROW_K_HI: row_k_hi_q <= csr_wdata_i[19:0];
         CSR_ROW_SHIFT: row_shift_o <= csr_wdata_i[5:0];
         CSR_Z_IN:     z_in_o     <= csr_wdata_i[7:0];
         CSR_Z_OUT:    z_out_o    <= csr_wdata_i[7:0];
@@ -231,8 +236,8 @@ module ctrl_regs #(
       CSR_DIL_X:         csr_rdata_o = {24'd0, dil_x_o};
       CSR_W_XOR:         csr_rdata_o = {31'd0, w_xor_o};
       CSR_W_KT_STRIDE:   csr_rdata_o = w_kt_stride_o;
-      CSR_ROW_K_LO:      csr_rdata_o = row_k_o[31:0];
-      CSR_ROW_K_HI:      csr_rdata_o = {12'd0, row_k_o[51:32]};
+      CSR_ROW_K_LO:      csr_rdata_o = row_k_lo_q;
+      CSR_ROW_K_HI:      csr_rdata_o = {12'd0, row_k_hi_q};
       CSR_ROW_SHIFT:     csr_rdata_o = {26'd0, row_shift_o};
       CSR_Z_IN:          csr_rdata_o = {24'd0, z_in_o};
       CSR_Z_OUT:         csr_rdata_o = {24'd0, z_out_o};
