@@ -163,9 +163,18 @@ def layernorm_normalize(x: IntArray, *, sqrt_shift: int, eps_term: int) -> IntAr
         Rr = (2^48 - 1) // max(r, 1)            # one division per row, < 2^48
         t  = ((x * Rr) + 2^(s-1)) >> s,  s = 48 - 24 - P   # |x * Rr| <= 2^(48-P), |t| <= 2^24
     """
+    return layernorm_scale(x, layernorm_recip(x, sqrt_shift=sqrt_shift, eps_term=eps_term), sqrt_shift=sqrt_shift)
+
+
+def layernorm_recip(x: IntArray, *, sqrt_shift: int, eps_term: int) -> IntArray:
+    """Rr per row (the last axis kept, size 1): V, r and the one division of layernorm_normalize."""
     v = (np.square(x).sum(axis=-1, keepdims=True) << np.int64(2 * sqrt_shift)) + np.int64(eps_term)
     r = isqrt_fixed(v)
-    rr = np.int64((1 << LN_RECIP_BITS) - 1) // np.maximum(r, 1)
+    return np.int64((1 << LN_RECIP_BITS) - 1) // np.maximum(r, 1)
+
+
+def layernorm_scale(x: IntArray, rr: IntArray, *, sqrt_shift: int) -> IntArray:
+    """t = ((x * Rr) + 2^(s-1)) >> s, s = 48 - 24 - P: each row's x by its reciprocal Rr."""
     s = LN_RECIP_BITS - LN_NORM_BITS - sqrt_shift
     return (x * rr + np.int64(1 << (s - 1))) >> np.int64(s)
 
@@ -214,11 +223,21 @@ def softmax(q: NDArray[np.uint8], *, exp_table: IntArray, dividend: int, shift: 
         R = D // S                      # one integer division per row: 2^19 <= R <= 2^32
         y = clamp(((e*R + 2^(P-1)) >> P) + z_out, lo, hi)     # e*R < 2^52
     """
+    e, s = softmax_exp(q, exp_table=exp_table)
+    return softmax_output(e, np.int64(dividend) // s, shift=shift, z_out=z_out, lo=lo, hi=hi)
+
+
+def softmax_exp(q: NDArray[np.uint8], *, exp_table: IntArray) -> tuple[IntArray, IntArray]:
+    """e = EXP[max(q) - q] per element and S = sum(e) per row (the last axis kept, size 1)."""
     if q.shape[-1] > SM_MAX_ROW:
         raise RangeError(f"softmax row of {q.shape[-1]} elements; at most {SM_MAX_ROW}")
     d = q.max(axis=-1, keepdims=True) - q  # uint8, no wrap: max >= q
-    e = exp_table[d]
-    r = np.int64(dividend) // e.sum(axis=-1, keepdims=True)
+    e = np.asarray(exp_table, np.int64)[d]
+    return e, e.sum(axis=-1, keepdims=True)
+
+
+def softmax_output(e: IntArray, r: IntArray, *, shift: int, z_out: int, lo: int, hi: int) -> NDArray[np.uint8]:
+    """y = clamp(((e*R + 2^(P-1)) >> P) + z_out, lo, hi): each row's entries by its reciprocal R."""
     y = (e * r + np.int64(1 << (shift - 1))) >> np.int64(shift)
     return np.clip(y + np.int64(z_out), lo, hi).astype(np.uint8)
 

@@ -479,16 +479,16 @@ def unpack_words(
     `count` keeps the first `count` elements (default: every element the words hold)."""
     _check_widths(elem_bits, word_bits)
     ws = list(words)
-    for i, w in enumerate(ws):
-        if not isinstance(w, (int, np.integer)) or not 0 <= int(w) < 1 << word_bits:
-            raise LayoutError(f"unpack_words: word {i} = {w!r} is not a {word_bits}-bit unsigned value")
     wb = word_bits // 8
-    if word_bits <= 64:
-        b = np.array(ws, dtype=np.uint64).astype(f"<u{wb}").view(np.uint8)
-    else:
-        m = (1 << 64) - 1
-        pairs = np.array([[int(w) & m, int(w) >> 64] for w in ws], dtype=np.uint64).reshape(-1, 2)
-        b = pairs.astype("<u8").view(np.uint8).reshape(-1)
+    try:  # each word as its little-endian bytes (a word that is not a word_bits-bit unsigned value: named below)
+        b = np.frombuffer(b"".join(int(w).to_bytes(wb, "little") for w in ws), np.uint8)
+        bad = not all(isinstance(w, (int, np.integer)) for w in ws)
+    except (OverflowError, TypeError, ValueError):
+        bad = True
+    if bad:
+        for i, w in enumerate(ws):
+            if not isinstance(w, (int, np.integer)) or not 0 <= int(w) < 1 << word_bits:
+                raise LayoutError(f"unpack_words: word {i} = {w!r} is not a {word_bits}-bit unsigned value")
     if elem_bits < 8:  # split each byte into its elements, then read them as one-byte elements
         per = 8 // elem_bits
         shifts = (np.arange(per, dtype=np.uint8) * np.uint8(elem_bits))[None, :]

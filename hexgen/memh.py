@@ -61,16 +61,32 @@ def memh_text(words: Sequence[int], word_bits: int, header: Mapping[str, object]
     digits = word_bits // 4
     lines = format_header(header)
     limit = 1 << word_bits
-    for i, w in enumerate(words):
-        if not 0 <= int(w) < limit:
-            raise ValueError(f"word {i} = {int(w):#x} does not fit {word_bits} bits")
-        lines.append(f"{int(w):0{digits}x}")
+    ws = [int(w) for w in words]
+    if ws and not (0 <= min(ws) and max(ws) < limit):  # checked whole (C speed), then the word named
+        i = next(i for i, w in enumerate(ws) if not 0 <= w < limit)
+        raise ValueError(f"word {i} = {ws[i]:#x} does not fit {word_bits} bits")
+    fmt = f"0{digits}x"
+    lines += [format(w, fmt) for w in ws]
     return "\n".join(lines) + "\n"
 
 
 def write_memh(path: str | os.PathLike[str], words: Sequence[int], word_bits: int, header: Mapping[str, object]) -> None:
     """Write words as a $readmemh file with a `// key: value` header."""
     Path(path).write_text(memh_text(words, word_bits, header), encoding="ascii")
+
+
+def _fast_body(lines: list[str], digits: int) -> tuple[int, list[int]] | None:
+    """A file whose header comment lines are followed by nothing but words of exactly `digits` hex
+    digits, one a line (what hexgen writes): (header lines, the words), checked by one regular
+    expression over the whole body; None for anything else, which read_memh's line-by-line reading
+    then names with its file and line."""
+    n_head = 0
+    while n_head < len(lines) and lines[n_head].startswith("//"):
+        n_head += 1
+    body = lines[n_head:]
+    if not body or not re.fullmatch(f"(?:[0-9a-fA-F]{{{digits}}}\n)*", "\n".join(body) + "\n"):
+        return None
+    return n_head, [int(t, 16) for t in body]
 
 
 def read_memh(
@@ -99,7 +115,13 @@ def read_memh(
     lines: list[int] = []
     in_header = True
     last = 0
-    for no, raw in enumerate(text.splitlines(), start=1):
+    all_lines = text.splitlines()
+    fast = _fast_body(all_lines, digits)
+    if fast is not None:  # every word line well formed: the header read as below, the words at C speed
+        n_head, words = fast
+        lines = list(range(n_head + 1, n_head + len(words) + 1))
+        all_lines = all_lines[:n_head]
+    for no, raw in enumerate(all_lines, start=1):
         last = no
         code, _, comment = raw.partition("//")
         code = code.strip()
@@ -125,6 +147,8 @@ def read_memh(
             raise HexFormatError(p, no, f"word {tok!r} has {len(tok)} hex digits; a {word_bits}-bit word is written with exactly {digits}")
         words.append(int(tok, 16))
         lines.append(no)
+    if fast is not None:
+        last = fast[0] + len(words)
     if expect is not None:
         if not text.startswith(f"// {MAGIC}"):
             raise HexFormatError(p, 1, f"not a hexgen file (first line is not `// {MAGIC}`)")

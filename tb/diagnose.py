@@ -33,7 +33,7 @@ REPORT_FRACTION = 0.5
 #: the order of findings that explain as many elements, most specific first
 #: (a clamp and one LSB below the other causes: activations put many values at a bound, and many
 #: faults are that small; the confinements, which say where but not why, last)
-SPECIFIC = ("xz", "dilation", "table_offset", "input_channel_shift", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
+SPECIFIC = ("xz", "dilation", "table_offset", "reciprocal", "exp_entry", "input_channel_shift", "input_shift", "shift", "lane_swap", "stale_k_tile", "stale_pixel_tile", "channel_shift",
             "channel_permutation", "never_written", "equals_input", "equals_previous", "offset_per_channel",
             "factor_per_channel", "edge", "value_range", "clamp", "lsb", "k_tile", "pixel_tile", "pe_row",
             "pe_column", "word_range")
@@ -43,6 +43,8 @@ CHANCE = 1e-4
 #: layer kinds the vector unit runs (rtl/vec_unit.sv; hexgen.rules, the engine's rule book): no MAC
 #: array, no requantizer, no pixel tiles
 VECTOR_KINDS = tuple(k for k, code in KIND_CODES.items() if code in VECTOR_KIND_CODES)
+#: layer kinds the row unit runs (rtl/row_unit.sv): words and lanes of memory, no MAC array either
+ROW_KINDS = ("softmax", "layernorm")
 
 
 @dataclass(frozen=True)
@@ -87,11 +89,18 @@ class Context:
     #: input (None: not a conv with a window, or unknown), for the tap-spacing hypothesis
     dilation: tuple[int, int] | None = None
     at_dilation: Callable[[tuple[int, int]], IntArray] | None = None
+    #: a softmax or LayerNorm: golden's output with every row's reciprocal (softmax R = D // S,
+    #: LayerNorm Rr = (2^48 - 1) // r) off by delta, for the hypothesis that the unit's division is
+    at_reciprocal: Callable[[int], IntArray] | None = None
+    #: a softmax: golden's output with exp table entry j off by delta, and the entries its rows use
+    #: (d = max - q), for the hypothesis of a wrong exp constant
+    at_exp_entry: Callable[[int, int], IntArray] | None = None
+    exp_entries: IntArray | None = None  # [C, H, W] each element's d (as the output)
 
     @property
     def vector(self) -> bool:
-        """The layer runs on the vector unit (its lanes and words), not the MAC array."""
-        return self.kind in VECTOR_KINDS
+        """The layer runs on the vector unit or the row unit (their lanes and words), not the MAC array."""
+        return self.kind in VECTOR_KINDS + ROW_KINDS
 
 
 @dataclass(frozen=True)
@@ -120,8 +129,8 @@ def diagnose(expected: NDArray[np.integer], got: NDArray[np.integer], ctx: Conte
     if not n:
         return []
     found: list[Finding] = []
-    for h in (_xz, _dilation, _shift, _input_shift, _input_channels, _channels, _stale_pixel_tile, _equal_tensor, _table, _offset, _factor,
-              _lsb, _clamp, _value_range, _edge):
+    for h in (_xz, _dilation, _shift, _input_shift, _input_channels, _channels, _stale_pixel_tile, _equal_tensor, _table, _reciprocal,
+              _exp_entry, _offset, _factor, _lsb, _clamp, _value_range, _edge):
         found += [f for f in h(e, g, wrong, n, ctx) if f.fraction >= REPORT_FRACTION]
     # most explaining first, confinements among them (a line that explains every wrong element comes
     # before one that explains 97%); on a tie the more specific (SPECIFIC)
@@ -361,6 +370,74 @@ def _table(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Cont
         return []
     return [Finding("table_offset", best, n, f"RTL = the table's entry {best_k:+d} from the input code's (table[q {'+' if best_k > 0 else '-'} "
                                               f"{abs(best_k)}]): the table read or written {abs(best_k)} entries off")]
+
+
+#: reciprocal offsets tried: off by one (a division's last step), and by +-2^k (a bit of it stuck or
+#: dropped; a LayerNorm's Rr ~ 2^25 hides an offset below ~2^8 at its outputs)
+RECIPROCAL_DELTAS = tuple(s * (1 << k) for k in range(25) for s in (1, -1))
+#: exp table entries tried: those most over-represented among the wrong elements' d (a changed
+#: entry moves its own elements and, through S, their rows), each off by +-2^k
+EXP_CANDIDATES = 3
+EXP_DELTAS = tuple(s * (1 << k) for k in range(21) for s in (1, -1))
+
+
+def _reciprocal(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """A softmax's or LayerNorm's RTL values are golden's with each row's reciprocal off by delta:
+    the unit's one division per row (softmax R = D // S, LayerNorm Rr = (2^48 - 1) // r)."""
+    if ctx.at_reciprocal is None:
+        return []
+    best, best_d = 0, 0
+    for d in RECIPROCAL_DELTAS:
+        try:
+            with np.errstate(all="ignore"):
+                alt = ctx.at_reciprocal(d)
+        except (ValueError, ArithmeticError):
+            continue
+        if alt.shape != g.shape:
+            continue
+        hit = int((wrong & (g == alt)).sum())
+        if hit > best:
+            best, best_d = hit, d
+        if hit == n:
+            break
+    if not best:
+        return []
+    what = "R = D // S" if ctx.kind == "softmax" else "Rr = (2^48 - 1) // r"
+    return [Finding("reciprocal", best, n, f"RTL = golden with every row's reciprocal {best_d:+d} ({what}): the "
+                                           f"{ctx.kind} unit's division off by {abs(best_d)}")]
+
+
+def _exp_entry(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:
+    """A softmax's RTL values are golden's with one entry j of its exp table off by delta (a wrong
+    exp constant): tried for the entries the wrong elements use most, against how often every
+    element uses them."""
+    if ctx.at_exp_entry is None or ctx.exp_entries is None or ctx.exp_entries.shape != g.shape:
+        return []
+    d = ctx.exp_entries
+    all_n = np.bincount(d.reshape(-1), minlength=256)
+    wrong_n = np.bincount(d[wrong].reshape(-1), minlength=256)
+    ratio = np.where(all_n > 0, wrong_n / np.maximum(all_n, 1), 0.0)
+    best, best_j, best_d = 0, 0, 0
+    for j in np.argsort(-ratio, kind="stable")[:EXP_CANDIDATES]:
+        if not wrong_n[j]:
+            continue
+        for delta in EXP_DELTAS:
+            try:
+                with np.errstate(all="ignore"):  # an entry 0 of 0: a row's S may be 0 (no such hypothesis holds)
+                    alt = ctx.at_exp_entry(int(j), delta)
+            except (ValueError, ArithmeticError):
+                continue
+            hit = int((wrong & (g == alt)).sum())
+            if hit > best:
+                best, best_j, best_d = hit, int(j), delta
+            if hit == n:
+                break
+        if best == n:
+            break
+    if not best:
+        return []
+    return [Finding("exp_entry", best, n, f"RTL = golden with exp table entry {best_j} {best_d:+d} (the codes {best_j} below "
+                                          f"their row's max): a wrong exp constant in the softmax unit's table")]
 
 
 def _lsb(e: IntArray, g: IntArray, wrong: NDArray[np.bool_], n: int, ctx: Context) -> list[Finding]:

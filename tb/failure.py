@@ -162,6 +162,8 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
         ctx.layer_input = as_chw(token_rows(x[0], rb.layout(layer, seg["input"])))
         if g.kind == "gelu":  # a table lookup: its 256 output codes (golden.transformer.GeluLayer)
             ctx.table = np.asarray(getattr(g, "table"), np.int64)
+        if g.kind in ("softmax", "layernorm"):  # the row unit: golden's output with a knob of its arithmetic turned
+            _row_knobs(ctx, g, x[0].astype(np.uint8), lay)
         if isinstance(g, (ConvLayer, LinearLayer)):
             acc = g.accumulate(x.astype(np.uint8))[0]
             r = g.requant
@@ -176,6 +178,33 @@ def image_context(rb: Any, net: Any, layer: str) -> tuple[IntArray, Context]:
     if prev is not None and (prev, prev_seg) in rb.arrays:
         ctx.previous = as_chw(token_rows(rb[(prev, prev_seg)][0], rb.layout(prev, prev_seg)))
     return expected, ctx
+
+
+def _row_knobs(ctx: Context, g: Any, x: Any, lay: Any) -> None:
+    """A softmax's or LayerNorm's hypotheses' golden outputs (as the diagnosis's image, like the
+    expected output): every row's reciprocal off by delta; a softmax's exp table entry j off by delta."""
+    from golden import tf_arith
+
+    view = lambda y: as_chw(token_rows(np.asarray(y, np.int64), lay))  # noqa: E731
+    if g.kind == "softmax":
+        table = np.asarray(g.exp_table, np.int64)
+        e, s = tf_arith.softmax_exp(x, exp_table=table)
+        out = dict(shift=g.shift, z_out=g.z_out, lo=g.lo, hi=g.hi)
+        ctx.at_reciprocal = lambda d: view(tf_arith.softmax_output(e, np.int64(g.dividend) // s + d, **out))
+
+        def at_entry(j: int, d: int) -> IntArray:
+            t = table.copy()
+            t[j] += d
+            return view(tf_arith.softmax(x, exp_table=t, dividend=g.dividend, **out))
+
+        ctx.at_exp_entry = at_entry
+        ctx.exp_entries = view(x.max(axis=-1, keepdims=True) - x)
+    else:
+        c = tf_arith.layernorm_center(x)
+        rr = tf_arith.layernorm_recip(c, sqrt_shift=g.sqrt_shift, eps_term=g.eps_term)
+        ctx.at_reciprocal = lambda d: view(tf_arith.layernorm_output(
+            tf_arith.layernorm_scale(c, rr + d, sqrt_shift=g.sqrt_shift), gain=np.asarray(g.gain, np.int64),
+            shift=np.asarray(g.shift, np.int64), bias=np.asarray(g.bias, np.int64), z_out=g.z_out, lo=g.lo, hi=g.hi))
 
 
 def _at_dilation(g: Any, d: tuple[int, int], x: Any) -> Any:

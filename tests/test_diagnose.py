@@ -341,3 +341,89 @@ def test_a_table_read_a_word_off_is_named_with_its_offset() -> None:
     assert found and found[0].kind == "table_offset" and found[0].explained == found[0].wrong, report(found)
     assert "entry -8" in found[0].text, found[0].text
     assert not diagnose(e, e, Context(rows=8, cols=8, layer_input=q, table=table, kind="gelu"))
+
+
+def _row_context(layer, x):
+    """The diagnosis context tb.failure builds for a softmax or LayerNorm on input x ([T, L]), and
+    golden's output as the diagnosis sees it."""
+    from hexgen.hw import load_hw
+    from hexgen.tokens import token_layout
+    from tb.failure import _row_knobs
+
+    lay = token_layout(x.shape, 0, load_hw(None), 1)
+    c = Context(rows=8, cols=8, layer_input=as_chw_tokens(x, lay), kind=layer.kind)
+    _row_knobs(c, layer, x, lay)
+    return c, lay
+
+
+def as_chw_tokens(y, lay):
+    from tb.compare import as_chw, token_rows
+
+    return as_chw(token_rows(np.asarray(y, np.int64), lay))
+
+
+def test_a_softmax_reciprocal_off_by_one_and_a_wrong_exp_constant_are_named() -> None:
+    """The row unit's arithmetic faults, as golden computes them (the fault model: golden with the
+    knob turned), are named: every row's reciprocal R = D // S one too large (on rounding-tie rows,
+    where it shows: tb/engine/test_softmax_unit.tie_params), and exp table entry 3 too large by 2^16
+    (a wrong exp constant, on rows of codes 3 apart, where it shows); golden's own output is no finding."""
+    import random
+    from types import SimpleNamespace
+
+    from golden import tf_arith
+    from tb.engine.test_softmax_unit import tie_params
+
+    rng = np.random.default_rng(5)
+    d, p = tie_params(random.Random(5), 17, below=True)
+    table = tf_arith.softmax_params(scale_in=0.05, scale_out=1 / 256, where="test")["exp_table"]
+    sm = SimpleNamespace(kind="softmax", exp_table=table, dividend=d, shift=p, z_out=0, lo=0, hi=255)
+    x = np.concatenate([np.full((6, 17), 90, np.uint8), rng.integers(0, 256, (10, 17)).astype(np.uint8)])
+    c, lay = _row_context(sm, x)
+    gold = as_chw_tokens(tf_arith.softmax(x, exp_table=table, dividend=d, shift=p, z_out=0), lay)
+    e, s = tf_arith.softmax_exp(x, exp_table=table)
+    off = as_chw_tokens(tf_arith.softmax_output(e, d // s + 1, shift=p, z_out=0, lo=0, hi=255), lay)
+    assert (off != gold).sum() >= 6 * 17  # the tie rows show it
+    found = diagnose(gold, off, c)
+    assert found and found[0].kind == "reciprocal" and found[0].explained == found[0].wrong, report(found)
+    assert "reciprocal +1 (R = D // S)" in found[0].text, found[0].text
+    wrong_table = table.copy()
+    wrong_table[3] += 1 << 16
+    prm = tf_arith.softmax_params(scale_in=0.05, scale_out=1 / 256, where="test")
+    sm2 = SimpleNamespace(**{**vars(sm), "dividend": prm["dividend"], "shift": prm["shift"]})
+    x2 = np.where(rng.random((16, 17)) < 0.5, 100, 97).astype(np.uint8)
+    c2, _ = _row_context(sm2, x2)
+    gold2 = as_chw_tokens(tf_arith.softmax(x2, exp_table=table, dividend=prm["dividend"], shift=prm["shift"], z_out=0), lay)
+    bad = as_chw_tokens(tf_arith.softmax(x2, exp_table=wrong_table, dividend=prm["dividend"], shift=prm["shift"], z_out=0), lay)
+    assert (bad != gold2).sum() > 50
+    found = diagnose(gold2, bad, c2)
+    assert found and found[0].kind == "exp_entry" and found[0].explained == found[0].wrong, report(found)
+    assert "exp table entry 3 +65536" in found[0].text, found[0].text
+    assert not diagnose(gold2, gold2, c2)
+
+
+def test_a_layernorm_reciprocal_off_is_named() -> None:
+    """LayerNorm's reciprocal Rr = (2^48 - 1) // r wrong by 2^16 in every row (the fault model:
+    golden with Rr + 2^16) is named as the division off by that. Off by one it is invisible at the
+    outputs: Rr ~ 2^25 here, and none of 4,096 outputs changes below +2^8 (measured)."""
+    from types import SimpleNamespace
+
+    from golden import tf_arith
+
+    rng = np.random.default_rng(8)
+    cc = 64
+    prm = tf_arith.layernorm_params(c=cc, scale_in=0.05, gamma=rng.uniform(2, 4, cc), beta=rng.uniform(-1, 1, cc), eps=1e-6,
+                                    scale_out=0.05, z_out=128, m0_bits=31, where="test")
+    ln = SimpleNamespace(kind="layernorm", sqrt_shift=prm["sqrt_shift"], eps_term=prm["eps_term"], gain=prm["gain"],
+                         shift=prm["shift"], bias=prm["bias"], z_out=128, lo=0, hi=255)
+    x = rng.integers(0, 256, (64, cc)).astype(np.uint8)
+    c, lay = _row_context(ln, x)
+    out = dict(gain=prm["gain"], shift=prm["shift"], bias=prm["bias"], z_out=128, lo=0, hi=255)
+    xc = tf_arith.layernorm_center(x)
+    rr = tf_arith.layernorm_recip(xc, sqrt_shift=prm["sqrt_shift"], eps_term=prm["eps_term"])
+    gold = as_chw_tokens(tf_arith.layernorm_output(tf_arith.layernorm_scale(xc, rr, sqrt_shift=prm["sqrt_shift"]), **out), lay)
+    off = as_chw_tokens(tf_arith.layernorm_output(tf_arith.layernorm_scale(xc, rr + (1 << 16), sqrt_shift=prm["sqrt_shift"]), **out),
+                        lay)
+    assert (off != gold).sum() > 100
+    found = diagnose(gold, off, c)
+    assert found and found[0].kind == "reciprocal" and found[0].explained == found[0].wrong, report(found)
+    assert "reciprocal +65536 (Rr = (2^48 - 1) // r)" in found[0].text, found[0].text

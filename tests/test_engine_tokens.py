@@ -108,3 +108,18 @@ def test_a_gelu_table_written_a_word_late_fails_and_is_named() -> None:
     assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
     assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "table_offset", r["report"]
     assert "entry -8 from the input code's" in r["report"], r["report"]
+
+
+def test_a_lane_swap_in_the_row_unit_fails_and_is_named() -> None:
+    """+MUT_ROW_LANE_SWAP (rtl/row_unit.sv: lanes 0 and 1 of every output word exchanged) in a
+    LayerNorm and a softmax: FAIL, diagnosed as the lane swap over the tokens. (The units' arithmetic
+    faults, +MUT_SM_EXP, +MUT_SM_RECIP and +MUT_LN_RECIP, change no output of vit_small_test's
+    rows: the row unit's bench shows each on rows built for it, and tests/test_diagnose.py that the
+    diagnosis names them.)"""
+    res = layer_sim.run(layers=["ln1", "softmax1"], sim="icarus", model=MODEL, seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_ROW_LANE_SWAP",), run_tag="-mut_row_lane_swap")
+    assert [r["layer"] for r in res] == ["ln1", "softmax1"], res
+    for r in res:
+        assert r["status"] == "FAIL" and r["mismatches"] > 0, (r["layer"], r.get("reason"))
+        assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "lane_swap", r["report"]
+        assert "(channel, token, column)" in r["report"], r["report"]
