@@ -73,7 +73,7 @@ def features(d: Mapping[str, Any], rows: int, cols: int, r: Mapping[str, Any]) -
             # concat layers only (hexgen.concat): what its runs did to the inputs they put in place
             "concat": _concat(d) if d["kind"] == "concat" else None,
             # softmax and LayerNorm only: the extreme rows their input held (tb.engine.test_layers row_extremes)
-            "rows": list(r.get("row_extremes", [])) if d["kind"] in ("softmax", "layernorm") else []}
+            "rows": [f"{d['kind']} {b}" for b in r.get("row_extremes", [])] if d["kind"] in ("softmax", "layernorm") else []}
 
 
 def _concat(d: Mapping[str, Any]) -> str:
@@ -108,8 +108,10 @@ POINTS: list[tuple[str, Any, list[Any]]] = [
     ("dilation", lambda f: f["dilation"], ["1", "2", "3-7", "8+"]),
     ("concat", lambda f: f["concat"], ["lanes shifted", "requantized"]),
 ]
-#: the extreme rows of a softmax's or LayerNorm's input (a row sampled once per bin it holds)
-ROW_BINS = ["equal", "one large", "code 0"]
+#: the extreme rows of a softmax's and a LayerNorm's input: every code of a row equal, one code at
+#: least 128 above the others, a code 0 (the most negative value); a layer is sampled once per bin
+#: its input holds (scripts/rows_model.py hits them all)
+ROW_BINS = [f"{kind} {b}" for kind in ("softmax", "layernorm") for b in ("equal", "one large", "code 0")]
 SHIFTS = ["0", "1-7", "8-15"]
 
 

@@ -33,7 +33,7 @@ def test_a_layer_fills_its_bins() -> None:
     assert [binned[k] for k in ("kernel_h", "kernel_w", "stride_y", "stride_x")] == ["8-16", "8-16", "5-16", "5-16"]
     # a softmax's extreme rows (tb.engine.test_layers.row_extremes): its bins, a conv's never
     sm = {"kind": "softmax", "in_shape": [2, 5, 5], "out_shape": [2, 5, 5], "z_in": 3, "z_out": 0}
-    assert features(sm, 8, 8, {"row_extremes": ["equal", "code 0"]})["rows"] == ["equal", "code 0"]
+    assert features(sm, 8, 8, {"row_extremes": ["equal", "code 0"]})["rows"] == ["softmax equal", "softmax code 0"]
     assert features(CONV["descriptor"], 8, 8, {"row_extremes": ["equal"]})["rows"] == []
 
 

@@ -123,3 +123,20 @@ def test_a_lane_swap_in_the_row_unit_fails_and_is_named() -> None:
         assert r["status"] == "FAIL" and r["mismatches"] > 0, (r["layer"], r.get("reason"))
         assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "lane_swap", r["report"]
         assert "(channel, token, column)" in r["report"], r["report"]
+
+
+def test_the_extreme_rows_reach_the_row_unit_and_pass() -> None:
+    """scripts/rows_model.py: ln1's and softmax1's inputs hold rows of equal codes, rows of one
+    large code among zeros, and codes 0; both PASS on the row unit, and every bin of the coverage
+    point `rows` is hit."""
+    from hexgen.hw import load_hw
+    from tb.coverage import holes
+
+    root = Path(__file__).resolve().parent.parent
+    res = layer_sim.run(layers=["ln1", "softmax1"], sim="verilator", model=f"{root / 'scripts' / 'rows_model.py'}:make", seed=0)
+    assert all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
+    for r in res:
+        assert r["row_extremes"] == ["equal", "one large", "code 0"], (r["layer"], r["row_extremes"])
+    mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
+    cfg = load_hw(None)
+    assert "rows" not in holes(res, {e["name"]: e for e in mm["layers"]}, cfg.array_rows, cfg.array_cols)
