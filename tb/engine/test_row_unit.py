@@ -40,7 +40,7 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
-from golden.tf_arith import SM_MAX_ROW, layernorm, softmax
+from golden.tf_arith import SM_MAX_ROW, layernorm, softmax, softmax_params
 from golden.transformer import LayerNormLayer, SoftmaxLayer
 from hexgen.config import HardwareConfig
 from hexgen.cycles import row_unit_pushes, row_unit_read_words
@@ -307,8 +307,11 @@ async def fault_case(dut: Any, fault: str) -> None:
     elif fault == "MUT_SM_EXP":
         sm, pair = exp_fault_case(rng, rows)
         lay = softmax_layer(rng, 2, rows + 1, 0, cfg, rows_of=pair, p=sm)
-    else:  # MUT_ROW_LANE_SWAP: any softmax of random rows
-        lay = softmax_layer(rng, 4, 197, 4, cfg)
+    else:  # MUT_ROW_LANE_SWAP: rows whose lanes 0 and 1 differ (codes 255 and 200) at a fine output scale
+        sm = softmax_params(scale_in=0.05, scale_out=1 / 256, where="bench")
+        row = np.array([255, 200] + [rng.randrange(256) for _ in range(197 - 2)], np.uint8)
+        lay = softmax_layer(rng, 2, 197, 0, cfg, rows_of=[row, row],
+                            p={**sm, "name": "S_in=0.05 S_out=1/256", "z_out": 0, "lo": 0, "hi": 255})
     problems, differ = await run_layer(dut, rng, p, cfg, lay, timed=False)
     assert differ, f"+{fault}: the unit's output equals golden on {lay.name} (seed {seed}): the fault is not reached"
     dut._log.info(f"+{fault} changes the output: {problems[0][:300]}")
