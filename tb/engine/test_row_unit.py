@@ -33,7 +33,7 @@ import ast
 import os
 import random
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import cocotb
@@ -68,6 +68,7 @@ class Layer:
     regs: dict[str, int]          # the unit's constant inputs (dividend_i .. hi_i)
     params: list[int]             # the exp table's or the records' words
     name: str
+    exp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # softmax: the exp table's entries
 
     @property
     def t(self) -> int:
@@ -90,7 +91,7 @@ def softmax_layer(rng: random.Random, t: int, length: int, i: int, cfg: Hardware
                          hi=p["hi"])
     table = to_words(np.asarray(p["exp_table"], np.int64), dict(plan_token_layer(layer, cfg, 1).layouts)["table"])
     regs = {"dividend_i": p["dividend"], "shift_i": p["shift"], "z_out_i": p["z_out"], "lo_i": p["lo"], "hi_i": p["hi"]}
-    return Layer(False, x, y, regs, table, f"softmax T={t} L={length} {p['name']}")
+    return Layer(False, x, y, regs, table, f"softmax T={t} L={length} {p['name']}", np.asarray(p["exp_table"], np.int64))
 
 
 def layernorm_layer(rng: random.Random, nrng: np.random.Generator, t: int, c: int, i: int, cfg: HardwareConfig,
@@ -180,7 +181,21 @@ async def run_block(dut: Any, rng: random.Random, lay: Layer, blk: Block, bases:
         problems.append(f"{where} at memory latency {latency}, no stalls, output always ready: word {late} of {len(at)} "
                         f"left at cycle {at[late]} where hexgen.cycles.row_unit_pushes plans {plan[late]}; done_o at "
                         f"{done_at}, planned {plan[-1] + 1} (outputs right: a performance fault)")
+    if blk.first and not lay.is_ln and not problems:
+        problems += table_problems(dut, lay)
     return problems, got
+
+
+def table_problems(dut: Any, lay: Layer) -> list[str]:
+    """The softmax unit's exp table after a first block: each entry must be the layer's (softmax
+    hardly shows a table scaled by a constant, such as entries read a bit off: S and R scale with it)."""
+    table = dut.u_row.u_sm.u_exp.table_q
+    for e in range(256):
+        v = table[e].value
+        got = int(v) if v.is_resolvable else -1
+        if got != int(lay.exp[e]):
+            return [f"exp table entry {e} in softmax_unit is {got if got >= 0 else 'X'}, the layer's {int(lay.exp[e])}"]
+    return []
 
 
 def blocks_of(rng: random.Random, t: int, w: int, rows_cap: int) -> list[Block]:
