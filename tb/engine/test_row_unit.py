@@ -255,6 +255,8 @@ def long_length(p: dict[str, int], is_ln: bool) -> int:
 async def test_layers_against_golden(dut: Any) -> None:
     if os.environ.get("ROW_FAULT"):
         return await fault_case(dut, os.environ["ROW_FAULT"])
+    if os.environ.get("ROW_CONTRACT"):
+        return await contract_case(dut)
     seed = bench_seed(dut._log, TEST_FILE)
     rng = random.Random(seed)
     nrng = np.random.default_rng(seed)
@@ -330,3 +332,19 @@ async def fault_case(dut: Any, fault: str) -> None:
     problems, differ = await run_layer(dut, rng, p, cfg, lay, timed=False)
     assert differ, f"+{fault}: the unit's output equals golden on {lay.name} (seed {seed}): the fault is not reached"
     dut._log.info(f"+{fault} changes the output: {problems[0][:300]}")
+
+
+async def contract_case(dut: Any) -> None:
+    """ROW_CONTRACT=1: a block of MAX_BURST tokens whose W words overrun the buffers (nb W >
+    ROW_WORDS): the unit's simulation check must stop the run at its start (this test fails if not)."""
+    p = params_of()
+    nb, w = p["MAX_BURST"], p["ROW_WORDS"] // p["MAX_BURST"] + 1
+    await start_on_ext_mem(dut, [0] * 16, 8 * p["ROWS"], INPUTS)
+    for port, v in {"len_i": w * p["ROWS"], "ct_i": w, "rows_i": nb, "plane_i": nb}.items():
+        getattr(dut, port).value = v
+    dut.start_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.start_i.value = 0
+    for _ in range(5):
+        await RisingEdge(dut.clk_i)
+    raise AssertionError(f"a block of nb = {nb}, W = {w} ({nb * w} words > ROW_WORDS = {p['ROW_WORDS']}) ran on")
