@@ -40,7 +40,8 @@ import cocotb
 import numpy as np
 from cocotb.triggers import ReadOnly, RisingEdge, SimTimeoutError, with_timeout
 
-from golden.tf_arith import SM_MAX_ROW, layernorm, softmax, softmax_params
+from golden.tf_arith import (LN_NORM_BITS, LN_RECIP_BITS, SM_MAX_ROW, isqrt_fixed, layernorm, layernorm_center,
+                              layernorm_output, softmax, softmax_params)
 from golden.transformer import LayerNormLayer, SoftmaxLayer
 from hexgen.config import HardwareConfig
 from hexgen.cycles import row_unit_pushes, row_unit_read_words
@@ -69,6 +70,7 @@ class Layer:
     params: list[int]             # the exp table's or the records' words
     name: str
     exp: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))  # softmax: the exp table's entries
+    ln: dict[str, Any] = field(default_factory=dict)  # LayerNorm: layernorm_params' constants
 
     @property
     def t(self) -> int:
@@ -107,7 +109,7 @@ def layernorm_layer(rng: random.Random, nrng: np.random.Generator, t: int, c: in
     recs = to_words(ln_records(layer), dict(plan_token_layer(layer, cfg, 1).layouts)["records"])
     regs = {"sqrt_shift_i": k["sqrt_shift"], "eps_term_i": k["eps_term"], "z_out_i": k["z_out"], "lo_i": k["lo"],
             "hi_i": k["hi"]}
-    return Layer(True, x, y, regs, recs, f"layernorm T={t} C={c} {ks[0]}.. {k['why']}")
+    return Layer(True, x, y, regs, recs, f"layernorm T={t} C={c} {ks[0]}.. {k['why']}", ln=k)
 
 
 @dataclass(frozen=True)
@@ -306,6 +308,18 @@ def exp_fault_case(rng: random.Random, rows: int) -> tuple[dict[str, Any], list[
     raise AssertionError("no dividend found where the exp entry d = 1 shows")
 
 
+def layernorm_rr_plus_one(lay: Layer) -> np.ndarray:
+    """golden.tf_arith.layernorm with the reciprocal one larger (the model of +MUT_LN_RECIP), from
+    golden's own steps: the bench looks for a case where the fault must show."""
+    k = lay.ln
+    x = layernorm_center(lay.x)
+    v = (np.square(x).sum(axis=-1, keepdims=True) << np.int64(2 * k["sqrt_shift"])) + np.int64(k["eps_term"])
+    rr = np.int64((1 << LN_RECIP_BITS) - 1) // np.maximum(isqrt_fixed(v), 1) + 1
+    sh = LN_RECIP_BITS - LN_NORM_BITS - k["sqrt_shift"]
+    t = (x * rr + np.int64(1 << (sh - 1))) >> np.int64(sh)
+    return layernorm_output(t, gain=k["gain"], shift=k["shift"], bias=k["bias"], z_out=k["z_out"], lo=k["lo"], hi=k["hi"])
+
+
 async def fault_case(dut: Any, fault: str) -> None:
     """The MUT_SELECT build with +<fault>: one small case on which the fault must change the output."""
     seed = bench_seed(dut._log, TEST_FILE, fault)
@@ -314,8 +328,13 @@ async def fault_case(dut: Any, fault: str) -> None:
     p = params_of()
     rows = p["ROWS"]
     cfg = HardwareConfig(array_rows=rows, word_bits=8 * rows)
-    if fault == "MUT_LN_RECIP":  # zoom rows: every bit of t shows in the output
-        lay = layernorm_layer(rng, nrng, 4, 197, 0, cfg, kinds=("random-zoom",))
+    if fault == "MUT_LN_RECIP":  # zoom rows (every bit of t shows) on which Rr + 1 changes golden's output
+        for _ in range(50):
+            lay = layernorm_layer(rng, nrng, 4, 197, 0, cfg, kinds=("random-zoom",))
+            if np.any(layernorm_rr_plus_one(lay) != lay.expected):
+                break
+        else:
+            raise AssertionError("no zoom layer in 50 where Rr + 1 changes golden's output")
     elif fault == "MUT_SM_RECIP":  # equal codes on a rounding tie that R + 1 reaches
         d, shift = sm_bench.tie_params(rng, rows + 1, True)
         table = np.array([1 << 20] + [0] * 255, np.int64)  # equal codes read entry 0 only
