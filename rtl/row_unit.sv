@@ -86,7 +86,8 @@ module row_unit #(
       $finish;
     end
     if (ROW_WORDS < TAB_WORDS || LN_TILES < 1) begin
-      $error("%m: ROW_WORDS = %0d must hold the exp table (%0d words), LN_TILES = %0d >= 1", ROW_WORDS, TAB_WORDS, LN_TILES);
+      $error("%m: ROW_WORDS = %0d must hold the exp table (%0d words), LN_TILES = %0d >= 1",
+             ROW_WORDS, TAB_WORDS, LN_TILES);
       $finish;
     end
   end
@@ -319,8 +320,10 @@ module row_unit #(
     if (!rst_i && st_q == RIdle && start_i
         && (rows_i == '0 || 32'(rows_i) > MAX_BURST || blk_words > 32'(ROW_WORDS) || ct_i == '0
             || 32'(ct_i) != (32'(len_i) + ROWS - 1) / ROWS || (is_ln_i && 32'(ct_i) > LN_TILES))) begin
-      $error("%m: block outside the contract: nb = %0d, W = %0d, len = %0d, is_ln = %0d (nb 1..%0d, W = ceil(len / %0d), %s",
-             rows_i, ct_i, len_i, is_ln_i, MAX_BURST, ROWS, $sformatf("nb W <= %0d, LayerNorm W <= %0d)", ROW_WORDS, LN_TILES));
+      $error("%m: block outside the contract: nb = %0d, W = %0d, len = %0d, is_ln = %0d %s",
+             rows_i, ct_i, len_i, is_ln_i,
+             $sformatf("(nb 1..%0d, W = ceil(len / %0d), nb W <= %0d, LayerNorm W <= %0d)", MAX_BURST, ROWS, ROW_WORDS,
+                       LN_TILES));
       $finish;
     end
   end
@@ -329,7 +332,8 @@ module row_unit #(
   // burst outstanding at a time (RReq is entered only once the previous burst's words are all in)
   vr_check #(.W(ADDR_W + 8)) u_chk_req (.clk_i, .rst_i, .valid_i(req_valid_o), .ready_i(req_ready_i),
                                         .data_i({req_addr_o, req_len_o}));
-  vr_check #(.W(WORD_BITS)) u_chk_out (.clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i), .data_i(out_data_o));
+  vr_check #(.W(WORD_BITS)) u_chk_out (.clk_i, .rst_i, .valid_i(out_valid_o), .ready_i(out_ready_i),
+                                       .data_i(out_data_o));
   outstanding_check #(.LIMIT(MAX_BURST)) u_chk_outstanding (
       .clk_i, .rst_i, .req_fire_i(req_valid_o && req_ready_i), .req_len_i(req_len_o), .data_valid_i(rd_valid_i),
       .data_fire_i(rd_valid_i && rd_ready_o));

@@ -46,6 +46,8 @@ LINT_PARAMS: dict[str, list[dict[str, int]]] = {
     "band_seq": [{"PIX_W": 16}, {"PIX_W": 32}],
     "desc_check": [{"PIX_W": 16}, {"PIX_W": 32}],
     "ext_mem_model": [{"ADDR_W": 4, "FIFO_DEPTH": 2}, {"DATA_W": 64, "FIFO_DEPTH": 16}],
+    # the row unit at its other word widths: one table entry a word (and the table filling IB), four
+    "row_unit": [{"ROWS": 4, "MAX_BURST": 1, "LN_TILES": 1}, {"ROWS": 16, "ADDR_W": 32, "MAX_BURST": 5, "ROW_WORDS": 64}],
 }
 
 

@@ -42,6 +42,12 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
                   ({"WR": 256}, None), ({"WR": 0}, "WR = 0"), ({"WR": 257}, "WR = 257")],
     "softmax_unit": [({"LANES": 1}, None), ({"LANES": 0}, "LANES")],
     "layernorm_unit": [({"LANES": 1}, None), ({"LANES": 0}, "LANES")],
+    # the row unit: the exp table lands in the staging buffer (1024 / ROWS words), ROWS a multiple of 4
+    "row_unit": [({"ROWS": 4, "MAX_BURST": 1, "ADDR_W": 1, "LN_TILES": 1}, None),
+                 ({"ROWS": 16, "MAX_BURST": 255, "ADDR_W": 32, "ROW_WORDS": 64}, None),
+                 ({"ROWS": 16, "ROW_WORDS": 63}, "ROW_WORDS = 63"), ({"ROWS": 4, "ROW_WORDS": 255}, "ROW_WORDS = 255"),
+                 ({"ROWS": 6}, "ROWS = 6"), ({"ROWS": 0}, ELAB), ({"MAX_BURST": 0}, ELAB),
+                 ({"MAX_BURST": 256}, "MAX_BURST = 256"), ({"ADDR_W": 33}, "ADDR_W = 33"), ({"LN_TILES": 0}, ELAB)],
     "band_seq": [({"REC_WPK": 1}, None), ({"REC_WPK": 0}, "REC_WPK")],
     "load_seq": [({"REC_WPK": 1, "WGT_WORDS": 1, "BUF_AW": 16}, None), ({"REC_WPK": 0}, "REC_WPK"),
                  ({"WGT_WORDS": 0}, "WGT_WORDS"), ({"BUF_AW": 15}, "BUF_AW")],
@@ -72,7 +78,8 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
 
 
 #: the modules a module instantiates (the rest are leaves); accel_top takes every file
-USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes", "lut_lanes"], "softmax_unit": ["lut_lanes"], "drain_requant": ["requant"], "compute_issue": ["wgt_unpack"]}
+USES = {"out_writer": ["mem_loader"], "vec_unit": ["add_lanes", "lut_lanes"], "softmax_unit": ["lut_lanes"],
+        "row_unit": ["softmax_unit", "layernorm_unit", "lut_lanes"], "drain_requant": ["requant"], "compute_issue": ["wgt_unpack"]}
 
 
 def _run(module: str, params: dict[str, int], tmp: Path) -> tuple[bool, str]:

@@ -3,7 +3,8 @@ external memory, a block of tokens staged at a time; bench tb/engine/test_row_un
 tb/engine/hdl/row_unit_tb.sv) against golden.tf_arith on the external memory model, its cycles
 against hexgen.cycles.row_unit_pushes: 8 and 4 lanes on Icarus (4: one exp table entry a word, the
 table filling the staging buffer), 16 lanes with 5-word bursts on Verilator. Then each run-time
-fault of the MUT_SELECT build once (Icarus, 8 lanes): the bench wants it to change the output."""
+fault of the MUT_SELECT build once (Icarus, 8 lanes): the bench wants it to change the output. And a
+block that overruns the buffers must stop the simulation with the unit's contract check."""
 from __future__ import annotations
 
 import pytest
@@ -28,3 +29,11 @@ def test_row_unit(simulator: str, size: str) -> None:
 def test_row_unit_fault_reached(fault: str) -> None:
     sim.run("row_unit", "icarus", "tb.engine.test_row_unit", parameters=SIZES["rows8"], defines=["MUT_SELECT"],
             plusargs=["+MEM_INIT=mem_init.hex", f"+{fault}"], extra_env={"ROW_FAULT": fault}, run_name=fault.lower())
+
+
+def test_row_unit_contract_check(capfd: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit):
+        sim.run("row_unit", "icarus", "tb.engine.test_row_unit", parameters=SIZES["rows8"],
+                plusargs=["+MEM_INIT=mem_init.hex"], extra_env={"ROW_CONTRACT": "1"}, run_name="contract")
+    out = capfd.readouterr().out
+    assert "block outside the contract: nb = 16, W = 17, len = 136, is_ln = 0" in out, out[-2000:]
