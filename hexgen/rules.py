@@ -369,6 +369,9 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
     n = register_needs(r, cfg.array_rows, cfg.word_bits)
     if kind not in KIND_CODES.values():
         return "KIND", f"kind code {kind} is none of {sorted(set(KIND_CODES.values()))}"
+    if row and cfg.array_rows % 4:
+        return "KIND", (f"softmax and LayerNorm run on the row unit, which a build of {cfg.array_rows} rows has not "
+                        "(its words hold no whole 32-bit exp table entries: rows a multiple of 4)")
     for f in ("IN_C", "IN_H", "IN_W", "OUT_C"):
         if r[f] == 0:
             return f, "is 0"

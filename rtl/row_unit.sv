@@ -122,8 +122,9 @@ module row_unit #(
   assign blk_words = 32'(ct_i) * 32'(rows_i);
   assign rec_words = 32'(ct_i) * REC_WORDS;
 
+  // (assigned to its name, not `return`ed: Yosys 0.23, make resources' synthesis, reads no `return`)
   function automatic logic [LW-1:0] chunk(input logic [31:0] words);
-    return words < 32'(MAX_BURST) ? LW'(words) : LW'(MAX_BURST);
+    chunk = words < 32'(MAX_BURST) ? LW'(words) : LW'(MAX_BURST);
   endfunction
 
   // ---------------------------------------------------------------- the math units
