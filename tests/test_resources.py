@@ -26,7 +26,7 @@ pytestmark = [
 #: other), the array is 8 x 2 (not square), the buffers are small powers of two, each of more than
 #: 64 words (tb.engine.resources.SMALL_MEM_WORDS: smaller arrays are not counted as block-RAM memory).
 SMALL = {"COLS": 2, "ACT_WORDS": 256, "WGT_WORDS": 128, "REC_WORDS": 128}
-UNITS = ("accel_top", "mac_array", "requant", "mem_loader", "burst_reader")
+UNITS = ("accel_top", "mac_array", "requant", "mem_loader", "burst_reader", "row_unit", "softmax_unit", "layernorm_unit")
 
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
@@ -82,30 +82,29 @@ def test_accel_top_memory_bits_are_its_buffers(small: dict) -> None:
     p = small["parameters"]
     # the units' buffers, all of WORD_BITS words: act_buf [ACT_WORDS] (gather.sv), wgt_buf
     # [2 * WGT_WORDS] (compute_issue.sv), bias_buf and scale_buf [REC_WORDS] (drain_requant.sv);
-    # and the vector unit's GELU table, 256 codes of 8 bits (lut_lanes.sv's table_q).
-    # Counted over accel_top and the units under it; every other array is of 64 words or fewer.
+    # the vector unit's GELU table, 256 codes of 8 bits (lut_lanes.sv's table_q); the row unit's
+    # staging buffers ib_q and ob_q [ROW_WORDS] (row_unit.sv) and the softmax unit's exp table, 256
+    # entries of 21 bits (its lut_lanes' table_q). Counted over accel_top and the units under it;
+    # every other array is of 64 words or fewer (the row unit's LN_TILES = 64 record entries among them).
     expect = (p["ACT_WORDS"] * p["WORD_BITS"] + 2 * p["WGT_WORDS"] * p["WORD_BITS"]
-              + 2 * p["REC_WORDS"] * p["WORD_BITS"] + 256 * 8)
+              + 2 * p["REC_WORDS"] * p["WORD_BITS"] + 256 * 8 + 2 * p["ROW_WORDS"] * p["WORD_BITS"] + 256 * 21)
     memories = [m for u in small["units"].values() for m in u["memories"]]
     assert small["total"]["mem_bits"] == expect, memories
-    assert sorted(m["name"] for m in memories) == ["act_buf", "bias_buf", "scale_buf", "table_q", "wgt_buf"]
-    # 256 x 64, 256 (2 x 128) x 64, 128 x 64 twice: two 512 x 36 blocks each (BRAM18 rule); the
-    # table 256 x 8: one
-    assert small["total"]["bram18"] == 2 + 2 + 2 + 2 + 1
+    assert sorted(m["name"] for m in memories) == ["act_buf", "bias_buf", "ib_q", "ob_q", "scale_buf", "table_q", "table_q",
+                                                   "wgt_buf"]
+    # 256 x 64, 256 (2 x 128) x 64, 128 x 64 twice, ib_q and ob_q 256 x 64: two 512 x 36 blocks
+    # each (BRAM18 rule); the tables 256 x 8 and 256 x 21: one each
+    assert small["total"]["bram18"] == 2 + 2 + 2 + 2 + 2 + 2 + 1 + 1
 
 
 @pytest.mark.slow
-def test_units_not_in_accel_top_yet_are_synthesised_on_their_own(small_run: tuple[str, dict]) -> None:
-    """softmax_unit and layernorm_unit (issue 28: own benches, not wired in) at LANES = ROWS: one
-    e x R multiplier a lane in softmax (21 x 33 bits), one t x G a lane in LayerNorm; the table
-    unit inside softmax; both printed after the table."""
-    table, data = small_run
-    rows = data["parameters"]["ROWS"]
-    sm, ln = data["standalone"]["softmax_unit"], data["standalone"]["layernorm_unit"]
-    assert set(sm) == {"softmax_unit", "lut_lanes"} and all(u["cells"] > 0 for u in sm.values()), sm
-    assert sm["softmax_unit"]["mults"] == rows and sm["lut_lanes"]["mem_bits"] == 256 * 21, sm
-    assert ln["layernorm_unit"]["cells"] > 0 and ln["layernorm_unit"]["mults"] >= 3 * rows, ln
-    assert f"each on its own at LANES={rows}" in table and "softmax_unit (softmax_unit + lut_lanes)" in table, table
+def test_the_row_units_are_in_accel_top(small: dict) -> None:
+    """The row unit and its softmax and LayerNorm units (issue 28) are accel_top's: one e x R
+    multiplier a lane in softmax (21 x 33 bits), at least three a lane in LayerNorm."""
+    rows = small["parameters"]["ROWS"]
+    units = small["units"]
+    assert all(units[u]["instances"] == 1 and units[u]["cells"] > 0 for u in ("row_unit", "softmax_unit", "layernorm_unit")), units
+    assert units["softmax_unit"]["mults"] == rows and units["layernorm_unit"]["mults"] >= 3 * rows, units
 
 
 @pytest.mark.slow

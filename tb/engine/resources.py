@@ -53,7 +53,6 @@ if TYPE_CHECKING:
 TOP = "accel_top"
 #: Units with their own benches that accel_top does not instantiate yet (issue 28: the transformer's
 #: LayerNorm and softmax), synthesised on their own at LANES = the description's ROWS: their files.
-STANDALONE = {"softmax_unit": ("lut_lanes.sv", "softmax_unit.sv"), "layernorm_unit": ("layernorm_unit.sv",)}
 #: rtl/ files that are not hardware: the external memory is a testbench model.
 NOT_HARDWARE = frozenset({"ext_mem_model.sv"})
 BUILD = ROOT / "build" / "resources"
@@ -234,12 +233,11 @@ def _read_cmd(files: Sequence[Path] | None = None) -> str:
 
 
 def run_yosys(params: Mapping[str, int], hw: str = "default", top: str = TOP) -> tuple[dict, str, float]:
-    """Synthesise `top` (accel_top, or a unit of STANDALONE from its own files) with `params`;
-    return Yosys's JSON netlist, its version and the run time."""
+    """Synthesise `top` (accel_top) with `params`; return Yosys's JSON netlist, its version and the run time."""
     exe = _yosys()
     version = yosys_version(exe)
     chparam = " ".join(f"-set {k} {v}" for k, v in params.items())
-    files = [RTL / f for f in STANDALONE[top]] if top in STANDALONE else None
+    files = None
     with tempfile.TemporaryDirectory(prefix="int8sim-resources-") as tmp:
         script = Path(tmp) / "resources.ys"
         netlist = Path(tmp) / "netlist.json"
@@ -498,32 +496,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     hw = args.hw or "default"
     netlist, version, seconds = run_yosys(params, hw)
     units = count(netlist)
-    # the units accel_top does not instantiate yet, each on its own at LANES = ROWS
-    pending = {name: count(run_yosys({"LANES": params["ROWS"]}, hw, name)[0]) for name in STANDALONE}
     extra: dict[str, Any] = {"model": args.model, "memory": memory} if memory is not None else {}
-    extra["standalone"] = {name: {u.name: {k: getattr(u, k) for k in ("instances", *Unit.COUNTS)} for u in us}
-                           for name, us in pending.items()}
     if args.json == "-":
         print(as_json(units, params, version, seconds, hw, extra))
         return 0
     if args.json:
         Path(args.json).write_text(as_json(units, params, version, seconds, hw, extra) + "\n")
     print(report(units, params, version, seconds, hw))
-    print(standalone_report(pending, params["ROWS"]))
     return 0
-
-
-def standalone_report(pending: Mapping[str, Sequence[Unit]], lanes: int) -> str:
-    """The units not in accel_top yet (STANDALONE), each synthesised on its own at LANES = ROWS."""
-    out = [f"\nunits with their own benches, not in {TOP} yet (issue 28), each on its own at LANES={lanes}:"]
-    for name, us in pending.items():
-        t = totals(us)
-        mults = "; ".join(f"{u.name}: " + ", ".join(f"{n} x {k}" for k, n in sorted(u.multipliers.items())) for u in us
-                          if u.multipliers)
-        out.append(f"  {name} ({' + '.join(u.name for u in us)}): {t['cells']:,} cells, {t['ff_bits']:,} FF bits, "
-                   f"{t['small_mem_bits']:,} small mem bits, {t['mem_bits']:,} mem bits ({t['bram18']} BRAM18), "
-                   f"{t['mults']} mults ({t['dsp48']} DSP48)" + (f"; multipliers {mults}" if mults else ""))
-    return "\n".join(out)
 
 
 if __name__ == "__main__":
