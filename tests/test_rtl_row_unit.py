@@ -34,7 +34,7 @@ def test_row_unit_fault_reached(fault: str) -> None:
 #: the bench's ROW_CONTRACT cases (tb.engine.test_row_unit.CONTRACT) at 8 lanes, 16-word bursts, and
 #: the values the unit's $error must name
 CONTRACT = {"buffers": "nb = 16, W = 17, len = 136, is_ln = 0", "burst": "nb = 17, W = 1, len = 8, is_ln = 0",
-            "empty": "nb = 0, W = 1, len = 8, is_ln = 0", "words": "nb = 1, W = 2, len = 17, is_ln = 0",
+            "empty": "nb = 0, W = 1, len = 8, is_ln = 0", "zero": "nb = 1, W = 0, len = 0, is_ln = 0", "words": "nb = 1, W = 2, len = 17, is_ln = 0",
             "tiles": "nb = 1, W = 65, len = 520, is_ln = 1"}
 
 

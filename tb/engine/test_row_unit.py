@@ -361,6 +361,7 @@ CONTRACT = {
                           p["MAX_BURST"]),                                     # nb W > ROW_WORDS
     "burst": lambda p: (0, p["ROWS"], 1, p["MAX_BURST"] + 1),                  # nb > MAX_BURST
     "empty": lambda p: (0, p["ROWS"], 1, 0),                                   # nb = 0
+    "zero": lambda p: (0, 0, 0, 1),                                            # W = 0 (len 0)
     "words": lambda p: (0, 2 * p["ROWS"] + 1, 2, 1),                           # W != ceil(len / ROWS)
     "tiles": lambda p: (1, (p["LN_TILES"] + 1) * p["ROWS"], p["LN_TILES"] + 1, 1),  # LayerNorm W > LN_TILES
 }
