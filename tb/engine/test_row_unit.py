@@ -165,6 +165,8 @@ async def run_block(dut: Any, rng: random.Random, lay: Layer, blk: Block, bases:
             problems.append(f"{where}: out_valid_o, done_o or busy_o high after done")
             break
         await RisingEdge(dut.clk_i)
+    if int(dut.idle_gap_o.value):
+        problems.append(f"{where}: busy_o low in a cycle between start and done_o")
     if dones != 1 or len(got) != len(want):
         problems.append(f"{where}: {len(got)} of {len(want)} words out, done_o {'seen' if dones else 'not seen'}")
     reads = row_unit_read_words(lay.is_ln, lay.c, blk.nb, blk.first, rows)
