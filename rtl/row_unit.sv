@@ -24,7 +24,7 @@
 // stalls and an output always ready: hexgen.cycles.row_unit_pushes (checked cycle for cycle by
 // tb/engine/test_row_unit.py against golden.tf_arith.softmax / layernorm).
 // Inputs are held stable from start_i until done_o. Outside the contract (a simulation check stops
-// the run): nb = 0, nb > MAX_BURST, nb W > ROW_WORDS, W != ceil(len / ROWS), LayerNorm W > LN_TILES.
+// the run): nb = 0, nb > MAX_BURST, nb W > ROW_WORDS, W = 0 or != ceil(len / ROWS), LayerNorm W > LN_TILES.
 module row_unit #(
     parameter int ROWS = 8,
     parameter int ADDR_W = 24,

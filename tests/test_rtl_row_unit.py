@@ -31,9 +31,17 @@ def test_row_unit_fault_reached(fault: str) -> None:
             plusargs=["+MEM_INIT=mem_init.hex", f"+{fault}"], extra_env={"ROW_FAULT": fault}, run_name=fault.lower())
 
 
-def test_row_unit_contract_check(capfd: pytest.CaptureFixture[str]) -> None:
+#: the bench's ROW_CONTRACT cases (tb.engine.test_row_unit.CONTRACT) at 8 lanes, 16-word bursts, and
+#: the values the unit's $error must name
+CONTRACT = {"buffers": "nb = 16, W = 17, len = 136, is_ln = 0", "burst": "nb = 17, W = 1, len = 8, is_ln = 0",
+            "empty": "nb = 0, W = 1, len = 8, is_ln = 0", "zero": "nb = 1, W = 0, len = 0, is_ln = 0", "words": "nb = 1, W = 2, len = 17, is_ln = 0",
+            "tiles": "nb = 1, W = 65, len = 520, is_ln = 1"}
+
+
+@pytest.mark.parametrize("case", CONTRACT)
+def test_row_unit_contract_check(case: str, capfd: pytest.CaptureFixture[str]) -> None:
     with pytest.raises(SystemExit):
         sim.run("row_unit", "icarus", "tb.engine.test_row_unit", parameters=SIZES["rows8"],
-                plusargs=["+MEM_INIT=mem_init.hex"], extra_env={"ROW_CONTRACT": "1"}, run_name="contract")
+                plusargs=["+MEM_INIT=mem_init.hex"], extra_env={"ROW_CONTRACT": case}, run_name=f"contract-{case}")
     out = capfd.readouterr().out
-    assert "block outside the contract: nb = 16, W = 17, len = 136, is_ln = 0" in out, out[-2000:]
+    assert f"block outside the contract: {CONTRACT[case]}" in out, out[-2000:]

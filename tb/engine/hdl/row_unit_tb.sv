@@ -47,7 +47,8 @@ module row_unit_tb #(
     output logic                 done_o,
     output logic [31:0]          words_read_o,
     output logic [31:0]          cycle_o,       // cycles since start_i (0: the first after it)
-    output logic [31:0]          reads_o        // read words taken since reset, as the port saw them
+    output logic [31:0]          reads_o,       // read words taken since reset, as the port saw them
+    output logic                 idle_gap_o     // busy_o was low in a cycle of the block (start_i to done_o)
 );
 
   logic                 req_valid, req_ready, rd_valid, rd_ready, rd_last, wr_ready, wreq_ready;
@@ -63,13 +64,26 @@ module row_unit_tb #(
       .out_valid_o, .out_ready_i, .out_data_o, .busy_o, .done_o, .words_read_o
   );
 
+  // a block runs from the cycle after start_i through the one with done_o: busy_o must be high until
+  // the last output word is taken (done_o's cycle: idle again)
+  logic in_block_q;
   always_ff @(posedge clk_i) begin
     if (rst_i) begin
       cycle_o <= '0;
       reads_o <= '0;
+      in_block_q <= 1'b0;
+      idle_gap_o <= 1'b0;
     end else begin
       cycle_o <= start_i ? '0 : cycle_o + 32'd1;
       if (rd_valid && rd_ready) reads_o <= reads_o + 32'd1;
+      if (start_i) begin
+        in_block_q <= 1'b1;
+        idle_gap_o <= 1'b0;
+      end else if (done_o) begin
+        in_block_q <= 1'b0;
+      end else if (in_block_q && !busy_o) begin
+        idle_gap_o <= 1'b1;
+      end
     end
   end
 
