@@ -109,6 +109,11 @@ class HardwareConfig:
             v = getattr(self, name)
             if not 1 <= v <= MAX_ROW_BUF:
                 raise ConfigError(f"HardwareConfig.{name}={v}: must be in 1..{MAX_ROW_BUF}")
+        table_words = 256 * 32 // self.word_bits  # the softmax exp table (hexgen.tokens.table_layout(32, ..))
+        if self.row_buf_words < table_words:
+            raise ConfigError(f"HardwareConfig.row_buf_words={self.row_buf_words}: the row unit's staging buffer holds "
+                              f"the softmax exp table while it loads, {table_words} words of {self.word_bits} bits; "
+                              f"at least {table_words}")
         if not PIXEL_BITS[0] <= self.pixel_bits <= PIXEL_BITS[1]:
             raise ConfigError(f"HardwareConfig.pixel_bits={self.pixel_bits}: must be in {PIXEL_BITS[0]}..{PIXEL_BITS[1]}")
         a = self.align_bytes

@@ -168,6 +168,11 @@ def test_record_out_of_range_is_an_error(fields: tuple, row: list[int], msg: str
         ({"align_bytes": 4, "word_bits": 64}, "align_bytes=4"),
         ({"array_rows": True}, "array_rows=True"),
         ({"act_buf_words": 2.5}, "act_buf_words=2.5"),
+        ({"row_buf_words": 0}, "row_buf_words=0"),
+        ({"ln_tiles": (1 << 15) + 1}, "ln_tiles=32769"),
+        # the exp table (256 32-bit entries) lands in the staging buffer: 64 words of 128 bits, 256 of 32
+        ({"row_buf_words": 127, "word_bits": 64}, "row_buf_words=127"),
+        ({"row_buf_words": 255, "array_rows": 4, "word_bits": 32}, "row_buf_words=255"),
     ],
 )
 def test_config_errors_name_the_field(kwargs: dict, field: str) -> None:
