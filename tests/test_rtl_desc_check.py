@@ -14,7 +14,7 @@ SIZES = {
     # ... and a build that unpacks 8- and 4-bit weights only (2-bit weights are refused: W_BITS), with
     # 16-bit pixel counters (the default is 24; 32 below: each limit met exactly where registers reach it)
     "rows4": {"ROWS": 4, "WORD_BITS": 32, "ACT_WORDS": 1024, "WGT_WORDS": 512, "REC_WORDS": 64, "MAX_K": 5,
-              "WGT_WIDTHS": (1 << 8) | (1 << 4), "PIX_W": 16, "ROW_WORDS": 40, "LN_TILES": 6},
+              "WGT_WIDTHS": (1 << 8) | (1 << 4), "PIX_W": 16, "ROW_WORDS": 256, "LN_TILES": 6},
     # a word narrower than a k_tile's bytes (hexgen accepts it; the unit's rule is ROWS * 64 a multiple of
     # WORD_BITS): 64 words of records per k_tile, where ROWS * 64 / WORD_BITS is not 8
     "rows32-word32": {"ROWS": 32, "WORD_BITS": 32, "ACT_WORDS": 1024, "WGT_WORDS": 512, "REC_WORDS": 256, "PIX_W": 32},
