@@ -140,3 +140,13 @@ def test_the_extreme_rows_reach_the_row_unit_and_pass() -> None:
     mm = json.loads((Path(res[0]["image_dir"]) / "memory_map.json").read_text())
     cfg = load_hw(None)
     assert "rows" not in holes(res, {e["name"]: e for e in mm["layers"]}, cfg.array_rows, cfg.array_cols)
+
+
+def test_row_layers_pass_with_a_stalling_memory() -> None:
+    """The row unit's handshakes with the port's read side and the writer under back-pressure: a
+    LayerNorm and a softmax PASS with the memory stalling 96 of 256 cycles on every handshake (a
+    read request taken without the port's ready, or a word given the writer without its ready,
+    loses words and FAILs here; without stalls both are always ready)."""
+    res = layer_sim.run(layers=["ln1", "softmax1"], sim="icarus", model=MODEL, seed=0, mem_stall=96, run_tag="-stall")
+    assert [r["layer"] for r in res] == ["ln1", "softmax1"], res
+    assert all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
