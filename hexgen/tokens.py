@@ -177,9 +177,8 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int, check_fit: 
     from hexgen.rules import descriptor_registers, engine_refusal, passes, plan_tiling
 
     d = token_descriptor(layer)
-    z_in = d.get("z_a", d.get("z_in", 0))
     lay: dict[str, Layout] = {
-        "input": token_layout(layer.in_shape, z_in, cfg, images),
+        "input": token_layout(layer.in_shape, d["z_in"], cfg, images),
         "expected": token_layout(layer.out_shape, d["z_out"], cfg, images),
         "output": token_layout(layer.out_shape, 255 - d["z_out"], cfg, images),
     }
@@ -188,10 +187,9 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int, check_fit: 
     elif isinstance(layer, LayerNormLayer):
         lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
                                 cfg.word_bits)
-    segs = TOKEN_SEGMENTS[layer.kind]
-    layouts = tuple((s, lay[s]) for s in segs)
-    if not isinstance(layer, (SoftmaxLayer, LayerNormLayer)):
-        return LayerPlan(layer.name, layer.kind, layouts, (), 1, (), d, ())
+    else:  # hexgen.plan plans every other token layer with arithmetic as the MAC array's or the vector unit's
+        raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not the row unit's (softmax, layernorm)")
+    layouts = tuple((s, lay[s]) for s in TOKEN_SEGMENTS[layer.kind])
     rows, length = (int(v) for v in layer.in_shape[-2:])
     run = {**d, "in_shape": [rows, length], "out_shape": [rows, length], "kernel": [1, 1], "stride": [1, 1],
            "padding": [0, 0], "padding_end": [0, 0], "groups": 1, "band_rows": rows, "group_k_tiles": -(-length // cfg.array_rows)}
