@@ -22,11 +22,12 @@ Fit, against the description's buffers (weight: one bank of two; act; bias and s
     output-channel tile of weights in a bank; one band of input rows in the act buffer; one
     group's records), and the passes (bands x groups) hexgen plans; a layer the engine refuses
     says why (hexgen's message).
-  * a transformer's LayerNorm / softmax layers: the engine does not run
-    them yet (issue 28: no buffers or passes), so each whole segment is held against the buffer
-    it would go to, as a by-hand BRAM estimate does: `fits` when it is no larger, else `in N
-    passes` (N = its words over the buffer's, rounded up). Tables and LayerNorm records have no
-    buffer in the description: listed, not fitted.
+  * a transformer's LayerNorm / softmax layers: the row unit's (rtl/row_unit.sv), in blocks of
+    tokens as hexgen plans them: a block's rows against its staging buffer (`row_buf_words`), a
+    LayerNorm's channel tiles of records against its record buffer (`ln_tiles`); a layer the rule
+    book refuses says why.
+  * a token layer hexgen lays out but plans no buffers for (none today): each whole segment held
+    against the buffer it would go to, as a by-hand BRAM estimate does.
   * add (a transformer's residual add and add_const too), pooling, upsample, concat: the vector unit
     reads memory directly (no buffer); a concat whose
     inputs are all written in place by their producers (hexgen.concat.by_layout) runs nothing.
@@ -45,7 +46,8 @@ from hexgen.concat import by_layout
 from hexgen.config import BUFFERS, HardwareConfig
 from hexgen.errors import HexgenError
 from hexgen.layout import Layout
-from hexgen.plan import BufferNeed, LayerPlan, act_layout, is_compute, is_vector, plan_layer
+from hexgen.plan import BufferNeed, LayerPlan, act_layout, is_compute, is_row, is_vector, plan_layer
+from hexgen.rules import descriptor_runs
 from hexgen.tokens import is_token_layer, token_layout
 
 #: The columns of the table and the segments each one adds up.
@@ -72,7 +74,7 @@ class LayerFootprint:
     name: str
     kind: str
     segments: tuple[tuple[str, int], ...]  # (segment, bytes) in hexgen's DRAM order, `expected` included
-    how: str  # "engine" (hexgen.plan's buffers), "token" (whole segments vs buffers), "vector", "layout"
+    how: str  # "engine" (hexgen.plan's buffers), "row" (the row unit's), "token" (whole segments vs buffers), "vector", "layout"
     # (a concat whose inputs are all placed by their producers), "movement"
     buffers: tuple[BufferNeed, ...] = ()
     passes: int = 1  # engine: hexgen's planned passes; token: the most any segment needs
@@ -95,7 +97,7 @@ class LayerFootprint:
         """It fits in `passes` passes: the engine's plan fits (conv / fc / linear / matmul), or a
         LayerNorm's or softmax's larger segments are streamed through their buffer (whole
         segments, issue 28)."""
-        return not self.refusal and (self.how == "token" or self.fits)
+        return not self.refusal and (self.how in ("token", "row") or self.fits)
 
     def verdict(self, cfg: HardwareConfig) -> str:
         if self.how == "movement":
@@ -104,6 +106,8 @@ class LayerFootprint:
             return "by layout, no copy: its producers write its inputs in place"
         if self.how == "vector":
             return "vector unit: reads memory, no buffer" + (f"; refused: {self.refusal}" if self.refusal else "")
+        if self.how == "row":
+            return f"refused: {self.refusal}" if self.refusal else f"row unit: {self.cut}"
         parts = ", ".join(_need_text(b, cfg, self.how) for b in self.buffers if b.buffer != "scale")
         if self.refusal:
             return f"refused: {self.refusal}" + (f" ({parts})" if parts else "")
@@ -145,6 +149,19 @@ def _token_buffers(plan: LayerPlan, cfg: HardwareConfig) -> tuple[BufferNeed, ..
                             cfg.buffer_words(buf)) for buf in BUFFERS if buf in need)
 
 
+def _row_cut(plan: LayerPlan, cfg: HardwareConfig) -> str:
+    """`13 blocks of <= 16 tokens x 3 heads; staging 208/256 words, records 12/64 tiles`: how the row
+    unit runs a LayerNorm or softmax (hexgen.tokens.plan_token_layer) and what its buffers hold."""
+    runs = descriptor_runs(plan.descriptor)
+    d = runs[0]
+    w = -(-int(d["in_shape"][-1]) // cfg.array_rows)
+    nb = int(d["band_rows"])
+    text = f"{len(plan.passes)} block{'s' if len(plan.passes) > 1 else ''} of <= {nb} tokens"
+    text += f" x {len(runs)} heads" if len(runs) > 1 else ""
+    text += f"; staging {nb * w}/{cfg.row_buf_words} words"
+    return text + (f", records {w}/{cfg.ln_tiles} tiles" if plan.kind == "layernorm" else "")
+
+
 def _cut(plan: LayerPlan) -> str:
     """`4 bands x 2 groups`: the bands of output rows and groups of output-channel tiles of hexgen's passes."""
     if len(plan.passes) < 2:
@@ -165,12 +182,12 @@ def activation_layout(shape: Sequence[int], cfg: HardwareConfig, images: int, tr
 def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, transformer: bool = False) -> LayerFootprint:
     """The footprint of one of golden's layers on the description `cfg`."""
     # a transformer's linear (the MAC array's), residual add, add_const and GELU (the vector unit's) are the engine's
-    token = is_token_layer(layer) and not is_compute(layer) and not is_vector(layer)
+    token = is_token_layer(layer) and not is_compute(layer) and not is_vector(layer) and not is_row(layer)
     placed = isinstance(layer, ConcatLayer) and all(by_layout(layer, cfg))  # nothing runs, nothing laid out (hexgen.concat)
-    if placed or not (token or is_compute(layer) or is_vector(layer) or isinstance(layer, ConcatLayer)):
+    if placed or not (token or is_compute(layer) or is_vector(layer) or is_row(layer) or isinstance(layer, ConcatLayer)):
         lay = activation_layout(layer.out_shape, cfg, images, transformer)
         return LayerFootprint(layer.name, layer.kind, (("output", lay.words * cfg.word_bytes),), "layout" if placed else "movement")
-    how = "token" if token else "engine" if is_compute(layer) else "vector"
+    how = "row" if is_row(layer) else "token" if token else "engine" if is_compute(layer) else "vector"
     refusal = ""
     try:  # hexgen's own verdict: a buffer too small (FitError) or a field the engine refuses
         plan = plan_layer(layer, cfg, images=images)  # a token layer's: hexgen.tokens.plan_token_layer
@@ -182,6 +199,9 @@ def layer_footprint(layer: Layer, cfg: HardwareConfig, *, images: int = 1, trans
             acts = tuple((s, activation_layout(shape, cfg, images, transformer).words * cfg.word_bytes)
                          for s, shape in (("input", layer.in_shape), ("output", layer.out_shape)))
             return LayerFootprint(layer.name, layer.kind, acts, how, refusal=refusal)
+    if how == "row":
+        return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), how, (), max(1, len(plan.passes)), refusal,
+                              "" if refusal else _row_cut(plan, cfg))
     if token:
         bufs = _token_buffers(plan, cfg)
         return LayerFootprint(layer.name, layer.kind, _sizes(plan, cfg), "token", bufs,
@@ -252,8 +272,8 @@ def report(fps: Sequence[LayerFootprint], cfg: HardwareConfig, *, model: str, hw
     out = [f"memory: model {model}, HW={hw}: word {cfg.word_bits} bits, array {cfg.array_rows}x{cfg.array_cols}; "
            f"buffers: weight 2 banks x {wk} KiB, act {ak} KiB, bias and scale {rk} KiB each",
            "memory: KiB per layer as hexgen lays the segments out (one image); fit: conv/fc by hexgen.plan's buffer "
-           "needs and passes (a transformer's linear and matmul too), its LayerNorm and softmax by whole segments "
-           "(issue 28), docs/resources.md",
+           "needs and passes (a transformer's linear and matmul too), its LayerNorm and softmax by the row unit's "
+           "blocks and buffers (row_buf_words, ln_tiles), docs/resources.md",
            line(head), "-" * len(line(head)), *(line(r) for r in rows), "-" * len(line(head))]
     t = totals(fps)
     run = t["largest_activation_run"]
@@ -288,6 +308,9 @@ def _counts(fps: Sequence[LayerFootprint]) -> str:
             refused = sum(bool(f.refusal) for f in fs)
             parts.append(f"{len(fs)} {label} ({one} fit in 1 pass, {many} in several, {len(fs) - one - many - refused} "
                          f"do not fit, {refused} refused)")
+    rows = [f for f in fps if f.how == "row"]
+    if rows:
+        parts.append(f"{len(rows)} layernorm/softmax on the row unit ({sum(bool(f.refusal) for f in rows)} refused)")
     for how, label in (("vector", "vector unit"), ("layout", "concat by layout"), ("movement", "data movement")):
         n = sum(f.how == how for f in fps)
         if n:

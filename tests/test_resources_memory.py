@@ -151,6 +151,12 @@ def test_transformer_sizes_are_hexgens_segments_and_whole_segment_passes(vit: An
         n = max(-(-image.segment(plan.name, s).n_words // cfg.buffer_words(buf)) for buf, s in seg.items())
         assert fit.startswith("fits 1 pass" if n == 1 else f"fits in {n} passes (whole segments)"), (plan.name, fit, n)
     assert several >= 4  # tiny's 2 KiB weight bank: the 12 and 16 KiB linears in groups of output-channel tiles
+    # the LayerNorms and softmaxes: the row unit's blocks (hexgen's passes) and what its buffers hold
+    for plan in image.plans:
+        if plan.kind in ("layernorm", "softmax"):
+            fit = rows[plan.name][7]
+            assert fit.startswith(f"row unit: {len(plan.passes)} block"), (plan.name, fit)
+            assert f"/{cfg.row_buf_words} words" in fit and (plan.kind == "softmax" or f"/{cfg.ln_tiles} tiles" in fit), fit
     # the patch embedding (8x8 kernel, stride 8) is a conv the engine runs; the movement layers listed
     assert rows["conv1"][7].startswith("fits"), rows["conv1"]
     for name in ("reshape1", "permute1", "select1", "cat1"):
