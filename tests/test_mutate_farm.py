@@ -55,9 +55,15 @@ def test_a_target_outside_the_checkout_is_refused_with_jobs(tmp_path: Path) -> N
 
 @pytest.mark.slow
 @pytest.mark.sim
-def test_two_workers_judge_as_one_does() -> None:
+def test_two_workers_judge_as_one_does(tmp_path: Path) -> None:
     sel = ["--files", "rtl/add_lanes.sv", "--count", "4", "--seed", "3", "--tests", "tests/test_rtl_add_lanes.py"]
-    one = _mutate(*sel, "--jobs", "1")
+    # the one worker in a copy of the checkout too: one worker mutates in place, and the other
+    # tests of a parallel make test-slow build this checkout's rtl/ meanwhile (a mutant of
+    # add_lanes.sv once broke their accel build: lanes_y with two drivers)
+    copy = tmp_path / "one"
+    mutate_farm.make_copy(copy, mutate_farm.checkout_files(ROOT))
+    one = subprocess.run([str(copy / ".venv" / "bin" / "python"), "scripts/mutate.py", *sel, "--jobs", "1"], cwd=copy,
+                         capture_output=True, text=True, timeout=1800)
     assert one.returncode == 0, one.stdout[-2000:] + one.stderr[-2000:]
     two = _mutate(*sel, "--jobs", "2")
     assert two.returncode == 0, two.stdout[-2000:] + two.stderr[-2000:]
@@ -66,5 +72,6 @@ def test_two_workers_judge_as_one_does() -> None:
     a = {key(m): m["outcome"] for m in json.loads(_report(one.stdout).read_text())["mutants"]}
     b = {key(m): m["outcome"] for m in json.loads(_report(two.stdout).read_text())["mutants"]}
     assert len(a) == 4 and a == b
-    again = _mutate(*sel, "--jobs", "1", "--resume", str(_report(two.stdout)))  # the merged report resumes
+    again = subprocess.run([str(copy / ".venv" / "bin" / "python"), "scripts/mutate.py", *sel, "--jobs", "1", "--resume",
+                            str(_report(two.stdout))], cwd=copy, capture_output=True, text=True, timeout=1800)  # the merged report resumes
     assert again.returncode == 0 and "0 to go" in again.stdout, again.stdout[-1500:]
