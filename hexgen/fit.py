@@ -119,12 +119,14 @@ def _window_words(r: dict[str, int], cfg: HardwareConfig, kind: str) -> int:
     inputs = n.ct_in * n.plane * (2 if kind == "add" else 1)
     if kind in ("add", "maxpool", "avgpool"):
         return inputs + n.out
-    if kind == "gelu":  # its input, output and table (256 codes, word_bits / 8 a word)
-        return inputs + n.out + -(-256 * 8 // cfg.word_bits)
-    if kind == "softmax":  # one head's input and output, and the exp table (256 32-bit entries)
-        return inputs + n.out + -(-256 * 32 // cfg.word_bits)
-    if kind == "layernorm":  # its input, output and records (128 bits a channel)
-        return inputs + n.out + -(-r["IN_C"] * 128 // cfg.word_bits)
+    from hexgen.tokens import gelu_table_layout, ln_record_layout, softmax_table_layout
+
+    if kind == "gelu":  # its input, output and table (hexgen.tokens' layouts, as hexgen lays them out)
+        return inputs + n.out + gelu_table_layout(cfg).words
+    if kind == "softmax":  # one head's input and output, and the exp table
+        return inputs + n.out + softmax_table_layout(cfg).words
+    if kind == "layernorm":  # its input, output and records
+        return inputs + n.out + ln_record_layout(r["IN_C"], cfg).words
     records = 2 * n.kt_out * n.records // max(1, r["GROUP_KT"])
     return n.kt_out * n.weight + records + inputs + n.out
 

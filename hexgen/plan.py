@@ -21,7 +21,7 @@ HardwareConfig with R = array_rows, P = array_cols:
 
 A transformer's layers (linear, matmul, softmax, gelu, layernorm, add_const, the add of token
 tensors) are laid out by hexgen.tokens (the linear, matmul, adds and GELU planned here as the
-engine's): token tensors as one-column images, a matmul's b operand as
+engine's, softmax and LayerNorm by hexgen.tokens as the row unit's): token tensors as one-column images, a matmul's b operand as
 per-head fc weights (docs/memory-map.md, "Transformer layers").
 
 Padding: weights 0; input activations z_in; expected output z_out; bias records 0; scale records

@@ -102,6 +102,18 @@ def table_layout(elem_bits: int, word_bits: int, dim: str = "q") -> Layout:
     return Layout((dim,), (256,), (), (dim,), elem_bits, False, 0, word_bits)
 
 
+def softmax_table_layout(cfg: HardwareConfig) -> Layout:
+    """A softmax's exp table: 256 entries as 32-bit elements, indexed by d = max - q (the row unit
+    loads it from IN2_BASE on a run's first block)."""
+    return table_layout(32, cfg.word_bits, "d")
+
+
+def ln_record_layout(channels: int, cfg: HardwareConfig) -> Layout:
+    """A LayerNorm's records: one 128-bit record per channel, [c_tile][c_lane], two 64-bit elements
+    (ln_records): a channel tile's records are 16 words whatever the word width."""
+    return Layout(("c", "w"), (channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0, cfg.word_bits)
+
+
 def gelu_table_layout(cfg: HardwareConfig) -> Layout:
     """A GELU's table: the 256 output codes, uint8 in order (the vector unit reads it at IN2_BASE,
     rtl/vec_unit.sv)."""
@@ -183,10 +195,9 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int, check_fit: 
         "output": token_layout(layer.out_shape, 255 - d["z_out"], cfg, images),
     }
     if isinstance(layer, SoftmaxLayer):
-        lay["table"] = table_layout(32, cfg.word_bits, "d")
+        lay["table"] = softmax_table_layout(cfg)
     elif isinstance(layer, LayerNormLayer):
-        lay["records"] = Layout(("c", "w"), (layer.channels, 2), (("c", cfg.channel_tile),), ("c_tile", "c_lane", "w"), 64, True, 0,
-                                cfg.word_bits)
+        lay["records"] = ln_record_layout(layer.channels, cfg)
     else:  # hexgen.plan plans every other token layer with arithmetic as the MAC array's or the vector unit's
         raise LayoutError(f"layer {layer.name}: kind {layer.kind} is not the row unit's (softmax, layernorm)")
     layouts = tuple((s, lay[s]) for s in TOKEN_SEGMENTS[layer.kind])

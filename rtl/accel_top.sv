@@ -5,8 +5,9 @@
 
 // Runtime-programmed int8 layer accelerator (docs/engine.md).
 //
-// One build runs every conv / depthwise / pointwise / fully connected layer, and residual add,
-// max pool and average pool on its vector unit: the layer is described in control/status
+// One build runs every conv / depthwise / pointwise / fully connected layer, residual add, pooling,
+// upsample, concat runs and GELU on its vector unit, and softmax and LayerNorm on its row unit
+// (ROWS a multiple of 4): the layer is described in control/status
 // registers (CSR map: rtl/accel_csr.svh, generated from tb/engine/csr.py), `start` runs it on its own,
 // `done` (or `error`) ends it. A layer larger than the buffers runs in passes (bands of output
 // rows, groups of output-channel tiles; rtl/band_seq.sv) that the engine walks by itself.
@@ -28,7 +29,7 @@
 // depthwise, one beat per step with per-cell activations (row r takes lane r of its column's
 // vector); the array drains one pixel (ROWS sums) per cycle into the requantizer, whose output
 // vectors stream to external memory through a FIFO and the writer. The memory port's read side
-// (reader, vector unit) and write side (writer) work at the same time.
+// (reader, vector unit, row unit) and write side (writer) work at the same time.
 module accel_top #(
     parameter int ROWS = `HW_ROWS,
     parameter int COLS = `HW_COLS,
