@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import numpy as np
+
 import pytest
 
 from tb import layer_sim
@@ -150,3 +152,19 @@ def test_row_layers_pass_with_a_stalling_memory() -> None:
     res = layer_sim.run(layers=["ln1", "softmax1"], sim="icarus", model=MODEL, seed=0, mem_stall=96, run_tag="-stall")
     assert [r["layer"] for r in res] == ["ln1", "softmax1"], res
     assert all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
+
+
+def test_row_layers_back_to_back_without_reset_load_their_own_tables() -> None:
+    """Softmaxes and LayerNorms one after another with no reset between them, as a driver runs
+    them: each run loads its own exp table or records on its first block (a table or records left
+    from the layer before, softmax1's in softmax2, would FAIL here: their scales differ)."""
+    names = ["ln1", "softmax1", "ln2", "softmax2"]
+    res = layer_sim.run(layers=names, sim="verilator", model=MODEL, seed=0, reset_each_layer=False, run_tag="-noreset")
+    assert [r["layer"] for r in res] == names, res
+    assert all(r["status"] == "PASS" for r in res), [(r["layer"], r["status"], r.get("reason")) for r in res]
+    # the precondition: what a stale table or stale records would be differs from the layer's own
+    from hexgen.check import read_image
+
+    rb = read_image(Path(res[0]["image_dir"]), run_golden=False, layers=names)
+    assert not np.array_equal(rb[("softmax1", "table")], rb[("softmax2", "table")])
+    assert not np.array_equal(rb[("ln1", "records")], rb[("ln2", "records")])
