@@ -123,13 +123,13 @@ module mac_array #(
   logic [ROWS*8-1:0]      w_q1;
   logic [COLS*ROWS*9-1:0] d_q1;   // cell (r, c) at [(c*ROWS + r)*9 +: 9]
 
+  // The cells' arithmetic is written in the clocked blocks, not as continuous assigns: Icarus
+  // evaluates a continuous assign's +, - and * bit by bit on every change of an operand, which made
+  // the array most of a layer's simulation time; in a clocked block it is one word operation an edge.
   for (genvar c = 0; c < COLS; c++) begin : g_opnd
     for (genvar r = 0; r < ROWS; r++) begin : g_cell
-      logic [7:0] a;
-      logic [8:0] d;
-      assign a = in_cells_i ? in_a_cells_i[(c*ROWS + r)*8 +: 8] : in_a_i[c*8 +: 8];
-      assign d = {1'b0, a} - {1'b0, in_z_i};
-      always_ff @(posedge clk_i) if (adv) d_q1[(c*ROWS + r)*9 +: 9] <= d;
+      always_ff @(posedge clk_i)
+        if (adv) d_q1[(c*ROWS + r)*9 +: 9] <= {1'b0, in_cells_i ? in_a_cells_i[(c*ROWS + r)*8 +: 8] : in_a_i[c*8 +: 8]} - {1'b0, in_z_i};
     end
   end
 
@@ -148,22 +148,19 @@ module mac_array #(
     logic [ROWS*32-1:0] bank_q;
 
     for (genvar r = 0; r < ROWS; r++) begin : g_row
-      logic signed [16:0] w17, d17, p_d, p_q2;
-      logic signed [31:0] acc_q, sum;
+      logic [16:0] p_q2;  // w * (a - z): |p| <= 255 * 128 fits 17 bits signed
+      logic [31:0] acc_q;
 
-      assign w17 = {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]};
-      assign d17 = {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
-`ifdef MUT_SELECT
-      assign p_d = (mut_pe && r == 1 && c == 2) ? 17'sd0 : w17 * d17;
-`else
-      assign p_d = w17 * d17;  // |p| <= 255 * 128: fits 17 bits signed
-`endif
-      assign sum = (first_q2 ? 32'sd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
-
+      // the 17-bit product of the sign-extended operands is the signed product (it fits)
       always_ff @(posedge clk_i) begin
-        if (adv) p_q2 <= p_d;
-        if (commit) acc_q <= sum;
-        if (load_bank) bank_q[r*32 +: 32] <= sum;
+`ifdef MUT_SELECT
+        if (adv) p_q2 <= (mut_pe && r == 1 && c == 2) ? 17'd0
+                         : {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]} * {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
+`else
+        if (adv) p_q2 <= {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]} * {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
+`endif
+        if (commit) acc_q <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
+        if (load_bank) bank_q[r*32 +: 32] <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
       end
     end
 
