@@ -134,11 +134,16 @@ module compute_issue #(
   assign wsel = wvec[1:0] & ((2'd1 << wshift) - 2'd1);
   wgt_unpack #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .WGT_WIDTHS(WGT_WIDTHS)) u_unpack (
       .word_i(wword), .w_bits_i(w_bits_i), .xor_i(w_xor_i), .sel_i(wsel), .vec_o(mac_w_o));
-  for (genvar j = 0; j < COLS; j++) begin : g_acol
-    logic [WORD_BITS-1:0] vec;
-    assign vec = set_data_i[j*WORD_BITS +: WORD_BITS];
-    assign mac_a_o[j*8 +: 8] = is_dw_i ? 8'd0 : vec[lane_q[RW-1:0]*8 +: 8];
-    assign mac_a_cells_o[j*ROWS*8 +: ROWS*8] = is_dw_i ? vec : '0;  // quiet unless depthwise
+  // Column j's operand: lane lane_q of its vector, or (depthwise, else quiet) the whole vector, one
+  // lane a cell. One process for all columns: buses assembled from per-column parts cost Icarus
+  // the whole bus, bit by bit, at each part's change.
+  logic [RW-1:0] lane_sel;
+  assign lane_sel = lane_q[RW-1:0];
+  always_comb begin
+    for (int j = 0; j < COLS; j++) begin
+      mac_a_o[j*8 +: 8] = is_dw_i ? 8'd0 : set_data_i[j*WORD_BITS + 32'(lane_sel)*8 +: 8];
+      mac_a_cells_o[j*ROWS*8 +: ROWS*8] = is_dw_i ? set_data_i[j*WORD_BITS +: WORD_BITS] : '0;  // WORD_BITS = ROWS * 8
+    end
   end
   assign wgt_wait_o = set_valid_i && !wgt_ok;
 

@@ -119,24 +119,17 @@ module mac_array #(
   assign out_col_o = dcol_q;
   assign out_last_o = (dcol_q == dcols_q - 1'b1);
 
-  // ---------------------------------------------------------------- operands (stage 1)
-  logic [ROWS*8-1:0]      w_q1;
-  logic [COLS*ROWS*9-1:0] d_q1;   // cell (r, c) at [(c*ROWS + r)*9 +: 9]
-
-  // The cells' arithmetic is written in the clocked blocks, not as continuous assigns: Icarus
-  // evaluates a continuous assign's +, - and * bit by bit on every change of an operand, which made
-  // the array most of a layer's simulation time; in a clocked block it is one word operation an edge.
-  for (genvar c = 0; c < COLS; c++) begin : g_opnd
-    for (genvar r = 0; r < ROWS; r++) begin : g_cell
-      always_ff @(posedge clk_i)
-        if (adv) d_q1[(c*ROWS + r)*9 +: 9] <= {1'b0, in_cells_i ? in_a_cells_i[(c*ROWS + r)*8 +: 8] : in_a_i[c*8 +: 8]} - {1'b0, in_z_i};
-    end
-  end
-
+  // ---------------------------------------------------------------- cells
+  // Stage 1: the operands (w, a - z); stage 2: their product; stage 3: the sum. Each cell keeps its
+  // own registers and does its arithmetic in its clocked block: as continuous assigns over shared
+  // buses, Icarus evaluated the adds and multiplies bit by bit at every operand change, and sliced
+  // the whole array's buses for each cell.
+  logic [ROWS*8-1:0] w_q1;
   always_ff @(posedge clk_i) if (adv) w_q1 <= in_w_i;
 
-  // ---------------------------------------------------------------- cells (stages 2, 3)
-  logic [COLS*ROWS*32-1:0] bank_flat;
+  // the sums of the last tile, cell (r, c) at [(c*ROWS + r)*32 +: 32]: one variable the cells write
+  // (a bus assembled from per-column parts cost Icarus the whole bus, bit by bit, at each part's change)
+  logic [COLS*ROWS*32-1:0] bank_q;
 
 `ifdef MUT_SELECT  // mutation tests (tests/test_diagnose_sim.py): faults chosen at run time, +MUT_<name>
   logic mut_pe;
@@ -145,29 +138,29 @@ module mac_array #(
   end
 `endif
   for (genvar c = 0; c < COLS; c++) begin : g_col
-    logic [ROWS*32-1:0] bank_q;
-
     for (genvar r = 0; r < ROWS; r++) begin : g_row
+      logic [7:0]  a, w;
+      logic [8:0]  d_q1;  // a - z, 9 bits signed
       logic [16:0] p_q2;  // w * (a - z): |p| <= 255 * 128 fits 17 bits signed
       logic [31:0] acc_q;
+      assign a = in_cells_i ? in_a_cells_i[(c*ROWS + r)*8 +: 8] : in_a_i[c*8 +: 8];
+      assign w = w_q1[r*8 +: 8];
 
       // the 17-bit product of the sign-extended operands is the signed product (it fits)
       always_ff @(posedge clk_i) begin
+        if (adv) d_q1 <= {1'b0, a} - {1'b0, in_z_i};
 `ifdef MUT_SELECT
-        if (adv) p_q2 <= (mut_pe && r == 1 && c == 2) ? 17'd0
-                         : {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]} * {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
+        if (adv) p_q2 <= (mut_pe && r == 1 && c == 2) ? 17'd0 : {{9{w[7]}}, w} * {{8{d_q1[8]}}, d_q1};
 `else
-        if (adv) p_q2 <= {{9{w_q1[r*8+7]}}, w_q1[r*8 +: 8]} * {{8{d_q1[(c*ROWS + r)*9 + 8]}}, d_q1[(c*ROWS + r)*9 +: 9]};
+        if (adv) p_q2 <= {{9{w[7]}}, w} * {{8{d_q1[8]}}, d_q1};
 `endif
         if (commit) acc_q <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
-        if (load_bank) bank_q[r*32 +: 32] <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
+        if (load_bank) bank_q[(c*ROWS + r)*32 +: 32] <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
       end
     end
-
-    assign bank_flat[c*ROWS*32 +: ROWS*32] = bank_q;
   end
 
-  assign out_acc_o = bank_flat[dcol_q*ROWS*32 +: ROWS*32];
+  assign out_acc_o = bank_q[dcol_q*ROWS*32 +: ROWS*32];
 
 `ifndef SYNTHESIS
   // protocol checkers (rtl/vr_check.sv, rtl/outstanding_check.sv; docs/rtl.md, "Protocol checkers"): the
