@@ -80,6 +80,9 @@ def test_chained_transformer_equals_golden_and_names_what_golden_ran() -> None:
         assert r["layers_equal"] == r["layers"] and not r["problem"] and r["rtl_pred"] == r["golden_pred"], r
         # every layer with arithmetic ran on the engine: golden ran the data movement only
         assert r["golden_ran"] == [], r["golden_ran"]
+        # and read its inputs where their producers wrote them: Q K^T's K, as A V's V, comes from the
+        # qkv linear's output with no layout rewritten by the bench (W_TRANSPOSE, W_XOR)
+        assert r["host_steps"] == [], r["host_steps"]
 
 
 def test_a_lane_fault_in_a_linear_fails_and_reads_as_tokens() -> None:

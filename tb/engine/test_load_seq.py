@@ -112,13 +112,14 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     seg = {s["segment"]: s for s in mm["segments"]}
     drive = {"is_dw_i": int(regs["KIND"] == KIND_CODES["depthwise"]), "in_h_i": p.in_rows, "row_step_i": step,
              "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
-             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight, "wgt_step_i": need.weight,
+             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight, "wgt_step_i": need.weight, "w_tr_i": 0,
              "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
              "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
     for port, v in drive.items():
         getattr(dut, port).value = v
     dut.cfin_i.value = 0
     dut.done_i.value = 0
+    dut.wgt_done_i.value = 0
     dut.cmd_ready_i.value = 0
     dut.run_i.value = 0
     dut.start_i.value = 1
@@ -139,6 +140,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         due = bool(pending) and pending[0][0] <= cycle
         dut.done_i.value = int(due)
         dut.done_tag_i.value = pending[0][1] if due else 0
+        dut.wgt_done_i.value = int(due and pending[0][1] == TAG["TgWgt"])  # no transposer: the reader's done
         # the compute unit: finishes k_tile cfin some time after its weights, records and input are in
         if (int(dut.wloaded_o.value) > cfin and int(dut.recs_kt_o.value) > cfin
                 and int(dut.act_rows_o.value) >= act_loads_for(regs, p, cfin) and rng.random() < 0.2):
@@ -166,6 +168,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
             break
     dut.run_i.value = 0
     dut.done_i.value = 0
+    dut.wgt_done_i.value = 0
     await RisingEdge(dut.clk_i)
     name = f"{entry['kind']} {regs}, pass {p.band}.{p.group} of {len(all_passes)}"
     # every word the pass needs read once with its tag, into its buffer address; nothing else
