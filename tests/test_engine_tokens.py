@@ -105,6 +105,17 @@ def test_a_lane_fault_in_a_matmul_fails_and_reads_as_tokens_of_its_heads() -> No
     assert "(channel, token, column)" in r["report"], r["report"]
 
 
+def test_a_transposer_index_fault_fails_q_kt_only() -> None:
+    """+MUT_TR_INDEX (rtl/wgt_transpose.sv: row and column index swapped on the way out, so K's
+    token words reach the bank untransposed): Q K^T, which reads K through the transposer
+    (W_TRANSPOSE), FAILs; A V, which does not, PASSes on the same build."""
+    res = layer_sim.run(layers=["matmul1", "matmul2"], sim="icarus", model=MODEL, seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_TR_INDEX",), run_tag="-mut_tr_index")
+    got = {r["layer"]: r for r in res}
+    assert got["matmul1"]["status"] == "FAIL" and got["matmul1"]["mismatches"] > 0, got["matmul1"].get("reason")
+    assert got["matmul2"]["status"] == "PASS", got["matmul2"].get("reason")
+
+
 def test_a_gelu_table_written_a_word_late_fails_and_is_named() -> None:
     """+MUT_GELU_TAB (rtl/vec_unit.sv: every table word written one word later, so the unit reads
     entry q - ROWS): FAIL, and the diagnosis names the table read or written ROWS entries off."""
