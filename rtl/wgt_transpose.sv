@@ -58,8 +58,8 @@ module wgt_transpose #(
     end
   end
 
-  // m_q holds byte (a, b) at [(a * ROWS + b) * 8 +: 8]: row a, column b
-  logic [ROWS*ROWS*8-1:0] m_q;
+  // m holds byte (a, b) at [(a * ROWS + b) * 8 +: 8]: row a, column b (one register each, g_cell)
+  logic [ROWS*ROWS*8-1:0] m;
   logic [CW-1:0]          in_cnt_q;   // the next word's line in its block
   logic                   in_par_q;   // the block arriving: 0 written as rows, 1 as columns
   logic [AW-1:0]          in_base_q;  // its first word's bank address
@@ -69,10 +69,13 @@ module wgt_transpose #(
   logic [AW-1:0]          em_base_q;
   logic                   em_last_q;  // it ends a command
   logic                   in_full;    // this word fills its block
+  logic                   in_we;      // a word to transpose
   logic [AW-1:0]          base;       // the arriving block's first address
   logic [WORD_BITS-1:0]   em_word;
+  logic                   rd_rows;    // the leaving block is read as rows
 
-  assign in_full = transpose_i && in_we_i && 32'(in_cnt_q) == ROWS - 1;
+  assign in_we = transpose_i && in_we_i;
+  assign in_full = in_we && 32'(in_cnt_q) == ROWS - 1;
   assign base = in_cnt_q == '0 ? in_addr_i : in_base_q;
 
 `ifdef MUT_SELECT  // mutation tests (tests/test_engine_tokens.py): faults chosen at run time, +MUT_<name>
@@ -80,20 +83,33 @@ module wgt_transpose #(
   initial begin
     mut_tr = $test$plusargs("MUT_TR_INDEX");  // row and column index swapped on the way out: no transpose
   end
+  assign rd_rows = em_par_q ^ mut_tr;
+`else
+  assign rd_rows = em_par_q;
 `endif
 
-  // the leaving block's line em_cnt_q: lane j is byte (j, line) of a rows block, (line, j) of a columns block
+  // each byte's register: written by the arriving word of its row (a rows block) or of its column
+  for (genvar a = 0; a < ROWS; a++) begin : g_row
+    for (genvar b = 0; b < ROWS; b++) begin : g_cell
+      logic [7:0] c_q;
+      always_ff @(posedge clk_i) begin
+        if (in_we && 32'(in_cnt_q) == (in_par_q ? b : a)) begin
+          c_q <= in_par_q ? in_data_i[a*8 +: 8] : in_data_i[b*8 +: 8];
+        end
+      end
+      assign m[(a*ROWS+b)*8 +: 8] = c_q;
+    end
+  end
+
+  // the leaving block's line em_cnt_q: read as a column (a block written as rows) lane j is byte
+  // (j, line), read as a row byte (line, j)
   always_comb begin
     em_word = '0;
     for (int j = 0; j < ROWS; j++) begin
-`ifdef MUT_SELECT
-      if (em_par_q ^ mut_tr) begin
-`else
-      if (em_par_q) begin
-`endif
-        em_word[j*8 +: 8] = m_q[(32'(em_cnt_q) * ROWS + j) * 8 +: 8];
-      end else begin
-        em_word[j*8 +: 8] = m_q[(j * ROWS + 32'(em_cnt_q)) * 8 +: 8];
+      for (int i = 0; i < ROWS; i++) begin
+        if (32'(em_cnt_q) == i) begin
+          em_word[j*8 +: 8] = rd_rows ? m[(i * ROWS + j) * 8 +: 8] : m[(j * ROWS + i) * 8 +: 8];
+        end
       end
     end
   end
@@ -109,19 +125,6 @@ module wgt_transpose #(
       out_addr_o = in_addr_i;
       out_data_o = in_data_i;
       done_o = in_last_i;
-    end
-  end
-
-  // the arriving word into its line: row in_cnt (parity 0) or column in_cnt (parity 1)
-  always_ff @(posedge clk_i) begin
-    if (transpose_i && in_we_i) begin
-      for (int a = 0; a < ROWS; a++) begin
-        if (in_par_q) begin
-          m_q[(a * ROWS + 32'(in_cnt_q)) * 8 +: 8] <= in_data_i[a*8 +: 8];
-        end else begin
-          m_q[(32'(in_cnt_q) * ROWS + a) * 8 +: 8] <= in_data_i[a*8 +: 8];
-        end
-      end
     end
   end
 
@@ -143,7 +146,7 @@ module wgt_transpose #(
           em_cnt_q <= '0;
         end
       end
-      if (transpose_i && in_we_i) begin
+      if (in_we) begin
         in_base_q <= base;
         in_cnt_q <= in_full ? '0 : in_cnt_q + 1'b1;
       end
