@@ -20,7 +20,7 @@ Segments (hexgen.tokens.TOKEN_SEGMENTS["matmul"]):
 Descriptor: golden's matmul fields (hexgen.tokens.token_descriptor), and `runs`: per head the
 descriptor of the linear the engine runs (hexgen.plan, kind "linear", [M, K] -> [M, N]) with the
 word offsets of its input (in_word), weights (w_word) and output (out_word) in their segments
-(tb.engine.csr.run_csrs adds them to the bases), and for A V how its weights are read (w_xor,
+(tb.engine.csr.run_csrs adds them to the bases), and how b is read as its weights (w_xor,
 w_kt_stride, w_transpose: the W_XOR, W_KT_STRIDE and W_TRANSPOSE registers).
 """
 from __future__ import annotations
@@ -118,7 +118,8 @@ def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit:
         if layer.transpose_b:
             # Q K^T: k_tile t reads tokens t R .. t R + R - 1 of every channel tile (register_needs'
             # k_tiles and channel tiles): the padded keys of the last k_tile read the next tile's first
-            # tokens, which feed only padded output channels (their scale records 0: z_out)
+            # tokens, which feed only padded output channels (their scale records, the layout's padding
+            # M0 = 0, give z_out)
             n = register_needs(regs, r, cfg.word_bits)
             ends = (n.ct_in - 1) * tile_step + n.kt_out * r
             run.update(w_xor=1, w_kt_stride=tile_step, w_transpose=1)
