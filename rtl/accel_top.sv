@@ -22,7 +22,8 @@
 //   output [k_tile][y][x][k_lane]                  one stream over the pass's region (runs a stride apart)
 // Dataflow (output-stationary, rows = output channels, columns = output pixels; docs/engine.md):
 // four units run at once, linked by scoreboards. The reader loads records, weights (the next
-// k_tile's while the current one computes) and input rows; the gather unit copies the input
+// k_tile's while the current one computes; with W_TRANSPOSE, a token tensor's blocks of ROWS
+// words transposed on their way into the bank by rtl/wgt_transpose.sv) and input rows; the gather unit copies the input
 // vectors of each step (c_tile, ky, kx) of each pixel tile into one of two register sets; the
 // compute unit issues the other set's beats to the MAC array, one beat per input channel c of
 // the tile (the weight vector down the rows, lane c of every column's vector across them), or,
