@@ -36,7 +36,7 @@ module wgt_transpose #(
     input  logic                 in_we_i,      // a weight word from the reader
     input  logic [AW-1:0]        in_addr_i,
     input  logic [WORD_BITS-1:0] in_data_i,
-    input  logic                 in_last_i,    // its command's last word (the reader's done, weights)
+    input  logic                 in_last_i,    // its command's last word (the reader's done)
 
     output logic                 out_we_o,     // to the weight bank
     output logic [AW-1:0]        out_addr_o,
@@ -48,7 +48,7 @@ module wgt_transpose #(
 
   initial begin
     if (ROWS < 1 || WORD_BITS != ROWS * 8) begin
-      $error("%m: WORD_BITS = %0d must be ROWS * 8 = %0d (a word is one ROWS-byte vector), ROWS = %0d >= 1",
+      $error("%m: WORD_BITS = %0d must be ROWS * 8 = %0d, ROWS = %0d >= 1",
              WORD_BITS, ROWS * 8, ROWS);
       $finish;
     end
@@ -78,10 +78,10 @@ module wgt_transpose #(
   assign in_full = in_we && 32'(in_cnt_q) == ROWS - 1;
   assign base = in_cnt_q == '0 ? in_addr_i : in_base_q;
 
-`ifdef MUT_SELECT  // mutation tests (tests/test_engine_tokens.py): faults chosen at run time, +MUT_<name>
+`ifdef MUT_SELECT  // mutation tests (tests/test_engine_tokens.py): faults chosen at run time
   logic mut_tr;
   initial begin
-    mut_tr = $test$plusargs("MUT_TR_INDEX");  // row and column index swapped on the way out: no transpose
+    mut_tr = $test$plusargs("MUT_TR_INDEX");  // row and column index swapped on the way out
   end
   assign rd_rows = em_par_q ^ mut_tr;
 `else
@@ -164,7 +164,7 @@ module wgt_transpose #(
 `ifndef SYNTHESIS
   // the one-array scheme's condition: a word overwrites only lines its predecessor block has left,
   // and a weight command is whole blocks
-  logic armed_q;  // a reset was seen (before it, Verilator's random initial values would break the rule)
+  logic armed_q;  // a reset was seen (before it, Verilator's random initial values break the rule)
 
 `include "sim_error.svh"
 
@@ -174,7 +174,9 @@ module wgt_transpose #(
     if (rst_i) begin
       armed_q <= 1'b1;
     end else if (armed_q && !start_i && transpose_i && in_we_i) begin
-      if (em_q && in_cnt_q > em_cnt_q) broken("a block's word arrived before its line of the previous block left");
+      if (em_q && in_cnt_q > em_cnt_q) begin
+        broken("a block's word arrived before its line of the previous block left");
+      end
       if (in_last_i && !in_full) broken("a weight command ended inside a block of ROWS words");
     end
   end
