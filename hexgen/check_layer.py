@@ -345,7 +345,7 @@ def check_token_layer(
     if not run_golden:
         return out + records
     try:
-        y = np.asarray(layer.forward(golden_inputs(layer, got)), np.int64)
+        y = np.asarray(layer.forward(golden_inputs(layer, got, cfg)), np.int64)
     except (GoldenError, HexgenError, ValueError) as exc:
         return out + [f"{where} ({name}): golden cannot run the layer on its input segment(s): {exc}"] + records
     run_on = f"the descriptor and the {', '.join(s for s in data if s != 'expected')} segments"

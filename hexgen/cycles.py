@@ -8,6 +8,8 @@ The model walks what the engine overlaps, at the grain of its scoreboards, not o
 - the read side moves one word a cycle after the memory's latency, in the load sequencer's order
   (hexgen.rules.input_loads): k_tile 0's records and weights, the input rows, then each next
   k_tile's records and weights, which wait until the compute unit has finished k_tile t - 2;
+  transposed weights (W_TRANSPOSE) are ROWS words of each channel tile, in the bank ROWS cycles
+  after the last of them (rtl/wgt_transpose.sv);
 - the compute unit runs a pixel tile in one beat per real input channel and kernel position
   (depthwise: per kernel position), once its k_tile's weights and the tile's input rows are in;
 - the array drains a tile one pixel a cycle into the requantiser, while the next tile computes;
@@ -44,6 +46,7 @@ WRITE = 1        # a burst's last word in the FIFO to its first word on the port
 DONE = 2         # the last word written to done
 PASS_GAP = 2     # one pass done to the next pass's first request
 BANK = 2         # k_tile t - 2 computed to the request of k_tile t's weights
+TRANSPOSE = 0    # a transposed k_tile's last block out of the transposer to its weights counted in
 
 
 @dataclass(frozen=True)
@@ -101,7 +104,13 @@ def _conv_budget(r: Mapping[str, int], cfg: HardwareConfig, lat: int) -> Budget:
             rd.command(rec // 2)
             rd.command(rec // 2)
             # the weights' bank is free once k_tile t - 2 is computed
-            w_in[kt] = rd.command(n.weight, after=c_end[kt - 2] + BANK if kt >= 2 else 0)
+            after = c_end[kt - 2] + BANK if kt >= 2 else 0
+            if r.get("W_TRANSPOSE"):
+                # ROWS tokens of each channel tile; the last block leaves the transposer ROWS cycles
+                # after its last word (rtl/wgt_transpose.sv)
+                w_in[kt] = rd.command(rows, rows=n.ct_in, after=after) + rows + TRANSPOSE
+            else:
+                w_in[kt] = rd.command(n.weight, after=after)
             my_loads = loads[kt * per_tile:(kt + 1) * per_tile] if n.depthwise else (loads if kt == 0 else [])
             for tiles, y in my_loads:
                 if r["IN_H"] == 1 and not n.depthwise:  # one row of every channel tile's words

@@ -385,7 +385,7 @@ def build_image(
     for l in chosen:
         plan = plan_layer(l, cfg, images=images, check_fit=check_fit)
         if is_token_layer(l):  # a transformer's (hexgen.tokens: golden's token tensors)
-            items.append((plan, token_arrays(l, [outs[i] for i in l.inputs], outs[l.name])))
+            items.append((plan, token_arrays(l, [outs[i] for i in l.inputs], outs[l.name], cfg)))
             continue
         if isinstance(l, ConcatLayer):
             items.append((plan, concat_arrays(l, plan.descriptor, [outs[i] for i in l.inputs], outs[l.name], cfg.channel_tile)))

@@ -9,9 +9,10 @@ record (m0, n).
 
 Segments (hexgen.tokens.TOKEN_SEGMENTS["matmul"]):
 * input: a as a token tensor, [n][h][c_tile][t][c_lane] (heads contiguous);
-* input2: b, the weight base of each head's run: A V's V where its producer wrote it, a token
-  tensor of codes [n][h][c_tile][t][c_lane] (the runs' W_XOR makes them code - 128, W_KT_STRIDE
-  steps T words a channel tile: b_in_place); Q K^T's K as per-head fc weights,
+* input2: b, the weight base of each head's run, where its producer wrote it: a token tensor of
+  codes [n][h][c_tile][t][c_lane] (the runs' W_XOR makes them code - 128, W_KT_STRIDE steps T words
+  a channel tile; Q K^T's W_TRANSPOSE reads K's tokens as weights, transposed: b_in_place); on a
+  description whose words are not one byte per array row, Q K^T's K as per-head fc weights,
   [n][h][k_tile][c_tile][c_lane][k_lane], int8 = code - 128 (hexgen.tokens.b_weight_layout);
 * bias, scale: the N output channels' records, shared by the heads (bias 0; scale m0, n);
 * expected, output: token tensors, heads contiguous.
@@ -19,8 +20,8 @@ Segments (hexgen.tokens.TOKEN_SEGMENTS["matmul"]):
 Descriptor: golden's matmul fields (hexgen.tokens.token_descriptor), and `runs`: per head the
 descriptor of the linear the engine runs (hexgen.plan, kind "linear", [M, K] -> [M, N]) with the
 word offsets of its input (in_word), weights (w_word) and output (out_word) in their segments
-(tb.engine.csr.run_csrs adds them to the bases), and for A V how its weights are read (w_xor,
-w_kt_stride: the W_XOR and W_KT_STRIDE registers).
+(tb.engine.csr.run_csrs adds them to the bases), and how b is read as its weights (w_xor,
+w_kt_stride, w_transpose: the W_XOR, W_KT_STRIDE and W_TRANSPOSE registers).
 """
 from __future__ import annotations
 
@@ -58,12 +59,20 @@ def heads(layer: MatmulLayer) -> int:
     return int(np.prod(lead_a, dtype=np.int64)) if lead_a else 1
 
 
-def b_in_place(layer: MatmulLayer) -> bool:
-    """b is read where its producer wrote it: A V's V (b [.., K = T, N = D]) in its token layout,
-    uint8 codes, W_XOR making them code - 128 and W_KT_STRIDE stepping T words a channel tile; Q
-    K^T's K (transposed: its weight order is the token layout transposed) is laid out in the weight
-    order, code - 128, until its producer writes it so."""
-    return not layer.transpose_b
+def b_in_place(layer: MatmulLayer, cfg: HardwareConfig) -> bool:
+    """b is read where its producer wrote it, a token tensor of uint8 codes (W_XOR making them code
+    - 128): A V's V (b [.., K = T, N = D]) with W_KT_STRIDE stepping T words a channel tile; Q K^T's
+    K (b [.., N = T, K = D], transposed) with W_TRANSPOSE too (rtl/wgt_transpose.sv: each k_tile's
+    ROWS tokens of every channel tile, a ROWS x ROWS block of bytes, transposed into the weight
+    bank), which needs a word to be one ROWS-byte vector (word_bits = 8 x array_rows, as every
+    preset of the engine). On a description where it is not, Q K^T's K is laid out in the weight
+    order, code - 128 (b_weight_layout), as before the transposed load."""
+    return not layer.transpose_b or transposable(cfg)
+
+
+def transposable(cfg: HardwareConfig) -> bool:
+    """The engine can read K transposed (W_TRANSPOSE): a word holds one byte per array row."""
+    return cfg.word_bits == 8 * cfg.array_rows
 
 
 def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit: bool) -> Any:
@@ -79,7 +88,7 @@ def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit:
     lay = dict(view.layouts)
     per_head = {s: lay[s].words for s in ("input", "output")}  # one image, one head: the linear's own layouts
     w_words = lay["weights"].words
-    in_place = b_in_place(layer)
+    in_place = b_in_place(layer, cfg)
     layouts = {
         "input": token_layout(layer.in_shape, int(layer.z_a), cfg, images),
         # A V: V's token tensor as its producer wrote it (codes; padding 128, the int8 0)
@@ -99,20 +108,33 @@ def plan_matmul(layer: MatmulLayer, cfg: HardwareConfig, images: int, check_fit:
     lead = (0,) * (len(layer.in_shape_b) - 2)
     if in_place:
         b2 = layouts["input2"]
-        k_len, n_len = (int(v) for v in layer.in_shape_b[-2:])
+        t_len, c_len = (int(v) for v in layer.in_shape_b[-2:])  # b's tokens and channels (K: [.., T, D]; V: [.., T, D])
         r = cfg.array_rows
         first = element_address(b2, (0, *lead, 0, 0))[0]
-        # a channel tile of V (the head's next R output channels) is the next word block: T words on
-        stride = element_address(b2, (0, *lead, 0, r))[0] - first if n_len > r else 0
-        # each k_tile reads the weight order's padded T (the engine's rule, hexgen.rules.register_needs):
-        # the words past V's channel tile land on a's padding channels (code z_a: (a - z_a) = 0), and
-        # past the segment's end on the records after it, which must be there
-        tile = element_address(b2, (0, *lead, k_len - 1, 0))[0] - first + 1
-        over = register_needs(descriptor_registers(run), r, cfg.word_bits).weight - tile
+        # a channel tile of b is the next word block: T words on
+        tile_step = element_address(b2, (0, *lead, 0, r))[0] - first if c_len > r else 0
+        tile = element_address(b2, (0, *lead, t_len - 1, c_len - 1))[0] - first + 1  # the head's words
+        regs = descriptor_registers(run)
+        if layer.transpose_b:
+            # Q K^T: k_tile t reads tokens t R .. t R + R - 1 of every channel tile (register_needs'
+            # k_tiles and channel tiles): the padded keys of the last k_tile read the next tile's first
+            # tokens, which feed only padded output channels (their scale records, the layout's padding
+            # M0 = 0, give z_out)
+            n = register_needs(regs, r, cfg.word_bits)
+            ends = (n.ct_in - 1) * tile_step + n.kt_out * r
+            run.update(w_xor=1, w_kt_stride=tile_step, w_transpose=1)
+        else:
+            # A V: each k_tile reads the weight order's padded T (hexgen.rules.register_needs): the words
+            # past V's channel tile land on a's padding channels (code z_a: (a - z_a) = 0)
+            n = register_needs(regs, r, cfg.word_bits)
+            ends = (n.kt_out - 1) * tile_step + n.weight
+            run.update(w_xor=1, w_kt_stride=tile_step)
+        # past the segment's end the reads land on the records after it, which must be there
+        over = ends - tile
         after = lay["bias"].words + lay["scale"].words
         if over > after:
-            raise LayoutError(f"layer {layer.name}: A V reads {over} words past V's segment; the records after it are {after}")
-        run.update(w_xor=1, w_kt_stride=stride)
+            raise LayoutError(f"layer {layer.name}: {'Q K^T' if layer.transpose_b else 'A V'} reads {over} words past "
+                              f"b's segment; the records after it are {after}")
         lead_shape = tuple(int(v) for v in layer.in_shape_b[:-2])
         w_at = [element_address(b2, (0, *(int(j) for j in np.unravel_index(i, lead_shape)), 0, 0))[0] if lead_shape
                 else first for i in range(h)]

@@ -61,9 +61,12 @@ REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "K
              "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS",
              "LO", "HI", "DIL_Y", "DIL_X", "ROW_SHIFT")
 #: Registers of how the weights are read, which the rule book does not judge: W_XOR (8-bit weights'
-#: bit 7 inverted: a matmul's b codes as int8) and W_KT_STRIDE (words between output-channel tiles'
-#: weights; 0: back to back). Every run writes them (a layer's setting never leaks into the next).
-WEIGHT_READ = ("W_XOR", "W_KT_STRIDE")
+#: bit 7 inverted: a matmul's b codes as int8), W_KT_STRIDE (words between output-channel tiles'
+#: weights; 0: back to back) and W_TRANSPOSE (each k_tile's weights read as `rows` consecutive words
+#: of every channel tile, W_KT_STRIDE words apart, k_tiles `rows` words apart, each rows x rows block
+#: of bytes transposed on its way into the bank: Q K^T's K as its producer wrote it, hexgen.matmul).
+#: Every run writes them (a layer's setting never leaks into the next).
+WEIGHT_READ = ("W_XOR", "W_KT_STRIDE", "W_TRANSPOSE")
 #: The row unit's constant, which the rule book does not judge either: ROW_K (two registers, low 32
 #: bits and the rest) is a softmax's dividend D (52 bits) or a LayerNorm's eps_term E (48 bits).
 #: Every run writes them.
@@ -104,6 +107,7 @@ def descriptor_registers(d: Mapping[str, Any]) -> dict[str, int]:
         # a memory map written before dilation was run (issue 26) has none: taps adjacent
         "DIL_Y": d.get("dilation", (1, 1))[0], "DIL_X": d.get("dilation", (1, 1))[1],
         "W_XOR": int(d.get("w_xor", 0)), "W_KT_STRIDE": int(d.get("w_kt_stride", 0)),
+        "W_TRANSPOSE": int(d.get("w_transpose", 0)),
         # the row unit's: a softmax's shift P and dividend D, a LayerNorm's sqrt_shift and eps_term
         "ROW_SHIFT": int(d.get("shift", 0) if d["kind"] == "softmax" else d.get("sqrt_shift", 0)),
         "ROW_K_LO": row_k & 0xFFFFFFFF, "ROW_K_HI": row_k >> 32,
@@ -275,9 +279,17 @@ def passes(r: Mapping[str, int], rows: int, word_bits: int | None = None) -> lis
             ct0, cts = (kt0, kts) if n.depthwise else (0, n.ct_in)
             out.append(Pass(band, group, oy0, oy1 - oy0, iy0, iy1 - iy0 + 1, pad_top, pad_bottom, kt0, kts, ct0, cts,
                             (oy1 - oy0) * out_w, cts * (iy1 - iy0 + 1) * in_w, ct0 * n.plane + iy0 * in_w,
-                            kt0 * n.npix + oy0 * out_w, kt0 * (r.get("W_KT_STRIDE") or n.weight),
+                            kt0 * n.npix + oy0 * out_w, kt0 * weight_kt_step(r, rows, n.weight),
                             kt0 * record_words_per_k_tile(rows, wb)))
     return out
+
+
+def weight_kt_step(r: Mapping[str, int], rows: int, weight: int) -> int:
+    """Words from one k_tile's weights to the next's in the weight segment: `rows` (tokens) when
+    W_TRANSPOSE reads them transposed, else W_KT_STRIDE, or (0) the k_tile's own `weight` words."""
+    if r.get("W_TRANSPOSE"):
+        return rows
+    return r.get("W_KT_STRIDE") or weight
 
 
 def input_loads(depthwise: bool, c_tiles: int, in_rows: int, in_h: int) -> list[tuple[range, int]]:

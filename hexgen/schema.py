@@ -296,7 +296,9 @@ TOKEN_DESCRIPTOR_SCHEMAS: dict[str, Spec] = {
                    "weight_bits": Int(choices=(8,)),
                    "runs": List(Obj({**_LINEAR.fields, "in_word": NAT, "w_word": NAT, "out_word": NAT,
                                      # A V: V read where its producer wrote it (W_XOR, W_KT_STRIDE)
-                                     "w_xor": Int(choices=(0, 1)), "w_kt_stride": NAT}, optional=("w_xor", "w_kt_stride")))}),
+                                     # Q K^T: K read where its producer wrote it, transposed (W_TRANSPOSE)
+                                     "w_xor": Int(choices=(0, 1)), "w_kt_stride": NAT, "w_transpose": Int(choices=(0, 1))},
+                                    optional=("w_xor", "w_kt_stride", "w_transpose")))}),
     # on the row unit (hexgen.tokens.plan_token_layer): a one-input add's shape fields over the rows
     # [T, L], the exp table a segment; over [.., T, L] one run per head at its word offsets
     "softmax": Obj({**_ROW.fields, "kind": Const("softmax"), "in_shape": SHAPE, "out_shape": SHAPE,

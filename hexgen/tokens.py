@@ -13,7 +13,9 @@ linears on the MAC array with the tokens as pixels, and a matmul's b operand fed
   `input` a as a token tensor (M tokens, K channels); `input2` b, the weights of a per-head fc
   whose output channels are b's N columns and whose input channels the reduction axis K
   (hexgen.matmul): A V's V as its producer wrote it, a token tensor of codes, which the engine
-  reads with W_XOR and W_KT_STRIDE; Q K^T's K in the weight order (b_weight_layout): dims ("n",
+  reads with W_XOR and W_KT_STRIDE, and Q K^T's K the same way, transposed on its way into the
+  weight bank (W_TRANSPOSE); on a description whose words are not one byte per array row
+  (hexgen.matmul.transposable), Q K^T's K in the weight order (b_weight_layout): dims ("n",
   <b's leading>, "k", "c") = [N images, .., N columns, K], order ("n", <leading>, "k_tile",
   "c_tile", "c_lane", "k_lane"), int8 = code - 128 (b's zero point is 128 by contract).
 * softmax: token tensors over [.., rows, L] (the reduced axis in lanes); `table` the 256 exp
@@ -223,7 +225,7 @@ def plan_token_layer(layer: Layer, cfg: HardwareConfig, images: int, check_fit: 
                      tuple(passes(regs, cfg.array_rows, cfg.word_bits)))
 
 
-def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8]) -> dict[str, NDArray[np.int64]]:
+def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8], cfg: HardwareConfig) -> dict[str, NDArray[np.int64]]:
     """The logical array of every segment of a token layer, from its inputs and golden's output."""
     y64 = np.asarray(y, np.int64)
     arrs = {"input": np.asarray(xs[0], np.int64), "expected": y64, "output": 255 - y64}
@@ -234,8 +236,9 @@ def token_arrays(layer: Layer, xs: list[NDArray[np.uint8]], y: NDArray[np.uint8]
     elif isinstance(layer, MatmulLayer):
         from hexgen.matmul import b_in_place, matmul_records
 
-        # A V: V's codes where its producer wrote them; Q K^T: K in the weight order, code - 128
-        arrs["input2"] = np.asarray(xs[1], np.int64) if b_in_place(layer) else b_weights(xs[1], layer.transpose_b)
+        # b's codes where its producer wrote them (or, Q K^T on a description that cannot read K
+        # transposed, K in the weight order, code - 128)
+        arrs["input2"] = np.asarray(xs[1], np.int64) if b_in_place(layer, cfg) else b_weights(xs[1], layer.transpose_b)
         arrs.update(matmul_records(layer))
     elif isinstance(layer, SoftmaxLayer):
         arrs["table"] = np.asarray(layer.exp_table, np.int64)
@@ -309,13 +312,13 @@ def token_layer_from(name: str, d: Mapping[str, Any], arrays: Mapping[str, NDArr
     return layer
 
 
-def golden_inputs(layer: Layer, arrays: Mapping[str, NDArray[np.int64]]) -> list[NDArray[np.uint8]]:
+def golden_inputs(layer: Layer, arrays: Mapping[str, NDArray[np.int64]], cfg: HardwareConfig) -> list[NDArray[np.uint8]]:
     """The inputs golden runs a token layer on, from its input segment(s)."""
     xs = [arrays["input"]]
     if isinstance(layer, MatmulLayer):
         from hexgen.matmul import b_in_place
 
-        xs.append(arrays["input2"] if b_in_place(layer) else b_codes(arrays["input2"], layer.transpose_b))
+        xs.append(arrays["input2"] if b_in_place(layer, cfg) else b_codes(arrays["input2"], layer.transpose_b))
     for x in xs:
         if x.size and (x.min() < 0 or x.max() > 255):
             raise LayoutError("input codes outside 0..255 (b - 128 outside the int8 range?)")

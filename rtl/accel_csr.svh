@@ -38,6 +38,7 @@ localparam logic [7:0] CSR_DIL_Y = 8'd44;
 localparam logic [7:0] CSR_DIL_X = 8'd45;
 localparam logic [7:0] CSR_W_XOR = 8'd46;
 localparam logic [7:0] CSR_W_KT_STRIDE = 8'd47;
+localparam logic [7:0] CSR_W_TRANSPOSE = 8'd61;
 localparam logic [7:0] CSR_ROW_K_LO = 8'd56;
 localparam logic [7:0] CSR_ROW_K_HI = 8'd57;
 localparam logic [7:0] CSR_ROW_SHIFT = 8'd58;

@@ -22,7 +22,8 @@
 //   output [k_tile][y][x][k_lane]                  one stream over the pass's region (runs a stride apart)
 // Dataflow (output-stationary, rows = output channels, columns = output pixels; docs/engine.md):
 // four units run at once, linked by scoreboards. The reader loads records, weights (the next
-// k_tile's while the current one computes) and input rows; the gather unit copies the input
+// k_tile's while the current one computes; with W_TRANSPOSE, a token tensor's blocks of ROWS
+// words transposed on their way into the bank by rtl/wgt_transpose.sv) and input rows; the gather unit copies the input
 // vectors of each step (c_tile, ky, kx) of each pixel tile into one of two register sets; the
 // compute unit issues the other set's beats to the MAC array, one beat per input channel c of
 // the tile (the weight vector down the rows, lane c of every column's vector across them), or,
@@ -122,6 +123,7 @@ module accel_top #(
   logic [7:0]  dil_y, dil_x;                 // the kernel's tap spacing (DIL_Y, DIL_X)
   logic        w_xor;                        // 8-bit weights' bit 7 inverted (W_XOR)
   logic [31:0] w_kt_stride;                  // words between output-channel tiles' weights (W_KT_STRIDE; 0: back to back)
+  logic        w_tr;                         // weights read as ROWS-word blocks and transposed (W_TRANSPOSE)
   logic [51:0] row_k;                        // the row unit's constant (ROW_K_HI, ROW_K_LO) and shift
   logic [5:0]  row_shift;
   logic [15:0] kh_span;                      // input rows one window covers (desc_check)
@@ -140,7 +142,7 @@ module accel_top #(
       .w_base_o(w_base), .b_base_o(b_base), .s_base_o(s_base), .in_base_o(in_base), .out_base_o(out_base),
       .in2_base_o(in2_base), .z_in2_o(z_in2), .add_a0_o(add_a0), .add_b0_o(add_b0), .add_shift_o(add_shift),
       .z_in_o(z_in), .z_out_o(z_out), .lo_o(lo), .hi_o(hi), .w_bits_o(w_bits),
-      .dil_y_o(dil_y), .dil_x_o(dil_x), .w_xor_o(w_xor), .w_kt_stride_o(w_kt_stride), .row_k_o(row_k),
+      .dil_y_o(dil_y), .dil_x_o(dil_x), .w_xor_o(w_xor), .w_kt_stride_o(w_kt_stride), .w_transpose_o(w_tr), .row_k_o(row_k),
       .row_shift_o(row_shift),
       .bad_field_i(bad_field), .ovf_i(rq_ovf), .written_i(pass_written), .last_pass_i(last_pass), .pass_i(pass_id),
       .beats_i(beats), .macs_i(macs), .words_read_i(words_rd), .words_written_i(words_wr), .units_i(units),
@@ -154,8 +156,11 @@ module accel_top #(
   logic [PIX_W-1:0] npix, p_npix;             // output pixels of the layer and of the pass
   logic [31:0] act_need, wgt_need, out_need;
   // words from one output-channel tile's weights to the next's: W_KT_STRIDE, or (0) the tile's own words
-  logic [31:0] wgt_step;
+  // (transposed, W_TRANSPOSE: W_KT_STRIDE is the words between channel tiles, k_tiles are ROWS words
+  // apart: kt_step, a group's first k_tile's offset)
+  logic [31:0] wgt_step, kt_step;
   assign wgt_step = w_kt_stride != '0 ? w_kt_stride : wgt_need;
+  assign kt_step = w_tr ? 32'(ROWS) : wgt_step;
 
   desc_check #(
       .ROWS(ROWS), .WORD_BITS(WORD_BITS), .ACT_WORDS(ACT_WORDS), .WGT_WORDS(WGT_WORDS), .REC_WORDS(REC_WORDS),
@@ -194,7 +199,7 @@ module accel_top #(
       .in_h_i(in_h), .in_w_i(in_w), .out_h_i(out_h), .out_w_i(out_w), .kh_i(kh_span), .taps_i(kh), .dil_y_i(dil_y),
       .sy_i(sy), .pad_top_i(pad_top),
       .band_rows_i(band_rows), .group_kt_i(group_kt), .is_dw_i(is_dw), .ct_in_i(ct_in), .kt_out_i(kt_out), .npix_i(npix),
-      .wgt_need_i(wgt_step),  // a group's first k_tile's weights: the tiles before it, W_KT_STRIDE apart
+      .wgt_need_i(kt_step),  // a group's first k_tile's weights: the tiles before it, kt_step apart
       .w_base_i(w_base), .b_base_i(b_base), .s_base_i(s_base), .in_base_i(in_base), .out_base_i(out_base),
       .last_o(last_pass), .band_o(p_band), .group_o(p_group), .in_rows_o(p_in_rows), .pad_top_o(p_pad_top),
       .row_step_o(p_row_step), .dil_y_o(p_dil_y),
@@ -229,15 +234,19 @@ module accel_top #(
   logic [ADDR_W-1:0] r_req_addr;
   logic [7:0]        r_req_len;
 
-  load_seq #(.WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
+  logic              tw_we, w_done;    // the weight path after the transposer
+  logic [BUF_AW-1:0] tw_addr;
+  logic [WORD_BITS-1:0] tw_data;
+
+  load_seq #(.ROWS(ROWS), .WGT_WORDS(WGT_WORDS), .REC_WPK(REC_WPK), .BUF_AW(BUF_AW)) u_load (
       .clk_i, .rst_i, .start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw),
       .in_h_i(p_in_rows), .row_step_i(p_row_step), .in_w_i(in_w), .in_plane_i(p_in_plane), .ct_in_i(p_c_tiles),
       .kt_out_i(p_k_tiles),
-      .wgt_need_i(wgt_need), .wgt_step_i(wgt_step), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base),
+      .wgt_need_i(wgt_need), .wgt_step_i(wgt_step), .w_tr_i(w_tr), .w_base_i(p_w_base), .b_base_i(p_b_base), .s_base_i(p_s_base),
       .in_base_i(p_in_base), .cfin_i(cfin),
       .cmd_valid_o(r_cmd_valid), .cmd_ready_i(r_cmd_ready), .cmd_tag_o(r_cmd_tag), .cmd_ext_o(r_cmd_ext),
       .cmd_ext_stride_o(r_cmd_ext_stride), .cmd_buf_o(r_cmd_buf), .cmd_buf_stride_o(r_cmd_buf_stride),
-      .cmd_len_o(r_cmd_len), .cmd_rows_o(r_cmd_rows), .done_i(r_done), .done_tag_i(r_done_tag),
+      .cmd_len_o(r_cmd_len), .cmd_rows_o(r_cmd_rows), .done_i(r_done), .done_tag_i(r_done_tag), .wgt_done_i(w_done),
       .seg_o(s_seg), .bank_wait_o(r_bank_wait), .wloaded_o(wloaded), .recs_kt_o(recs_kt), .act_rows_o(act_rows)
   );
 
@@ -258,6 +267,16 @@ module accel_top #(
       .rd_valid_i(rd_valid_i && is_conv), .rd_ready_o(r_rd_ready), .rd_data_i,
       .buf_valid_o(bw_valid), .buf_tag_o(r_buf_tag), .buf_addr_o(bw_addr), .buf_data_o(bw_data),
       .done_o(r_done), .done_tag_o(r_done_tag), .words_read_o(r_words_rd)
+  );
+
+  // The weight words on their way into the bank: transposed in blocks of ROWS with W_TRANSPOSE
+  // (rtl/wgt_transpose.sv: Q K^T's K read as its producer wrote it), else as they come; w_done
+  // counts a k_tile's weights once they are all in the bank.
+  wgt_transpose #(.ROWS(ROWS), .WORD_BITS(WORD_BITS), .AW(BUF_AW)) u_wtr (
+      .clk_i, .rst_i, .start_i(c_run_start), .transpose_i(w_tr),
+      .in_we_i(bw_valid && r_buf_tag == TgWgt), .in_addr_i(bw_addr), .in_data_i(bw_data),
+      .in_last_i(r_done && r_done_tag == TgWgt),
+      .out_we_o(tw_we), .out_addr_o(tw_addr), .out_data_o(tw_data), .done_o(w_done)
   );
 
   // ------------------------------------------------------------------ gather
@@ -292,7 +311,7 @@ module accel_top #(
   compute_issue #(.ROWS(ROWS), .COLS(COLS), .WORD_BITS(WORD_BITS), .WGT_WORDS(WGT_WORDS), .WGT_WIDTHS(WGT_WIDTHS)) u_compute (
       .clk_i, .rst_i, .start_i(c_start), .run_start_i(c_run_start), .run_i(c_run), .is_dw_i(is_dw), .in_c_i(in_c),
       .w_bits_i(w_bits), .w_xor_i(w_xor),
-      .wgt_we_i(bw_valid && r_buf_tag == TgWgt), .wgt_waddr_i(bw_addr[WGT_AW:0]), .wgt_wdata_i(bw_data),
+      .wgt_we_i(tw_we), .wgt_waddr_i(tw_addr[WGT_AW:0]), .wgt_wdata_i(tw_data),
       .wloaded_i(wloaded),
       .set_valid_i(set_valid), .set_pop_o(set_pop), .set_data_i(set_data), .set_first_i(set_first),
       .set_last_i(set_last), .set_ktlast_i(set_ktlast), .set_cols_i(set_cols), .set_step_i(set_step),
@@ -444,7 +463,7 @@ module accel_top #(
   // descriptor check derives for itself; the pass's bottom padding and rows (implied by its input
   // rows and pixels)
   logic unused;
-  assign unused = ^{mac_out_col, mac_out_last, bw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, out_need, out_c, out_base, pad_bottom,
+  assign unused = ^{mac_out_col, mac_out_last, bw_addr, tw_addr, r_cmd_ext, r_cmd_ext_stride, act_need, out_need, out_c, out_base, pad_bottom,
                     pad_right, groups, p_pad_bottom, p_out_rows, p_out_base,
                     p_out_cmd_stride, v_done, x_done, in2_base};
 

@@ -68,6 +68,7 @@ module ctrl_regs #(
     output logic [7:0]  dil_x_o,
     output logic        w_xor_o,         // 8-bit weights' bit 7 inverted (a matmul's b codes as int8)
     output logic [31:0] w_kt_stride_o,   // words between output-channel tiles' weights (0: back to back)
+    output logic        w_transpose_o,   // weights read as blocks of ROWS words, transposed (rtl/wgt_transpose.sv)
     output logic [51:0] row_k_o,         // the row unit's constant {ROW_K_HI, ROW_K_LO}
     output logic [5:0]  row_shift_o,
     output logic [7:0]  z_in_o,
@@ -150,6 +151,7 @@ module ctrl_regs #(
       in2_base_o <= '0; z_in2_o <= '0; add_a0_o <= '0; add_b0_o <= '0; add_shift_o <= '0;
       z_in_o <= '0; z_out_o <= '0; lo_o <= '0; hi_o <= 8'(CSR_HI_RESET); w_bits_o <= 4'(CSR_W_BITS_RESET);
       dil_y_o <= 8'(CSR_DIL_Y_RESET); dil_x_o <= 8'(CSR_DIL_X_RESET); w_xor_o <= 1'b0; w_kt_stride_o <= '0;
+      w_transpose_o <= 1'b0;
       row_k_lo_q <= '0; row_k_hi_q <= '0; row_shift_o <= '0;
     end else if (desc_we) begin
       case (csr_addr_i)
@@ -186,6 +188,7 @@ module ctrl_regs #(
         CSR_DIL_X:    dil_x_o    <= csr_wdata_i[7:0];
         CSR_W_XOR:    w_xor_o    <= csr_wdata_i[0];
         CSR_W_KT_STRIDE: w_kt_stride_o <= csr_wdata_i;
+        CSR_W_TRANSPOSE: w_transpose_o <= csr_wdata_i[0];
         CSR_ROW_K_LO: row_k_lo_q <= csr_wdata_i;
         CSR_ROW_K_HI: row_k_hi_q <= csr_wdata_i[19:0];
         CSR_ROW_SHIFT: row_shift_o <= csr_wdata_i[5:0];
@@ -236,6 +239,7 @@ module ctrl_regs #(
       CSR_DIL_X:         csr_rdata_o = {24'd0, dil_x_o};
       CSR_W_XOR:         csr_rdata_o = {31'd0, w_xor_o};
       CSR_W_KT_STRIDE:   csr_rdata_o = w_kt_stride_o;
+      CSR_W_TRANSPOSE:   csr_rdata_o = {31'd0, w_transpose_o};
       CSR_ROW_K_LO:      csr_rdata_o = row_k_lo_q;
       CSR_ROW_K_HI:      csr_rdata_o = {12'd0, row_k_hi_q};
       CSR_ROW_SHIFT:     csr_rdata_o = {26'd0, row_shift_o};

@@ -18,11 +18,17 @@
 // word as hexgen laid them out (channel tiles in_h_i rows apart in the buffer, in_plane_i words
 // apart in the segment), the record buffers the record words k_tile after k_tile; k_tile t's
 // weights fill bank t % 2 from its start.
+// With w_tr_i (register W_TRANSPOSE: Q K^T's K read where its producer wrote it, a token tensor)
+// k_tile t's weights are one 2D command: ct_in_i rows of ROWS words (the k_tile's ROWS tokens of each
+// channel tile) from w_base + t * ROWS, the rows wgt_step_i (W_KT_STRIDE) apart, ROWS apart in the
+// bank; rtl/wgt_transpose.sv transposes each row of ROWS words on its way into the bank.
 // Scoreboards count, as each command's last word arrives (done_i, done_tag_i): k_tiles whose
-// weights are in (wloaded_o), k_tiles whose records are in (recs_kt_o: the scale command comes
-// second), input-row commands in (act_rows_o, in the order above). tb/engine/test_load_seq.py checks
+// records are in (recs_kt_o: the scale command comes second), input-row commands in (act_rows_o,
+// in the order above); k_tiles whose weights are in their bank (wloaded_o) as the weight path
+// says so (wgt_done_i: rtl/wgt_transpose.sv, after the transposed words). tb/engine/test_load_seq.py checks
 // the command stream against hexgen's memory map.
 module load_seq #(
+    parameter int ROWS = 8,
     parameter int WGT_WORDS = 2048,
     parameter int REC_WPK = 8,      // record words per k_tile (ROWS 64-bit records)
     parameter int BUF_AW = 16
@@ -44,6 +50,7 @@ module load_seq #(
     input  logic [31:0]       wgt_need_i,  // words of one k_tile of weights
     /* verilator lint_on UNUSEDSIGNAL */
     input  logic [31:0]       wgt_step_i,  // words from one k_tile's weights to the next's (W_KT_STRIDE, or wgt_need_i)
+    input  logic              w_tr_i,      // W_TRANSPOSE: ROWS words a channel tile, the tiles wgt_step_i apart
     input  logic [31:0]       w_base_i,
     input  logic [31:0]       b_base_i,
     input  logic [31:0]       s_base_i,
@@ -62,6 +69,7 @@ module load_seq #(
     output logic [15:0]       cmd_rows_o,
     input  logic              done_i,      // a command's last word is in its buffer
     input  logic [1:0]        done_tag_i,
+    input  logic              wgt_done_i,  // a weight command's words are in their bank
 
     output logic [2:0]        seg_o,       // what is issued next (seq_e, the UNITS READER field)
     output logic              bank_wait_o, // the next weights wait for their bank
@@ -75,8 +83,9 @@ module load_seq #(
   /* verilator lint_on UNUSEDPARAM */
 
   initial begin
-    if (REC_WPK < 1 || WGT_WORDS < 1 || BUF_AW < 16) begin
-      $error("%m: REC_WPK = %0d and WGT_WORDS = %0d must be >= 1, BUF_AW = %0d >= 16", REC_WPK, WGT_WORDS, BUF_AW);
+    if (ROWS < 1 || REC_WPK < 1 || WGT_WORDS < 1 || BUF_AW < 16) begin
+      $error("%m: ROWS = %0d, REC_WPK = %0d and WGT_WORDS = %0d must be >= 1, BUF_AW = %0d >= 16", ROWS, REC_WPK,
+             WGT_WORDS, BUF_AW);
       $finish;
     end
   end
@@ -129,6 +138,11 @@ module load_seq #(
       SqWgt: begin
         cmd_tag_o = TgWgt; cmd_ext_o = w_base_i + 32'(kt_q) * wgt_step_i;
         cmd_buf_o = bank_hi ? BUF_AW'(WGT_WORDS) : '0; cmd_len_o = wgt_need16;
+        if (w_tr_i) begin
+          // the k_tile's ROWS tokens of every channel tile, into the bank ROWS words a tile
+          cmd_ext_o = w_base_i + 32'(kt_q) * ROWS; cmd_ext_stride_o = wgt_step_i;
+          cmd_buf_stride_o = BUF_AW'(ROWS); cmd_len_o = 16'(ROWS); cmd_rows_o = ct_in_i;
+        end
       end
       SqAct: begin
         // row y of every channel tile: in_base + c_tile * in_plane + y * row_step * in_w in the segment,
@@ -189,13 +203,17 @@ module load_seq #(
       wloaded_q <= '0;
       recs_kt_q <= '0;
       act_rows_q <= '0;
-    end else if (done_i) begin
-      case (done_tag_i)
-        TgWgt:   wloaded_q <= wloaded_q + 1;
-        TgScale: recs_kt_q <= recs_kt_q + 1;
-        TgAct:   act_rows_q <= act_rows_q + 1;
-        default: ;
-      endcase
+    end else begin
+      if (wgt_done_i) begin
+        wloaded_q <= wloaded_q + 1;
+      end
+      if (done_i) begin
+        case (done_tag_i)
+          TgScale: recs_kt_q <= recs_kt_q + 1;
+          TgAct:   act_rows_q <= act_rows_q + 1;
+          default: ;
+        endcase
+      end
     end
   end
 

@@ -40,6 +40,8 @@ LINT_PARAMS: dict[str, list[dict[str, int]]] = {
     # builds that unpack fewer weight widths (hexgen's weight_bits): 8-bit only, 4-bit only, 2 and 8
     "wgt_unpack": [{"ROWS": 4, "WORD_BITS": 32, "WGT_WIDTHS": 0x100}, {"ROWS": 16, "WORD_BITS": 128, "WGT_WIDTHS": 0x10},
                    {"WGT_WIDTHS": 0x104}],
+    # the transposer at the presets' other array sizes, and one row (a block of one word)
+    "wgt_transpose": [{"ROWS": 1, "WORD_BITS": 8, "AW": 1}, {"ROWS": 4, "WORD_BITS": 32}, {"ROWS": 16, "WORD_BITS": 128}],
     "drain_requant": [{"ROWS": 4, "WORD_BITS": 32, "REC_WORDS": 8, "PIX_W": 16},
                       {"ROWS": 16, "WORD_BITS": 128, "REC_WORDS": 1024, "PIX_W": 32}],
     # the pixel counters' widths at both ends (the description's pixel_bits; default 24)

@@ -35,7 +35,7 @@ SIMS = ("icarus", "verilator")
 #: The accelerator's hardware: accel_top and the units it instantiates (the layer bench, the
 #: parameter check before a build, the resource estimate and bench-sim's plain harness use it).
 ACCEL_RTL = [RTL / f for f in ("accel_top.sv", "ctrl_regs.sv", "desc_check.sv", "band_seq.sv", "load_seq.sv", "burst_reader.sv",
-                               "gather.sv", "compute_issue.sv", "wgt_unpack.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
+                               "gather.sv", "compute_issue.sv", "wgt_unpack.sv", "wgt_transpose.sv", "mac_array.sv", "drain_requant.sv", "requant.sv",
                                "out_writer.sv", "mem_loader.sv", "vec_unit.sv", "add_lanes.sv", "lut_lanes.sv",
                                "row_unit.sv", "softmax_unit.sv", "layernorm_unit.sv", "vr_check.sv",
                                "outstanding_check.sv", "bank_check.sv")]
@@ -53,6 +53,7 @@ BENCHES: dict[str, tuple[str, list[Path]]] = {
     "gather": ("gather", [RTL / "bank_check.sv", RTL / "gather.sv"]),
     "compute_issue": ("compute_issue", [*CHECKERS, RTL / "compute_issue.sv", RTL / "wgt_unpack.sv"]),
     "wgt_unpack": ("wgt_unpack", [RTL / "wgt_unpack.sv"]),
+    "wgt_transpose": ("wgt_transpose", [RTL / "wgt_transpose.sv"]),
     "ctrl_regs": ("ctrl_regs", [RTL / "ctrl_regs.sv"]),
     "drain_requant": ("drain_requant", [*CHECKERS, RTL / "drain_requant.sv", RTL / "requant.sv"]),
     "out_writer": ("out_writer", [*CHECKERS, RTL / "out_writer.sv", RTL / "mem_loader.sv"]),

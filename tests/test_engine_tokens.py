@@ -80,6 +80,9 @@ def test_chained_transformer_equals_golden_and_names_what_golden_ran() -> None:
         assert r["layers_equal"] == r["layers"] and not r["problem"] and r["rtl_pred"] == r["golden_pred"], r
         # every layer with arithmetic ran on the engine: golden ran the data movement only
         assert r["golden_ran"] == [], r["golden_ran"]
+        # and read its inputs where their producers wrote them: Q K^T's K, as A V's V, comes from the
+        # qkv linear's output with no layout rewritten by the bench (W_TRANSPOSE, W_XOR)
+        assert r["host_steps"] == [], r["host_steps"]
 
 
 def test_a_lane_fault_in_a_linear_fails_and_reads_as_tokens() -> None:
@@ -100,6 +103,17 @@ def test_a_lane_fault_in_a_matmul_fails_and_reads_as_tokens_of_its_heads() -> No
     assert r["status"] == "FAIL" and r["mismatches"] > 0, r.get("reason")
     assert r["diagnosis"] and r["diagnosis"][0]["kind"] == "lane_swap", r["report"]
     assert "(channel, token, column)" in r["report"], r["report"]
+
+
+def test_a_transposer_index_fault_fails_q_kt_only() -> None:
+    """+MUT_TR_INDEX (rtl/wgt_transpose.sv: row and column index swapped on the way out, so K's
+    token words reach the bank untransposed): Q K^T, which reads K through the transposer
+    (W_TRANSPOSE), FAILs; A V, which does not, PASSes on the same build."""
+    res = layer_sim.run(layers=["matmul1", "matmul2"], sim="icarus", model=MODEL, seed=0, defines=("MUT_SELECT",),
+                        plusargs=("+MUT_TR_INDEX",), run_tag="-mut_tr_index")
+    got = {r["layer"]: r for r in res}
+    assert got["matmul1"]["status"] == "FAIL" and got["matmul1"]["mismatches"] > 0, got["matmul1"].get("reason")
+    assert got["matmul2"]["status"] == "PASS", got["matmul2"].get("reason")
 
 
 def test_a_gelu_table_written_a_word_late_fails_and_is_named() -> None:

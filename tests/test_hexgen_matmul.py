@@ -65,15 +65,21 @@ def test_each_run_reads_and_writes_its_heads_words(transpose_b: bool) -> None:
 
 def test_a_b_code_of_0_is_the_weight_minus_128_in_its_segment() -> None:
     """b's zero point is 128, so its code 0 is -128: the matmul's contract allows it (|term| <= 255 x
-    128, golden.tf_arith.MATMUL_MAX_TERM) and Q K^T's segment (K in the weight order) holds it as
-    the byte 0x80."""
+    128, golden.tf_arith.MATMUL_MAX_TERM). Where the engine cannot read K transposed (words of
+    more bytes than array rows: hexgen.matmul.transposable), Q K^T's segment holds K in the weight
+    order, the code 0 as the byte 0x80."""
     from hexgen.layout import to_words
+    from hexgen.matmul import transposable
 
+    wide = HardwareConfig(array_rows=4, array_cols=4, word_bits=64)
+    assert transposable(CFG) and not transposable(wide)
     layer = _matmul(True)
     b = np.full((1, *layer.in_shape_b), 128, np.uint8)
     b[0, 1, 3, 2] = 0
     w = b_weights(b, True)
-    lay = dict(plan_layer(layer, CFG, images=1).layouts)["input2"]
+    plan = plan_layer(layer, wide, images=1)
+    assert not any(r.get("w_transpose") or r.get("w_xor") for r in plan.descriptor["runs"])
+    lay = dict(plan.layouts)["input2"]
     words = to_words(w, lay)
     word, lane = element_address(lay, (0, 1, 3, 2))
     assert w[0, 1, 3, 2] == -128 and (words[word] >> (8 * lane)) & 0xFF == 0x80
@@ -98,8 +104,33 @@ def test_a_v_reads_v_where_its_producer_wrote_it() -> None:
         assert (run["w_xor"], run["w_word"]) == (1, element_address(v_lay, (0, h, 0, 0))[0])
         # N = 7 channels: one channel tile, so no tile to step to
         assert run["w_kt_stride"] == 0
-    assert not any(r.get("w_xor") or r.get("w_kt_stride") for r in qk.descriptor["runs"])
+    assert not any(r.get("w_transpose") for r in av.descriptor["runs"])
     wide = MatmulLayer(**{**_matmul(False).__dict__, "in_shape_b": (H, K, 20), "out_shape": (H, M, 20)})
     runs = plan_layer(wide, CFG, images=1).descriptor["runs"]
     lay = token_layout((H, K, 20), 128, CFG, 1)
     assert runs[0]["w_kt_stride"] == element_address(lay, (0, 0, 0, 8))[0] == K  # K = 12 token words a tile
+
+
+def test_q_kt_reads_k_where_its_producer_wrote_it() -> None:
+    """Q K^T's b (K: [.., N = T tokens, K = D channels]) is its token layout, codes as they are:
+    each head's run reads it with W_XOR, W_TRANSPOSE (a k_tile's R tokens of each channel tile,
+    transposed into the weight bank: rtl/wgt_transpose.sv) and W_KT_STRIDE (a channel tile of K
+    is N token words on); the k_tiles are R words apart (hexgen.rules.passes' weight offsets)."""
+    from hexgen.rules import descriptor_registers, passes
+    from hexgen.tokens import token_layout
+
+    qk = plan_layer(_matmul(True), CFG, images=2)
+    k_lay = token_layout((H, N, K), 128, CFG, 2)
+    assert dict(qk.layouts)["input2"] == k_lay
+    for h, run in enumerate(qk.descriptor["runs"]):
+        assert (run["w_xor"], run["w_transpose"]) == (1, 1)
+        assert run["w_word"] == element_address(k_lay, (0, h, 0, 0))[0]
+        # K = 12 channels: two channel tiles, the second N = 7 token words after the first
+        assert run["w_kt_stride"] == element_address(k_lay, (0, h, 0, 8))[0] - run["w_word"] == N
+    regs = descriptor_registers({**qk.descriptor["runs"][0], "group_k_tiles": 1})
+    assert [p.w_offset for p in passes(regs, CFG.array_rows, CFG.word_bits)] == [0]  # N = 7: one k_tile
+    wide = MatmulLayer(**{**_matmul(True).__dict__, "in_shape_b": (H, 20, K), "out_shape": (H, M, 20)})
+    run = plan_layer(wide, CFG, images=1).descriptor["runs"][0]
+    offs = [p.w_offset for p in passes(descriptor_registers({**run, "group_k_tiles": 1}), CFG.array_rows, CFG.word_bits)]
+    assert offs == [0, 8, 16], offs  # a group of one k_tile each: k_tile t's tokens start at word t R
+

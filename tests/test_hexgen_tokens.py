@@ -96,17 +96,16 @@ def test_softmax_table_and_layernorm_records(vit: Any, image: Any) -> None:
         assert words[2 * c + 1] == int(ln.bias[c]) & (2**64 - 1)
 
 
-def test_matmul_b_is_per_head_fc_weights_or_vs_token_layout(vit: Any, image: Any) -> None:
-    """Q K^T: input2 = K as fc weights [n][head][k_tile][c_tile][c_lane][k_lane], k = b's columns,
-    c = the reduction axis, int8 = code - 128. A V: input2 = V's codes in its token layout
-    [n][head][c_tile][t][c_lane], which the engine reads as weights (W_XOR, W_KT_STRIDE)."""
+def test_matmul_b_is_its_token_layout_of_codes(vit: Any, image: Any) -> None:
+    """Q K^T: input2 = K's codes in its token layout [n][head][c_tile][t][c_lane], which the engine
+    reads as weights transposed (W_XOR, W_TRANSPOSE, W_KT_STRIDE). A V: input2 = V's codes in its
+    token layout, which the engine reads as weights (W_XOR, W_KT_STRIDE)."""
     _, _, outs = vit
     k_b = outs["select2"]  # matmul1's b = k [N, 2, 17 tokens, 32], transposed: columns = tokens, reduction = 32
     words = image.segment("matmul1", "input2").words
-    img, h, col, red = 1, 1, 10, 20
-    c_tiles, k_tiles = 4, 3
-    e = ((((img * 2 + h) * k_tiles + col // 8) * c_tiles + red // 8) * 8 + red % 8) * 8 + col % 8
-    assert _byte(words[e // 8], e % 8) == (int(k_b[img, h, col, red]) - 128) & 0xFF
+    img, h, t, c = 1, 1, 10, 20
+    e = (((img * 2 + h) * 4 + c // 8) * 17 + t) * 8 + c % 8
+    assert _byte(words[e // 8], e % 8) == int(k_b[img, h, t, c])
     v = outs["select3"]  # matmul2's b = v [N, 2, 17 tokens, 32 channels], not transposed
     words = image.segment("matmul2", "input2").words
     img, h, t, c = 0, 1, 16, 9
@@ -202,3 +201,19 @@ def test_v_is_the_qkv_linears_output_word_for_word(image: Any) -> None:
                     assert b[((n * 2 + h) * 4 + j) * 17 + t] == qkv[(n * 24 + 16 + 4 * h + j) * 17 + t], (n, h, j, t)
     runs = next(p for p in image.plans if p.name == "matmul2").descriptor["runs"]
     assert [(r["w_xor"], r["w_kt_stride"], r["w_word"]) for r in runs] == [(1, 17, 0), (1, 17, 4 * 17)]
+
+
+def test_k_is_the_qkv_linears_output_word_for_word(image: Any) -> None:
+    """docs/memory-map.md: Q K^T reads K where the qkv linear wrote it (no host step): each head's
+    channel tile j is the linear's channel tile 8 + 4h + j (channels 64 + 32*h ..), its 17 token
+    words as they are; each run reads them transposed (W_TRANSPOSE: a k_tile's 8 tokens of each
+    channel tile, the tiles W_KT_STRIDE = 17 words apart; W_XOR: code - 128)."""
+    qkv = image.segment("linear1", "expected").words  # [n][24 c_tiles][17 t][8 lanes]
+    b = image.segment("matmul1", "input2").words  # [n][2 h][4 c_tiles][17 t][8 lanes]
+    for n in range(2):
+        for h in range(2):
+            for j in range(4):
+                for t in range(17):
+                    assert b[((n * 2 + h) * 4 + j) * 17 + t] == qkv[(n * 24 + 8 + 4 * h + j) * 17 + t], (n, h, j, t)
+    runs = next(p for p in image.plans if p.name == "matmul1").descriptor["runs"]
+    assert [(r["w_xor"], r["w_transpose"], r["w_kt_stride"], r["w_word"]) for r in runs] == [(1, 1, 17, 0), (1, 1, 17, 4 * 17)]

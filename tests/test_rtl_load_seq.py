@@ -13,7 +13,7 @@ pytestmark = pytest.mark.sim
 
 def params(hw: str) -> dict[str, int]:
     cfg = load_hw(hw)
-    return {"WGT_WORDS": cfg.weight_buf_words, "REC_WPK": cfg.array_rows * 64 // cfg.word_bits, "BUF_AW": 20}
+    return {"ROWS": cfg.array_rows, "WGT_WORDS": cfg.weight_buf_words, "REC_WPK": cfg.array_rows * 64 // cfg.word_bits, "BUF_AW": 20}
 
 
 # Verilator in make test-slow: the engine's Verilator build, in every fast engine test, holds the unit

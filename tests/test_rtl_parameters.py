@@ -49,7 +49,10 @@ CASES: dict[str, list[tuple[dict[str, int], str | None]]] = {
                  ({"ROWS": 6}, "ROWS = 6"), ({"ROWS": 0}, ELAB), ({"MAX_BURST": 0}, ELAB),
                  ({"MAX_BURST": 256}, "MAX_BURST = 256"), ({"ADDR_W": 33}, "ADDR_W = 33"), ({"LN_TILES": 0}, ELAB)],
     "band_seq": [({"REC_WPK": 1}, None), ({"REC_WPK": 0}, "REC_WPK")],
-    "load_seq": [({"REC_WPK": 1, "WGT_WORDS": 1, "BUF_AW": 16}, None), ({"REC_WPK": 0}, "REC_WPK"),
+    # the weight transposer: a word is one ROWS-byte vector
+    "wgt_transpose": [({"ROWS": 1, "WORD_BITS": 8, "AW": 1}, None), ({"ROWS": 16, "WORD_BITS": 128}, None),
+                      ({"ROWS": 4, "WORD_BITS": 64}, "WORD_BITS = 64 must be ROWS * 8 = 32"), ({"AW": 0}, ELAB)],
+    "load_seq": [({"ROWS": 1, "REC_WPK": 1, "WGT_WORDS": 1, "BUF_AW": 16}, None), ({"ROWS": 0}, "ROWS"), ({"REC_WPK": 0}, "REC_WPK"),
                  ({"WGT_WORDS": 0}, "WGT_WORDS"), ({"BUF_AW": 15}, "BUF_AW")],
     # the weight widths a build unpacks: 8, 4 and 2 bits only, at least one
     "wgt_unpack": [({"ROWS": 4, "WORD_BITS": 32, "WGT_WIDTHS": 0x4}, None), ({"WGT_WIDTHS": 0x108}, "WGT_WIDTHS = 'h108"),

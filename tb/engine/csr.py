@@ -42,8 +42,11 @@ CSR = {
     # how the weights are read (a matmul's b operand read where its producer wrote it, hexgen.matmul):
     # W_XOR bit 0 inverts bit 7 of every 8-bit weight (b's codes, zero point 128, as int8: code ^ 0x80);
     # W_KT_STRIDE the words from one output-channel tile's weights to the next's (0: the tile's own
-    # words, weights back to back)
-    "W_XOR": 46, "W_KT_STRIDE": 47,
+    # words, weights back to back); W_TRANSPOSE bit 0: each k_tile's weights are read as ROWS
+    # consecutive words (tokens) of each channel tile, channel tiles W_KT_STRIDE words apart and k_tiles
+    # ROWS words apart, and each ROWS x ROWS block of bytes is transposed into the weight bank
+    # (rtl/wgt_transpose.sv: Q K^T's K read where its producer wrote it, a token tensor)
+    "W_XOR": 46, "W_KT_STRIDE": 47, "W_TRANSPOSE": 61,
     # the row unit's layers (KIND softmax, layernorm; rtl/row_unit.sv): ROW_K the constant, low 32 bits
     # and the rest (a softmax's dividend D, 52 bits; a LayerNorm's eps_term E, 48 bits), ROW_SHIFT
     # (a softmax's shift P; a LayerNorm's sqrt_shift); the exp table or the records at IN2_BASE
@@ -73,7 +76,7 @@ BITS = {**{n: 16 for n in ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OU
                            "GROUP_KT")},
         **{n: 32 for n in ("W_BASE", "B_BASE", "S_BASE", "IN_BASE", "OUT_BASE", "IN2_BASE")},
         **{n: 8 for n in ("Z_IN", "Z_OUT", "LO", "HI", "Z_IN2")}, "ADD_A0": 31, "ADD_B0": 31, "ADD_SHIFT": 6,
-        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8, "W_XOR": 1, "W_KT_STRIDE": 32,
+        "W_BITS": 4, "DIL_Y": 8, "DIL_X": 8, "W_XOR": 1, "W_KT_STRIDE": 32, "W_TRANSPOSE": 1,
         "ROW_K_LO": 32, "ROW_K_HI": 20, "ROW_SHIFT": 6}
 #: Reset values of the writable registers that do not reset to 0 (every other register reads 0
 #: after reset, except the build facts and the units' inputs UNITS, DESC_CHECK and PASS). HI = 255: a

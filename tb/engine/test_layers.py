@@ -215,11 +215,14 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     elif x_in is not None:
         await write_words(dut, bases["input"], to_words(np.asarray(x_in, np.int64), rb.layout(name, "input")),
                           job["xfer_file"], rb.config.word_bits)
+    host_step = False  # the bench rewrote an input into another layout before the layer ran
     if x_in2 is not None:
         if layer["kind"] == "matmul" and not layer["descriptor"]["runs"][0].get("w_xor"):
-            # Q K^T: K's codes into the weight order the engine reads, minus 128 (a host step until
-            # its producer writes K so); A V reads V's codes as they come (W_XOR, W_KT_STRIDE)
+            # only on a description whose words are not one byte per array row (hexgen.matmul.
+            # transposable): Q K^T's K into the weight order, minus 128, a host step. Otherwise b's
+            # codes go in as they come (A V: W_XOR, W_KT_STRIDE; Q K^T: W_TRANSPOSE too)
             x_in2 = b_weights(x_in2, bool(layer["descriptor"]["transpose_b"]))
+            host_step = True
         await write_words(dut, bases["input2"], to_words(np.asarray(x_in2, np.int64), rb.layout(name, "input2")),
                           job["xfer_file"], rb.config.word_bits)
     # test hook (tests/test_faults_sim.py): words of a segment replaced before start, e.g. a bias
@@ -227,7 +230,8 @@ async def run_layer(dut: Any, rb: Any, name: str, job: dict[str, Any], x_in: Any
     for seg, index, value in job.get("pokes", {}).get(name, []):
         await write_words(dut, bases[seg] + int(index), [int(value)], job["xfer_file"], rb.config.word_bits)
     overrides = job.get("csr_overrides", {}).get(name, {})
-    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": job["array_size"], "mem_offset": offset}
+    result: dict[str, Any] = {"layer": name, "kind": layer["kind"], "array_size": job["array_size"], "mem_offset": offset,
+                              "host_step": host_step}
     expected = rb[(name, "expected")][0]
     macs = int(job["macs"][name])
     words = sum(rb.segment_info(name, s)["words"] for s in bases)
@@ -383,6 +387,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         vals: dict[str, Any] = {"input": x}
         equal, first_diff = 0, ""
         problem = ""  # what the RTL got wrong or did not finish (layers it refused are golden_ran)
+        host_steps: list[str] = []  # layers whose input the bench rewrote into another layout first
         for layer in net.layers:
             ins = [vals[s] for s in layer.inputs]
             if layer.name in compute:
@@ -392,6 +397,8 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
                     r = await run_layer(dut, rb, layer.name, job, x_in=ins[0], x_in2=ins[1] if len(ins) > 1 else None)
                 if r["status"] != "PASS":
                     problem = problem or f"{layer.name}: {r.get('reason', '')}"
+                if r.get("host_step"):
+                    host_steps.append(layer.name)
                 out = np.asarray(r.get("got", np.zeros((1, *layer.out_shape))), np.int64).reshape(1, *layer.out_shape)
                 out = np.clip(out, 0, 255).astype(np.uint8)
             else:
@@ -405,7 +412,7 @@ async def run_chain(dut: Any, rb: Any, job: dict[str, Any]) -> None:
         res = {
             "image": i, "label": int(data["labels"][i]), "rtl_pred": int(y.reshape(-1).argmax()),
             "golden_pred": int(data["golden_pred"][i]), "layers": len(net.layers), "layers_equal": equal,
-            "first_diff": first_diff, "problem": problem, "golden_ran": refused,
+            "first_diff": first_diff, "problem": problem, "golden_ran": refused, "host_steps": host_steps,
         }
         results.append(res)
         print(f"[image {i + 1}/{int(job['chain']['images'])}] label {res['label']} RTL {res['rtl_pred']} "

@@ -20,6 +20,9 @@ Checked, with the memory map as the reference:
   entry's channel tiles and row; weights of k_tile t only once the compute unit has finished
   k_tile t - 2;
 - the scoreboards end at the pass's k_tiles and input rows.
+A second test runs Q K^T's transposed weight commands (W_TRANSPOSE, hexgen.matmul's runs): each
+real key's word of each channel tile of K's token layout read once into its bank word, and the
+weights' scoreboard counting the transposer's done (wgt_done_i) only.
 Environment: RTL_SEED (default random, printed), HW (preset), LOAD_CASES (layers per run).
 """
 from __future__ import annotations
@@ -112,13 +115,14 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
     seg = {s["segment"]: s for s in mm["segments"]}
     drive = {"is_dw_i": int(regs["KIND"] == KIND_CODES["depthwise"]), "in_h_i": p.in_rows, "row_step_i": step,
              "in_w_i": regs["IN_W"], "in_plane_i": regs["IN_H"] * regs["IN_W"],
-             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight, "wgt_step_i": need.weight,
+             "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight, "wgt_step_i": need.weight, "w_tr_i": 0,
              "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
              "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
     for port, v in drive.items():
         getattr(dut, port).value = v
     dut.cfin_i.value = 0
     dut.done_i.value = 0
+    dut.wgt_done_i.value = 0
     dut.cmd_ready_i.value = 0
     dut.run_i.value = 0
     dut.start_i.value = 1
@@ -139,6 +143,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
         due = bool(pending) and pending[0][0] <= cycle
         dut.done_i.value = int(due)
         dut.done_tag_i.value = pending[0][1] if due else 0
+        dut.wgt_done_i.value = int(due and pending[0][1] == TAG["TgWgt"])  # no transposer: the reader's done
         # the compute unit: finishes k_tile cfin some time after its weights, records and input are in
         if (int(dut.wloaded_o.value) > cfin and int(dut.recs_kt_o.value) > cfin
                 and int(dut.act_rows_o.value) >= act_loads_for(regs, p, cfin) and rng.random() < 0.2):
@@ -166,6 +171,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
             break
     dut.run_i.value = 0
     dut.done_i.value = 0
+    dut.wgt_done_i.value = 0
     await RisingEdge(dut.clk_i)
     name = f"{entry['kind']} {regs}, pass {p.band}.{p.group} of {len(all_passes)}"
     # every word the pass needs read once with its tag, into its buffer address; nothing else
@@ -243,3 +249,118 @@ async def test_commands_against_the_memory_map(dut: Any) -> None:
             break
     assert not problems, f"load_seq disagrees with the memory map (seed {seed}):\n  " + "\n  ".join(problems[:5])
     assert kinds == set(KINDS), f"the cases covered only {kinds}"
+
+
+@cocotb.test()
+async def test_transposed_weights_read_k_where_its_producer_wrote_it(dut: Any) -> None:
+    """W_TRANSPOSE (w_tr_i): a Q K^T run's weight commands (hexgen.matmul plans the run: its
+    registers, its k_tiles and channel tiles, K's token layout): every real key's word of every
+    channel tile is read once for its k_tile, into the bank at (channel tile) x ROWS + (key's lane)
+    (the block rtl/wgt_transpose.sv then transposes), ROWS words a channel tile; and k_tile t counts
+    as loaded only on wgt_done_i (the transposer's), not on the reader's done of its command."""
+    from golden.transformer import MatmulLayer
+    from hexgen.plan import plan_layer
+
+    seed = bench_seed(dut._log, TEST_FILE, "transposed")
+    rng = random.Random(seed)
+    cfg = load_hw(os.environ.get("HW", "default"))
+    r = cfg.array_rows
+    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
+    dut.rst_i.value = 1
+    dut.start_i.value = 0
+    dut.run_i.value = 0
+    for _ in range(2):
+        await RisingEdge(dut.clk_i)
+    dut.rst_i.value = 0
+    problems: list[str] = []
+    # keys: a partial last k_tile and channel tile, whole tiles, several k_tiles (the bank's turns)
+    for t_len, d_len in [(3 * r + 1, 2 * r + 3), (2 * r, r), (rng.randrange(r + 1, 4 * r), rng.randrange(1, 3 * r))]:
+        m = rng.randrange(1, 6)
+        layer = MatmulLayer(name="qk", inputs=("q", "k"), in_shape=(1, m, d_len), out_shape=(1, m, t_len), module="qk",
+                            source="qk", in_shape_b=(1, t_len, d_len), z_a=3, transpose_b=True, m0=1 << 30, n=40, z_out=0,
+                            lo=0, hi=255, m0_bits=31)
+        plan = plan_layer(layer, cfg, images=1)
+        run = plan.descriptor["runs"][0]
+        k_lay = dict(plan.layouts)["input2"]
+        regs = descriptor_registers(run)
+        need = register_needs(regs, r, cfg.word_bits)
+        w_base, wgt_words = 1000, cfg.weight_buf_words
+        drive = {"is_dw_i": 0, "in_h_i": regs["IN_H"], "row_step_i": 1, "in_w_i": regs["IN_W"],
+                 "in_plane_i": regs["IN_H"] * regs["IN_W"], "ct_in_i": need.ct_in, "kt_out_i": need.kt_out,
+                 "wgt_need_i": need.weight, "wgt_step_i": regs["W_KT_STRIDE"] or need.weight, "w_tr_i": 1,
+                 "w_base_i": w_base + run["w_word"], "b_base_i": 100_000, "s_base_i": 200_000, "in_base_i": 300_000}
+        for port, v in drive.items():
+            getattr(dut, port).value = v
+        dut.cfin_i.value = 0
+        dut.done_i.value = 0
+        dut.wgt_done_i.value = 0
+        dut.cmd_ready_i.value = 1
+        dut.start_i.value = 1
+        await RisingEdge(dut.clk_i)
+        dut.start_i.value = 0
+        dut.run_i.value = 1
+        cmds: list[dict[str, int]] = []
+        wdone_due: list[int] = []  # cycles the transposer's done comes for each weight command
+        rdone_due: list[tuple[int, int]] = []  # (cycle, tag) of the reader's done of each command
+        cfin, cycle, given = 0, 0, 0  # given: wgt_done_i pulses before this cycle
+        while cycle < 5000:
+            cycle += 1
+            # the reader's done of each command two cycles after it (tagged); the transposer's some
+            # cycles after a weight command's: only wgt_done_i counts weights
+            rdue = bool(rdone_due) and rdone_due[0][0] <= cycle
+            dut.done_i.value = int(rdue)
+            dut.done_tag_i.value = rdone_due[0][1] if rdue else 0
+            due = bool(wdone_due) and wdone_due[0] <= cycle
+            dut.wgt_done_i.value = int(due)
+            await ReadOnly()
+            if int(dut.wloaded_o.value) != given:
+                problems.append(f"T {t_len} D {d_len}: wloaded_o {int(dut.wloaded_o.value)} after {given} wgt_done_i pulses")
+                break
+            cfin = min(given, cfin + 1) if rng.random() < 0.5 else cfin  # the compute unit finishes loaded k_tiles
+            if int(dut.cmd_valid_o.value):
+                c = {k: int(getattr(dut, f"cmd_{k}_o").value) for k in ("tag", "ext", "ext_stride", "buf", "buf_stride", "len", "rows")}
+                cmds.append(c)
+                rdone_due.append((cycle + 2, c["tag"]))
+                if c["tag"] == TAG["TgWgt"]:
+                    wdone_due.append(cycle + 3 + r)
+            seq_done = int(dut.seg_o.value) == SQ_DONE
+            await RisingEdge(dut.clk_i)
+            dut.cfin_i.value = cfin
+            if rdue:
+                rdone_due.pop(0)
+            if due:
+                wdone_due.pop(0)
+                given += 1
+            if seq_done and not wdone_due and not rdone_due:
+                break
+        dut.run_i.value = 0
+        dut.done_i.value = 0
+        dut.wgt_done_i.value = 0
+        await RisingEdge(dut.clk_i)
+        if int(dut.wloaded_o.value) != need.kt_out:
+            problems.append(f"T {t_len} D {d_len}: wloaded_o ends at {int(dut.wloaded_o.value)}, expected {need.kt_out}")
+        wgt = [c for c in cmds if c["tag"] == TAG["TgWgt"]]
+        if len(wgt) != need.kt_out:
+            problems.append(f"T {t_len} D {d_len}: {len(wgt)} weight commands for {need.kt_out} k_tiles")
+            break
+        for kt, c in enumerate(wgt):
+            got = {c["ext"] + i * c["ext_stride"] + j: c["buf"] + i * c["buf_stride"] + j
+                   for i in range(c["rows"]) for j in range(c["len"])}
+            if len(got) != need.ct_in * r or c["len"] != r:
+                problems.append(f"T {t_len} D {d_len} k_tile {kt}: {c['rows']} rows of {c['len']} words, expected "
+                                f"{need.ct_in} channel tiles of {r} tokens")
+                break
+            bank = (kt % 2) * wgt_words
+            for ct in range(need.ct_in):
+                for j in range(r):
+                    key = kt * r + j
+                    if key >= t_len:
+                        continue  # a padded key: its words feed only padded output channels
+                    word = w_base + element_address(k_lay, (0, 0, key, ct * r))[0]
+                    if got.get(word) != bank + ct * r + j:
+                        problems.append(f"T {t_len} D {d_len} k_tile {kt}: key {key} of channel tile {ct} (word {word}) "
+                                        f"read into {got.get(word)}, expected bank word {bank + ct * r + j}")
+                        break
+        if problems:
+            break
+    assert not problems, f"load_seq's transposed weights disagree with hexgen (seed {seed}):\n  " + "\n  ".join(problems[:5])
