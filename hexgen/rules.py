@@ -59,14 +59,15 @@ COUNTER_MAX = 0xFFFF
 #: The descriptor registers the rule reads.
 REGISTERS = ("KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X",
              "PAD_TOP", "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS",
-             "LO", "HI", "DIL_Y", "DIL_X", "ROW_SHIFT")
+             "LO", "HI", "DIL_Y", "DIL_X", "ROW_SHIFT", "W_TRANSPOSE")
 #: Registers of how the weights are read, which the rule book does not judge: W_XOR (8-bit weights'
-#: bit 7 inverted: a matmul's b codes as int8), W_KT_STRIDE (words between output-channel tiles'
-#: weights; 0: back to back) and W_TRANSPOSE (each k_tile's weights read as `rows` consecutive words
+#: bit 7 inverted: a matmul's b codes as int8) and W_KT_STRIDE (words between output-channel tiles'
+#: weights; 0: back to back). W_TRANSPOSE (each k_tile's weights read as `rows` consecutive words
 #: of every channel tile, W_KT_STRIDE words apart, k_tiles `rows` words apart, each rows x rows block
-#: of bytes transposed on its way into the bank: Q K^T's K as its producer wrote it, hexgen.matmul).
-#: Every run writes them (a layer's setting never leaks into the next).
-WEIGHT_READ = ("W_XOR", "W_KT_STRIDE", "W_TRANSPOSE")
+#: of bytes transposed on its way into the bank: Q K^T's K as its producer wrote it, hexgen.matmul)
+#: is judged (REGISTERS): only a conv or fc with a 1 x 1 kernel and 8-bit weights reads a word per
+#: weight vector. Every run writes them (a layer's setting never leaks into the next).
+WEIGHT_READ = ("W_XOR", "W_KT_STRIDE")
 #: The row unit's constant, which the rule book does not judge either: ROW_K (two registers, low 32
 #: bits and the rest) is a softmax's dividend D (52 bits) or a LayerNorm's eps_term E (48 bits).
 #: Every run writes them.
@@ -392,6 +393,11 @@ def engine_refusal(r: Mapping[str, int], cfg: HardwareConfig, *, max_kernel: int
         if r[f] == 0 or r[f] > k_max or ((fc or one or up or cat) and r[f] != 1):
             return f, f"kernel {r[f]}: 1..{k_max}" + (" (fc, add, gelu, softmax, layernorm, upsample, concat: 1)"
                                                         if fc or one or up or cat else "")
+    # the transposed weight read fills a weight vector from a byte of each of ROWS words: 8-bit weights,
+    # one vector per input channel (a 1 x 1 conv or an fc, not depthwise, on the array)
+    if r.get("W_TRANSPOSE", 0) and (vec or row or n.depthwise or r["KH"] != 1 or r["KW"] != 1 or r["W_BITS"] != 8):
+        return "W_TRANSPOSE", (f"transposed weights (Q K^T's K) need a 1 x 1 conv or fc with 8-bit weights on the MAC "
+                               f"array, not a {next(k for k, v in KIND_CODES.items() if v == kind)} with a {r['KH']} x {r['KW']} kernel and {r['W_BITS']}-bit weights")
     for f in ("STRIDE_Y", "STRIDE_X"):  # an upsample's: its factor
         s_max = MAX_UPSAMPLE if up else MAX_STRIDE
         if not 1 <= r[f] <= s_max or ((one or cat) and r[f] != 1):

@@ -171,7 +171,7 @@ module accel_top #(
       .out_w_i(out_w), .kh_i(kh), .kw_i(kw), .sy_i(sy), .sx_i(sx), .pad_top_i(pad_top),
       .pad_bottom_i(pad_bottom), .pad_left_i(pad_left), .pad_right_i(pad_right),
       .groups_i(groups), .band_rows_i(band_rows), .group_kt_i(group_kt), .add_shift_i(add_shift), .w_bits_i(w_bits),
-      .dil_y_i(dil_y), .dil_x_i(dil_x), .kh_span_o(kh_span), .row_shift_i(row_shift),
+      .dil_y_i(dil_y), .dil_x_i(dil_x), .kh_span_o(kh_span), .row_shift_i(row_shift), .w_tr_i(w_tr),
       .lo_i(lo), .hi_i(hi),
       .is_dw_o(is_dw), .is_vec_o(is_vec), .is_row_o(is_row), .ct_in_o(ct_in), .kt_out_o(kt_out), .npix_o(npix), .steps_o(steps),
       .act_need_o(act_need), .wgt_need_o(wgt_need), .out_need_o(out_need), .bad_field_o(bad_field)

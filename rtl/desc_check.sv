@@ -51,6 +51,7 @@ module desc_check #(
     input  logic [7:0]  dil_y_i,      // the kernel's tap spacing (dilation)
     input  logic [7:0]  dil_x_i,
     input  logic [5:0]  row_shift_i,  // a softmax's shift P, a LayerNorm's sqrt_shift
+    input  logic        w_tr_i,       // W_TRANSPOSE: the weights read transposed (rtl/wgt_transpose.sv)
     input  logic [7:0]  lo_i,
     input  logic [7:0]  hi_i,
 
@@ -156,6 +157,8 @@ module desc_check #(
     else if (out_c_i == 0) bad_field_o = CSR_OUT_C;
     else if (kh_i == 0 || 32'(kh_i) > k_max || ((is_fc || is_one || is_up || is_cat) && kh_i != 1)) bad_field_o = CSR_KH;
     else if (kw_i == 0 || 32'(kw_i) > k_max || ((is_fc || is_one || is_up || is_cat) && kw_i != 1)) bad_field_o = CSR_KW;
+    // the transposed weight read: 8-bit weights, a 1 x 1 conv or an fc on the array
+    else if (w_tr_i && (is_vec_o || is_row_o || is_dw_o || kh_i != 1 || kw_i != 1 || w_bits_i != 4'd8)) bad_field_o = CSR_W_TRANSPOSE;
     else if (sy_i == 0 || sy_i > s_max || ((is_one || is_cat) && sy_i != 1)) bad_field_o = CSR_STRIDE_Y;
     else if (sx_i == 0 || sx_i > s_max || ((is_one || is_cat) && sx_i != 1)) bad_field_o = CSR_STRIDE_X;
     // dilation: 1..255 (the registers' 8 bits), 1 for fc, add, pooling, softmax and LayerNorm

@@ -170,11 +170,14 @@ def test_engine_error_status_is_a_failure_not_unsupported(capsys: pytest.Capture
     assert layer_sim.verdict(res)[0] == 1
 
 
-def test_descriptor_refused_before_start_is_unsupported_with_the_field():
-    res = layer_sim.run(layers=["conv3"], sim="icarus", model="mobilenetv2", seed=0,
-                        csr_overrides={"conv3": {"GROUPS": 2}}, run_tag="-badgroups")
+# W_TRANSPOSE on a layer that is not an 8-bit 1 x 1 conv or fc (here a depthwise one) would fill the
+# weight bank with bytes of the wrong words: the engine refuses it rather than compute a wrong layer
+@pytest.mark.parametrize("layer, field, value", [("conv3", "GROUPS", 2), ("conv2", "W_TRANSPOSE", 1)])
+def test_descriptor_refused_before_start_is_unsupported_with_the_field(layer: str, field: str, value: int):
+    res = layer_sim.run(layers=[layer], sim="icarus", model="mobilenetv2", seed=0,
+                        csr_overrides={layer: {field: value}}, run_tag=f"-bad-{field.lower()}")
     assert res[0]["status"] == "UNSUPP"
-    assert "refuses field GROUPS" in res[0]["reason"] and "before start" in res[0]["reason"]
+    assert f"refuses field {field}" in res[0]["reason"] and "before start" in res[0]["reason"]
     assert layer_sim.verdict(res) == (1, "0 passed, 0 failed, 1 unsupported (not run): nothing ran")
 
 

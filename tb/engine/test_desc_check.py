@@ -33,7 +33,8 @@ PORTS = {"KIND": "kind_i", "IN_C": "in_c_i", "IN_H": "in_h_i", "IN_W": "in_w_i",
          "OUT_W": "out_w_i", "KH": "kh_i", "KW": "kw_i", "STRIDE_Y": "sy_i", "STRIDE_X": "sx_i",
          "PAD_TOP": "pad_top_i", "PAD_BOTTOM": "pad_bottom_i", "PAD_LEFT": "pad_left_i", "PAD_RIGHT": "pad_right_i",
          "GROUPS": "groups_i", "BAND_ROWS": "band_rows_i", "GROUP_KT": "group_kt_i", "ADD_SHIFT": "add_shift_i",
-         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i", "DIL_Y": "dil_y_i", "DIL_X": "dil_x_i", "ROW_SHIFT": "row_shift_i"}
+         "W_BITS": "w_bits_i", "LO": "lo_i", "HI": "hi_i", "DIL_Y": "dil_y_i", "DIL_X": "dil_x_i", "ROW_SHIFT": "row_shift_i",
+         "W_TRANSPOSE": "w_tr_i"}
 DEFAULTS = {"ROWS": 8, "WORD_BITS": 64, "ACT_WORDS": 4096, "WGT_WORDS": 2048, "REC_WORDS": 256, "MAX_K": MAX_KERNEL,
             "WGT_WIDTHS": HardwareConfig().weight_widths_mask, "PIX_W": HardwareConfig().pixel_bits,
             "ROW_WORDS": HardwareConfig().row_buf_words, "LN_TILES": HardwareConfig().ln_tiles}
@@ -113,6 +114,8 @@ def runnable(rng: random.Random, p: dict[str, int]) -> dict[str, int]:
     # a LayerNorm's sqrt_shift is 0..23, a softmax's shift 1..63 (now and then one past: refused)
     r["ROW_SHIFT"] = (rng.choice([0, 24, 63]) if rng.random() < 0.1 else rng.randint(0, 23) if kind == "layernorm"
                       else rng.randint(1, 63))
+    # Q K^T's transposed weight read: now and then on an 8-bit fc or 1 x 1 conv (elsewhere refused: mutate)
+    r["W_TRANSPOSE"] = int(kind in ("fc", "conv") and r["KH"] == r["KW"] == 1 and r["W_BITS"] == 8 and rng.random() < 0.5)
     r.update(plan_tiling(r, config(p)))
     if kind in vector or rng.random() < 0.15:  # the whole layer in one pass
         r["BAND_ROWS"], r["GROUP_KT"] = r["OUT_H"], -(-r["OUT_C"] // rows)
@@ -176,7 +179,7 @@ async def test_random_descriptors(dut: Any) -> None:
     assert not bad, "desc_check disagrees with hexgen.rules (seed %d):\n  " % seed + "\n  ".join(bad)
     fields = {"KIND", "IN_C", "IN_H", "IN_W", "OUT_C", "OUT_H", "OUT_W", "KH", "KW", "STRIDE_Y", "STRIDE_X", "PAD_TOP",
               "PAD_BOTTOM", "PAD_LEFT", "PAD_RIGHT", "GROUPS", "BAND_ROWS", "GROUP_KT", "ADD_SHIFT", "W_BITS", "LO", "DIL_Y",
-              "DIL_X", "ROW_SHIFT", "runs"}
+              "DIL_X", "ROW_SHIFT", "W_TRANSPOSE", "runs"}
     missing = sorted(fields - set(hits))
     assert not missing, f"the descriptors never reached these outcomes of the rule: {missing} (hits {hits})"
     dut._log.info(f"outcomes: {dict(sorted(hits.items()))}")
@@ -228,7 +231,7 @@ def conv_layer(p: dict[str, int], in_c: int, in_hw: tuple[int, int], k: tuple[in
             "OUT_H": conv_out_size(in_hw[0], top, bottom, k[0], stride), "OUT_W": conv_out_size(in_hw[1], left, right, k[1], stride),
             "KH": k[0], "KW": k[1], "STRIDE_Y": stride, "STRIDE_X": stride, "PAD_TOP": top, "PAD_BOTTOM": bottom,
             "PAD_LEFT": left, "PAD_RIGHT": right, "GROUPS": 1, "BAND_ROWS": 1, "GROUP_KT": 1, "ADD_SHIFT": 0, "W_BITS": 8,
-            "LO": 0, "HI": 255, "DIL_Y": 1, "DIL_X": 1, "ROW_SHIFT": 0}
+            "LO": 0, "HI": 255, "DIL_Y": 1, "DIL_X": 1, "ROW_SHIFT": 0, "W_TRANSPOSE": 0}
 
 
 def image_of(pixels: int) -> tuple[int, int] | None:
