@@ -155,3 +155,29 @@ async def test_against_hexgen_layouts(dut: Any) -> None:
         if problems:
             break
     assert not problems, f"wgt_transpose disagrees with hexgen's layouts (seed {seed}):\n  " + "\n  ".join(problems[:6])
+
+
+# Only when asked for (TR_FAULT=partial): its success is the simulation stopping, which would end
+# the test before it in a run of the whole module.
+@cocotb.test(skip=os.environ.get("TR_FAULT") != "partial")
+async def test_a_command_ending_inside_a_block(dut: Any) -> None:
+    """A weight command of ROWS - 1 words with W_TRANSPOSE (a reader that cut a block short): the
+    unit's checker must stop the simulation (tests/test_rtl_wgt_transpose.py reads its message);
+    reaching the end of this test means it did not."""
+    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
+    dut.rst_i.value = 1
+    dut.start_i.value = 0
+    dut.in_we_i.value = 0
+    dut.in_last_i.value = 0
+    dut.transpose_i.value = 1
+    for _ in range(2):
+        await RisingEdge(dut.clk_i)
+    dut.rst_i.value = 0
+    dut.start_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.start_i.value = 0
+    rows = int(dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]"))).get("ROWS", DEFAULTS["ROWS"]))
+    await drive(dut, random.Random(0), [(i, i, i == rows - 2) for i in range(rows - 1)], 0.0)
+    for _ in range(4):
+        await RisingEdge(dut.clk_i)
+    raise AssertionError("a weight command ending inside a block did not stop the simulation")
