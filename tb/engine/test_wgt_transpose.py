@@ -71,6 +71,19 @@ async def drive(dut: Any, rng: random.Random, words: list[tuple[int, int, bool]]
     dut.in_last_i.value = 0
 
 
+async def reset(dut: Any) -> None:
+    """A 10 ns clock, two cycles of reset with every input low."""
+    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
+    dut.rst_i.value = 1
+    dut.start_i.value = 0
+    dut.in_we_i.value = 0
+    dut.in_last_i.value = 0
+    dut.transpose_i.value = 0
+    for _ in range(2):
+        await RisingEdge(dut.clk_i)
+    dut.rst_i.value = 0
+
+
 async def run_case(dut: Any, mon: Bank, rng: random.Random, cfg: HardwareConfig, t: int, d: int, transpose: bool,
                    gap: float) -> list[str]:
     r, wb = cfg.array_rows, cfg.word_bits
@@ -134,15 +147,7 @@ async def test_against_hexgen_layouts(dut: Any) -> None:
     p = {**DEFAULTS, **dict(ast.literal_eval(os.environ.get("RTL_PARAMS", "[]")))}
     r = int(p["ROWS"])
     cfg = HardwareConfig(array_rows=r, array_cols=r, word_bits=int(p["WORD_BITS"]))
-    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    dut.rst_i.value = 1
-    dut.start_i.value = 0
-    dut.in_we_i.value = 0
-    dut.in_last_i.value = 0
-    dut.transpose_i.value = 0
-    for _ in range(2):
-        await RisingEdge(dut.clk_i)
-    dut.rst_i.value = 0
+    await reset(dut)
     # (T, D, transpose, gap): a partial last k_tile and channel tile, back to back; whole tiles with
     # gaps; a random shape; the pass-through
     cases = [(2 * r + 3, 2 * r + max(1, r // 2), True, 0.0), (2 * r, r, True, 0.3),
@@ -164,15 +169,8 @@ async def test_a_command_ending_inside_a_block(dut: Any) -> None:
     """A weight command of ROWS - 1 words with W_TRANSPOSE (a reader that cut a block short): the
     unit's checker must stop the simulation (tests/test_rtl_wgt_transpose.py reads its message);
     reaching the end of this test means it did not."""
-    Clock(dut.clk_i, 10, unit="ns", impl="gpi").start()
-    dut.rst_i.value = 1
-    dut.start_i.value = 0
-    dut.in_we_i.value = 0
-    dut.in_last_i.value = 0
+    await reset(dut)
     dut.transpose_i.value = 1
-    for _ in range(2):
-        await RisingEdge(dut.clk_i)
-    dut.rst_i.value = 0
     dut.start_i.value = 1
     await RisingEdge(dut.clk_i)
     dut.start_i.value = 0
