@@ -98,9 +98,7 @@ module gather #(
   end
 
   // ------------------------------------------------------------------ the two register sets
-  // a set's COLS vectors as one word (vector j at [j*WORD_BITS +: WORD_BITS]), so set_data_o is one
-  // read of it: a bus assembled from per-column parts cost Icarus the whole bus at each part's change
-  logic [COLS*WORD_BITS-1:0] regs_q [2];
+  logic [WORD_BITS-1:0] regs_q [2][COLS];
   logic [1:0]           full_q;
   logic                 rd_q;           // the set the compute unit reads
   logic                 meta_first_q [2];
@@ -112,7 +110,9 @@ module gather #(
   logic [15:0]          meta_kt_q [2];
 
   assign set_valid_o = full_q[rd_q];
-  assign set_data_o = regs_q[rd_q];
+  for (genvar j = 0; j < COLS; j++) begin : g_set_out
+    assign set_data_o[j*WORD_BITS +: WORD_BITS] = regs_q[rd_q][j];
+  end
   assign set_first_o = meta_first_q[rd_q];
   assign set_last_o = meta_last_q[rd_q];
   assign set_ktlast_o = meta_ktlast_q[rd_q];
@@ -271,10 +271,10 @@ module gather #(
       if (g_go) begin
         for (int q = 0; q < COLS; q++) begin
 `ifdef MUT_SELECT
-          if (cq_ok[q]) regs_q[g_set_q][32'(JW'(g_j_q + CW'(q)))*WORD_BITS +: WORD_BITS] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]]
+          if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]]
                                                               : (mut_pad_br && cq_br[q]) ? '0 : {ROWS{z_in_i}};
 `else
-          if (cq_ok[q]) regs_q[g_set_q][32'(JW'(g_j_q + CW'(q)))*WORD_BITS +: WORD_BITS] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_i}};
+          if (cq_ok[q]) regs_q[g_set_q][JW'(g_j_q + CW'(q))] <= cq_inb[q] ? act_buf[cq_addr[q][ACT_AW-1:0]] : {ROWS{z_in_i}};
 `endif
         end
         if (!g_set_done) begin

@@ -139,20 +139,21 @@ module mac_array #(
 `endif
   for (genvar c = 0; c < COLS; c++) begin : g_col
     for (genvar r = 0; r < ROWS; r++) begin : g_row
-      logic [7:0]  a, w;
-      logic [8:0]  d_q1;  // a - z, 9 bits signed
-      logic [16:0] p_q2;  // w * (a - z): |p| <= 255 * 128 fits 17 bits signed
+      logic        [7:0]  a;
+      logic signed [7:0]  w;
+      logic signed [8:0]  d_q1;  // a - z
+      logic signed [16:0] p_q2;  // w * (a - z): |p| <= 255 * 128 fits 17 bits signed
       logic [31:0] acc_q;
       assign a = in_cells_i ? in_a_cells_i[(c*ROWS + r)*8 +: 8] : in_a_i[c*8 +: 8];
       assign w = w_q1[r*8 +: 8];
 
-      // the 17-bit product of the sign-extended operands is the signed product (it fits)
+      // a signed 8 x 9-bit product (sign-extended operands: synthesis sees the narrow multiplier)
       always_ff @(posedge clk_i) begin
-        if (adv) d_q1 <= {1'b0, a} - {1'b0, in_z_i};
+        if (adv) d_q1 <= $signed({1'b0, a} - {1'b0, in_z_i});
 `ifdef MUT_SELECT
-        if (adv) p_q2 <= (mut_pe && r == 1 && c == 2) ? 17'd0 : {{9{w[7]}}, w} * {{8{d_q1[8]}}, d_q1};
+        if (adv) p_q2 <= (mut_pe && r == 1 && c == 2) ? 17'sd0 : 17'(w) * 17'(d_q1);
 `else
-        if (adv) p_q2 <= {{9{w[7]}}, w} * {{8{d_q1[8]}}, d_q1};
+        if (adv) p_q2 <= 17'(w) * 17'(d_q1);
 `endif
         if (commit) acc_q <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
         if (load_bank) bank_q[(c*ROWS + r)*32 +: 32] <= (first_q2 ? 32'd0 : acc_q) + {{15{p_q2[16]}}, p_q2};
