@@ -99,6 +99,21 @@ def expected_reads(cfg: Any, mm: dict[str, Any], p: Pass, need: Any, wgt_words: 
     return {s: sorted((seg[s]["base_word"] + e, b) for e, b in r) for s, r in reads.items()}
 
 
+
+async def start_pass(dut: Any, drive: dict[str, int], cmd_ready: int) -> None:
+    """The pass's registers on the unit's ports, the scoreboard inputs low, a start pulse, then run."""
+    for port, v in drive.items():
+        getattr(dut, port).value = v
+    dut.cfin_i.value = 0
+    dut.done_i.value = 0
+    dut.wgt_done_i.value = 0
+    dut.cmd_ready_i.value = cmd_ready
+    dut.run_i.value = 0
+    dut.start_i.value = 1
+    await RisingEdge(dut.clk_i)
+    dut.start_i.value = 0
+    dut.run_i.value = 1
+
 async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], wgt_words: int) -> list[str]:
     entry = mm["layers"][0]
     regs = descriptor_registers(entry["descriptor"])
@@ -118,17 +133,7 @@ async def run_case(dut: Any, rng: random.Random, cfg: Any, mm: dict[str, Any], w
              "ct_in_i": p.c_tiles, "kt_out_i": p.k_tiles, "wgt_need_i": need.weight, "wgt_step_i": need.weight, "w_tr_i": 0,
              "w_base_i": seg["weights"]["base_word"] + p.w_offset, "b_base_i": seg["bias"]["base_word"] + p.rec_offset,
              "s_base_i": seg["scale"]["base_word"] + p.rec_offset, "in_base_i": seg["input"]["base_word"] + p.in_offset}
-    for port, v in drive.items():
-        getattr(dut, port).value = v
-    dut.cfin_i.value = 0
-    dut.done_i.value = 0
-    dut.wgt_done_i.value = 0
-    dut.cmd_ready_i.value = 0
-    dut.run_i.value = 0
-    dut.start_i.value = 1
-    await RisingEdge(dut.clk_i)
-    dut.start_i.value = 0
-    dut.run_i.value = 1
+    await start_pass(dut, drive, cmd_ready=0)
     cmds: list[dict[str, int]] = []
     pending: list[tuple[int, int]] = []  # (cycle due, tag), in order
     cfin, cycle, problems = 0, 0, []
@@ -289,16 +294,7 @@ async def test_transposed_weights_read_k_where_its_producer_wrote_it(dut: Any) -
                  "in_plane_i": regs["IN_H"] * regs["IN_W"], "ct_in_i": need.ct_in, "kt_out_i": need.kt_out,
                  "wgt_need_i": need.weight, "wgt_step_i": regs["W_KT_STRIDE"] or need.weight, "w_tr_i": 1,
                  "w_base_i": w_base + run["w_word"], "b_base_i": 100_000, "s_base_i": 200_000, "in_base_i": 300_000}
-        for port, v in drive.items():
-            getattr(dut, port).value = v
-        dut.cfin_i.value = 0
-        dut.done_i.value = 0
-        dut.wgt_done_i.value = 0
-        dut.cmd_ready_i.value = 1
-        dut.start_i.value = 1
-        await RisingEdge(dut.clk_i)
-        dut.start_i.value = 0
-        dut.run_i.value = 1
+        await start_pass(dut, drive, cmd_ready=1)
         cmds: list[dict[str, int]] = []
         wdone_due: list[int] = []  # cycles the transposer's done comes for each weight command
         rdone_due: list[tuple[int, int]] = []  # (cycle, tag) of the reader's done of each command
